@@ -1,0 +1,1 @@
+"""LTX-2 core: models, checkpoint loading and diffusion components."""

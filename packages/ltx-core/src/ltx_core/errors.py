@@ -1,0 +1,25 @@
+"""Error types with one-line, user-facing messages.
+
+Everything the CLI reports without a traceback derives from `LTXError`: the message alone must tell the user
+what was wrong and, where possible, what would be valid.
+"""
+
+
+class LTXError(Exception):
+    """Base of all errors that carry a user-facing one-line message."""
+
+
+class CheckpointError(LTXError, ValueError):
+    """A checkpoint (or LoRA / upsampler) file is missing, unreadable, or does not fit the model asked for."""
+
+
+class ConfigError(CheckpointError):
+    """A checkpoint's metadata config lacks a required value or holds one we do not support."""
+
+
+class LoraError(CheckpointError):
+    """A LoRA file does not fit the model it is applied to."""
+
+
+class InputError(LTXError, ValueError):
+    """An invalid user input (size, frame count, media file, option value)."""

@@ -1,0 +1,116 @@
+"""LoRA files and their fusion into model weights.
+
+Format (official trainer, ComfyUI style): `diffusion_model.<module path>.lora_A.weight` [r, in] and
+`....lora_B.weight` [out, r]; no alpha scaling. A weight `<module path>.weight` of the model is fused when both
+halves exist. The math and rounding points follow the official fusion exactly (spec B.7):
+
+    Δ = (B·s₁) @ A₁              (B·s rounded to the delta dtype first, then the matmul)
+    Δ = Δ + s₂·(B₂ @ A₂) ...     (one fused add-matmul per further LoRA)
+    W' = Δ + W                   (in the delta dtype, then cast to the target dtype)
+
+with the delta dtype equal to the target dtype (the build dtype, else the stored one), except bf16 for fp8 targets.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ltx_core.errors import LoraError
+from ltx_core.loader.safetensors_file import SafetensorsFile
+
+_A, _B = ".lora_A.weight", ".lora_B.weight"
+LORA_PREFIX = "diffusion_model."
+
+
+@dataclass(frozen=True)
+class LoraSpec:
+    """A LoRA file and the strength it is fused with."""
+
+    path: Path
+    strength: float = 1.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path))
+
+
+@dataclass
+class LoraWeights:
+    """The A/B pairs of one LoRA file, keyed by module path (LoRA prefix removed), kept on CPU."""
+
+    path: Path
+    pairs: dict[str, tuple[torch.Tensor, torch.Tensor]]
+    metadata: dict[str, str]
+    ignored_keys: int = 0
+
+
+def read_lora(path: str | Path) -> LoraWeights:
+    f = SafetensorsFile(path)
+    tensors = dict(f.iter_tensors())
+    a_keys = {k[: -len(_A)]: k for k in tensors if k.endswith(_A)}
+    pairs: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+    for stem, a_key in a_keys.items():
+        b_key = stem + _B
+        if b_key in tensors:
+            pairs[stem.replace(LORA_PREFIX, "")] = (tensors[a_key], tensors[b_key])
+    if not pairs:
+        raise LoraError(
+            f"{f.path}: not a LoRA file (no '<module>.lora_A.weight' / '.lora_B.weight' pairs among "
+            f"{len(tensors)} tensors)"
+        )
+    return LoraWeights(f.path, pairs, f.metadata, ignored_keys=len(tensors) - 2 * len(pairs))
+
+
+def lora_delta(
+    loras: Sequence[tuple[LoraWeights, float]], stem: str, delta_dtype: torch.dtype, device: torch.device
+) -> torch.Tensor | None:
+    """Σ strength·(B @ A) over the LoRAs that carry `stem`, with the official rounding order."""
+    delta: torch.Tensor | None = None
+    for lora, strength in loras:
+        pair = lora.pairs.get(stem)
+        if pair is None:
+            continue
+        a = pair[0].to(device=device, dtype=delta_dtype)
+        b = pair[1].to(device=device, dtype=delta_dtype)
+        if delta is None:
+            delta = (b * strength) @ a
+        else:
+            delta.addmm_(b, a, alpha=strength)
+    return delta
+
+
+def fuse_weight(
+    weight: torch.Tensor, delta: torch.Tensor, target_dtype: torch.dtype | None = None
+) -> torch.Tensor:
+    """W' = Δ + W in Δ's dtype, cast to the target dtype."""
+    target = target_dtype or weight.dtype
+    if weight.dtype in (torch.float8_e4m3fn, torch.float8_e5m2):
+        return (delta.to(torch.bfloat16) + weight.to(torch.bfloat16)).to(target)
+    return delta.add_(weight.to(device=delta.device, dtype=delta.dtype)).to(target)
+
+
+def delta_dtype_for(target: torch.dtype) -> torch.dtype:
+    return torch.bfloat16 if target in (torch.float8_e4m3fn, torch.float8_e5m2) else target
+
+
+def check_lora_coverage(loras: Sequence[LoraWeights], model_weight_stems: set[str]) -> None:
+    """A LoRA none of whose pairs match the model is an error; a partial match is a warning with counts."""
+    for lora in loras:
+        matched = sum(1 for stem in lora.pairs if stem in model_weight_stems)
+        total = len(lora.pairs)
+        if matched == 0:
+            example = next(iter(lora.pairs))
+            raise LoraError(
+                f"{lora.path}: none of its {total} LoRA weight pairs match the model (e.g. '{example}'); "
+                "is it a LoRA for this model?"
+            )
+        if matched < total:
+            warnings.warn(
+                f"{lora.path.name}: {matched} of {total} LoRA weight pairs match the model; "
+                f"{total - matched} are ignored",
+                stacklevel=3,
+            )

@@ -1,0 +1,1 @@
+"""Helpers shared by tests, scripts and the demo: golden fixtures and the tiny-checkpoint factory."""
