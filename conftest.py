@@ -2,7 +2,6 @@
 
 import pytest
 import torch
-
 from ltx_core.testing.golden import golden_dir
 
 

@@ -83,9 +83,7 @@ def lora_delta(
     return delta
 
 
-def fuse_weight(
-    weight: torch.Tensor, delta: torch.Tensor, target_dtype: torch.dtype | None = None
-) -> torch.Tensor:
+def fuse_weight(weight: torch.Tensor, delta: torch.Tensor, target_dtype: torch.dtype | None = None) -> torch.Tensor:
     """W' = Δ + W in Δ's dtype, cast to the target dtype."""
     target = target_dtype or weight.dtype
     if weight.dtype in (torch.float8_e4m3fn, torch.float8_e5m2):
