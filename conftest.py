@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+
 from ltx_core.testing.golden import golden_dir
 
 
