@@ -1,0 +1,86 @@
+"""Transformer ↔ checkpoint: key map, factory from the checkpoint config, loader and the inverse state dict."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ltx_core.loader import Checkpoint, KeyMap, LoraSpec, load_model, open_checkpoint, strip_prefix_map
+from ltx_core.model.transformer.config import ModelType, TransformerConfig
+from ltx_core.model.transformer.model import LTXModel
+
+TRANSFORMER_PREFIX = "model.diffusion_model."
+# Under the transformer's prefix but owned by the text path (AV layout, and the video-only layout).
+TEXT_CONNECTOR_PREFIXES = (
+    TRANSFORMER_PREFIX + "video_embeddings_connector.",
+    TRANSFORMER_PREFIX + "audio_embeddings_connector.",
+    TRANSFORMER_PREFIX + "embeddings_connector.",
+)
+TRANSFORMER_KEY_MAP = strip_prefix_map("transformer", TRANSFORMER_PREFIX, exclude=TEXT_CONNECTOR_PREFIXES)
+
+# Parts of an audio-video checkpoint a video-only model does not have (top level and per block).
+_AUDIO_TOP = ("audio_", "av_ca_")
+_AUDIO_BLOCK = ("audio_", "scale_shift_table_a2v_", "video_to_audio_attn.")
+
+
+def transformer_key_map(config: TransformerConfig) -> KeyMap:
+    """The key map for a model of `config.model_type` (a video-only model skips the audio and AV keys)."""
+    if config.model_type is not ModelType.VIDEO_ONLY:
+        return TRANSFORMER_KEY_MAP
+    skip = [TRANSFORMER_PREFIX + p for p in _AUDIO_TOP]
+    for i in range(config.num_layers):
+        skip += [f"{TRANSFORMER_PREFIX}transformer_blocks.{i}.{p}" for p in _AUDIO_BLOCK]
+    return KeyMap(
+        name="transformer_video_only",
+        prefixes=TRANSFORMER_KEY_MAP.prefixes,
+        exclude=TEXT_CONNECTOR_PREFIXES + tuple(skip),
+        replacements=TRANSFORMER_KEY_MAP.replacements,
+    )
+
+
+def transformer_config(
+    config: dict[str, Any], model_type: ModelType = ModelType.AUDIO_VIDEO, source: str | Path = "<config>"
+) -> TransformerConfig:
+    return TransformerConfig.from_checkpoint_config(config, model_type, source=str(source))
+
+
+def build_transformer(config: dict[str, Any], model_type: ModelType = ModelType.AUDIO_VIDEO) -> LTXModel:
+    """Factory from a checkpoint config dict (random init on the current default device)."""
+    return LTXModel(transformer_config(config, model_type))
+
+
+def load_transformer(
+    checkpoint: str | Path | Sequence[str | Path] | Checkpoint,
+    *,
+    dtype: torch.dtype | None = None,
+    device: torch.device | str = "cpu",
+    loras: Sequence[LoraSpec] = (),
+    model_type: ModelType = ModelType.AUDIO_VIDEO,
+) -> LTXModel:
+    """Build the transformer from a (single-file or sharded) checkpoint; dtype None keeps the stored dtypes."""
+    ckpt = open_checkpoint(checkpoint)
+    cfg = transformer_config(ckpt.config, model_type, source=ckpt.path)
+    model = load_model(
+        lambda: LTXModel(cfg),
+        ckpt,
+        transformer_key_map(cfg),
+        component="transformer",
+        dtype=dtype,
+        device=device,
+        loras=loras,
+    )
+    assert isinstance(model, LTXModel)
+    return model
+
+
+def transformer_checkpoint_state_dict(model: LTXModel) -> dict[str, torch.Tensor]:
+    """The model's weights under their official checkpoint keys (inverse of the key map)."""
+    return {TRANSFORMER_PREFIX + k: v for k, v in model.state_dict().items()}
+
+
+def read_model_version(checkpoint: str | Path | Sequence[str | Path] | Checkpoint) -> str | None:
+    """The top-level metadata `model_version` (e.g. "2.3.0" for LTX-2.3; absent in LTX-2 files)."""
+    return open_checkpoint(checkpoint).metadata.get("model_version")
