@@ -1,0 +1,216 @@
+"""Guidance arithmetic: the multi-modal guider the pipelines use, its sigma-dependent factory, and the
+stand-alone CFG / STG / CFG* / APG deltas.
+
+`MultiModalGuider.calculate` evaluates left to right in the prediction dtype, each product and difference its own
+op, exactly like the official expression; changing the association changes bf16 results.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import torch
+
+from ltx_core.errors import InputError
+
+Prediction = torch.Tensor | float  # an absent guidance pass is the float 0.0
+
+
+@dataclass(frozen=True)
+class MultiModalGuiderParams:
+    cfg_scale: float = 1.0
+    stg_scale: float = 0.0
+    stg_blocks: tuple[int, ...] | None = ()  # None: every block
+    rescale_scale: float = 0.0
+    modality_scale: float = 1.0
+    skip_step: int = 0
+
+    def __post_init__(self) -> None:
+        if self.stg_blocks is not None and not isinstance(self.stg_blocks, tuple):
+            object.__setattr__(self, "stg_blocks", tuple(self.stg_blocks))
+        if self.skip_step < 0:
+            raise InputError(f"skip_step {self.skip_step} is invalid; use 0 (never skip) or a positive integer")
+
+
+@dataclass(frozen=True)
+class MultiModalGuider:
+    params: MultiModalGuiderParams = field(default_factory=MultiModalGuiderParams)
+    negative_context: torch.Tensor | None = None
+
+    def do_unconditional_generation(self) -> bool:
+        return not math.isclose(self.params.cfg_scale, 1.0)
+
+    def do_perturbed_generation(self) -> bool:
+        return not math.isclose(self.params.stg_scale, 0.0)
+
+    def do_isolated_modality_generation(self) -> bool:
+        return not math.isclose(self.params.modality_scale, 1.0)
+
+    def should_skip_step(self, step: int) -> bool:
+        if self.params.skip_step == 0:
+            return False
+        return step % (self.params.skip_step + 1) != 0
+
+    def calculate(
+        self,
+        cond: torch.Tensor,
+        uncond_text: Prediction = 0.0,
+        uncond_perturbed: Prediction = 0.0,
+        uncond_modality: Prediction = 0.0,
+    ) -> torch.Tensor:
+        p = self.params
+        pred = (
+            cond
+            + (p.cfg_scale - 1) * (cond - uncond_text)
+            + p.stg_scale * (cond - uncond_perturbed)
+            + (p.modality_scale - 1) * (cond - uncond_modality)
+        )
+        if p.rescale_scale != 0:
+            factor = cond.std() / pred.std()
+            factor = p.rescale_scale * factor + (1 - p.rescale_scale)
+            pred = pred * factor
+        return pred
+
+
+POSITIVE_ONLY_GUIDER = MultiModalGuider(MultiModalGuiderParams())
+
+
+@dataclass(frozen=True)
+class MultiModalGuiderFactory:
+    """Guider params by sigma bins: entry (key, params) applies to sigmas in (next smaller key, key]."""
+
+    entries: tuple[tuple[float, MultiModalGuiderParams], ...]
+    negative_context: torch.Tensor | None = None
+
+    def __post_init__(self) -> None:
+        if not self.entries:
+            raise InputError("guider params by sigma must have at least one entry")
+        object.__setattr__(self, "entries", tuple(sorted(self.entries, key=lambda e: e[0], reverse=True)))
+
+    @classmethod
+    def constant(
+        cls, params: MultiModalGuiderParams, negative_context: torch.Tensor | None = None
+    ) -> MultiModalGuiderFactory:
+        return cls(((math.inf, params),), negative_context)
+
+    @classmethod
+    def from_dict(
+        cls, by_sigma: Mapping[float, MultiModalGuiderParams], negative_context: torch.Tensor | None = None
+    ) -> MultiModalGuiderFactory:
+        if not by_sigma:
+            raise InputError("guider params by sigma must have at least one entry")
+        return cls(tuple((float(k), v) for k, v in by_sigma.items()), negative_context)
+
+    def params(self, sigma: float) -> MultiModalGuiderParams:
+        covering = [e for e in self.entries if e[0] >= sigma]
+        return covering[-1][1] if covering else self.entries[0][1]
+
+    def build_from_sigma(self, sigma: float) -> MultiModalGuider:
+        return MultiModalGuider(self.params(sigma), self.negative_context)
+
+    def with_negative_context(self, negative_context: torch.Tensor | None) -> MultiModalGuiderFactory:
+        return MultiModalGuiderFactory(self.entries, negative_context)
+
+
+def create_multimodal_guider_factory(
+    params_or_factory: MultiModalGuiderParams | MultiModalGuiderFactory,
+    negative_context: torch.Tensor | None = None,
+) -> MultiModalGuiderFactory:
+    if isinstance(params_or_factory, MultiModalGuiderFactory):
+        if negative_context is None or negative_context is params_or_factory.negative_context:
+            return params_or_factory
+        return params_or_factory.with_negative_context(negative_context)
+    return MultiModalGuiderFactory.constant(params_or_factory, negative_context)
+
+
+def projection_coef(to_project: torch.Tensor, project_onto: torch.Tensor) -> torch.Tensor:
+    """Per batch row Σ(a·b) / (Σ b² + 1e-8), shaped [B, 1, …, 1] to broadcast over the row."""
+    b = to_project.shape[0]
+    a_flat = to_project.reshape(b, -1)
+    b_flat = project_onto.reshape(b, -1)
+    dot = (a_flat * b_flat).sum(dim=1, keepdim=True)
+    squared_norm = (b_flat**2).sum(dim=1, keepdim=True) + 1e-8
+    coef = dot / squared_norm
+    return coef.view(b, *([1] * (to_project.dim() - 1)))
+
+
+@dataclass(frozen=True)
+class CFGGuider:
+    scale: float
+
+    def delta(self, cond: torch.Tensor, uncond: torch.Tensor) -> torch.Tensor:
+        return (self.scale - 1) * (cond - uncond)
+
+    def enabled(self) -> bool:
+        return self.scale != 1.0
+
+
+@dataclass(frozen=True)
+class CFGStarRescalingGuider:
+    scale: float
+
+    def delta(self, cond: torch.Tensor, uncond: torch.Tensor) -> torch.Tensor:
+        rescaled = projection_coef(cond, uncond) * uncond
+        return (self.scale - 1) * (cond - rescaled)
+
+    def enabled(self) -> bool:
+        return self.scale != 1.0
+
+
+@dataclass(frozen=True)
+class STGGuider:
+    scale: float
+
+    def delta(self, pos_denoised: torch.Tensor, perturbed_denoised: torch.Tensor) -> torch.Tensor:
+        return self.scale * (pos_denoised - perturbed_denoised)
+
+    def enabled(self) -> bool:
+        return self.scale != 0.0
+
+
+def _apg_split(guidance: torch.Tensor, cond: torch.Tensor, norm_threshold: float) -> tuple[torch.Tensor, torch.Tensor]:
+    if norm_threshold > 0:
+        norm = guidance.norm(p=2, dim=[-1, -2, -3], keepdim=True)
+        guidance = guidance * torch.minimum(torch.ones_like(guidance), norm_threshold / norm)
+    parallel = projection_coef(guidance, cond) * cond
+    return parallel, guidance - parallel
+
+
+@dataclass(frozen=True)
+class LtxAPGGuider:
+    """Adaptive projected guidance: damp the component of the CFG direction parallel to cond by `eta`."""
+
+    scale: float
+    eta: float = 1.0
+    norm_threshold: float = 0.0
+
+    def delta(self, cond: torch.Tensor, uncond: torch.Tensor) -> torch.Tensor:
+        parallel, orthogonal = _apg_split(cond - uncond, cond, self.norm_threshold)
+        return (parallel * self.eta + orthogonal) * (self.scale - 1)
+
+    def enabled(self) -> bool:
+        return self.scale != 1.0
+
+
+@dataclass
+class LegacyStatefulAPGGuider:
+    """APG with an optional running average of the guidance direction (stateful across calls)."""
+
+    scale: float
+    eta: float
+    norm_threshold: float = 5.0
+    momentum: float = 0.0
+    running_avg: torch.Tensor | None = None
+
+    def delta(self, cond: torch.Tensor, uncond: torch.Tensor) -> torch.Tensor:
+        guidance = cond - uncond
+        if self.momentum != 0:
+            self.running_avg = guidance if self.running_avg is None else self.momentum * self.running_avg + guidance
+            guidance = self.running_avg
+        parallel, orthogonal = _apg_split(guidance, cond, self.norm_threshold)
+        return (parallel * self.eta + orthogonal) * self.scale
+
+    def enabled(self) -> bool:
+        return self.scale != 0.0

@@ -1,0 +1,198 @@
+"""The res_2s second-order SDE sampler (HQ pipeline).
+
+Per step: x0 at σ, an exponential-integrator half step to the geometric midpoint σs = √(σ·σn) with SDE re-noising
+(substep generator), optional "bong" anchor refinement, x0 at σs, the full second-order update, SDE re-noising
+(step generator). The update math runs in float64; the state is rounded to the model dtype after each step.
+Both generators are seeded independently of the pipeline seed (defaults −1 ≡ 2^64 − 1 and 9999).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from functools import lru_cache
+
+import torch
+
+from ltx_core.batch_split import X0Model
+from ltx_core.components.diffusion_steps import Res2sDiffusionStep
+from ltx_core.components.velocity import post_process_latent
+from ltx_core.types import LatentState
+from ltx_pipelines.utils.denoisers import DenoisedLatentResult, Denoiser
+from ltx_pipelines.utils.samplers import ResultCallback, StepCallback
+
+NoiseFn = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+
+C2 = 0.5  # midpoint fraction (in log-sigma)
+SUBSTEP_ETA = 0.5  # the substep injection always uses 0.5, whatever the loop's eta
+FINAL_SIGMA = 0.0011  # a trailing 0 in the schedule is replaced by [FINAL_SIGMA, 0]
+
+
+def get_new_noise(latent: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """float64 standard normal, standardised globally, then per batch entry over the last two dims (unbiased)."""
+    z = torch.randn(latent.shape, dtype=torch.float64, device=generator.device, generator=generator)
+    z = (z - z.mean()) / z.std()
+    return (z - z.mean(dim=(-2, -1), keepdim=True)) / z.std(dim=(-2, -1), keepdim=True)
+
+
+@lru_cache(maxsize=256)
+def phi(j: int, z: float) -> float:
+    """φ_j(z) = (e^z − Σ_{k<j} z^k/k!) / z^j, with the 1/j! limit at z → 0."""
+    if abs(z) < 1e-10:
+        return 1.0 / math.factorial(j)
+    remainder = sum(z**k / math.factorial(k) for k in range(j))
+    return (math.exp(z) - remainder) / z**j
+
+
+def res2s_coefficients(h: float, c2: float = C2) -> tuple[float, float, float]:
+    """(a21, b1, b2) of the two-stage exponential integrator for step size h = −log(σn/σ)."""
+    a21 = c2 * phi(1, -h * c2)
+    b2 = phi(2, -h) / c2
+    b1 = phi(1, -h) - b2
+    return a21, b1, b2
+
+
+def _inject_sde_noise(
+    state: LatentState,
+    sample: torch.Tensor,
+    denoised: torch.Tensor,
+    sigmas: torch.Tensor,
+    step_index: int,
+    stepper: Res2sDiffusionStep,
+    generator: torch.Generator,
+    eta: float,
+    new_noise_fn: NoiseFn,
+    legacy_mode: bool,
+) -> torch.Tensor:
+    noise = new_noise_fn(state.latent, generator)  # always drawn first, even if the step returns early
+    if not legacy_mode:
+        mask = state.denoise_mask.to(torch.float64)
+        sigmas = torch.stack([mask * sigmas[step_index], mask * sigmas[step_index + 1]])
+        step_index = 0
+    x = stepper.step(sample, denoised, sigmas, step_index, noise, eta)
+    if legacy_mode:
+        x = post_process_latent(x, state.denoise_mask, state.clean_latent)
+    return x
+
+
+def _blend(state: LatentState, result: DenoisedLatentResult | None) -> torch.Tensor:
+    if result is None:
+        raise RuntimeError("the denoiser returned no result for a present modality")
+    return post_process_latent(result.denoised, state.denoise_mask, state.clean_latent)
+
+
+def res2s_audio_video_denoising_loop(
+    sigmas: torch.Tensor,
+    video_state: LatentState | None,
+    audio_state: LatentState | None,
+    stepper: Res2sDiffusionStep,
+    transformer: X0Model,
+    denoiser: Denoiser,
+    noise_seed: int = -1,
+    noise_seed_substep: int | None = None,
+    eta: float = 0.5,
+    bongmath: bool = True,
+    bongmath_max_iter: int = 100,
+    new_noise_fn: NoiseFn = get_new_noise,
+    model_dtype: torch.dtype = torch.bfloat16,
+    legacy_mode: bool = True,
+    on_step: StepCallback | None = None,
+    on_result: ResultCallback | None = None,
+) -> tuple[LatentState | None, LatentState | None]:
+    if not isinstance(stepper, Res2sDiffusionStep):
+        raise ValueError(f"the res_2s loop needs a Res2sDiffusionStep stepper, got {type(stepper).__name__}")
+    states = {"video": video_state, "audio": audio_state}
+    present = [name for name, s in states.items() if s is not None]
+    if not present:
+        raise ValueError("the res_2s loop needs at least one of video and audio")
+    device = states[present[0]].latent.device  # type: ignore[union-attr]
+    if noise_seed_substep is None:
+        noise_seed_substep = noise_seed + 10000
+    step_gen = torch.Generator(device=device).manual_seed(noise_seed)
+    sub_gen = torch.Generator(device=device).manual_seed(noise_seed_substep)
+
+    n = len(sigmas) - 1
+    extended = bool(sigmas[-1] == 0)
+    if extended:
+        sigmas = torch.cat([sigmas[:-1], torch.tensor([FINAL_SIGMA, 0.0], dtype=sigmas.dtype, device=sigmas.device)])
+    sig64 = sigmas.detach().cpu().to(torch.float64)
+    hs = (-torch.log(sig64[1:] / sig64[:-1])).tolist()
+
+    for k in range(n):
+        sigma = sigmas[k].to(torch.float64)
+        sigma_next = sigmas[k + 1].to(torch.float64)
+        anchors = {name: states[name].latent.clone().to(torch.float64) for name in present}  # type: ignore[union-attr]
+
+        v_res, a_res = denoiser(transformer, states["video"], states["audio"], sigmas, k)
+        if on_result is not None:
+            on_result(k, sigmas[k], v_res, a_res)
+        d1 = {name: _blend(states[name], res) for name, res in (("video", v_res), ("audio", a_res)) if name in present}  # type: ignore[arg-type]
+
+        h = hs[k]
+        a21, b1, b2 = res2s_coefficients(h)
+        sigma_mid = (sigma * sigma_next).sqrt()
+        sub_sigmas = torch.stack([sigma, sigma_mid])
+
+        eps1 = {name: d1[name].to(torch.float64) - anchors[name] for name in present}
+        x_mid = {name: anchors[name] + h * a21 * eps1[name] for name in present}
+        for name in present:
+            x_mid[name] = _inject_sde_noise(
+                states[name],  # type: ignore[arg-type]
+                anchors[name],
+                x_mid[name],
+                sub_sigmas,
+                0,
+                stepper,
+                sub_gen,
+                SUBSTEP_ETA,
+                new_noise_fn,
+                legacy_mode,
+            )
+
+        if bongmath and h < 0.5 and sigma.item() > 0.03:
+            for name in present:
+                d1_64 = d1[name].to(torch.float64)
+                for _ in range(bongmath_max_iter):
+                    anchors[name] = x_mid[name] - h * a21 * eps1[name]
+                    eps1[name] = d1_64 - anchors[name]
+
+        mid_states = {
+            name: (None if states[name] is None else states[name].with_(latent=x_mid[name].to(model_dtype)))  # type: ignore[union-attr]
+            for name in states
+        }
+        v_res2, a_res2 = denoiser(transformer, mid_states["video"], mid_states["audio"], torch.stack([sigma_mid]), 0)
+        if on_result is not None:
+            on_result(k, sigma_mid, v_res2, a_res2)
+        d2 = {
+            name: _blend(mid_states[name], res)  # type: ignore[arg-type]
+            for name, res in (("video", v_res2), ("audio", a_res2))
+            if name in present
+        }
+
+        for name in present:
+            eps2 = d2[name].to(torch.float64) - anchors[name]
+            x_next = anchors[name] + h * (b1 * eps1[name] + b2 * eps2)
+            x_next = _inject_sde_noise(
+                states[name],  # type: ignore[arg-type]
+                anchors[name],
+                x_next,
+                sigmas,
+                k,
+                stepper,
+                step_gen,
+                eta,
+                new_noise_fn,
+                legacy_mode,
+            )
+            states[name] = states[name].with_(latent=x_next.to(model_dtype))  # type: ignore[union-attr]
+        if on_step is not None:
+            on_step(k, n)
+
+    if extended:
+        v_res, a_res = denoiser(transformer, states["video"], states["audio"], sigmas, n)
+        if on_result is not None:
+            on_result(n, sigmas[n], v_res, a_res)
+        for name, res in (("video", v_res), ("audio", a_res)):
+            if name in present:
+                states[name] = states[name].with_(latent=_blend(states[name], res).to(model_dtype))  # type: ignore[union-attr,arg-type]
+    return states["video"], states["audio"]
