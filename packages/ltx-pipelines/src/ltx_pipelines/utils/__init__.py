@@ -1,0 +1,1 @@
+"""Pipeline utilities: constants, denoisers, sampling loops and conditioning helpers."""
