@@ -1,0 +1,91 @@
+"""Tiled decoding (a generator of temporal chunks) and tiled encoding, blended as the official code does.
+
+Decoding groups tiles by temporal interval; each group fills a full-frame blend buffer (latent dtype), its overlap
+with the previous group is blended into both, and the previous group's frames before the current start are
+yielded. So at most two temporal groups of pixels are alive at once, however long the video.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+
+from ltx_core.model.video_vae.decoder import VideoDecoder
+from ltx_core.model.video_vae.encoder import VideoEncoder
+from ltx_core.model.video_vae.tiling import SPATIAL_SCALE, TIME_SCALE, Tile, TilingConfig, decode_tiles, encode_tiles
+
+_EPS = 1e-8
+
+
+def _groups(tiles: list[Tile]) -> list[list[Tile]]:
+    groups: list[list[Tile]] = []
+    for tile in tiles:
+        if groups and groups[-1][0].time.out == tile.time.out:
+            groups[-1].append(tile)
+        else:
+            groups.append([tile])
+    return groups
+
+
+def tiled_decode(
+    decoder: VideoDecoder,
+    latent: torch.Tensor,
+    tiling: TilingConfig,
+    timestep: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+) -> Iterator[torch.Tensor]:
+    """Yield (B, C_out, n_i, 32H', 32W') chunks in the latent's dtype; concatenated they are 8(F'−1)+1 frames.
+
+    Chunks have variable length (a degenerate plan can yield an empty one, as the official code does).
+    """
+    b, _, _, h, w = latent.shape
+    channels = decoder.config.out_channels
+    height, width = SPATIAL_SCALE * h, SPATIAL_SCALE * w
+    prev: tuple[slice, torch.Tensor, torch.Tensor] | None = None
+    for group in _groups(decode_tiles(tuple(latent.shape), tiling)):
+        t_out = group[0].time.out
+        length = t_out.stop - t_out.start
+        buffer = torch.zeros(b, channels, length, height, width, dtype=latent.dtype, device=latent.device)
+        weights = torch.zeros(1, 1, length, height, width, dtype=latent.dtype, device=latent.device)
+        for tile in group:
+            with torch.no_grad():  # not inference_mode: a context held across a yield would leak to the caller
+                decoded = decoder(latent[tile.input_slices()], timestep, generator)
+            mask = tile.blend_mask(buffer.dtype, buffer.device)
+            n = min(decoded.shape[2], length)
+            region = (slice(None), slice(None), slice(0, n), tile.height.out, tile.width.out)
+            buffer[region] += decoded[:, :, :n] * mask[:, :, :n]
+            weights[region] += mask[:, :, :n]
+            del decoded
+        if prev is not None:
+            p_out, p_buf, p_w = prev
+            overlap = p_out.stop - t_out.start
+            if overlap > 0:
+                p_buf[:, :, -overlap:] += buffer[:, :, :overlap]
+                p_w[:, :, -overlap:] += weights[:, :, :overlap]
+                buffer[:, :, :overlap] = p_buf[:, :, -overlap:]
+                weights[:, :, :overlap] = p_w[:, :, -overlap:]
+            keep = t_out.start - p_out.start
+            yield (p_buf / p_w.clamp(min=_EPS))[:, :, :keep]
+        prev = (t_out, buffer, weights)
+    if prev is not None:
+        yield prev[1] / prev[2].clamp(min=_EPS)
+
+
+def tiled_encode(encoder: VideoEncoder, video: torch.Tensor, tiling: TilingConfig) -> torch.Tensor:
+    """(B, 3, 1+8k, H, W) → normalised latent, encoding overlapping tiles and averaging them (0/1 masks)."""
+    param = next(encoder.parameters())
+    extra = (video.shape[2] - 1) % TIME_SCALE
+    if extra:
+        video = video[:, :, : video.shape[2] - extra]
+    b, _, f, h, w = video.shape
+    shape = (b, encoder.config.latent_channels, (f - 1) // TIME_SCALE + 1, h // SPATIAL_SCALE, w // SPATIAL_SCALE)
+    buffer = torch.zeros(shape, dtype=param.dtype, device=param.device)
+    weights = torch.zeros(1, 1, *shape[2:], dtype=param.dtype, device=param.device)
+    for tile in encode_tiles(tuple(video.shape), tiling):
+        latent = encoder(video[tile.input_slices()].to(device=param.device, dtype=param.dtype))
+        mask = tile.blend_mask(param.dtype, param.device)
+        region = (slice(None), slice(None), tile.time.out, tile.height.out, tile.width.out)
+        buffer[region] += latent * mask
+        weights[region] += mask.expand(1, 1, *latent.shape[2:])
+    return buffer / weights.clamp(min=_EPS)

@@ -1,0 +1,338 @@
+"""Tile plans for tiled VAE decoding/encoding (official `ltx_core.tiling` semantics), and automatic tiling.
+
+An axis is split into intervals with left/right blend ramps; a tile is one interval per axis (temporal slowest,
+then H, then W) with input slices, output slices and 1-D blend masks whose outer product weights the tile.
+Everything here is pure: no model is touched.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import torch
+
+from ltx_core.errors import InputError
+
+logger = logging.getLogger(__name__)
+
+TIME_SCALE, SPATIAL_SCALE = 8, 32
+
+
+# --- configs --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SpatialTilingConfig:
+    tile_size_in_pixels: int
+    tile_overlap_in_pixels: int = 0
+
+    def __post_init__(self) -> None:
+        size, ov = self.tile_size_in_pixels, self.tile_overlap_in_pixels
+        if size < 64 or size % 32:
+            raise InputError(f"spatial tile size {size} px is invalid; use a multiple of 32 that is at least 64")
+        if ov < 0 or ov % 32 or ov >= size:
+            raise InputError(f"spatial tile overlap {ov} px is invalid; use a multiple of 32 below the tile {size}")
+
+
+@dataclass(frozen=True)
+class TemporalTilingConfig:
+    tile_size_in_frames: int
+    tile_overlap_in_frames: int = 0
+
+    def __post_init__(self) -> None:
+        size, ov = self.tile_size_in_frames, self.tile_overlap_in_frames
+        if size < 16 or size % 8:
+            raise InputError(f"temporal tile size {size} frames is invalid; use a multiple of 8 that is at least 16")
+        if ov < 0 or ov % 8 or ov >= size:
+            raise InputError(f"temporal tile overlap {ov} frames is invalid; use a multiple of 8 below the tile {size}")
+
+
+@dataclass(frozen=True)
+class TilingConfig:
+    spatial_config: SpatialTilingConfig | None = None
+    temporal_config: TemporalTilingConfig | None = None
+
+    @classmethod
+    def default(cls) -> TilingConfig:
+        return cls(SpatialTilingConfig(768, 64), TemporalTilingConfig(80, 24))
+
+
+def get_video_chunks_number(num_frames: int, config: TilingConfig | None) -> int:
+    """Progress-bar estimate of temporal chunks, as the official video writer computes it (not exact)."""
+    if config is None or config.temporal_config is None:
+        return 1
+    t = config.temporal_config
+    return math.ceil((num_frames - 1) / (t.tile_size_in_frames - t.tile_overlap_in_frames))
+
+
+# --- 1-D splitting and masks ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Interval:
+    start: int
+    end: int
+    left_ramp: int = 0
+    right_ramp: int = 0
+
+
+def split_by_size(length: int, size: int, overlap: int) -> list[Interval]:
+    if size <= 0 or not 0 <= overlap < size:
+        raise InputError(f"tile size {size} / overlap {overlap} is invalid; need size > 0 and 0 <= overlap < size")
+    if length <= size:
+        return [Interval(0, length)]
+    step = size - overlap
+    n = (length + size - 2 * overlap - 1) // step
+    out = [Interval(0, size, 0, overlap)]
+    out += [Interval(i * step, i * step + size, overlap, overlap) for i in range(1, n - 1)]
+    out.append(Interval((n - 1) * step, length, overlap, 0))
+    return out
+
+
+def split_temporal_causal(length: int, size: int, overlap: int) -> list[Interval]:
+    """Decode split: later tiles start one latent frame earlier (their first frame is a causal 'image')."""
+    parts = split_by_size(length, size, overlap)
+    if len(parts) == 1:
+        return parts
+    return [parts[0]] + [Interval(p.start - 1, p.end, p.left_ramp + 1, p.right_ramp) for p in parts[1:]]
+
+
+def split_temporal(length: int, size: int, overlap: int) -> list[Interval]:
+    """Encode split (pixel frames): every tile but the last takes one extra frame; no right ramps."""
+    parts = split_by_size(length, size, overlap)
+    if len(parts) == 1:
+        return parts
+    last = len(parts) - 1
+    return [Interval(p.start, p.end + (1 if i < last else 0), p.left_ramp, 0) for i, p in enumerate(parts)]
+
+
+def trapezoid_mask(length: int, left: int, right: int, left_from_zero: bool) -> torch.Tensor:
+    if length <= 0:
+        raise InputError(f"blend mask length {length} is invalid; it must be positive")
+    mask = torch.ones(length, dtype=torch.float32)
+    left, right = max(0, min(left, length)), max(0, min(right, length))
+    if left > 0:
+        ramp = torch.linspace(0, 1, left + 1)[:-1] if left_from_zero else torch.linspace(0, 1, left + 2)[1:-1]
+        mask[:left] *= ramp
+    if right > 0:
+        mask[length - right :] *= torch.linspace(1, 0, right + 2)[1:-1]
+    return mask.clamp(0, 1)
+
+
+def rect_mask(length: int, left: int, right: int) -> torch.Tensor:
+    if length <= 0:
+        raise InputError(f"blend mask length {length} is invalid; it must be positive")
+    mask = torch.ones(length, dtype=torch.float32)
+    if left > 0:
+        mask[:left] = 0
+    if right > 0:
+        mask[length - right :] = 0
+    return mask
+
+
+# --- tiles ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AxisTile:
+    """One axis of a tile: input slice, output slice and its 1-D blend mask (None = all ones)."""
+
+    inp: slice
+    out: slice
+    mask: torch.Tensor | None = None
+
+
+@dataclass(frozen=True)
+class Tile:
+    """Axes (time, height, width) of one tile; batch and channels are never split."""
+
+    time: AxisTile
+    height: AxisTile
+    width: AxisTile
+
+    def input_slices(self) -> tuple[slice, ...]:
+        return (slice(None), slice(None), self.time.inp, self.height.inp, self.width.inp)
+
+    def blend_mask(self, dtype: torch.dtype, device: torch.device | str) -> torch.Tensor:
+        """(1, 1, T, H, W) outer product of the axis masks, in float32 then cast (as the official code)."""
+        mask = torch.ones(1, dtype=torch.float32)
+        for axis, view in ((self.time, (-1, 1, 1)), (self.height, (1, -1, 1)), (self.width, (1, 1, -1))):
+            if axis.mask is not None:
+                mask = mask * axis.mask.view(view)
+        while mask.dim() < 3:
+            mask = mask.view(1, *mask.shape)
+        return mask[None, None].to(device=device, dtype=dtype)
+
+
+def _full(length: int) -> list[AxisTile]:
+    return [AxisTile(slice(0, length), slice(0, None), None)]
+
+
+def decode_tile_axes(
+    latent_shape: tuple[int, ...], tiling: TilingConfig
+) -> tuple[list[AxisTile], list[AxisTile], list[AxisTile]]:
+    """Per-axis decode tiles in latent units → pixel outputs (spatial tile scaled per axis by aspect ratio)."""
+    _, _, f, h, w = latent_shape
+    axes_t = _full(f)
+    axes_h, axes_w = _full(h), _full(w)
+    if tiling.spatial_config is not None:
+        s = tiling.spatial_config
+        size, ov = s.tile_size_in_pixels // SPATIAL_SCALE, s.tile_overlap_in_pixels // SPATIAL_SCALE
+        longest = max(h, w)
+        per_axis = []
+        for length in (h, w):
+            tile = max(max(2, ov + 1), round(size * length / longest))
+            parts = split_by_size(length, tile, ov)
+            per_axis.append(
+                [
+                    AxisTile(
+                        slice(p.start, p.end),
+                        slice(SPATIAL_SCALE * p.start, SPATIAL_SCALE * p.end),
+                        trapezoid_mask(
+                            SPATIAL_SCALE * (p.end - p.start),
+                            SPATIAL_SCALE * p.left_ramp,
+                            SPATIAL_SCALE * p.right_ramp,
+                            False,
+                        ),
+                    )
+                    for p in parts
+                ]
+            )
+        axes_h, axes_w = per_axis
+    if tiling.temporal_config is not None:
+        t = tiling.temporal_config
+        size, ov = t.tile_size_in_frames // TIME_SCALE, t.tile_overlap_in_frames // TIME_SCALE
+        axes_t = []
+        for p in split_temporal_causal(f, size, ov):
+            start, stop = TIME_SCALE * p.start, 1 + TIME_SCALE * (p.end - 1)
+            left = 0 if p.left_ramp == 0 else 1 + TIME_SCALE * (p.left_ramp - 1)
+            mask = trapezoid_mask(stop - start, left, TIME_SCALE * p.right_ramp, True)
+            axes_t.append(AxisTile(slice(p.start, p.end), slice(start, stop), mask))
+    else:
+        axes_t = [AxisTile(slice(0, f), slice(0, 1 + TIME_SCALE * (f - 1)), None)]
+    return axes_t, axes_h, axes_w
+
+
+def decode_tiles(latent_shape: tuple[int, ...], tiling: TilingConfig) -> list[Tile]:
+    """All decode tiles, temporal slowest then H then W (the accumulation order matters for rounding)."""
+    axes_t, axes_h, axes_w = decode_tile_axes(latent_shape, tiling)
+    return [Tile(t, hh, ww) for t in axes_t for hh in axes_h for ww in axes_w]
+
+
+def encode_tiles(video_shape: tuple[int, ...], tiling: TilingConfig) -> list[Tile]:
+    """Encode tiles in pixel units → latent outputs, with rectangular (0/1) blend masks.
+
+    As the official encoder, a spatial overlap below 64 px is raised to 64 and a temporal one below 16 frames to 16.
+    """
+    _, _, f, h, w = video_shape
+    axes_t = [AxisTile(slice(0, f), slice(0, None), None)]
+    axes_h = [AxisTile(slice(0, h), slice(0, None), None)]
+    axes_w = [AxisTile(slice(0, w), slice(0, None), None)]
+    if tiling.spatial_config is not None:
+        s = tiling.spatial_config
+        ov = s.tile_overlap_in_pixels
+        if ov < 64:
+            logger.warning("spatial tile overlap %d px raised to 64 px for tiled encoding", ov)
+            ov = 64
+        per_axis = []
+        for length in (h, w):
+            parts = split_by_size(length, s.tile_size_in_pixels, ov)
+            per_axis.append(
+                [
+                    AxisTile(
+                        slice(p.start, p.end),
+                        slice(p.start // SPATIAL_SCALE, p.end // SPATIAL_SCALE),
+                        rect_mask(
+                            p.end // SPATIAL_SCALE - p.start // SPATIAL_SCALE,
+                            max(0, p.left_ramp // SPATIAL_SCALE - 1),
+                            0 if p.right_ramp == 0 else 1,
+                        ),
+                    )
+                    for p in parts
+                ]
+            )
+        axes_h, axes_w = per_axis
+    if tiling.temporal_config is not None:
+        t = tiling.temporal_config
+        ov = t.tile_overlap_in_frames
+        if ov < 16:
+            logger.warning("temporal tile overlap %d frames raised to 16 for tiled encoding", ov)
+            ov = 16
+        axes_t = []
+        for p in split_temporal(f, t.tile_size_in_frames, ov):
+            start, stop = p.start // TIME_SCALE, (p.end - 1) // TIME_SCALE + 1
+            right = p.right_ramp // TIME_SCALE
+            if right:
+                raise InputError(f"temporal encode tile {p} has a right ramp; encode tiles must not")
+            left = 0 if p.left_ramp == 0 else 1 + (p.left_ramp - 1) // TIME_SCALE
+            axes_t.append(AxisTile(slice(p.start, p.end), slice(start, stop), rect_mask(stop - start, left, right)))
+    return [Tile(t, hh, ww) for t in axes_t for hh in axes_h for ww in axes_w]
+
+
+# --- automatic choice -----------------------------------------------------------------------------------------
+
+# Bytes of decoder working memory per output pixel (one frame, one RGB position) and per byte of element size,
+# for the memory-efficient path of the released decoders: the last res stage holds its hidden state plus one
+# padded workspace at 128 channels on a (H/4, W/4) grid (2 × 8 values per output pixel), plus chunk and
+# conv_out temporaries. Measured peaks (scripts/bench_vae.py) stay below this estimate.
+DECODE_ELEMENTS_PER_PIXEL = 40
+SPATIAL_CANDIDATES_PX = (1024, 768, 512, 384, 256, 192, 128)
+TEMPORAL_CANDIDATES_FRAMES = (120, 80, 64, 48, 32, 24, 16)
+
+
+def estimate_decode_bytes(
+    latent_frames: int, latent_height: int, latent_width: int, *, dtype_bytes: int = 2, batch: int = 1
+) -> int:
+    """Rough peak working memory (bytes) to decode one latent block with the memory-efficient path."""
+    frames = TIME_SCALE * (latent_frames - 1) + 1
+    pixels = frames * SPATIAL_SCALE * latent_height * SPATIAL_SCALE * latent_width
+    return batch * pixels * DECODE_ELEMENTS_PER_PIXEL * dtype_bytes
+
+
+def _tile_latents(size: int, overlap: int, length: int, longest: int) -> int:
+    return min(length, max(max(2, overlap + 1), round(size * length / longest)))
+
+
+def auto_tiling(
+    latent_shape: tuple[int, ...],
+    free_bytes: int,
+    *,
+    dtype_bytes: int = 2,
+    safety: float = 0.7,
+    spatial_overlap_px: int = 64,
+    temporal_overlap_frames: int = 24,
+) -> TilingConfig | None:
+    """Tiling for decoding `latent_shape` (B, C, F', H', W') within `free_bytes`, or None when untiled fits.
+
+    Prefers the largest tiles that fit (fewest seams): first temporal-only tiling, then spatial+temporal with
+    shrinking spatial tiles. Besides the per-tile working memory it counts the blend buffers of one temporal
+    group (two full-frame output buffers in the latent dtype). Falls back to the smallest candidate.
+    """
+    b, _, f, h, w = latent_shape
+    budget = free_bytes * safety
+    if estimate_decode_bytes(f, h, w, dtype_bytes=dtype_bytes, batch=b) <= budget:
+        return None
+    out_frame_bytes = b * 3 * SPATIAL_SCALE * h * SPATIAL_SCALE * w * dtype_bytes
+    longest = max(h, w)
+    best: TilingConfig | None = None
+    for spatial_px in (None, *SPATIAL_CANDIDATES_PX):
+        for frames in TEMPORAL_CANDIDATES_FRAMES:
+            t_ov = min(temporal_overlap_frames, frames - 8)
+            temporal = TemporalTilingConfig(frames, t_ov)
+            if spatial_px is None:
+                th, tw, spatial = h, w, None
+            else:
+                s_ov = min(spatial_overlap_px, spatial_px - 32)
+                spatial = SpatialTilingConfig(spatial_px, s_ov)
+                th = _tile_latents(spatial_px // 32, s_ov // 32, h, longest)
+                tw = _tile_latents(spatial_px // 32, s_ov // 32, w, longest)
+            tf = min(f, frames // TIME_SCALE + 1)  # +1: causal tiles start one latent frame early
+            group_frames = TIME_SCALE * (tf - 1) + 1
+            need = estimate_decode_bytes(tf, th, tw, dtype_bytes=dtype_bytes, batch=b)
+            need += 2 * group_frames * out_frame_bytes
+            best = TilingConfig(spatial, temporal)
+            if need <= budget:
+                return best
+    return best

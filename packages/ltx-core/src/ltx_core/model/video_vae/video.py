@@ -1,0 +1,102 @@
+"""What the pipelines call: `encode_video` (pixels → normalised latent) and `decode_video` (latent → frames).
+
+Unlike the official encoder, which silently drops trailing frames, a clip whose frame count is not 1 + 8k or whose
+size is not a multiple of 32 is rejected with the nearest valid values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+
+from ltx_core.errors import InputError
+from ltx_core.model.video_vae.decoder import VideoDecoder
+from ltx_core.model.video_vae.encoder import VideoEncoder
+from ltx_core.model.video_vae.tiled import tiled_decode, tiled_encode
+from ltx_core.model.video_vae.tiling import SPATIAL_SCALE, TIME_SCALE, TilingConfig, decode_tiles
+
+
+def _nearest(value: int, step: int, offset: int) -> str:
+    lower = offset + step * ((value - offset) // step)
+    options = [v for v in (lower, lower + step) if v >= max(offset, 1)]
+    return " or ".join(str(v) for v in options)
+
+
+def check_video_shape(shape: tuple[int, ...]) -> None:
+    """Raise InputError unless `shape` is (B, C, 1+8k, 32m, 32n)."""
+    if len(shape) != 5:
+        raise InputError(f"video must be (batch, channels, frames, height, width); got shape {tuple(shape)}")
+    _, _, f, h, w = shape
+    if f < 1 or (f - 1) % TIME_SCALE:
+        raise InputError(f"frame count {f} is not 1 + 8k; nearest valid: {_nearest(f, TIME_SCALE, 1)}")
+    for name, size in (("height", h), ("width", w)):
+        if size < SPATIAL_SCALE or size % SPATIAL_SCALE:
+            raise InputError(
+                f"{name} {size} is not a multiple of {SPATIAL_SCALE}; nearest valid: {_nearest(size, SPATIAL_SCALE, 0)}"
+            )
+
+
+def to_model_range(video: torch.Tensor) -> torch.Tensor:
+    """uint8 pixels → float32 in [−1, 1] (x/127.5 − 1); float input is taken as already in [−1, 1]."""
+    if video.dtype == torch.uint8:
+        return video.to(torch.float32) / 127.5 - 1.0
+    if not video.is_floating_point():
+        raise InputError(f"video dtype {video.dtype} is unsupported; give uint8 pixels or floats in [-1, 1]")
+    return video
+
+
+def encode_video(encoder: VideoEncoder, video: torch.Tensor, tiling: TilingConfig | None = None) -> torch.Tensor:
+    """(B, 3, 1+8k, H, W) uint8 or [−1, 1] floats → normalised latent (B, C_lat, 1+k, H/32, W/32), model dtype."""
+    check_video_shape(tuple(video.shape))
+    if video.shape[1] != encoder.config.in_channels:
+        raise InputError(f"video has {video.shape[1]} channels; the encoder takes {encoder.config.in_channels}")
+    param = next(encoder.parameters())
+    video = to_model_range(video)
+    with torch.no_grad():
+        if tiling is not None:
+            return tiled_encode(encoder, video, tiling)
+        return encoder(video.to(device=param.device, dtype=param.dtype))
+
+
+def _check_latent(decoder: VideoDecoder, latent: torch.Tensor, tiling: TilingConfig | None) -> None:
+    cfg = decoder.config
+    if latent.dim() != 5 or latent.shape[1] != cfg.latent_channels:
+        raise InputError(
+            f"latent shape {tuple(latent.shape)} is invalid; expected (batch, {cfg.latent_channels}, frames, h, w)"
+        )
+    if cfg.spatial_padding_mode != "reflect":
+        return
+    # Reflect padding needs every spatial extent > 1 latent; a tile plan can leave a 1-latent last tile.
+    tiles = decode_tiles(tuple(latent.shape), tiling) if tiling is not None else None
+    spans = [(latent.shape[3], latent.shape[4])]
+    if tiles is not None:
+        spans = [(t.height.inp.stop - t.height.inp.start, t.width.inp.stop - t.width.inp.start) for t in tiles]
+    if min(min(s) for s in spans) < 2:
+        raise InputError(
+            f"latent {tuple(latent.shape[3:])} (or a tile of it) is 1 latent wide, which this reflect-padded decoder "
+            "cannot decode; use a larger size or a spatial tile overlap of at least 32 px"
+        )
+
+
+def decode_video(
+    decoder: VideoDecoder,
+    latent: torch.Tensor,
+    tiling: TilingConfig | None = None,
+    generator: torch.Generator | None = None,
+    timestep: torch.Tensor | None = None,
+) -> Iterator[torch.Tensor]:
+    """Yield frames of batch item 0 as (n, H, W, 3) floats in [0, 1], chunk by chunk (one chunk when untiled).
+
+    Values are `clamp((x + 1)·0.5, 0, 1)` rounded in the decoder output dtype (bf16 in pipelines).
+    """
+    _check_latent(decoder, latent, tiling)
+    if tiling is not None:
+        chunks = tiled_decode(decoder, latent, tiling, timestep, generator)
+    else:
+        with torch.no_grad():
+            chunks = iter([decoder(latent, timestep, generator)])
+    for chunk in chunks:
+        frames = chunk[0].permute(1, 2, 3, 0)
+        frames.add_(1).mul_(0.5).clamp_(0, 1)
+        yield frames
