@@ -162,3 +162,37 @@ def test_wrong_file_is_a_checkpoint_error(golden: Path) -> None:
         pytest.skip("no upsampler file")
     with pytest.raises(CheckpointError):
         load_transformer(path)
+
+
+@pytest.mark.parametrize("flags", [_OFFICIAL_19B, _OFFICIAL_22B], ids=["19b", "22b"])
+def test_official_widths_forward_on_meta(flags: dict) -> None:
+    """Shape check of the real widths (32 heads, RoPE padding, 3840 caption input) without allocating weights."""
+    with torch.device("meta"):
+        model = LTXModel(TransformerConfig(num_layers=1, rope_float64=True, **flags))
+        cfg = model.config
+        ctx_v = cfg.caption_channels if cfg.has_caption_projection else cfg.video_dim
+        ctx_a = cfg.caption_channels if cfg.has_caption_projection else cfg.audio_dim
+        b, tv, ta, s = 2, 6, 4, 8
+        video = Modality(torch.empty(b, tv, cfg.in_channels), torch.empty(b), torch.empty(b, tv, 1),
+                         torch.empty(b, 3, tv, 2), torch.empty(b, s, ctx_v))  # fmt: skip
+        audio = Modality(torch.empty(b, ta, cfg.audio_in_channels), torch.empty(b), torch.empty(b, ta, 1),
+                         torch.empty(b, 1, ta, 2), torch.empty(b, s, ctx_a))  # fmt: skip
+        v, a = model(video, audio)
+    assert v is not None and v.shape == (b, tv, cfg.out_channels)
+    assert a is not None and a.shape == (b, ta, cfg.audio_out_channels)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_cuda_float32_parity(golden: Path, variant: str) -> None:
+    model = load_transformer(_ckpt(golden, variant), device="cuda")
+    video, audio, expected = _inputs(golden, variant)
+
+    def cuda(m: Modality) -> Modality:
+        return m.with_(**{k: getattr(m, k).cuda() for k in ("latent", "sigma", "timesteps", "positions", "context")})
+
+    with torch.no_grad():
+        v, a = model(cuda(video), cuda(audio))
+    assert v is not None and a is not None
+    report(f"{variant}/cuda.video_velocity", v, expected["video_velocity"], 1e-5)
+    report(f"{variant}/cuda.audio_velocity", a, expected["audio_velocity"], 1e-5)
