@@ -17,7 +17,14 @@ from ltx_core.components.guiders import MultiModalGuider, MultiModalGuiderFactor
 from ltx_core.components.latent_tools import AudioLatentTools, VideoLatentTools
 from ltx_core.components.noisers import GaussianNoiser, create_noised_state
 from ltx_core.components.patchifiers import AudioPatchifier, VideoLatentPatchifier
-from ltx_core.conditioning import VideoConditionByKeyframeIndex, VideoConditionByLatentIndex
+from ltx_core.conditioning import (
+    ConditioningItemAttentionStrengthWrapper,
+    TemporalRegionMask,
+    VideoConditionByKeyframeIndex,
+    VideoConditionByLatentIndex,
+    VideoConditionByReferenceLatent,
+    patchify_lipdub_audio_reference_latent,
+)
 from ltx_core.guidance.perturbations import PerturbationType
 from ltx_core.testing.golden import GoldenCase, load_case
 from ltx_core.types import AudioLatentShape, VideoLatentShape, VideoPixelShape
@@ -25,9 +32,9 @@ from ltx_pipelines.utils.denoisers import FactoryGuidedDenoiser, GuidedDenoiser,
 from ltx_pipelines.utils.res2s import get_new_noise, res2s_audio_video_denoising_loop
 from ltx_pipelines.utils.samplers import euler_denoising_loop
 
-HANDLED = ("distilled_", "ti2vid_", "keyframe_interpolation_")
 PASSES = ("cond", "uncond", "ptb", "mod")
 DTYPE = torch.bfloat16
+STATIC_GUIDERS = ("ti2vid_two_stages_hq", "a2vid_two_stage", "retake")
 
 
 def _case_paths() -> list[Path]:
@@ -36,7 +43,7 @@ def _case_paths() -> list[Path]:
     e2e = golden_dir() / "e2e"
     if not e2e.exists():
         return []
-    return sorted(p for p in e2e.glob("ltx*.safetensors") if any(h in p.name for h in HANDLED) and "tiny" not in p.name)
+    return sorted(p for p in e2e.glob("ltx*.safetensors") if "tiny" not in p.name)
 
 
 @pytest.fixture(scope="module", params=_case_paths(), ids=lambda p: p.stem)
@@ -48,12 +55,18 @@ def _stages(case: GoldenCase) -> list[int]:
     return [s for s in (1, 2) if f"stage{s}_video_noise" in case.outputs]
 
 
+def _num_frames(case: GoldenCase) -> int:
+    if "num_frames" in case.params:
+        return case.params["num_frames"]
+    return (case.params["reference_video"]["frames"] - 1) // 8 * 8 + 1  # lip-dub: snapped down to 8k + 1
+
+
 def _tools(case: GoldenCase, stage: int) -> tuple[VideoLatentTools, AudioLatentTools]:
     p, out = case.params, case.outputs
     h, w = p["height"], p["width"]
     if len(_stages(case)) == 2 and stage == 1:
         h, w = h // 2, w // 2
-    pixel = VideoPixelShape(1, p["num_frames"], h, w, p["frame_rate"])
+    pixel = VideoPixelShape(1, _num_frames(case), h, w, p["frame_rate"])
     a_lat = out[f"stage{stage}_audio_latent"]
     vshape = VideoLatentShape.from_pixel_shape(pixel, channels=out[f"stage{stage}_video_latent"].shape[1])
     ashape = AudioLatentShape.from_video_pixel_shape(pixel, channels=a_lat.shape[1], mel_bins=a_lat.shape[3])
@@ -80,20 +93,61 @@ def _image_items(case: GoldenCase, stage: int) -> list:
     return items
 
 
+def _stage_setup(case: GoldenCase, stage: int, atools: AudioLatentTools) -> dict:
+    """Per-modality (conditionings, initial latent, noise scale, frozen) of one stage, as each pipeline sets it."""
+    p, out = case.params, case.outputs
+    pipeline = p.get("pipeline", "distilled")
+    first_sigma = float(out[f"stage{stage}_sigmas"][0])
+    video = {"items": _image_items(case, stage), "init": None, "scale": 1.0, "frozen": False}
+    audio = {"items": [], "init": None, "scale": 1.0, "frozen": False}
+    if stage == 2:
+        video.update(init=out["upsampled_video_latent"], scale=first_sigma)
+        audio.update(init=out["stage1_audio_latent"], scale=first_sigma)
+    if pipeline == "ic_lora" and stage == 1:
+        ref = VideoConditionByReferenceLatent(
+            out["reference_latent"], p["ic_lora"]["reference_downscale_factor"], p["reference_video"]["strength"]
+        )
+        if p["conditioning_attention_mask"]:
+            ref = ConditioningItemAttentionStrengthWrapper(ref, out["reference_attention_weights"])
+        elif p["conditioning_attention_strength"] < 1.0:
+            ref = ConditioningItemAttentionStrengthWrapper(ref, p["conditioning_attention_strength"])
+        video["items"].append(ref)
+    if pipeline == "retake":
+        window = TemporalRegionMask(p["start_time"], p["end_time"], p["frame_rate"])
+        video.update(init=out["source_video_latent"], items=[window])
+        audio.update(init=out["source_audio_latent"], items=[window])
+    if pipeline == "a2vid_two_stage":
+        frames = atools.target_shape.frames
+        audio.update(init=out["audio_latent_full"][:, :, :frames], scale=0.0, frozen=True)
+    if pipeline == "lipdub":
+        video["items"].append(
+            VideoConditionByReferenceLatent(out[f"stage{stage}_reference_latent"], 1, p["reference_video"]["strength"])
+        )
+        ref_audio = out["reference_audio_latent"] if stage == 1 else out["stage1_audio_latent"]
+        item = patchify_lipdub_audio_reference_latent(ref_audio)
+        assert torch.equal(item.patchified, out[f"stage{stage}_reference_audio_tokens"])
+        assert torch.equal(item.positions, out[f"stage{stage}_reference_audio_positions"])
+        audio["items"].append(item)
+        if stage == 2:
+            audio.update(scale=0.0, frozen=True)
+    return {"video": video, "audio": audio}
+
+
 def _build_states(case: GoldenCase, stage: int, noiser: GaussianNoiser, shadow: torch.Generator):
     out = case.outputs
     vtools, atools = _tools(case, stage)
-    sigmas = out[f"stage{stage}_sigmas"]
-    scale = 1.0 if stage == 1 else float(sigmas[0])
-    v_init = None if stage == 1 else out["upsampled_video_latent"]
-    a_init = None if stage == 1 else out["stage1_audio_latent"]
+    setup = _stage_setup(case, stage, atools)
     states = {}
-    for name, tools, init, items in (
-        ("video", vtools, v_init, _image_items(case, stage)),
-        ("audio", atools, a_init, []),
-    ):
+    for name, tools in (("video", vtools), ("audio", atools)):
+        spec = setup[name]
         state = create_noised_state(
-            tools, noiser, conditionings=items, noise_scale=scale, initial_latent=init, dtype=DTYPE
+            tools,
+            noiser,
+            conditionings=spec["items"],
+            noise_scale=spec["scale"],
+            initial_latent=spec["init"],
+            frozen=spec["frozen"],
+            dtype=DTYPE,
         )
         pre = f"stage{stage}_{name}"
         expected_noise = out[f"{pre}_noise"]
@@ -103,6 +157,10 @@ def _build_states(case: GoldenCase, stage: int, noiser: GaussianNoiser, shadow: 
         assert torch.equal(state.denoise_mask, out[f"{pre}_denoise_mask"]), f"{pre} mask"
         assert torch.equal(state.clean_latent, out[f"{pre}_clean_latent"]), f"{pre} clean"
         assert torch.equal(state.latent, out[f"{pre}_noised_tokens"]), f"{pre} noised tokens"
+        if f"{pre}_attention_mask" in out:
+            assert torch.equal(state.attention_mask, out[f"{pre}_attention_mask"]), f"{pre} attention mask"
+        else:
+            assert state.attention_mask is None
         states[name] = state
     return states["video"], states["audio"]
 
@@ -123,6 +181,7 @@ class _ReplayTransformer:
 
     def __init__(self, case: GoldenCase, stage: int, guided: bool) -> None:
         self.out, self.inp, self.pre, self.guided = case.outputs, case.inputs, f"stage{stage}_calls", guided
+        self.params = case.params
         self.k = 0
 
     def _passes(self, name: str) -> list[str]:
@@ -146,7 +205,14 @@ class _ReplayTransformer:
             want = {
                 "cond": set(),
                 "uncond": set(),
-                "ptb": {PerturbationType.SKIP_VIDEO_SELF_ATTN, PerturbationType.SKIP_AUDIO_SELF_ATTN},
+                "ptb": {
+                    t
+                    for t, g in (
+                        (PerturbationType.SKIP_VIDEO_SELF_ATTN, "video_guider"),
+                        (PerturbationType.SKIP_AUDIO_SELF_ATTN, "audio_guider"),
+                    )
+                    if self.params[g]["stg_scale"] != 0
+                },
                 "mod": {PerturbationType.SKIP_A2V_CROSS_ATTN, PerturbationType.SKIP_V2A_CROSS_ATTN},
             }[p]
             assert kinds == want
@@ -167,19 +233,19 @@ def test_e2e_diffusion_replay(case: GoldenCase) -> None:
         if f"{pre}_video_denoised" not in out:
             continue  # distilled cases record no per-call outputs
         guided = f"{pre}_video_cond" in out
-        if guided and hq:
-            denoiser = GuidedDenoiser(
-                inp["video_context"],
-                inp["audio_context"],
-                MultiModalGuider(_guider_params(p["video_guider"]), inp["negative_video_context"]),
-                MultiModalGuider(_guider_params(p["audio_guider"]), inp["negative_audio_context"]),
-            )
+        if guided:
+            video_guider = MultiModalGuider(_guider_params(p["video_guider"]), inp["negative_video_context"])
+            audio_guider = MultiModalGuider(_guider_params(p["audio_guider"]), inp.get("negative_audio_context"))
+        if guided and p["pipeline"] == "a2vid_two_stage":
+            audio_guider = MultiModalGuider(MultiModalGuiderParams())  # neutral, no negative context
+        if guided and p["pipeline"] in STATIC_GUIDERS:
+            denoiser = GuidedDenoiser(inp["video_context"], inp["audio_context"], video_guider, audio_guider)
         elif guided:
             denoiser = FactoryGuidedDenoiser(
                 inp["video_context"],
                 inp["audio_context"],
-                MultiModalGuiderFactory.constant(_guider_params(p["video_guider"]), inp["negative_video_context"]),
-                MultiModalGuiderFactory.constant(_guider_params(p["audio_guider"]), inp["negative_audio_context"]),
+                MultiModalGuiderFactory.constant(video_guider.params, video_guider.negative_context),
+                MultiModalGuiderFactory.constant(audio_guider.params, audio_guider.negative_context),
             )
         else:
             denoiser = SimpleDenoiser(inp["video_context"], inp["audio_context"])
