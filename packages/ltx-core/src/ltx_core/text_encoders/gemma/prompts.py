@@ -1,0 +1,104 @@
+"""Prompt encoder API: prompts → per-prompt cross-attention contexts (spec A.14 lifecycle).
+
+Gemma is built for the call and dropped before the (small) text path is built, so the two never share memory;
+Gemma may run on another device (e.g. the CPU) than the text path (`text_encoder_device`).
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ltx_core.loader import Checkpoint, open_checkpoint, release
+from ltx_core.text_encoders.gemma.loading import load_text_path, text_path_config
+from ltx_core.text_encoders.gemma.model import GemmaTextEncoder, load_gemma
+from ltx_core.text_encoders.gemma.processor import EmbeddingsProcessor
+from ltx_core.text_encoders.gemma.root import GemmaRoot, check_gemma_fits, find_gemma_root
+from ltx_core.text_encoders.gemma.tokenizer import MAX_LENGTH
+
+
+@dataclass(frozen=True)
+class PromptContexts:
+    """One prompt's contexts for the transformer.
+
+    video_context (1, S, Dv), audio_context (1, S, Da), mask (1, S) int64 (all ones: every slot is a real token or a
+    register, so the transformer needs no context mask). For LTX-2, Dv = Da = Gemma width and the transformer's own
+    caption projections map them to its widths; for LTX-2.3 they already have the transformer's widths.
+    `prompt` is the text that was encoded (after enhancement, if any).
+    """
+
+    video_context: torch.Tensor
+    audio_context: torch.Tensor
+    mask: torch.Tensor
+    prompt: str = ""
+
+
+@torch.inference_mode()
+def contexts_from_hidden_states(
+    processor: EmbeddingsProcessor,
+    hidden_states: Sequence[torch.Tensor] | torch.Tensor,
+    attention_mask: torch.Tensor,
+    prompt: str = "",
+) -> PromptContexts:
+    """Precomputed Gemma hidden states (L × (B, T, D), or (L, B, T, D)) + mask (B, T) → contexts."""
+    device = processor.video_connector.learnable_registers.device
+    if isinstance(hidden_states, torch.Tensor):
+        hidden_states = hidden_states.to(device)
+    else:
+        hidden_states = [h.to(device) for h in hidden_states]
+    out = processor(hidden_states, attention_mask.to(device))
+    return PromptContexts(out.video_context, out.audio_context, out.mask, prompt)
+
+
+def _free(encoder: GemmaTextEncoder) -> None:
+    encoder.release()
+    gc.collect()
+
+
+def encode_prompts(
+    prompts: Sequence[str],
+    gemma_root: str | Path | GemmaRoot,
+    checkpoint: str | Path | Checkpoint,
+    *,
+    device: torch.device | str,
+    dtype: torch.dtype,
+    text_encoder_device: torch.device | str | None = None,
+    max_length: int = MAX_LENGTH,
+    enhance_prompt: bool = False,
+    enhance_image: str | Path | None = None,
+    enhance_seed: int = 42,
+    enhance_max_new_tokens: int = 512,
+) -> list[PromptContexts]:
+    """Encode every prompt (e.g. positive then negative) in one Gemma session; one result per prompt, in order.
+
+    With `enhance_prompt`, prompt 0 is first rewritten by Gemma (image-to-video when `enhance_image` is given),
+    deterministically for a given `enhance_seed`; the other prompts are never rewritten.
+    """
+    ckpt = open_checkpoint(checkpoint)
+    root = gemma_root if isinstance(gemma_root, GemmaRoot) else find_gemma_root(gemma_root)
+    check_gemma_fits(root, text_path_config(ckpt), ckpt.path)
+    gemma_device = torch.device(text_encoder_device if text_encoder_device is not None else device)
+    texts = list(prompts)
+    encoder = load_gemma(root, dtype=dtype, device=gemma_device, max_length=max_length)
+    try:
+        if enhance_prompt and texts:
+            from ltx_core.text_encoders.gemma.enhance import enhance_prompt as _enhance
+
+            texts[0] = _enhance(
+                encoder, texts[0], image=enhance_image, seed=enhance_seed, max_new_tokens=enhance_max_new_tokens
+            )
+        encoded = [encoder.encode(text) for text in texts]
+    finally:
+        _free(encoder)
+    processor = load_text_path(ckpt, dtype=dtype, device=device)
+    try:
+        return [
+            contexts_from_hidden_states(processor, hs, mask, text)
+            for text, (hs, mask) in zip(texts, encoded, strict=True)
+        ]
+    finally:
+        release(processor)
