@@ -39,8 +39,8 @@ class LTX2Scheduler:
         default_number_of_tokens: int = 4096,
     ) -> torch.Tensor:
         """f32 CPU tensor of `steps + 1` sigmas from ≈1 down to 0."""
-        if steps < 1:
-            raise InputError(f"number of steps {steps} is invalid; use at least 1")
+        if steps < 1 or (stretch and steps < 2):
+            raise InputError(f"number of steps {steps} is invalid; use at least {2 if stretch else 1}")
         tokens = math.prod(latent.shape[2:]) if latent is not None else default_number_of_tokens
         t = torch.linspace(1.0, 0.0, steps + 1)
         shift = token_shift(tokens, max_shift, base_shift)
@@ -51,6 +51,11 @@ class LTX2Scheduler:
             one_minus_z = 1.0 - sigmas[nonzero]
             scale = one_minus_z[-1] / (1.0 - terminal)
             sigmas[nonzero] = 1.0 - (one_minus_z / scale)
+        if torch.isnan(sigmas).any():  # the official code returns these NaNs (f32 saturation near 1); refuse them
+            raise InputError(
+                f"{steps} steps at {tokens} tokens give an undefined (NaN) schedule; use more steps, fewer tokens "
+                "or stretch=False"
+            )
         return sigmas.to(torch.float32)
 
 
