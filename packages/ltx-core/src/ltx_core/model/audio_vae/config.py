@@ -114,7 +114,7 @@ class AudioVAEConfig:
         return cls(
             ch=_int(dd, "ch", 128),
             ch_mult=tuple(_int_list(dd, "ch_mult", (1, 2, 4))),
-            num_res_blocks=_int(dd, "num_res_blocks", 2),
+            num_res_blocks=_int(dd, "num_res_blocks", 2, minimum=0),
             attn_resolutions=tuple(_int_list(dd, "attn_resolutions", (8, 16, 32))),
             resolution=_int(dd, "resolution", 256),
             z_channels=_int(dd, "z_channels", 8),
@@ -143,10 +143,12 @@ def _qual(section: ConfigSection, key: str) -> str:
     return f"{section.section}.{key}" if section.section else key
 
 
-def _int(section: ConfigSection, key: str, default: int) -> int:
+def _int(section: ConfigSection, key: str, default: int, minimum: int = 1) -> int:
     value: Any = section.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ConfigError(f"{section.source}: config value {_qual(section, key)} is {value!r}; expected an integer > 0")
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(
+            f"{section.source}: config value {_qual(section, key)} is {value!r}; expected an integer >= {minimum}"
+        )
     return value
 
 
