@@ -1,0 +1,1 @@
+"""Text encoders: Gemma 3 → LTX cross-attention contexts."""
