@@ -120,3 +120,10 @@ def test_config_errors_are_one_line(vae, word):
 def test_missing_vae_section():
     with pytest.raises(ConfigError, match="vae"):
         VideoDecoderConfig.from_config({"transformer": {}}, "x.safetensors")
+
+
+def test_block_widths_are_checked():
+    res = ["compress_all", {"residual": True, "multiplier": 2}]
+    cfg = VideoDecoderConfig.from_config({"vae": {"decoder_base_channels": 1, "decoder_blocks": [res, res]}})
+    with pytest.raises(ConfigError, match="cannot map 4 channels"):
+        VideoDecoder(cfg)

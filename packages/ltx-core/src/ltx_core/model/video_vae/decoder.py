@@ -52,8 +52,11 @@ def _build_block(spec: BlockSpec, width: int, cfg: VideoDecoderConfig) -> tuple[
     factor = stride[0] * stride[1] * stride[2]
     reduction = spec.multiplier_or(1)
     residual = spec.residual if spec.name == "compress_all" else False
-    if (factor * width) % reduction or width % reduction or (residual and factor % reduction):
-        raise ConfigError(f"decoder block {spec.name} cannot reduce {width} channels by {reduction}")
+    if (factor * width) % reduction or width % reduction or (residual and (factor % reduction or width % factor)):
+        raise ConfigError(
+            f"decoder block {spec.name} cannot map {width} channels with reduction {reduction}"
+            + (f" and a residual over stride {stride}" if residual else "")
+        )
     block = DepthToSpaceUpsample(
         width, stride, residual=residual, reduction=reduction, spatial_padding_mode=cfg.spatial_padding_mode
     )
