@@ -110,8 +110,13 @@ def audio_latent_frames(
     hop_length: int = DEFAULT_AUDIO_HOP_LENGTH,
     downsample: int = DEFAULT_AUDIO_LATENT_DOWNSAMPLE,
 ) -> int:
-    """Number of audio latent frames for `duration` seconds (Python round: ties to even, as official)."""
-    return round(duration * audio_latents_per_second(sample_rate, hop_length, downsample))
+    """Number of audio latent frames for `duration` seconds (Python round: ties to even, as official).
+
+    Delegates to the audio VAE's timing record (imported lazily: shapes must stay importable on their own).
+    """
+    from ltx_core.model.audio_vae.timing import AudioTiming
+
+    return AudioTiming(sample_rate=sample_rate, hop_length=hop_length, downsample=downsample).latent_frames(duration)
 
 
 @dataclass(frozen=True)
