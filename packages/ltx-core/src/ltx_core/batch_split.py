@@ -17,7 +17,7 @@ from ltx_core.model.transformer.modality import Modality
 X0Output = tuple[torch.Tensor | None, torch.Tensor | None]
 
 
-class X0Model(Protocol):
+class X0Callable(Protocol):
     def __call__(
         self, video: Modality | None, audio: Modality | None, perturbations: BatchedPerturbationConfig | None
     ) -> X0Output: ...
@@ -54,7 +54,7 @@ def _cat(outputs: list[torch.Tensor | None]) -> torch.Tensor | None:
 class BatchSplitAdapter:
     """Same call signature as the wrapped model; other attributes are proxied to it."""
 
-    def __init__(self, model: X0Model, max_batch_size: int = 1) -> None:
+    def __init__(self, model: X0Callable, max_batch_size: int = 1) -> None:
         if max_batch_size < 1:
             raise ValueError(f"max_batch_size {max_batch_size} is invalid; use 1 or more")
         self.model = model

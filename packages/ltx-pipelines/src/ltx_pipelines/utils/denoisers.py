@@ -12,7 +12,7 @@ from typing import Protocol
 
 import torch
 
-from ltx_core.batch_split import X0Model
+from ltx_core.batch_split import X0Callable
 from ltx_core.components.guiders import (
     POSITIVE_ONLY_GUIDER,
     MultiModalGuider,
@@ -50,7 +50,7 @@ DenoiserOutput = tuple[DenoisedLatentResult | None, DenoisedLatentResult | None]
 class Denoiser(Protocol):
     def __call__(
         self,
-        transformer: X0Model,
+        transformer: X0Callable,
         video_state: LatentState | None,
         audio_state: LatentState | None,
         sigmas: torch.Tensor,
@@ -67,7 +67,7 @@ class SimpleDenoiser:
 
     def __call__(
         self,
-        transformer: X0Model,
+        transformer: X0Callable,
         video_state: LatentState | None,
         audio_state: LatentState | None,
         sigmas: torch.Tensor,
@@ -172,7 +172,7 @@ def _batched_modality(
 
 
 def guided_denoise(
-    transformer: X0Model,
+    transformer: X0Callable,
     video_state: LatentState | None,
     audio_state: LatentState | None,
     sigma: torch.Tensor,
@@ -258,7 +258,7 @@ class GuidedDenoiser:
 
     def __call__(
         self,
-        transformer: X0Model,
+        transformer: X0Callable,
         video_state: LatentState | None,
         audio_state: LatentState | None,
         sigmas: torch.Tensor,
@@ -297,7 +297,7 @@ class FactoryGuidedDenoiser:
 
     def __call__(
         self,
-        transformer: X0Model,
+        transformer: X0Callable,
         video_state: LatentState | None,
         audio_state: LatentState | None,
         sigmas: torch.Tensor,

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import torch
 
-from ltx_core.batch_split import X0Model
+from ltx_core.batch_split import X0Callable
 from ltx_core.components.diffusion_steps import Res2sDiffusionStep
 from ltx_core.components.velocity import post_process_latent
 from ltx_core.types import LatentState
@@ -86,7 +86,7 @@ def res2s_audio_video_denoising_loop(
     video_state: LatentState | None,
     audio_state: LatentState | None,
     stepper: Res2sDiffusionStep,
-    transformer: X0Model,
+    transformer: X0Callable,
     denoiser: Denoiser,
     noise_seed: int = -1,
     noise_seed_substep: int | None = None,

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import torch
 
-from ltx_core.batch_split import X0Model
+from ltx_core.batch_split import X0Callable
 from ltx_core.components.diffusion_steps import EulerDiffusionStep
 from ltx_core.components.velocity import post_process_latent
 from ltx_core.types import LatentState
@@ -34,7 +34,7 @@ def euler_denoising_loop(
     video_state: LatentState | None,
     audio_state: LatentState | None,
     stepper: EulerDiffusionStep,
-    transformer: X0Model,
+    transformer: X0Callable,
     denoiser: Denoiser,
     on_step: StepCallback | None = None,
     on_result: ResultCallback | None = None,
