@@ -4,6 +4,8 @@ import pytest
 import torch
 
 from ltx_core.errors import InputError
+from ltx_core.loader import open_checkpoint
+from ltx_core.model.audio_vae.loading import audio_vae_config
 from ltx_core.model.audio_vae.timing import (
     AudioTiming,
     audio_latent_frames,
@@ -25,6 +27,13 @@ def test_latents_per_second_and_video_rule():
     assert audio_latent_frames_for_video(1, 24.0) == 1
     assert audio_latent_frames(0.1) == 2  # 2.5 → ties to even
     assert audio_latent_frames(0.14) == 4  # 3.5 → 4
+
+
+@pytest.mark.parametrize("variant", ["ltx2", "ltx23"])
+def test_timing_from_checkpoint_config(golden, variant):
+    ckpt = open_checkpoint(golden / f"{variant}_tiny.safetensors")
+    timing = AudioTiming.from_config(audio_vae_config(ckpt.config, ckpt.path))
+    assert timing == AudioTiming()  # the pipelines' hard-wired grid agrees with the files
 
 
 def test_shapes_case_latent_counts(golden):

@@ -5,6 +5,7 @@ import torch
 
 from ltx_core.errors import ConfigError
 from ltx_core.loader import ConfigSection, open_checkpoint
+from ltx_core.model.audio_vae.codec import encode_audio
 from ltx_core.model.audio_vae.config import AudioVAEConfig
 from ltx_core.model.audio_vae.decoder import AudioDecoder, decoded_mel_frames
 from ltx_core.model.audio_vae.encoder import AudioEncoder
@@ -126,3 +127,12 @@ def test_attention_variant_builds_and_runs():
     with torch.no_grad():
         mel = dec(enc(torch.randn(1, 2, 8, 64)))
     assert mel.shape == (1, 2, 5, 64) and torch.isfinite(mel).all()
+
+
+def test_encode_audio_accepts_mono(golden):
+    enc = load_audio_encoder(_ckpt(golden, "ltx2"))
+    mono = torch.randn(1, 1, 3000)
+    latent = encode_audio(enc, mono, 16000)
+    frames = 1 + 3000 // enc.cfg.mel_hop_length
+    assert latent.shape == (1, enc.cfg.z_channels, -(-frames // 4), enc.cfg.mel.n_mels // 4)
+    assert torch.equal(latent, encode_audio(enc, mono.expand(1, 2, -1), 16000))

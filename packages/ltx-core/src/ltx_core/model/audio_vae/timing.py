@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from ltx_core.errors import InputError
-from ltx_core.model.audio_vae.config import LATENT_DOWNSAMPLE_FACTOR
+from ltx_core.model.audio_vae.config import LATENT_DOWNSAMPLE_FACTOR, AudioVAEConfig
 
 REFERENCE_GAP_S = 0.04
 
@@ -25,6 +25,11 @@ class AudioTiming:
     hop_length: int = 160
     downsample: int = LATENT_DOWNSAMPLE_FACTOR
     causal: bool = True
+
+    @classmethod
+    def from_config(cls, cfg: AudioVAEConfig) -> AudioTiming:
+        """The grid a checkpoint's audio VAE implies (equal to the defaults for both released models)."""
+        return cls(cfg.sample_rate, cfg.mel_hop_length, LATENT_DOWNSAMPLE_FACTOR, cfg.causality_axis != "none")
 
     @property
     def latents_per_second(self) -> float:
