@@ -6,6 +6,7 @@ import torch
 from ltx_core.loader import open_checkpoint
 from ltx_core.testing.golden import golden_dir, load_case, report
 from ltx_core.text_encoders.gemma.loading import load_text_path, text_path_checkpoint_state_dict, text_path_config
+from ltx_core.text_encoders.gemma.prompts import contexts_from_hidden_states
 
 TOL = 1e-5
 
@@ -28,6 +29,12 @@ def test_text_path_matches_official(path, golden):
     report(f"{label} audio_context", out.audio_context, case.outputs["audio_context"], TOL)
     assert out.mask.dtype == torch.int64
     assert torch.equal(out.mask, case.outputs["context_mask"])
+    # the public entry point, fed the per-layer tuple Gemma returns (a different memory layout)
+    hs = tuple(case.inputs["hidden_states"].unbind(0))
+    ctx = contexts_from_hidden_states(model, hs, case.inputs["attention_mask"])
+    report(f"{label} video_context (tuple input)", ctx.video_context, case.outputs["video_context"], TOL)
+    report(f"{label} audio_context (tuple input)", ctx.audio_context, case.outputs["audio_context"], TOL)
+    assert torch.equal(ctx.mask, case.outputs["context_mask"])
 
 
 @pytest.mark.parametrize("name", ["ltx2_tiny", "ltx23_tiny"])

@@ -23,7 +23,7 @@ def stack_hidden_states(hidden_states: Sequence[torch.Tensor] | torch.Tensor) ->
     if isinstance(hidden_states, torch.Tensor):
         if hidden_states.ndim != 4:
             raise InputError(f"hidden states have shape {tuple(hidden_states.shape)}; expected (L, B, T, D)")
-        return hidden_states.permute(1, 2, 3, 0)
+        return hidden_states.permute(1, 2, 3, 0).contiguous()  # same layout as stacking: same reduction order
     if not hidden_states:
         raise InputError("no hidden states given; expected the L Gemma hidden states, each (B, T, D)")
     return torch.stack(list(hidden_states), dim=-1)
