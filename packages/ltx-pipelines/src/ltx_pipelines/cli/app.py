@@ -1,0 +1,179 @@
+"""Building a pipeline's command: shared options, boundary validation, one-line errors and exit codes.
+
+Exit codes: 0 success, 2 invalid command-line values (Typer's usage errors and our boundary checks), 1 a failure
+while running (any `LTXError`: one red line on stderr, no traceback), 130 interrupted (Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import torch
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from ltx_core.errors import InputError, LTXError
+from ltx_pipelines.cli.command import Arity, command_class
+from ltx_pipelines.cli.options import OPTIONS, CommonArgs
+from ltx_pipelines.cli.values import MultiValue, check_images, check_multiple, check_num_frames
+from ltx_pipelines.utils.constants import LTX_2_3_PARAMS, PipelineParams, detect_params
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def create_app(help: str) -> typer.Typer:
+    """A single-command Typer app with the project's settings (no shell-completion flags, no locals in tracebacks)."""
+    return typer.Typer(help=help, add_completion=False, pretty_exceptions_show_locals=False)
+
+
+def print_error(message: str) -> None:
+    """One red line on stderr (soft-wrapped: a terminal may wrap it visually, but it is one line of text)."""
+    console = Console(stderr=True, soft_wrap=True, highlight=False)
+    console.print(Text("error: ", style="bold red") + Text(message.strip().splitlines()[0] if message else "", "red"))
+
+
+def run_cli(fn: Callable[[], T]) -> T:
+    """Run `fn`; turn an `LTXError` into one red line + exit 1, and Ctrl-C into "interrupted" + exit 130."""
+    try:
+        return fn()
+    except LTXError as exc:
+        print_error(str(exc))
+        raise typer.Exit(EXIT_FAILURE) from None
+    except KeyboardInterrupt:
+        print_error("interrupted")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+def pipeline_command(
+    app: typer.Typer,
+    options: Sequence[str],
+    *,
+    params: PipelineParams = LTX_2_3_PARAMS,
+    detect: bool = True,
+    two_stage: bool = False,
+    defaults: Mapping[str, Any] | None = None,
+    name: str | None = None,
+) -> Callable[[F], F]:
+    """Register `fn(args: CommonArgs, **own_options)` as `app`'s command with the shared `options` added.
+
+    `params` gives the defaults (as the official parsers do); with `detect`, the LTX-2/2.3 dependent ones (steps,
+    STG blocks) are taken from the checkpoint's metadata after parsing. `two_stage` switches the default size to the
+    stage-2 one and the size check to multiples of 64. `defaults` overrides single defaults by option name. `fn`'s
+    own parameters after the first are ordinary Typer options (multi-value ones via `multi_value_option`).
+    """
+    overrides = dict(defaults or {})
+    unknown = [n for n in (*options, *overrides) if n not in OPTIONS]
+    if unknown:
+        raise ValueError(f"unknown shared option(s) {unknown}; known: {sorted(OPTIONS)}")
+    specs = [OPTIONS[n] for n in dict.fromkeys(options)]
+
+    def register(fn: F) -> F:
+        own = list(inspect.signature(fn, eval_str=True).parameters.values())[1:]
+        clash = {p.name for p in own} & {s.name for s in specs}
+        if clash:
+            raise ValueError(f"{fn.__name__} redeclares shared option(s) {sorted(clash)}")
+        shared = [s.parameter(s.default_for(params, two_stage, detect, overrides)) for s in specs]
+        own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own]
+        arity = {s.flag: _arity(s.multi_value) for s in specs if s.multi_value is not None}
+        arity.update(_own_arity(own))
+        names = [s.name for s in specs]
+
+        @functools.wraps(fn)
+        def command(**values: Any) -> None:
+            shared_values = {n: values.pop(n) for n in names}
+            args = build_args(shared_values, params=params, detect=detect, two_stage=two_stage)
+            _configure_logging(args.quiet)
+            with torch.inference_mode():
+                run_cli(lambda: fn(args, **values))
+
+        del command.__wrapped__  # Typer must see the new signature, not fn's
+        command.__signature__ = inspect.Signature([*shared, *own])  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in [*shared, *own]}
+        app.command(name=name, cls=command_class(arity))(command)
+        return fn
+
+    return register
+
+
+def build_args(values: Mapping[str, Any], *, params: PipelineParams, detect: bool, two_stage: bool) -> CommonArgs:
+    """Parsed option values → `CommonArgs`, checkpoint-dependent defaults filled, boundary checks done (exit 2)."""
+    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    args = CommonArgs(**fields, declared=frozenset(values))
+    source = detect_params(args.model_checkpoint) if detect and args.model_checkpoint is not None else params
+    fill = {
+        "num_inference_steps": source.num_inference_steps,
+        "video_stg_blocks": tuple(source.video_guider_params.stg_blocks or ()),
+        "audio_stg_blocks": tuple(source.audio_guider_params.stg_blocks or ()),
+    }
+    fields.update({k: v for k, v in fill.items() if k in values and values[k] is None})
+    args = CommonArgs(**fields, declared=frozenset(values))
+    try:
+        validate(args, two_stage=two_stage)
+    except InputError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return args
+
+
+def validate(args: CommonArgs, *, two_stage: bool) -> None:
+    """Checks that need several values or give a better message than a type error; raises `InputError`."""
+    declared = args.declared
+    divisor, why = (64, " for two-stage pipelines") if two_stage else (32, "")
+    if "height" in declared:
+        check_multiple("--height", args.height, divisor, why)
+    if "width" in declared:
+        check_multiple("--width", args.width, divisor, why)
+    if "num_frames" in declared:
+        check_num_frames("--num-frames", args.num_frames)
+    if "frame_rate" in declared and not args.frame_rate >= 1:
+        raise InputError(f"--frame-rate {args.frame_rate} is too low; valid: 1 or more frames per second")
+    if "images" in declared:
+        check_images(args.images, args.num_frames)
+    if args.offload in ("cpu", "disk") and args.compile:
+        raise InputError(f"--compile cannot be combined with --offload {args.offload}; drop one of them")
+    if args.offload in ("cpu", "disk") and args.quantization not in (None, "fp8-cast"):
+        raise InputError(f"--quantization {args.quantization} cannot be combined with --offload {args.offload}; "
+                         "valid with offload: fp8-cast")  # fmt: skip
+
+
+def multi_value_option(parser: MultiValue[Any], flag: str, help: str, *, required: bool = False) -> Any:
+    """A repeatable multi-value option for a pipeline's own parameter, annotated `list[str]`; keep it in a module
+    constant used as the default (`VIDEO_REF = multi_value_option(...)`, `def run(args, video: list[str] =
+    VIDEO_REF)`), as Typer options are."""
+    return typer.Option(... if required else [], flag, help=help, parser=parser, metavar=parser.metavar)
+
+
+def _arity(parser: MultiValue[Any]) -> Arity:
+    return parser.min_values, parser.max_values, parser.metavar
+
+
+def _own_arity(own: Sequence[inspect.Parameter]) -> dict[str, Arity]:
+    """Multi-value flags among a pipeline's own options (their `typer.Option` carries a `MultiValue` parser),
+    declared as the default (`x: list[str] = OPTION`) or in `Annotated[list[str], OPTION]`."""
+    found: dict[str, Arity] = {}
+    for param in own:
+        for info in (param.default, *getattr(param.annotation, "__metadata__", ())):
+            parser = getattr(info, "parser", None)
+            if isinstance(parser, MultiValue):
+                decls = [getattr(info, "default", None), *(getattr(info, "param_decls", None) or ())]
+                found.update({d: _arity(parser) for d in decls if isinstance(d, str) and d.startswith("--")})
+    return found
+
+
+def _configure_logging(quiet: bool) -> None:
+    """INFO logging through rich on stderr (WARNING when quiet), unless the application configured logging."""
+    if logging.getLogger().handlers:
+        return
+    from rich.logging import RichHandler
+
+    handler = RichHandler(console=Console(stderr=True), show_path=False, show_time=False)
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(message)s", handlers=[handler])

@@ -1,0 +1,276 @@
+"""The shared command-line options, declared once: flag names as in the official CLI (spec 16.1), plus additions.
+
+Each pipeline module picks a preset (or any list of names) and adds only its own options; the values arrive as one
+`CommonArgs`. Defaults come from a `PipelineParams` set; the two that differ between LTX-2 and LTX-2.3 (steps, STG
+blocks) default to None and are filled from the checkpoint's `model_version` after parsing (see app.py).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import typer
+
+from ltx_core.components.guiders import MultiModalGuiderParams
+from ltx_core.loader.lora import LoraSpec
+from ltx_pipelines.cli.values import (
+    IMAGE,
+    INT_LIST,
+    LORA,
+    ImageConditioningArg,
+    MultiValue,
+    input_dir,
+    input_file,
+    output_file,
+)
+from ltx_pipelines.utils.constants import DEFAULT_NEGATIVE_PROMPT, PipelineParams
+
+Offload = Literal["none", "cpu", "disk", "auto"]
+Quantization = Literal["fp8-cast", "fp8-scaled-mm"]
+
+_MODEL, _GEN, _GUIDE, _RUN, _OUT = "Model files", "Generation", "Guidance", "Runtime", "Output"
+
+
+@dataclass(frozen=True)
+class CommonArgs:
+    """The parsed shared options. Options a command does not declare keep these defaults."""
+
+    checkpoint_path: Path | None = None
+    distilled_checkpoint_path: Path | None = None
+    gemma_root: Path | None = None
+    spatial_upsampler_path: Path | None = None
+    distilled_loras: tuple[LoraSpec, ...] = ()
+    distilled_lora_strength_stage_1: float = 0.25
+    distilled_lora_strength_stage_2: float = 0.5
+    loras: tuple[LoraSpec, ...] = ()
+    prompt: str = ""
+    negative_prompt: str = DEFAULT_NEGATIVE_PROMPT
+    seed: int = 10
+    height: int = 512
+    width: int = 768
+    num_frames: int = 121
+    frame_rate: float = 24.0
+    num_inference_steps: int | None = None
+    images: tuple[ImageConditioningArg, ...] = ()
+    enhance_prompt: bool = False
+    video_cfg_guidance_scale: float = 3.0
+    video_stg_guidance_scale: float = 1.0
+    video_rescale_scale: float = 0.7
+    video_stg_blocks: tuple[int, ...] | None = None
+    a2v_guidance_scale: float = 3.0
+    video_skip_step: int = 0
+    audio_cfg_guidance_scale: float = 7.0
+    audio_stg_guidance_scale: float = 1.0
+    audio_rescale_scale: float = 0.7
+    audio_stg_blocks: tuple[int, ...] | None = None
+    v2a_guidance_scale: float = 3.0
+    audio_skip_step: int = 0
+    quantization: Quantization | None = None
+    offload: Offload = "none"
+    compile: bool = False
+    max_batch_size: int = 1
+    device: str | None = None
+    output_path: Path | None = None
+    quiet: bool = False
+    declared: frozenset[str] = field(default=frozenset(), compare=False)
+
+    @property
+    def model_checkpoint(self) -> Path | None:
+        """The main checkpoint, whichever flag gave it."""
+        return self.checkpoint_path or self.distilled_checkpoint_path
+
+    def video_guider_params(self) -> MultiModalGuiderParams:
+        return MultiModalGuiderParams(
+            cfg_scale=self.video_cfg_guidance_scale,
+            stg_scale=self.video_stg_guidance_scale,
+            stg_blocks=self.video_stg_blocks or (),
+            rescale_scale=self.video_rescale_scale,
+            modality_scale=self.a2v_guidance_scale,
+            skip_step=self.video_skip_step,
+        )
+
+    def audio_guider_params(self) -> MultiModalGuiderParams:
+        return MultiModalGuiderParams(
+            cfg_scale=self.audio_cfg_guidance_scale,
+            stg_scale=self.audio_stg_guidance_scale,
+            stg_blocks=self.audio_stg_blocks or (),
+            rescale_scale=self.audio_rescale_scale,
+            modality_scale=self.v2a_guidance_scale,
+            skip_step=self.audio_skip_step,
+        )
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One shared option: its `CommonArgs` field, flag, type, default (`...` = required) and help."""
+
+    name: str
+    flag: str
+    annotation: Any
+    default: Any
+    help: str
+    panel: str
+    parser: Callable[[Any], Any] | None = None
+    metavar: str | None = None
+    min: int | float | None = None
+    multiple: bool = False
+    default_from: Callable[[PipelineParams, bool], Any] | None = None  # (params, two_stage) → default
+    from_checkpoint: Callable[[PipelineParams, bool], Any] | None = None  # LTX-2 vs 2.3 dependent default
+    checkpoint_note: str = "28 for LTX-2.3, 29 for LTX-2"  # what `from_checkpoint` gives, for the help text
+    shown_default: str | None = None  # replaces a default too long for the help text
+
+    def default_for(self, params: PipelineParams, two_stage: bool, detect: bool, overrides: Mapping[str, Any]) -> Any:
+        """The default shown and used: an override, else derived from `params`, else the declared one.
+
+        Checkpoint-dependent defaults stay None when `detect` (filled after parsing) and come from `params` otherwise.
+        """
+        if self.name in overrides:
+            return overrides[self.name]
+        if self.from_checkpoint is not None:
+            return None if detect else self.from_checkpoint(params, two_stage)
+        if self.default_from is not None:
+            return self.default_from(params, two_stage)
+        return self.default
+
+    @property
+    def multi_value(self) -> MultiValue[Any] | None:
+        return self.parser if isinstance(self.parser, MultiValue) else None
+
+    def parameter(self, default: Any) -> inspect.Parameter:
+        """The keyword-only parameter Typer turns into this option, with `default` (`...` = required)."""
+        help = self.help
+        if self.from_checkpoint is not None and default is None:
+            help += _FROM_CHECKPOINT.format(self.checkpoint_note)
+        elif isinstance(default, tuple):
+            help += f" [default: {' '.join(map(str, default)) or 'none'}]"
+        option = typer.Option(
+            default,
+            self.flag,
+            help=help,
+            rich_help_panel=self.panel,
+            parser=self.parser,
+            metavar=self.metavar or (self.multi_value.metavar if self.multi_value else None),
+            min=self.min,
+            show_default=self.shown_default or not ((self.multiple and default == []) or isinstance(default, tuple)),
+        )
+        annotation = list[str] if self.multiple else self.annotation
+        return inspect.Parameter(self.name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation)
+
+
+def _params_default(attr: str) -> Callable[[PipelineParams, bool], Any]:
+    return lambda params, two_stage: getattr(params, attr)
+
+
+def _size_default(axis: str) -> Callable[[PipelineParams, bool], Any]:
+    return lambda params, two_stage: getattr(params, f"stage_{2 if two_stage else 1}_{axis}")
+
+
+_FROM_CHECKPOINT = " Default: from the checkpoint's model_version ({})."
+
+_BLOCKS_HELP = "Transformer blocks perturbed by {} STG (the flag alone: none)."
+_IMAGE_HELP = (
+    "Condition pixel frame FRAME_IDX on an image with STRENGTH in [0, 1] and the CRF of the compression emulation "
+    "(default 33, 0 = off). Repeatable."
+)
+_OFFLOAD_HELP = (
+    "Where idle weights live: none (all on the GPU), cpu (pinned RAM, streamed per block), disk, or auto (chosen "
+    "from free GPU memory)."
+)
+
+
+def _guider(modality: str, attr: str) -> Callable[[PipelineParams, bool], Any]:
+    return lambda params, two_stage: getattr(getattr(params, f"{modality}_guider_params"), attr)
+
+
+_ALL = (
+    # model files
+    OptionSpec("checkpoint_path", "--checkpoint-path", Path, ..., "LTX-2 / LTX-2.3 checkpoint (.safetensors).",
+               _MODEL, parser=input_file, metavar="PATH"),
+    OptionSpec("distilled_checkpoint_path", "--distilled-checkpoint-path", Path, ...,
+               "Distilled LTX-2 / LTX-2.3 checkpoint (.safetensors).", _MODEL, parser=input_file, metavar="PATH"),
+    OptionSpec("gemma_root", "--gemma-root", Path, ..., "Folder of the Gemma 3 text encoder (weights, tokenizer).",
+               _MODEL, parser=input_dir, metavar="DIR"),
+    OptionSpec("spatial_upsampler_path", "--spatial-upsampler-path", Path, ..., "Spatial x2 latent upsampler.",
+               _MODEL, parser=input_file, metavar="PATH"),
+    OptionSpec("distilled_loras", "--distilled-lora", list, ...,
+               "Distilled LoRA for stage 2 and its strength (default 1.0). Repeatable.", _MODEL, parser=LORA,
+               multiple=True),
+    OptionSpec("distilled_lora_strength_stage_1", "--distilled-lora-strength-stage-1", float, 0.25,
+               "Distilled LoRA strength in stage 1.", _MODEL),
+    OptionSpec("distilled_lora_strength_stage_2", "--distilled-lora-strength-stage-2", float, 0.5,
+               "Distilled LoRA strength in stage 2.", _MODEL),
+    OptionSpec("loras", "--lora", list, [], "LoRA file and its strength (default 1.0). Repeatable.", _MODEL,
+               parser=LORA, multiple=True),
+    # generation
+    OptionSpec("prompt", "--prompt", str, ..., "What the video (and its sound) should show.", _GEN),
+    OptionSpec("negative_prompt", "--negative-prompt", str, DEFAULT_NEGATIVE_PROMPT, "What to steer away from.",
+               _GEN, shown_default="the official list of 58 defects: blurry, out of focus, overexposed, ..."),
+    OptionSpec("seed", "--seed", int, ..., "Random seed.", _GEN, default_from=_params_default("seed")),
+    OptionSpec("height", "--height", int, ..., "Output height (multiple of 32; two-stage pipelines: 64).", _GEN,
+               default_from=_size_default("height"), min=1),
+    OptionSpec("width", "--width", int, ..., "Output width (multiple of 32; two-stage pipelines: 64).", _GEN,
+               default_from=_size_default("width"), min=1),
+    OptionSpec("num_frames", "--num-frames", int, ..., "Number of frames, 8k+1.", _GEN,
+               default_from=_params_default("num_frames"), min=1),
+    OptionSpec("frame_rate", "--frame-rate", float, ..., "Frames per second (the MP4 keeps its integer part).", _GEN,
+               default_from=_params_default("frame_rate")),
+    OptionSpec("num_inference_steps", "--num-inference-steps", int, None, "Denoising steps.", _GEN, min=1,
+               from_checkpoint=_params_default("num_inference_steps"), checkpoint_note="30 for LTX-2.3, 40 for LTX-2"),
+    OptionSpec("images", "--image", list, [], _IMAGE_HELP, _GEN, parser=IMAGE, multiple=True),
+    OptionSpec("enhance_prompt", "--enhance-prompt", bool, False, "Let Gemma rewrite the prompt first.", _GEN),
+    # guidance
+    OptionSpec("video_cfg_guidance_scale", "--video-cfg-guidance-scale", float, ..., "Video CFG scale.", _GUIDE,
+               default_from=_guider("video", "cfg_scale")),
+    OptionSpec("video_stg_guidance_scale", "--video-stg-guidance-scale", float, ..., "Video STG scale.", _GUIDE,
+               default_from=_guider("video", "stg_scale")),
+    OptionSpec("video_rescale_scale", "--video-rescale-scale", float, ..., "Video guidance rescale.", _GUIDE,
+               default_from=_guider("video", "rescale_scale")),
+    OptionSpec("video_stg_blocks", "--video-stg-blocks", str, None, _BLOCKS_HELP.format("video"), _GUIDE,
+               parser=INT_LIST, from_checkpoint=_guider("video", "stg_blocks")),
+    OptionSpec("a2v_guidance_scale", "--a2v-guidance-scale", float, ..., "Audio-to-video modality guidance scale.",
+               _GUIDE, default_from=_guider("video", "modality_scale")),
+    OptionSpec("video_skip_step", "--video-skip-step", int, ..., "Video guidance skip step (0 = never skip).",
+               _GUIDE, default_from=_guider("video", "skip_step"), min=0),
+    OptionSpec("audio_cfg_guidance_scale", "--audio-cfg-guidance-scale", float, ..., "Audio CFG scale.", _GUIDE,
+               default_from=_guider("audio", "cfg_scale")),
+    OptionSpec("audio_stg_guidance_scale", "--audio-stg-guidance-scale", float, ..., "Audio STG scale.", _GUIDE,
+               default_from=_guider("audio", "stg_scale")),
+    OptionSpec("audio_rescale_scale", "--audio-rescale-scale", float, ..., "Audio guidance rescale.", _GUIDE,
+               default_from=_guider("audio", "rescale_scale")),
+    OptionSpec("audio_stg_blocks", "--audio-stg-blocks", str, None, _BLOCKS_HELP.format("audio"), _GUIDE,
+               parser=INT_LIST, from_checkpoint=_guider("audio", "stg_blocks")),
+    OptionSpec("v2a_guidance_scale", "--v2a-guidance-scale", float, ..., "Video-to-audio modality guidance scale.",
+               _GUIDE, default_from=_guider("audio", "modality_scale")),
+    OptionSpec("audio_skip_step", "--audio-skip-step", int, ..., "Audio guidance skip step (0 = never skip).",
+               _GUIDE, default_from=_guider("audio", "skip_step"), min=0),
+    # runtime
+    OptionSpec("quantization", "--quantization", Quantization | None, None, "Transformer weight quantization.", _RUN),
+    OptionSpec("offload", "--offload", Offload, "none", _OFFLOAD_HELP, _RUN),
+    OptionSpec("compile", "--compile", bool, False, "torch.compile the transformer blocks.", _RUN),
+    OptionSpec("max_batch_size", "--max-batch-size", int, 1, "Most guidance passes run as one batch.", _RUN, min=1),
+    OptionSpec("device", "--device", str | None, None, "Torch device such as cuda:1 (unset: current CUDA device, "
+               "else cpu).", _RUN),
+    # output
+    OptionSpec("output_path", "--output-path", Path, ..., "The .mp4 to write (missing folders are created).", _OUT,
+               parser=output_file, metavar="PATH"),
+    OptionSpec("quiet", "--quiet", bool, False, "No progress and no summary (errors are still printed).", _OUT),
+)  # fmt: skip
+OPTIONS: Mapping[str, OptionSpec] = {spec.name: spec for spec in _ALL}
+
+# Presets mirroring the official parsers (spec 16.1).
+BASIC = ("gemma_root", "prompt", "output_path", "seed", "loras", "enhance_prompt", "offload", "max_batch_size",
+         "quantization", "compile", "device", "quiet")  # fmt: skip
+VIDEO_GEN = ("height", "width", "num_frames", "frame_rate", "images")
+GUIDANCE = ("negative_prompt", "video_cfg_guidance_scale", "video_stg_guidance_scale", "video_rescale_scale",
+            "video_stg_blocks", "a2v_guidance_scale", "video_skip_step", "audio_cfg_guidance_scale",
+            "audio_stg_guidance_scale", "audio_rescale_scale", "audio_stg_blocks", "v2a_guidance_scale",
+            "audio_skip_step")  # fmt: skip
+ONE_STAGE = ("checkpoint_path", "num_inference_steps", *BASIC, *VIDEO_GEN, *GUIDANCE)
+TWO_STAGE = (*ONE_STAGE, "distilled_loras", "spatial_upsampler_path")
+HQ_TWO_STAGE = (*TWO_STAGE, "distilled_lora_strength_stage_1", "distilled_lora_strength_stage_2")
+DISTILLED_TWO_STAGE = ("distilled_checkpoint_path", *BASIC, *VIDEO_GEN, "spatial_upsampler_path")
+VIDEO_EDITING = ("distilled_checkpoint_path", *BASIC)

@@ -1,0 +1,187 @@
+"""Parsing and checking command-line values: multi-value options, paths, sizes and frame counts.
+
+Click/Typer options take a fixed number of values, but the official CLI has `--image PATH FRAME_IDX STRENGTH [CRF]`
+and `--lora PATH [STRENGTH]`. `LTXCommand` (command.py) joins the tokens that follow such a flag into ONE token
+separated by `SEPARATOR`; the option's `MultiValue` parser splits it again and builds the value. Errors raise
+`typer.BadParameter` (exit code 2, the option named by Typer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Generic, TypeVar
+
+import typer
+
+from ltx_core.errors import InputError
+from ltx_core.loader.lora import LoraSpec
+from ltx_pipelines.utils.constants import DEFAULT_IMAGE_CRF, DEFAULT_LORA_STRENGTH
+
+SEPARATOR = "\x1f"  # ASCII unit separator: never part of a real command-line value
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ImageConditioningArg:
+    """`--image PATH FRAME_IDX STRENGTH [CRF]`: condition pixel frame `frame_idx` on an image."""
+
+    path: Path
+    frame_idx: int
+    strength: float
+    crf: int = DEFAULT_IMAGE_CRF
+
+
+@dataclass(frozen=True)
+class PathStrengthArg:
+    """An input file with a strength (`--video-conditioning PATH STRENGTH` and similar)."""
+
+    path: Path
+    strength: float
+
+
+@dataclass(frozen=True)
+class MultiValue(Generic[T]):
+    """Parser of a multi-value option: `required` value names, then up to `optional` ones (`repeat_last`: any number).
+
+    `build` receives the value strings (between len(required) and the maximum) and returns the parsed object.
+    """
+
+    required: tuple[str, ...]
+    optional: tuple[str, ...]
+    build: Callable[[list[str]], T]
+    repeat_last: bool = False
+
+    @property
+    def min_values(self) -> int:
+        return len(self.required)
+
+    @property
+    def max_values(self) -> int | None:
+        return None if self.repeat_last else len(self.required) + len(self.optional)
+
+    @property
+    def metavar(self) -> str:
+        parts = list(self.required) + [f"[{name}]" for name in self.optional]
+        if self.repeat_last:
+            parts[-1] = f"{parts[-1]}..."
+        return " ".join(parts)
+
+    def __call__(self, value: object) -> T:
+        if not isinstance(value, str):  # a default value, already parsed
+            return value  # type: ignore[return-value]
+        values = value.split(SEPARATOR) if value else []
+        if len(values) < self.min_values or (self.max_values is not None and len(values) > self.max_values):
+            raise typer.BadParameter(f"expects {self.metavar}, got {len(values)} value(s): {' '.join(values)!r}")
+        return self.build(values)
+
+
+def parse_int(name: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise typer.BadParameter(f"{name} {value!r} is not an integer") from None
+
+
+def parse_float(name: str, value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise typer.BadParameter(f"{name} {value!r} is not a number") from None
+
+
+def input_file(value: str | Path) -> Path:
+    """An existing file, as an absolute path (`~` expanded)."""
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise typer.BadParameter(f"file not found: {str(value)!r}")
+    return path.resolve()
+
+
+def input_dir(value: str | Path) -> Path:
+    """An existing folder, as an absolute path (`~` expanded)."""
+    path = Path(value).expanduser()
+    if not path.is_dir():
+        raise typer.BadParameter(f"folder not found: {str(value)!r}")
+    return path.resolve()
+
+
+def output_file(value: str | Path) -> Path:
+    """Where a result goes: absolute path (`~` expanded); must not be an existing folder."""
+    path = Path(value).expanduser()
+    if path.is_dir():
+        raise typer.BadParameter(f"{str(value)!r} is a folder; give a file path such as {str(path / 'out.mp4')!r}")
+    return path.resolve()
+
+
+def _image(values: list[str]) -> ImageConditioningArg:
+    crf = parse_int("CRF", values[3]) if len(values) > 3 else DEFAULT_IMAGE_CRF
+    return ImageConditioningArg(
+        path=input_file(values[0]),
+        frame_idx=parse_int("FRAME_IDX", values[1]),
+        strength=parse_float("STRENGTH", values[2]),
+        crf=crf,
+    )
+
+
+def _lora(values: list[str]) -> LoraSpec:
+    strength = parse_float("STRENGTH", values[1]) if len(values) > 1 else DEFAULT_LORA_STRENGTH
+    return LoraSpec(path=input_file(values[0]), strength=strength)
+
+
+def _path_strength(values: list[str]) -> PathStrengthArg:
+    return PathStrengthArg(path=input_file(values[0]), strength=parse_float("STRENGTH", values[1]))
+
+
+def _ints(values: list[str]) -> tuple[int, ...]:
+    return tuple(parse_int("BLOCK", v) for v in values)
+
+
+IMAGE = MultiValue(("PATH", "FRAME_IDX", "STRENGTH"), ("CRF",), _image)
+LORA = MultiValue(("PATH",), ("STRENGTH",), _lora)
+PATH_STRENGTH = MultiValue(("PATH", "STRENGTH"), (), _path_strength)
+INT_LIST = MultiValue((), ("BLOCK",), _ints, repeat_last=True)
+
+
+def nearest_multiples(value: int, divisor: int) -> tuple[int, ...]:
+    """The valid neighbours of `value` among positive multiples of `divisor` (one if it lies exactly between)."""
+    low = value // divisor * divisor
+    candidates = [c for c in (low, low + divisor) if c >= divisor]
+    best = min(abs(c - value) for c in candidates)
+    return tuple(c for c in candidates if abs(c - value) == best)
+
+
+def check_multiple(flag: str, value: int, divisor: int, why: str = "") -> None:
+    """`InputError` suggesting the nearest valid values when `value` is not a positive multiple of `divisor`."""
+    if value >= divisor and value % divisor == 0:
+        return
+    near = " or ".join(str(v) for v in nearest_multiples(value, divisor))
+    raise InputError(f"{flag} {value} must be a positive multiple of {divisor}{why}; nearest valid: {near}")
+
+
+def nearest_frame_counts(value: int) -> tuple[int, ...]:
+    low = max(1, (value - 1) // 8 * 8 + 1)
+    candidates = sorted({low, low + 8})
+    best = min(abs(c - value) for c in candidates)
+    return tuple(c for c in candidates if abs(c - value) == best)
+
+
+def check_num_frames(flag: str, value: int) -> None:
+    """Frame counts must be 8k + 1 (the VAE compresses time by 8 after the first frame)."""
+    if value >= 1 and (value - 1) % 8 == 0:
+        return
+    near = " or ".join(str(v) for v in nearest_frame_counts(value))
+    raise InputError(f"{flag} {value} must be 8k+1 (1, 9, 17, ..., 121, ...); nearest valid: {near}")
+
+
+def check_images(images: Sequence[ImageConditioningArg], num_frames: int) -> None:
+    """Frame indices inside the clip, strengths in [0, 1], CRF 0 (off) to 51."""
+    for image in images:
+        where = f"--image {image.path.name}"
+        if not 0 <= image.frame_idx < num_frames:
+            raise InputError(f"{where}: FRAME_IDX {image.frame_idx} is outside the clip; valid: 0 to {num_frames - 1}")
+        if not 0.0 <= image.strength <= 1.0:
+            raise InputError(f"{where}: STRENGTH {image.strength} is outside [0, 1]")
+        if not 0 <= image.crf <= 51:
+            raise InputError(f"{where}: CRF {image.crf} is outside 0 (no compression) to 51")

@@ -1,0 +1,241 @@
+"""The shared CLI layer on a tiny demo command: parsing of every option form, validation, exit codes, help."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from ltx_core.errors import CheckpointError
+from ltx_core.loader.lora import LoraSpec
+from ltx_pipelines.cli.app import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    create_app,
+    multi_value_option,
+    pipeline_command,
+)
+from ltx_pipelines.cli.options import DISTILLED_TWO_STAGE, HQ_TWO_STAGE, ONE_STAGE, TWO_STAGE, CommonArgs
+from ltx_pipelines.cli.values import PATH_STRENGTH, ImageConditioningArg, PathStrengthArg
+from ltx_pipelines.utils.constants import LTX_2_3_HQ_PARAMS
+
+ENV = {"COLUMNS": "200", "NO_COLOR": "1"}
+VIDEO_CONDITIONING = multi_value_option(PATH_STRENGTH, "--video-conditioning", "Reference video and its strength.")
+MASK = typer.Option("--mask", help="Mask and strength.", parser=PATH_STRENGTH, metavar=PATH_STRENGTH.metavar)
+
+
+@pytest.fixture
+def files(tmp_path: Path, golden: Path) -> dict[str, Path]:
+    gemma = tmp_path / "gemma"
+    gemma.mkdir()
+    image = tmp_path / "first frame.png"
+    image.write_bytes(b"png")
+    return {
+        "ltx23": golden / "ltx23_tiny.safetensors",
+        "ltx2": golden / "ltx2_tiny.safetensors",
+        "lora": golden / "lora_ltx23_tiny.safetensors",
+        "gemma": gemma,
+        "image": image,
+        "out": tmp_path / "out" / "video.mp4",
+    }
+
+
+def _two_stage_app(seen: list[dict[str, Any]], error: BaseException | None = None) -> typer.Typer:
+    app = create_app("demo")
+
+    @pipeline_command(app, TWO_STAGE, two_stage=True)
+    def demo(
+        args: CommonArgs,
+        video_conditioning: list[str] = VIDEO_CONDITIONING,
+        mask: Annotated[str | None, MASK] = None,
+        skip_stage_2: Annotated[bool, typer.Option("--skip-stage-2", help="Stop after stage 1.")] = False,
+    ) -> None:
+        """Demo two-stage pipeline."""
+        seen.append(
+            {"args": args, "video_conditioning": video_conditioning, "mask": mask, "skip_stage_2": skip_stage_2}
+        )
+        if error is not None:
+            raise error
+
+    return app
+
+
+def _base(files: dict[str, Path], checkpoint: str = "ltx23") -> list[str]:
+    return [
+        "--checkpoint-path", str(files[checkpoint]), "--gemma-root", str(files["gemma"]), "--prompt", "a fox",
+        "--output-path", str(files["out"]), "--distilled-lora", str(files["lora"]), "0.6",
+        "--spatial-upsampler-path", str(files[checkpoint]),
+    ]  # fmt: skip
+
+
+def _invoke(app: typer.Typer, argv: list[str]) -> Any:
+    return CliRunner().invoke(app, argv, env=ENV, prog_name="demo")
+
+
+def test_defaults_paths_and_checkpoint_detection(files: dict[str, Path]) -> None:
+    seen: list[dict[str, Any]] = []
+    for checkpoint, steps, blocks in (("ltx23", 30, (28,)), ("ltx2", 40, (29,))):
+        result = _invoke(_two_stage_app(seen), _base(files, checkpoint))
+        assert result.exit_code == 0, result.output
+        args: CommonArgs = seen[-1]["args"]
+        assert (args.num_inference_steps, args.video_stg_blocks, args.audio_stg_blocks) == (steps, blocks, blocks)
+    assert (args.height, args.width, args.num_frames, args.frame_rate, args.seed) == (1024, 1536, 121, 24.0, 10)
+    assert args.checkpoint_path == files["ltx2"].resolve() and args.checkpoint_path.is_absolute()
+    assert args.output_path == files["out"].resolve()
+    assert args.distilled_loras == (LoraSpec(files["lora"].resolve(), 0.6),)
+    assert args.loras == () and args.images == () and args.offload == "none" and not args.quiet
+    assert args.negative_prompt.startswith("blurry, out of focus") and args.negative_prompt.endswith("AI artifacts.")
+    guider = args.video_guider_params()
+    assert (guider.cfg_scale, guider.stg_scale, guider.rescale_scale, guider.modality_scale) == (3.0, 1.0, 0.7, 3.0)
+    assert seen[-1]["video_conditioning"] == [] and seen[-1]["skip_stage_2"] is False and seen[-1]["mask"] is None
+
+
+def test_multi_value_options_in_every_form(files: dict[str, Path]) -> None:
+    seen: list[dict[str, Any]] = []
+    img, lora = str(files["image"]), str(files["lora"])
+    argv = [
+        *_base(files), "--image", img, "0", "1.0", "--lora", lora, "--image", img, "120", "0.5", "20",
+        "--lora", lora, "0.25", "--video-stg-blocks", "--audio-stg-blocks", "3", "4",
+        "--video-conditioning", img, "0.8", "--skip-stage-2", "--num-frames", "121", "--mask", img, "0.5",
+    ]  # fmt: skip
+    result = _invoke(_two_stage_app(seen), argv)
+    assert result.exit_code == 0, result.output
+    args: CommonArgs = seen[-1]["args"]
+    image = files["image"].resolve()
+    assert args.images == (ImageConditioningArg(image, 0, 1.0, 33), ImageConditioningArg(image, 120, 0.5, 20))
+    assert args.loras == (LoraSpec(files["lora"].resolve(), 1.0), LoraSpec(files["lora"].resolve(), 0.25))
+    assert args.video_stg_blocks == () and args.audio_stg_blocks == (3, 4)
+    assert seen[-1]["video_conditioning"] == [PathStrengthArg(image, 0.8)]
+    assert seen[-1]["skip_stage_2"] is True
+    assert seen[-1]["mask"] == PathStrengthArg(image, 0.5)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            ["--height", "1000"],
+            "--height 1000 must be a positive multiple of 64 for two-stage pipelines; nearest valid: 1024",
+        ),
+        (["--width", "992"], "nearest valid: 960 or 1024"),
+        (["--num-frames", "120"], "--num-frames 120 must be 8k+1"),
+        (["--image", "nope.png", "0", "1"], "file not found: 'nope.png'"),
+        (["--image", "IMG", "0"], "expects PATH FRAME_IDX STRENGTH [CRF]"),
+        (["--image", "IMG", "121", "1"], "FRAME_IDX 121 is outside the clip; valid: 0 to 120"),
+        (["--lora", "IMG", "1", "2"], "expects PATH [STRENGTH], got 3:"),
+        (["--seed", "ten"], "'--seed'"),
+        (["--offload", "gpu"], "'--offload'"),
+        (["--offload", "cpu", "--compile"], "--compile cannot be combined with --offload cpu"),
+        (["--frame-rate", "0.5"], "--frame-rate 0.5 is too low"),
+    ],
+)
+def test_invalid_values_exit_2_with_one_line_message(files: dict[str, Path], extra: list[str], message: str) -> None:
+    extra = [str(files["image"]) if e == "IMG" else e for e in extra]
+    result = _invoke(_two_stage_app([]), [*_base(files), *extra])
+    assert result.exit_code == EXIT_USAGE
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_missing_required_option_and_missing_checkpoint(files: dict[str, Path], tmp_path: Path) -> None:
+    argv = _base(files)
+    no_prompt = argv[:4] + argv[6:]
+    result = _invoke(_two_stage_app([]), no_prompt)
+    assert result.exit_code == EXIT_USAGE and "--prompt" in result.output
+    argv[1] = str(tmp_path / "missing.safetensors")
+    result = _invoke(_two_stage_app([]), argv)
+    assert result.exit_code == EXIT_USAGE
+    assert "file not found" in result.output and "missing.safetensors" in result.output
+
+
+def test_failures_while_running_print_one_red_line_and_exit_1(files: dict[str, Path]) -> None:
+    app = _two_stage_app([], CheckpointError("transformer weights missing in 'x.safetensors': 3 keys"))
+    result = _invoke(app, _base(files))
+    assert result.exit_code == EXIT_FAILURE
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert lines == ["error: transformer weights missing in 'x.safetensors': 3 keys"]
+
+
+def test_interrupt_exits_130_without_traceback(files: dict[str, Path]) -> None:
+    result = _invoke(_two_stage_app([], KeyboardInterrupt()), _base(files))
+    assert result.exit_code == EXIT_INTERRUPTED
+    assert "interrupted" in result.output and "Traceback" not in result.output
+
+
+def test_help_lists_flags_and_defaults(files: dict[str, Path]) -> None:
+    result = _invoke(_two_stage_app([]), ["--help"])
+    assert result.exit_code == 0
+    text = result.output
+    for flag in ("--checkpoint-path", "--gemma-root", "--distilled-lora", "--spatial-upsampler-path", "--lora",
+                 "--image", "--prompt", "--negative-prompt", "--seed", "--height", "--width", "--num-frames",
+                 "--frame-rate", "--num-inference-steps", "--video-cfg-guidance-scale", "--a2v-guidance-scale",
+                 "--v2a-guidance-scale", "--audio-stg-blocks", "--quantization", "--offload", "--max-batch-size",
+                 "--enhance-prompt", "--output-path", "--device", "--quiet", "--video-conditioning"):  # fmt: skip
+        assert flag in text
+    assert "PATH FRAME_IDX STRENGTH [CRF]" in text and "PATH [STRENGTH]" in text
+    assert "[default: 1024]" in text and "[default: 1536]" in text
+    assert "30 for LTX-2.3, 40 for LTX-2" in text
+
+
+def test_presets_switch_defaults_and_divisor(files: dict[str, Path]) -> None:
+    seen: list[CommonArgs] = []
+    one = create_app("one stage")
+
+    @pipeline_command(one, ONE_STAGE)
+    def one_stage(args: CommonArgs) -> None:
+        seen.append(args)
+
+    argv = ["--checkpoint-path", str(files["ltx23"]), "--gemma-root", str(files["gemma"]), "--prompt", "p",
+            "--output-path", str(files["out"])]  # fmt: skip
+    assert _invoke(one, [*argv, "--height", "480"]).exit_code == 0  # 32 is enough for one stage
+    assert (seen[-1].height, seen[-1].width) == (480, 768)
+    assert "multiple of 32" in _invoke(one, [*argv, "--height", "500"]).output
+
+    hq = create_app("hq")
+
+    @pipeline_command(hq, HQ_TWO_STAGE, params=LTX_2_3_HQ_PARAMS, detect=False, two_stage=True)
+    def hq_run(args: CommonArgs) -> None:
+        seen.append(args)
+
+    help_text = _invoke(hq, ["--help"]).output
+    assert "[default: 1088]" in help_text and "[default: 15]" in help_text
+    result = _invoke(hq, _base(files, "ltx2"))
+    assert result.exit_code == 0, result.output
+    args = seen[-1]
+    assert (args.num_inference_steps, args.video_stg_blocks, args.height, args.width) == (15, (), 1088, 1920)
+    assert (args.distilled_lora_strength_stage_1, args.distilled_lora_strength_stage_2) == (0.25, 0.5)
+    assert args.video_guider_params().rescale_scale == 0.45 and args.audio_guider_params().rescale_scale == 1.0
+
+    distilled = create_app("distilled")
+
+    @pipeline_command(distilled, DISTILLED_TWO_STAGE, two_stage=True)
+    def distilled_run(args: CommonArgs) -> None:
+        seen.append(args)
+
+    help_text = _invoke(distilled, ["--help"]).output
+    assert "--distilled-checkpoint-path" in help_text and "--num-inference-steps" not in help_text
+    assert "--negative-prompt" not in help_text
+
+
+def test_developer_errors_are_caught_at_registration() -> None:
+    app = create_app("bad")
+    with pytest.raises(ValueError, match="unknown shared option"):
+        pipeline_command(app, ["no_such_option"])
+    with pytest.raises(ValueError, match="redeclares"):
+
+        @pipeline_command(app, ["prompt"])
+        def clash(args: CommonArgs, prompt: str = "") -> None:
+            pass
+
+
+def test_package_import_loads_no_pipeline_module() -> None:
+    """`python -m ltx_pipelines.<name>` warns about a double import if the package imports its modules."""
+    code = "import sys, ltx_pipelines; print(sorted(m for m in sys.modules if m.startswith('ltx_pipelines.')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -1,0 +1,104 @@
+"""Multi-value option regrouping, value parsers and the nearest-valid-value suggestions, by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import typer
+
+from ltx_core.errors import InputError
+from ltx_core.loader.lora import LoraSpec
+from ltx_pipelines.cli.command import regroup
+from ltx_pipelines.cli.values import (
+    IMAGE,
+    INT_LIST,
+    LORA,
+    SEPARATOR,
+    ImageConditioningArg,
+    check_images,
+    check_multiple,
+    check_num_frames,
+    nearest_frame_counts,
+    nearest_multiples,
+)
+
+ARITY = {"--image": (3, 4, IMAGE.metavar), "--lora": (1, 2, LORA.metavar), "--blocks": (0, None, INT_LIST.metavar)}
+COUNTS = {"--image": 1, "--lora": 1, "--blocks": 1, "--prompt": 1, "--seed": 1, "--quiet": 0}
+
+
+def test_regroup_joins_values_up_to_the_maximum() -> None:
+    args = ["--image", "a.png", "0", "1.0", "--lora", "l.safetensors", "--seed", "3"]
+    assert regroup(args, ARITY, COUNTS) == [
+        "--image", SEPARATOR.join(["a.png", "0", "1.0"]), "--lora", "l.safetensors", "--seed", "3",
+    ]  # fmt: skip
+    four = regroup(["--image", "a.png", "8", "0.5", "20", "--quiet"], ARITY, COUNTS)
+    assert four == ["--image", SEPARATOR.join(["a.png", "8", "0.5", "20"]), "--quiet"]
+    # At the maximum the list ends even without a following flag.
+    assert regroup(["--lora", "x", "0.5", "--lora", "y"], ARITY, COUNTS) == [
+        "--lora", f"x{SEPARATOR}0.5", "--lora", "y",
+    ]  # fmt: skip
+
+
+def test_regroup_keeps_other_option_values_verbatim() -> None:
+    # A prompt that reads like a flag is the value of --prompt, not a new option.
+    args = ["--prompt", "--image", "--lora", "w.safetensors", "-0.5"]
+    assert regroup(args, ARITY, COUNTS) == ["--prompt", "--image", "--lora", f"w.safetensors{SEPARATOR}-0.5"]
+
+
+def test_regroup_inline_equals_and_unbounded_lists() -> None:
+    assert regroup(["--lora=a", "0.7"], ARITY, COUNTS) == ["--lora", f"a{SEPARATOR}0.7"]
+    assert regroup(["--blocks", "1", "2", "3", "--quiet"], ARITY, COUNTS) == [
+        "--blocks",
+        f"1{SEPARATOR}2{SEPARATOR}3",
+        "--quiet",
+    ]
+    assert regroup(["--blocks", "--quiet"], ARITY, COUNTS) == ["--blocks", "", "--quiet"]
+    assert regroup(["--blocks"], ARITY, COUNTS) == ["--blocks", ""]
+
+
+def test_regroup_too_few_values_names_the_flag_and_the_form() -> None:
+    with pytest.raises(typer.BadParameter, match=r"PATH FRAME_IDX STRENGTH \[CRF\].*got 2: a.png 0"):
+        regroup(["--image", "a.png", "0", "--seed", "1"], ARITY, COUNTS)
+    with pytest.raises(typer.BadParameter, match="got none"):
+        regroup(["--lora"], ARITY, COUNTS)
+
+
+def test_image_and_lora_parsers(tmp_path: Path) -> None:
+    img = tmp_path / "a.png"
+    img.write_bytes(b"x")
+    assert IMAGE(SEPARATOR.join([str(img), "8", "0.5"])) == ImageConditioningArg(img.resolve(), 8, 0.5, 33)
+    assert IMAGE(SEPARATOR.join([str(img), "0", "1", "0"])).crf == 0
+    assert LORA(str(img)) == LoraSpec(img.resolve(), 1.0)
+    assert LORA(f"{img}{SEPARATOR}-0.25") == LoraSpec(img.resolve(), -0.25)
+    assert INT_LIST("") == () and INT_LIST(f"28{SEPARATOR}29") == (28, 29)
+    with pytest.raises(typer.BadParameter, match="FRAME_IDX 'x' is not an integer"):
+        IMAGE(SEPARATOR.join([str(img), "x", "1"]))
+    with pytest.raises(typer.BadParameter, match="STRENGTH 'strong' is not a number"):
+        LORA(f"{img}{SEPARATOR}strong")
+    with pytest.raises(typer.BadParameter, match=r"file not found: 'missing\.safetensors'"):
+        LORA("missing.safetensors")
+
+
+def test_nearest_values_by_hand() -> None:
+    assert nearest_multiples(500, 64) == (512,)
+    assert nearest_multiples(480, 64) == (448, 512)  # exactly between
+    assert nearest_multiples(10, 32) == (32,)  # never 0
+    assert nearest_frame_counts(120) == (121,)
+    assert nearest_frame_counts(100) == (97,)
+    assert nearest_frame_counts(5) == (1, 9)
+    assert nearest_frame_counts(0) == (1,)
+
+
+def test_checks_raise_one_line_input_errors(tmp_path: Path) -> None:
+    check_multiple("--height", 512, 64)
+    with pytest.raises(InputError, match="--width 1000 must be a positive multiple of 64; nearest valid: 1024"):
+        check_multiple("--width", 1000, 64)
+    check_num_frames("--num-frames", 121)
+    with pytest.raises(InputError, match="nearest valid: 1 or 9"):
+        check_num_frames("--num-frames", 5)
+    image = ImageConditioningArg(tmp_path / "a.png", 121, 1.0)
+    with pytest.raises(InputError, match="FRAME_IDX 121 is outside the clip; valid: 0 to 120"):
+        check_images([image], 121)
+    with pytest.raises(InputError, match=r"STRENGTH 1\.5"):
+        check_images([ImageConditioningArg(tmp_path / "a.png", 0, 1.5)], 121)
