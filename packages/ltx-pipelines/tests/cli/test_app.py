@@ -103,6 +103,7 @@ def test_multi_value_options_in_every_form(files: dict[str, Path]) -> None:
         *_base(files), "--image", img, "0", "1.0", "--lora", lora, "--image", img, "120", "0.5", "20",
         "--lora", lora, "0.25", "--video-stg-blocks", "--audio-stg-blocks", "3", "4",
         "--video-conditioning", img, "0.8", "--skip-stage-2", "--num-frames", "121", "--mask", img, "0.5",
+        "--enhance-prompt", "--quiet", "--compile", "--device", "cuda:1", "--offload", "auto",
     ]  # fmt: skip
     result = _invoke(_two_stage_app(seen), argv)
     assert result.exit_code == 0, result.output
@@ -114,6 +115,7 @@ def test_multi_value_options_in_every_form(files: dict[str, Path]) -> None:
     assert seen[-1]["video_conditioning"] == [PathStrengthArg(image, 0.8)]
     assert seen[-1]["skip_stage_2"] is True
     assert seen[-1]["mask"] == PathStrengthArg(image, 0.5)
+    assert args.enhance_prompt and args.quiet and args.compile and args.device == "cuda:1" and args.offload == "auto"
 
 
 @pytest.mark.parametrize(
@@ -133,6 +135,7 @@ def test_multi_value_options_in_every_form(files: dict[str, Path]) -> None:
         (["--offload", "gpu"], "'--offload'"),
         (["--offload", "cpu", "--compile"], "--compile cannot be combined with --offload cpu"),
         (["--frame-rate", "0.5"], "--frame-rate 0.5 is too low"),
+        (["--device", "gpu0"], "--device 'gpu0' is not a torch device"),
     ],
 )
 def test_invalid_values_exit_2_with_one_line_message(files: dict[str, Path], extra: list[str], message: str) -> None:
@@ -148,6 +151,9 @@ def test_missing_required_option_and_missing_checkpoint(files: dict[str, Path], 
     no_prompt = argv[:4] + argv[6:]
     result = _invoke(_two_stage_app([]), no_prompt)
     assert result.exit_code == EXIT_USAGE and "--prompt" in result.output
+    no_distilled_lora = argv[:8] + argv[11:]
+    result = _invoke(_two_stage_app([]), no_distilled_lora)
+    assert result.exit_code == EXIT_USAGE and "Missing option '--distilled-lora'" in result.output
     argv[1] = str(tmp_path / "missing.safetensors")
     result = _invoke(_two_stage_app([]), argv)
     assert result.exit_code == EXIT_USAGE

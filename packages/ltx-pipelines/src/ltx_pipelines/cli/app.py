@@ -138,6 +138,11 @@ def validate(args: CommonArgs, *, two_stage: bool) -> None:
         raise InputError(f"--frame-rate {args.frame_rate} is too low; valid: 1 or more frames per second")
     if "images" in declared:
         check_images(args.images, args.num_frames)
+    if args.device is not None:
+        try:
+            torch.device(args.device)
+        except (RuntimeError, ValueError):
+            raise InputError(f"--device {args.device!r} is not a torch device; e.g. cpu, cuda, cuda:1") from None
     if args.offload in ("cpu", "disk") and args.compile:
         raise InputError(f"--compile cannot be combined with --offload {args.offload}; drop one of them")
     if args.offload in ("cpu", "disk") and args.quantization not in (None, "fp8-cast"):
