@@ -273,22 +273,29 @@ def encode_tiles(video_shape: tuple[int, ...], tiling: TilingConfig) -> list[Til
 
 # --- automatic choice -----------------------------------------------------------------------------------------
 
-# Bytes of decoder working memory per output pixel (one frame, one RGB position) and per byte of element size,
-# for the memory-efficient path of the released decoders: the last res stage holds its hidden state plus one
-# padded workspace at 128 channels on a (H/4, W/4) grid (2 × 8 values per output pixel), plus chunk and
-# conv_out temporaries. Measured peaks (scripts/bench_vae.py) stay below this estimate.
-DECODE_ELEMENTS_PER_PIXEL = 40
+# Decoder working memory per output pixel (one frame, one RGB position), in elements of the decode dtype, for the
+# memory-efficient path of the released decoders. The last res stage alone holds its hidden state and one padded
+# workspace (128 channels on the H/4 × W/4 grid: 2 × 8 per pixel); convolution scratch (CPU im2col over a 16-frame
+# chunk, cuDNN workspaces) comes on top. scripts/bench_vae.py --small measured 158 on CPU (float32, 17 frames);
+# CUDA was not measured, so the CPU value (conservative: more tiling, never less) is the default.
+DECODE_ELEMENTS_PER_PIXEL = 160
 SPATIAL_CANDIDATES_PX = (1024, 768, 512, 384, 256, 192, 128)
 TEMPORAL_CANDIDATES_FRAMES = (120, 80, 64, 48, 32, 24, 16)
 
 
 def estimate_decode_bytes(
-    latent_frames: int, latent_height: int, latent_width: int, *, dtype_bytes: int = 2, batch: int = 1
+    latent_frames: int,
+    latent_height: int,
+    latent_width: int,
+    *,
+    dtype_bytes: int = 2,
+    batch: int = 1,
+    elements_per_pixel: int = DECODE_ELEMENTS_PER_PIXEL,
 ) -> int:
     """Rough peak working memory (bytes) to decode one latent block with the memory-efficient path."""
     frames = TIME_SCALE * (latent_frames - 1) + 1
     pixels = frames * SPATIAL_SCALE * latent_height * SPATIAL_SCALE * latent_width
-    return batch * pixels * DECODE_ELEMENTS_PER_PIXEL * dtype_bytes
+    return batch * pixels * elements_per_pixel * dtype_bytes
 
 
 def _tile_latents(size: int, overlap: int, length: int, longest: int) -> int:
@@ -303,6 +310,7 @@ def auto_tiling(
     safety: float = 0.7,
     spatial_overlap_px: int = 64,
     temporal_overlap_frames: int = 24,
+    elements_per_pixel: int = DECODE_ELEMENTS_PER_PIXEL,
 ) -> TilingConfig | None:
     """Tiling for decoding `latent_shape` (B, C, F', H', W') within `free_bytes`, or None when untiled fits.
 
@@ -312,7 +320,10 @@ def auto_tiling(
     """
     b, _, f, h, w = latent_shape
     budget = free_bytes * safety
-    if estimate_decode_bytes(f, h, w, dtype_bytes=dtype_bytes, batch=b) <= budget:
+    if (
+        estimate_decode_bytes(f, h, w, dtype_bytes=dtype_bytes, batch=b, elements_per_pixel=elements_per_pixel)
+        <= budget
+    ):
         return None
     out_frame_bytes = b * 3 * SPATIAL_SCALE * h * SPATIAL_SCALE * w * dtype_bytes
     longest = max(h, w)
@@ -330,7 +341,9 @@ def auto_tiling(
                 tw = _tile_latents(spatial_px // 32, s_ov // 32, w, longest)
             tf = min(f, frames // TIME_SCALE + 1)  # +1: causal tiles start one latent frame early
             group_frames = TIME_SCALE * (tf - 1) + 1
-            need = estimate_decode_bytes(tf, th, tw, dtype_bytes=dtype_bytes, batch=b)
+            need = estimate_decode_bytes(
+                tf, th, tw, dtype_bytes=dtype_bytes, batch=b, elements_per_pixel=elements_per_pixel
+            )
             need += 2 * group_frames * out_frame_bytes
             best = TilingConfig(spatial, temporal)
             if need <= budget:

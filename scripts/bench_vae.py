@@ -1,0 +1,175 @@
+"""Peak memory and time of untiled vs tiled video decoding with the real LTX-2.3 decoder configuration.
+
+Weights are random (the numbers depend only on shapes). Each mode runs in its own subprocess so peaks do not mix:
+on CUDA the peak is torch.cuda.max_memory_allocated above the loaded model; on CPU it is the peak RSS above the
+RSS after building the model (the kernel's high-water mark is reset first via /proc/self/clear_refs).
+
+    uv run python scripts/bench_vae.py --small          # CPU-friendly reduced size (17 frames, 128×192)
+    uv run python scripts/bench_vae.py                  # 121 frames at 512×768 (needs a GPU to be quick)
+
+Exits non-zero if tiling does not cut the peak by at least --min-ratio (default 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+LTX23_VAE = {
+    "latent_channels": 128,
+    "decoder_base_channels": 128,
+    "timestep_conditioning": False,
+    "causal_decoder": False,
+    "spatial_padding_mode": "zeros",
+    "decoder_blocks": [
+        ["res_x", {"num_layers": 4}],
+        ["compress_space", {"multiplier": 2}],
+        ["res_x", {"num_layers": 6}],
+        ["compress_time", {"multiplier": 2}],
+        ["res_x", {"num_layers": 4}],
+        ["compress_all", {"multiplier": 1}],
+        ["res_x", {"num_layers": 2}],
+        ["compress_all", {"multiplier": 2}],
+        ["res_x", {"num_layers": 2}],
+    ],
+}
+
+
+def _rss_kb(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def _reset_cpu_peak() -> None:
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+def _build_decoder(device, dtype):
+    import torch
+
+    from ltx_core.model.video_vae import VideoDecoder, VideoDecoderConfig
+
+    with torch.device("meta"):
+        decoder = VideoDecoder(VideoDecoderConfig.from_config({"vae": LTX23_VAE}), memory_efficient=True)
+    decoder = decoder.to_empty(device=device)
+    gen = torch.Generator(device=device).manual_seed(0)
+    with torch.no_grad():
+        for p in decoder.parameters():
+            if p.dim() > 1:
+                fan_in = p[0].numel()
+                p.normal_(0.0, fan_in**-0.5, generator=gen)
+            else:
+                p.zero_()
+        decoder.per_channel_statistics.get_buffer("std-of-means").fill_(1.0)
+        decoder.per_channel_statistics.get_buffer("mean-of-means").zero_()
+    return decoder.to(dtype).eval()
+
+
+def child(args) -> None:
+    import torch
+
+    from ltx_core.model.video_vae import SpatialTilingConfig, TemporalTilingConfig, TilingConfig, decode_video
+
+    cuda = torch.cuda.is_available() and not args.cpu
+    device = torch.device("cuda" if cuda else "cpu")
+    dtype = torch.bfloat16 if cuda else torch.float32
+    torch.manual_seed(0)
+    decoder = _build_decoder(device, dtype)
+    latent = torch.randn(1, 128, (args.frames - 1) // 8 + 1, args.height // 32, args.width // 32, device=device)
+    latent = latent.to(dtype)
+    tiling = None
+    if args.mode == "tiled":
+        tiling = TilingConfig(
+            SpatialTilingConfig(args.tile_px, args.tile_overlap_px),
+            TemporalTilingConfig(args.tile_frames, args.tile_overlap_frames) if args.tile_frames else None,
+        )
+    # warm-up on a minimal latent: loads conv kernels / libraries so their pages do not count as working memory
+    for _ in decode_video(decoder, torch.randn(1, 128, 1, 2, 2, device=device, dtype=dtype)):
+        pass
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+    else:
+        _reset_cpu_peak()
+        base = _rss_kb("VmRSS") * 1024
+    start = time.perf_counter()
+    frames = 0
+    for chunk in decode_video(decoder, latent, tiling):
+        frames += chunk.shape[0]  # a pipeline would encode the chunk to the video file here, then drop it
+        del chunk
+    if cuda:
+        torch.cuda.synchronize()
+        peak = torch.cuda.max_memory_allocated() - base
+    else:
+        peak = _rss_kb("VmHWM") * 1024 - base
+    elapsed = time.perf_counter() - start
+    print(
+        json.dumps({"mode": args.mode, "peak_bytes": peak, "seconds": elapsed, "frames": frames, "device": str(device)})
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--small", action="store_true", help="reduced size for CPU: 17 frames at 128×192")
+    ap.add_argument("--frames", type=int, default=121)
+    ap.add_argument("--height", type=int, default=512)
+    ap.add_argument("--width", type=int, default=768)
+    ap.add_argument("--tile-px", type=int, default=256)
+    ap.add_argument("--tile-overlap-px", type=int, default=64)
+    ap.add_argument("--tile-frames", type=int, default=48, help="0 = no temporal tiling")
+    ap.add_argument("--tile-overlap-frames", type=int, default=24)
+    ap.add_argument("--min-ratio", type=float, default=2.0)
+    ap.add_argument("--cpu", action="store_true", help="run on CPU even if CUDA is available")
+    ap.add_argument("--mode", choices=["untiled", "tiled"], help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.small:
+        args.frames, args.height, args.width = 17, 128, 192
+        args.tile_px, args.tile_overlap_px, args.tile_frames = 96, 32, 0
+    if args.mode:
+        child(args)
+        return
+    results = {}
+    for mode in ("untiled", "tiled"):
+        cmd = [sys.executable, __file__, *sys.argv[1:], "--mode", mode]
+        out = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
+        if out.returncode != 0:
+            sys.stderr.write(out.stderr)
+            sys.exit(f"{mode} run failed")
+        results[mode] = json.loads(out.stdout.strip().splitlines()[-1])
+    size = f"{args.frames} frames at {args.height}×{args.width}"
+    print(f"LTX-2.3 decoder (random weights), {size}, device {results['untiled']['device']}")
+    if args.small:
+        print("(--small: reduced size so the CPU run is quick; the full size is 121 frames at 512×768)")
+    tile = f"tiles {args.tile_px}px/{args.tile_overlap_px}px" + (
+        f", {args.tile_frames}/{args.tile_overlap_frames} frames" if args.tile_frames else ", no temporal tiling"
+    )
+    for mode in ("untiled", "tiled"):
+        r = results[mode]
+        extra = f" ({tile})" if mode == "tiled" else ""
+        peak_mib = r["peak_bytes"] / 2**20
+        print(f"  {mode:8s} peak {peak_mib:9.1f} MiB   time {r['seconds']:7.2f} s   {r['frames']} frames{extra}")
+    ratio = results["untiled"]["peak_bytes"] / max(results["tiled"]["peak_bytes"], 1)
+    print(f"  peak memory ratio untiled / tiled: {ratio:.2f}x")
+    pixels = args.frames * args.height * args.width
+    per_pixel = (
+        results["untiled"]["peak_bytes"] / pixels / (2 if results["untiled"]["device"].startswith("cuda") else 4)
+    )
+    print(f"  untiled working memory: {per_pixel:.0f} elements per output pixel (compare auto_tiling's estimate)")
+    if ratio < args.min_ratio:
+        sys.exit(f"tiling cut peak memory by only {ratio:.2f}x (< {args.min_ratio}x)")
+
+
+if __name__ == "__main__":
+    main()
