@@ -2,8 +2,9 @@
 
 A map keeps a source key when it starts with one of `prefixes` (and ends with one of `suffixes`, if given) and
 does not start with one of `exclude` (keys of the same prefix that belong to another component, or rows the
-released files carry but no module uses). Kept keys are renamed by the `replacements`, applied in order, each
-replacing every occurrence (the official SDOps semantics). `ops` may then rewrite a (key, tensor) pair, e.g. to
+released files carry but no module uses). Kept keys first lose a leading `strip` prefix (exactly once: LTX-2.3
+vocoder keys are `vocoder.vocoder.*`), then are renamed by the `replacements`, applied in order, each replacing
+every occurrence (the official SDOps semantics). `ops` may then rewrite a (key, tensor) pair, e.g. to
 down-cast a weight for fp8.
 """
 
@@ -23,6 +24,7 @@ class KeyMap:
     prefixes: tuple[str, ...] = ("",)
     suffixes: tuple[str, ...] = ("",)
     exclude: tuple[str, ...] = ()
+    strip: str = ""
     replacements: tuple[tuple[str, str], ...] = ()
     # (renamed-key prefix, renamed-key suffix, op): the first matching op is applied to the tensor.
     ops: tuple[tuple[str, str, KeyOp], ...] = field(default=())
@@ -35,6 +37,8 @@ class KeyMap:
             return None
         if any(key.startswith(e) for e in self.exclude):
             return None
+        if self.strip and key.startswith(self.strip):
+            key = key[len(self.strip) :]
         for old, new in self.replacements:
             if old in key:
                 key = key.replace(old, new)
@@ -66,5 +70,5 @@ class KeyMap:
 
 
 def strip_prefix_map(name: str, prefix: str, exclude: tuple[str, ...] = ()) -> KeyMap:
-    """The common case: keep `prefix*` keys and strip the prefix once."""
-    return KeyMap(name=name, prefixes=(prefix,), exclude=exclude, replacements=((prefix, ""),))
+    """The common case: keep `prefix*` keys and strip the leading prefix once."""
+    return KeyMap(name=name, prefixes=(prefix,), exclude=exclude, strip=prefix)

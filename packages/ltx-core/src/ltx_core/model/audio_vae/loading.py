@@ -7,14 +7,13 @@ Encoder, decoder and vocoder are three separate builds from the same file. The a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from ltx_core.loader import Checkpoint, ConfigSection, KeyMap, load_model, open_checkpoint
+from ltx_core.loader import Checkpoint, ConfigSection, KeyMap, load_model, open_checkpoint, strip_prefix_map
 from ltx_core.model.audio_vae.bwe import VocoderWithBWE
 from ltx_core.model.audio_vae.config import AudioVAEConfig
 from ltx_core.model.audio_vae.decoder import AudioDecoder
@@ -43,22 +42,8 @@ AUDIO_DECODER_KEY_MAP = KeyMap(
 )
 
 
-@dataclass(frozen=True)
-class _StripOncePrefixMap(KeyMap):
-    """Keeps `prefixes[0]*` keys and removes that prefix exactly once.
-
-    LTX-2.3 keys are `vocoder.vocoder.*`: a replace-all of `vocoder.` (KeyMap's replacement semantics) would
-    also eat the inner module name.
-    """
-
-    def rename(self, key: str) -> str | None:
-        prefix = self.prefixes[0]
-        if not key.startswith(prefix) or any(key.startswith(e) for e in self.exclude):
-            return None
-        return key[len(prefix) :]
-
-
-VOCODER_KEY_MAP = _StripOncePrefixMap(name="vocoder", prefixes=(VOCODER_PREFIX,))
+# LTX-2.3 keys are `vocoder.vocoder.*`: the prefix is stripped exactly once.
+VOCODER_KEY_MAP = strip_prefix_map("vocoder", VOCODER_PREFIX)
 
 
 def audio_vae_config(config: dict[str, Any], source: Any = "<config>") -> AudioVAEConfig:

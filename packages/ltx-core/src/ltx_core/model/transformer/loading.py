@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +34,7 @@ def transformer_key_map(config: TransformerConfig) -> KeyMap:
     skip = [TRANSFORMER_PREFIX + p for p in _AUDIO_TOP]
     for i in range(config.num_layers):
         skip += [f"{TRANSFORMER_PREFIX}transformer_blocks.{i}.{p}" for p in _AUDIO_BLOCK]
-    return KeyMap(
-        name="transformer_video_only",
-        prefixes=TRANSFORMER_KEY_MAP.prefixes,
-        exclude=TEXT_CONNECTOR_PREFIXES + tuple(skip),
-        replacements=TRANSFORMER_KEY_MAP.replacements,
-    )
+    return replace(TRANSFORMER_KEY_MAP, name="transformer_video_only", exclude=TEXT_CONNECTOR_PREFIXES + tuple(skip))
 
 
 def transformer_config(
