@@ -15,6 +15,11 @@ differ. Latent widths are the real ones (128 video channels, 8 x 16 audio) so th
 from __future__ import annotations
 
 import copy
+import json
+import os
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 # Values every official transformer config carries (checked by the configurator).
@@ -259,3 +264,182 @@ def tiny_upsampler_config() -> dict[str, Any]:
         "rational_resampler": False,
         "_class_name": "LatentUpsampler",
     }
+
+
+# --- the writer ---------------------------------------------------------------------------------------------------
+
+LORA_RANK = 4
+IC_LORA_DOWNSCALE_FACTOR = 2
+LTX23_MODEL_VERSION = "2.3.0"
+FILES = (
+    "dev.safetensors",
+    "distilled.safetensors",
+    "distilled_lora.safetensors",
+    "ic_lora.safetensors",
+    "spatial_upsampler_x2.safetensors",
+    "gemma",
+)
+
+
+def make_tiny_checkpoints(
+    out_dir: str | Path, versions: Sequence[str] = VERSIONS, seed: int = 0, *, overwrite: bool = False
+) -> dict[str, Path]:
+    """Write the tiny checkpoint set of each version into `out_dir/<version>/`; returns {version: folder}.
+
+    Deterministic for a given seed (the global RNG state is saved and restored). Every file is written to a
+    temporary name first, so an interrupted run never leaves a truncated checkpoint that a later run would reuse;
+    a folder that already holds the complete set is kept unless `overwrite`.
+    """
+    out = Path(out_dir)
+    folders = {}
+    for index, version in enumerate(versions):
+        if version not in VERSIONS:
+            raise ValueError(f"unknown version {version!r}; choose from {VERSIONS}")
+        folder = out / version
+        folders[version] = folder
+        if not overwrite and tiny_set_complete(folder):
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        _write_version(folder, version, seed + 1000 * index)
+    return folders
+
+
+def tiny_set_complete(folder: str | Path) -> bool:
+    """True when `folder` holds every file of a tiny set (the Gemma root counts when its index is written)."""
+    f = Path(folder)
+    return (
+        all((f / name).is_file() for name in FILES if name != "gemma")
+        and (f / "gemma" / "model.safetensors.index.json").is_file()
+    )
+
+
+def _write_version(folder: Path, version: str, seed: int) -> None:
+    import torch
+
+    from ltx_core.testing.tiny_gemma import make_tiny_gemma_root
+
+    config = tiny_config(version)
+    metadata = {"config": json.dumps(config)}
+    if version == "ltx23":
+        metadata["model_version"] = LTX23_MODEL_VERSION
+    state = torch.random.get_rng_state()
+    try:
+        torch.manual_seed(seed)
+        dev = full_checkpoint_state_dict(config)
+        torch.manual_seed(seed + 1)
+        distilled = full_checkpoint_state_dict(config)
+        torch.manual_seed(seed + 2)
+        lora = transformer_lora_state_dict(dev, LORA_RANK)
+        torch.manual_seed(seed + 3)
+        ic_lora = transformer_lora_state_dict(dev, LORA_RANK)
+        torch.manual_seed(seed + 4)
+        upsampler, upsampler_meta = upsampler_file_contents(tiny_upsampler_config())
+    finally:
+        torch.random.set_rng_state(state)
+    _save(folder / "dev.safetensors", dev, metadata)
+    _save(folder / "distilled.safetensors", distilled, metadata)
+    _save(folder / "distilled_lora.safetensors", lora, {"format": "pt"})
+    ic_meta = {"format": "pt", "reference_downscale_factor": str(IC_LORA_DOWNSCALE_FACTOR)}
+    _save(folder / "ic_lora.safetensors", ic_lora, ic_meta)
+    _save(folder / "spatial_upsampler_x2.safetensors", upsampler, upsampler_meta)
+    gemma_tmp = folder / ".gemma.partial"
+    shutil.rmtree(gemma_tmp, ignore_errors=True)
+    layers = tiny_num_hidden_states(dev, config) - 1
+    make_tiny_gemma_root(gemma_tmp, hidden_size=config["transformer"]["caption_channels"], num_layers=layers, seed=seed)
+    shutil.rmtree(folder / "gemma", ignore_errors=True)
+    os.replace(gemma_tmp, folder / "gemma")
+
+
+def tiny_num_hidden_states(state: Mapping[str, Any], config: dict[str, Any]) -> int:
+    """L (Gemma hidden states the text projection takes) from the projection weight's input width (README 3.3)."""
+    key = next(k for k in ("text_embedding_projection.aggregate_embed.weight",
+                           "text_embedding_projection.video_aggregate_embed.weight") if k in state)  # fmt: skip
+    return int(state[key].shape[1]) // int(config["transformer"]["caption_channels"])
+
+
+TINY_NUM_HIDDEN_STATES = 4  # embeddings + 3 Gemma layers, as the golden tiny checkpoints
+
+
+def full_checkpoint_state_dict(config: dict[str, Any], num_hidden_states: int = TINY_NUM_HIDDEN_STATES) -> dict:
+    """Random-init every component of a single-file checkpoint for `config`, under the official keys, in bf16."""
+    import torch
+
+    from ltx_core.model.audio_vae.loading import (
+        audio_decoder_from_config,
+        audio_encoder_from_config,
+        audio_vae_checkpoint_state_dict,
+        vocoder_checkpoint_state_dict,
+        vocoder_from_config,
+    )
+    from ltx_core.model.transformer import build_transformer, transformer_checkpoint_state_dict
+    from ltx_core.model.video_vae import (
+        video_decoder_factory,
+        video_encoder_factory,
+        video_vae_checkpoint_state_dict,
+    )
+    from ltx_core.text_encoders.gemma import build_text_path, text_path_checkpoint_state_dict
+
+    state: dict[str, torch.Tensor] = {}
+    state.update(transformer_checkpoint_state_dict(build_transformer(config)))
+    state.update(text_path_checkpoint_state_dict(build_text_path(config, num_hidden_states)))
+    encoder, decoder = video_encoder_factory(config), video_decoder_factory(config)
+    _randomize_statistics(encoder.per_channel_statistics)
+    decoder.per_channel_statistics.load_state_dict(encoder.per_channel_statistics.state_dict())
+    state.update(video_vae_checkpoint_state_dict(encoder, decoder, with_unused_statistics=True))
+    audio_encoder, audio_decoder = audio_encoder_from_config(config), audio_decoder_from_config(config)
+    _randomize_statistics(audio_encoder.per_channel_statistics)
+    state.update(audio_vae_checkpoint_state_dict(audio_encoder, audio_decoder))
+    state.update(vocoder_checkpoint_state_dict(vocoder_from_config(config)))
+    return {k: _stored(v) for k, v in state.items()}
+
+
+def _randomize_statistics(stats: Any) -> None:
+    """Plausible latent statistics (std in [0.5, 1.5], mean in [-0.2, 0.2]) instead of the init's ones/zeros."""
+    import torch
+
+    with torch.no_grad():
+        for name, buffer in stats.named_buffers():
+            if "std" in name:
+                buffer.copy_(0.5 + torch.rand_like(buffer))
+            elif "mean" in name:
+                buffer.copy_(0.4 * torch.rand_like(buffer) - 0.2)
+
+
+def transformer_lora_state_dict(checkpoint_state: Mapping[str, Any], rank: int) -> dict:
+    """A rank-`rank` LoRA for every Linear weight of the transformer blocks (official trainer key layout)."""
+    import torch
+
+    prefix = "model.diffusion_model."
+    out = {}
+    for key in sorted(checkpoint_state):
+        tensor = checkpoint_state[key]
+        if not (key.startswith(prefix + "transformer_blocks.") and key.endswith(".weight") and tensor.dim() == 2):
+            continue
+        stem = "diffusion_model." + key[len(prefix) : -len(".weight")]
+        fan_out, fan_in = tensor.shape
+        out[stem + ".lora_A.weight"] = (torch.randn(rank, fan_in) / fan_in**0.5).to(torch.bfloat16)
+        out[stem + ".lora_B.weight"] = (0.02 * torch.randn(fan_out, rank)).to(torch.bfloat16)
+    return out
+
+
+def upsampler_file_contents(config: dict[str, Any]) -> tuple[dict, dict[str, str]]:
+    from ltx_core.model.upsampler import upsampler_checkpoint_state_dict, upsampler_factory, upsampler_metadata
+
+    model = upsampler_factory(config)
+    return {k: _stored(v) for k, v in upsampler_checkpoint_state_dict(model).items()}, upsampler_metadata(model)
+
+
+def _stored(tensor: Any) -> Any:
+    """Released files are bf16: floating tensors are rounded to bf16, others kept."""
+    import torch
+
+    t = tensor.detach().contiguous()
+    return t.to(torch.bfloat16) if t.is_floating_point() else t.clone()
+
+
+def _save(path: Path, tensors: Mapping[str, Any], metadata: dict[str, str]) -> None:
+    from safetensors.torch import save_file
+
+    tmp = path.with_name(f".{path.name}.partial")
+    save_file(dict(tensors), str(tmp), metadata=metadata)
+    os.replace(tmp, path)

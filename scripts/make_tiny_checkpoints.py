@@ -1,0 +1,32 @@
+"""Write the tiny random-weight checkpoint set (official layout) for LTX-2 and LTX-2.3.
+
+    uv run python scripts/make_tiny_checkpoints.py --out DIR [--version ltx2 --version ltx23] [--seed 0]
+
+Writes DIR/<version>/{dev,distilled,distilled_lora,ic_lora,spatial_upsampler_x2}.safetensors and DIR/<version>/gemma/.
+The weights are random: outputs are noise, but every loader and pipeline code path is the real one.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ltx_core.testing.tiny_checkpoints import VERSIONS, make_tiny_checkpoints
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True, help="folder to write into (one subfolder per version)")
+    parser.add_argument("--version", action="append", choices=VERSIONS, help="ltx2 and/or ltx23 (default: both)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random weights (default 0)")
+    parser.add_argument("--overwrite", action="store_true", help="rewrite sets that already exist")
+    args = parser.parse_args(argv)
+    folders = make_tiny_checkpoints(
+        args.out, versions=args.version or VERSIONS, seed=args.seed, overwrite=args.overwrite
+    )
+    for name, folder in folders.items():
+        print(f"{name}: {folder}")
+
+
+if __name__ == "__main__":
+    main()
