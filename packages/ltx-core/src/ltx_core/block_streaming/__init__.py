@@ -1,0 +1,16 @@
+"""Block streaming (spec B.10): run the transformer with its blocks kept in host RAM or read from the checkpoint on
+demand, at most two blocks on the accelerator at a time, bitwise identical to the resident model."""
+
+from ltx_core.block_streaming.build import (
+    build_streaming_transformer,
+    load_resident_transformer,
+    transformer_footprint,
+)
+from ltx_core.block_streaming.wrapper import StreamingTransformer
+
+__all__ = [
+    "StreamingTransformer",
+    "build_streaming_transformer",
+    "load_resident_transformer",
+    "transformer_footprint",
+]

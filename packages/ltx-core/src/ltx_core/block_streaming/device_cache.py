@@ -1,0 +1,110 @@
+"""At most `slots` blocks on the compute device: FIFO cache over one device allocation, uploads on a side stream.
+
+CUDA ordering: a buffer is overwritten only after the copy stream has waited on the "compute done" event of the
+block that last used it; the compute stream waits on the upload's event before running the block. The host never
+blocks here (the disk reader blocks only before reusing one of its host slots). On a CPU device the same code runs
+synchronously with no CUDA call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import OrderedDict, deque
+from collections.abc import Iterator, Sequence
+
+import torch
+
+from ltx_core.block_streaming.layout import BLOCKS_PREFIX
+from ltx_core.block_streaming.prepare import fuse_loras
+from ltx_core.block_streaming.providers import BlockProvider
+from ltx_core.loader.lora import LoraWeights
+
+
+class DeviceBlockCache:
+    def __init__(
+        self,
+        provider: BlockProvider,
+        device: torch.device,
+        *,
+        slots: int = 2,
+        loras: Sequence[tuple[LoraWeights, float]] = (),
+    ) -> None:
+        if slots < 1:
+            raise ValueError(f"device slots {slots} is invalid; use 1 or more")
+        self.provider = provider
+        self.device = device
+        self.cuda = device.type == "cuda"
+        self._loras = list(loras) if provider.fuses_on_device else []
+        size = max(layout.nbytes for layout in provider.layouts)
+        self._pool: torch.Tensor | None = torch.empty((slots, size), dtype=torch.uint8, device=device)
+        self._free: deque[tuple[int, torch.cuda.Event | None]] = deque((i, None) for i in range(slots))
+        self._cached: OrderedDict[int, int] = OrderedDict()  # block index → pool row, oldest first
+        self._done: dict[int, torch.cuda.Event] = {}
+        self._copy_stream = torch.cuda.Stream(device) if self.cuda else None
+        self.uploads = 0
+        self.nbytes = slots * size
+
+    def get(self, index: int) -> dict[str, torch.Tensor]:
+        """Block `index`'s tensors on the device (views into a pool row), uploading it when not cached."""
+        pool = self._pool
+        assert pool is not None, "block cache used after close()"
+        layout = self.provider.layouts[index]
+        row = self._cached.get(index)
+        if row is not None:
+            return layout.views(pool[row])
+        if len(self._cached) >= pool.shape[0]:
+            old, old_row = self._cached.popitem(last=False)
+            self._free.append((old_row, self._done.pop(old, None)))
+        row, pending = self._free.popleft()
+        host = self.provider.fetch(index)
+        dst = pool[row, : layout.nbytes]
+        with self._on_copy_stream():
+            if pending is not None:
+                assert self._copy_stream is not None
+                self._copy_stream.wait_event(pending)
+            dst.copy_(host.data, non_blocking=self.cuda)
+            if self._loras:
+                self._fuse(index, layout.views(pool[row]))
+            event = self._record(self._copy_stream)
+        self.provider.release(host, event)
+        if event is not None:
+            torch.cuda.current_stream(self.device).wait_event(event)
+        self._cached[index] = row
+        self.uploads += 1
+        return layout.views(pool[row])
+
+    def mark_done(self, index: int) -> None:
+        """Called after block `index` has been queued on the compute stream."""
+        if self.cuda and index in self._cached:
+            self._done[index] = self._record(torch.cuda.current_stream(self.device))  # type: ignore[assignment]
+
+    def _fuse(self, index: int, views: dict[str, torch.Tensor]) -> None:
+        for name, view in views.items():
+            fused = fuse_loras(f"{BLOCKS_PREFIX}.{index}.{name}", view, self._loras, self.device)
+            if fused is not None:
+                view.copy_(fused)
+
+    @contextlib.contextmanager
+    def _on_copy_stream(self) -> Iterator[None]:
+        if self._copy_stream is None:
+            yield
+            return
+        with torch.cuda.stream(self._copy_stream):
+            yield
+
+    def _record(self, stream: torch.cuda.Stream | None) -> torch.cuda.Event | None:
+        if stream is None:
+            return None
+        event = torch.cuda.Event()
+        event.record(stream)
+        return event
+
+    def close(self) -> None:
+        if self.cuda:
+            assert self._copy_stream is not None
+            self._copy_stream.synchronize()
+            torch.cuda.current_stream(self.device).synchronize()
+        self._cached.clear()
+        self._done.clear()
+        self._free.clear()
+        self._pool = None

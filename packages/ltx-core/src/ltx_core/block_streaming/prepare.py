@@ -1,0 +1,61 @@
+"""One tensor from file to its in-memory form, the same way in every mode (resident, cpu, disk).
+
+Order: cast floats to the build dtype → key-map ops (fp8-cast down-cast) → LoRA fusion. For non-fp8 weights this
+is exactly what `ltx_core.loader.load_model` computes (Δ in the target dtype, W' = Δ + W); for fp8-cast weights it
+is the official order (the weight is rounded to fp8 first, then W' = fp8(bf16(Δ) + bf16(W_fp8))).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from ltx_core.loader.key_map import KeyMap
+from ltx_core.loader.lora import LoraWeights, delta_dtype_for, fuse_weight, lora_delta
+
+_WEIGHT = ".weight"
+
+
+def default_fuse_device() -> torch.device:
+    """Where the loader fuses LoRAs (the first CUDA device when there is one): fusing elsewhere changes bits."""
+    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+
+
+@dataclass(frozen=True)
+class TensorRecipe:
+    """The cast and ops applied to every tensor of a component; LoRAs are fused separately (see `fuse_loras`)."""
+
+    key_map: KeyMap
+    dtype: torch.dtype | None = None
+
+    def convert(self, name: str, tensor: torch.Tensor) -> torch.Tensor:
+        """Cast and key-map ops for the tensor called `name` (renamed key)."""
+        if self.dtype is not None and tensor.is_floating_point() and tensor.dtype != self.dtype:
+            tensor = tensor.to(self.dtype)
+        return self.key_map.apply_ops(name, tensor)
+
+
+def fuse_loras(
+    name: str, tensor: torch.Tensor, loras: Sequence[tuple[LoraWeights, float]], device: torch.device
+) -> torch.Tensor | None:
+    """The LoRA-fused version of weight `name` computed on `device` (same dtype), or None when no LoRA touches it."""
+    if not loras or not name.endswith(_WEIGHT):
+        return None
+    delta = lora_delta(loras, name[: -len(_WEIGHT)], delta_dtype_for(tensor.dtype), device)
+    if delta is None:
+        return None
+    return fuse_weight(tensor.to(device), delta, tensor.dtype)
+
+
+def prepare(
+    name: str,
+    tensor: torch.Tensor,
+    recipe: TensorRecipe,
+    loras: Sequence[tuple[LoraWeights, float]],
+    fuse_device: torch.device,
+) -> torch.Tensor:
+    tensor = recipe.convert(name, tensor)
+    fused = fuse_loras(name, tensor, loras, fuse_device)
+    return tensor if fused is None else fused
