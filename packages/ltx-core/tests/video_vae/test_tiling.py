@@ -191,3 +191,12 @@ def test_auto_tiling():
         h = tile.height.inp.stop - tile.height.inp.start
         w = tile.width.inp.stop - tile.width.inp.start
         assert estimate_decode_bytes(f, h, w) <= need // 3
+
+
+def test_auto_tiling_keeps_overlaps_at_most_half_a_tile():
+    for budget in (2**26, 2**28, 2**30, 2**32):
+        cfg = auto_tiling((1, 128, 31, 34, 60), budget)
+        assert cfg is not None
+        t, s = cfg.temporal_config, cfg.spatial_config
+        assert 2 * t.tile_overlap_in_frames <= t.tile_size_in_frames
+        assert s is None or 2 * s.tile_overlap_in_pixels <= s.tile_size_in_pixels

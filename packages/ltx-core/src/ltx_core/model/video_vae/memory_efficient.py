@@ -151,6 +151,7 @@ def res_stage(
     return z
 
 
+@torch.no_grad()  # inference only: the in-place workspace would defeat autograd (use forward_standard to train)
 def decode_memory_efficient(
     decoder: VideoDecoder,
     latent: torch.Tensor,

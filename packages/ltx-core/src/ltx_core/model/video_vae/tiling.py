@@ -298,8 +298,8 @@ def estimate_decode_bytes(
     return batch * pixels * elements_per_pixel * dtype_bytes
 
 
-def _tile_latents(size: int, overlap: int, length: int, longest: int) -> int:
-    return min(length, max(max(2, overlap + 1), round(size * length / longest)))
+def _axis_lengths(axis: list[AxisTile]) -> list[int]:
+    return [a.inp.stop - a.inp.start for a in axis]
 
 
 def auto_tiling(
@@ -314,9 +314,10 @@ def auto_tiling(
 ) -> TilingConfig | None:
     """Tiling for decoding `latent_shape` (B, C, F', H', W') within `free_bytes`, or None when untiled fits.
 
-    Prefers the largest tiles that fit (fewest seams): first temporal-only tiling, then spatial+temporal with
-    shrinking spatial tiles. Besides the per-tile working memory it counts the blend buffers of one temporal
-    group (two full-frame output buffers in the latent dtype). Falls back to the smallest candidate.
+    Among candidate tile sizes whose largest tile fits (working memory of one tile plus the blend buffers of two
+    temporal groups: 3 + 1 channels each, in the latent dtype), picks the one that decodes the least total latent
+    volume (overlaps are decoded twice), preferring larger tiles on ties. Overlaps are capped at half a tile.
+    Falls back to the smallest candidate when nothing fits.
     """
     b, _, f, h, w = latent_shape
     budget = free_bytes * safety
@@ -325,27 +326,27 @@ def auto_tiling(
         <= budget
     ):
         return None
-    out_frame_bytes = b * 3 * SPATIAL_SCALE * h * SPATIAL_SCALE * w * dtype_bytes
-    longest = max(h, w)
-    best: TilingConfig | None = None
+    frame_px = SPATIAL_SCALE * h * SPATIAL_SCALE * w
+    best: tuple[int, int, TilingConfig] | None = None
+    smallest: TilingConfig | None = None
     for spatial_px in (None, *SPATIAL_CANDIDATES_PX):
         for frames in TEMPORAL_CANDIDATES_FRAMES:
-            t_ov = min(temporal_overlap_frames, frames - 8)
-            temporal = TemporalTilingConfig(frames, t_ov)
-            if spatial_px is None:
-                th, tw, spatial = h, w, None
-            else:
-                s_ov = min(spatial_overlap_px, spatial_px - 32)
-                spatial = SpatialTilingConfig(spatial_px, s_ov)
-                th = _tile_latents(spatial_px // 32, s_ov // 32, h, longest)
-                tw = _tile_latents(spatial_px // 32, s_ov // 32, w, longest)
-            tf = min(f, frames // TIME_SCALE + 1)  # +1: causal tiles start one latent frame early
-            group_frames = TIME_SCALE * (tf - 1) + 1
+            temporal = TemporalTilingConfig(frames, min(temporal_overlap_frames, frames // 2 // 8 * 8))
+            spatial = None
+            if spatial_px is not None:
+                spatial = SpatialTilingConfig(spatial_px, min(spatial_overlap_px, spatial_px // 2 // 32 * 32))
+            cfg = TilingConfig(spatial, temporal)
+            smallest = cfg
+            axes_t, axes_h, axes_w = decode_tile_axes(latent_shape, cfg)
+            lt, lh, lw = _axis_lengths(axes_t), _axis_lengths(axes_h), _axis_lengths(axes_w)
+            group_frames = max(a.out.stop - a.out.start for a in axes_t)
             need = estimate_decode_bytes(
-                tf, th, tw, dtype_bytes=dtype_bytes, batch=b, elements_per_pixel=elements_per_pixel
+                max(lt), max(lh), max(lw), dtype_bytes=dtype_bytes, batch=b, elements_per_pixel=elements_per_pixel
             )
-            need += 2 * group_frames * out_frame_bytes
-            best = TilingConfig(spatial, temporal)
-            if need <= budget:
-                return best
-    return best
+            need += 2 * 4 * b * group_frames * frame_px * dtype_bytes
+            if need > budget:
+                continue
+            key = (sum(lt) * sum(lh) * sum(lw), -max(lt) * max(lh) * max(lw), cfg)
+            if best is None or key[:2] < best[:2]:
+                best = key
+    return best[2] if best is not None else smallest
