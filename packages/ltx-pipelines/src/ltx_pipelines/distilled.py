@@ -278,3 +278,213 @@ class _Clock:
 
     def __exit__(self, *exc: object) -> None:
         self.seconds[self._name] = self.seconds.get(self._name, 0.0) + time.perf_counter() - self._start
+
+
+# --- command line --------------------------------------------------------------------------------------------------
+
+_COMPONENTS = (  # (what, key prefix) every distilled run reads from the checkpoint
+    ("transformer", "model.diffusion_model.transformer_blocks."),
+    ("text projection", "text_embedding_projection."),
+    ("video VAE encoder", "vae.encoder."),
+    ("video VAE decoder", "vae.decoder."),
+    ("video latent statistics", "vae.per_channel_statistics."),
+    ("audio VAE decoder", "audio_vae.decoder."),
+    ("vocoder", "vocoder."),
+)
+
+
+def check_checkpoint(path: Path, components: Sequence[tuple[str, str]] = _COMPONENTS) -> None:
+    """The file is a full LTX checkpoint with every component the pipeline reads (header only, no tensor read)."""
+    from ltx_core.errors import CheckpointError
+    from ltx_core.loader import open_checkpoint
+
+    ckpt = open_checkpoint(path)
+    keys = ckpt.keys()
+    if any(k.endswith((".lora_A.weight", ".lora_B.weight")) for k in keys):
+        raise CheckpointError(f"{path} is a LoRA file, not a model checkpoint; pass it with --lora PATH [STRENGTH]")
+    if "initial_conv.weight" in keys and "final_conv.weight" in keys:
+        raise CheckpointError(
+            f"{path} is a latent upsampler, not a model checkpoint; pass it with --spatial-upsampler-path"
+        )
+    if "transformer" not in ckpt.config:
+        raise CheckpointError(f"{path} has no LTX config metadata (no 'transformer' section); is it an LTX-2 file?")
+    for what, prefix in components:
+        if not any(k.startswith(prefix) for k in keys):
+            raise CheckpointError(f"{path} lacks the {what} (no {prefix}* weights), which this pipeline needs")
+
+
+def check_lora_file(path: Path) -> None:
+    from ltx_core.errors import LoraError
+    from ltx_core.loader import SafetensorsFile
+
+    keys = SafetensorsFile(path).keys()
+    if not any(k.endswith(".lora_A.weight") for k in keys):
+        what = "a model checkpoint" if any(k.startswith("model.diffusion_model.") for k in keys) else "not a LoRA"
+        raise LoraError(f"{path} is {what}, not a LoRA file (no '<module>.lora_A.weight' tensors)")
+
+
+def preflight(args: Any) -> None:
+    """Every check that needs only headers and small files, before any model is built (errors exit with 2)."""
+    from ltx_core.loader import open_checkpoint
+    from ltx_core.model.upsampler.loading import check_is_upsampler
+    from ltx_core.text_encoders.gemma import check_gemma_fits, find_gemma_root
+    from ltx_core.text_encoders.gemma.loading import text_path_config
+    from ltx_pipelines.media.image import read_image
+
+    for flag, value, valid in (
+        ("--offload", args.offload, "none"),
+        ("--quantization", args.quantization, None),
+        ("--compile", args.compile, False),
+    ):
+        if value != valid:
+            raise InputError(f"{flag} {value} is not supported by the distilled pipeline yet; leave it out")
+    resolve_device(args.device)
+    check_checkpoint(args.distilled_checkpoint_path)
+    check_is_upsampler(open_checkpoint(args.spatial_upsampler_path))
+    for lora in args.loras:
+        check_lora_file(lora.path)
+    ckpt = open_checkpoint(args.distilled_checkpoint_path)
+    check_gemma_fits(find_gemma_root(args.gemma_root), text_path_config(ckpt), ckpt.path)
+    for image in args.images:
+        read_image(image.path)
+
+
+class _RichProgress:
+    """One rich progress bar per phase (stage, step i/n, elapsed, ETA), then the video decode by frames."""
+
+    def __init__(self, console: Any) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.progress = Progress(
+            TextColumn("[bold]{task.description:<13}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        )
+        self.tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> _RichProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if phase not in self.tasks:
+            self.tasks[phase] = self.progress.add_task(phase, total=total)
+        self.progress.update(self.tasks[phase], completed=done, total=total)
+
+
+def _peak_memory(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"{torch.cuda.max_memory_allocated(device) / 2**30:.2f} GiB GPU"
+    import resource
+
+    return f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB RAM (process peak)"
+
+
+def run_command(args: Any) -> Path:
+    """The CLI's work after parsing: checks (exit 2 on failure), generation, writing, summary."""
+    import typer
+    from rich.console import Console
+
+    from ltx_core.errors import LTXError
+    from ltx_core.model.video_vae import TilingConfig
+    from ltx_pipelines.cli.app import EXIT_USAGE, print_error
+    from ltx_pipelines.media.mp4 import write_mp4
+
+    try:
+        preflight(args)
+    except LTXError as exc:
+        print_error(str(exc))
+        raise typer.Exit(EXIT_USAGE) from None
+
+    console = Console(stderr=True, quiet=args.quiet)
+    device = resolve_device(args.device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    started = time.perf_counter()
+    pipeline = DistilledPipeline(
+        args.distilled_checkpoint_path, args.gemma_root, args.spatial_upsampler_path, args.loras, device
+    )
+    images = [ImageConditioningInput(i.path, i.frame_idx, i.strength, i.crf) for i in args.images]
+    with _RichProgress(console) as progress:
+        result = pipeline(
+            args.prompt,
+            seed=args.seed,
+            height=args.height,
+            width=args.width,
+            num_frames=args.num_frames,
+            frame_rate=args.frame_rate,
+            images=images,
+            tiling_config=TilingConfig.default(),
+            enhance_prompt=args.enhance_prompt,
+            progress=progress,
+        )
+        total = result.video.num_frames
+        write_started = time.perf_counter()
+        with result.video:
+            path = write_mp4(
+                args.output_path,
+                result.video,
+                result.frame_rate,
+                result.audio,
+                on_frames=lambda n: progress("decode video", n, total),
+            )
+        result.seconds["decode video + write"] = time.perf_counter() - write_started
+    _summary(console, args, result, path, time.perf_counter() - started, device)
+    return path
+
+
+def _summary(console: Any, args: Any, result: DistilledResult, path: Path, seconds: float, device: Any) -> None:
+    from rich.table import Table
+
+    table = Table(show_header=False, box=None, padding=(0, 2))
+    fps, rate = int(result.frame_rate), result.audio.sampling_rate
+    table.add_row("output", str(path))
+    table.add_row("video", f"{result.video.width}x{result.video.height}, {result.video.num_frames} frames at {fps} fps "
+                  f"({result.video.num_frames / fps:.2f} s)")  # fmt: skip
+    table.add_row(
+        "audio",
+        f"stereo {rate} Hz ({result.audio.waveform.shape[-1] / rate:.2f} s)",
+    )
+    table.add_row("seed", str(args.seed))
+    for phase, secs in result.seconds.items():
+        table.add_row(f"time {phase}", f"{secs:.1f} s")
+    table.add_row("time total", f"{seconds:.1f} s")
+    table.add_row("peak memory", _peak_memory(device))
+    console.print(table)
+
+
+def _app() -> Any:
+    from ltx_pipelines.cli.app import create_app, pipeline_command
+    from ltx_pipelines.cli.options import DISTILLED_TWO_STAGE
+
+    app = create_app(help="Distilled LTX-2 / LTX-2.3: prompt (and images) to an MP4 with sound, in two stages.")
+
+    @pipeline_command(app, DISTILLED_TWO_STAGE, two_stage=True)
+    def distilled(args: Any) -> None:
+        """Half-size stage 1 (8 steps), x2 latent upsampling, full-size stage 2 (3 steps), decode, write the MP4."""
+        run_command(args)
+
+    return app
+
+
+def main() -> None:
+    _app()()
+
+
+if __name__ == "__main__":
+    main()
