@@ -110,6 +110,8 @@ class StreamingTransformer(nn.Module):
         audio: Modality | None,
         perturbations: BatchedPerturbationConfig | None = None,
     ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        if self._cache is None:
+            raise RuntimeError("this streaming transformer was closed; build a new one")
         return self.model(video, audio, perturbations)
 
     def close(self) -> None:
