@@ -1,0 +1,219 @@
+"""The distilled pipeline end to end on generated tiny checkpoints (both versions): the MP4 it writes, determinism,
+encode-once-generate-many, and the command line's answer to each class of bad input (one line, exit code, no file).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file, save_file
+from typer.testing import CliRunner
+
+from ltx_core.loader import SafetensorsFile
+from ltx_core.testing.tiny_checkpoints import VERSIONS, make_tiny_checkpoints
+from ltx_pipelines.distilled import DistilledPipeline, _app
+from ltx_pipelines.utils.blocks import PromptEncoder
+from ltx_pipelines.utils.helpers import ImageConditioningInput
+
+HEIGHT, WIDTH, FRAMES, FPS = 64, 128, 9, 24.0  # smallest two-stage size the reflect-padded LTX-2 decoder takes
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("tiny")
+
+
+@pytest.fixture(scope="module")
+def tiny_sets(tiny: Path) -> dict[str, Path]:
+    return make_tiny_checkpoints(tiny, VERSIONS, seed=0)
+
+
+def _args(folder: Path, out: Path, *extra: str, ckpt: Path | None = None) -> list[str]:
+    return [
+        "--distilled-checkpoint-path", str(ckpt or folder / "distilled.safetensors"),
+        "--spatial-upsampler-path", str(folder / "spatial_upsampler_x2.safetensors"),
+        "--gemma-root", str(folder / "gemma"),
+        "--prompt", "a red fox in the snow",
+        "--height", str(HEIGHT), "--width", str(WIDTH), "--num-frames", str(FRAMES), "--frame-rate", str(FPS),
+        "--output-path", str(out), "--quiet", *extra,
+    ]  # fmt: skip
+
+
+def _invoke(args: list[str]) -> tuple[int, str]:
+    result = CliRunner().invoke(_app(), args)
+    return result.exit_code, result.output  # click >= 8.2: stdout and stderr interleaved
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_cli_writes_mp4_with_audio(tiny_sets: dict[str, Path], tmp_path: Path, version: str) -> None:
+    folder = tiny_sets[version]
+    out = tmp_path / "nested" / "out.mp4"
+    code, text = _invoke(_args(folder, out, "--seed", "3"))
+    assert code == 0, text
+    with av.open(str(out)) as container:
+        video = container.streams.video[0]
+        assert (video.width, video.height) == (WIDTH, HEIGHT)
+        assert video.average_rate == int(FPS)
+        frames = sum(1 for _ in container.decode(video=0))
+    assert frames == FRAMES
+    rate = 24000 if version == "ltx2" else 48000  # the tiny vocoders' output rates (tiny_vocoder_config)
+    with av.open(str(out)) as container:
+        assert container.streams.audio[0].rate == rate and container.streams.audio[0].channels == 2
+        samples = sum(f.samples for f in container.decode(audio=0))
+    # The waveform covers (4·T − 3) mel hops of the T = round(frames/fps·25) audio latents; AAC adds < 1 frame.
+    latents = round(FRAMES / FPS * 25)
+    expected = (4 * latents - 3) * 160 / 16000
+    assert abs(samples / rate - expected) < 1024 / rate + 1e-9
+    assert [p.name for p in out.parent.iterdir()] == ["out.mp4"]  # no temporary file left
+
+
+def test_same_seed_twice_identical_and_contexts_reused(tiny_sets: dict[str, Path]) -> None:
+    folder = tiny_sets["ltx2"]
+    ckpt = folder / "distilled.safetensors"
+    contexts = PromptEncoder(ckpt, folder / "gemma", device="cpu")(["a red fox in the snow"])[0]
+    pipeline = DistilledPipeline(ckpt, None, folder / "spatial_upsampler_x2.safetensors", device="cpu")
+    runs = []
+    for seed in (5, 5, 6):
+        result = pipeline(contexts, seed=seed, height=HEIGHT, width=WIDTH, num_frames=FRAMES, frame_rate=FPS)
+        frames = torch.cat(list(result.video))
+        assert frames.shape == (FRAMES, HEIGHT, WIDTH, 3) and torch.isfinite(frames.float()).all()
+        runs.append((frames, result.audio.waveform))
+    assert torch.equal(runs[0][0], runs[1][0]) and torch.equal(runs[0][1], runs[1][1])
+    assert not torch.equal(runs[0][1], runs[2][1])  # another seed, other noise
+
+
+def test_image_conditioning_runs(tiny_sets: dict[str, Path], tmp_path: Path) -> None:
+    folder = tiny_sets["ltx23"]
+    image = tmp_path / "in.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 70, 3), dtype=np.uint8)).save(image)
+    pipeline = DistilledPipeline(
+        folder / "distilled.safetensors", folder / "gemma", folder / "spatial_upsampler_x2.safetensors", device="cpu"
+    )
+    recorded: dict[str, torch.Tensor] = {}
+    result = pipeline(
+        "a red fox",
+        seed=1,
+        height=HEIGHT,
+        width=WIDTH,
+        num_frames=FRAMES,
+        frame_rate=FPS,
+        images=[ImageConditioningInput(image, 0, 1.0)],
+        record=lambda name, t: recorded.__setitem__(name, t),
+    )
+    result.video.close()
+    # strength 1 at frame 0: the first latent frame's tokens are kept clean (mask 0) in both stages
+    for stage, (h, w) in (("stage1", (HEIGHT // 64, WIDTH // 64)), ("stage2", (HEIGHT // 32, WIDTH // 32))):
+        mask = recorded[f"{stage}_video_denoise_mask"][0, :, 0]
+        assert torch.equal(mask[: h * w], torch.zeros(h * w)) and bool((mask[h * w :] == 1).all())
+        assert recorded[f"{stage}_image_pixels"].shape == (1, 3, 1, 2 * h * 16, 2 * w * 16)
+
+
+# --- bad input: one line, exit code, no file ------------------------------------------------------------------
+
+
+def _lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def broken_files(tiny_sets: dict[str, Path], tiny: Path) -> dict[str, Path]:
+    folder = tiny_sets["ltx2"]
+    state = load_file(str(folder / "distilled.safetensors"))
+    meta = SafetensorsFile(folder / "distilled.safetensors").metadata
+    no_vocoder = tiny / "no_vocoder.safetensors"
+    save_file({k: v for k, v in state.items() if not k.startswith("vocoder.")}, str(no_vocoder), metadata=meta)
+    foreign_lora = tiny / "foreign_lora.safetensors"
+    save_file(
+        {
+            "diffusion_model.nowhere.lora_A.weight": torch.zeros(2, 4),
+            "diffusion_model.nowhere.lora_B.weight": torch.zeros(4, 2),
+        },
+        str(foreign_lora),
+    )
+    not_image = tiny / "not_an_image.png"
+    not_image.write_text("hello")
+    return {"no_vocoder": no_vocoder, "foreign_lora": foreign_lora, "not_image": not_image}
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("height", "nearest valid"),
+        ("frames", "8k+1"),
+        ("missing_checkpoint", "not found"),
+        ("lora_as_checkpoint", "LoRA"),
+        ("upsampler_as_checkpoint", "upsampler"),
+        ("checkpoint_as_upsampler", "not a latent upsampler"),
+        ("checkpoint_as_lora", "not a LoRA"),
+        ("lacks_component", "lacks the vocoder"),
+        ("unreadable_image", "not_an_image.png"),
+        ("offload", "not supported"),
+    ],
+)
+def test_bad_input_exit_2(
+    tiny_sets: dict[str, Path], broken_files: dict[str, Path], tmp_path: Path, case: str, expected: str
+) -> None:
+    folder = tiny_sets["ltx2"]
+    out = tmp_path / "out.mp4"
+    ckpt = folder / "distilled.safetensors"
+    extra: list[str] = []
+    if case == "height":
+        extra = ["--height", "100"]
+    elif case == "frames":
+        extra = ["--num-frames", "10"]
+    elif case == "missing_checkpoint":
+        ckpt = folder / "nope.safetensors"
+    elif case == "lora_as_checkpoint":
+        ckpt = folder / "distilled_lora.safetensors"
+    elif case == "upsampler_as_checkpoint":
+        ckpt = folder / "spatial_upsampler_x2.safetensors"
+    elif case == "checkpoint_as_upsampler":
+        extra = ["--spatial-upsampler-path", str(ckpt)]
+    elif case == "checkpoint_as_lora":
+        extra = ["--lora", str(ckpt)]
+    elif case == "lacks_component":
+        ckpt = broken_files["no_vocoder"]
+    elif case == "unreadable_image":
+        extra = ["--image", str(broken_files["not_image"]), "0", "1.0"]
+    elif case == "offload":
+        extra = ["--offload", "cpu"]
+    code, text = _invoke(_args(folder, out, *extra, ckpt=ckpt))
+    assert code == 2, text
+    assert expected in " ".join(text.replace("│", " ").split()), text  # usage errors come in a wrapped panel
+    if case not in ("height", "frames", "missing_checkpoint"):  # ours (the others are Typer usage errors)
+        assert len(_lines(text)) == 1, text
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_runtime_failure_exit_1_no_file(
+    tiny_sets: dict[str, Path], broken_files: dict[str, Path], tmp_path: Path
+) -> None:
+    folder = tiny_sets["ltx2"]
+    out = tmp_path / "out.mp4"
+    code, text = _invoke(_args(folder, out, "--lora", str(broken_files["foreign_lora"])))
+    assert code == 1, text
+    assert len(_lines(text)) == 1 and "error" in text, text
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_module_help_runs_clean() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-W", "error::RuntimeWarning", "-m", "ltx_pipelines.distilled", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "250"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    for flag in ("--distilled-checkpoint-path", "--spatial-upsampler-path", "--gemma-root", "--image", "--lora",
+                 "--num-frames", "--frame-rate", "--output-path", "--enhance-prompt"):  # fmt: skip
+        assert flag in proc.stdout
+    assert "RuntimeWarning" not in proc.stderr
