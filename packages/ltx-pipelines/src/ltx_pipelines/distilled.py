@@ -482,8 +482,9 @@ def _app() -> Any:
     return app
 
 
-def main() -> None:
-    _app()()
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the command line (`argv` None: `sys.argv`). Exits with the command's code, as a script does."""
+    _app()(args=None if argv is None else list(argv), prog_name="python -m ltx_pipelines.distilled")
 
 
 if __name__ == "__main__":

@@ -442,4 +442,5 @@ def _save(path: Path, tensors: Mapping[str, Any], metadata: dict[str, str]) -> N
 
     tmp = path.with_name(f".{path.name}.partial")
     save_file(dict(tensors), str(tmp), metadata=metadata)
+    os.chmod(tmp, 0o644)  # readable like any downloaded checkpoint (the writer may create it private)
     os.replace(tmp, path)
