@@ -1,0 +1,258 @@
+"""Retake (spec 13.8): regenerate the time window [start, end) of an existing clip, keeping everything else.
+
+Recipe: encode the source video (and its audio track) into clean latents → one diffusion stage at the source's
+size, frame count and fps, where a temporal mask sets every token overlapping the window to "generate" and every
+other token to "keep" → decode video and audio. Distilled checkpoints run the fixed 8-step table without guidance;
+full checkpoints run the LTX-2 scheduler with CFG/STG/modality guidance.
+
+Run it: `python -m ltx_pipelines.retake --help`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ltx_core.components.guiders import MultiModalGuider, MultiModalGuiderParams
+from ltx_core.components.noisers import GaussianNoiser
+from ltx_core.components.schedulers import LTX2Scheduler
+from ltx_core.conditioning import TemporalRegionMask
+from ltx_core.errors import InputError
+from ltx_core.loader import LoraSpec
+from ltx_core.types import Audio
+from ltx_pipelines.media.video import VideoClip
+from ltx_pipelines.utils.blocks import (
+    AudioConditioner,
+    AudioDecoder,
+    DiffusionStage,
+    FrameChunks,
+    ModalitySpec,
+    PromptEncoder,
+    Recorder,
+    VideoDecoder,
+    resolve_device,
+)
+from ltx_pipelines.utils.constants import DISTILLED_SIGMA_VALUES, distilled_sigmas
+from ltx_pipelines.utils.denoisers import GuidedDenoiser, SimpleDenoiser
+from ltx_pipelines.utils.source_media import (
+    RecordingDenoiser,
+    VideoSource,
+    encode_source_audio,
+    encode_source_video,
+    load_source_audio,
+    load_source_video,
+)
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]  # (phase, done, total)
+DISTILLED_STEPS = len(DISTILLED_SIGMA_VALUES) - 1
+DEFAULT_FULL_STEPS = 40  # official default of the pipeline class (the CLI picks 30 for LTX-2.3, 40 for LTX-2)
+
+
+@dataclass
+class RetakeResult:
+    """`video` yields `[f, h, w, 3]` chunks in [0, 1] (iterate once, or `close()` it); `audio` is None only when the
+    source has no audio track and `regenerate_audio` is False; the latents are the stage's results."""
+
+    video: FrameChunks
+    audio: Audio | None
+    video_latent: torch.Tensor
+    audio_latent: torch.Tensor | None
+    frame_rate: float
+    notes: list[str] = field(default_factory=list)  # what was decided for the user (ignored steps, no audio, ...)
+
+
+class RetakePipeline:
+    """One stage at the source resolution; `distilled=True` (default, as official) for distilled checkpoints.
+
+    Every model is built for its step and freed after (`cache_transformer=True` keeps the transformer).
+    """
+
+    def __init__(
+        self,
+        checkpoint_path: str | Path | Any,
+        gemma_root: str | Path | None,
+        loras: Sequence[LoraSpec] = (),
+        device: torch.device | str | None = None,
+        *,
+        distilled: bool = True,
+        dtype: torch.dtype = torch.bfloat16,
+        cache_transformer: bool = False,
+        memory_efficient_decode: bool = True,
+    ) -> None:
+        self.device = resolve_device(device)
+        self.dtype = dtype
+        self.distilled = distilled
+        self.checkpoint = ckpt = checkpoint_path
+        self.prompt_encoder = PromptEncoder(ckpt, gemma_root, dtype=dtype, device=self.device)
+        self.audio_conditioner = AudioConditioner(ckpt, dtype=dtype, device=self.device)
+        self.stage = DiffusionStage(ckpt, loras=loras, dtype=dtype, device=self.device, cache=cache_transformer)
+        self.video_decoder = VideoDecoder(
+            ckpt, dtype=dtype, device=self.device, memory_efficient=memory_efficient_decode
+        )
+        self.audio_decoder = AudioDecoder(ckpt, dtype=dtype, device=self.device)
+
+    @torch.inference_mode()
+    def __call__(
+        self,
+        video: VideoSource,
+        prompt: Any,
+        start_time: float,
+        end_time: float,
+        seed: int,
+        *,
+        source_audio: Audio | None = None,
+        negative_prompt: Any = "",
+        num_inference_steps: int | None = None,
+        video_guider_params: MultiModalGuiderParams | None = None,
+        audio_guider_params: MultiModalGuiderParams | None = None,
+        regenerate_video: bool = True,
+        regenerate_audio: bool = True,
+        enhance_prompt: bool = False,
+        tiling_config: Any = None,
+        max_batch_size: int = 1,
+        sigmas: torch.Tensor | None = None,
+        record: Recorder | None = None,
+        progress: Progress | None = None,
+    ) -> RetakeResult:
+        """`video` is a file (its audio track is the source audio) or decoded frames (`VideoClip`, with the audio
+        as `source_audio`, or None for a silent clip). Prompts are strings or precomputed `PromptContexts`.
+        Full mode needs both guider params; distilled mode uses the 8-step table and ignores
+        `num_inference_steps` (noted in `result.notes`)."""
+        if not start_time < end_time:
+            raise InputError(f"start time {start_time} s must be before end time {end_time} s")
+        if not (regenerate_video or regenerate_audio):
+            raise InputError("nothing to regenerate: set regenerate_video and/or regenerate_audio")
+        if not self.distilled and (video_guider_params is None or audio_guider_params is None):
+            raise InputError("a full (non-distilled) checkpoint needs video and audio guider params")
+        report = progress or (lambda phase, done, total: None)
+        notes: list[str] = []
+
+        report("read source", 0, 1)
+        clip = load_source_video(video)
+        frames, height, width = (int(s) for s in clip.frames.shape[:3])
+        fps = clip.fps
+        duration = frames / fps
+        if start_time >= duration or end_time <= 0:
+            raise InputError(
+                f"window [{start_time}, {end_time}) s lies outside the clip, which lasts {duration:.3f} s "
+                f"({frames} frames at {fps:g} fps)"
+            )
+        if isinstance(video, VideoClip):
+            audio = None if source_audio is None else load_source_audio(source_audio, 0.0, duration)
+        else:
+            audio = load_source_audio(video, 0.0, duration, required=False)
+        report("read source", 1, 1)
+        if audio is None:
+            notes.append(
+                "the source has no audio track: the soundtrack is generated for the whole clip"
+                if regenerate_audio
+                else "the source has no audio track and regenerate_audio is off: the result has no audio"
+            )
+        sigmas = self._sigmas(sigmas, num_inference_steps, notes)
+        for note in notes:
+            logger.info(note)
+
+        generator = torch.Generator(device=self.device).manual_seed(seed)
+        noiser = GaussianNoiser(generator)
+
+        report("encode source", 0, 1)
+        video_latent = encode_source_video(self.checkpoint, clip, dtype=self.dtype, device=self.device)
+        if record is not None:
+            record("source_video_latent", video_latent)
+        audio_latent = None
+        if audio is not None:
+            from ltx_core.model.audio_vae import audio_latent_frames_for_video
+
+            audio_latent = encode_source_audio(
+                self.audio_conditioner, audio, audio_latent_frames_for_video(frames, fps), record=record
+            )
+            if record is not None:
+                record("source_audio_latent", audio_latent)
+        report("encode source", 1, 1)
+
+        report("prompt", 0, 1)
+        prompts = [prompt] if self.distilled else [prompt, negative_prompt]
+        contexts = self.prompt_encoder(prompts, enhance_first_prompt=enhance_prompt, enhance_prompt_seed=seed)
+        report("prompt", 1, 1)
+        positive = contexts[0]
+        if self.distilled:
+            denoiser: Any = SimpleDenoiser(positive.video_context, positive.audio_context)
+        else:
+            negative = contexts[1]
+            denoiser = GuidedDenoiser(
+                positive.video_context,
+                positive.audio_context,
+                MultiModalGuider(video_guider_params, negative.video_context),  # type: ignore[arg-type]
+                MultiModalGuider(audio_guider_params, negative.audio_context),  # type: ignore[arg-type]
+            )
+        recorder = RecordingDenoiser(denoiser) if record is not None else None
+
+        window = TemporalRegionMask(start_time, end_time, fps)
+        video_spec = ModalitySpec(
+            positive.video_context,
+            [window] if regenerate_video else [],
+            frozen=not regenerate_video,
+            initial_latent=video_latent,
+        )
+        if audio is None and not regenerate_audio:
+            audio_spec = None  # nothing to keep and nothing asked for: a video-only stage
+        else:
+            has_audio = audio_latent is not None
+            audio_spec = ModalitySpec(
+                positive.audio_context,
+                [window] if has_audio and regenerate_audio else [],
+                frozen=has_audio and not regenerate_audio,
+                initial_latent=audio_latent,
+            )
+        stage_record = None if record is None else (lambda name, t: record("stage1_" + name, t))
+        result = self.stage(
+            recorder or denoiser,
+            sigmas,
+            noiser,
+            width=width,
+            height=height,
+            frames=frames,
+            fps=fps,
+            video=video_spec,
+            audio=audio_spec,
+            max_batch_size=max_batch_size,
+            on_step=lambda i, n: report("denoise", i + 1, n),
+            record=stage_record,
+        )
+        if recorder is not None and stage_record is not None:
+            recorder.emit(stage_record)
+
+        assert result.video_latent is not None
+        decoded_audio = None
+        if result.audio_latent is not None:
+            report("decode audio", 0, 1)
+            decoded_audio = self.audio_decoder(result.audio_latent)
+            report("decode audio", 1, 1)
+        frames_out = self.video_decoder(result.video_latent, tiling_config, generator)
+        return RetakeResult(
+            video=frames_out,
+            audio=decoded_audio,
+            video_latent=result.video_latent,
+            audio_latent=result.audio_latent,
+            frame_rate=fps,
+            notes=notes,
+        )
+
+    def _sigmas(self, sigmas: torch.Tensor | None, steps: int | None, notes: list[str]) -> torch.Tensor:
+        if sigmas is not None:
+            return sigmas
+        if self.distilled:
+            if steps is not None and steps != DISTILLED_STEPS:
+                notes.append(
+                    f"distilled checkpoint: the fixed {DISTILLED_STEPS}-step table is used; "
+                    f"num_inference_steps {steps} is ignored"
+                )
+            return distilled_sigmas()
+        return LTX2Scheduler().execute(steps=steps or DEFAULT_FULL_STEPS)

@@ -1,0 +1,222 @@
+"""Source media (a clip to retake, a soundtrack to animate) → the clean latents a diffusion stage starts from.
+
+Media arrive as files (decoded here with PyAV) or already decoded (`VideoClip` frames + fps, `Audio` waveform +
+rate), which is how callers holding tensors and the golden tests feed them; everything after decoding is one code
+path (spec 12.4, 12.5). Also here: the per-denoiser-call recorder the A2Vid and retake pipelines share.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from ltx_core.batch_split import X0Callable
+from ltx_core.errors import InputError
+from ltx_core.types import Audio, LatentState
+from ltx_pipelines.media.video import VideoClip
+from ltx_pipelines.utils.blocks import AudioConditioner, CheckpointLike, Recorder, built
+from ltx_pipelines.utils.denoisers import DenoisedLatentResult, Denoiser, DenoiserOutput
+
+VideoSource = str | Path | VideoClip
+AudioSource = str | Path | Audio
+
+TIME_SCALE, SPATIAL_SCALE = 8, 32  # video VAE compression: 8 frames (after the first), 32 pixels
+SILENCE_PEAK = 1e-4  # peak |sample| below this (-80 dBFS) counts as a silent track
+
+
+# --- video ------------------------------------------------------------------------------------------------------
+
+
+def load_source_video(source: VideoSource) -> VideoClip:
+    """A path (every frame of the first video stream) or decoded frames → uint8 `[F, H, W, 3]` + fps."""
+    if isinstance(source, VideoClip):
+        frames = source.frames
+        if frames.dtype != torch.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
+            raise InputError(
+                f"source frames must be uint8 [frames, height, width, 3]; got {frames.dtype} {tuple(frames.shape)}"
+            )
+        if not source.fps > 0:
+            raise InputError(f"source frame rate {source.fps} must be > 0")
+        return source
+    from ltx_pipelines.media.video import read_video, read_video_info
+
+    info = read_video_info(source)  # header only: refuse a clip that does not fit before decoding it
+    check_source_geometry(info.frames, info.height, info.width, where=f"video {str(source)!r}")
+    return read_video(source)
+
+
+def check_source_geometry(frames: int, height: int, width: int, *, where: str = "source video") -> None:
+    """8k+1 frames and sides that are multiples of 32 (the VAE's grid); `InputError` with the nearest valid values."""
+    if frames < 1 or (frames - 1) % TIME_SCALE:
+        low = max(1, (frames - 1) // TIME_SCALE * TIME_SCALE + 1)
+        raise InputError(
+            f"{where} has {frames} frames; the model needs 8k+1 frames: trim it to {low} (or extend it to "
+            f"{low + TIME_SCALE})"
+        )
+    for name, value in (("height", height), ("width", width)):
+        if value < SPATIAL_SCALE or value % SPATIAL_SCALE:
+            low = max(SPATIAL_SCALE, value // SPATIAL_SCALE * SPATIAL_SCALE)
+            near = f"{low}" if value < SPATIAL_SCALE else f"{low} or {low + SPATIAL_SCALE}"
+            raise InputError(f"{where} {name} {value} is not a multiple of {SPATIAL_SCALE}; resize it to {near}")
+
+
+def encode_source_video(
+    checkpoint: CheckpointLike,
+    clip: VideoClip,
+    *,
+    dtype: torch.dtype,
+    device: torch.device,
+    tiling: Any = None,
+) -> torch.Tensor:
+    """Frames at their own size → normalised latent `(1, C, 1+F//8, H/32, W/32)`; the encoder lives for this call.
+
+    Tiled as the official retake (`TilingConfig.default()` when `tiling` is None: one tile for small clips).
+    """
+    from ltx_core.model.video_vae import TilingConfig, encode_video, load_video_encoder
+    from ltx_pipelines.media.video import video_preprocess
+
+    frames, height, width = clip.frames.shape[0], clip.frames.shape[1], clip.frames.shape[2]
+    check_source_geometry(frames, height, width)
+    pixels = video_preprocess(clip.frames, height, width, dtype, device)
+    with built(lambda: load_video_encoder(checkpoint, dtype=dtype, device=device)) as encoder:
+        return encode_video(encoder, pixels, tiling or TilingConfig.default())
+
+
+# --- audio ------------------------------------------------------------------------------------------------------
+
+
+def load_source_audio(
+    source: AudioSource, start_time: float = 0.0, max_duration: float | None = None, *, required: bool = True
+) -> Audio | None:
+    """A file's first audio stream, or a decoded waveform, cut to `[start, start + max_duration)` → `(C, N)` float32.
+
+    A file without an audio stream gives None unless `required` (then an `InputError`).
+    """
+    if start_time < 0:
+        raise InputError(f"audio start time {start_time} is negative; valid: 0 or more seconds")
+    if max_duration is not None and max_duration <= 0:
+        raise InputError(f"audio max duration {max_duration} must be positive (seconds) or unset")
+    if isinstance(source, Audio):
+        return window_audio(source, start_time, max_duration)
+    from ltx_pipelines.media.audio import read_audio, read_audio_if_present
+
+    if required:
+        return read_audio(source, start_time, max_duration)
+    return read_audio_if_present(source, start_time, max_duration)
+
+
+def window_audio(audio: Audio, start_time: float = 0.0, max_duration: float | None = None) -> Audio:
+    """Decoded audio → `(C, N)` float32 from `start_time` for at most `max_duration` s (as the file reader cuts)."""
+    wave = audio.waveform
+    if wave.ndim == 3 and wave.shape[0] == 1:
+        wave = wave[0]
+    if wave.ndim == 1:
+        wave = wave[None]
+    if wave.ndim != 2 or not 1 <= wave.shape[0] <= 2:
+        raise InputError(f"audio waveform must be (channels, samples) with 1 or 2 channels; got {tuple(wave.shape)}")
+    if audio.sampling_rate <= 0:
+        raise InputError(f"audio sampling rate {audio.sampling_rate} must be a positive number of Hz")
+    rate = int(audio.sampling_rate)
+    start = round(start_time * rate)
+    wave = wave[:, start:]
+    if max_duration is not None:
+        wave = wave[:, : round(max_duration * rate)]
+    if wave.shape[1] == 0:
+        raise InputError(f"the audio has no samples at or after {start_time} s")
+    return Audio(waveform=wave.float(), sampling_rate=rate)
+
+
+def audio_seconds(audio: Audio) -> float:
+    return audio.waveform.shape[-1] / audio.sampling_rate
+
+
+def is_silent(audio: Audio) -> bool:
+    return float(audio.waveform.abs().max()) < SILENCE_PEAK
+
+
+def pad_with_silence(audio: Audio, seconds: float) -> Audio:
+    """Append zeros so the track lasts at least `seconds` (unchanged when it already does)."""
+    need = math.ceil(seconds * audio.sampling_rate) - audio.waveform.shape[-1]
+    if need <= 0:
+        return audio
+    return Audio(waveform=F.pad(audio.waveform, (0, need)), sampling_rate=audio.sampling_rate)
+
+
+def encode_source_audio(
+    conditioner: AudioConditioner,
+    audio: Audio,
+    latent_frames: int,
+    *,
+    record: Recorder | None = None,
+    mel_name: str = "source_mel",
+    full_name: str | None = None,
+) -> torch.Tensor:
+    """Waveform (any rate, mono or stereo) → normalised latent fitted to `latent_frames` (trimmed, or zero-padded).
+
+    `record` receives the log-mel the encoder sees (`mel_name`) and, when `full_name` is set, the latent before
+    fitting.
+    """
+    from ltx_core.model.audio_vae import fit_audio_latent
+
+    latent = conditioner(lambda encode: encode(audio.waveform, audio.sampling_rate))
+    if record is not None:
+        record(mel_name, _mel(conditioner.checkpoint, audio))
+        if full_name is not None:
+            record(full_name, latent)
+    return fit_audio_latent(latent, latent_frames, pad=True)
+
+
+def _mel(checkpoint: CheckpointLike, audio: Audio) -> torch.Tensor:
+    """The encoder's input, recomputed for the record (the encoder computes it internally the same way)."""
+    from ltx_core.loader import open_checkpoint
+    from ltx_core.model.audio_vae import audio_vae_config, waveform_to_mel
+
+    ckpt = open_checkpoint(checkpoint)
+    return waveform_to_mel(audio.waveform, audio.sampling_rate, audio_vae_config(ckpt.config, ckpt.path).mel)
+
+
+# --- per-call records -------------------------------------------------------------------------------------------
+
+_PASSES = ("cond", "uncond", "ptb", "mod", "denoised")
+
+
+@dataclass
+class RecordingDenoiser:
+    """Wraps a denoiser and keeps every call's sigma, step and per-pass x0 predictions (for parity tests)."""
+
+    inner: Denoiser
+    calls: list[tuple[torch.Tensor, int, DenoiserOutput]] = field(default_factory=list)
+
+    def __call__(
+        self,
+        transformer: X0Callable,
+        video_state: LatentState | None,
+        audio_state: LatentState | None,
+        sigmas: torch.Tensor,
+        step_index: int,
+    ) -> DenoiserOutput:
+        out = self.inner(transformer, video_state, audio_state, sigmas, step_index)
+        self.calls.append((sigmas[step_index].detach().clone(), step_index, out))
+        return out
+
+    def emit(self, record: Recorder) -> None:
+        """`calls_sigma`, `calls_step_index`, `calls_{video,audio}_{pass}` stacked over calls, `calls_*_skipped`."""
+        if not self.calls:
+            return
+        record("calls_sigma", torch.stack([c[0] for c in self.calls]))
+        record("calls_step_index", torch.tensor([c[1] for c in self.calls], dtype=torch.int64))
+        for index, modality in enumerate(("video", "audio")):
+            results: Sequence[DenoisedLatentResult | None] = [c[2][index] for c in self.calls]
+            if any(r is None for r in results):
+                continue
+            for name in _PASSES:
+                values = [getattr(r, name) for r in results]
+                if all(v is not None for v in values):
+                    record(f"calls_{modality}_{name}", torch.stack(values))
+            record(f"calls_{modality}_skipped", torch.tensor([r.skipped for r in results]))  # type: ignore[union-attr]
