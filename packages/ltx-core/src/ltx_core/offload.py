@@ -92,8 +92,9 @@ class OffloadChoice:
 
 
 def estimate_vae_decode_bytes(frames: int, height: int, width: int) -> int:
-    """Rough peak of an untiled video decode in bf16: two 128-channel full-resolution activations."""
-    return frames * height * width * 128 * 2 * 2
+    """Rough peak of an untiled video decode in bf16: three 128-channel full-resolution activations (a conv's
+    input and output plus one temporary); ~34 GiB at 768x512x121."""
+    return frames * height * width * 128 * 2 * 3
 
 
 def _gb(n: int) -> str:

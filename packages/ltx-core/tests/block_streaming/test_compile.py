@@ -1,0 +1,53 @@
+"""torch.compile wiring on CPU (eager backend: no code generation, so the test stays fast) and its refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from ltx_core.block_streaming import build_streaming_transformer
+from ltx_core.compile import compile_transformer, is_compiled
+from ltx_core.errors import InputError
+from ltx_core.model.transformer import Modality
+from ltx_core.model.transformer.loading import load_transformer
+from ltx_core.testing.golden import load_case
+
+
+def _inputs(golden: Path) -> tuple[Path, Modality, Modality]:
+    path = sorted((golden / "cases").glob("*/transformer_forward.safetensors"))[0]
+    case = load_case(path)
+
+    def modality(p: str) -> Modality:
+        i = case.inputs
+        return Modality(i[f"{p}_latent"], i[f"{p}_sigma"], i[f"{p}_timesteps"], i[f"{p}_positions"], i[f"{p}_context"])
+
+    return golden / case.params["checkpoint"], modality("video"), modality("audio")
+
+
+def test_compile_blocks_same_output(golden: Path) -> None:
+    ckpt, video, audio = _inputs(golden)
+    model = load_transformer(ckpt)
+    keys = list(model.state_dict())
+    with torch.no_grad():
+        ref = model(video, audio)
+        compile_transformer(model, backend="eager", dynamic=False)
+        got = model(video, audio)
+    assert is_compiled(model)
+    assert all(getattr(b, "_compiled_call_impl", None) is not None for b in model.transformer_blocks)
+    assert list(model.state_dict()) == keys  # checkpoint keys unchanged (no `_orig_mod.`)
+    for g, r in zip(got, ref, strict=True):
+        assert torch.equal(g, r)
+    assert compile_transformer(model, backend="eager") is model  # idempotent
+
+
+def test_compile_refuses_streaming(golden: Path) -> None:
+    ckpt, _, _ = _inputs(golden)
+    with build_streaming_transformer(ckpt, "disk", "cpu") as model, pytest.raises(InputError, match="offload 'disk'"):
+        compile_transformer(model, backend="eager")
+
+
+def test_compile_refuses_other_modules() -> None:
+    with pytest.raises(InputError, match="expects an LTXModel"):
+        compile_transformer(torch.nn.Linear(2, 2))
