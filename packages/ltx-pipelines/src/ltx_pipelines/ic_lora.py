@@ -1,0 +1,335 @@
+"""Video-to-video with IC-LoRAs (spec 13.6): a reference ("control") video steers the distilled two-stage flow.
+
+Recipe: encode the prompt → stage 1 at half resolution with the IC-LoRA(s) fused, the reference video encoded at
+the stage size / `reference_downscale_factor` and appended after the generated tokens (optionally with a spatial
+attention mask) → x2 latent upsampling → stage 2 at full resolution on the plain weights, images only (no
+reference) → decode. `skip_stage_2` decodes the half-resolution stage-1 result instead.
+
+Run it: `python -m ltx_pipelines.ic_lora --help`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ltx_core.components.noisers import GaussianNoiser
+from ltx_core.errors import InputError
+from ltx_core.loader import LoraSpec
+from ltx_pipelines.distilled import DistilledResult, Progress, check_two_stage_size
+from ltx_pipelines.utils.blocks import (
+    AudioDecoder,
+    DiffusionStage,
+    ModalitySpec,
+    PromptEncoder,
+    Recorder,
+    VideoDecoder,
+    VideoUpsampler,
+    resolve_device,
+)
+from ltx_pipelines.utils.constants import distilled_sigmas, stage_2_distilled_sigmas
+from ltx_pipelines.utils.denoisers import SimpleDenoiser
+from ltx_pipelines.utils.helpers import ImageConditioningInput, combined_image_conditionings
+from ltx_pipelines.utils.ic_reference import (
+    VideoConditioner,
+    VideoConditioningInput,
+    VideoEncodeWithTiling,
+    check_attention_strength,
+    check_distilled_checkpoint,
+    encode_reference,
+    first_image_path,
+    load_conditioning_image,
+    prefixed,
+    read_reference_video,
+    reference_conditioning,
+    reference_downscale_factor,
+    reference_frame_count,
+    reference_size,
+    run_stage,
+    steps,
+)
+
+
+class ICLoraPipeline:
+    """Distilled model; stage 1 with the IC-LoRA(s) and the reference video(s), stage 2 on the plain weights.
+
+    Every model is built for its step and freed after (the two stages build separate transformers: the LoRAs differ).
+    """
+
+    def __init__(
+        self,
+        distilled_checkpoint_path: Any,
+        spatial_upsampler_path: str | Path,
+        gemma_root: str | Path | None,
+        loras: Sequence[LoraSpec],
+        device: torch.device | str | None = None,
+        *,
+        dtype: torch.dtype = torch.bfloat16,
+        memory_efficient_decode: bool = True,
+    ) -> None:
+        """`distilled_checkpoint_path` is a file, a list of shards or an open `Checkpoint`; `loras` the IC-LoRA(s),
+        whose metadata gives the reference downscale factor."""
+        check_distilled_checkpoint(distilled_checkpoint_path, "IC-LoRA")
+        loras = tuple(LoraSpec(lora.path, lora.strength) for lora in loras)
+        if not loras:
+            raise InputError("the IC-LoRA pipeline needs at least one IC-LoRA; pass it with --lora PATH [STRENGTH]")
+        self.device = resolve_device(device)
+        self.dtype = dtype
+        self.reference_downscale_factor = reference_downscale_factor(loras)
+        ckpt = distilled_checkpoint_path
+        self.prompt_encoder = PromptEncoder(ckpt, gemma_root, dtype=dtype, device=self.device)
+        self.video_conditioner = VideoConditioner(ckpt, dtype=dtype, device=self.device)
+        self.stage_1 = DiffusionStage(ckpt, loras=loras, dtype=dtype, device=self.device)
+        self.stage_2 = DiffusionStage(ckpt, dtype=dtype, device=self.device)
+        self.upsampler = VideoUpsampler(ckpt, spatial_upsampler_path, dtype=dtype, device=self.device)
+        self.video_decoder = VideoDecoder(
+            ckpt, dtype=dtype, device=self.device, memory_efficient=memory_efficient_decode
+        )
+        self.audio_decoder = AudioDecoder(ckpt, dtype=dtype, device=self.device)
+
+    @torch.inference_mode()
+    def __call__(
+        self,
+        prompt: Any,
+        seed: int,
+        height: int,
+        width: int,
+        num_frames: int,
+        frame_rate: float,
+        images: Sequence[ImageConditioningInput] = (),
+        video_conditioning: Sequence[VideoConditioningInput | tuple[Any, float]] = (),
+        enhance_prompt: bool = False,
+        tiling_config: Any = None,
+        conditioning_attention_strength: float = 1.0,
+        skip_stage_2: bool = False,
+        conditioning_attention_mask: torch.Tensor | None = None,
+        stage_1_sigmas: torch.Tensor | None = None,
+        stage_2_sigmas: torch.Tensor | None = None,
+        *,
+        record: Recorder | None = None,
+        progress: Progress | None = None,
+    ) -> DistilledResult:
+        """`prompt` is a string or precomputed `PromptContexts`; each reference is a path, a `VideoClip` or uint8
+        frames `[F, H, W, 3]`; `conditioning_attention_mask` is `(B, 1, F, H, W)` in [0, 1] in stage-1 pixel space
+        (any size: it is area-averaged to each reference's latent grid). Everything that can be checked is checked
+        before a model is built."""
+        check_two_stage_size(height, width, num_frames)
+        if frame_rate <= 0:
+            raise InputError(f"frame_rate {frame_rate} must be > 0")
+        check_attention_strength(conditioning_attention_strength)
+        half_h, half_w = height // 2, width // 2
+        factor = self.reference_downscale_factor
+        ref_h, ref_w = reference_size(half_h, half_w, factor, output_scale=2)
+        references = []
+        for i, spec in enumerate(video_conditioning):
+            spec = spec if isinstance(spec, VideoConditioningInput) else VideoConditioningInput(*spec)
+            if not 0.0 <= spec.strength <= 1.0:
+                raise InputError(f"video conditioning {i} strength {spec.strength} is outside [0, 1]")
+            clip = read_reference_video(spec.video, frame_cap=num_frames)
+            name = spec.video.name if isinstance(spec.video, Path) else f"reference video {i}"
+            used = reference_frame_count(clip.frames.shape[0], num_frames, str(name))
+            references.append((clip.frames[:used], spec.strength))
+        stage_1_sigmas = distilled_sigmas() if stage_1_sigmas is None else stage_1_sigmas
+        stage_2_sigmas = stage_2_distilled_sigmas() if stage_2_sigmas is None else stage_2_sigmas
+        report = progress or (lambda phase, done, total: None)
+
+        generator = torch.Generator(device=self.device).manual_seed(seed)
+        noiser = GaussianNoiser(generator)
+
+        report("prompt", 0, 1)
+        contexts = self.prompt_encoder(
+            [prompt],
+            enhance_first_prompt=enhance_prompt,
+            enhance_prompt_image=first_image_path(images) if enhance_prompt else None,
+            enhance_prompt_seed=seed,
+        )[0]
+        report("prompt", 1, 1)
+        denoiser = SimpleDenoiser(contexts.video_context, contexts.audio_context)
+
+        def stage_1_conditionings(encode: VideoEncodeWithTiling) -> list:
+            items: list = self._images(images, half_h, half_w, encode)
+            for i, (frames, strength) in enumerate(references):
+                suffix = "" if len(references) == 1 else f"_{i}"
+                rec = _suffixed(record, suffix)
+                latent = encode_reference(encode, frames, ref_h, ref_w, self.dtype, self.device, None, rec)
+                items.append(
+                    reference_conditioning(
+                        latent, factor, strength, conditioning_attention_strength, conditioning_attention_mask, rec
+                    )
+                )
+            return items
+
+        rec_1 = prefixed(record, "stage1_")
+        stage_1 = run_stage(
+            self.stage_1,
+            denoiser,
+            stage_1_sigmas,
+            noiser,
+            width=half_w,
+            height=half_h,
+            frames=num_frames,
+            fps=frame_rate,
+            video=ModalitySpec(contexts.video_context, self.video_conditioner(stage_1_conditionings)),
+            audio=ModalitySpec(contexts.audio_context),
+            on_step=steps(report, "stage 1"),
+            record=rec_1,
+        )
+        video_latent, audio_latent = stage_1.video_latent, stage_1.audio_latent
+        assert video_latent is not None and audio_latent is not None
+
+        if not skip_stage_2:
+            report("upsample", 0, 1)
+            upscaled = self.upsampler(video_latent[:1])
+            if record is not None:
+                record("upsampled_video_latent", upscaled)
+            report("upsample", 1, 1)
+            conditionings = (
+                self.video_conditioner(lambda encode: self._images(images, height, width, encode)) if images else []
+            )
+            noise_scale = float(stage_2_sigmas[0])
+            stage_2 = run_stage(
+                self.stage_2,
+                denoiser,
+                stage_2_sigmas,
+                noiser,
+                width=width,
+                height=height,
+                frames=num_frames,
+                fps=frame_rate,
+                video=ModalitySpec(contexts.video_context, conditionings, noise_scale, initial_latent=upscaled),
+                audio=ModalitySpec(contexts.audio_context, (), noise_scale, initial_latent=audio_latent),
+                on_step=steps(report, "stage 2"),
+                record=prefixed(record, "stage2_"),
+            )
+            video_latent, audio_latent = stage_2.video_latent, stage_2.audio_latent
+            assert video_latent is not None and audio_latent is not None
+
+        report("decode audio", 0, 1)
+        audio = self.audio_decoder(audio_latent)
+        report("decode audio", 1, 1)
+        video = self.video_decoder(video_latent, tiling_config, generator)
+        return DistilledResult(
+            video=video,
+            audio=audio,
+            video_latent=video_latent,
+            audio_latent=audio_latent,
+            prompt=getattr(contexts, "prompt", "") or (prompt if isinstance(prompt, str) else ""),
+            frame_rate=frame_rate,
+        )
+
+    def _images(
+        self, images: Sequence[ImageConditioningInput], height: int, width: int, encode: VideoEncodeWithTiling
+    ) -> list:
+        if not images:
+            return []
+        return combined_image_conditionings(
+            images, height, width, encode, self.dtype, self.device, load_image=load_conditioning_image
+        )
+
+
+def _suffixed(record: Recorder | None, suffix: str) -> Recorder | None:
+    if record is None or not suffix:
+        return record
+    return lambda name, tensor: record(name + suffix, tensor)
+
+
+# --- command line --------------------------------------------------------------------------------------------------
+
+
+def _app() -> Any:
+    import typer
+
+    from ltx_pipelines.cli.app import create_app, multi_value_option, pipeline_command
+    from ltx_pipelines.cli.options import DISTILLED_TWO_STAGE
+    from ltx_pipelines.cli.values import PATH_STRENGTH
+
+    app = create_app(help="IC-LoRA video-to-video (distilled LTX-2 / LTX-2.3): a control video steers the generation.")
+    video_conditioning_option = multi_value_option(
+        PATH_STRENGTH,
+        "--video-conditioning",
+        "Reference (control) video and its strength in [0, 1]. Repeatable.",
+        required=True,
+    )
+    mask_option = multi_value_option(
+        PATH_STRENGTH,
+        "--conditioning-attention-mask",
+        "Mask video (white = attend to the reference) and the attention strength in [0, 1].",
+    )
+
+    @pipeline_command(app, DISTILLED_TWO_STAGE, two_stage=True)
+    def ic_lora(
+        args: Any,
+        video_conditioning: list[str] = video_conditioning_option,
+        conditioning_attention_mask: list[str] = mask_option,
+        skip_stage_2: bool = typer.Option(
+            False, "--skip-stage-2", help="Stop after stage 1: half-resolution output, no upsampling or refinement."
+        ),
+    ) -> None:
+        """Stage 1 at half size with the IC-LoRA and the reference video(s), x2 upsampling, stage 2, MP4."""
+        from ltx_pipelines.utils.ic_reference import preflight, run_pipeline_cli
+
+        def checks() -> None:
+            if len(conditioning_attention_mask) > 1:
+                raise InputError(
+                    f"--conditioning-attention-mask was given {len(conditioning_attention_mask)} times; give it once"
+                )
+            for mask in conditioning_attention_mask:
+                check_attention_strength(mask.strength)
+            for reference in video_conditioning:
+                if not 0.0 <= reference.strength <= 1.0:
+                    raise InputError(f"--video-conditioning {reference.path.name}: STRENGTH {reference.strength} "
+                                     "is outside [0, 1]")  # fmt: skip
+            preflight(args, pipeline="IC-LoRA", loras_required=True)
+
+        run_pipeline_cli(args, checks, _cli_call(args, video_conditioning, conditioning_attention_mask, skip_stage_2))
+
+    return app
+
+
+def _cli_call(args: Any, references: list[Any], masks: list[Any], skip_stage_2: bool) -> Any:
+    """The CLI's pipeline run on checked arguments: `call(progress)` → (result, output fps)."""
+    from ltx_core.model.video_vae import TilingConfig
+    from ltx_pipelines.utils.ic_reference import load_attention_mask_video
+
+    def call(progress: Progress) -> tuple[DistilledResult, float]:
+        device = resolve_device(args.device)
+        mask, strength = None, 1.0
+        if masks:
+            strength = masks[0].strength
+            mask = load_attention_mask_video(
+                masks[0].path, args.num_frames, args.height // 2, args.width // 2, torch.bfloat16, device
+            )
+        pipeline = ICLoraPipeline(
+            args.distilled_checkpoint_path, args.spatial_upsampler_path, args.gemma_root, args.loras, device
+        )
+        images = [ImageConditioningInput(i.path, i.frame_idx, i.strength, i.crf) for i in args.images]
+        result = pipeline(
+            args.prompt,
+            seed=args.seed,
+            height=args.height,
+            width=args.width,
+            num_frames=args.num_frames,
+            frame_rate=args.frame_rate,
+            images=images,
+            video_conditioning=[VideoConditioningInput(r.path, r.strength) for r in references],
+            enhance_prompt=args.enhance_prompt,
+            tiling_config=TilingConfig.default(),
+            conditioning_attention_strength=strength,
+            skip_stage_2=skip_stage_2,
+            conditioning_attention_mask=mask,
+            progress=progress,
+        )
+        return result, args.frame_rate
+
+    return call
+
+
+def main() -> None:
+    _app()()
+
+
+if __name__ == "__main__":
+    main()

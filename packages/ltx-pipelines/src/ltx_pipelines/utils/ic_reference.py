@@ -1,0 +1,472 @@
+"""IC (in-context) reference-video helpers shared by the IC-LoRA and lip-dub pipelines (spec 6.3, 6.6, 13.6, 13.9).
+
+A reference ("control") video is read (a file, or frames already decoded), preprocessed at the reference size
+(the stage size divided by the IC-LoRA's `reference_downscale_factor`), VAE-encoded, and appended after the generated
+video tokens as a `VideoConditionByReferenceLatent`; an optional pixel-space attention mask is downsampled to the
+reference latent grid and turns into per-token attention weights. Also here: the distilled-checkpoint check both
+pipelines need, the video-encoder block that can tile, and the recording helpers of their parity tests.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ltx_core.components.noisers import ConditioningItem
+from ltx_core.conditioning import ConditioningItemAttentionStrengthWrapper, VideoConditionByReferenceLatent
+from ltx_core.errors import CheckpointError, InputError, LoraError
+from ltx_core.loader import LoraSpec, open_checkpoint
+from ltx_core.types import LatentState
+from ltx_pipelines.media.video import VideoClip
+from ltx_pipelines.utils.blocks import CheckpointLike, Recorder, built, resolve_device
+from ltx_pipelines.utils.denoisers import Denoiser, DenoiserOutput
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+DOWNSCALE_METADATA_KEY = "reference_downscale_factor"
+VAE_SPATIAL = 32  # pixels per latent row/column
+VAE_TEMPORAL = 8  # pixel frames per latent frame after the first
+# A reference video: a file, decoded frames with their rate, or uint8 frames [F, H, W, 3] (tensor or array).
+ReferenceVideo = str | Path | VideoClip | torch.Tensor | np.ndarray
+# (pixels [1, 3, F, H, W] in [-1, 1], tiling config or None) → normalised latent
+VideoEncodeWithTiling = Callable[..., torch.Tensor]
+
+
+@dataclass(frozen=True)
+class VideoConditioningInput:
+    """One reference video and its conditioning strength (`--video-conditioning PATH STRENGTH`)."""
+
+    video: ReferenceVideo
+    strength: float = 1.0
+
+
+# --- checkpoint and LoRA metadata ---------------------------------------------------------------------------------
+
+
+def check_distilled_checkpoint(checkpoint: CheckpointLike, pipeline: str) -> None:
+    """Refuse a checkpoint that is recognisably the non-distilled ("dev") model.
+
+    Released files carry no metadata that tells distilled from dev weights, so the rule is on the file name, as
+    released: a name whose words (split at any non-alphanumeric character) include `dev` but not `distilled` is a
+    dev checkpoint (`ltx-2-19b-dev.safetensors`, `ltx-2.3-22b-dev-fp8.safetensors`); every other name is accepted.
+    """
+    path = open_checkpoint(checkpoint).path if not isinstance(checkpoint, (str, Path)) else Path(checkpoint)
+    words = set(re.split(r"[^a-z0-9]+", path.stem.lower()))
+    if "dev" in words and "distilled" not in words:
+        raise CheckpointError(
+            f"{path.name} is a non-distilled (dev) checkpoint; the {pipeline} pipeline runs the distilled model only: "
+            "pass the distilled checkpoint (e.g. ltx-2.3-22b-distilled.safetensors)"
+        )
+
+
+def lora_downscale_factor(path: str | Path) -> int:
+    """The IC-LoRA's `reference_downscale_factor` metadata (1 when absent); a malformed value is a `LoraError`."""
+    from ltx_core.loader import SafetensorsFile
+
+    raw = SafetensorsFile(path).metadata.get(DOWNSCALE_METADATA_KEY)
+    if raw is None:
+        return 1
+    try:
+        factor = int(str(raw).strip())
+    except ValueError:
+        factor = 0
+    if factor < 1:
+        raise LoraError(f"{path}: metadata {DOWNSCALE_METADATA_KEY}={raw!r} is not a positive integer (e.g. '1', '2')")
+    return factor
+
+
+def reference_downscale_factor(loras: Sequence[LoraSpec]) -> int:
+    """The common factor of the LoRAs that state one other than 1 (1 when none does); two different ones clash."""
+    factors = {lora.path.name: lora_downscale_factor(lora.path) for lora in loras}
+    distinct = sorted({f for f in factors.values() if f != 1})
+    if len(distinct) > 1:
+        listing = ", ".join(f"{name}: {f}" for name, f in factors.items() if f != 1)
+        raise LoraError(f"the IC-LoRAs ask for different {DOWNSCALE_METADATA_KEY} values ({listing}); use one of them")
+    return distinct[0] if distinct else 1
+
+
+# --- reference video geometry --------------------------------------------------------------------------------------
+
+
+def reference_size(height: int, width: int, factor: int, output_scale: int = 1) -> tuple[int, int]:
+    """Reference pixel size for a stage of `height` x `width`: the stage size / factor, a multiple of 32 each.
+
+    `output_scale` is output size / stage size (2 for a half-size stage 1), so that errors name output sizes.
+    """
+    for name, value in (("height", height), ("width", width)):
+        ref = value // factor
+        if value % factor or ref < VAE_SPATIAL or ref % VAE_SPATIAL:
+            step = VAE_SPATIAL * factor * output_scale
+            out = value * output_scale
+            low = max(step, out // step * step)
+            raise InputError(
+                f"{name} {out} gives a {value / factor:g}-px reference video (stage size / reference downscale factor "
+                f"{factor}), not a multiple of {VAE_SPATIAL}; use a {name} that is a multiple of {step}, e.g. {low} "
+                f"or {low + step}"
+            )
+    return height // factor, width // factor
+
+
+def reference_frame_count(available: int, num_frames: int, what: str = "reference video") -> int:
+    """Frames used: the first `num_frames` (or all if fewer), which must be 8k+1 for the VAE."""
+    used = min(available, num_frames)
+    if used < 1 or (used - 1) % VAE_TEMPORAL:
+        fit = (used - 1) // VAE_TEMPORAL * VAE_TEMPORAL + 1 if used >= 1 else 1
+        raise InputError(
+            f"{what} has {available} frames; the first min(frames, num_frames={num_frames}) = {used} are used and "
+            f"must be 8k+1: give at least {num_frames} frames, or trim it to {fit}"
+        )
+    return used
+
+
+def read_reference_video(source: ReferenceVideo, frame_cap: int | None = None) -> VideoClip:
+    """Frames (uint8 `[F, H, W, 3]`, at most `frame_cap`) and fps of a reference video; fps is 0.0 for bare frames."""
+    from ltx_pipelines.media.video import read_video
+
+    if isinstance(source, (str, Path)):
+        return read_video(source, frame_cap=frame_cap)
+    clip = source if isinstance(source, VideoClip) else VideoClip(torch.as_tensor(source), 0.0)
+    frames = torch.as_tensor(clip.frames)
+    if frames.dtype != torch.uint8 or frames.dim() != 4 or frames.shape[-1] != 3 or frames.shape[0] < 1:
+        raise InputError(
+            f"reference frames of shape {tuple(frames.shape)} and dtype {frames.dtype} are invalid; "
+            "give uint8 RGB frames [F, H, W, 3] with F >= 1"
+        )
+    return VideoClip(frames[:frame_cap] if frame_cap is not None else frames, float(clip.fps))
+
+
+def preprocess_reference(
+    frames: torch.Tensor, height: int, width: int, dtype: torch.dtype, device: torch.device | str
+) -> torch.Tensor:
+    """uint8 `[F, H, W, 3]` → `[1, 3, F, height, width]` in [-1, 1] (resize to cover, centre crop; spec 12.2)."""
+    from ltx_pipelines.media.video import video_preprocess
+
+    return video_preprocess(list(frames), height, width, dtype, device)
+
+
+# --- attention mask -------------------------------------------------------------------------------------------------
+
+
+def downsample_mask_video_to_latent(mask: torch.Tensor, latent_frames: int, height: int, width: int) -> torch.Tensor:
+    """Pixel-space mask `(B, 1, F, H, W)` → per-token weights `(B, latent_frames·height·width)` on the latent grid.
+
+    Each frame is area-averaged to `(height, width)`; latent frame 0 is pixel frame 0 alone (the VAE's causal first
+    frame), every later latent frame the mean of the next `(F − 1) / (latent_frames − 1)` pixel frames.
+    """
+    if mask.dim() != 5 or mask.shape[1] != 1:
+        raise InputError(f"attention mask shape {tuple(mask.shape)} is invalid; expected (batch, 1, frames, H, W)")
+    b, _, f, h, w = mask.shape
+    frames = mask.permute(0, 2, 1, 3, 4).reshape(b * f, 1, h, w)
+    small = F.interpolate(frames, size=(height, width), mode="area").reshape(b, f, height, width)
+    groups = latent_frames - 1
+    if groups == 0 and f == 1:
+        out = small
+    elif groups > 0 and f > 1 and (f - 1) % groups == 0:
+        run = (f - 1) // groups
+        rest = small[:, 1:].reshape(b, groups, run, height, width).mean(dim=2)
+        out = torch.cat([small[:, :1], rest], dim=1)
+    else:
+        fit = "1" if groups == 0 else f"1 + k·{groups} (e.g. {1 + VAE_TEMPORAL * groups})"
+        raise InputError(
+            f"attention mask has {f} frames but the reference has {latent_frames} latent frames; the mask needs {fit}"
+        )
+    return out.reshape(b, latent_frames * height * width)
+
+
+def check_attention_strength(strength: float) -> None:
+    if not 0.0 <= strength <= 1.0:
+        raise InputError(f"conditioning attention strength {strength} is outside [0, 1]")
+
+
+def reference_conditioning(
+    latent: torch.Tensor,
+    factor: int,
+    strength: float,
+    attention_strength: float = 1.0,
+    attention_mask: torch.Tensor | None = None,
+    record: Recorder | None = None,
+) -> ConditioningItem:
+    """The reference item, wrapped with attention weights when a mask is given or the attention strength < 1."""
+    item = VideoConditionByReferenceLatent(latent, downscale_factor=factor, strength=strength)
+    weights: float | torch.Tensor | None = None
+    if attention_mask is not None:
+        _, _, f, h, w = latent.shape
+        latent_mask = downsample_mask_video_to_latent(attention_mask.to(latent.device), f, h, w)
+        weights = latent_mask * attention_strength
+        if record is not None:
+            record("reference_latent_mask", latent_mask)
+            record("reference_attention_weights", weights)
+    elif attention_strength < 1.0:
+        weights = attention_strength
+    return item if weights is None else ConditioningItemAttentionStrengthWrapper(item, weights)
+
+
+def load_attention_mask_video(
+    source: ReferenceVideo, num_frames: int, height: int, width: int, dtype: torch.dtype, device: torch.device | str
+) -> torch.Tensor:
+    """A mask video (white = attend) → `(1, 1, F, height, width)` in [0, 1]: preprocessed like a reference, mean over
+    RGB, mapped from [-1, 1] to [0, 1] (the official CLI's mask loading, spec 13.6)."""
+    clip = read_reference_video(source, frame_cap=num_frames)
+    pixels = preprocess_reference(clip.frames, height, width, dtype, device)
+    return ((pixels.mean(dim=1, keepdim=True) + 1) / 2).clamp(0, 1)
+
+
+# --- encoding -----------------------------------------------------------------------------------------------------
+
+
+class VideoConditioner:
+    """The video VAE encoder for one callback `fn(encode)`, where `encode(pixels, tiling=None)` may tile.
+
+    Like `blocks.ImageConditioner` (built for the call, freed after), but the lip-dub reference needs the tiled
+    encoder, which `ImageConditioner`'s callback does not offer.
+    """
+
+    def __init__(
+        self,
+        checkpoint: CheckpointLike,
+        *,
+        dtype: torch.dtype = torch.bfloat16,
+        device: torch.device | str | None = None,
+    ) -> None:
+        self.checkpoint = checkpoint
+        self.dtype = dtype
+        self.device = resolve_device(device)
+
+    def __call__(self, fn: Callable[[VideoEncodeWithTiling], T]) -> T:
+        from ltx_core.model.video_vae import encode_video, load_video_encoder
+
+        with built(lambda: load_video_encoder(self.checkpoint, dtype=self.dtype, device=self.device)) as encoder:
+            return fn(lambda pixels, tiling=None: encode_video(encoder, pixels, tiling))
+
+
+def encode_reference(
+    encode: VideoEncodeWithTiling,
+    frames: torch.Tensor,
+    height: int,
+    width: int,
+    dtype: torch.dtype,
+    device: torch.device | str,
+    tiling: Any = None,
+    record: Recorder | None = None,
+) -> torch.Tensor:
+    """Reference frames → latent `(1, C, F', height/32, width/32)` (records `reference_pixels`/`reference_latent`)."""
+    pixels = preprocess_reference(frames, height, width, dtype, device)
+    latent = encode(pixels, tiling)
+    if record is not None:
+        record("reference_pixels", pixels)
+        record("reference_latent", latent)
+    return latent
+
+
+def load_conditioning_image(
+    source: str | Path | np.ndarray, height: int, width: int, dtype: torch.dtype, device: Any, crf: int
+) -> torch.Tensor:
+    """An image path, or an already-decoded uint8 `[H, W, 3]` array, → `[1, 3, 1, height, width]` in [-1, 1]."""
+    from ltx_pipelines.media.image import load_image_and_preprocess, preprocess_image
+
+    if isinstance(source, np.ndarray):
+        return preprocess_image(source, height, width, dtype, device, crf)
+    return load_image_and_preprocess(source, height, width, dtype, device, crf)
+
+
+# --- recording (parity tests, debugging) -----------------------------------------------------------------------------
+
+
+def prefixed(record: Recorder | None, prefix: str) -> Recorder | None:
+    if record is None:
+        return None
+    return lambda name, tensor: record(prefix + name, tensor)
+
+
+class RecordingDenoiser:
+    """Wraps a denoiser and keeps every call's sigma, step index and x0 predictions (`flush` hands them to a
+    recorder as `calls_sigma`, `calls_step_index`, `calls_video_denoised`, `calls_audio_denoised`)."""
+
+    def __init__(self, inner: Denoiser) -> None:
+        self.inner = inner
+        self.calls: list[tuple[torch.Tensor, int, torch.Tensor | None, torch.Tensor | None]] = []
+
+    def __call__(
+        self,
+        transformer: Any,
+        video_state: LatentState | None,
+        audio_state: LatentState | None,
+        sigmas: torch.Tensor,
+        step_index: int,
+    ) -> DenoiserOutput:
+        video, audio = self.inner(transformer, video_state, audio_state, sigmas, step_index)
+        self.calls.append(
+            (
+                sigmas[step_index].detach().clone(),
+                step_index,
+                None if video is None else video.denoised.detach().clone(),
+                None if audio is None else audio.denoised.detach().clone(),
+            )
+        )
+        return video, audio
+
+    def flush(self, record: Recorder | None) -> None:
+        if record is not None and self.calls:
+            sigma, steps, video, audio = zip(*self.calls, strict=True)
+            record("calls_sigma", torch.stack(sigma))
+            record("calls_step_index", torch.tensor(steps, dtype=torch.int64))
+            if video[0] is not None:
+                record("calls_video_denoised", torch.stack(video))
+            if audio[0] is not None:
+                record("calls_audio_denoised", torch.stack(audio))
+        self.calls.clear()
+
+
+def stage_denoiser(inner: Denoiser, record: Recorder | None) -> Denoiser:
+    """`inner`, wrapped for recording when a recorder is given."""
+    return RecordingDenoiser(inner) if record is not None else inner
+
+
+def run_stage(stage: Any, denoiser: Denoiser, *args: Any, record: Recorder | None = None, **kwargs: Any) -> Any:
+    """`stage(denoiser, *args, **kwargs)`; with a recorder also the per-call x0 records and the video attention mask."""
+    wrapped = stage_denoiser(denoiser, record)
+    result = stage(wrapped, *args, record=record, **kwargs)
+    if isinstance(wrapped, RecordingDenoiser):
+        wrapped.flush(record)
+    if record is not None and result.video_state is not None and result.video_state.attention_mask is not None:
+        record("video_attention_mask", result.video_state.attention_mask)
+    return result
+
+
+# --- shared pipeline plumbing ---------------------------------------------------------------------------------------
+
+
+def steps(report: Callable[[str, int, int], None], phase: str) -> Callable[[int, int], None]:
+    return lambda i, n: report(phase, i + 1, n)
+
+
+def first_image_path(images: Sequence[Any]) -> str | Path | None:
+    """The first image's path (the prompt-enhancement image), None for none or a decoded array."""
+    if not images or isinstance(images[0].path, np.ndarray):
+        return None
+    return images[0].path
+
+
+class PhaseProgress:
+    """Adapts the pipelines' `(phase, done, total)` callback to a `RunProgress`: one counted task per phase."""
+
+    def __init__(self, run: Any) -> None:
+        from contextlib import ExitStack
+
+        self.run = run
+        self._stack = ExitStack()
+        self._phase: str | None = None
+        self._done = 0
+        self._advance: Callable[[int], None] = lambda n: None
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        from contextlib import ExitStack
+
+        if phase != self._phase:
+            self._stack.close()
+            self._stack = ExitStack()
+            unit = "frame" if phase == "decode video" else "step"
+            self._advance = self._stack.enter_context(self.run.task(phase, total, unit=unit))
+            self._phase, self._done = phase, 0
+        if done > self._done:
+            self._advance(done - self._done)
+            self._done = done
+
+    def close(self) -> None:
+        self._stack.close()
+        self._phase = None
+
+
+# --- command line (shared by the ic_lora and lipdub modules) ----------------------------------------------------------
+
+CLI_COMPONENTS = (  # (what, key prefix) both pipelines read from the checkpoint
+    ("transformer", "model.diffusion_model.transformer_blocks."),
+    ("text projection", "text_embedding_projection."),
+    ("video VAE encoder", "vae.encoder."),
+    ("video VAE decoder", "vae.decoder."),
+    ("video latent statistics", "vae.per_channel_statistics."),
+    ("audio VAE decoder", "audio_vae.decoder."),
+    ("vocoder", "vocoder."),
+)
+
+
+def preflight(
+    args: Any,
+    *,
+    pipeline: str,
+    components: Sequence[tuple[str, str]] = CLI_COMPONENTS,
+    loras_required: bool = False,
+    exactly_one_lora: bool = False,
+) -> None:
+    """Every check that needs only file headers and small files, before any model is built."""
+    from ltx_core.model.upsampler.loading import check_is_upsampler
+    from ltx_core.text_encoders.gemma import check_gemma_fits, find_gemma_root
+    from ltx_core.text_encoders.gemma.loading import text_path_config
+    from ltx_pipelines.distilled import check_checkpoint, check_lora_file
+    from ltx_pipelines.media.image import read_image
+
+    for flag, value, valid in (
+        ("--offload", args.offload, "none"),
+        ("--quantization", args.quantization, None),
+        ("--compile", args.compile, False),
+    ):
+        if value != valid:
+            raise InputError(f"{flag} {value} is not supported by the {pipeline} pipeline yet; leave it out")
+    resolve_device(args.device)
+    check_distilled_checkpoint(args.distilled_checkpoint_path, pipeline)
+    check_checkpoint(args.distilled_checkpoint_path, components)
+    check_is_upsampler(open_checkpoint(args.spatial_upsampler_path))
+    if exactly_one_lora and len(args.loras) != 1:
+        raise InputError(f"the {pipeline} pipeline takes exactly one IC-LoRA (--lora PATH); got {len(args.loras)}")
+    if loras_required and not args.loras:
+        raise InputError(f"the {pipeline} pipeline needs an IC-LoRA; pass it with --lora PATH [STRENGTH]")
+    for lora in args.loras:
+        check_lora_file(lora.path)
+        lora_downscale_factor(lora.path)
+    ckpt = open_checkpoint(args.distilled_checkpoint_path)
+    check_gemma_fits(find_gemma_root(args.gemma_root), text_path_config(ckpt), ckpt.path)
+    for image in getattr(args, "images", ()):
+        read_image(image.path)
+
+
+def run_pipeline_cli(args: Any, checks: Callable[[], None], call: Callable[[Any], tuple[Any, float]]) -> Path:
+    """The CLI's work after parsing: `checks()` (a failure exits with 2), `call(progress)` → (result, fps), then the
+    MP4 (written atomically: nothing is left behind on an error) and the run summary."""
+    import typer
+
+    from ltx_core.errors import LTXError
+    from ltx_pipelines.cli.app import EXIT_USAGE, print_error
+    from ltx_pipelines.cli.progress import RunProgress, RunSummary
+    from ltx_pipelines.media.mp4 import write_mp4
+
+    try:
+        checks()
+    except LTXError as exc:
+        print_error(str(exc))
+        raise typer.Exit(EXIT_USAGE) from None
+    run = RunProgress(quiet=args.quiet)
+    progress = PhaseProgress(run)
+    try:
+        result, fps = call(progress)
+        total = result.video.num_frames
+        with result.video:
+            path = write_mp4(
+                args.output_path,
+                result.video,
+                fps,
+                result.audio,
+                on_frames=lambda n: progress("decode video", n, total),
+            )
+    finally:
+        progress.close()
+    run.summary(RunSummary(path, result.video.num_frames, result.video.height, result.video.width, int(fps), args.seed))
+    return path
