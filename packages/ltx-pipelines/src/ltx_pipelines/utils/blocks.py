@@ -546,6 +546,11 @@ class FrameChunks(Iterator[torch.Tensor]):
             self.close()
             raise
 
+    @property
+    def is_open(self) -> bool:
+        """False once exhausted or closed (the decoder is freed then)."""
+        return self._decoder is not None
+
     def close(self) -> None:
         """Stop decoding and free the decoder (idempotent)."""
         if self._decoder is not None:
