@@ -1,0 +1,203 @@
+"""One denoising step (one transformer forward) of the LTX-2.3 transformer, resident vs block streaming.
+
+Random bf16 weights in the real configuration with `--layers` blocks (as many as fit), written to a temporary
+single-file checkpoint, then for each setup (resident / cpu / disk streaming, with and without fp8-cast and
+torch.compile) at the token counts of a 768x512x121 clip and of a small clip: median time, peak accelerator
+memory, achieved matmul FLOP/s (counted with torch's FlopCounterMode) against the device's measured bf16 matmul
+peak, and the time ratio to the resident run.
+
+    uv run python scripts/bench_transformer.py --layers 8                 # GPU
+    uv run python scripts/bench_transformer.py --quick                    # CPU smoke run, < 1 minute
+
+Disk-mode times include OS page-cache hits (the file was just written); cold-cache numbers are slower.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+from torch.utils.flop_counter import FlopCounterMode
+
+from ltx_core.block_streaming import build_streaming_transformer, load_resident_transformer
+from ltx_core.compile import compile_transformer
+from ltx_core.model.transformer import Modality
+from ltx_core.model.transformer.loading import build_transformer, transformer_checkpoint_state_dict, transformer_config
+from ltx_core.testing.tiny_checkpoints import real_transformer_config, tiny_transformer_config
+
+
+@dataclass(frozen=True)
+class Clip:
+    name: str
+    width: int
+    height: int
+    frames: int
+    fps: float = 24.0
+
+    @property
+    def video_tokens(self) -> int:
+        return ((self.frames - 1) // 8 + 1) * (self.height // 32) * (self.width // 32)
+
+    @property
+    def audio_tokens(self) -> int:
+        return round(self.frames / self.fps * 25)
+
+
+CLIPS = (Clip("768x512x121", 768, 512, 121), Clip("512x320x25", 512, 320, 25))
+
+
+def write_checkpoint(path: Path, config: dict) -> int:
+    with torch.device("meta"):
+        meta = build_transformer({"transformer": config})
+    g = torch.Generator().manual_seed(0)
+    tensors = {
+        k: (torch.randn(t.shape, generator=g) * 0.02).to(torch.bfloat16)
+        for k, t in transformer_checkpoint_state_dict(meta).items()
+    }
+    save_file(tensors, str(path), metadata={"config": json.dumps({"transformer": config})})
+    return sum(t.numel() * t.element_size() for t in tensors.values())
+
+
+def make_inputs(config: dict, clip: Clip, text_len: int, device: torch.device) -> tuple[Modality, Modality]:
+    cfg = transformer_config({"transformer": config})
+    g = torch.Generator().manual_seed(1)
+    bf16 = torch.bfloat16
+
+    def modality(tokens: int, channels: int, axes: int, ctx_dim: int) -> Modality:
+        starts = torch.rand(1, axes, tokens, 1, generator=g) * 10
+        return Modality(
+            latent=torch.randn(1, tokens, channels, generator=g).to(device, bf16),
+            sigma=torch.tensor([0.7], device=device),
+            timesteps=torch.full((1, tokens, 1), 0.7, device=device),
+            positions=torch.cat([starts, starts + 1], dim=-1).to(device),
+            context=torch.randn(1, text_len, ctx_dim, generator=g).to(device, bf16),
+        )
+
+    ctx_v = cfg.caption_channels if cfg.has_caption_projection else cfg.cross_attention_dim
+    ctx_a = cfg.caption_channels if cfg.has_caption_projection else cfg.audio_cross_attention_dim
+    video = modality(clip.video_tokens, cfg.in_channels, 3, ctx_v)
+    audio = modality(clip.audio_tokens, cfg.audio_in_channels, 1, ctx_a)
+    return video, audio
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def matmul_peak(device: torch.device, n: int, repeats: int = 10) -> float:
+    a = torch.randn(n, n, device=device, dtype=torch.bfloat16)
+    b = torch.randn(n, n, device=device, dtype=torch.bfloat16)
+    for _ in range(3):
+        a @ b
+    sync(device)
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    sync(device)
+    return 2 * n**3 * repeats / (time.perf_counter() - t0)
+
+
+def count_flops(model: torch.nn.Module, video: Modality, audio: Modality) -> int:
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(video, audio)
+    return int(counter.get_total_flops())
+
+
+def time_forward(
+    model: torch.nn.Module, video: Modality, audio: Modality, device: torch.device, repeats: int
+) -> tuple[float, int]:
+    with torch.no_grad():
+        model(video, audio)  # warm-up (and compilation)
+        sync(device)
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            model(video, audio)
+            sync(device)
+            times.append(time.perf_counter() - t0)
+    peak = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else 0
+    return statistics.median(times), peak
+
+
+def setups(args: argparse.Namespace) -> list[tuple[str, str, str | None, bool]]:
+    out = []
+    for mode in args.modes.split(","):
+        for quant in (None, "fp8-cast") if args.fp8 else (None,):
+            out.append((mode, f"{mode}{'+fp8' if quant else ''}", quant, False))
+            if args.compile and mode == "none":
+                out.append((mode, f"none{'+fp8' if quant else ''}+compile", quant, True))
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", default="ltx23", choices=("ltx2", "ltx23"))
+    p.add_argument("--layers", type=int, default=8, help="transformer blocks (48 in the real model)")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--modes", default="none,cpu,disk", help="comma-separated offload modes")
+    p.add_argument("--fp8", action=argparse.BooleanOptionalAction, default=True, help="also run fp8-cast")
+    p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=False, help="also run compiled")
+    p.add_argument("--text-len", type=int, default=1024, help="text context tokens (1024 in the pipelines)")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--quick", action="store_true", help="tiny widths, 2 layers, short text: a CPU smoke run")
+    args = p.parse_args()
+    device = torch.device(args.device)
+    if args.quick:
+        config = tiny_transformer_config(args.version) | {"num_layers": 2}
+        args.text_len, args.repeats = 128, 1
+    else:
+        config = real_transformer_config(args.version, num_layers=args.layers)
+    peak = matmul_peak(device, 8192 if device.type == "cuda" else 1024)
+    print(
+        f"device {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu'}), "
+        f"measured bf16 matmul peak {peak / 1e12:.2f} TFLOP/s; {config['num_layers']} layers"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "transformer.safetensors"
+        nbytes = write_checkpoint(path, config)
+        print(f"checkpoint {nbytes / 2**30:.2f} GiB (bf16)")
+        print(f"{'clip':<13} {'setup':<18} {'time s':>9} {'ratio':>7} {'peak GiB':>9} {'TFLOP/s':>8} {'of peak':>8}")
+        for clip in CLIPS:
+            video, audio = make_inputs(config, clip, args.text_len, device)
+            flops = None
+            base = None
+            for mode, label, quant, compiled in setups(args):
+                if mode == "none":
+                    model = load_resident_transformer(path, dtype=torch.bfloat16, device=device, quantization=quant)
+                    if compiled:
+                        compile_transformer(model)
+                else:
+                    model = build_streaming_transformer(path, mode, device, dtype=torch.bfloat16, quantization=quant)
+                if flops is None:
+                    flops = count_flops(model, video, audio)
+                seconds, mem = time_forward(model, video, audio, device, args.repeats)
+                base = base or seconds
+                achieved = flops / seconds
+                mem_text = f"{mem / 2**30:>9.2f}" if device.type == "cuda" else f"{'-':>9}"
+                print(
+                    f"{clip.name:<13} {label:<18} {seconds:>9.4f} {seconds / base:>7.2f} {mem_text} "
+                    f"{achieved / 1e12:>8.3f} {achieved / peak:>8.1%}"
+                )
+                if hasattr(model, "close"):
+                    model.close()
+                del model
+                if device.type == "cuda":
+                    torch.cuda.empty_cache()
+            print(
+                f"{clip.name:<13} tokens: video {clip.video_tokens}, audio {clip.audio_tokens}, "
+                f"text {args.text_len}; {flops / 1e12:.3f} TFLOP per step"
+            )
+
+
+if __name__ == "__main__":
+    main()
