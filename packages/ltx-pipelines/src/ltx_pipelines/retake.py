@@ -40,12 +40,14 @@ from ltx_pipelines.utils.blocks import (
 from ltx_pipelines.utils.constants import DISTILLED_SIGMA_VALUES, distilled_sigmas
 from ltx_pipelines.utils.denoisers import GuidedDenoiser, SimpleDenoiser
 from ltx_pipelines.utils.source_media import (
-    RecordingDenoiser,
     VideoSource,
+    emit_calls,
     encode_source_audio,
     encode_source_video,
     load_source_audio,
     load_source_video,
+    prefixed,
+    recording,
 )
 
 logger = logging.getLogger(__name__)
@@ -192,7 +194,7 @@ class RetakePipeline:
                 MultiModalGuider(video_guider_params, negative.video_context),  # type: ignore[arg-type]
                 MultiModalGuider(audio_guider_params, negative.audio_context),  # type: ignore[arg-type]
             )
-        recorder = RecordingDenoiser(denoiser) if record is not None else None
+        denoiser = recording(denoiser, record)
 
         window = TemporalRegionMask(start_time, end_time, fps)
         video_spec = ModalitySpec(
@@ -211,9 +213,9 @@ class RetakePipeline:
                 frozen=has_audio and not regenerate_audio,
                 initial_latent=audio_latent,
             )
-        stage_record = None if record is None else (lambda name, t: record("stage1_" + name, t))
+        stage_record = prefixed(record, "stage1_")
         result = self.stage(
-            recorder or denoiser,
+            denoiser,
             sigmas,
             noiser,
             width=width,
@@ -226,8 +228,7 @@ class RetakePipeline:
             on_step=lambda i, n: report("denoise", i + 1, n),
             record=stage_record,
         )
-        if recorder is not None and stage_record is not None:
-            recorder.emit(stage_record)
+        emit_calls(denoiser, stage_record)
 
         assert result.video_latent is not None
         decoded_audio = None

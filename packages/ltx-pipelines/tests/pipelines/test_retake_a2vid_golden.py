@@ -1,8 +1,9 @@
-"""RetakePipeline vs the official 1.1.3 retake runs (golden README 7.10), recorded tensor by tensor.
+"""RetakePipeline and A2VidPipelineTwoStage vs the official 1.1.3 runs (golden README 7.10, 7.11), tensor by tensor.
 
-Each case runs from its precomputed contexts, decoded source frames and waveform, seed, window and mode (distilled
-or full), on the union of the e2e checkpoint and the audio-encoder file, in bf16 on CPU. Noise, positions, masks
-and sigmas must match exactly; everything else within the README 7.13 spread.
+Each case runs from its precomputed contexts, decoded source frames / waveform and every parameter of the case
+(seed, sizes, window, mode, guidance, LoRA strengths), on the union of the e2e checkpoint and the audio-encoder
+file, in bf16 on CPU. Noise, positions, masks and sigmas must match exactly; everything else within the README
+7.13 spread.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ import pytest
 import torch
 
 from ltx_core.components.guiders import MultiModalGuiderParams
-from ltx_core.loader import open_checkpoint
+from ltx_core.loader import LoraSpec, open_checkpoint
 from ltx_core.testing.golden import GoldenCase, golden_dir, load_case, relative_error
 from ltx_core.text_encoders.gemma import PromptContexts
 from ltx_core.types import Audio
+from ltx_pipelines.a2vid_two_stage import A2VidPipelineTwoStage
 from ltx_pipelines.media.video import VideoClip
 from ltx_pipelines.retake import RetakePipeline
+from ltx_pipelines.utils.helpers import ImageConditioningInput
 
 EXACT = ("noise", "positions", "denoise_mask", "sigmas", "calls_sigma", "calls_step_index", "skipped")
 # README 7.13, absolute: retake and A2Vid files are byte-identical between 1 and 2 threads and the hidden variants
@@ -127,3 +130,71 @@ def test_kept_tokens_equal_the_source(run: tuple[GoldenCase, dict[str, torch.Ten
         final = got[f"stage1_{modality}_final_tokens"][0, keep]
         clean = got[f"stage1_{modality}_clean_latent"][0, keep]
         assert torch.equal(final, clean)
+
+
+# --- A2Vid two-stage (README 7.11) --------------------------------------------------------------------------------
+
+
+def _a2vid_cases() -> list[Path]:
+    e2e = golden_dir() / "e2e"
+    return sorted(e2e.glob("*_a2vid_two_stage_*.safetensors")) if e2e.exists() else []
+
+
+@pytest.fixture(scope="module", params=_a2vid_cases(), ids=lambda p: p.stem)
+def a2vid_run(request: pytest.FixtureRequest) -> tuple[GoldenCase, dict[str, torch.Tensor]]:
+    case = load_case(request.param)
+    e2e = request.param.parent
+    p, inp = case.params, case.inputs
+    checkpoint = open_checkpoint([e2e / p["checkpoint"], e2e / p["audio_vae_encoder"]])
+    lora = p["distilled_lora"]
+    assert lora["stage_1_strength"] is None, "the official A2Vid applies the distilled LoRA in stage 2 only"
+    pipeline = A2VidPipelineTwoStage(
+        checkpoint, [LoraSpec(e2e / lora["file"], lora["stage_2_strength"])], e2e / p["upsampler"], None, device="cpu"
+    )
+    images = [
+        ImageConditioningInput(
+            inp[f"image_after_crf{_suffix(p['images'], i)}"].numpy(), s["frame_idx"], s["strength"], 0
+        )
+        for i, s in enumerate(p["images"])
+    ]  # after the codec round trip, which depends on the libx264 build: CRF 0 skips ours
+    source = p["input_audio"]
+    recorded: dict[str, torch.Tensor] = {}
+    result = pipeline(
+        _contexts(inp),
+        p["seed"],
+        p["height"],
+        p["width"],
+        p["num_frames"],
+        p["frame_rate"],
+        Audio(inp["audio"], source["sampling_rate"]),
+        negative_prompt=_contexts(inp, "negative_"),
+        num_inference_steps=p["num_inference_steps"],
+        video_guider_params=guider_params(p["video_guider"]),
+        images=images,
+        audio_start_time=source["start_time"],
+        audio_max_duration=source["max_duration"],
+        max_batch_size=p["max_batch_size"],
+        record=lambda name, t: recorded.__setitem__(name, t.detach().clone()),
+    )
+    recorded["video_frames"] = torch.cat(list(result.video))
+    recorded["audio_waveform"] = result.audio.waveform
+    assert result.audio.sampling_rate == p["audio_sampling_rate"]
+    return case, recorded
+
+
+def _suffix(images: list, i: int) -> str:
+    return "" if len(images) == 1 else f"_{i}"
+
+
+def test_a2vid_every_recorded_tensor(a2vid_run: tuple[GoldenCase, dict[str, torch.Tensor]]) -> None:
+    case, got = a2vid_run
+    assert_recorded_match(case, got)
+
+
+def test_a2vid_audio_is_frozen_and_returned_unchanged(a2vid_run: tuple[GoldenCase, dict[str, torch.Tensor]]) -> None:
+    case, got = a2vid_run
+    assert torch.equal(got["audio_waveform"], case.inputs["audio"][0])  # the input samples, not a VAE round trip
+    for stage in (1, 2):
+        assert not got[f"stage{stage}_audio_denoise_mask"].any()
+        assert torch.equal(got[f"stage{stage}_audio_final_tokens"], got[f"stage{stage}_audio_clean_latent"])
+        assert torch.equal(got[f"stage{stage}_audio_noised_tokens"], got[f"stage{stage}_audio_clean_latent"])

@@ -181,7 +181,26 @@ def _mel(checkpoint: CheckpointLike, audio: Audio) -> torch.Tensor:
     return waveform_to_mel(audio.waveform, audio.sampling_rate, audio_vae_config(ckpt.config, ckpt.path).mel)
 
 
-# --- per-call records -------------------------------------------------------------------------------------------
+# --- records (intermediate tensors under the golden-case names) ----------------------------------------------------
+
+
+def prefixed(record: Recorder | None, prefix: str) -> Recorder | None:
+    """`record` with `prefix` added to every name (`stage1_`, `stage2_`); None stays None."""
+    if record is None:
+        return None
+    return lambda name, tensor: record(prefix + name, tensor)
+
+
+def recording(denoiser: Denoiser, record: Recorder | None) -> Denoiser:
+    """The denoiser wrapped in a `RecordingDenoiser` when there is a recorder (no overhead otherwise)."""
+    return denoiser if record is None else RecordingDenoiser(denoiser)
+
+
+def emit_calls(denoiser: Denoiser, record: Recorder | None) -> None:
+    """Hand a `RecordingDenoiser`'s per-call tensors to `record` (nothing for a plain denoiser)."""
+    if isinstance(denoiser, RecordingDenoiser) and record is not None:
+        denoiser.emit(record)
+
 
 _PASSES = ("cond", "uncond", "ptb", "mod", "denoised")
 

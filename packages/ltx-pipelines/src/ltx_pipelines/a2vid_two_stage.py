@@ -1,0 +1,282 @@
+"""Audio to video in two stages (spec 13.7): the video is generated to an existing soundtrack, which stays untouched.
+
+Recipe: read the soundtrack (a time window of a file) and encode it → encode the prompts → stage 1 at half size with
+video guidance (CFG/STG/modality) while the audio latent stays frozen and clean → x2 latent upsampling → stage 2 at
+full size with the distilled LoRA, audio frozen again → decode the video. The result carries the ORIGINAL waveform,
+not an audio VAE round trip.
+
+Run it: `python -m ltx_pipelines.a2vid_two_stage --help`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ltx_core.components.guiders import MultiModalGuider, MultiModalGuiderParams
+from ltx_core.components.noisers import GaussianNoiser
+from ltx_core.components.schedulers import LTX2Scheduler
+from ltx_core.errors import InputError
+from ltx_core.loader import LoraSpec
+from ltx_core.types import Audio
+from ltx_pipelines.distilled import _load_image, check_two_stage_size
+from ltx_pipelines.utils.blocks import (
+    AudioConditioner,
+    DiffusionStage,
+    FrameChunks,
+    ImageConditioner,
+    ModalitySpec,
+    PromptEncoder,
+    Recorder,
+    VideoDecoder,
+    VideoEncodeFn,
+    VideoUpsampler,
+    resolve_device,
+)
+from ltx_pipelines.utils.constants import DEFAULT_NEGATIVE_PROMPT, stage_2_distilled_sigmas
+from ltx_pipelines.utils.denoisers import GuidedDenoiser, SimpleDenoiser
+from ltx_pipelines.utils.helpers import ImageConditioningInput, combined_image_conditionings
+from ltx_pipelines.utils.source_media import (
+    AudioSource,
+    audio_seconds,
+    emit_calls,
+    encode_source_audio,
+    is_silent,
+    load_source_audio,
+    pad_with_silence,
+    prefixed,
+    recording,
+)
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]  # (phase, done, total)
+DEFAULT_STEPS = 30  # LTX-2.3 default (the official A2Vid CLI always uses the LTX-2.3 parameters)
+
+
+@dataclass
+class A2VidResult:
+    """`video` yields `[f, h, w, 3]` chunks in [0, 1] (iterate once, or `close()` it); `audio` is the input
+    soundtrack as read (window applied, padded with silence when shorter than the video), float32 `(C, N)`."""
+
+    video: FrameChunks
+    audio: Audio
+    video_latent: torch.Tensor
+    audio_latent: torch.Tensor
+    frame_rate: float
+    notes: list[str] = field(default_factory=list)
+
+
+class A2VidPipelineTwoStage:
+    """Full model; stage 1 guided (video guidance only) with user LoRAs, stage 2 unguided with the distilled LoRA
+    added. Each stage builds its transformer and frees it; every other model lives for its step only."""
+
+    def __init__(
+        self,
+        checkpoint_path: str | Path | Any,
+        distilled_lora: Sequence[LoraSpec],
+        spatial_upsampler_path: str | Path,
+        gemma_root: str | Path | None,
+        loras: Sequence[LoraSpec] = (),
+        device: torch.device | str | None = None,
+        *,
+        dtype: torch.dtype = torch.bfloat16,
+        memory_efficient_decode: bool = True,
+    ) -> None:
+        if not distilled_lora:
+            raise InputError("A2Vid needs the distilled LoRA for stage 2 (--distilled-lora PATH [STRENGTH])")
+        self.device = resolve_device(device)
+        self.dtype = dtype
+        ckpt = checkpoint_path
+        self.prompt_encoder = PromptEncoder(ckpt, gemma_root, dtype=dtype, device=self.device)
+        self.image_conditioner = ImageConditioner(ckpt, dtype=dtype, device=self.device)
+        self.audio_conditioner = AudioConditioner(ckpt, dtype=dtype, device=self.device)
+        self.stage_1 = DiffusionStage(ckpt, loras=loras, dtype=dtype, device=self.device)
+        self.stage_2 = DiffusionStage(ckpt, loras=(*loras, *distilled_lora), dtype=dtype, device=self.device)
+        self.upsampler = VideoUpsampler(ckpt, spatial_upsampler_path, dtype=dtype, device=self.device)
+        self.video_decoder = VideoDecoder(
+            ckpt, dtype=dtype, device=self.device, memory_efficient=memory_efficient_decode
+        )
+
+    @torch.inference_mode()
+    def __call__(
+        self,
+        prompt: Any,
+        seed: int,
+        height: int,
+        width: int,
+        num_frames: int,
+        frame_rate: float,
+        audio: AudioSource,
+        *,
+        negative_prompt: Any = DEFAULT_NEGATIVE_PROMPT,
+        num_inference_steps: int = DEFAULT_STEPS,
+        video_guider_params: MultiModalGuiderParams | None = None,
+        images: Sequence[ImageConditioningInput] = (),
+        audio_start_time: float = 0.0,
+        audio_max_duration: float | None = None,
+        tiling_config: Any = None,
+        enhance_prompt: bool = False,
+        max_batch_size: int = 1,
+        stage_1_sigmas: torch.Tensor | None = None,
+        stage_2_sigmas: torch.Tensor | None = None,
+        record: Recorder | None = None,
+        progress: Progress | None = None,
+    ) -> A2VidResult:
+        """`audio` is a file (any container PyAV reads) or a decoded `Audio`; the window `[audio_start_time,
+        audio_start_time + audio_max_duration)` is used (None: to the end). Mono is used as both channels; a track
+        shorter than the video is padded with silence; a silent track is refused. Prompts are strings or
+        precomputed `PromptContexts`; an image's `path` may be a decoded uint8 `[H, W, 3]` array."""
+        check_two_stage_size(height, width, num_frames)
+        if frame_rate <= 0:
+            raise InputError(f"frame_rate {frame_rate} must be > 0")
+        video_guider_params = video_guider_params or MultiModalGuiderParams()
+        stage_1_sigmas = (
+            LTX2Scheduler().execute(steps=num_inference_steps) if stage_1_sigmas is None else stage_1_sigmas
+        )
+        stage_2_sigmas = stage_2_distilled_sigmas() if stage_2_sigmas is None else stage_2_sigmas
+        report = progress or (lambda phase, done, total: None)
+        notes: list[str] = []
+
+        report("read audio", 0, 1)
+        soundtrack = self._soundtrack(audio, audio_start_time, audio_max_duration, num_frames / frame_rate, notes)
+        report("read audio", 1, 1)
+
+        generator = torch.Generator(device=self.device).manual_seed(seed)
+        noiser = GaussianNoiser(generator)
+
+        report("prompt", 0, 1)
+        positive, negative = self.prompt_encoder(
+            [prompt, negative_prompt],
+            enhance_first_prompt=enhance_prompt,
+            enhance_prompt_image=_first_image_path(images) if enhance_prompt else None,
+        )
+        report("prompt", 1, 1)
+
+        report("encode audio", 0, 1)
+        from ltx_core.model.audio_vae import audio_latent_frames_for_video
+
+        audio_latent = encode_source_audio(
+            self.audio_conditioner,
+            soundtrack,
+            audio_latent_frames_for_video(num_frames, frame_rate),
+            record=record,
+            mel_name="audio_mel",
+            full_name="audio_latent_full",
+        )
+        report("encode audio", 1, 1)
+        frozen_audio = ModalitySpec(positive.audio_context, (), 0.0, frozen=True, initial_latent=audio_latent)
+
+        half_h, half_w = height // 2, width // 2
+        guided = GuidedDenoiser(
+            positive.video_context,
+            positive.audio_context,
+            MultiModalGuider(video_guider_params, negative.video_context),
+            MultiModalGuider(MultiModalGuiderParams()),  # neutral: the audio is never denoised
+        )
+        denoiser_1 = recording(guided, record)
+        stage_1 = self.stage_1(
+            denoiser_1,
+            stage_1_sigmas,
+            noiser,
+            width=half_w,
+            height=half_h,
+            frames=num_frames,
+            fps=frame_rate,
+            video=ModalitySpec(positive.video_context, self._conditionings(images, half_h, half_w, record, "stage1_")),
+            audio=frozen_audio,
+            max_batch_size=max_batch_size,
+            on_step=lambda i, n: report("stage 1", i + 1, n),
+            record=prefixed(record, "stage1_"),
+        )
+        emit_calls(denoiser_1, prefixed(record, "stage1_"))
+
+        report("upsample", 0, 1)
+        upscaled = self.upsampler(stage_1.video_latent[:1])  # type: ignore[index]
+        if record is not None:
+            record("upsampled_video_latent", upscaled)
+        report("upsample", 1, 1)
+
+        simple = SimpleDenoiser(positive.video_context, positive.audio_context)
+        denoiser_2 = recording(simple, record)
+        conditionings = self._conditionings(images, height, width, record, "stage2_")
+        stage_2 = self.stage_2(
+            denoiser_2,
+            stage_2_sigmas,
+            noiser,
+            width=width,
+            height=height,
+            frames=num_frames,
+            fps=frame_rate,
+            video=ModalitySpec(
+                positive.video_context, conditionings, float(stage_2_sigmas[0]), initial_latent=upscaled
+            ),
+            audio=frozen_audio,
+            on_step=lambda i, n: report("stage 2", i + 1, n),
+            record=prefixed(record, "stage2_"),
+        )
+        emit_calls(denoiser_2, prefixed(record, "stage2_"))
+
+        assert stage_2.video_latent is not None and stage_2.audio_latent is not None
+        video = self.video_decoder(stage_2.video_latent, tiling_config, generator)
+        return A2VidResult(video, soundtrack, stage_2.video_latent, stage_2.audio_latent, frame_rate, notes)
+
+    def _soundtrack(
+        self, audio: AudioSource, start: float, max_duration: float | None, video_seconds: float, notes: list[str]
+    ) -> Audio:
+        track = load_source_audio(audio, start, max_duration)
+        assert track is not None
+        where = audio if isinstance(audio, str | Path) else "the input audio"
+        if is_silent(track):
+            raise InputError(
+                f"{where} is silent from {start} s on (peak below -80 dBFS): there is nothing to animate; use a "
+                "text/image-to-video pipeline instead"
+            )
+        if track.waveform.shape[0] == 1:
+            notes.append("mono audio: used as both stereo channels")
+        seconds = audio_seconds(track)
+        if seconds < video_seconds:
+            notes.append(f"the audio lasts {seconds:.2f} s, the video {video_seconds:.2f} s: padded with silence")
+            track = pad_with_silence(track, video_seconds)
+        for note in notes:
+            logger.info(note)
+        return track
+
+    def _conditionings(
+        self, images: Sequence[ImageConditioningInput], height: int, width: int, record: Recorder | None, prefix: str
+    ) -> list:
+        """Images encoded at this stage's size (frame 0 replaces, other frames are appended), as in TI2Vid."""
+        if not images:
+            return []
+
+        def build(encode: VideoEncodeFn) -> list:
+            return combined_image_conditionings(
+                images, height, width, _recorded(encode, prefixed(record, prefix), len(images)), self.dtype,
+                self.device, load_image=_load_image,
+            )  # fmt: skip
+
+        return self.image_conditioner(build)
+
+
+def _first_image_path(images: Sequence[ImageConditioningInput]) -> str | Path | None:
+    return images[0].path if images and isinstance(images[0].path, str | Path) else None
+
+
+def _recorded(encode: VideoEncodeFn, record: Recorder | None, count: int) -> VideoEncodeFn:
+    if record is None:
+        return encode
+    index = iter(range(count))
+
+    def wrapped(pixels: torch.Tensor) -> torch.Tensor:
+        suffix = "" if count == 1 else f"_{next(index)}"
+        record(f"image_pixels{suffix}", pixels)
+        latent = encode(pixels)
+        record(f"image_latent{suffix}", latent)
+        return latent
+
+    return wrapped
