@@ -1,0 +1,385 @@
+"""Lip dubbing (spec 13.9): re-render a clip so the speaker's lips follow the clip's own audio track.
+
+Recipe: read the reference clip (its frame count snapped down to 8k+1 and its fps set the output) → encode the
+prompt → encode the whole reference audio track → stage 1 at half resolution with the lip-dub IC-LoRA: the reference
+video appended after the video tokens, the reference audio appended after the audio tokens at negative RoPE times
+→ x2 latent upsampling → stage 2 at full resolution with the same LoRA and the reference re-encoded, audio frozen at
+the stage-1 result (which also becomes the audio reference) → decode the stage-2 video and the stage-1 audio.
+
+Run it: `python -m ltx_pipelines.lipdub --help`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ltx_core.components.noisers import GaussianNoiser
+from ltx_core.conditioning import AudioConditionByReferenceLatent, patchify_lipdub_audio_reference_latent
+from ltx_core.errors import InputError
+from ltx_core.loader import LoraSpec
+from ltx_core.types import Audio
+from ltx_pipelines.distilled import DistilledResult, Progress, check_two_stage_size
+from ltx_pipelines.utils.blocks import (
+    AudioConditioner,
+    AudioDecoder,
+    AudioEncodeFn,
+    DiffusionStage,
+    ModalitySpec,
+    PromptEncoder,
+    Recorder,
+    VideoDecoder,
+    VideoUpsampler,
+    resolve_device,
+)
+from ltx_pipelines.utils.constants import distilled_sigmas, stage_2_distilled_sigmas
+from ltx_pipelines.utils.denoisers import SimpleDenoiser
+from ltx_pipelines.utils.helpers import ImageConditioningInput, combined_image_conditionings
+from ltx_pipelines.utils.ic_reference import (
+    ReferenceVideo,
+    VideoConditioner,
+    VideoEncodeWithTiling,
+    check_distilled_checkpoint,
+    encode_reference,
+    first_image_path,
+    load_conditioning_image,
+    lora_downscale_factor,
+    prefixed,
+    read_reference_video,
+    reference_conditioning,
+    reference_size,
+    run_stage,
+    steps,
+)
+
+VAE_TEMPORAL = 8
+
+
+@dataclass(frozen=True)
+class LipDubReference:
+    """The reference clip as the pipeline uses it: the first `num_frames` (8k+1) frames, its fps and its audio."""
+
+    frames: torch.Tensor  # uint8 [num_frames, H, W, 3]
+    frame_rate: float
+    audio: Audio
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.frames.shape[0])
+
+
+def snapped_frame_count(frames: int) -> int:
+    """The longest 8k+1 prefix of a clip of `frames` frames."""
+    return (frames - 1) // VAE_TEMPORAL * VAE_TEMPORAL + 1
+
+
+def read_lipdub_reference(source: ReferenceVideo, audio: Audio | None = None) -> LipDubReference:
+    """A clip file (video and its whole audio track), or decoded frames (`VideoClip` with its fps) plus `audio`."""
+    from ltx_pipelines.media.audio import read_audio
+    from ltx_pipelines.media.video import read_video_info
+
+    if isinstance(source, (str, Path)):
+        info = read_video_info(source)
+        if info.frames < 1:
+            raise InputError(f"reference video {str(source)!r} has no frames")
+        clip = read_reference_video(source, frame_cap=snapped_frame_count(info.frames))
+        fps = info.fps
+        audio = audio if audio is not None else read_audio(source)
+    else:
+        clip = read_reference_video(source)
+        fps = clip.fps
+        if fps <= 0:
+            raise InputError("reference frames need their frame rate: pass a VideoClip(frames, fps) with fps > 0")
+        if audio is None:
+            raise InputError("decoded reference frames need the reference audio too (reference_audio=Audio(...))")
+    used = snapped_frame_count(clip.frames.shape[0])
+    if audio.waveform.shape[-1] < 1:
+        raise InputError("the reference audio is empty; lip dubbing needs the clip's speech track")
+    return LipDubReference(clip.frames[:used], float(fps), audio)
+
+
+def audio_reference_item(latent: torch.Tensor, record: Recorder | None = None) -> AudioConditionByReferenceLatent:
+    """Reference audio latent `(1, C, T, M)` → tokens appended after the target audio, ending 0.04 s before t = 0."""
+    item = patchify_lipdub_audio_reference_latent(latent, negative_positions=True)
+    if record is not None:
+        record("reference_audio_tokens", item.patchified)
+        record("reference_audio_positions", item.positions)
+    return item
+
+
+def encode_reference_audio(
+    encode: AudioEncodeFn, audio: Audio, checkpoint: Any, record: Recorder | None
+) -> torch.Tensor:
+    """The whole reference track → latent `(1, C, T_ref, M)` (records `reference_mel`, `reference_audio_latent`)."""
+    waveform = audio.waveform if audio.waveform.dim() == 3 else audio.waveform.unsqueeze(0)
+    latent = encode(waveform, audio.sampling_rate)
+    if record is not None:
+        from ltx_core.loader import open_checkpoint
+        from ltx_core.model.audio_vae import audio_vae_config, waveform_to_mel
+
+        ckpt = open_checkpoint(checkpoint)
+        record("reference_mel", waveform_to_mel(waveform, audio.sampling_rate, audio_vae_config(ckpt.config).mel))
+        record("reference_audio_latent", latent)
+    return latent
+
+
+class LipDubPipeline:
+    """Distilled model + one lip-dub IC-LoRA, fused once and used by both stages (spec 13.9)."""
+
+    def __init__(
+        self,
+        distilled_checkpoint_path: Any,
+        spatial_upsampler_path: str | Path,
+        gemma_root: str | Path | None,
+        ic_lora: LoraSpec,
+        device: torch.device | str | None = None,
+        *,
+        dtype: torch.dtype = torch.bfloat16,
+        memory_efficient_decode: bool = True,
+    ) -> None:
+        """`distilled_checkpoint_path` is a file, a list of shards or an open `Checkpoint`; it must include the audio
+        VAE encoder (the reference audio is encoded)."""
+        from ltx_core.loader import open_checkpoint
+
+        check_distilled_checkpoint(distilled_checkpoint_path, "lip-dub")
+        if isinstance(distilled_checkpoint_path, (list, tuple)):
+            distilled_checkpoint_path = open_checkpoint(distilled_checkpoint_path)
+        ic_lora = LoraSpec(ic_lora.path, ic_lora.strength)
+        self.device = resolve_device(device)
+        self.dtype = dtype
+        self.checkpoint = ckpt = distilled_checkpoint_path
+        self.reference_downscale_factor = lora_downscale_factor(ic_lora.path)
+        self.prompt_encoder = PromptEncoder(ckpt, gemma_root, dtype=dtype, device=self.device)
+        self.video_conditioner = VideoConditioner(ckpt, dtype=dtype, device=self.device)
+        self.audio_conditioner = AudioConditioner(ckpt, dtype=dtype, device=self.device)
+        self.stage = DiffusionStage(ckpt, loras=(ic_lora,), dtype=dtype, device=self.device)
+        self.upsampler = VideoUpsampler(ckpt, spatial_upsampler_path, dtype=dtype, device=self.device)
+        self.video_decoder = VideoDecoder(
+            ckpt, dtype=dtype, device=self.device, memory_efficient=memory_efficient_decode
+        )
+        self.audio_decoder = AudioDecoder(ckpt, dtype=dtype, device=self.device)
+
+    @torch.inference_mode()
+    def __call__(
+        self,
+        prompt: Any,
+        seed: int,
+        height: int,
+        width: int,
+        images: Sequence[ImageConditioningInput],
+        reference_video: ReferenceVideo | LipDubReference,
+        reference_strength: float = 1.0,
+        enhance_prompt: bool = False,
+        tiling_config: Any = None,
+        stage_1_sigmas: torch.Tensor | None = None,
+        stage_2_sigmas: torch.Tensor | None = None,
+        *,
+        reference_audio: Audio | None = None,
+        record: Recorder | None = None,
+        progress: Progress | None = None,
+    ) -> DistilledResult:
+        """`reference_video` is a clip file (its audio track is the reference audio), a `VideoClip` with
+        `reference_audio`, or a `LipDubReference`. The output has the clip's frame count snapped down to 8k+1 and
+        its fps. Everything that can be checked is checked before a model is built."""
+        from ltx_core.model.video_vae import TilingConfig
+
+        ref = (
+            reference_video
+            if isinstance(reference_video, LipDubReference)
+            else read_lipdub_reference(reference_video, reference_audio)
+        )
+        num_frames, frame_rate = ref.num_frames, ref.frame_rate
+        check_two_stage_size(height, width, num_frames)
+        if not 0.0 <= reference_strength <= 1.0:
+            raise InputError(f"reference strength {reference_strength} is outside [0, 1]")
+        for image in images:
+            if not 0 <= image.frame_idx < num_frames:
+                raise InputError(
+                    f"image frame index {image.frame_idx} is outside the {num_frames}-frame clip; valid: 0 to "
+                    f"{num_frames - 1}"
+                )
+        factor = self.reference_downscale_factor
+        half_h, half_w = height // 2, width // 2
+        ref_sizes = {
+            1: reference_size(half_h, half_w, factor, output_scale=2),
+            2: reference_size(height, width, factor),
+        }
+        stage_1_sigmas = distilled_sigmas() if stage_1_sigmas is None else stage_1_sigmas
+        stage_2_sigmas = stage_2_distilled_sigmas() if stage_2_sigmas is None else stage_2_sigmas
+        report = progress or (lambda phase, done, total: None)
+
+        generator = torch.Generator(device=self.device).manual_seed(seed)
+        noiser = GaussianNoiser(generator)
+
+        report("prompt", 0, 1)
+        contexts = self.prompt_encoder(
+            [prompt],
+            enhance_first_prompt=enhance_prompt,
+            enhance_prompt_image=first_image_path(images) if enhance_prompt else None,
+            enhance_prompt_seed=seed,
+        )[0]
+        report("prompt", 1, 1)
+        denoiser = SimpleDenoiser(contexts.video_context, contexts.audio_context)
+        reference_audio_latent = self.audio_conditioner(
+            lambda encode: encode_reference_audio(encode, ref.audio, self.checkpoint, record)
+        )
+
+        def video_conditionings(stage: int, height: int, width: int) -> list:
+            rec = prefixed(record, f"stage{stage}_")
+
+            def build(encode: VideoEncodeWithTiling) -> list:
+                items: list = []
+                if images:
+                    items = combined_image_conditionings(
+                        images, height, width, encode, self.dtype, self.device, load_image=load_conditioning_image
+                    )
+                ref_h, ref_w = ref_sizes[stage]
+                latent = encode_reference(
+                    encode, ref.frames, ref_h, ref_w, self.dtype, self.device, TilingConfig.default(), rec
+                )
+                items.append(reference_conditioning(latent, factor, reference_strength))
+                return items
+
+            return self.video_conditioner(build)
+
+        with self.stage.session():
+            rec_1 = prefixed(record, "stage1_")
+            stage_1 = run_stage(
+                self.stage,
+                denoiser,
+                stage_1_sigmas,
+                noiser,
+                width=half_w,
+                height=half_h,
+                frames=num_frames,
+                fps=frame_rate,
+                video=ModalitySpec(contexts.video_context, video_conditionings(1, half_h, half_w)),
+                audio=ModalitySpec(contexts.audio_context, [audio_reference_item(reference_audio_latent, rec_1)]),
+                on_step=steps(report, "stage 1"),
+                record=rec_1,
+            )
+            assert stage_1.video_latent is not None and stage_1.audio_latent is not None
+            stage_1_audio = stage_1.audio_latent.clone()
+
+            report("upsample", 0, 1)
+            upscaled = self.upsampler(stage_1.video_latent[:1])
+            if record is not None:
+                record("upsampled_video_latent", upscaled)
+            report("upsample", 1, 1)
+
+            rec_2 = prefixed(record, "stage2_")
+            noise_scale = float(stage_2_sigmas[0])
+            stage_2 = run_stage(
+                self.stage,
+                denoiser,
+                stage_2_sigmas,
+                noiser,
+                width=width,
+                height=height,
+                frames=num_frames,
+                fps=frame_rate,
+                video=ModalitySpec(
+                    contexts.video_context, video_conditionings(2, height, width), noise_scale, initial_latent=upscaled
+                ),
+                audio=ModalitySpec(
+                    contexts.audio_context,
+                    [audio_reference_item(stage_1_audio, rec_2)],
+                    noise_scale=0.0,
+                    frozen=True,
+                    initial_latent=stage_1_audio,
+                ),
+                on_step=steps(report, "stage 2"),
+                record=rec_2,
+            )
+        assert stage_2.video_latent is not None
+
+        report("decode audio", 0, 1)
+        audio = self.audio_decoder(stage_1_audio)
+        report("decode audio", 1, 1)
+        video = self.video_decoder(stage_2.video_latent, tiling_config, generator)
+        return DistilledResult(
+            video=video,
+            audio=audio,
+            video_latent=stage_2.video_latent,
+            audio_latent=stage_1_audio,
+            prompt=getattr(contexts, "prompt", "") or (prompt if isinstance(prompt, str) else ""),
+            frame_rate=frame_rate,
+        )
+
+
+# --- command line --------------------------------------------------------------------------------------------------
+
+LIPDUB_OPTIONS = ("distilled_checkpoint_path", "gemma_root", "prompt", "output_path", "seed", "loras",
+                  "enhance_prompt", "offload", "max_batch_size", "quantization", "compile", "device", "quiet",
+                  "height", "width", "spatial_upsampler_path")  # fmt: skip
+
+
+def _options() -> tuple[Any, Any]:
+    import typer
+
+    from ltx_pipelines.cli.values import input_file
+
+    video = typer.Option(
+        ..., "--reference-video", parser=input_file, metavar="PATH",
+        help="The clip to dub: its frames (snapped down to 8k+1), fps and audio track set the output.",
+    )  # fmt: skip
+    strength = typer.Option(1.0, "--reference-strength", help="Reference video conditioning strength in [0, 1].")
+    return video, strength
+
+
+def _app() -> Any:
+    from ltx_pipelines.cli.app import create_app, pipeline_command
+    from ltx_pipelines.utils.ic_reference import CLI_COMPONENTS, preflight, run_pipeline_cli
+
+    video_option, strength_option = _options()
+    app = create_app(help="Lip dubbing (distilled LTX-2.3 + lip-dub IC-LoRA): re-render a clip to match its audio.")
+
+    @pipeline_command(app, LIPDUB_OPTIONS, two_stage=True)
+    def lipdub(
+        args: Any,
+        reference_video: Path = video_option,
+        reference_strength: float = strength_option,
+    ) -> None:
+        """Half-size stage 1, x2 upsampling, full-size stage 2, both with the lip-dub IC-LoRA; writes the MP4."""
+
+        def checks() -> None:
+            if not 0.0 <= reference_strength <= 1.0:
+                raise InputError(f"--reference-strength {reference_strength} is outside [0, 1]")
+            components = (*CLI_COMPONENTS, ("audio VAE encoder", "audio_vae.encoder."))
+            preflight(args, pipeline="lip-dub", components=components, exactly_one_lora=True)
+
+        def call(progress: Progress) -> tuple[DistilledResult, float]:
+            from ltx_core.model.video_vae import TilingConfig
+
+            pipeline = LipDubPipeline(
+                args.distilled_checkpoint_path, args.spatial_upsampler_path, args.gemma_root, args.loras[0], args.device
+            )
+            result = pipeline(
+                args.prompt,
+                seed=args.seed,
+                height=args.height,
+                width=args.width,
+                images=[],
+                reference_video=reference_video,
+                reference_strength=reference_strength,
+                enhance_prompt=args.enhance_prompt,
+                tiling_config=TilingConfig.default(),
+                progress=progress,
+            )
+            return result, result.frame_rate
+
+        run_pipeline_cli(args, checks, call)
+
+    return app
+
+
+def main() -> None:
+    _app()()
+
+
+if __name__ == "__main__":
+    main()
