@@ -6,11 +6,14 @@ from ltx_core.block_streaming.build import (
     load_resident_transformer,
     transformer_footprint,
 )
+from ltx_core.block_streaming.inference import load_transformer_for_inference, release_transformer
 from ltx_core.block_streaming.wrapper import StreamingTransformer
 
 __all__ = [
     "StreamingTransformer",
     "build_streaming_transformer",
     "load_resident_transformer",
+    "load_transformer_for_inference",
+    "release_transformer",
     "transformer_footprint",
 ]
