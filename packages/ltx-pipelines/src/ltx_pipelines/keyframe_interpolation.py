@@ -1,0 +1,45 @@
+"""Keyframe interpolation (spec 13.5): a video through several given images, with sound.
+
+The two-stage guided flow of `ti2vid_two_stages` with one difference: EVERY image, frame 0 included, is appended
+as a guiding keyframe (its own tokens at its own time position, frozen at strength 1) in both stages, and none
+replaces grid tokens, so the model interpolates between the keyframes instead of pasting them in.
+
+Run it: `python -m ltx_pipelines.keyframe_interpolation --help`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ltx_pipelines.ti2vid_two_stages import TI2VidTwoStagesPipeline, build_two_stage_app
+from ltx_pipelines.utils.guided_stages import ConditioningsFn
+from ltx_pipelines.utils.helpers import image_conditionings_by_adding_guiding_latent
+
+
+class KeyframeInterpolationPipeline(TI2VidTwoStagesPipeline):
+    """Same constructor and call as `TI2VidTwoStagesPipeline`; every image is an appended guiding keyframe.
+
+    An image's `frame_idx` is a pixel frame in [0, num_frames); its keyframe tokens get the time position of that
+    frame, so any frame of the clip is valid (not only multiples of the VAE's temporal factor 8).
+    """
+
+    name = "the keyframe interpolation pipeline"
+    conditionings_fn: ConditioningsFn = staticmethod(image_conditionings_by_adding_guiding_latent)  # type: ignore[assignment]
+
+
+def _app() -> Any:
+    return build_two_stage_app(
+        KeyframeInterpolationPipeline,
+        "keyframe_interpolation",
+        "LTX-2 / LTX-2.3 full model: interpolate a video with sound through keyframe images (--image PATH FRAME_IDX "
+        "STRENGTH, every image appended as a guiding keyframe); guided half-size stage 1, x2 upsampling, stage 2 "
+        "refined with the distilled LoRA.",
+    )
+
+
+def main() -> None:
+    _app()()
+
+
+if __name__ == "__main__":
+    main()

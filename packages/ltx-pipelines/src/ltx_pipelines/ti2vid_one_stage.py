@@ -1,0 +1,172 @@
+"""Text/image-to-video in one guided stage at full resolution (spec 13.1), with sound.
+
+Recipe: encode the prompt and the negative prompt → encode the images at full size (frame 0 replaces the first
+latent frame, any other frame is appended as a guiding keyframe) → one stage with CFG / STG / modality guidance on
+the LTX-2 schedule (Euler) → decode audio, then video (lazily, while the file is written). No upsampler, no LoRA
+beyond the user's.
+
+Run it: `python -m ltx_pipelines.ti2vid_one_stage --help`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ltx_core.components.noisers import GaussianNoiser
+from ltx_core.loader import LoraSpec
+from ltx_pipelines.utils.blocks import DiffusionStage, ModalitySpec, Recorder
+from ltx_pipelines.utils.denoisers import FactoryGuidedDenoiser
+from ltx_pipelines.utils.guided_stages import (
+    ONE_STAGE_DIVISOR,
+    GuidedPipelineBase,
+    GuidedResult,
+    GuiderInput,
+    Phases,
+    Progress,
+    RecordingDenoiser,
+    check_images,
+    check_video_size,
+    given_sigmas,
+    guider_factories,
+    prefixed,
+    prompt_text,
+    scheduler_sigmas,
+    warn_if_distilled,
+)
+from ltx_pipelines.utils.helpers import ImageConditioningInput
+
+
+class TI2VidOneStagePipeline(GuidedPipelineBase):
+    """Full model, one guided stage at the output resolution (multiples of 32). Images: frame 0 replaces the first
+    latent frame, other frames are appended as guiding keyframes."""
+
+    def __init__(
+        self,
+        checkpoint_path: str | Path,
+        gemma_root: str | Path | None,
+        loras: Sequence[LoraSpec] = (),
+        device: torch.device | str | None = None,
+        *,
+        dtype: torch.dtype = torch.bfloat16,
+        memory_efficient_decode: bool = True,
+    ) -> None:
+        warn_if_distilled(checkpoint_path, "the one-stage guided pipeline")
+        super().__init__(checkpoint_path, gemma_root, device, dtype, memory_efficient_decode)
+        self.stage = DiffusionStage(checkpoint_path, loras=loras, dtype=dtype, device=self.device)
+
+    @torch.inference_mode()
+    def __call__(
+        self,
+        prompt: Any,
+        negative_prompt: Any,
+        seed: int,
+        height: int,
+        width: int,
+        num_frames: int,
+        frame_rate: float,
+        num_inference_steps: int,
+        video_guider_params: GuiderInput,
+        audio_guider_params: GuiderInput,
+        images: Sequence[ImageConditioningInput] = (),
+        enhance_prompt: bool = False,
+        tiling_config: Any = None,
+        max_batch_size: int = 1,
+        sigmas: torch.Tensor | Sequence[float] | None = None,
+        *,
+        record: Recorder | None = None,
+        progress: Progress | None = None,
+    ) -> GuidedResult:
+        """`prompt` / `negative_prompt`: strings or precomputed `PromptContexts`. `sigmas` overrides the
+        `num_inference_steps` schedule. An image's `path` may be a decoded uint8 `[H, W, 3]` array. `record(name,
+        tensor)` receives every intermediate under the golden-case names (`stage1_video_noise`, ...)."""
+        check_video_size(height, width, num_frames, frame_rate, ONE_STAGE_DIVISOR)
+        check_images(images, num_frames)
+        schedule = given_sigmas(sigmas, "sigmas")
+        if schedule is None:
+            schedule = scheduler_sigmas(num_inference_steps)
+        phases = Phases(progress)
+        generator = torch.Generator(device=self.device).manual_seed(seed)
+        noiser = GaussianNoiser(generator)
+
+        positive, negative = self._prompts(prompt, negative_prompt, images, enhance_prompt, seed, phases)
+        video_factory, audio_factory = guider_factories(video_guider_params, audio_guider_params, negative)
+
+        with phases("stage 1", counted=False):
+            stage_record = prefixed(record, "stage1_")
+            conditionings = self._conditionings(images, height, width, stage_record)
+            denoiser = RecordingDenoiser(
+                FactoryGuidedDenoiser(positive.video_context, positive.audio_context, video_factory, audio_factory),
+                stage_record,
+            )
+            result = self.stage(
+                denoiser,
+                schedule,
+                noiser,
+                width=width,
+                height=height,
+                frames=num_frames,
+                fps=frame_rate,
+                video=ModalitySpec(positive.video_context, conditionings),
+                audio=ModalitySpec(positive.audio_context),
+                max_batch_size=max_batch_size,
+                on_step=phases.steps("stage 1"),
+                record=stage_record,
+            )
+            denoiser.flush()
+
+        return self._decode(result, prompt_text(positive, prompt), frame_rate, tiling_config, generator, phases)
+
+
+# --- command line --------------------------------------------------------------------------------------------------
+
+SIGMAS_HELP_FLAG = "--sigmas"
+
+
+def _app() -> Any:
+    from ltx_pipelines.cli.app import create_app, pipeline_command
+    from ltx_pipelines.cli.options import ONE_STAGE, CommonArgs
+    from ltx_pipelines.utils.guided_stages import cli_images, parse_sigmas_option, run_cli, sigmas_option
+
+    app = create_app(help="LTX-2 / LTX-2.3 full model: prompt (and images) to an MP4 with sound in one guided stage.")
+    sigmas_flag = sigmas_option(SIGMAS_HELP_FLAG, "denoising (replaces --num-inference-steps)")
+
+    @pipeline_command(app, ONE_STAGE)
+    def ti2vid_one_stage(args: CommonArgs, sigmas: list[str] = sigmas_flag) -> None:
+        """One guided stage at the output size (CFG, STG, modality guidance), decode, write the MP4."""
+        schedule = parse_sigmas_option(sigmas, SIGMAS_HELP_FLAG)  # type: ignore[arg-type]
+
+        def generate(progress: Progress) -> GuidedResult:
+            pipeline = TI2VidOneStagePipeline(args.checkpoint_path, args.gemma_root, args.loras, args.device)  # type: ignore[arg-type]
+            return pipeline(
+                args.prompt,
+                args.negative_prompt,
+                seed=args.seed,
+                height=args.height,
+                width=args.width,
+                num_frames=args.num_frames,
+                frame_rate=args.frame_rate,
+                num_inference_steps=args.num_inference_steps,  # type: ignore[arg-type]
+                video_guider_params=args.video_guider_params(),
+                audio_guider_params=args.audio_guider_params(),
+                images=cli_images(args),
+                enhance_prompt=args.enhance_prompt,
+                max_batch_size=args.max_batch_size,
+                sigmas=schedule,
+                progress=progress,
+            )
+
+        run_cli(args, "ti2vid_one_stage", generate, two_stage=False)
+
+    return app
+
+
+def main() -> None:
+    _app()()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,205 @@
+"""Text/image-to-video in two stages with guidance in stage 1 (spec 13.2), with sound.
+
+Recipe: encode the prompt and the negative prompt → encode the images at half size (frame 0 replaces the first
+latent frame, other frames are appended as guiding keyframes) → stage 1 at half size, CFG / STG / modality guidance
+on the LTX-2 schedule (Euler) → x2 latent upsampling → stage 2 at full size with the distilled LoRA, one unguided
+pass per step on the 3-step table (video re-noised from the upsampled latent, audio from the stage-1 audio, images
+re-encoded at full size) → decode audio, then video (lazily, while the file is written).
+
+Run it: `python -m ltx_pipelines.ti2vid_two_stages --help`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ltx_core.components.noisers import GaussianNoiser
+from ltx_core.loader import LoraSpec
+from ltx_pipelines.utils.blocks import ModalitySpec, Recorder
+from ltx_pipelines.utils.constants import stage_2_distilled_sigmas
+from ltx_pipelines.utils.denoisers import FactoryGuidedDenoiser
+from ltx_pipelines.utils.guided_stages import (
+    TWO_STAGE_DIVISOR,
+    GuidedResult,
+    GuiderInput,
+    Phases,
+    Progress,
+    RecordingDenoiser,
+    TwoStageGuidedBase,
+    check_images,
+    check_video_size,
+    given_sigmas,
+    guider_factories,
+    prefixed,
+    prompt_text,
+    require_distilled_lora,
+    scheduler_sigmas,
+    warn_if_distilled,
+)
+from ltx_pipelines.utils.helpers import ImageConditioningInput
+
+
+class TI2VidTwoStagesPipeline(TwoStageGuidedBase):
+    """Full model; guided stage 1 at half size, x2 upsampling, stage 2 refined with the distilled LoRA.
+
+    Stage-1 LoRAs: the user's; stage-2 LoRAs: the user's plus the distilled LoRA(s) at their given strengths.
+    """
+
+    name = "the two-stage guided pipeline"
+
+    def __init__(
+        self,
+        checkpoint_path: str | Path,
+        distilled_lora: Sequence[LoraSpec] | LoraSpec,
+        spatial_upsampler_path: str | Path,
+        gemma_root: str | Path | None,
+        loras: Sequence[LoraSpec] = (),
+        device: torch.device | str | None = None,
+        *,
+        dtype: torch.dtype = torch.bfloat16,
+        memory_efficient_decode: bool = True,
+    ) -> None:
+        distilled = require_distilled_lora(distilled_lora)
+        warn_if_distilled(checkpoint_path, self.name)
+        super().__init__(checkpoint_path, spatial_upsampler_path, gemma_root, tuple(loras), (*loras, *distilled),
+                         device, dtype, memory_efficient_decode)  # fmt: skip
+
+    @torch.inference_mode()
+    def __call__(
+        self,
+        prompt: Any,
+        negative_prompt: Any,
+        seed: int,
+        height: int,
+        width: int,
+        num_frames: int,
+        frame_rate: float,
+        num_inference_steps: int,
+        video_guider_params: GuiderInput,
+        audio_guider_params: GuiderInput,
+        images: Sequence[ImageConditioningInput] = (),
+        tiling_config: Any = None,
+        enhance_prompt: bool = False,
+        max_batch_size: int = 1,
+        stage_1_sigmas: torch.Tensor | Sequence[float] | None = None,
+        stage_2_sigmas: torch.Tensor | Sequence[float] | None = None,
+        *,
+        record: Recorder | None = None,
+        progress: Progress | None = None,
+    ) -> GuidedResult:
+        """`prompt` / `negative_prompt`: strings or precomputed `PromptContexts`. `stage_1_sigmas` overrides the
+        `num_inference_steps` schedule; `stage_2_sigmas` defaults to (0.909375, 0.725, 0.421875, 0). An image's
+        `path` may be a decoded uint8 `[H, W, 3]` array. `record(name, tensor)` receives every intermediate under the
+        golden-case names (`stage1_video_noise`, `upsampled_video_latent`, ...)."""
+        check_video_size(height, width, num_frames, frame_rate, TWO_STAGE_DIVISOR)
+        check_images(images, num_frames)
+        sigmas_1 = given_sigmas(stage_1_sigmas, "stage_1_sigmas")
+        sigmas_1 = scheduler_sigmas(num_inference_steps) if sigmas_1 is None else sigmas_1
+        sigmas_2 = given_sigmas(stage_2_sigmas, "stage_2_sigmas")
+        sigmas_2 = stage_2_distilled_sigmas() if sigmas_2 is None else sigmas_2
+        phases = Phases(progress)
+        generator = torch.Generator(device=self.device).manual_seed(seed)
+        noiser = GaussianNoiser(generator)
+
+        positive, negative = self._prompts(prompt, negative_prompt, images, enhance_prompt, seed, phases)
+        video_factory, audio_factory = guider_factories(video_guider_params, audio_guider_params, negative)
+
+        with phases("stage 1", counted=False):
+            half_h, half_w = height // 2, width // 2
+            stage_record = prefixed(record, "stage1_")
+            conditionings = self._conditionings(images, half_h, half_w, stage_record)
+            denoiser = RecordingDenoiser(
+                FactoryGuidedDenoiser(positive.video_context, positive.audio_context, video_factory, audio_factory),
+                stage_record,
+            )
+            stage_1 = self.stage_1(
+                denoiser,
+                sigmas_1,
+                noiser,
+                width=half_w,
+                height=half_h,
+                frames=num_frames,
+                fps=frame_rate,
+                video=ModalitySpec(positive.video_context, conditionings),
+                audio=ModalitySpec(positive.audio_context),
+                max_batch_size=max_batch_size,
+                on_step=phases.steps("stage 1"),
+                record=stage_record,
+            )
+            denoiser.flush()
+
+        stage_2 = self._upsample_and_refine(
+            stage_1, positive, sigmas_2, noiser, images, height, width, num_frames, frame_rate, phases, record
+        )
+        return self._decode(stage_2, prompt_text(positive, prompt), frame_rate, tiling_config, generator, phases)
+
+
+# --- command line --------------------------------------------------------------------------------------------------
+
+
+def build_two_stage_app(pipeline_cls: type[TI2VidTwoStagesPipeline], command: str, help: str) -> Any:
+    """The CLI of a two-stage guided pipeline class (also used by keyframe interpolation)."""
+    from ltx_core.model.video_vae import TilingConfig
+    from ltx_pipelines.cli.app import create_app, pipeline_command
+    from ltx_pipelines.cli.options import TWO_STAGE, CommonArgs
+    from ltx_pipelines.utils.guided_stages import cli_images, parse_sigmas_option, run_cli, sigmas_option
+
+    app = create_app(help=help)
+    stage_1_flag = sigmas_option("--stage-1-sigmas", "stage-1 (replaces --num-inference-steps)")
+    stage_2_flag = sigmas_option("--stage-2-sigmas", "stage-2 (default 0.909375 0.725 0.421875 0.0)")
+
+    @pipeline_command(app, TWO_STAGE, two_stage=True, name=command)
+    def run(
+        args: CommonArgs, stage_1_sigmas: list[str] = stage_1_flag, stage_2_sigmas: list[str] = stage_2_flag
+    ) -> None:
+        """Guided stage 1 at half size, x2 latent upsampling, stage 2 with the distilled LoRA, decode, write."""
+        sigmas_1 = parse_sigmas_option(stage_1_sigmas, "--stage-1-sigmas")  # type: ignore[arg-type]
+        sigmas_2 = parse_sigmas_option(stage_2_sigmas, "--stage-2-sigmas")  # type: ignore[arg-type]
+
+        def generate(progress: Progress) -> GuidedResult:
+            pipeline = pipeline_cls(args.checkpoint_path, args.distilled_loras, args.spatial_upsampler_path,  # type: ignore[arg-type]
+                                    args.gemma_root, args.loras, args.device)  # fmt: skip
+            return pipeline(
+                args.prompt,
+                args.negative_prompt,
+                seed=args.seed,
+                height=args.height,
+                width=args.width,
+                num_frames=args.num_frames,
+                frame_rate=args.frame_rate,
+                num_inference_steps=args.num_inference_steps,  # type: ignore[arg-type]
+                video_guider_params=args.video_guider_params(),
+                audio_guider_params=args.audio_guider_params(),
+                images=cli_images(args),
+                tiling_config=TilingConfig.default(),
+                enhance_prompt=args.enhance_prompt,
+                max_batch_size=args.max_batch_size,
+                stage_1_sigmas=sigmas_1,
+                stage_2_sigmas=sigmas_2,
+                progress=progress,
+            )
+
+        run_cli(args, command, generate, two_stage=True)
+
+    return app
+
+
+def _app() -> Any:
+    return build_two_stage_app(
+        TI2VidTwoStagesPipeline,
+        "ti2vid_two_stages",
+        "LTX-2 / LTX-2.3 full model: prompt (and images) to an MP4 with sound; guided half-size stage 1, x2 "
+        "upsampling, stage 2 refined with the distilled LoRA.",
+    )
+
+
+def main() -> None:
+    _app()()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,216 @@
+"""Two-stage text/image-to-video, high-quality variant (spec 13.3), with sound.
+
+Recipe: as `ti2vid_two_stages`, but both stages use the second-order res_2s SDE sampler, stage 1 uses fixed (not
+sigma-dependent) guiders and a schedule whose shift grows with the stage-1 latent's token count, and the distilled
+LoRA is fused in BOTH stages with separate strengths (defaults 0.25 in stage 1, 0.5 in stage 2).
+
+Run it: `python -m ltx_pipelines.ti2vid_two_stages_hq --help`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ltx_core.components.diffusion_steps import Res2sDiffusionStep
+from ltx_core.components.noisers import GaussianNoiser
+from ltx_core.loader import LoraSpec
+from ltx_pipelines.utils.blocks import ModalitySpec, Recorder
+from ltx_pipelines.utils.constants import stage_2_distilled_sigmas
+from ltx_pipelines.utils.denoisers import GuidedDenoiser
+from ltx_pipelines.utils.guided_stages import (
+    TWO_STAGE_DIVISOR,
+    GuidedResult,
+    Phases,
+    Progress,
+    RecordingDenoiser,
+    Res2sLoop,
+    TwoStageGuidedBase,
+    check_images,
+    check_video_size,
+    given_sigmas,
+    prefixed,
+    prompt_text,
+    require_distilled_lora,
+    scheduler_sigmas,
+    stage_latent_shape,
+    static_guiders,
+    warn_if_distilled,
+)
+from ltx_pipelines.utils.helpers import ImageConditioningInput
+
+DEFAULT_DISTILLED_LORA_STRENGTH_STAGE_1 = 0.25
+DEFAULT_DISTILLED_LORA_STRENGTH_STAGE_2 = 0.5
+
+
+class TI2VidTwoStagesHQPipeline(TwoStageGuidedBase):
+    """Full model, res_2s in both stages, distilled LoRA in both stages at per-stage strengths.
+
+    Only the first distilled LoRA is used; its own strength is replaced by the per-stage strengths.
+    """
+
+    def __init__(
+        self,
+        checkpoint_path: str | Path,
+        distilled_lora: Sequence[LoraSpec] | LoraSpec,
+        distilled_lora_strength_stage_1: float,
+        distilled_lora_strength_stage_2: float,
+        spatial_upsampler_path: str | Path,
+        gemma_root: str | Path | None,
+        loras: Sequence[LoraSpec] = (),
+        device: torch.device | str | None = None,
+        *,
+        dtype: torch.dtype = torch.bfloat16,
+        memory_efficient_decode: bool = True,
+    ) -> None:
+        distilled = require_distilled_lora(distilled_lora)[0]
+        warn_if_distilled(checkpoint_path, "the HQ two-stage guided pipeline")
+        stage_1_loras = (*loras, replace(distilled, strength=distilled_lora_strength_stage_1))
+        stage_2_loras = (*loras, replace(distilled, strength=distilled_lora_strength_stage_2))
+        super().__init__(checkpoint_path, spatial_upsampler_path, gemma_root, stage_1_loras, stage_2_loras, device,
+                         dtype, memory_efficient_decode)  # fmt: skip
+
+    @torch.inference_mode()
+    def __call__(
+        self,
+        prompt: Any,
+        negative_prompt: Any,
+        seed: int,
+        height: int,
+        width: int,
+        num_frames: int,
+        frame_rate: float,
+        num_inference_steps: int,
+        video_guider_params: Any,
+        audio_guider_params: Any,
+        images: Sequence[ImageConditioningInput] = (),
+        tiling_config: Any = None,
+        enhance_prompt: bool = False,
+        max_batch_size: int = 1,
+        stage_1_sigmas: torch.Tensor | Sequence[float] | None = None,
+        stage_2_sigmas: torch.Tensor | Sequence[float] | None = None,
+        *,
+        record: Recorder | None = None,
+        progress: Progress | None = None,
+    ) -> GuidedResult:
+        """As `TI2VidTwoStagesPipeline.__call__`; the guider params must be plain `MultiModalGuiderParams`. The
+        default stage-1 schedule is shifted by the half-size latent's token count (frames x height x width)."""
+        check_video_size(height, width, num_frames, frame_rate, TWO_STAGE_DIVISOR)
+        check_images(images, num_frames)
+        half_h, half_w = height // 2, width // 2
+        sigmas_1 = given_sigmas(stage_1_sigmas, "stage_1_sigmas")
+        if sigmas_1 is None:  # the shift depends only on F·H·W, not on the channel count
+            sigmas_1 = scheduler_sigmas(num_inference_steps, stage_latent_shape(half_h, half_w, num_frames,
+                                                                                frame_rate, channels=1))  # fmt: skip
+        sigmas_2 = given_sigmas(stage_2_sigmas, "stage_2_sigmas")
+        sigmas_2 = stage_2_distilled_sigmas() if sigmas_2 is None else sigmas_2
+        phases = Phases(progress)
+        generator = torch.Generator(device=self.device).manual_seed(seed)
+        noiser = GaussianNoiser(generator)
+
+        positive, negative = self._prompts(prompt, negative_prompt, images, enhance_prompt, seed, phases)
+        video_guider, audio_guider = static_guiders(video_guider_params, audio_guider_params, negative)
+
+        with phases("stage 1", counted=False):
+            stage_record = prefixed(record, "stage1_")
+            conditionings = self._conditionings(images, half_h, half_w, stage_record)
+            denoiser = RecordingDenoiser(
+                GuidedDenoiser(positive.video_context, positive.audio_context, video_guider, audio_guider),
+                stage_record,
+            )
+            stage_1 = self.stage_1(
+                denoiser,
+                sigmas_1,
+                noiser,
+                width=half_w,
+                height=half_h,
+                frames=num_frames,
+                fps=frame_rate,
+                video=ModalitySpec(positive.video_context, conditionings),
+                audio=ModalitySpec(positive.audio_context),
+                stepper=Res2sDiffusionStep(),
+                loop=Res2sLoop(stage_record),
+                max_batch_size=max_batch_size,
+                on_step=phases.steps("stage 1"),
+                record=stage_record,
+            )
+            denoiser.flush()
+
+        stage_2 = self._upsample_and_refine(
+            stage_1, positive, sigmas_2, noiser, images, height, width, num_frames, frame_rate, phases, record,
+            res2s=True,
+        )  # fmt: skip
+        return self._decode(stage_2, prompt_text(positive, prompt), frame_rate, tiling_config, generator, phases)
+
+
+# --- command line --------------------------------------------------------------------------------------------------
+
+
+def _app() -> Any:
+    from ltx_core.model.video_vae import TilingConfig
+    from ltx_pipelines.cli.app import create_app, pipeline_command
+    from ltx_pipelines.cli.options import HQ_TWO_STAGE, CommonArgs
+    from ltx_pipelines.utils.constants import LTX_2_3_HQ_PARAMS
+    from ltx_pipelines.utils.guided_stages import cli_images, parse_sigmas_option, run_cli, sigmas_option
+
+    app = create_app(
+        help="LTX-2.3 full model, high quality: prompt (and images) to an MP4 with sound; res_2s sampler in both "
+        "stages, distilled LoRA in both (strengths 0.25 / 0.5). Defaults: 15 steps, 1088x1920, no STG."
+    )
+    stage_1_flag = sigmas_option("--stage-1-sigmas", "stage-1 (replaces --num-inference-steps)")
+    stage_2_flag = sigmas_option("--stage-2-sigmas", "stage-2 (default 0.909375 0.725 0.421875 0.0)")
+
+    @pipeline_command(app, HQ_TWO_STAGE, params=LTX_2_3_HQ_PARAMS, detect=False, two_stage=True)
+    def ti2vid_two_stages_hq(
+        args: CommonArgs, stage_1_sigmas: list[str] = stage_1_flag, stage_2_sigmas: list[str] = stage_2_flag
+    ) -> None:
+        """res_2s stage 1 at half size (fixed guiders), x2 upsampling, res_2s stage 2, decode, write the MP4."""
+        sigmas_1 = parse_sigmas_option(stage_1_sigmas, "--stage-1-sigmas")  # type: ignore[arg-type]
+        sigmas_2 = parse_sigmas_option(stage_2_sigmas, "--stage-2-sigmas")  # type: ignore[arg-type]
+
+        def generate(progress: Progress) -> GuidedResult:
+            pipeline = TI2VidTwoStagesHQPipeline(
+                args.checkpoint_path,  # type: ignore[arg-type]
+                args.distilled_loras,
+                args.distilled_lora_strength_stage_1,
+                args.distilled_lora_strength_stage_2,
+                args.spatial_upsampler_path,  # type: ignore[arg-type]
+                args.gemma_root,
+                args.loras,
+                args.device,
+            )
+            return pipeline(
+                args.prompt,
+                args.negative_prompt,
+                seed=args.seed,
+                height=args.height,
+                width=args.width,
+                num_frames=args.num_frames,
+                frame_rate=args.frame_rate,
+                num_inference_steps=args.num_inference_steps,  # type: ignore[arg-type]
+                video_guider_params=args.video_guider_params(),
+                audio_guider_params=args.audio_guider_params(),
+                images=cli_images(args),
+                tiling_config=TilingConfig.default(),
+                enhance_prompt=args.enhance_prompt,
+                max_batch_size=args.max_batch_size,
+                stage_1_sigmas=sigmas_1,
+                stage_2_sigmas=sigmas_2,
+                progress=progress,
+            )
+
+        run_cli(args, "ti2vid_two_stages_hq", generate, two_stage=True)
+
+    return app
+
+
+def main() -> None:
+    _app()()
+
+
+if __name__ == "__main__":
+    main()
