@@ -217,3 +217,36 @@ def test_module_help_runs_clean() -> None:
                  "--num-frames", "--frame-rate", "--output-path", "--enhance-prompt"):  # fmt: skip
         assert flag in proc.stdout
     assert "RuntimeWarning" not in proc.stderr
+
+
+# --- the generated set itself ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_tiny_set_has_the_released_layout(tiny_sets: dict[str, Path], golden: Path, version: str) -> None:
+    folder = tiny_sets[version]
+    dev = SafetensorsFile(folder / "dev.safetensors")
+    assert dev.metadata.get("model_version") == ("2.3.0" if version == "ltx23" else None)
+    for row in ("channel", "mean-of-stds", "mean-of-stds_over_std-of-means"):
+        assert f"vae.per_channel_statistics.{row}" in dev.keys()
+    reference = golden / "e2e" / f"{version}_e2e_tiny.safetensors"
+    if reference.exists():  # same configs as the official e2e files, which leave the audio encoder out
+        ref = SafetensorsFile(reference)
+        ours = {k: (i.shape, i.dtype) for k, i in dev.tensors.items() if not k.startswith("audio_vae.encoder.")}
+        assert ours == {k: (i.shape, i.dtype) for k, i in ref.tensors.items()}
+        assert dev.config == ref.config
+    distilled = SafetensorsFile(folder / "distilled.safetensors")
+    assert distilled.keys() == dev.keys() and distilled.metadata == dev.metadata
+    lora, ic = SafetensorsFile(folder / "distilled_lora.safetensors"), SafetensorsFile(folder / "ic_lora.safetensors")
+    assert lora.metadata == {"format": "pt"}
+    assert ic.metadata == {"format": "pt", "reference_downscale_factor": "2"}
+    assert lora.keys() and all(k.startswith("diffusion_model.transformer_blocks.") for k in lora.keys())
+    upsampler = SafetensorsFile(folder / "spatial_upsampler_x2.safetensors")
+    assert upsampler.config["spatial_upsample"] is True and upsampler.config["spatial_scale"] == 2.0
+    assert (folder / "gemma" / "tokenizer.json").is_file()
+    again = make_tiny_checkpoints(folder.parent / "again", (version,), seed=0)[version]
+    for name in ("dev.safetensors", "distilled_lora.safetensors"):  # deterministic (header key order may vary)
+        mine, theirs = SafetensorsFile(folder / name), SafetensorsFile(again / name)
+        assert mine.metadata == theirs.metadata
+        expected = dict(mine.iter_tensors())
+        assert all(torch.equal(t, expected[k]) for k, t in theirs.iter_tensors())

@@ -461,6 +461,8 @@ def _summary(console: Any, args: Any, result: DistilledResult, path: Path, secon
         f"stereo {rate} Hz ({result.audio.waveform.shape[-1] / rate:.2f} s)",
     )
     table.add_row("seed", str(args.seed))
+    if args.enhance_prompt:
+        table.add_row("enhanced prompt", result.prompt)
     for phase, secs in result.seconds.items():
         table.add_row(f"time {phase}", f"{secs:.1f} s")
     table.add_row("time total", f"{seconds:.1f} s")

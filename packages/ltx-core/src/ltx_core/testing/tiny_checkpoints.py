@@ -292,7 +292,7 @@ def make_tiny_checkpoints(
     """
     out = Path(out_dir)
     folders = {}
-    for index, version in enumerate(versions):
+    for version in versions:
         if version not in VERSIONS:
             raise ValueError(f"unknown version {version!r}; choose from {VERSIONS}")
         folder = out / version
@@ -300,7 +300,7 @@ def make_tiny_checkpoints(
         if not overwrite and tiny_set_complete(folder):
             continue
         folder.mkdir(parents=True, exist_ok=True)
-        _write_version(folder, version, seed + 1000 * index)
+        _write_version(folder, version, seed + 1000 * VERSIONS.index(version))  # same weights however asked
     return folders
 
 
