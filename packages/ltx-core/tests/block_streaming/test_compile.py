@@ -26,6 +26,7 @@ def _inputs(golden: Path) -> tuple[Path, Modality, Modality]:
     return golden / case.params["checkpoint"], modality("video"), modality("audio")
 
 
+@pytest.mark.slow  # dynamo tracing of two blocks: seconds even with the eager backend
 def test_compile_blocks_same_output(golden: Path) -> None:
     ckpt, video, audio = _inputs(golden)
     model = load_transformer(ckpt)

@@ -140,6 +140,10 @@ def test_block_parameters_are_placeholders_between_calls(golden: Path) -> None:
     """Outside its forward a block holds only meta placeholders: it can never run on another block's weights."""
     case, ckpt, _ = _setup(golden, VARIANTS[0], False)
     with build_streaming_transformer(ckpt, "disk", "cpu") as model:
+        assert model.to("cpu") is model and model.eval() is model  # what the pipelines call on every model
+        X0Model(model).to("cpu").eval()
+        with pytest.raises(RuntimeError, match="cannot be moved"):
+            model.to(torch.bfloat16)
         _run(model, case)
         blocks = model.model.transformer_blocks
         assert all(p.is_meta for p in blocks.parameters())

@@ -80,6 +80,20 @@ class StreamingTransformer(nn.Module):
     def device_pool_bytes(self) -> int:
         return self._cache.nbytes if self._cache is not None else 0
 
+    def to(self, *args: Any, **kwargs: Any) -> StreamingTransformer:  # type: ignore[override]
+        """A no-op for the device it streams to (pipelines call `.to(device)` on every model); anything else would
+        move the meta placeholders, so it is refused."""
+        device, dtype, _, _ = torch._C._nn._parse_to(*args, **kwargs)
+        if dtype is not None or (device is not None and self._cache is not None and device != self._cache.device):
+            target = device if device is not None else dtype
+            raise RuntimeError(f"a streaming transformer cannot be moved or cast (asked for {target}); rebuild it")
+        return self
+
+    def _apply(self, fn: Callable[..., Any], recurse: bool = True) -> StreamingTransformer:
+        """Moves and casts that reach this module through a parent (e.g. `X0Model(model).to(device)`) are ignored:
+        the stream owns where the weights live."""
+        return self
+
     def set_attention_kernel(self, name: str) -> None:
         self.model.set_attention_kernel(name)
 
