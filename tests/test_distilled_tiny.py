@@ -250,3 +250,18 @@ def test_tiny_set_has_the_released_layout(tiny_sets: dict[str, Path], golden: Pa
         assert mine.metadata == theirs.metadata
         expected = dict(mine.iter_tensors())
         assert all(torch.equal(t, expected[k]) for k, t in theirs.iter_tensors())
+
+
+def test_audio_conditioner_encodes(tiny_sets: dict[str, Path]) -> None:
+    from ltx_pipelines.utils.blocks import AudioConditioner, LatentGeometry
+
+    ckpt = tiny_sets["ltx2"] / "distilled.safetensors"
+    seconds, rate = 0.4, 22050
+    t = torch.arange(int(seconds * rate)) / rate
+    wave = torch.stack([torch.sin(2 * torch.pi * 440 * t), torch.sin(2 * torch.pi * 660 * t)])[None] * 0.5
+    latent = AudioConditioner(ckpt, device="cpu")(lambda encode: encode(wave, rate))
+    geometry = LatentGeometry.of(ckpt)
+    assert latent.shape[:2] == (1, geometry.audio_channels) and latent.shape[3] == geometry.audio_mel_bins
+    # resampled to 16 kHz: 6400 samples → 1 + 6400/160 = 41 mel frames (centred STFT) → 1 + 40/4 latents (causal)
+    assert latent.shape[2] == 1 + int(seconds * 16000) // 160 // 4
+    assert torch.isfinite(latent.float()).all()
