@@ -244,6 +244,8 @@ def test_tiny_set_has_the_released_layout(tiny_sets: dict[str, Path], golden: Pa
     upsampler = SafetensorsFile(folder / "spatial_upsampler_x2.safetensors")
     assert upsampler.config["spatial_upsample"] is True and upsampler.config["spatial_scale"] == 2.0
     assert (folder / "gemma" / "tokenizer.json").is_file()
+    if version != "ltx2":
+        return  # one regeneration is enough to show determinism (and keeps the suite fast)
     again = make_tiny_checkpoints(folder.parent / "again", (version,), seed=0)[version]
     for name in ("dev.safetensors", "distilled_lora.safetensors"):  # deterministic (header key order may vary)
         mine, theirs = SafetensorsFile(folder / name), SafetensorsFile(again / name)
