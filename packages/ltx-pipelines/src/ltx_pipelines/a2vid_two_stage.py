@@ -280,3 +280,133 @@ def _recorded(encode: VideoEncodeFn, record: Recorder | None, count: int) -> Vid
         return latent
 
     return wrapped
+
+
+# --- command line --------------------------------------------------------------------------------------------------
+
+_AUDIO_HELP = (
+    "Soundtrack to animate: any audio or video file PyAV reads (its first audio stream). Mono is used as both "
+    "channels; a track shorter than the video is padded with silence; a silent track, a file without audio or an "
+    "unreadable file is refused. The MP4 carries this audio unchanged."
+)
+_COMPONENTS = (
+    ("transformer", "model.diffusion_model.transformer_blocks."),
+    ("text projection", "text_embedding_projection."),
+    ("video VAE encoder", "vae.encoder."),
+    ("video VAE decoder", "vae.decoder."),
+    ("video latent statistics", "vae.per_channel_statistics."),
+    ("audio VAE encoder", "audio_vae.encoder."),
+)
+
+
+def preflight(args: Any, audio_path: Path, audio_start_time: float, audio_max_duration: float | None) -> Audio:
+    """Checks on headers and small files before any model is built (a failure exits with 2); returns the soundtrack
+    so that an unreadable, empty or silent one is reported now."""
+    from ltx_core.loader import open_checkpoint
+    from ltx_core.model.upsampler.loading import check_is_upsampler
+    from ltx_core.text_encoders.gemma import check_gemma_fits, find_gemma_root
+    from ltx_core.text_encoders.gemma.loading import text_path_config
+    from ltx_pipelines.distilled import check_checkpoint, check_lora_file
+    from ltx_pipelines.media.image import read_image
+
+    for flag, value, valid in (
+        ("--offload", args.offload, "none"),
+        ("--quantization", args.quantization, None),
+        ("--compile", args.compile, False),
+    ):
+        if value != valid:
+            raise InputError(f"{flag} {value} is not supported by the A2Vid pipeline yet; leave it out")
+    resolve_device(args.device)
+    check_checkpoint(args.checkpoint_path, _COMPONENTS)
+    check_is_upsampler(open_checkpoint(args.spatial_upsampler_path))
+    for lora in (*args.loras, *args.distilled_loras):
+        check_lora_file(lora.path)
+    ckpt = open_checkpoint(args.checkpoint_path)
+    check_gemma_fits(find_gemma_root(args.gemma_root), text_path_config(ckpt), ckpt.path)
+    for image in args.images:
+        read_image(image.path)
+    if audio_start_time < 0:
+        raise InputError(f"--audio-start-time {audio_start_time} is negative; valid: 0 or more seconds")
+    if audio_max_duration is not None and audio_max_duration <= 0:
+        raise InputError(f"--audio-max-duration {audio_max_duration} must be positive (seconds)")
+    track = load_source_audio(audio_path, audio_start_time, audio_max_duration)
+    assert track is not None
+    if is_silent(track):
+        raise InputError(f"--audio-path {audio_path.name} is silent from {audio_start_time} s on: nothing to "
+                         "animate; use a text/image-to-video pipeline instead")  # fmt: skip
+    return track
+
+
+def _app() -> Any:
+    import typer
+
+    from ltx_pipelines.cli.app import create_app, pipeline_command
+    from ltx_pipelines.cli.options import TWO_STAGE
+    from ltx_pipelines.cli.values import input_file
+    from ltx_pipelines.utils.constants import LTX_2_3_PARAMS
+
+    audio_path_option = typer.Option(..., "--audio-path", help=_AUDIO_HELP, parser=input_file, metavar="PATH")
+    start_option = typer.Option(0.0, "--audio-start-time", help="Where the soundtrack starts (s).")
+    duration_option = typer.Option(
+        None, "--audio-max-duration", help="Seconds of audio to use. Default: the video's length."
+    )
+
+    app = create_app(help="Audio to video (LTX-2 / LTX-2.3 full model, two stages): a video made to a soundtrack.")
+
+    # The official A2Vid CLI always uses the LTX-2.3 defaults (no detection from the checkpoint).
+    @pipeline_command(app, TWO_STAGE, params=LTX_2_3_PARAMS, detect=False, two_stage=True)
+    def a2vid_two_stage(
+        args: Any,
+        audio_path: Path = audio_path_option,
+        audio_start_time: float = start_option,
+        audio_max_duration: float | None = duration_option,
+    ) -> None:
+        """Stage 1 at half size (video guidance; the audio stays frozen), x2 upsampling, stage 2 with the distilled
+        LoRA, MP4 with the original soundtrack. Audio guidance flags are accepted for compatibility but have no
+        effect: the audio is never denoised."""
+        from ltx_pipelines.utils.ic_reference import run_pipeline_cli
+
+        duration = audio_max_duration if audio_max_duration is not None else args.num_frames / args.frame_rate
+        soundtrack: list[Audio] = []
+
+        def checks() -> None:
+            soundtrack.append(preflight(args, audio_path, audio_start_time, duration))
+
+        def call(progress: Progress) -> tuple[A2VidResult, float]:
+            from ltx_core.model.video_vae import TilingConfig
+
+            pipeline = A2VidPipelineTwoStage(
+                args.checkpoint_path, args.distilled_loras, args.spatial_upsampler_path, args.gemma_root, args.loras,
+                args.device,
+            )  # fmt: skip
+            images = [ImageConditioningInput(i.path, i.frame_idx, i.strength, i.crf) for i in args.images]
+            result = pipeline(
+                args.prompt,
+                args.seed,
+                args.height,
+                args.width,
+                args.num_frames,
+                args.frame_rate,
+                soundtrack[0],  # already read and cut to [start, start + duration)
+                negative_prompt=args.negative_prompt,
+                num_inference_steps=args.num_inference_steps,
+                video_guider_params=args.video_guider_params(),
+                images=images,
+                tiling_config=TilingConfig.default(),
+                enhance_prompt=args.enhance_prompt,
+                max_batch_size=args.max_batch_size,
+                progress=progress,
+            )
+            return result, args.frame_rate
+
+        run_pipeline_cli(args, checks, call)
+
+    return app
+
+
+def main() -> None:
+    _app()(prog_name="python -m ltx_pipelines.a2vid_two_stage")
+
+
+if __name__ == "__main__":
+    main()

@@ -257,3 +257,150 @@ class RetakePipeline:
                 )
             return distilled_sigmas()
         return LTX2Scheduler().execute(steps=steps or DEFAULT_FULL_STEPS)
+
+
+# --- command line --------------------------------------------------------------------------------------------------
+
+_COMPONENTS = (
+    ("transformer", "model.diffusion_model.transformer_blocks."),
+    ("text projection", "text_embedding_projection."),
+    ("video VAE encoder", "vae.encoder."),
+    ("video VAE decoder", "vae.decoder."),
+    ("audio VAE encoder", "audio_vae.encoder."),
+    ("audio VAE decoder", "audio_vae.decoder."),
+    ("vocoder", "vocoder."),
+)
+_VIDEO_HELP = (
+    "The clip to retake. Its size (multiples of 32), frame count (8k+1) and fps are kept; a clip that does not fit "
+    "is refused with the nearest valid values. Without an audio track the soundtrack is generated for the whole clip "
+    "(or left out with --no-regenerate-audio)."
+)
+
+
+def checkpoint_choice(args: Any) -> tuple[Path, bool]:
+    """(checkpoint, distilled) from exactly one of --distilled-checkpoint-path and --checkpoint-path."""
+    given = [(p, d) for p, d in ((args.distilled_checkpoint_path, True), (args.checkpoint_path, False)) if p]
+    if len(given) != 1:
+        raise InputError(
+            "give exactly one of --distilled-checkpoint-path (distilled model, 8 fixed steps) and --checkpoint-path "
+            f"(full model, guided); got {len(given)}"
+        )
+    return given[0]
+
+
+def preflight(args: Any, video_path: Path, start_time: float, end_time: float) -> None:
+    """Checks on headers before any model is built or any frame decoded (a failure exits with 2)."""
+    from ltx_core.loader import open_checkpoint
+    from ltx_core.text_encoders.gemma import check_gemma_fits, find_gemma_root
+    from ltx_core.text_encoders.gemma.loading import text_path_config
+    from ltx_pipelines.distilled import check_checkpoint, check_lora_file
+    from ltx_pipelines.media.video import read_video_info
+    from ltx_pipelines.utils.source_media import check_source_geometry
+
+    for flag, value, valid in (
+        ("--offload", args.offload, "none"),
+        ("--quantization", args.quantization, None),
+        ("--compile", args.compile, False),
+    ):
+        if value != valid:
+            raise InputError(f"{flag} {value} is not supported by the retake pipeline yet; leave it out")
+    resolve_device(args.device)
+    checkpoint, _ = checkpoint_choice(args)
+    check_checkpoint(checkpoint, _COMPONENTS)
+    for lora in args.loras:
+        check_lora_file(lora.path)
+    ckpt = open_checkpoint(checkpoint)
+    check_gemma_fits(find_gemma_root(args.gemma_root), text_path_config(ckpt), ckpt.path)
+    info = read_video_info(video_path)
+    check_source_geometry(info.frames, info.height, info.width, where=f"--video-path {video_path.name}")
+    if not start_time < end_time:
+        raise InputError(f"--start-time {start_time} must be before --end-time {end_time}")
+    duration = info.frames / info.fps
+    if start_time >= duration or end_time <= 0:
+        raise InputError(
+            f"window [{start_time}, {end_time}) s lies outside {video_path.name}, which lasts {duration:.3f} s; "
+            f"valid start times: 0 to {duration:.3f}"
+        )
+
+
+def _given(name: str) -> bool:
+    """Whether the option was set on the command line (not left at its default)."""
+    import click
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context(silent=True)
+    return ctx is not None and ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
+
+
+def _app() -> Any:
+    import typer
+
+    from ltx_pipelines.cli.app import create_app, pipeline_command
+    from ltx_pipelines.cli.options import BASIC, GUIDANCE
+    from ltx_pipelines.cli.values import input_file
+
+    app = create_app(help="Retake (LTX-2 / LTX-2.3): regenerate a time window of an existing clip, keep the rest.")
+    options = ("distilled_checkpoint_path", "checkpoint_path", "num_inference_steps", *BASIC, *GUIDANCE)
+    video_option = typer.Option(..., "--video-path", help=_VIDEO_HELP, parser=input_file, metavar="PATH")
+    start_option = typer.Option(..., "--start-time", help="Start of the window to regenerate (s).")
+    end_option = typer.Option(..., "--end-time", help="End of the window to regenerate (s, exclusive).")
+    video_flag = typer.Option(True, "--regenerate-video/--no-regenerate-video", help="Regenerate the video window.")
+    audio_flag = typer.Option(True, "--regenerate-audio/--no-regenerate-audio", help="Regenerate the audio window.")
+
+    @pipeline_command(app, options, defaults={"distilled_checkpoint_path": None, "checkpoint_path": None})
+    def retake(
+        args: Any,
+        video_path: Path = video_option,
+        start_time: float = start_option,
+        end_time: float = end_option,
+        regenerate_video: bool = video_flag,
+        regenerate_audio: bool = audio_flag,
+    ) -> None:
+        """Regenerate [--start-time, --end-time) of --video-path at its own size, frame count and fps; everything
+        outside the window is kept. --distilled-checkpoint-path: the fixed 8-step distilled table (no guidance;
+        --num-inference-steps is ignored, with a note). --checkpoint-path: the full model with CFG/STG/modality
+        guidance over --num-inference-steps steps."""
+        from ltx_pipelines.utils.ic_reference import run_pipeline_cli
+
+        steps_given = _given("num_inference_steps")
+
+        def checks() -> None:
+            if not (regenerate_video or regenerate_audio):
+                raise InputError("--no-regenerate-video with --no-regenerate-audio leaves nothing to do; drop one")
+            preflight(args, video_path, start_time, end_time)
+
+        def call(progress: Progress) -> tuple[RetakeResult, float]:
+            from ltx_core.model.video_vae import TilingConfig
+
+            checkpoint, distilled = checkpoint_choice(args)
+            pipeline = RetakePipeline(checkpoint, args.gemma_root, args.loras, args.device, distilled=distilled)
+            result = pipeline(
+                video_path,
+                args.prompt,
+                start_time,
+                end_time,
+                args.seed,
+                negative_prompt=args.negative_prompt,
+                num_inference_steps=args.num_inference_steps if steps_given or not distilled else None,
+                video_guider_params=args.video_guider_params(),
+                audio_guider_params=args.audio_guider_params(),
+                regenerate_video=regenerate_video,
+                regenerate_audio=regenerate_audio,
+                enhance_prompt=args.enhance_prompt,
+                tiling_config=TilingConfig.default(),
+                max_batch_size=args.max_batch_size,
+                progress=progress,
+            )
+            return result, result.frame_rate
+
+        run_pipeline_cli(args, checks, call)
+
+    return app
+
+
+def main() -> None:
+    _app()(prog_name="python -m ltx_pipelines.retake")
+
+
+if __name__ == "__main__":
+    main()
