@@ -128,14 +128,14 @@ SIGMAS_HELP_FLAG = "--sigmas"
 
 def _app() -> Any:
     from ltx_pipelines.cli.app import create_app, pipeline_command
-    from ltx_pipelines.cli.options import ONE_STAGE, CommonArgs
+    from ltx_pipelines.cli.options import ONE_STAGE
     from ltx_pipelines.utils.guided_stages import cli_images, parse_sigmas_option, run_cli, sigmas_option
 
     app = create_app(help="LTX-2 / LTX-2.3 full model: prompt (and images) to an MP4 with sound in one guided stage.")
     sigmas_flag = sigmas_option(SIGMAS_HELP_FLAG, "denoising (replaces --num-inference-steps)")
 
     @pipeline_command(app, ONE_STAGE)
-    def ti2vid_one_stage(args: CommonArgs, sigmas: list[str] = sigmas_flag) -> None:
+    def ti2vid_one_stage(args: Any, sigmas: list[str] = sigmas_flag) -> None:
         """One guided stage at the output size (CFG, STG, modality guidance), decode, write the MP4."""
         schedule = parse_sigmas_option(sigmas, SIGMAS_HELP_FLAG)  # type: ignore[arg-type]
 

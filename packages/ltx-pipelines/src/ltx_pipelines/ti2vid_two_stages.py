@@ -145,7 +145,7 @@ def build_two_stage_app(pipeline_cls: type[TI2VidTwoStagesPipeline], command: st
     """The CLI of a two-stage guided pipeline class (also used by keyframe interpolation)."""
     from ltx_core.model.video_vae import TilingConfig
     from ltx_pipelines.cli.app import create_app, pipeline_command
-    from ltx_pipelines.cli.options import TWO_STAGE, CommonArgs
+    from ltx_pipelines.cli.options import TWO_STAGE
     from ltx_pipelines.utils.guided_stages import cli_images, parse_sigmas_option, run_cli, sigmas_option
 
     app = create_app(help=help)
@@ -154,7 +154,7 @@ def build_two_stage_app(pipeline_cls: type[TI2VidTwoStagesPipeline], command: st
 
     @pipeline_command(app, TWO_STAGE, two_stage=True, name=command)
     def run(
-        args: CommonArgs, stage_1_sigmas: list[str] = stage_1_flag, stage_2_sigmas: list[str] = stage_2_flag
+        args: Any, stage_1_sigmas: list[str] = stage_1_flag, stage_2_sigmas: list[str] = stage_2_flag
     ) -> None:
         """Guided stage 1 at half size, x2 latent upsampling, stage 2 with the distilled LoRA, decode, write."""
         sigmas_1 = parse_sigmas_option(stage_1_sigmas, "--stage-1-sigmas")  # type: ignore[arg-type]

@@ -153,7 +153,7 @@ class TI2VidTwoStagesHQPipeline(TwoStageGuidedBase):
 def _app() -> Any:
     from ltx_core.model.video_vae import TilingConfig
     from ltx_pipelines.cli.app import create_app, pipeline_command
-    from ltx_pipelines.cli.options import HQ_TWO_STAGE, CommonArgs
+    from ltx_pipelines.cli.options import HQ_TWO_STAGE
     from ltx_pipelines.utils.constants import LTX_2_3_HQ_PARAMS
     from ltx_pipelines.utils.guided_stages import cli_images, parse_sigmas_option, run_cli, sigmas_option
 
@@ -166,7 +166,7 @@ def _app() -> Any:
 
     @pipeline_command(app, HQ_TWO_STAGE, params=LTX_2_3_HQ_PARAMS, detect=False, two_stage=True)
     def ti2vid_two_stages_hq(
-        args: CommonArgs, stage_1_sigmas: list[str] = stage_1_flag, stage_2_sigmas: list[str] = stage_2_flag
+        args: Any, stage_1_sigmas: list[str] = stage_1_flag, stage_2_sigmas: list[str] = stage_2_flag
     ) -> None:
         """res_2s stage 1 at half size (fixed guiders), x2 upsampling, res_2s stage 2, decode, write the MP4."""
         sigmas_1 = parse_sigmas_option(stage_1_sigmas, "--stage-1-sigmas")  # type: ignore[arg-type]
