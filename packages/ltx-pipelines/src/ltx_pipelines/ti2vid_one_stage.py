@@ -123,7 +123,7 @@ class TI2VidOneStagePipeline(GuidedPipelineBase):
 
 # --- command line --------------------------------------------------------------------------------------------------
 
-SIGMAS_HELP_FLAG = "--sigmas"
+SIGMAS_FLAG = "--sigmas"
 
 
 def _app() -> Any:
@@ -132,12 +132,12 @@ def _app() -> Any:
     from ltx_pipelines.utils.guided_stages import cli_images, parse_sigmas_option, run_cli, sigmas_option
 
     app = create_app(help="LTX-2 / LTX-2.3 full model: prompt (and images) to an MP4 with sound in one guided stage.")
-    sigmas_flag = sigmas_option(SIGMAS_HELP_FLAG, "denoising (replaces --num-inference-steps)")
+    sigmas_flag = sigmas_option(SIGMAS_FLAG, "Sigma schedule to use instead of --num-inference-steps")
 
     @pipeline_command(app, ONE_STAGE)
     def ti2vid_one_stage(args: Any, sigmas: list[str] = sigmas_flag) -> None:
         """One guided stage at the output size (CFG, STG, modality guidance), decode, write the MP4."""
-        schedule = parse_sigmas_option(sigmas, SIGMAS_HELP_FLAG)  # type: ignore[arg-type]
+        schedule = parse_sigmas_option(sigmas, SIGMAS_FLAG)  # type: ignore[arg-type]
 
         def generate(progress: Progress) -> GuidedResult:
             pipeline = TI2VidOneStagePipeline(args.checkpoint_path, args.gemma_root, args.loras, args.device)  # type: ignore[arg-type]

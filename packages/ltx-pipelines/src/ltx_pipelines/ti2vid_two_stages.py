@@ -149,13 +149,11 @@ def build_two_stage_app(pipeline_cls: type[TI2VidTwoStagesPipeline], command: st
     from ltx_pipelines.utils.guided_stages import cli_images, parse_sigmas_option, run_cli, sigmas_option
 
     app = create_app(help=help)
-    stage_1_flag = sigmas_option("--stage-1-sigmas", "stage-1 (replaces --num-inference-steps)")
-    stage_2_flag = sigmas_option("--stage-2-sigmas", "stage-2 (default 0.909375 0.725 0.421875 0.0)")
+    stage_1_flag = sigmas_option("--stage-1-sigmas", "Stage-1 sigma schedule to use instead of --num-inference-steps")
+    stage_2_flag = sigmas_option("--stage-2-sigmas", "Stage-2 sigma schedule (default 0.909375 0.725 0.421875 0.0)")
 
     @pipeline_command(app, TWO_STAGE, two_stage=True, name=command)
-    def run(
-        args: Any, stage_1_sigmas: list[str] = stage_1_flag, stage_2_sigmas: list[str] = stage_2_flag
-    ) -> None:
+    def run(args: Any, stage_1_sigmas: list[str] = stage_1_flag, stage_2_sigmas: list[str] = stage_2_flag) -> None:
         """Guided stage 1 at half size, x2 latent upsampling, stage 2 with the distilled LoRA, decode, write."""
         sigmas_1 = parse_sigmas_option(stage_1_sigmas, "--stage-1-sigmas")  # type: ignore[arg-type]
         sigmas_2 = parse_sigmas_option(stage_2_sigmas, "--stage-2-sigmas")  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ Run it: `python -m ltx_pipelines.ti2vid_two_stages_hq --help`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -43,6 +44,8 @@ from ltx_pipelines.utils.guided_stages import (
 )
 from ltx_pipelines.utils.helpers import ImageConditioningInput
 
+logger = logging.getLogger(__name__)
+
 DEFAULT_DISTILLED_LORA_STRENGTH_STAGE_1 = 0.25
 DEFAULT_DISTILLED_LORA_STRENGTH_STAGE_2 = 0.5
 
@@ -67,7 +70,11 @@ class TI2VidTwoStagesHQPipeline(TwoStageGuidedBase):
         dtype: torch.dtype = torch.bfloat16,
         memory_efficient_decode: bool = True,
     ) -> None:
-        distilled = require_distilled_lora(distilled_lora)[0]
+        given = require_distilled_lora(distilled_lora)
+        distilled = given[0]
+        if len(given) > 1:
+            logger.warning("the HQ pipeline uses only the first distilled LoRA (%s); ignoring %d more",
+                           distilled.path.name, len(given) - 1)  # fmt: skip
         warn_if_distilled(checkpoint_path, "the HQ two-stage guided pipeline")
         stage_1_loras = (*loras, replace(distilled, strength=distilled_lora_strength_stage_1))
         stage_2_loras = (*loras, replace(distilled, strength=distilled_lora_strength_stage_2))
@@ -161,8 +168,8 @@ def _app() -> Any:
         help="LTX-2.3 full model, high quality: prompt (and images) to an MP4 with sound; res_2s sampler in both "
         "stages, distilled LoRA in both (strengths 0.25 / 0.5). Defaults: 15 steps, 1088x1920, no STG."
     )
-    stage_1_flag = sigmas_option("--stage-1-sigmas", "stage-1 (replaces --num-inference-steps)")
-    stage_2_flag = sigmas_option("--stage-2-sigmas", "stage-2 (default 0.909375 0.725 0.421875 0.0)")
+    stage_1_flag = sigmas_option("--stage-1-sigmas", "Stage-1 sigma schedule to use instead of --num-inference-steps")
+    stage_2_flag = sigmas_option("--stage-2-sigmas", "Stage-2 sigma schedule (default 0.909375 0.725 0.421875 0.0)")
 
     @pipeline_command(app, HQ_TWO_STAGE, params=LTX_2_3_HQ_PARAMS, detect=False, two_stage=True)
     def ti2vid_two_stages_hq(

@@ -563,8 +563,8 @@ def sigmas_option(flag: str, what: str) -> Any:
             raise typer.BadParameter(str(exc)) from None
 
     parser = MultiValue(("SIGMA",), ("SIGMA",), build, repeat_last=True)
-    return multi_value_option(parser, flag, f"Override the {what} schedule, e.g. {flag} 1.0 0.7 0.1 0.0 (strictly "
-                              "decreasing values in [0, 1] ending at 0).")  # fmt: skip
+    return multi_value_option(parser, flag, f"{what}, e.g. {flag} 1.0 0.7 0.1 0.0 (strictly decreasing values in "
+                              "[0, 1] ending at 0).")  # fmt: skip
 
 
 _COMPONENTS = (  # (what, key prefix) every guided run reads from the checkpoint
