@@ -25,7 +25,7 @@ class Snake(nn.Module):
 
     def __init__(self, channels: int) -> None:
         super().__init__()
-        self.alpha = nn.Parameter(0.1 * torch.randn(channels))
+        self.alpha = nn.Parameter(torch.randn(channels).mul_(0.1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         alpha = torch.exp(self.alpha.unsqueeze(0).unsqueeze(-1))
@@ -37,8 +37,8 @@ class SnakeBeta(nn.Module):
 
     def __init__(self, channels: int) -> None:
         super().__init__()
-        self.alpha = nn.Parameter(0.1 * torch.randn(channels))
-        self.beta = nn.Parameter(0.1 * torch.randn(channels))
+        self.alpha = nn.Parameter(torch.randn(channels).mul_(0.1))
+        self.beta = nn.Parameter(torch.randn(channels).mul_(0.1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         alpha = torch.exp(self.alpha.unsqueeze(0).unsqueeze(-1))

@@ -148,8 +148,8 @@ class PerChannelStatistics(nn.Module):
 
     def __init__(self, features: int) -> None:
         super().__init__()
-        self.register_buffer("std-of-means", 0.5 + torch.rand(features))
-        self.register_buffer("mean-of-means", 0.1 * torch.randn(features))
+        self.register_buffer("std-of-means", torch.rand(features).add_(0.5))
+        self.register_buffer("mean-of-means", torch.randn(features).mul_(0.1))
 
     @property
     def std(self) -> torch.Tensor:

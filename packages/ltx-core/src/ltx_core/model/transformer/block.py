@@ -53,7 +53,7 @@ class StreamState:
 
 
 def _table(rows: int, dim: int) -> nn.Parameter:
-    return nn.Parameter(torch.randn(rows, dim) / math.sqrt(dim))
+    return nn.Parameter(torch.randn(rows, dim).div_(math.sqrt(dim)))
 
 
 class TransformerBlock(nn.Module):

@@ -33,7 +33,7 @@ class LTXModel(nn.Module):
         cfg = config
         dv, da = cfg.video_dim, cfg.audio_dim
         if cfg.model_type.has_video:
-            self.scale_shift_table = nn.Parameter(torch.randn(2, dv) / math.sqrt(dv))
+            self.scale_shift_table = nn.Parameter(torch.randn(2, dv).div_(math.sqrt(dv)))
             self.patchify_proj = nn.Linear(cfg.in_channels, dv)
             if cfg.has_caption_projection:
                 assert cfg.caption_channels is not None
@@ -43,7 +43,7 @@ class LTXModel(nn.Module):
                 self.prompt_adaln_single = AdaLNSingle(dv, 2)
             self.proj_out = nn.Linear(dv, cfg.out_channels)
         if cfg.model_type.has_audio:
-            self.audio_scale_shift_table = nn.Parameter(torch.randn(2, da) / math.sqrt(da))
+            self.audio_scale_shift_table = nn.Parameter(torch.randn(2, da).div_(math.sqrt(da)))
             self.audio_patchify_proj = nn.Linear(cfg.audio_in_channels, da)
             if cfg.has_caption_projection:
                 assert cfg.caption_channels is not None

@@ -85,7 +85,7 @@ class VideoDecoder(nn.Module):
         if cfg.timestep_conditioning:
             self.timestep_scale_multiplier = nn.Parameter(torch.tensor(1000.0))
             self.last_time_embedder = CombinedTimestepEmbedder(2 * width)
-            self.last_scale_shift_table = nn.Parameter(torch.randn(2, width) / width**0.5)
+            self.last_scale_shift_table = nn.Parameter(torch.randn(2, width).div_(width**0.5))
 
     # --- shared steps -------------------------------------------------------------------------------------------
 

@@ -127,7 +127,7 @@ class ResnetBlock3D(nn.Module):
             self.norm3 = nn.GroupNorm(1, in_channels, eps=eps, affine=True)
             self.conv_shortcut = nn.Conv3d(in_channels, out_channels, 1)
         if timestep_conditioning:
-            self.scale_shift_table = nn.Parameter(torch.randn(4, in_channels) / in_channels**0.5)
+            self.scale_shift_table = nn.Parameter(torch.randn(4, in_channels).div_(in_channels**0.5))
 
     def modulation(self, h: torch.Tensor, timestep_emb: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
         """(shift1, scale1, shift2, scale2), each (B, C, 1, 1, 1)."""

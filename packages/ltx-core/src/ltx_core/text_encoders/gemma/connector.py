@@ -116,7 +116,7 @@ class EmbeddingsConnector(nn.Module):
         super().__init__()
         self.config = config
         width = config.width
-        self.learnable_registers = nn.Parameter(torch.rand(config.num_registers, width) * 2.0 - 1.0)
+        self.learnable_registers = nn.Parameter(torch.rand(config.num_registers, width).mul_(2.0).sub_(1.0))
         self.transformer_1d_blocks = nn.ModuleList(
             [
                 ConnectorBlock(config.num_heads, config.head_dim, config.gated_attention)
