@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+import stat
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -128,3 +130,12 @@ def test_rgb_to_i420_averages_chroma_over_2x2() -> None:
     packed = rgb_to_i420(frame)
     assert packed[0, 0].tolist() == [62, 16]
     assert packed[0, 2, 0].item() == 115
+
+
+def test_finished_file_follows_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0o027)
+    try:
+        path = write_mp4(tmp_path / "masked.mp4", torch.zeros(1, 16, 16, 3), 24.0)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640  # 0666 & ~0027, not mkstemp's 0600

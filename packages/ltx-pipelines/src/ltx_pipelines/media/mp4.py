@@ -87,11 +87,26 @@ def write_mp4(
     try:
         with av.open(str(temp), "w", format="mp4") as container:
             _write_streams(container, _chunks(video), rate, audio, stereo, crf, preset, on_frames)
+        os.chmod(temp, _umask_mode())  # mkstemp makes the file 0600; a finished file follows the umask
         os.replace(temp, final)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
     return final
+
+
+def _umask_mode() -> int:
+    """0666 minus the process umask: the mode `open()` would have given a new file.
+
+    Linux reports the umask in /proc without changing it; elsewhere it is read by setting and restoring it.
+    """
+    try:
+        status = Path("/proc/self/status").read_text()
+        umask = next(int(line.split()[1], 8) for line in status.splitlines() if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        umask = os.umask(0o022)
+        os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _write_streams(
