@@ -28,12 +28,13 @@ HEIGHT, WIDTH, FRAMES, FPS = 64, 128, 9, 24.0  # smallest two-stage size the ref
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("tiny")
+    return tmp_path_factory.mktemp("distilled_tiny")  # this module's own files (broken copies)
 
 
 @pytest.fixture(scope="module")
-def tiny_sets(tiny: Path) -> dict[str, Path]:
-    return make_tiny_checkpoints(tiny, VERSIONS, seed=0)
+def tiny_sets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    # The folder the pipeline tests' session fixture uses (packages/ltx-pipelines/tests/conftest.py): generated once.
+    return make_tiny_checkpoints(tmp_path_factory.getbasetemp() / "tiny_sets", VERSIONS, seed=0)
 
 
 def _args(folder: Path, out: Path, *extra: str, ckpt: Path | None = None) -> list[str]:

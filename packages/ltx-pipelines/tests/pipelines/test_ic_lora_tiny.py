@@ -11,7 +11,6 @@ import torch
 from typer.testing import CliRunner
 
 from ltx_core.loader import LoraSpec
-from ltx_core.testing.tiny_checkpoints import make_tiny_checkpoints
 from ltx_core.types import Audio
 from ltx_pipelines.ic_lora import ICLoraPipeline, _app
 from ltx_pipelines.media.mp4 import write_mp4
@@ -23,9 +22,8 @@ SIZE, FRAMES, FPS = 128, 9, 24.0  # the tiny IC-LoRA has downscale factor 2: sta
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    # Shared by the IC-LoRA and lip-dub modules of one session (complete sets are reused, not rewritten).
-    return make_tiny_checkpoints(tmp_path_factory.getbasetemp() / "tiny_ic_reference", seed=0)
+def tiny(tiny_sets: dict[str, Path]) -> dict[str, Path]:
+    return tiny_sets
 
 
 def _clip(frames: int, height: int = 48, width: int = 80, seed: int = 0) -> torch.Tensor:

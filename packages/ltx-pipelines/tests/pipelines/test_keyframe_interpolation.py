@@ -19,7 +19,6 @@ from typer.testing import CliRunner
 from ltx_core.components.guiders import MultiModalGuiderParams
 from ltx_core.errors import InputError
 from ltx_core.loader import LoraSpec
-from ltx_core.testing.tiny_checkpoints import VERSIONS, make_tiny_checkpoints
 from ltx_pipelines.keyframe_interpolation import KeyframeInterpolationPipeline, _app
 from ltx_pipelines.ti2vid_two_stages import TI2VidTwoStagesPipeline
 from ltx_pipelines.utils.blocks import PromptEncoder
@@ -38,11 +37,6 @@ def one_thread() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="session")
-def tiny_sets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return make_tiny_checkpoints(tmp_path_factory.getbasetemp() / "guided_tiny", VERSIONS, seed=0)
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ from ltx_core.components.patchifiers import AudioPatchifier
 from ltx_core.errors import InputError
 from ltx_core.loader import LoraSpec
 from ltx_core.testing.golden import golden_dir, load_case
-from ltx_core.testing.tiny_checkpoints import make_tiny_checkpoints
 from ltx_core.types import Audio, AudioLatentShape
 from ltx_pipelines.lipdub import LipDubPipeline, _app, audio_reference_item, read_lipdub_reference, snapped_frame_count
 from ltx_pipelines.media.mp4 import write_mp4
@@ -79,9 +78,8 @@ def test_reference_reading() -> None:
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    # Shared by the IC-LoRA and lip-dub modules of one session (complete sets are reused, not rewritten).
-    return make_tiny_checkpoints(tmp_path_factory.getbasetemp() / "tiny_ic_reference", seed=0)
+def tiny(tiny_sets: dict[str, Path]) -> dict[str, Path]:
+    return tiny_sets
 
 
 def _clip(frames: int) -> torch.Tensor:

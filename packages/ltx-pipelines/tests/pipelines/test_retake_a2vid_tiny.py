@@ -16,7 +16,6 @@ from typer.testing import CliRunner
 
 from ltx_core.errors import InputError
 from ltx_core.loader import LoraSpec
-from ltx_core.testing.tiny_checkpoints import make_tiny_checkpoints
 from ltx_core.types import Audio
 from ltx_pipelines import a2vid_two_stage, retake
 from ltx_pipelines.a2vid_two_stage import A2VidPipelineTwoStage
@@ -31,8 +30,8 @@ RATE = 16000
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_tiny_checkpoints(tmp_path_factory.mktemp("tiny"), ["ltx23"], seed=0)["ltx23"]
+def tiny(tiny_sets: dict[str, Path]) -> Path:
+    return tiny_sets["ltx23"]
 
 
 def _frames(frames: int = FRAMES, size: int = SIZE) -> torch.Tensor:

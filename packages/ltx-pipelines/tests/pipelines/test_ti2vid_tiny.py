@@ -21,7 +21,6 @@ from ltx_core.components.guiders import MultiModalGuiderFactory, MultiModalGuide
 from ltx_core.errors import InputError
 from ltx_core.guidance.perturbations import PerturbationType
 from ltx_core.loader import LoraSpec
-from ltx_core.testing.tiny_checkpoints import VERSIONS, make_tiny_checkpoints
 from ltx_pipelines.ti2vid_one_stage import TI2VidOneStagePipeline
 from ltx_pipelines.ti2vid_two_stages import TI2VidTwoStagesPipeline
 from ltx_pipelines.ti2vid_two_stages_hq import TI2VidTwoStagesHQPipeline
@@ -43,12 +42,6 @@ def one_thread() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="session")
-def tiny_sets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    # One folder per session, shared with the keyframe tests (an existing complete set is reused).
-    return make_tiny_checkpoints(tmp_path_factory.getbasetemp() / "guided_tiny", VERSIONS, seed=0)
 
 
 @pytest.fixture(scope="module")
