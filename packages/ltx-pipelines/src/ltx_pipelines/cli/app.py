@@ -15,10 +15,9 @@ from typing import Any, TypeVar
 import torch
 import typer
 from rich.console import Console
-from rich.text import Text
 
 from ltx_core.errors import InputError, LTXError
-from ltx_pipelines.cli.command import Arity, command_class
+from ltx_pipelines.cli.command import Arity, BoundaryError, command_class, print_error
 from ltx_pipelines.cli.options import OPTIONS, CommonArgs
 from ltx_pipelines.cli.values import MultiValue, check_images, check_multiple, check_num_frames
 from ltx_pipelines.utils.constants import LTX_2_3_PARAMS, PipelineParams, detect_params
@@ -34,12 +33,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 def create_app(help: str) -> typer.Typer:
     """A single-command Typer app with the project's settings (no shell-completion flags, no locals in tracebacks)."""
     return typer.Typer(help=help, add_completion=False, pretty_exceptions_show_locals=False)
-
-
-def print_error(message: str) -> None:
-    """One red line on stderr (soft-wrapped: a terminal may wrap it visually, but it is one line of text)."""
-    console = Console(stderr=True, soft_wrap=True, highlight=False)
-    console.print(Text("error: ", style="bold red") + Text(message.strip().splitlines()[0] if message else "", "red"))
 
 
 def run_cli(fn: Callable[[], T]) -> T:
@@ -120,7 +113,7 @@ def build_args(values: Mapping[str, Any], *, params: PipelineParams, detect: boo
     try:
         validate(args, two_stage=two_stage)
     except InputError as exc:
-        raise typer.BadParameter(str(exc)) from None
+        raise BoundaryError(str(exc)) from None
     return args
 
 

@@ -1,16 +1,23 @@
-"""A Typer command class that accepts variable-arity options (`--image PATH FRAME_IDX STRENGTH [CRF]`).
+"""The Typer command class of every pipeline: variable-arity options and one-line usage errors.
 
-Before Click parses, the values following such a flag are joined into one token (see values.SEPARATOR) so that
-Click sees an ordinary one-value option; the option's `MultiValue` parser splits them again. Values of the other
-options are skipped verbatim, so a prompt that happens to read "--image" is never mistaken for the flag.
+Variable arity (`--image PATH FRAME_IDX STRENGTH [CRF]`): before Click parses, the values following such a flag are
+joined into one token (see values.SEPARATOR) so that Click sees an ordinary one-value option; the option's
+`MultiValue` parser splits them again. Values of the other options are skipped verbatim, so a prompt that happens
+to read "--image" is never mistaken for the flag.
+
+Usage errors (a missing option, a bad value, a file not found) print ONE line on stderr, `error: <message>`, and
+exit with 2, instead of Typer's multi-line panel with the usage text.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import sys
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import typer
+from rich.console import Console
+from rich.text import Text
 from typer.core import TyperCommand
 
 from ltx_pipelines.cli.values import SEPARATOR
@@ -18,10 +25,51 @@ from ltx_pipelines.cli.values import SEPARATOR
 Arity = tuple[int, int | None, str]  # (min values, max values or None = unbounded, metavar for messages)
 
 
+def print_error(message: str) -> None:
+    """One red line on stderr (soft-wrapped: a terminal may wrap it visually, but it is one line of text)."""
+    console = Console(stderr=True, soft_wrap=True, highlight=False)
+    console.print(Text("error: ", style="bold red") + Text(message.strip().splitlines()[0] if message else "", "red"))
+
+
+class BoundaryError(typer.BadParameter):
+    """A check of several values at the command-line boundary; its message already names the flag(s)."""
+
+    def format_message(self) -> str:
+        return self.message
+
+
+def usage_message(exc: Exception) -> str:
+    """Click's message for a usage error, on one line (`Invalid value for '--height': ...`, `Missing option ...`)."""
+    format_message = getattr(exc, "format_message", None)
+    return " ".join((format_message() if format_message is not None else str(exc)).split())
+
+
 class LTXCommand(TyperCommand):
     """Subclass per command with `var_arity` filled (use `command_class`)."""
 
     var_arity: ClassVar[Mapping[str, Arity]] = {}
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """As Typer's, but a usage error is one `error: ...` line on stderr (exit 2) rather than a panel."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, windows_expand_args, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        except typer.TyperException as exc:  # Click's usage errors (Typer vendors Click)
+            print_error(usage_message(exc))
+            sys.exit(getattr(exc, "exit_code", 2))
+        except typer.Abort:
+            print_error("aborted")
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         positional = any(getattr(p, "param_type_name", "") == "argument" for p in self.params)
