@@ -1,0 +1,410 @@
+"""Time and peak memory per stage of the distilled two-stage pipeline with real-size random weights.
+
+Writes a single-file checkpoint of the released LTX-2 / LTX-2.3 configuration (`--layers` transformer blocks,
+random bf16 weights; the text projection and connectors are left out because the prompt is given as precomputed
+random contexts of the right widths, so neither Gemma nor the text path runs) and the x2 latent upsampler, then
+runs `DistilledPipeline` (8 + 3 steps) once and prints, per stage: wall time, its share of the total, peak memory
+(CUDA: torch.cuda.max_memory_allocated; CPU: peak RSS, reset per stage through /proc/self/clear_refs) and that peak
+relative to the weights the stage uses.
+
+    uv run python scripts/bench_pipeline.py                          # GPU: 768x512x121, 48 layers
+    uv run python scripts/bench_pipeline.py --device cpu             # CPU: 192x128x9, 1 layer (a few minutes)
+    uv run python scripts/bench_pipeline.py --workdir /data/bench    # keep (and reuse) the written files
+
+Weights are random, so the numbers depend only on shapes. The checkpoint was just written, so loading reads it
+mostly from the OS page cache (a cold read of a real file is slower).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import inspect
+import json
+import resource
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+GIB = 1024**3
+FULL_SIZE = (512, 768, 121)  # height, width, frames
+CPU_SIZE = (128, 192, 9)
+H100_TARGET_SECONDS = 7.5  # issue 10: the whole distilled run at 768x512x121 in bf16, text encoder excluded
+
+
+# --- memory probes ----------------------------------------------------------------------------------------------
+
+
+class Memory:
+    """Peak memory since the last `reset()`: accelerator bytes on CUDA, resident set on the CPU."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.cuda = device.type == "cuda"
+        self.device = device
+
+    def sync(self) -> None:
+        if self.cuda:
+            torch.cuda.synchronize(self.device)
+
+    def reset(self) -> None:
+        if self.cuda:
+            torch.cuda.reset_peak_memory_stats(self.device)
+            return
+        with contextlib.suppress(OSError), open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # resets VmHWM to the current RSS (Linux)
+
+    def peak(self) -> int:
+        if self.cuda:
+            return torch.cuda.max_memory_allocated(self.device)
+        return _status_kib("VmHWM") * 1024
+
+    def now(self) -> int:
+        if self.cuda:
+            return torch.cuda.memory_allocated(self.device)
+        return _status_kib("VmRSS") * 1024
+
+    @property
+    def label(self) -> str:
+        return "peak GPU alloc" if self.cuda else "peak RSS"
+
+
+def _status_kib(field: str) -> int:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux; no per-stage reset possible
+
+
+# --- the timeline ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    name: str
+    seconds: float
+    peak: int
+    weights: int = 0  # bytes of the weights this stage builds or uses (for the peak / weights ratio)
+    note: str = ""
+
+
+class Timeline:
+    """Cuts the run into rows at the pipeline's progress / record events; each row gets its wall time and peak."""
+
+    def __init__(self, memory: Memory) -> None:
+        self.memory = memory
+        self.rows: list[Row] = []
+        self.steps: dict[str, list[float]] = {}
+        self._last = time.perf_counter()
+        self._seen: set[str] = set()
+
+    def start(self) -> None:
+        self.memory.sync()
+        self.memory.reset()
+        self._last = time.perf_counter()
+
+    def cut(self, name: str, weights: int = 0, note: str = "") -> None:
+        """Close the row running since the previous cut."""
+        self.memory.sync()
+        now = time.perf_counter()
+        self.rows.append(Row(name, now - self._last, self.memory.peak(), weights, note))
+        self.memory.reset()
+        self._last = now
+
+    def progress(self, phase: str, done: int, total: int) -> None:
+        if phase in ("stage 1", "stage 2"):
+            self.memory.sync()
+            self.steps.setdefault(phase, []).append(time.perf_counter())
+        elif done == 0:
+            self.cut(_BEFORE.get(phase, f"before {phase}"))
+        else:
+            self.cut(phase)
+
+    def record(self, name: str, tensor: torch.Tensor) -> None:
+        """The first tensor a stage records is its noised state, right after the transformer is built."""
+        if name.startswith("stage1_") and "stage1" not in self._seen:
+            self._seen.add("stage1")
+            self.cut("stage 1: build transformer")
+
+
+# The row closed when a counted phase starts (what ran since the previous event).
+_BEFORE = {
+    "prompt": "setup",
+    "upsample": "stage 1: 8 steps",
+    "decode audio": "stage 2: 3 steps + free transformer",
+}
+
+
+# --- inputs --------------------------------------------------------------------------------------------------------
+
+
+def context_widths(transformer: dict[str, Any]) -> tuple[int, int]:
+    """Widths of the connector outputs (spec A.9.1): what PromptContexts carry into the transformer."""
+    heads = int(transformer.get("connector_num_attention_heads", 30))
+    dim = int(transformer.get("connector_attention_head_dim", 128))
+    audio_heads = int(transformer.get("audio_connector_num_attention_heads", heads))
+    audio_dim = int(transformer.get("audio_connector_attention_head_dim", dim))
+    return heads * dim, audio_heads * audio_dim
+
+
+def random_contexts(transformer: dict[str, Any], device: torch.device, dtype: torch.dtype, seed: int) -> Any:
+    from ltx_core.testing.real_configs import TEXT_SEQUENCE_LENGTH
+    from ltx_core.text_encoders.gemma import PromptContexts
+
+    video_width, audio_width = context_widths(transformer)
+    gen = torch.Generator().manual_seed(seed)
+    n = TEXT_SEQUENCE_LENGTH
+    video = torch.randn(1, n, video_width, generator=gen).to(device=device, dtype=dtype)
+    audio = torch.randn(1, n, audio_width, generator=gen).to(device=device, dtype=dtype)
+    return PromptContexts(video, audio, torch.ones(1, n, dtype=torch.int64, device=device), "random contexts")
+
+
+def write_files(workdir: Path, version: str, layers: int, device: torch.device) -> tuple[Path, Path, float]:
+    """The checkpoint and upsampler (reused when the workdir already holds them for this config); write seconds."""
+    from ltx_core.testing.real_configs import (
+        checkpoint_tensor_specs,
+        real_config,
+        real_metadata,
+        real_upsampler_config,
+        write_random_safetensors,
+        write_random_upsampler,
+    )
+
+    config = real_config(version, num_layers=layers)
+    ckpt = workdir / f"{version}_{layers}layers.safetensors"
+    upsampler = workdir / f"{version}_spatial_upsampler_x2.safetensors"
+    gen_device = device if device.type == "cuda" else torch.device("cpu")
+    start = time.perf_counter()
+    if not _has_config(ckpt, config):
+        print(f"writing {ckpt} (random bf16 weights, {layers} transformer blocks)...", flush=True)
+        specs = {k: v for k, v in checkpoint_tensor_specs(config).items() if not _is_text_path(k)}
+        write_random_safetensors(ckpt, specs, real_metadata(version, config), device=gen_device)
+    if not upsampler.is_file():
+        write_random_upsampler(upsampler, real_upsampler_config(version), device=gen_device)
+    return ckpt, upsampler, time.perf_counter() - start
+
+
+def _is_text_path(key: str) -> bool:
+    return key.startswith(
+        ("text_embedding_projection.", "model.diffusion_model.video_embeddings_connector.",
+         "model.diffusion_model.audio_embeddings_connector.")
+    )  # fmt: skip
+
+
+def _has_config(path: Path, config: dict[str, Any]) -> bool:
+    if not path.is_file():
+        return False
+    from ltx_core.loader import open_checkpoint
+
+    try:
+        return open_checkpoint(path).config == json.loads(json.dumps(config))
+    except Exception:
+        return False
+
+
+# --- offload -------------------------------------------------------------------------------------------------------
+
+
+def apply_offload(pipeline: Any, offload: str) -> str:
+    """Stream the transformer's blocks (cpu / disk) through ltx_core's loader, swapped into the pipeline's stage.
+
+    A stopgap while the pipeline constructors take no `offload` argument (used instead when they do)."""
+    from ltx_core.block_streaming import load_transformer_for_inference, release_transformer
+    from ltx_core.model.transformer import X0Model
+
+    stage = pipeline.stage
+    chosen: list[str] = []
+
+    def build() -> X0Model:
+        model, choice = load_transformer_for_inference(
+            stage.checkpoint, device=stage.device, offload=offload, dtype=stage.transformer_dtype, loras=stage.loras
+        )
+        chosen.append(choice.mode.value)
+        stage._model_loras = stage.loras
+        return X0Model(model).to(stage.device).eval()
+
+    def release() -> None:
+        if stage._model is not None:
+            model, stage._model = stage._model, None
+            release_transformer(model.model)
+            gc.collect()
+
+    stage._build = build
+    stage.release = release
+    return "bench-side streaming"
+
+
+# --- run -----------------------------------------------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace) -> None:
+    from ltx_core.testing.real_configs import component_bytes, real_config
+    from ltx_pipelines.distilled import DistilledPipeline
+
+    device = torch.device(args.device)
+    dtype = {"bf16": torch.bfloat16, "fp32": torch.float32}[args.dtype]
+    memory = Memory(device)
+    print(f"device: {_device_name(device)}; torch {torch.__version__}; threads {torch.get_num_threads()}")
+    with _workdir(args.workdir) as workdir:
+        ckpt, upsampler, write_s = write_files(workdir, args.version, args.layers, device)
+        sizes = component_bytes(ckpt)
+        upsampler_bytes = Path(upsampler).stat().st_size
+        print(f"files ready in {write_s:.1f} s: checkpoint {sum(sizes.values()) / GIB:.2f} GiB, upsampler "
+              f"{upsampler_bytes / GIB:.2f} GiB ({workdir})")  # fmt: skip
+
+        transformer_cfg = real_config(args.version, args.layers)["transformer"]
+        contexts = random_contexts(transformer_cfg, device, dtype, args.seed)
+        kwargs: dict[str, Any] = {"device": device, "dtype": dtype}
+        offload_note = "resident"
+        accepts_offload = "offload" in inspect.signature(DistilledPipeline.__init__).parameters
+        if accepts_offload:
+            kwargs["offload"] = args.offload
+            offload_note = f"pipeline offload={args.offload}"
+        pipeline = DistilledPipeline(ckpt, None, upsampler, **kwargs)
+        if args.offload != "none" and not accepts_offload:
+            offload_note = f"{apply_offload(pipeline, args.offload)} ({args.offload})"
+
+        timeline = Timeline(memory)
+        gc.collect()
+        base = memory.now()
+        timeline.start()
+        result = pipeline(
+            contexts,
+            seed=args.seed,
+            height=args.height,
+            width=args.width,
+            num_frames=args.num_frames,
+            frame_rate=args.frame_rate,
+            record=timeline.record,
+            progress=timeline.progress,
+        )
+        timeline.cut("decode video: build decoder")
+        frames, finite = 0, True
+        for chunk in result.video:
+            frames += int(chunk.shape[0])
+            finite = finite and bool(torch.isfinite(chunk).all())
+            del chunk
+        timeline.cut("decode video: run (untiled)")
+        audio_finite = bool(torch.isfinite(result.audio.waveform).all())
+
+    transformer = sizes.get("transformer", 0)
+    held = {  # bytes of the models alive during each row (the transformer stays built from stage 1 to stage 2)
+        "stage 1: build transformer": transformer,
+        "stage 1: 8 steps": transformer,
+        "upsample": transformer + upsampler_bytes + sizes.get("video statistics", 0),
+        "stage 2: 3 steps + free transformer": transformer,
+        "decode audio": sizes.get("audio decoder", 0) + sizes.get("vocoder", 0) + sizes.get("audio statistics", 0),
+        "decode video: build decoder": sizes.get("video decoder", 0),
+        "decode video: run (untiled)": sizes.get("video decoder", 0),
+    }
+    for row in timeline.rows:
+        row.weights = held.get(row.name, 0)
+    print_report(args, timeline, memory, base, sizes, offload_note)
+    print(f"outputs: {frames} frames ({'finite' if finite else 'NOT finite'}), audio "
+          f"{result.audio.waveform.shape[-1]} samples at {result.audio.sampling_rate} Hz "
+          f"({'finite' if audio_finite else 'NOT finite'})")  # fmt: skip
+
+
+def print_report(
+    args: argparse.Namespace, timeline: Timeline, memory: Memory, base: int, sizes: dict[str, int], offload: str
+) -> None:
+    rows = [r for r in timeline.rows if r.name != "setup" or r.seconds > 0.05]
+    total = sum(r.seconds for r in rows)
+    transformer = sizes.get("transformer", 0)
+    video_tokens = ((args.num_frames - 1) // 8 + 1) * (args.height // 32) * (args.width // 32)
+    audio_tokens = round(args.num_frames / args.frame_rate * 25)
+    print()
+    size = f"{args.width}x{args.height}x{args.num_frames} @ {args.frame_rate:g} fps"
+    print(f"distilled pipeline, {args.version}, {args.layers} transformer blocks ({transformer / GIB:.2f} GiB), "
+          f"{size}, {args.dtype}, {offload}")  # fmt: skip
+    print(f"tokens: stage 1 video {video_tokens // 4} / stage 2 video {video_tokens}, audio {audio_tokens}")
+    head = f"{'stage':38s} {'seconds':>8s} {'share':>6s} {memory.label + ' GiB':>17s} {'above start':>11s}"
+    head += f" {'held GiB':>8s} {'(peak-start)/held':>17s}"
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        above = r.peak - base
+        ratio = f"{above / r.weights:17.2f}" if r.weights else ""
+        held = f"{r.weights / GIB:8.2f}" if r.weights else f"{'':8s}"
+        print(f"{r.name:38s} {r.seconds:8.2f} {r.seconds / total:6.1%} {r.peak / GIB:17.2f} {above / GIB:11.2f} {held} "
+              f"{ratio}")  # fmt: skip
+        for phase in ("stage 1", "stage 2"):
+            if r.name.startswith(phase + ":") and "steps" in r.name and len(timeline.steps.get(phase, [])) > 1:
+                t = timeline.steps[phase]
+                per = (t[-1] - t[0]) / (len(t) - 1)
+                print(f"{'  per step (after the first)':38s} {per:8.2f}")
+    print("-" * len(head))
+    peak = max(r.peak for r in rows)
+    print(f"{'total':38s} {total:8.2f} {1:6.1%} {peak / GIB:17.2f} {(peak - base) / GIB:11.2f}")
+    steps = sum(r.seconds for r in rows if "steps" in r.name)
+    decode = sum(r.seconds for r in rows if r.name.startswith("decode"))
+    print(f"ratios: denoising {steps / total:.1%} of the time, decoding {decode / total:.1%}; peak / transformer "
+          f"weights {peak / max(transformer, 1):.2f} (above the start: {(peak - base) / max(transformer, 1):.2f}); "
+          f"memory at the start {base / GIB:.2f} GiB")  # fmt: skip
+    if memory.cuda and (args.height, args.width, args.num_frames) == FULL_SIZE and args.layers == 48:
+        verdict = "met" if total <= H100_TARGET_SECONDS else "not met"
+        print(f"H100 target (whole run <= {H100_TARGET_SECONDS} s, text encoder excluded): {verdict} ({total:.2f} s)")
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    return str(device)
+
+
+@contextlib.contextmanager
+def _workdir(path: str | None) -> Iterator[Path]:
+    if path:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        yield Path(path)
+        return
+    with tempfile.TemporaryDirectory(prefix="bench_pipeline_") as tmp:
+        yield Path(tmp)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--device", choices=["cuda", "cpu", "mps"], default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--version", choices=["ltx2", "ltx23"], default="ltx23")
+    ap.add_argument("--layers", type=int, help="transformer blocks (default 48 on an accelerator, 1 on CPU)")
+    ap.add_argument("--height", type=int, help=f"default {FULL_SIZE[0]} (CPU: {CPU_SIZE[0]})")
+    ap.add_argument("--width", type=int, help=f"default {FULL_SIZE[1]} (CPU: {CPU_SIZE[1]})")
+    ap.add_argument("--num-frames", type=int, help=f"default {FULL_SIZE[2]} (CPU: {CPU_SIZE[2]})")
+    ap.add_argument("--frame-rate", type=float, default=24.0)
+    ap.add_argument("--offload", choices=["none", "cpu", "disk", "auto"], default="none",
+                    help="where the transformer blocks live while it runs (default: resident)")  # fmt: skip
+    ap.add_argument("--dtype", choices=["bf16", "fp32"], default="bf16", help="pipeline dtype (weights stay bf16)")
+    ap.add_argument("--workdir", help="keep the written files here (and reuse them on the next run)")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    cpu = args.device == "cpu"
+    reduced = []
+    for name, full, small in zip(("height", "width", "num_frames"), FULL_SIZE, CPU_SIZE, strict=True):
+        if getattr(args, name) is None:
+            setattr(args, name, small if cpu else full)
+            reduced.append(name)
+    if args.layers is None:
+        args.layers = 1 if cpu else 48
+        reduced.append("layers")
+    if cpu and reduced:
+        print(f"CPU run: reduced defaults for {', '.join(reduced)} ({args.width}x{args.height}x{args.num_frames}, "
+              f"{args.layers} block(s)); the real size is 768x512x121 with 48 blocks on a GPU")  # fmt: skip
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    run(parse_args(argv if argv is not None else sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    main()
