@@ -11,7 +11,7 @@ Run it: `python -m ltx_pipelines.a2vid_two_stage --help`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,6 @@ from ltx_core.components.schedulers import LTX2Scheduler
 from ltx_core.errors import InputError
 from ltx_core.loader import LoraSpec
 from ltx_core.types import Audio
-from ltx_pipelines.distilled import _load_image, check_two_stage_size
 from ltx_pipelines.utils.blocks import (
     AudioConditioner,
     DiffusionStage,
@@ -34,28 +33,27 @@ from ltx_pipelines.utils.blocks import (
     PromptEncoder,
     Recorder,
     VideoDecoder,
-    VideoEncodeFn,
     VideoUpsampler,
     resolve_device,
 )
 from ltx_pipelines.utils.constants import DEFAULT_NEGATIVE_PROMPT, stage_2_distilled_sigmas
-from ltx_pipelines.utils.denoisers import GuidedDenoiser, SimpleDenoiser
-from ltx_pipelines.utils.helpers import ImageConditioningInput, combined_image_conditionings
+from ltx_pipelines.utils.denoisers import GuidedDenoiser
+from ltx_pipelines.utils.helpers import ImageConditioningInput, encode_image_conditionings
+from ltx_pipelines.utils.inputs import check_two_stage_size
+from ltx_pipelines.utils.recording import prefixed
+from ltx_pipelines.utils.results import Phases, Progress
 from ltx_pipelines.utils.source_media import (
     AudioSource,
     audio_seconds,
-    emit_calls,
     encode_source_audio,
     is_silent,
     load_source_audio,
     pad_with_silence,
-    prefixed,
-    recording,
 )
+from ltx_pipelines.utils.two_stage import encode_prompts, refine_stage, upsample
 
 logger = logging.getLogger(__name__)
 
-Progress = Callable[[str, int, int], None]  # (phase, done, total)
 DEFAULT_STEPS = 30  # LTX-2.3 default (the official A2Vid CLI always uses the LTX-2.3 parameters)
 
 
@@ -132,44 +130,35 @@ class A2VidPipelineTwoStage:
         audio_start_time + audio_max_duration)` is used (None: to the end). Mono is used as both channels; a track
         shorter than the video is padded with silence; a silent track is refused. Prompts are strings or
         precomputed `PromptContexts`; an image's `path` may be a decoded uint8 `[H, W, 3]` array."""
-        check_two_stage_size(height, width, num_frames)
-        if frame_rate <= 0:
-            raise InputError(f"frame_rate {frame_rate} must be > 0")
+        check_two_stage_size(height, width, num_frames, frame_rate)
         video_guider_params = video_guider_params or MultiModalGuiderParams()
         stage_1_sigmas = (
             LTX2Scheduler().execute(steps=num_inference_steps) if stage_1_sigmas is None else stage_1_sigmas
         )
         stage_2_sigmas = stage_2_distilled_sigmas() if stage_2_sigmas is None else stage_2_sigmas
-        report = progress or (lambda phase, done, total: None)
+        phases = Phases(progress)
         notes: list[str] = []
 
-        report("read audio", 0, 1)
-        soundtrack = self._soundtrack(audio, audio_start_time, audio_max_duration, num_frames / frame_rate, notes)
-        report("read audio", 1, 1)
-
+        with phases("read audio"):
+            soundtrack = self._soundtrack(audio, audio_start_time, audio_max_duration, num_frames / frame_rate, notes)
         generator = torch.Generator(device=self.device).manual_seed(seed)
         noiser = GaussianNoiser(generator)
 
-        report("prompt", 0, 1)
-        positive, negative = self.prompt_encoder(
-            [prompt, negative_prompt],
-            enhance_first_prompt=enhance_prompt,
-            enhance_prompt_image=_first_image_path(images) if enhance_prompt else None,
+        positive, negative = encode_prompts(
+            self.prompt_encoder, [prompt, negative_prompt], images, phases, enhance_prompt=enhance_prompt
         )
-        report("prompt", 1, 1)
+        with phases("encode audio"):
+            from ltx_core.model.audio_vae import audio_latent_frames_for_video
 
-        report("encode audio", 0, 1)
-        from ltx_core.model.audio_vae import audio_latent_frames_for_video
-
-        audio_latent = encode_source_audio(
-            self.audio_conditioner,
-            soundtrack,
-            audio_latent_frames_for_video(num_frames, frame_rate),
-            record=record,
-            mel_name="audio_mel",
-            full_name="audio_latent_full",
-        )
-        report("encode audio", 1, 1)
+            audio_latent = encode_source_audio(
+                self.audio_conditioner,
+                soundtrack,
+                audio_latent_frames_for_video(num_frames, frame_rate),
+                record=record,
+                mel_name="audio_mel",
+                full_name="audio_latent_full",
+            )
+        # The soundtrack stays clean in both stages: frozen, never noised.
         frozen_audio = ModalitySpec(positive.audio_context, (), 0.0, frozen=True, initial_latent=audio_latent)
 
         half_h, half_w = height // 2, width // 2
@@ -179,48 +168,41 @@ class A2VidPipelineTwoStage:
             MultiModalGuider(video_guider_params, negative.video_context),
             MultiModalGuider(MultiModalGuiderParams()),  # neutral: the audio is never denoised
         )
-        denoiser_1 = recording(guided, record)
-        stage_1 = self.stage_1(
-            denoiser_1,
-            stage_1_sigmas,
-            noiser,
-            width=half_w,
-            height=half_h,
-            frames=num_frames,
-            fps=frame_rate,
-            video=ModalitySpec(positive.video_context, self._conditionings(images, half_h, half_w, record, "stage1_")),
-            audio=frozen_audio,
-            max_batch_size=max_batch_size,
-            on_step=lambda i, n: report("stage 1", i + 1, n),
-            record=prefixed(record, "stage1_"),
-        )
-        emit_calls(denoiser_1, prefixed(record, "stage1_"))
-
-        report("upsample", 0, 1)
-        upscaled = self.upsampler(stage_1.video_latent[:1])  # type: ignore[index]
-        if record is not None:
-            record("upsampled_video_latent", upscaled)
-        report("upsample", 1, 1)
-
-        simple = SimpleDenoiser(positive.video_context, positive.audio_context)
-        denoiser_2 = recording(simple, record)
-        conditionings = self._conditionings(images, height, width, record, "stage2_")
-        stage_2 = self.stage_2(
-            denoiser_2,
-            stage_2_sigmas,
-            noiser,
-            width=width,
-            height=height,
-            frames=num_frames,
-            fps=frame_rate,
-            video=ModalitySpec(
-                positive.video_context, conditionings, float(stage_2_sigmas[0]), initial_latent=upscaled
-            ),
-            audio=frozen_audio,
-            on_step=lambda i, n: report("stage 2", i + 1, n),
-            record=prefixed(record, "stage2_"),
-        )
-        emit_calls(denoiser_2, prefixed(record, "stage2_"))
+        with phases("stage 1", counted=False):
+            rec_1 = prefixed(record, "stage1_")
+            conditionings = encode_image_conditionings(self.image_conditioner, images, half_h, half_w, record=rec_1)
+            stage_1 = self.stage_1(
+                guided,
+                stage_1_sigmas,
+                noiser,
+                width=half_w,
+                height=half_h,
+                frames=num_frames,
+                fps=frame_rate,
+                video=ModalitySpec(positive.video_context, conditionings),
+                audio=frozen_audio,
+                max_batch_size=max_batch_size,
+                on_step=phases.steps("stage 1"),
+                record=rec_1,
+            )
+        upscaled = upsample(self.upsampler, stage_1, phases, record)
+        with phases("stage 2", counted=False):
+            rec_2 = prefixed(record, "stage2_")
+            stage_2 = refine_stage(
+                self.stage_2,
+                positive,
+                stage_2_sigmas,
+                noiser,
+                upscaled=upscaled,
+                conditionings=encode_image_conditionings(self.image_conditioner, images, height, width, record=rec_2),
+                audio=frozen_audio,
+                height=height,
+                width=width,
+                num_frames=num_frames,
+                frame_rate=frame_rate,
+                on_step=phases.steps("stage 2"),
+                record=rec_2,
+            )
 
         assert stage_2.video_latent is not None and stage_2.audio_latent is not None
         video = self.video_decoder(stage_2.video_latent, tiling_config, generator)
@@ -247,40 +229,6 @@ class A2VidPipelineTwoStage:
             logger.info(note)
         return track
 
-    def _conditionings(
-        self, images: Sequence[ImageConditioningInput], height: int, width: int, record: Recorder | None, prefix: str
-    ) -> list:
-        """Images encoded at this stage's size (frame 0 replaces, other frames are appended), as in TI2Vid."""
-        if not images:
-            return []
-
-        def build(encode: VideoEncodeFn) -> list:
-            return combined_image_conditionings(
-                images, height, width, _recorded(encode, prefixed(record, prefix), len(images)), self.dtype,
-                self.device, load_image=_load_image,
-            )  # fmt: skip
-
-        return self.image_conditioner(build)
-
-
-def _first_image_path(images: Sequence[ImageConditioningInput]) -> str | Path | None:
-    return images[0].path if images and isinstance(images[0].path, str | Path) else None
-
-
-def _recorded(encode: VideoEncodeFn, record: Recorder | None, count: int) -> VideoEncodeFn:
-    if record is None:
-        return encode
-    index = iter(range(count))
-
-    def wrapped(pixels: torch.Tensor) -> torch.Tensor:
-        suffix = "" if count == 1 else f"_{next(index)}"
-        record(f"image_pixels{suffix}", pixels)
-        latent = encode(pixels)
-        record(f"image_latent{suffix}", latent)
-        return latent
-
-    return wrapped
-
 
 # --- command line --------------------------------------------------------------------------------------------------
 
@@ -289,42 +237,18 @@ _AUDIO_HELP = (
     "channels; a track shorter than the video is padded with silence; a silent track, a file without audio or an "
     "unreadable file is refused. The MP4 carries this audio unchanged."
 )
-_COMPONENTS = (
-    ("transformer", "model.diffusion_model.transformer_blocks."),
-    ("text projection", "text_embedding_projection."),
-    ("video VAE encoder", "vae.encoder."),
-    ("video VAE decoder", "vae.decoder."),
-    ("video latent statistics", "vae.per_channel_statistics."),
-    ("audio VAE encoder", "audio_vae.encoder."),
-)
 
 
 def preflight(args: Any, audio_path: Path, audio_start_time: float, audio_max_duration: float | None) -> Audio:
     """Checks on headers and small files before any model is built (a failure exits with 2); returns the soundtrack
     so that an unreadable, empty or silent one is reported now."""
-    from ltx_core.loader import open_checkpoint
-    from ltx_core.model.upsampler.loading import check_is_upsampler
-    from ltx_core.text_encoders.gemma import check_gemma_fits, find_gemma_root
-    from ltx_core.text_encoders.gemma.loading import text_path_config
-    from ltx_pipelines.distilled import check_checkpoint, check_lora_file
-    from ltx_pipelines.media.image import read_image
+    from ltx_pipelines.cli.preflight import components
+    from ltx_pipelines.cli.preflight import preflight as shared_preflight
 
-    for flag, value, valid in (
-        ("--offload", args.offload, "none"),
-        ("--quantization", args.quantization, None),
-        ("--compile", args.compile, False),
-    ):
-        if value != valid:
-            raise InputError(f"{flag} {value} is not supported by the A2Vid pipeline yet; leave it out")
-    resolve_device(args.device)
-    check_checkpoint(args.checkpoint_path, _COMPONENTS)
-    check_is_upsampler(open_checkpoint(args.spatial_upsampler_path))
-    for lora in (*args.loras, *args.distilled_loras):
-        check_lora_file(lora.path)
-    ckpt = open_checkpoint(args.checkpoint_path)
-    check_gemma_fits(find_gemma_root(args.gemma_root), text_path_config(ckpt), ckpt.path)
-    for image in args.images:
-        read_image(image.path)
+    needed = components("transformer", "text projection", "video VAE encoder", "video VAE decoder",
+                        "video latent statistics", "audio VAE encoder")  # fmt: skip
+    shared_preflight(args, "A2Vid", args.checkpoint_path, needed, upsampler=args.spatial_upsampler_path,
+                     loras=(*args.loras, *args.distilled_loras), images=args.images)  # fmt: skip
     if audio_start_time < 0:
         raise InputError(f"--audio-start-time {audio_start_time} is negative; valid: 0 or more seconds")
     if audio_max_duration is not None and audio_max_duration <= 0:
@@ -364,7 +288,7 @@ def _app() -> Any:
         """Stage 1 at half size (video guidance; the audio stays frozen), x2 upsampling, stage 2 with the distilled
         LoRA, MP4 with the original soundtrack. Audio guidance flags are accepted for compatibility but have no
         effect: the audio is never denoised."""
-        from ltx_pipelines.utils.ic_reference import run_pipeline_cli
+        from ltx_pipelines.cli.runtime import cli_images, run_pipeline_cli
 
         duration = audio_max_duration if audio_max_duration is not None else args.num_frames / args.frame_rate
         soundtrack: list[Audio] = []
@@ -372,14 +296,13 @@ def _app() -> Any:
         def checks() -> None:
             soundtrack.append(preflight(args, audio_path, audio_start_time, duration))
 
-        def call(progress: Progress) -> tuple[A2VidResult, float]:
+        def call(progress: Progress) -> A2VidResult:
             from ltx_core.model.video_vae import TilingConfig
 
             pipeline = A2VidPipelineTwoStage(
                 args.checkpoint_path, args.distilled_loras, args.spatial_upsampler_path, args.gemma_root, args.loras,
                 args.device,
             )  # fmt: skip
-            images = [ImageConditioningInput(i.path, i.frame_idx, i.strength, i.crf) for i in args.images]
             result = pipeline(
                 args.prompt,
                 args.seed,
@@ -391,13 +314,13 @@ def _app() -> Any:
                 negative_prompt=args.negative_prompt,
                 num_inference_steps=args.num_inference_steps,
                 video_guider_params=args.video_guider_params(),
-                images=images,
+                images=cli_images(args),
                 tiling_config=TilingConfig.default(),
                 enhance_prompt=args.enhance_prompt,
                 max_batch_size=args.max_batch_size,
                 progress=progress,
             )
-            return result, args.frame_rate
+            return result
 
         run_pipeline_cli(args, checks, call)
 

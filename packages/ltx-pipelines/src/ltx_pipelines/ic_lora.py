@@ -19,38 +19,40 @@ import torch
 from ltx_core.components.noisers import GaussianNoiser
 from ltx_core.errors import InputError
 from ltx_core.loader import LoraSpec
-from ltx_pipelines.distilled import DistilledResult, Progress, check_two_stage_size
 from ltx_pipelines.utils.blocks import (
     AudioDecoder,
     DiffusionStage,
+    ImageConditioner,
     ModalitySpec,
     PromptEncoder,
     Recorder,
     VideoDecoder,
+    VideoEncodeFn,
     VideoUpsampler,
     resolve_device,
 )
 from ltx_pipelines.utils.constants import distilled_sigmas, stage_2_distilled_sigmas
 from ltx_pipelines.utils.denoisers import SimpleDenoiser
-from ltx_pipelines.utils.helpers import ImageConditioningInput, combined_image_conditionings
+from ltx_pipelines.utils.helpers import (
+    ImageConditioningInput,
+    combined_image_conditionings,
+    encode_image_conditionings,
+)
 from ltx_pipelines.utils.ic_reference import (
-    VideoConditioner,
     VideoConditioningInput,
-    VideoEncodeWithTiling,
     check_attention_strength,
     check_distilled_checkpoint,
     encode_reference,
-    first_image_path,
-    load_conditioning_image,
-    prefixed,
     read_reference_video,
     reference_conditioning,
     reference_downscale_factor,
     reference_frame_count,
     reference_size,
-    run_stage,
-    steps,
 )
+from ltx_pipelines.utils.inputs import check_two_stage_size
+from ltx_pipelines.utils.recording import prefixed, recorded_encoder, suffixed
+from ltx_pipelines.utils.results import Phases, PipelineResult, Progress, prompt_text
+from ltx_pipelines.utils.two_stage import decode, encode_prompts, refine_stage, upsample
 
 
 class ICLoraPipeline:
@@ -81,7 +83,7 @@ class ICLoraPipeline:
         self.reference_downscale_factor = reference_downscale_factor(loras)
         ckpt = distilled_checkpoint_path
         self.prompt_encoder = PromptEncoder(ckpt, gemma_root, dtype=dtype, device=self.device)
-        self.video_conditioner = VideoConditioner(ckpt, dtype=dtype, device=self.device)
+        self.image_conditioner = ImageConditioner(ckpt, dtype=dtype, device=self.device)
         self.stage_1 = DiffusionStage(ckpt, loras=loras, dtype=dtype, device=self.device)
         self.stage_2 = DiffusionStage(ckpt, dtype=dtype, device=self.device)
         self.upsampler = VideoUpsampler(ckpt, spatial_upsampler_path, dtype=dtype, device=self.device)
@@ -111,14 +113,12 @@ class ICLoraPipeline:
         *,
         record: Recorder | None = None,
         progress: Progress | None = None,
-    ) -> DistilledResult:
+    ) -> PipelineResult:
         """`prompt` is a string or precomputed `PromptContexts`; each reference is a path, a `VideoClip` or uint8
         frames `[F, H, W, 3]`; `conditioning_attention_mask` is `(B, 1, F, H, W)` in [0, 1] in stage-1 pixel space
         (any size: it is area-averaged to each reference's latent grid). Everything that can be checked is checked
         before a model is built."""
-        check_two_stage_size(height, width, num_frames)
-        if frame_rate <= 0:
-            raise InputError(f"frame_rate {frame_rate} must be > 0")
+        check_two_stage_size(height, width, num_frames, frame_rate)
         check_attention_strength(conditioning_attention_strength)
         half_h, half_w = height // 2, width // 2
         factor = self.reference_downscale_factor
@@ -134,26 +134,22 @@ class ICLoraPipeline:
             references.append((clip.frames[:used], spec.strength))
         stage_1_sigmas = distilled_sigmas() if stage_1_sigmas is None else stage_1_sigmas
         stage_2_sigmas = stage_2_distilled_sigmas() if stage_2_sigmas is None else stage_2_sigmas
-        report = progress or (lambda phase, done, total: None)
-
+        phases = Phases(progress)
         generator = torch.Generator(device=self.device).manual_seed(seed)
         noiser = GaussianNoiser(generator)
 
-        report("prompt", 0, 1)
-        contexts = self.prompt_encoder(
-            [prompt],
-            enhance_first_prompt=enhance_prompt,
-            enhance_prompt_image=first_image_path(images) if enhance_prompt else None,
-            enhance_prompt_seed=seed,
-        )[0]
-        report("prompt", 1, 1)
-        denoiser = SimpleDenoiser(contexts.video_context, contexts.audio_context)
+        (contexts,) = encode_prompts(
+            self.prompt_encoder, [prompt], images, phases, enhance_prompt=enhance_prompt, enhance_seed=seed
+        )
+        rec_1 = prefixed(record, "stage1_")
 
-        def stage_1_conditionings(encode: VideoEncodeWithTiling) -> list:
-            items: list = self._images(images, half_h, half_w, encode)
+        def stage_1_conditionings(encode: VideoEncodeFn) -> list:
+            items: list = []
+            if images:
+                encode_images = recorded_encoder(encode, rec_1, len(images))
+                items = combined_image_conditionings(images, half_h, half_w, encode_images, self.dtype, self.device)
             for i, (frames, strength) in enumerate(references):
-                suffix = "" if len(references) == 1 else f"_{i}"
-                rec = _suffixed(record, suffix)
+                rec = suffixed(record, "" if len(references) == 1 else f"_{i}")
                 latent = encode_reference(encode, frames, ref_h, ref_w, self.dtype, self.device, None, rec)
                 items.append(
                     reference_conditioning(
@@ -162,78 +158,53 @@ class ICLoraPipeline:
                 )
             return items
 
-        rec_1 = prefixed(record, "stage1_")
-        stage_1 = run_stage(
-            self.stage_1,
-            denoiser,
-            stage_1_sigmas,
-            noiser,
-            width=half_w,
-            height=half_h,
-            frames=num_frames,
-            fps=frame_rate,
-            video=ModalitySpec(contexts.video_context, self.video_conditioner(stage_1_conditionings)),
-            audio=ModalitySpec(contexts.audio_context),
-            on_step=steps(report, "stage 1"),
-            record=rec_1,
-        )
-        video_latent, audio_latent = stage_1.video_latent, stage_1.audio_latent
-        assert video_latent is not None and audio_latent is not None
-
-        if not skip_stage_2:
-            report("upsample", 0, 1)
-            upscaled = self.upsampler(video_latent[:1])
-            if record is not None:
-                record("upsampled_video_latent", upscaled)
-            report("upsample", 1, 1)
-            conditionings = (
-                self.video_conditioner(lambda encode: self._images(images, height, width, encode)) if images else []
-            )
-            noise_scale = float(stage_2_sigmas[0])
-            stage_2 = run_stage(
-                self.stage_2,
-                denoiser,
-                stage_2_sigmas,
+        with phases("stage 1", counted=False):
+            stage_1 = self.stage_1(
+                SimpleDenoiser(contexts.video_context, contexts.audio_context),
+                stage_1_sigmas,
                 noiser,
-                width=width,
-                height=height,
+                width=half_w,
+                height=half_h,
                 frames=num_frames,
                 fps=frame_rate,
-                video=ModalitySpec(contexts.video_context, conditionings, noise_scale, initial_latent=upscaled),
-                audio=ModalitySpec(contexts.audio_context, (), noise_scale, initial_latent=audio_latent),
-                on_step=steps(report, "stage 2"),
-                record=prefixed(record, "stage2_"),
+                video=ModalitySpec(contexts.video_context, self.image_conditioner(stage_1_conditionings)),
+                audio=ModalitySpec(contexts.audio_context),
+                on_step=phases.steps("stage 1"),
+                record=rec_1,
             )
-            video_latent, audio_latent = stage_2.video_latent, stage_2.audio_latent
-            assert video_latent is not None and audio_latent is not None
+        result = stage_1
+        if not skip_stage_2:
+            upscaled = upsample(self.upsampler, stage_1, phases, record)
+            with phases("stage 2", counted=False):
+                rec_2 = prefixed(record, "stage2_")
+                conditionings = encode_image_conditionings(self.image_conditioner, images, height, width, record=rec_2)
+                result = refine_stage(
+                    self.stage_2,
+                    contexts,
+                    stage_2_sigmas,
+                    noiser,
+                    upscaled=upscaled,
+                    audio_latent=stage_1.audio_latent,
+                    conditionings=conditionings,
+                    height=height,
+                    width=width,
+                    num_frames=num_frames,
+                    frame_rate=frame_rate,
+                    on_step=phases.steps("stage 2"),
+                    record=rec_2,
+                )
 
-        report("decode audio", 0, 1)
-        audio = self.audio_decoder(audio_latent)
-        report("decode audio", 1, 1)
-        video = self.video_decoder(video_latent, tiling_config, generator)
-        return DistilledResult(
-            video=video,
-            audio=audio,
-            video_latent=video_latent,
-            audio_latent=audio_latent,
-            prompt=getattr(contexts, "prompt", "") or (prompt if isinstance(prompt, str) else ""),
+        return decode(
+            self.video_decoder,
+            self.audio_decoder,
+            result.video_latent,
+            result.audio_latent,
+            prompt=prompt_text(contexts, prompt),
             frame_rate=frame_rate,
+            tiling_config=tiling_config,
+            generator=generator,
+            phases=phases,
         )
-
-    def _images(
-        self, images: Sequence[ImageConditioningInput], height: int, width: int, encode: VideoEncodeWithTiling
-    ) -> list:
-        if not images:
-            return []
-        return combined_image_conditionings(
-            images, height, width, encode, self.dtype, self.device, load_image=load_conditioning_image
-        )
-
-
-def _suffixed(record: Recorder | None, suffix: str) -> Recorder | None:
-    if record is None or not suffix:
-        return record
-    return lambda name, tensor: record(name + suffix, tensor)
 
 
 # --- command line --------------------------------------------------------------------------------------------------
@@ -269,7 +240,8 @@ def _app() -> Any:
         ),
     ) -> None:
         """Stage 1 at half size with the IC-LoRA and the reference video(s), x2 upsampling, stage 2, MP4."""
-        from ltx_pipelines.utils.ic_reference import preflight, run_pipeline_cli
+        from ltx_pipelines.cli.runtime import run_pipeline_cli
+        from ltx_pipelines.utils.ic_reference import preflight
 
         def checks() -> None:
             if len(conditioning_attention_mask) > 1:
@@ -292,9 +264,10 @@ def _app() -> Any:
 def _cli_call(args: Any, references: list[Any], masks: list[Any], skip_stage_2: bool) -> Any:
     """The CLI's pipeline run on checked arguments: `call(progress)` → (result, output fps)."""
     from ltx_core.model.video_vae import TilingConfig
+    from ltx_pipelines.cli.runtime import cli_images
     from ltx_pipelines.utils.ic_reference import load_attention_mask_video
 
-    def call(progress: Progress) -> tuple[DistilledResult, float]:
+    def call(progress: Progress) -> PipelineResult:
         device = resolve_device(args.device)
         mask, strength = None, 1.0
         if masks:
@@ -305,7 +278,6 @@ def _cli_call(args: Any, references: list[Any], masks: list[Any], skip_stage_2: 
         pipeline = ICLoraPipeline(
             args.distilled_checkpoint_path, args.spatial_upsampler_path, args.gemma_root, args.loras, device
         )
-        images = [ImageConditioningInput(i.path, i.frame_idx, i.strength, i.crf) for i in args.images]
         result = pipeline(
             args.prompt,
             seed=args.seed,
@@ -313,7 +285,7 @@ def _cli_call(args: Any, references: list[Any], masks: list[Any], skip_stage_2: 
             width=args.width,
             num_frames=args.num_frames,
             frame_rate=args.frame_rate,
-            images=images,
+            images=cli_images(args),
             video_conditioning=[VideoConditioningInput(r.path, r.strength) for r in references],
             enhance_prompt=args.enhance_prompt,
             tiling_config=TilingConfig.default(),
@@ -322,7 +294,7 @@ def _cli_call(args: Any, references: list[Any], masks: list[Any], skip_stage_2: 
             conditioning_attention_mask=mask,
             progress=progress,
         )
-        return result, args.frame_rate
+        return result
 
     return call
 

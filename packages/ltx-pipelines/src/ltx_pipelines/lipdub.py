@@ -23,16 +23,17 @@ from ltx_core.conditioning import AudioConditionByReferenceLatent, patchify_lipd
 from ltx_core.errors import InputError
 from ltx_core.loader import LoraSpec
 from ltx_core.types import Audio
-from ltx_pipelines.distilled import DistilledResult, Progress, check_two_stage_size
 from ltx_pipelines.utils.blocks import (
     AudioConditioner,
     AudioDecoder,
     AudioEncodeFn,
     DiffusionStage,
+    ImageConditioner,
     ModalitySpec,
     PromptEncoder,
     Recorder,
     VideoDecoder,
+    VideoEncodeFn,
     VideoUpsampler,
     resolve_device,
 )
@@ -41,20 +42,17 @@ from ltx_pipelines.utils.denoisers import SimpleDenoiser
 from ltx_pipelines.utils.helpers import ImageConditioningInput, combined_image_conditionings
 from ltx_pipelines.utils.ic_reference import (
     ReferenceVideo,
-    VideoConditioner,
-    VideoEncodeWithTiling,
     check_distilled_checkpoint,
     encode_reference,
-    first_image_path,
-    load_conditioning_image,
     lora_downscale_factor,
-    prefixed,
     read_reference_video,
     reference_conditioning,
     reference_size,
-    run_stage,
-    steps,
 )
+from ltx_pipelines.utils.inputs import check_two_stage_size
+from ltx_pipelines.utils.recording import prefixed, recorded_encoder
+from ltx_pipelines.utils.results import Phases, PipelineResult, Progress, prompt_text
+from ltx_pipelines.utils.two_stage import decode, encode_prompts, refine_stage, upsample
 
 VAE_TEMPORAL = 8
 
@@ -154,7 +152,7 @@ class LipDubPipeline:
         self.checkpoint = ckpt = distilled_checkpoint_path
         self.reference_downscale_factor = lora_downscale_factor(ic_lora.path)
         self.prompt_encoder = PromptEncoder(ckpt, gemma_root, dtype=dtype, device=self.device)
-        self.video_conditioner = VideoConditioner(ckpt, dtype=dtype, device=self.device)
+        self.image_conditioner = ImageConditioner(ckpt, dtype=dtype, device=self.device)
         self.audio_conditioner = AudioConditioner(ckpt, dtype=dtype, device=self.device)
         self.stage = DiffusionStage(ckpt, loras=(ic_lora,), dtype=dtype, device=self.device)
         self.upsampler = VideoUpsampler(ckpt, spatial_upsampler_path, dtype=dtype, device=self.device)
@@ -181,7 +179,7 @@ class LipDubPipeline:
         reference_audio: Audio | None = None,
         record: Recorder | None = None,
         progress: Progress | None = None,
-    ) -> DistilledResult:
+    ) -> PipelineResult:
         """`reference_video` is a clip file (its audio track is the reference audio), a `VideoClip` with
         `reference_audio`, or a `LipDubReference`. The output has the clip's frame count snapped down to 8k+1 and
         its fps. Everything that can be checked is checked before a model is built."""
@@ -210,33 +208,26 @@ class LipDubPipeline:
         }
         stage_1_sigmas = distilled_sigmas() if stage_1_sigmas is None else stage_1_sigmas
         stage_2_sigmas = stage_2_distilled_sigmas() if stage_2_sigmas is None else stage_2_sigmas
-        report = progress or (lambda phase, done, total: None)
-
+        phases = Phases(progress)
         generator = torch.Generator(device=self.device).manual_seed(seed)
         noiser = GaussianNoiser(generator)
 
-        report("prompt", 0, 1)
-        contexts = self.prompt_encoder(
-            [prompt],
-            enhance_first_prompt=enhance_prompt,
-            enhance_prompt_image=first_image_path(images) if enhance_prompt else None,
-            enhance_prompt_seed=seed,
-        )[0]
-        report("prompt", 1, 1)
-        denoiser = SimpleDenoiser(contexts.video_context, contexts.audio_context)
+        (contexts,) = encode_prompts(
+            self.prompt_encoder, [prompt], images, phases, enhance_prompt=enhance_prompt, enhance_seed=seed
+        )
         reference_audio_latent = self.audio_conditioner(
             lambda encode: encode_reference_audio(encode, ref.audio, self.checkpoint, record)
         )
 
         def video_conditionings(stage: int, height: int, width: int) -> list:
+            """Images (frame 0 replaces, others appended) and the reference video re-encoded at this stage's size."""
             rec = prefixed(record, f"stage{stage}_")
 
-            def build(encode: VideoEncodeWithTiling) -> list:
+            def build(encode: VideoEncodeFn) -> list:
                 items: list = []
                 if images:
-                    items = combined_image_conditionings(
-                        images, height, width, encode, self.dtype, self.device, load_image=load_conditioning_image
-                    )
+                    encode_images = recorded_encoder(encode, rec, len(images))
+                    items = combined_image_conditionings(images, height, width, encode_images, self.dtype, self.device)
                 ref_h, ref_w = ref_sizes[stage]
                 latent = encode_reference(
                     encode, ref.frames, ref_h, ref_w, self.dtype, self.device, TilingConfig.default(), rec
@@ -244,70 +235,63 @@ class LipDubPipeline:
                 items.append(reference_conditioning(latent, factor, reference_strength))
                 return items
 
-            return self.video_conditioner(build)
+            return self.image_conditioner(build)
 
         with self.stage.session():
-            rec_1 = prefixed(record, "stage1_")
-            stage_1 = run_stage(
-                self.stage,
-                denoiser,
-                stage_1_sigmas,
-                noiser,
-                width=half_w,
-                height=half_h,
-                frames=num_frames,
-                fps=frame_rate,
-                video=ModalitySpec(contexts.video_context, video_conditionings(1, half_h, half_w)),
-                audio=ModalitySpec(contexts.audio_context, [audio_reference_item(reference_audio_latent, rec_1)]),
-                on_step=steps(report, "stage 1"),
-                record=rec_1,
-            )
-            assert stage_1.video_latent is not None and stage_1.audio_latent is not None
+            with phases("stage 1", counted=False):
+                rec_1 = prefixed(record, "stage1_")
+                stage_1 = self.stage(
+                    SimpleDenoiser(contexts.video_context, contexts.audio_context),
+                    stage_1_sigmas,
+                    noiser,
+                    width=half_w,
+                    height=half_h,
+                    frames=num_frames,
+                    fps=frame_rate,
+                    video=ModalitySpec(contexts.video_context, video_conditionings(1, half_h, half_w)),
+                    audio=ModalitySpec(contexts.audio_context, [audio_reference_item(reference_audio_latent, rec_1)]),
+                    on_step=phases.steps("stage 1"),
+                    record=rec_1,
+                )
+            assert stage_1.audio_latent is not None
             stage_1_audio = stage_1.audio_latent.clone()
-
-            report("upsample", 0, 1)
-            upscaled = self.upsampler(stage_1.video_latent[:1])
-            if record is not None:
-                record("upsampled_video_latent", upscaled)
-            report("upsample", 1, 1)
-
-            rec_2 = prefixed(record, "stage2_")
-            noise_scale = float(stage_2_sigmas[0])
-            stage_2 = run_stage(
-                self.stage,
-                denoiser,
-                stage_2_sigmas,
-                noiser,
-                width=width,
-                height=height,
-                frames=num_frames,
-                fps=frame_rate,
-                video=ModalitySpec(
-                    contexts.video_context, video_conditionings(2, height, width), noise_scale, initial_latent=upscaled
-                ),
-                audio=ModalitySpec(
+            upscaled = upsample(self.upsampler, stage_1, phases, record)
+            with phases("stage 2", counted=False):
+                rec_2 = prefixed(record, "stage2_")
+                frozen_audio = ModalitySpec(
                     contexts.audio_context,
                     [audio_reference_item(stage_1_audio, rec_2)],
                     noise_scale=0.0,
                     frozen=True,
                     initial_latent=stage_1_audio,
-                ),
-                on_step=steps(report, "stage 2"),
-                record=rec_2,
-            )
-        assert stage_2.video_latent is not None
+                )
+                stage_2 = refine_stage(
+                    self.stage,
+                    contexts,
+                    stage_2_sigmas,
+                    noiser,
+                    upscaled=upscaled,
+                    conditionings=video_conditionings(2, height, width),
+                    audio=frozen_audio,
+                    height=height,
+                    width=width,
+                    num_frames=num_frames,
+                    frame_rate=frame_rate,
+                    on_step=phases.steps("stage 2"),
+                    record=rec_2,
+                )
 
-        report("decode audio", 0, 1)
-        audio = self.audio_decoder(stage_1_audio)
-        report("decode audio", 1, 1)
-        video = self.video_decoder(stage_2.video_latent, tiling_config, generator)
-        return DistilledResult(
-            video=video,
-            audio=audio,
-            video_latent=stage_2.video_latent,
-            audio_latent=stage_1_audio,
-            prompt=getattr(contexts, "prompt", "") or (prompt if isinstance(prompt, str) else ""),
+        # The stage-1 audio is the dub: stage 2 only sharpens the video (its audio is frozen).
+        return decode(
+            self.video_decoder,
+            self.audio_decoder,
+            stage_2.video_latent,
+            stage_1_audio,
+            prompt=prompt_text(contexts, prompt),
             frame_rate=frame_rate,
+            tiling_config=tiling_config,
+            generator=generator,
+            phases=phases,
         )
 
 
@@ -333,7 +317,9 @@ def _options() -> tuple[Any, Any]:
 
 def _app() -> Any:
     from ltx_pipelines.cli.app import create_app, pipeline_command
-    from ltx_pipelines.utils.ic_reference import CLI_COMPONENTS, preflight, run_pipeline_cli
+    from ltx_pipelines.cli.preflight import GENERATION, components
+    from ltx_pipelines.cli.runtime import run_pipeline_cli
+    from ltx_pipelines.utils.ic_reference import preflight
 
     video_option, strength_option = _options()
     app = create_app(help="Lip dubbing (distilled LTX-2.3 + lip-dub IC-LoRA): re-render a clip to match its audio.")
@@ -349,10 +335,10 @@ def _app() -> Any:
         def checks() -> None:
             if not 0.0 <= reference_strength <= 1.0:
                 raise InputError(f"--reference-strength {reference_strength} is outside [0, 1]")
-            components = (*CLI_COMPONENTS, ("audio VAE encoder", "audio_vae.encoder."))
-            preflight(args, pipeline="lip-dub", components=components, exactly_one_lora=True)
+            needed = components(*GENERATION, "video VAE encoder", "audio VAE encoder")
+            preflight(args, pipeline="lip-dub", components=needed, exactly_one_lora=True)
 
-        def call(progress: Progress) -> tuple[DistilledResult, float]:
+        def call(progress: Progress) -> PipelineResult:
             from ltx_core.model.video_vae import TilingConfig
 
             pipeline = LipDubPipeline(
@@ -370,7 +356,7 @@ def _app() -> Any:
                 tiling_config=TilingConfig.default(),
                 progress=progress,
             )
-            return result, result.frame_rate
+            return result
 
         run_pipeline_cli(args, checks, call)
 

@@ -31,6 +31,7 @@ from ltx_pipelines.utils.blocks import (
     AudioDecoder,
     DiffusionStage,
     FrameChunks,
+    ImageConditioner,
     ModalitySpec,
     PromptEncoder,
     Recorder,
@@ -39,15 +40,13 @@ from ltx_pipelines.utils.blocks import (
 )
 from ltx_pipelines.utils.constants import DISTILLED_SIGMA_VALUES, distilled_sigmas
 from ltx_pipelines.utils.denoisers import GuidedDenoiser, SimpleDenoiser
+from ltx_pipelines.utils.recording import prefixed
 from ltx_pipelines.utils.source_media import (
     VideoSource,
-    emit_calls,
     encode_source_audio,
     encode_source_video,
     load_source_audio,
     load_source_video,
-    prefixed,
-    recording,
 )
 
 logger = logging.getLogger(__name__)
@@ -93,6 +92,7 @@ class RetakePipeline:
         self.distilled = distilled
         self.checkpoint = ckpt = checkpoint_path
         self.prompt_encoder = PromptEncoder(ckpt, gemma_root, dtype=dtype, device=self.device)
+        self.image_conditioner = ImageConditioner(ckpt, dtype=dtype, device=self.device)
         self.audio_conditioner = AudioConditioner(ckpt, dtype=dtype, device=self.device)
         self.stage = DiffusionStage(ckpt, loras=loras, dtype=dtype, device=self.device, cache=cache_transformer)
         self.video_decoder = VideoDecoder(
@@ -165,7 +165,7 @@ class RetakePipeline:
         noiser = GaussianNoiser(generator)
 
         report("encode source", 0, 1)
-        video_latent = encode_source_video(self.checkpoint, clip, dtype=self.dtype, device=self.device)
+        video_latent = encode_source_video(self.image_conditioner, clip)
         if record is not None:
             record("source_video_latent", video_latent)
         audio_latent = None
@@ -194,7 +194,6 @@ class RetakePipeline:
                 MultiModalGuider(video_guider_params, negative.video_context),  # type: ignore[arg-type]
                 MultiModalGuider(audio_guider_params, negative.audio_context),  # type: ignore[arg-type]
             )
-        denoiser = recording(denoiser, record)
 
         window = TemporalRegionMask(start_time, end_time, fps)
         video_spec = ModalitySpec(
@@ -228,7 +227,6 @@ class RetakePipeline:
             on_step=lambda i, n: report("denoise", i + 1, n),
             record=stage_record,
         )
-        emit_calls(denoiser, stage_record)
 
         assert result.video_latent is not None
         decoded_audio = None
@@ -261,15 +259,6 @@ class RetakePipeline:
 
 # --- command line --------------------------------------------------------------------------------------------------
 
-_COMPONENTS = (
-    ("transformer", "model.diffusion_model.transformer_blocks."),
-    ("text projection", "text_embedding_projection."),
-    ("video VAE encoder", "vae.encoder."),
-    ("video VAE decoder", "vae.decoder."),
-    ("audio VAE encoder", "audio_vae.encoder."),
-    ("audio VAE decoder", "audio_vae.decoder."),
-    ("vocoder", "vocoder."),
-)
 _VIDEO_HELP = (
     "The clip to retake. Its size (multiples of 32), frame count (8k+1) and fps are kept; a clip that does not fit "
     "is refused with the nearest valid values. Without an audio track the soundtrack is generated for the whole clip "
@@ -290,27 +279,15 @@ def checkpoint_choice(args: Any) -> tuple[Path, bool]:
 
 def preflight(args: Any, video_path: Path, start_time: float, end_time: float) -> None:
     """Checks on headers before any model is built or any frame decoded (a failure exits with 2)."""
-    from ltx_core.loader import open_checkpoint
-    from ltx_core.text_encoders.gemma import check_gemma_fits, find_gemma_root
-    from ltx_core.text_encoders.gemma.loading import text_path_config
-    from ltx_pipelines.distilled import check_checkpoint, check_lora_file
+    from ltx_pipelines.cli.preflight import components
+    from ltx_pipelines.cli.preflight import preflight as shared_preflight
     from ltx_pipelines.media.video import read_video_info
     from ltx_pipelines.utils.source_media import check_source_geometry
 
-    for flag, value, valid in (
-        ("--offload", args.offload, "none"),
-        ("--quantization", args.quantization, None),
-        ("--compile", args.compile, False),
-    ):
-        if value != valid:
-            raise InputError(f"{flag} {value} is not supported by the retake pipeline yet; leave it out")
-    resolve_device(args.device)
     checkpoint, _ = checkpoint_choice(args)
-    check_checkpoint(checkpoint, _COMPONENTS)
-    for lora in args.loras:
-        check_lora_file(lora.path)
-    ckpt = open_checkpoint(checkpoint)
-    check_gemma_fits(find_gemma_root(args.gemma_root), text_path_config(ckpt), ckpt.path)
+    needed = components("transformer", "text projection", "video VAE encoder", "video VAE decoder",
+                        "audio VAE encoder", "audio VAE decoder", "vocoder")  # fmt: skip
+    shared_preflight(args, "retake", checkpoint, needed, loras=args.loras)
     info = read_video_info(video_path)
     check_source_geometry(info.frames, info.height, info.width, where=f"--video-path {video_path.name}")
     if not start_time < end_time:
@@ -360,7 +337,7 @@ def _app() -> Any:
         outside the window is kept. --distilled-checkpoint-path: the fixed 8-step distilled table (no guidance;
         --num-inference-steps is ignored, with a note). --checkpoint-path: the full model with CFG/STG/modality
         guidance over --num-inference-steps steps."""
-        from ltx_pipelines.utils.ic_reference import run_pipeline_cli
+        from ltx_pipelines.cli.runtime import run_pipeline_cli
 
         steps_given = _given("num_inference_steps")
 
@@ -369,7 +346,7 @@ def _app() -> Any:
                 raise InputError("--no-regenerate-video with --no-regenerate-audio leaves nothing to do; drop one")
             preflight(args, video_path, start_time, end_time)
 
-        def call(progress: Progress) -> tuple[RetakeResult, float]:
+        def call(progress: Progress) -> RetakeResult:
             from ltx_core.model.video_vae import TilingConfig
 
             checkpoint, distilled = checkpoint_choice(args)
@@ -391,7 +368,7 @@ def _app() -> Any:
                 max_batch_size=args.max_batch_size,
                 progress=progress,
             )
-            return result, result.frame_rate
+            return result
 
         run_pipeline_cli(args, checks, call)
 

@@ -23,11 +23,9 @@ from ltx_pipelines.utils.denoisers import FactoryGuidedDenoiser
 from ltx_pipelines.utils.guided_stages import (
     ONE_STAGE_DIVISOR,
     GuidedPipelineBase,
-    GuidedResult,
     GuiderInput,
     Phases,
     Progress,
-    RecordingDenoiser,
     check_images,
     check_video_size,
     given_sigmas,
@@ -38,6 +36,7 @@ from ltx_pipelines.utils.guided_stages import (
     warn_if_distilled,
 )
 from ltx_pipelines.utils.helpers import ImageConditioningInput
+from ltx_pipelines.utils.results import PipelineResult
 
 
 class TI2VidOneStagePipeline(GuidedPipelineBase):
@@ -79,7 +78,7 @@ class TI2VidOneStagePipeline(GuidedPipelineBase):
         *,
         record: Recorder | None = None,
         progress: Progress | None = None,
-    ) -> GuidedResult:
+    ) -> PipelineResult:
         """`prompt` / `negative_prompt`: strings or precomputed `PromptContexts`. `sigmas` overrides the
         `num_inference_steps` schedule. An image's `path` may be a decoded uint8 `[H, W, 3]` array. `record(name,
         tensor)` receives every intermediate under the golden-case names (`stage1_video_noise`, ...)."""
@@ -98,9 +97,8 @@ class TI2VidOneStagePipeline(GuidedPipelineBase):
         with phases("stage 1", counted=False):
             stage_record = prefixed(record, "stage1_")
             conditionings = self._conditionings(images, height, width, stage_record)
-            denoiser = RecordingDenoiser(
-                FactoryGuidedDenoiser(positive.video_context, positive.audio_context, video_factory, audio_factory),
-                stage_record,
+            denoiser = FactoryGuidedDenoiser(
+                positive.video_context, positive.audio_context, video_factory, audio_factory
             )
             result = self.stage(
                 denoiser,
@@ -116,7 +114,6 @@ class TI2VidOneStagePipeline(GuidedPipelineBase):
                 on_step=phases.steps("stage 1"),
                 record=stage_record,
             )
-            denoiser.flush()
 
         return self._decode(result, prompt_text(positive, prompt), frame_rate, tiling_config, generator, phases)
 
@@ -129,7 +126,8 @@ SIGMAS_FLAG = "--sigmas"
 def _app() -> Any:
     from ltx_pipelines.cli.app import create_app, pipeline_command
     from ltx_pipelines.cli.options import ONE_STAGE
-    from ltx_pipelines.utils.guided_stages import cli_images, parse_sigmas_option, run_cli, sigmas_option
+    from ltx_pipelines.cli.runtime import cli_images
+    from ltx_pipelines.utils.guided_stages import parse_sigmas_option, run_cli, sigmas_option
 
     app = create_app(help="LTX-2 / LTX-2.3 full model: prompt (and images) to an MP4 with sound in one guided stage.")
     sigmas_flag = sigmas_option(SIGMAS_FLAG, "Sigma schedule to use instead of --num-inference-steps")
@@ -139,7 +137,7 @@ def _app() -> Any:
         """One guided stage at the output size (CFG, STG, modality guidance), decode, write the MP4."""
         schedule = parse_sigmas_option(sigmas, SIGMAS_FLAG)  # type: ignore[arg-type]
 
-        def generate(progress: Progress) -> GuidedResult:
+        def generate(progress: Progress) -> PipelineResult:
             pipeline = TI2VidOneStagePipeline(args.checkpoint_path, args.gemma_root, args.loras, args.device)  # type: ignore[arg-type]
             return pipeline(
                 args.prompt,

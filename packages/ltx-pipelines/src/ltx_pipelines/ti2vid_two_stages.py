@@ -24,11 +24,9 @@ from ltx_pipelines.utils.constants import stage_2_distilled_sigmas
 from ltx_pipelines.utils.denoisers import FactoryGuidedDenoiser
 from ltx_pipelines.utils.guided_stages import (
     TWO_STAGE_DIVISOR,
-    GuidedResult,
     GuiderInput,
     Phases,
     Progress,
-    RecordingDenoiser,
     TwoStageGuidedBase,
     check_images,
     check_video_size,
@@ -41,6 +39,7 @@ from ltx_pipelines.utils.guided_stages import (
     warn_if_distilled,
 )
 from ltx_pipelines.utils.helpers import ImageConditioningInput
+from ltx_pipelines.utils.results import PipelineResult
 
 
 class TI2VidTwoStagesPipeline(TwoStageGuidedBase):
@@ -90,7 +89,7 @@ class TI2VidTwoStagesPipeline(TwoStageGuidedBase):
         *,
         record: Recorder | None = None,
         progress: Progress | None = None,
-    ) -> GuidedResult:
+    ) -> PipelineResult:
         """`prompt` / `negative_prompt`: strings or precomputed `PromptContexts`. `stage_1_sigmas` overrides the
         `num_inference_steps` schedule; `stage_2_sigmas` defaults to (0.909375, 0.725, 0.421875, 0). An image's
         `path` may be a decoded uint8 `[H, W, 3]` array. `record(name, tensor)` receives every intermediate under the
@@ -112,9 +111,8 @@ class TI2VidTwoStagesPipeline(TwoStageGuidedBase):
             half_h, half_w = height // 2, width // 2
             stage_record = prefixed(record, "stage1_")
             conditionings = self._conditionings(images, half_h, half_w, stage_record)
-            denoiser = RecordingDenoiser(
-                FactoryGuidedDenoiser(positive.video_context, positive.audio_context, video_factory, audio_factory),
-                stage_record,
+            denoiser = FactoryGuidedDenoiser(
+                positive.video_context, positive.audio_context, video_factory, audio_factory
             )
             stage_1 = self.stage_1(
                 denoiser,
@@ -130,7 +128,6 @@ class TI2VidTwoStagesPipeline(TwoStageGuidedBase):
                 on_step=phases.steps("stage 1"),
                 record=stage_record,
             )
-            denoiser.flush()
 
         stage_2 = self._upsample_and_refine(
             stage_1, positive, sigmas_2, noiser, images, height, width, num_frames, frame_rate, phases, record
@@ -146,7 +143,8 @@ def build_two_stage_app(pipeline_cls: type[TI2VidTwoStagesPipeline], command: st
     from ltx_core.model.video_vae import TilingConfig
     from ltx_pipelines.cli.app import create_app, pipeline_command
     from ltx_pipelines.cli.options import TWO_STAGE
-    from ltx_pipelines.utils.guided_stages import cli_images, parse_sigmas_option, run_cli, sigmas_option
+    from ltx_pipelines.cli.runtime import cli_images
+    from ltx_pipelines.utils.guided_stages import parse_sigmas_option, run_cli, sigmas_option
 
     app = create_app(help=help)
     stage_1_flag = sigmas_option("--stage-1-sigmas", "Stage-1 sigma schedule to use instead of --num-inference-steps")
@@ -158,7 +156,7 @@ def build_two_stage_app(pipeline_cls: type[TI2VidTwoStagesPipeline], command: st
         sigmas_1 = parse_sigmas_option(stage_1_sigmas, "--stage-1-sigmas")  # type: ignore[arg-type]
         sigmas_2 = parse_sigmas_option(stage_2_sigmas, "--stage-2-sigmas")  # type: ignore[arg-type]
 
-        def generate(progress: Progress) -> GuidedResult:
+        def generate(progress: Progress) -> PipelineResult:
             pipeline = pipeline_cls(args.checkpoint_path, args.distilled_loras, args.spatial_upsampler_path,  # type: ignore[arg-type]
                                     args.gemma_root, args.loras, args.device)  # fmt: skip
             return pipeline(

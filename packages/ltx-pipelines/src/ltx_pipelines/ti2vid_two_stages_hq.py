@@ -25,11 +25,8 @@ from ltx_pipelines.utils.constants import stage_2_distilled_sigmas
 from ltx_pipelines.utils.denoisers import GuidedDenoiser
 from ltx_pipelines.utils.guided_stages import (
     TWO_STAGE_DIVISOR,
-    GuidedResult,
     Phases,
     Progress,
-    RecordingDenoiser,
-    Res2sLoop,
     TwoStageGuidedBase,
     check_images,
     check_video_size,
@@ -43,6 +40,8 @@ from ltx_pipelines.utils.guided_stages import (
     warn_if_distilled,
 )
 from ltx_pipelines.utils.helpers import ImageConditioningInput
+from ltx_pipelines.utils.res2s import Res2sLoop
+from ltx_pipelines.utils.results import PipelineResult
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +102,7 @@ class TI2VidTwoStagesHQPipeline(TwoStageGuidedBase):
         *,
         record: Recorder | None = None,
         progress: Progress | None = None,
-    ) -> GuidedResult:
+    ) -> PipelineResult:
         """As `TI2VidTwoStagesPipeline.__call__`; the guider params must be plain `MultiModalGuiderParams`. The
         default stage-1 schedule is shifted by the half-size latent's token count (frames x height x width)."""
         check_video_size(height, width, num_frames, frame_rate, TWO_STAGE_DIVISOR)
@@ -125,10 +124,7 @@ class TI2VidTwoStagesHQPipeline(TwoStageGuidedBase):
         with phases("stage 1", counted=False):
             stage_record = prefixed(record, "stage1_")
             conditionings = self._conditionings(images, half_h, half_w, stage_record)
-            denoiser = RecordingDenoiser(
-                GuidedDenoiser(positive.video_context, positive.audio_context, video_guider, audio_guider),
-                stage_record,
-            )
+            denoiser = GuidedDenoiser(positive.video_context, positive.audio_context, video_guider, audio_guider)
             stage_1 = self.stage_1(
                 denoiser,
                 sigmas_1,
@@ -145,7 +141,6 @@ class TI2VidTwoStagesHQPipeline(TwoStageGuidedBase):
                 on_step=phases.steps("stage 1"),
                 record=stage_record,
             )
-            denoiser.flush()
 
         stage_2 = self._upsample_and_refine(
             stage_1, positive, sigmas_2, noiser, images, height, width, num_frames, frame_rate, phases, record,
@@ -161,8 +156,9 @@ def _app() -> Any:
     from ltx_core.model.video_vae import TilingConfig
     from ltx_pipelines.cli.app import create_app, pipeline_command
     from ltx_pipelines.cli.options import HQ_TWO_STAGE
+    from ltx_pipelines.cli.runtime import cli_images
     from ltx_pipelines.utils.constants import LTX_2_3_HQ_PARAMS
-    from ltx_pipelines.utils.guided_stages import cli_images, parse_sigmas_option, run_cli, sigmas_option
+    from ltx_pipelines.utils.guided_stages import parse_sigmas_option, run_cli, sigmas_option
 
     app = create_app(
         help="LTX-2.3 full model, high quality: prompt (and images) to an MP4 with sound; res_2s sampler in both "
@@ -179,7 +175,7 @@ def _app() -> Any:
         sigmas_1 = parse_sigmas_option(stage_1_sigmas, "--stage-1-sigmas")  # type: ignore[arg-type]
         sigmas_2 = parse_sigmas_option(stage_2_sigmas, "--stage-2-sigmas")  # type: ignore[arg-type]
 
-        def generate(progress: Progress) -> GuidedResult:
+        def generate(progress: Progress) -> PipelineResult:
             pipeline = TI2VidTwoStagesHQPipeline(
                 args.checkpoint_path,  # type: ignore[arg-type]
                 args.distilled_loras,

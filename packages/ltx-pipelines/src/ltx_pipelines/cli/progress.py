@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,7 +25,7 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class RunSummary:
-    """What was produced, for the end-of-run table."""
+    """What was produced, for the end-of-run table; `extra` rows (label, value) go after the seed."""
 
     output_path: Path
     num_frames: int
@@ -33,6 +33,7 @@ class RunSummary:
     width: int
     fps: float
     seed: int
+    extra: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,8 @@ class RunProgress:
         table.add_row("resolution", f"{run.width} x {run.height}")
         table.add_row("frame rate", f"{run.fps:g} fps")
         table.add_row("seed", str(run.seed))
+        for label, value in run.extra:
+            table.add_row(label, value)
         for name, seconds in self._stage_times.items():
             table.add_row(f"time: {name}", format_seconds(seconds))
         table.add_row("time: total", format_seconds(time.perf_counter() - self._started))
@@ -187,3 +190,32 @@ class _PlainCounter:
             highlight=False,
             markup=False,
         )
+
+
+class PhaseProgress:
+    """Adapts the pipelines' `progress(phase, done, total)` callback to a `RunProgress`: one counted task per phase
+    (frames for "decode video", steps otherwise), closed when the phase completes or the next one starts."""
+
+    def __init__(self, run: RunProgress) -> None:
+        self.run = run
+        self._stack = ExitStack()
+        self._phase: str | None = None
+        self._done = 0
+        self._advance: Callable[[int], None] = lambda n: None
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if phase != self._phase:
+            self.close()
+            unit = "frame" if phase == "decode video" else "step"
+            self._advance = self._stack.enter_context(self.run.task(phase, total, unit=unit))
+            self._phase, self._done = phase, 0
+        if done > self._done:
+            self._advance(done - self._done)
+            self._done = done
+        if done >= total:
+            self.close()
+
+    def close(self) -> None:
+        self._stack.close()
+        self._stack = ExitStack()
+        self._phase = None

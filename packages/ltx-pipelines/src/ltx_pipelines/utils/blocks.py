@@ -29,11 +29,11 @@ from ltx_core.loader import Checkpoint, LoraSpec, open_checkpoint, release
 from ltx_core.model.transformer import X0Model
 from ltx_core.types import Audio, AudioLatentShape, LatentState, VideoLatentShape, VideoPixelShape
 from ltx_pipelines.utils.denoisers import Denoiser
+from ltx_pipelines.utils.recording import Recorder, RecordingDenoiser
 from ltx_pipelines.utils.samplers import StepCallback, euler_denoising_loop
 
 T = TypeVar("T")
 CheckpointLike = str | Path | Checkpoint
-Recorder = Callable[[str, torch.Tensor], None]  # (name, tensor): intermediate states, for tests and debugging
 
 AUDIO_LATENT_FREQUENCY_DOWNSAMPLE = 4  # the audio VAE halves the mel axis twice (64 mel bins → 16)
 
@@ -300,7 +300,10 @@ class DiffusionStage:
         on_step: StepCallback | None = None,
         record: Recorder | None = None,
     ) -> StageResult:
-        """Noise the states (video first, then audio: the draw order of the shared generator), run the loop."""
+        """Noise the states (video first, then audio: the draw order of the shared generator), run the loop.
+
+        With `record`, every intermediate is recorded: the noised states, each denoiser call's predictions
+        (`calls_*`), the final tokens and latents, and the video attention mask when there is one."""
         if video is None and audio is None:
             raise InputError("a diffusion stage needs at least one of video and audio")
         geometry = LatentGeometry.of(self.checkpoint)
@@ -320,14 +323,20 @@ class DiffusionStage:
         if record is not None:
             record("sigmas", sigmas)
         model = BatchSplitAdapter(transformer, max_batch_size)
+        recorder = RecordingDenoiser(denoiser) if record is not None else None
+        active = recorder or denoiser
         if loop is None:
             video_state, audio_state = euler_denoising_loop(
-                sigmas, video_state, audio_state, stepper or EulerDiffusionStep(), model, denoiser, on_step=on_step
+                sigmas, video_state, audio_state, stepper or EulerDiffusionStep(), model, active, on_step=on_step
             )
         else:
-            video_state, audio_state = loop(sigmas, video_state, audio_state, stepper, model, denoiser, on_step=on_step)
+            video_state, audio_state = loop(sigmas, video_state, audio_state, stepper, model, active, on_step=on_step)
+        if recorder is not None:
+            recorder.flush(record)
         video_latent = _final_latent(video_tools, video_state, "video", record)
         audio_latent = _final_latent(audio_tools, audio_state, "audio", record)
+        if record is not None and video_state is not None and video_state.attention_mask is not None:
+            record("video_attention_mask", video_state.attention_mask)
         return StageResult(video_latent, audio_latent, video_state, audio_state)
 
     def _noised(
@@ -447,12 +456,14 @@ class PromptEncoder:
 # --- encoders (conditioning) -------------------------------------------------------------------------------------
 
 
-VideoEncodeFn = Callable[[torch.Tensor], torch.Tensor]  # pixels (B, 3, F, H, W) in [-1, 1] → normalised latent
+# (pixels (B, 3, F, H, W) in [-1, 1], tiling config or None) → normalised latent
+VideoEncodeFn = Callable[..., torch.Tensor]
 AudioEncodeFn = Callable[[torch.Tensor, int], torch.Tensor]  # (waveform, sample rate) → normalised latent
 
 
 class ImageConditioner:
-    """Builds the video VAE encoder for one callback (`fn(encode)`), then frees it."""
+    """Builds the video VAE encoder for one callback (`fn(encode)`), then frees it; `encode(pixels, tiling=None)`
+    tiles when given a tiling config (long reference and source videos)."""
 
     def __init__(
         self,
@@ -469,7 +480,7 @@ class ImageConditioner:
         from ltx_core.model.video_vae import encode_video, load_video_encoder
 
         with built(lambda: load_video_encoder(self.checkpoint, dtype=self.dtype, device=self.device)) as encoder:
-            return fn(lambda pixels: encode_video(encoder, pixels))
+            return fn(lambda pixels, tiling=None: encode_video(encoder, pixels, tiling))
 
 
 class AudioConditioner:

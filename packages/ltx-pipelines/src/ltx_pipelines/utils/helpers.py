@@ -8,17 +8,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
+import numpy as np
 import torch
 
 from ltx_core.conditioning import VideoConditionByKeyframeIndex, VideoConditionByLatentIndex
 from ltx_core.errors import InputError
 from ltx_pipelines.utils.constants import DEFAULT_IMAGE_CRF
+from ltx_pipelines.utils.recording import Recorder, recorded_encoder
+
+if TYPE_CHECKING:
+    from ltx_pipelines.utils.blocks import ImageConditioner
 
 
 class ImageConditioningInput(NamedTuple):
-    path: str | Path
+    path: str | Path | np.ndarray  # a file, or decoded uint8 [H, W, 3]
     frame_idx: int  # pixel frame index
     strength: float
     crf: int = DEFAULT_IMAGE_CRF
@@ -35,10 +40,22 @@ class VideoEncoder(Protocol):
 ImageConditioning = VideoConditionByLatentIndex | VideoConditionByKeyframeIndex
 
 
-def _default_loader() -> ImageLoader:
-    from ltx_pipelines.media.image import load_image_and_preprocess
+def load_image(
+    source: str | Path | np.ndarray, height: int, width: int, dtype: torch.dtype, device: torch.device | str, crf: int
+) -> torch.Tensor:
+    """An image path, or an already-decoded uint8 `[H, W, 3]` array, → `[1, 3, 1, height, width]` in [-1, 1]."""
+    from ltx_pipelines.media.image import load_image_and_preprocess, preprocess_image
 
-    return load_image_and_preprocess
+    if isinstance(source, np.ndarray):
+        return preprocess_image(source, height, width, dtype, device, crf)
+    return load_image_and_preprocess(source, height, width, dtype, device, crf)
+
+
+def first_image_path(images: Sequence[ImageConditioningInput]) -> str | Path | None:
+    """The prompt-enhancement image: the first image, when it is a file (None for none or a decoded array)."""
+    if not images or isinstance(images[0].path, np.ndarray):
+        return None
+    return images[0].path
 
 
 def _encode_images(
@@ -48,9 +65,9 @@ def _encode_images(
     video_encoder: VideoEncoder,
     dtype: torch.dtype,
     device: torch.device | str,
-    load_image: ImageLoader | None,
+    load_image_fn: ImageLoader | None,
 ) -> list[tuple[ImageConditioningInput, torch.Tensor]]:
-    load = load_image or _default_loader()
+    load = load_image_fn or load_image
     out = []
     for image in images:
         if image.frame_idx < 0:
@@ -67,11 +84,11 @@ def combined_image_conditionings(
     video_encoder: VideoEncoder,
     dtype: torch.dtype,
     device: torch.device | str,
-    load_image: ImageLoader | None = None,
+    load_image_fn: ImageLoader | None = None,
 ) -> list[ImageConditioning]:
     """Frame 0 replaces the first latent frame's tokens; any other frame is appended as a guiding keyframe."""
     items: list[ImageConditioning] = []
-    for image, latent in _encode_images(images, height, width, video_encoder, dtype, device, load_image):
+    for image, latent in _encode_images(images, height, width, video_encoder, dtype, device, load_image_fn):
         if image.frame_idx == 0:
             items.append(VideoConditionByLatentIndex(latent=latent, strength=image.strength, latent_idx=0))
         else:
@@ -88,12 +105,12 @@ def image_conditionings_by_adding_guiding_latent(
     video_encoder: VideoEncoder,
     dtype: torch.dtype,
     device: torch.device | str,
-    load_image: ImageLoader | None = None,
+    load_image_fn: ImageLoader | None = None,
 ) -> list[ImageConditioning]:
     """Every image, frame 0 included, appended as a guiding keyframe (keyframe interpolation)."""
     return [
         VideoConditionByKeyframeIndex(keyframes=latent, frame_idx=image.frame_idx, strength=image.strength)
-        for image, latent in _encode_images(images, height, width, video_encoder, dtype, device, load_image)
+        for image, latent in _encode_images(images, height, width, video_encoder, dtype, device, load_image_fn)
     ]
 
 
@@ -104,10 +121,33 @@ def image_conditionings_by_replacing_latent(
     video_encoder: VideoEncoder,
     dtype: torch.dtype,
     device: torch.device | str,
-    load_image: ImageLoader | None = None,
+    load_image_fn: ImageLoader | None = None,
 ) -> list[ImageConditioning]:
     """Every image replaces latent frame `frame_idx` (the pixel index is used as a latent index, as official)."""
     return [
         VideoConditionByLatentIndex(latent=latent, strength=image.strength, latent_idx=image.frame_idx)
-        for image, latent in _encode_images(images, height, width, video_encoder, dtype, device, load_image)
+        for image, latent in _encode_images(images, height, width, video_encoder, dtype, device, load_image_fn)
     ]
+
+
+ConditioningsFn = Callable[..., list]  # one of the `*_image_conditionings` functions above
+
+
+def encode_image_conditionings(
+    conditioner: ImageConditioner,
+    images: Sequence[ImageConditioningInput],
+    height: int,
+    width: int,
+    how: ConditioningsFn = combined_image_conditionings,
+    record: Recorder | None = None,
+) -> list[ImageConditioning]:
+    """Encode every image at this stage's size (encoder built for the call, then freed) into conditioning items;
+    records `image_pixels` / `image_latent` (suffixed `_i` for several images)."""
+    if not images:
+        return []
+
+    def items(encode: VideoEncoder) -> list[ImageConditioning]:
+        encoder = recorded_encoder(encode, record, len(images))
+        return how(images, height, width, encoder, conditioner.dtype, conditioner.device)
+
+    return conditioner(items)

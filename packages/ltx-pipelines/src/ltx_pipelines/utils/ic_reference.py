@@ -4,14 +4,14 @@ A reference ("control") video is read (a file, or frames already decoded), prepr
 (the stage size divided by the IC-LoRA's `reference_downscale_factor`), VAE-encoded, and appended after the generated
 video tokens as a `VideoConditionByReferenceLatent`; an optional pixel-space attention mask is downsampled to the
 reference latent grid and turns into per-token attention weights. Also here: the distilled-checkpoint check both
-pipelines need, the video-encoder block that can tile, and the recording helpers of their parity tests.
+pipelines need and their command-line checks.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,10 +24,8 @@ from ltx_core.components.noisers import ConditioningItem
 from ltx_core.conditioning import ConditioningItemAttentionStrengthWrapper, VideoConditionByReferenceLatent
 from ltx_core.errors import CheckpointError, InputError, LoraError
 from ltx_core.loader import LoraSpec, open_checkpoint
-from ltx_core.types import LatentState
 from ltx_pipelines.media.video import VideoClip
-from ltx_pipelines.utils.blocks import CheckpointLike, Recorder, built, resolve_device
-from ltx_pipelines.utils.denoisers import Denoiser, DenoiserOutput
+from ltx_pipelines.utils.blocks import CheckpointLike, Recorder, VideoEncodeFn
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +35,7 @@ VAE_SPATIAL = 32  # pixels per latent row/column
 VAE_TEMPORAL = 8  # pixel frames per latent frame after the first
 # A reference video: a file, decoded frames with their rate, or uint8 frames [F, H, W, 3] (tensor or array).
 ReferenceVideo = str | Path | VideoClip | torch.Tensor | np.ndarray
-# (pixels [1, 3, F, H, W] in [-1, 1], tiling config or None) → normalised latent
-VideoEncodeWithTiling = Callable[..., torch.Tensor]
+VideoEncodeWithTiling = VideoEncodeFn  # (pixels, tiling=None) → latent
 
 
 @dataclass(frozen=True)
@@ -223,31 +220,6 @@ def load_attention_mask_video(
 # --- encoding -----------------------------------------------------------------------------------------------------
 
 
-class VideoConditioner:
-    """The video VAE encoder for one callback `fn(encode)`, where `encode(pixels, tiling=None)` may tile.
-
-    Like `blocks.ImageConditioner` (built for the call, freed after), but the lip-dub reference needs the tiled
-    encoder, which `ImageConditioner`'s callback does not offer.
-    """
-
-    def __init__(
-        self,
-        checkpoint: CheckpointLike,
-        *,
-        dtype: torch.dtype = torch.bfloat16,
-        device: torch.device | str | None = None,
-    ) -> None:
-        self.checkpoint = checkpoint
-        self.dtype = dtype
-        self.device = resolve_device(device)
-
-    def __call__(self, fn: Callable[[VideoEncodeWithTiling], T]) -> T:
-        from ltx_core.model.video_vae import encode_video, load_video_encoder
-
-        with built(lambda: load_video_encoder(self.checkpoint, dtype=self.dtype, device=self.device)) as encoder:
-            return fn(lambda pixels, tiling=None: encode_video(encoder, pixels, tiling))
-
-
 def encode_reference(
     encode: VideoEncodeWithTiling,
     frames: torch.Tensor,
@@ -267,206 +239,29 @@ def encode_reference(
     return latent
 
 
-def load_conditioning_image(
-    source: str | Path | np.ndarray, height: int, width: int, dtype: torch.dtype, device: Any, crf: int
-) -> torch.Tensor:
-    """An image path, or an already-decoded uint8 `[H, W, 3]` array, → `[1, 3, 1, height, width]` in [-1, 1]."""
-    from ltx_pipelines.media.image import load_image_and_preprocess, preprocess_image
-
-    if isinstance(source, np.ndarray):
-        return preprocess_image(source, height, width, dtype, device, crf)
-    return load_image_and_preprocess(source, height, width, dtype, device, crf)
-
-
-# --- recording (parity tests, debugging) -----------------------------------------------------------------------------
-
-
-def prefixed(record: Recorder | None, prefix: str) -> Recorder | None:
-    if record is None:
-        return None
-    return lambda name, tensor: record(prefix + name, tensor)
-
-
-class RecordingDenoiser:
-    """Wraps a denoiser and keeps every call's sigma, step index and x0 predictions (`flush` hands them to a
-    recorder as `calls_sigma`, `calls_step_index`, `calls_video_denoised`, `calls_audio_denoised`)."""
-
-    def __init__(self, inner: Denoiser) -> None:
-        self.inner = inner
-        self.calls: list[tuple[torch.Tensor, int, torch.Tensor | None, torch.Tensor | None]] = []
-
-    def __call__(
-        self,
-        transformer: Any,
-        video_state: LatentState | None,
-        audio_state: LatentState | None,
-        sigmas: torch.Tensor,
-        step_index: int,
-    ) -> DenoiserOutput:
-        video, audio = self.inner(transformer, video_state, audio_state, sigmas, step_index)
-        self.calls.append(
-            (
-                sigmas[step_index].detach().clone(),
-                step_index,
-                None if video is None else video.denoised.detach().clone(),
-                None if audio is None else audio.denoised.detach().clone(),
-            )
-        )
-        return video, audio
-
-    def flush(self, record: Recorder | None) -> None:
-        if record is not None and self.calls:
-            sigma, steps, video, audio = zip(*self.calls, strict=True)
-            record("calls_sigma", torch.stack(sigma))
-            record("calls_step_index", torch.tensor(steps, dtype=torch.int64))
-            if video[0] is not None:
-                record("calls_video_denoised", torch.stack(video))
-            if audio[0] is not None:
-                record("calls_audio_denoised", torch.stack(audio))
-        self.calls.clear()
-
-
-def stage_denoiser(inner: Denoiser, record: Recorder | None) -> Denoiser:
-    """`inner`, wrapped for recording when a recorder is given."""
-    return RecordingDenoiser(inner) if record is not None else inner
-
-
-def run_stage(stage: Any, denoiser: Denoiser, *args: Any, record: Recorder | None = None, **kwargs: Any) -> Any:
-    """`stage(denoiser, *args, **kwargs)`; with a recorder also the per-call x0 records and the video attention mask."""
-    wrapped = stage_denoiser(denoiser, record)
-    result = stage(wrapped, *args, record=record, **kwargs)
-    if isinstance(wrapped, RecordingDenoiser):
-        wrapped.flush(record)
-    if record is not None and result.video_state is not None and result.video_state.attention_mask is not None:
-        record("video_attention_mask", result.video_state.attention_mask)
-    return result
-
-
-# --- shared pipeline plumbing ---------------------------------------------------------------------------------------
-
-
-def steps(report: Callable[[str, int, int], None], phase: str) -> Callable[[int, int], None]:
-    return lambda i, n: report(phase, i + 1, n)
-
-
-def first_image_path(images: Sequence[Any]) -> str | Path | None:
-    """The first image's path (the prompt-enhancement image), None for none or a decoded array."""
-    if not images or isinstance(images[0].path, np.ndarray):
-        return None
-    return images[0].path
-
-
-class PhaseProgress:
-    """Adapts the pipelines' `(phase, done, total)` callback to a `RunProgress`: one counted task per phase."""
-
-    def __init__(self, run: Any) -> None:
-        from contextlib import ExitStack
-
-        self.run = run
-        self._stack = ExitStack()
-        self._phase: str | None = None
-        self._done = 0
-        self._advance: Callable[[int], None] = lambda n: None
-
-    def __call__(self, phase: str, done: int, total: int) -> None:
-        from contextlib import ExitStack
-
-        if phase != self._phase:
-            self._stack.close()
-            self._stack = ExitStack()
-            unit = "frame" if phase == "decode video" else "step"
-            self._advance = self._stack.enter_context(self.run.task(phase, total, unit=unit))
-            self._phase, self._done = phase, 0
-        if done > self._done:
-            self._advance(done - self._done)
-            self._done = done
-
-    def close(self) -> None:
-        self._stack.close()
-        self._phase = None
-
-
 # --- command line (shared by the ic_lora and lipdub modules) ----------------------------------------------------------
-
-CLI_COMPONENTS = (  # (what, key prefix) both pipelines read from the checkpoint
-    ("transformer", "model.diffusion_model.transformer_blocks."),
-    ("text projection", "text_embedding_projection."),
-    ("video VAE encoder", "vae.encoder."),
-    ("video VAE decoder", "vae.decoder."),
-    ("video latent statistics", "vae.per_channel_statistics."),
-    ("audio VAE decoder", "audio_vae.decoder."),
-    ("vocoder", "vocoder."),
-)
 
 
 def preflight(
     args: Any,
     *,
     pipeline: str,
-    components: Sequence[tuple[str, str]] = CLI_COMPONENTS,
+    components: Sequence[tuple[str, str]] | None = None,
     loras_required: bool = False,
     exactly_one_lora: bool = False,
 ) -> None:
     """Every check that needs only file headers and small files, before any model is built."""
-    from ltx_core.model.upsampler.loading import check_is_upsampler
-    from ltx_core.text_encoders.gemma import check_gemma_fits, find_gemma_root
-    from ltx_core.text_encoders.gemma.loading import text_path_config
-    from ltx_pipelines.distilled import check_checkpoint, check_lora_file
-    from ltx_pipelines.media.image import read_image
+    from ltx_pipelines.cli.preflight import GENERATION
+    from ltx_pipelines.cli.preflight import components as named
+    from ltx_pipelines.cli.preflight import preflight as shared_preflight
 
-    for flag, value, valid in (
-        ("--offload", args.offload, "none"),
-        ("--quantization", args.quantization, None),
-        ("--compile", args.compile, False),
-    ):
-        if value != valid:
-            raise InputError(f"{flag} {value} is not supported by the {pipeline} pipeline yet; leave it out")
-    resolve_device(args.device)
     check_distilled_checkpoint(args.distilled_checkpoint_path, pipeline)
-    check_checkpoint(args.distilled_checkpoint_path, components)
-    check_is_upsampler(open_checkpoint(args.spatial_upsampler_path))
     if exactly_one_lora and len(args.loras) != 1:
         raise InputError(f"the {pipeline} pipeline takes exactly one IC-LoRA (--lora PATH); got {len(args.loras)}")
     if loras_required and not args.loras:
         raise InputError(f"the {pipeline} pipeline needs an IC-LoRA; pass it with --lora PATH [STRENGTH]")
+    needed = components if components is not None else named(*GENERATION, "video VAE encoder")
+    shared_preflight(args, pipeline, args.distilled_checkpoint_path, needed, upsampler=args.spatial_upsampler_path,
+                     loras=args.loras, images=getattr(args, "images", ()))  # fmt: skip
     for lora in args.loras:
-        check_lora_file(lora.path)
         lora_downscale_factor(lora.path)
-    ckpt = open_checkpoint(args.distilled_checkpoint_path)
-    check_gemma_fits(find_gemma_root(args.gemma_root), text_path_config(ckpt), ckpt.path)
-    for image in getattr(args, "images", ()):
-        read_image(image.path)
-
-
-def run_pipeline_cli(args: Any, checks: Callable[[], None], call: Callable[[Any], tuple[Any, float]]) -> Path:
-    """The CLI's work after parsing: `checks()` (a failure exits with 2), `call(progress)` → (result, fps), then the
-    MP4 (written atomically: nothing is left behind on an error) and the run summary."""
-    import typer
-
-    from ltx_core.errors import LTXError
-    from ltx_pipelines.cli.app import EXIT_USAGE, print_error
-    from ltx_pipelines.cli.progress import RunProgress, RunSummary
-    from ltx_pipelines.media.mp4 import write_mp4
-
-    try:
-        checks()
-    except LTXError as exc:
-        print_error(str(exc))
-        raise typer.Exit(EXIT_USAGE) from None
-    run = RunProgress(quiet=args.quiet)
-    progress = PhaseProgress(run)
-    try:
-        result, fps = call(progress)
-        total = result.video.num_frames
-        with result.video:
-            path = write_mp4(
-                args.output_path,
-                result.video,
-                fps,
-                result.audio,
-                on_frames=lambda n: progress("decode video", n, total),
-            )
-    finally:
-        progress.close()
-    run.summary(RunSummary(path, result.video.num_frames, result.video.height, result.video.width, int(fps), args.seed))
-    return path

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from functools import lru_cache
+from typing import Any
 
 import torch
 
@@ -19,6 +20,7 @@ from ltx_core.components.diffusion_steps import Res2sDiffusionStep
 from ltx_core.components.velocity import post_process_latent
 from ltx_core.types import LatentState
 from ltx_pipelines.utils.denoisers import DenoisedLatentResult, Denoiser
+from ltx_pipelines.utils.recording import Recorder
 from ltx_pipelines.utils.samplers import ResultCallback, StepCallback
 
 NoiseFn = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
@@ -196,3 +198,39 @@ def res2s_audio_video_denoising_loop(
             if name in present:
                 states[name] = states[name].with_(latent=_blend(states[name], res).to(model_dtype))  # type: ignore[union-attr,arg-type]
     return states["video"], states["audio"]
+
+
+class Res2sLoop:
+    """The res_2s loop as a `DiffusionStage` loop; with a recorder, also records the SDE noise it draws
+    (`sde_noise_{video,audio}`: per step the substep draw, then the step draw, as the golden cases store them)."""
+
+    def __init__(self, record: Recorder | None = None) -> None:
+        self.record = record
+
+    def __call__(
+        self,
+        sigmas: torch.Tensor,
+        video_state: LatentState | None,
+        audio_state: LatentState | None,
+        stepper: Any,
+        transformer: Any,
+        denoiser: Any,
+        *,
+        on_step: StepCallback | None = None,
+    ) -> tuple[LatentState | None, LatentState | None]:
+        drawn: list[torch.Tensor] = []
+
+        def noise(latent: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+            z = get_new_noise(latent, generator)
+            drawn.append(z)
+            return z
+
+        out = res2s_audio_video_denoising_loop(
+            sigmas, video_state, audio_state, stepper, transformer, denoiser,
+            new_noise_fn=get_new_noise if self.record is None else noise, on_step=on_step,
+        )  # fmt: skip
+        names = [n for n, state in (("video", video_state), ("audio", audio_state)) if state is not None]
+        if self.record is not None and drawn:
+            for i, name in enumerate(names):  # draws interleave the present modalities, video first
+                self.record(f"sde_noise_{name}", torch.stack(drawn[i :: len(names)]))
+        return out

@@ -2,26 +2,22 @@
 
 Media arrive as files (decoded here with PyAV) or already decoded (`VideoClip` frames + fps, `Audio` waveform +
 rate), which is how callers holding tensors and the golden tests feed them; everything after decoding is one code
-path (spec 12.4, 12.5). Also here: the per-denoiser-call recorder the A2Vid and retake pipelines share.
+path (spec 12.4, 12.5).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from ltx_core.batch_split import X0Callable
 from ltx_core.errors import InputError
-from ltx_core.types import Audio, LatentState
+from ltx_core.types import Audio
 from ltx_pipelines.media.video import VideoClip
-from ltx_pipelines.utils.blocks import AudioConditioner, CheckpointLike, Recorder, built
-from ltx_pipelines.utils.denoisers import DenoisedLatentResult, Denoiser, DenoiserOutput
+from ltx_pipelines.utils.blocks import AudioConditioner, CheckpointLike, ImageConditioner, Recorder
 
 VideoSource = str | Path | VideoClip
 AudioSource = str | Path | Audio
@@ -66,26 +62,18 @@ def check_source_geometry(frames: int, height: int, width: int, *, where: str = 
             raise InputError(f"{where} {name} {value} is not a multiple of {SPATIAL_SCALE}; resize it to {near}")
 
 
-def encode_source_video(
-    checkpoint: CheckpointLike,
-    clip: VideoClip,
-    *,
-    dtype: torch.dtype,
-    device: torch.device,
-    tiling: Any = None,
-) -> torch.Tensor:
+def encode_source_video(conditioner: ImageConditioner, clip: VideoClip, *, tiling: Any = None) -> torch.Tensor:
     """Frames at their own size → normalised latent `(1, C, 1+F//8, H/32, W/32)`; the encoder lives for this call.
 
     Tiled as the official retake (`TilingConfig.default()` when `tiling` is None: one tile for small clips).
     """
-    from ltx_core.model.video_vae import TilingConfig, encode_video, load_video_encoder
+    from ltx_core.model.video_vae import TilingConfig
     from ltx_pipelines.media.video import video_preprocess
 
     frames, height, width = clip.frames.shape[0], clip.frames.shape[1], clip.frames.shape[2]
     check_source_geometry(frames, height, width)
-    pixels = video_preprocess(clip.frames, height, width, dtype, device)
-    with built(lambda: load_video_encoder(checkpoint, dtype=dtype, device=device)) as encoder:
-        return encode_video(encoder, pixels, tiling or TilingConfig.default())
+    pixels = video_preprocess(clip.frames, height, width, conditioner.dtype, conditioner.device)
+    return conditioner(lambda encode: encode(pixels, tiling or TilingConfig.default()))
 
 
 # --- audio ------------------------------------------------------------------------------------------------------
@@ -179,63 +167,3 @@ def _mel(checkpoint: CheckpointLike, audio: Audio) -> torch.Tensor:
 
     ckpt = open_checkpoint(checkpoint)
     return waveform_to_mel(audio.waveform, audio.sampling_rate, audio_vae_config(ckpt.config, ckpt.path).mel)
-
-
-# --- records (intermediate tensors under the golden-case names) ----------------------------------------------------
-
-
-def prefixed(record: Recorder | None, prefix: str) -> Recorder | None:
-    """`record` with `prefix` added to every name (`stage1_`, `stage2_`); None stays None."""
-    if record is None:
-        return None
-    return lambda name, tensor: record(prefix + name, tensor)
-
-
-def recording(denoiser: Denoiser, record: Recorder | None) -> Denoiser:
-    """The denoiser wrapped in a `RecordingDenoiser` when there is a recorder (no overhead otherwise)."""
-    return denoiser if record is None else RecordingDenoiser(denoiser)
-
-
-def emit_calls(denoiser: Denoiser, record: Recorder | None) -> None:
-    """Hand a `RecordingDenoiser`'s per-call tensors to `record` (nothing for a plain denoiser)."""
-    if isinstance(denoiser, RecordingDenoiser) and record is not None:
-        denoiser.emit(record)
-
-
-_PASSES = ("cond", "uncond", "ptb", "mod", "denoised")
-
-
-@dataclass
-class RecordingDenoiser:
-    """Wraps a denoiser and keeps every call's sigma, step and per-pass x0 predictions (for parity tests)."""
-
-    inner: Denoiser
-    calls: list[tuple[torch.Tensor, int, DenoiserOutput]] = field(default_factory=list)
-
-    def __call__(
-        self,
-        transformer: X0Callable,
-        video_state: LatentState | None,
-        audio_state: LatentState | None,
-        sigmas: torch.Tensor,
-        step_index: int,
-    ) -> DenoiserOutput:
-        out = self.inner(transformer, video_state, audio_state, sigmas, step_index)
-        self.calls.append((sigmas[step_index].detach().clone(), step_index, out))
-        return out
-
-    def emit(self, record: Recorder) -> None:
-        """`calls_sigma`, `calls_step_index`, `calls_{video,audio}_{pass}` stacked over calls, `calls_*_skipped`."""
-        if not self.calls:
-            return
-        record("calls_sigma", torch.stack([c[0] for c in self.calls]))
-        record("calls_step_index", torch.tensor([c[1] for c in self.calls], dtype=torch.int64))
-        for index, modality in enumerate(("video", "audio")):
-            results: Sequence[DenoisedLatentResult | None] = [c[2][index] for c in self.calls]
-            if any(r is None for r in results):
-                continue
-            for name in _PASSES:
-                values = [getattr(r, name) for r in results]
-                if all(v is not None for v in values):
-                    record(f"calls_{modality}_{name}", torch.stack(values))
-            record(f"calls_{modality}_skipped", torch.tensor([r.skipped for r in results]))  # type: ignore[union-attr]

@@ -1,0 +1,118 @@
+"""Checks on file headers and small files that every pipeline CLI runs before any model is built.
+
+A failure is an `LTXError` with a one-line message; the CLI runtime prints it and exits with 2. Only headers are
+read (no tensor), so a wrong file is reported in a fraction of a second instead of minutes into a run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ltx_core.errors import CheckpointError, InputError, LoraError
+from ltx_core.loader import LoraSpec
+
+# What each component is called in messages, and the key prefix that shows the checkpoint has it.
+COMPONENT_PREFIXES: dict[str, str] = {
+    "transformer": "model.diffusion_model.transformer_blocks.",
+    "text projection": "text_embedding_projection.",
+    "video VAE encoder": "vae.encoder.",
+    "video VAE decoder": "vae.decoder.",
+    "video latent statistics": "vae.per_channel_statistics.",
+    "audio VAE encoder": "audio_vae.encoder.",
+    "audio VAE decoder": "audio_vae.decoder.",
+    "vocoder": "vocoder.",
+}
+# What a text/image-to-video run with sound reads (the pipelines add the encoders they use).
+GENERATION = ("transformer", "text projection", "video VAE decoder", "video latent statistics", "audio VAE decoder",
+              "vocoder")  # fmt: skip
+
+
+def components(*names: str) -> tuple[tuple[str, str], ...]:
+    """(name, key prefix) pairs for `check_checkpoint`, in the given order without repeats."""
+    return tuple((name, COMPONENT_PREFIXES[name]) for name in dict.fromkeys(names))
+
+
+def check_checkpoint(path: Path, needed: Sequence[tuple[str, str]] = components(*GENERATION)) -> None:
+    """The file is a full LTX checkpoint with every component the pipeline reads (header only, no tensor read)."""
+    from ltx_core.loader import open_checkpoint
+
+    ckpt = open_checkpoint(path)
+    keys = ckpt.keys()
+    if any(k.endswith((".lora_A.weight", ".lora_B.weight")) for k in keys):
+        raise CheckpointError(f"{path} is a LoRA file, not a model checkpoint; pass it with --lora PATH [STRENGTH]")
+    if "initial_conv.weight" in keys and "final_conv.weight" in keys:
+        raise CheckpointError(
+            f"{path} is a latent upsampler, not a model checkpoint; pass it with --spatial-upsampler-path"
+        )
+    if "transformer" not in ckpt.config:
+        raise CheckpointError(f"{path} has no LTX config metadata (no 'transformer' section); is it an LTX-2 file?")
+    for what, prefix in needed:
+        if not any(k.startswith(prefix) for k in keys):
+            raise CheckpointError(f"{path} lacks the {what} (no {prefix}* weights), which this pipeline needs")
+
+
+def check_lora_file(path: Path) -> None:
+    """The file holds LoRA pairs (`<module>.lora_A.weight`), not a model."""
+    from ltx_core.loader import SafetensorsFile
+
+    keys = SafetensorsFile(path).keys()
+    if not any(k.endswith(".lora_A.weight") for k in keys):
+        what = "a model checkpoint" if any(k.startswith("model.diffusion_model.") for k in keys) else "not a LoRA"
+        raise LoraError(f"{path} is {what}, not a LoRA file (no '<module>.lora_A.weight' tensors)")
+
+
+def check_upsampler(path: Path) -> None:
+    """The file is a latent upsampler."""
+    from ltx_core.loader import open_checkpoint
+    from ltx_core.model.upsampler.loading import check_is_upsampler
+
+    check_is_upsampler(open_checkpoint(path))
+
+
+def check_gemma(gemma_root: Path | None, checkpoint: Path) -> None:
+    """The Gemma folder is complete and fits the checkpoint's text path."""
+    from ltx_core.loader import open_checkpoint
+    from ltx_core.text_encoders.gemma import check_gemma_fits, find_gemma_root
+    from ltx_core.text_encoders.gemma.loading import text_path_config
+
+    ckpt = open_checkpoint(checkpoint)
+    check_gemma_fits(find_gemma_root(gemma_root), text_path_config(ckpt), ckpt.path)
+
+
+def check_runtime_flags(args: Any, pipeline: str) -> None:
+    """--offload / --quantization / --compile are not wired through the pipelines yet."""
+    for flag, value, valid in (
+        ("--offload", args.offload, "none"),
+        ("--quantization", args.quantization, None),
+        ("--compile", args.compile, False),
+    ):
+        if value != valid:
+            raise InputError(f"{flag} {value} is not supported by the {pipeline} pipeline yet; leave it out")
+
+
+def preflight(
+    args: Any,
+    pipeline: str,
+    checkpoint: Path,
+    needed: Sequence[tuple[str, str]],
+    *,
+    upsampler: Path | None = None,
+    loras: Iterable[LoraSpec] = (),
+    images: Iterable[Any] = (),
+) -> None:
+    """The shared checks in one order: runtime flags, device, checkpoint, upsampler, LoRA files, Gemma, images."""
+    from ltx_pipelines.media.image import read_image
+    from ltx_pipelines.utils.blocks import resolve_device
+
+    check_runtime_flags(args, pipeline)
+    resolve_device(args.device)
+    check_checkpoint(checkpoint, needed)
+    if upsampler is not None:
+        check_upsampler(upsampler)
+    for lora in loras:
+        check_lora_file(lora.path)
+    check_gemma(args.gemma_root, checkpoint)
+    for image in images:
+        read_image(image.path)

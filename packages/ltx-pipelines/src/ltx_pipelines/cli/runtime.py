@@ -1,0 +1,69 @@
+"""The run every pipeline CLI shares after parsing: checks, generation with progress, the MP4, the summary.
+
+Exit codes as in app.py: a failed check exits with 2 (nothing was built or written), a failure while running with
+1 (the MP4 is written atomically, so nothing is left behind), Ctrl-C with 130.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from ltx_core.errors import LTXError
+from ltx_pipelines.cli.app import EXIT_USAGE, print_error
+from ltx_pipelines.cli.progress import PhaseProgress, RunProgress, RunSummary, format_seconds
+
+Progress = Callable[[str, int, int], None]  # (phase, done, total), as the pipelines report it
+
+
+def run_pipeline_cli(args: Any, checks: Callable[[], None], generate: Callable[[Progress], Any]) -> Path:
+    """`checks()` (an `LTXError` exits with 2), `generate(progress)` → a result with `video` (`FrameChunks`),
+    `audio` (or None), `frame_rate` and optionally `prompt` / `seconds`; then the MP4 and the summary table."""
+    from ltx_pipelines.media.mp4 import write_mp4
+
+    try:
+        checks()
+    except LTXError as exc:
+        print_error(str(exc))
+        raise typer.Exit(EXIT_USAGE) from None
+    run = RunProgress(quiet=args.quiet)
+    phases = PhaseProgress(run)
+    try:
+        with run.stage("generation"):
+            result = generate(phases)
+        total = result.video.num_frames
+        with run.stage("decode + write"), result.video:
+            path = write_mp4(
+                args.output_path,
+                result.video,
+                result.frame_rate,
+                result.audio,
+                on_frames=lambda n: phases("decode video", n, total),
+            )
+    finally:
+        phases.close()
+    video = result.video
+    run.summary(RunSummary(path, video.num_frames, video.height, video.width, float(int(result.frame_rate)),
+                           args.seed, _extra_rows(args, result)))  # fmt: skip
+    return path
+
+
+def _extra_rows(args: Any, result: Any) -> tuple[tuple[str, str], ...]:
+    rows = []
+    if result.audio is not None:
+        rate = result.audio.sampling_rate
+        rows.append(("audio", f"stereo {rate} Hz ({result.audio.waveform.shape[-1] / rate:.2f} s)"))
+    if getattr(args, "enhance_prompt", False) and getattr(result, "prompt", ""):
+        rows.append(("enhanced prompt", result.prompt))
+    rows += [(f"time: {phase}", format_seconds(s)) for phase, s in getattr(result, "seconds", {}).items()]
+    return tuple(rows)
+
+
+def cli_images(args: Any) -> list[Any]:
+    """The parsed `--image` options as pipeline inputs (`ImageConditioningInput`)."""
+    from ltx_pipelines.utils.helpers import ImageConditioningInput
+
+    return [ImageConditioningInput(i.path, i.frame_idx, i.strength, i.crf) for i in args.images]
