@@ -4,8 +4,8 @@ Writes a single-file checkpoint of the released LTX-2 / LTX-2.3 configuration (`
 random bf16 weights; the text projection and connectors are left out because the prompt is given as precomputed
 random contexts of the right widths, so neither Gemma nor the text path runs) and the x2 latent upsampler, then
 runs `DistilledPipeline` (8 + 3 steps) once and prints, per stage: wall time, its share of the total, peak memory
-(CUDA: torch.cuda.max_memory_allocated; CPU: peak RSS, reset per stage through /proc/self/clear_refs) and that peak
-relative to the weights the stage uses.
+(CUDA: torch.cuda.max_memory_allocated; CPU and Apple MPS: peak RSS, reset per stage through /proc/self/clear_refs
+where Linux offers it, else the process peak) and that peak relative to the weights held during the stage.
 
     uv run python scripts/bench_pipeline.py                          # GPU: 768x512x121, 48 layers
     uv run python scripts/bench_pipeline.py --device cpu             # CPU: 192x128x9, 1 layer (a few minutes)
@@ -52,6 +52,8 @@ class Memory:
     def sync(self) -> None:
         if self.cuda:
             torch.cuda.synchronize(self.device)
+        elif self.device.type == "mps":
+            torch.mps.synchronize()
 
     def reset(self) -> None:
         if self.cuda:
@@ -83,7 +85,8 @@ def _status_kib(field: str) -> int:
                     return int(line.split()[1])
     except OSError:
         pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux; no per-stage reset possible
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # no per-stage reset possible without /proc
+    return peak // 1024 if sys.platform == "darwin" else peak  # bytes on macOS, KiB on Linux
 
 
 # --- the timeline ------------------------------------------------------------------------------------------------
