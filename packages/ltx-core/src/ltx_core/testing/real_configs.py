@@ -368,7 +368,7 @@ def write_random_safetensors(
         f.write(raw)
         for key in sorted(stored):
             for chunk in random_tensor_chunks(key, stored[key], seed=seed, device=device):
-                f.write(chunk.contiguous().view(torch.uint8).cpu().numpy().tobytes())
+                f.write(chunk.contiguous().view(torch.uint8).cpu().numpy())  # buffer protocol: no extra copy
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)
     return offset
