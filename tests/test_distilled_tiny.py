@@ -156,7 +156,7 @@ def broken_files(tiny_sets: dict[str, Path], tiny: Path) -> dict[str, Path]:
         ("checkpoint_as_lora", "not a LoRA"),
         ("lacks_component", "lacks the vocoder"),
         ("unreadable_image", "not_an_image.png"),
-        ("offload", "not supported"),
+        ("offload", "cannot be combined"),
     ],
 )
 def test_bad_input_exit_2(
@@ -185,7 +185,7 @@ def test_bad_input_exit_2(
     elif case == "unreadable_image":
         extra = ["--image", str(broken_files["not_image"]), "0", "1.0"]
     elif case == "offload":
-        extra = ["--offload", "cpu"]
+        extra = ["--offload", "cpu", "--compile"]  # streaming cannot be compiled
     code, text = _invoke(_args(folder, out, *extra, ckpt=ckpt))
     assert code == 2, text
     assert expected in " ".join(text.replace("│", " ").split()), text  # usage errors come in a wrapped panel

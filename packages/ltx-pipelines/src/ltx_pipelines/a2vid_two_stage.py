@@ -25,6 +25,7 @@ from ltx_core.errors import InputError
 from ltx_core.loader import LoraSpec
 from ltx_core.types import Audio
 from ltx_pipelines.utils.blocks import (
+    PLAIN_RUNTIME,
     AudioConditioner,
     DiffusionStage,
     FrameChunks,
@@ -32,8 +33,10 @@ from ltx_pipelines.utils.blocks import (
     ModalitySpec,
     PromptEncoder,
     Recorder,
+    TransformerRuntime,
     VideoDecoder,
     VideoUpsampler,
+    hinted_tiling,
     resolve_device,
 )
 from ltx_pipelines.utils.constants import DEFAULT_NEGATIVE_PROMPT, stage_2_distilled_sigmas
@@ -85,6 +88,7 @@ class A2VidPipelineTwoStage:
         *,
         dtype: torch.dtype = torch.bfloat16,
         memory_efficient_decode: bool = True,
+        runtime: TransformerRuntime = PLAIN_RUNTIME,
     ) -> None:
         if not distilled_lora:
             raise InputError("A2Vid needs the distilled LoRA for stage 2 (--distilled-lora PATH [STRENGTH])")
@@ -94,8 +98,10 @@ class A2VidPipelineTwoStage:
         self.prompt_encoder = PromptEncoder(ckpt, gemma_root, dtype=dtype, device=self.device)
         self.image_conditioner = ImageConditioner(ckpt, dtype=dtype, device=self.device)
         self.audio_conditioner = AudioConditioner(ckpt, dtype=dtype, device=self.device)
-        self.stage_1 = DiffusionStage(ckpt, loras=loras, dtype=dtype, device=self.device)
-        self.stage_2 = DiffusionStage(ckpt, loras=(*loras, *distilled_lora), dtype=dtype, device=self.device)
+        self.stage_1 = DiffusionStage(ckpt, loras=loras, dtype=dtype, device=self.device, runtime=runtime)
+        self.stage_2 = DiffusionStage(
+            ckpt, loras=(*loras, *distilled_lora), dtype=dtype, device=self.device, runtime=runtime
+        )
         self.upsampler = VideoUpsampler(ckpt, spatial_upsampler_path, dtype=dtype, device=self.device)
         self.video_decoder = VideoDecoder(
             ckpt, dtype=dtype, device=self.device, memory_efficient=memory_efficient_decode
@@ -205,7 +211,7 @@ class A2VidPipelineTwoStage:
             )
 
         assert stage_2.video_latent is not None and stage_2.audio_latent is not None
-        video = self.video_decoder(stage_2.video_latent, tiling_config, generator)
+        video = self.video_decoder(stage_2.video_latent, hinted_tiling(tiling_config, self), generator)
         return A2VidResult(video, soundtrack, stage_2.video_latent, stage_2.audio_latent, frame_rate, notes)
 
     def _soundtrack(
@@ -247,7 +253,7 @@ def preflight(args: Any, audio_path: Path, audio_start_time: float, audio_max_du
 
     needed = components("transformer", "text projection", "video VAE encoder", "video VAE decoder",
                         "video latent statistics", "audio VAE encoder")  # fmt: skip
-    shared_preflight(args, "A2Vid", args.checkpoint_path, needed, upsampler=args.spatial_upsampler_path,
+    shared_preflight(args, args.checkpoint_path, needed, upsampler=args.spatial_upsampler_path,
                      loras=(*args.loras, *args.distilled_loras), images=args.images)  # fmt: skip
     if audio_start_time < 0:
         raise InputError(f"--audio-start-time {audio_start_time} is negative; valid: 0 or more seconds")
@@ -288,7 +294,7 @@ def _app() -> Any:
         """Stage 1 at half size (video guidance; the audio stays frozen), x2 upsampling, stage 2 with the distilled
         LoRA, MP4 with the original soundtrack. Audio guidance flags are accepted for compatibility but have no
         effect: the audio is never denoised."""
-        from ltx_pipelines.cli.runtime import cli_images, run_pipeline_cli
+        from ltx_pipelines.cli.runtime import cli_images, run_pipeline_cli, transformer_runtime
 
         duration = audio_max_duration if audio_max_duration is not None else args.num_frames / args.frame_rate
         soundtrack: list[Audio] = []
@@ -297,11 +303,9 @@ def _app() -> Any:
             soundtrack.append(preflight(args, audio_path, audio_start_time, duration))
 
         def call(progress: Progress) -> A2VidResult:
-            from ltx_core.model.video_vae import TilingConfig
-
             pipeline = A2VidPipelineTwoStage(
                 args.checkpoint_path, args.distilled_loras, args.spatial_upsampler_path, args.gemma_root, args.loras,
-                args.device,
+                args.device, runtime=transformer_runtime(args),
             )  # fmt: skip
             result = pipeline(
                 args.prompt,
@@ -315,7 +319,6 @@ def _app() -> Any:
                 num_inference_steps=args.num_inference_steps,
                 video_guider_params=args.video_guider_params(),
                 images=cli_images(args),
-                tiling_config=TilingConfig.default(),
                 enhance_prompt=args.enhance_prompt,
                 max_batch_size=args.max_batch_size,
                 progress=progress,

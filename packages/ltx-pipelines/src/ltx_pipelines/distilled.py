@@ -18,14 +18,17 @@ import torch
 from ltx_core.components.noisers import GaussianNoiser
 from ltx_core.loader import LoraSpec
 from ltx_pipelines.utils.blocks import (
+    PLAIN_RUNTIME,
     AudioDecoder,
     DiffusionStage,
     ImageConditioner,
     ModalitySpec,
     PromptEncoder,
     Recorder,
+    TransformerRuntime,
     VideoDecoder,
     VideoUpsampler,
+    hinted_tiling,
     resolve_device,
 )
 from ltx_pipelines.utils.constants import distilled_sigmas, stage_2_distilled_sigmas
@@ -59,13 +62,16 @@ class DistilledPipeline:
         dtype: torch.dtype = torch.bfloat16,
         cache_transformer: bool = False,
         memory_efficient_decode: bool = True,
+        runtime: TransformerRuntime = PLAIN_RUNTIME,
     ) -> None:
         self.device = resolve_device(device)
         self.dtype = dtype
         ckpt = distilled_checkpoint_path
         self.prompt_encoder = PromptEncoder(ckpt, gemma_root, dtype=dtype, device=self.device)
         self.image_conditioner = ImageConditioner(ckpt, dtype=dtype, device=self.device)
-        self.stage = DiffusionStage(ckpt, loras=loras, dtype=dtype, device=self.device, cache=cache_transformer)
+        self.stage = DiffusionStage(
+            ckpt, loras=loras, dtype=dtype, device=self.device, cache=cache_transformer, runtime=runtime
+        )
         self.upsampler = VideoUpsampler(ckpt, spatial_upsampler_path, dtype=dtype, device=self.device)
         self.video_decoder = VideoDecoder(
             ckpt, dtype=dtype, device=self.device, memory_efficient=memory_efficient_decode
@@ -149,7 +155,7 @@ class DistilledPipeline:
             stage_2.audio_latent,
             prompt=prompt_text(contexts, prompt),
             frame_rate=frame_rate,
-            tiling_config=tiling_config,
+            tiling_config=hinted_tiling(tiling_config, self),
             generator=generator,
             phases=phases,
         )
@@ -164,19 +170,19 @@ def preflight(args: Any) -> None:
     from ltx_pipelines.cli.preflight import preflight as shared_preflight
 
     needed = components(*GENERATION, "video VAE encoder")
-    shared_preflight(args, "distilled", args.distilled_checkpoint_path, needed,
+    shared_preflight(args, args.distilled_checkpoint_path, needed,
                      upsampler=args.spatial_upsampler_path, loras=args.loras, images=args.images)  # fmt: skip
 
 
 def run_command(args: Any) -> Path:
     """The CLI's work after parsing: checks (exit 2 on failure), generation, writing, summary."""
-    from ltx_core.model.video_vae import TilingConfig
-    from ltx_pipelines.cli.runtime import cli_images, run_pipeline_cli
+    from ltx_pipelines.cli.runtime import cli_images, run_pipeline_cli, transformer_runtime
 
     def generate(progress: Progress) -> PipelineResult:
         pipeline = DistilledPipeline(
-            args.distilled_checkpoint_path, args.gemma_root, args.spatial_upsampler_path, args.loras, args.device
-        )
+            args.distilled_checkpoint_path, args.gemma_root, args.spatial_upsampler_path, args.loras, args.device,
+            runtime=transformer_runtime(args),
+        )  # fmt: skip
         return pipeline(
             args.prompt,
             seed=args.seed,
@@ -185,7 +191,6 @@ def run_command(args: Any) -> Path:
             num_frames=args.num_frames,
             frame_rate=args.frame_rate,
             images=cli_images(args),
-            tiling_config=TilingConfig.default(),
             enhance_prompt=args.enhance_prompt,
             progress=progress,
         )

@@ -20,15 +20,18 @@ from ltx_core.components.noisers import GaussianNoiser
 from ltx_core.errors import InputError
 from ltx_core.loader import LoraSpec
 from ltx_pipelines.utils.blocks import (
+    PLAIN_RUNTIME,
     AudioDecoder,
     DiffusionStage,
     ImageConditioner,
     ModalitySpec,
     PromptEncoder,
     Recorder,
+    TransformerRuntime,
     VideoDecoder,
     VideoEncodeFn,
     VideoUpsampler,
+    hinted_tiling,
     resolve_device,
 )
 from ltx_pipelines.utils.constants import distilled_sigmas, stage_2_distilled_sigmas
@@ -71,6 +74,7 @@ class ICLoraPipeline:
         *,
         dtype: torch.dtype = torch.bfloat16,
         memory_efficient_decode: bool = True,
+        runtime: TransformerRuntime = PLAIN_RUNTIME,
     ) -> None:
         """`distilled_checkpoint_path` is a file, a list of shards or an open `Checkpoint`; `loras` the IC-LoRA(s),
         whose metadata gives the reference downscale factor."""
@@ -84,8 +88,8 @@ class ICLoraPipeline:
         ckpt = distilled_checkpoint_path
         self.prompt_encoder = PromptEncoder(ckpt, gemma_root, dtype=dtype, device=self.device)
         self.image_conditioner = ImageConditioner(ckpt, dtype=dtype, device=self.device)
-        self.stage_1 = DiffusionStage(ckpt, loras=loras, dtype=dtype, device=self.device)
-        self.stage_2 = DiffusionStage(ckpt, dtype=dtype, device=self.device)
+        self.stage_1 = DiffusionStage(ckpt, loras=loras, dtype=dtype, device=self.device, runtime=runtime)
+        self.stage_2 = DiffusionStage(ckpt, dtype=dtype, device=self.device, runtime=runtime)
         self.upsampler = VideoUpsampler(ckpt, spatial_upsampler_path, dtype=dtype, device=self.device)
         self.video_decoder = VideoDecoder(
             ckpt, dtype=dtype, device=self.device, memory_efficient=memory_efficient_decode
@@ -201,7 +205,7 @@ class ICLoraPipeline:
             result.audio_latent,
             prompt=prompt_text(contexts, prompt),
             frame_rate=frame_rate,
-            tiling_config=tiling_config,
+            tiling_config=hinted_tiling(tiling_config, self),
             generator=generator,
             phases=phases,
         )
@@ -263,8 +267,7 @@ def _app() -> Any:
 
 def _cli_call(args: Any, references: list[Any], masks: list[Any], skip_stage_2: bool) -> Any:
     """The CLI's pipeline run on checked arguments: `call(progress)` → (result, output fps)."""
-    from ltx_core.model.video_vae import TilingConfig
-    from ltx_pipelines.cli.runtime import cli_images
+    from ltx_pipelines.cli.runtime import cli_images, transformer_runtime
     from ltx_pipelines.utils.ic_reference import load_attention_mask_video
 
     def call(progress: Progress) -> PipelineResult:
@@ -276,8 +279,9 @@ def _cli_call(args: Any, references: list[Any], masks: list[Any], skip_stage_2: 
                 masks[0].path, args.num_frames, args.height // 2, args.width // 2, torch.bfloat16, device
             )
         pipeline = ICLoraPipeline(
-            args.distilled_checkpoint_path, args.spatial_upsampler_path, args.gemma_root, args.loras, device
-        )
+            args.distilled_checkpoint_path, args.spatial_upsampler_path, args.gemma_root, args.loras, device,
+            runtime=transformer_runtime(args),
+        )  # fmt: skip
         result = pipeline(
             args.prompt,
             seed=args.seed,
@@ -288,7 +292,6 @@ def _cli_call(args: Any, references: list[Any], masks: list[Any], skip_stage_2: 
             images=cli_images(args),
             video_conditioning=[VideoConditioningInput(r.path, r.strength) for r in references],
             enhance_prompt=args.enhance_prompt,
-            tiling_config=TilingConfig.default(),
             conditioning_attention_strength=strength,
             skip_stage_2=skip_stage_2,
             conditioning_attention_mask=mask,

@@ -24,6 +24,7 @@ from ltx_core.errors import InputError
 from ltx_core.loader import LoraSpec
 from ltx_core.types import Audio
 from ltx_pipelines.utils.blocks import (
+    PLAIN_RUNTIME,
     AudioConditioner,
     AudioDecoder,
     AudioEncodeFn,
@@ -32,9 +33,11 @@ from ltx_pipelines.utils.blocks import (
     ModalitySpec,
     PromptEncoder,
     Recorder,
+    TransformerRuntime,
     VideoDecoder,
     VideoEncodeFn,
     VideoUpsampler,
+    hinted_tiling,
     resolve_device,
 )
 from ltx_pipelines.utils.constants import distilled_sigmas, stage_2_distilled_sigmas
@@ -138,6 +141,7 @@ class LipDubPipeline:
         *,
         dtype: torch.dtype = torch.bfloat16,
         memory_efficient_decode: bool = True,
+        runtime: TransformerRuntime = PLAIN_RUNTIME,
     ) -> None:
         """`distilled_checkpoint_path` is a file, a list of shards or an open `Checkpoint`; it must include the audio
         VAE encoder (the reference audio is encoded)."""
@@ -154,7 +158,7 @@ class LipDubPipeline:
         self.prompt_encoder = PromptEncoder(ckpt, gemma_root, dtype=dtype, device=self.device)
         self.image_conditioner = ImageConditioner(ckpt, dtype=dtype, device=self.device)
         self.audio_conditioner = AudioConditioner(ckpt, dtype=dtype, device=self.device)
-        self.stage = DiffusionStage(ckpt, loras=(ic_lora,), dtype=dtype, device=self.device)
+        self.stage = DiffusionStage(ckpt, loras=(ic_lora,), dtype=dtype, device=self.device, runtime=runtime)
         self.upsampler = VideoUpsampler(ckpt, spatial_upsampler_path, dtype=dtype, device=self.device)
         self.video_decoder = VideoDecoder(
             ckpt, dtype=dtype, device=self.device, memory_efficient=memory_efficient_decode
@@ -289,7 +293,7 @@ class LipDubPipeline:
             stage_1_audio,
             prompt=prompt_text(contexts, prompt),
             frame_rate=frame_rate,
-            tiling_config=tiling_config,
+            tiling_config=hinted_tiling(tiling_config, self),
             generator=generator,
             phases=phases,
         )
@@ -318,7 +322,7 @@ def _options() -> tuple[Any, Any]:
 def _app() -> Any:
     from ltx_pipelines.cli.app import create_app, pipeline_command
     from ltx_pipelines.cli.preflight import GENERATION, components
-    from ltx_pipelines.cli.runtime import run_pipeline_cli
+    from ltx_pipelines.cli.runtime import run_pipeline_cli, transformer_runtime
     from ltx_pipelines.utils.ic_reference import preflight
 
     video_option, strength_option = _options()
@@ -339,10 +343,14 @@ def _app() -> Any:
             preflight(args, pipeline="lip-dub", components=needed, exactly_one_lora=True)
 
         def call(progress: Progress) -> PipelineResult:
-            from ltx_core.model.video_vae import TilingConfig
 
             pipeline = LipDubPipeline(
-                args.distilled_checkpoint_path, args.spatial_upsampler_path, args.gemma_root, args.loras[0], args.device
+                args.distilled_checkpoint_path,
+                args.spatial_upsampler_path,
+                args.gemma_root,
+                args.loras[0],
+                args.device,
+                runtime=transformer_runtime(args),
             )
             result = pipeline(
                 args.prompt,
@@ -353,7 +361,6 @@ def _app() -> Any:
                 reference_video=reference_video,
                 reference_strength=reference_strength,
                 enhance_prompt=args.enhance_prompt,
-                tiling_config=TilingConfig.default(),
                 progress=progress,
             )
             return result

@@ -27,6 +27,7 @@ from ltx_core.loader import LoraSpec
 from ltx_core.types import Audio
 from ltx_pipelines.media.video import VideoClip
 from ltx_pipelines.utils.blocks import (
+    PLAIN_RUNTIME,
     AudioConditioner,
     AudioDecoder,
     DiffusionStage,
@@ -35,7 +36,9 @@ from ltx_pipelines.utils.blocks import (
     ModalitySpec,
     PromptEncoder,
     Recorder,
+    TransformerRuntime,
     VideoDecoder,
+    hinted_tiling,
     resolve_device,
 )
 from ltx_pipelines.utils.constants import DISTILLED_SIGMA_VALUES, distilled_sigmas
@@ -86,6 +89,7 @@ class RetakePipeline:
         dtype: torch.dtype = torch.bfloat16,
         cache_transformer: bool = False,
         memory_efficient_decode: bool = True,
+        runtime: TransformerRuntime = PLAIN_RUNTIME,
     ) -> None:
         self.device = resolve_device(device)
         self.dtype = dtype
@@ -94,7 +98,9 @@ class RetakePipeline:
         self.prompt_encoder = PromptEncoder(ckpt, gemma_root, dtype=dtype, device=self.device)
         self.image_conditioner = ImageConditioner(ckpt, dtype=dtype, device=self.device)
         self.audio_conditioner = AudioConditioner(ckpt, dtype=dtype, device=self.device)
-        self.stage = DiffusionStage(ckpt, loras=loras, dtype=dtype, device=self.device, cache=cache_transformer)
+        self.stage = DiffusionStage(
+            ckpt, loras=loras, dtype=dtype, device=self.device, cache=cache_transformer, runtime=runtime
+        )
         self.video_decoder = VideoDecoder(
             ckpt, dtype=dtype, device=self.device, memory_efficient=memory_efficient_decode
         )
@@ -234,7 +240,7 @@ class RetakePipeline:
             report("decode audio", 0, 1)
             decoded_audio = self.audio_decoder(result.audio_latent)
             report("decode audio", 1, 1)
-        frames_out = self.video_decoder(result.video_latent, tiling_config, generator)
+        frames_out = self.video_decoder(result.video_latent, hinted_tiling(tiling_config, self), generator)
         return RetakeResult(
             video=frames_out,
             audio=decoded_audio,
@@ -287,7 +293,7 @@ def preflight(args: Any, video_path: Path, start_time: float, end_time: float) -
     checkpoint, _ = checkpoint_choice(args)
     needed = components("transformer", "text projection", "video VAE encoder", "video VAE decoder",
                         "audio VAE encoder", "audio VAE decoder", "vocoder")  # fmt: skip
-    shared_preflight(args, "retake", checkpoint, needed, loras=args.loras)
+    shared_preflight(args, checkpoint, needed, loras=args.loras)
     info = read_video_info(video_path)
     check_source_geometry(info.frames, info.height, info.width, where=f"--video-path {video_path.name}")
     if not start_time < end_time:
@@ -337,7 +343,7 @@ def _app() -> Any:
         outside the window is kept. --distilled-checkpoint-path: the fixed 8-step distilled table (no guidance;
         --num-inference-steps is ignored, with a note). --checkpoint-path: the full model with CFG/STG/modality
         guidance over --num-inference-steps steps."""
-        from ltx_pipelines.cli.runtime import run_pipeline_cli
+        from ltx_pipelines.cli.runtime import run_pipeline_cli, transformer_runtime
 
         steps_given = _given("num_inference_steps")
 
@@ -347,10 +353,16 @@ def _app() -> Any:
             preflight(args, video_path, start_time, end_time)
 
         def call(progress: Progress) -> RetakeResult:
-            from ltx_core.model.video_vae import TilingConfig
 
             checkpoint, distilled = checkpoint_choice(args)
-            pipeline = RetakePipeline(checkpoint, args.gemma_root, args.loras, args.device, distilled=distilled)
+            pipeline = RetakePipeline(
+                checkpoint,
+                args.gemma_root,
+                args.loras,
+                args.device,
+                distilled=distilled,
+                runtime=transformer_runtime(args),
+            )
             result = pipeline(
                 video_path,
                 args.prompt,
@@ -364,7 +376,6 @@ def _app() -> Any:
                 regenerate_video=regenerate_video,
                 regenerate_audio=regenerate_audio,
                 enhance_prompt=args.enhance_prompt,
-                tiling_config=TilingConfig.default(),
                 max_batch_size=args.max_batch_size,
                 progress=progress,
             )

@@ -18,7 +18,7 @@ import torch
 
 from ltx_core.components.noisers import GaussianNoiser
 from ltx_core.loader import LoraSpec
-from ltx_pipelines.utils.blocks import DiffusionStage, ModalitySpec, Recorder
+from ltx_pipelines.utils.blocks import PLAIN_RUNTIME, DiffusionStage, ModalitySpec, Recorder, TransformerRuntime
 from ltx_pipelines.utils.denoisers import FactoryGuidedDenoiser
 from ltx_pipelines.utils.guided_stages import (
     ONE_STAGE_DIVISOR,
@@ -52,10 +52,11 @@ class TI2VidOneStagePipeline(GuidedPipelineBase):
         *,
         dtype: torch.dtype = torch.bfloat16,
         memory_efficient_decode: bool = True,
+        runtime: TransformerRuntime = PLAIN_RUNTIME,
     ) -> None:
         warn_if_distilled(checkpoint_path, "the one-stage guided pipeline")
-        super().__init__(checkpoint_path, gemma_root, device, dtype, memory_efficient_decode)
-        self.stage = DiffusionStage(checkpoint_path, loras=loras, dtype=dtype, device=self.device)
+        super().__init__(checkpoint_path, gemma_root, device, dtype, memory_efficient_decode, runtime)
+        self.stage = DiffusionStage(checkpoint_path, loras=loras, dtype=dtype, device=self.device, runtime=runtime)
 
     @torch.inference_mode()
     def __call__(
@@ -126,7 +127,7 @@ SIGMAS_FLAG = "--sigmas"
 def _app() -> Any:
     from ltx_pipelines.cli.app import create_app, pipeline_command
     from ltx_pipelines.cli.options import ONE_STAGE
-    from ltx_pipelines.cli.runtime import cli_images
+    from ltx_pipelines.cli.runtime import cli_images, transformer_runtime
     from ltx_pipelines.utils.guided_stages import parse_sigmas_option, run_cli, sigmas_option
 
     app = create_app(help="LTX-2 / LTX-2.3 full model: prompt (and images) to an MP4 with sound in one guided stage.")
@@ -138,7 +139,13 @@ def _app() -> Any:
         schedule = parse_sigmas_option(sigmas, SIGMAS_FLAG)  # type: ignore[arg-type]
 
         def generate(progress: Progress) -> PipelineResult:
-            pipeline = TI2VidOneStagePipeline(args.checkpoint_path, args.gemma_root, args.loras, args.device)  # type: ignore[arg-type]
+            pipeline = TI2VidOneStagePipeline(
+                args.checkpoint_path,  # type: ignore[arg-type]
+                args.gemma_root,
+                args.loras,
+                args.device,
+                runtime=transformer_runtime(args),
+            )
             return pipeline(
                 args.prompt,
                 args.negative_prompt,

@@ -19,7 +19,7 @@ import torch
 
 from ltx_core.components.noisers import GaussianNoiser
 from ltx_core.loader import LoraSpec
-from ltx_pipelines.utils.blocks import ModalitySpec, Recorder
+from ltx_pipelines.utils.blocks import PLAIN_RUNTIME, ModalitySpec, Recorder, TransformerRuntime
 from ltx_pipelines.utils.constants import stage_2_distilled_sigmas
 from ltx_pipelines.utils.denoisers import FactoryGuidedDenoiser
 from ltx_pipelines.utils.guided_stages import (
@@ -61,11 +61,12 @@ class TI2VidTwoStagesPipeline(TwoStageGuidedBase):
         *,
         dtype: torch.dtype = torch.bfloat16,
         memory_efficient_decode: bool = True,
+        runtime: TransformerRuntime = PLAIN_RUNTIME,
     ) -> None:
         distilled = require_distilled_lora(distilled_lora)
         warn_if_distilled(checkpoint_path, self.name)
         super().__init__(checkpoint_path, spatial_upsampler_path, gemma_root, tuple(loras), (*loras, *distilled),
-                         device, dtype, memory_efficient_decode)  # fmt: skip
+                         device, dtype, memory_efficient_decode, runtime)  # fmt: skip
 
     @torch.inference_mode()
     def __call__(
@@ -140,10 +141,9 @@ class TI2VidTwoStagesPipeline(TwoStageGuidedBase):
 
 def build_two_stage_app(pipeline_cls: type[TI2VidTwoStagesPipeline], command: str, help: str) -> Any:
     """The CLI of a two-stage guided pipeline class (also used by keyframe interpolation)."""
-    from ltx_core.model.video_vae import TilingConfig
     from ltx_pipelines.cli.app import create_app, pipeline_command
     from ltx_pipelines.cli.options import TWO_STAGE
-    from ltx_pipelines.cli.runtime import cli_images
+    from ltx_pipelines.cli.runtime import cli_images, transformer_runtime
     from ltx_pipelines.utils.guided_stages import parse_sigmas_option, run_cli, sigmas_option
 
     app = create_app(help=help)
@@ -157,8 +157,15 @@ def build_two_stage_app(pipeline_cls: type[TI2VidTwoStagesPipeline], command: st
         sigmas_2 = parse_sigmas_option(stage_2_sigmas, "--stage-2-sigmas")  # type: ignore[arg-type]
 
         def generate(progress: Progress) -> PipelineResult:
-            pipeline = pipeline_cls(args.checkpoint_path, args.distilled_loras, args.spatial_upsampler_path,  # type: ignore[arg-type]
-                                    args.gemma_root, args.loras, args.device)  # fmt: skip
+            pipeline = pipeline_cls(
+                args.checkpoint_path,  # type: ignore[arg-type]
+                args.distilled_loras,
+                args.spatial_upsampler_path,  # type: ignore[arg-type]
+                args.gemma_root,
+                args.loras,
+                args.device,
+                runtime=transformer_runtime(args),
+            )
             return pipeline(
                 args.prompt,
                 args.negative_prompt,
@@ -171,7 +178,6 @@ def build_two_stage_app(pipeline_cls: type[TI2VidTwoStagesPipeline], command: st
                 video_guider_params=args.video_guider_params(),
                 audio_guider_params=args.audio_guider_params(),
                 images=cli_images(args),
-                tiling_config=TilingConfig.default(),
                 enhance_prompt=args.enhance_prompt,
                 max_batch_size=args.max_batch_size,
                 stage_1_sigmas=sigmas_1,

@@ -20,7 +20,7 @@ import torch
 from ltx_core.components.diffusion_steps import Res2sDiffusionStep
 from ltx_core.components.noisers import GaussianNoiser
 from ltx_core.loader import LoraSpec
-from ltx_pipelines.utils.blocks import ModalitySpec, Recorder
+from ltx_pipelines.utils.blocks import PLAIN_RUNTIME, ModalitySpec, Recorder, TransformerRuntime
 from ltx_pipelines.utils.constants import stage_2_distilled_sigmas
 from ltx_pipelines.utils.denoisers import GuidedDenoiser
 from ltx_pipelines.utils.guided_stages import (
@@ -68,6 +68,7 @@ class TI2VidTwoStagesHQPipeline(TwoStageGuidedBase):
         *,
         dtype: torch.dtype = torch.bfloat16,
         memory_efficient_decode: bool = True,
+        runtime: TransformerRuntime = PLAIN_RUNTIME,
     ) -> None:
         given = require_distilled_lora(distilled_lora)
         distilled = given[0]
@@ -78,7 +79,7 @@ class TI2VidTwoStagesHQPipeline(TwoStageGuidedBase):
         stage_1_loras = (*loras, replace(distilled, strength=distilled_lora_strength_stage_1))
         stage_2_loras = (*loras, replace(distilled, strength=distilled_lora_strength_stage_2))
         super().__init__(checkpoint_path, spatial_upsampler_path, gemma_root, stage_1_loras, stage_2_loras, device,
-                         dtype, memory_efficient_decode)  # fmt: skip
+                         dtype, memory_efficient_decode, runtime)  # fmt: skip
 
     @torch.inference_mode()
     def __call__(
@@ -153,10 +154,9 @@ class TI2VidTwoStagesHQPipeline(TwoStageGuidedBase):
 
 
 def _app() -> Any:
-    from ltx_core.model.video_vae import TilingConfig
     from ltx_pipelines.cli.app import create_app, pipeline_command
     from ltx_pipelines.cli.options import HQ_TWO_STAGE
-    from ltx_pipelines.cli.runtime import cli_images
+    from ltx_pipelines.cli.runtime import cli_images, transformer_runtime
     from ltx_pipelines.utils.constants import LTX_2_3_HQ_PARAMS
     from ltx_pipelines.utils.guided_stages import parse_sigmas_option, run_cli, sigmas_option
 
@@ -185,6 +185,7 @@ def _app() -> Any:
                 args.gemma_root,
                 args.loras,
                 args.device,
+                runtime=transformer_runtime(args),
             )
             return pipeline(
                 args.prompt,
@@ -198,7 +199,6 @@ def _app() -> Any:
                 video_guider_params=args.video_guider_params(),
                 audio_guider_params=args.audio_guider_params(),
                 images=cli_images(args),
-                tiling_config=TilingConfig.default(),
                 enhance_prompt=args.enhance_prompt,
                 max_batch_size=args.max_batch_size,
                 stage_1_sigmas=sigmas_1,

@@ -89,7 +89,7 @@ def test_defaults_paths_and_checkpoint_detection(files: dict[str, Path]) -> None
     assert args.checkpoint_path == files["ltx2"].resolve() and args.checkpoint_path.is_absolute()
     assert args.output_path == files["out"].resolve()
     assert args.distilled_loras == (LoraSpec(files["lora"].resolve(), 0.6),)
-    assert args.loras == () and args.images == () and args.offload == "none" and not args.quiet
+    assert args.loras == () and args.images == () and args.offload == "auto" and not args.quiet
     assert args.negative_prompt.startswith("blurry, out of focus") and args.negative_prompt.endswith("AI artifacts.")
     guider = args.video_guider_params()
     assert (guider.cfg_scale, guider.stg_scale, guider.rescale_scale, guider.modality_scale) == (3.0, 1.0, 0.7, 3.0)

@@ -70,7 +70,7 @@ class CommonArgs:
     v2a_guidance_scale: float = 3.0
     audio_skip_step: int = 0
     quantization: Quantization | None = None
-    offload: Offload = "none"
+    offload: Offload = "auto"
     compile: bool = False
     max_batch_size: int = 1
     device: str | None = None
@@ -177,8 +177,9 @@ _IMAGE_HELP = (
     "(default 33, 0 = off). Repeatable."
 )
 _OFFLOAD_HELP = (
-    "Where idle weights live: none (all on the GPU), cpu (pinned RAM, streamed per block), disk, or auto (chosen "
-    "from free GPU memory)."
+    "Where the transformer's weights live: none (all on the device), cpu (pinned RAM, streamed per block), disk "
+    "(streamed from the file), or auto (chosen from the free memory; the choice and its reason are logged). Results "
+    "are bitwise identical."
 )
 
 
@@ -248,8 +249,9 @@ _ALL = (
     OptionSpec("audio_skip_step", "--audio-skip-step", int, ..., "Audio guidance skip step (0 = never skip).",
                _GUIDE, default_from=_guider("audio", "skip_step"), min=0),
     # runtime
-    OptionSpec("quantization", "--quantization", Quantization | None, None, "Transformer weight quantization.", _RUN),
-    OptionSpec("offload", "--offload", Offload, "none", _OFFLOAD_HELP, _RUN),
+    OptionSpec("quantization", "--quantization", Quantization | None, None, "Transformer weight quantization "
+               "(fp8-cast: blocks stored in fp8, computed in bf16).", _RUN),
+    OptionSpec("offload", "--offload", Offload, "auto", _OFFLOAD_HELP, _RUN),
     OptionSpec("compile", "--compile", bool, False, "torch.compile the transformer blocks.", _RUN),
     OptionSpec("max_batch_size", "--max-batch-size", int, 1, "Most guidance passes run as one batch.", _RUN, min=1),
     OptionSpec("device", "--device", str | None, None, "Torch device such as cuda:1 (unset: current CUDA device, "

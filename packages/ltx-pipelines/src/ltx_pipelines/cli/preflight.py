@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ltx_core.errors import CheckpointError, InputError, LoraError
+from ltx_core.errors import CheckpointError, LoraError
 from ltx_core.loader import LoraSpec
 
 # What each component is called in messages, and the key prefix that shows the checkpoint has it.
@@ -81,20 +81,17 @@ def check_gemma(gemma_root: Path | None, checkpoint: Path) -> None:
     check_gemma_fits(find_gemma_root(gemma_root), text_path_config(ckpt), ckpt.path)
 
 
-def check_runtime_flags(args: Any, pipeline: str) -> None:
-    """--offload / --quantization / --compile are not wired through the pipelines yet."""
-    for flag, value, valid in (
-        ("--offload", args.offload, "none"),
-        ("--quantization", args.quantization, None),
-        ("--compile", args.compile, False),
-    ):
-        if value != valid:
-            raise InputError(f"{flag} {value} is not supported by the {pipeline} pipeline yet; leave it out")
+def check_runtime(args: Any) -> None:
+    """--offload / --quantization / --compile name known values and a combination the transformer loader takes."""
+    from ltx_core.offload import check_offload_options, parse_offload
+    from ltx_core.quantization import parse_quantization
+
+    quantization = parse_quantization(args.quantization)
+    check_offload_options(parse_offload(args.offload), compile=args.compile, quantization=quantization.value)
 
 
 def preflight(
     args: Any,
-    pipeline: str,
     checkpoint: Path,
     needed: Sequence[tuple[str, str]],
     *,
@@ -106,7 +103,7 @@ def preflight(
     from ltx_pipelines.media.image import read_image
     from ltx_pipelines.utils.blocks import resolve_device
 
-    check_runtime_flags(args, pipeline)
+    check_runtime(args)
     resolve_device(args.device)
     check_checkpoint(checkpoint, needed)
     if upsampler is not None:

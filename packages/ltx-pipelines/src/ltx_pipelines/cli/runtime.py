@@ -62,6 +62,13 @@ def _extra_rows(args: Any, result: Any) -> tuple[tuple[str, str], ...]:
     return tuple(rows)
 
 
+def transformer_runtime(args: Any) -> Any:
+    """`--offload`, `--quantization`, `--compile` as the pipelines' `TransformerRuntime`."""
+    from ltx_pipelines.utils.blocks import TransformerRuntime
+
+    return TransformerRuntime(offload=args.offload, quantization=args.quantization, compile=args.compile)
+
+
 def cli_images(args: Any) -> list[Any]:
     """The parsed `--image` options as pipeline inputs (`ImageConditioningInput`)."""
     from ltx_pipelines.utils.helpers import ImageConditioningInput

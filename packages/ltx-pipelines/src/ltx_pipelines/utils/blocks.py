@@ -10,6 +10,7 @@ move tensors between devices themselves: the blocks return their results on thei
 from __future__ import annotations
 
 import gc
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from ltx_pipelines.utils.denoisers import Denoiser
 from ltx_pipelines.utils.recording import Recorder, RecordingDenoiser
 from ltx_pipelines.utils.samplers import StepCallback, euler_denoising_loop
 
+logger = logging.getLogger(__name__)
 T = TypeVar("T")
 CheckpointLike = str | Path | Checkpoint
 
@@ -143,12 +145,35 @@ class Loop(Protocol):
     ) -> tuple[LatentState | None, LatentState | None]: ...
 
 
+@dataclass(frozen=True)
+class TransformerRuntime:
+    """How the transformer is held while it runs (`--offload`, `--quantization`, `--compile`).
+
+    The default (everything resident, stored weights, eager) is the plain strict load. Any other setting goes through
+    `ltx_core.block_streaming.load_transformer_for_inference`: "auto" picks none/cpu/disk from the free memory and
+    logs the choice and its reason in one line; "cpu"/"disk" stream the blocks (results bitwise identical).
+    """
+
+    offload: str = "none"  # none | cpu | disk | auto
+    quantization: str | None = None  # None | "fp8-cast"
+    compile: bool = False
+
+    @property
+    def is_plain(self) -> bool:
+        return self.offload == "none" and self.quantization is None and not self.compile
+
+
+PLAIN_RUNTIME = TransformerRuntime()
+
+
 class DiffusionStage:
     """Owns the transformer: built (LoRAs fused) for a call and freed after, unless cached.
 
     `cache=True` keeps the built transformer until `release()`; a later call with another LoRA set restores the
-    touched weights from the checkpoint and fuses the new set (no second copy of the weights is kept).
-    `session()` keeps it for the duration of a `with` block only (what a two-stage pipeline wants).
+    touched weights from the checkpoint and fuses the new set (no second copy of the weights is kept; with a
+    non-plain `runtime` the transformer is rebuilt instead). `session()` keeps it for the duration of a `with`
+    block only (what a two-stage pipeline wants). `offload_choice` is the last build's `OffloadChoice` (None for the
+    plain runtime); its `vae_tiling` is the decoding hint pipelines apply when the caller gave no tiling.
     """
 
     def __init__(
@@ -160,6 +185,7 @@ class DiffusionStage:
         device: torch.device | str | None = None,
         cache: bool = False,
         transformer_dtype: torch.dtype | None = None,
+        runtime: TransformerRuntime = PLAIN_RUNTIME,
     ) -> None:
         self.checkpoint = checkpoint
         self.loras = tuple(loras)
@@ -167,6 +193,8 @@ class DiffusionStage:
         self.transformer_dtype = transformer_dtype  # None: the checkpoint's stored dtype (as official)
         self.device = resolve_device(device)
         self.cache = cache
+        self.runtime = runtime
+        self.offload_choice: Any = None
         self._model: X0Model | None = None
         self._model_loras: tuple[LoraSpec, ...] = ()
         self._touched: list[str] = []
@@ -182,6 +210,21 @@ class DiffusionStage:
         from ltx_core.loader import fuse_loras_into_model
         from ltx_core.model.transformer import load_transformer
 
+        if not self.runtime.is_plain:
+            from ltx_core.block_streaming import load_transformer_for_inference
+
+            inner, self.offload_choice = load_transformer_for_inference(
+                self.checkpoint,
+                device=self.device,
+                offload=self.runtime.offload,
+                dtype=self.transformer_dtype,
+                loras=self.loras,
+                quantization=self.runtime.quantization,
+                compile=self.runtime.compile,
+                echo=logger.info,
+            )
+            self._touched, self._model_loras = [], self.loras
+            return X0Model(inner).eval()
         if not self.cache:  # fused while loading: one pass over the weights
             model = load_transformer(
                 self.checkpoint, dtype=self.transformer_dtype, device=self.device, loras=self.loras
@@ -206,7 +249,7 @@ class DiffusionStage:
     def transformer(self) -> X0Model:
         """The built transformer (building it now if needed); it stays until `release()` or the session's end."""
         if self._model is not None and self._model_loras != self.loras:
-            if self.cache:
+            if self.cache and self.runtime.is_plain:
                 self._swap_loras(self._model)
             else:
                 self.release()
@@ -217,7 +260,13 @@ class DiffusionStage:
     def release(self) -> None:
         if self._model is not None:
             model, self._model = self._model, None
-            free(model)  # type: ignore[arg-type]
+            if self.runtime.is_plain:
+                free(model)  # type: ignore[arg-type]
+            else:
+                from ltx_core.block_streaming import release_transformer
+
+                release_transformer(model.model)  # type: ignore[arg-type]
+                free()
 
     @contextmanager
     def session(self) -> Iterator[DiffusionStage]:
@@ -373,6 +422,19 @@ class DiffusionStage:
             record(f"{name}_clean_latent", state.clean_latent)
             record(f"{name}_noised_tokens", state.latent)
         return state
+
+
+def hinted_tiling(tiling_config: Any, pipeline: object) -> Any:
+    """The caller's tiling config; without one, `TilingConfig.default()` when the offload choice of one of the
+    pipeline's diffusion stages hinted VAE tiling (little free memory), else None (untiled, as official)."""
+    if tiling_config is not None:
+        return tiling_config
+    stages = [v for v in vars(pipeline).values() if isinstance(v, DiffusionStage)]
+    if any(s.offload_choice is not None and s.offload_choice.vae_tiling for s in stages):
+        from ltx_core.model.video_vae import TilingConfig
+
+        return TilingConfig.default()
+    return None
 
 
 def _final_latent(

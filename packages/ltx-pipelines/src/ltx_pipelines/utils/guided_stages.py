@@ -27,14 +27,17 @@ from ltx_core.errors import InputError
 from ltx_core.loader import LoraSpec
 from ltx_core.types import VideoLatentShape, VideoPixelShape
 from ltx_pipelines.utils.blocks import (
+    PLAIN_RUNTIME,
     AudioDecoder,
     DiffusionStage,
     ImageConditioner,
     PromptEncoder,
     Recorder,
     StageResult,
+    TransformerRuntime,
     VideoDecoder,
     VideoUpsampler,
+    hinted_tiling,
     resolve_device,
 )
 from ltx_pipelines.utils.helpers import (
@@ -164,9 +167,11 @@ class GuidedPipelineBase:
         device: torch.device | str | None,
         dtype: torch.dtype,
         memory_efficient_decode: bool,
+        runtime: TransformerRuntime = PLAIN_RUNTIME,
     ) -> None:
         self.device = resolve_device(device)
         self.dtype = dtype
+        self.runtime = runtime
         ckpt = checkpoint_path
         self.checkpoint_path = ckpt
         self.prompt_encoder = PromptEncoder(ckpt, gemma_root, dtype=dtype, device=self.device)
@@ -213,7 +218,7 @@ class GuidedPipelineBase:
             result.audio_latent,
             prompt=prompt,
             frame_rate=frame_rate,
-            tiling_config=tiling_config,
+            tiling_config=hinted_tiling(tiling_config, self),
             generator=generator,
             phases=phases,
         )
@@ -233,11 +238,12 @@ class TwoStageGuidedBase(GuidedPipelineBase):
         device: torch.device | str | None,
         dtype: torch.dtype,
         memory_efficient_decode: bool,
+        runtime: TransformerRuntime = PLAIN_RUNTIME,
     ) -> None:
-        super().__init__(checkpoint_path, gemma_root, device, dtype, memory_efficient_decode)
+        super().__init__(checkpoint_path, gemma_root, device, dtype, memory_efficient_decode, runtime)
         ckpt = checkpoint_path
-        self.stage_1 = DiffusionStage(ckpt, loras=stage_1_loras, dtype=dtype, device=self.device)
-        self.stage_2 = DiffusionStage(ckpt, loras=stage_2_loras, dtype=dtype, device=self.device)
+        self.stage_1 = DiffusionStage(ckpt, loras=stage_1_loras, dtype=dtype, device=self.device, runtime=runtime)
+        self.stage_2 = DiffusionStage(ckpt, loras=stage_2_loras, dtype=dtype, device=self.device, runtime=runtime)
         self.upsampler = VideoUpsampler(ckpt, spatial_upsampler_path, dtype=dtype, device=self.device)
 
     def _upsample_and_refine(
@@ -316,7 +322,7 @@ def preflight(args: Any, pipeline: str, *, two_stage: bool) -> None:
     needed = components(*GENERATION, *(("video VAE encoder",) if args.images or two_stage else ()))
     if two_stage:
         require_distilled_lora(args.distilled_loras)
-    shared_preflight(args, pipeline, args.checkpoint_path, needed,
+    shared_preflight(args, args.checkpoint_path, needed,
                      upsampler=args.spatial_upsampler_path if two_stage else None,
                      loras=(*args.loras, *args.distilled_loras), images=args.images)  # fmt: skip
 

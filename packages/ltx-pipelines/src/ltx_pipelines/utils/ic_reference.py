@@ -261,7 +261,7 @@ def preflight(
     if loras_required and not args.loras:
         raise InputError(f"the {pipeline} pipeline needs an IC-LoRA; pass it with --lora PATH [STRENGTH]")
     needed = components if components is not None else named(*GENERATION, "video VAE encoder")
-    shared_preflight(args, pipeline, args.distilled_checkpoint_path, needed, upsampler=args.spatial_upsampler_path,
+    shared_preflight(args, args.distilled_checkpoint_path, needed, upsampler=args.spatial_upsampler_path,
                      loras=args.loras, images=getattr(args, "images", ()))  # fmt: skip
     for lora in args.loras:
         lora_downscale_factor(lora.path)
