@@ -27,22 +27,17 @@ from ltx_core.types import Audio
 from ltx_pipelines.utils.blocks import (
     PLAIN_RUNTIME,
     AudioConditioner,
-    DiffusionStage,
     FrameChunks,
-    ImageConditioner,
     ModalitySpec,
-    PromptEncoder,
     Recorder,
     TransformerRuntime,
-    VideoDecoder,
-    VideoUpsampler,
     hinted_tiling,
-    resolve_device,
 )
 from ltx_pipelines.utils.constants import DEFAULT_NEGATIVE_PROMPT, stage_2_distilled_sigmas
 from ltx_pipelines.utils.denoisers import GuidedDenoiser
-from ltx_pipelines.utils.helpers import ImageConditioningInput, encode_image_conditionings
+from ltx_pipelines.utils.helpers import ImageConditioningInput
 from ltx_pipelines.utils.inputs import check_two_stage_size
+from ltx_pipelines.utils.pipeline_base import PipelineBase
 from ltx_pipelines.utils.recording import prefixed
 from ltx_pipelines.utils.results import Phases, Progress
 from ltx_pipelines.utils.source_media import (
@@ -53,7 +48,6 @@ from ltx_pipelines.utils.source_media import (
     load_source_audio,
     pad_with_silence,
 )
-from ltx_pipelines.utils.two_stage import encode_prompts, refine_stage, upsample
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +67,7 @@ class A2VidResult:
     notes: list[str] = field(default_factory=list)
 
 
-class A2VidPipelineTwoStage:
+class A2VidPipelineTwoStage(PipelineBase):
     """Full model; stage 1 guided (video guidance only) with user LoRAs, stage 2 unguided with the distilled LoRA
     added. Each stage builds its transformer and frees it; every other model lives for its step only."""
 
@@ -92,20 +86,12 @@ class A2VidPipelineTwoStage:
     ) -> None:
         if not distilled_lora:
             raise InputError("A2Vid needs the distilled LoRA for stage 2 (--distilled-lora PATH [STRENGTH])")
-        self.device = resolve_device(device)
-        self.dtype = dtype
-        ckpt = checkpoint_path
-        self.prompt_encoder = PromptEncoder(ckpt, gemma_root, dtype=dtype, device=self.device)
-        self.image_conditioner = ImageConditioner(ckpt, dtype=dtype, device=self.device)
-        self.audio_conditioner = AudioConditioner(ckpt, dtype=dtype, device=self.device)
-        self.stage_1 = DiffusionStage(ckpt, loras=loras, dtype=dtype, device=self.device, runtime=runtime)
-        self.stage_2 = DiffusionStage(
-            ckpt, loras=(*loras, *distilled_lora), dtype=dtype, device=self.device, runtime=runtime
-        )
-        self.upsampler = VideoUpsampler(ckpt, spatial_upsampler_path, dtype=dtype, device=self.device)
-        self.video_decoder = VideoDecoder(
-            ckpt, dtype=dtype, device=self.device, memory_efficient=memory_efficient_decode
-        )
+        super().__init__(checkpoint_path, gemma_root, device=device, dtype=dtype, runtime=runtime,
+                         memory_efficient_decode=memory_efficient_decode,
+                         spatial_upsampler_path=spatial_upsampler_path)  # fmt: skip
+        self.audio_conditioner = AudioConditioner(checkpoint_path, dtype=dtype, device=self.device)
+        self.stage_1 = self._stage(loras)
+        self.stage_2 = self._stage((*loras, *distilled_lora))
 
     @torch.inference_mode()
     def __call__(
@@ -150,8 +136,8 @@ class A2VidPipelineTwoStage:
         generator = torch.Generator(device=self.device).manual_seed(seed)
         noiser = GaussianNoiser(generator)
 
-        positive, negative = encode_prompts(
-            self.prompt_encoder, [prompt, negative_prompt], images, phases, enhance_prompt=enhance_prompt
+        positive, negative = self._encode_prompts(
+            [prompt, negative_prompt], images, phases, enhance_prompt=enhance_prompt
         )
         with phases("encode audio"):
             from ltx_core.model.audio_vae import audio_latent_frames_for_video
@@ -176,7 +162,7 @@ class A2VidPipelineTwoStage:
         )
         with phases("stage 1", counted=False):
             rec_1 = prefixed(record, "stage1_")
-            conditionings = encode_image_conditionings(self.image_conditioner, images, half_h, half_w, record=rec_1)
+            conditionings = self._conditionings(images, half_h, half_w, rec_1)
             stage_1 = self.stage_1(
                 guided,
                 stage_1_sigmas,
@@ -191,24 +177,21 @@ class A2VidPipelineTwoStage:
                 on_step=phases.steps("stage 1"),
                 record=rec_1,
             )
-        upscaled = upsample(self.upsampler, stage_1, phases, record)
-        with phases("stage 2", counted=False):
-            rec_2 = prefixed(record, "stage2_")
-            stage_2 = refine_stage(
-                self.stage_2,
-                positive,
-                stage_2_sigmas,
-                noiser,
-                upscaled=upscaled,
-                conditionings=encode_image_conditionings(self.image_conditioner, images, height, width, record=rec_2),
-                audio=frozen_audio,
-                height=height,
-                width=width,
-                num_frames=num_frames,
-                frame_rate=frame_rate,
-                on_step=phases.steps("stage 2"),
-                record=rec_2,
-            )
+        stage_2 = self._upsample_and_refine(
+            self.stage_2,
+            stage_1,
+            positive,
+            stage_2_sigmas,
+            noiser,
+            images=images,
+            height=height,
+            width=width,
+            num_frames=num_frames,
+            frame_rate=frame_rate,
+            phases=phases,
+            record=record,
+            audio=frozen_audio,
+        )
 
         assert stage_2.video_latent is not None and stage_2.audio_latent is not None
         video = self.video_decoder(stage_2.video_latent, hinted_tiling(tiling_config, self), generator)

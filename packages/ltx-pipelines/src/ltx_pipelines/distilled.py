@@ -19,32 +19,24 @@ from ltx_core.components.noisers import GaussianNoiser
 from ltx_core.loader import LoraSpec
 from ltx_pipelines.utils.blocks import (
     PLAIN_RUNTIME,
-    AudioDecoder,
-    DiffusionStage,
-    ImageConditioner,
     ModalitySpec,
-    PromptEncoder,
     Recorder,
     TransformerRuntime,
-    VideoDecoder,
-    VideoUpsampler,
-    hinted_tiling,
-    resolve_device,
 )
 from ltx_pipelines.utils.constants import distilled_sigmas, stage_2_distilled_sigmas
 from ltx_pipelines.utils.denoisers import SimpleDenoiser
-from ltx_pipelines.utils.helpers import ImageConditioningInput, encode_image_conditionings, load_image
+from ltx_pipelines.utils.helpers import ImageConditioningInput, load_image
 from ltx_pipelines.utils.inputs import TWO_STAGE_DIVISOR, check_two_stage_size
+from ltx_pipelines.utils.pipeline_base import PipelineBase
 from ltx_pipelines.utils.recording import prefixed
 from ltx_pipelines.utils.results import Phases, PipelineResult, Progress, prompt_text
-from ltx_pipelines.utils.two_stage import decode, encode_prompts, refine_stage, upsample
 
 DistilledResult = PipelineResult  # the former name, kept for callers
 _load_image = load_image  # the former private name, kept for callers
 __all__ = ["TWO_STAGE_DIVISOR", "DistilledPipeline", "DistilledResult", "Progress", "check_two_stage_size", "main"]
 
 
-class DistilledPipeline:
+class DistilledPipeline(PipelineBase):
     """Distilled model, two stages, one conditional pass per step (spec 13.4).
 
     One `DiffusionStage` (user LoRAs) serves both stages; the transformer is built once per call and freed at the
@@ -64,19 +56,10 @@ class DistilledPipeline:
         memory_efficient_decode: bool = True,
         runtime: TransformerRuntime = PLAIN_RUNTIME,
     ) -> None:
-        self.device = resolve_device(device)
-        self.dtype = dtype
-        ckpt = distilled_checkpoint_path
-        self.prompt_encoder = PromptEncoder(ckpt, gemma_root, dtype=dtype, device=self.device)
-        self.image_conditioner = ImageConditioner(ckpt, dtype=dtype, device=self.device)
-        self.stage = DiffusionStage(
-            ckpt, loras=loras, dtype=dtype, device=self.device, cache=cache_transformer, runtime=runtime
-        )
-        self.upsampler = VideoUpsampler(ckpt, spatial_upsampler_path, dtype=dtype, device=self.device)
-        self.video_decoder = VideoDecoder(
-            ckpt, dtype=dtype, device=self.device, memory_efficient=memory_efficient_decode
-        )
-        self.audio_decoder = AudioDecoder(ckpt, dtype=dtype, device=self.device)
+        super().__init__(distilled_checkpoint_path, gemma_root, device=device, dtype=dtype, runtime=runtime,
+                         memory_efficient_decode=memory_efficient_decode,
+                         spatial_upsampler_path=spatial_upsampler_path)  # fmt: skip
+        self.stage = self._stage(loras, cache=cache_transformer)
 
     @torch.inference_mode()
     def __call__(
@@ -106,7 +89,7 @@ class DistilledPipeline:
         generator = torch.Generator(device=self.device).manual_seed(seed)
         noiser = GaussianNoiser(generator)
 
-        (contexts,) = encode_prompts(self.prompt_encoder, [prompt], images, phases, enhance_prompt=enhance_prompt)
+        (contexts,) = self._encode_prompts([prompt], images, phases, enhance_prompt=enhance_prompt)
         half_h, half_w = height // 2, width // 2
 
         with self.stage.session():
@@ -122,40 +105,33 @@ class DistilledPipeline:
                     fps=frame_rate,
                     video=ModalitySpec(
                         contexts.video_context,
-                        encode_image_conditionings(self.image_conditioner, images, half_h, half_w, record=rec_1),
+                        self._conditionings(images, half_h, half_w, rec_1),
                     ),
                     audio=ModalitySpec(contexts.audio_context),
                     on_step=phases.steps("stage 1"),
                     record=rec_1,
                 )
-            upscaled = upsample(self.upsampler, stage_1, phases, record)
-            with phases("stage 2", counted=False):
-                rec_2 = prefixed(record, "stage2_")
-                conditionings = encode_image_conditionings(self.image_conditioner, images, height, width, record=rec_2)
-                stage_2 = refine_stage(
-                    self.stage,
-                    contexts,
-                    stage_2_sigmas,
-                    noiser,
-                    upscaled=upscaled,
-                    audio_latent=stage_1.audio_latent,
-                    conditionings=conditionings,
-                    height=height,
-                    width=width,
-                    num_frames=num_frames,
-                    frame_rate=frame_rate,
-                    on_step=phases.steps("stage 2"),
-                    record=rec_2,
-                )
+            stage_2 = self._upsample_and_refine(
+                self.stage,
+                stage_1,
+                contexts,
+                stage_2_sigmas,
+                noiser,
+                images=images,
+                height=height,
+                width=width,
+                num_frames=num_frames,
+                frame_rate=frame_rate,
+                phases=phases,
+                record=record,
+            )
 
-        return decode(
-            self.video_decoder,
-            self.audio_decoder,
+        return self._decode(
             stage_2.video_latent,
             stage_2.audio_latent,
             prompt=prompt_text(contexts, prompt),
             frame_rate=frame_rate,
-            tiling_config=hinted_tiling(tiling_config, self),
+            tiling_config=tiling_config,
             generator=generator,
             phases=phases,
         )

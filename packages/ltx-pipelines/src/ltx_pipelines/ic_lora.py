@@ -21,17 +21,10 @@ from ltx_core.errors import InputError
 from ltx_core.loader import LoraSpec
 from ltx_pipelines.utils.blocks import (
     PLAIN_RUNTIME,
-    AudioDecoder,
-    DiffusionStage,
-    ImageConditioner,
     ModalitySpec,
-    PromptEncoder,
     Recorder,
     TransformerRuntime,
-    VideoDecoder,
     VideoEncodeFn,
-    VideoUpsampler,
-    hinted_tiling,
     resolve_device,
 )
 from ltx_pipelines.utils.constants import distilled_sigmas, stage_2_distilled_sigmas
@@ -39,7 +32,6 @@ from ltx_pipelines.utils.denoisers import SimpleDenoiser
 from ltx_pipelines.utils.helpers import (
     ImageConditioningInput,
     combined_image_conditionings,
-    encode_image_conditionings,
 )
 from ltx_pipelines.utils.ic_reference import (
     VideoConditioningInput,
@@ -53,12 +45,12 @@ from ltx_pipelines.utils.ic_reference import (
     reference_size,
 )
 from ltx_pipelines.utils.inputs import check_two_stage_size
+from ltx_pipelines.utils.pipeline_base import PipelineBase
 from ltx_pipelines.utils.recording import prefixed, recorded_encoder, suffixed
 from ltx_pipelines.utils.results import Phases, PipelineResult, Progress, prompt_text
-from ltx_pipelines.utils.two_stage import decode, encode_prompts, refine_stage, upsample
 
 
-class ICLoraPipeline:
+class ICLoraPipeline(PipelineBase):
     """Distilled model; stage 1 with the IC-LoRA(s) and the reference video(s), stage 2 on the plain weights.
 
     Every model is built for its step and freed after (the two stages build separate transformers: the LoRAs differ).
@@ -82,19 +74,12 @@ class ICLoraPipeline:
         loras = tuple(LoraSpec(lora.path, lora.strength) for lora in loras)
         if not loras:
             raise InputError("the IC-LoRA pipeline needs at least one IC-LoRA; pass it with --lora PATH [STRENGTH]")
-        self.device = resolve_device(device)
-        self.dtype = dtype
+        super().__init__(distilled_checkpoint_path, gemma_root, device=device, dtype=dtype, runtime=runtime,
+                         memory_efficient_decode=memory_efficient_decode,
+                         spatial_upsampler_path=spatial_upsampler_path)  # fmt: skip
         self.reference_downscale_factor = reference_downscale_factor(loras)
-        ckpt = distilled_checkpoint_path
-        self.prompt_encoder = PromptEncoder(ckpt, gemma_root, dtype=dtype, device=self.device)
-        self.image_conditioner = ImageConditioner(ckpt, dtype=dtype, device=self.device)
-        self.stage_1 = DiffusionStage(ckpt, loras=loras, dtype=dtype, device=self.device, runtime=runtime)
-        self.stage_2 = DiffusionStage(ckpt, dtype=dtype, device=self.device, runtime=runtime)
-        self.upsampler = VideoUpsampler(ckpt, spatial_upsampler_path, dtype=dtype, device=self.device)
-        self.video_decoder = VideoDecoder(
-            ckpt, dtype=dtype, device=self.device, memory_efficient=memory_efficient_decode
-        )
-        self.audio_decoder = AudioDecoder(ckpt, dtype=dtype, device=self.device)
+        self.stage_1 = self._stage(loras)
+        self.stage_2 = self._stage()
 
     @torch.inference_mode()
     def __call__(
@@ -142,9 +127,7 @@ class ICLoraPipeline:
         generator = torch.Generator(device=self.device).manual_seed(seed)
         noiser = GaussianNoiser(generator)
 
-        (contexts,) = encode_prompts(
-            self.prompt_encoder, [prompt], images, phases, enhance_prompt=enhance_prompt, enhance_seed=seed
-        )
+        (contexts,) = self._encode_prompts([prompt], images, phases, enhance_prompt=enhance_prompt, enhance_seed=seed)
         rec_1 = prefixed(record, "stage1_")
 
         def stage_1_conditionings(encode: VideoEncodeFn) -> list:
@@ -178,34 +161,27 @@ class ICLoraPipeline:
             )
         result = stage_1
         if not skip_stage_2:
-            upscaled = upsample(self.upsampler, stage_1, phases, record)
-            with phases("stage 2", counted=False):
-                rec_2 = prefixed(record, "stage2_")
-                conditionings = encode_image_conditionings(self.image_conditioner, images, height, width, record=rec_2)
-                result = refine_stage(
-                    self.stage_2,
-                    contexts,
-                    stage_2_sigmas,
-                    noiser,
-                    upscaled=upscaled,
-                    audio_latent=stage_1.audio_latent,
-                    conditionings=conditionings,
-                    height=height,
-                    width=width,
-                    num_frames=num_frames,
-                    frame_rate=frame_rate,
-                    on_step=phases.steps("stage 2"),
-                    record=rec_2,
-                )
+            result = self._upsample_and_refine(
+                self.stage_2,
+                stage_1,
+                contexts,
+                stage_2_sigmas,
+                noiser,
+                images=images,
+                height=height,
+                width=width,
+                num_frames=num_frames,
+                frame_rate=frame_rate,
+                phases=phases,
+                record=record,
+            )
 
-        return decode(
-            self.video_decoder,
-            self.audio_decoder,
+        return self._decode(
             result.video_latent,
             result.audio_latent,
             prompt=prompt_text(contexts, prompt),
             frame_rate=frame_rate,
-            tiling_config=hinted_tiling(tiling_config, self),
+            tiling_config=tiling_config,
             generator=generator,
             phases=phases,
         )

@@ -12,8 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ltx_pipelines.ti2vid_two_stages import TI2VidTwoStagesPipeline, build_two_stage_app
-from ltx_pipelines.utils.guided_stages import ConditioningsFn
-from ltx_pipelines.utils.helpers import image_conditionings_by_adding_guiding_latent
+from ltx_pipelines.utils.helpers import ConditioningsFn, image_conditionings_by_adding_guiding_latent
 
 
 class KeyframeInterpolationPipeline(TI2VidTwoStagesPipeline):

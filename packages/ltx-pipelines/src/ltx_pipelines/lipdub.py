@@ -26,19 +26,11 @@ from ltx_core.types import Audio
 from ltx_pipelines.utils.blocks import (
     PLAIN_RUNTIME,
     AudioConditioner,
-    AudioDecoder,
     AudioEncodeFn,
-    DiffusionStage,
-    ImageConditioner,
     ModalitySpec,
-    PromptEncoder,
     Recorder,
     TransformerRuntime,
-    VideoDecoder,
     VideoEncodeFn,
-    VideoUpsampler,
-    hinted_tiling,
-    resolve_device,
 )
 from ltx_pipelines.utils.constants import distilled_sigmas, stage_2_distilled_sigmas
 from ltx_pipelines.utils.denoisers import SimpleDenoiser
@@ -53,9 +45,9 @@ from ltx_pipelines.utils.ic_reference import (
     reference_size,
 )
 from ltx_pipelines.utils.inputs import check_two_stage_size
+from ltx_pipelines.utils.pipeline_base import PipelineBase
 from ltx_pipelines.utils.recording import prefixed, recorded_encoder
 from ltx_pipelines.utils.results import Phases, PipelineResult, Progress, prompt_text
-from ltx_pipelines.utils.two_stage import decode, encode_prompts, refine_stage, upsample
 
 VAE_TEMPORAL = 8
 
@@ -128,7 +120,7 @@ def encode_reference_audio(
     return latent
 
 
-class LipDubPipeline:
+class LipDubPipeline(PipelineBase):
     """Distilled model + one lip-dub IC-LoRA, fused once and used by both stages (spec 13.9)."""
 
     def __init__(
@@ -151,19 +143,13 @@ class LipDubPipeline:
         if isinstance(distilled_checkpoint_path, (list, tuple)):
             distilled_checkpoint_path = open_checkpoint(distilled_checkpoint_path)
         ic_lora = LoraSpec(ic_lora.path, ic_lora.strength)
-        self.device = resolve_device(device)
-        self.dtype = dtype
-        self.checkpoint = ckpt = distilled_checkpoint_path
+        super().__init__(distilled_checkpoint_path, gemma_root, device=device, dtype=dtype, runtime=runtime,
+                         memory_efficient_decode=memory_efficient_decode,
+                         spatial_upsampler_path=spatial_upsampler_path)  # fmt: skip
+        self.checkpoint = distilled_checkpoint_path
         self.reference_downscale_factor = lora_downscale_factor(ic_lora.path)
-        self.prompt_encoder = PromptEncoder(ckpt, gemma_root, dtype=dtype, device=self.device)
-        self.image_conditioner = ImageConditioner(ckpt, dtype=dtype, device=self.device)
-        self.audio_conditioner = AudioConditioner(ckpt, dtype=dtype, device=self.device)
-        self.stage = DiffusionStage(ckpt, loras=(ic_lora,), dtype=dtype, device=self.device, runtime=runtime)
-        self.upsampler = VideoUpsampler(ckpt, spatial_upsampler_path, dtype=dtype, device=self.device)
-        self.video_decoder = VideoDecoder(
-            ckpt, dtype=dtype, device=self.device, memory_efficient=memory_efficient_decode
-        )
-        self.audio_decoder = AudioDecoder(ckpt, dtype=dtype, device=self.device)
+        self.audio_conditioner = AudioConditioner(self.checkpoint, dtype=dtype, device=self.device)
+        self.stage = self._stage((ic_lora,))
 
     @torch.inference_mode()
     def __call__(
@@ -216,9 +202,7 @@ class LipDubPipeline:
         generator = torch.Generator(device=self.device).manual_seed(seed)
         noiser = GaussianNoiser(generator)
 
-        (contexts,) = encode_prompts(
-            self.prompt_encoder, [prompt], images, phases, enhance_prompt=enhance_prompt, enhance_seed=seed
-        )
+        (contexts,) = self._encode_prompts([prompt], images, phases, enhance_prompt=enhance_prompt, enhance_seed=seed)
         reference_audio_latent = self.audio_conditioner(
             lambda encode: encode_reference_audio(encode, ref.audio, self.checkpoint, record)
         )
@@ -259,41 +243,38 @@ class LipDubPipeline:
                 )
             assert stage_1.audio_latent is not None
             stage_1_audio = stage_1.audio_latent.clone()
-            upscaled = upsample(self.upsampler, stage_1, phases, record)
-            with phases("stage 2", counted=False):
-                rec_2 = prefixed(record, "stage2_")
-                frozen_audio = ModalitySpec(
-                    contexts.audio_context,
-                    [audio_reference_item(stage_1_audio, rec_2)],
-                    noise_scale=0.0,
-                    frozen=True,
-                    initial_latent=stage_1_audio,
-                )
-                stage_2 = refine_stage(
-                    self.stage,
-                    contexts,
-                    stage_2_sigmas,
-                    noiser,
-                    upscaled=upscaled,
-                    conditionings=video_conditionings(2, height, width),
-                    audio=frozen_audio,
-                    height=height,
-                    width=width,
-                    num_frames=num_frames,
-                    frame_rate=frame_rate,
-                    on_step=phases.steps("stage 2"),
-                    record=rec_2,
-                )
+            rec_2 = prefixed(record, "stage2_")
+            frozen_audio = ModalitySpec(  # the stage-1 audio, kept as it is and also the audio reference
+                contexts.audio_context,
+                [audio_reference_item(stage_1_audio, rec_2)],
+                noise_scale=0.0,
+                frozen=True,
+                initial_latent=stage_1_audio,
+            )
+            stage_2 = self._upsample_and_refine(
+                self.stage,
+                stage_1,
+                contexts,
+                stage_2_sigmas,
+                noiser,
+                images=images,
+                height=height,
+                width=width,
+                num_frames=num_frames,
+                frame_rate=frame_rate,
+                phases=phases,
+                record=record,
+                conditionings=video_conditionings(2, height, width),
+                audio=frozen_audio,
+            )
 
         # The stage-1 audio is the dub: stage 2 only sharpens the video (its audio is frozen).
-        return decode(
-            self.video_decoder,
-            self.audio_decoder,
+        return self._decode(
             stage_2.video_latent,
             stage_1_audio,
             prompt=prompt_text(contexts, prompt),
             frame_rate=frame_rate,
-            tiling_config=hinted_tiling(tiling_config, self),
+            tiling_config=tiling_config,
             generator=generator,
             phases=phases,
         )

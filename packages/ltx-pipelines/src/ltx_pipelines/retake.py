@@ -29,20 +29,15 @@ from ltx_pipelines.media.video import VideoClip
 from ltx_pipelines.utils.blocks import (
     PLAIN_RUNTIME,
     AudioConditioner,
-    AudioDecoder,
-    DiffusionStage,
     FrameChunks,
-    ImageConditioner,
     ModalitySpec,
-    PromptEncoder,
     Recorder,
     TransformerRuntime,
-    VideoDecoder,
     hinted_tiling,
-    resolve_device,
 )
 from ltx_pipelines.utils.constants import DISTILLED_SIGMA_VALUES, distilled_sigmas
 from ltx_pipelines.utils.denoisers import GuidedDenoiser, SimpleDenoiser
+from ltx_pipelines.utils.pipeline_base import PipelineBase
 from ltx_pipelines.utils.recording import prefixed
 from ltx_pipelines.utils.source_media import (
     VideoSource,
@@ -72,7 +67,7 @@ class RetakeResult:
     notes: list[str] = field(default_factory=list)  # what was decided for the user (ignored steps, no audio, ...)
 
 
-class RetakePipeline:
+class RetakePipeline(PipelineBase):
     """One stage at the source resolution; `distilled=True` (default, as official) for distilled checkpoints.
 
     Every model is built for its step and freed after (`cache_transformer=True` keeps the transformer).
@@ -91,20 +86,12 @@ class RetakePipeline:
         memory_efficient_decode: bool = True,
         runtime: TransformerRuntime = PLAIN_RUNTIME,
     ) -> None:
-        self.device = resolve_device(device)
-        self.dtype = dtype
+        super().__init__(checkpoint_path, gemma_root, device=device, dtype=dtype, runtime=runtime,
+                         memory_efficient_decode=memory_efficient_decode)  # fmt: skip
         self.distilled = distilled
-        self.checkpoint = ckpt = checkpoint_path
-        self.prompt_encoder = PromptEncoder(ckpt, gemma_root, dtype=dtype, device=self.device)
-        self.image_conditioner = ImageConditioner(ckpt, dtype=dtype, device=self.device)
-        self.audio_conditioner = AudioConditioner(ckpt, dtype=dtype, device=self.device)
-        self.stage = DiffusionStage(
-            ckpt, loras=loras, dtype=dtype, device=self.device, cache=cache_transformer, runtime=runtime
-        )
-        self.video_decoder = VideoDecoder(
-            ckpt, dtype=dtype, device=self.device, memory_efficient=memory_efficient_decode
-        )
-        self.audio_decoder = AudioDecoder(ckpt, dtype=dtype, device=self.device)
+        self.checkpoint = checkpoint_path
+        self.audio_conditioner = AudioConditioner(checkpoint_path, dtype=dtype, device=self.device)
+        self.stage = self._stage(loras, cache=cache_transformer)
 
     @torch.inference_mode()
     def __call__(

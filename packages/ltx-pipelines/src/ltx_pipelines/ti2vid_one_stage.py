@@ -18,7 +18,7 @@ import torch
 
 from ltx_core.components.noisers import GaussianNoiser
 from ltx_core.loader import LoraSpec
-from ltx_pipelines.utils.blocks import PLAIN_RUNTIME, DiffusionStage, ModalitySpec, Recorder, TransformerRuntime
+from ltx_pipelines.utils.blocks import PLAIN_RUNTIME, ModalitySpec, Recorder, TransformerRuntime
 from ltx_pipelines.utils.denoisers import FactoryGuidedDenoiser
 from ltx_pipelines.utils.guided_stages import (
     ONE_STAGE_DIVISOR,
@@ -56,7 +56,7 @@ class TI2VidOneStagePipeline(GuidedPipelineBase):
     ) -> None:
         warn_if_distilled(checkpoint_path, "the one-stage guided pipeline")
         super().__init__(checkpoint_path, gemma_root, device, dtype, memory_efficient_decode, runtime)
-        self.stage = DiffusionStage(checkpoint_path, loras=loras, dtype=dtype, device=self.device, runtime=runtime)
+        self.stage = self._stage(loras)
 
     @torch.inference_mode()
     def __call__(
@@ -116,7 +116,15 @@ class TI2VidOneStagePipeline(GuidedPipelineBase):
                 record=stage_record,
             )
 
-        return self._decode(result, prompt_text(positive, prompt), frame_rate, tiling_config, generator, phases)
+        return self._decode(
+            result.video_latent,
+            result.audio_latent,
+            prompt=prompt_text(positive, prompt),
+            frame_rate=frame_rate,
+            tiling_config=tiling_config,
+            generator=generator,
+            phases=phases,
+        )
 
 
 # --- command line --------------------------------------------------------------------------------------------------

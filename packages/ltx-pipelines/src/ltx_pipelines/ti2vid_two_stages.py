@@ -131,9 +131,28 @@ class TI2VidTwoStagesPipeline(TwoStageGuidedBase):
             )
 
         stage_2 = self._upsample_and_refine(
-            stage_1, positive, sigmas_2, noiser, images, height, width, num_frames, frame_rate, phases, record
+            self.stage_2,
+            stage_1,
+            positive,
+            sigmas_2,
+            noiser,
+            images=images,
+            height=height,
+            width=width,
+            num_frames=num_frames,
+            frame_rate=frame_rate,
+            phases=phases,
+            record=record,
         )
-        return self._decode(stage_2, prompt_text(positive, prompt), frame_rate, tiling_config, generator, phases)
+        return self._decode(
+            stage_2.video_latent,
+            stage_2.audio_latent,
+            prompt=prompt_text(positive, prompt),
+            frame_rate=frame_rate,
+            tiling_config=tiling_config,
+            generator=generator,
+            phases=phases,
+        )
 
 
 # --- command line --------------------------------------------------------------------------------------------------

@@ -247,7 +247,7 @@ def test_guidance_passes_follow_the_scales(
     pipeline = _pipeline("one_stage", tiny_sets["ltx23"])
     counter = _PassCounter(pipeline.stage)
     monkeypatch.setattr(pipeline.stage, "transformer", counter)
-    monkeypatch.setattr(pipeline, "_decode", lambda result, *args: None)  # only the denoising matters here
+    monkeypatch.setattr(pipeline, "_decode", lambda *args, **kwargs: None)  # only the denoising matters here
     steps = 2
     pipeline(*contexts["ltx23"], seed=1, height=64, width=64, num_frames=FRAMES, frame_rate=FPS, num_inference_steps=2,
              video_guider_params=params, audio_guider_params=params, sigmas=[1.0, 0.5, 0.0],

@@ -21,35 +21,21 @@ from ltx_core.components.guiders import (
     MultiModalGuiderParams,
     create_multimodal_guider_factory,
 )
-from ltx_core.components.noisers import GaussianNoiser
 from ltx_core.components.schedulers import LTX2Scheduler, validate_sigmas
 from ltx_core.errors import InputError
 from ltx_core.loader import LoraSpec
 from ltx_core.types import VideoLatentShape, VideoPixelShape
 from ltx_pipelines.utils.blocks import (
     PLAIN_RUNTIME,
-    AudioDecoder,
-    DiffusionStage,
-    ImageConditioner,
-    PromptEncoder,
-    Recorder,
-    StageResult,
     TransformerRuntime,
-    VideoDecoder,
-    VideoUpsampler,
-    hinted_tiling,
-    resolve_device,
 )
 from ltx_pipelines.utils.helpers import (
-    ConditioningsFn,
     ImageConditioningInput,
-    combined_image_conditionings,
-    encode_image_conditionings,
 )
 from ltx_pipelines.utils.inputs import ONE_STAGE_DIVISOR, TWO_STAGE_DIVISOR, check_images, check_video_size
+from ltx_pipelines.utils.pipeline_base import PipelineBase
 from ltx_pipelines.utils.recording import prefixed
 from ltx_pipelines.utils.results import Phases, PipelineResult, Progress, prompt_text
-from ltx_pipelines.utils.two_stage import decode, encode_prompts, refine_stage, upsample
 
 GuidedResult = PipelineResult  # the former name, kept for callers
 __all__ = ["ONE_STAGE_DIVISOR", "TWO_STAGE_DIVISOR", "GuidedResult", "Phases", "Progress", "check_images",
@@ -154,11 +140,8 @@ def static_guiders(video: GuiderInput, audio: GuiderInput, negative: Any) -> tup
 # --- shared recipe steps ------------------------------------------------------------------------------------------
 
 
-class GuidedPipelineBase:
-    """Blocks and recipe steps every guided pipeline has: prompts (positive + negative), image conditionings,
-    decoding. Subclasses set `conditionings_fn` (how images condition) and write the recipe in `__call__`."""
-
-    conditionings_fn: ConditioningsFn = staticmethod(combined_image_conditionings)  # type: ignore[assignment]
+class GuidedPipelineBase(PipelineBase):
+    """Blocks and recipe steps every guided pipeline has; adds the (positive, negative) prompt pair."""
 
     def __init__(
         self,
@@ -168,18 +151,11 @@ class GuidedPipelineBase:
         dtype: torch.dtype,
         memory_efficient_decode: bool,
         runtime: TransformerRuntime = PLAIN_RUNTIME,
+        spatial_upsampler_path: str | Path | None = None,
     ) -> None:
-        self.device = resolve_device(device)
-        self.dtype = dtype
-        self.runtime = runtime
-        ckpt = checkpoint_path
-        self.checkpoint_path = ckpt
-        self.prompt_encoder = PromptEncoder(ckpt, gemma_root, dtype=dtype, device=self.device)
-        self.image_conditioner = ImageConditioner(ckpt, dtype=dtype, device=self.device)
-        self.video_decoder = VideoDecoder(
-            ckpt, dtype=dtype, device=self.device, memory_efficient=memory_efficient_decode
-        )
-        self.audio_decoder = AudioDecoder(ckpt, dtype=dtype, device=self.device)
+        super().__init__(checkpoint_path, gemma_root, device=device, dtype=dtype, runtime=runtime,
+                         memory_efficient_decode=memory_efficient_decode,
+                         spatial_upsampler_path=spatial_upsampler_path)  # fmt: skip
 
     def _prompts(
         self,
@@ -190,43 +166,15 @@ class GuidedPipelineBase:
         seed: int,
         phases: Phases,
     ) -> tuple[Any, Any]:
-        """(positive, negative) contexts; precomputed `PromptContexts` pass through without building Gemma."""
-        positive, negative = encode_prompts(self.prompt_encoder, [prompt, negative_prompt], images, phases,
-                                            enhance_prompt=enhance_prompt, enhance_seed=seed)  # fmt: skip
+        """(positive, negative) contexts; the enhancement (of the positive prompt) samples with the run's seed."""
+        positive, negative = self._encode_prompts([prompt, negative_prompt], images, phases,
+                                                  enhance_prompt=enhance_prompt, enhance_seed=seed)  # fmt: skip
         return positive, negative
-
-    def _conditionings(
-        self, images: Sequence[ImageConditioningInput], height: int, width: int, record: Recorder | None
-    ) -> list:
-        how = type(self).conditionings_fn
-        return encode_image_conditionings(self.image_conditioner, images, height, width, how, record)
-
-    def _decode(
-        self,
-        result: StageResult,
-        prompt: str,
-        frame_rate: float,
-        tiling_config: Any,
-        generator: torch.Generator,
-        phases: Phases,
-    ) -> PipelineResult:
-        """Audio now; video lazily (the decoder draws from the pipeline generator, after all diffusion draws)."""
-        return decode(
-            self.video_decoder,
-            self.audio_decoder,
-            result.video_latent,
-            result.audio_latent,
-            prompt=prompt,
-            frame_rate=frame_rate,
-            tiling_config=hinted_tiling(tiling_config, self),
-            generator=generator,
-            phases=phases,
-        )
 
 
 class TwoStageGuidedBase(GuidedPipelineBase):
-    """Adds the two-stage tail shared by two-stage, HQ and keyframe interpolation: x2 upsampling of the stage-1
-    video latent, then the unguided stage-2 refinement at full size with the images re-encoded there."""
+    """Two-stage, HQ and keyframe interpolation: a guided stage 1 with `stage_1_loras`, then the shared two-stage
+    tail (`_upsample_and_refine`) on `stage_2` with `stage_2_loras`."""
 
     def __init__(
         self,
@@ -240,46 +188,10 @@ class TwoStageGuidedBase(GuidedPipelineBase):
         memory_efficient_decode: bool,
         runtime: TransformerRuntime = PLAIN_RUNTIME,
     ) -> None:
-        super().__init__(checkpoint_path, gemma_root, device, dtype, memory_efficient_decode, runtime)
-        ckpt = checkpoint_path
-        self.stage_1 = DiffusionStage(ckpt, loras=stage_1_loras, dtype=dtype, device=self.device, runtime=runtime)
-        self.stage_2 = DiffusionStage(ckpt, loras=stage_2_loras, dtype=dtype, device=self.device, runtime=runtime)
-        self.upsampler = VideoUpsampler(ckpt, spatial_upsampler_path, dtype=dtype, device=self.device)
-
-    def _upsample_and_refine(
-        self,
-        stage_1: StageResult,
-        positive: Any,
-        sigmas: torch.Tensor,
-        noiser: GaussianNoiser,
-        images: Sequence[ImageConditioningInput],
-        height: int,
-        width: int,
-        num_frames: int,
-        frame_rate: float,
-        phases: Phases,
-        record: Recorder | None,
-        res2s: bool = False,
-    ) -> StageResult:
-        upscaled = upsample(self.upsampler, stage_1, phases, record)
-        with phases("stage 2", counted=False):
-            stage_record = prefixed(record, "stage2_")
-            return refine_stage(
-                self.stage_2,
-                positive,
-                sigmas,
-                noiser,
-                upscaled=upscaled,
-                audio_latent=stage_1.audio_latent,
-                conditionings=self._conditionings(images, height, width, stage_record),
-                height=height,
-                width=width,
-                num_frames=num_frames,
-                frame_rate=frame_rate,
-                res2s=res2s,
-                on_step=phases.steps("stage 2"),
-                record=stage_record,
-            )
+        super().__init__(checkpoint_path, gemma_root, device, dtype, memory_efficient_decode, runtime,
+                         spatial_upsampler_path)  # fmt: skip
+        self.stage_1 = self._stage(stage_1_loras)
+        self.stage_2 = self._stage(stage_2_loras)
 
 
 # --- command line ------------------------------------------------------------------------------------------------

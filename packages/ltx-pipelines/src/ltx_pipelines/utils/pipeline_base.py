@@ -1,0 +1,175 @@
+"""The blocks and recipe steps every generating pipeline shares, so that a pipeline's `__call__` reads as its recipe.
+
+A pipeline subclasses `PipelineBase`, makes its diffusion stage(s) with `_stage(loras)`, and writes the recipe:
+prompts → stage 1 → (two-stage flow, spec 13.0: `_upsample_and_refine`) → `_decode`. Everything here only builds
+blocks from file paths; models are built when a block is called and freed after (see blocks.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ltx_core.components.noisers import ConditioningItem, GaussianNoiser
+from ltx_core.loader import LoraSpec
+from ltx_pipelines.utils.blocks import (
+    PLAIN_RUNTIME,
+    AudioDecoder,
+    DiffusionStage,
+    ImageConditioner,
+    ModalitySpec,
+    PromptEncoder,
+    Recorder,
+    StageResult,
+    TransformerRuntime,
+    VideoDecoder,
+    VideoUpsampler,
+    hinted_tiling,
+    resolve_device,
+)
+from ltx_pipelines.utils.helpers import (
+    ConditioningsFn,
+    ImageConditioningInput,
+    combined_image_conditionings,
+    encode_image_conditionings,
+)
+from ltx_pipelines.utils.recording import prefixed
+from ltx_pipelines.utils.results import Phases, PipelineResult
+from ltx_pipelines.utils.two_stage import DEFAULT_ENHANCE_SEED, decode, encode_prompts, refine_stage, upsample
+
+
+class PipelineBase:
+    """Prompt encoder, image conditioner, decoders (and the x2 upsampler for two-stage pipelines) of one checkpoint.
+
+    `conditionings_fn` says how images condition the video (default: frame 0 replaces the first latent frame, other
+    frames are appended as guiding keyframes); keyframe interpolation appends every image.
+    """
+
+    conditionings_fn: ConditioningsFn = staticmethod(combined_image_conditionings)  # type: ignore[assignment]
+
+    def __init__(
+        self,
+        checkpoint_path: Any,
+        gemma_root: str | Path | None,
+        *,
+        device: torch.device | str | None,
+        dtype: torch.dtype,
+        memory_efficient_decode: bool = True,
+        runtime: TransformerRuntime = PLAIN_RUNTIME,
+        spatial_upsampler_path: str | Path | None = None,
+    ) -> None:
+        self.device = resolve_device(device)
+        self.dtype = dtype
+        self.runtime = runtime
+        self.checkpoint_path = ckpt = checkpoint_path
+        self.prompt_encoder = PromptEncoder(ckpt, gemma_root, dtype=dtype, device=self.device)
+        self.image_conditioner = ImageConditioner(ckpt, dtype=dtype, device=self.device)
+        self.video_decoder = VideoDecoder(
+            ckpt, dtype=dtype, device=self.device, memory_efficient=memory_efficient_decode
+        )
+        self.audio_decoder = AudioDecoder(ckpt, dtype=dtype, device=self.device)
+        self.upsampler = (
+            None
+            if spatial_upsampler_path is None
+            else VideoUpsampler(ckpt, spatial_upsampler_path, dtype=dtype, device=self.device)
+        )
+
+    def _stage(self, loras: Sequence[LoraSpec] = (), *, cache: bool = False) -> DiffusionStage:
+        """A diffusion stage of this checkpoint with these LoRAs fused, on the pipeline's device and runtime."""
+        return DiffusionStage(
+            self.checkpoint_path, loras=loras, dtype=self.dtype, device=self.device, cache=cache, runtime=self.runtime
+        )
+
+    def _encode_prompts(
+        self,
+        prompts: Sequence[Any],
+        images: Sequence[ImageConditioningInput],
+        phases: Phases,
+        *,
+        enhance_prompt: bool,
+        enhance_seed: int = DEFAULT_ENHANCE_SEED,
+    ) -> list[Any]:
+        """Contexts per prompt; precomputed `PromptContexts` pass through without building Gemma."""
+        return encode_prompts(
+            self.prompt_encoder, prompts, images, phases, enhance_prompt=enhance_prompt, enhance_seed=enhance_seed
+        )
+
+    def _conditionings(
+        self, images: Sequence[ImageConditioningInput], height: int, width: int, record: Recorder | None
+    ) -> list:
+        """The images encoded at this stage's size, conditioning as `conditionings_fn` says."""
+        how = type(self).conditionings_fn
+        return encode_image_conditionings(self.image_conditioner, images, height, width, how, record)
+
+    def _upsample_and_refine(
+        self,
+        stage: DiffusionStage,
+        stage_1: StageResult,
+        contexts: Any,
+        sigmas: torch.Tensor,
+        noiser: GaussianNoiser,
+        *,
+        images: Sequence[ImageConditioningInput],
+        height: int,
+        width: int,
+        num_frames: int,
+        frame_rate: float,
+        phases: Phases,
+        record: Recorder | None,
+        conditionings: Sequence[ConditioningItem] | None = None,
+        audio: ModalitySpec | None = None,
+        res2s: bool = False,
+    ) -> StageResult:
+        """The two-stage tail (spec 13.0): x2 upsampling, then the unguided refinement at full size with the images
+        re-encoded there (or the given `conditionings`) and the stage-1 audio re-noised (or the given `audio`)."""
+        assert self.upsampler is not None, "a two-stage pipeline needs the spatial upsampler"
+        upscaled = upsample(self.upsampler, stage_1, phases, record)
+        with phases("stage 2", counted=False):
+            rec = prefixed(record, "stage2_")
+            if conditionings is None:
+                conditionings = self._conditionings(images, height, width, rec)
+            return refine_stage(
+                stage,
+                contexts,
+                sigmas,
+                noiser,
+                upscaled=upscaled,
+                audio_latent=stage_1.audio_latent,
+                conditionings=conditionings,
+                audio=audio,
+                height=height,
+                width=width,
+                num_frames=num_frames,
+                frame_rate=frame_rate,
+                res2s=res2s,
+                on_step=phases.steps("stage 2"),
+                record=rec,
+            )
+
+    def _decode(
+        self,
+        video_latent: torch.Tensor | None,
+        audio_latent: torch.Tensor | None,
+        *,
+        prompt: str,
+        frame_rate: float,
+        tiling_config: Any,
+        generator: torch.Generator,
+        phases: Phases,
+    ) -> PipelineResult:
+        """Audio now; video lazily (the decoder draws from the pipeline generator, after all diffusion draws). No
+        tiling given: the offload choice's hint decides."""
+        return decode(
+            self.video_decoder,
+            self.audio_decoder,
+            video_latent,
+            audio_latent,
+            prompt=prompt,
+            frame_rate=frame_rate,
+            tiling_config=hinted_tiling(tiling_config, self),
+            generator=generator,
+            phases=phases,
+        )
