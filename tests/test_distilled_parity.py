@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from ltx_core.testing.golden import GoldenCase, golden_dir, load_case, relative_error
-from ltx_core.text_encoders.gemma import PromptContexts
+from ltx_core.testing.golden import GoldenCase, golden_dir, load_case
 from ltx_pipelines.distilled import DistilledPipeline
+from ltx_pipelines.testing.golden_replay import Bf16Steps, Tolerance, assert_recorded_match, golden_contexts
 from ltx_pipelines.utils.helpers import ImageConditioningInput
 
 EXACT = ("noise", "positions", "denoise_mask", "sigmas")
@@ -25,7 +25,6 @@ EXACT = ("noise", "positions", "denoise_mask", "sigmas")
 # fixture sets pass while a real error (tenths) still fails.
 I2V_SPREAD = {"image": 0.016, "latent": 0.0625, "tokens": 0.0625, "video_frames": 0.047}
 I2V_WAVEFORM = {"ltx2": 0.002, "ltx23": 0.1}
-BF16_STEP = 2.0**-7  # one bf16 step relative to the value's binade
 
 
 def _cases() -> list[Path]:
@@ -48,7 +47,7 @@ def run(request: pytest.FixtureRequest) -> tuple[GoldenCase, dict[str, torch.Ten
         images = [ImageConditioningInput(inp["image_after_crf"].numpy(), spec["frame_idx"], spec["strength"], 0)]
     recorded: dict[str, torch.Tensor] = {}
     result = pipeline(
-        PromptContexts(inp["video_context"], inp["audio_context"], inp["context_mask"]),
+        golden_contexts(inp),
         seed=p["seed"],
         height=p["height"],
         width=p["width"],
@@ -79,29 +78,10 @@ def _tolerance(case: GoldenCase, name: str) -> float:
     return I2V_SPREAD["latent"]
 
 
+def _bound(tol: float) -> Tolerance:
+    return Bf16Steps(1) if tol < 0 else tol  # -1: within one bf16 step of each expected value
+
+
 def test_every_recorded_tensor(run: tuple[GoldenCase, dict[str, torch.Tensor]]) -> None:
     case, got = run
-    missing = sorted(set(case.outputs) - set(got))
-    assert not missing, f"not recorded: {missing}"
-    failures = []
-    for name, expected in sorted(case.outputs.items()):
-        actual = got[name]
-        assert actual.shape == expected.shape, f"{name}: shape {tuple(actual.shape)} != {tuple(expected.shape)}"
-        diff = (actual.double() - expected.double()).abs()
-        worst = diff.max().item() if diff.numel() else 0.0
-        tol = _tolerance(case, name)
-        if tol < 0:  # within one bf16 step of the expected value
-            step = expected.double().abs().clamp(min=2.0**-126) * BF16_STEP
-            ok = bool((diff <= step).all())
-            label = "<= 1 bf16 step"
-        else:
-            ok = worst <= tol
-            label = f"<= {tol:g}"
-        exact = torch.equal(actual.to(expected.dtype), expected)
-        print(
-            f"{case.name:>22} {name:<30} max|err| {worst:.3g} rel {relative_error(actual, expected):.3g} "
-            f"{'bitwise' if exact else label}"
-        )
-        if not ok:
-            failures.append(f"{name}: max|err| {worst:.3g} not {label}")
-    assert not failures, "; ".join(failures)
+    assert_recorded_match(case, got, lambda name: _bound(_tolerance(case, name)))

@@ -135,8 +135,8 @@ SIGMAS_FLAG = "--sigmas"
 def _app() -> Any:
     from ltx_pipelines.cli.app import create_app, pipeline_command
     from ltx_pipelines.cli.options import ONE_STAGE
-    from ltx_pipelines.cli.runtime import cli_images, transformer_runtime
-    from ltx_pipelines.utils.guided_stages import parse_sigmas_option, run_cli, sigmas_option
+    from ltx_pipelines.cli.runtime import transformer_runtime
+    from ltx_pipelines.utils.guided_stages import guided_call_options, parse_sigmas_option, run_cli, sigmas_option
 
     app = create_app(help="LTX-2 / LTX-2.3 full model: prompt (and images) to an MP4 with sound in one guided stage.")
     sigmas_flag = sigmas_option(SIGMAS_FLAG, "Sigma schedule to use instead of --num-inference-steps")
@@ -157,17 +157,7 @@ def _app() -> Any:
             return pipeline(
                 args.prompt,
                 args.negative_prompt,
-                seed=args.seed,
-                height=args.height,
-                width=args.width,
-                num_frames=args.num_frames,
-                frame_rate=args.frame_rate,
-                num_inference_steps=args.num_inference_steps,  # type: ignore[arg-type]
-                video_guider_params=args.video_guider_params(),
-                audio_guider_params=args.audio_guider_params(),
-                images=cli_images(args),
-                enhance_prompt=args.enhance_prompt,
-                max_batch_size=args.max_batch_size,
+                **guided_call_options(args),
                 sigmas=schedule,
                 progress=progress,
             )

@@ -162,8 +162,8 @@ def build_two_stage_app(pipeline_cls: type[TI2VidTwoStagesPipeline], command: st
     """The CLI of a two-stage guided pipeline class (also used by keyframe interpolation)."""
     from ltx_pipelines.cli.app import create_app, pipeline_command
     from ltx_pipelines.cli.options import TWO_STAGE
-    from ltx_pipelines.cli.runtime import cli_images, transformer_runtime
-    from ltx_pipelines.utils.guided_stages import parse_sigmas_option, run_cli, sigmas_option
+    from ltx_pipelines.cli.runtime import transformer_runtime
+    from ltx_pipelines.utils.guided_stages import guided_call_options, parse_sigmas_option, run_cli, sigmas_option
 
     app = create_app(help=help)
     stage_1_flag = sigmas_option("--stage-1-sigmas", "Stage-1 sigma schedule to use instead of --num-inference-steps")
@@ -188,17 +188,7 @@ def build_two_stage_app(pipeline_cls: type[TI2VidTwoStagesPipeline], command: st
             return pipeline(
                 args.prompt,
                 args.negative_prompt,
-                seed=args.seed,
-                height=args.height,
-                width=args.width,
-                num_frames=args.num_frames,
-                frame_rate=args.frame_rate,
-                num_inference_steps=args.num_inference_steps,  # type: ignore[arg-type]
-                video_guider_params=args.video_guider_params(),
-                audio_guider_params=args.audio_guider_params(),
-                images=cli_images(args),
-                enhance_prompt=args.enhance_prompt,
-                max_batch_size=args.max_batch_size,
+                **guided_call_options(args),
                 stage_1_sigmas=sigmas_1,
                 stage_2_sigmas=sigmas_2,
                 progress=progress,

@@ -175,9 +175,9 @@ class TI2VidTwoStagesHQPipeline(TwoStageGuidedBase):
 def _app() -> Any:
     from ltx_pipelines.cli.app import create_app, pipeline_command
     from ltx_pipelines.cli.options import HQ_TWO_STAGE
-    from ltx_pipelines.cli.runtime import cli_images, transformer_runtime
+    from ltx_pipelines.cli.runtime import transformer_runtime
     from ltx_pipelines.utils.constants import LTX_2_3_HQ_PARAMS
-    from ltx_pipelines.utils.guided_stages import parse_sigmas_option, run_cli, sigmas_option
+    from ltx_pipelines.utils.guided_stages import guided_call_options, parse_sigmas_option, run_cli, sigmas_option
 
     app = create_app(
         help="LTX-2.3 full model, high quality: prompt (and images) to an MP4 with sound; res_2s sampler in both "
@@ -209,17 +209,7 @@ def _app() -> Any:
             return pipeline(
                 args.prompt,
                 args.negative_prompt,
-                seed=args.seed,
-                height=args.height,
-                width=args.width,
-                num_frames=args.num_frames,
-                frame_rate=args.frame_rate,
-                num_inference_steps=args.num_inference_steps,  # type: ignore[arg-type]
-                video_guider_params=args.video_guider_params(),
-                audio_guider_params=args.audio_guider_params(),
-                images=cli_images(args),
-                enhance_prompt=args.enhance_prompt,
-                max_batch_size=args.max_batch_size,
+                **guided_call_options(args),
                 stage_1_sigmas=sigmas_1,
                 stage_2_sigmas=sigmas_2,
                 progress=progress,

@@ -15,12 +15,12 @@ import pytest
 import torch
 
 from ltx_core.loader import LoraSpec
-from ltx_core.testing.golden import GoldenCase, golden_dir, load_case, relative_error
-from ltx_core.text_encoders.gemma import PromptContexts
+from ltx_core.testing.golden import GoldenCase, golden_dir, load_case
 from ltx_core.types import Audio
 from ltx_pipelines.ic_lora import ICLoraPipeline
 from ltx_pipelines.lipdub import LipDubPipeline
 from ltx_pipelines.media.video import VideoClip
+from ltx_pipelines.testing.golden_replay import Bf16Steps, Tolerance, assert_recorded_match, golden_contexts
 from ltx_pipelines.utils.ic_reference import VideoConditioningInput
 
 EXACT = ("noise", "positions", "denoise_mask", "attention_mask", "sigmas", "sigma", "step_index",
@@ -29,7 +29,6 @@ EXACT = ("noise", "positions", "denoise_mask", "attention_mask", "sigmas", "sigm
 # 0.016, tokens 0.031 (one bf16 step at |x| in [4, 8): 2^-5), frames 0.053, waveform 0.002.
 LIPDUB_SPREAD = {"reference_pixels": 0.002, "reference_latent": 0.016, "video_frames": 0.053, "audio_waveform": 0.002}
 LIPDUB_TOKENS = 2.0**-5
-BF16_STEP = 2.0**-7  # one bf16 step relative to the value's binade
 
 
 def _cases() -> list[Path]:
@@ -40,12 +39,6 @@ def _cases() -> list[Path]:
     return sorted(p for p in names if "tiny" not in p.name)  # not the weight files
 
 
-def _contexts(case: GoldenCase) -> PromptContexts:
-    inp = case.inputs
-    mask = inp.get("context_mask", torch.ones(inp["video_context"].shape[:2], dtype=torch.int64))
-    return PromptContexts(inp["video_context"], inp["audio_context"], mask)
-
-
 def _run_ic_lora(case: GoldenCase, e2e: Path, record: object) -> object:
     p, inp = case.params, case.inputs
     lora = LoraSpec(e2e / p["ic_lora"]["file"], p["ic_lora"]["strength"])
@@ -53,7 +46,7 @@ def _run_ic_lora(case: GoldenCase, e2e: Path, record: object) -> object:
     assert pipeline.reference_downscale_factor == p["ic_lora"]["reference_downscale_factor"]
     mask = inp.get("conditioning_attention_mask") if p["conditioning_attention_mask"] else None
     return pipeline(
-        _contexts(case),
+        golden_contexts(case.inputs),
         seed=p["seed"],
         height=p["height"],
         width=p["width"],
@@ -76,7 +69,7 @@ def _run_lipdub(case: GoldenCase, e2e: Path, record: object) -> object:
     pipeline = LipDubPipeline(shards, e2e / p["upsampler"], None, lora, device="cpu")
     assert pipeline.reference_downscale_factor == p["ic_lora"]["reference_downscale_factor"]
     result = pipeline(
-        _contexts(case),
+        golden_contexts(case.inputs),
         seed=p["seed"],
         height=p["height"],
         width=p["width"],
@@ -120,30 +113,13 @@ def _tolerance(case: GoldenCase, name: str) -> float:
     return LIPDUB_TOKENS
 
 
+def _bound(tol: float) -> Tolerance:
+    return Bf16Steps(1) if tol < 0 else tol  # -1: within one bf16 step of each expected value
+
+
 def test_every_recorded_tensor(run: tuple[GoldenCase, dict[str, torch.Tensor]]) -> None:
     case, got = run
-    missing = sorted(set(case.outputs) - set(got))
-    assert not missing, f"not recorded: {missing}"
-    failures = []
-    for name, expected in sorted(case.outputs.items()):
-        actual = got[name]
-        assert actual.shape == expected.shape, f"{name}: shape {tuple(actual.shape)} != {tuple(expected.shape)}"
-        diff = (actual.double() - expected.double()).abs()
-        worst = diff.max().item() if diff.numel() else 0.0
-        tol = _tolerance(case, name)
-        if tol < 0:
-            step = expected.double().abs().clamp(min=2.0**-126) * BF16_STEP
-            ok, label = bool((diff <= step).all()), "<= 1 bf16 step"
-        else:
-            ok, label = worst <= tol, f"<= {tol:g}"
-        exact = torch.equal(actual.to(expected.dtype), expected)
-        print(
-            f"{case.name:>20} {name:<34} max|err| {worst:.3g} rel {relative_error(actual, expected):.3g} "
-            f"{'bitwise' if exact else label}"
-        )
-        if not ok:
-            failures.append(f"{name}: max|err| {worst:.3g} not {label}")
-    assert not failures, "; ".join(failures)
+    assert_recorded_match(case, got, lambda name: _bound(_tolerance(case, name)))
 
 
 def test_appended_reference_tokens_come_after_the_generated_ones(

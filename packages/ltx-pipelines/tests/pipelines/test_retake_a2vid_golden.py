@@ -9,19 +9,17 @@ file, in bf16 on CPU. Noise, positions, masks and sigmas must match exactly; eve
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
 
-from ltx_core.components.guiders import MultiModalGuiderParams
 from ltx_core.loader import LoraSpec, open_checkpoint
-from ltx_core.testing.golden import GoldenCase, golden_dir, load_case, relative_error
-from ltx_core.text_encoders.gemma import PromptContexts
+from ltx_core.testing.golden import GoldenCase, golden_dir, load_case
 from ltx_core.types import Audio
 from ltx_pipelines.a2vid_two_stage import A2VidPipelineTwoStage
 from ltx_pipelines.media.video import VideoClip
 from ltx_pipelines.retake import RetakePipeline
+from ltx_pipelines.testing.golden_replay import assert_recorded_match, golden_contexts, guider_params
 from ltx_pipelines.utils.helpers import ImageConditioningInput
 
 EXACT = ("noise", "positions", "denoise_mask", "sigmas", "calls_sigma", "calls_step_index", "skipped")
@@ -32,54 +30,15 @@ SPREAD = {"audio_waveform": 0.004, "video_frames": 0.053, "mel": 1e-5}
 TOKENS = 0.031
 
 
-def guider_params(d: dict[str, Any]) -> MultiModalGuiderParams:
-    return MultiModalGuiderParams(
-        cfg_scale=d["cfg_scale"],
-        stg_scale=d["stg_scale"],
-        stg_blocks=tuple(d["stg_blocks"]),
-        rescale_scale=d["rescale_scale"],
-        modality_scale=d["modality_scale"],
-        skip_step=d["skip_step"],
-    )
-
-
 def _tolerance(name: str) -> float:
     if any(name.endswith(k) for k in EXACT):
         return 0.0
     return next((tol for key, tol in SPREAD.items() if name.endswith(key)), TOKENS)
 
 
-def assert_recorded_match(case: GoldenCase, got: dict[str, torch.Tensor]) -> None:
-    """Every golden output recorded with its shape, each within its README tolerance; prints the worst error."""
-    missing = sorted(set(case.outputs) - set(got))
-    assert not missing, f"not recorded: {missing}"
-    failures = []
-    for name, expected in sorted(case.outputs.items()):
-        actual = got[name].cpu()
-        assert actual.shape == expected.shape, f"{name}: shape {tuple(actual.shape)} != {tuple(expected.shape)}"
-        if not expected.is_floating_point():
-            ok = torch.equal(actual.to(expected.dtype), expected)
-            print(f"{case.name:>28} {name:<34} {'equal' if ok else 'DIFFERENT'}")
-            failures += [] if ok else [f"{name}: differs"]
-            continue
-        worst = (actual.double() - expected.double()).abs().max().item() if expected.numel() else 0.0
-        tol = _tolerance(name)
-        exact = torch.equal(actual.to(expected.dtype), expected)
-        print(f"{case.name:>28} {name:<34} max|err| {worst:.3g} rel {relative_error(actual, expected):.3g} "
-              f"{'bitwise' if exact else f'<= {tol:g}'}")  # fmt: skip
-        if worst > tol:
-            failures.append(f"{name}: max|err| {worst:.3g} > {tol:g}")
-    assert not failures, "; ".join(failures)
-
-
 def _cases() -> list[Path]:
     e2e = golden_dir() / "e2e"
     return sorted(e2e.glob("*_retake_*.safetensors")) if e2e.exists() else []
-
-
-def _contexts(inputs: dict[str, torch.Tensor], prefix: str = "") -> PromptContexts:
-    video = inputs[f"{prefix}video_context"]
-    return PromptContexts(video, inputs[f"{prefix}audio_context"], torch.ones(video.shape[:2], dtype=torch.int64))
 
 
 @pytest.fixture(scope="module", params=_cases(), ids=lambda p: p.stem)
@@ -91,14 +50,14 @@ def run(request: pytest.FixtureRequest) -> tuple[GoldenCase, dict[str, torch.Ten
     pipeline = RetakePipeline(checkpoint, None, device="cpu", distilled=p["distilled"])
     recorded: dict[str, torch.Tensor] = {}
     full = {} if p["distilled"] else {
-        "negative_prompt": _contexts(inp, "negative_"),
+        "negative_prompt": golden_contexts(inp, "negative_"),
         "num_inference_steps": p["num_inference_steps"],
         "video_guider_params": guider_params(p["video_guider"]),
         "audio_guider_params": guider_params(p["audio_guider"]),
     }  # fmt: skip
     result = pipeline(
         VideoClip(inp["source_video"], p["frame_rate"]),
-        _contexts(inp),
+        golden_contexts(inp),
         p["start_time"],
         p["end_time"],
         p["seed"],
@@ -118,7 +77,7 @@ def run(request: pytest.FixtureRequest) -> tuple[GoldenCase, dict[str, torch.Ten
 
 def test_every_recorded_tensor(run: tuple[GoldenCase, dict[str, torch.Tensor]]) -> None:
     case, got = run
-    assert_recorded_match(case, got)
+    assert_recorded_match(case, got, _tolerance)
 
 
 def test_kept_tokens_equal_the_source(run: tuple[GoldenCase, dict[str, torch.Tensor]]) -> None:
@@ -160,14 +119,14 @@ def a2vid_run(request: pytest.FixtureRequest) -> tuple[GoldenCase, dict[str, tor
     source = p["input_audio"]
     recorded: dict[str, torch.Tensor] = {}
     result = pipeline(
-        _contexts(inp),
+        golden_contexts(inp),
         p["seed"],
         p["height"],
         p["width"],
         p["num_frames"],
         p["frame_rate"],
         Audio(inp["audio"], source["sampling_rate"]),
-        negative_prompt=_contexts(inp, "negative_"),
+        negative_prompt=golden_contexts(inp, "negative_"),
         num_inference_steps=p["num_inference_steps"],
         video_guider_params=guider_params(p["video_guider"]),
         images=images,
@@ -188,7 +147,7 @@ def _suffix(images: list, i: int) -> str:
 
 def test_a2vid_every_recorded_tensor(a2vid_run: tuple[GoldenCase, dict[str, torch.Tensor]]) -> None:
     case, got = a2vid_run
-    assert_recorded_match(case, got)
+    assert_recorded_match(case, got, _tolerance)
 
 
 def test_a2vid_audio_is_frozen_and_returned_unchanged(a2vid_run: tuple[GoldenCase, dict[str, torch.Tensor]]) -> None:

@@ -16,15 +16,19 @@ from pathlib import Path
 import pytest
 import torch
 
-from ltx_core.components.guiders import MultiModalGuiderParams
 from ltx_core.loader import LoraSpec
-from ltx_core.testing.golden import GoldenCase, golden_dir, load_case, relative_error
-from ltx_core.text_encoders.gemma import PromptContexts
+from ltx_core.testing.golden import GoldenCase, golden_dir, load_case
+from ltx_pipelines.testing.golden_replay import (
+    Bf16Steps,
+    Tolerance,
+    assert_recorded_match,
+    golden_contexts,
+    guider_params,
+)
 from ltx_pipelines.utils.helpers import ImageConditioningInput
 
 PIPELINES = ("ti2vid_one_stage", "ti2vid_two_stages", "ti2vid_two_stages_hq", "keyframe_interpolation")
 EXACT = ("_noise", "_positions", "_denoise_mask", "sigmas", "calls_sigma", "calls_step_index", "_skipped")
-BF16_STEP = 2.0**-7
 
 # README 7.7, absolute (bf16 values of magnitude ~1), 1 vs 2 threads in the official run.
 IMAGE_PIXELS, IMAGE_LATENT = 0.001, 0.008
@@ -41,17 +45,6 @@ def _cases() -> list[Path]:
     )
 
 
-def _guider(d: dict) -> MultiModalGuiderParams:
-    return MultiModalGuiderParams(
-        cfg_scale=d["cfg_scale"],
-        stg_scale=d["stg_scale"],
-        stg_blocks=tuple(d["stg_blocks"]),
-        rescale_scale=d["rescale_scale"],
-        modality_scale=d["modality_scale"],
-        skip_step=d["skip_step"],
-    )
-
-
 def _images(case: GoldenCase) -> list[ImageConditioningInput]:
     spec = case.params.get("image_conditioning") or []
     specs = spec if isinstance(spec, list) else [spec]
@@ -60,11 +53,6 @@ def _images(case: GoldenCase) -> list[ImageConditioningInput]:
         key = "image_after_crf" if not isinstance(spec, list) else f"image_after_crf_{i}"
         out.append(ImageConditioningInput(case.inputs[key].numpy(), s["frame_idx"], s["strength"], 0))  # CRF done
     return out
-
-
-def _contexts(case: GoldenCase, prefix: str) -> PromptContexts:
-    video = case.inputs[f"{prefix}video_context"]
-    return PromptContexts(video, case.inputs[f"{prefix}audio_context"], torch.ones(video.shape[:2], dtype=torch.int64))
 
 
 def _pipeline(case: GoldenCase, e2e: Path) -> object:
@@ -108,16 +96,16 @@ def run(request: pytest.FixtureRequest, one_thread: None) -> tuple[GoldenCase, d
     pipeline = _pipeline(case, request.param.parent)
     recorded: dict[str, torch.Tensor] = {}
     result = pipeline(  # type: ignore[operator]
-        _contexts(case, ""),
-        _contexts(case, "negative_"),
+        golden_contexts(case.inputs),
+        golden_contexts(case.inputs, "negative_"),
         seed=p["seed"],
         height=p["height"],
         width=p["width"],
         num_frames=p["num_frames"],
         frame_rate=p["frame_rate"],
         num_inference_steps=p["num_inference_steps"],
-        video_guider_params=_guider(p["video_guider"]),
-        audio_guider_params=_guider(p["audio_guider"]),
+        video_guider_params=guider_params(p["video_guider"]),
+        audio_guider_params=guider_params(p["audio_guider"]),
         images=_images(case),
         max_batch_size=p["max_batch_size"],
         record=lambda name, t: recorded.__setitem__(name, t.detach().clone()),
@@ -149,22 +137,10 @@ def _tolerance(case: GoldenCase, name: str) -> float:
     return TWO_STAGE_SPREAD["frames"] if name == "video_frames" else TWO_STAGE_SPREAD["tokens"]  # type: ignore[return-value]
 
 
+def _bound(tol: float) -> Tolerance:
+    return Bf16Steps(2, of_peak=True) if tol < 0 else tol
+
+
 def test_every_recorded_tensor(run: tuple[GoldenCase, dict[str, torch.Tensor]]) -> None:
     case, got = run
-    missing = sorted(set(case.outputs) - set(got))
-    assert not missing, f"not recorded: {missing}"
-    failures = []
-    for name, expected in sorted(case.outputs.items()):
-        actual = got[name]
-        assert actual.shape == expected.shape, f"{name}: shape {tuple(actual.shape)} != {tuple(expected.shape)}"
-        diff = (actual.double() - expected.double()).abs()
-        worst = diff.max().item() if diff.numel() else 0.0
-        tol = _tolerance(case, name)
-        if tol < 0:
-            tol = 2 * BF16_STEP * expected.double().abs().max().item()
-        exact = torch.equal(actual.to(expected.dtype), expected)
-        print(f"{case.name:>36} {name:<32} max|err| {worst:.3g} rel {relative_error(actual, expected):.3g} "
-              f"{'bitwise' if exact else f'<= {tol:.3g}'}")  # fmt: skip
-        if worst > tol:
-            failures.append(f"{name}: max|err| {worst:.3g} > {tol:.3g}")
-    assert not failures, "; ".join(failures)
+    assert_recorded_match(case, got, lambda name: _bound(_tolerance(case, name)))

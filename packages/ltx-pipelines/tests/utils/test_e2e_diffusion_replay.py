@@ -28,6 +28,7 @@ from ltx_core.conditioning import (
 from ltx_core.guidance.perturbations import PerturbationType
 from ltx_core.testing.golden import GoldenCase, load_case
 from ltx_core.types import AudioLatentShape, VideoLatentShape, VideoPixelShape
+from ltx_pipelines.testing.golden_replay import guider_params
 from ltx_pipelines.utils.denoisers import FactoryGuidedDenoiser, GuidedDenoiser, SimpleDenoiser
 from ltx_pipelines.utils.res2s import get_new_noise, res2s_audio_video_denoising_loop
 from ltx_pipelines.utils.samplers import euler_denoising_loop
@@ -165,17 +166,6 @@ def _build_states(case: GoldenCase, stage: int, noiser: GaussianNoiser, shadow: 
     return states["video"], states["audio"]
 
 
-def _guider_params(d: dict) -> MultiModalGuiderParams:
-    return MultiModalGuiderParams(
-        cfg_scale=d["cfg_scale"],
-        stg_scale=d["stg_scale"],
-        stg_blocks=tuple(d["stg_blocks"]),
-        rescale_scale=d["rescale_scale"],
-        modality_scale=d["modality_scale"],
-        skip_step=d["skip_step"],
-    )
-
-
 class _ReplayTransformer:
     """Returns the recorded per-pass predictions of call k, checking what our denoiser asked for."""
 
@@ -234,8 +224,8 @@ def test_e2e_diffusion_replay(case: GoldenCase) -> None:
             continue  # distilled cases record no per-call outputs
         guided = f"{pre}_video_cond" in out
         if guided:
-            video_guider = MultiModalGuider(_guider_params(p["video_guider"]), inp["negative_video_context"])
-            audio_guider = MultiModalGuider(_guider_params(p["audio_guider"]), inp.get("negative_audio_context"))
+            video_guider = MultiModalGuider(guider_params(p["video_guider"]), inp["negative_video_context"])
+            audio_guider = MultiModalGuider(guider_params(p["audio_guider"]), inp.get("negative_audio_context"))
         if guided and p["pipeline"] == "a2vid_two_stage":
             audio_guider = MultiModalGuider(MultiModalGuiderParams())  # neutral, no negative context
         if guided and p["pipeline"] in STATIC_GUIDERS:

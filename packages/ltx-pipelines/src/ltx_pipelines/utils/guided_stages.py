@@ -239,6 +239,25 @@ def preflight(args: Any, pipeline: str, *, two_stage: bool) -> None:
                      loras=(*args.loras, *args.distilled_loras), images=args.images)  # fmt: skip
 
 
+def guided_call_options(args: Any) -> dict[str, Any]:
+    """The keyword arguments every guided pipeline call takes from the parsed shared options."""
+    from ltx_pipelines.cli.runtime import cli_images
+
+    return {
+        "seed": args.seed,
+        "height": args.height,
+        "width": args.width,
+        "num_frames": args.num_frames,
+        "frame_rate": args.frame_rate,
+        "num_inference_steps": args.num_inference_steps,
+        "video_guider_params": args.video_guider_params(),
+        "audio_guider_params": args.audio_guider_params(),
+        "images": cli_images(args),
+        "enhance_prompt": args.enhance_prompt,
+        "max_batch_size": args.max_batch_size,
+    }
+
+
 def run_cli(args: Any, pipeline: str, generate: Any, *, two_stage: bool) -> Path:
     """The shared CLI runtime with this family's checks."""
     from ltx_pipelines.cli.runtime import run_pipeline_cli
