@@ -293,19 +293,10 @@ def preflight(args: Any, video_path: Path, start_time: float, end_time: float) -
         )
 
 
-def _given(name: str) -> bool:
-    """Whether the option was set on the command line (not left at its default)."""
-    import click
-    from click.core import ParameterSource
-
-    ctx = click.get_current_context(silent=True)
-    return ctx is not None and ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
-
-
 def _app() -> Any:
     import typer
 
-    from ltx_pipelines.cli.app import create_app, pipeline_command
+    from ltx_pipelines.cli.app import create_app, given_on_command_line, pipeline_command
     from ltx_pipelines.cli.options import BASIC, GUIDANCE
     from ltx_pipelines.cli.values import input_file
 
@@ -332,7 +323,7 @@ def _app() -> Any:
         guidance over --num-inference-steps steps."""
         from ltx_pipelines.cli.runtime import run_pipeline_cli, transformer_runtime
 
-        steps_given = _given("num_inference_steps")
+        steps_given = given_on_command_line("num_inference_steps")
 
         def checks() -> None:
             if not (regenerate_video or regenerate_audio):

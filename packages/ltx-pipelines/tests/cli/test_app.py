@@ -245,3 +245,20 @@ def test_package_import_loads_no_pipeline_module() -> None:
     code = "import sys, ltx_pipelines; print(sorted(m for m in sys.modules if m.startswith('ltx_pipelines.')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_given_on_command_line_tells_set_from_default() -> None:
+    """Retake notes an ignored --num-inference-steps only when the user set it; the check reads Typer's context."""
+    from ltx_pipelines.cli.app import create_app, given_on_command_line, pipeline_command
+
+    seen: list[tuple[bool, bool]] = []
+    app = create_app("demo")
+
+    @pipeline_command(app, ("prompt", "seed", "quiet"), detect=False)
+    def demo(args: CommonArgs) -> None:
+        seen.append((given_on_command_line("seed"), given_on_command_line("quiet")))
+
+    assert _invoke(app, ["--prompt", "x"]).exit_code == 0
+    assert _invoke(app, ["--prompt", "x", "--seed", "10", "--quiet"]).exit_code == 0
+    assert seen == [(False, False), (True, True)]  # 10 is the default, but it was given
+    assert given_on_command_line("seed") is False  # outside a command

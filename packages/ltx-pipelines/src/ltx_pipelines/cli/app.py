@@ -143,6 +143,18 @@ def validate(args: CommonArgs, *, two_stage: bool) -> None:
                          "valid with offload: fp8-cast")  # fmt: skip
 
 
+def given_on_command_line(name: str) -> bool:
+    """Whether the running command's option `name` (its parameter name) was set on the command line rather than
+    left at its default; False outside a command."""
+    from typer.main import get_current_context  # Typer's own (vendored) Click context, not the `click` package's
+
+    ctx = get_current_context(silent=True)
+    if ctx is None:
+        return False
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name == "COMMANDLINE"
+
+
 def multi_value_option(parser: MultiValue[Any], flag: str, help: str, *, required: bool = False) -> Any:
     """A repeatable multi-value option for a pipeline's own parameter, annotated `list[str]`; keep it in a module
     constant used as the default (`VIDEO_REF = multi_value_option(...)`, `def run(args, video: list[str] =
