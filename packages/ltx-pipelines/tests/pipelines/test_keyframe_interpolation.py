@@ -117,7 +117,5 @@ def test_keyframes_are_appended_in_both_stages(tiny_sets: dict[str, Path], image
         assert mask.shape[0] == grid + per_image
         assert torch.all(mask[:per_image] == 0) and torch.all(mask[per_image:grid] == 1)
         assert keyframes[f"{stage}_video_latent"].shape == replaced[f"{stage}_video_latent"].shape
-    again = _run(_pipeline(KeyframeInterpolationPipeline, folder), contexts, given)  # type: ignore[arg-type]
-    assert torch.equal(again["stage2_video_latent"], keyframes["stage2_video_latent"])
     with pytest.raises(InputError, match="valid: 0 to 8"):
         _run(_pipeline(KeyframeInterpolationPipeline, folder), contexts, [ImageConditioningInput(images[0], -1, 1.0)])  # type: ignore[arg-type]
