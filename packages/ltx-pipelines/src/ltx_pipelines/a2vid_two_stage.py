@@ -160,23 +160,22 @@ class A2VidPipelineTwoStage(PipelineBase):
             MultiModalGuider(video_guider_params, negative.video_context),
             MultiModalGuider(MultiModalGuiderParams()),  # neutral: the audio is never denoised
         )
-        with phases("stage 1", counted=False):
-            rec_1 = prefixed(record, "stage1_")
-            conditionings = self._conditionings(images, half_h, half_w, rec_1)
-            stage_1 = self.stage_1(
-                guided,
-                stage_1_sigmas,
-                noiser,
-                width=half_w,
-                height=half_h,
-                frames=num_frames,
-                fps=frame_rate,
-                video=ModalitySpec(positive.video_context, conditionings),
-                audio=frozen_audio,
-                max_batch_size=max_batch_size,
-                on_step=phases.steps("stage 1"),
-                record=rec_1,
-            )
+        conditionings = self._conditionings(images, half_h, half_w, prefixed(record, "stage1_"))
+        stage_1 = self._first_stage(
+            self.stage_1,
+            guided,
+            stage_1_sigmas,
+            noiser,
+            video=ModalitySpec(positive.video_context, conditionings),
+            audio=frozen_audio,
+            height=half_h,
+            width=half_w,
+            num_frames=num_frames,
+            frame_rate=frame_rate,
+            phases=phases,
+            record=record,
+            max_batch_size=max_batch_size,
+        )
         stage_2 = self._upsample_and_refine(
             self.stage_2,
             stage_1,

@@ -91,26 +91,23 @@ class DistilledPipeline(PipelineBase):
 
         (contexts,) = self._encode_prompts([prompt], images, phases, enhance_prompt=enhance_prompt)
         half_h, half_w = height // 2, width // 2
+        rec_1 = prefixed(record, "stage1_")
 
         with self.stage.session():
-            with phases("stage 1", counted=False):
-                rec_1 = prefixed(record, "stage1_")
-                stage_1 = self.stage(
-                    SimpleDenoiser(contexts.video_context, contexts.audio_context),
-                    stage_1_sigmas,
-                    noiser,
-                    width=half_w,
-                    height=half_h,
-                    frames=num_frames,
-                    fps=frame_rate,
-                    video=ModalitySpec(
-                        contexts.video_context,
-                        self._conditionings(images, half_h, half_w, rec_1),
-                    ),
-                    audio=ModalitySpec(contexts.audio_context),
-                    on_step=phases.steps("stage 1"),
-                    record=rec_1,
-                )
+            stage_1 = self._first_stage(
+                self.stage,
+                SimpleDenoiser(contexts.video_context, contexts.audio_context),
+                stage_1_sigmas,
+                noiser,
+                video=ModalitySpec(contexts.video_context, self._conditionings(images, half_h, half_w, rec_1)),
+                audio=ModalitySpec(contexts.audio_context),
+                height=half_h,
+                width=half_w,
+                num_frames=num_frames,
+                frame_rate=frame_rate,
+                phases=phases,
+                record=record,
+            )
             stage_2 = self._upsample_and_refine(
                 self.stage,
                 stage_1,

@@ -145,20 +145,20 @@ class ICLoraPipeline(PipelineBase):
                 )
             return items
 
-        with phases("stage 1", counted=False):
-            stage_1 = self.stage_1(
-                SimpleDenoiser(contexts.video_context, contexts.audio_context),
-                stage_1_sigmas,
-                noiser,
-                width=half_w,
-                height=half_h,
-                frames=num_frames,
-                fps=frame_rate,
-                video=ModalitySpec(contexts.video_context, self.image_conditioner(stage_1_conditionings)),
-                audio=ModalitySpec(contexts.audio_context),
-                on_step=phases.steps("stage 1"),
-                record=rec_1,
-            )
+        stage_1 = self._first_stage(
+            self.stage_1,
+            SimpleDenoiser(contexts.video_context, contexts.audio_context),
+            stage_1_sigmas,
+            noiser,
+            video=ModalitySpec(contexts.video_context, self.image_conditioner(stage_1_conditionings)),
+            audio=ModalitySpec(contexts.audio_context),
+            height=half_h,
+            width=half_w,
+            num_frames=num_frames,
+            frame_rate=frame_rate,
+            phases=phases,
+            record=record,
+        )
         result = stage_1
         if not skip_stage_2:
             result = self._upsample_and_refine(

@@ -226,21 +226,21 @@ class LipDubPipeline(PipelineBase):
             return self.image_conditioner(build)
 
         with self.stage.session():
-            with phases("stage 1", counted=False):
-                rec_1 = prefixed(record, "stage1_")
-                stage_1 = self.stage(
-                    SimpleDenoiser(contexts.video_context, contexts.audio_context),
-                    stage_1_sigmas,
-                    noiser,
-                    width=half_w,
-                    height=half_h,
-                    frames=num_frames,
-                    fps=frame_rate,
-                    video=ModalitySpec(contexts.video_context, video_conditionings(1, half_h, half_w)),
-                    audio=ModalitySpec(contexts.audio_context, [audio_reference_item(reference_audio_latent, rec_1)]),
-                    on_step=phases.steps("stage 1"),
-                    record=rec_1,
-                )
+            rec_1 = prefixed(record, "stage1_")
+            stage_1 = self._first_stage(
+                self.stage,
+                SimpleDenoiser(contexts.video_context, contexts.audio_context),
+                stage_1_sigmas,
+                noiser,
+                video=ModalitySpec(contexts.video_context, video_conditionings(1, half_h, half_w)),
+                audio=ModalitySpec(contexts.audio_context, [audio_reference_item(reference_audio_latent, rec_1)]),
+                height=half_h,
+                width=half_w,
+                num_frames=num_frames,
+                frame_rate=frame_rate,
+                phases=phases,
+                record=record,
+            )
             assert stage_1.audio_latent is not None
             stage_1_audio = stage_1.audio_latent.clone()
             rec_2 = prefixed(record, "stage2_")

@@ -95,26 +95,23 @@ class TI2VidOneStagePipeline(GuidedPipelineBase):
         positive, negative = self._prompts(prompt, negative_prompt, images, enhance_prompt, seed, phases)
         video_factory, audio_factory = guider_factories(video_guider_params, audio_guider_params, negative)
 
-        with phases("stage 1", counted=False):
-            stage_record = prefixed(record, "stage1_")
-            conditionings = self._conditionings(images, height, width, stage_record)
-            denoiser = FactoryGuidedDenoiser(
-                positive.video_context, positive.audio_context, video_factory, audio_factory
-            )
-            result = self.stage(
-                denoiser,
-                schedule,
-                noiser,
-                width=width,
-                height=height,
-                frames=num_frames,
-                fps=frame_rate,
-                video=ModalitySpec(positive.video_context, conditionings),
-                audio=ModalitySpec(positive.audio_context),
-                max_batch_size=max_batch_size,
-                on_step=phases.steps("stage 1"),
-                record=stage_record,
-            )
+        conditionings = self._conditionings(images, height, width, prefixed(record, "stage1_"))
+        denoiser = FactoryGuidedDenoiser(positive.video_context, positive.audio_context, video_factory, audio_factory)
+        result = self._first_stage(
+            self.stage,
+            denoiser,
+            schedule,
+            noiser,
+            video=ModalitySpec(positive.video_context, conditionings),
+            audio=ModalitySpec(positive.audio_context),
+            height=height,
+            width=width,
+            num_frames=num_frames,
+            frame_rate=frame_rate,
+            phases=phases,
+            record=record,
+            max_batch_size=max_batch_size,
+        )
 
         return self._decode(
             result.video_latent,

@@ -108,27 +108,24 @@ class TI2VidTwoStagesPipeline(TwoStageGuidedBase):
         positive, negative = self._prompts(prompt, negative_prompt, images, enhance_prompt, seed, phases)
         video_factory, audio_factory = guider_factories(video_guider_params, audio_guider_params, negative)
 
-        with phases("stage 1", counted=False):
-            half_h, half_w = height // 2, width // 2
-            stage_record = prefixed(record, "stage1_")
-            conditionings = self._conditionings(images, half_h, half_w, stage_record)
-            denoiser = FactoryGuidedDenoiser(
-                positive.video_context, positive.audio_context, video_factory, audio_factory
-            )
-            stage_1 = self.stage_1(
-                denoiser,
-                sigmas_1,
-                noiser,
-                width=half_w,
-                height=half_h,
-                frames=num_frames,
-                fps=frame_rate,
-                video=ModalitySpec(positive.video_context, conditionings),
-                audio=ModalitySpec(positive.audio_context),
-                max_batch_size=max_batch_size,
-                on_step=phases.steps("stage 1"),
-                record=stage_record,
-            )
+        half_h, half_w = height // 2, width // 2
+        conditionings = self._conditionings(images, half_h, half_w, prefixed(record, "stage1_"))
+        denoiser = FactoryGuidedDenoiser(positive.video_context, positive.audio_context, video_factory, audio_factory)
+        stage_1 = self._first_stage(
+            self.stage_1,
+            denoiser,
+            sigmas_1,
+            noiser,
+            video=ModalitySpec(positive.video_context, conditionings),
+            audio=ModalitySpec(positive.audio_context),
+            height=half_h,
+            width=half_w,
+            num_frames=num_frames,
+            frame_rate=frame_rate,
+            phases=phases,
+            record=record,
+            max_batch_size=max_batch_size,
+        )
 
         stage_2 = self._upsample_and_refine(
             self.stage_2,

@@ -17,7 +17,6 @@ from typing import Any
 
 import torch
 
-from ltx_core.components.diffusion_steps import Res2sDiffusionStep
 from ltx_core.components.noisers import GaussianNoiser
 from ltx_core.loader import LoraSpec
 from ltx_pipelines.utils.blocks import PLAIN_RUNTIME, ModalitySpec, Recorder, TransformerRuntime
@@ -40,7 +39,6 @@ from ltx_pipelines.utils.guided_stages import (
     warn_if_distilled,
 )
 from ltx_pipelines.utils.helpers import ImageConditioningInput
-from ltx_pipelines.utils.res2s import Res2sLoop
 from ltx_pipelines.utils.results import PipelineResult
 
 logger = logging.getLogger(__name__)
@@ -122,26 +120,24 @@ class TI2VidTwoStagesHQPipeline(TwoStageGuidedBase):
         positive, negative = self._prompts(prompt, negative_prompt, images, enhance_prompt, seed, phases)
         video_guider, audio_guider = static_guiders(video_guider_params, audio_guider_params, negative)
 
-        with phases("stage 1", counted=False):
-            stage_record = prefixed(record, "stage1_")
-            conditionings = self._conditionings(images, half_h, half_w, stage_record)
-            denoiser = GuidedDenoiser(positive.video_context, positive.audio_context, video_guider, audio_guider)
-            stage_1 = self.stage_1(
-                denoiser,
-                sigmas_1,
-                noiser,
-                width=half_w,
-                height=half_h,
-                frames=num_frames,
-                fps=frame_rate,
-                video=ModalitySpec(positive.video_context, conditionings),
-                audio=ModalitySpec(positive.audio_context),
-                stepper=Res2sDiffusionStep(),
-                loop=Res2sLoop(stage_record),
-                max_batch_size=max_batch_size,
-                on_step=phases.steps("stage 1"),
-                record=stage_record,
-            )
+        conditionings = self._conditionings(images, half_h, half_w, prefixed(record, "stage1_"))
+        denoiser = GuidedDenoiser(positive.video_context, positive.audio_context, video_guider, audio_guider)
+        stage_1 = self._first_stage(
+            self.stage_1,
+            denoiser,
+            sigmas_1,
+            noiser,
+            video=ModalitySpec(positive.video_context, conditionings),
+            audio=ModalitySpec(positive.audio_context),
+            height=half_h,
+            width=half_w,
+            num_frames=num_frames,
+            frame_rate=frame_rate,
+            phases=phases,
+            record=record,
+            max_batch_size=max_batch_size,
+            res2s=True,
+        )
 
         stage_2 = self._upsample_and_refine(
             self.stage_2,

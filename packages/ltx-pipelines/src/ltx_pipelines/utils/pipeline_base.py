@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from ltx_core.components.diffusion_steps import Res2sDiffusionStep
 from ltx_core.components.noisers import ConditioningItem, GaussianNoiser
 from ltx_core.loader import LoraSpec
 from ltx_pipelines.utils.blocks import (
@@ -30,6 +31,7 @@ from ltx_pipelines.utils.blocks import (
     hinted_tiling,
     resolve_device,
 )
+from ltx_pipelines.utils.denoisers import Denoiser
 from ltx_pipelines.utils.helpers import (
     ConditioningsFn,
     ImageConditioningInput,
@@ -37,6 +39,7 @@ from ltx_pipelines.utils.helpers import (
     encode_image_conditionings,
 )
 from ltx_pipelines.utils.recording import prefixed
+from ltx_pipelines.utils.res2s import Res2sLoop
 from ltx_pipelines.utils.results import Phases, PipelineResult
 from ltx_pipelines.utils.two_stage import DEFAULT_ENHANCE_SEED, decode, encode_prompts, refine_stage, upsample
 
@@ -103,6 +106,45 @@ class PipelineBase:
         """The images encoded at this stage's size, conditioning as `conditionings_fn` says."""
         how = type(self).conditionings_fn
         return encode_image_conditionings(self.image_conditioner, images, height, width, how, record)
+
+    def _first_stage(
+        self,
+        stage: DiffusionStage,
+        denoiser: Denoiser,
+        sigmas: torch.Tensor,
+        noiser: GaussianNoiser,
+        *,
+        video: ModalitySpec,
+        audio: ModalitySpec,
+        height: int,
+        width: int,
+        num_frames: int,
+        frame_rate: float,
+        phases: Phases,
+        record: Recorder | None,
+        max_batch_size: int = 1,
+        res2s: bool = False,
+    ) -> StageResult:
+        """Stage 1 at `height` x `width` (half size in a two-stage flow): progress and time under "stage 1", records
+        under `stage1_`; Euler steps, or the res_2s sampler when `res2s` (HQ)."""
+        rec = prefixed(record, "stage1_")
+        with phases("stage 1", counted=False):
+            return stage(
+                denoiser,
+                sigmas,
+                noiser,
+                width=width,
+                height=height,
+                frames=num_frames,
+                fps=frame_rate,
+                video=video,
+                audio=audio,
+                stepper=Res2sDiffusionStep() if res2s else None,
+                loop=Res2sLoop(rec) if res2s else None,
+                max_batch_size=max_batch_size,
+                on_step=phases.steps("stage 1"),
+                record=rec,
+            )
 
     def _upsample_and_refine(
         self,
