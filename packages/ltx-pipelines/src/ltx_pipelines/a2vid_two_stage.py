@@ -65,6 +65,7 @@ class A2VidResult:
     audio_latent: torch.Tensor
     frame_rate: float
     notes: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time per phase
 
 
 class A2VidPipelineTwoStage(PipelineBase):
@@ -194,7 +195,9 @@ class A2VidPipelineTwoStage(PipelineBase):
 
         assert stage_2.video_latent is not None and stage_2.audio_latent is not None
         video = self.video_decoder(stage_2.video_latent, hinted_tiling(tiling_config, self), generator)
-        return A2VidResult(video, soundtrack, stage_2.video_latent, stage_2.audio_latent, frame_rate, notes)
+        return A2VidResult(
+            video, soundtrack, stage_2.video_latent, stage_2.audio_latent, frame_rate, notes, phases.seconds
+        )
 
     def _soundtrack(
         self, audio: AudioSource, start: float, max_duration: float | None, video_seconds: float, notes: list[str]

@@ -11,7 +11,7 @@ Run it: `python -m ltx_pipelines.retake --help`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ from ltx_pipelines.utils.blocks import (
 from ltx_pipelines.utils.constants import DISTILLED_SIGMA_VALUES, distilled_sigmas
 from ltx_pipelines.utils.denoisers import GuidedDenoiser, SimpleDenoiser
 from ltx_pipelines.utils.pipeline_base import PipelineBase
-from ltx_pipelines.utils.recording import prefixed
+from ltx_pipelines.utils.results import Phases, Progress
 from ltx_pipelines.utils.source_media import (
     VideoSource,
     encode_source_audio,
@@ -49,7 +49,6 @@ from ltx_pipelines.utils.source_media import (
 
 logger = logging.getLogger(__name__)
 
-Progress = Callable[[str, int, int], None]  # (phase, done, total)
 DISTILLED_STEPS = len(DISTILLED_SIGMA_VALUES) - 1
 DEFAULT_FULL_STEPS = 40  # official default of the pipeline class (the CLI picks 30 for LTX-2.3, 40 for LTX-2)
 
@@ -65,6 +64,7 @@ class RetakeResult:
     audio_latent: torch.Tensor | None
     frame_rate: float
     notes: list[str] = field(default_factory=list)  # what was decided for the user (ignored steps, no audio, ...)
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time per phase
 
 
 class RetakePipeline(PipelineBase):
@@ -126,24 +126,23 @@ class RetakePipeline(PipelineBase):
             raise InputError("nothing to regenerate: set regenerate_video and/or regenerate_audio")
         if not self.distilled and (video_guider_params is None or audio_guider_params is None):
             raise InputError("a full (non-distilled) checkpoint needs video and audio guider params")
-        report = progress or (lambda phase, done, total: None)
+        phases = Phases(progress)
         notes: list[str] = []
 
-        report("read source", 0, 1)
-        clip = load_source_video(video)
-        frames, height, width = (int(s) for s in clip.frames.shape[:3])
-        fps = clip.fps
-        duration = frames / fps
-        if start_time >= duration or end_time <= 0:
-            raise InputError(
-                f"window [{start_time}, {end_time}) s lies outside the clip, which lasts {duration:.3f} s "
-                f"({frames} frames at {fps:g} fps)"
-            )
-        if isinstance(video, VideoClip):
-            audio = None if source_audio is None else load_source_audio(source_audio, 0.0, duration)
-        else:
-            audio = load_source_audio(video, 0.0, duration, required=False)
-        report("read source", 1, 1)
+        with phases("read source"):
+            clip = load_source_video(video)
+            frames, height, width = (int(s) for s in clip.frames.shape[:3])
+            fps = clip.fps
+            duration = frames / fps
+            if start_time >= duration or end_time <= 0:
+                raise InputError(
+                    f"window [{start_time}, {end_time}) s lies outside the clip, which lasts {duration:.3f} s "
+                    f"({frames} frames at {fps:g} fps)"
+                )
+            if isinstance(video, VideoClip):
+                audio = None if source_audio is None else load_source_audio(source_audio, 0.0, duration)
+            else:
+                audio = load_source_audio(video, 0.0, duration, required=False)
         if audio is None:
             notes.append(
                 "the source has no audio track: the soundtrack is generated for the whole clip"
@@ -157,25 +156,22 @@ class RetakePipeline(PipelineBase):
         generator = torch.Generator(device=self.device).manual_seed(seed)
         noiser = GaussianNoiser(generator)
 
-        report("encode source", 0, 1)
-        video_latent = encode_source_video(self.image_conditioner, clip)
-        if record is not None:
-            record("source_video_latent", video_latent)
-        audio_latent = None
-        if audio is not None:
-            from ltx_core.model.audio_vae import audio_latent_frames_for_video
-
-            audio_latent = encode_source_audio(
-                self.audio_conditioner, audio, audio_latent_frames_for_video(frames, fps), record=record
-            )
+        with phases("encode source"):
+            video_latent = encode_source_video(self.image_conditioner, clip)
             if record is not None:
-                record("source_audio_latent", audio_latent)
-        report("encode source", 1, 1)
+                record("source_video_latent", video_latent)
+            audio_latent = None
+            if audio is not None:
+                from ltx_core.model.audio_vae import audio_latent_frames_for_video
 
-        report("prompt", 0, 1)
+                audio_latent = encode_source_audio(
+                    self.audio_conditioner, audio, audio_latent_frames_for_video(frames, fps), record=record
+                )
+                if record is not None:
+                    record("source_audio_latent", audio_latent)
+
         prompts = [prompt] if self.distilled else [prompt, negative_prompt]
-        contexts = self.prompt_encoder(prompts, enhance_first_prompt=enhance_prompt, enhance_prompt_seed=seed)
-        report("prompt", 1, 1)
+        contexts = self._encode_prompts(prompts, (), phases, enhance_prompt=enhance_prompt, enhance_seed=seed)
         positive = contexts[0]
         if self.distilled:
             denoiser: Any = SimpleDenoiser(positive.video_context, positive.audio_context)
@@ -205,28 +201,27 @@ class RetakePipeline(PipelineBase):
                 frozen=has_audio and not regenerate_audio,
                 initial_latent=audio_latent,
             )
-        stage_record = prefixed(record, "stage1_")
-        result = self.stage(
+        result = self._first_stage(  # one stage at the source's own size, frame count and fps
+            self.stage,
             denoiser,
             sigmas,
             noiser,
-            width=width,
-            height=height,
-            frames=frames,
-            fps=fps,
             video=video_spec,
             audio=audio_spec,
+            height=height,
+            width=width,
+            num_frames=frames,
+            frame_rate=fps,
+            phases=phases,
+            record=record,
             max_batch_size=max_batch_size,
-            on_step=lambda i, n: report("denoise", i + 1, n),
-            record=stage_record,
         )
 
         assert result.video_latent is not None
         decoded_audio = None
         if result.audio_latent is not None:
-            report("decode audio", 0, 1)
-            decoded_audio = self.audio_decoder(result.audio_latent)
-            report("decode audio", 1, 1)
+            with phases("decode audio"):
+                decoded_audio = self.audio_decoder(result.audio_latent)
         frames_out = self.video_decoder(result.video_latent, hinted_tiling(tiling_config, self), generator)
         return RetakeResult(
             video=frames_out,
@@ -235,6 +230,7 @@ class RetakePipeline(PipelineBase):
             audio_latent=result.audio_latent,
             frame_rate=fps,
             notes=notes,
+            seconds=phases.seconds,
         )
 
     def _sigmas(self, sigmas: torch.Tensor | None, steps: int | None, notes: list[str]) -> torch.Tensor:

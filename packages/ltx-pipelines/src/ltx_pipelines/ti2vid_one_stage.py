@@ -159,7 +159,7 @@ def _app() -> Any:
                 progress=progress,
             )
 
-        run_cli(args, "ti2vid_one_stage", generate, two_stage=False)
+        run_cli(args, generate, two_stage=False)
 
     return app
 

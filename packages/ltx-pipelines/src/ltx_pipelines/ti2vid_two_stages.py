@@ -191,7 +191,7 @@ def build_two_stage_app(pipeline_cls: type[TI2VidTwoStagesPipeline], command: st
                 progress=progress,
             )
 
-        run_cli(args, command, generate, two_stage=True)
+        run_cli(args, generate, two_stage=True)
 
     return app
 

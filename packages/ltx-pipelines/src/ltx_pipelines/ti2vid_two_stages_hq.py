@@ -211,7 +211,7 @@ def _app() -> Any:
                 progress=progress,
             )
 
-        run_cli(args, "ti2vid_two_stages_hq", generate, two_stage=True)
+        run_cli(args, generate, two_stage=True)
 
     return app
 

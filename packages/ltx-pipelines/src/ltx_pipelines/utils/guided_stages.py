@@ -226,7 +226,7 @@ def sigmas_option(flag: str, what: str) -> Any:
                               "[0, 1] ending at 0).")  # fmt: skip
 
 
-def preflight(args: Any, pipeline: str, *, two_stage: bool) -> None:
+def preflight(args: Any, *, two_stage: bool) -> None:
     """Every check that needs only headers and small files, before any model is built."""
     from ltx_pipelines.cli.preflight import GENERATION, components
     from ltx_pipelines.cli.preflight import preflight as shared_preflight
@@ -258,8 +258,8 @@ def guided_call_options(args: Any) -> dict[str, Any]:
     }
 
 
-def run_cli(args: Any, pipeline: str, generate: Any, *, two_stage: bool) -> Path:
+def run_cli(args: Any, generate: Any, *, two_stage: bool) -> Path:
     """The shared CLI runtime with this family's checks."""
     from ltx_pipelines.cli.runtime import run_pipeline_cli
 
-    return run_pipeline_cli(args, lambda: preflight(args, pipeline, two_stage=two_stage), generate)
+    return run_pipeline_cli(args, lambda: preflight(args, two_stage=two_stage), generate)

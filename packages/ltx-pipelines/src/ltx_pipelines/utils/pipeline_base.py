@@ -115,7 +115,7 @@ class PipelineBase:
         noiser: GaussianNoiser,
         *,
         video: ModalitySpec,
-        audio: ModalitySpec,
+        audio: ModalitySpec | None,
         height: int,
         width: int,
         num_frames: int,
