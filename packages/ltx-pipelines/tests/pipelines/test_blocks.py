@@ -138,3 +138,20 @@ def test_prompt_encoder_passes_precomputed_contexts_without_gemma(e2e: Path, cas
     (out,) = PromptEncoder(e2e / "ltx2_e2e_tiny.safetensors", None, device="cpu")([given])
     assert out.video_context.dtype == torch.bfloat16 and torch.equal(out.video_context, inp["video_context"])
     assert torch.equal(out.audio_context, inp["audio_context"]) and out.prompt == "p"
+
+
+def test_tiling_hint_applies_only_without_a_given_tiling(tmp_path: Path) -> None:
+    """No tiling given: tiled only when the stage's offload choice hinted it (little memory); given: kept as is."""
+    from types import SimpleNamespace
+
+    from ltx_core.model.video_vae import TilingConfig
+    from ltx_pipelines.utils.blocks import hinted_tiling
+
+    pipeline = SimpleNamespace(stage=DiffusionStage(tmp_path / "unread.safetensors", device="cpu"))
+    assert hinted_tiling(None, pipeline) is None  # plain runtime: no choice was made
+    pipeline.stage.offload_choice = SimpleNamespace(vae_tiling=False)
+    assert hinted_tiling(None, pipeline) is None
+    pipeline.stage.offload_choice = SimpleNamespace(vae_tiling=True)
+    assert hinted_tiling(None, pipeline) == TilingConfig.default()
+    given = TilingConfig.default()
+    assert hinted_tiling(given, pipeline) is given

@@ -5,7 +5,6 @@ replacing grid tokens) in both stages at their own time positions, determinism, 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,17 +25,6 @@ from ltx_pipelines.utils.helpers import ImageConditioningInput
 
 HEIGHT, WIDTH, FRAMES, FPS = 64, 128, 9, 24.0
 GUIDED = MultiModalGuiderParams(cfg_scale=3.0, stg_scale=1.0, stg_blocks=(1,), rescale_scale=0.7, modality_scale=3.0)
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Single-threaded: on a shared 2-core runner two threads spin-wait on each other and run several times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

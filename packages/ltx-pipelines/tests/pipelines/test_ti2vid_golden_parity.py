@@ -10,7 +10,6 @@ README gives for that pipeline (with one thread on the fixture machine every ten
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -78,18 +77,8 @@ def _pipeline(case: GoldenCase, e2e: Path) -> object:
     return cls(ckpt, [LoraSpec(e2e / lora["file"], lora["stage_2_strength"])], e2e / p["upsampler"], None, device="cpu")
 
 
-@pytest.fixture
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 @pytest.fixture(params=_cases(), ids=lambda p: p.stem)
-def run(request: pytest.FixtureRequest, one_thread: None) -> tuple[GoldenCase, dict[str, torch.Tensor]]:
+def run(request: pytest.FixtureRequest) -> tuple[GoldenCase, dict[str, torch.Tensor]]:
     case = load_case(request.param)
     p = case.params
     assert p["tiling"] is None

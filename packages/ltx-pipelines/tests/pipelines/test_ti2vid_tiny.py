@@ -6,7 +6,6 @@ warning, and one-line errors (no file) for bad inputs.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,17 +30,6 @@ from ltx_pipelines.utils.helpers import ImageConditioningInput
 HEIGHT, WIDTH, FRAMES, FPS = 64, 128, 9, 24.0  # smallest two-stage size the reflect-padded LTX-2 decoder takes
 NEUTRAL = MultiModalGuiderParams()
 GUIDED = MultiModalGuiderParams(cfg_scale=3.0, stg_scale=1.0, stg_blocks=(1,), rescale_scale=0.7, modality_scale=3.0)
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Single-threaded: on a shared 2-core runner two threads spin-wait on each other and run several times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
