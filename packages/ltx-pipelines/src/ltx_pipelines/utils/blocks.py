@@ -41,9 +41,12 @@ AUDIO_LATENT_FREQUENCY_DOWNSAMPLE = 4  # the audio VAE halves the mel axis twice
 
 
 def default_device() -> torch.device:
-    """The current CUDA device when there is one, else the CPU (as the official `get_device`)."""
+    """The current CUDA device when there is one, else Apple MPS when present, else the CPU (the official
+    `get_device` never picks MPS, so on a Mac it silently ran on the CPU)."""
     if torch.cuda.is_available():
         return torch.device("cuda", torch.cuda.current_device())
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
     return torch.device("cpu")
 
 
@@ -56,6 +59,8 @@ def resolve_device(device: torch.device | str | None) -> torch.device:
         raise InputError(f"device {device!r} is not a torch device; use e.g. cpu, cuda or cuda:1") from None
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise InputError(f"device {device!r} was asked for but CUDA is not available; use cpu")
+    if resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise InputError(f"device {device!r} was asked for but Apple MPS is not available; use cpu")
     return resolved
 
 
@@ -67,6 +72,8 @@ def free(*models: nn.Module | None) -> None:
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
+    elif torch.backends.mps.is_available():
+        torch.mps.empty_cache()
 
 
 @contextmanager

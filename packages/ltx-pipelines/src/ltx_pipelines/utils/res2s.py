@@ -18,6 +18,7 @@ import torch
 from ltx_core.batch_split import X0Callable
 from ltx_core.components.diffusion_steps import Res2sDiffusionStep
 from ltx_core.components.velocity import post_process_latent
+from ltx_core.errors import InputError
 from ltx_core.types import LatentState
 from ltx_pipelines.utils.denoisers import DenoisedLatentResult, Denoiser
 from ltx_pipelines.utils.recording import Recorder
@@ -108,6 +109,10 @@ def res2s_audio_video_denoising_loop(
     if not present:
         raise ValueError("the res_2s loop needs at least one of video and audio")
     device = states[present[0]].latent.device  # type: ignore[union-attr]
+    if device.type == "mps":
+        raise InputError(
+            "the res_2s sampler (HQ pipeline) computes in float64, which Apple MPS lacks; use --device cpu"
+        )
     if noise_seed_substep is None:
         noise_seed_substep = noise_seed + 10000
     step_gen = torch.Generator(device=device).manual_seed(noise_seed)
