@@ -14,6 +14,7 @@ from ltx_core.model.video_vae import (
     load_per_channel_statistics,
     load_video_decoder,
     load_video_encoder,
+    memory_efficient,
     tiled_decode,
     tiled_encode,
     video_decoder_factory,
@@ -21,7 +22,7 @@ from ltx_core.model.video_vae import (
     video_vae_checkpoint_state_dict,
 )
 from ltx_core.model.video_vae.layers import CausalConv3d
-from ltx_core.model.video_vae.memory_efficient import conv_time_chunked, time_chunks
+from ltx_core.model.video_vae.memory_efficient import conv3d, conv_time_chunked, out_channel_groups, time_chunks
 from ltx_core.testing.golden import relative_error
 
 ENCODER_BLOCKS = [
@@ -102,6 +103,35 @@ def test_time_chunked_conv_matches_plain_conv(t):
         ref = square(ws)
         conv_time_chunked(square, ws)  # in place
         assert torch.allclose(ws[:, :, 1:-1], ref, atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["zeros", "reflect"])
+def test_out_channel_grouped_conv_is_bitwise_plain_conv(monkeypatch, mode):
+    """CPU convs over the weight budget run in output-channel groups: same numbers, any padding mode."""
+    torch.manual_seed(0)
+    conv = torch.nn.Conv3d(6, 40, 3, padding=(0, 1, 1), padding_mode=mode)
+    weight_bytes = conv.weight.numel() * conv.weight.element_size()
+    monkeypatch.setattr(memory_efficient, "CPU_WEIGHT_GROUP_BYTES", weight_bytes // 5)
+    groups = out_channel_groups(conv, torch.device("cpu"))
+    assert len(groups) == 5 and groups[0] == (0, 8) and groups[-1][1] == 40
+    assert out_channel_groups(conv, torch.device("meta")) == [(0, 40)]  # only CPU convs are split
+    x = torch.randn(1, 6, 5, 4, 3)
+    with torch.no_grad():
+        ref = conv(x)
+        assert torch.equal(conv3d(conv, x), ref)
+        out = torch.empty_like(ref)
+        assert conv3d(conv, x, out) is out and torch.equal(out, ref)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_memory_efficient_decode_unchanged_by_weight_groups(monkeypatch, causal):
+    dec = _decoder("ltx23", causal_decoder=causal)
+    latent = torch.randn(1, 8, 3, 2, 2)
+    with torch.no_grad():
+        ref = dec(latent)
+        monkeypatch.setattr(memory_efficient, "CPU_WEIGHT_GROUP_BYTES", 64)
+        got = dec(latent)
+    assert relative_error(got, ref) <= 1e-5  # 1-channel groups may run another kernel: rounding only
 
 
 def test_time_chunk_sizes():

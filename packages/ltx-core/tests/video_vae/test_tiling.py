@@ -153,6 +153,27 @@ def test_tiled_decode_chunk_lengths():
     assert get_video_chunks_number(121, TilingConfig.default()) == 3
 
 
+def test_tiled_decode_streams_one_temporal_group_at_a_time():
+    """A chunk is yielded as soon as its group is decoded, before any tile of the following groups."""
+    calls: list[int] = []
+
+    class Counting(PositionDecoder):
+        def __call__(self, latent, timestep=None, generator=None):
+            calls.append(latent.shape[2])
+            return super().__call__(latent, timestep, generator)
+
+    cfg = TilingConfig(SpatialTilingConfig(64, 32), TemporalTilingConfig(16, 8))
+    latent = _position_latent(6, 3, 3)
+    axes_t, axes_h, axes_w = decode_tile_axes((1, 3, 6, 3, 3), cfg)
+    tiles_per_group = len(axes_h) * len(axes_w)
+    assert len(axes_t) > 2 and tiles_per_group > 1
+    seen = []
+    for chunk in tiled_decode(Counting(), latent, cfg):
+        seen.append((chunk.shape[2], len(calls)))
+    assert [n for _, n in seen] == [tiles_per_group * (i + 1) for i in range(len(axes_t))]
+    assert sum(frames for frames, _ in seen) == 8 * 5 + 1
+
+
 def test_tiled_encode_blends_to_identity():
     video = _position_latent(57, 192, 256)
     enc = PositionEncoder()

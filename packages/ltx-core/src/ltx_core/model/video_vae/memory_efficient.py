@@ -4,6 +4,10 @@ Same function as the standard forward, with fewer full-size temporaries: each `r
 workspace `(B, C, F+2, H, W)` where the residual branch is computed in place, and the non-causal 3×3×3 convs run
 chunked in time on that workspace (chunk sizes as the official op, so the convolution sees the same shapes).
 It returns the weights dtype (the official op does not cast back to the input dtype).
+
+On CPU, oneDNN copies (reorders) a conv's whole weight on every call: 432 MiB for the LTX-2.3 1024→4096
+upsampler, more than the activations of a 49×256×384 decode. So CPU convs with large weights run in output-channel
+groups (bitwise the same result); this is what lets tiled decoding cut the CPU peak.
 """
 
 from __future__ import annotations
@@ -22,13 +26,50 @@ from ltx_core.model.video_vae.layers import (
     UNetMidBlock3D,
     _spatial_noise,
 )
-from ltx_core.model.video_vae.ops import pixel_norm_, unpatchify
+from ltx_core.model.video_vae.ops import pixel_norm_, replicate_pad_time, unpatchify
 
 if TYPE_CHECKING:
     from ltx_core.model.video_vae.decoder import VideoDecoder
 
 _MAX_CHUNK = 16
 _INT32_MAX = 2**31 - 1
+CPU_WEIGHT_GROUP_BYTES = 8 * 2**20  # largest weight slice one CPU conv call may reorder (oneDNN copies it)
+
+
+def out_channel_groups(conv: nn.Conv3d, device: torch.device) -> list[tuple[int, int]]:
+    """Output-channel ranges to convolve separately: one range except on CPU for weights over the group budget."""
+    out = conv.out_channels
+    weight = conv.weight
+    size = weight.numel() * weight.element_size()
+    if device.type != "cpu" or conv.groups != 1 or size <= CPU_WEIGHT_GROUP_BYTES:
+        return [(0, out)]
+    step = max(1, out * CPU_WEIGHT_GROUP_BYTES // size)
+    step = step - step % 64 if step >= 64 else step  # whole SIMD blocks of output channels
+    return [(o, min(o + step, out)) for o in range(0, out, step)]
+
+
+def conv3d(conv: nn.Conv3d, x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """`conv(x)`, written into `out` when given (which must not alias `x`), by output-channel groups on CPU."""
+    groups = out_channel_groups(conv, x.device)
+    if len(groups) == 1 and out is None:
+        return conv(x)
+    padding = conv.padding
+    if conv.padding_mode != "zeros":
+        x = fn.pad(x, [p for p in reversed(padding) for _ in range(2)], mode=conv.padding_mode)
+        padding = (0, 0, 0)
+    if out is None:
+        b, _, t, h, w = x.shape
+        ot, oh, ow = (
+            (size + 2 * p - d * (k - 1) - 1) // s + 1
+            for size, p, d, k, s in zip((t, h, w), padding, conv.dilation, conv.kernel_size, conv.stride, strict=True)
+        )
+        out = x.new_empty(b, conv.out_channels, ot, oh, ow)
+    bias = conv.bias
+    for o0, o1 in groups:
+        y = fn.conv3d(x, conv.weight[o0:o1], None if bias is None else bias[o0:o1], conv.stride, padding, conv.dilation)
+        out[:, o0:o1].copy_(y)
+        del y
+    return out
 
 
 def time_chunks(padded_frames: int) -> list[tuple[int, int]]:
@@ -65,11 +106,14 @@ def conv_time_chunked(conv: nn.Conv3d, ws: torch.Tensor, out: torch.Tensor | Non
             written = ws[:, :, a].clone()
             ws[:, :, a].copy_(saved)
         src = ws[:, :, a : e + 1]
-        y = conv(src.clone() if clone else src)
-        if in_place:
-            if written is not None:
-                ws[:, :, a].copy_(written)
-            saved = ws[:, :, e - 1].clone()
+        src = src.clone() if clone else src
+        if not in_place:
+            conv3d(conv, src, dst[:, :, a : e - 1])
+            continue
+        y = conv3d(conv, src)
+        if written is not None:
+            ws[:, :, a].copy_(written)
+        saved = ws[:, :, e - 1].clone()
         dst[:, :, a : e - 1].copy_(y)
         del y
     return dst
@@ -110,7 +154,7 @@ def _norm_(norm: nn.Module, x: torch.Tensor) -> None:
 
 def _conv_in_place(conv: CausalConv3d, ws: torch.Tensor, inner: torch.Tensor, causal: bool) -> None:
     if causal:
-        inner.copy_(conv(inner, True))
+        inner.copy_(conv3d(conv.conv, replicate_pad_time(inner, *conv.time_pad(True))))
         return
     refresh_padding(ws)
     conv_time_chunked(conv.conv, ws)

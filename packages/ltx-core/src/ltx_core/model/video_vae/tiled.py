@@ -1,8 +1,10 @@
 """Tiled decoding (a generator of temporal chunks) and tiled encoding, blended as the official code does.
 
-Decoding groups tiles by temporal interval; each group fills a full-frame blend buffer (latent dtype), its overlap
-with the previous group is blended into both, and the previous group's frames before the current start are
-yielded. So at most two temporal groups of pixels are alive at once, however long the video.
+Decoding groups tiles by temporal interval and accumulates one group at a time into a full-frame blend buffer
+(latent dtype). Frames before the next group's start are final once the group is done: they are normalised and
+yielded at once, and only the overlap with the next group (sums and weights) is carried over. So one group buffer,
+one overlap and one tile decode are alive at a time, however long the video. The sums are the same as blending
+whole groups pairwise (float addition is commutative), so the result is bitwise unchanged.
 """
 
 from __future__ import annotations
@@ -42,8 +44,9 @@ def tiled_decode(
     b, _, _, h, w = latent.shape
     channels = decoder.config.out_channels
     height, width = SPATIAL_SCALE * h, SPATIAL_SCALE * w
-    prev: tuple[slice, torch.Tensor, torch.Tensor] | None = None
-    for group in _groups(decode_tiles(tuple(latent.shape), tiling)):
+    groups = _groups(decode_tiles(tuple(latent.shape), tiling))
+    carried: tuple[torch.Tensor, torch.Tensor] | None = None  # (sums, weights) of frames shared with this group
+    for index, group in enumerate(groups):
         t_out = group[0].time.out
         length = t_out.stop - t_out.start
         buffer = torch.zeros(b, channels, length, height, width, dtype=latent.dtype, device=latent.device)
@@ -56,20 +59,20 @@ def tiled_decode(
             region = (slice(None), slice(None), slice(0, n), tile.height.out, tile.width.out)
             buffer[region] += decoded[:, :, :n] * mask[:, :, :n]
             weights[region] += mask[:, :, :n]
-            del decoded
-        if prev is not None:
-            p_out, p_buf, p_w = prev
-            overlap = p_out.stop - t_out.start
-            if overlap > 0:
-                p_buf[:, :, -overlap:] += buffer[:, :, :overlap]
-                p_w[:, :, -overlap:] += weights[:, :, :overlap]
-                buffer[:, :, :overlap] = p_buf[:, :, -overlap:]
-                weights[:, :, :overlap] = p_w[:, :, -overlap:]
-            keep = t_out.start - p_out.start
-            yield (p_buf / p_w.clamp(min=_EPS))[:, :, :keep]
-        prev = (t_out, buffer, weights)
-    if prev is not None:
-        yield prev[1] / prev[2].clamp(min=_EPS)
+            del decoded, mask
+        if carried is not None:
+            overlap = carried[0].shape[2]
+            buffer[:, :, :overlap] += carried[0]
+            weights[:, :, :overlap] += carried[1]
+            carried = None
+        keep = length
+        if index + 1 < len(groups):
+            keep = groups[index + 1][0].time.out.start - t_out.start
+            carried = (buffer[:, :, keep:].clone(), weights[:, :, keep:].clone())
+        chunk = buffer[:, :, :keep] / weights[:, :, :keep].clamp(min=_EPS)
+        del buffer, weights
+        yield chunk
+        del chunk
 
 
 def tiled_encode(encoder: VideoEncoder, video: torch.Tensor, tiling: TilingConfig) -> torch.Tensor:
