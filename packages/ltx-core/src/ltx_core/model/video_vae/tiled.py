@@ -57,9 +57,12 @@ def tiled_decode(
             mask = tile.blend_mask(buffer.dtype, buffer.device)
             n = min(decoded.shape[2], length)
             region = (slice(None), slice(None), slice(0, n), tile.height.out, tile.width.out)
-            buffer[region] += decoded[:, :, :n] * mask[:, :, :n]
+            part = decoded[:, :, :n]
+            # in place when no dtype promotion is involved (same numbers, one tile-sized temporary less)
+            part = part.mul_(mask[:, :, :n]) if part.dtype == buffer.dtype else part * mask[:, :, :n]
+            buffer[region] += part
             weights[region] += mask[:, :, :n]
-            del decoded, mask
+            del decoded, part, mask
         if carried is not None:
             overlap = carried[0].shape[2]
             buffer[:, :, :overlap] += carried[0]

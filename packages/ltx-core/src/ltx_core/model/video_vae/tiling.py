@@ -274,11 +274,12 @@ def encode_tiles(video_shape: tuple[int, ...], tiling: TilingConfig) -> list[Til
 # --- automatic choice -----------------------------------------------------------------------------------------
 
 # Decoder working memory per output pixel (one frame, one RGB position), in elements of the decode dtype, for the
-# memory-efficient path of the released decoders. The last res stage alone holds its hidden state and one padded
-# workspace (128 channels on the H/4 × W/4 grid: 2 × 8 per pixel); convolution scratch (CPU im2col over a 16-frame
-# chunk, cuDNN workspaces) comes on top. scripts/bench_vae.py --small measured 158 on CPU (float32, 17 frames);
-# CUDA was not measured, so the CPU value (conservative: more tiling, never less) is the default.
-DECODE_ELEMENTS_PER_PIXEL = 160
+# memory-efficient path of the released decoders. The last res stage holds its hidden state and one padded
+# workspace (128 channels on the H/4 × W/4 grid: 2 × 8 per pixel) plus the scratch of one 16-frame conv chunk.
+# scripts/bench_vae.py --cpu measured 35–36 at 25×256×384 and 33×256×256 (float32) once CPU convs stopped
+# reordering whole weights (the earlier 160 came from --small, where a 432 MiB weight copy dominated); tiny
+# inputs read higher (fixed costs: ~75–90 at 17×128×192). CUDA was not measured: 48 leaves a third of headroom.
+DECODE_ELEMENTS_PER_PIXEL = 48
 SPATIAL_CANDIDATES_PX = (1024, 768, 512, 384, 256, 192, 128)
 TEMPORAL_CANDIDATES_FRAMES = (120, 80, 64, 48, 32, 24, 16)
 
@@ -314,8 +315,9 @@ def auto_tiling(
 ) -> TilingConfig | None:
     """Tiling for decoding `latent_shape` (B, C, F', H', W') within `free_bytes`, or None when untiled fits.
 
-    Among candidate tile sizes whose largest tile fits (working memory of one tile plus the blend buffers of two
-    temporal groups: 3 + 1 channels each, in the latent dtype), picks the one that decodes the least total latent
+    Among candidate tile sizes whose largest tile fits (working memory of one tile plus the blend buffer of one
+    temporal group, 3 + 1 channels in the latent dtype, and as much again for the carried overlap and the yielded
+    chunk), picks the one that decodes the least total latent
     volume (overlaps are decoded twice), preferring larger tiles on ties. Overlaps are capped at half a tile.
     Falls back to the smallest candidate when nothing fits.
     """
