@@ -166,7 +166,12 @@ def main() -> None:
     per_pixel = (
         results["untiled"]["peak_bytes"] / pixels / (2 if results["untiled"]["device"].startswith("cuda") else 4)
     )
-    print(f"  untiled working memory: {per_pixel:.0f} elements per output pixel (compare auto_tiling's estimate)")
+    from ltx_core.model.video_vae.tiling import DECODE_ELEMENTS_PER_PIXEL
+
+    print(
+        f"  untiled working memory: {per_pixel:.0f} elements per output pixel "
+        f"(auto_tiling assumes {DECODE_ELEMENTS_PER_PIXEL})"
+    )
     if ratio < args.min_ratio:
         sys.exit(f"tiling cut peak memory by only {ratio:.2f}x (< {args.min_ratio}x)")
 
