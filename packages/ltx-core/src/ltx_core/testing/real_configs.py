@@ -23,7 +23,12 @@ from typing import Any
 
 import torch
 
-from ltx_core.testing.tiny_checkpoints import LTX23_MODEL_VERSION, VERSIONS, real_transformer_config
+from ltx_core.testing.tiny_checkpoints import (
+    LTX23_MODEL_VERSION,
+    VERSIONS,
+    real_transformer_config,
+    tiny_audio_vae_config,
+)
 
 GEMMA_HIDDEN_STATES = 49  # Gemma 3 12B: the embeddings + 48 layers feed the text projection (spec A.6)
 TEXT_SEQUENCE_LENGTH = 1024  # the pipelines tokenize every prompt to this length (spec A.4)
@@ -93,36 +98,11 @@ def real_vae_config(version: str) -> dict[str, Any]:
 
 
 def real_audio_vae_config() -> dict[str, Any]:
-    """The released audio VAE section (identical architecture in both releases)."""
-    return {
-        "model": {
-            "params": {
-                "ddconfig": {
-                    "ch": 128,
-                    "ch_mult": [1, 2, 4],
-                    "num_res_blocks": 2,
-                    "attn_resolutions": [],
-                    "resolution": 256,
-                    "z_channels": 8,
-                    "double_z": True,
-                    "in_channels": 2,
-                    "out_ch": 2,
-                    "dropout": 0.0,
-                    "mid_block_add_attention": False,
-                    "norm_type": "pixel",
-                    "causality_axis": "height",
-                    "downsample_time": False,
-                },
-                "sampling_rate": 16000,
-            }
-        },
-        "preprocessing": {
-            "audio": {"sampling_rate": 16000},
-            "stft": {"filter_length": 1024, "hop_length": 160, "win_length": 1024, "causal": True},
-            "mel": {"n_mel_channels": 64, "mel_fmin": 0, "mel_fmax": 8000},
-        },
-        "variables": {"mel_bins": 64},
-    }
+    """The released audio VAE section (identical architecture in both releases). The tiny set uses the same section
+    with a shallower encoder/decoder, so the real one is that section with the released depth."""
+    cfg = tiny_audio_vae_config()
+    cfg["model"]["params"]["ddconfig"] |= {"ch_mult": [1, 2, 4], "num_res_blocks": 2}
+    return cfg
 
 
 def real_vocoder_config(version: str) -> dict[str, Any]:
