@@ -75,3 +75,19 @@ def test_formatting_helpers() -> None:
     assert format_bytes(5 * 1024**4) == "5120.0 GiB"
     assert format_bytes(None) == "unknown"
     assert peak_memory().bytes is None or peak_memory().bytes > 0
+
+
+def test_mps_peak_is_sampled_at_steps_and_stages(monkeypatch) -> None:
+    from ltx_pipelines.cli import progress as progress_module
+
+    allocated = iter([5 * 2**20, 9 * 2**20, 7 * 2**20, 6 * 2**20, 6 * 2**20])
+    monkeypatch.setattr(progress_module, "_mps_peak", 0)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    monkeypatch.setattr(torch.mps, "driver_allocated_memory", lambda: next(allocated))
+    progress = RunProgress(quiet=True)
+    with progress.stage("stage 1"):
+        for _ in progress.steps(range(3)):
+            pass  # samples 5, 9, 7 MiB
+    # the stage end sampled 6 MiB, the summary samples 6 MiB: the peak stays the sampled maximum
+    assert peak_memory() == progress_module.PeakMemory("MPS allocated (sampled peak)", 9 * 2**20)

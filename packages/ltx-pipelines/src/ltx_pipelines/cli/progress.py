@@ -38,15 +38,30 @@ class RunSummary:
 
 @dataclass(frozen=True)
 class PeakMemory:
-    """Peak memory of this process: CUDA max allocated when CUDA was used, else the peak resident set size."""
+    """Peak memory of this process: CUDA max allocated when CUDA was used, the sampled Apple MPS driver
+    allocation when MPS was used, else the peak resident set size."""
 
     kind: str
     bytes: int | None
 
 
+_mps_peak = 0
+
+
+def sample_memory() -> None:
+    """Apple MPS keeps no peak counter, so progress samples the driver's allocation at every step, decoded
+    chunk and stage end (Metal buffers do not show in the resident set size)."""
+    global _mps_peak
+    if torch.backends.mps.is_available():
+        _mps_peak = max(_mps_peak, int(torch.mps.driver_allocated_memory()))
+
+
 def peak_memory() -> PeakMemory:
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         return PeakMemory("CUDA max allocated", int(torch.cuda.max_memory_allocated()))
+    sample_memory()
+    if _mps_peak > 0:
+        return PeakMemory("MPS allocated (sampled peak)", _mps_peak)
     try:
         import resource
     except ImportError:  # Windows
@@ -99,6 +114,7 @@ class RunProgress:
         start = time.perf_counter()
         self._print(f"[bold]{name}[/bold] ...")
         yield
+        sample_memory()
         elapsed = time.perf_counter() - start
         self._stage_times[name] = self._stage_times.get(name, 0.0) + elapsed
         self._print(f"[bold]{name}[/bold] done in {format_seconds(elapsed)}")
@@ -106,6 +122,16 @@ class RunProgress:
     @contextmanager
     def task(self, description: str, total: int, unit: str = "step") -> Iterator[Callable[[int], None]]:
         """A counted task; yields `advance(n=1)`. Shows i of n, elapsed time and ETA."""
+        with self._bar(description, total, unit) as advance:
+
+            def sampled(n: int = 1) -> None:
+                sample_memory()
+                advance(n)
+
+            yield sampled
+
+    @contextmanager
+    def _bar(self, description: str, total: int, unit: str) -> Iterator[Callable[[int], None]]:
         if self.quiet:
             yield lambda n=1: None
             return

@@ -4,12 +4,15 @@ Per step: x0 at σ, an exponential-integrator half step to the geometric midpoin
 (substep generator), optional "bong" anchor refinement, x0 at σs, the full second-order update, SDE re-noising
 (step generator). The update math runs in float64; the state is rounded to the model dtype after each step.
 Both generators are seeded independently of the pipeline seed (defaults −1 ≡ 2^64 − 1 and 9999).
+Apple MPS has no float64, so there the update math and the noise draws run on the CPU and only the model
+calls run on MPS (the official code never runs on MPS, so there is no reference to match there).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import fields, replace
 from functools import lru_cache
 from typing import Any
 
@@ -18,7 +21,6 @@ import torch
 from ltx_core.batch_split import X0Callable
 from ltx_core.components.diffusion_steps import Res2sDiffusionStep
 from ltx_core.components.velocity import post_process_latent
-from ltx_core.errors import InputError
 from ltx_core.types import LatentState
 from ltx_pipelines.utils.denoisers import DenoisedLatentResult, Denoiser
 from ltx_pipelines.utils.recording import Recorder
@@ -78,6 +80,59 @@ def _inject_sde_noise(
     return x
 
 
+def math_device_for(device: torch.device) -> torch.device:
+    """Where the float64 update math runs: the states' own device, except the CPU for Apple MPS."""
+    return torch.device("cpu") if device.type == "mps" else device
+
+
+def _state_to(state: LatentState | None, device: torch.device) -> LatentState | None:
+    if state is None:
+        return None
+    mask = state.attention_mask
+    return state.with_(
+        latent=state.latent.to(device),
+        denoise_mask=state.denoise_mask.to(device),
+        positions=state.positions.to(device),
+        clean_latent=state.clean_latent.to(device),
+        attention_mask=None if mask is None else mask.to(device),
+    )
+
+
+def _result_to(result: DenoisedLatentResult | None, device: torch.device) -> DenoisedLatentResult | None:
+    if result is None:
+        return None
+    moved = {
+        f.name: getattr(result, f.name).to(device)
+        for f in fields(result)
+        if isinstance(getattr(result, f.name), torch.Tensor)
+    }
+    return replace(result, **moved)
+
+
+class _DeviceHop:
+    """A denoiser that runs the model on `model_device` for a loop whose states live on another device."""
+
+    def __init__(self, denoiser: Denoiser, model_device: torch.device, math_device: torch.device) -> None:
+        self.denoiser, self.model_device, self.math_device = denoiser, model_device, math_device
+
+    def __call__(
+        self,
+        transformer: X0Callable,
+        video_state: LatentState | None,
+        audio_state: LatentState | None,
+        sigmas: torch.Tensor,
+        step_index: int,
+    ) -> tuple[DenoisedLatentResult | None, DenoisedLatentResult | None]:
+        v, a = self.denoiser(
+            transformer,
+            _state_to(video_state, self.model_device),
+            _state_to(audio_state, self.model_device),
+            sigmas.to(self.model_device),
+            step_index,
+        )
+        return _result_to(v, self.math_device), _result_to(a, self.math_device)
+
+
 def _blend(state: LatentState, result: DenoisedLatentResult | None) -> torch.Tensor:
     if result is None:
         raise RuntimeError("the denoiser returned no result for a present modality")
@@ -101,18 +156,22 @@ def res2s_audio_video_denoising_loop(
     legacy_mode: bool = True,
     on_step: StepCallback | None = None,
     on_result: ResultCallback | None = None,
+    math_device: torch.device | None = None,
 ) -> tuple[LatentState | None, LatentState | None]:
+    """Run the loop; `math_device` (default: `math_device_for` the states' device) holds the float64 math,
+    the generators and the states between model calls. Returns the states on their original device."""
     if not isinstance(stepper, Res2sDiffusionStep):
         raise ValueError(f"the res_2s loop needs a Res2sDiffusionStep stepper, got {type(stepper).__name__}")
     states = {"video": video_state, "audio": audio_state}
     present = [name for name, s in states.items() if s is not None]
     if not present:
         raise ValueError("the res_2s loop needs at least one of video and audio")
-    device = states[present[0]].latent.device  # type: ignore[union-attr]
-    if device.type == "mps":
-        raise InputError(
-            "the res_2s sampler (HQ pipeline) computes in float64, which Apple MPS lacks; use --device cpu"
-        )
+    model_device = states[present[0]].latent.device  # type: ignore[union-attr]
+    device = math_device_for(model_device) if math_device is None else torch.device(math_device)
+    if device != model_device:
+        states = {name: _state_to(state, device) for name, state in states.items()}
+        sigmas = sigmas.to(device)
+        denoiser = _DeviceHop(denoiser, model_device, device)
     if noise_seed_substep is None:
         noise_seed_substep = noise_seed + 10000
     step_gen = torch.Generator(device=device).manual_seed(noise_seed)
@@ -202,6 +261,8 @@ def res2s_audio_video_denoising_loop(
         for name, res in (("video", v_res), ("audio", a_res)):
             if name in present:
                 states[name] = states[name].with_(latent=_blend(states[name], res).to(model_dtype))  # type: ignore[union-attr,arg-type]
+    if device != model_device:
+        return _state_to(states["video"], model_device), _state_to(states["audio"], model_device)
     return states["video"], states["audio"]
 
 
