@@ -19,7 +19,6 @@ from typing import Any
 import torch
 
 from ltx_core.components.guiders import MultiModalGuider, MultiModalGuiderParams
-from ltx_core.components.noisers import GaussianNoiser
 from ltx_core.components.schedulers import LTX2Scheduler
 from ltx_core.errors import InputError
 from ltx_core.loader import LoraSpec
@@ -134,8 +133,7 @@ class A2VidPipelineTwoStage(PipelineBase):
 
         with phases("read audio"):
             soundtrack = self._soundtrack(audio, audio_start_time, audio_max_duration, num_frames / frame_rate, notes)
-        generator = torch.Generator(device=self.device).manual_seed(seed)
-        noiser = GaussianNoiser(generator)
+        run = self._run(seed, height, width, num_frames, frame_rate, phases, record)
 
         positive, negative = self._encode_prompts(
             [prompt, negative_prompt], images, phases, enhance_prompt=enhance_prompt
@@ -166,15 +164,9 @@ class A2VidPipelineTwoStage(PipelineBase):
             self.stage_1,
             guided,
             stage_1_sigmas,
-            noiser,
+            run.half(),
             video=ModalitySpec(positive.video_context, conditionings),
             audio=frozen_audio,
-            height=half_h,
-            width=half_w,
-            num_frames=num_frames,
-            frame_rate=frame_rate,
-            phases=phases,
-            record=record,
             max_batch_size=max_batch_size,
         )
         stage_2 = self._upsample_and_refine(
@@ -182,19 +174,13 @@ class A2VidPipelineTwoStage(PipelineBase):
             stage_1,
             positive,
             stage_2_sigmas,
-            noiser,
+            run,
             images=images,
-            height=height,
-            width=width,
-            num_frames=num_frames,
-            frame_rate=frame_rate,
-            phases=phases,
-            record=record,
             audio=frozen_audio,
         )
 
         assert stage_2.video_latent is not None and stage_2.audio_latent is not None
-        video = self.video_decoder(stage_2.video_latent, hinted_tiling(tiling_config, self), generator)
+        video = self.video_decoder(stage_2.video_latent, hinted_tiling(tiling_config, self), run.generator)
         return A2VidResult(
             video, soundtrack, stage_2.video_latent, stage_2.audio_latent, frame_rate, notes, phases.seconds
         )

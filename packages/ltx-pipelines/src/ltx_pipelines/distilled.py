@@ -15,7 +15,6 @@ from typing import Any
 
 import torch
 
-from ltx_core.components.noisers import GaussianNoiser
 from ltx_core.loader import LoraSpec
 from ltx_pipelines.utils.blocks import (
     PLAIN_RUNTIME,
@@ -86,8 +85,7 @@ class DistilledPipeline(PipelineBase):
         stage_1_sigmas = distilled_sigmas() if stage_1_sigmas is None else stage_1_sigmas
         stage_2_sigmas = stage_2_distilled_sigmas() if stage_2_sigmas is None else stage_2_sigmas
         phases = Phases(progress)
-        generator = torch.Generator(device=self.device).manual_seed(seed)
-        noiser = GaussianNoiser(generator)
+        run = self._run(seed, height, width, num_frames, frame_rate, phases, record)
 
         (contexts,) = self._encode_prompts([prompt], images, phases, enhance_prompt=enhance_prompt)
         half_h, half_w = height // 2, width // 2
@@ -98,39 +96,25 @@ class DistilledPipeline(PipelineBase):
                 self.stage,
                 SimpleDenoiser(contexts.video_context, contexts.audio_context),
                 stage_1_sigmas,
-                noiser,
+                run.half(),
                 video=ModalitySpec(contexts.video_context, self._conditionings(images, half_h, half_w, rec_1)),
                 audio=ModalitySpec(contexts.audio_context),
-                height=half_h,
-                width=half_w,
-                num_frames=num_frames,
-                frame_rate=frame_rate,
-                phases=phases,
-                record=record,
             )
             stage_2 = self._upsample_and_refine(
                 self.stage,
                 stage_1,
                 contexts,
                 stage_2_sigmas,
-                noiser,
+                run,
                 images=images,
-                height=height,
-                width=width,
-                num_frames=num_frames,
-                frame_rate=frame_rate,
-                phases=phases,
-                record=record,
             )
 
         return self._decode(
             stage_2.video_latent,
             stage_2.audio_latent,
+            run,
             prompt=prompt_text(contexts, prompt),
-            frame_rate=frame_rate,
             tiling_config=tiling_config,
-            generator=generator,
-            phases=phases,
         )
 
 

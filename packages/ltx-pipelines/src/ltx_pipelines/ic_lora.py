@@ -16,7 +16,6 @@ from typing import Any
 
 import torch
 
-from ltx_core.components.noisers import GaussianNoiser
 from ltx_core.errors import InputError
 from ltx_core.loader import LoraSpec
 from ltx_pipelines.utils.blocks import (
@@ -124,8 +123,7 @@ class ICLoraPipeline(PipelineBase):
         stage_1_sigmas = distilled_sigmas() if stage_1_sigmas is None else stage_1_sigmas
         stage_2_sigmas = stage_2_distilled_sigmas() if stage_2_sigmas is None else stage_2_sigmas
         phases = Phases(progress)
-        generator = torch.Generator(device=self.device).manual_seed(seed)
-        noiser = GaussianNoiser(generator)
+        run = self._run(seed, height, width, num_frames, frame_rate, phases, record)
 
         (contexts,) = self._encode_prompts([prompt], images, phases, enhance_prompt=enhance_prompt, enhance_seed=seed)
         rec_1 = prefixed(record, "stage1_")
@@ -149,15 +147,9 @@ class ICLoraPipeline(PipelineBase):
             self.stage_1,
             SimpleDenoiser(contexts.video_context, contexts.audio_context),
             stage_1_sigmas,
-            noiser,
+            run.half(),
             video=ModalitySpec(contexts.video_context, self.image_conditioner(stage_1_conditionings)),
             audio=ModalitySpec(contexts.audio_context),
-            height=half_h,
-            width=half_w,
-            num_frames=num_frames,
-            frame_rate=frame_rate,
-            phases=phases,
-            record=record,
         )
         result = stage_1
         if not skip_stage_2:
@@ -166,24 +158,16 @@ class ICLoraPipeline(PipelineBase):
                 stage_1,
                 contexts,
                 stage_2_sigmas,
-                noiser,
+                run,
                 images=images,
-                height=height,
-                width=width,
-                num_frames=num_frames,
-                frame_rate=frame_rate,
-                phases=phases,
-                record=record,
             )
 
         return self._decode(
             result.video_latent,
             result.audio_latent,
+            run,
             prompt=prompt_text(contexts, prompt),
-            frame_rate=frame_rate,
             tiling_config=tiling_config,
-            generator=generator,
-            phases=phases,
         )
 
 

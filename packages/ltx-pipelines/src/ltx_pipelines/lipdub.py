@@ -18,7 +18,6 @@ from typing import Any
 
 import torch
 
-from ltx_core.components.noisers import GaussianNoiser
 from ltx_core.conditioning import AudioConditionByReferenceLatent, patchify_lipdub_audio_reference_latent
 from ltx_core.errors import InputError
 from ltx_core.loader import LoraSpec
@@ -199,8 +198,7 @@ class LipDubPipeline(PipelineBase):
         stage_1_sigmas = distilled_sigmas() if stage_1_sigmas is None else stage_1_sigmas
         stage_2_sigmas = stage_2_distilled_sigmas() if stage_2_sigmas is None else stage_2_sigmas
         phases = Phases(progress)
-        generator = torch.Generator(device=self.device).manual_seed(seed)
-        noiser = GaussianNoiser(generator)
+        run = self._run(seed, height, width, num_frames, frame_rate, phases, record)
 
         (contexts,) = self._encode_prompts([prompt], images, phases, enhance_prompt=enhance_prompt, enhance_seed=seed)
         reference_audio_latent = self.audio_conditioner(
@@ -231,15 +229,9 @@ class LipDubPipeline(PipelineBase):
                 self.stage,
                 SimpleDenoiser(contexts.video_context, contexts.audio_context),
                 stage_1_sigmas,
-                noiser,
+                run.half(),
                 video=ModalitySpec(contexts.video_context, video_conditionings(1, half_h, half_w)),
                 audio=ModalitySpec(contexts.audio_context, [audio_reference_item(reference_audio_latent, rec_1)]),
-                height=half_h,
-                width=half_w,
-                num_frames=num_frames,
-                frame_rate=frame_rate,
-                phases=phases,
-                record=record,
             )
             assert stage_1.audio_latent is not None
             stage_1_audio = stage_1.audio_latent.clone()
@@ -256,14 +248,8 @@ class LipDubPipeline(PipelineBase):
                 stage_1,
                 contexts,
                 stage_2_sigmas,
-                noiser,
+                run,
                 images=images,
-                height=height,
-                width=width,
-                num_frames=num_frames,
-                frame_rate=frame_rate,
-                phases=phases,
-                record=record,
                 conditionings=video_conditionings(2, height, width),
                 audio=frozen_audio,
             )
@@ -272,11 +258,9 @@ class LipDubPipeline(PipelineBase):
         return self._decode(
             stage_2.video_latent,
             stage_1_audio,
+            run,
             prompt=prompt_text(contexts, prompt),
-            frame_rate=frame_rate,
             tiling_config=tiling_config,
-            generator=generator,
-            phases=phases,
         )
 
 

@@ -19,7 +19,6 @@ from typing import Any
 import torch
 
 from ltx_core.components.guiders import MultiModalGuider, MultiModalGuiderParams
-from ltx_core.components.noisers import GaussianNoiser
 from ltx_core.components.schedulers import LTX2Scheduler
 from ltx_core.conditioning import TemporalRegionMask
 from ltx_core.errors import InputError
@@ -153,8 +152,7 @@ class RetakePipeline(PipelineBase):
         for note in notes:
             logger.info(note)
 
-        generator = torch.Generator(device=self.device).manual_seed(seed)
-        noiser = GaussianNoiser(generator)
+        run = self._run(seed, height, width, frames, fps, phases, record)  # the source's own geometry
 
         with phases("encode source"):
             video_latent = encode_source_video(self.image_conditioner, clip)
@@ -202,19 +200,7 @@ class RetakePipeline(PipelineBase):
                 initial_latent=audio_latent,
             )
         result = self._first_stage(  # one stage at the source's own size, frame count and fps
-            self.stage,
-            denoiser,
-            sigmas,
-            noiser,
-            video=video_spec,
-            audio=audio_spec,
-            height=height,
-            width=width,
-            num_frames=frames,
-            frame_rate=fps,
-            phases=phases,
-            record=record,
-            max_batch_size=max_batch_size,
+            self.stage, denoiser, sigmas, run, video=video_spec, audio=audio_spec, max_batch_size=max_batch_size
         )
 
         assert result.video_latent is not None
@@ -222,7 +208,7 @@ class RetakePipeline(PipelineBase):
         if result.audio_latent is not None:
             with phases("decode audio"):
                 decoded_audio = self.audio_decoder(result.audio_latent)
-        frames_out = self.video_decoder(result.video_latent, hinted_tiling(tiling_config, self), generator)
+        frames_out = self.video_decoder(result.video_latent, hinted_tiling(tiling_config, self), run.generator)
         return RetakeResult(
             video=frames_out,
             audio=decoded_audio,

@@ -16,7 +16,6 @@ from typing import Any
 
 import torch
 
-from ltx_core.components.noisers import GaussianNoiser
 from ltx_core.loader import LoraSpec
 from ltx_pipelines.utils.blocks import PLAIN_RUNTIME, ModalitySpec, Recorder, TransformerRuntime
 from ltx_pipelines.utils.denoisers import FactoryGuidedDenoiser
@@ -89,8 +88,7 @@ class TI2VidOneStagePipeline(GuidedPipelineBase):
         if schedule is None:
             schedule = scheduler_sigmas(num_inference_steps)
         phases = Phases(progress)
-        generator = torch.Generator(device=self.device).manual_seed(seed)
-        noiser = GaussianNoiser(generator)
+        run = self._run(seed, height, width, num_frames, frame_rate, phases, record)
 
         positive, negative = self._prompts(prompt, negative_prompt, images, enhance_prompt, seed, phases)
         video_factory, audio_factory = guider_factories(video_guider_params, audio_guider_params, negative)
@@ -101,26 +99,18 @@ class TI2VidOneStagePipeline(GuidedPipelineBase):
             self.stage,
             denoiser,
             schedule,
-            noiser,
+            run,
             video=ModalitySpec(positive.video_context, conditionings),
             audio=ModalitySpec(positive.audio_context),
-            height=height,
-            width=width,
-            num_frames=num_frames,
-            frame_rate=frame_rate,
-            phases=phases,
-            record=record,
             max_batch_size=max_batch_size,
         )
 
         return self._decode(
             result.video_latent,
             result.audio_latent,
+            run,
             prompt=prompt_text(positive, prompt),
-            frame_rate=frame_rate,
             tiling_config=tiling_config,
-            generator=generator,
-            phases=phases,
         )
 
 

@@ -17,7 +17,6 @@ from typing import Any
 
 import torch
 
-from ltx_core.components.noisers import GaussianNoiser
 from ltx_core.loader import LoraSpec
 from ltx_pipelines.utils.blocks import PLAIN_RUNTIME, ModalitySpec, Recorder, TransformerRuntime
 from ltx_pipelines.utils.constants import stage_2_distilled_sigmas
@@ -102,8 +101,7 @@ class TI2VidTwoStagesPipeline(TwoStageGuidedBase):
         sigmas_2 = given_sigmas(stage_2_sigmas, "stage_2_sigmas")
         sigmas_2 = stage_2_distilled_sigmas() if sigmas_2 is None else sigmas_2
         phases = Phases(progress)
-        generator = torch.Generator(device=self.device).manual_seed(seed)
-        noiser = GaussianNoiser(generator)
+        run = self._run(seed, height, width, num_frames, frame_rate, phases, record)
 
         positive, negative = self._prompts(prompt, negative_prompt, images, enhance_prompt, seed, phases)
         video_factory, audio_factory = guider_factories(video_guider_params, audio_guider_params, negative)
@@ -115,15 +113,9 @@ class TI2VidTwoStagesPipeline(TwoStageGuidedBase):
             self.stage_1,
             denoiser,
             sigmas_1,
-            noiser,
+            run.half(),
             video=ModalitySpec(positive.video_context, conditionings),
             audio=ModalitySpec(positive.audio_context),
-            height=half_h,
-            width=half_w,
-            num_frames=num_frames,
-            frame_rate=frame_rate,
-            phases=phases,
-            record=record,
             max_batch_size=max_batch_size,
         )
 
@@ -132,23 +124,15 @@ class TI2VidTwoStagesPipeline(TwoStageGuidedBase):
             stage_1,
             positive,
             sigmas_2,
-            noiser,
+            run,
             images=images,
-            height=height,
-            width=width,
-            num_frames=num_frames,
-            frame_rate=frame_rate,
-            phases=phases,
-            record=record,
         )
         return self._decode(
             stage_2.video_latent,
             stage_2.audio_latent,
+            run,
             prompt=prompt_text(positive, prompt),
-            frame_rate=frame_rate,
             tiling_config=tiling_config,
-            generator=generator,
-            phases=phases,
         )
 
 

@@ -1,13 +1,15 @@
 """The blocks and recipe steps every generating pipeline shares, so that a pipeline's `__call__` reads as its recipe.
 
 A pipeline subclasses `PipelineBase`, makes its diffusion stage(s) with `_stage(loras)`, and writes the recipe:
-prompts → stage 1 → (two-stage flow, spec 13.0: `_upsample_and_refine`) → `_decode`. Everything here only builds
-blocks from file paths; models are built when a block is called and freed after (see blocks.py).
+`_run` (one call's geometry, seeded generator, progress and recorder) → prompts → `_first_stage` → (two-stage
+flow, spec 13.0: `_upsample_and_refine`) → `_decode`. Everything here only builds blocks from file paths; models
+are built when a block is called and freed after (see blocks.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,28 @@ from ltx_pipelines.utils.recording import prefixed
 from ltx_pipelines.utils.res2s import Res2sLoop
 from ltx_pipelines.utils.results import Phases, PipelineResult
 from ltx_pipelines.utils.two_stage import DEFAULT_ENHANCE_SEED, decode, encode_prompts, refine_stage, upsample
+
+
+@dataclass(frozen=True)
+class Run:
+    """What every step of one pipeline call shares: the output geometry, the generator seeded once per call (every
+    noise draw of the call comes from it, in recipe order), the progress phases and the recorder."""
+
+    height: int
+    width: int
+    num_frames: int
+    frame_rate: float
+    generator: torch.Generator
+    phases: Phases
+    record: Recorder | None = None
+
+    @property
+    def noiser(self) -> GaussianNoiser:
+        return GaussianNoiser(self.generator)
+
+    def half(self) -> Run:
+        """Stage 1 of a two-stage flow: half the height and width, everything else shared."""
+        return replace(self, height=self.height // 2, width=self.width // 2)
 
 
 class PipelineBase:
@@ -86,6 +110,20 @@ class PipelineBase:
             self.checkpoint_path, loras=loras, dtype=self.dtype, device=self.device, cache=cache, runtime=self.runtime
         )
 
+    def _run(
+        self,
+        seed: int,
+        height: int,
+        width: int,
+        num_frames: int,
+        frame_rate: float,
+        phases: Phases,
+        record: Recorder | None,
+    ) -> Run:
+        """This call's `Run`, with its generator seeded on the pipeline's device."""
+        generator = torch.Generator(device=self.device).manual_seed(seed)
+        return Run(height, width, num_frames, frame_rate, generator, phases, record)
+
     def _encode_prompts(
         self,
         prompts: Sequence[Any],
@@ -112,37 +150,31 @@ class PipelineBase:
         stage: DiffusionStage,
         denoiser: Denoiser,
         sigmas: torch.Tensor,
-        noiser: GaussianNoiser,
+        run: Run,
         *,
         video: ModalitySpec,
         audio: ModalitySpec | None,
-        height: int,
-        width: int,
-        num_frames: int,
-        frame_rate: float,
-        phases: Phases,
-        record: Recorder | None,
         max_batch_size: int = 1,
         res2s: bool = False,
     ) -> StageResult:
-        """Stage 1 at `height` x `width` (half size in a two-stage flow): progress and time under "stage 1", records
+        """Stage 1 at the run's size (`run.half()` in a two-stage flow): progress and time under "stage 1", records
         under `stage1_`; Euler steps, or the res_2s sampler when `res2s` (HQ)."""
-        rec = prefixed(record, "stage1_")
-        with phases("stage 1", counted=False):
+        rec = prefixed(run.record, "stage1_")
+        with run.phases("stage 1", counted=False):
             return stage(
                 denoiser,
                 sigmas,
-                noiser,
-                width=width,
-                height=height,
-                frames=num_frames,
-                fps=frame_rate,
+                run.noiser,
+                width=run.width,
+                height=run.height,
+                frames=run.num_frames,
+                fps=run.frame_rate,
                 video=video,
                 audio=audio,
                 stepper=Res2sDiffusionStep() if res2s else None,
                 loop=Res2sLoop(rec) if res2s else None,
                 max_batch_size=max_batch_size,
-                on_step=phases.steps("stage 1"),
+                on_step=run.phases.steps("stage 1"),
                 record=rec,
             )
 
@@ -152,42 +184,37 @@ class PipelineBase:
         stage_1: StageResult,
         contexts: Any,
         sigmas: torch.Tensor,
-        noiser: GaussianNoiser,
+        run: Run,
         *,
         images: Sequence[ImageConditioningInput],
-        height: int,
-        width: int,
-        num_frames: int,
-        frame_rate: float,
-        phases: Phases,
-        record: Recorder | None,
         conditionings: Sequence[ConditioningItem] | None = None,
         audio: ModalitySpec | None = None,
         res2s: bool = False,
     ) -> StageResult:
-        """The two-stage tail (spec 13.0): x2 upsampling, then the unguided refinement at full size with the images
-        re-encoded there (or the given `conditionings`) and the stage-1 audio re-noised (or the given `audio`)."""
+        """The two-stage tail (spec 13.0): x2 upsampling, then the unguided refinement at the run's (full) size with
+        the images re-encoded there (or the given `conditionings`) and the stage-1 audio re-noised (or the given
+        `audio`)."""
         assert self.upsampler is not None, "a two-stage pipeline needs the spatial upsampler"
-        upscaled = upsample(self.upsampler, stage_1, phases, record)
-        with phases("stage 2", counted=False):
-            rec = prefixed(record, "stage2_")
+        upscaled = upsample(self.upsampler, stage_1, run.phases, run.record)
+        with run.phases("stage 2", counted=False):
+            rec = prefixed(run.record, "stage2_")
             if conditionings is None:
-                conditionings = self._conditionings(images, height, width, rec)
+                conditionings = self._conditionings(images, run.height, run.width, rec)
             return refine_stage(
                 stage,
                 contexts,
                 sigmas,
-                noiser,
+                run.noiser,
                 upscaled=upscaled,
                 audio_latent=stage_1.audio_latent,
                 conditionings=conditionings,
                 audio=audio,
-                height=height,
-                width=width,
-                num_frames=num_frames,
-                frame_rate=frame_rate,
+                height=run.height,
+                width=run.width,
+                num_frames=run.num_frames,
+                frame_rate=run.frame_rate,
                 res2s=res2s,
-                on_step=phases.steps("stage 2"),
+                on_step=run.phases.steps("stage 2"),
                 record=rec,
             )
 
@@ -195,12 +222,10 @@ class PipelineBase:
         self,
         video_latent: torch.Tensor | None,
         audio_latent: torch.Tensor | None,
+        run: Run,
         *,
         prompt: str,
-        frame_rate: float,
         tiling_config: Any,
-        generator: torch.Generator,
-        phases: Phases,
     ) -> PipelineResult:
         """Audio now; video lazily (the decoder draws from the pipeline generator, after all diffusion draws). No
         tiling given: the offload choice's hint decides."""
@@ -210,8 +235,8 @@ class PipelineBase:
             video_latent,
             audio_latent,
             prompt=prompt,
-            frame_rate=frame_rate,
+            frame_rate=run.frame_rate,
             tiling_config=hinted_tiling(tiling_config, self),
-            generator=generator,
-            phases=phases,
+            generator=run.generator,
+            phases=run.phases,
         )
