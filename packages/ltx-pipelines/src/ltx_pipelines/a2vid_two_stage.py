@@ -69,7 +69,8 @@ class A2VidResult:
 
 class A2VidPipelineTwoStage(PipelineBase):
     """Full model; stage 1 guided (video guidance only) with user LoRAs, stage 2 unguided with the distilled LoRA
-    added. Each stage builds its transformer and frees it; every other model lives for its step only."""
+    added. Each stage builds its transformer and frees it (`cache_transformer=True` keeps both for the next
+    call); every other model lives for its step only."""
 
     def __init__(
         self,
@@ -81,6 +82,7 @@ class A2VidPipelineTwoStage(PipelineBase):
         device: torch.device | str | None = None,
         *,
         dtype: torch.dtype = torch.bfloat16,
+        cache_transformer: bool = False,
         memory_efficient_decode: bool = True,
         runtime: TransformerRuntime = PLAIN_RUNTIME,
     ) -> None:
@@ -92,6 +94,7 @@ class A2VidPipelineTwoStage(PipelineBase):
         self.audio_conditioner = AudioConditioner(checkpoint_path, dtype=dtype, device=self.device)
         self.stage_1 = self._stage(loras)
         self.stage_2 = self._stage((*loras, *distilled_lora))
+        self.cache_transformer = cache_transformer
 
     @torch.inference_mode()
     def __call__(

@@ -58,7 +58,8 @@ class DistilledPipeline(PipelineBase):
         super().__init__(distilled_checkpoint_path, gemma_root, device=device, dtype=dtype, runtime=runtime,
                          memory_efficient_decode=memory_efficient_decode,
                          spatial_upsampler_path=spatial_upsampler_path)  # fmt: skip
-        self.stage = self._stage(loras, cache=cache_transformer)
+        self.stage = self._stage(loras)
+        self.cache_transformer = cache_transformer
 
     @torch.inference_mode()
     def __call__(

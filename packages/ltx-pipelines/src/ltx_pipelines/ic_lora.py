@@ -52,7 +52,8 @@ from ltx_pipelines.utils.results import Phases, PipelineResult, Progress, prompt
 class ICLoraPipeline(PipelineBase):
     """Distilled model; stage 1 with the IC-LoRA(s) and the reference video(s), stage 2 on the plain weights.
 
-    Every model is built for its step and freed after (the two stages build separate transformers: the LoRAs differ).
+    Every model is built for its step and freed after (the two stages build separate transformers: the LoRAs differ;
+    `cache_transformer=True` keeps both for the next call).
     """
 
     def __init__(
@@ -64,6 +65,7 @@ class ICLoraPipeline(PipelineBase):
         device: torch.device | str | None = None,
         *,
         dtype: torch.dtype = torch.bfloat16,
+        cache_transformer: bool = False,
         memory_efficient_decode: bool = True,
         runtime: TransformerRuntime = PLAIN_RUNTIME,
     ) -> None:
@@ -79,6 +81,7 @@ class ICLoraPipeline(PipelineBase):
         self.reference_downscale_factor = reference_downscale_factor(loras)
         self.stage_1 = self._stage(loras)
         self.stage_2 = self._stage()
+        self.cache_transformer = cache_transformer
 
     @torch.inference_mode()
     def __call__(

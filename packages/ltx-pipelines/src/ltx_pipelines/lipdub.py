@@ -131,6 +131,7 @@ class LipDubPipeline(PipelineBase):
         device: torch.device | str | None = None,
         *,
         dtype: torch.dtype = torch.bfloat16,
+        cache_transformer: bool = False,
         memory_efficient_decode: bool = True,
         runtime: TransformerRuntime = PLAIN_RUNTIME,
     ) -> None:
@@ -149,6 +150,7 @@ class LipDubPipeline(PipelineBase):
         self.reference_downscale_factor = lora_downscale_factor(ic_lora.path)
         self.audio_conditioner = AudioConditioner(self.checkpoint, dtype=dtype, device=self.device)
         self.stage = self._stage((ic_lora,))
+        self.cache_transformer = cache_transformer
 
     @torch.inference_mode()
     def __call__(

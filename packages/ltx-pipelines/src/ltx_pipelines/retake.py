@@ -90,7 +90,8 @@ class RetakePipeline(PipelineBase):
         self.distilled = distilled
         self.checkpoint = checkpoint_path
         self.audio_conditioner = AudioConditioner(checkpoint_path, dtype=dtype, device=self.device)
-        self.stage = self._stage(loras, cache=cache_transformer)
+        self.stage = self._stage(loras)
+        self.cache_transformer = cache_transformer
 
     @torch.inference_mode()
     def __call__(

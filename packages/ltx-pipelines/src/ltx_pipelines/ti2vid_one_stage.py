@@ -50,12 +50,14 @@ class TI2VidOneStagePipeline(GuidedPipelineBase):
         device: torch.device | str | None = None,
         *,
         dtype: torch.dtype = torch.bfloat16,
+        cache_transformer: bool = False,
         memory_efficient_decode: bool = True,
         runtime: TransformerRuntime = PLAIN_RUNTIME,
     ) -> None:
         warn_if_distilled(checkpoint_path, "the one-stage guided pipeline")
         super().__init__(checkpoint_path, gemma_root, device, dtype, memory_efficient_decode, runtime)
         self.stage = self._stage(loras)
+        self.cache_transformer = cache_transformer
 
     @torch.inference_mode()
     def __call__(

@@ -59,6 +59,7 @@ class TI2VidTwoStagesPipeline(TwoStageGuidedBase):
         device: torch.device | str | None = None,
         *,
         dtype: torch.dtype = torch.bfloat16,
+        cache_transformer: bool = False,
         memory_efficient_decode: bool = True,
         runtime: TransformerRuntime = PLAIN_RUNTIME,
     ) -> None:
@@ -66,6 +67,7 @@ class TI2VidTwoStagesPipeline(TwoStageGuidedBase):
         warn_if_distilled(checkpoint_path, self.name)
         super().__init__(checkpoint_path, spatial_upsampler_path, gemma_root, tuple(loras), (*loras, *distilled),
                          device, dtype, memory_efficient_decode, runtime)  # fmt: skip
+        self.cache_transformer = cache_transformer
 
     @torch.inference_mode()
     def __call__(

@@ -64,6 +64,7 @@ class TI2VidTwoStagesHQPipeline(TwoStageGuidedBase):
         device: torch.device | str | None = None,
         *,
         dtype: torch.dtype = torch.bfloat16,
+        cache_transformer: bool = False,
         memory_efficient_decode: bool = True,
         runtime: TransformerRuntime = PLAIN_RUNTIME,
     ) -> None:
@@ -77,6 +78,7 @@ class TI2VidTwoStagesHQPipeline(TwoStageGuidedBase):
         stage_2_loras = (*loras, replace(distilled, strength=distilled_lora_strength_stage_2))
         super().__init__(checkpoint_path, spatial_upsampler_path, gemma_root, stage_1_loras, stage_2_loras, device,
                          dtype, memory_efficient_decode, runtime)  # fmt: skip
+        self.cache_transformer = cache_transformer
 
     @torch.inference_mode()
     def __call__(

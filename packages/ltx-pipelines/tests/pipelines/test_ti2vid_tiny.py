@@ -189,6 +189,30 @@ def test_deterministic_for_a_seed(tiny_sets: dict[str, Path], contexts: dict, ki
         assert not torch.equal(a.video_latent, _generate(pipeline, contexts["ltx23"], 6).video_latent)
 
 
+@pytest.mark.parametrize("kind", ["one_stage", "two_stages"])
+def test_cached_transformers_are_reused_across_calls(tiny_sets: dict[str, Path], contexts: dict, kind: str) -> None:
+    folder = tiny_sets["ltx23"]
+    short = {} if kind == "one_stage" else {"stage_2_sigmas": (0.909375, 0.0)}
+    plain = _generate(_pipeline(kind, folder), contexts["ltx23"], 5, **short)
+    pipeline = _pipeline(kind, folder)
+    pipeline.cache_transformer = True
+    stages = [pipeline.stage] if kind == "one_stage" else [pipeline.stage_1, pipeline.stage_2]
+    first = _generate(pipeline, contexts["ltx23"], 5, **short)
+    models = [stage.transformer() for stage in stages]  # already built: the call kept them
+    assert all(stage.is_built for stage in stages)
+    second = _generate(pipeline, contexts["ltx23"], 5, **short)
+    assert [stage.transformer() for stage in stages] == models  # the same objects: nothing was rebuilt
+    for result in (first, second):  # caching changes nothing in the numbers
+        assert torch.equal(result.video_latent, plain.video_latent)
+        assert torch.equal(result.audio_latent, plain.audio_latent)
+    pipeline.release()
+    assert not any(stage.is_built for stage in stages) and pipeline.cache_transformer
+    pipeline.cache_transformer = False
+    assert not pipeline.cache_transformer
+    _generate(pipeline, contexts["ltx23"], 5, **short)
+    assert not any(stage.is_built for stage in stages)  # not cached: freed at the end of the call
+
+
 class _PassCounter:
     """Wraps the built transformer: per call, the batch rows and each row's perturbation kinds."""
 

@@ -103,12 +103,36 @@ class PipelineBase:
             if spatial_upsampler_path is None
             else VideoUpsampler(ckpt, spatial_upsampler_path, dtype=dtype, device=self.device)
         )
+        self._stages: list[DiffusionStage] = []
 
-    def _stage(self, loras: Sequence[LoraSpec] = (), *, cache: bool = False) -> DiffusionStage:
+    def _stage(self, loras: Sequence[LoraSpec] = ()) -> DiffusionStage:
         """A diffusion stage of this checkpoint with these LoRAs fused, on the pipeline's device and runtime."""
-        return DiffusionStage(
-            self.checkpoint_path, loras=loras, dtype=self.dtype, device=self.device, cache=cache, runtime=self.runtime
+        stage = DiffusionStage(
+            self.checkpoint_path, loras=loras, dtype=self.dtype, device=self.device, runtime=self.runtime
         )
+        self._stages.append(stage)
+        return stage
+
+    @property
+    def cache_transformer(self) -> bool:
+        """Keep the built transformer(s) between calls, for a pipeline object reused for many prompts.
+
+        Each diffusion stage keeps its own: a two-stage pipeline whose stages fuse different LoRAs holds two
+        transformers (twice the weight memory). Setting it False frees them now; `release()` frees them and keeps
+        the setting."""
+        return any(stage.cache for stage in self._stages)
+
+    @cache_transformer.setter
+    def cache_transformer(self, keep: bool) -> None:
+        for stage in self._stages:
+            stage.cache = keep
+        if not keep:
+            self.release()
+
+    def release(self) -> None:
+        """Free every built transformer now (the next call builds them again)."""
+        for stage in self._stages:
+            stage.release()
 
     def _run(
         self,
