@@ -52,6 +52,11 @@ def check_offload_options(offload: OffloadMode, *, compile: bool = False, quanti
     """Combinations the streaming path refuses (spec B.9/B.10)."""
     if offload.streams and compile:
         raise InputError(f"--compile cannot be combined with offload '{offload.value}'; use offload 'none'")
+    if offload.streams and quantization == "fp8-scaled-mm":
+        raise InputError(
+            f"a pre-quantized fp8 checkpoint (fp8-scaled-mm) cannot be streamed (offload '{offload.value}'): it must "
+            "fit the device whole; use offload 'none', or the bf16 checkpoint with --quantization fp8-cast"
+        )
     if offload.streams and quantization not in ("none", "fp8-cast"):
         raise InputError(f"quantization {quantization!r} cannot be combined with offload '{offload.value}'")
 

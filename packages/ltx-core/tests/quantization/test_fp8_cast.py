@@ -157,9 +157,8 @@ def test_refuses_fp8_checkpoint(golden: Path, tmp_path: Path) -> None:
 def test_parse_quantization() -> None:
     assert parse_quantization(None) is Quantization.NONE
     assert parse_quantization("FP8-Cast") is Quantization.FP8_CAST
-    with pytest.raises(InputError, match="not supported yet"):
-        parse_quantization("fp8-scaled-mm")
-    with pytest.raises(InputError, match="valid: none, fp8-cast"):
+    assert parse_quantization("fp8-scaled-mm") is Quantization.FP8_SCALED_MM
+    with pytest.raises(InputError, match="valid: none, fp8-cast, fp8-scaled-mm"):
         parse_quantization("int4")
 
 

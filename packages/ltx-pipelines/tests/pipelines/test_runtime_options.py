@@ -1,5 +1,6 @@
-"""--offload / --max-batch-size through a pipeline CLI on the tiny set: streaming the transformer from disk gives the
-same video as keeping it resident, and the guided stage runs its passes in batches of the size asked for."""
+"""--offload / --max-batch-size / --quantization through a pipeline CLI on the tiny set: streaming the transformer
+from disk gives the same video as keeping it resident, the guided stage runs its passes in batches of the size asked
+for, and a pre-quantized fp8 checkpoint runs with fp8-scaled-mm whether or not the flag is given."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ltx_core.batch_split import BatchSplitAdapter
+from ltx_core.testing.fp8_checkpoints import write_scaled_fp8_checkpoint
 from ltx_pipelines import ti2vid_one_stage
 from ltx_pipelines.utils import blocks
 
@@ -20,9 +22,9 @@ def _frames(path: Path) -> np.ndarray:
         return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
 
 
-def _run(folder: Path, out: Path, *extra: str) -> None:
+def _run(folder: Path, out: Path, *extra: str, checkpoint: Path | None = None) -> None:
     argv = [
-        "--checkpoint-path", str(folder / "dev.safetensors"), "--gemma-root", str(folder / "gemma"),
+        "--checkpoint-path", str(checkpoint or folder / "dev.safetensors"), "--gemma-root", str(folder / "gemma"),
         "--prompt", "a red fox", "--height", "64", "--width", "64", "--num-frames", "1", "--frame-rate", "24",
         "--num-inference-steps", "2", "--video-stg-blocks", "1", "--audio-stg-blocks", "1",
         "--output-path", str(out), "--quiet", *extra,
@@ -47,3 +49,21 @@ def test_offload_disk_same_video_and_max_batch_size_honoured(
     _run(folder, tmp_path / "disk.mp4", "--offload", "disk", "--max-batch-size", "3")
     assert sizes == [1, 3]
     assert np.array_equal(_frames(tmp_path / "resident.mp4"), _frames(tmp_path / "disk.mp4"))
+
+
+def test_prequantized_checkpoint_runs_with_or_without_the_flag(tiny_sets: dict[str, Path], tmp_path: Path) -> None:
+    folder = tiny_sets["ltx23"]
+    scaled = tmp_path / "dev-fp8.safetensors"
+    assert write_scaled_fp8_checkpoint(folder / "dev.safetensors", scaled)
+    _run(folder, tmp_path / "auto.mp4", checkpoint=scaled)  # detected from the file
+    _run(folder, tmp_path / "flag.mp4", "--quantization", "fp8-scaled-mm", checkpoint=scaled)
+    auto, flag = _frames(tmp_path / "auto.mp4"), _frames(tmp_path / "flag.mp4")
+    assert auto.shape == (1, 64, 64, 3) and np.array_equal(auto, flag)
+    result = CliRunner().invoke(
+        ti2vid_one_stage._app(),
+        ["--checkpoint-path", str(scaled), "--gemma-root", str(folder / "gemma"), "--prompt", "a fox",
+         "--height", "64", "--width", "64", "--num-frames", "1", "--output-path", str(tmp_path / "x.mp4"),
+         "--quantization", "fp8-cast", "--quiet"],
+    )  # fmt: skip
+    assert result.exit_code != 0 and "needs quantization 'fp8-scaled-mm', not 'fp8-cast'" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "x.mp4").exists()

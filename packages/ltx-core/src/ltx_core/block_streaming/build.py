@@ -1,4 +1,5 @@
-"""Building the transformer for inference: resident, or streamed from RAM / disk, optionally with fp8-cast.
+"""Building the transformer for inference: resident, or streamed from RAM / disk, optionally with fp8-cast; or a
+pre-quantized fp8 checkpoint as stored (fp8-scaled-mm, resident only).
 
 All paths share `prepare` (cast → key-map ops → LoRA fusion), so a given checkpoint, dtype, LoRA set and
 quantization produce bitwise the same weights, hence the same outputs, in every mode.
@@ -37,6 +38,7 @@ from ltx_core.offload import (
     ModelFootprint,
     OffloadMode,
     available_ram_bytes,
+    check_offload_options,
     parse_offload,
 )
 from ltx_core.quantization import (
@@ -44,7 +46,10 @@ from ltx_core.quantization import (
     Quantization,
     check_fp8_cast_checkpoint,
     check_fp8_cast_device,
+    fuse_scaled_loras,
     parse_quantization,
+    scaled_fp8_stems,
+    use_fp8_scaled_linears,
     use_upcast_linears,
 )
 
@@ -57,12 +62,33 @@ def _key_map(cfg: TransformerConfig, quantization: Quantization) -> KeyMap:
     return key_map.chain(FP8_CAST_KEY_MAP) if quantization is Quantization.FP8_CAST else key_map
 
 
-def _meta_model(cfg: TransformerConfig, quantization: Quantization) -> LTXModel:
+def _meta_model(cfg: TransformerConfig, quantization: Quantization, scaled_stems: Sequence[str] = ()) -> LTXModel:
     with torch.device("meta"):
         model = LTXModel(cfg)
     if quantization is Quantization.FP8_CAST:
         use_upcast_linears(model)
+    if quantization is Quantization.FP8_SCALED_MM:
+        use_fp8_scaled_linears(model, scaled_stems)
     return model
+
+
+def _scaled_stems(ckpt: Checkpoint, key_map: KeyMap, quantization: Quantization) -> list[str]:
+    """The pre-quantized Linears fp8-scaled-mm swaps in (none for the other policies). A pre-quantized file needs
+    fp8-scaled-mm and fp8-scaled-mm needs one: anything else is a one-line error."""
+    stems = scaled_fp8_stems(ckpt, key_map.select(ckpt.keys()))
+    if quantization is not Quantization.FP8_SCALED_MM:
+        if stems:
+            raise CheckpointError(
+                f"{ckpt.path}: a pre-quantized fp8 checkpoint needs quantization 'fp8-scaled-mm', "
+                f"not {quantization.value!r}"
+            )
+        return []
+    if not stems:
+        raise CheckpointError(
+            f"{ckpt.path}: quantization 'fp8-scaled-mm' needs a pre-quantized fp8 checkpoint (fp8 weights with "
+            "'.weight_scale' tensors) but this one has none; use 'fp8-cast' for a bf16 checkpoint"
+        )
+    return stems
 
 
 def _select(ckpt: Checkpoint, key_map: KeyMap, model: LTXModel) -> dict[str, str]:
@@ -95,6 +121,8 @@ def _check_quantization(
     if quantization is Quantization.FP8_CAST:
         check_fp8_cast_device(device)
         check_fp8_cast_checkpoint(ckpt, selected)
+    if quantization is Quantization.FP8_SCALED_MM:
+        check_fp8_cast_device(device, quantization.value)
 
 
 def _load_tensors(
@@ -103,10 +131,20 @@ def _load_tensors(
     recipe: TensorRecipe,
     loras: Sequence[tuple[LoraWeights, float]],
     device: torch.device,
+    scaled_stems: Sequence[str] = (),
 ) -> dict[str, torch.Tensor]:
+    """Every tensor prepared (cast, ops, LoRAs) on `device`; pre-quantized weights get their LoRAs afterwards,
+    together with their scales."""
     fuse_device = default_fuse_device()
     order = sorted(names.items(), key=lambda kv: reader.info(kv[1]).start)
-    return {name: prepare(name, reader.read(src), recipe, loras, fuse_device).to(device) for name, src in order}
+    scaled = {f"{stem}.weight" for stem in scaled_stems}
+    state = {
+        name: prepare(name, reader.read(src), recipe, () if name in scaled else loras, fuse_device).to(device)
+        for name, src in order
+    }
+    if scaled_stems and loras:
+        fuse_scaled_loras(state, scaled_stems, loras, fuse_device)
+    return state
 
 
 def _finish(model: LTXModel, state: dict[str, torch.Tensor], ckpt: Checkpoint, skip_prefix: str | None) -> None:
@@ -129,7 +167,8 @@ def load_resident_transformer(
     quantization: str | Quantization | None = None,
     model_type: ModelType = ModelType.AUDIO_VIDEO,
 ) -> LTXModel:
-    """The whole transformer on `device` (offload "none"); with fp8-cast the block Linears are stored in fp8."""
+    """The whole transformer on `device` (offload "none"); with fp8-cast the block Linears are stored in fp8, with
+    fp8-scaled-mm the checkpoint's pre-quantized Linears run as `FP8ScaledLinear`."""
     quant = parse_quantization(quantization)
     if quant is Quantization.NONE:
         return load_transformer(checkpoint, dtype=dtype, device=device, loras=loras, model_type=model_type)
@@ -137,13 +176,14 @@ def load_resident_transformer(
     dev = torch.device(device)
     cfg = transformer_config(ckpt.config, model_type, source=ckpt.path)
     key_map = _key_map(cfg, quant)
-    model = _meta_model(cfg, quant)
+    stems = _scaled_stems(ckpt, key_map, quant)
+    model = _meta_model(cfg, quant, stems)
     selected = _select(ckpt, key_map, model)
     _check_quantization(quant, ckpt, selected, dev)
     lora_weights = _read_loras(loras, selected)
     reader = TensorReader(ckpt)
     try:
-        state = _load_tensors(reader, selected, TensorRecipe(key_map, dtype), lora_weights, dev)
+        state = _load_tensors(reader, selected, TensorRecipe(key_map, dtype), lora_weights, dev, stems)
     finally:
         reader.close()
     _finish(model, state, ckpt, None)
@@ -174,10 +214,12 @@ def build_streaming_transformer(
     if not offload.streams:
         raise InputError(f"streaming needs offload 'cpu' or 'disk', not {offload.value!r}")
     quant = parse_quantization(quantization)
+    check_offload_options(offload, quantization=quant.value)
     ckpt = open_checkpoint(checkpoint)
     dev = torch.device(device)
     cfg = transformer_config(ckpt.config, model_type, source=ckpt.path)
     key_map = _key_map(cfg, quant)
+    _scaled_stems(ckpt, key_map, quant)  # a pre-quantized file cannot stream: refused by name
     model = _meta_model(cfg, quant).eval()
     selected = _select(ckpt, key_map, model)
     _check_quantization(quant, ckpt, selected, dev)

@@ -18,6 +18,7 @@ import torch
 from ltx_core.errors import CheckpointError
 from ltx_core.loader.key_map import KeyMap
 from ltx_core.loader.safetensors_file import Checkpoint, SafetensorsFile, TensorInfo
+from ltx_core.quantization.fp8_scaled_mm import keeps_stored_dtype
 
 ALIGN = 512
 BLOCKS_PREFIX = "transformer_blocks"
@@ -65,7 +66,7 @@ def tensor_infos(checkpoint: Checkpoint) -> dict[str, TensorInfo]:
 
 def memory_dtype(name: str, stored: torch.dtype, dtype: torch.dtype | None, key_map: KeyMap) -> torch.dtype:
     """The dtype a tensor has once loaded: floats cast to `dtype` (when given), then the map's ops (e.g. fp8)."""
-    d = dtype if (dtype is not None and stored.is_floating_point) else stored
+    d = dtype if (dtype is not None and stored.is_floating_point and not keeps_stored_dtype(name, stored)) else stored
     return key_map.apply_ops(name, torch.empty(0, dtype=d, device="meta")).dtype
 
 

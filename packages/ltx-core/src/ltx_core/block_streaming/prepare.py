@@ -1,6 +1,7 @@
 """One tensor from file to its in-memory form, the same way in every mode (resident, cpu, disk).
 
-Order: cast floats to the build dtype → key-map ops (fp8-cast down-cast) → LoRA fusion. For non-fp8 weights this
+Order: cast floats to the build dtype (never pre-quantized fp8 weights or their scales) → key-map ops (fp8-cast
+down-cast) → LoRA fusion. For non-fp8 weights this
 is exactly what `ltx_core.loader.load_model` computes (Δ in the target dtype, W' = Δ + W); for fp8-cast weights it
 is the official order (the weight is rounded to fp8 first, then W' = fp8(bf16(Δ) + bf16(W_fp8))).
 """
@@ -14,6 +15,7 @@ import torch
 
 from ltx_core.loader.key_map import KeyMap
 from ltx_core.loader.lora import LoraWeights, delta_dtype_for, fuse_weight, lora_delta
+from ltx_core.quantization.fp8_scaled_mm import keeps_stored_dtype
 
 _WEIGHT = ".weight"
 
@@ -32,7 +34,12 @@ class TensorRecipe:
 
     def convert(self, name: str, tensor: torch.Tensor) -> torch.Tensor:
         """Cast and key-map ops for the tensor called `name` (renamed key)."""
-        if self.dtype is not None and tensor.is_floating_point() and tensor.dtype != self.dtype:
+        if (
+            self.dtype is not None
+            and tensor.is_floating_point()
+            and tensor.dtype != self.dtype
+            and not keeps_stored_dtype(name, tensor.dtype)
+        ):
             tensor = tensor.to(self.dtype)
         return self.key_map.apply_ops(name, tensor)
 

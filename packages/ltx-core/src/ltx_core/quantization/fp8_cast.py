@@ -66,20 +66,18 @@ def use_upcast_linears(model: nn.Module) -> nn.Module:
     return model
 
 
-def check_fp8_cast_device(device: torch.device | str) -> None:
+def check_fp8_cast_device(device: torch.device | str, quantization: str = "fp8-cast") -> None:
     """Refuse devices that cannot hold fp8 tensors (e.g. Apple MPS) before anything is loaded."""
     dev = torch.device(device)
     if dev.type == "mps":
-        raise InputError("quantization 'fp8-cast' is not supported on Apple MPS (no float8 tensors); use 'none'")
+        raise InputError(f"quantization {quantization!r} is not supported on Apple MPS (no float8 tensors)")
     try:
         probe = torch.ones(2, dtype=torch.bfloat16, device=dev).to(FP8_DTYPE)
         ok = bool(torch.equal(probe.to(torch.bfloat16), torch.ones(2, dtype=torch.bfloat16, device=dev)))
     except (RuntimeError, TypeError, NotImplementedError):
         ok = False
     if not ok:
-        raise InputError(
-            f"quantization 'fp8-cast' is not supported on device {dev} (float8 conversion fails); use 'none'"
-        )
+        raise InputError(f"quantization {quantization!r} is not supported on device {dev} (float8 conversion fails)")
 
 
 def check_fp8_cast_checkpoint(checkpoint: Checkpoint, selected: dict[str, str]) -> None:
@@ -93,5 +91,5 @@ def check_fp8_cast_checkpoint(checkpoint: Checkpoint, selected: dict[str, str]) 
         if dtype not in _CASTABLE:
             raise CheckpointError(
                 f"{checkpoint.path}: fp8-cast needs a bf16/fp32 checkpoint but {name} is stored as {dtype}; "
-                "use the bf16 checkpoint (pre-quantized fp8 files need fp8-scaled-mm, not supported yet)"
+                "use the bf16 checkpoint, or quantization 'fp8-scaled-mm' for a pre-quantized fp8 file"
             )

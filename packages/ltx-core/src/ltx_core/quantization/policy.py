@@ -1,4 +1,4 @@
-"""Which quantization the user asked for; fp8-scaled-mm (pre-quantized fp8 checkpoints) is not implemented yet."""
+"""Which quantization the user asked for: none, fp8-cast (bf16 checkpoints) or fp8-scaled-mm (pre-quantized fp8)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ class Quantization(Enum):
 
 
 def parse_quantization(value: str | Quantization | None) -> Quantization:
-    """CLI/Python value → policy; fp8-scaled-mm is refused with a clear message rather than silently ignored."""
+    """CLI/Python value → policy (None means none)."""
     if value is None:
         return Quantization.NONE
     if isinstance(value, Quantization):
@@ -25,9 +25,4 @@ def parse_quantization(value: str | Quantization | None) -> Quantization:
         except ValueError:
             valid = ", ".join(m.value for m in Quantization)
             raise InputError(f"quantization {value!r} is not known; valid: {valid}") from None
-    if q is Quantization.FP8_SCALED_MM:
-        raise InputError(
-            "quantization 'fp8-scaled-mm' (pre-quantized fp8 checkpoints) is not supported yet; "
-            "use a bf16 checkpoint with 'fp8-cast'"
-        )
     return q

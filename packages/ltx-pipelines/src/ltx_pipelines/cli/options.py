@@ -250,7 +250,8 @@ _ALL = (
                _GUIDE, default_from=_guider("audio", "skip_step"), min=0),
     # runtime
     OptionSpec("quantization", "--quantization", Quantization | None, None, "Transformer weight quantization "
-               "(fp8-cast: blocks stored in fp8, computed in bf16).", _RUN),
+               "(fp8-cast: a bf16 checkpoint's block weights stored in fp8, computed in bf16; fp8-scaled-mm: a "
+               "pre-quantized fp8 checkpoint run with fp8 matmuls, chosen automatically for such a file).", _RUN),
     OptionSpec("offload", "--offload", Offload, "auto", _OFFLOAD_HELP, _RUN),
     OptionSpec("compile", "--compile", bool, False, "torch.compile the transformer blocks.", _RUN),
     OptionSpec("max_batch_size", "--max-batch-size", int, 1, "Most guidance passes run as one batch.", _RUN, min=1),

@@ -13,7 +13,7 @@ import gc
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -213,11 +213,25 @@ class DiffusionStage:
     def is_built(self) -> bool:
         return self._model is not None
 
+    def _effective_runtime(self) -> TransformerRuntime:
+        """The runtime as given, except that a pre-quantized fp8 checkpoint with no quantization asked for runs with
+        fp8-scaled-mm (the only way it can run; the official CLI makes the user say so)."""
+        if self.runtime.quantization is not None:
+            return self.runtime
+        from ltx_core.loader import open_checkpoint
+        from ltx_core.quantization import is_scaled_fp8_checkpoint
+
+        if not is_scaled_fp8_checkpoint(open_checkpoint(self.checkpoint)):
+            return self.runtime
+        logger.info("pre-quantized fp8 checkpoint: using quantization fp8-scaled-mm")
+        self.runtime = replace(self.runtime, quantization="fp8-scaled-mm")
+        return self.runtime
+
     def _build(self) -> X0Model:
         from ltx_core.loader import fuse_loras_into_model
         from ltx_core.model.transformer import load_transformer
 
-        if not self.runtime.is_plain:
+        if not self._effective_runtime().is_plain:
             from ltx_core.block_streaming import load_transformer_for_inference
 
             inner, self.offload_choice = load_transformer_for_inference(

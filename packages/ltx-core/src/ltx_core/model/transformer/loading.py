@@ -9,9 +9,11 @@ from typing import Any
 
 import torch
 
+from ltx_core.errors import CheckpointError
 from ltx_core.loader import Checkpoint, KeyMap, LoraSpec, load_model, open_checkpoint, strip_prefix_map
 from ltx_core.model.transformer.config import ModelType, TransformerConfig
 from ltx_core.model.transformer.model import LTXModel
+from ltx_core.quantization.fp8_scaled_mm import is_scaled_fp8_checkpoint
 
 TRANSFORMER_PREFIX = "model.diffusion_model."
 # Under the transformer's prefix but owned by the text path (AV layout, and the video-only layout).
@@ -58,6 +60,11 @@ def load_transformer(
 ) -> LTXModel:
     """Build the transformer from a (single-file or sharded) checkpoint; dtype None keeps the stored dtypes."""
     ckpt = open_checkpoint(checkpoint)
+    if is_scaled_fp8_checkpoint(ckpt):
+        raise CheckpointError(
+            f"{ckpt.path}: a pre-quantized fp8 checkpoint; load it with quantization 'fp8-scaled-mm' "
+            "(ltx_core.block_streaming.load_resident_transformer, or --quantization fp8-scaled-mm)"
+        )
     cfg = transformer_config(ckpt.config, model_type, source=ckpt.path)
     model = load_model(
         lambda: LTXModel(cfg),
