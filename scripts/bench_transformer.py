@@ -2,9 +2,9 @@
 
 Random bf16 weights in the real configuration with `--layers` blocks (as many as fit), written to a temporary
 single-file checkpoint, then for each setup (resident / cpu / disk streaming, with and without fp8-cast and
-torch.compile) at the token counts of a 768x512x121 clip and of a small clip: median time, peak accelerator
-memory, achieved matmul FLOP/s (counted with torch's FlopCounterMode) against the device's measured bf16 matmul
-peak, and the time ratio to the resident run.
+torch.compile; resident fp8-scaled-mm on a pre-quantized copy) at the token counts of a 768x512x121 clip and of a
+small clip: median time, peak accelerator memory, achieved matmul FLOP/s (counted with torch's FlopCounterMode)
+against the device's measured bf16 matmul peak, and the time ratio to the resident run.
 
     uv run python scripts/bench_transformer.py --layers 8                 # GPU
     uv run python scripts/bench_transformer.py --quick                    # CPU smoke run, < 1 minute
@@ -30,6 +30,7 @@ from ltx_core.block_streaming import build_streaming_transformer, load_resident_
 from ltx_core.compile import compile_transformer
 from ltx_core.model.transformer import Modality
 from ltx_core.model.transformer.loading import build_transformer, transformer_checkpoint_state_dict, transformer_config
+from ltx_core.testing.fp8_checkpoints import write_scaled_fp8_checkpoint
 from ltx_core.testing.tiny_checkpoints import real_transformer_config, tiny_transformer_config
 
 
@@ -129,13 +130,18 @@ def time_forward(
     return statistics.median(times), peak
 
 
+SUFFIX = {None: "", "fp8-cast": "+fp8", "fp8-scaled-mm": "+fp8mm"}
+
+
 def setups(args: argparse.Namespace) -> list[tuple[str, str, str | None, bool]]:
+    """(offload mode, label, quantization, compiled); fp8-scaled-mm (a pre-quantized copy) only runs resident."""
     out = []
     for mode in args.modes.split(","):
-        for quant in (None, "fp8-cast") if args.fp8 else (None,):
-            out.append((mode, f"{mode}{'+fp8' if quant else ''}", quant, False))
+        quants = (None, "fp8-cast", "fp8-scaled-mm") if args.fp8 else (None,)
+        for quant in quants if mode == "none" else quants[:2]:
+            out.append((mode, f"{mode}{SUFFIX[quant]}", quant, False))
             if args.compile and mode == "none":
-                out.append((mode, f"none{'+fp8' if quant else ''}+compile", quant, True))
+                out.append((mode, f"none{SUFFIX[quant]}+compile", quant, True))
     return out
 
 
@@ -145,7 +151,8 @@ def main() -> None:
     p.add_argument("--layers", type=int, default=8, help="transformer blocks (48 in the real model)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--modes", default="none,cpu,disk", help="comma-separated offload modes")
-    p.add_argument("--fp8", action=argparse.BooleanOptionalAction, default=True, help="also run fp8-cast")
+    p.add_argument("--fp8", action=argparse.BooleanOptionalAction, default=True,
+                   help="also run fp8-cast, and fp8-scaled-mm on a pre-quantized copy")  # fmt: skip
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=False, help="also run compiled")
     p.add_argument("--text-len", type=int, default=1024, help="text context tokens (1024 in the pipelines)")
     p.add_argument("--repeats", type=int, default=3)
@@ -166,6 +173,9 @@ def main() -> None:
         path = Path(tmp) / "transformer.safetensors"
         nbytes = write_checkpoint(path, config)
         print(f"checkpoint {nbytes / 2**30:.2f} GiB (bf16)")
+        scaled_path = Path(tmp) / "transformer-fp8.safetensors"
+        if args.fp8:
+            write_scaled_fp8_checkpoint(path, scaled_path)
         print(f"{'clip':<13} {'setup':<18} {'time s':>9} {'ratio':>7} {'peak GiB':>9} {'TFLOP/s':>8} {'of peak':>8}")
         for clip in CLIPS:
             video, audio = make_inputs(config, clip, args.text_len, device)
@@ -173,7 +183,8 @@ def main() -> None:
             base = None
             for mode, label, quant, compiled in setups(args):
                 if mode == "none":
-                    model = load_resident_transformer(path, dtype=torch.bfloat16, device=device, quantization=quant)
+                    source = scaled_path if quant == "fp8-scaled-mm" else path
+                    model = load_resident_transformer(source, dtype=torch.bfloat16, device=device, quantization=quant)
                     if compiled:
                         compile_transformer(model)
                 else:
