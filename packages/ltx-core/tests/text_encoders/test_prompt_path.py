@@ -10,7 +10,12 @@ from ltx_core.loader import open_checkpoint
 from ltx_core.text_encoders.gemma.enhance import clean_enhanced, enhance_prompt
 from ltx_core.text_encoders.gemma.loading import load_text_path, text_path_config
 from ltx_core.text_encoders.gemma.model import load_gemma
-from ltx_core.text_encoders.gemma.prompts import contexts_from_hidden_states, encode_prompts
+from ltx_core.text_encoders.gemma.prompts import (
+    Enhancement,
+    ResidentPromptEncoder,
+    contexts_from_hidden_states,
+    encode_prompts,
+)
 
 S = 256  # a multiple of the 128 registers, short enough for CPU tests
 
@@ -129,3 +134,22 @@ def test_encode_prompts_enhances_only_the_first(tiny_roots):
         enhance_max_new_tokens=8,
     )
     assert got[0].prompt != "a cat" and got[1].prompt == "low quality"
+
+
+def test_resident_encoder_equals_one_shot_and_keeps_its_models(tiny_roots):
+    ckpt_path, root = tiny_roots["ltx23_tiny"]
+    kw = dict(device="cpu", dtype=torch.float32, max_length=S)
+    resident = ResidentPromptEncoder(root, ckpt_path, **kw)
+    assert not resident.is_built
+    enhancement = Enhancement(enabled=True, seed=3, max_new_tokens=8)
+    for prompts, enhance in ((["a cat", "low quality"], enhancement), (["a dog"], Enhancement())):
+        want = encode_prompts(prompts, root, ckpt_path, **kw, enhance_prompt=enhance.enabled, enhance_seed=3,
+                              enhance_max_new_tokens=8)  # fmt: skip
+        encoder = resident._encoder
+        got = resident.encode(prompts, enhance)
+        assert encoder is None or resident._encoder is encoder  # built once, then reused
+        assert [g.prompt for g in got] == [w.prompt for w in want]
+        for g, w in zip(got, want, strict=True):
+            assert torch.equal(g.video_context, w.video_context) and torch.equal(g.audio_context, w.audio_context)
+    resident.release()
+    assert not resident.is_built

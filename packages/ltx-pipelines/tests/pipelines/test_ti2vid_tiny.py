@@ -213,6 +213,50 @@ def test_cached_transformers_are_reused_across_calls(tiny_sets: dict[str, Path],
     assert not any(stage.is_built for stage in stages)  # not cached: freed at the end of the call
 
 
+def test_keep_models_keeps_every_block_and_changes_nothing(tiny_sets: dict[str, Path], contexts: dict) -> None:
+    folder = tiny_sets["ltx23"]
+    short = {"stage_2_sigmas": (0.909375, 0.0)}
+    plain = _generate(_pipeline("two_stages", folder), contexts["ltx23"], 5, **short)
+    pipeline = _pipeline("two_stages", folder)
+    pipeline.keep_models = True
+    assert pipeline.keep_models and pipeline.cache_transformer
+    decoders = [pipeline.video_decoder, pipeline.audio_decoder, pipeline.upsampler]
+    runs = []
+    for _ in range(2):
+        result = pipeline(contexts["ltx23"][0], contexts["ltx23"][1], seed=5, height=HEIGHT, width=WIDTH,
+                          num_frames=FRAMES, frame_rate=FPS, num_inference_steps=2, video_guider_params=GUIDED,
+                          audio_guider_params=GUIDED, **short)  # fmt: skip
+        runs.append((torch.cat(list(result.video)), result))
+        kept = [block.models._models for block in decoders]
+        assert all(block.models.is_built for block in decoders)
+    assert [block.models._models for block in decoders] == kept  # the second call reused them
+    assert torch.equal(runs[0][0], runs[1][0])
+    for _frames, result in runs:
+        assert torch.equal(result.video_latent, plain.video_latent)
+        assert torch.equal(result.audio.waveform, plain.audio.waveform)
+    pipeline.keep_models = False
+    assert not any(block.models.is_built for block in decoders)
+    assert not pipeline.stage_1.is_built and not pipeline.stage_2.is_built
+
+
+def test_prompt_encoder_can_keep_gemma_and_the_text_path(tiny_sets: dict[str, Path]) -> None:
+    folder = tiny_sets["ltx23"]
+    encoder = PromptEncoder(folder / "dev.safetensors", folder / "gemma", device="cpu")
+    prompts = ["a red fox in the snow", "blurry, low quality"]
+    want = encoder(prompts)
+    assert not encoder.models.is_built
+    encoder.models.keep = True
+    first = encoder(prompts)
+    resident = encoder.models._models
+    second = encoder(prompts)
+    assert encoder.models._models is resident and resident.is_built
+    for w, a, b in zip(want, first, second, strict=True):
+        assert torch.equal(w.video_context, a.video_context) and torch.equal(w.video_context, b.video_context)
+        assert torch.equal(w.audio_context, a.audio_context) and torch.equal(w.audio_context, b.audio_context)
+    encoder.models.release()
+    assert not encoder.models.is_built and not resident.is_built
+
+
 class _PassCounter:
     """Wraps the built transformer: per call, the batch rows and each row's perturbation kinds."""
 

@@ -83,7 +83,49 @@ def built(factory: Callable[[], T]) -> Iterator[T]:
     try:
         yield model
     finally:
-        free(*(m for m in (model if isinstance(model, tuple) else (model,)) if isinstance(m, nn.Module)))
+        _free_all(model)
+
+
+def _free_all(models: Any) -> None:
+    """Free the modules among `models` (one or a tuple); other objects with a `release()` are released."""
+    items = models if isinstance(models, tuple) else (models,)
+    for item in items:
+        if not isinstance(item, nn.Module) and hasattr(item, "release"):
+            item.release()
+    free(*(m for m in items if isinstance(m, nn.Module)))
+
+
+class KeptModels:
+    """A block's models: built for each use and freed after (the default), or, with `keep`, built on first use and
+    kept until `release()` (a pipeline reused for many prompts, when memory allows)."""
+
+    def __init__(self) -> None:
+        self.keep = False
+        self._models: Any = None
+
+    @property
+    def is_built(self) -> bool:
+        return self._models is not None
+
+    @contextmanager
+    def use(self, factory: Callable[[], T]) -> Iterator[T]:
+        if self._models is None and not self.keep:
+            with built(factory) as models:
+                yield models
+            return
+        yield self.get(factory)
+
+    def get(self, factory: Callable[[], T]) -> T:
+        """The kept models, built now if needed (only with `keep`: the caller then never frees them)."""
+        assert self.keep or self._models is not None, "get() is for kept models; use use()"
+        if self._models is None:
+            self._models = factory()
+        return self._models  # type: ignore[no-any-return]
+
+    def release(self) -> None:
+        models, self._models = self._models, None
+        if models is not None:
+            _free_all(models)
 
 
 # --- latent geometry ---------------------------------------------------------------------------------------------
@@ -474,7 +516,8 @@ def _final_latent(
 
 
 class PromptEncoder:
-    """Prompts → per-prompt contexts. Gemma is built for the call and freed before the text path is built.
+    """Prompts → per-prompt contexts. Gemma is built for the call and freed before the text path is built (with
+    `models.keep`, both stay built across calls).
 
     Items that are already `PromptContexts` (precomputed: encode once, generate many) are only moved to the
     block's device and dtype, and no model is built when every item is precomputed.
@@ -494,6 +537,7 @@ class PromptEncoder:
         self.dtype = dtype
         self.device = resolve_device(device)
         self.text_encoder_device = text_encoder_device
+        self.models = KeptModels()  # with keep: a ResidentPromptEncoder (Gemma and the text path stay built)
 
     def __call__(
         self,
@@ -503,27 +547,42 @@ class PromptEncoder:
         enhance_prompt_image: str | Path | None = None,
         enhance_prompt_seed: int = 42,
     ) -> list[Any]:
-        from ltx_core.text_encoders.gemma import PromptContexts, encode_prompts
+        from ltx_core.text_encoders.gemma import Enhancement, PromptContexts, encode_prompts
 
         texts = [(i, p) for i, p in enumerate(prompts) if not isinstance(p, PromptContexts)]
         out: list[Any] = [self._placed(p) if isinstance(p, PromptContexts) else None for p in prompts]
         if texts:
             if self.gemma_root is None:
                 raise InputError("a text prompt needs a Gemma root folder (--gemma-root); or pass precomputed contexts")
-            encoded = encode_prompts(
-                [str(p) for _, p in texts],
-                self.gemma_root,
-                self.checkpoint,
-                device=self.device,
-                dtype=self.dtype,
-                text_encoder_device=self.text_encoder_device,
-                enhance_prompt=enhance_first_prompt and texts[0][0] == 0,
-                enhance_image=enhance_prompt_image,
-                enhance_seed=enhance_prompt_seed,
-            )
+            strings = [str(p) for _, p in texts]
+            enhancement = Enhancement(enhance_first_prompt and texts[0][0] == 0, enhance_prompt_image,
+                                      enhance_prompt_seed)  # fmt: skip
+            if self.models.keep or self.models.is_built:
+                encoded = self.models.get(self._resident).encode(strings, enhancement)
+            else:
+                encoded = encode_prompts(
+                    strings,
+                    self.gemma_root,
+                    self.checkpoint,
+                    device=self.device,
+                    dtype=self.dtype,
+                    text_encoder_device=self.text_encoder_device,
+                    enhance_prompt=enhancement.enabled,
+                    enhance_image=enhancement.image,
+                    enhance_seed=enhancement.seed,
+                )
             for (i, _), contexts in zip(texts, encoded, strict=True):
                 out[i] = contexts
         return out
+
+    def _resident(self) -> Any:
+        from ltx_core.text_encoders.gemma import ResidentPromptEncoder
+
+        assert self.gemma_root is not None
+        return ResidentPromptEncoder(
+            self.gemma_root, self.checkpoint, device=self.device, dtype=self.dtype,
+            text_encoder_device=self.text_encoder_device,
+        )  # fmt: skip
 
     def _placed(self, contexts: Any) -> Any:
         from ltx_core.text_encoders.gemma import PromptContexts
@@ -558,11 +617,13 @@ class ImageConditioner:
         self.checkpoint = checkpoint
         self.dtype = dtype
         self.device = resolve_device(device)
+        self.models = KeptModels()
 
     def __call__(self, fn: Callable[[VideoEncodeFn], T]) -> T:
         from ltx_core.model.video_vae import encode_video, load_video_encoder
 
-        with built(lambda: load_video_encoder(self.checkpoint, dtype=self.dtype, device=self.device)) as encoder:
+        build = lambda: load_video_encoder(self.checkpoint, dtype=self.dtype, device=self.device)  # noqa: E731
+        with self.models.use(build) as encoder:
             return fn(lambda pixels, tiling=None: encode_video(encoder, pixels, tiling))
 
 
@@ -579,11 +640,13 @@ class AudioConditioner:
         self.checkpoint = checkpoint
         self.dtype = dtype
         self.device = resolve_device(device)
+        self.models = KeptModels()
 
     def __call__(self, fn: Callable[[AudioEncodeFn], T]) -> T:
         from ltx_core.model.audio_vae import encode_audio, load_audio_encoder
 
-        with built(lambda: load_audio_encoder(self.checkpoint, dtype=self.dtype, device=self.device)) as encoder:
+        build = lambda: load_audio_encoder(self.checkpoint, dtype=self.dtype, device=self.device)  # noqa: E731
+        with self.models.use(build) as encoder:
             return fn(lambda waveform, rate: encode_audio(encoder, waveform, rate))
 
 
@@ -605,6 +668,7 @@ class VideoUpsampler:
         self.upsampler_path = upsampler_path
         self.dtype = dtype
         self.device = resolve_device(device)
+        self.models = KeptModels()
 
     def __call__(self, latent: torch.Tensor) -> torch.Tensor:
         from ltx_core.model.upsampler import load_upsampler, upsample_video
@@ -614,20 +678,28 @@ class VideoUpsampler:
             stats = load_per_channel_statistics(self.checkpoint, dtype=self.dtype, device=self.device)
             return stats, load_upsampler(self.upsampler_path, dtype=self.dtype, device=self.device)
 
-        with built(build) as (stats, upsampler):
+        with self.models.use(build) as (stats, upsampler):
             return upsample_video(latent, upsampler, stats)  # type: ignore[arg-type]
 
 
 class FrameChunks(Iterator[torch.Tensor]):
-    """Decoded frames, chunk by chunk (`[f, h, w, 3]` in [0, 1]); frees the decoder when exhausted or closed.
+    """Decoded frames, chunk by chunk (`[f, h, w, 3]` in [0, 1]); frees the decoder when exhausted or closed (unless
+    the decoder block keeps it).
 
     Nothing is decoded until the first `next()`. `num_frames`, `height` and `width` describe the whole video.
     """
 
     def __init__(
-        self, decoder: nn.Module, chunks: Iterator[torch.Tensor], num_frames: int, height: int, width: int
+        self,
+        decoder: nn.Module,
+        chunks: Iterator[torch.Tensor],
+        num_frames: int,
+        height: int,
+        width: int,
+        owns_decoder: bool = True,
     ) -> None:
         self._decoder: nn.Module | None = decoder
+        self._owns_decoder = owns_decoder  # False: a kept decoder, not freed here
         self._chunks = chunks
         self.num_frames, self.height, self.width = num_frames, height, width
 
@@ -652,7 +724,8 @@ class FrameChunks(Iterator[torch.Tensor]):
             close = getattr(self._chunks, "close", None)
             if close is not None:
                 close()
-            free(decoder)
+            if self._owns_decoder:
+                free(decoder)
 
     def __enter__(self) -> FrameChunks:
         return self
@@ -676,18 +749,23 @@ class VideoDecoder:
         self.dtype = dtype
         self.device = resolve_device(device)
         self.memory_efficient = memory_efficient
+        self.models = KeptModels()
 
     def __call__(
         self, latent: torch.Tensor, tiling_config: Any = None, generator: torch.Generator | None = None
     ) -> FrameChunks:
         from ltx_core.model.video_vae import decode_video, load_video_decoder
 
-        decoder = load_video_decoder(
-            self.checkpoint, dtype=self.dtype, device=self.device, memory_efficient=self.memory_efficient
-        )
+        def build() -> nn.Module:
+            return load_video_decoder(
+                self.checkpoint, dtype=self.dtype, device=self.device, memory_efficient=self.memory_efficient
+            )
+
+        kept = self.models.keep or self.models.is_built
+        decoder = self.models.get(build) if kept else build()
         shape = VideoLatentShape.from_torch_shape(tuple(latent.shape)).upscale()
         chunks = decode_video(decoder, latent, tiling_config, generator)
-        return FrameChunks(decoder, chunks, shape.frames, shape.height, shape.width)
+        return FrameChunks(decoder, chunks, shape.frames, shape.height, shape.width, owns_decoder=not kept)
 
 
 class AudioDecoder:
@@ -703,6 +781,7 @@ class AudioDecoder:
         self.checkpoint = checkpoint
         self.dtype = dtype
         self.device = resolve_device(device)
+        self.models = KeptModels()
 
     def __call__(self, latent: torch.Tensor) -> Audio:
         from ltx_core.model.audio_vae import decode_audio, load_audio_decoder, load_vocoder
@@ -711,6 +790,6 @@ class AudioDecoder:
             decoder = load_audio_decoder(self.checkpoint, dtype=self.dtype, device=self.device)
             return decoder, load_vocoder(self.checkpoint, dtype=self.dtype, device=self.device)
 
-        with built(build) as (decoder, vocoder):
+        with self.models.use(build) as (decoder, vocoder):
             waveform, rate = decode_audio(decoder, vocoder, latent)  # type: ignore[arg-type]
         return Audio(waveform=waveform, sampling_rate=rate)

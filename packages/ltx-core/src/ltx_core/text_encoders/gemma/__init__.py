@@ -13,16 +13,24 @@ from ltx_core.text_encoders.gemma.loading import (
 )
 from ltx_core.text_encoders.gemma.model import GemmaTextEncoder, load_gemma
 from ltx_core.text_encoders.gemma.processor import EmbeddingsProcessor, TextContexts
-from ltx_core.text_encoders.gemma.prompts import PromptContexts, contexts_from_hidden_states, encode_prompts
+from ltx_core.text_encoders.gemma.prompts import (
+    Enhancement,
+    PromptContexts,
+    ResidentPromptEncoder,
+    contexts_from_hidden_states,
+    encode_prompts,
+)
 from ltx_core.text_encoders.gemma.root import GemmaRoot, check_gemma_fits, find_gemma_root
 
 __all__ = [
     "TEXT_PATH_KEY_MAP",
     "ConnectorConfig",
     "EmbeddingsProcessor",
+    "Enhancement",
     "GemmaRoot",
     "GemmaTextEncoder",
     "PromptContexts",
+    "ResidentPromptEncoder",
     "TextContexts",
     "TextPathConfig",
     "build_text_path",

@@ -1,7 +1,8 @@
 """Prompt encoder API: prompts → per-prompt cross-attention contexts (spec A.14 lifecycle).
 
 Gemma is built for the call and dropped before the (small) text path is built, so the two never share memory;
-Gemma may run on another device (e.g. the CPU) than the text path (`text_encoder_device`).
+Gemma may run on another device (e.g. the CPU) than the text path (`text_encoder_device`). `ResidentPromptEncoder`
+keeps both built across calls instead, for processes that encode many prompts.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import gc
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -59,6 +61,37 @@ def _free(encoder: GemmaTextEncoder) -> None:
     gc.collect()
 
 
+@dataclass(frozen=True)
+class Enhancement:
+    """Whether and how prompt 0 is rewritten by Gemma before encoding (image-to-video when `image` is given)."""
+
+    enabled: bool = False
+    image: str | Path | None = None
+    seed: int = 42
+    max_new_tokens: int = 512
+
+
+def _hidden_states(
+    encoder: GemmaTextEncoder, prompts: Sequence[str], enhancement: Enhancement
+) -> tuple[list[str], list[tuple[Any, torch.Tensor]]]:
+    """(texts actually encoded, Gemma hidden states and mask per text)."""
+    texts = list(prompts)
+    if enhancement.enabled and texts:
+        from ltx_core.text_encoders.gemma.enhance import enhance_prompt
+
+        texts[0] = enhance_prompt(
+            encoder, texts[0], image=enhancement.image, seed=enhancement.seed,
+            max_new_tokens=enhancement.max_new_tokens,
+        )  # fmt: skip
+    return texts, [encoder.encode(text) for text in texts]
+
+
+def _contexts(
+    processor: EmbeddingsProcessor, texts: Sequence[str], encoded: Sequence[tuple[Any, torch.Tensor]]
+) -> list[PromptContexts]:
+    return [contexts_from_hidden_states(processor, hs, mask, t) for t, (hs, mask) in zip(texts, encoded, strict=True)]
+
+
 def encode_prompts(
     prompts: Sequence[str],
     gemma_root: str | Path | GemmaRoot,
@@ -82,23 +115,59 @@ def encode_prompts(
     root = gemma_root if isinstance(gemma_root, GemmaRoot) else find_gemma_root(gemma_root)
     check_gemma_fits(root, text_path_config(ckpt), ckpt.path)
     gemma_device = torch.device(text_encoder_device if text_encoder_device is not None else device)
-    texts = list(prompts)
+    enhancement = Enhancement(enhance_prompt, enhance_image, enhance_seed, enhance_max_new_tokens)
     encoder = load_gemma(root, dtype=dtype, device=gemma_device, max_length=max_length)
     try:
-        if enhance_prompt and texts:
-            from ltx_core.text_encoders.gemma.enhance import enhance_prompt as _enhance
-
-            texts[0] = _enhance(
-                encoder, texts[0], image=enhance_image, seed=enhance_seed, max_new_tokens=enhance_max_new_tokens
-            )
-        encoded = [encoder.encode(text) for text in texts]
+        texts, encoded = _hidden_states(encoder, prompts, enhancement)
     finally:
         _free(encoder)
     processor = load_text_path(ckpt, dtype=dtype, device=device)
     try:
-        return [
-            contexts_from_hidden_states(processor, hs, mask, text)
-            for text, (hs, mask) in zip(texts, encoded, strict=True)
-        ]
+        return _contexts(processor, texts, encoded)
     finally:
         release(processor)
+
+
+class ResidentPromptEncoder:
+    """`encode_prompts` with Gemma and the text path built on first use and kept until `release()`: for a process
+    that encodes many prompts and has the memory to hold both (the one-shot function never holds them together)."""
+
+    def __init__(
+        self,
+        gemma_root: str | Path | GemmaRoot,
+        checkpoint: str | Path | Checkpoint,
+        *,
+        device: torch.device | str,
+        dtype: torch.dtype,
+        text_encoder_device: torch.device | str | None = None,
+        max_length: int = MAX_LENGTH,
+    ) -> None:
+        self.checkpoint = open_checkpoint(checkpoint)
+        self.root = gemma_root if isinstance(gemma_root, GemmaRoot) else find_gemma_root(gemma_root)
+        check_gemma_fits(self.root, text_path_config(self.checkpoint), self.checkpoint.path)
+        self.device, self.dtype, self.max_length = torch.device(device), dtype, max_length
+        self.gemma_device = torch.device(text_encoder_device) if text_encoder_device is not None else self.device
+        self._encoder: GemmaTextEncoder | None = None
+        self._processor: EmbeddingsProcessor | None = None
+
+    @property
+    def is_built(self) -> bool:
+        return self._encoder is not None
+
+    def encode(self, prompts: Sequence[str], enhancement: Enhancement = Enhancement()) -> list[PromptContexts]:
+        """The same contexts `encode_prompts` gives for these prompts and enhancement settings."""
+        if self._encoder is None:
+            device, length = self.gemma_device, self.max_length
+            self._encoder = load_gemma(self.root, dtype=self.dtype, device=device, max_length=length)
+        if self._processor is None:
+            self._processor = load_text_path(self.checkpoint, dtype=self.dtype, device=self.device)
+        texts, encoded = _hidden_states(self._encoder, prompts, enhancement)
+        return _contexts(self._processor, texts, encoded)
+
+    def release(self) -> None:
+        if self._encoder is not None:
+            encoder, self._encoder = self._encoder, None
+            _free(encoder)
+        if self._processor is not None:
+            processor, self._processor = self._processor, None
+            release(processor)
