@@ -3,11 +3,16 @@
 Writes a single-file checkpoint of the released LTX-2 / LTX-2.3 configuration (`--layers` transformer blocks,
 random bf16 weights; the text projection and connectors are left out because the prompt is given as precomputed
 random contexts of the right widths, so neither Gemma nor the text path runs) and the x2 latent upsampler, then
-runs `DistilledPipeline` (8 + 3 steps) once and prints, per stage: wall time, its share of the total, peak memory
+runs `DistilledPipeline` (8 + 3 steps) and prints, per stage: wall time, its share of the total, peak memory
 (CUDA: torch.cuda.max_memory_allocated; CPU and Apple MPS: peak RSS, reset per stage through /proc/self/clear_refs
 where Linux offers it, else the process peak) and that peak relative to the weights held during the stage.
+With `--runs 2` (the default on an accelerator) the same call runs again with every model kept from the first run
+(`pipeline.keep_models`): the cold run includes building the models, the warm one is the steady state of a pipeline
+reused for many prompts. `--offload`, `--quantization` (fp8-scaled-mm on a pre-quantized copy) and `--compile` pick
+the transformer runtime.
 
     uv run python scripts/bench_pipeline.py                          # GPU: 768x512x121, 48 layers
+    uv run python scripts/bench_pipeline.py --quantization fp8-scaled-mm --compile
     uv run python scripts/bench_pipeline.py --device cpu             # CPU: 192x128x9, 1 layer (a few minutes)
     uv run python scripts/bench_pipeline.py --workdir /data/bench    # keep (and reuse) the written files
 
@@ -20,7 +25,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
-import inspect
 import json
 import resource
 import sys
@@ -110,6 +114,7 @@ class Timeline:
         self.steps: dict[str, list[float]] = {}
         self._last = time.perf_counter()
         self._seen: set[str] = set()
+        self.base = 0  # memory in use when the run started
 
     def start(self) -> None:
         self.memory.sync()
@@ -172,8 +177,11 @@ def random_contexts(transformer: dict[str, Any], device: torch.device, dtype: to
     return PromptContexts(video, audio, torch.ones(1, n, dtype=torch.int64, device=device), "random contexts")
 
 
-def write_files(workdir: Path, version: str, layers: int, device: torch.device) -> tuple[Path, Path, float]:
-    """The checkpoint and upsampler (reused when the workdir already holds them for this config); write seconds."""
+def write_files(
+    workdir: Path, version: str, layers: int, device: torch.device, quantization: str = "none"
+) -> tuple[Path, Path, float]:
+    """The checkpoint and upsampler (reused when the workdir already holds them for this config); write seconds.
+    For fp8-scaled-mm the returned checkpoint is a pre-quantized copy of the bf16 one."""
     from ltx_core.testing.real_configs import (
         checkpoint_tensor_specs,
         real_config,
@@ -194,6 +202,14 @@ def write_files(workdir: Path, version: str, layers: int, device: torch.device) 
         write_random_safetensors(ckpt, specs, real_metadata(version, config), device=gen_device)
     if not upsampler.is_file():
         write_random_upsampler(upsampler, real_upsampler_config(version), device=gen_device)
+    if quantization == "fp8-scaled-mm":
+        from ltx_core.testing.fp8_checkpoints import write_scaled_fp8_checkpoint
+
+        scaled = ckpt.with_name(ckpt.stem + "-fp8.safetensors")
+        if not _has_config(scaled, config):
+            print(f"writing {scaled} (block Linears pre-quantized to fp8)...", flush=True)
+            write_scaled_fp8_checkpoint(ckpt, scaled)
+        ckpt = scaled
     return ckpt, upsampler, time.perf_counter() - start
 
 
@@ -215,51 +231,20 @@ def _has_config(path: Path, config: dict[str, Any]) -> bool:
         return False
 
 
-# --- offload -------------------------------------------------------------------------------------------------------
-
-
-def apply_offload(pipeline: Any, offload: str) -> str:
-    """Stream the transformer's blocks (cpu / disk) through ltx_core's loader, swapped into the pipeline's stage.
-
-    A stopgap while the pipeline constructors take no `offload` argument (used instead when they do)."""
-    from ltx_core.block_streaming import load_transformer_for_inference, release_transformer
-    from ltx_core.model.transformer import X0Model
-
-    stage = pipeline.stage
-    chosen: list[str] = []
-
-    def build() -> X0Model:
-        model, choice = load_transformer_for_inference(
-            stage.checkpoint, device=stage.device, offload=offload, dtype=stage.transformer_dtype, loras=stage.loras
-        )
-        chosen.append(choice.mode.value)
-        stage._model_loras = stage.loras
-        return X0Model(model).to(stage.device).eval()
-
-    def release() -> None:
-        if stage._model is not None:
-            model, stage._model = stage._model, None
-            release_transformer(model.model)
-            gc.collect()
-
-    stage._build = build
-    stage.release = release
-    return "bench-side streaming"
-
-
 # --- run -----------------------------------------------------------------------------------------------------------
 
 
 def run(args: argparse.Namespace) -> None:
     from ltx_core.testing.real_configs import component_bytes, real_config
     from ltx_pipelines.distilled import DistilledPipeline
+    from ltx_pipelines.utils.blocks import TransformerRuntime
 
     device = torch.device(args.device)
     dtype = {"bf16": torch.bfloat16, "fp32": torch.float32}[args.dtype]
     memory = Memory(device)
     print(f"device: {_device_name(device)}; torch {torch.__version__}; threads {torch.get_num_threads()}")
     with _workdir(args.workdir) as workdir:
-        ckpt, upsampler, write_s = write_files(workdir, args.version, args.layers, device)
+        ckpt, upsampler, write_s = write_files(workdir, args.version, args.layers, device, args.quantization)
         sizes = component_bytes(ckpt)
         upsampler_bytes = Path(upsampler).stat().st_size
         print(f"files ready in {write_s:.1f} s: checkpoint {sum(sizes.values()) / GIB:.2f} GiB, upsampler "
@@ -267,39 +252,51 @@ def run(args: argparse.Namespace) -> None:
 
         transformer_cfg = real_config(args.version, args.layers)["transformer"]
         contexts = random_contexts(transformer_cfg, device, dtype, args.seed)
-        kwargs: dict[str, Any] = {"device": device, "dtype": dtype}
-        offload_note = "resident"
-        accepts_offload = "offload" in inspect.signature(DistilledPipeline.__init__).parameters
-        if accepts_offload:
-            kwargs["offload"] = args.offload
-            offload_note = f"pipeline offload={args.offload}"
-        pipeline = DistilledPipeline(ckpt, None, upsampler, **kwargs)
-        if args.offload != "none" and not accepts_offload:
-            offload_note = f"{apply_offload(pipeline, args.offload)} ({args.offload})"
+        quantization = None if args.quantization == "none" else args.quantization
+        runtime = TransformerRuntime(offload=args.offload, quantization=quantization, compile=args.compile)
+        pipeline = DistilledPipeline(ckpt, None, upsampler, device=device, dtype=dtype, runtime=runtime)
+        setup = f"offload {args.offload}, quantization {args.quantization}{', compiled' if args.compile else ''}"
+        pipeline.keep_models = args.runs > 1  # later runs: the steady state of a pipeline reused for many prompts
+        for index in range(args.runs):
+            timeline, outputs = run_once(pipeline, contexts, args, memory)
+            label = "cold: models built during the run" if index == 0 else "warm: models kept from the previous run"
+            report(args, timeline, memory, sizes, upsampler_bytes, f"{setup}; run {index + 1}, {label}", outputs)
+        pipeline.keep_models = False
 
-        timeline = Timeline(memory)
-        gc.collect()
-        base = memory.now()
-        timeline.start()
-        result = pipeline(
-            contexts,
-            seed=args.seed,
-            height=args.height,
-            width=args.width,
-            num_frames=args.num_frames,
-            frame_rate=args.frame_rate,
-            record=timeline.record,
-            progress=timeline.progress,
-        )
-        timeline.cut("decode video: build decoder")
-        frames, finite = 0, True
-        for chunk in result.video:
-            frames += int(chunk.shape[0])
-            finite = finite and bool(torch.isfinite(chunk).all())
-            del chunk
-        timeline.cut("decode video: run (untiled)")
-        audio_finite = bool(torch.isfinite(result.audio.waveform).all())
 
+def run_once(pipeline: Any, contexts: Any, args: argparse.Namespace, memory: Memory) -> tuple[Timeline, str]:
+    timeline = Timeline(memory)
+    gc.collect()
+    timeline.base = memory.now()
+    timeline.start()
+    result = pipeline(
+        contexts, seed=args.seed, height=args.height, width=args.width, num_frames=args.num_frames,
+        frame_rate=args.frame_rate, record=timeline.record, progress=timeline.progress,
+    )  # fmt: skip
+    timeline.cut("decode video: build decoder")
+    frames, finite = 0, True
+    for chunk in result.video:
+        frames += int(chunk.shape[0])
+        finite = finite and bool(torch.isfinite(chunk).all())
+        del chunk
+    timeline.cut("decode video: run (untiled)")
+    audio_finite = bool(torch.isfinite(result.audio.waveform).all())
+    outputs = (
+        f"outputs: {frames} frames ({'finite' if finite else 'NOT finite'}), audio {result.audio.waveform.shape[-1]} "
+        f"samples at {result.audio.sampling_rate} Hz ({'finite' if audio_finite else 'NOT finite'})"
+    )
+    return timeline, outputs
+
+
+def report(
+    args: argparse.Namespace,
+    timeline: Timeline,
+    memory: Memory,
+    sizes: dict[str, int],
+    upsampler_bytes: int,
+    setup: str,
+    outputs: str,
+) -> None:
     transformer = sizes.get("transformer", 0)
     held = {  # bytes of the models alive during each row (the transformer stays built from stage 1 to stage 2)
         "stage 1: build transformer": transformer,
@@ -312,10 +309,8 @@ def run(args: argparse.Namespace) -> None:
     }
     for row in timeline.rows:
         row.weights = held.get(row.name, 0)
-    print_report(args, timeline, memory, base, sizes, offload_note)
-    print(f"outputs: {frames} frames ({'finite' if finite else 'NOT finite'}), audio "
-          f"{result.audio.waveform.shape[-1]} samples at {result.audio.sampling_rate} Hz "
-          f"({'finite' if audio_finite else 'NOT finite'})")  # fmt: skip
+    print_report(args, timeline, memory, timeline.base, sizes, setup)
+    print(outputs)
 
 
 def print_report(
@@ -387,6 +382,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--offload", choices=["none", "cpu", "disk", "auto"], default="none",
                     help="where the transformer blocks live while it runs (default: resident)")  # fmt: skip
     ap.add_argument("--dtype", choices=["bf16", "fp32"], default="bf16", help="pipeline dtype (weights stay bf16)")
+    ap.add_argument(
+        "--quantization",
+        choices=["none", "fp8-cast", "fp8-scaled-mm"],
+        default="none",
+        help="transformer quantization (fp8-scaled-mm runs a pre-quantized copy of the checkpoint)",
+    )
+    ap.add_argument("--compile", action="store_true", help="torch.compile the transformer blocks")
+    ap.add_argument("--runs", type=int, default=None,
+                    help="runs of the same call; after the first every model is kept (default 2 on an accelerator, "
+                    "1 on CPU)")  # fmt: skip
     ap.add_argument("--workdir", help="keep the written files here (and reuse them on the next run)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
@@ -399,6 +404,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.layers is None:
         args.layers = 1 if cpu else 48
         reduced.append("layers")
+    if args.runs is None:
+        args.runs = 1 if cpu else 2
     if cpu and reduced:
         print(f"CPU run: reduced defaults for {', '.join(reduced)} ({args.width}x{args.height}x{args.num_frames}, "
               f"{args.layers} block(s)); the real size is 768x512x121 with 48 blocks on a GPU")  # fmt: skip

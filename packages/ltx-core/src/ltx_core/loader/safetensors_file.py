@@ -168,6 +168,7 @@ class Checkpoint:
         if not paths:
             raise CheckpointError("No checkpoint file given")
         self.files = [SafetensorsFile(p) for p in paths]
+        self._owners: dict[str, SafetensorsFile] | None = None
 
     @property
     def path(self) -> Path:
@@ -190,14 +191,20 @@ class Checkpoint:
         return list(self._owner())
 
     def _owner(self) -> dict[str, SafetensorsFile]:
-        owner: dict[str, SafetensorsFile] = {}
-        for f in self.files:
-            for k in f.tensors:
-                owner[k] = f
-        return owner
+        if self._owners is None:
+            owner: dict[str, SafetensorsFile] = {}
+            for f in self.files:
+                for k in f.tensors:
+                    owner[k] = f
+            self._owners = owner
+        return self._owners
 
     def info(self, name: str) -> TensorInfo:
         return self._owner()[name].tensors[name]
+
+    def read(self, name: str, device: torch.device | str = "cpu") -> torch.Tensor:
+        """One tensor, from the shard that owns it."""
+        return self._owner()[name].read(name, device)
 
     def iter_tensors(
         self, names: Sequence[str], device: torch.device | str = "cpu"
