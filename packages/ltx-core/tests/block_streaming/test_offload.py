@@ -98,11 +98,9 @@ def test_parse_and_option_checks() -> None:
     with pytest.raises(InputError, match="valid: none, cpu, disk, auto"):
         parse_offload("gpu")
     check_offload_options(OffloadMode.NONE, compile=True)
-    check_offload_options(OffloadMode.DISK, quantization="fp8-cast")
+    check_offload_options(OffloadMode.DISK)
     with pytest.raises(InputError, match="--compile"):
         check_offload_options(OffloadMode.CPU, compile=True)
-    with pytest.raises(InputError, match="fp8-scaled-mm"):
-        check_offload_options(OffloadMode.DISK, quantization="fp8-scaled-mm")
 
 
 def test_probe_memory_cpu() -> None:

@@ -1,5 +1,5 @@
-"""Building the transformer for inference: resident, or streamed from RAM / disk, optionally with fp8-cast; or a
-pre-quantized fp8 checkpoint as stored (fp8-scaled-mm, resident only).
+"""Building the transformer for inference: resident, or streamed from RAM / disk, optionally with fp8-cast, or a
+pre-quantized fp8 checkpoint as stored (fp8-scaled-mm).
 
 All paths share `prepare` (cast → key-map ops → LoRA fusion), so a given checkpoint, dtype, LoRA set and
 quantization produce bitwise the same weights, hence the same outputs, in every mode.
@@ -38,7 +38,6 @@ from ltx_core.offload import (
     ModelFootprint,
     OffloadMode,
     available_ram_bytes,
-    check_offload_options,
     parse_offload,
 )
 from ltx_core.quantization import (
@@ -137,6 +136,7 @@ def _load_tensors(
     together with their scales."""
     fuse_device = default_fuse_device()
     order = sorted(names.items(), key=lambda kv: reader.info(kv[1]).start)
+    scaled_stems = [stem for stem in scaled_stems if f"{stem}.weight" in names]  # this part's (e.g. non-block)
     scaled = {f"{stem}.weight" for stem in scaled_stems}
     state = {
         name: prepare(name, reader.read(src), recipe, () if name in scaled else loras, fuse_device).to(device)
@@ -214,13 +214,12 @@ def build_streaming_transformer(
     if not offload.streams:
         raise InputError(f"streaming needs offload 'cpu' or 'disk', not {offload.value!r}")
     quant = parse_quantization(quantization)
-    check_offload_options(offload, quantization=quant.value)
     ckpt = open_checkpoint(checkpoint)
     dev = torch.device(device)
     cfg = transformer_config(ckpt.config, model_type, source=ckpt.path)
     key_map = _key_map(cfg, quant)
-    _scaled_stems(ckpt, key_map, quant)  # a pre-quantized file cannot stream: refused by name
-    model = _meta_model(cfg, quant).eval()
+    stems = _scaled_stems(ckpt, key_map, quant)
+    model = _meta_model(cfg, quant, stems).eval()
     selected = _select(ckpt, key_map, model)
     _check_quantization(quant, ckpt, selected, dev)
     lora_weights = _read_loras(loras, selected)
@@ -240,7 +239,7 @@ def build_streaming_transformer(
         else:
             provider = DiskBlockReader(reader, layouts, recipe, pin=pin, slots=host_slots)
             lora_weights = _pinned(lora_weights) if pin else lora_weights
-        state = _load_tensors(reader, rest, recipe, lora_weights, dev)
+        state = _load_tensors(reader, rest, recipe, lora_weights, dev, stems)
         _finish(model, state, ckpt, BLOCKS_PREFIX + ".")
         cache = DeviceBlockCache(provider, dev, slots=device_slots, loras=lora_weights)
     except BaseException:

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 import torch
 
 from ltx_core.block_streaming.layout import BLOCKS_PREFIX
-from ltx_core.block_streaming.prepare import fuse_loras
+from ltx_core.block_streaming.prepare import fuse_block_loras
 from ltx_core.block_streaming.providers import BlockProvider
 from ltx_core.loader.lora import LoraWeights
 
@@ -79,10 +79,7 @@ class DeviceBlockCache:
             self._done[index] = self._record(torch.cuda.current_stream(self.device))  # type: ignore[assignment]
 
     def _fuse(self, index: int, views: dict[str, torch.Tensor]) -> None:
-        for name, view in views.items():
-            fused = fuse_loras(f"{BLOCKS_PREFIX}.{index}.{name}", view, self._loras, self.device)
-            if fused is not None:
-                view.copy_(fused)
+        fuse_block_loras(f"{BLOCKS_PREFIX}.{index}", views, self._loras, self.device)
 
     @contextlib.contextmanager
     def _on_copy_stream(self) -> Iterator[None]:

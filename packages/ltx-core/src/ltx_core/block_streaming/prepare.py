@@ -15,7 +15,7 @@ import torch
 
 from ltx_core.loader.key_map import KeyMap
 from ltx_core.loader.lora import LoraWeights, delta_dtype_for, fuse_weight, lora_delta
-from ltx_core.quantization.fp8_scaled_mm import keeps_stored_dtype
+from ltx_core.quantization.fp8_scaled_mm import fuse_scaled_loras, keeps_stored_dtype
 
 _WEIGHT = ".weight"
 
@@ -66,3 +66,25 @@ def prepare(
     tensor = recipe.convert(name, tensor)
     fused = fuse_loras(name, tensor, loras, fuse_device)
     return tensor if fused is None else fused
+
+
+def fuse_block_loras(
+    prefix: str, views: dict[str, torch.Tensor], loras: Sequence[tuple[LoraWeights, float]], device: torch.device
+) -> None:
+    """Fuse LoRAs in place into one block's typed tensors (`views`: parameter name → tensor, `prefix` their common
+    key prefix): tensor by tensor as `prepare` does, except pre-quantized fp8 weights, which are re-quantized together
+    with their `.weight_scale` (the same math as the resident loader)."""
+    if not loras:
+        return
+    scaled = {name[: -len("_scale")] for name in views if name.endswith(".weight_scale")}
+    for name, view in views.items():
+        if name not in scaled:
+            fused = fuse_loras(f"{prefix}.{name}", view, loras, device)
+            if fused is not None:
+                view.copy_(fused)
+    if scaled:
+        state = {f"{prefix}.{name}": view for name, view in views.items()}
+        fuse_scaled_loras(state, [f"{prefix}.{n[: -len('.weight')]}" for n in sorted(scaled)], loras, device)
+        for name, view in views.items():
+            if state[f"{prefix}.{name}"] is not view:
+                view.copy_(state[f"{prefix}.{name}"])

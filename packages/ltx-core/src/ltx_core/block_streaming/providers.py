@@ -16,7 +16,7 @@ import torch
 
 from ltx_core.block_streaming.host import HostBuffer
 from ltx_core.block_streaming.layout import BLOCKS_PREFIX, BlockLayout
-from ltx_core.block_streaming.prepare import TensorRecipe, prepare
+from ltx_core.block_streaming.prepare import TensorRecipe, fuse_block_loras
 from ltx_core.block_streaming.reader import TensorReader
 from ltx_core.loader.lora import LoraWeights
 
@@ -52,18 +52,16 @@ def fill_block(
     fuse_device: torch.device | None = None,
 ) -> None:
     """Write block `layout.index` into the uint8 host tensor `dst`: stored bytes straight from the file where
-    nothing changes them, else read → cast/ops (→ LoRA fusion) → copy."""
-    touched = {stem for lora, _ in loras for stem in lora.pairs}
+    nothing changes them, else read → cast/ops → copy; then the LoRAs are fused into the block in place."""
     for slot in layout.slots:
         name = f"{BLOCKS_PREFIX}.{layout.index}.{slot.name}"
         view = dst[slot.offset : slot.offset + slot.nbytes]
         stored = reader.info(slot.source).dtype
-        lora_hit = name.endswith(".weight") and name[: -len(".weight")] in touched
-        if stored == slot.dtype and not _has_op(recipe, name) and not lora_hit:
+        if stored == slot.dtype and not _has_op(recipe, name):
             reader.read_into(slot.source, view)
             continue
-        tensor = prepare(name, reader.read(slot.source), recipe, loras, fuse_device or torch.device("cpu"))
-        view.view(slot.dtype).view(slot.shape).copy_(tensor)
+        view.view(slot.dtype).view(slot.shape).copy_(recipe.convert(name, reader.read(slot.source)))
+    fuse_block_loras(f"{BLOCKS_PREFIX}.{layout.index}", layout.views(dst), loras, fuse_device or torch.device("cpu"))
 
 
 class RamBlockStore:

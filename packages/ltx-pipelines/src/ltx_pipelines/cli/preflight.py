@@ -86,8 +86,8 @@ def check_runtime(args: Any) -> None:
     from ltx_core.offload import check_offload_options, parse_offload
     from ltx_core.quantization import parse_quantization
 
-    quantization = parse_quantization(args.quantization)
-    check_offload_options(parse_offload(args.offload), compile=args.compile, quantization=quantization.value)
+    parse_quantization(args.quantization)
+    check_offload_options(parse_offload(args.offload), compile=args.compile)
 
 
 def preflight(
