@@ -1,6 +1,6 @@
 """--offload / --max-batch-size / --quantization through a pipeline CLI on the tiny set: streaming the transformer
 from disk gives the same video as keeping it resident, the guided stage runs its passes in batches of the size asked
-for, and a pre-quantized fp8 checkpoint runs with fp8-scaled-mm whether or not the flag is given."""
+for, and a pre-quantized fp8 checkpoint runs with fp8-scaled-mm whether or not the flag is given (also streamed)."""
 
 from __future__ import annotations
 
@@ -57,8 +57,9 @@ def test_prequantized_checkpoint_runs_with_or_without_the_flag(tiny_sets: dict[s
     assert write_scaled_fp8_checkpoint(folder / "dev.safetensors", scaled)
     _run(folder, tmp_path / "auto.mp4", checkpoint=scaled)  # detected from the file
     _run(folder, tmp_path / "flag.mp4", "--quantization", "fp8-scaled-mm", checkpoint=scaled)
-    auto, flag = _frames(tmp_path / "auto.mp4"), _frames(tmp_path / "flag.mp4")
-    assert auto.shape == (1, 64, 64, 3) and np.array_equal(auto, flag)
+    _run(folder, tmp_path / "disk.mp4", "--offload", "disk", checkpoint=scaled)  # streamed as stored
+    auto, flag, disk = (_frames(tmp_path / f"{name}.mp4") for name in ("auto", "flag", "disk"))
+    assert auto.shape == (1, 64, 64, 3) and np.array_equal(auto, flag) and np.array_equal(auto, disk)
     result = CliRunner().invoke(
         ti2vid_one_stage._app(),
         ["--checkpoint-path", str(scaled), "--gemma-root", str(folder / "gemma"), "--prompt", "a fox",
