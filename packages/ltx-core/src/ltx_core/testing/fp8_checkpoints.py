@@ -8,10 +8,7 @@ q/k/v/out and both feed-forward Linears of every block; biases and everything el
 
 from __future__ import annotations
 
-import json
-import math
-import os
-import struct
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -19,6 +16,7 @@ import torch
 from ltx_core.loader.safetensors_file import Checkpoint, open_checkpoint
 from ltx_core.quantization.fp8_cast import FP8_CAST_SUFFIXES, FP8_DTYPE
 from ltx_core.quantization.fp8_scaled_mm import FP8_MAX
+from ltx_core.testing.safetensors_writer import write_streamed_safetensors
 
 _BLOCKS = "model.diffusion_model.transformer_blocks."
 _WEIGHT_SUFFIXES = tuple(s for s in FP8_CAST_SUFFIXES if s.endswith(".weight"))
@@ -35,58 +33,28 @@ def write_scaled_fp8_checkpoint(
     source: str | Path | Checkpoint, destination: str | Path, input_range: float = 8.0
 ) -> list[str]:
     """Write `destination`: `source` with its block Linears pre-quantized; returns the quantized stems (source
-    key names without `.weight`). Metadata (config, version) is copied unchanged. Streams one tensor at a time
-    (any checkpoint size) into a temporary name renamed at the end."""
+    key names without `.weight`). Metadata (config, version) is copied unchanged. Streams one tensor at a time,
+    so any checkpoint size works."""
     ckpt = open_checkpoint(source)
     keys = sorted(ckpt.keys())
     stems = [k[: -len(".weight")] for k in keys if k.startswith(_BLOCKS) and k.endswith(_WEIGHT_SUFFIXES)]
     quantized = {f"{stem}.weight" for stem in stems}
-    layout: dict[str, tuple[torch.dtype, tuple[int, ...]]] = {}
-    for key in keys:
-        info = ckpt.info(key)
-        layout[key] = (FP8_DTYPE if key in quantized else info.dtype, info.shape)
+    layout = {key: (FP8_DTYPE if key in quantized else ckpt.info(key).dtype, ckpt.info(key).shape) for key in keys}
     for stem in stems:
         layout[f"{stem}.weight_scale"] = layout[f"{stem}.input_scale"] = (torch.float32, ())
-    header: dict[str, object] = {"__metadata__": dict(ckpt.metadata)}
-    offset = 0
-    for key in sorted(layout):
-        dtype, shape = layout[key]
-        nbytes = math.prod(shape) * torch.empty((), dtype=dtype).element_size()
-        header[key] = {"dtype": _ST_NAMES[dtype], "shape": list(shape), "data_offsets": [offset, offset + nbytes]}
-        offset += nbytes
-    raw = json.dumps(header, separators=(",", ":")).encode()
-    raw += b" " * (-len(raw) % 8)
-    destination = Path(destination)
-    partial = destination.with_name(f".{destination.name}.partial")
     input_scale = torch.tensor(input_range / FP8_MAX, dtype=torch.float32)
-    with open(partial, "wb") as f:
-        f.write(struct.pack("<Q", len(raw)) + raw)
-        weight_scales: dict[str, torch.Tensor] = {}
-        for key in sorted(layout):  # a stem's .input_scale and .weight sort before its .weight_scale
-            if key.endswith(".input_scale"):
-                tensor = input_scale
-            elif key.endswith(".weight_scale"):
-                tensor = weight_scales.pop(key)
-            elif key in quantized:
-                tensor, weight_scales[f"{key}_scale"] = quantize_weight(ckpt.read(key))
-            else:
-                tensor = ckpt.read(key)
-            f.write(tensor.reshape(-1).contiguous().view(torch.uint8).numpy())  # 0-d tensors as 1 element
-    os.replace(partial, destination)
+    weight_scales: dict[str, torch.Tensor] = {}
+
+    def values(key: str) -> Iterator[torch.Tensor]:  # keys come sorted: P.input_scale, P.weight, P.weight_scale
+        if key.endswith(".input_scale"):
+            yield input_scale
+        elif key.endswith(".weight_scale"):
+            yield weight_scales.pop(key)
+        elif key in quantized:
+            weight, weight_scales[f"{key}_scale"] = quantize_weight(ckpt.read(key))
+            yield weight
+        else:
+            yield ckpt.read(key)
+
+    write_streamed_safetensors(destination, layout, ckpt.metadata, values)
     return stems
-
-
-_ST_NAMES = {
-    torch.float8_e4m3fn: "F8_E4M3",
-    torch.float8_e5m2: "F8_E5M2",
-    torch.float64: "F64",
-    torch.float32: "F32",
-    torch.float16: "F16",
-    torch.bfloat16: "BF16",
-    torch.int64: "I64",
-    torch.int32: "I32",
-    torch.int16: "I16",
-    torch.int8: "I8",
-    torch.uint8: "U8",
-    torch.bool: "BOOL",
-}

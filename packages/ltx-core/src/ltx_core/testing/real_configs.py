@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import struct
 import zlib
 from collections.abc import Iterator, Mapping
@@ -23,6 +22,7 @@ from typing import Any
 
 import torch
 
+from ltx_core.testing.safetensors_writer import write_streamed_safetensors
 from ltx_core.testing.tiny_checkpoints import (
     LTX23_MODEL_VERSION,
     VERSIONS,
@@ -259,19 +259,6 @@ def upsampler_tensor_specs(config: dict[str, Any]) -> dict[str, TensorSpec]:
 
 # --- the writer -----------------------------------------------------------------------------------------------------
 
-_ST_DTYPES = {
-    torch.float64: "F64",
-    torch.float32: "F32",
-    torch.float16: "F16",
-    torch.bfloat16: "BF16",
-    torch.int64: "I64",
-    torch.int32: "I32",
-    torch.int16: "I16",
-    torch.int8: "I8",
-    torch.uint8: "U8",
-    torch.bool: "BOOL",
-}
-
 
 def write_random_checkpoint(
     path: str | Path,
@@ -327,31 +314,13 @@ def write_random_safetensors(
 
     Floating tensors are stored in `dtype`; a tensor's values depend only on (seed, key), not on the file's other
     contents. Written to a temporary name and renamed, so an interrupted run leaves no truncated file."""
-    path = Path(path)
     stored = {k: TensorSpec(s.shape, dtype if s.dtype.is_floating_point else s.dtype) for k, s in specs.items()}
-    header: dict[str, Any] = {"__metadata__": dict(metadata)}
-    offset = 0
-    for key in sorted(stored):
-        spec = stored[key]
-        nbytes = spec.numel * _itemsize(spec.dtype)
-        header[key] = {
-            "dtype": _ST_DTYPES[spec.dtype],
-            "shape": list(spec.shape),
-            "data_offsets": [offset, offset + nbytes],
-        }
-        offset += nbytes
-    raw = json.dumps(header, separators=(",", ":")).encode()
-    raw += b" " * (-len(raw) % 8)
-    tmp = path.with_name(f".{path.name}.partial")
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(raw)))
-        f.write(raw)
-        for key in sorted(stored):
-            for chunk in random_tensor_chunks(key, stored[key], seed=seed, device=device):
-                f.write(chunk.contiguous().view(torch.uint8).cpu().numpy())  # buffer protocol: no extra copy
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-    return offset
+    return write_streamed_safetensors(
+        path,
+        {k: (spec.dtype, tuple(spec.shape)) for k, spec in stored.items()},
+        metadata,
+        lambda key: random_tensor_chunks(key, stored[key], seed=seed, device=device),
+    )
 
 
 def _itemsize(dtype: torch.dtype) -> int:
