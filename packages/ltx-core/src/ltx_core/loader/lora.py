@@ -84,9 +84,14 @@ def lora_delta(
 
 
 def fuse_weight(weight: torch.Tensor, delta: torch.Tensor, target_dtype: torch.dtype | None = None) -> torch.Tensor:
-    """W' = Δ + W in Δ's dtype, cast to the target dtype."""
+    """W' = Δ + W in Δ's dtype, cast to the target dtype. An fp8 (e4m3, unscaled) weight on CUDA with Triton is
+    rounded stochastically, as the official fusion does there; elsewhere fp8 fusion is `bf16(Δ) + bf16(W)`."""
     target = target_dtype or weight.dtype
     if weight.dtype in (torch.float8_e4m3fn, torch.float8_e5m2):
+        from ltx_core.quantization.stochastic_rounding import stochastic_fp8_fuse, stochastic_rounding_available
+
+        if weight.dtype == torch.float8_e4m3fn and stochastic_rounding_available(weight.device):
+            return stochastic_fp8_fuse(weight, delta).to(target)
         return (delta.to(torch.bfloat16) + weight.to(torch.bfloat16)).to(target)
     return delta.add_(weight.to(device=delta.device, dtype=delta.dtype)).to(target)
 
