@@ -268,3 +268,30 @@ def test_audio_conditioner_encodes(tiny_sets: dict[str, Path]) -> None:
     # resampled to 16 kHz: 6400 samples → 1 + 6400/160 = 41 mel frames (centred STFT) → 1 + 40/4 latents (causal)
     assert latent.shape[2] == 1 + int(seconds * 16000) // 160 // 4
     assert torch.isfinite(latent.float()).all()
+
+
+_CUDA_ONLY = ("synchronize", "Stream", "Event", "current_stream", "stream", "empty_cache", "mem_get_info",
+              "max_memory_allocated", "memory_allocated", "reset_peak_memory_stats", "get_device_capability",
+              "get_device_name", "cudart", "set_device")  # fmt: skip
+
+
+@pytest.mark.parametrize("offload", ["auto", "disk", "cpu"])
+def test_cpu_runs_touch_no_cuda_only_call(
+    tiny_sets: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, offload: str
+) -> None:
+    """The CPU path (and so the MPS one, which shares it) calls none of the CUDA-only functions, whatever the
+    offload mode: each of them raises here, and CUDA is reported absent."""
+
+    def trap(name: str) -> object:
+        def called(*args: object, **kwargs: object) -> None:
+            raise AssertionError(f"torch.cuda.{name} called on the CPU path")
+
+        return called
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for name in _CUDA_ONLY:
+        monkeypatch.setattr(torch.cuda, name, trap(name))
+    out = tmp_path / "cpu.mp4"
+    code, text = _invoke(_args(tiny_sets["ltx23"], out, "--offload", offload, "--device", "cpu"))
+    assert code == 0, text
+    assert out.is_file()
