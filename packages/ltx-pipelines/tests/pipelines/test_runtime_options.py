@@ -57,7 +57,7 @@ def test_prequantized_checkpoint_runs_with_or_without_the_flag(tiny_sets: dict[s
     assert write_scaled_fp8_checkpoint(folder / "dev.safetensors", scaled)
     _run(folder, tmp_path / "auto.mp4", checkpoint=scaled)  # detected from the file
     _run(folder, tmp_path / "flag.mp4", "--quantization", "fp8-scaled-mm", checkpoint=scaled)
-    _run(folder, tmp_path / "disk.mp4", "--offload", "disk", checkpoint=scaled)  # streamed as stored
+    _run(folder, tmp_path / "disk.mp4", "--offload", "disk", "--quantization", "fp8-scaled-mm", checkpoint=scaled)
     auto, flag, disk = (_frames(tmp_path / f"{name}.mp4") for name in ("auto", "flag", "disk"))
     assert auto.shape == (1, 64, 64, 3) and np.array_equal(auto, flag) and np.array_equal(auto, disk)
     result = CliRunner().invoke(

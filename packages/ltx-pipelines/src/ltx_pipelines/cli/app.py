@@ -138,9 +138,6 @@ def validate(args: CommonArgs, *, two_stage: bool) -> None:
             raise InputError(f"--device {args.device!r} is not a torch device; e.g. cpu, cuda, cuda:1") from None
     if args.offload in ("cpu", "disk") and args.compile:
         raise InputError(f"--compile cannot be combined with --offload {args.offload}; drop one of them")
-    if args.offload in ("cpu", "disk") and args.quantization not in (None, "fp8-cast"):
-        raise InputError(f"--quantization {args.quantization} cannot be combined with --offload {args.offload}; "
-                         "valid with offload: fp8-cast")  # fmt: skip
 
 
 def given_on_command_line(name: str) -> bool:
