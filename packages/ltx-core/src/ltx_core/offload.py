@@ -191,3 +191,27 @@ def resolve_offload(
     if echo is not None:
         echo(choice.describe())
     return choice
+
+
+TEXT_ENCODER_MARGIN_BYTES = 2 * GIB  # Gemma's activations for a 1024-token prompt (49 hidden states kept) and slack
+
+
+def choose_text_encoder_offload(
+    requested: str | OffloadMode | None, weight_bytes: int, memory: MemoryInfo
+) -> tuple[bool, str]:
+    """(stream Gemma's decoder layers from RAM?, why). `none` keeps it resident; `cpu`/`disk` stream it on an
+    accelerator (the official CLI streams Gemma with the same flag); `auto` streams only when the weights plus a
+    margin exceed the free accelerator memory. Never on the CPU (nothing to stream to) nor on unified memory."""
+    mode = parse_offload(requested)
+    if memory.device_type == "cpu" or memory.accelerator_free is None:
+        return False, "Gemma runs where its weights are"
+    if memory.unified:
+        return False, "unified memory: streaming from RAM would save nothing"
+    if mode is OffloadMode.NONE:
+        return False, "offload none"
+    if mode is not OffloadMode.AUTO:
+        return True, f"offload {mode.value}"
+    need = weight_bytes + TEXT_ENCODER_MARGIN_BYTES
+    if need <= memory.accelerator_free:
+        return False, f"Gemma {_gb(need)} fits the free {_gb(memory.accelerator_free)}"
+    return True, f"Gemma {_gb(need)} exceeds the free {_gb(memory.accelerator_free)}"

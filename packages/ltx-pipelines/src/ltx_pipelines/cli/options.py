@@ -178,8 +178,9 @@ _IMAGE_HELP = (
 )
 _OFFLOAD_HELP = (
     "Where the transformer's weights live: none (all on the device), cpu (pinned RAM, streamed per block), disk "
-    "(streamed from the file), or auto (chosen from the free memory; the choice and its reason are logged). Results "
-    "are bitwise identical."
+    "(streamed from the file), or auto (chosen from the free memory; the choice and its reason are logged). Gemma's "
+    "decoder layers stream from RAM under cpu/disk, and under auto when Gemma does not fit. Results are bitwise "
+    "identical."
 )
 
 

@@ -531,12 +531,14 @@ class PromptEncoder:
         dtype: torch.dtype = torch.bfloat16,
         device: torch.device | str | None = None,
         text_encoder_device: torch.device | str | None = None,
+        offload: str | None = "none",
     ) -> None:
         self.checkpoint = checkpoint
         self.gemma_root = gemma_root
         self.dtype = dtype
         self.device = resolve_device(device)
         self.text_encoder_device = text_encoder_device
+        self.offload = offload  # Gemma's decoder layers may stream from RAM (none / cpu / disk / auto)
         self.models = KeptModels()  # with keep: a ResidentPromptEncoder (Gemma and the text path stay built)
 
     def __call__(
@@ -567,6 +569,7 @@ class PromptEncoder:
                     device=self.device,
                     dtype=self.dtype,
                     text_encoder_device=self.text_encoder_device,
+                    offload=self.offload,
                     enhance_prompt=enhancement.enabled,
                     enhance_image=enhancement.image,
                     enhance_seed=enhancement.seed,
@@ -581,7 +584,7 @@ class PromptEncoder:
         assert self.gemma_root is not None
         return ResidentPromptEncoder(
             self.gemma_root, self.checkpoint, device=self.device, dtype=self.dtype,
-            text_encoder_device=self.text_encoder_device,
+            text_encoder_device=self.text_encoder_device, offload=self.offload,
         )  # fmt: skip
 
     def _placed(self, contexts: Any) -> Any:

@@ -93,7 +93,7 @@ class PipelineBase:
         self.dtype = dtype
         self.runtime = runtime
         self.checkpoint_path = ckpt = checkpoint_path
-        self.prompt_encoder = PromptEncoder(ckpt, gemma_root, dtype=dtype, device=self.device)
+        self.prompt_encoder = PromptEncoder(ckpt, gemma_root, dtype=dtype, device=self.device, offload=runtime.offload)
         self.image_conditioner = ImageConditioner(ckpt, dtype=dtype, device=self.device)
         self.video_decoder = VideoDecoder(
             ckpt, dtype=dtype, device=self.device, memory_efficient=memory_efficient_decode

@@ -9,6 +9,7 @@ by transformers itself, then each shard tensor is read, cast and assigned.
 from __future__ import annotations
 
 import gc
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ _KEY_PREFIXES = (
 _TIED = "lm_head.weight"
 _EMBED = "model.language_model.embed_tokens.weight"
 _SHOW = 5
+logger = logging.getLogger(__name__)
 
 
 def gemma_module_key(shard_key: str) -> str | None:
@@ -97,6 +99,7 @@ class GemmaTextEncoder:
     tokenizer: Any
     root: GemmaRoot
     max_length: int = MAX_LENGTH
+    offload: Any = None  # a LayerOffload when the decoder layers stream from RAM
 
     @property
     def device(self) -> torch.device:
@@ -126,11 +129,25 @@ class GemmaTextEncoder:
 
     def release(self) -> None:
         """Drop the weights (CPU and GPU) now; the object is unusable afterwards."""
+        if self.offload is not None:
+            self.offload.remove()
+            self.offload = None
         self.model.to("meta")
         self.model = None
         gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
+
+
+def gemma_weight_bytes(root: GemmaRoot, dtype: torch.dtype) -> int:
+    """Bytes of the weights we load, in `dtype` (from the shard headers only)."""
+    total = 0
+    for path in root.shards:
+        for key, info in SafetensorsFile(path).tensors.items():
+            if gemma_module_key(key) is not None:
+                itemsize = dtype.itemsize if info.dtype.is_floating_point else info.dtype.itemsize
+                total += info.nbytes // info.dtype.itemsize * itemsize
+    return total
 
 
 def load_gemma(
@@ -139,9 +156,28 @@ def load_gemma(
     dtype: torch.dtype = torch.bfloat16,
     device: torch.device | str = "cpu",
     max_length: int = MAX_LENGTH,
+    offload: str | None = "none",
+    memory: Any = None,
 ) -> GemmaTextEncoder:
-    """Gemma text encoder from a local root folder; never touches the network."""
+    """Gemma text encoder from a local root folder; never touches the network.
+
+    `offload` (none / cpu / disk / auto, as the transformer's flag) may keep the decoder layers in RAM and stream
+    them to `device` one at a time (`ltx_core.layer_offload`); the choice and its reason are logged. `memory`
+    (a `MemoryInfo`) overrides the probe, for tests."""
+    from ltx_core.offload import choose_text_encoder_offload, probe_memory
+
     gemma_root = root if isinstance(root, GemmaRoot) else find_gemma_root(root)
     tokenizer = load_tokenizer(gemma_root.tokenizer_dir, max_length)
-    model = build_gemma_model(gemma_root, dtype=dtype, device=device)
-    return GemmaTextEncoder(model, tokenizer, gemma_root, max_length)
+    dev = torch.device(device)
+    stream = False
+    if offload not in (None, "none"):
+        memory = memory if memory is not None else probe_memory(dev)
+        stream, why = choose_text_encoder_offload(offload, gemma_weight_bytes(gemma_root, dtype), memory)
+        logger.info("text encoder: %s (%s)", "decoder layers streamed from RAM" if stream else "resident", why)
+    model = build_gemma_model(gemma_root, dtype=dtype, device="cpu" if stream else dev)
+    encoder = GemmaTextEncoder(model, tokenizer, gemma_root, max_length)
+    if stream:
+        from ltx_core.layer_offload import offload_layers
+
+        encoder.offload = offload_layers(model, model.model.language_model.layers, dev)
+    return encoder

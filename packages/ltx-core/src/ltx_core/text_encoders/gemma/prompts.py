@@ -105,18 +105,20 @@ def encode_prompts(
     enhance_image: str | Path | None = None,
     enhance_seed: int = 42,
     enhance_max_new_tokens: int = 512,
+    offload: str | None = "none",
 ) -> list[PromptContexts]:
     """Encode every prompt (e.g. positive then negative) in one Gemma session; one result per prompt, in order.
 
     With `enhance_prompt`, prompt 0 is first rewritten by Gemma (image-to-video when `enhance_image` is given),
-    deterministically for a given `enhance_seed`; the other prompts are never rewritten.
+    deterministically for a given `enhance_seed`; the other prompts are never rewritten. `offload` may stream
+    Gemma's decoder layers from RAM (see `load_gemma`).
     """
     ckpt = open_checkpoint(checkpoint)
     root = gemma_root if isinstance(gemma_root, GemmaRoot) else find_gemma_root(gemma_root)
     check_gemma_fits(root, text_path_config(ckpt), ckpt.path)
     gemma_device = torch.device(text_encoder_device if text_encoder_device is not None else device)
     enhancement = Enhancement(enhance_prompt, enhance_image, enhance_seed, enhance_max_new_tokens)
-    encoder = load_gemma(root, dtype=dtype, device=gemma_device, max_length=max_length)
+    encoder = load_gemma(root, dtype=dtype, device=gemma_device, max_length=max_length, offload=offload)
     try:
         texts, encoded = _hidden_states(encoder, prompts, enhancement)
     finally:
@@ -141,8 +143,10 @@ class ResidentPromptEncoder:
         dtype: torch.dtype,
         text_encoder_device: torch.device | str | None = None,
         max_length: int = MAX_LENGTH,
+        offload: str | None = "none",
     ) -> None:
         self.checkpoint = open_checkpoint(checkpoint)
+        self.offload = offload
         self.root = gemma_root if isinstance(gemma_root, GemmaRoot) else find_gemma_root(gemma_root)
         check_gemma_fits(self.root, text_path_config(self.checkpoint), self.checkpoint.path)
         self.device, self.dtype, self.max_length = torch.device(device), dtype, max_length
@@ -158,7 +162,8 @@ class ResidentPromptEncoder:
         """The same contexts `encode_prompts` gives for these prompts and enhancement settings."""
         if self._encoder is None:
             device, length = self.gemma_device, self.max_length
-            self._encoder = load_gemma(self.root, dtype=self.dtype, device=device, max_length=length)
+            self._encoder = load_gemma(self.root, dtype=self.dtype, device=device, max_length=length,
+                                       offload=self.offload)  # fmt: skip
         if self._processor is None:
             self._processor = load_text_path(self.checkpoint, dtype=self.dtype, device=self.device)
         texts, encoded = _hidden_states(self._encoder, prompts, enhancement)

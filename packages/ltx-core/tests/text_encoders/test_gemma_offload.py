@@ -1,0 +1,101 @@
+"""Gemma with its decoder layers streamed from RAM: the placement choice (a table of machines), bitwise the resident
+encoder's hidden states and contexts, one layer's weights at a time, and the same code path run on the CPU."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import torch
+
+from ltx_core.offload import GIB, MemoryInfo, choose_text_encoder_offload
+from ltx_core.text_encoders.gemma.model import gemma_weight_bytes, load_gemma
+from ltx_core.text_encoders.gemma.prompts import encode_prompts
+from ltx_core.text_encoders.gemma.root import find_gemma_root
+
+S = 256
+GPU_24 = MemoryInfo("cuda", 22 * GIB, 30 * GIB)
+GPU_80 = MemoryInfo("cuda", 78 * GIB, 100 * GIB)
+GEMMA_12B = 24 * GIB
+
+
+@pytest.mark.parametrize(
+    ("requested", "memory", "stream", "why"),
+    [
+        ("auto", GPU_24, True, "exceeds the free 22.0 GiB"),
+        ("auto", GPU_80, False, "fits the free 78.0 GiB"),
+        ("none", GPU_24, False, "offload none"),
+        ("cpu", GPU_80, True, "offload cpu"),
+        ("disk", GPU_80, True, "offload disk"),
+        ("cpu", MemoryInfo("cpu", None, 64 * GIB), False, "where its weights are"),
+        ("auto", MemoryInfo("mps", 10 * GIB, 10 * GIB, unified=True), False, "unified memory"),
+    ],
+    ids=["24GB-auto", "80GB-auto", "none", "cpu", "disk", "cpu-device", "mps"],
+)
+def test_choice(requested: str, memory: MemoryInfo, stream: bool, why: str) -> None:
+    got, reason = choose_text_encoder_offload(requested, GEMMA_12B, memory)
+    assert got is stream and why in reason
+
+
+def test_margin_is_counted() -> None:
+    # 24 GiB of weights + the 2 GiB margin: 25 GiB free is not enough, 26 GiB is
+    assert choose_text_encoder_offload("auto", GEMMA_12B, MemoryInfo("cuda", 25 * GIB, 0))[0]
+    assert not choose_text_encoder_offload("auto", GEMMA_12B, MemoryInfo("cuda", 26 * GIB, 0))[0]
+
+
+def test_weight_bytes_from_headers(tiny_roots: dict) -> None:
+    _, root = tiny_roots["ltx23_tiny"]
+    encoder = load_gemma(root, dtype=torch.bfloat16, max_length=S)
+    expected = sum(p.numel() * p.element_size() for p in encoder.model.parameters())
+    assert gemma_weight_bytes(find_gemma_root(root), torch.bfloat16) == expected
+
+
+@pytest.mark.parametrize("variant", ["ltx2_tiny", "ltx23_tiny"])
+def test_streamed_layers_equal_resident(tiny_roots: dict, variant: str, caplog: pytest.LogCaptureFixture) -> None:
+    """The CPU stands in for the accelerator (the same hooks and copies; `memory` says a CUDA card is short)."""
+    _, root = tiny_roots[variant]
+    resident = load_gemma(root, dtype=torch.float32, max_length=S)
+    with caplog.at_level(logging.INFO):
+        streamed = load_gemma(root, dtype=torch.float32, max_length=S, offload="auto",
+                              memory=MemoryInfo("cuda", 0, 64 * GIB))  # fmt: skip
+    assert "decoder layers streamed from RAM" in caplog.text
+    layers = streamed.model.model.language_model.layers
+    host = [[p for p in layer.parameters()] for layer in layers]
+    for prompt in ("A cat walks on the beach at sunset.", "blurry"):
+        want, mask_want = resident.encode(prompt)
+        got, mask_got = streamed.encode(prompt)
+        assert torch.equal(mask_got, mask_want) and len(got) == len(want)
+        assert all(torch.equal(g, w) for g, w in zip(got, want, strict=True))
+    assert streamed.offload.uploads == 2 * len(layers)  # each layer uploaded once per forward
+    # between forwards every layer holds its host weights again (nothing stays on the device)
+    assert [[p for p in layer.parameters()] for layer in layers] == host
+    streamed.release()
+    assert streamed.offload is None
+
+
+def test_encode_prompts_passes_the_offload(
+    tiny_roots: dict, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import ltx_core.offload
+
+    ckpt, root = tiny_roots["ltx2_tiny"]
+    plain = encode_prompts(["a dog"], root, ckpt, device="cpu", dtype=torch.float32, max_length=S)
+    monkeypatch.setattr(ltx_core.offload, "probe_memory", lambda device: MemoryInfo("cuda", GIB // 1024, 64 * GIB))
+    with caplog.at_level(logging.INFO):
+        streamed = encode_prompts(["a dog"], root, ckpt, device="cpu", dtype=torch.float32, max_length=S,
+                                  offload="auto")  # fmt: skip
+    assert "decoder layers streamed from RAM" in caplog.text
+    assert torch.equal(plain[0].video_context, streamed[0].video_context)
+
+
+@pytest.mark.gpu
+def test_streamed_layers_on_cuda_equal_resident(tiny_roots: dict) -> None:
+    _, root = tiny_roots["ltx23_tiny"]
+    resident = load_gemma(root, dtype=torch.bfloat16, device="cuda", max_length=S)
+    streamed = load_gemma(root, dtype=torch.bfloat16, device="cuda", max_length=S, offload="cpu")
+    assert streamed.offload is not None and streamed.device.type == "cuda"
+    want, _ = resident.encode("A cat walks on the beach at sunset.")
+    got, _ = streamed.encode("A cat walks on the beach at sunset.")
+    assert all(torch.equal(g, w) for g, w in zip(got, want, strict=True))
+    layers = streamed.model.model.language_model.layers
+    assert all(p.device.type == "cpu" for p in layers.parameters())  # the weights went back to the host
