@@ -197,21 +197,30 @@ TEXT_ENCODER_MARGIN_BYTES = 2 * GIB  # Gemma's activations for a 1024-token prom
 
 
 def choose_text_encoder_offload(
-    requested: str | OffloadMode | None, weight_bytes: int, memory: MemoryInfo
-) -> tuple[bool, str]:
-    """(stream Gemma's decoder layers from RAM?, why). `none` keeps it resident; `cpu`/`disk` stream it on an
-    accelerator (the official CLI streams Gemma with the same flag); `auto` streams only when the weights plus a
-    margin exceed the free accelerator memory. Never on the CPU (nothing to stream to) nor on unified memory."""
+    requested: str | OffloadMode | None,
+    weight_bytes: int,
+    memory: MemoryInfo,
+    ram_reserve_bytes: int = DEFAULT_RAM_RESERVE_BYTES,
+) -> tuple[str, str]:
+    """(placement, why) for Gemma: "resident" on the device, "ram" (decoder layers kept in RAM, uploaded one at a
+    time) or "disk" (read from the shards one at a time). `none` keeps it resident; `cpu` and `disk` stream it on an
+    accelerator (the official CLI streams Gemma with the same flag), `cpu` falling back to disk when RAM is short;
+    `auto` stays resident when the weights plus a margin fit the free accelerator memory, else uses RAM when it
+    fits, else disk. Never streamed on the CPU (nothing to stream to) nor on unified memory (no gain)."""
     mode = parse_offload(requested)
     if memory.device_type == "cpu" or memory.accelerator_free is None:
-        return False, "Gemma runs where its weights are"
+        return "resident", "Gemma runs where its weights are"
     if memory.unified:
-        return False, "unified memory: streaming from RAM would save nothing"
+        return "resident", "unified memory: streaming from RAM would save nothing"
     if mode is OffloadMode.NONE:
-        return False, "offload none"
-    if mode is not OffloadMode.AUTO:
-        return True, f"offload {mode.value}"
+        return "resident", "offload none"
     need = weight_bytes + TEXT_ENCODER_MARGIN_BYTES
-    if need <= memory.accelerator_free:
-        return False, f"Gemma {_gb(need)} fits the free {_gb(memory.accelerator_free)}"
-    return True, f"Gemma {_gb(need)} exceeds the free {_gb(memory.accelerator_free)}"
+    if mode is OffloadMode.AUTO and need <= memory.accelerator_free:
+        return "resident", f"Gemma {_gb(need)} fits the free {_gb(memory.accelerator_free)}"
+    free = memory.accelerator_free
+    why = f"offload {mode.value}" if mode is not OffloadMode.AUTO else f"Gemma {_gb(need)} exceeds the free {_gb(free)}"
+    if mode is OffloadMode.DISK:
+        return "disk", why
+    if weight_bytes + ram_reserve_bytes <= memory.ram_available:
+        return "ram", why
+    return "disk", f"{why}; its {_gb(weight_bytes)} do not fit the available RAM {_gb(memory.ram_available)}"

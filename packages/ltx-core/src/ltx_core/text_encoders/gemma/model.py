@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,11 @@ _TIED = "lm_head.weight"
 _EMBED = "model.language_model.embed_tokens.weight"
 _SHOW = 5
 logger = logging.getLogger(__name__)
+_PLACEMENT_TEXT = {
+    "resident": "resident",
+    "ram": "decoder layers kept in RAM, uploaded one at a time",
+    "disk": "decoder layers read from the shards one at a time",
+}
 
 
 def gemma_module_key(shard_key: str) -> str | None:
@@ -45,12 +49,19 @@ def gemma_module_key(shard_key: str) -> str | None:
     return None
 
 
-def _iter_shard_tensors(shards: tuple[Path, ...]) -> Iterator[tuple[str, torch.Tensor]]:
+_LAYERS = "model.language_model.layers."
+
+
+def _shard_index(shards: tuple[Path, ...]) -> dict[str, tuple[SafetensorsFile, str]]:
+    """Module key → (shard file, shard key) for every tensor we load, from the headers only."""
+    index: dict[str, tuple[SafetensorsFile, str]] = {}
     for path in shards:
         f = SafetensorsFile(path)
-        wanted = [k for k in f.keys() if gemma_module_key(k) is not None]
-        for key, tensor in f.iter_tensors(wanted):
-            yield gemma_module_key(key), tensor  # type: ignore[misc]
+        for key in f.keys():
+            module_key = gemma_module_key(key)
+            if module_key is not None:
+                index[module_key] = (f, key)
+    return index
 
 
 def _listing(keys: list[str]) -> str:
@@ -58,24 +69,12 @@ def _listing(keys: list[str]) -> str:
     return ", ".join(keys[:_SHOW]) + (f" (+{len(keys) - _SHOW} more)" if len(keys) > _SHOW else "")
 
 
-def build_gemma_model(root: GemmaRoot, *, dtype: torch.dtype, device: torch.device | str) -> Any:
-    """`Gemma3ForConditionalGeneration` with the root's weights cast to `dtype` on `device`, eval mode, no grads."""
-    from accelerate import init_empty_weights
-    from transformers import Gemma3Config, Gemma3ForConditionalGeneration
-
-    _ = root.text_config  # validates model_type
-    config = Gemma3Config.from_dict(root.config)
-    with init_empty_weights():
-        model = Gemma3ForConditionalGeneration(config)
-    state: dict[str, torch.Tensor] = {}
-    for key, tensor in _iter_shard_tensors(root.shards):
-        state[key] = tensor.to(device=device, dtype=dtype if tensor.is_floating_point() else tensor.dtype)
+def _check_fits(root: GemmaRoot, index: dict[str, tuple[SafetensorsFile, str]], model: Any) -> None:
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    missing = sorted(set(expected) - set(state) - {_TIED})
-    unexpected = sorted(set(state) - set(expected))
-    wrong = sorted(
-        f"{k} {tuple(t.shape)} vs {expected[k]}" for k, t in state.items() if expected.get(k, t.shape) != t.shape
-    )
+    shapes = {k: tuple(f.tensors[key].shape) for k, (f, key) in index.items()}
+    missing = sorted(set(expected) - set(shapes) - {_TIED})
+    unexpected = sorted(set(shapes) - set(expected))
+    wrong = sorted(f"{k} {s} vs {expected[k]}" for k, s in shapes.items() if expected.get(k, s) != s)
     parts = [
         f"{len(keys)} {what}: {_listing(keys)}"
         for what, keys in (("missing", missing), ("unexpected", unexpected), ("with wrong shape", wrong))
@@ -83,12 +82,61 @@ def build_gemma_model(root: GemmaRoot, *, dtype: torch.dtype, device: torch.devi
     ]
     if parts:
         raise CheckpointError(f"{root.weights_dir}: Gemma weights do not fit its config.json; " + "; ".join(parts))
+
+
+def build_gemma_model(
+    root: GemmaRoot, *, dtype: torch.dtype, device: torch.device | str, lazy_layers: bool = False
+) -> Any:
+    """`Gemma3ForConditionalGeneration` with the root's weights cast to `dtype` on `device`, eval mode, no grads.
+
+    With `lazy_layers` the decoder layers' weights are not read (they stay on meta, for a `GemmaLayerReader`);
+    the fit of every shard tensor to the config is checked from the headers either way."""
+    from accelerate import init_empty_weights
+    from transformers import Gemma3Config, Gemma3ForConditionalGeneration
+
+    _ = root.text_config  # validates model_type
+    config = Gemma3Config.from_dict(root.config)
+    with init_empty_weights():
+        model = Gemma3ForConditionalGeneration(config)
+    index = _shard_index(root.shards)
+    _check_fits(root, index, model)
+    state: dict[str, torch.Tensor] = {}
+    for key, (f, shard_key) in index.items():
+        if lazy_layers and key.startswith(_LAYERS):
+            continue
+        tensor = f.read(shard_key)
+        state[key] = tensor.to(device=device, dtype=dtype if tensor.is_floating_point() else tensor.dtype)
     state[_TIED] = state[_EMBED]
-    model.load_state_dict(state, strict=True, assign=True)
+    model.load_state_dict(state, strict=not lazy_layers, assign=True)
     model.lm_head.weight = model.model.language_model.embed_tokens.weight
-    model.to(device)
+    if lazy_layers:
+        layers = model.model.language_model.layers
+        model.model.language_model.layers = torch.nn.ModuleList()
+        model.to(device)
+        model.model.language_model.layers = layers
+    else:
+        model.to(device)
     model.eval().requires_grad_(False)
     return model
+
+
+class GemmaLayerReader:
+    """Decoder layer i's weights read from the shards on demand, cast to `dtype` (the "disk" placement)."""
+
+    def __init__(self, root: GemmaRoot, dtype: torch.dtype) -> None:
+        self.dtype = dtype
+        self.layers: dict[int, dict[str, tuple[SafetensorsFile, str]]] = {}
+        for key, source in _shard_index(root.shards).items():
+            if key.startswith(_LAYERS):
+                index, _, name = key[len(_LAYERS) :].partition(".")
+                self.layers.setdefault(int(index), {})[name] = source
+
+    def __call__(self, index: int) -> dict[str, torch.Tensor]:
+        out = {}
+        for name, (f, key) in self.layers[index].items():
+            tensor = f.read(key)
+            out[name] = tensor.to(self.dtype) if tensor.is_floating_point() else tensor
+        return out
 
 
 @dataclass
@@ -161,23 +209,31 @@ def load_gemma(
 ) -> GemmaTextEncoder:
     """Gemma text encoder from a local root folder; never touches the network.
 
-    `offload` (none / cpu / disk / auto, as the transformer's flag) may keep the decoder layers in RAM and stream
-    them to `device` one at a time (`ltx_core.layer_offload`); the choice and its reason are logged. `memory`
-    (a `MemoryInfo`) overrides the probe, for tests."""
+    `offload` (none / cpu / disk / auto, as the transformer's flag) may keep the decoder layers in RAM, or read
+    them from the shards, and upload them to `device` one at a time (`ltx_core.layer_offload`); the choice and its
+    reason are logged. `memory` (a `MemoryInfo`) overrides the probe, for tests."""
     from ltx_core.offload import choose_text_encoder_offload, probe_memory
 
     gemma_root = root if isinstance(root, GemmaRoot) else find_gemma_root(root)
     tokenizer = load_tokenizer(gemma_root.tokenizer_dir, max_length)
     dev = torch.device(device)
-    stream = False
+    placement = "resident"
     if offload not in (None, "none"):
         memory = memory if memory is not None else probe_memory(dev)
-        stream, why = choose_text_encoder_offload(offload, gemma_weight_bytes(gemma_root, dtype), memory)
-        logger.info("text encoder: %s (%s)", "decoder layers streamed from RAM" if stream else "resident", why)
-    model = build_gemma_model(gemma_root, dtype=dtype, device="cpu" if stream else dev)
+        placement, why = choose_text_encoder_offload(offload, gemma_weight_bytes(gemma_root, dtype), memory)
+        logger.info("text encoder: %s (%s)", _PLACEMENT_TEXT[placement], why)
+    if placement == "disk":
+        model = build_gemma_model(gemma_root, dtype=dtype, device=dev, lazy_layers=True)
+    else:
+        model = build_gemma_model(gemma_root, dtype=dtype, device="cpu" if placement == "ram" else dev)
     encoder = GemmaTextEncoder(model, tokenizer, gemma_root, max_length)
-    if stream:
+    layers = model.model.language_model.layers
+    if placement == "ram":
         from ltx_core.layer_offload import offload_layers
 
-        encoder.offload = offload_layers(model, model.model.language_model.layers, dev)
+        encoder.offload = offload_layers(model, layers, dev)
+    elif placement == "disk":
+        from ltx_core.layer_offload import LayerOffload
+
+        encoder.offload = LayerOffload(list(layers), dev, source=GemmaLayerReader(gemma_root, dtype))
     return encoder
