@@ -101,7 +101,8 @@ def build_gemma_model(
     index = _shard_index(root.shards)
     _check_fits(root, index, model)
     state: dict[str, torch.Tensor] = {}
-    for key, (f, shard_key) in index.items():
+    in_file_order = sorted(index.items(), key=lambda kv: (str(kv[1][0].path), kv[1][0].tensors[kv[1][1]].start))
+    for key, (f, shard_key) in in_file_order:  # sequential reads
         if lazy_layers and key.startswith(_LAYERS):
             continue
         tensor = f.read(shard_key)
