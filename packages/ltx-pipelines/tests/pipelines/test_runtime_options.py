@@ -66,5 +66,12 @@ def test_prequantized_checkpoint_runs_with_or_without_the_flag(tiny_sets: dict[s
          "--height", "64", "--width", "64", "--num-frames", "1", "--output-path", str(tmp_path / "x.mp4"),
          "--quantization", "fp8-cast", "--quiet"],
     )  # fmt: skip
-    assert result.exit_code != 0 and "needs quantization 'fp8-scaled-mm', not 'fp8-cast'" in result.output
+    assert result.exit_code == 2 and "needs quantization 'fp8-scaled-mm', not 'fp8-cast'" in result.output
     assert "Traceback" not in result.output and not (tmp_path / "x.mp4").exists()
+    result = CliRunner().invoke(
+        ti2vid_one_stage._app(),
+        ["--checkpoint-path", str(folder / "dev.safetensors"), "--gemma-root", str(folder / "gemma"), "--prompt",
+         "a fox", "--height", "64", "--width", "64", "--num-frames", "1", "--output-path", str(tmp_path / "y.mp4"),
+         "--quantization", "fp8-scaled-mm", "--quiet"],
+    )  # fmt: skip
+    assert result.exit_code == 2 and "needs a pre-quantized fp8 checkpoint" in result.output
