@@ -109,3 +109,14 @@ def test_streamed_layers_on_cuda_equal_resident(tiny_roots: dict, offload: str) 
     assert all(torch.equal(g, w) for g, w in zip(got, want, strict=True))
     layers = streamed.model.model.language_model.layers
     assert all(p.device.type in ("cpu", "meta") for p in layers.parameters())  # nothing left on the device
+
+
+def test_enhancement_works_with_streamed_layers(tiny_roots: dict) -> None:
+    from ltx_core.text_encoders.gemma.enhance import enhance_prompt
+
+    _, root = tiny_roots["ltx23_tiny"]
+    resident = load_gemma(root, dtype=torch.float32, max_length=S)
+    streamed = load_gemma(root, dtype=torch.float32, max_length=S, offload="disk",
+                          memory=MemoryInfo("cuda", 0, 64 * GIB))  # fmt: skip
+    want = enhance_prompt(resident, "a cat", seed=3, max_new_tokens=6)
+    assert enhance_prompt(streamed, "a cat", seed=3, max_new_tokens=6) == want
