@@ -1,12 +1,13 @@
 """One denoising step (one transformer forward) of the LTX-2.3 transformer, resident vs block streaming.
 
-Random bf16 weights in the real configuration with `--layers` blocks (as many as fit), written to a temporary
+Random bf16 weights in the real configuration with `--layers` blocks (default: as many as fit), written to a temporary
 single-file checkpoint, then for each setup (resident / cpu / disk streaming, with and without fp8-cast and
 torch.compile; resident fp8-scaled-mm on a pre-quantized copy) at the token counts of a 768x512x121 clip and of a
 small clip: median time, peak accelerator memory, achieved matmul FLOP/s (counted with torch's FlopCounterMode)
 against the device's measured bf16 matmul peak, and the time ratio to the resident run.
 
-    uv run python scripts/bench_transformer.py --layers 8                 # GPU
+    uv run python scripts/bench_transformer.py                            # GPU, as many blocks as fit
+    uv run python scripts/bench_transformer.py --layers 8 --compile       # GPU, quicker
     uv run python scripts/bench_transformer.py --quick                    # CPU smoke run, < 1 minute
 
 Disk-mode times include OS page-cache hits (the file was just written); cold-cache numbers are slower.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import tempfile
 import time
@@ -64,6 +66,22 @@ def write_checkpoint(path: Path, config: dict) -> int:
     }
     save_file(tensors, str(path), metadata={"config": json.dumps({"transformer": config})})
     return sum(t.numel() * t.element_size() for t in tensors.values())
+
+
+def layers_that_fit(version: str, device: torch.device, fp8: bool, activations: int = 12 * 2**30) -> int:
+    """As many blocks as the accelerator holds (resident bf16 + `activations`) and the temporary disk holds (the
+    bf16 file, plus its pre-quantized copy with `fp8`), at most the real 48; 2 on CPU."""
+    if device.type != "cuda":
+        return 2
+    with torch.device("meta"):
+        one, two = (build_transformer({"transformer": real_transformer_config(version, num_layers=n)}) for n in (1, 2))
+    per_block = sum(p.numel() for p in two.parameters()) - sum(p.numel() for p in one.parameters())
+    per_block *= 2  # bf16
+    free_gpu = torch.cuda.mem_get_info(device)[0]
+    free_disk = shutil.disk_usage(tempfile.gettempdir()).free
+    by_gpu = (free_gpu - activations) // per_block
+    by_disk = (free_disk - 4 * 2**30) // int(per_block * (1.5 if fp8 else 1.0))
+    return int(max(1, min(48, by_gpu, by_disk)))
 
 
 def make_inputs(config: dict, clip: Clip, text_len: int, device: torch.device) -> tuple[Modality, Modality]:
@@ -148,7 +166,9 @@ def setups(args: argparse.Namespace) -> list[tuple[str, str, str | None, bool]]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", default="ltx23", choices=("ltx2", "ltx23"))
-    p.add_argument("--layers", type=int, default=8, help="transformer blocks (48 in the real model)")
+    p.add_argument("--layers", type=int, default=None,
+                   help="transformer blocks (48 in the real model; default: as many as fit the accelerator and the "
+                   "temporary disk, at most 48; 2 on CPU)")  # fmt: skip
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--modes", default="none,cpu,disk", help="comma-separated offload modes")
     p.add_argument("--fp8", action=argparse.BooleanOptionalAction, default=True,
@@ -163,6 +183,8 @@ def main() -> None:
         config = tiny_transformer_config(args.version) | {"num_layers": 2}
         args.text_len, args.repeats = 128, 1
     else:
+        if args.layers is None:
+            args.layers = layers_that_fit(args.version, device, args.fp8)
         config = real_transformer_config(args.version, num_layers=args.layers)
     peak = matmul_peak(device, 8192 if device.type == "cuda" else 1024)
     print(
