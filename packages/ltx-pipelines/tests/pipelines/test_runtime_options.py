@@ -75,3 +75,33 @@ def test_prequantized_checkpoint_runs_with_or_without_the_flag(tiny_sets: dict[s
          "--quantization", "fp8-scaled-mm", "--quiet"],
     )  # fmt: skip
     assert result.exit_code == 2 and "needs a pre-quantized fp8 checkpoint" in result.output
+
+
+def test_prequantized_two_stage_with_distilled_lora_streams_bitwise(tiny_sets: dict[str, Path], tmp_path: Path) -> None:
+    """Stage 2 fuses the distilled LoRA into the pre-quantized weights (re-quantized with fresh scales): the same
+    latents resident and streamed from disk."""
+    import torch
+
+    from ltx_core.components.guiders import MultiModalGuiderParams
+    from ltx_core.loader import LoraSpec
+    from ltx_pipelines.ti2vid_two_stages import TI2VidTwoStagesPipeline
+    from ltx_pipelines.utils.blocks import PromptEncoder, TransformerRuntime
+
+    folder = tiny_sets["ltx23"]
+    scaled = tmp_path / "dev-fp8.safetensors"
+    write_scaled_fp8_checkpoint(folder / "dev.safetensors", scaled)
+    positive, negative = PromptEncoder(folder / "dev.safetensors", folder / "gemma", device="cpu")(["a fox", "blur"])
+    lora = [LoraSpec(folder / "distilled_lora.safetensors", 0.8)]
+    guided = MultiModalGuiderParams(cfg_scale=3.0)
+    latents = []
+    for runtime in (TransformerRuntime(), TransformerRuntime(offload="disk")):
+        pipeline = TI2VidTwoStagesPipeline(scaled, lora, folder / "spatial_upsampler_x2.safetensors", None,
+                                           device="cpu", runtime=runtime)  # fmt: skip
+        result = pipeline(positive, negative, seed=2, height=64, width=128, num_frames=9, frame_rate=24.0,
+                          num_inference_steps=2, video_guider_params=guided, audio_guider_params=guided,
+                          stage_2_sigmas=(0.909375, 0.0))  # fmt: skip
+        result.video.close()
+        assert pipeline.stage_2.runtime.quantization == "fp8-scaled-mm"  # detected from the file
+        latents.append((result.video_latent, result.audio_latent))
+    assert torch.isfinite(latents[0][0].float()).all()
+    assert all(torch.equal(a, b) for a, b in zip(latents[0], latents[1], strict=True))
