@@ -209,7 +209,7 @@ def choose_text_encoder_offload(
     fits, else disk. Never streamed on the CPU (nothing to stream to) nor on unified memory (no gain)."""
     mode = parse_offload(requested)
     if memory.device_type == "cpu" or memory.accelerator_free is None:
-        return "resident", "Gemma runs where its weights are"
+        return "resident", "no accelerator to stream to"
     if memory.unified:
         return "resident", "unified memory: streaming from RAM would save nothing"
     if mode is OffloadMode.NONE:

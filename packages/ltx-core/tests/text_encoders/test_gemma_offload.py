@@ -29,7 +29,7 @@ GEMMA_12B = 24 * GIB
         ("cpu", GPU_80, "ram", "offload cpu"),
         ("cpu", MemoryInfo("cuda", 22 * GIB, 20 * GIB), "disk", "do not fit the available RAM"),
         ("disk", GPU_80, "disk", "offload disk"),
-        ("cpu", MemoryInfo("cpu", None, 64 * GIB), "resident", "where its weights are"),
+        ("cpu", MemoryInfo("cpu", None, 64 * GIB), "resident", "no accelerator"),
         ("auto", MemoryInfo("mps", 10 * GIB, 10 * GIB, unified=True), "resident", "unified memory"),
     ],
     ids=["24GB-auto", "80GB-auto", "24GB-16GB-RAM-auto", "none", "cpu", "cpu-short-RAM", "disk", "cpu-device", "mps"],

@@ -222,7 +222,7 @@ def load_gemma(
     if offload not in (None, "none"):
         memory = memory if memory is not None else probe_memory(dev)
         placement, why = choose_text_encoder_offload(offload, gemma_weight_bytes(gemma_root, dtype), memory)
-        logger.info("text encoder: %s (%s)", _PLACEMENT_TEXT[placement], why)
+        logger.info("text encoder (Gemma): %s (%s)", _PLACEMENT_TEXT[placement], why)
     if placement == "disk":
         model = build_gemma_model(gemma_root, dtype=dtype, device=dev, lazy_layers=True)
     else:
