@@ -1,8 +1,8 @@
 """Building the transformer for inference: resident, or streamed from RAM / disk, optionally with fp8-cast, or a
 pre-quantized fp8 checkpoint as stored (fp8-scaled-mm).
 
-All paths share `prepare` (cast → key-map ops → LoRA fusion), so a given checkpoint, dtype, LoRA set and
-quantization produce bitwise the same weights, hence the same outputs, in every mode.
+All paths share `TensorRecipe.convert` (cast → key-map ops) and `fuse_loras_in_place`, so a given checkpoint,
+dtype, LoRA set and quantization produce bitwise the same weights, hence the same outputs, in every mode.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from ltx_core.block_streaming.layout import (
     split_blocks,
     tensor_infos,
 )
-from ltx_core.block_streaming.prepare import TensorRecipe, default_fuse_device, prepare
+from ltx_core.block_streaming.prepare import TensorRecipe, default_fuse_device, fuse_loras_in_place
 from ltx_core.block_streaming.providers import BlockProvider, DiskBlockReader, RamBlockStore
 from ltx_core.block_streaming.reader import TensorReader
 from ltx_core.block_streaming.wrapper import StreamingTransformer
@@ -45,7 +45,6 @@ from ltx_core.quantization import (
     Quantization,
     check_fp8_cast_checkpoint,
     check_fp8_cast_device,
-    fuse_scaled_loras,
     parse_quantization,
     scaled_fp8_stems,
     use_fp8_scaled_linears,
@@ -130,20 +129,11 @@ def _load_tensors(
     recipe: TensorRecipe,
     loras: Sequence[tuple[LoraWeights, float]],
     device: torch.device,
-    scaled_stems: Sequence[str] = (),
 ) -> dict[str, torch.Tensor]:
-    """Every tensor prepared (cast, ops, LoRAs) on `device`; pre-quantized weights get their LoRAs afterwards,
-    together with their scales."""
-    fuse_device = default_fuse_device()
+    """Every tensor read in file order, cast / key-map ops applied, moved to `device`, then LoRA-fused in place."""
     order = sorted(names.items(), key=lambda kv: reader.info(kv[1]).start)
-    scaled_stems = [stem for stem in scaled_stems if f"{stem}.weight" in names]  # this part's (e.g. non-block)
-    scaled = {f"{stem}.weight" for stem in scaled_stems}
-    state = {
-        name: prepare(name, reader.read(src), recipe, () if name in scaled else loras, fuse_device).to(device)
-        for name, src in order
-    }
-    if scaled_stems and loras:
-        fuse_scaled_loras(state, scaled_stems, loras, fuse_device)
+    state = {name: recipe.convert(name, reader.read(src)).to(device) for name, src in order}
+    fuse_loras_in_place(state, loras, default_fuse_device())
     return state
 
 
@@ -183,7 +173,7 @@ def load_resident_transformer(
     lora_weights = _read_loras(loras, selected)
     reader = TensorReader(ckpt)
     try:
-        state = _load_tensors(reader, selected, TensorRecipe(key_map, dtype), lora_weights, dev, stems)
+        state = _load_tensors(reader, selected, TensorRecipe(key_map, dtype), lora_weights, dev)
     finally:
         reader.close()
     _finish(model, state, ckpt, None)
@@ -239,7 +229,7 @@ def build_streaming_transformer(
         else:
             provider = DiskBlockReader(reader, layouts, recipe, pin=pin, slots=host_slots)
             lora_weights = _pinned(lora_weights) if pin else lora_weights
-        state = _load_tensors(reader, rest, recipe, lora_weights, dev, stems)
+        state = _load_tensors(reader, rest, recipe, lora_weights, dev)
         _finish(model, state, ckpt, BLOCKS_PREFIX + ".")
         cache = DeviceBlockCache(provider, dev, slots=device_slots, loras=lora_weights)
     except BaseException:

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 import torch
 
 from ltx_core.block_streaming.layout import BLOCKS_PREFIX
-from ltx_core.block_streaming.prepare import fuse_block_loras
+from ltx_core.block_streaming.prepare import fuse_loras_in_place
 from ltx_core.block_streaming.providers import BlockProvider
 from ltx_core.loader.lora import LoraWeights
 
@@ -79,7 +79,7 @@ class DeviceBlockCache:
             self._done[index] = self._record(torch.cuda.current_stream(self.device))  # type: ignore[assignment]
 
     def _fuse(self, index: int, views: dict[str, torch.Tensor]) -> None:
-        fuse_block_loras(f"{BLOCKS_PREFIX}.{index}", views, self._loras, self.device)
+        fuse_loras_in_place(views, self._loras, self.device, f"{BLOCKS_PREFIX}.{index}.")
 
     @contextlib.contextmanager
     def _on_copy_stream(self) -> Iterator[None]:

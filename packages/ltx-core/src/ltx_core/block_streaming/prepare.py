@@ -1,7 +1,7 @@
 """One tensor from file to its in-memory form, the same way in every mode (resident, cpu, disk).
 
 Order: cast floats to the build dtype (never pre-quantized fp8 weights or their scales) → key-map ops (fp8-cast
-down-cast) → LoRA fusion. For non-fp8 weights this
+down-cast) → LoRA fusion (`fuse_loras_in_place`). For non-fp8 weights this
 is exactly what `ltx_core.loader.load_model` computes (Δ in the target dtype, W' = Δ + W); for fp8-cast weights it
 is the official order (the weight is rounded to fp8 first, then W' = fp8(bf16(Δ) + bf16(W_fp8))).
 """
@@ -56,35 +56,23 @@ def fuse_loras(
     return fuse_weight(tensor.to(device), delta, tensor.dtype)
 
 
-def prepare(
-    name: str,
-    tensor: torch.Tensor,
-    recipe: TensorRecipe,
+def fuse_loras_in_place(
+    tensors: dict[str, torch.Tensor],
     loras: Sequence[tuple[LoraWeights, float]],
-    fuse_device: torch.device,
-) -> torch.Tensor:
-    tensor = recipe.convert(name, tensor)
-    fused = fuse_loras(name, tensor, loras, fuse_device)
-    return tensor if fused is None else fused
-
-
-def fuse_block_loras(
-    prefix: str, views: dict[str, torch.Tensor], loras: Sequence[tuple[LoraWeights, float]], device: torch.device
+    device: torch.device,
+    prefix: str = "",
 ) -> None:
-    """Fuse LoRAs in place into one block's typed tensors (`views`: parameter name → tensor, `prefix` their common
-    key prefix): tensor by tensor as `prepare` does, except pre-quantized fp8 weights, which are re-quantized together
-    with their `.weight_scale` (the same math as the resident loader)."""
+    """Fuse LoRAs into `tensors` in place, computed on `device`; keys are renamed keys without `prefix` (one block's
+    views, or a component's state with no prefix). Tensor by tensor (`fuse_loras`), except pre-quantized fp8 weights,
+    which are re-quantized together with their `.weight_scale`. Every loading mode fuses through here."""
     if not loras:
         return
-    scaled = {name[: -len("_scale")] for name in views if name.endswith(".weight_scale")}
-    for name, view in views.items():
+    scaled = {name[: -len("_scale")] for name in tensors if name.endswith(".weight_scale")}
+    for name, tensor in tensors.items():
         if name not in scaled:
-            fused = fuse_loras(f"{prefix}.{name}", view, loras, device)
+            fused = fuse_loras(prefix + name, tensor, loras, device)
             if fused is not None:
-                view.copy_(fused)
+                tensor.copy_(fused)
     if scaled:
-        state = {f"{prefix}.{name}": view for name, view in views.items()}
-        fuse_scaled_loras(state, [f"{prefix}.{n[: -len('.weight')]}" for n in sorted(scaled)], loras, device)
-        for name, view in views.items():
-            if state[f"{prefix}.{name}"] is not view:
-                view.copy_(state[f"{prefix}.{name}"])
+        named = {prefix + name: tensor for name, tensor in tensors.items()}
+        fuse_scaled_loras(named, [prefix + n[: -len(".weight")] for n in sorted(scaled)], loras, device)

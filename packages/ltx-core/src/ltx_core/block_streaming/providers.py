@@ -16,7 +16,7 @@ import torch
 
 from ltx_core.block_streaming.host import HostBuffer
 from ltx_core.block_streaming.layout import BLOCKS_PREFIX, BlockLayout
-from ltx_core.block_streaming.prepare import TensorRecipe, fuse_block_loras
+from ltx_core.block_streaming.prepare import TensorRecipe, fuse_loras_in_place
 from ltx_core.block_streaming.reader import TensorReader
 from ltx_core.loader.lora import LoraWeights
 
@@ -61,7 +61,8 @@ def fill_block(
             reader.read_into(slot.source, view)
             continue
         view.view(slot.dtype).view(slot.shape).copy_(recipe.convert(name, reader.read(slot.source)))
-    fuse_block_loras(f"{BLOCKS_PREFIX}.{layout.index}", layout.views(dst), loras, fuse_device or torch.device("cpu"))
+    prefix = f"{BLOCKS_PREFIX}.{layout.index}."
+    fuse_loras_in_place(layout.views(dst), loras, fuse_device or torch.device("cpu"), prefix)
 
 
 class RamBlockStore:

@@ -145,5 +145,5 @@ def fuse_scaled_loras(
             continue
         weight, scale = state[f"{stem}.weight"], state[f"{stem}.weight_scale"]
         q, new_scale = requantize(weight.to(device), scale.to(device), delta)
-        state[f"{stem}.weight"] = q.to(weight.device)
-        state[f"{stem}.weight_scale"] = new_scale.to(scale.device)
+        weight.copy_(q)
+        scale.copy_(new_scale)
