@@ -45,6 +45,7 @@ from ltx_core.quantization import (
     Quantization,
     check_fp8_cast_checkpoint,
     check_fp8_cast_device,
+    check_quantization_fits,
     parse_quantization,
     scaled_fp8_stems,
     use_fp8_scaled_linears,
@@ -71,22 +72,11 @@ def _meta_model(cfg: TransformerConfig, quantization: Quantization, scaled_stems
 
 
 def _scaled_stems(ckpt: Checkpoint, key_map: KeyMap, quantization: Quantization) -> list[str]:
-    """The pre-quantized Linears fp8-scaled-mm swaps in (none for the other policies). A pre-quantized file needs
-    fp8-scaled-mm and fp8-scaled-mm needs one: anything else is a one-line error."""
+    """The pre-quantized Linears fp8-scaled-mm swaps in (none for the other policies); a policy that does not fit
+    the checkpoint is a one-line error."""
     stems = scaled_fp8_stems(ckpt, key_map.select(ckpt.keys()))
-    if quantization is not Quantization.FP8_SCALED_MM:
-        if stems:
-            raise CheckpointError(
-                f"{ckpt.path}: a pre-quantized fp8 checkpoint needs quantization 'fp8-scaled-mm', "
-                f"not {quantization.value!r}"
-            )
-        return []
-    if not stems:
-        raise CheckpointError(
-            f"{ckpt.path}: quantization 'fp8-scaled-mm' needs a pre-quantized fp8 checkpoint (fp8 weights with "
-            "'.weight_scale' tensors) but this one has none; use 'fp8-cast' for a bf16 checkpoint"
-        )
-    return stems
+    check_quantization_fits(quantization, bool(stems), ckpt.path)
+    return stems if quantization is Quantization.FP8_SCALED_MM else []
 
 
 def _select(ckpt: Checkpoint, key_map: KeyMap, model: LTXModel) -> dict[str, str]:

@@ -18,6 +18,7 @@ from torch import nn
 from ltx_core.errors import CheckpointError
 from ltx_core.loader.lora import LoraWeights, lora_delta
 from ltx_core.loader.safetensors_file import Checkpoint
+from ltx_core.quantization.policy import Quantization, parse_quantization
 
 FP8_DTYPE = torch.float8_e4m3fn
 FP8_MAX = 448.0  # largest finite float8_e4m3fn
@@ -45,13 +46,31 @@ def scaled_fp8_stems(checkpoint: Checkpoint, selected: dict[str, str]) -> list[s
 
 def is_scaled_fp8_checkpoint(checkpoint: Checkpoint) -> bool:
     """True when the file holds at least one pre-quantized fp8 Linear (read from the header only)."""
-    keys = set(checkpoint.keys())
-    return any(
-        key.endswith(".weight_scale")
-        and key[: -len("_scale")] in keys
-        and checkpoint.info(key[: -len("_scale")]).dtype == FP8_DTYPE
-        for key in keys
-    )
+    return bool(scaled_fp8_stems(checkpoint, {key: key for key in checkpoint.keys()}))
+
+
+def check_quantization_fits(quantization: Quantization, pre_quantized: bool, source: object) -> None:
+    """A pre-quantized fp8 checkpoint runs only with fp8-scaled-mm, and fp8-scaled-mm only runs one: one line."""
+    if pre_quantized and quantization is not Quantization.FP8_SCALED_MM:
+        raise CheckpointError(
+            f"{source}: a pre-quantized fp8 checkpoint needs quantization 'fp8-scaled-mm', not {quantization.value!r}"
+        )
+    if not pre_quantized and quantization is Quantization.FP8_SCALED_MM:
+        raise CheckpointError(
+            f"{source}: quantization 'fp8-scaled-mm' needs a pre-quantized fp8 checkpoint (fp8 weights with "
+            "'.weight_scale' tensors) but this one has none; use 'fp8-cast' for a bf16 checkpoint"
+        )
+
+
+def quantization_for(requested: str | Quantization | None, checkpoint: Checkpoint) -> Quantization:
+    """The policy to run `checkpoint` with: as requested, except that none on a pre-quantized file becomes
+    fp8-scaled-mm (the only way it runs; the official CLI makes the user say so). A misfit is a one-line error."""
+    quantization = parse_quantization(requested)
+    pre_quantized = is_scaled_fp8_checkpoint(checkpoint)
+    if pre_quantized and quantization is Quantization.NONE:
+        return Quantization.FP8_SCALED_MM
+    check_quantization_fits(quantization, pre_quantized, checkpoint.path)
+    return quantization
 
 
 class FP8ScaledLinear(nn.Module):

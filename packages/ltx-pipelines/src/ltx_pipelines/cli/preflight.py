@@ -93,22 +93,10 @@ def check_runtime(args: Any) -> None:
 def check_quantization(checkpoint: Path, quantization: str | None) -> None:
     """Before any model is built: a pre-quantized fp8 checkpoint runs only with fp8-scaled-mm (chosen for it when
     --quantization is absent), and fp8-scaled-mm needs such a checkpoint."""
-    from ltx_core.errors import CheckpointError
     from ltx_core.loader import open_checkpoint
-    from ltx_core.quantization import Quantization, is_scaled_fp8_checkpoint, parse_quantization
+    from ltx_core.quantization import quantization_for
 
-    wanted = parse_quantization(quantization)
-    scaled = is_scaled_fp8_checkpoint(open_checkpoint(checkpoint))
-    if wanted is Quantization.FP8_SCALED_MM and not scaled:
-        raise CheckpointError(
-            f"{checkpoint}: --quantization fp8-scaled-mm needs a pre-quantized fp8 checkpoint (fp8 weights with "
-            "'.weight_scale' tensors) but this one has none; use fp8-cast for a bf16 checkpoint"
-        )
-    if wanted is Quantization.FP8_CAST and scaled:
-        raise CheckpointError(
-            f"{checkpoint}: a pre-quantized fp8 checkpoint needs quantization 'fp8-scaled-mm', not 'fp8-cast' "
-            "(or leave --quantization out: it is chosen for such a file)"
-        )
+    quantization_for(quantization, open_checkpoint(checkpoint))
 
 
 def preflight(

@@ -261,9 +261,9 @@ class DiffusionStage:
         if self.runtime.quantization is not None:
             return self.runtime
         from ltx_core.loader import open_checkpoint
-        from ltx_core.quantization import is_scaled_fp8_checkpoint
+        from ltx_core.quantization import Quantization, quantization_for
 
-        if not is_scaled_fp8_checkpoint(open_checkpoint(self.checkpoint)):
+        if quantization_for(None, open_checkpoint(self.checkpoint)) is Quantization.NONE:
             return self.runtime
         logger.info("pre-quantized fp8 checkpoint: using quantization fp8-scaled-mm")
         self.runtime = replace(self.runtime, quantization="fp8-scaled-mm")
