@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from ltx_core.offload import GIB, MemoryInfo, choose_text_encoder_offload
-from ltx_core.text_encoders.gemma.model import gemma_weight_bytes, load_gemma
+from ltx_core.text_encoders.gemma.model import gemma_weight_bytes, load_gemma, shard_index
 from ltx_core.text_encoders.gemma.prompts import encode_prompts
 from ltx_core.text_encoders.gemma.root import find_gemma_root
 
@@ -50,7 +50,7 @@ def test_weight_bytes_from_headers(tiny_roots: dict) -> None:
     _, root = tiny_roots["ltx23_tiny"]
     encoder = load_gemma(root, dtype=torch.bfloat16, max_length=S)
     expected = sum(p.numel() * p.element_size() for p in encoder.model.parameters())
-    assert gemma_weight_bytes(find_gemma_root(root), torch.bfloat16) == expected
+    assert gemma_weight_bytes(shard_index(find_gemma_root(root).shards), torch.bfloat16) == expected
 
 
 @pytest.mark.parametrize(("ram", "placement"), [(64 * GIB, "kept in RAM"), (0, "read from the shards")])

@@ -141,7 +141,8 @@ class PipelineBase:
     def keep_models(self, keep: bool) -> None:
         for block in self._blocks():
             block.models.keep = keep
-        self.cache_transformer = keep  # frees everything when False
+        for stage in self._stages:
+            stage.cache = keep
         if not keep:
             self.release()
 

@@ -52,9 +52,12 @@ def gemma_module_key(shard_key: str) -> str | None:
 _LAYERS = "model.language_model.layers."
 
 
-def _shard_index(shards: tuple[Path, ...]) -> dict[str, tuple[SafetensorsFile, str]]:
-    """Module key → (shard file, shard key) for every tensor we load, from the headers only."""
-    index: dict[str, tuple[SafetensorsFile, str]] = {}
+ShardIndex = dict[str, tuple[SafetensorsFile, str]]  # module key → (shard file, shard key)
+
+
+def shard_index(shards: tuple[Path, ...]) -> ShardIndex:
+    """Module key → (shard file, shard key) for every tensor we load, from the headers only (parsed once)."""
+    index: ShardIndex = {}
     for path in shards:
         f = SafetensorsFile(path)
         for key in f.keys():
@@ -69,7 +72,7 @@ def _listing(keys: list[str]) -> str:
     return ", ".join(keys[:_SHOW]) + (f" (+{len(keys) - _SHOW} more)" if len(keys) > _SHOW else "")
 
 
-def _check_fits(root: GemmaRoot, index: dict[str, tuple[SafetensorsFile, str]], model: Any) -> None:
+def _check_fits(root: GemmaRoot, index: ShardIndex, model: Any) -> None:
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     shapes = {k: tuple(f.tensors[key].shape) for k, (f, key) in index.items()}
     missing = sorted(set(expected) - set(shapes) - {_TIED})
@@ -85,12 +88,18 @@ def _check_fits(root: GemmaRoot, index: dict[str, tuple[SafetensorsFile, str]], 
 
 
 def build_gemma_model(
-    root: GemmaRoot, *, dtype: torch.dtype, device: torch.device | str, lazy_layers: bool = False
+    root: GemmaRoot,
+    *,
+    dtype: torch.dtype,
+    device: torch.device | str,
+    lazy_layers: bool = False,
+    index: ShardIndex | None = None,
 ) -> Any:
     """`Gemma3ForConditionalGeneration` with the root's weights cast to `dtype` on `device`, eval mode, no grads.
 
     With `lazy_layers` the decoder layers' weights are not read (they stay on meta, for a `GemmaLayerReader`);
-    the fit of every shard tensor to the config is checked from the headers either way."""
+    the fit of every shard tensor to the config is checked from the headers either way. `index` saves re-reading
+    the shard headers when the caller already has them."""
     from accelerate import init_empty_weights
     from transformers import Gemma3Config, Gemma3ForConditionalGeneration
 
@@ -98,7 +107,7 @@ def build_gemma_model(
     config = Gemma3Config.from_dict(root.config)
     with init_empty_weights():
         model = Gemma3ForConditionalGeneration(config)
-    index = _shard_index(root.shards)
+    index = shard_index(root.shards) if index is None else index
     _check_fits(root, index, model)
     state: dict[str, torch.Tensor] = {}
     in_file_order = sorted(index.items(), key=lambda kv: (str(kv[1][0].path), kv[1][0].tensors[kv[1][1]].start))
@@ -124,10 +133,10 @@ def build_gemma_model(
 class GemmaLayerReader:
     """Decoder layer i's weights read from the shards on demand, cast to `dtype` (the "disk" placement)."""
 
-    def __init__(self, root: GemmaRoot, dtype: torch.dtype) -> None:
+    def __init__(self, index: ShardIndex, dtype: torch.dtype) -> None:
         self.dtype = dtype
         self.layers: dict[int, dict[str, tuple[SafetensorsFile, str]]] = {}
-        for key, source in _shard_index(root.shards).items():
+        for key, source in index.items():
             if key.startswith(_LAYERS):
                 index, _, name = key[len(_LAYERS) :].partition(".")
                 self.layers.setdefault(int(index), {})[name] = source
@@ -188,14 +197,13 @@ class GemmaTextEncoder:
             torch.cuda.empty_cache()
 
 
-def gemma_weight_bytes(root: GemmaRoot, dtype: torch.dtype) -> int:
+def gemma_weight_bytes(index: ShardIndex, dtype: torch.dtype) -> int:
     """Bytes of the weights we load, in `dtype` (from the shard headers only)."""
     total = 0
-    for path in root.shards:
-        for key, info in SafetensorsFile(path).tensors.items():
-            if gemma_module_key(key) is not None:
-                itemsize = dtype.itemsize if info.dtype.is_floating_point else info.dtype.itemsize
-                total += info.nbytes // info.dtype.itemsize * itemsize
+    for f, key in index.values():
+        info = f.tensors[key]
+        itemsize = dtype.itemsize if info.dtype.is_floating_point else info.dtype.itemsize
+        total += info.nbytes // info.dtype.itemsize * itemsize
     return total
 
 
@@ -218,15 +226,16 @@ def load_gemma(
     gemma_root = root if isinstance(root, GemmaRoot) else find_gemma_root(root)
     tokenizer = load_tokenizer(gemma_root.tokenizer_dir, max_length)
     dev = torch.device(device)
+    index = shard_index(gemma_root.shards)
     placement = "resident"
     if offload not in (None, "none"):
         memory = memory if memory is not None else probe_memory(dev)
-        placement, why = choose_text_encoder_offload(offload, gemma_weight_bytes(gemma_root, dtype), memory)
+        placement, why = choose_text_encoder_offload(offload, gemma_weight_bytes(index, dtype), memory)
         logger.info("text encoder (Gemma): %s (%s)", _PLACEMENT_TEXT[placement], why)
-    if placement == "disk":
-        model = build_gemma_model(gemma_root, dtype=dtype, device=dev, lazy_layers=True)
-    else:
-        model = build_gemma_model(gemma_root, dtype=dtype, device="cpu" if placement == "ram" else dev)
+    build_device = torch.device("cpu") if placement == "ram" else dev
+    model = build_gemma_model(
+        gemma_root, dtype=dtype, device=build_device, lazy_layers=placement == "disk", index=index
+    )
     encoder = GemmaTextEncoder(model, tokenizer, gemma_root, max_length)
     layers = model.model.language_model.layers
     if placement == "ram":
@@ -236,5 +245,5 @@ def load_gemma(
     elif placement == "disk":
         from ltx_core.layer_offload import LayerOffload
 
-        encoder.offload = LayerOffload(list(layers), dev, source=GemmaLayerReader(gemma_root, dtype))
+        encoder.offload = LayerOffload(list(layers), dev, source=GemmaLayerReader(index, dtype))
     return encoder

@@ -71,6 +71,14 @@ class Enhancement:
     max_new_tokens: int = 512
 
 
+def _open(gemma_root: str | Path | GemmaRoot, checkpoint: str | Path | Checkpoint) -> tuple[Checkpoint, GemmaRoot]:
+    """The checkpoint and the Gemma root, checked to fit each other (one-line error otherwise)."""
+    ckpt = open_checkpoint(checkpoint)
+    root = gemma_root if isinstance(gemma_root, GemmaRoot) else find_gemma_root(gemma_root)
+    check_gemma_fits(root, text_path_config(ckpt), ckpt.path)
+    return ckpt, root
+
+
 def _hidden_states(
     encoder: GemmaTextEncoder, prompts: Sequence[str], enhancement: Enhancement
 ) -> tuple[list[str], list[tuple[Any, torch.Tensor]]]:
@@ -113,9 +121,7 @@ def encode_prompts(
     deterministically for a given `enhance_seed`; the other prompts are never rewritten. `offload` may stream
     Gemma's decoder layers from RAM (see `load_gemma`).
     """
-    ckpt = open_checkpoint(checkpoint)
-    root = gemma_root if isinstance(gemma_root, GemmaRoot) else find_gemma_root(gemma_root)
-    check_gemma_fits(root, text_path_config(ckpt), ckpt.path)
+    ckpt, root = _open(gemma_root, checkpoint)
     gemma_device = torch.device(text_encoder_device if text_encoder_device is not None else device)
     enhancement = Enhancement(enhance_prompt, enhance_image, enhance_seed, enhance_max_new_tokens)
     encoder = load_gemma(root, dtype=dtype, device=gemma_device, max_length=max_length, offload=offload)
@@ -145,10 +151,8 @@ class ResidentPromptEncoder:
         max_length: int = MAX_LENGTH,
         offload: str | None = "none",
     ) -> None:
-        self.checkpoint = open_checkpoint(checkpoint)
+        self.checkpoint, self.root = _open(gemma_root, checkpoint)
         self.offload = offload
-        self.root = gemma_root if isinstance(gemma_root, GemmaRoot) else find_gemma_root(gemma_root)
-        check_gemma_fits(self.root, text_path_config(self.checkpoint), self.checkpoint.path)
         self.device, self.dtype, self.max_length = torch.device(device), dtype, max_length
         self.gemma_device = torch.device(text_encoder_device) if text_encoder_device is not None else self.device
         self._encoder: GemmaTextEncoder | None = None
