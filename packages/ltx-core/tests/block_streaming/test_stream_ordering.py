@@ -17,8 +17,7 @@ import pytest
 import torch
 
 from ltx_core.block_streaming import build_streaming_transformer, providers
-from ltx_core.model.transformer import Modality
-from ltx_core.testing.golden import golden_dir, load_case
+from ltx_core.testing.golden import golden_dir, golden_modality, load_case
 
 
 @dataclass(eq=False)
@@ -111,17 +110,6 @@ class LoggedHostBlock:
         return self._block.data
 
 
-def _inputs(case: Any) -> tuple[Modality, Modality]:
-    def modality(prefix: str) -> Modality:
-        i = case.inputs
-        return Modality(
-            latent=i[f"{prefix}_latent"], sigma=i[f"{prefix}_sigma"], timesteps=i[f"{prefix}_timesteps"],
-            positions=i[f"{prefix}_positions"], context=i[f"{prefix}_context"], context_mask=i.get("context_mask"),
-        )  # fmt: skip
-
-    return modality("video"), modality("audio")
-
-
 def _races(
     mode: str, slots: int, monkeypatch: pytest.MonkeyPatch, stream_waits: bool = True, host_waits: bool = True
 ) -> list[str]:
@@ -176,7 +164,7 @@ def _races(
         block.register_forward_hook(post, prepend=True)  # before the cache's own post-hook records "done"
     with torch.no_grad():
         for _ in range(2):  # the second forward reuses rows and slots left by the first
-            model(*_inputs(case))
+            model(golden_modality(case.inputs, "video"), golden_modality(case.inputs, "audio"))
     model.close()
 
     races = []

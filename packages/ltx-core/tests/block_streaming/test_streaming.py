@@ -17,9 +17,9 @@ from ltx_core.block_streaming import (
 )
 from ltx_core.errors import InputError
 from ltx_core.loader import LoraSpec
-from ltx_core.model.transformer import Modality, ModelType, X0Model
+from ltx_core.model.transformer import ModelType, X0Model
 from ltx_core.model.transformer.loading import load_transformer
-from ltx_core.testing.golden import GoldenCase, golden_dir, load_case, report
+from ltx_core.testing.golden import GoldenCase, golden_dir, golden_modality, load_case, report
 
 TOL = 1e-5
 
@@ -32,20 +32,6 @@ def _variants() -> list[str]:
 VARIANTS = _variants()
 
 
-def _modality(inputs: dict[str, torch.Tensor], prefix: str, dtype: torch.dtype | None = None) -> Modality:
-    def cast(t: torch.Tensor) -> torch.Tensor:
-        return t.to(dtype) if dtype is not None else t
-
-    return Modality(
-        latent=cast(inputs[f"{prefix}_latent"]),
-        sigma=inputs[f"{prefix}_sigma"],
-        timesteps=inputs[f"{prefix}_timesteps"],
-        positions=inputs[f"{prefix}_positions"],
-        context=cast(inputs[f"{prefix}_context"]),
-        context_mask=inputs.get("context_mask"),
-    )
-
-
 def _setup(golden: Path, variant: str, with_lora: bool) -> tuple[GoldenCase, Path, list[LoraSpec]]:
     name = "transformer_lora" if with_lora else "transformer_forward"
     case = load_case(golden / "cases" / variant / f"{name}.safetensors")
@@ -54,7 +40,7 @@ def _setup(golden: Path, variant: str, with_lora: bool) -> tuple[GoldenCase, Pat
 
 
 def _run(model: torch.nn.Module, case: GoldenCase, dtype: torch.dtype | None = None) -> list[torch.Tensor]:
-    video, audio = _modality(case.inputs, "video", dtype), _modality(case.inputs, "audio", dtype)
+    video, audio = golden_modality(case.inputs, "video", dtype), golden_modality(case.inputs, "audio", dtype)
     with torch.no_grad():
         v, a = model(video, audio)
         xv, xa = X0Model(model)(video, audio)
@@ -104,7 +90,7 @@ def test_streaming_bf16_with_lora(golden: Path, variant: str, mode: str) -> None
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_streaming_video_only(golden: Path, variant: str) -> None:
     case, ckpt, _ = _setup(golden, variant, False)
-    video = _modality(case.inputs, "video")
+    video = golden_modality(case.inputs, "video")
     resident = load_transformer(ckpt, model_type=ModelType.VIDEO_ONLY)
     with torch.no_grad():
         ref, none = resident(video, None)

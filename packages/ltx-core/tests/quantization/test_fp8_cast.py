@@ -14,7 +14,6 @@ from ltx_core.block_streaming import build_streaming_transformer, load_resident_
 from ltx_core.block_streaming.prepare import default_fuse_device
 from ltx_core.errors import CheckpointError, InputError
 from ltx_core.loader import LoraSpec, open_checkpoint, read_lora
-from ltx_core.model.transformer import Modality
 from ltx_core.model.transformer.loading import load_transformer
 from ltx_core.quantization import (
     FP8_DTYPE,
@@ -26,7 +25,7 @@ from ltx_core.quantization import (
     round_trip_fp8,
 )
 from ltx_core.quantization.stochastic_rounding import stochastic_fp8_fuse, stochastic_rounding_available
-from ltx_core.testing.golden import GoldenCase, golden_dir, load_case, relative_error
+from ltx_core.testing.golden import GoldenCase, golden_dir, golden_modality, load_case, relative_error
 
 # e4m3 keeps 3 mantissa bits: each weight moves by at most 2^-4 of itself; through the tiny models the outputs move
 # by a few percent of their peak (measured ≤ ~5e-2); 0.25 leaves room for other fixture sets.
@@ -41,20 +40,6 @@ def _variants() -> list[str]:
 VARIANTS = _variants()
 
 
-def _modality(inputs: dict[str, torch.Tensor], prefix: str, dtype: torch.dtype | None = None) -> Modality:
-    def cast(t: torch.Tensor) -> torch.Tensor:
-        return t.to(dtype) if dtype is not None else t
-
-    return Modality(
-        latent=cast(inputs[f"{prefix}_latent"]),
-        sigma=inputs[f"{prefix}_sigma"],
-        timesteps=inputs[f"{prefix}_timesteps"],
-        positions=inputs[f"{prefix}_positions"],
-        context=cast(inputs[f"{prefix}_context"]),
-        context_mask=inputs.get("context_mask"),
-    )
-
-
 def _case(golden: Path, variant: str, name: str = "transformer_forward") -> tuple[GoldenCase, Path]:
     case = load_case(golden / "cases" / variant / f"{name}.safetensors")
     return case, golden / case.params["checkpoint"]
@@ -62,7 +47,7 @@ def _case(golden: Path, variant: str, name: str = "transformer_forward") -> tupl
 
 def _run(model: torch.nn.Module, case: GoldenCase, dtype: torch.dtype | None = None) -> tuple[torch.Tensor, ...]:
     with torch.no_grad():
-        return model(_modality(case.inputs, "video", dtype), _modality(case.inputs, "audio", dtype))
+        return model(golden_modality(case.inputs, "video", dtype), golden_modality(case.inputs, "audio", dtype))
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

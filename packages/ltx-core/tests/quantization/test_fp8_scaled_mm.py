@@ -4,7 +4,6 @@ refusals."""
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,6 @@ import torch
 from ltx_core.block_streaming import build_streaming_transformer, load_resident_transformer, transformer_footprint
 from ltx_core.errors import CheckpointError, InputError
 from ltx_core.loader import LoraSpec, open_checkpoint, read_lora
-from ltx_core.model.transformer import Modality
 from ltx_core.model.transformer.loading import TRANSFORMER_PREFIX, load_transformer
 from ltx_core.quantization import (
     FP8_DTYPE,
@@ -25,7 +23,7 @@ from ltx_core.quantization import (
 )
 from ltx_core.quantization import fp8_scaled_mm as scaled_module
 from ltx_core.testing.fp8_checkpoints import quantize_weight, write_scaled_fp8_checkpoint
-from ltx_core.testing.golden import GoldenCase, golden_dir, load_case, relative_error
+from ltx_core.testing.golden import GoldenCase, golden_dir, golden_modality, load_case, relative_error
 
 # Weights rounded to e4m3 (3 mantissa bits) plus inputs quantized with one static range: on the tiny golden models
 # the velocities move by 3-6% of their peak (measured); 0.25 leaves room for other fixture sets.
@@ -39,22 +37,6 @@ def _variants() -> list[str]:
 
 
 VARIANTS = _variants()
-
-
-def _modality(inputs: dict[str, torch.Tensor], prefix: str) -> Modality:
-    bf16 = torch.bfloat16
-    return Modality(
-        latent=inputs[f"{prefix}_latent"].to(bf16),
-        sigma=inputs[f"{prefix}_sigma"],
-        timesteps=inputs[f"{prefix}_timesteps"],
-        positions=inputs[f"{prefix}_positions"],
-        context=inputs[f"{prefix}_context"].to(bf16),
-        context_mask=inputs.get("context_mask"),
-    )
-
-
-def _on(m: Modality, device: str) -> Modality:
-    return dataclasses.replace(m, **{k: v.to(device) for k, v in vars(m).items() if isinstance(v, torch.Tensor)})
 
 
 @pytest.fixture(scope="module", params=VARIANTS)
@@ -150,8 +132,12 @@ def test_error_against_the_bf16_model(quantized: tuple[GoldenCase, Path, list[st
     model = load_resident_transformer(path, dtype=torch.bfloat16, quantization="fp8-scaled-mm")
     plain = load_transformer(golden_dir() / case.params["checkpoint"], dtype=torch.bfloat16)
     with torch.no_grad():
-        got = model(_modality(case.inputs, "video"), _modality(case.inputs, "audio"))
-        ref = plain(_modality(case.inputs, "video"), _modality(case.inputs, "audio"))
+        got = model(
+            golden_modality(case.inputs, "video", torch.bfloat16), golden_modality(case.inputs, "audio", torch.bfloat16)
+        )
+        ref = plain(
+            golden_modality(case.inputs, "video", torch.bfloat16), golden_modality(case.inputs, "audio", torch.bfloat16)
+        )
     for name, g, r in zip(("video", "audio"), got, ref, strict=True):
         err = relative_error(g.float(), r.float())
         print(f"fp8-scaled-mm {name} velocity vs bf16: relative error {err:.3g}")
@@ -190,7 +176,7 @@ def test_streaming_equals_resident(
     case, path, _ = quantized
     loras = [LoraSpec(golden_dir() / case.params["lora"], float(case.params.get("strength", 0.8)))] if with_lora else []
     bf16 = torch.bfloat16
-    inputs = tuple(_on(_modality(case.inputs, name), device) for name in ("video", "audio"))
+    inputs = tuple(golden_modality(case.inputs, name, torch.bfloat16, device) for name in ("video", "audio"))
     resident = load_resident_transformer(path, dtype=bf16, device=device, loras=loras, quantization="fp8-scaled-mm")
     with torch.no_grad():
         ref = resident(*inputs)

@@ -45,6 +45,30 @@ def load_case(path: str | Path) -> GoldenCase:
     return GoldenCase(Path(path), inputs, outputs, params)
 
 
+def golden_modality(
+    inputs: dict[str, torch.Tensor],
+    prefix: str,
+    dtype: torch.dtype | None = None,
+    device: torch.device | str | None = None,
+) -> Any:
+    """The transformer `Modality` of a golden case's `<prefix>_*` inputs (latent and context cast to `dtype` when
+    given; every tensor moved to `device` when given)."""
+    from ltx_core.model.transformer import Modality
+
+    def put(t: torch.Tensor, cast: bool = False) -> torch.Tensor:
+        return t.to(device=device, dtype=dtype if cast else None)
+
+    mask = inputs.get("context_mask")
+    return Modality(
+        latent=put(inputs[f"{prefix}_latent"], cast=True),
+        sigma=put(inputs[f"{prefix}_sigma"]),
+        timesteps=put(inputs[f"{prefix}_timesteps"]),
+        positions=put(inputs[f"{prefix}_positions"]),
+        context=put(inputs[f"{prefix}_context"], cast=True),
+        context_mask=None if mask is None else put(mask),
+    )
+
+
 def relative_error(got: torch.Tensor, expected: torch.Tensor) -> float:
     """max |got − expected| / max |expected| (the issue's parity measure), computed in float64."""
     got64, exp64 = got.detach().double().cpu(), expected.detach().double().cpu()
