@@ -25,7 +25,7 @@ PROMPT = "A red fox trots through fresh snow at dawn while wind hisses through t
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Tiny random-weight end-to-end demo of the distilled pipeline.")
     parser.add_argument("--version", choices=("ltx2", "ltx23"), default="ltx23", help="model layout (default ltx23)")
-    parser.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda (default: CUDA if present)")
+    parser.add_argument("--device", default=None, help="torch device (default: CUDA, else Apple MPS, else cpu)")
     parser.add_argument("--out", type=Path, default=None, help="output .mp4 (default outputs/demo_<version>.mp4)")
     args = parser.parse_args(argv)
     out = (args.out or REPO / "outputs" / f"demo_{args.version}.mp4").expanduser().resolve()
