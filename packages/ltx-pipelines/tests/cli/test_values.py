@@ -21,6 +21,7 @@ from ltx_pipelines.cli.values import (
     check_num_frames,
     nearest_frame_counts,
     nearest_multiples,
+    output_file,
 )
 
 ARITY = {"--image": (3, 4, IMAGE.metavar), "--lora": (1, 2, LORA.metavar), "--blocks": (0, None, INT_LIST.metavar)}
@@ -102,3 +103,17 @@ def test_checks_raise_one_line_input_errors(tmp_path: Path) -> None:
         check_images([image], 121)
     with pytest.raises(InputError, match=r"STRENGTH 1\.5"):
         check_images([ImageConditioningArg(tmp_path / "a.png", 0, 1.5)], 121)
+
+
+def test_output_file_is_a_writable_mp4_path(tmp_path: Path) -> None:
+    assert output_file(tmp_path / "new" / "deeper" / "Out.MP4") == (tmp_path / "new" / "deeper" / "Out.MP4").resolve()
+    with pytest.raises(typer.BadParameter, match=r"'.*out\.avi' does not end in \.mp4; .* e\.g\. '.*out\.mp4'"):
+        output_file(tmp_path / "out.avi")
+    with pytest.raises(typer.BadParameter, match=r"does not end in \.mp4"):
+        output_file(tmp_path / "out")
+    with pytest.raises(typer.BadParameter, match="is a folder"):
+        output_file(tmp_path)
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(typer.BadParameter, match=r"cannot create the folder '.*a_file/sub': '.*a_file' is a file"):
+        output_file(tmp_path / "a_file" / "sub" / "out.mp4")
+    assert not (tmp_path / "new").exists()  # checked, not created

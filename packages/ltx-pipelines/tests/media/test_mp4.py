@@ -94,6 +94,44 @@ def test_interrupt_mid_stream_leaves_no_file_and_keeps_existing(tmp_path: Path) 
     assert out.read_bytes() == b"previous result"
 
 
+def test_unwritable_output_is_one_line_input_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A folder that cannot be created (a file in the way) or written is an `InputError` naming the path, not an
+    OSError traceback after the whole generation."""
+    (tmp_path / "a_file").write_bytes(b"")
+    with pytest.raises(InputError, match=r"cannot write '.*a_file/sub/out\.mp4': Not a directory"):
+        write_mp4(tmp_path / "a_file" / "sub" / "out.mp4", torch.rand(1, 16, 16, 3), 24)
+
+    def denied(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("ltx_pipelines.media.mp4.tempfile.mkstemp", denied)
+    with pytest.raises(InputError, match=r"cannot write '.*out\.mp4': Permission denied"):
+        write_mp4(tmp_path / "out.mp4", torch.rand(1, 16, 16, 3), 24)
+    assert [p.name for p in tmp_path.iterdir()] == ["a_file"]
+
+
+def test_write_error_is_input_error_and_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "full.mp4"
+
+    def rename_fails(src: object, dst: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("ltx_pipelines.media.mp4.os.replace", rename_fails)
+    with pytest.raises(InputError, match=r"cannot write '.*full\.mp4': .*No space left on device"):
+        write_mp4(out, _chunks(2, 2, 16, 16), 24)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_os_error_of_the_frames_producer_is_not_taken_for_a_write_error(tmp_path: Path) -> None:
+    def failing() -> Iterator[torch.Tensor]:
+        yield from _chunks(1, 2, 16, 16)
+        raise FileNotFoundError(2, "No such file or directory", "weights.safetensors")
+
+    with pytest.raises(FileNotFoundError, match=r"weights\.safetensors"):
+        write_mp4(tmp_path / "out.mp4", failing(), 24)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_invalid_inputs_raise_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="even"):
         write_mp4(tmp_path / "odd.mp4", torch.rand(1, 15, 16, 3), 24)

@@ -8,6 +8,7 @@ separated by `SEPARATOR`; the option's `MultiValue` parser splits it again and b
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,11 +109,22 @@ def input_dir(value: str | Path) -> Path:
 
 
 def output_file(value: str | Path) -> Path:
-    """Where a result goes: absolute path (`~` expanded); must not be an existing folder."""
+    """Where the MP4 goes: absolute path (`~` expanded) ending in .mp4, not an existing folder, in a folder that
+    exists or can be created and is writable. Checked at parsing, so a run is never lost to an unwritable path."""
     path = Path(value).expanduser()
     if path.is_dir():
         raise typer.BadParameter(f"{str(value)!r} is a folder; give a file path such as {str(path / 'out.mp4')!r}")
-    return path.resolve()
+    if path.suffix.lower() != ".mp4":
+        raise typer.BadParameter(
+            f"{str(value)!r} does not end in .mp4; the output is always an MP4, e.g. {str(path.with_suffix('.mp4'))!r}"
+        )
+    path = path.resolve()
+    existing = next(p for p in path.parents if p.exists())  # the root always exists
+    if not existing.is_dir():
+        raise typer.BadParameter(f"cannot create the folder {str(path.parent)!r}: {str(existing)!r} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise typer.BadParameter(f"cannot write into {str(existing)!r} (read-only or no permission)")
+    return path
 
 
 def _image(values: list[str]) -> ImageConditioningArg:

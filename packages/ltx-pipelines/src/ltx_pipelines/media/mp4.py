@@ -22,6 +22,7 @@ import torch
 
 from ltx_core.errors import InputError
 from ltx_core.types import Audio
+from ltx_pipelines.media._errors import first_line
 
 DEFAULT_VIDEO_CRF = 19
 DEFAULT_PRESET = "veryfast"
@@ -80,19 +81,42 @@ def write_mp4(
         raise InputError(f"video CRF {crf} is out of range; valid: 0 to 51")
     stereo = _stereo_int16(audio.waveform) if audio is not None else None
     final = Path(output_path).expanduser().resolve()
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=".partial.mp4", dir=final.parent)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp_name = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=".partial.mp4", dir=final.parent)
+    except OSError as exc:
+        raise InputError(f"cannot write {str(final)!r}: {exc.strerror or first_line(exc)}") from exc
     os.close(fd)
     temp = Path(temp_name)
+    source_errors: list[BaseException] = []
     try:
         with av.open(str(temp), "w", format="mp4") as container:
-            _write_streams(container, _chunks(video), rate, audio, stereo, crf, preset, on_frames)
+            chunks = _recording_errors(_chunks(video), source_errors)
+            _write_streams(container, chunks, rate, audio, stereo, crf, preset, on_frames)
         os.chmod(temp, _umask_mode())  # mkstemp makes the file 0600; a finished file follows the umask
         os.replace(temp, final)
+    except OSError as exc:  # disk full, folder removed or made read-only meanwhile (PyAV's errors are OSErrors)
+        temp.unlink(missing_ok=True)
+        if exc in source_errors:  # the frames' producer failed, not the writing
+            raise
+        raise InputError(f"cannot write {str(final)!r}: {first_line(exc)}") from exc
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
     return final
+
+
+def _recording_errors(chunks: Iterator[torch.Tensor], errors: list[BaseException]) -> Iterator[torch.Tensor]:
+    """`chunks`, with what producing them raised appended to `errors` (so it is not taken for a write error)."""
+    while True:
+        try:
+            chunk = next(chunks)
+        except StopIteration:
+            return
+        except BaseException as exc:
+            errors.append(exc)
+            raise
+        yield chunk
 
 
 def _umask_mode() -> int:
