@@ -213,6 +213,23 @@ def test_lora_partial_match_warns_with_counts(tmp_path):
     assert any("1 of 2 LoRA weight pairs match" in str(w.message) for w in caught)
 
 
+@pytest.mark.parametrize(("rank_a", "in_f", "out_f"), [(2, 5, 3), (2, 4, 2), (3, 4, 3)], ids=["in", "out", "rank"])
+def test_lora_pair_of_the_wrong_shape_is_an_error_naming_it(tmp_path, rank_a, in_f, out_f):
+    """A pair that names a model weight but does not fit it (a LoRA for the other model version) is refused before
+    any tensor is fused, with the shapes, rather than failing inside the matmul."""
+    ckpt = _full(tmp_path / "c.safetensors")
+    path = tmp_path / "l.safetensors"
+    save_file({"diffusion_model.lin.lora_A.weight": torch.zeros(rank_a, in_f),
+               "diffusion_model.lin.lora_B.weight": torch.zeros(out_f, 2)}, str(path))  # fmt: skip
+    expected = rf"LoRA pair 'lin' \(A \[{rank_a}, {in_f}\], B \[{out_f}, 2\]\) does not fit the model's weight \[3, 4\]"
+    with pytest.raises(LoraError, match=expected):
+        load_model(Tiny, ckpt, MAP, component="tiny", loras=[LoraSpec(path, 1.0)])
+    model = load_model(Tiny, ckpt, MAP, component="tiny")
+    with pytest.raises(LoraError, match=expected):
+        fuse_loras_into_model(model, [LoraSpec(path, 1.0)])
+    assert torch.equal(model.lin.weight, SafetensorsFile(ckpt).read(PREFIX + "lin.weight"))
+
+
 def test_file_without_lora_pairs_is_not_a_lora(tmp_path):
     ckpt = _full(tmp_path / "c.safetensors")
     with pytest.raises(LoraError, match="not a LoRA file"):

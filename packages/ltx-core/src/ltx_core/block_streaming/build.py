@@ -27,7 +27,7 @@ from ltx_core.block_streaming.reader import TensorReader
 from ltx_core.block_streaming.wrapper import StreamingTransformer
 from ltx_core.errors import CheckpointError, InputError
 from ltx_core.loader.key_map import KeyMap
-from ltx_core.loader.lora import LoraSpec, LoraWeights, check_lora_coverage, read_lora
+from ltx_core.loader.lora import LoraSpec, LoraWeights, check_lora_coverage, read_lora, weight_shapes
 from ltx_core.loader.safetensors_file import Checkpoint, open_checkpoint
 from ltx_core.model.transformer.config import ModelType, TransformerConfig
 from ltx_core.model.transformer.loading import load_transformer, transformer_config, transformer_key_map
@@ -95,11 +95,12 @@ def _select(ckpt: Checkpoint, key_map: KeyMap, model: LTXModel) -> dict[str, str
     return selected
 
 
-def _read_loras(loras: Sequence[LoraSpec], selected: dict[str, str]) -> list[tuple[LoraWeights, float]]:
+def _read_loras(
+    loras: Sequence[LoraSpec], selected: dict[str, str], ckpt: Checkpoint
+) -> list[tuple[LoraWeights, float]]:
     weights = [(read_lora(spec.path), spec.strength) for spec in loras if spec.strength != 0.0]
     if weights:
-        stems = {k[: -len(".weight")] for k in selected if k.endswith(".weight")}
-        check_lora_coverage([w for w, _ in weights], stems)
+        check_lora_coverage([w for w, _ in weights], weight_shapes(ckpt, selected))
     return weights
 
 
@@ -160,7 +161,7 @@ def load_resident_transformer(
     model = _meta_model(cfg, quant, stems)
     selected = _select(ckpt, key_map, model)
     _check_quantization(quant, ckpt, selected, dev)
-    lora_weights = _read_loras(loras, selected)
+    lora_weights = _read_loras(loras, selected, ckpt)
     reader = TensorReader(ckpt)
     try:
         state = _load_tensors(reader, selected, TensorRecipe(key_map, dtype), lora_weights, dev)
@@ -202,7 +203,7 @@ def build_streaming_transformer(
     model = _meta_model(cfg, quant, stems).eval()
     selected = _select(ckpt, key_map, model)
     _check_quantization(quant, ckpt, selected, dev)
-    lora_weights = _read_loras(loras, selected)
+    lora_weights = _read_loras(loras, selected, ckpt)
     recipe = TensorRecipe(key_map, dtype)
     infos = tensor_infos(ckpt)
     blocks, rest = split_blocks(selected)

@@ -24,6 +24,7 @@ from ltx_core.loader.lora import (
     fuse_weight,
     lora_delta,
     read_lora,
+    weight_shapes,
 )
 from ltx_core.loader.safetensors_file import Checkpoint, open_checkpoint
 
@@ -74,8 +75,7 @@ def load_state_dict_from_checkpoint(
                 parts.append(f"{len(unexpected)} unexpected: {_listing(unexpected)}")
             raise CheckpointError(f"{checkpoint.path}: {component} weights do not fit the model; " + "; ".join(parts))
     if loras:
-        stems = {k[: -len(".weight")] for k in selected if k.endswith(".weight")}
-        check_lora_coverage([lora for lora, _ in loras], stems)
+        check_lora_coverage([lora for lora, _ in loras], weight_shapes(checkpoint, selected))
     target_device = torch.device(device)
     fuse_device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
     source_to_name = {src: name for name, src in selected.items()}
@@ -165,8 +165,8 @@ def fuse_loras_into_model(model: nn.Module, loras: Sequence[LoraSpec], dtype: to
     (pass them to `restore_weights` to undo)."""
     lora_weights = [(read_lora(spec.path), spec.strength) for spec in loras if spec.strength != 0.0]
     params = dict(model.named_parameters())
-    stems = {n[: -len(".weight")] for n in params if n.endswith(".weight")}
-    check_lora_coverage([lw for lw, _ in lora_weights], stems)
+    shapes = {n[: -len(".weight")]: tuple(p.shape) for n, p in params.items() if n.endswith(".weight")}
+    check_lora_coverage([lw for lw, _ in lora_weights], shapes)
     touched = []
     for name, param in params.items():
         if not name.endswith(".weight"):

@@ -14,9 +14,10 @@ with the delta dtype equal to the target dtype (the build dtype, else the stored
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -48,15 +49,20 @@ class LoraWeights:
     ignored_keys: int = 0
 
 
+def lora_pair_keys(keys: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """{module path (LoRA prefix removed): (A key, B key)} for every complete A/B pair among `keys`."""
+    present = set(keys)
+    return {
+        k[: -len(_A)].replace(LORA_PREFIX, ""): (k, k[: -len(_A)] + _B)
+        for k in keys
+        if k.endswith(_A) and k[: -len(_A)] + _B in present
+    }
+
+
 def read_lora(path: str | Path) -> LoraWeights:
     f = SafetensorsFile(path)
     tensors = dict(f.iter_tensors())
-    a_keys = {k[: -len(_A)]: k for k in tensors if k.endswith(_A)}
-    pairs: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-    for stem, a_key in a_keys.items():
-        b_key = stem + _B
-        if b_key in tensors:
-            pairs[stem.replace(LORA_PREFIX, "")] = (tensors[a_key], tensors[b_key])
+    pairs = {stem: (tensors[a], tensors[b]) for stem, (a, b) in lora_pair_keys(list(tensors)).items()}
     if not pairs:
         raise LoraError(
             f"{f.path}: not a LoRA file (no '<module>.lora_A.weight' / '.lora_B.weight' pairs among "
@@ -100,20 +106,50 @@ def delta_dtype_for(target: torch.dtype) -> torch.dtype:
     return torch.bfloat16 if target in (torch.float8_e4m3fn, torch.float8_e5m2) else target
 
 
-def check_lora_coverage(loras: Sequence[LoraWeights], model_weight_stems: set[str]) -> None:
-    """A LoRA none of whose pairs match the model is an error; a partial match is a warning with counts."""
+def weight_shapes(checkpoint: Any, selected: Mapping[str, str]) -> dict[str, tuple[int, ...]]:
+    """{module path: stored shape} of the `.weight` tensors among `selected` (model name → checkpoint key), from the
+    checkpoint's header: what `check_lora_coverage` matches LoRA pairs against."""
+    return {
+        name[: -len(".weight")]: tuple(checkpoint.info(src).shape)
+        for name, src in selected.items()
+        if name.endswith(".weight")
+    }
+
+
+def check_lora_coverage(loras: Sequence[LoraWeights], model_weights: Mapping[str, Sequence[int]]) -> None:
+    """A LoRA none of whose pairs match the model is an error, and so is a matching pair whose shapes do not fit the
+    weight (`B @ A` must be [out, in]); a partial match is a warning with counts. `model_weights`: {stem: shape}."""
     for lora in loras:
-        matched = sum(1 for stem in lora.pairs if stem in model_weight_stems)
-        total = len(lora.pairs)
-        if matched == 0:
-            example = next(iter(lora.pairs))
+        check_lora_pairs(
+            lora.path, {stem: (tuple(a.shape), tuple(b.shape)) for stem, (a, b) in lora.pairs.items()}, model_weights
+        )
+
+
+def check_lora_pairs(
+    path: Path,
+    pairs: Mapping[str, tuple[Sequence[int], Sequence[int]]],
+    model_weights: Mapping[str, Sequence[int]],
+) -> None:
+    """`check_lora_coverage` on shapes only ({stem: (A shape, B shape)}), so it also runs on file headers."""
+    matched = [stem for stem in pairs if stem in model_weights]
+    total = len(pairs)
+    if not matched:
+        example = next(iter(pairs))
+        raise LoraError(
+            f"{path}: none of its {total} LoRA weight pairs match the model (e.g. '{example}'); "
+            "is it a LoRA for this model?"
+        )
+    for stem in matched:
+        a, b = pairs[stem]
+        weight = tuple(model_weights[stem])
+        if len(weight) == 2 and not (len(a) == 2 and len(b) == 2 and a[0] == b[1] and (b[0], a[1]) == weight):
             raise LoraError(
-                f"{lora.path}: none of its {total} LoRA weight pairs match the model (e.g. '{example}'); "
-                "is it a LoRA for this model?"
+                f"{path}: LoRA pair '{stem}' (A {list(a)}, B {list(b)}) does not fit the model's weight "
+                f"{list(weight)}; is it a LoRA for this model (LTX-2 vs LTX-2.3)?"
             )
-        if matched < total:
-            warnings.warn(
-                f"{lora.path.name}: {matched} of {total} LoRA weight pairs match the model; "
-                f"{total - matched} are ignored",
-                stacklevel=3,
-            )
+    if len(matched) < total:
+        warnings.warn(
+            f"{path.name}: {len(matched)} of {total} LoRA weight pairs match the model; "
+            f"{total - len(matched)} are ignored",
+            stacklevel=4,
+        )

@@ -91,6 +91,32 @@ def find_gemma_root(root: str | Path) -> GemmaRoot:
     )
 
 
+INDEX_FILE = "model.safetensors.index.json"
+
+
+def check_gemma_shards(gemma: GemmaRoot) -> None:
+    """Every shard the folder's index names is there, and every shard's header is sound and promises no more bytes
+    than the file has (headers only, no tensor read), so an incomplete download is refused before any model is
+    built."""
+    from ltx_core.loader import SafetensorsFile
+
+    index = gemma.weights_dir / INDEX_FILE
+    if index.is_file():
+        try:
+            weight_map = json.loads(index.read_text()).get("weight_map", {})
+            listed = sorted(set(weight_map.values()))
+        except (OSError, ValueError, AttributeError, TypeError) as exc:
+            raise CheckpointError(f"{index}: cannot read the shard index ({exc})") from None
+        missing = [name for name in listed if not (gemma.weights_dir / name).is_file()]
+        if missing:
+            raise CheckpointError(
+                f"{gemma.root}: Gemma is incomplete; {INDEX_FILE} lists {len(listed)} shard(s), missing: "
+                f"{', '.join(missing)}"
+            )
+    for shard in gemma.shards:
+        SafetensorsFile(shard)
+
+
 def check_gemma_fits(gemma: GemmaRoot, text_path: TextPathConfig, checkpoint: str | Path = "checkpoint") -> None:
     """The LTX text projection takes D·L inputs: Gemma's width must be D and its layer count L − 1."""
     width, layers = gemma.hidden_size, gemma.num_layers
