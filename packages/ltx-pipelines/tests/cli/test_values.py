@@ -117,3 +117,13 @@ def test_output_file_is_a_writable_mp4_path(tmp_path: Path) -> None:
     with pytest.raises(typer.BadParameter, match=r"cannot create the folder '.*a_file/sub': '.*a_file' is a file"):
         output_file(tmp_path / "a_file" / "sub" / "out.mp4")
     assert not (tmp_path / "new").exists()  # checked, not created
+
+
+def test_float_values_must_be_finite(tmp_path: Path) -> None:
+    image = tmp_path / "i.png"
+    image.write_bytes(b"")
+    for bad in ("nan", "inf", "-inf"):
+        with pytest.raises(typer.BadParameter, match=f"STRENGTH '{bad}' is not a finite number"):
+            LORA(SEPARATOR.join([str(image), bad]))
+        with pytest.raises(typer.BadParameter, match=f"STRENGTH '{bad}' is not a finite number"):
+            IMAGE(SEPARATOR.join([str(image), "0", bad]))

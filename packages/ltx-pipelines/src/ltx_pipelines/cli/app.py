@@ -9,7 +9,9 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import math
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
@@ -83,6 +85,7 @@ def pipeline_command(
 
         @functools.wraps(fn)
         def command(**values: Any) -> None:
+            check_finite(values)
             shared_values = {n: values.pop(n) for n in names}
             args = build_args(shared_values, params=params, detect=detect, two_stage=two_stage)
             _configure_logging(args.quiet)
@@ -102,6 +105,8 @@ def build_args(values: Mapping[str, Any], *, params: PipelineParams, detect: boo
     """Parsed option values → `CommonArgs`, checkpoint-dependent defaults filled, boundary checks done (exit 2)."""
     fields = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
     args = CommonArgs(**fields, declared=frozenset(values))
+    if detect and args.model_checkpoint is not None:
+        _check_readable(args.model_checkpoint)
     source = detect_params(args.model_checkpoint) if detect and args.model_checkpoint is not None else params
     fill = {
         "num_inference_steps": source.num_inference_steps,
@@ -115,6 +120,17 @@ def build_args(values: Mapping[str, Any], *, params: PipelineParams, detect: boo
     except InputError as exc:
         raise BoundaryError(str(exc)) from None
     return args
+
+
+def _check_readable(checkpoint: Path) -> None:
+    """The checkpoint's header parses (header only): an unreadable file is refused here, with exit 2, rather than
+    detected as "not LTX-2.3" with a warning and refused later."""
+    from ltx_core.loader import SafetensorsFile
+
+    try:
+        SafetensorsFile(checkpoint)  # reads and validates the header
+    except LTXError as exc:
+        raise BoundaryError(str(exc)) from None
 
 
 def validate(args: CommonArgs, *, two_stage: bool) -> None:
@@ -138,6 +154,18 @@ def validate(args: CommonArgs, *, two_stage: bool) -> None:
             raise InputError(f"--device {args.device!r} is not a torch device; e.g. cpu, cuda, cuda:1") from None
     if args.offload in ("cpu", "disk") and args.compile:
         raise InputError(f"--compile cannot be combined with --offload {args.offload}; drop one of them")
+
+
+def check_finite(values: Mapping[str, Any]) -> None:
+    """Typer's float options (Python's `float()`) take nan and inf: refuse them (exit 2), as no scale, strength, rate
+    or time of any pipeline means anything there and they would silently turn the video into noise."""
+    from typer.main import get_current_context
+
+    ctx = get_current_context(silent=True)
+    flags = {p.name: p.opts[0] for p in ctx.command.params if p.opts} if ctx is not None else {}
+    for name, value in values.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise BoundaryError(f"{flags.get(name, name)} {value} is not a finite number")
 
 
 def given_on_command_line(name: str) -> bool:

@@ -6,6 +6,7 @@ read (no tensor), so a wrong file is reported in a fraction of a second instead 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -53,14 +54,27 @@ def check_checkpoint(path: Path, needed: Sequence[tuple[str, str]] = components(
             raise CheckpointError(f"{path} lacks the {what} (no {prefix}* weights), which this pipeline needs")
 
 
-def check_lora_file(path: Path) -> None:
-    """The file holds LoRA pairs (`<module>.lora_A.weight`), not a model."""
-    from ltx_core.loader import SafetensorsFile
+def check_lora_file(path: Path, checkpoint: Path | None = None) -> None:
+    """The file holds LoRA pairs (`<module>.lora_A.weight`), not a model; with `checkpoint`, its pairs match the
+    transformer's weights and fit their shapes (headers only: a LoRA for the other model version is refused here)."""
+    from ltx_core.loader import SafetensorsFile, open_checkpoint
+    from ltx_core.loader.lora import check_lora_pairs, lora_pair_keys, weight_shapes
+    from ltx_core.model.transformer.loading import TRANSFORMER_KEY_MAP
 
-    keys = SafetensorsFile(path).keys()
+    lora = SafetensorsFile(path)
+    keys = lora.keys()
     if not any(k.endswith(".lora_A.weight") for k in keys):
         what = "a model checkpoint" if any(k.startswith("model.diffusion_model.") for k in keys) else "not a LoRA"
         raise LoraError(f"{path} is {what}, not a LoRA file (no '<module>.lora_A.weight' tensors)")
+    pairs = lora_pair_keys(keys)
+    if not pairs:
+        raise LoraError(f"{path}: not a LoRA file (no complete '<module>.lora_A.weight' / '.lora_B.weight' pair)")
+    if checkpoint is not None:
+        ckpt = open_checkpoint(checkpoint)
+        shapes = {stem: (lora.tensors[a].shape, lora.tensors[b].shape) for stem, (a, b) in pairs.items()}
+        with warnings.catch_warnings():  # a partial match is reported once, when the LoRA is fused
+            warnings.simplefilter("ignore")
+            check_lora_pairs(path, shapes, weight_shapes(ckpt, TRANSFORMER_KEY_MAP.select(ckpt.keys())))
 
 
 def check_upsampler(path: Path) -> None:
@@ -72,13 +86,16 @@ def check_upsampler(path: Path) -> None:
 
 
 def check_gemma(gemma_root: Path | None, checkpoint: Path) -> None:
-    """The Gemma folder is complete and fits the checkpoint's text path."""
+    """The Gemma folder is complete (every shard there, with a sound header) and fits the checkpoint's text path."""
     from ltx_core.loader import open_checkpoint
     from ltx_core.text_encoders.gemma import check_gemma_fits, find_gemma_root
     from ltx_core.text_encoders.gemma.loading import text_path_config
+    from ltx_core.text_encoders.gemma.root import check_gemma_shards
 
     ckpt = open_checkpoint(checkpoint)
-    check_gemma_fits(find_gemma_root(gemma_root), text_path_config(ckpt), ckpt.path)
+    gemma = find_gemma_root(gemma_root)
+    check_gemma_shards(gemma)
+    check_gemma_fits(gemma, text_path_config(ckpt), ckpt.path)
 
 
 def check_runtime(args: Any) -> None:
@@ -120,7 +137,7 @@ def preflight(
     if upsampler is not None:
         check_upsampler(upsampler)
     for lora in loras:
-        check_lora_file(lora.path)
+        check_lora_file(lora.path, checkpoint if lora.strength != 0.0 else None)
     check_gemma(args.gemma_root, checkpoint)
     for image in images:
         read_image(image.path)

@@ -8,6 +8,7 @@ separated by `SEPARATOR`; the option's `MultiValue` parser splits it again and b
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -87,9 +88,12 @@ def parse_int(name: str, value: str) -> int:
 
 def parse_float(name: str, value: str) -> float:
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         raise typer.BadParameter(f"{name} {value!r} is not a number") from None
+    if not math.isfinite(number):
+        raise typer.BadParameter(f"{name} {value!r} is not a finite number")
+    return number
 
 
 def input_file(value: str | Path) -> Path:
