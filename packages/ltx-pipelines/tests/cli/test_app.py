@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
+import torch
 import typer
 from typer.testing import CliRunner
 
@@ -16,6 +20,7 @@ from ltx_core.loader.lora import LoraSpec
 from ltx_pipelines.cli.app import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
     EXIT_USAGE,
     create_app,
     multi_value_option,
@@ -172,6 +177,29 @@ def test_interrupt_exits_130_without_traceback(files: dict[str, Path]) -> None:
     result = _invoke(_two_stage_app([], KeyboardInterrupt()), _base(files))
     assert result.exit_code == EXIT_INTERRUPTED
     assert "interrupted" in result.output and "Traceback" not in result.output
+
+
+def test_sigterm_exits_143_after_removing_the_partial_mp4(files: dict[str, Path]) -> None:
+    """`kill` (or a scheduler's time limit) mid-write gets the same cleanup as Ctrl-C: no half-written file."""
+    from ltx_pipelines.media.mp4 import write_mp4
+
+    app = create_app("demo")
+
+    @pipeline_command(app, TWO_STAGE, two_stage=True)
+    def demo(args: CommonArgs) -> None:
+        def frames() -> Iterator[torch.Tensor]:
+            yield torch.rand(1, 16, 16, 3)
+            os.kill(os.getpid(), signal.SIGTERM)  # the handler raises here, in the main thread
+            yield torch.rand(1, 16, 16, 3)
+
+        write_mp4(args.output_path, frames(), 24)
+
+    before = signal.getsignal(signal.SIGTERM)
+    result = _invoke(app, _base(files))
+    assert result.exit_code == EXIT_TERMINATED
+    assert result.stderr.splitlines() == ["error: terminated"] and "Traceback" not in result.output
+    assert list(files["out"].parent.iterdir()) == []
+    assert signal.getsignal(signal.SIGTERM) is before
 
 
 def test_help_lists_flags_and_defaults(files: dict[str, Path]) -> None:

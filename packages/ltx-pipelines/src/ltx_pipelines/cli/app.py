@@ -1,7 +1,8 @@
 """Building a pipeline's command: shared options, boundary validation, one-line errors and exit codes.
 
 Exit codes: 0 success, 2 invalid command-line values (Typer's usage errors and our boundary checks), 1 a failure
-while running (any `LTXError`: one red line on stderr, no traceback), 130 interrupted (Ctrl-C).
+while running (any `LTXError`: one red line on stderr, no traceback), 130 interrupted (Ctrl-C), 143 terminated
+(SIGTERM).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import functools
 import inspect
 import logging
 import math
+import signal
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,6 +30,7 @@ from ltx_pipelines.utils.constants import LTX_2_3_PARAMS, PipelineParams, detect
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process killed by it
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -37,8 +41,20 @@ def create_app(help: str) -> typer.Typer:
     return typer.Typer(help=help, add_completion=False, pretty_exceptions_show_locals=False)
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived (`kill`, a job scheduler's time limit): raised like Ctrl-C's KeyboardInterrupt, so that the
+    same cleanup runs (no half-written MP4 is left behind) instead of the process dying on the spot."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated
+
+
 def run_cli(fn: Callable[[], T]) -> T:
-    """Run `fn`; turn an `LTXError` into one red line + exit 1, and Ctrl-C into "interrupted" + exit 130."""
+    """Run `fn`; turn an `LTXError` into one red line + exit 1, Ctrl-C into "interrupted" + exit 130 and SIGTERM
+    into "terminated" + exit 143 (both after the cleanup of what was being written)."""
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if main_thread else None
     try:
         return fn()
     except LTXError as exc:
@@ -47,6 +63,12 @@ def run_cli(fn: Callable[[], T]) -> T:
     except KeyboardInterrupt:
         print_error("interrupted")
         raise typer.Exit(EXIT_INTERRUPTED) from None
+    except Terminated:
+        print_error("terminated")
+        raise typer.Exit(EXIT_TERMINATED) from None
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 def pipeline_command(
