@@ -174,3 +174,26 @@ def test_bad_input_is_one_line_exit_2_in_every_cli(
     elif case == "lora_wrong_shapes":
         line = _one_line(name, _cli_argv(name, folder, bad_files["media"], out, lora=bad_files["lora"]), out)
         assert "bad_lora.safetensors: LoRA pair" in line and "does not fit the model's weight" in line
+
+
+@pytest.mark.parametrize("name", ["ti2vid_one_stage", "ti2vid_two_stages", "retake"])
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (["--video-stg-blocks", "0", "99"], "--video-stg-blocks 99: distilled.safetensors has transformer blocks 0 to"),
+        (["--audio-stg-blocks", "-1"], "--audio-stg-blocks -1: distilled.safetensors has transformer blocks 0 to"),
+        (["--num-inference-steps", "100000000000000000000"], "'--num-inference-steps': Input should be less than or"),
+        (["--seed", str(2**70)], "'--seed': Input should be less than or equal to 18446744073709551615"),
+    ],
+    ids=["stg_block_outside", "stg_block_negative", "absurd_steps", "seed_overflow"],
+)
+def test_values_outside_what_the_model_takes_exit_2(
+    name: str, extra: list[str], expected: str, tiny_sets: dict[str, Path], bad_files: dict[str, Path], tmp_path: Path
+) -> None:
+    """Were a traceback (steps, seed) or silently nothing (an STG block the transformer does not have)."""
+    out = tmp_path / "out.mp4"
+    argv = _cli_argv(name, tiny_sets["ltx23"], bad_files["media"], out)
+    if name != "retake":  # the guided pipelines take the full model
+        expected = expected.replace("distilled.safetensors", "dev.safetensors")
+    line = _one_line(name, [*argv, *extra], out)
+    assert expected in line, line

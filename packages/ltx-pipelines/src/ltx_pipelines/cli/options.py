@@ -33,6 +33,7 @@ Offload = Literal["none", "cpu", "disk", "auto"]
 Quantization = Literal["fp8-cast", "fp8-scaled-mm"]
 
 _MODEL, _GEN, _GUIDE, _RUN, _OUT = "Model files", "Generation", "Guidance", "Runtime", "Output"
+MAX_STEPS = 1000  # far above any useful count (the defaults are 30-40); a typo is refused instead of running for days
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ class OptionSpec:
     parser: Callable[[Any], Any] | None = None
     metavar: str | None = None
     min: int | float | None = None
+    max: int | float | None = None
     multiple: bool = False
     default_from: Callable[[PipelineParams, bool], Any] | None = None  # (params, two_stage) → default
     from_checkpoint: Callable[[PipelineParams, bool], Any] | None = None  # LTX-2 vs 2.3 dependent default
@@ -155,6 +157,7 @@ class OptionSpec:
             parser=self.parser,
             metavar=self.metavar or (self.multi_value.metavar if self.multi_value else None),
             min=self.min,
+            max=self.max,
             show_default=self.shown_default or not ((self.multiple and default == []) or isinstance(default, tuple)),
         )
         annotation = list[str] if self.multiple else self.annotation
@@ -211,7 +214,8 @@ _ALL = (
     OptionSpec("prompt", "--prompt", str, ..., "What the video (and its sound) should show.", _GEN),
     OptionSpec("negative_prompt", "--negative-prompt", str, DEFAULT_NEGATIVE_PROMPT, "What to steer away from.",
                _GEN, shown_default="the official list of 58 defects: blurry, out of focus, overexposed, ..."),
-    OptionSpec("seed", "--seed", int, ..., "Random seed.", _GEN, default_from=_params_default("seed")),
+    OptionSpec("seed", "--seed", int, ..., "Random seed.", _GEN, default_from=_params_default("seed"),
+               min=-(2**63), max=2**64 - 1),  # what torch.Generator.manual_seed takes
     OptionSpec("height", "--height", int, ..., "Output height (multiple of 32; two-stage pipelines: 64).", _GEN,
                default_from=_size_default("height"), min=1),
     OptionSpec("width", "--width", int, ..., "Output width (multiple of 32; two-stage pipelines: 64).", _GEN,
@@ -221,6 +225,7 @@ _ALL = (
     OptionSpec("frame_rate", "--frame-rate", float, ..., "Frames per second (the MP4 keeps its integer part).", _GEN,
                default_from=_params_default("frame_rate")),
     OptionSpec("num_inference_steps", "--num-inference-steps", int, None, "Denoising steps.", _GEN, min=1,
+               max=MAX_STEPS,
                from_checkpoint=_params_default("num_inference_steps"), checkpoint_note="30 for LTX-2.3, 40 for LTX-2"),
     OptionSpec("images", "--image", list, [], _IMAGE_HELP, _GEN, parser=IMAGE, multiple=True),
     OptionSpec("enhance_prompt", "--enhance-prompt", bool, False, "Let Gemma rewrite the prompt first.", _GEN),

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ltx_core.errors import CheckpointError, LoraError
+from ltx_core.errors import CheckpointError, InputError, LoraError
 from ltx_core.loader import LoraSpec
 
 # What each component is called in messages, and the key prefix that shows the checkpoint has it.
@@ -107,6 +107,27 @@ def check_runtime(args: Any) -> None:
     check_offload_options(parse_offload(args.offload), compile=args.compile)
 
 
+def check_stg_blocks(args: Any, checkpoint: Path) -> None:
+    """STG blocks given on the command line exist in the checkpoint's transformer (a block outside it would be
+    silently skipped, i.e. no STG at all). The defaults (28/29) are not checked: tiny test models run without them."""
+    from ltx_core.loader import open_checkpoint
+    from ltx_core.model.transformer.loading import transformer_config
+    from ltx_pipelines.cli.app import given_on_command_line
+
+    given = [(f"--{name.replace('_', '-')}", getattr(args, name, None)) for name in ("video_stg_blocks",
+             "audio_stg_blocks") if given_on_command_line(name)]  # fmt: skip
+    if not any(blocks for _, blocks in given):
+        return
+    ckpt = open_checkpoint(checkpoint)
+    layers = transformer_config(ckpt.config, source=ckpt.path).num_layers
+    for flag, blocks in given:
+        outside = [b for b in blocks or () if not 0 <= b < layers]
+        if outside:
+            raise InputError(
+                f"{flag} {' '.join(map(str, outside))}: {ckpt.path.name} has transformer blocks 0 to {layers - 1}"
+            )
+
+
 def check_quantization(checkpoint: Path, quantization: str | None) -> None:
     """Before any model is built: a pre-quantized fp8 checkpoint runs only with fp8-scaled-mm (chosen for it when
     --quantization is absent), and fp8-scaled-mm needs such a checkpoint."""
@@ -125,14 +146,15 @@ def preflight(
     loras: Iterable[LoraSpec] = (),
     images: Iterable[Any] = (),
 ) -> None:
-    """The shared checks in one order: runtime flags, device, checkpoint (and its fit to --quantization), upsampler,
-    LoRA files, Gemma, images."""
+    """The shared checks in one order: runtime flags, device, checkpoint (its STG blocks and its fit to
+    --quantization), upsampler, LoRA files, Gemma, images."""
     from ltx_pipelines.media.image import read_image
     from ltx_pipelines.utils.blocks import resolve_device
 
     check_runtime(args)
     resolve_device(args.device)
     check_checkpoint(checkpoint, needed)
+    check_stg_blocks(args, checkpoint)
     check_quantization(checkpoint, args.quantization)
     if upsampler is not None:
         check_upsampler(upsampler)
