@@ -208,7 +208,7 @@ def _app() -> Any:
     ) -> None:
         """Stage 1 at half size with the IC-LoRA and the reference video(s), x2 upsampling, stage 2, MP4."""
         from ltx_pipelines.cli.runtime import run_pipeline_cli
-        from ltx_pipelines.utils.ic_reference import preflight
+        from ltx_pipelines.utils.ic_reference import preflight, probe_video
 
         def checks() -> None:
             if len(conditioning_attention_mask) > 1:
@@ -222,6 +222,10 @@ def _app() -> Any:
                     raise InputError(f"--video-conditioning {reference.path.name}: STRENGTH {reference.strength} "
                                      "is outside [0, 1]")  # fmt: skip
             preflight(args, pipeline="IC-LoRA", loras_required=True)
+            for reference in video_conditioning:
+                probe_video(reference.path, "--video-conditioning")
+            for mask in conditioning_attention_mask:
+                probe_video(mask.path, "--conditioning-attention-mask")
 
         run_pipeline_cli(args, checks, _cli_call(args, video_conditioning, conditioning_attention_mask, skip_stage_2))
 

@@ -290,7 +290,7 @@ def _app() -> Any:
     from ltx_pipelines.cli.app import create_app, pipeline_command
     from ltx_pipelines.cli.preflight import GENERATION, components
     from ltx_pipelines.cli.runtime import run_pipeline_cli, transformer_runtime
-    from ltx_pipelines.utils.ic_reference import preflight
+    from ltx_pipelines.utils.ic_reference import preflight, probe_video
 
     video_option, strength_option = _options()
     app = create_app(help="Lip dubbing (distilled LTX-2.3 + lip-dub IC-LoRA): re-render a clip to match its audio.")
@@ -308,6 +308,7 @@ def _app() -> Any:
                 raise InputError(f"--reference-strength {reference_strength} is outside [0, 1]")
             needed = components(*GENERATION, "video VAE encoder", "audio VAE encoder")
             preflight(args, pipeline="lip-dub", components=needed, exactly_one_lora=True)
+            probe_video(reference_video, "--reference-video", audio=True)
 
         def call(progress: Progress) -> PipelineResult:
 

@@ -266,6 +266,8 @@ def preflight(args: Any, video_path: Path, start_time: float, end_time: float) -
     shared_preflight(args, checkpoint, needed, loras=args.loras)
     info = read_video_info(video_path)
     check_source_geometry(info.frames, info.height, info.width, where=f"--video-path {video_path.name}")
+    if start_time < 0:
+        raise InputError(f"--start-time {start_time} is negative; valid: 0 or more seconds")
     if not start_time < end_time:
         raise InputError(f"--start-time {start_time} must be before --end-time {end_time}")
     duration = info.frames / info.fps

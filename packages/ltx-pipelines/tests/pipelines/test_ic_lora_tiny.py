@@ -109,6 +109,12 @@ def test_same_seed_same_video_and_skip_stage_2(tiny: dict[str, Path], contexts: 
         (("--height", "192"), "distilled.safetensors", 1, "height 192 gives a 48-px reference video"),
         (("--num-frames", "17"), "distilled.safetensors", 1, "has 11 frames"),
         (("--conditioning-attention-mask", "REF", "1.5"), "distilled.safetensors", 2, "strength 1.5 is outside"),
+        (
+            ("--conditioning-attention-mask", "BAD", "0.5"),
+            "distilled.safetensors",
+            2,
+            "--conditioning-attention-mask: cannot read video file",
+        ),
     ],
 )
 def test_bad_inputs_one_line_no_file(
@@ -118,7 +124,9 @@ def test_bad_inputs_one_line_no_file(
     reference = _write_clip(tmp_path / "control.mp4", 11)
     out = tmp_path / "out.mp4"
     lora = [] if "--lora" in extra else ["--lora", str(folder / "ic_lora.safetensors")]
-    extra = tuple(str(reference) if e == "REF" else e for e in extra if e not in ("--lora", "IC"))
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(reference.read_bytes()[:200])  # a truncated download
+    extra = tuple({"REF": str(reference), "BAD": str(bad)}.get(e, e) for e in extra if e not in ("--lora", "IC"))
     got, text = _invoke(_args(folder, out, reference, *lora, *extra, ckpt=ckpt))
     assert got == code, text
     assert message in text and len(text.strip().splitlines()) == 1, text

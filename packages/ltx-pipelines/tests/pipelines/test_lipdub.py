@@ -153,13 +153,16 @@ def test_same_seed_same_result(tiny: dict[str, Path]) -> None:
     ("case", "code", "message"),
     [
         ("two_loras", 2, "takes exactly one IC-LoRA (--lora PATH); got 2"),
-        ("no_audio", 1, "has no audio stream"),
+        ("no_audio", 2, "--reference-video: file"),  # and "has no audio stream": checked before any model is built
+        ("corrupt", 2, "--reference-video: cannot read video file"),
         ("dev", 2, "non-distilled (dev) checkpoint; the lip-dub pipeline"),
     ],
 )
 def test_bad_inputs_one_line_no_file(tiny: dict[str, Path], tmp_path: Path, case: str, code: int, message: str) -> None:
     folder = tiny["ltx23"]
     reference = write_mp4(tmp_path / "talk.mp4", _clip(9), FPS, None if case == "no_audio" else _tone(9))
+    if case == "corrupt":
+        reference.write_bytes(reference.read_bytes()[:200])
     out = tmp_path / "out.mp4"
     lora = ["--lora", str(folder / "distilled_lora.safetensors")] * (2 if case == "two_loras" else 1)
     args = _args(folder, out, reference, *lora)
@@ -168,4 +171,5 @@ def test_bad_inputs_one_line_no_file(tiny: dict[str, Path], tmp_path: Path, case
     got, text = _invoke(args)
     assert got == code, text
     assert message in text and len(text.strip().splitlines()) == 1, text
+    assert case != "no_audio" or "has no audio stream" in text
     assert not out.exists()

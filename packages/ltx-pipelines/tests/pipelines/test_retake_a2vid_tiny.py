@@ -173,6 +173,7 @@ def test_retake_options(tiny: Path) -> None:
         ("size", "height 80 is not a multiple of 32; resize it to 64 or 96"),
         ("window_order", "must be before --end-time"),
         ("window_outside", "lies outside"),
+        ("negative_start", "--start-time -0.1 is negative; valid: 0 or more seconds"),
         ("both_checkpoints", "exactly one of"),
         ("nothing", "leaves nothing to do"),
     ],
@@ -188,6 +189,8 @@ def test_retake_bad_input_exit_2(tiny: Path, media: dict[str, Path], tmp_path: P
         extra = ["--start-time", "0.3", "--end-time", "0.1"]
     elif case == "window_outside":
         extra = ["--start-time", "5", "--end-time", "6"]
+    elif case == "negative_start":
+        extra = ["--start-time", "-0.1", "--end-time", "0.3"]
     elif case == "both_checkpoints":
         extra = ["--checkpoint-path", str(tiny / "dev.safetensors")]
     elif case == "nothing":

@@ -49,6 +49,25 @@ class VideoConditioningInput:
 # --- checkpoint and LoRA metadata ---------------------------------------------------------------------------------
 
 
+def probe_video(path: Path, flag: str, *, audio: bool = False) -> None:
+    """The file opens as a video (and has an audio stream when `audio`): stream headers only, so a corrupt or wrong
+    file is refused before any model is built (exit 2) rather than when the pipeline reads it."""
+    from ltx_pipelines.media.video import read_video_info
+
+    try:
+        read_video_info(path)
+        if audio:
+            import av
+
+            from ltx_pipelines.media._errors import reading
+
+            with reading(path, "audio"), av.open(str(path)) as container:
+                if not container.streams.audio:
+                    raise InputError(f"file {str(path)!r} has no audio stream")
+    except InputError as exc:
+        raise InputError(f"{flag}: {exc}") from None
+
+
 def check_distilled_checkpoint(checkpoint: CheckpointLike, pipeline: str) -> None:
     """Refuse a checkpoint that is recognisably the non-distilled ("dev") model.
 
