@@ -182,8 +182,9 @@ def test_bad_input_is_one_line_exit_2_in_every_cli(
     [
         (["--video-stg-blocks", "0", "99"], "--video-stg-blocks 99: distilled.safetensors has transformer blocks 0 to"),
         (["--audio-stg-blocks", "-1"], "--audio-stg-blocks -1: distilled.safetensors has transformer blocks 0 to"),
-        (["--num-inference-steps", "100000000000000000000"], "'--num-inference-steps': Input should be less than or"),
-        (["--seed", str(2**70)], "'--seed': Input should be less than or equal to 18446744073709551615"),
+        # Typer's range check; its wording changes between Typer versions, the flag and the bound do not
+        (["--num-inference-steps", "100000000000000000000"], "'--num-inference-steps'|1000"),
+        (["--seed", str(2**70)], "'--seed'|18446744073709551615"),
     ],
     ids=["stg_block_outside", "stg_block_negative", "absurd_steps", "seed_overflow"],
 )
@@ -196,4 +197,4 @@ def test_values_outside_what_the_model_takes_exit_2(
     if name != "retake":  # the guided pipelines take the full model
         expected = expected.replace("distilled.safetensors", "dev.safetensors")
     line = _one_line(name, [*argv, *extra], out)
-    assert expected in line, line
+    assert all(part in line for part in expected.split("|")), line
