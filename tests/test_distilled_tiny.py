@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import av
@@ -17,6 +18,7 @@ from PIL import Image
 from safetensors.torch import load_file, save_file
 from typer.testing import CliRunner
 
+from ltx_core.errors import CheckpointError
 from ltx_core.loader import SafetensorsFile
 from ltx_core.testing.tiny_checkpoints import VERSIONS, make_tiny_checkpoints
 from ltx_pipelines.distilled import DistilledPipeline, _app
@@ -157,6 +159,7 @@ def broken_files(tiny_sets: dict[str, Path], tiny: Path) -> dict[str, Path]:
         ("lacks_component", "lacks the vocoder"),
         ("unreadable_image", "not_an_image.png"),
         ("offload", "cannot be combined"),
+        ("foreign_lora", "none of its 1 LoRA weight pairs match the model"),
     ],
 )
 def test_bad_input_exit_2(
@@ -186,6 +189,8 @@ def test_bad_input_exit_2(
         extra = ["--image", str(broken_files["not_image"]), "0", "1.0"]
     elif case == "offload":
         extra = ["--offload", "cpu", "--compile"]  # streaming cannot be compiled
+    elif case == "foreign_lora":
+        extra = ["--lora", str(broken_files["foreign_lora"])]  # checked against the checkpoint's header
     code, text = _invoke(_args(folder, out, *extra, ckpt=ckpt))
     assert code == 2, text
     assert expected in " ".join(text.replace("│", " ").split()), text  # usage errors come in a wrapped panel
@@ -194,14 +199,38 @@ def test_bad_input_exit_2(
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
-def test_runtime_failure_exit_1_no_file(
-    tiny_sets: dict[str, Path], broken_files: dict[str, Path], tmp_path: Path
+@pytest.mark.parametrize(
+    ("failure", "expected"),
+    [
+        (
+            torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has 1 GiB free. More."),
+            "error: CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has 1 GiB free; try --offload cpu or disk",
+        ),
+        (MemoryError(), "error: out of host memory (RAM); try --offload disk"),
+        (CheckpointError("decoder weights unreadable"), "error: decoder weights unreadable"),
+    ],
+    ids=["accelerator_oom", "host_oom", "ltx_error"],
+)
+def test_failure_while_writing_exit_1_no_file(
+    tiny_sets: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: BaseException, expected: str
 ) -> None:
-    folder = tiny_sets["ltx2"]
+    """A failure after the first frames reached the MP4 writer (the decoder runs while writing): one line, exit 1,
+    and neither the .mp4 nor its temporary file is left."""
+    import ltx_core.model.video_vae as video_vae
+
+    decode_video = video_vae.decode_video
+
+    def failing_decode(*args: object, **kwargs: object) -> Iterator[torch.Tensor]:
+        chunks = decode_video(*args, **kwargs)
+        yield next(iter(chunks))
+        raise failure
+
+    monkeypatch.setattr(video_vae, "decode_video", failing_decode)
     out = tmp_path / "out.mp4"
-    code, text = _invoke(_args(folder, out, "--lora", str(broken_files["foreign_lora"])))
+    code, text = _invoke(_args(tiny_sets["ltx2"], out))
     assert code == 1, text
-    assert len(_lines(text)) == 1 and "error" in text, text
+    lines = _lines(text)
+    assert len(lines) == 1 and lines[0].startswith(expected), text
     assert list(tmp_path.iterdir()) == []
 
 

@@ -50,15 +50,30 @@ def _raise_terminated(signum: int, frame: Any) -> None:
     raise Terminated
 
 
+def out_of_memory_message(exc: BaseException) -> str:
+    """One line for running out of memory, with what to try. Of torch's long message for the accelerator only the
+    first three sentences stay: which device, how much was asked for, how much was free."""
+    if isinstance(exc, torch.OutOfMemoryError):
+        where = " ".join(". ".join(str(exc).split(". ")[:3]).split()) or "the accelerator ran out of memory"
+        hint = "try --offload cpu or disk, --quantization fp8-cast, a smaller size or fewer frames"
+    else:
+        where = "out of host memory (RAM)"
+        hint = "try --offload disk, a smaller size or fewer frames, or close other programs"
+    return f"{where}; {hint}"
+
+
 def run_cli(fn: Callable[[], T]) -> T:
-    """Run `fn`; turn an `LTXError` into one red line + exit 1, Ctrl-C into "interrupted" + exit 130 and SIGTERM
-    into "terminated" + exit 143 (both after the cleanup of what was being written)."""
+    """Run `fn`; turn an `LTXError` or running out of memory into one red line + exit 1, Ctrl-C into "interrupted"
+    + exit 130 and SIGTERM into "terminated" + exit 143 (all after the cleanup of what was being written)."""
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if main_thread else None
     try:
         return fn()
     except LTXError as exc:
         print_error(str(exc))
+        raise typer.Exit(EXIT_FAILURE) from None
+    except (MemoryError, torch.OutOfMemoryError) as exc:  # host RAM, or the accelerator's
+        print_error(out_of_memory_message(exc))
         raise typer.Exit(EXIT_FAILURE) from None
     except KeyboardInterrupt:
         print_error("interrupted")
