@@ -197,7 +197,12 @@ def _app() -> Any:
         "Mask video (white = attend to the reference) and the attention strength in [0, 1].",
     )
 
-    @pipeline_command(app, DISTILLED_TWO_STAGE, two_stage=True)
+    @pipeline_command(
+        app,
+        DISTILLED_TWO_STAGE,
+        two_stage=True,
+        helps={"loras": "IC-LoRA file and its strength (default 1.0); at least one. Repeatable."},
+    )
     def ic_lora(
         args: Any,
         video_conditioning: list[str] = video_conditioning_option,

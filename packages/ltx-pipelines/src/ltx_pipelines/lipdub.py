@@ -295,7 +295,12 @@ def _app() -> Any:
     video_option, strength_option = _options()
     app = create_app(help="Lip dubbing (distilled LTX-2.3 + lip-dub IC-LoRA): re-render a clip to match its audio.")
 
-    @pipeline_command(app, LIPDUB_OPTIONS, two_stage=True)
+    @pipeline_command(
+        app,
+        LIPDUB_OPTIONS,
+        two_stage=True,
+        helps={"loras": "The lip-dub IC-LoRA and its strength (default 1.0); exactly one."},
+    )
     def lipdub(
         args: Any,
         reference_video: Path = video_option,

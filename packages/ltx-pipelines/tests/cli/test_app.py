@@ -217,6 +217,20 @@ def test_help_lists_flags_and_defaults(files: dict[str, Path]) -> None:
     assert "30 for LTX-2.3, 40 for LTX-2" in text
 
 
+def test_help_overrides_and_list_defaults_survive_rich_markup() -> None:
+    """A pipeline may word a shared option's help its own way; a list default's "[default: 28]" must not be eaten
+    as rich markup (the a2vid CLI's STG blocks come from its parameters, not the checkpoint)."""
+    from ltx_pipelines import a2vid_two_stage, lipdub
+
+    lipdub_help = " ".join(_invoke(lipdub._app(), ["--help"]).output.replace("│", " ").split())
+    assert "The lip-dub IC-LoRA and its strength (default 1.0); exactly one." in lipdub_help
+    a2vid_help = " ".join(_invoke(a2vid_two_stage._app(), ["--help"]).output.replace("│", " ").split())
+    assert "(the flag alone: none). [default: 28]" in a2vid_help
+    app = create_app("unknown help")
+    with pytest.raises(ValueError, match="unknown shared option"):
+        pipeline_command(app, TWO_STAGE, helps={"no_such_option": "x"})
+
+
 def test_presets_switch_defaults_and_divisor(files: dict[str, Path]) -> None:
     seen: list[CommonArgs] = []
     one = create_app("one stage")

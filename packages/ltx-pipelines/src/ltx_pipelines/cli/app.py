@@ -94,17 +94,20 @@ def pipeline_command(
     detect: bool = True,
     two_stage: bool = False,
     defaults: Mapping[str, Any] | None = None,
+    helps: Mapping[str, str] | None = None,
     name: str | None = None,
 ) -> Callable[[F], F]:
     """Register `fn(args: CommonArgs, **own_options)` as `app`'s command with the shared `options` added.
 
     `params` gives the defaults (as the official parsers do); with `detect`, the LTX-2/2.3 dependent ones (steps,
     STG blocks) are taken from the checkpoint's metadata after parsing. `two_stage` switches the default size to the
-    stage-2 one and the size check to multiples of 64. `defaults` overrides single defaults by option name. `fn`'s
+    stage-2 one and the size check to multiples of 64. `defaults` overrides single defaults by option name, `helps`
+    single help texts. `fn`'s
     own parameters after the first are ordinary Typer options (multi-value ones via `multi_value_option`).
     """
     overrides = dict(defaults or {})
-    unknown = [n for n in (*options, *overrides) if n not in OPTIONS]
+    helps = dict(helps or {})
+    unknown = [n for n in (*options, *overrides, *helps) if n not in OPTIONS]
     if unknown:
         raise ValueError(f"unknown shared option(s) {unknown}; known: {sorted(OPTIONS)}")
     specs = [OPTIONS[n] for n in dict.fromkeys(options)]
@@ -114,7 +117,7 @@ def pipeline_command(
         clash = {p.name for p in own} & {s.name for s in specs}
         if clash:
             raise ValueError(f"{fn.__name__} redeclares shared option(s) {sorted(clash)}")
-        shared = [s.parameter(s.default_for(params, two_stage, detect, overrides)) for s in specs]
+        shared = [s.parameter(s.default_for(params, two_stage, detect, overrides), helps.get(s.name)) for s in specs]
         own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own]
         arity = {s.flag: _arity(s.multi_value) for s in specs if s.multi_value is not None}
         arity.update(_own_arity(own))

@@ -142,13 +142,14 @@ class OptionSpec:
     def multi_value(self) -> MultiValue[Any] | None:
         return self.parser if isinstance(self.parser, MultiValue) else None
 
-    def parameter(self, default: Any) -> inspect.Parameter:
-        """The keyword-only parameter Typer turns into this option, with `default` (`...` = required)."""
-        help = self.help
+    def parameter(self, default: Any, help: str | None = None) -> inspect.Parameter:
+        """The keyword-only parameter Typer turns into this option, with `default` (`...` = required) and the
+        pipeline's own `help` where the shared one does not fit it."""
+        help = help or self.help
         if self.from_checkpoint is not None and default is None:
             help += _FROM_CHECKPOINT.format(self.checkpoint_note)
         elif isinstance(default, tuple):
-            help += f" [default: {' '.join(map(str, default)) or 'none'}]"
+            help += f" \\[default: {' '.join(map(str, default)) or 'none'}]"  # escaped: rich markup otherwise
         option = typer.Option(
             default,
             self.flag,
@@ -182,8 +183,8 @@ _IMAGE_HELP = (
 _OFFLOAD_HELP = (
     "Where the transformer's weights live: none (all on the device), cpu (pinned RAM, streamed per block), disk "
     "(streamed from the file), or auto (chosen from the free memory; the choice and its reason are logged). Gemma's "
-    "decoder layers stream from RAM under cpu/disk, and under auto when Gemma does not fit. Results are bitwise "
-    "identical."
+    "decoder layers follow: uploaded one at a time from RAM (cpu) or from its shards (disk); auto keeps Gemma "
+    "resident when it fits. Results are bitwise identical."
 )
 
 
@@ -262,7 +263,7 @@ _ALL = (
     OptionSpec("compile", "--compile", bool, False, "torch.compile the transformer blocks.", _RUN),
     OptionSpec("max_batch_size", "--max-batch-size", int, 1, "Most guidance passes run as one batch.", _RUN, min=1),
     OptionSpec("device", "--device", str | None, None, "Torch device such as cuda:1 (unset: current CUDA device, "
-               "else cpu).", _RUN),
+               "else Apple MPS, else cpu).", _RUN),
     # output
     OptionSpec("output_path", "--output-path", Path, ..., "The .mp4 to write (missing folders are created).", _OUT,
                parser=output_file, metavar="PATH"),

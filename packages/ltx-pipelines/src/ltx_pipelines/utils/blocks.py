@@ -204,7 +204,7 @@ class TransformerRuntime:
     """
 
     offload: str = "none"  # none | cpu | disk | auto
-    quantization: str | None = None  # None | "fp8-cast"
+    quantization: str | None = None  # None | "fp8-cast" | "fp8-scaled-mm"
     compile: bool = False
 
     @property
