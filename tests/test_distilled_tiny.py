@@ -207,9 +207,15 @@ def test_bad_input_exit_2(
             "error: CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has 1 GiB free; try --offload cpu or disk",
         ),
         (MemoryError(), "error: out of host memory (RAM); try --offload disk"),
+        (
+            RuntimeError(
+                "[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: you"
+            ),
+            "error: out of host memory (RAM); try --offload disk",
+        ),
         (CheckpointError("decoder weights unreadable"), "error: decoder weights unreadable"),
     ],
-    ids=["accelerator_oom", "host_oom", "ltx_error"],
+    ids=["accelerator_oom", "host_oom", "cpu_allocator_oom", "ltx_error"],
 )
 def test_failure_while_writing_exit_1_no_file(
     tiny_sets: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: BaseException, expected: str

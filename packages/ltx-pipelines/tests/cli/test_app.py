@@ -217,6 +217,18 @@ def test_help_lists_flags_and_defaults(files: dict[str, Path]) -> None:
     assert "30 for LTX-2.3, 40 for LTX-2" in text
 
 
+def test_out_of_memory_is_told_apart_from_other_errors() -> None:
+    from ltx_pipelines.cli.app import out_of_memory_message
+
+    mps = RuntimeError("MPS backend out of memory (MPS allocated: 17.00 GB, other allocations: 1.00 GB). Tried x.")
+    assert out_of_memory_message(mps) == (
+        "MPS backend out of memory (MPS allocated: 17.00 GB, other allocations: 1.00 GB). Tried x; "
+        "try --offload cpu or disk, --quantization fp8-cast, a smaller size or fewer frames"
+    )
+    assert out_of_memory_message(RuntimeError("mat1 and mat2 shapes cannot be multiplied")) is None
+    assert out_of_memory_message(ValueError("x")) is None
+
+
 def test_help_overrides_and_list_defaults_survive_rich_markup() -> None:
     """A pipeline may word a shared option's help its own way; a list default's "[default: 28]" must not be eaten
     as rich markup (the a2vid CLI's STG blocks come from its parameters, not the checkpoint)."""

@@ -50,16 +50,20 @@ def _raise_terminated(signum: int, frame: Any) -> None:
     raise Terminated
 
 
-def out_of_memory_message(exc: BaseException) -> str:
-    """One line for running out of memory, with what to try. Of torch's long message for the accelerator only the
-    first three sentences stay: which device, how much was asked for, how much was free."""
-    if isinstance(exc, torch.OutOfMemoryError):
-        where = " ".join(". ".join(str(exc).split(". ")[:3]).split()) or "the accelerator ran out of memory"
-        hint = "try --offload cpu or disk, --quantization fp8-cast, a smaller size or fewer frames"
-    else:
-        where = "out of host memory (RAM)"
-        hint = "try --offload disk, a smaller size or fewer frames, or close other programs"
-    return f"{where}; {hint}"
+_HOST_OOM = "DefaultCPUAllocator: can't allocate memory"  # torch's CPU allocator raises a plain RuntimeError
+_MPS_OOM = "MPS backend out of memory"
+
+
+def out_of_memory_message(exc: BaseException) -> str | None:
+    """One line for running out of memory, with what to try; None for any other error. Of torch's long message for
+    the accelerator only the first three sentences stay: which device, how much was asked for, how much was free."""
+    text = str(exc)
+    if isinstance(exc, torch.OutOfMemoryError) or _MPS_OOM in text:
+        where = " ".join(". ".join(text.split(". ")[:3]).split()).rstrip(".") or "the accelerator ran out of memory"
+        return f"{where}; try --offload cpu or disk, --quantization fp8-cast, a smaller size or fewer frames"
+    if isinstance(exc, MemoryError) or _HOST_OOM in text:
+        return "out of host memory (RAM); try --offload disk, a smaller size or fewer frames, or close other programs"
+    return None
 
 
 def run_cli(fn: Callable[[], T]) -> T:
@@ -72,8 +76,11 @@ def run_cli(fn: Callable[[], T]) -> T:
     except LTXError as exc:
         print_error(str(exc))
         raise typer.Exit(EXIT_FAILURE) from None
-    except (MemoryError, torch.OutOfMemoryError) as exc:  # host RAM, or the accelerator's
-        print_error(out_of_memory_message(exc))
+    except (MemoryError, RuntimeError) as exc:  # torch.OutOfMemoryError is a RuntimeError
+        message = out_of_memory_message(exc)
+        if message is None:
+            raise
+        print_error(message)
         raise typer.Exit(EXIT_FAILURE) from None
     except KeyboardInterrupt:
         print_error("interrupted")
