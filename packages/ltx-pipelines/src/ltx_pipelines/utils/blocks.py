@@ -37,8 +37,6 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 CheckpointLike = str | Path | Checkpoint
 
-AUDIO_LATENT_FREQUENCY_DOWNSAMPLE = 4  # the audio VAE halves the mel axis twice (64 mel bins → 16)
-
 
 def default_device() -> torch.device:
     """The current CUDA device when there is one, else Apple MPS when present, else the CPU (the official
