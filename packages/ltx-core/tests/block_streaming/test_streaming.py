@@ -147,6 +147,25 @@ def test_cpu_mode_refuses_when_ram_is_short(golden: Path) -> None:
         pass
 
 
+@pytest.mark.parametrize("mode", ["cpu", "disk"])
+def test_weight_of_another_shape_is_refused_before_streaming(golden: Path, tmp_path: Path, mode: str) -> None:
+    """The streamed path checks stored shapes against the config as the resident loader does (one line)."""
+    from safetensors.torch import save_file
+
+    from ltx_core.errors import CheckpointError
+    from ltx_core.loader import SafetensorsFile
+
+    _, ckpt, _ = _setup(golden, VARIANTS[0], False)
+    source = SafetensorsFile(ckpt)
+    tensors = dict(source.iter_tensors())
+    key = next(k for k in sorted(tensors) if k.endswith("proj_out.weight"))
+    tensors[key] = tensors[key][:, :-1].contiguous()
+    bad = tmp_path / "reshaped.safetensors"
+    save_file(tensors, str(bad), metadata=source.metadata)
+    with pytest.raises(CheckpointError, match=r"1 transformer weight\(s\) have another shape"):
+        build_streaming_transformer(bad, mode, "cpu")
+
+
 def test_streaming_mode_must_stream(golden: Path) -> None:
     _, ckpt, _ = _setup(golden, VARIANTS[0], False)
     with pytest.raises(InputError, match="'cpu' or 'disk'"):

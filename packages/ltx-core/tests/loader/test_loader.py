@@ -87,6 +87,20 @@ def test_unexpected_weight_is_an_error_naming_it(tmp_path):
         load_model(Tiny, path, MAP, component="tiny")
 
 
+def test_weight_of_another_shape_is_an_error_naming_it(tmp_path):
+    """Keys that fit but a shape the config does not give (edited metadata, another model's config): one line
+    naming the weight and both shapes, from the header, instead of load_state_dict's multi-line RuntimeError."""
+    path = _full(tmp_path / "s.safetensors")
+    tensors = dict(SafetensorsFile(path).iter_tensors())
+    tensors[PREFIX + "lin.weight"] = torch.zeros(3, 5)
+    path = _write(tmp_path / "s2.safetensors", tensors)
+    with pytest.raises(CheckpointError) as info:
+        load_model(Tiny, path, MAP, component="tiny")
+    message = str(info.value)
+    assert "1 tiny weight(s) have another shape" in message and "lin.weight [3, 5] (config: [3, 4])" in message
+    assert "\n" not in message
+
+
 def test_file_without_the_component_says_so(tmp_path):
     path = _write(tmp_path / "lora.safetensors", {"diffusion_model.a.lora_A.weight": torch.zeros(1, 1)})
     with pytest.raises(CheckpointError, match="has no tiny weights"):

@@ -26,6 +26,7 @@ from ltx_core.block_streaming.providers import BlockProvider, DiskBlockReader, R
 from ltx_core.block_streaming.reader import TensorReader
 from ltx_core.block_streaming.wrapper import StreamingTransformer
 from ltx_core.errors import CheckpointError, InputError
+from ltx_core.loader.builder import check_fits
 from ltx_core.loader.key_map import KeyMap
 from ltx_core.loader.lora import LoraSpec, LoraWeights, check_lora_coverage, read_lora, weight_shapes
 from ltx_core.loader.safetensors_file import Checkpoint, open_checkpoint
@@ -82,16 +83,7 @@ def _scaled_stems(ckpt: Checkpoint, key_map: KeyMap, quantization: Quantization)
 def _select(ckpt: Checkpoint, key_map: KeyMap, model: LTXModel) -> dict[str, str]:
     """Renamed → source keys, strictly matching the model's parameters (as `load_model` checks)."""
     selected = key_map.select(ckpt.keys())
-    expected = model.state_dict()
-    missing = sorted(k for k in expected if k not in selected)
-    unexpected = sorted(k for k in selected if k not in expected)
-    if missing or unexpected:
-        parts = [
-            f"{len(ks)} {what}: {', '.join(ks[:_SHOW])}"
-            for what, ks in (("missing", missing), ("unexpected", unexpected))
-            if ks
-        ]
-        raise CheckpointError(f"{ckpt.path}: transformer weights do not fit the model; " + "; ".join(parts))
+    check_fits(ckpt, selected, model.state_dict(), "transformer")
     return selected
 
 

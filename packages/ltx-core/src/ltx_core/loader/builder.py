@@ -8,7 +8,7 @@ cast (and LoRA-fused) one at a time, and the module takes it by assignment.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import torch
@@ -42,6 +42,33 @@ def build_meta(factory: Callable[[], nn.Module]) -> nn.Module:
         return factory()
 
 
+def check_fits(
+    checkpoint: Checkpoint, selected: Mapping[str, str], expected: Mapping[str, torch.Tensor], component: str
+) -> None:
+    """The selected tensors (model name → checkpoint key) are exactly the model's, with the model's shapes, from the
+    header alone: a file whose metadata config does not describe its tensors fails here in one line, before any
+    read, rather than in `load_state_dict`."""
+    missing = [k for k in expected if k not in selected]
+    unexpected = [k for k in selected if k not in expected]
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing: {_listing(missing)}")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected: {_listing(unexpected)}")
+        raise CheckpointError(f"{checkpoint.path}: {component} weights do not fit the model; " + "; ".join(parts))
+    reshaped = [
+        f"{name} {list(stored)} (config: {list(expected[name].shape)})"
+        for name, src in selected.items()
+        if (stored := tuple(checkpoint.info(src).shape)) != tuple(expected[name].shape)
+    ]
+    if reshaped:
+        raise CheckpointError(
+            f"{checkpoint.path}: {len(reshaped)} {component} weight(s) have another shape than the checkpoint's "
+            f"config gives: {_listing(reshaped)}; is the metadata config this file's?"
+        )
+
+
 def load_state_dict_from_checkpoint(
     checkpoint: Checkpoint,
     key_map: KeyMap,
@@ -65,15 +92,7 @@ def load_state_dict_from_checkpoint(
             "is this the right file?"
         )
     if expected is not None and strict:
-        missing = [k for k in expected if k not in selected]
-        unexpected = [k for k in selected if k not in expected]
-        if missing or unexpected:
-            parts = []
-            if missing:
-                parts.append(f"{len(missing)} missing: {_listing(missing)}")
-            if unexpected:
-                parts.append(f"{len(unexpected)} unexpected: {_listing(unexpected)}")
-            raise CheckpointError(f"{checkpoint.path}: {component} weights do not fit the model; " + "; ".join(parts))
+        check_fits(checkpoint, selected, expected, component)
     if loras:
         check_lora_coverage([lora for lora, _ in loras], weight_shapes(checkpoint, selected))
     target_device = torch.device(device)
