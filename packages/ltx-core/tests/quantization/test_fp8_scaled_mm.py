@@ -52,13 +52,17 @@ def quantized(
 
 
 def _linear(
-    g: torch.Generator, bias: bool = True, in_features: int = 40, out_features: int = 24
+    g: torch.Generator,
+    bias: bool = True,
+    in_features: int = 40,
+    out_features: int = 24,
+    input_scale: float = 3.0 / 448,
 ) -> tuple[FP8ScaledLinear, torch.Tensor]:
     weight = torch.randn(out_features, in_features, generator=g)
     q, scale = quantize_weight(weight)
     layer = FP8ScaledLinear(in_features, out_features, bias)
     layer.weight.data, layer.weight_scale.data = q, scale
-    layer.input_scale.data = torch.tensor(3.0 / 448)
+    layer.input_scale.data = torch.tensor(input_scale)
     if bias:
         layer.bias.data = torch.randn(out_features, generator=g).to(torch.bfloat16)
     x = (torch.randn(2, 5, in_features, generator=g) * 1.5).to(torch.bfloat16)
@@ -86,7 +90,10 @@ def test_fallback_matmul_matches_scaled_mm(monkeypatch: pytest.MonkeyPatch) -> N
 @pytest.mark.gpu
 @pytest.mark.parametrize("shape", [(64, 32), (40, 24)], ids=["scaled-mm", "fallback-shape"])
 def test_scaled_linear_on_cuda_matches_the_cpu_math(shape: tuple[int, int]) -> None:
-    layer, x = _linear(torch.Generator().manual_seed(3), True, *shape)
+    # 1/input_scale = 64 is exact in bf16: `x * input_scale.reciprocal()` rounds the 0-d float32 factor to bf16
+    # on CUDA (a CUDA 0-d tensor is cast to the common dtype) but keeps it float32 on the CPU (a CPU scalar), so
+    # with 3/448 about 2 % of the fp8 inputs would land one fp8 step apart and this would not test the matmul.
+    layer, x = _linear(torch.Generator().manual_seed(3), True, *shape, input_scale=1 / 64)
     expected = layer(x)
     got = layer.to("cuda")(x.to("cuda"))
     torch.testing.assert_close(got.cpu().float(), expected.float(), rtol=2 * BF16_STEP, atol=1e-2)
