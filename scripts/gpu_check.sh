@@ -9,12 +9,16 @@
 # STEPS picks what runs (default: all four, at most ~20 minutes; the pipeline benchmark writes a ~44 GB random
 # checkpoint first). Where one command may run only 10 minutes, split it, e.g.
 #   STEPS="gpu_tests bench_transformer bench_vae" ...   then   STEPS=bench_pipeline ...
+# A step's limit can be changed with LIMIT_<step>=SECONDS (e.g. LIMIT_bench_transformer=500). At its limit a step
+# gets SIGINT (Python unwinds: pytest prints its summary, temporary checkpoints are deleted), then SIGKILL 15 s later;
+# output is unbuffered, so whatever a killed step printed is in its log.
 # Copy the numbers into docs/performance.md with the date and device.
 set -u
 cd "$(dirname "$0")/.."
 OUT="${OUT:-outputs/gpu_check}"
 PY="${PY:-uv run --frozen python}"
 STEPS="${STEPS:-gpu_tests bench_transformer bench_vae bench_pipeline}"
+export PYTHONUNBUFFERED=1  # a step killed at its limit must not lose what it printed (block-buffered into a file)
 mkdir -p "$OUT"
 failed=0
 
@@ -22,9 +26,11 @@ step() {  # step NAME SECONDS CMD...: run with a time limit, log to $OUT/NAME.lo
     local name="$1" limit="$2"
     shift 2
     case " $STEPS " in *" $name "*) ;; *) return 0 ;; esac
+    local override="LIMIT_$name"
+    limit="${!override:-$limit}"
     echo "== $name (limit ${limit}s)"
     local start=$SECONDS
-    timeout "$limit" "$@" >"$OUT/$name.log" 2>&1
+    timeout -s INT -k 15 "$limit" "$@" >"$OUT/$name.log" 2>&1
     local rc=$?
     echo "   rc=$rc in $((SECONDS - start)) s; last lines:"
     tail -n 15 "$OUT/$name.log" | sed 's/^/   | /'
