@@ -60,6 +60,16 @@ def _rotate_pairs(x: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
     return torch.stack([z.real, z.imag], dim=-1).float()
 
 
+def test_frequency_grid_first_built_under_meta_stays_real() -> None:
+    """The grid is cached; a first call inside `torch.device("meta")` (FLOP counting, meta builds) must not leave a
+    meta tensor in the cache for later real calls. n = 683 is used by no other test, so this call fills the cache."""
+    with torch.device("meta"):
+        meta = frequency_grid(683, 10000.0, float64=True, device="meta")
+    assert meta.is_meta
+    real = frequency_grid(683, 10000.0, float64=True)
+    assert not real.is_meta and real[0].item() == pytest.approx(math.pi / 2)
+
+
 def test_split_rope_one_axis_by_hand() -> None:
     # width 8, 2 heads, one axis, theta 10000: n = 4 frequencies π/2·10000^(j/3), no padding, 2 per head.
     theta, start, end, max_pos = 10000.0, 3.0, 5.0, 20.0

@@ -28,11 +28,13 @@ class RopeTable:
 
 @lru_cache(maxsize=32)
 def _grid_cpu(n: int, theta: float, float64: bool) -> torch.Tensor:
+    # device="cpu" explicitly: under a `torch.device("meta")` context (FLOP counting, meta builds) the cache would
+    # otherwise keep a meta tensor and hand it to every later real call
     if float64:
         start, end = math.log(1.0) / math.log(theta), math.log(theta) / math.log(theta)
-        exponents = torch.linspace(start, end, n, dtype=torch.float64)
+        exponents = torch.linspace(start, end, n, dtype=torch.float64, device="cpu")
         return (torch.pow(theta, exponents) * math.pi / 2).to(torch.float32)
-    exponents = torch.linspace(0.0, 1.0, n, dtype=torch.float32)
+    exponents = torch.linspace(0.0, 1.0, n, dtype=torch.float32, device="cpu")
     return torch.pow(theta, exponents) * math.pi / 2
 
 
