@@ -3,7 +3,8 @@
 Writes a single-file checkpoint of the released LTX-2 / LTX-2.3 configuration (`--layers` transformer blocks,
 random bf16 weights; the text projection and connectors are left out because the prompt is given as precomputed
 random contexts of the right widths, so neither Gemma nor the text path runs) and the x2 latent upsampler, then
-runs `DistilledPipeline` (8 + 3 steps) and prints, per stage: wall time, its share of the total, peak memory
+runs `DistilledPipeline` (8 + 3 steps) and prints, per stage: wall time (and, per denoising step, the achieved
+TFLOP/s from flop_budget.py's count), its share of the total, peak memory
 (CUDA: torch.cuda.max_memory_allocated; CPU and Apple MPS: peak RSS, reset per stage through /proc/self/clear_refs
 where Linux offers it, else the process peak) and that peak relative to the weights held during the stage.
 With `--runs 2` (the default on an accelerator) the same call runs again with every model kept from the first run
@@ -250,8 +251,9 @@ def run(args: argparse.Namespace) -> None:
         print(f"files ready in {write_s:.1f} s: checkpoint {sum(sizes.values()) / GIB:.2f} GiB, upsampler "
               f"{upsampler_bytes / GIB:.2f} GiB ({workdir})")  # fmt: skip
 
-        transformer_cfg = real_config(args.version, args.layers)["transformer"]
-        contexts = random_contexts(transformer_cfg, device, dtype, args.seed)
+        config = real_config(args.version, args.layers)
+        contexts = random_contexts(config["transformer"], device, dtype, args.seed)
+        args.step_tflop = step_tflop(config, args, contexts.video_context.shape[1])
         quantization = None if args.quantization == "none" else args.quantization
         runtime = TransformerRuntime(offload=args.offload, quantization=quantization, compile=args.compile)
         pipeline = DistilledPipeline(ckpt, None, upsampler, device=device, dtype=dtype, runtime=runtime)
@@ -262,6 +264,18 @@ def run(args: argparse.Namespace) -> None:
             label = "cold: models built during the run" if index == 0 else "warm: models kept from the previous run"
             report(args, timeline, memory, sizes, upsampler_bytes, f"{setup}; run {index + 1}, {label}", outputs)
         pipeline.keep_models = False
+
+
+def step_tflop(config: dict[str, Any], args: argparse.Namespace, text_len: int) -> dict[str, float]:
+    """TFLOP of one denoising step per stage (counted on meta, flop_budget.py), for the achieved-TFLOP/s column."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from flop_budget import transformer_step
+
+    h, w, f, fps = args.height, args.width, args.num_frames, args.frame_rate
+    return {
+        "stage 1": transformer_step(config, h // 2, w // 2, f, fps, text_len),
+        "stage 2": transformer_step(config, h, w, f, fps, text_len),
+    }
 
 
 def run_once(pipeline: Any, contexts: Any, args: argparse.Namespace, memory: Memory) -> tuple[Timeline, str]:
@@ -340,7 +354,9 @@ def print_report(
             if r.name.startswith(phase + ":") and "steps" in r.name and len(timeline.steps.get(phase, [])) > 1:
                 t = timeline.steps[phase]
                 per = (t[-1] - t[0]) / (len(t) - 1)
-                print(f"{'  per step (after the first)':38s} {per:8.2f}")
+                tflop = getattr(args, "step_tflop", {}).get(phase)
+                rate = f"  ({tflop:.3g} TFLOP a step: {tflop / per:.3g} TFLOP/s)" if tflop else ""
+                print(f"{'  per step (after the first)':38s} {per:8.2f}{rate}")
     print("-" * len(head))
     peak = max(r.peak for r in rows)
     print(f"{'total':38s} {total:8.2f} {1:6.1%} {peak / GIB:17.2f} {(peak - base) / GIB:11.2f}")

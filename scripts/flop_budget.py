@@ -57,7 +57,12 @@ def audio_latents(config: dict, frames: int, fps: float) -> int:
 
 
 def transformer_step(config: dict, height: int, width: int, frames: int, fps: float, text_len: int) -> float:
-    """One transformer forward (one denoising step without guidance) at a clip's token counts."""
+    """One transformer forward (one denoising step without guidance) at a clip's token counts, on meta."""
+    with torch.device("meta"):
+        return _transformer_step(config, height, width, frames, fps, text_len)
+
+
+def _transformer_step(config: dict, height: int, width: int, frames: int, fps: float, text_len: int) -> float:
     cfg = transformer_config(config)
     model = build_transformer(config).to(torch.bfloat16)
     f, h, w = video_latent_shape(height, width, frames)
