@@ -244,6 +244,19 @@ def test_lora_pair_of_the_wrong_shape_is_an_error_naming_it(tmp_path, rank_a, in
     assert torch.equal(model.lin.weight, SafetensorsFile(ckpt).read(PREFIX + "lin.weight"))
 
 
+def test_lora_fuse_device_follows_a_cuda_target(monkeypatch):
+    """LoRAs fuse on the CUDA device the model goes to (`--device cuda:1`), on the current CUDA device for a CPU
+    target when CUDA exists (as the official loader), and on the CPU without CUDA."""
+    from ltx_core.loader.lora import lora_fuse_device
+
+    assert lora_fuse_device("cuda:1") == torch.device("cuda", 1)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert lora_fuse_device("cpu") == lora_fuse_device(None) == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 2)
+    assert lora_fuse_device("cpu") == lora_fuse_device("cuda") == torch.device("cuda", 2)
+
+
 def test_file_without_lora_pairs_is_not_a_lora(tmp_path):
     ckpt = _full(tmp_path / "c.safetensors")
     with pytest.raises(LoraError, match="not a LoRA file"):

@@ -11,9 +11,9 @@ import torch
 from safetensors.torch import save_file
 
 from ltx_core.block_streaming import build_streaming_transformer, load_resident_transformer
-from ltx_core.block_streaming.prepare import default_fuse_device
 from ltx_core.errors import CheckpointError, InputError
 from ltx_core.loader import LoraSpec, open_checkpoint, read_lora
+from ltx_core.loader.lora import lora_fuse_device
 from ltx_core.model.transformer.loading import load_transformer
 from ltx_core.quantization import (
     FP8_DTYPE,
@@ -105,7 +105,7 @@ def test_lora_fused_after_downcast(golden: Path, variant: str) -> None:
         stem = name.removesuffix(".weight")
         if not (is_fp8_cast_key(name) and name.endswith(".weight") and stem in pairs):
             continue
-        device = default_fuse_device()
+        device = lora_fuse_device()
         a, b = (t.to(device=device, dtype=torch.bfloat16) for t in pairs[stem])
         delta, base = (b * strength) @ a, plain[name].to(device)
         if stochastic_rounding_available(device):

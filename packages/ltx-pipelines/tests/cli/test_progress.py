@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from rich.console import Console
 
-from ltx_pipelines.cli.progress import RunProgress, RunSummary, format_bytes, format_seconds, peak_memory
+from ltx_pipelines.cli.progress import PeakMemory, RunProgress, RunSummary, format_bytes, format_seconds, peak_memory
 
 SUMMARY = RunSummary(output_path=Path("/tmp/out.mp4"), num_frames=121, height=512, width=768, fps=24.0, seed=10)
 
@@ -91,3 +91,12 @@ def test_mps_peak_is_sampled_at_steps_and_stages(monkeypatch) -> None:
             pass  # samples 5, 9, 7 MiB
     # the stage end sampled 6 MiB, the summary samples 6 MiB: the peak stays the sampled maximum
     assert peak_memory() == progress_module.PeakMemory("MPS allocated (sampled peak)", 9 * 2**20)
+
+
+def test_cuda_peak_covers_every_device(monkeypatch) -> None:
+    """`--device cuda:1` allocates on device 1; the current device (0) may have allocated nothing."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda device=None: {0: 0, 1: 7 * 2**30}[device])
+    assert peak_memory() == PeakMemory("CUDA max allocated", 7 * 2**30)

@@ -21,14 +21,14 @@ from ltx_core.block_streaming.layout import (
     split_blocks,
     tensor_infos,
 )
-from ltx_core.block_streaming.prepare import TensorRecipe, default_fuse_device, fuse_loras_in_place
+from ltx_core.block_streaming.prepare import TensorRecipe, fuse_loras_in_place
 from ltx_core.block_streaming.providers import BlockProvider, DiskBlockReader, RamBlockStore
 from ltx_core.block_streaming.reader import TensorReader
 from ltx_core.block_streaming.wrapper import StreamingTransformer
 from ltx_core.errors import CheckpointError, InputError
 from ltx_core.loader.builder import check_fits
 from ltx_core.loader.key_map import KeyMap
-from ltx_core.loader.lora import LoraSpec, LoraWeights, check_lora_coverage, read_lora, weight_shapes
+from ltx_core.loader.lora import LoraSpec, LoraWeights, check_lora_coverage, lora_fuse_device, read_lora, weight_shapes
 from ltx_core.loader.safetensors_file import Checkpoint, open_checkpoint
 from ltx_core.model.transformer.config import ModelType, TransformerConfig
 from ltx_core.model.transformer.loading import load_transformer, transformer_config, transformer_key_map
@@ -116,7 +116,7 @@ def _load_tensors(
     """Every tensor read in file order, cast / key-map ops applied, moved to `device`, then LoRA-fused in place."""
     order = sorted(names.items(), key=lambda kv: reader.info(kv[1]).start)
     state = {name: recipe.convert(name, reader.read(src)).to(device) for name, src in order}
-    fuse_loras_in_place(state, loras, default_fuse_device())
+    fuse_loras_in_place(state, loras, lora_fuse_device(device))
     return state
 
 
@@ -207,7 +207,7 @@ def build_streaming_transformer(
         if offload is OffloadMode.CPU:
             _check_ram(layouts, ram_available, ram_reserve_bytes)
             provider = RamBlockStore(
-                reader, layouts, recipe, pin=pin, loras=lora_weights, fuse_device=default_fuse_device()
+                reader, layouts, recipe, pin=pin, loras=lora_weights, fuse_device=lora_fuse_device(dev)
             )
         else:
             provider = DiskBlockReader(reader, layouts, recipe, pin=pin, slots=host_slots)

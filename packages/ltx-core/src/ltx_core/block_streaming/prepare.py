@@ -20,11 +20,6 @@ from ltx_core.quantization.fp8_scaled_mm import fuse_scaled_loras, keeps_stored_
 _WEIGHT = ".weight"
 
 
-def default_fuse_device() -> torch.device:
-    """Where the loader fuses LoRAs (the first CUDA device when there is one): fusing elsewhere changes bits."""
-    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
-
-
 @dataclass(frozen=True)
 class TensorRecipe:
     """The cast and ops applied to every tensor of a component; LoRAs are fused separately (see `fuse_loras`)."""

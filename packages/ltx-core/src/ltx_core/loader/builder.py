@@ -23,6 +23,7 @@ from ltx_core.loader.lora import (
     delta_dtype_for,
     fuse_weight,
     lora_delta,
+    lora_fuse_device,
     read_lora,
     weight_shapes,
 )
@@ -96,7 +97,7 @@ def load_state_dict_from_checkpoint(
     if loras:
         check_lora_coverage([lora for lora, _ in loras], weight_shapes(checkpoint, selected))
     target_device = torch.device(device)
-    fuse_device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+    fuse_device = lora_fuse_device(target_device)
     source_to_name = {src: name for name, src in selected.items()}
     state: dict[str, torch.Tensor] = {}
     for src, tensor in checkpoint.iter_tensors(list(selected.values()), device="cpu"):

@@ -106,6 +106,15 @@ def delta_dtype_for(target: torch.dtype) -> torch.dtype:
     return torch.bfloat16 if target in (torch.float8_e4m3fn, torch.float8_e5m2) else target
 
 
+def lora_fuse_device(target: torch.device | str | None = None) -> torch.device:
+    """Where LoRAs are fused into weights: the target device when it is a CUDA device, else the current CUDA device
+    when there is one (the official loader fuses on CUDA; fusing on the CPU instead changes bits), else the CPU."""
+    target = torch.device(target) if target is not None else None
+    if target is not None and target.type == "cuda":
+        return target if target.index is not None else torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else torch.device("cpu")
+
+
 def weight_shapes(checkpoint: Any, selected: Mapping[str, str]) -> dict[str, tuple[int, ...]]:
     """{module path: stored shape} of the `.weight` tensors among `selected` (model name → checkpoint key), from the
     checkpoint's header: what `check_lora_coverage` matches LoRA pairs against."""

@@ -58,7 +58,9 @@ def sample_memory() -> None:
 
 def peak_memory() -> PeakMemory:
     if torch.cuda.is_available() and torch.cuda.is_initialized():
-        return PeakMemory("CUDA max allocated", int(torch.cuda.max_memory_allocated()))
+        # every device, not just the current one: `--device cuda:1` runs elsewhere than cuda:0
+        peak = max(torch.cuda.max_memory_allocated(i) for i in range(torch.cuda.device_count()))
+        return PeakMemory("CUDA max allocated", int(peak))
     sample_memory()
     if _mps_peak > 0:
         return PeakMemory("MPS allocated (sampled peak)", _mps_peak)
