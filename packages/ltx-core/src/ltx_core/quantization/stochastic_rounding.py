@@ -9,6 +9,7 @@ CPU, or without Triton, fusion stays deterministic (`bf16(Δ) + bf16(W)` then fp
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 from typing import Any
@@ -56,7 +57,10 @@ def philox_uniform(n: int, seed: int, device: torch.device) -> torch.Tensor:
     """Triton's `tl.rand(seed, i)` for i = 0..n−1 (float32 in [0, 1))."""
     out = torch.empty(n, dtype=torch.float32, device=device)
     if n:
-        _uniform_kernel()[(triton_cdiv(n, _BLOCK),)](out, n, seed, BLOCK=_BLOCK)
+        # Triton launches on the current CUDA device; make it `out`'s (cuda:1 while cuda:0 is current)
+        on_device = torch.cuda.device(out.device) if out.device.type == "cuda" else contextlib.nullcontext()
+        with on_device:
+            _uniform_kernel()[(triton_cdiv(n, _BLOCK),)](out, n, seed, BLOCK=_BLOCK)
     return out
 
 
