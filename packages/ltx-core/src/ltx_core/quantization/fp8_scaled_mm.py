@@ -89,7 +89,8 @@ class FP8ScaledLinear(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x (bf16) times a 0-d float32 tensor stays bf16: rounded before the clamp and the fp8 cast, as official.
         q = (x * self.input_scale.reciprocal()).clamp(-FP8_MAX, FP8_MAX).to(FP8_DTYPE)
-        y = scaled_matmul(q.reshape(-1, x.shape[-1]), self.weight, self.input_scale, self.weight_scale, x.dtype)
+        q = q.reshape(-1, x.shape[-1]).contiguous()  # _scaled_mm needs a row-major left operand (a no-op as a rule)
+        y = scaled_matmul(q, self.weight, self.input_scale, self.weight_scale, x.dtype)
         if self.bias is not None:
             y = y + self.bias.to(y.dtype)
         return y.reshape(*x.shape[:-1], self.out_features)
