@@ -6,9 +6,9 @@
 #   PY=python3 PYTHONPATH=packages/ltx-core/src:packages/ltx-pipelines/src bash scripts/gpu_check.sh
 #                                                               # on a machine with torch installed but no uv
 #
-# STEPS picks what runs (default: all four, at most ~20 minutes; the pipeline benchmark writes a ~44 GB random
-# checkpoint first). Where one command may run only 10 minutes, split it, e.g.
-#   STEPS="gpu_tests bench_transformer bench_vae" ...   then   STEPS=bench_pipeline ...
+# STEPS picks what runs (default: all four; their limits add up to ~21 minutes, and the pipeline benchmark writes a
+# ~44 GB random checkpoint first). Where one command may run only 10 minutes, split it; in order of value:
+#   STEPS=gpu_tests ...   then   STEPS=bench_transformer ...   then   STEPS=bench_vae ...   then   STEPS=bench_pipeline
 # A step's limit can be changed with LIMIT_<step>=SECONDS (e.g. LIMIT_bench_transformer=500). At its limit a step
 # gets SIGINT (Python unwinds: pytest prints its summary, temporary checkpoints are deleted), then SIGKILL 15 s later;
 # output is unbuffered, so whatever a killed step printed is in its log.
