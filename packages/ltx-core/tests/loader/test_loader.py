@@ -199,6 +199,18 @@ def test_lora_fusion_formula_and_restore(tmp_path):
     assert torch.equal(base.lin.weight, SafetensorsFile(ckpt).read(PREFIX + "lin.weight"))
 
 
+@pytest.mark.gpu
+def test_refusing_a_cpu_model_fuses_where_the_loader_does(tmp_path):
+    """A CPU-resident model on a CUDA machine: the loader fuses on CUDA, so a later re-fusion (a cached transformer
+    taking its LoRAs again) must too, or the weights differ in the last bf16 bit from the first run's."""
+    ckpt = _full(tmp_path / "c.safetensors", torch.bfloat16)
+    lora = _lora(tmp_path / "l.safetensors", {"lin": (3, 4)})
+    fused = load_model(Tiny, ckpt, MAP, component="tiny", loras=[LoraSpec(lora, 0.7)])
+    refused = load_model(Tiny, ckpt, MAP, component="tiny")
+    fuse_loras_into_model(refused, [LoraSpec(lora, 0.7)])
+    assert refused.lin.weight.device.type == "cpu" and torch.equal(refused.lin.weight, fused.lin.weight)
+
+
 def test_two_loras_accumulate_in_order(tmp_path):
     ckpt = _full(tmp_path / "c.safetensors")
     l1 = _lora(tmp_path / "l1.safetensors", {"lin": (3, 4)}, seed=1)

@@ -192,10 +192,11 @@ def fuse_loras_into_model(model: nn.Module, loras: Sequence[LoraSpec], dtype: to
         if not name.endswith(".weight"):
             continue
         target = dtype or param.dtype
-        delta = lora_delta(lora_weights, name[: -len(".weight")], delta_dtype_for(target), param.device)
+        fuse_device = lora_fuse_device(param.device)  # where the loader fuses too: the same bits on a re-fusion
+        delta = lora_delta(lora_weights, name[: -len(".weight")], delta_dtype_for(target), fuse_device)
         if delta is None:
             continue
         with torch.no_grad():
-            param.data = fuse_weight(param.data, delta, target)
+            param.data = fuse_weight(param.data.to(fuse_device), delta, target).to(param.device)
         touched.append(name)
     return touched
