@@ -12,7 +12,7 @@ from ltx_core.loader.safetensors_file import SafetensorsFile
 from ltx_core.text_encoders.gemma.loading import text_path_config
 from ltx_core.text_encoders.gemma.model import build_gemma_model, load_gemma
 from ltx_core.text_encoders.gemma.prompts import encode_prompts
-from ltx_core.text_encoders.gemma.root import check_gemma_fits, check_gemma_shards, find_gemma_root
+from ltx_core.text_encoders.gemma.root import check_gemma_files, check_gemma_fits, find_gemma_root
 
 
 def _one_line(exc_info):
@@ -56,19 +56,31 @@ def test_missing_files_are_one_line_errors(root_copy, remove, named):
 def test_incomplete_download_is_refused_from_headers(root_copy):
     """A shard the index lists but the folder lacks, and a truncated shard, are one-line errors naming the file."""
     root = find_gemma_root(root_copy)
-    check_gemma_shards(root)
+    check_gemma_files(root)
     shard = root_copy / "model-00002-of-00002.safetensors"
     data = shard.read_bytes()
     shard.write_bytes(data[: len(data) // 2])
     with pytest.raises(CheckpointError) as exc:
-        check_gemma_shards(find_gemma_root(root_copy))
+        check_gemma_files(find_gemma_root(root_copy))
     assert "model-00002-of-00002.safetensors: file is truncated" in _one_line(exc)
     shard.unlink()
     with pytest.raises(CheckpointError) as exc:
-        check_gemma_shards(find_gemma_root(root_copy))
+        check_gemma_files(find_gemma_root(root_copy))
     assert "Gemma is incomplete; model.safetensors.index.json lists 2 shard(s), missing: model-00002-of-00002" in (
         _one_line(exc)
     )
+
+
+@pytest.mark.parametrize("name", ["tokenizer.json", "tokenizer_config.json", "config.json"])
+def test_truncated_json_file_is_refused_up_front(root_copy, name):
+    """A cut-off tokenizer or config JSON (an interrupted download) is one line naming the file, before any load."""
+    path = root_copy / name
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError) as exc:
+        check_gemma_files(find_gemma_root(root_copy))
+    line = _one_line(exc)
+    assert line.startswith(f"{path}: not valid JSON (") and line.endswith("is the download complete?")
 
 
 def test_missing_root_folder(tmp_path):

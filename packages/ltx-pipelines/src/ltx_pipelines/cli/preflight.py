@@ -90,11 +90,11 @@ def check_gemma(gemma_root: Path | None, checkpoint: Path) -> None:
     from ltx_core.loader import open_checkpoint
     from ltx_core.text_encoders.gemma import check_gemma_fits, find_gemma_root
     from ltx_core.text_encoders.gemma.loading import text_path_config
-    from ltx_core.text_encoders.gemma.root import check_gemma_shards
+    from ltx_core.text_encoders.gemma.root import check_gemma_files
 
     ckpt = open_checkpoint(checkpoint)
     gemma = find_gemma_root(gemma_root)
-    check_gemma_shards(gemma)
+    check_gemma_files(gemma)
     check_gemma_fits(gemma, text_path_config(ckpt), ckpt.path)
 
 

@@ -94,10 +94,10 @@ def find_gemma_root(root: str | Path) -> GemmaRoot:
 INDEX_FILE = "model.safetensors.index.json"
 
 
-def check_gemma_shards(gemma: GemmaRoot) -> None:
-    """Every shard the folder's index names is there, and every shard's header is sound and promises no more bytes
-    than the file has (headers only, no tensor read), so an incomplete download is refused before any model is
-    built."""
+def check_gemma_files(gemma: GemmaRoot) -> None:
+    """Every shard the folder's index names is there, every shard's header is sound and promises no more bytes than
+    the file has (headers only, no tensor read), and the JSON files parse: an incomplete download is refused before
+    any model is built."""
     from ltx_core.loader import SafetensorsFile
 
     index = gemma.weights_dir / INDEX_FILE
@@ -115,6 +115,24 @@ def check_gemma_shards(gemma: GemmaRoot) -> None:
             )
     for shard in gemma.shards:
         SafetensorsFile(shard)
+    check_gemma_json(gemma)
+
+
+def check_gemma_json(gemma: GemmaRoot) -> None:
+    """The config and tokenizer JSON files parse (a truncated or corrupt download is refused up front, instead of
+    when the tokenizer is loaded halfway through a run)."""
+    for path in (
+        gemma.config_path,
+        gemma.tokenizer_dir / "tokenizer_config.json",
+        gemma.tokenizer_dir / "tokenizer.json",
+    ):
+        if not path.is_file():
+            continue
+        try:
+            json.loads(path.read_bytes())
+        except (OSError, ValueError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise CheckpointError(f"{path}: not valid JSON ({reason}); is the download complete?") from None
 
 
 def check_gemma_fits(gemma: GemmaRoot, text_path: TextPathConfig, checkpoint: str | Path = "checkpoint") -> None:
