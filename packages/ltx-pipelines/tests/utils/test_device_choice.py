@@ -69,3 +69,65 @@ def test_res2s_hops_model_calls_to_the_accelerator_bitwise():
     assert {d.type for d in seen} == {"cuda"}
     assert hop_video.latent.device.type == "cuda"
     assert torch.equal(hop_video.latent.cpu(), cpu_video.latent)
+
+
+def _fake_mps_to(monkeypatch: pytest.MonkeyPatch) -> list[torch.dtype]:
+    """Make `Tensor.to(<mps device>)` behave like Apple MPS without one: a float64 tensor raises (as MPS does), any
+    other stays on the CPU. Returns the dtypes moved "to MPS"."""
+    real_to = torch.Tensor.to
+    moved: list[torch.dtype] = []
+
+    def is_mps(value: object) -> bool:
+        return isinstance(value, torch.device | str) and torch.device(value).type == "mps"
+
+    def to(self: torch.Tensor, *args: object, **kwargs: object) -> torch.Tensor:
+        if any(is_mps(a) for a in args) or is_mps(kwargs.get("device")):
+            args = tuple(a for a in args if not is_mps(a))
+            kwargs.pop("device", None)
+            out = real_to(self, *args, **kwargs)
+            if out.dtype == torch.float64:
+                raise TypeError("Cannot convert a MPS Tensor to float64 dtype as the MPS framework doesn't support it")
+            moved.append(out.dtype)
+            return out
+        return real_to(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.Tensor, "to", to)
+    return moved
+
+
+def test_res2s_model_calls_on_mps_receive_no_float64(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The res_2s midpoint call passes σs = √(σ·σn) as a float64 tensor; on MPS the hop rounds it to float32 on the
+    CPU first (moving float64 to MPS raises). Emulated: the loop runs with the MPS hop and a fake MPS `.to`."""
+    from ltx_pipelines.utils.res2s import _DeviceHop
+
+    seen: list[torch.Tensor] = []
+
+    def model(video, audio, perturbations):
+        return (video.latent.float() * 0.5).to(video.latent.dtype), None
+
+    class Recording(SimpleDenoiser):
+        def __call__(self, transformer, video_state, audio_state, sigmas, step_index):
+            seen.append(sigmas)
+            return super().__call__(transformer, video_state, audio_state, sigmas, step_index)
+
+    def state() -> LatentState:
+        return LatentState(
+            latent=torch.randn(1, 6, 4, generator=torch.Generator().manual_seed(1)).to(torch.bfloat16),
+            denoise_mask=torch.ones(1, 6, 1),
+            positions=torch.zeros(1, 3, 6, 2),
+            clean_latent=torch.zeros(1, 6, 4),
+        )
+
+    sigmas = torch.tensor([1.0, 0.6, 0.3, 0.0])
+    context = torch.zeros(1, 1, 4)
+    plain, _ = res2s_audio_video_denoising_loop(
+        sigmas, state(), None, Res2sDiffusionStep(), model, Recording(context, None)
+    )
+    assert torch.float64 in {s.dtype for s in seen}  # what the hop has to handle
+    seen.clear()
+    moved = _fake_mps_to(monkeypatch)
+    hop = _DeviceHop(Recording(context, None), torch.device("mps"), torch.device("cpu"))
+    hopped, _ = res2s_audio_video_denoising_loop(sigmas, state(), None, Res2sDiffusionStep(), model, hop)
+    assert moved and torch.float64 not in moved
+    assert {s.dtype for s in seen} == {torch.float32}
+    assert hopped.latent.shape == plain.latent.shape and torch.isfinite(hopped.latent.float()).all()

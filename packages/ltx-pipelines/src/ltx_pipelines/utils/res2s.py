@@ -85,6 +85,16 @@ def math_device_for(device: torch.device) -> torch.device:
     return torch.device("cpu") if device.type == "mps" else device
 
 
+def _sigmas_to(sigmas: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """`sigmas` on the model's device. MPS has no float64 (moving a float64 tensor there raises), and the midpoint
+    call's σs = √(σ·σn) is float64: it is rounded to float32 on the CPU first. The per-token timesteps are float32
+    either way; only the σ-driven AdaLN inputs (σ·1000, computed in float64 on CUDA) may differ by a float32 ulp.
+    Elsewhere the dtype is kept, so a CUDA model sees the same tensor as without the hop."""
+    if device.type == "mps" and sigmas.dtype == torch.float64:
+        sigmas = sigmas.to(torch.float32)
+    return sigmas.to(device)
+
+
 def _state_to(state: LatentState | None, device: torch.device) -> LatentState | None:
     if state is None:
         return None
@@ -127,7 +137,7 @@ class _DeviceHop:
             transformer,
             _state_to(video_state, self.model_device),
             _state_to(audio_state, self.model_device),
-            sigmas.to(self.model_device),
+            _sigmas_to(sigmas, self.model_device),
             step_index,
         )
         return _result_to(v, self.math_device), _result_to(a, self.math_device)
