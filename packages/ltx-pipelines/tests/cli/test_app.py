@@ -221,12 +221,42 @@ def test_out_of_memory_is_told_apart_from_other_errors() -> None:
     from ltx_pipelines.cli.app import out_of_memory_message
 
     mps = RuntimeError("MPS backend out of memory (MPS allocated: 17.00 GB, other allocations: 1.00 GB). Tried x.")
-    assert out_of_memory_message(mps) == (
+    assert out_of_memory_message(mps) == (  # no fp8 on MPS, and RAM offload saves nothing on unified memory
         "MPS backend out of memory (MPS allocated: 17.00 GB, other allocations: 1.00 GB). Tried x; "
+        "try --offload disk, a smaller size or fewer frames"
+    )
+    cuda = torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has 1.00 GiB free. More.")
+    assert out_of_memory_message(cuda) == (
+        "CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has 1.00 GiB free; "
         "try --offload cpu or disk, --quantization fp8-cast, a smaller size or fewer frames"
     )
     assert out_of_memory_message(RuntimeError("mat1 and mat2 shapes cannot be multiplied")) is None
     assert out_of_memory_message(ValueError("x")) is None
+
+
+def test_an_op_missing_on_mps_is_one_line_naming_the_fallback() -> None:
+    """torch's message for an op without an MPS kernel (its wording since torch 2.0), cut to the first sentence."""
+    from ltx_pipelines.cli.app import missing_mps_op_message, run_cli
+
+    exc = NotImplementedError(
+        "The operator 'aten::_fft_r2c' is not currently implemented for the MPS device. If you want this op to be "
+        "considered for addition please comment on https://github.com/pytorch/pytorch/issues/141287. As a temporary "
+        "fix, you can set the environment variable `PYTORCH_ENABLE_MPS_FALLBACK=1` to use the CPU as a fallback for "
+        "this op. WARNING: this will be slower than running natively on MPS."
+    )
+    assert missing_mps_op_message(exc) == (
+        "The operator 'aten::_fft_r2c' is not currently implemented for the MPS device; rerun with "
+        "PYTORCH_ENABLE_MPS_FALLBACK=1 set (that op then runs on the CPU) or with --device cpu"
+    )
+    assert missing_mps_op_message(NotImplementedError("abstract method")) is None
+    assert missing_mps_op_message(RuntimeError("for the MPS device")) is None
+
+    def fail() -> None:
+        raise exc
+
+    with pytest.raises(typer.Exit) as info:
+        run_cli(fail)
+    assert info.value.exit_code == 1
 
 
 def test_help_overrides_and_list_defaults_survive_rich_markup() -> None:

@@ -60,15 +60,28 @@ def out_of_memory_message(exc: BaseException) -> str | None:
     text = str(exc)
     if isinstance(exc, torch.OutOfMemoryError) or _MPS_OOM in text:
         where = " ".join(". ".join(text.split(". ")[:3]).split()).rstrip(".") or "the accelerator ran out of memory"
+        if _MPS_OOM in text:  # unified memory: RAM offload saves nothing, and MPS has no float8
+            return f"{where}; try --offload disk, a smaller size or fewer frames"
         return f"{where}; try --offload cpu or disk, --quantization fp8-cast, a smaller size or fewer frames"
     if isinstance(exc, MemoryError) or _HOST_OOM in text:
         return "out of host memory (RAM); try --offload disk, a smaller size or fewer frames, or close other programs"
     return None
 
 
+def missing_mps_op_message(exc: BaseException) -> str | None:
+    """One line for an operator without an Apple MPS kernel (torch raises NotImplementedError, a RuntimeError),
+    naming the op and the two ways around it; None for any other error."""
+    text = str(exc)
+    if not isinstance(exc, NotImplementedError) or "for the MPS device" not in text:
+        return None
+    first = " ".join(text.split(". ")[0].split()).rstrip(".")
+    return f"{first}; rerun with PYTORCH_ENABLE_MPS_FALLBACK=1 set (that op then runs on the CPU) or with --device cpu"
+
+
 def run_cli(fn: Callable[[], T]) -> T:
-    """Run `fn`; turn an `LTXError` or running out of memory into one red line + exit 1, Ctrl-C into "interrupted"
-    + exit 130 and SIGTERM into "terminated" + exit 143 (all after the cleanup of what was being written)."""
+    """Run `fn`; turn an `LTXError`, running out of memory or an op missing on MPS into one red line + exit 1,
+    Ctrl-C into "interrupted" + exit 130 and SIGTERM into "terminated" + exit 143 (all after the cleanup of what was
+    being written)."""
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if main_thread else None
     try:
@@ -77,7 +90,7 @@ def run_cli(fn: Callable[[], T]) -> T:
         print_error(str(exc))
         raise typer.Exit(EXIT_FAILURE) from None
     except (MemoryError, RuntimeError) as exc:  # torch.OutOfMemoryError is a RuntimeError
-        message = out_of_memory_message(exc)
+        message = out_of_memory_message(exc) or missing_mps_op_message(exc)
         if message is None:
             raise
         print_error(message)
