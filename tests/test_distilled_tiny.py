@@ -330,3 +330,31 @@ def test_cpu_runs_touch_no_cuda_only_call(
     code, text = _invoke(_args(tiny_sets["ltx23"], out, "--offload", offload, "--device", "cpu"))
     assert code == 0, text
     assert out.is_file()
+
+
+@pytest.mark.parametrize("pre_quantized", [False, True])
+def test_fp8_on_mps_is_refused_before_any_model_is_built(
+    tiny_sets: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pre_quantized: bool
+) -> None:
+    """Apple MPS has no float8: the preflight refuses `--quantization fp8-cast`, and the fp8-scaled-mm chosen
+    automatically for a pre-quantized checkpoint, in one line before Gemma encodes the prompt (MPS is reported
+    present; nothing may reach it, so building any model here fails the test)."""
+    from ltx_core.testing.fp8_checkpoints import write_scaled_fp8_checkpoint
+    from ltx_pipelines.utils import blocks
+
+    folder = tiny_sets["ltx23"]
+    ckpt, extra, quantization = folder / "distilled.safetensors", ["--quantization", "fp8-cast"], "fp8-cast"
+    if pre_quantized:
+        ckpt, extra, quantization = tmp_path / "fp8.safetensors", [], "fp8-scaled-mm"
+        write_scaled_fp8_checkpoint(folder / "distilled.safetensors", ckpt)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+
+    def built(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a model was built before the quantization was refused")
+
+    monkeypatch.setattr(blocks, "built", built)
+    out = tmp_path / "mps.mp4"
+    code, text = _invoke(_args(folder, out, "--device", "mps", *extra, ckpt=ckpt))
+    assert code != 0 and not out.exists()
+    assert f"quantization {quantization!r} is not supported on Apple MPS" in " ".join(text.split()), text

@@ -128,13 +128,18 @@ def check_stg_blocks(args: Any, checkpoint: Path) -> None:
             )
 
 
-def check_quantization(checkpoint: Path, quantization: str | None) -> None:
+def check_quantization(checkpoint: Path, quantization: str | None, device: Any = None) -> None:
     """Before any model is built: a pre-quantized fp8 checkpoint runs only with fp8-scaled-mm (chosen for it when
-    --quantization is absent), and fp8-scaled-mm needs such a checkpoint."""
-    from ltx_core.loader import open_checkpoint
-    from ltx_core.quantization import quantization_for
+    --quantization is absent), and fp8-scaled-mm needs such a checkpoint. On Apple MPS (no float8) any fp8 policy,
+    the automatic one included, is refused now rather than when the transformer loads, after the prompt encoding."""
+    import torch
 
-    quantization_for(quantization, open_checkpoint(checkpoint))
+    from ltx_core.loader import open_checkpoint
+    from ltx_core.quantization import Quantization, check_fp8_cast_device, quantization_for
+
+    chosen = quantization_for(quantization, open_checkpoint(checkpoint))
+    if device is not None and torch.device(device).type == "mps" and chosen is not Quantization.NONE:
+        check_fp8_cast_device(device, chosen.value)
 
 
 def preflight(
@@ -152,10 +157,10 @@ def preflight(
     from ltx_pipelines.utils.blocks import resolve_device
 
     check_runtime(args)
-    resolve_device(args.device)
+    device = resolve_device(args.device)
     check_checkpoint(checkpoint, needed)
     check_stg_blocks(args, checkpoint)
-    check_quantization(checkpoint, args.quantization)
+    check_quantization(checkpoint, args.quantization, device)
     if upsampler is not None:
         check_upsampler(upsampler)
     for lora in loras:
