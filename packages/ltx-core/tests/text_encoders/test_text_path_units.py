@@ -131,3 +131,12 @@ def test_package_import_does_not_load_transformers():
 
     code = "import sys, ltx_core.text_encoders.gemma; assert 'transformers' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_rope_ladder_is_built_on_the_cpu_whatever_the_default_device() -> None:
+    """Its float64 math cannot run on Apple MPS: under another default device (meta stands in for
+    `torch.set_default_device("mps")`) the ladder is still computed on the CPU, to the same bits."""
+    expected = rope_ladder(64, 10000.0, True)
+    with torch.device("meta"):
+        ladder = rope_ladder(64, 10000.0, True)
+    assert ladder.device.type == "cpu" and torch.equal(ladder, expected)

@@ -28,6 +28,14 @@ def test_asking_for_a_missing_accelerator_is_one_line(monkeypatch):
         blocks.resolve_device("mps")
 
 
+def test_mps_has_one_device(monkeypatch):
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert blocks.resolve_device("mps") == torch.device("mps")
+    assert blocks.resolve_device("mps:0") == torch.device("mps", 0)
+    with pytest.raises(InputError, match="Apple MPS has a single device; use mps"):
+        blocks.resolve_device("mps:1")
+
+
 def test_res2s_math_runs_on_the_cpu_for_mps_only():
     assert math_device_for(torch.device("mps")) == torch.device("cpu")
     assert math_device_for(torch.device("cuda", 1)) == torch.device("cuda", 1)

@@ -59,6 +59,8 @@ def resolve_device(device: torch.device | str | None) -> torch.device:
         raise InputError(f"device {device!r} was asked for but CUDA is not available; use cpu")
     if resolved.type == "mps" and not torch.backends.mps.is_available():
         raise InputError(f"device {device!r} was asked for but Apple MPS is not available; use cpu")
+    if resolved.type == "mps" and resolved.index not in (None, 0):
+        raise InputError(f"device {device!r}: Apple MPS has a single device; use mps")
     return resolved
 
 

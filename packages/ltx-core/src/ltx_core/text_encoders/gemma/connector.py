@@ -21,9 +21,11 @@ EPS = 1e-6
 
 
 def rope_ladder(num_freqs: int, theta: float, float64: bool) -> torch.Tensor:
-    """(π/2)·theta^(j/(N−1)), j = 0..N−1, in float32 (computed in float64 first when asked, as the official)."""
+    """(π/2)·theta^(j/(N−1)), j = 0..N−1, in float32 (computed in float64 first when asked, as the official).
+
+    Always on the CPU, whatever the default device: float64 does not exist on Apple MPS."""
     dtype = torch.float64 if float64 else torch.float32
-    ladder = torch.pow(theta, torch.linspace(0.0, 1.0, num_freqs, dtype=dtype)) * (math.pi / 2)
+    ladder = torch.pow(theta, torch.linspace(0.0, 1.0, num_freqs, dtype=dtype, device="cpu")) * (math.pi / 2)
     return ladder.to(torch.float32)
 
 
