@@ -7,26 +7,23 @@ computed in `forward`, never stored.
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
 from ltx_core.errors import InputError
+from ltx_core.model.transformer.rope import frequency_grid
 from ltx_core.text_encoders.gemma.config import ConnectorConfig
 
 EPS = 1e-6
 
 
 def rope_ladder(num_freqs: int, theta: float, float64: bool) -> torch.Tensor:
-    """(π/2)·theta^(j/(N−1)), j = 0..N−1, in float32 (computed in float64 first when asked, as the official).
-
-    Always on the CPU, whatever the default device: float64 does not exist on Apple MPS."""
-    dtype = torch.float64 if float64 else torch.float32
-    ladder = torch.pow(theta, torch.linspace(0.0, 1.0, num_freqs, dtype=dtype, device="cpu")) * (math.pi / 2)
-    return ladder.to(torch.float32)
+    """(π/2)·theta^(j/(N−1)), j = 0..N−1, in float32 (computed in float64 first when asked, as the official): the
+    transformer's RoPE frequency grid, bit for bit (built on the CPU, whatever the default device: float64 does not
+    exist on Apple MPS). Shared and cached: do not modify it in place."""
+    return frequency_grid(num_freqs, theta, float64)
 
 
 def connector_rope(
