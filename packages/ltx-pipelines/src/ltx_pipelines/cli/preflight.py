@@ -130,15 +130,13 @@ def check_stg_blocks(args: Any, checkpoint: Path) -> None:
 
 def check_quantization(checkpoint: Path, quantization: str | None, device: Any = None) -> None:
     """Before any model is built: a pre-quantized fp8 checkpoint runs only with fp8-scaled-mm (chosen for it when
-    --quantization is absent), and fp8-scaled-mm needs such a checkpoint. On Apple MPS (no float8) any fp8 policy,
-    the automatic one included, is refused now rather than when the transformer loads, after the prompt encoding."""
-    import torch
-
+    --quantization is absent), fp8-scaled-mm needs such a checkpoint, and the device must hold float8 (Apple MPS
+    cannot): the loader's device check, run now rather than after the prompt encoding, for the automatic choice too."""
     from ltx_core.loader import open_checkpoint
     from ltx_core.quantization import Quantization, check_fp8_cast_device, quantization_for
 
     chosen = quantization_for(quantization, open_checkpoint(checkpoint))
-    if device is not None and torch.device(device).type == "mps" and chosen is not Quantization.NONE:
+    if device is not None and chosen is not Quantization.NONE:
         check_fp8_cast_device(device, chosen.value)
 
 
