@@ -20,10 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+from bench_transformer import Clip, count_flops, make_inputs  # this folder: runs as `python scripts/flop_budget.py`
 from torch.utils.flop_counter import FlopCounterMode
 
 from ltx_core.model.audio_vae.loading import audio_decoder_from_config, audio_vae_config, vocoder_from_config
-from ltx_core.model.transformer import Modality
 from ltx_core.model.transformer.loading import build_transformer, transformer_config
 from ltx_core.model.upsampler.loading import upsampler_factory
 from ltx_core.model.video_vae import VideoDecoder, VideoDecoderConfig
@@ -39,6 +39,9 @@ class Row:
     @property
     def tflop(self) -> float:
         return self.tflop_per_call * self.calls
+
+
+META = torch.device("meta")
 
 
 def count(fn: Callable[[], object]) -> float:
@@ -57,38 +60,20 @@ def audio_latents(config: dict, frames: int, fps: float) -> int:
 
 
 def transformer_step(config: dict, height: int, width: int, frames: int, fps: float, text_len: int) -> float:
-    """One transformer forward (one denoising step without guidance) at a clip's token counts, on meta."""
+    """TFLOP of one transformer forward (one denoising step without guidance) at a clip's token counts, on meta,
+    with bench_transformer's inputs."""
+    video, audio = make_inputs(config["transformer"], Clip("", width, height, frames, fps), text_len, META)
     with torch.device("meta"):
-        return _transformer_step(config, height, width, frames, fps, text_len)
-
-
-def _transformer_step(config: dict, height: int, width: int, frames: int, fps: float, text_len: int) -> float:
-    cfg = transformer_config(config)
-    model = build_transformer(config).to(torch.bfloat16)
-    f, h, w = video_latent_shape(height, width, frames)
-
-    def modality(tokens: int, channels: int, axes: int, ctx_dim: int) -> Modality:
-        return Modality(
-            latent=torch.empty(1, tokens, channels, dtype=torch.bfloat16),
-            sigma=torch.empty(1),
-            timesteps=torch.empty(1, tokens, 1),
-            positions=torch.empty(1, axes, tokens, 2),
-            context=torch.empty(1, text_len, ctx_dim, dtype=torch.bfloat16),
-        )
-
-    ctx_v = cfg.caption_channels if cfg.has_caption_projection else cfg.cross_attention_dim
-    ctx_a = cfg.caption_channels if cfg.has_caption_projection else cfg.audio_cross_attention_dim
-    video = modality(f * h * w, cfg.in_channels, 3, ctx_v)
-    audio = modality(audio_latents(config, frames, fps), cfg.audio_in_channels, 1, ctx_a)
-    return count(lambda: model(video, audio))
+        model = build_transformer(config).to(torch.bfloat16)
+    return count_flops(model, video, audio) / 1e12
 
 
 def budget(args: argparse.Namespace) -> list[Row]:
     config = real_config(args.version)
     half_h, half_w = args.height // 2, args.width // 2
+    stage_1 = transformer_step(config, half_h, half_w, args.frames, args.fps, args.text_len)
+    stage_2 = transformer_step(config, args.height, args.width, args.frames, args.fps, args.text_len)
     with torch.device("meta"):
-        stage_1 = transformer_step(config, half_h, half_w, args.frames, args.fps, args.text_len)
-        stage_2 = transformer_step(config, args.height, args.width, args.frames, args.fps, args.text_len)
         f, h, w = video_latent_shape(half_h, half_w, args.frames)
         upsampler = upsampler_factory(real_upsampler_config(args.version)).to(torch.bfloat16)
         upsample = count(lambda: upsampler(torch.empty(1, 128, f, h, w, dtype=torch.bfloat16)))
