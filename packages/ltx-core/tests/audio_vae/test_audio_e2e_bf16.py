@@ -11,7 +11,7 @@ from ltx_core.model.audio_vae.codec import decode_audio
 from ltx_core.model.audio_vae.loading import load_audio_decoder, load_audio_encoder, load_vocoder
 from ltx_core.model.audio_vae.mel import waveform_to_mel
 from ltx_core.model.audio_vae.timing import audio_latent_frames_for_video, fit_audio_latent
-from ltx_core.testing.golden import golden_dir, load_case, report
+from ltx_core.testing.golden import LTX23_WAVEFORM_SPREAD, golden_dir, load_case, report
 
 E2E = golden_dir() / "e2e"
 FLOWS = sorted(p.stem for p in E2E.glob("*.safetensors") if not p.stem.endswith("_tiny")) if E2E.exists() else []
@@ -50,8 +50,11 @@ def test_bf16_decode_and_vocode(name):
     vocoder = load_vocoder(ckpt, dtype=torch.bfloat16)
     wave, rate = decode_audio(decoder, vocoder, latent)
     assert rate == case.params["audio_sampling_rate"]
-    # Observed bit-exact; the README's thread-count spread for LTX-2.3 waveforms is ~0.07 absolute.
-    report(f"{name}/audio_waveform (bf16)", wave, case.outputs["audio_waveform"].float(), 1e-5)
+    # LTX-2: observed bit-exact. LTX-2.3: its float32 vocoder's summation order depends on the CPU's kernels (README
+    # 7.13: up to 0.004 absolute, every latent identical); bit-exact on some machines, within that bound on others.
+    expected = case.outputs["audio_waveform"].float()
+    tol = 1e-5 if case.params["variant"] == "ltx2" else LTX23_WAVEFORM_SPREAD / expected.abs().max().item()
+    report(f"{name}/audio_waveform (bf16)", wave, expected, tol)
 
 
 @pytest.mark.parametrize("name", FLOWS)
