@@ -11,9 +11,10 @@ import pytest
 import torch
 
 from ltx_core.parallel.collectives import Shard, local_part
-from ltx_core.parallel.sequence import run_golden_cases, sequence_parallel_mode
+from ltx_core.parallel.sequence import sequence_parallel_mode
 from ltx_core.testing.distributed import run_ranks
 from ltx_core.testing.golden import golden_dir, load_case, report
+from ltx_core.testing.parallel_cases import sequence_parallel_cases
 from ltx_core.testing.transformer_cases import case_model, run_case
 
 TOL = 1e-5
@@ -24,7 +25,7 @@ CASES = sorted((golden_dir() / "cases").glob("*/transformer_*.safetensors")) if 
 def test_golden_transformer_cases_split_over_ranks(world: int, golden: Path) -> None:
     if not CASES:
         pytest.skip("no golden transformer cases")
-    results = run_ranks(run_golden_cases, world, [str(p) for p in CASES], timeout=300)
+    results = run_ranks(sequence_parallel_cases, world, [str(p) for p in CASES], timeout=300)
     for path in CASES:
         case = load_case(path)
         key = f"{path.parent.name}/{path.stem}"
@@ -44,7 +45,7 @@ def test_uneven_token_counts_are_padded_and_masked(world: int, golden: Path) -> 
         pytest.skip("no golden transformer cases")
     tokens = load_case(paths[0]).inputs["video_latent"].shape[1] - 1
     assert tokens % world, "the count must not divide"
-    results = run_ranks(run_golden_cases, world, [str(p) for p in paths], tokens, timeout=300)
+    results = run_ranks(sequence_parallel_cases, world, [str(p) for p in paths], tokens, timeout=300)
     for path in paths:
         case = load_case(path)
         expected = run_case(case_model(case, path.parents[2]), case, tokens)

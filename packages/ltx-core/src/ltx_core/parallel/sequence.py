@@ -130,24 +130,3 @@ class SequenceParallelTransformer(nn.Module):
         finally:
             self._shard = None
         return (None if v_out is None else gather_tokens(v_out, shard, 1, self.group)), a_out
-
-
-def run_golden_cases(
-    rank: int, world: int, paths: list[str], video_tokens: int | None = None
-) -> dict[str, torch.Tensor]:
-    """Rank function for the multi-process parity tests: every golden transformer case in `paths` through a
-    `SequenceParallelTransformer` over the default group (optionally on the first `video_tokens` video tokens);
-    outputs keyed `<variant>/<case>.<output>`."""
-    from pathlib import Path
-
-    from ltx_core.testing.golden import load_case
-    from ltx_core.testing.transformer_cases import case_model, run_case
-
-    out: dict[str, torch.Tensor] = {}
-    for path in map(Path, paths):
-        case = load_case(path)
-        parallel = SequenceParallelTransformer(case_model(case, path.parents[2]))
-        for name, value in run_case(parallel, case, video_tokens).items():
-            out[f"{path.parent.name}/{path.stem}.{name}"] = value
-        parallel.release()
-    return out

@@ -1,0 +1,68 @@
+"""Guidance parallelism: the passes of a guided step (conditional, unconditional, STG, modality isolation), stacked
+along the batch, are spread over the guidance groups and gathered back.
+
+The batch is cut into the same chunks of at most `max_batch_size` rows as `BatchSplitAdapter` cuts it in one
+process; chunk c runs on guidance group c mod K, each exactly as in one process, and every rank receives every chunk's
+rows (an all-gather among the ranks with the same sequence rank). The result is therefore bitwise the single-process
+one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from ltx_core.batch_split import X0Callable, X0Output, _chunk_sizes, _split_modality
+from ltx_core.guidance.perturbations import BatchedPerturbationConfig
+from ltx_core.model.transformer.modality import Modality
+
+
+class GuidanceParallelAdapter:
+    """Same call as `BatchSplitAdapter(model, max_batch_size)`; this rank's guidance group is `index` of `count`,
+    and `group` joins it to the ranks of the other guidance groups that hold the same tokens."""
+
+    def __init__(
+        self, model: X0Callable, max_batch_size: int, *, index: int, count: int, group: dist.ProcessGroup | None
+    ) -> None:
+        if max_batch_size < 1:
+            raise ValueError(f"max_batch_size {max_batch_size} is invalid; use 1 or more")
+        self.model = model
+        self.max_batch_size = max_batch_size
+        self.index, self.count, self.group = index, count, group
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.__dict__["model"], name)
+
+    def __call__(
+        self,
+        video: Modality | None,
+        audio: Modality | None,
+        perturbations: BatchedPerturbationConfig | None = None,
+    ) -> X0Output:
+        present = video if video is not None else audio
+        if present is None:
+            raise ValueError("at least one of video and audio must be given")
+        sizes = _chunk_sizes(present.latent.shape[0], self.max_batch_size)
+        videos, audios = _split_modality(video, sizes), _split_modality(audio, sizes)
+        ptbs = perturbations.split(sizes) if perturbations is not None else [None] * len(sizes)
+        mine = {c: self.model(videos[c], audios[c], ptbs[c]) for c in range(len(sizes)) if c % self.count == self.index}
+        return self._gathered(video, mine, sizes, 0), self._gathered(audio, mine, sizes, 1)
+
+    def _gathered(
+        self, modality: Modality | None, mine: dict[int, X0Output], sizes: list[int], which: int
+    ) -> torch.Tensor | None:
+        """All chunks' rows of output `which` (0 video, 1 audio) in batch order, from every guidance group. An x0
+        prediction has its input latent's shape and dtype, so a group with no chunk still knows the buffer."""
+        if modality is None:
+            return None
+        starts = [sum(sizes[:c]) for c in range(len(sizes))]
+        full = torch.zeros_like(modality.latent)
+        for c, out in mine.items():
+            full[starts[c] : starts[c] + sizes[c]] = out[which]
+        parts = [torch.empty_like(full) for _ in range(self.count)]
+        dist.all_gather(parts, full, group=self.group)
+        for c in range(len(sizes)):
+            full[starts[c] : starts[c] + sizes[c]] = parts[c % self.count][starts[c] : starts[c] + sizes[c]]
+        return full

@@ -1,0 +1,111 @@
+"""The process layout of one generation under torchrun: world = guidance degree × sequence degree.
+
+Ranks are numbered `guidance_index × sequence_degree + sequence_rank`: each guidance group (a contiguous block of
+`sequence_degree` ranks) splits the video tokens among its members, and the ranks with the same sequence rank in the
+different guidance groups exchange the guidance passes they computed. Every rank creates every group, in the same
+order (a `torch.distributed` rule).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+
+import torch
+import torch.distributed as dist
+
+from ltx_core.errors import InputError
+
+DEFAULT_TIMEOUT = timedelta(minutes=5)
+
+
+def launched_by_torchrun() -> bool:
+    """True inside a process started by torchrun (or any launcher that sets the env:// variables)."""
+    return all(k in os.environ for k in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"))
+
+
+@dataclass(frozen=True)
+class ParallelLayout:
+    """This rank's place in the layout and the groups it talks to (None: a single process)."""
+
+    world_size: int = 1
+    rank: int = 0
+    guidance_degree: int = 1
+    sequence_group: dist.ProcessGroup | None = None
+    guidance_group: dist.ProcessGroup | None = None
+    sharded_weights: bool = False
+
+    @property
+    def sequence_degree(self) -> int:
+        return self.world_size // self.guidance_degree
+
+    @property
+    def guidance_index(self) -> int:
+        return self.rank // self.sequence_degree
+
+    @property
+    def sequence_rank(self) -> int:
+        return self.rank % self.sequence_degree
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0 prints, reads the prompt's text encoder output once and writes the file."""
+        return self.rank == 0
+
+    @property
+    def is_parallel(self) -> bool:
+        return self.world_size > 1
+
+    def describe(self) -> str:
+        """One line for the run summary."""
+        if not self.is_parallel:
+            return "single process"
+        weights = "sharded" if self.sharded_weights else "replicated"
+        return (
+            f"{self.world_size} processes: sequence degree {self.sequence_degree} × guidance degree "
+            f"{self.guidance_degree}, weights {weights}"
+        )
+
+
+SINGLE_PROCESS = ParallelLayout()
+
+
+def check_degrees(world_size: int, guidance_degree: int) -> None:
+    """Refuse a guidance degree that does not divide the world size, naming the ones that do."""
+    if guidance_degree < 1 or world_size % guidance_degree:
+        valid = [d for d in range(1, world_size + 1) if world_size % d == 0]
+        raise InputError(
+            f"--cfg-parallel {guidance_degree} does not divide the {world_size} processes; use one of "
+            f"{', '.join(map(str, valid))}"
+        )
+
+
+def init_layout(
+    guidance_degree: int = 1,
+    *,
+    device: torch.device | None = None,
+    timeout: timedelta = DEFAULT_TIMEOUT,
+    sharded_weights: bool = False,
+) -> ParallelLayout:
+    """The layout of this torchrun process (joining the default group if needed: NCCL for CUDA, else gloo), or the
+    single-process layout outside torchrun."""
+    if not dist.is_initialized():
+        if not launched_by_torchrun():
+            check_degrees(1, guidance_degree)
+            return ParallelLayout(sharded_weights=sharded_weights)
+        backend = "nccl" if device is not None and device.type == "cuda" else "gloo"
+        dist.init_process_group(backend, timeout=timeout)
+    world, rank = dist.get_world_size(), dist.get_rank()
+    check_degrees(world, guidance_degree)
+    sequence_degree = world // guidance_degree
+    sequence_group = guidance_group = None
+    for index in range(guidance_degree):
+        group = dist.new_group(list(range(index * sequence_degree, (index + 1) * sequence_degree)))
+        if rank // sequence_degree == index:
+            sequence_group = group
+    for position in range(sequence_degree):
+        group = dist.new_group([position + j * sequence_degree for j in range(guidance_degree)])
+        if rank % sequence_degree == position:
+            guidance_group = group
+    return ParallelLayout(world, rank, guidance_degree, sequence_group, guidance_group, sharded_weights)
