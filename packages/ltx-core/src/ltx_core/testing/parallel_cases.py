@@ -4,6 +4,7 @@ golden transformer cases through the parallel wrappers, outputs keyed `<variant>
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -55,3 +56,35 @@ def guidance_parallel_cases(rank: int, world: int, paths: list[str], guidance_de
         out[_key(path, "video_x0")] = v_x0
         out[_key(path, "audio_x0")] = a_x0
     return out
+
+
+def distributed_decode_case(rank: int, world: int, path: str, seed: int | None = None) -> dict[str, torch.Tensor]:
+    """A golden tiled-decode case through `distributed_tiled_decode` over the default group (with `seed`: a random
+    latent of one more latent frame and row than the case's, same channels, for a plan with more tiles); rank 0 hands
+    back the frames, the other ranks nothing."""
+    from ltx_core.model.video_vae import load_video_decoder
+    from ltx_core.parallel.decode import distributed_tiled_decode
+
+    case = load_case(Path(path))
+    decoder = load_video_decoder(Path(path).parents[2] / case.params["checkpoint"])
+    latent = decode_case_latent(case, seed)
+    chunks = list(distributed_tiled_decode(decoder, latent, decode_case_tiling(case)))
+    return {"video": torch.cat(chunks, dim=2)} if chunks else {}
+
+
+def decode_case_latent(case: Any, seed: int | None) -> torch.Tensor:
+    latent = case.inputs["latent"]
+    if seed is None:
+        return latent
+    b, c, f, h, w = latent.shape
+    return torch.randn(b, c, f + 1, h + 1, w, generator=torch.Generator().manual_seed(seed))
+
+
+def decode_case_tiling(case: Any) -> Any:
+    from ltx_core.model.video_vae.tiling import SpatialTilingConfig, TemporalTilingConfig, TilingConfig
+
+    t = case.params["tiling"]
+    return TilingConfig(
+        SpatialTilingConfig(t["tile_size_in_pixels"], t["tile_overlap_in_pixels"]),
+        TemporalTilingConfig(t["tile_size_in_frames"], t["tile_overlap_in_frames"]),
+    )

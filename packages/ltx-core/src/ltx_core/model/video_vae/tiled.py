@@ -9,7 +9,7 @@ whole groups pairwise (float addition is commutative), so the result is bitwise 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 
@@ -18,6 +18,7 @@ from ltx_core.model.video_vae.encoder import VideoEncoder
 from ltx_core.model.video_vae.tiling import SPATIAL_SCALE, TIME_SCALE, Tile, TilingConfig, decode_tiles, encode_tiles
 
 _EPS = 1e-8
+TileDecoder = Callable[[int, Tile], torch.Tensor]  # (index in plan order, tile) → decoded pixels of that tile
 
 
 def _groups(tiles: list[Tile]) -> list[list[Tile]]:
@@ -36,24 +37,34 @@ def tiled_decode(
     tiling: TilingConfig,
     timestep: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
+    decode_tile: TileDecoder | None = None,
 ) -> Iterator[torch.Tensor]:
     """Yield (B, C_out, n_i, 32H', 32W') chunks in the latent's dtype; concatenated they are 8(F'−1)+1 frames.
 
     Chunks have variable length (a degenerate plan can yield an empty one, as the official code does).
+    `decode_tile` replaces the local decode of each tile (distributed decode hands tiles to other processes); the
+    blend is the same.
     """
     b, _, _, h, w = latent.shape
     channels = decoder.config.out_channels
     height, width = SPATIAL_SCALE * h, SPATIAL_SCALE * w
     groups = _groups(decode_tiles(tuple(latent.shape), tiling))
     carried: tuple[torch.Tensor, torch.Tensor] | None = None  # (sums, weights) of frames shared with this group
+    if decode_tile is None:
+
+        def decode_tile(_: int, tile: Tile) -> torch.Tensor:
+            with torch.no_grad():  # not inference_mode: a context held across a yield would leak to the caller
+                return decoder(latent[tile.input_slices()], timestep, generator)
+
+    number = 0
     for index, group in enumerate(groups):
         t_out = group[0].time.out
         length = t_out.stop - t_out.start
         buffer = torch.zeros(b, channels, length, height, width, dtype=latent.dtype, device=latent.device)
         weights = torch.zeros(1, 1, length, height, width, dtype=latent.dtype, device=latent.device)
         for tile in group:
-            with torch.no_grad():  # not inference_mode: a context held across a yield would leak to the caller
-                decoded = decoder(latent[tile.input_slices()], timestep, generator)
+            decoded = decode_tile(number, tile)
+            number += 1
             mask = tile.blend_mask(buffer.dtype, buffer.device)
             n = min(decoded.shape[2], length)
             region = (slice(None), slice(None), slice(0, n), tile.height.out, tile.width.out)

@@ -1,0 +1,35 @@
+"""Distributed decode: the tiles spread over 2 and 3 gloo processes, blended on rank 0, give bitwise the
+single-process tiled decode (the golden tiled case and a random latent with more tiles)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from ltx_core.model.video_vae import load_video_decoder
+from ltx_core.model.video_vae.tiled import tiled_decode
+from ltx_core.model.video_vae.tiling import decode_tiles
+from ltx_core.testing.distributed import run_ranks
+from ltx_core.testing.golden import golden_dir, load_case
+from ltx_core.testing.parallel_cases import decode_case_latent, decode_case_tiling, distributed_decode_case
+
+CASES = sorted((golden_dir() / "cases").glob("*/video_vae_decode_tiled.safetensors")) if golden_dir().exists() else []
+
+
+@pytest.mark.parametrize("world", [2, 3])
+@pytest.mark.parametrize("seed", [None, 0])
+def test_tiles_over_ranks_are_bitwise_the_tiled_decode(world: int, seed: int | None, golden: Path) -> None:
+    if not CASES:
+        pytest.skip("no golden tiled-decode case")
+    path = CASES[0]
+    case = load_case(path)
+    latent, tiling = decode_case_latent(case, seed), decode_case_tiling(case)
+    assert len(decode_tiles(tuple(latent.shape), tiling)) > world, "every rank should get a tile"
+    decoder = load_video_decoder(path.parents[2] / case.params["checkpoint"])
+    with torch.no_grad():
+        expected = torch.cat(list(tiled_decode(decoder, latent, tiling)), dim=2)
+    results = run_ranks(distributed_decode_case, world, str(path), seed, timeout=300)
+    assert all(not r for r in results[1:]), "only rank 0 returns frames"
+    assert torch.equal(results[0]["video"], expected)
