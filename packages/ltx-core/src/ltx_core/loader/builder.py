@@ -8,7 +8,7 @@ cast (and LoRA-fused) one at a time, and the module takes it by assignment.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import torch
@@ -81,7 +81,27 @@ def load_state_dict_from_checkpoint(
     loras: Sequence[tuple[LoraWeights, float]] = (),
     strict: bool = True,
 ) -> dict[str, torch.Tensor]:
-    """Read, rename, cast and LoRA-fuse the tensors `key_map` selects from `checkpoint`.
+    """Read, rename, cast and LoRA-fuse the tensors `key_map` selects (see `iter_checkpoint_state`)."""
+    return dict(
+        iter_checkpoint_state(
+            checkpoint, key_map, expected, component=component, dtype=dtype, device=device, loras=loras, strict=strict
+        )
+    )
+
+
+def iter_checkpoint_state(
+    checkpoint: Checkpoint,
+    key_map: KeyMap,
+    expected: Mapping[str, torch.Tensor] | None,
+    *,
+    component: str,
+    dtype: torch.dtype | None = None,
+    device: torch.device | str = "cpu",
+    loras: Sequence[tuple[LoraWeights, float]] = (),
+    strict: bool = True,
+) -> Iterator[tuple[str, torch.Tensor]]:
+    """(model name, tensor) one at a time: read, renamed, cast and LoRA-fused (a sharded load keeps one full tensor
+    in memory at a time).
 
     `expected` is the module's (meta) state dict, used for the strictness checks; pass None to skip them.
     Only floating-point tensors are cast to `dtype`. LoRA-fused weights come out in `dtype` (or their stored dtype).
@@ -99,7 +119,6 @@ def load_state_dict_from_checkpoint(
     target_device = torch.device(device)
     fuse_device = lora_fuse_device(target_device)
     source_to_name = {src: name for name, src in selected.items()}
-    state: dict[str, torch.Tensor] = {}
     for src, tensor in checkpoint.iter_tensors(list(selected.values()), device="cpu"):
         name = source_to_name[src]
         delta = None
@@ -111,8 +130,7 @@ def load_state_dict_from_checkpoint(
         elif dtype is not None and tensor.is_floating_point() and tensor.dtype != dtype:
             tensor = tensor.to(dtype)
         tensor = key_map.apply_ops(name, tensor)
-        state[name] = tensor.to(target_device)
-    return state
+        yield name, tensor.to(target_device)
 
 
 def load_model(

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from ltx_core.testing.golden import load_case
-from ltx_core.testing.transformer_cases import case_arguments, case_model, run_case
+from ltx_core.testing.transformer_cases import case_arguments, case_model, case_model_loras, run_case
 
 
 def _key(path: Path, name: str) -> str:
@@ -88,3 +88,26 @@ def decode_case_tiling(case: Any) -> Any:
         SpatialTilingConfig(t["tile_size_in_pixels"], t["tile_overlap_in_pixels"]),
         TemporalTilingConfig(t["tile_size_in_frames"], t["tile_overlap_in_frames"]),
     )
+
+
+def sharded_weight_cases(
+    rank: int, world: int, paths: list[str], sequence_parallel: bool = False
+) -> dict[str, torch.Tensor]:
+    """Every case through a transformer whose blocks are sharded over the default group (FSDP2), optionally with
+    sequence parallelism over the same ranks; plus `<variant>.local_bytes` / `.full_bytes` of the weights held."""
+    from ltx_core.parallel.sequence import SequenceParallelTransformer
+    from ltx_core.parallel.sharding import load_sharded_transformer, local_weight_bytes
+
+    out: dict[str, torch.Tensor] = {}
+    for path in map(Path, paths):
+        case = load_case(path)
+        golden = path.parents[2]
+        loras = case_model_loras(case, golden)
+        model = load_sharded_transformer(golden / case.params["checkpoint"], loras=loras)
+        out[f"{path.parent.name}.local_bytes"] = torch.tensor(local_weight_bytes(model))
+        runner = SequenceParallelTransformer(model) if sequence_parallel else model
+        with torch.inference_mode():
+            results = run_case(runner, case)
+        for name, value in results.items():
+            out[_key(path, name)] = value.clone()
+    return out

@@ -80,14 +80,19 @@ def case_arguments(
     return video, audio, perturbations_from_params(params, video.latent.shape[0])
 
 
-def case_model(case: GoldenCase, golden: Path) -> nn.Module:
-    """The case's transformer (with its LoRA file and strength, for the LoRA cases), float32 as stored."""
+def case_model_loras(case: GoldenCase, golden: Path) -> list:
+    """The LoRA of a LoRA case (file and strength), else none."""
     from ltx_core.loader import LoraSpec
-    from ltx_core.model.transformer.loading import load_transformer
 
     params = case.params
-    loras = [LoraSpec(golden / params["lora"], float(params.get("strength", 0.8)))] if "lora" in params else []
-    return load_transformer(golden / params["checkpoint"], loras=loras)
+    return [LoraSpec(golden / params["lora"], float(params.get("strength", 0.8)))] if "lora" in params else []
+
+
+def case_model(case: GoldenCase, golden: Path) -> nn.Module:
+    """The case's transformer (with its LoRA file and strength, for the LoRA cases), float32 as stored."""
+    from ltx_core.model.transformer.loading import load_transformer
+
+    return load_transformer(golden / case.params["checkpoint"], loras=case_model_loras(case, golden))
 
 
 def run_case(model: nn.Module, case: GoldenCase, video_tokens: int | None = None) -> dict[str, torch.Tensor]:

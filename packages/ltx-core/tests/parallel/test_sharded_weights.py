@@ -1,0 +1,40 @@
+"""Sharded weights (FSDP2 on the transformer blocks) on CPU gloo: each rank holds a fraction of the block weights,
+and the forward is bitwise the single-process one (the gathered weights are the loaded ones); with sequence
+parallelism over the same ranks, within the float32 transformer tolerance. LoRA cases fuse before sharding."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from ltx_core.testing.distributed import run_ranks
+from ltx_core.testing.golden import golden_dir, load_case, report
+from ltx_core.testing.parallel_cases import sharded_weight_cases
+from ltx_core.testing.transformer_cases import case_model, run_case
+
+NAMES = ("transformer_forward", "transformer_lora", "transformer_stg_mixed")
+CASES = sorted(p for p in (golden_dir() / "cases").glob("*/transformer_*.safetensors") if p.stem in NAMES)
+
+
+@pytest.mark.parametrize(("world", "sequence_parallel"), [(2, False), (3, False), (2, True)])
+def test_sharded_blocks_match_one_process(world: int, sequence_parallel: bool, golden: Path) -> None:
+    if not CASES:
+        pytest.skip("no golden transformer cases")
+    results = run_ranks(sharded_weight_cases, world, [str(p) for p in CASES], sequence_parallel, timeout=300)
+    for path in CASES:
+        case = load_case(path)
+        model = case_model(case, path.parents[2])
+        expected = run_case(model, case)
+        full = sum(p.numel() * p.element_size() for p in model.parameters())
+        blocks = sum(p.numel() * p.element_size() for p in model.transformer_blocks.parameters())
+        for rank, result in enumerate(results):
+            held = int(result[f"{path.parent.name}.local_bytes"])
+            assert held < full - blocks * (world - 1) / world * 0.9, f"rank {rank} holds {held} of {full} bytes"
+            for name, value in expected.items():
+                got = result[f"{path.parent.name}/{path.stem}.{name}"]
+                if sequence_parallel:
+                    report(f"{path.parent.name}/{path.stem}.{name} [sharded, sequence {world}]", got, value, 1e-5)
+                else:
+                    assert torch.equal(got, value), f"{path.stem}.{name} rank {rank}"
