@@ -111,3 +111,24 @@ def sharded_weight_cases(
         for name, value in results.items():
             out[_key(path, name)] = value.clone()
     return out
+
+
+def broadcast_case(rank: int, world: int, seed: int) -> dict[str, torch.Tensor]:
+    """Rank 0's tensors and text reach every rank; then a fingerprint check that only rank 0 passes alike."""
+    from ltx_core.errors import InputError
+    from ltx_core.parallel.broadcast import broadcast_tensors, broadcast_text, check_same_everywhere, fingerprint
+
+    g = torch.Generator().manual_seed(seed)
+    mine = [torch.randn(2, 3, generator=g).bfloat16(), torch.arange(5), torch.ones(1, 4, dtype=torch.bool)]
+    got = broadcast_tensors(mine if rank == 0 else None)
+    (text,) = broadcast_text(["a prompt, ünïcode"] if rank == 0 else None)
+    check_same_everywhere(fingerprint("same", 1), "the arguments")
+    refused = torch.tensor(0)
+    try:
+        check_same_everywhere(fingerprint("seed", 1 if rank == 0 else 2), "the seeds")
+    except InputError as exc:
+        refused = torch.tensor(1 if str(exc).startswith("the seeds differ between the processes (rank 1") else -1)
+    out = {f"t{i}": t for i, t in enumerate(got)}
+    out["text_ok"] = torch.tensor(int(text == "a prompt, ünïcode"))
+    out["refused"] = refused
+    return out
