@@ -29,11 +29,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _child(rank: int, world: int, port: int, out: str, fn: RankFn, args: tuple[Any, ...]) -> None:
+def _child(rank: int, world: int, port: int, out: str, backend: str, fn: RankFn, args: tuple[Any, ...]) -> None:
     torch.set_num_threads(1)
+    if backend == "nccl":
+        torch.cuda.set_device(rank)
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
                       LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE=str(world))  # fmt: skip
-    dist.init_process_group("gloo", rank=rank, world_size=world)
+    dist.init_process_group(backend, rank=rank, world_size=world)
     try:
         result = fn(rank, world, *args)
         save_file({k: v.detach().cpu().contiguous() for k, v in result.items()}, f"{out}/rank{rank}.safetensors")
@@ -41,10 +43,13 @@ def _child(rank: int, world: int, port: int, out: str, fn: RankFn, args: tuple[A
         dist.destroy_process_group()
 
 
-def run_ranks(fn: RankFn, world_size: int, *args: Any, timeout: float = 120.0) -> list[dict[str, torch.Tensor]]:
-    """`fn(rank, world_size, *args)` on `world_size` spawned processes (gloo on 127.0.0.1); each rank's tensors."""
+def run_ranks(
+    fn: RankFn, world_size: int, *args: Any, timeout: float = 120.0, backend: str = "gloo"
+) -> list[dict[str, torch.Tensor]]:
+    """`fn(rank, world_size, *args)` on `world_size` spawned processes (gloo on 127.0.0.1, or NCCL with rank r on
+    cuda:r); each rank's tensors."""
     with tempfile.TemporaryDirectory() as out:
-        ctx = mp.start_processes(_child, args=(world_size, free_port(), out, fn, args), nprocs=world_size,
+        ctx = mp.start_processes(_child, args=(world_size, free_port(), out, backend, fn, args), nprocs=world_size,
                                  join=False, start_method="spawn")  # fmt: skip
         deadline = time.monotonic() + timeout
         try:
