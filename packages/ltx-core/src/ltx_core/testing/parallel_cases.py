@@ -132,3 +132,19 @@ def broadcast_case(rank: int, world: int, seed: int) -> dict[str, torch.Tensor]:
     out["text_ok"] = torch.tensor(int(text == "a prompt, ünïcode"))
     out["refused"] = refused
     return out
+
+
+def claims_case(rank: int, world: int, store_path: str, count: int) -> dict[str, torch.Tensor]:
+    """The item indices this rank claims from a shared file store (ranks take turns sleeping to interleave)."""
+    import time
+
+    import torch.distributed as dist
+
+    from ltx_core.parallel.work_queue import claimed
+
+    store = dist.FileStore(store_path, world)
+    taken = []
+    for index in claimed(count, store):
+        taken.append(index)
+        time.sleep(0.01 * (rank + 1))  # uneven "job" times
+    return {"taken": torch.tensor(taken, dtype=torch.int64)}

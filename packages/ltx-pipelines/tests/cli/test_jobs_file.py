@@ -1,0 +1,79 @@
+"""Reading jobs files: option names in any spelling, multi-value options, output naming, bad lines reported with
+their numbers (and the rest kept), and the resumable results file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ltx_pipelines.cli.jobs import (
+    JobResult,
+    ResultsLog,
+    job_file_name,
+    option_name,
+    read_jobs,
+    results_path,
+    slug,
+)
+
+KNOWN = {"prompt", "seed", "height", "width", "num_frames", "images", "loras"}
+MULTI = {"images", "loras"}
+
+
+def _write(path: Path, *lines: object) -> Path:
+    path.write_text("\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_option_names_and_slugs() -> None:
+    assert option_name("--num-frames") == option_name("num-frames") == option_name("num_frames") == "num_frames"
+    assert slug("A Cat, on a SOFA!  ") == "a-cat-on-a-sofa"
+    assert slug("!!!") == "video"
+    assert job_file_name(7, 42, "A cat") == "0007-seed42-a-cat.mp4"
+
+
+def test_jobs_override_options_and_bad_lines_are_reported(tmp_path: Path) -> None:
+    jobs_file = _write(
+        tmp_path / "jobs.jsonl",
+        {"prompt": "a cat", "--num-frames": 9, "output_path": str(tmp_path / "cat.mp4")},
+        "",
+        {"prompt": "a dog", "seed": 3, "images": [["dog.png", 0, 1.0], "dog2.png 8 0.5"]},
+        "{not json",
+        {"prompt": "x", "heigth": 64},
+        ["a list"],
+        {"prompt": "same file", "output_path": str(tmp_path / "cat.mp4")},
+        {"prompt": "bad images", "images": "dog.png"},
+    )
+    jobs, bad = read_jobs(jobs_file, known=KNOWN, multi=MULTI, defaults={"seed": 10}, output_dir=tmp_path / "out")
+    assert [j.line for j in jobs] == [1, 3]
+    assert jobs[0].options == {"prompt": "a cat", "num_frames": 9}
+    assert jobs[0].output_path == tmp_path / "cat.mp4"
+    assert jobs[1].options["images"] == [["dog.png", "0", "1.0"], ["dog2.png", "8", "0.5"]]
+    assert jobs[1].output_path == tmp_path / "out" / "0003-seed3-a-dog.mp4"
+    messages = {b.line: str(b) for b in bad}
+    assert sorted(messages) == [4, 5, 6, 7, 8]
+    assert messages[4].startswith("jobs line 4: not valid JSON")
+    assert messages[5] == "jobs line 5: unknown option 'heigth'; did you mean height?"
+    assert messages[6] == "jobs line 6: a job is a JSON object of options, got list"
+    assert messages[7] == f"jobs line 7: writes {tmp_path / 'cat.mp4'}, as line 1 does"
+    assert messages[8].startswith("jobs line 8: images must be a list of entries")
+
+
+def test_a_job_without_output_needs_an_output_dir(tmp_path: Path) -> None:
+    jobs, bad = read_jobs(_write(tmp_path / "j.jsonl", {"prompt": "p"}), known=KNOWN)
+    assert not jobs and str(bad[0]) == "jobs line 1: no output_path, and no --output-dir to name it"
+    jobs, _ = read_jobs(tmp_path / "j.jsonl", known=KNOWN, defaults={"seed": 5}, output_dir=tmp_path)
+    assert jobs[0].output_path == tmp_path / "0001-seed5-p.mp4"
+
+
+def test_results_log_appends_and_survives_a_torn_line(tmp_path: Path) -> None:
+    log = ResultsLog(results_path(tmp_path / "jobs.jsonl", tmp_path / "out"))
+    assert log.path == tmp_path / "out" / "jobs.results.jsonl"
+    log.append(JobResult(1, "done", "a.mp4", 42, 1.5))
+    log.append(JobResult(3, "failed", "b.mp4", 7, 0.2, "out of memory"))
+    with log.path.open("a", encoding="utf-8") as f:
+        f.write('{"line": 4, "stat')  # a crash mid-write
+    assert log.read() == [
+        JobResult(1, "done", "a.mp4", 42, 1.5),
+        JobResult(3, "failed", "b.mp4", 7, 0.2, "out of memory"),
+    ]
