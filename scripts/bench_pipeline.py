@@ -333,7 +333,9 @@ def print_report(
     rows = [r for r in timeline.rows if r.name != "setup" or r.seconds > 0.05]
     total = sum(r.seconds for r in rows)
     transformer = sizes.get("transformer", 0)
-    video_tokens = ((args.num_frames - 1) // 8 + 1) * (args.height // 32) * (args.width // 32)
+    from ltx_core.geometry import video_latent_tokens
+
+    video_tokens = video_latent_tokens(args.num_frames, args.height, args.width)
     audio_tokens = round(args.num_frames / args.frame_rate * 25)
     print()
     size = f"{args.width}x{args.height}x{args.num_frames} @ {args.frame_rate:g} fps"

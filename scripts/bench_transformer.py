@@ -30,6 +30,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ltx_core.block_streaming import build_streaming_transformer, load_resident_transformer
 from ltx_core.compile import compile_transformer
+from ltx_core.geometry import video_latent_tokens
 from ltx_core.model.transformer import Modality
 from ltx_core.model.transformer.loading import build_transformer, transformer_checkpoint_state_dict, transformer_config
 from ltx_core.testing.fp8_checkpoints import write_scaled_fp8_checkpoint
@@ -46,7 +47,7 @@ class Clip:
 
     @property
     def video_tokens(self) -> int:
-        return ((self.frames - 1) // 8 + 1) * (self.height // 32) * (self.width // 32)
+        return video_latent_tokens(self.frames, self.height, self.width)
 
     @property
     def audio_tokens(self) -> int:
