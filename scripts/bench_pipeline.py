@@ -351,9 +351,10 @@ def print_report(
     total = sum(r.seconds for r in rows)
     transformer = sizes.get("transformer", 0)
     from ltx_core.geometry import video_latent_tokens
+    from ltx_core.model.audio_vae.timing import audio_latent_frames_for_video
 
     video_tokens = video_latent_tokens(args.num_frames, args.height, args.width)
-    audio_tokens = round(args.num_frames / args.frame_rate * 25)
+    audio_tokens = audio_latent_frames_for_video(args.num_frames, args.frame_rate)
     print()
     size = f"{args.width}x{args.height}x{args.num_frames} @ {args.frame_rate:g} fps"
     print(f"distilled pipeline, {args.version}, {args.layers} transformer blocks ({transformer / GIB:.2f} GiB), "
