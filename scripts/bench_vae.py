@@ -79,6 +79,7 @@ def _build_decoder(device, dtype):
 def child(args) -> None:
     import torch
 
+    from ltx_core.geometry import latent_frames, latent_size
     from ltx_core.model.video_vae import SpatialTilingConfig, TemporalTilingConfig, TilingConfig, decode_video
 
     cuda = torch.cuda.is_available() and not args.cpu
@@ -86,8 +87,6 @@ def child(args) -> None:
     dtype = torch.bfloat16 if cuda else torch.float32
     torch.manual_seed(0)
     decoder = _build_decoder(device, dtype)
-    from ltx_core.geometry import latent_frames, latent_size
-
     shape = (1, 128, latent_frames(args.frames), latent_size(args.height), latent_size(args.width))
     latent = torch.randn(shape, device=device)
     latent = latent.to(dtype)
