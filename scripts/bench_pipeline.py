@@ -1,8 +1,9 @@
 """Time and peak memory per stage of the distilled two-stage pipeline with real-size random weights.
 
 Writes a single-file checkpoint of the released LTX-2 / LTX-2.3 configuration (`--layers` transformer blocks,
-random bf16 weights; the text projection and connectors are left out because the prompt is given as precomputed
-random contexts of the right widths, so neither Gemma nor the text path runs) and the x2 latent upsampler, then
+random weights stored in the pipeline dtype, bf16 unless `--dtype fp32`; the text projection and connectors are left
+out because the prompt is given as precomputed random contexts of the right widths, so neither Gemma nor the text
+path runs) and the x2 latent upsampler, then
 runs `DistilledPipeline` (8 + 3 steps) and prints, per stage: wall time (and, per denoising step, the achieved
 TFLOP/s from flop_budget.py's count), its share of the total, peak memory
 (CUDA: torch.cuda.max_memory_allocated; CPU and Apple MPS: peak RSS, reset per stage through /proc/self/clear_refs
@@ -178,11 +179,25 @@ def random_contexts(transformer: dict[str, Any], device: torch.device, dtype: to
     return PromptContexts(video, audio, torch.ones(1, n, dtype=torch.int64, device=device), "random contexts")
 
 
+DTYPES = {"bf16": torch.bfloat16, "fp32": torch.float32}
+
+
+def file_paths(workdir: Path, version: str, layers: int, dtype: str) -> tuple[Path, Path]:
+    """Where the checkpoint and upsampler for this config live; the stored dtype is part of the name, so a workdir
+    can hold both (bf16 files keep their plain names)."""
+    tag = "" if dtype == "bf16" else f"_{dtype}"
+    return (
+        workdir / f"{version}_{layers}layers{tag}.safetensors",
+        workdir / f"{version}_spatial_upsampler_x2{tag}.safetensors",
+    )
+
+
 def write_files(
-    workdir: Path, version: str, layers: int, device: torch.device, quantization: str = "none"
+    workdir: Path, version: str, layers: int, device: torch.device, quantization: str = "none", dtype: str = "bf16"
 ) -> tuple[Path, Path, float]:
-    """The checkpoint and upsampler (reused when the workdir already holds them for this config); write seconds.
-    For fp8-scaled-mm the returned checkpoint is a pre-quantized copy of the bf16 one."""
+    """The checkpoint and upsampler stored in `dtype` (reused when the workdir already holds them for this config);
+    write seconds. The pipelines run the transformer in its stored dtype (as official), so the weights are written
+    in the pipeline dtype. For fp8-scaled-mm the returned checkpoint is a pre-quantized copy of the bf16 one."""
     from ltx_core.testing.real_configs import (
         checkpoint_tensor_specs,
         real_config,
@@ -193,16 +208,16 @@ def write_files(
     )
 
     config = real_config(version, num_layers=layers)
-    ckpt = workdir / f"{version}_{layers}layers.safetensors"
-    upsampler = workdir / f"{version}_spatial_upsampler_x2.safetensors"
+    ckpt, upsampler = file_paths(workdir, version, layers, dtype)
+    stored = DTYPES[dtype]
     gen_device = device if device.type == "cuda" else torch.device("cpu")
     start = time.perf_counter()
     if not _has_config(ckpt, config):
-        print(f"writing {ckpt} (random bf16 weights, {layers} transformer blocks)...", flush=True)
+        print(f"writing {ckpt} (random {dtype} weights, {layers} transformer blocks)...", flush=True)
         specs = {k: v for k, v in checkpoint_tensor_specs(config).items() if not _is_text_path(k)}
-        write_random_safetensors(ckpt, specs, real_metadata(version, config), device=gen_device)
+        write_random_safetensors(ckpt, specs, real_metadata(version, config), dtype=stored, device=gen_device)
     if not upsampler.is_file():
-        write_random_upsampler(upsampler, real_upsampler_config(version), device=gen_device)
+        write_random_upsampler(upsampler, real_upsampler_config(version), dtype=stored, device=gen_device)
     if quantization == "fp8-scaled-mm":
         from ltx_core.testing.fp8_checkpoints import write_scaled_fp8_checkpoint
 
@@ -241,11 +256,13 @@ def run(args: argparse.Namespace) -> None:
     from ltx_pipelines.utils.blocks import TransformerRuntime
 
     device = torch.device(args.device)
-    dtype = {"bf16": torch.bfloat16, "fp32": torch.float32}[args.dtype]
+    dtype = DTYPES[args.dtype]
     memory = Memory(device)
     print(f"device: {_device_name(device)}; torch {torch.__version__}; threads {torch.get_num_threads()}")
     with _workdir(args.workdir) as workdir:
-        ckpt, upsampler, write_s = write_files(workdir, args.version, args.layers, device, args.quantization)
+        ckpt, upsampler, write_s = write_files(
+            workdir, args.version, args.layers, device, args.quantization, args.dtype
+        )
         sizes = component_bytes(ckpt)
         upsampler_bytes = Path(upsampler).stat().st_size
         print(f"files ready in {write_s:.1f} s: checkpoint {sum(sizes.values()) / GIB:.2f} GiB, upsampler "
@@ -333,8 +350,11 @@ def print_report(
     rows = [r for r in timeline.rows if r.name != "setup" or r.seconds > 0.05]
     total = sum(r.seconds for r in rows)
     transformer = sizes.get("transformer", 0)
-    video_tokens = ((args.num_frames - 1) // 8 + 1) * (args.height // 32) * (args.width // 32)
-    audio_tokens = round(args.num_frames / args.frame_rate * 25)
+    from ltx_core.geometry import video_latent_tokens
+    from ltx_core.model.audio_vae.timing import audio_latent_frames_for_video
+
+    video_tokens = video_latent_tokens(args.num_frames, args.height, args.width)
+    audio_tokens = audio_latent_frames_for_video(args.num_frames, args.frame_rate)
     print()
     size = f"{args.width}x{args.height}x{args.num_frames} @ {args.frame_rate:g} fps"
     print(f"distilled pipeline, {args.version}, {args.layers} transformer blocks ({transformer / GIB:.2f} GiB), "
@@ -397,7 +417,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--frame-rate", type=float, default=24.0)
     ap.add_argument("--offload", choices=["none", "cpu", "disk", "auto"], default="none",
                     help="where the transformer blocks live while it runs (default: resident)")  # fmt: skip
-    ap.add_argument("--dtype", choices=["bf16", "fp32"], default="bf16", help="pipeline dtype (weights stay bf16)")
+    ap.add_argument("--dtype", choices=list(DTYPES), default="bf16",
+                    help="pipeline dtype; the random weights are written in it too (the transformer computes in its "
+                    "stored dtype)")  # fmt: skip
     ap.add_argument(
         "--quantization",
         choices=["none", "fp8-cast", "fp8-scaled-mm"],
@@ -411,6 +433,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--workdir", help="keep the written files here (and reuse them on the next run)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
+    if args.dtype != "bf16" and args.quantization != "none":
+        ap.error(f"--quantization {args.quantization} quantizes bf16 weights; use it with --dtype bf16")
     cpu = args.device == "cpu"
     reduced = []
     for name, full, small in zip(("height", "width", "num_frames"), FULL_SIZE, CPU_SIZE, strict=True):

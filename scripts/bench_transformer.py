@@ -30,6 +30,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ltx_core.block_streaming import build_streaming_transformer, load_resident_transformer
 from ltx_core.compile import compile_transformer
+from ltx_core.geometry import video_latent_tokens
+from ltx_core.model.audio_vae.timing import audio_latent_frames_for_video
 from ltx_core.model.transformer import Modality
 from ltx_core.model.transformer.loading import build_transformer, transformer_checkpoint_state_dict, transformer_config
 from ltx_core.testing.fp8_checkpoints import write_scaled_fp8_checkpoint
@@ -46,11 +48,11 @@ class Clip:
 
     @property
     def video_tokens(self) -> int:
-        return ((self.frames - 1) // 8 + 1) * (self.height // 32) * (self.width // 32)
+        return video_latent_tokens(self.frames, self.height, self.width)
 
     @property
     def audio_tokens(self) -> int:
-        return round(self.frames / self.fps * 25)
+        return audio_latent_frames_for_video(self.frames, self.fps)
 
 
 CLIPS = (Clip("768x512x121", 768, 512, 121), Clip("512x320x25", 512, 320, 25))

@@ -58,10 +58,10 @@ def _reset_cpu_peak() -> None:
 def _build_decoder(device, dtype):
     import torch
 
-    from ltx_core.model.video_vae import VideoDecoder, VideoDecoderConfig
+    from ltx_core.model.video_vae import MemoryEfficientVideoDecoder, VideoDecoderConfig
 
     with torch.device("meta"):
-        decoder = VideoDecoder(VideoDecoderConfig.from_config({"vae": LTX23_VAE}), memory_efficient=True)
+        decoder = MemoryEfficientVideoDecoder(VideoDecoderConfig.from_config({"vae": LTX23_VAE}))
     decoder = decoder.to_empty(device=device)
     gen = torch.Generator(device=device).manual_seed(0)
     with torch.no_grad():
@@ -79,6 +79,7 @@ def _build_decoder(device, dtype):
 def child(args) -> None:
     import torch
 
+    from ltx_core.geometry import latent_frames, latent_size
     from ltx_core.model.video_vae import SpatialTilingConfig, TemporalTilingConfig, TilingConfig, decode_video
 
     cuda = torch.cuda.is_available() and not args.cpu
@@ -86,7 +87,8 @@ def child(args) -> None:
     dtype = torch.bfloat16 if cuda else torch.float32
     torch.manual_seed(0)
     decoder = _build_decoder(device, dtype)
-    latent = torch.randn(1, 128, (args.frames - 1) // 8 + 1, args.height // 32, args.width // 32, device=device)
+    shape = (1, 128, latent_frames(args.frames), latent_size(args.height), latent_size(args.width))
+    latent = torch.randn(shape, device=device)
     latent = latent.to(dtype)
     tiling = None
     if args.mode == "tiled":

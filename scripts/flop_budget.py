@@ -23,6 +23,7 @@ import torch
 from bench_transformer import Clip, count_flops, make_inputs  # this folder: runs as `python scripts/flop_budget.py`
 from torch.utils.flop_counter import FlopCounterMode
 
+from ltx_core.geometry import TWO_STAGE_DIVISOR, is_frame_count, is_multiple, latent_frames, latent_size
 from ltx_core.model.audio_vae.loading import audio_decoder_from_config, audio_vae_config, vocoder_from_config
 from ltx_core.model.transformer.loading import build_transformer, transformer_config
 from ltx_core.model.upsampler.loading import upsampler_factory
@@ -52,7 +53,7 @@ def count(fn: Callable[[], object]) -> float:
 
 
 def video_latent_shape(height: int, width: int, frames: int) -> tuple[int, int, int]:
-    return (frames - 1) // 8 + 1, height // 32, width // 32
+    return latent_frames(frames), latent_size(height), latent_size(width)
 
 
 def audio_latents(config: dict, frames: int, fps: float) -> int:
@@ -77,7 +78,7 @@ def budget(args: argparse.Namespace) -> list[Row]:
         f, h, w = video_latent_shape(half_h, half_w, args.frames)
         upsampler = upsampler_factory(real_upsampler_config(args.version)).to(torch.bfloat16)
         upsample = count(lambda: upsampler(torch.empty(1, 128, f, h, w, dtype=torch.bfloat16)))
-        decoder = VideoDecoder(VideoDecoderConfig.from_config(config), memory_efficient=False).to(torch.bfloat16)
+        decoder = VideoDecoder(VideoDecoderConfig.from_config(config)).to(torch.bfloat16)
         f, h, w = video_latent_shape(args.height, args.width, args.frames)
         decode = count(lambda: decoder(torch.empty(1, 128, f, h, w, dtype=torch.bfloat16)))
         audio_decoder = audio_decoder_from_config(config).to(torch.bfloat16)
@@ -109,7 +110,8 @@ def main() -> None:
     p.add_argument("--target-seconds", type=float, default=7.5)
     p.add_argument("--peak", type=float, default=None, help="dense bf16 peak in TFLOP/s (H100 SXM: 989)")
     args = p.parse_args()
-    if args.height % 64 or args.width % 64 or (args.frames - 1) % 8:
+    sides_ok = is_multiple(args.height, TWO_STAGE_DIVISOR) and is_multiple(args.width, TWO_STAGE_DIVISOR)
+    if not (sides_ok and is_frame_count(args.frames)):
         p.error("two-stage sizes: height and width multiples of 64, frames 8k+1")
 
     rows = budget(args)

@@ -10,6 +10,8 @@ from dataclasses import dataclass, replace
 
 import torch
 
+from ltx_core.geometry import SPATIAL_SCALE, TIME_SCALE
+
 # Audio latent timing of the released audio VAE (mel hop 160 at 16 kHz, 4x latent downsampling → 25 latents/s).
 DEFAULT_AUDIO_SAMPLE_RATE = 16000
 DEFAULT_AUDIO_HOP_LENGTH = 160
@@ -20,9 +22,9 @@ DEFAULT_AUDIO_LATENT_DOWNSAMPLE = 4
 class SpatioTemporalScaleFactors:
     """Pixels per latent cell along (time, height, width)."""
 
-    time: int = 8
-    height: int = 32
-    width: int = 32
+    time: int = TIME_SCALE
+    height: int = SPATIAL_SCALE
+    width: int = SPATIAL_SCALE
 
     def as_tuple(self) -> tuple[int, int, int]:
         return (self.time, self.height, self.width)

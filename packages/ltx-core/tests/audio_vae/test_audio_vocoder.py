@@ -1,13 +1,21 @@
 """Vocoders: golden parity for both types, filter construction vs the spec's values, config handling."""
 
+import json
+
 import pytest
 import torch
+from safetensors.torch import save_file
 
 from ltx_core.errors import ConfigError, InputError
 from ltx_core.loader import open_checkpoint
 from ltx_core.model.audio_vae.alias_free import hann_sinc_filter, kaiser_sinc_filter
 from ltx_core.model.audio_vae.bwe import VocoderWithBWE, stft_bases
-from ltx_core.model.audio_vae.loading import load_vocoder, vocoder_config, vocoder_from_config
+from ltx_core.model.audio_vae.loading import (
+    load_vocoder,
+    vocoder_checkpoint_state_dict,
+    vocoder_config,
+    vocoder_from_config,
+)
 from ltx_core.model.audio_vae.mel import mel_filterbank
 from ltx_core.model.audio_vae.vocoder import Vocoder
 from ltx_core.testing.golden import load_case, report
@@ -163,3 +171,84 @@ def test_vocoder_rejects_mono_mel(golden):
     voc = load_vocoder(_ckpt(golden, "ltx2"))
     with pytest.raises(InputError, match="stereo"):
         voc(torch.zeros(1, 1, 4, 64))
+
+
+# --- upsample_initial_channel not divisible by 2^stages: channels floor at each stage (official) ---------------
+
+_FLOORED_AMP = {
+    "resblock_kernel_sizes": [3, 5],
+    "resblock_dilation_sizes": [[1, 3, 5], [1, 3, 5]],
+    "resblock": "AMP1",
+    "stereo": True,
+    "activation": "snakebeta",
+    "use_tanh_at_final": False,
+    "use_bias_at_final": False,
+}
+FLOORED_VOCODERS = {
+    # LTX-2 layout: 48 over 5 stages → 24, 12, 6, 3, 1 (48 / 2^5 = 1.5 floors to 1)
+    "ltx2": {
+        "upsample_initial_channel": 48,
+        "upsample_rates": [6, 5, 2, 2, 2],
+        "upsample_kernel_sizes": [16, 15, 8, 4, 4],
+        "resblock_kernel_sizes": [3, 5],
+        "resblock_dilation_sizes": [[1, 3, 5], [1, 3, 5]],
+        "resblock": "1",
+        "stereo": True,
+    },
+    # LTX-2.3 layout: main 40 over 4 stages → 20, 10, 5, 2; BWE 48 over 5 stages → 24, 12, 6, 3, 1
+    "ltx23": {
+        "vocoder": {"upsample_initial_channel": 40, "upsample_rates": [5, 4, 4, 2],
+                    "upsample_kernel_sizes": [11, 8, 8, 4], **_FLOORED_AMP},
+        "bwe": {"upsample_initial_channel": 48, "upsample_rates": [6, 5, 2, 2, 2],
+                "upsample_kernel_sizes": [12, 11, 4, 4, 4], **_FLOORED_AMP, "input_sampling_rate": 16000,
+                "output_sampling_rate": 48000, "hop_length": 80, "n_fft": 256, "win_size": 256, "num_mels": 64},
+    },
+}  # fmt: skip
+# Hand-computed: (conv_pre out, [(ups in, ups out)], final channels) per generator.
+FLOORED_CHANNELS = {
+    48: (48, [(48, 24), (24, 12), (12, 6), (6, 3), (3, 1)], 1),
+    40: (40, [(40, 20), (20, 10), (10, 5), (5, 2)], 2),
+}
+
+
+def _check_floored_generator(gen: Vocoder) -> None:
+    pre, ups, final = FLOORED_CHANNELS[gen.cfg.upsample_initial_channel]
+    assert gen.conv_pre.out_channels == pre
+    assert [(u.in_channels, u.out_channels) for u in gen.ups] == ups
+    per_stage = len(gen.cfg.resblock_kernel_sizes)
+    for index, block in enumerate(gen.resblocks):
+        ch = ups[index // per_stage][1]
+        for conv in (*block.convs1, *block.convs2):
+            assert (conv.in_channels, conv.out_channels) == (ch, ch)
+    assert gen.conv_post.in_channels == final and gen.conv_post.out_channels == 2
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_vocoder_with_floored_channels_round_trips_and_runs(tmp_path, variant):
+    """Valid for the official implementation: built, written with the official keys, loaded strictly, run."""
+    config = {"vocoder": FLOORED_VOCODERS[variant]}
+    torch.manual_seed(0)
+    built = vocoder_from_config(config).eval()
+    path = tmp_path / "vocoder.safetensors"
+    state = {k: v.contiguous() for k, v in vocoder_checkpoint_state_dict(built).items()}
+    save_file(state, str(path), metadata={"config": json.dumps(config)})
+    loaded = load_vocoder(path).eval()
+    generators = [loaded] if isinstance(loaded, Vocoder) else [loaded.vocoder, loaded.bwe_generator]
+    for gen in generators:
+        _check_floored_generator(gen)
+    frames = 4
+    mel = torch.randn(1, 2, frames, 64)
+    with torch.no_grad():
+        got = loaded(mel)
+        want = built(mel)
+    # LTX-2: 240 samples per mel frame at 24 kHz; LTX-2.3: main 160/frame at 16 kHz, then x3 to 48 kHz
+    samples = frames * 240 if variant == "ltx2" else frames * 160 * 3
+    assert got.shape == (1, 2, samples)
+    assert torch.isfinite(got).all()
+    assert torch.equal(got, want)  # the checkpoint round trip loses nothing
+
+
+def test_vocoder_without_channels_left_is_refused():
+    config = {"vocoder": {**FLOORED_VOCODERS["ltx2"], "upsample_initial_channel": 16}}  # 16 / 2^5 floors to 0
+    with pytest.raises(ConfigError, match="upsample_initial_channel 16 leaves no channel after 5 upsampling stages"):
+        vocoder_config(config)

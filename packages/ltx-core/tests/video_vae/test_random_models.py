@@ -8,9 +8,11 @@ import torch
 from safetensors.torch import save_file
 
 from ltx_core.model.video_vae import (
+    MemoryEfficientVideoDecoder,
     SpatialTilingConfig,
     TemporalTilingConfig,
     TilingConfig,
+    VideoDecoder,
     load_per_channel_statistics,
     load_video_decoder,
     load_video_encoder,
@@ -72,11 +74,18 @@ def _randomize_stats(module, seed=0):
     stats.get_buffer("mean-of-means").copy_(torch.randn(stats.mean.shape, generator=g) * 0.3)
 
 
-def _decoder(style="ltx2", seed=0, **vae):
+def _decoder(style="ltx2", seed=0, *, memory_efficient=True, **vae):
     torch.manual_seed(seed)
-    dec = video_decoder_factory(_config(style, **vae)).eval()
+    dec = video_decoder_factory(_config(style, **vae), memory_efficient=memory_efficient).eval()
     _randomize_stats(dec, seed)
     return dec
+
+
+def _standard_twin(dec):
+    """The standard-path decoder with the same weights (the two classes share every checkpoint key)."""
+    twin = VideoDecoder(dec.config).eval()
+    twin.load_state_dict(dec.state_dict(), strict=True)
+    return twin
 
 
 def _pointwise(module, time_tap):
@@ -144,10 +153,10 @@ def test_time_chunk_sizes():
 @pytest.mark.parametrize("style", ["ltx2", "ltx23"])
 def test_memory_efficient_matches_standard(style, causal):
     dec = _decoder(style, causal_decoder=causal)
+    assert isinstance(dec, MemoryEfficientVideoDecoder)
     latent = torch.randn(1, 8, 8, 2, 2)
     with torch.no_grad():
-        ref = dec.forward_standard(latent)
-        dec.memory_efficient = True
+        ref = _standard_twin(dec)(latent)
         got = dec(latent)
     assert got.shape == (1, 3, 57, 64, 64)
     assert relative_error(got, ref) <= 1e-5
@@ -170,7 +179,7 @@ def test_timestep_conditioned_decoder():
             if p.dim() == 3:
                 p.fill_(0.1)
         latent = torch.randn(1, 8, 3, 2, 2)
-        a = dec.forward_standard(latent, generator=torch.Generator().manual_seed(1))
+        a = _standard_twin(dec)(latent, generator=torch.Generator().manual_seed(1))
         b = dec(latent, generator=torch.Generator().manual_seed(1))
         c = dec(latent, torch.tensor([0.5]), generator=torch.Generator().manual_seed(1))
         d = dec(latent, generator=torch.Generator().manual_seed(2))

@@ -5,10 +5,10 @@ import torch
 
 from ltx_core.errors import InputError
 from ltx_core.model.video_vae import (
+    MemoryEfficientVideoDecoder,
     SpatialTilingConfig,
     TemporalTilingConfig,
     TilingConfig,
-    VideoDecoder,
     VideoDecoderConfig,
     VideoEncoder,
     VideoEncoderConfig,
@@ -44,7 +44,7 @@ def encoder():
 @pytest.fixture(scope="module")
 def decoder():
     torch.manual_seed(0)
-    return VideoDecoder(VideoDecoderConfig.from_config({"vae": VAE})).eval()
+    return MemoryEfficientVideoDecoder(VideoDecoderConfig.from_config({"vae": VAE})).eval()
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from ltx_core.geometry import TWO_STAGE_DIVISOR
 from ltx_core.loader import LoraSpec
 from ltx_pipelines.utils.blocks import (
     PLAIN_RUNTIME,
@@ -25,7 +26,7 @@ from ltx_pipelines.utils.blocks import (
 from ltx_pipelines.utils.constants import distilled_sigmas, stage_2_distilled_sigmas
 from ltx_pipelines.utils.denoisers import SimpleDenoiser
 from ltx_pipelines.utils.helpers import ImageConditioningInput, load_image
-from ltx_pipelines.utils.inputs import TWO_STAGE_DIVISOR, check_two_stage_size
+from ltx_pipelines.utils.inputs import check_two_stage_size
 from ltx_pipelines.utils.pipeline_base import PipelineBase
 from ltx_pipelines.utils.recording import prefixed
 from ltx_pipelines.utils.results import Phases, PipelineResult, Progress, prompt_text

@@ -20,6 +20,7 @@ import torch
 
 from ltx_core.conditioning import AudioConditionByReferenceLatent, patchify_lipdub_audio_reference_latent
 from ltx_core.errors import InputError
+from ltx_core.geometry import TIME_SCALE
 from ltx_core.loader import LoraSpec
 from ltx_core.types import Audio
 from ltx_pipelines.utils.blocks import (
@@ -48,8 +49,6 @@ from ltx_pipelines.utils.pipeline_base import PipelineBase
 from ltx_pipelines.utils.recording import prefixed, recorded_encoder
 from ltx_pipelines.utils.results import Phases, PipelineResult, Progress, prompt_text
 
-VAE_TEMPORAL = 8
-
 
 @dataclass(frozen=True)
 class LipDubReference:
@@ -66,7 +65,7 @@ class LipDubReference:
 
 def snapped_frame_count(frames: int) -> int:
     """The longest 8k+1 prefix of a clip of `frames` frames."""
-    return (frames - 1) // VAE_TEMPORAL * VAE_TEMPORAL + 1
+    return (frames - 1) // TIME_SCALE * TIME_SCALE + 1
 
 
 def read_lipdub_reference(source: ReferenceVideo, audio: Audio | None = None) -> LipDubReference:

@@ -19,8 +19,6 @@ from ltx_pipelines.cli.values import (
     check_images,
     check_multiple,
     check_num_frames,
-    nearest_frame_counts,
-    nearest_multiples,
     output_file,
 )
 
@@ -79,16 +77,6 @@ def test_image_and_lora_parsers(tmp_path: Path) -> None:
         LORA(f"{img}{SEPARATOR}strong")
     with pytest.raises(typer.BadParameter, match=r"file not found: 'missing\.safetensors'"):
         LORA("missing.safetensors")
-
-
-def test_nearest_values_by_hand() -> None:
-    assert nearest_multiples(500, 64) == (512,)
-    assert nearest_multiples(480, 64) == (448, 512)  # exactly between
-    assert nearest_multiples(10, 32) == (32,)  # never 0
-    assert nearest_frame_counts(120) == (121,)
-    assert nearest_frame_counts(100) == (97,)
-    assert nearest_frame_counts(5) == (1, 9)
-    assert nearest_frame_counts(0) == (1,)
 
 
 def test_checks_raise_one_line_input_errors(tmp_path: Path) -> None:

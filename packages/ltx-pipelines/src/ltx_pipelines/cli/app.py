@@ -22,6 +22,7 @@ import typer
 from rich.console import Console
 
 from ltx_core.errors import InputError, LTXError
+from ltx_core.geometry import ONE_STAGE_DIVISOR, TWO_STAGE_DIVISOR
 from ltx_pipelines.cli.command import Arity, BoundaryError, command_class, print_error
 from ltx_pipelines.cli.options import OPTIONS, CommonArgs
 from ltx_pipelines.cli.values import MultiValue, check_images, check_multiple, check_num_frames
@@ -196,7 +197,7 @@ def _check_readable(checkpoint: Path) -> None:
 def validate(args: CommonArgs, *, two_stage: bool) -> None:
     """Checks that need several values or give a better message than a type error; raises `InputError`."""
     declared = args.declared
-    divisor, why = (64, " for two-stage pipelines") if two_stage else (32, "")
+    divisor, why = (TWO_STAGE_DIVISOR, " for two-stage pipelines") if two_stage else (ONE_STAGE_DIVISOR, "")
     if "height" in declared:
         check_multiple("--height", args.height, divisor, why)
     if "width" in declared:

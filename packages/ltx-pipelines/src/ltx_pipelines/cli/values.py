@@ -18,6 +18,7 @@ from typing import Generic, TypeVar
 import typer
 
 from ltx_core.errors import InputError
+from ltx_core.geometry import is_frame_count, is_multiple, joined, nearest_frame_counts, nearest_multiples
 from ltx_core.loader.lora import LoraSpec
 from ltx_pipelines.utils.constants import DEFAULT_IMAGE_CRF, DEFAULT_LORA_STRENGTH
 
@@ -160,34 +161,19 @@ PATH_STRENGTH = MultiValue(("PATH", "STRENGTH"), (), _path_strength)
 INT_LIST = MultiValue((), ("BLOCK",), _ints, repeat_last=True)
 
 
-def nearest_multiples(value: int, divisor: int) -> tuple[int, ...]:
-    """The valid neighbours of `value` among positive multiples of `divisor` (one if it lies exactly between)."""
-    low = value // divisor * divisor
-    candidates = [c for c in (low, low + divisor) if c >= divisor]
-    best = min(abs(c - value) for c in candidates)
-    return tuple(c for c in candidates if abs(c - value) == best)
-
-
 def check_multiple(flag: str, value: int, divisor: int, why: str = "") -> None:
     """`InputError` suggesting the nearest valid values when `value` is not a positive multiple of `divisor`."""
-    if value >= divisor and value % divisor == 0:
+    if is_multiple(value, divisor):
         return
-    near = " or ".join(str(v) for v in nearest_multiples(value, divisor))
+    near = joined(nearest_multiples(value, divisor))
     raise InputError(f"{flag} {value} must be a positive multiple of {divisor}{why}; nearest valid: {near}")
-
-
-def nearest_frame_counts(value: int) -> tuple[int, ...]:
-    low = max(1, (value - 1) // 8 * 8 + 1)
-    candidates = sorted({low, low + 8})
-    best = min(abs(c - value) for c in candidates)
-    return tuple(c for c in candidates if abs(c - value) == best)
 
 
 def check_num_frames(flag: str, value: int) -> None:
     """Frame counts must be 8k + 1 (the VAE compresses time by 8 after the first frame)."""
-    if value >= 1 and (value - 1) % 8 == 0:
+    if is_frame_count(value):
         return
-    near = " or ".join(str(v) for v in nearest_frame_counts(value))
+    near = joined(nearest_frame_counts(value))
     raise InputError(f"{flag} {value} must be 8k+1 (1, 9, 17, ..., 121, ...); nearest valid: {near}")
 
 

@@ -23,6 +23,7 @@ from ltx_core.components.guiders import (
 )
 from ltx_core.components.schedulers import LTX2Scheduler, validate_sigmas
 from ltx_core.errors import InputError
+from ltx_core.geometry import ONE_STAGE_DIVISOR, TWO_STAGE_DIVISOR
 from ltx_core.loader import LoraSpec
 from ltx_core.types import VideoLatentShape, VideoPixelShape
 from ltx_pipelines.utils.blocks import (
@@ -32,7 +33,7 @@ from ltx_pipelines.utils.blocks import (
 from ltx_pipelines.utils.helpers import (
     ImageConditioningInput,
 )
-from ltx_pipelines.utils.inputs import ONE_STAGE_DIVISOR, TWO_STAGE_DIVISOR, check_images, check_video_size
+from ltx_pipelines.utils.inputs import check_images, check_video_size
 from ltx_pipelines.utils.pipeline_base import PipelineBase
 from ltx_pipelines.utils.recording import prefixed
 from ltx_pipelines.utils.results import Phases, PipelineResult, Progress, prompt_text

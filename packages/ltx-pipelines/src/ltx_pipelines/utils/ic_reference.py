@@ -23,6 +23,14 @@ import torch.nn.functional as F
 from ltx_core.components.noisers import ConditioningItem
 from ltx_core.conditioning import ConditioningItemAttentionStrengthWrapper, VideoConditionByReferenceLatent
 from ltx_core.errors import CheckpointError, InputError, LoraError
+from ltx_core.geometry import (
+    SPATIAL_SCALE,
+    TIME_SCALE,
+    frame_count_bounds,
+    is_frame_count,
+    is_multiple,
+    multiple_bounds,
+)
 from ltx_core.loader import LoraSpec, open_checkpoint
 from ltx_pipelines.media.video import VideoClip
 from ltx_pipelines.utils.blocks import CheckpointLike, Recorder, VideoEncodeFn
@@ -31,8 +39,6 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 DOWNSCALE_METADATA_KEY = "reference_downscale_factor"
-VAE_SPATIAL = 32  # pixels per latent row/column
-VAE_TEMPORAL = 8  # pixel frames per latent frame after the first
 # A reference video: a file, decoded frames with their rate, or uint8 frames [F, H, W, 3] (tensor or array).
 ReferenceVideo = str | Path | VideoClip | torch.Tensor | np.ndarray
 VideoEncodeWithTiling = VideoEncodeFn  # (pixels, tiling=None) → latent
@@ -120,14 +126,14 @@ def reference_size(height: int, width: int, factor: int, output_scale: int = 1) 
     """
     for name, value in (("height", height), ("width", width)):
         ref = value // factor
-        if value % factor or ref < VAE_SPATIAL or ref % VAE_SPATIAL:
-            step = VAE_SPATIAL * factor * output_scale
+        if value % factor or not is_multiple(ref, SPATIAL_SCALE):
+            step = SPATIAL_SCALE * factor * output_scale
             out = value * output_scale
-            low = max(step, out // step * step)
+            low, high = multiple_bounds(out, step)
             raise InputError(
                 f"{name} {out} gives a {value / factor:g}-px reference video (stage size / reference downscale factor "
-                f"{factor}), not a multiple of {VAE_SPATIAL}; use a {name} that is a multiple of {step}, e.g. {low} "
-                f"or {low + step}"
+                f"{factor}), not a multiple of {SPATIAL_SCALE}; use a {name} that is a multiple of {step}, e.g. {low} "
+                f"or {high}"
             )
     return height // factor, width // factor
 
@@ -135,8 +141,8 @@ def reference_size(height: int, width: int, factor: int, output_scale: int = 1) 
 def reference_frame_count(available: int, num_frames: int, what: str = "reference video") -> int:
     """Frames used: the first `num_frames` (or all if fewer), which must be 8k+1 for the VAE."""
     used = min(available, num_frames)
-    if used < 1 or (used - 1) % VAE_TEMPORAL:
-        fit = (used - 1) // VAE_TEMPORAL * VAE_TEMPORAL + 1 if used >= 1 else 1
+    if not is_frame_count(used):
+        fit = frame_count_bounds(used)[0]
         raise InputError(
             f"{what} has {available} frames; the first min(frames, num_frames={num_frames}) = {used} are used and "
             f"must be 8k+1: give at least {num_frames} frames, or trim it to {fit}"
@@ -191,7 +197,7 @@ def downsample_mask_video_to_latent(mask: torch.Tensor, latent_frames: int, heig
         rest = small[:, 1:].reshape(b, groups, run, height, width).mean(dim=2)
         out = torch.cat([small[:, :1], rest], dim=1)
     else:
-        fit = "1" if groups == 0 else f"1 + k·{groups} (e.g. {1 + VAE_TEMPORAL * groups})"
+        fit = "1" if groups == 0 else f"1 + k·{groups} (e.g. {1 + TIME_SCALE * groups})"
         raise InputError(
             f"attention mask has {f} frames but the reference has {latent_frames} latent frames; the mask needs {fit}"
         )

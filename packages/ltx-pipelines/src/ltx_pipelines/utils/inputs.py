@@ -7,23 +7,27 @@ from collections.abc import Sequence
 import numpy as np
 
 from ltx_core.errors import InputError
+from ltx_core.geometry import (
+    TWO_STAGE_DIVISOR,
+    frame_count_bounds,
+    is_frame_count,
+    is_multiple,
+    joined,
+    multiple_bounds,
+    neighbours,
+)
 from ltx_pipelines.utils.helpers import ImageConditioningInput
-
-ONE_STAGE_DIVISOR = 32  # the VAE's spatial compression
-TWO_STAGE_DIVISOR = 64  # stage 1 runs at half size and its x2-upsampled latent must equal the full-size one
 
 
 def check_video_size(height: int, width: int, num_frames: int, frame_rate: float, divisor: int) -> None:
     """Height/width positive multiples of `divisor`, 8k+1 frames, positive fps; `InputError` with valid values."""
     for name, value in (("height", height), ("width", width)):
-        if value < divisor or value % divisor:
-            low = max(divisor, value // divisor * divisor)
-            near = sorted({low, low + divisor} if value > low else {low})
-            raise InputError(f"{name} {value} must be a positive multiple of {divisor}; nearest valid: "
-                             f"{' or '.join(map(str, near))}")  # fmt: skip
-    if num_frames < 1 or (num_frames - 1) % 8:
-        low = max(1, (num_frames - 1) // 8 * 8 + 1)
-        raise InputError(f"num_frames {num_frames} must be 8k+1; nearest valid: {low} or {low + 8}")
+        if not is_multiple(value, divisor):
+            near = joined(neighbours(value, multiple_bounds(value, divisor)))
+            raise InputError(f"{name} {value} must be a positive multiple of {divisor}; nearest valid: {near}")
+    if not is_frame_count(num_frames):
+        near = joined(frame_count_bounds(num_frames))
+        raise InputError(f"num_frames {num_frames} must be 8k+1; nearest valid: {near}")
     if not frame_rate > 0:
         raise InputError(f"frame_rate {frame_rate} must be > 0")
 

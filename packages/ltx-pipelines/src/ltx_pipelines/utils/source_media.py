@@ -15,6 +15,15 @@ import torch
 import torch.nn.functional as F
 
 from ltx_core.errors import InputError
+from ltx_core.geometry import (
+    SPATIAL_SCALE,
+    frame_count_bounds,
+    is_frame_count,
+    is_multiple,
+    joined,
+    multiple_bounds,
+    neighbours,
+)
 from ltx_core.types import Audio
 from ltx_pipelines.media.video import VideoClip
 from ltx_pipelines.utils.blocks import AudioConditioner, CheckpointLike, ImageConditioner, Recorder
@@ -22,7 +31,6 @@ from ltx_pipelines.utils.blocks import AudioConditioner, CheckpointLike, ImageCo
 VideoSource = str | Path | VideoClip
 AudioSource = str | Path | Audio
 
-TIME_SCALE, SPATIAL_SCALE = 8, 32  # video VAE compression: 8 frames (after the first), 32 pixels
 SILENCE_PEAK = 1e-4  # peak |sample| below this (-80 dBFS) counts as a silent track
 
 
@@ -49,16 +57,14 @@ def load_source_video(source: VideoSource) -> VideoClip:
 
 def check_source_geometry(frames: int, height: int, width: int, *, where: str = "source video") -> None:
     """8k+1 frames and sides that are multiples of 32 (the VAE's grid); `InputError` with the nearest valid values."""
-    if frames < 1 or (frames - 1) % TIME_SCALE:
-        low = max(1, (frames - 1) // TIME_SCALE * TIME_SCALE + 1)
+    if not is_frame_count(frames):
+        low, high = frame_count_bounds(frames)
         raise InputError(
-            f"{where} has {frames} frames; the model needs 8k+1 frames: trim it to {low} (or extend it to "
-            f"{low + TIME_SCALE})"
+            f"{where} has {frames} frames; the model needs 8k+1 frames: trim it to {low} (or extend it to {high})"
         )
     for name, value in (("height", height), ("width", width)):
-        if value < SPATIAL_SCALE or value % SPATIAL_SCALE:
-            low = max(SPATIAL_SCALE, value // SPATIAL_SCALE * SPATIAL_SCALE)
-            near = f"{low}" if value < SPATIAL_SCALE else f"{low} or {low + SPATIAL_SCALE}"
+        if not is_multiple(value, SPATIAL_SCALE):
+            near = joined(neighbours(value, multiple_bounds(value, SPATIAL_SCALE)))
             raise InputError(f"{where} {name} {value} is not a multiple of {SPATIAL_SCALE}; resize it to {near}")
 
 

@@ -79,17 +79,18 @@ class Vocoder(nn.Module):
         self.output_sampling_rate = cfg.output_sampling_rate
         width = cfg.upsample_initial_channel
         self.conv_pre = nn.Conv1d(VOCODER_IN_CHANNELS, width, 7, padding=3)
+        # Channels halve at each stage, floored (official): 48 over 5 stages gives 24, 12, 6, 3, 1.
+        widths = [width, *(cfg.stage_channels(i) for i in range(len(cfg.upsample_rates)))]
         self.ups = nn.ModuleList(
-            nn.ConvTranspose1d(width // 2**i, width // 2 ** (i + 1), k, stride=u, padding=(k - u) // 2)
+            nn.ConvTranspose1d(widths[i], widths[i + 1], k, stride=u, padding=(k - u) // 2)
             for i, (u, k) in enumerate(zip(cfg.upsample_rates, cfg.upsample_kernel_sizes, strict=True))
         )
         self.resblocks = nn.ModuleList()
-        for i in range(len(self.ups)):
-            ch = width // 2 ** (i + 1)
+        for ch in widths[1:]:
             for k, d in zip(cfg.resblock_kernel_sizes, cfg.resblock_dilation_sizes, strict=True):
                 block = AMPBlock1(ch, k, d, cfg.activation) if self.amp else ResBlock1(ch, k, d)
                 self.resblocks.append(block)
-        final_ch = width // 2 ** len(self.ups)
+        final_ch = widths[-1]
         # BigVGAN's post activation is always SnakeBeta; HiFi-GAN's is a parameter-free LeakyReLU(0.01).
         self.act_post = Activation1d(SnakeBeta(final_ch)) if self.amp else None
         self.conv_post = nn.Conv1d(final_ch, STEREO_CHANNELS, 7, padding=3, bias=cfg.use_bias_at_final)

@@ -44,13 +44,17 @@ class GeneratorConfig:
                 f"vocoder resblock_kernel_sizes {list(self.resblock_kernel_sizes)} and resblock_dilation_sizes "
                 f"need one entry each (got {len(self.resblock_dilation_sizes)} dilation lists)"
             )
-        channels = self.upsample_initial_channel
-        for i in range(len(self.upsample_rates)):
-            if channels % 2 ** (i + 1):
-                raise ConfigError(
-                    f"vocoder upsample_initial_channel {channels} is not divisible by 2^{i + 1} "
-                    f"({len(self.upsample_rates)} upsampling stages)"
-                )
+        stages = len(self.upsample_rates)
+        if self.stage_channels(stages - 1) < 1:
+            raise ConfigError(
+                f"vocoder upsample_initial_channel {self.upsample_initial_channel} leaves no channel after "
+                f"{stages} upsampling stages (each halves it, floored); use at least {2**stages}"
+            )
+
+    def stage_channels(self, stage: int) -> int:
+        """Channels after upsampling stage `stage` (0-based): U // 2^(stage+1), floored as the official generator
+        does, so U need not be divisible by 2^stages (48 over 5 stages: 24, 12, 6, 3, 1)."""
+        return self.upsample_initial_channel // 2 ** (stage + 1)
 
     @property
     def hop(self) -> int:

@@ -15,6 +15,7 @@ from ltx_core.model.video_vae.loading import (
     video_encoder_factory,
     video_vae_checkpoint_state_dict,
 )
+from ltx_core.model.video_vae.memory_efficient import MemoryEfficientVideoDecoder
 from ltx_core.model.video_vae.tiled import tiled_decode, tiled_encode
 from ltx_core.model.video_vae.tiling import (
     SpatialTilingConfig,
@@ -30,6 +31,7 @@ __all__ = [
     "VIDEO_DECODER_KEY_MAP",
     "VIDEO_ENCODER_KEY_MAP",
     "BlockSpec",
+    "MemoryEfficientVideoDecoder",
     "PerChannelStatistics",
     "SpatialTilingConfig",
     "TemporalTilingConfig",

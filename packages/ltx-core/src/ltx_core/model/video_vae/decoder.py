@@ -1,7 +1,8 @@
 """Video VAE decoder: normalised latent → pixels (nominally [−1, 1], not clamped).
 
-`forward` dispatches to the standard path (official `VideoDecoder.forward`) or to the memory-efficient path that
-the official pipelines install by default (see `memory_efficient.py`); both compute the same function.
+`forward` is the standard path (official `VideoDecoder.forward`). `MemoryEfficientVideoDecoder`
+(`memory_efficient.py`) subclasses it with the path the official pipelines install by default: same modules, same
+checkpoint keys, same function; the loader picks one of the two.
 """
 
 from __future__ import annotations
@@ -20,14 +21,12 @@ from ltx_core.model.video_vae.layers import (
     UNetMidBlock3D,
     make_norm,
 )
-from ltx_core.model.video_vae.memory_efficient import decode_memory_efficient
 from ltx_core.model.video_vae.ops import unpatchify
 
 _STRIDES = {"compress_time": (2, 1, 1), "compress_space": (1, 2, 2), "compress_all": (2, 2, 2)}
 
 DECODE_NOISE_SCALE = 0.025
 DECODE_TIMESTEP = 0.05
-TIME_SCALE, SPATIAL_SCALE = 8, 32
 
 
 def _build_block(spec: BlockSpec, width: int, cfg: VideoDecoderConfig) -> tuple[nn.Module, int]:
@@ -64,10 +63,9 @@ def _build_block(spec: BlockSpec, width: int, cfg: VideoDecoderConfig) -> tuple[
 
 
 class VideoDecoder(nn.Module):
-    def __init__(self, config: VideoDecoderConfig, *, memory_efficient: bool = True) -> None:
+    def __init__(self, config: VideoDecoderConfig) -> None:
         super().__init__()
         self.config = config
-        self.memory_efficient = memory_efficient
         cfg = config
         width = 8 * cfg.base_channels
         self.per_channel_statistics = PerChannelStatistics(cfg.latent_channels)
@@ -125,20 +123,10 @@ class VideoDecoder(nn.Module):
         timestep: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        """(B, C_lat, F', H', W') → (B, C_out, 8(F'−1)+1, 32H', 32W').
+        """(B, C_lat, F', H', W') → (B, C_out, 8(F'−1)+1, 32H', 32W') in the input dtype.
 
-        Standard path returns the input dtype; the memory-efficient path returns the weights dtype (as official).
+        `MemoryEfficientVideoDecoder.forward` returns the weights dtype instead (as official).
         """
-        if self.memory_efficient:
-            return decode_memory_efficient(self, latent, timestep, generator)
-        return self.forward_standard(latent, timestep, generator)
-
-    def forward_standard(
-        self,
-        latent: torch.Tensor,
-        timestep: torch.Tensor | None = None,
-        generator: torch.Generator | None = None,
-    ) -> torch.Tensor:
         causal = self.config.causal
         z, scaled_t = self.prepare(latent, timestep, generator)
         z = self.conv_in(z, causal)

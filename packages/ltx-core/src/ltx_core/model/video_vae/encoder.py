@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from ltx_core.errors import ConfigError
+from ltx_core.geometry import TIME_SCALE
 from ltx_core.model.video_vae.config import BlockSpec, VideoEncoderConfig
 from ltx_core.model.video_vae.layers import (
     CausalConv3d,
@@ -73,7 +74,7 @@ class VideoEncoder(nn.Module):
         Like the official encoder, trailing frames beyond 1 + 8k are dropped with a warning; `encode_video`
         rejects such clips instead.
         """
-        extra = (video.shape[2] - 1) % 8
+        extra = (video.shape[2] - 1) % TIME_SCALE
         if extra:
             logger.warning("dropping the last %d frame(s) to reach 1 + 8k frames", extra)
             video = video[:, :, : video.shape[2] - extra]

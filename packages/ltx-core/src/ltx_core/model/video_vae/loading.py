@@ -17,6 +17,7 @@ from ltx_core.model.video_vae.config import VideoDecoderConfig, VideoEncoderConf
 from ltx_core.model.video_vae.decoder import VideoDecoder
 from ltx_core.model.video_vae.encoder import VideoEncoder
 from ltx_core.model.video_vae.layers import PerChannelStatistics
+from ltx_core.model.video_vae.memory_efficient import MemoryEfficientVideoDecoder
 
 STATS_PREFIX = "vae.per_channel_statistics."
 UNUSED_STATISTICS = ("channel", "mean-of-stds", "mean-of-stds_over_std-of-means")
@@ -46,10 +47,15 @@ def video_encoder_factory(config: dict[str, Any], source: Path | str = "<config>
     return VideoEncoder(VideoEncoderConfig.from_config(config, source))
 
 
+def video_decoder_class(memory_efficient: bool) -> type[VideoDecoder]:
+    """The decoder the loader builds: the official pipelines' default memory-efficient path, or the standard one."""
+    return MemoryEfficientVideoDecoder if memory_efficient else VideoDecoder
+
+
 def video_decoder_factory(
     config: dict[str, Any], source: Path | str = "<config>", *, memory_efficient: bool = True
 ) -> VideoDecoder:
-    return VideoDecoder(VideoDecoderConfig.from_config(config, source), memory_efficient=memory_efficient)
+    return video_decoder_class(memory_efficient)(VideoDecoderConfig.from_config(config, source))
 
 
 def load_video_encoder(
@@ -80,7 +86,7 @@ def load_video_decoder(
     ckpt = open_checkpoint(checkpoint)
     cfg = VideoDecoderConfig.from_config(ckpt.config, ckpt.path)
     model = load_model(
-        lambda: VideoDecoder(cfg, memory_efficient=memory_efficient),
+        lambda: video_decoder_class(memory_efficient)(cfg),
         ckpt,
         VIDEO_DECODER_KEY_MAP,
         component="video VAE decoder",

@@ -12,12 +12,11 @@ groups (bitwise the same result); this is what lets tiled decoding cut the CPU p
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 import torch.nn.functional as fn
 from torch import nn
 
+from ltx_core.model.video_vae.decoder import VideoDecoder
 from ltx_core.model.video_vae.layers import (
     CausalConv3d,
     DepthToSpaceUpsample,
@@ -27,9 +26,6 @@ from ltx_core.model.video_vae.layers import (
     _spatial_noise,
 )
 from ltx_core.model.video_vae.ops import pixel_norm_, replicate_pad_time, unpatchify
-
-if TYPE_CHECKING:
-    from ltx_core.model.video_vae.decoder import VideoDecoder
 
 _MAX_CHUNK = 16
 _INT32_MAX = 2**31 - 1
@@ -232,3 +228,16 @@ def decode_memory_efficient(
     out = conv_new(decoder.conv_out, ws)
     del ws
     return unpatchify(out, decoder.config.patch_size)
+
+
+class MemoryEfficientVideoDecoder(VideoDecoder):
+    """`VideoDecoder` (same modules, same checkpoint keys) whose `forward` is `decode_memory_efficient`."""
+
+    def forward(
+        self,
+        latent: torch.Tensor,
+        timestep: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """(B, C_lat, F', H', W') → (B, C_out, 8(F'−1)+1, 32H', 32W') in the weights dtype (as official)."""
+        return decode_memory_efficient(self, latent, timestep, generator)

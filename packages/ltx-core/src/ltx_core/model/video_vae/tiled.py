@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterator
 
 import torch
 
+from ltx_core.geometry import TIME_SCALE, latent_frames, latent_size, pixel_size
 from ltx_core.model.video_vae.decoder import VideoDecoder
 from ltx_core.model.video_vae.encoder import VideoEncoder
-from ltx_core.model.video_vae.tiling import SPATIAL_SCALE, TIME_SCALE, Tile, TilingConfig, decode_tiles, encode_tiles
+from ltx_core.model.video_vae.tiling import Tile, TilingConfig, decode_tiles, encode_tiles
 
 _EPS = 1e-8
 TileDecoder = Callable[[int, Tile], torch.Tensor]  # (index in plan order, tile) → decoded pixels of that tile
@@ -47,7 +48,7 @@ def tiled_decode(
     """
     b, _, _, h, w = latent.shape
     channels = decoder.config.out_channels
-    height, width = SPATIAL_SCALE * h, SPATIAL_SCALE * w
+    height, width = pixel_size(h), pixel_size(w)
     groups = _groups(decode_tiles(tuple(latent.shape), tiling))
     carried: tuple[torch.Tensor, torch.Tensor] | None = None  # (sums, weights) of frames shared with this group
     if decode_tile is None:
@@ -96,7 +97,7 @@ def tiled_encode(encoder: VideoEncoder, video: torch.Tensor, tiling: TilingConfi
     if extra:
         video = video[:, :, : video.shape[2] - extra]
     b, _, f, h, w = video.shape
-    shape = (b, encoder.config.latent_channels, (f - 1) // TIME_SCALE + 1, h // SPATIAL_SCALE, w // SPATIAL_SCALE)
+    shape = (b, encoder.config.latent_channels, latent_frames(f), latent_size(h), latent_size(w))
     buffer = torch.zeros(shape, dtype=param.dtype, device=param.device)
     weights = torch.zeros(1, 1, *shape[2:], dtype=param.dtype, device=param.device)
     for tile in encode_tiles(tuple(video.shape), tiling):

@@ -14,11 +14,9 @@ from dataclasses import dataclass
 import torch
 
 from ltx_core.errors import InputError
+from ltx_core.geometry import SPATIAL_SCALE, TIME_SCALE, pixel_frames, pixel_size
 
 logger = logging.getLogger(__name__)
-
-TIME_SCALE, SPATIAL_SCALE = 8, 32
-
 
 # --- configs --------------------------------------------------------------------------------------------------
 
@@ -30,10 +28,15 @@ class SpatialTilingConfig:
 
     def __post_init__(self) -> None:
         size, ov = self.tile_size_in_pixels, self.tile_overlap_in_pixels
-        if size < 64 or size % 32:
-            raise InputError(f"spatial tile size {size} px is invalid; use a multiple of 32 that is at least 64")
-        if ov < 0 or ov % 32 or ov >= size:
-            raise InputError(f"spatial tile overlap {ov} px is invalid; use a multiple of 32 below the tile {size}")
+        if size < 2 * SPATIAL_SCALE or size % SPATIAL_SCALE:
+            raise InputError(
+                f"spatial tile size {size} px is invalid; use a multiple of {SPATIAL_SCALE} that is at least "
+                f"{2 * SPATIAL_SCALE}"
+            )
+        if ov < 0 or ov % SPATIAL_SCALE or ov >= size:
+            raise InputError(
+                f"spatial tile overlap {ov} px is invalid; use a multiple of {SPATIAL_SCALE} below the tile {size}"
+            )
 
 
 @dataclass(frozen=True)
@@ -43,10 +46,15 @@ class TemporalTilingConfig:
 
     def __post_init__(self) -> None:
         size, ov = self.tile_size_in_frames, self.tile_overlap_in_frames
-        if size < 16 or size % 8:
-            raise InputError(f"temporal tile size {size} frames is invalid; use a multiple of 8 that is at least 16")
-        if ov < 0 or ov % 8 or ov >= size:
-            raise InputError(f"temporal tile overlap {ov} frames is invalid; use a multiple of 8 below the tile {size}")
+        if size < 2 * TIME_SCALE or size % TIME_SCALE:
+            raise InputError(
+                f"temporal tile size {size} frames is invalid; use a multiple of {TIME_SCALE} that is at least "
+                f"{2 * TIME_SCALE}"
+            )
+        if ov < 0 or ov % TIME_SCALE or ov >= size:
+            raise InputError(
+                f"temporal tile overlap {ov} frames is invalid; use a multiple of {TIME_SCALE} below the tile {size}"
+            )
 
 
 @dataclass(frozen=True)
@@ -294,8 +302,7 @@ def estimate_decode_bytes(
     elements_per_pixel: int = DECODE_ELEMENTS_PER_PIXEL,
 ) -> int:
     """Rough peak working memory (bytes) to decode one latent block with the memory-efficient path."""
-    frames = TIME_SCALE * (latent_frames - 1) + 1
-    pixels = frames * SPATIAL_SCALE * latent_height * SPATIAL_SCALE * latent_width
+    pixels = pixel_frames(latent_frames) * pixel_size(latent_height) * pixel_size(latent_width)
     return batch * pixels * elements_per_pixel * dtype_bytes
 
 
@@ -328,15 +335,17 @@ def auto_tiling(
         <= budget
     ):
         return None
-    frame_px = SPATIAL_SCALE * h * SPATIAL_SCALE * w
+    frame_px = pixel_size(h) * pixel_size(w)
     best: tuple[int, int, TilingConfig] | None = None
     smallest: TilingConfig | None = None
     for spatial_px in (None, *SPATIAL_CANDIDATES_PX):
         for frames in TEMPORAL_CANDIDATES_FRAMES:
-            temporal = TemporalTilingConfig(frames, min(temporal_overlap_frames, frames // 2 // 8 * 8))
+            half_frames = frames // 2 // TIME_SCALE * TIME_SCALE  # overlaps are capped at half a tile
+            temporal = TemporalTilingConfig(frames, min(temporal_overlap_frames, half_frames))
             spatial = None
             if spatial_px is not None:
-                spatial = SpatialTilingConfig(spatial_px, min(spatial_overlap_px, spatial_px // 2 // 32 * 32))
+                half_px = spatial_px // 2 // SPATIAL_SCALE * SPATIAL_SCALE
+                spatial = SpatialTilingConfig(spatial_px, min(spatial_overlap_px, half_px))
             cfg = TilingConfig(spatial, temporal)
             smallest = cfg
             axes_t, axes_h, axes_w = decode_tile_axes(latent_shape, cfg)

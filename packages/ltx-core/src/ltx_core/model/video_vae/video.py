@@ -11,16 +11,19 @@ from collections.abc import Iterator
 import torch
 
 from ltx_core.errors import InputError
+from ltx_core.geometry import (
+    SPATIAL_SCALE,
+    frame_count_bounds,
+    is_frame_count,
+    is_multiple,
+    joined,
+    multiple_bounds,
+    neighbours,
+)
 from ltx_core.model.video_vae.decoder import VideoDecoder
 from ltx_core.model.video_vae.encoder import VideoEncoder
 from ltx_core.model.video_vae.tiled import tiled_decode, tiled_encode
-from ltx_core.model.video_vae.tiling import SPATIAL_SCALE, TIME_SCALE, TilingConfig, decode_tiles
-
-
-def _nearest(value: int, step: int, offset: int) -> str:
-    lower = offset + step * ((value - offset) // step)
-    options = [v for v in (lower, lower + step) if v >= max(offset, 1)]
-    return " or ".join(str(v) for v in options)
+from ltx_core.model.video_vae.tiling import TilingConfig, decode_tiles
 
 
 def check_video_shape(shape: tuple[int, ...]) -> None:
@@ -28,13 +31,13 @@ def check_video_shape(shape: tuple[int, ...]) -> None:
     if len(shape) != 5:
         raise InputError(f"video must be (batch, channels, frames, height, width); got shape {tuple(shape)}")
     _, _, f, h, w = shape
-    if f < 1 or (f - 1) % TIME_SCALE:
-        raise InputError(f"frame count {f} is not 1 + 8k; nearest valid: {_nearest(f, TIME_SCALE, 1)}")
+    if not is_frame_count(f):
+        near = joined(neighbours(f, frame_count_bounds(f)))
+        raise InputError(f"frame count {f} is not 1 + 8k; nearest valid: {near}")
     for name, size in (("height", h), ("width", w)):
-        if size < SPATIAL_SCALE or size % SPATIAL_SCALE:
-            raise InputError(
-                f"{name} {size} is not a multiple of {SPATIAL_SCALE}; nearest valid: {_nearest(size, SPATIAL_SCALE, 0)}"
-            )
+        if not is_multiple(size, SPATIAL_SCALE):
+            near = joined(neighbours(size, multiple_bounds(size, SPATIAL_SCALE)))
+            raise InputError(f"{name} {size} is not a multiple of {SPATIAL_SCALE}; nearest valid: {near}")
 
 
 def to_model_range(video: torch.Tensor) -> torch.Tensor:
