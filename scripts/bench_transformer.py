@@ -28,10 +28,10 @@ import torch
 from safetensors.torch import save_file
 from torch.utils.flop_counter import FlopCounterMode
 
-from ltx_core.block_streaming import build_streaming_transformer, load_resident_transformer
 from ltx_core.compile import compile_transformer
 from ltx_core.model.transformer import Modality
 from ltx_core.model.transformer.loading import build_transformer, transformer_checkpoint_state_dict, transformer_config
+from ltx_core.offload.streaming import build_streaming_transformer, load_resident_transformer
 from ltx_core.testing.fp8_checkpoints import write_scaled_fp8_checkpoint
 from ltx_core.testing.tiny_checkpoints import real_transformer_config, tiny_transformer_config
 

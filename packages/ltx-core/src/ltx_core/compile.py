@@ -54,10 +54,11 @@ def compile_transformer(
     fullgraph: bool = False,
 ) -> nn.Module:
     """Compile every block of a resident transformer in place and return it. Streaming models are refused."""
-    from ltx_core.block_streaming.wrapper import StreamingTransformer
+    from ltx_core.offload.policy import OffloadMode, check_offload_options, parse_offload
+    from ltx_core.offload.streaming.wrapper import BlockStreamingWrapper
 
-    if isinstance(model, StreamingTransformer):
-        raise InputError(f"--compile cannot be combined with offload '{model.mode}'; use offload 'none'")
+    streamed = isinstance(model, BlockStreamingWrapper)
+    check_offload_options(parse_offload(model.mode) if streamed else OffloadMode.NONE, compile=True)
     blocks = getattr(model, "transformer_blocks", None)
     if not isinstance(blocks, nn.ModuleList):
         raise InputError(f"compile_transformer expects an LTXModel, got {type(model).__name__}")

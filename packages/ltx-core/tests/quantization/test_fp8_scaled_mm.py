@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from ltx_core.block_streaming import build_streaming_transformer, load_resident_transformer, transformer_footprint
 from ltx_core.errors import CheckpointError, InputError
 from ltx_core.loader import LoraSpec, open_checkpoint, read_lora
 from ltx_core.model.transformer.loading import TRANSFORMER_PREFIX, load_transformer
+from ltx_core.offload.streaming import build_streaming_transformer, load_resident_transformer, transformer_footprint
 from ltx_core.quantization import (
     FP8_DTYPE,
     FP8ScaledLinear,

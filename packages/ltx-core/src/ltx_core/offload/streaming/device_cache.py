@@ -14,10 +14,10 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
-from ltx_core.block_streaming.layout import BLOCKS_PREFIX
-from ltx_core.block_streaming.prepare import fuse_loras_in_place
-from ltx_core.block_streaming.providers import BlockProvider
 from ltx_core.loader.lora import LoraWeights
+from ltx_core.offload.streaming.layout import BLOCKS_PREFIX
+from ltx_core.offload.streaming.prepare import fuse_loras_in_place
+from ltx_core.offload.streaming.providers import BlockProvider
 
 
 class DeviceBlockCache:

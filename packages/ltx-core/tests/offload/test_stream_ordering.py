@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import torch
 
-from ltx_core.block_streaming import build_streaming_transformer, providers
+from ltx_core.offload.streaming import build_streaming_transformer, providers
 from ltx_core.testing.golden import golden_dir, golden_modality, load_case
 
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from ltx_core.block_streaming import build_streaming_transformer
 from ltx_core.compile import compile_transformer, is_compiled
 from ltx_core.errors import InputError
 from ltx_core.model.transformer import Modality
 from ltx_core.model.transformer.loading import load_transformer
+from ltx_core.offload.streaming import build_streaming_transformer
 from ltx_core.testing.golden import load_case
 
 

@@ -16,13 +16,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from ltx_core.block_streaming.device_cache import DeviceBlockCache
-from ltx_core.block_streaming.providers import BlockProvider
-from ltx_core.block_streaming.reader import TensorReader
 from ltx_core.guidance.perturbations import BatchedPerturbationConfig
 from ltx_core.model.transformer.config import TransformerConfig
 from ltx_core.model.transformer.modality import Modality
 from ltx_core.model.transformer.model import LTXModel
+from ltx_core.offload.streaming.device_cache import DeviceBlockCache
+from ltx_core.offload.streaming.providers import BlockProvider
+from ltx_core.offload.streaming.reader import TensorReader
 
 
 def _owner(block: nn.Module, name: str) -> tuple[nn.Module, str]:
@@ -33,7 +33,7 @@ def _owner(block: nn.Module, name: str) -> tuple[nn.Module, str]:
     return module, leaf
 
 
-class StreamingTransformer(nn.Module):
+class BlockStreamingWrapper(nn.Module):
     """Call it like LTXModel: `(video, audio, perturbations) → (video velocity, audio velocity)`. Use as a context
     manager, or call `close()`, to free the device pool, host buffers and file handles."""
 
@@ -80,7 +80,7 @@ class StreamingTransformer(nn.Module):
     def device_pool_bytes(self) -> int:
         return self._cache.nbytes if self._cache is not None else 0
 
-    def to(self, *args: Any, **kwargs: Any) -> StreamingTransformer:  # type: ignore[override]
+    def to(self, *args: Any, **kwargs: Any) -> BlockStreamingWrapper:  # type: ignore[override]
         """A no-op for the device it streams to (pipelines call `.to(device)` on every model); anything else would
         move the meta placeholders, so it is refused."""
         device, dtype, _, _ = torch._C._nn._parse_to(*args, **kwargs)
@@ -89,7 +89,7 @@ class StreamingTransformer(nn.Module):
             raise RuntimeError(f"a streaming transformer cannot be moved or cast (asked for {target}); rebuild it")
         return self
 
-    def _apply(self, fn: Callable[..., Any], recurse: bool = True) -> StreamingTransformer:
+    def _apply(self, fn: Callable[..., Any], recurse: bool = True) -> BlockStreamingWrapper:
         """Moves and casts that reach this module through a parent (e.g. `X0Model(model).to(device)`) are ignored:
         the stream owns where the weights live."""
         return self
@@ -147,7 +147,7 @@ class StreamingTransformer(nn.Module):
         self.model.to("meta")
         free_memory(cuda)
 
-    def __enter__(self) -> StreamingTransformer:
+    def __enter__(self) -> BlockStreamingWrapper:
         return self
 
     def __exit__(

@@ -49,8 +49,9 @@ def parse_offload(value: str | OffloadMode | None) -> OffloadMode:
 
 
 def check_offload_options(offload: OffloadMode, *, compile: bool = False) -> None:
-    """Combinations the streaming path refuses (spec B.9): torch.compile. Every quantization streams (the official
-    code refuses fp8-scaled-mm there; ours streams its blocks like any other)."""
+    """Combinations the streaming path refuses (spec B.9): torch.compile. The one place this rule is written: the
+    CLI preflight, the loader and `compile_transformer` all call it. Every quantization streams (the official code
+    refuses fp8-scaled-mm there; ours streams its blocks like any other)."""
     if offload.streams and compile:
         raise InputError(f"--compile cannot be combined with offload '{offload.value}'; use offload 'none'")
 

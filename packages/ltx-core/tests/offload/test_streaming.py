@@ -9,16 +9,16 @@ from pathlib import Path
 import pytest
 import torch
 
-from ltx_core.block_streaming import (
-    StreamingTransformer,
-    build_streaming_transformer,
-    load_resident_transformer,
-    transformer_footprint,
-)
 from ltx_core.errors import InputError
 from ltx_core.loader import LoraSpec
 from ltx_core.model.transformer import ModelType, X0Model
 from ltx_core.model.transformer.loading import load_transformer
+from ltx_core.offload.streaming import (
+    BlockStreamingWrapper,
+    build_streaming_transformer,
+    load_resident_transformer,
+    transformer_footprint,
+)
 from ltx_core.testing.golden import GoldenCase, golden_dir, golden_modality, load_case, report
 
 TOL = 1e-5
@@ -62,7 +62,7 @@ def test_streaming_bitwise_equals_resident(golden: Path, variant: str, with_lora
     case, ckpt, loras = _setup(golden, variant, with_lora)
     ref = _run(load_transformer(ckpt, loras=loras), case)
     with build_streaming_transformer(ckpt, mode, "cpu", loras=loras, device_slots=slots) as model:
-        assert isinstance(model, StreamingTransformer)
+        assert isinstance(model, BlockStreamingWrapper)
         first = _run(model, case)  # two forwards (velocity and x0): blocks are re-fetched after eviction
         second = _run(model, case)
         layers = model.config.num_layers

@@ -14,11 +14,11 @@ from typing import Protocol
 
 import torch
 
-from ltx_core.block_streaming.host import HostBuffer
-from ltx_core.block_streaming.layout import BLOCKS_PREFIX, BlockLayout
-from ltx_core.block_streaming.prepare import TensorRecipe, fuse_loras_in_place
-from ltx_core.block_streaming.reader import TensorReader
 from ltx_core.loader.lora import LoraWeights
+from ltx_core.offload.streaming.host import HostBuffer
+from ltx_core.offload.streaming.layout import BLOCKS_PREFIX, BlockLayout
+from ltx_core.offload.streaming.prepare import TensorRecipe, fuse_loras_in_place
+from ltx_core.offload.streaming.reader import TensorReader
 
 
 @dataclass
