@@ -48,6 +48,7 @@ from ltx_core.quantization import (
     check_fp8_cast_device,
     check_quantization_fits,
     parse_quantization,
+    prepare_fp8_scaled_linears,
     scaled_fp8_stems,
     use_fp8_scaled_linears,
     use_upcast_linears,
@@ -153,6 +154,7 @@ def load_resident_transformer(
     model = _meta_model(cfg, quant, stems)
     selected = _select(ckpt, key_map, model)
     _check_quantization(quant, ckpt, selected, dev)
+    prepare_fp8_scaled_linears(model, dev)  # the kernel of each fp8-scaled-mm Linear, decided once
     lora_weights = _read_loras(loras, selected, ckpt)
     reader = TensorReader(ckpt)
     try:
@@ -195,6 +197,7 @@ def build_streaming_transformer(
     model = _meta_model(cfg, quant, stems).eval()
     selected = _select(ckpt, key_map, model)
     _check_quantization(quant, ckpt, selected, dev)
+    prepare_fp8_scaled_linears(model, dev)  # the kernel of each fp8-scaled-mm Linear, decided once
     lora_weights = _read_loras(loras, selected, ckpt)
     recipe = TensorRecipe(key_map, dtype)
     infos = tensor_infos(ckpt)

@@ -1,6 +1,7 @@
 """The streaming transformer: an LTXModel whose blocks borrow their weights from the device cache while they run.
 
-A forward pre-hook on each block swaps the block's (meta) parameters for views of its device copy; a forward hook
+A forward pre-hook on each block swaps the block's (meta) parameters for views of its device copy and starts the
+upload of the next block (the last block prefetches the first, for the next step); a forward hook
 marks the block done (for buffer reuse) and puts the meta placeholders back, so a block can never run on stale
 weights. Everything else (non-block weights, the forward itself) is the resident model's code, hence the same math.
 """
@@ -52,6 +53,7 @@ class BlockStreamingWrapper(nn.Module):
         self._provider: BlockProvider | None = provider
         self._reader: TensorReader | None = reader
         self._hooks: list[Any] = []
+        self._num_blocks = len(model.transformer_blocks)
         for index, block in enumerate(model.transformer_blocks):
             names = [s.name for s in provider.layouts[index].slots]
             owners = {n: _owner(block, n) for n in names}
@@ -104,6 +106,7 @@ class BlockStreamingWrapper(nn.Module):
             for name, tensor in self._cache.get(index).items():
                 module, leaf = owners[name]
                 module._parameters[leaf] = nn.Parameter(tensor, requires_grad=False)
+            self._cache.prefetch((index + 1) % self._num_blocks, running=index)
 
         return hook
 
