@@ -40,7 +40,7 @@ def load_transformer_for_inference(
     quant = parse_quantization(quantization)
     footprint = transformer_footprint(checkpoint, dtype=dtype, quantization=quant, model_type=model_type)
     choice = resolve_offload(offload, footprint, device, memory=memory, echo=echo)
-    check_offload_options(choice.mode, compile=compile)
+    check_offload_options(choice.mode, compile=compile, device=device)  # before reading any weight
     if choice.mode.streams:
         model: nn.Module = build_streaming_transformer(
             checkpoint, choice.mode, device, dtype=dtype, loras=loras, quantization=quant, model_type=model_type
