@@ -18,6 +18,7 @@ from ltx_core.guidance.perturbations import (
 from ltx_core.model.transformer import Modality, rope
 from ltx_core.model.transformer.keep_masks import KeepMasks
 from ltx_core.model.transformer.loading import load_transformer
+from ltx_core.offload.streaming import build_streaming_transformer
 from ltx_core.testing.golden import golden_dir, golden_modality, load_case
 from ltx_core.testing.host_syncs import count_host_syncs
 
@@ -84,6 +85,19 @@ def test_forward_has_no_host_syncs_and_old_bits(
         assert torch.equal(g, o)
     if guided:  # the perturbed rows really differ from the plain ones (the masks took effect)
         assert not torch.equal(got[0][2], got[0][0]) and not torch.equal(got[0][3], got[0][0])
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_streamed_forward_has_no_host_syncs(variant: str, golden: Path) -> None:
+    """Blocks streamed from RAM with prefetch: the hooks and the device cache add no blocking call either."""
+    case = load_case(golden / "cases" / variant / "transformer_forward.safetensors")
+    video = _doubled(golden_modality(case.inputs, "video", torch.bfloat16))
+    audio = _doubled(golden_modality(case.inputs, "audio", torch.bfloat16))
+    ckpt = golden / case.params["checkpoint"]
+    with build_streaming_transformer(ckpt, "cpu", "cpu", dtype=torch.bfloat16) as model, torch.no_grad():
+        with count_host_syncs() as syncs:
+            model(video, audio, _guided_config())
+    assert syncs.total == 0, str(syncs)
 
 
 def test_keep_masks_match_the_config() -> None:
