@@ -94,9 +94,12 @@ def test_streamed_forward_has_no_host_syncs(variant: str, golden: Path) -> None:
     video = _doubled(golden_modality(case.inputs, "video", torch.bfloat16))
     audio = _doubled(golden_modality(case.inputs, "audio", torch.bfloat16))
     ckpt = golden / case.params["checkpoint"]
-    with build_streaming_transformer(ckpt, "cpu", "cpu", dtype=torch.bfloat16) as model, torch.no_grad():
-        with count_host_syncs() as syncs:
-            model(video, audio, _guided_config())
+    with (
+        build_streaming_transformer(ckpt, "cpu", "cpu", dtype=torch.bfloat16) as model,
+        torch.no_grad(),
+        count_host_syncs() as syncs,
+    ):
+        model(video, audio, _guided_config())
     assert syncs.total == 0, str(syncs)
 
 
