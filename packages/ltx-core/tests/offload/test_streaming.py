@@ -215,3 +215,28 @@ def test_streaming_cuda_bitwise(golden: Path, variant: str, quantization: str | 
     torch.cuda.synchronize()
     for i, out in enumerate(got):
         _assert_identical(out, ref, f"{variant}/{mode}/cuda#{i}")
+
+
+@pytest.mark.parametrize("slots", [1, 2])
+def test_a_failed_disk_read_leaves_the_model_usable(golden: Path, slots: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A block read that fails once (on the reader thread) raises from the forward; the next forward re-reads it
+    and is bitwise the resident result (no device row or host slot lost)."""
+    from ltx_core.offload.streaming import providers
+
+    case, ckpt, _ = _setup(golden, VARIANTS[0], False)
+    ref = _run(load_transformer(ckpt), case)
+    real_fill, failures = providers.fill_block, []
+
+    def flaky_fill(layout: object, *args: object, **kwargs: object) -> None:
+        if getattr(layout, "index", None) == 1 and not failures:
+            failures.append(1)
+            raise OSError("read error")
+        real_fill(layout, *args, **kwargs)
+
+    monkeypatch.setattr(providers, "fill_block", flaky_fill)
+    with build_streaming_transformer(ckpt, "disk", "cpu", device_slots=slots) as model:
+        with pytest.raises(OSError, match="read error"):
+            _run(model, case)
+        got = _run(model, case)
+    assert failures
+    _assert_identical(got, ref, "after a failed read")

@@ -81,7 +81,11 @@ class DeviceBlockCache:
             self._ready.pop(old, None)
             self._free.append((old_row, self._done.pop(old, None)))
         row, pending = self._free.popleft()
-        host = self.provider.fetch(index)
+        try:
+            host = self.provider.fetch(index)
+        except BaseException:  # a failed read leaves the row free for the next try
+            self._free.appendleft((row, pending))
+            raise
         dst = pool[row, : layout.nbytes]
         with self._on_copy_stream():
             if pending is not None:
