@@ -4,7 +4,8 @@ Random bf16 weights in the real configuration with `--layers` blocks (default: a
 single-file checkpoint, then for each setup (resident / cpu / disk streaming, with and without fp8-cast and
 torch.compile; resident fp8-scaled-mm on a pre-quantized copy) at the token counts of a 768x512x121 clip and of a
 small clip: median time, peak accelerator memory, achieved matmul FLOP/s (counted with torch's FlopCounterMode)
-against the device's measured bf16 matmul peak, and the time ratio to the resident run.
+against the device's measured bf16 matmul peak, the time ratio to the first setup, and (CUDA) the host-device
+synchronisations of one forward under torch's sync debug mode. `--clips` limits the clips (compile: one is enough).
 
     uv run python scripts/bench_transformer.py                            # GPU, as many blocks as fit
     uv run python scripts/bench_transformer.py --layers 8 --compile       # GPU, quicker
@@ -21,6 +22,7 @@ import shutil
 import statistics
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,12 +30,12 @@ import torch
 from safetensors.torch import save_file
 from torch.utils.flop_counter import FlopCounterMode
 
-from ltx_core.block_streaming import build_streaming_transformer, load_resident_transformer
 from ltx_core.compile import compile_transformer
 from ltx_core.geometry import video_latent_tokens
 from ltx_core.model.audio_vae.timing import audio_latent_frames_for_video
 from ltx_core.model.transformer import Modality
 from ltx_core.model.transformer.loading import build_transformer, transformer_checkpoint_state_dict, transformer_config
+from ltx_core.offload.streaming import build_streaming_transformer, load_resident_transformer
 from ltx_core.testing.fp8_checkpoints import write_scaled_fp8_checkpoint
 from ltx_core.testing.tiny_checkpoints import real_transformer_config, tiny_transformer_config
 
@@ -126,6 +128,21 @@ def matmul_peak(device: torch.device, n: int, repeats: int = 10) -> float:
     return 2 * n**3 * repeats / (time.perf_counter() - t0)
 
 
+def count_syncs(model: torch.nn.Module, video: Modality, audio: Modality, device: torch.device) -> int | None:
+    """Host-device synchronisations in one forward under torch's sync debug mode (CUDA only; None elsewhere)."""
+    if device.type != "cuda":
+        return None
+    with torch.no_grad(), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            model(video, audio)
+            sync_warnings = [w for w in caught if "synchroniz" in str(w.message)]
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    return len(sync_warnings)
+
+
 def count_flops(model: torch.nn.Module, video: Modality, audio: Modality) -> int:
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         model(video, audio)
@@ -176,11 +193,15 @@ def main() -> None:
     p.add_argument("--fp8", action=argparse.BooleanOptionalAction, default=True,
                    help="also run fp8-cast, and fp8-scaled-mm on a pre-quantized copy")  # fmt: skip
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=False, help="also run compiled")
+    p.add_argument("--clips", default=",".join(c.name for c in CLIPS), help="comma-separated clips to time")
     p.add_argument("--text-len", type=int, default=1024, help="text context tokens (1024 in the pipelines)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--quick", action="store_true", help="tiny widths, 2 layers, short text: a CPU smoke run")
     args = p.parse_args()
     device = torch.device(args.device)
+    clips = [c for c in CLIPS if c.name in args.clips.split(",")]
+    if not clips:
+        p.error(f"--clips {args.clips!r} names no clip; valid: {', '.join(c.name for c in CLIPS)}")
     if args.quick:
         config = tiny_transformer_config(args.version) | {"num_layers": 2}
         args.text_len, args.repeats = 128, 1
@@ -200,8 +221,11 @@ def main() -> None:
         scaled_path = Path(tmp) / "transformer-fp8.safetensors"
         if args.fp8:
             write_scaled_fp8_checkpoint(path, scaled_path)
-        print(f"{'clip':<13} {'setup':<18} {'time s':>9} {'ratio':>7} {'peak GiB':>9} {'TFLOP/s':>8} {'of peak':>8}")
-        inputs = {clip.name: make_inputs(config, clip, args.text_len, device) for clip in CLIPS}
+        print(
+            f"{'clip':<13} {'setup':<18} {'time s':>9} {'ratio':>7} {'peak GiB':>9} {'TFLOP/s':>8} {'of peak':>8} "
+            f"{'syncs':>6}"
+        )
+        inputs = {clip.name: make_inputs(config, clip, args.text_len, device) for clip in clips}
         flops: dict[str, int] = {}
         base: dict[str, float] = {}
         # Each setup's model is built once and timed at every clip (a build reads the whole checkpoint).
@@ -213,7 +237,7 @@ def main() -> None:
                     compile_transformer(model)
             else:
                 model = build_streaming_transformer(path, mode, device, dtype=torch.bfloat16, quantization=quant)
-            for clip in CLIPS:
+            for clip in clips:
                 video, audio = inputs[clip.name]
                 if clip.name not in flops:
                     flops[clip.name] = count_flops(model, video, audio)
@@ -222,12 +246,13 @@ def main() -> None:
                         f"text {args.text_len}; {flops[clip.name] / 1e12:.4g} TFLOP per step"
                     )
                 seconds, mem = time_forward(model, video, audio, device, args.repeats)
+                syncs = count_syncs(model, video, audio, device)
                 base.setdefault(clip.name, seconds)
                 achieved = flops[clip.name] / seconds
                 mem_text = f"{mem / 2**30:>9.2f}" if device.type == "cuda" else f"{'-':>9}"
                 print(
                     f"{clip.name:<13} {label:<18} {seconds:>9.4f} {seconds / base[clip.name]:>7.2f} {mem_text} "
-                    f"{achieved / 1e12:>8.3f} {achieved / peak:>8.1%}"
+                    f"{achieved / 1e12:>8.3f} {achieved / peak:>8.1%} {'-' if syncs is None else syncs:>6}"
                 )
             if hasattr(model, "close"):
                 model.close()

@@ -11,8 +11,10 @@ import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import torch
 from torch import nn
 
+from ltx_core import toolchain
 from ltx_core.errors import InputError
 
 # The official settings: blocks differ only by their index, so many graphs share one cache; guards on dynamic
@@ -41,6 +43,15 @@ def compile_settings() -> Iterator[None]:
         yield
 
 
+def check_compile_toolchain(device: torch.device | str | None = None) -> None:
+    """Refuse `--compile` in one line when the kernels it generates cannot be built here (see `ltx_core.toolchain`);
+    without a device, what every device needs."""
+    device_type = torch.device(device).type if device is not None else None
+    missing = toolchain.compile_toolchain_missing(device_type)
+    if missing is not None:
+        raise InputError(f"--compile needs {missing}, which this machine lacks; install it or run without --compile")
+
+
 def is_compiled(model: nn.Module) -> bool:
     return hasattr(model, "forward_without_compilation")
 
@@ -54,15 +65,18 @@ def compile_transformer(
     fullgraph: bool = False,
 ) -> nn.Module:
     """Compile every block of a resident transformer in place and return it. Streaming models are refused."""
-    from ltx_core.block_streaming.wrapper import StreamingTransformer
+    from ltx_core.offload.policy import check_offload_options, parse_offload
+    from ltx_core.offload.streaming.wrapper import BlockStreamingWrapper
 
-    if isinstance(model, StreamingTransformer):
-        raise InputError(f"--compile cannot be combined with offload '{model.mode}'; use offload 'none'")
+    if isinstance(model, BlockStreamingWrapper):
+        check_offload_options(parse_offload(model.mode), compile=True)  # refuses: the one no-streaming rule
     blocks = getattr(model, "transformer_blocks", None)
     if not isinstance(blocks, nn.ModuleList):
         raise InputError(f"compile_transformer expects an LTXModel, got {type(model).__name__}")
     if is_compiled(model):
         return model
+    if backend == "inductor":
+        check_compile_toolchain(next(model.parameters()).device)
     kwargs: dict[str, Any] = {"backend": backend, "dynamic": dynamic, "fullgraph": fullgraph}
     if mode is not None:
         kwargs["mode"] = mode

@@ -10,11 +10,11 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from ltx_core.block_streaming import build_streaming_transformer, load_resident_transformer
 from ltx_core.errors import CheckpointError, InputError
 from ltx_core.loader import LoraSpec, open_checkpoint, read_lora
 from ltx_core.loader.lora import lora_fuse_device
 from ltx_core.model.transformer.loading import load_transformer
+from ltx_core.offload.streaming import build_streaming_transformer, load_resident_transformer
 from ltx_core.quantization import (
     FP8_DTYPE,
     Quantization,

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from ltx_core.block_streaming import build_streaming_transformer, load_resident_transformer, transformer_footprint
 from ltx_core.errors import CheckpointError, InputError
 from ltx_core.loader import LoraSpec, open_checkpoint, read_lora
 from ltx_core.model.transformer.loading import TRANSFORMER_PREFIX, load_transformer
+from ltx_core.offload.streaming import build_streaming_transformer, load_resident_transformer, transformer_footprint
 from ltx_core.quantization import (
     FP8_DTYPE,
     FP8ScaledLinear,
@@ -83,8 +83,35 @@ def test_scaled_linear_is_the_spec_math() -> None:
 def test_fallback_matmul_matches_scaled_mm(monkeypatch: pytest.MonkeyPatch) -> None:
     layer, x = _linear(torch.Generator().manual_seed(1), bias=False)
     fast = layer(x)
-    monkeypatch.setitem(scaled_module._scaled_mm_works, "cpu", False)
+    assert list(layer.uses_scaled_mm) == [x.device]  # decided on the first call (a layer built by hand)
+    layer.uses_scaled_mm[x.device] = False
     torch.testing.assert_close(layer(x).float(), fast.float(), rtol=BF16_STEP, atol=1e-6)
+
+
+def test_kernel_is_decided_once_at_build_time(
+    quantized: tuple[GoldenCase, Path, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The loaders decide every FP8ScaledLinear's kernel for the target device; a forward asks nothing again."""
+    case, path, _ = quantized
+    model = load_resident_transformer(path, dtype=torch.bfloat16, quantization="fp8-scaled-mm")
+    layers = [m for m in model.modules() if isinstance(m, FP8ScaledLinear)]
+    assert layers and all(list(m.uses_scaled_mm) == [torch.device("cpu")] for m in layers)
+
+    def no_decision(*_: object) -> bool:
+        raise AssertionError("kernel decided during a forward")
+
+    monkeypatch.setattr(scaled_module, "scaled_mm_runs", no_decision)
+    inputs = tuple(golden_modality(case.inputs, name, torch.bfloat16) for name in ("video", "audio"))
+    with torch.no_grad():
+        model(*inputs)
+
+
+def test_kernel_decision_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert not scaled_module.scaled_mm_runs(torch.device("meta"), 64, 64)
+    monkeypatch.setattr(scaled_module, "_cuda_has_fp8_mm", lambda device: True)  # an sm 8.9+ card, simulated
+    cuda = torch.device("cuda", 0)
+    assert scaled_module.scaled_mm_runs(cuda, 64, 32)
+    assert not scaled_module.scaled_mm_runs(cuda, 40, 32) and not scaled_module.scaled_mm_runs(cuda, 64, 24)
 
 
 @pytest.mark.gpu

@@ -32,6 +32,16 @@ def test_e4m3_spacing_by_hand() -> None:
     assert float(x2) == 1.0  # 1 + 2^-12 rounds to 1 in fp16 (10 mantissa bits)
 
 
+def test_unusable_triton_falls_back_to_deterministic_fusion(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Triton importable but no C compiler: the CUDA path is not taken (it would fail at the first launch)."""
+    from ltx_core import toolchain
+
+    monkeypatch.setattr(toolchain, "triton_usable", lambda: False)
+    assert not stochastic_rounding_available(torch.device("cuda"))
+    monkeypatch.setattr(toolchain, "triton_usable", lambda: True)
+    assert stochastic_rounding_available(torch.device("cuda"))
+
+
 def test_cpu_fusion_stays_deterministic() -> None:
     assert not stochastic_rounding_available(torch.device("cpu"))
     w = torch.tensor([1.0, 2.0, -0.5]).to(FP8)

@@ -8,7 +8,7 @@ import logging
 import pytest
 import torch
 
-from ltx_core.offload import GIB, MemoryInfo, choose_text_encoder_offload
+from ltx_core.offload.policy import GIB, MemoryInfo, choose_text_encoder_offload
 from ltx_core.text_encoders.gemma.model import gemma_weight_bytes, load_gemma, shard_index
 from ltx_core.text_encoders.gemma.prompts import encode_prompts
 from ltx_core.text_encoders.gemma.root import find_gemma_root
@@ -85,11 +85,13 @@ def test_streamed_layers_equal_resident(
 def test_encode_prompts_passes_the_offload(
     tiny_roots: dict, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    import ltx_core.offload
+    import ltx_core.offload.policy
 
     ckpt, root = tiny_roots["ltx2_tiny"]
     plain = encode_prompts(["a dog"], root, ckpt, device="cpu", dtype=torch.float32, max_length=S)
-    monkeypatch.setattr(ltx_core.offload, "probe_memory", lambda device: MemoryInfo("cuda", GIB // 1024, 64 * GIB))
+    monkeypatch.setattr(
+        ltx_core.offload.policy, "probe_memory", lambda device: MemoryInfo("cuda", GIB // 1024, 64 * GIB)
+    )
     with caplog.at_level(logging.INFO):
         streamed = encode_prompts(["a dog"], root, ckpt, device="cpu", dtype=torch.float32, max_length=S,
                                   offload="auto")  # fmt: skip

@@ -80,8 +80,10 @@ def lora_delta(
         pair = lora.pairs.get(stem)
         if pair is None:
             continue
-        a = pair[0].to(device=device, dtype=delta_dtype)
-        b = pair[1].to(device=device, dtype=delta_dtype)
+        # non-blocking: from pinned copies (disk streaming) the upload queues on the current stream instead of
+        # stalling the host; from pageable memory it is an ordinary copy
+        a = pair[0].to(device=device, dtype=delta_dtype, non_blocking=True)
+        b = pair[1].to(device=device, dtype=delta_dtype, non_blocking=True)
         if delta is None:
             delta = (b * strength) @ a
         else:

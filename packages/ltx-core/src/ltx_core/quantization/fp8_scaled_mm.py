@@ -10,6 +10,7 @@ dequantizing, adding Δ and re-quantizing with a fresh scale.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 
 import torch
@@ -24,7 +25,6 @@ FP8_DTYPE = torch.float8_e4m3fn
 FP8_MAX = 448.0  # largest finite float8_e4m3fn
 SCALE_SUFFIXES = (".weight_scale", ".input_scale")
 _FP8_DTYPES = (torch.float8_e4m3fn, torch.float8_e5m2)
-_scaled_mm_works: dict[str, bool] = {}  # non-CUDA device type → False once torch._scaled_mm was found missing
 
 
 def keeps_stored_dtype(name: str, stored: torch.dtype) -> bool:
@@ -74,7 +74,11 @@ def quantization_for(requested: str | Quantization | None, checkpoint: Checkpoin
 
 
 class FP8ScaledLinear(nn.Module):
-    """A Linear stored as fp8 with per-tensor weight and (static) input scales; computes in fp8 with `_scaled_mm`."""
+    """A Linear stored as fp8 with per-tensor weight and (static) input scales; computes in fp8 with `_scaled_mm`.
+
+    Whether `_scaled_mm` runs is decided once per device (`decide_kernel`, called by the loaders at build time), not
+    on each of the ~800 calls per forward: no capability query nor try/except in the hot path (a graph break under
+    compile). A layer used on a device it was not prepared for decides on its first call there."""
 
     def __init__(
         self, in_features: int, out_features: int, bias: bool, device: torch.device | str | None = None
@@ -85,12 +89,22 @@ class FP8ScaledLinear(nn.Module):
         self.weight_scale = nn.Parameter(torch.empty((), dtype=torch.float32, device=device), False)
         self.input_scale = nn.Parameter(torch.empty((), dtype=torch.float32, device=device), False)
         self.bias = nn.Parameter(torch.empty(out_features, device=device), False) if bias else None
+        self.uses_scaled_mm: dict[torch.device, bool] = {}  # compute device → run `torch._scaled_mm` there
+
+    def decide_kernel(self, device: torch.device | str) -> bool:
+        """Decide (and remember) whether this layer runs `torch._scaled_mm` on `device`."""
+        dev = _indexed(torch.device(device))
+        use = self.uses_scaled_mm[dev] = scaled_mm_runs(dev, self.in_features, self.out_features)
+        return use
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        use = self.uses_scaled_mm.get(x.device)
+        if use is None:
+            use = self.decide_kernel(x.device)
         # x (bf16) times a 0-d float32 tensor stays bf16: rounded before the clamp and the fp8 cast, as official.
         q = (x * self.input_scale.reciprocal()).clamp(-FP8_MAX, FP8_MAX).to(FP8_DTYPE)
         q = q.reshape(-1, x.shape[-1]).contiguous()  # _scaled_mm needs a row-major left operand (a no-op as a rule)
-        y = scaled_matmul(q, self.weight, self.input_scale, self.weight_scale, x.dtype)
+        y = scaled_matmul(q, self.weight, self.input_scale, self.weight_scale, x.dtype, use)
         if self.bias is not None:
             y = y + self.bias.to(y.dtype)
         return y.reshape(*x.shape[:-1], self.out_features)
@@ -100,30 +114,61 @@ class FP8ScaledLinear(nn.Module):
 
 
 def scaled_matmul(
-    q: torch.Tensor, weight: torch.Tensor, scale_a: torch.Tensor, scale_b: torch.Tensor, out_dtype: torch.dtype
+    q: torch.Tensor,
+    weight: torch.Tensor,
+    scale_a: torch.Tensor,
+    scale_b: torch.Tensor,
+    out_dtype: torch.dtype,
+    use_scaled_mm: bool,
 ) -> torch.Tensor:
-    """(q · scale_a) @ (weight · scale_b)ᵀ with fp8 operands: `torch._scaled_mm` (fast accumulation) where the
-    device supports it, else the same product as a float32 matmul rounded once to `out_dtype`."""
-    if _scaled_mm_supported(q, weight):
-        try:
-            return torch._scaled_mm(
-                q, weight.t(), scale_a=scale_a, scale_b=scale_b, out_dtype=out_dtype, use_fast_accum=True
-            )
-        except (RuntimeError, NotImplementedError):
-            if q.device.type == "cuda":
-                raise  # supported hardware and shapes: a real error
-            _scaled_mm_works[q.device.type] = False  # no kernel for this backend: use the fallback from now on
+    """(q · scale_a) @ (weight · scale_b)ᵀ with fp8 operands: `torch._scaled_mm` (fast accumulation) when
+    `use_scaled_mm` (see `scaled_mm_runs`), else the same product as a float32 matmul rounded once to `out_dtype`."""
+    if use_scaled_mm:
+        return torch._scaled_mm(
+            q, weight.t(), scale_a=scale_a, scale_b=scale_b, out_dtype=out_dtype, use_fast_accum=True
+        )
     product = q.to(torch.float32) @ weight.to(torch.float32).t()
     return (product * (scale_a.to(torch.float32) * scale_b.to(torch.float32))).to(out_dtype)
 
 
-def _scaled_mm_supported(q: torch.Tensor, weight: torch.Tensor) -> bool:
-    """CUDA: fp8 tensor cores (sm 8.9+) and the 16-multiple shapes cuBLASLt needs; other backends: until the kernel
-    is found missing once."""
-    if q.device.type == "cuda":
-        dims_ok = q.shape[1] % 16 == 0 and weight.shape[0] % 16 == 0
-        return dims_ok and torch.cuda.get_device_capability(q.device) >= (8, 9)
-    return _scaled_mm_works.get(q.device.type, True)
+def scaled_mm_runs(device: torch.device, in_features: int, out_features: int) -> bool:
+    """CUDA: fp8 tensor cores (sm 8.9+) and the 16-multiple shapes cuBLASLt needs; meta: no; other backends:
+    whether their `_scaled_mm` kernel exists (probed once per device)."""
+    if device.type == "cuda":
+        return in_features % 16 == 0 and out_features % 16 == 0 and _cuda_has_fp8_mm(device)
+    if device.type == "meta":
+        return False
+    return _backend_has_scaled_mm(device)
+
+
+def prepare_fp8_scaled_linears(model: nn.Module, device: torch.device | str) -> None:
+    """Decide the kernel of every `FP8ScaledLinear` of `model` for `device`, once, at build time."""
+    for module in model.modules():
+        if isinstance(module, FP8ScaledLinear):
+            module.decide_kernel(device)
+
+
+def _indexed(device: torch.device) -> torch.device:
+    """cuda → cuda:<current>, the device tensors report (decisions are keyed by it)."""
+    if device.type == "cuda" and device.index is None:
+        return torch.device("cuda", torch.cuda.current_device())
+    return device
+
+
+@functools.cache
+def _cuda_has_fp8_mm(device: torch.device) -> bool:
+    return torch.cuda.get_device_capability(device) >= (8, 9)
+
+
+@functools.cache
+def _backend_has_scaled_mm(device: torch.device) -> bool:
+    try:
+        q = torch.zeros(16, 16, device=device).to(FP8_DTYPE)
+        one = torch.ones((), dtype=torch.float32, device=device)
+        torch._scaled_mm(q, q.t(), scale_a=one, scale_b=one, out_dtype=torch.bfloat16, use_fast_accum=True)
+    except (RuntimeError, NotImplementedError, TypeError):
+        return False
+    return True
 
 
 def use_fp8_scaled_linears(model: nn.Module, stems: Iterable[str]) -> nn.Module:

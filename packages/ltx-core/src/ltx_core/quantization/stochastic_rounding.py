@@ -4,17 +4,19 @@ installed: x = fp16(W_fp8) + fp16(Δ), then bf16(x + r·ULP) with r = rand(seed,
 rounds up with probability equal to x's distance from the grid point below, so no rounding bias accumulates.
 
 Only the random numbers need Triton (`tl.rand`, so the stream is the official one); the rest is plain torch. On the
-CPU, or without Triton, fusion stays deterministic (`bf16(Δ) + bf16(W)` then fp8), as the official code does there.
+CPU, or without a usable Triton (`ltx_core.toolchain`: Triton also needs a C compiler and the Python headers to
+launch a kernel), fusion stays deterministic (`bf16(Δ) + bf16(W)` then fp8), as the official code does there.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import importlib.util
 from typing import Any
 
 import torch
+
+from ltx_core import toolchain
 
 E4M3_EXPONENT_BIAS = 7
 E4M3_MANTISSA_BITS = 3
@@ -49,8 +51,10 @@ def stochastic_fp8_fuse(weight: torch.Tensor, delta: torch.Tensor, seed: int = 0
 
 
 def stochastic_rounding_available(device: torch.device) -> bool:
-    """The official condition for the stochastic path: a CUDA device and Triton importable."""
-    return device.type == "cuda" and importlib.util.find_spec("triton") is not None
+    """The official condition for the stochastic path (a CUDA device and Triton importable), and Triton able to
+    build its launcher here (a C compiler and the Python headers): else fusion stays deterministic rather than
+    failing at the first kernel launch."""
+    return device.type == "cuda" and toolchain.triton_usable()
 
 
 def philox_uniform(n: int, seed: int, device: torch.device) -> torch.Tensor:

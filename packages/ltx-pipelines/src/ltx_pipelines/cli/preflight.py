@@ -100,7 +100,7 @@ def check_gemma(gemma_root: Path | None, checkpoint: Path) -> None:
 
 def check_runtime(args: Any) -> None:
     """--offload / --quantization / --compile name known values and a combination the transformer loader takes."""
-    from ltx_core.offload import check_offload_options, parse_offload
+    from ltx_core.offload.policy import check_offload_options, parse_offload
     from ltx_core.quantization import parse_quantization
 
     parse_quantization(args.quantization)

@@ -199,7 +199,7 @@ class TransformerRuntime:
     """How the transformer is held while it runs (`--offload`, `--quantization`, `--compile`).
 
     The default (everything resident, stored weights, eager) is the plain strict load. Any other setting goes through
-    `ltx_core.block_streaming.load_transformer_for_inference`: "auto" picks none/cpu/disk from the free memory and
+    `ltx_core.offload.streaming.load_transformer_for_inference`: "auto" picks none/cpu/disk from the free memory and
     logs the choice and its reason in one line; "cpu"/"disk" stream the blocks (results bitwise identical).
     """
 
@@ -274,7 +274,7 @@ class DiffusionStage:
         from ltx_core.model.transformer import load_transformer
 
         if not self._effective_runtime().is_plain:
-            from ltx_core.block_streaming import load_transformer_for_inference
+            from ltx_core.offload.streaming import load_transformer_for_inference
 
             inner, self.offload_choice = load_transformer_for_inference(
                 self.checkpoint,
@@ -326,7 +326,7 @@ class DiffusionStage:
             if self.runtime.is_plain:
                 free(model)  # type: ignore[arg-type]
             else:
-                from ltx_core.block_streaming import release_transformer
+                from ltx_core.offload.streaming import release_transformer
 
                 release_transformer(model.model)  # type: ignore[arg-type]
                 free()

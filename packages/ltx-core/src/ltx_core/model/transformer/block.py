@@ -9,11 +9,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ltx_core.guidance.perturbations import BatchedPerturbationConfig, PerturbationType
+from ltx_core.guidance.perturbations import PerturbationType
 from ltx_core.model.transformer.adaln import modulation_row
 from ltx_core.model.transformer.attention import Attention
 from ltx_core.model.transformer.config import TransformerConfig
 from ltx_core.model.transformer.feedforward import FeedForward
+from ltx_core.model.transformer.keep_masks import KeepMasks
 from ltx_core.model.transformer.rope import RopeTable
 
 # Rows of the per-block main table / of the AV cross-attention tables.
@@ -98,15 +99,15 @@ class TransformerBlock(nn.Module):
         x: torch.Tensor,
         attn: Attention,
         table: torch.Tensor,
-        ptb: BatchedPerturbationConfig | None,
+        ptb: KeepMasks | None,
         kind: PerturbationType,
         index: int,
     ) -> torch.Tensor:
         shift, scale, gate = (modulation_row(table, s.mod, r) for r in (_SHIFT_MSA, _SCALE_MSA, _GATE_MSA))
-        skip_all = ptb is not None and ptb.all_perturbed(kind, index)
+        skip_all = ptb is not None and ptb.all(kind, index)
         keep = None
-        if ptb is not None and not skip_all and ptb.any_perturbed(kind, index):
-            keep = ptb.keep_mask(kind, index, x.device, x.dtype)
+        if ptb is not None and not skip_all and ptb.any(kind, index):
+            keep = ptb.keep(kind, index, x.dtype)
         n = self._rms(x) * (1 + scale) + shift
         return x + attn(n, mask=s.self_bias, pe=s.pe, keep=keep, skip_all=skip_all) * gate
 
@@ -130,7 +131,7 @@ class TransformerBlock(nn.Module):
         self,
         video: StreamState | None,
         audio: StreamState | None,
-        perturbations: BatchedPerturbationConfig | None,
+        perturbations: KeepMasks | None,
         index: int,
     ) -> tuple[StreamState | None, StreamState | None]:
         if video is None and audio is None:
@@ -182,7 +183,7 @@ class TransformerBlock(nn.Module):
         xa: torch.Tensor,
         run_v: bool,
         run_a: bool,
-        ptb: BatchedPerturbationConfig | None,
+        ptb: KeepMasks | None,
         index: int,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Audio→video then video→audio, both from the same normalised states (v2a does not see the a2v update)."""
@@ -221,12 +222,12 @@ class TransformerBlock(nn.Module):
         return new_xv, new_xa
 
 
-def _all(ptb: BatchedPerturbationConfig | None, kind: PerturbationType, index: int) -> bool:
-    return ptb is not None and ptb.all_perturbed(kind, index)
+def _all(ptb: KeepMasks | None, kind: PerturbationType, index: int) -> bool:
+    return ptb is not None and ptb.all(kind, index)
 
 
-def _keep(ptb: BatchedPerturbationConfig | None, kind: PerturbationType, index: int, x: torch.Tensor) -> torch.Tensor:
+def _keep(ptb: KeepMasks | None, kind: PerturbationType, index: int, x: torch.Tensor) -> torch.Tensor:
     """[B, 1, 1] 0/1 residual mask for cross-modal skips (1.0 scalar when nothing is perturbed)."""
-    if ptb is None or not ptb.any_perturbed(kind, index):
+    if ptb is None or not ptb.any(kind, index):
         return torch.ones((), dtype=x.dtype, device=x.device)
-    return ptb.keep_mask(kind, index, x.device, x.dtype)
+    return ptb.keep(kind, index, x.dtype)

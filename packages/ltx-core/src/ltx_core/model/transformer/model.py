@@ -19,6 +19,7 @@ from ltx_core.model.transformer.attention import Attention, resolve_kernel
 from ltx_core.model.transformer.block import StreamState, TransformerBlock
 from ltx_core.model.transformer.config import TransformerConfig
 from ltx_core.model.transformer.feedforward import CaptionProjection
+from ltx_core.model.transformer.keep_masks import KeepMasks
 from ltx_core.model.transformer.masks import self_attention_bias, text_attention_bias
 from ltx_core.model.transformer.modality import Modality
 from ltx_core.model.transformer.rope import rope_table
@@ -84,8 +85,12 @@ class LTXModel(nn.Module):
             raise InputError(f"perturbation config has {len(perturbations)} entries for a batch of {batch}")
         vs = self._prepare(video, audio, audio_stream=False) if video is not None else None
         aus = self._prepare(audio, video, audio_stream=True) if audio is not None else None
+        masks = None
+        if perturbations is not None:
+            device = (video if video is not None else audio).latent.device  # type: ignore[union-attr]
+            masks = KeepMasks(perturbations, len(self.transformer_blocks), device)
         for index, block in enumerate(self.transformer_blocks):
-            vs, aus = block(vs, aus, perturbations, index)
+            vs, aus = block(vs, aus, masks, index)
         v_out = self._head(vs, self.scale_shift_table, self.proj_out) if vs is not None else None
         a_out = self._head(aus, self.audio_scale_shift_table, self.audio_proj_out) if aus is not None else None
         return v_out, a_out

@@ -39,8 +39,21 @@ def _grid_cpu(n: int, theta: float, float64: bool) -> torch.Tensor:
 
 
 def frequency_grid(n: int, theta: float, float64: bool, device: torch.device | str = "cpu") -> torch.Tensor:
-    """n frequencies from π/2 to θ·π/2, geometric (float32; optionally computed in float64 first)."""
-    return _grid_cpu(n, float(theta), float64).to(device)
+    """n frequencies from π/2 to θ·π/2, geometric (float32; optionally computed in float64 first). Always computed
+    on the CPU (same bits on every device) and copied to each device once: a copy per table would block the host."""
+    return _grid_on(n, float(theta), float64, torch.device(device))
+
+
+@lru_cache(maxsize=32)
+def _grid_on(n: int, theta: float, float64: bool, device: torch.device) -> torch.Tensor:
+    return _grid_cpu(n, theta, float64).to(device)
+
+
+@lru_cache(maxsize=32)
+def _max_pos_on(max_pos: tuple[float, ...], device: torch.device) -> torch.Tensor:
+    """[A] float32 divisors on `device`, filled there (no host data to copy). A device tensor rather than Python
+    floats: CUDA turns division by a host scalar into multiplication by its reciprocal, which rounds differently."""
+    return torch.stack([torch.full((), float(m), dtype=torch.float32, device=device) for m in max_pos])
 
 
 def rope_angles(
@@ -56,7 +69,7 @@ def rope_angles(
         p = (positions[..., 0] + positions[..., 1]) / 2.0
     else:
         p = positions[..., 0] if positions.ndim == 4 else positions
-    scale = torch.tensor(list(max_pos), dtype=torch.float32, device=p.device)
+    scale = _max_pos_on(tuple(max_pos), p.device)
     u = rearrange(p, "b a t -> b t a") / scale  # [B, T, A]
     phi = grid * (u * 2 - 1)[..., None]  # [B, T, A, n]
     return rearrange(phi, "b t a n -> b t (n a)")

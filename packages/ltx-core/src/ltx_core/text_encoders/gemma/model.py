@@ -219,9 +219,9 @@ def load_gemma(
     """Gemma text encoder from a local root folder; never touches the network.
 
     `offload` (none / cpu / disk / auto, as the transformer's flag) may keep the decoder layers in RAM, or read
-    them from the shards, and upload them to `device` one at a time (`ltx_core.layer_offload`); the choice and its
-    reason are logged. `memory` (a `MemoryInfo`) overrides the probe, for tests."""
-    from ltx_core.offload import choose_text_encoder_offload, probe_memory
+    them from the shards, and upload them to `device` one at a time (`ltx_core.offload.gemma_layers`); the choice
+    and its reason are logged. `memory` (a `MemoryInfo`) overrides the probe, for tests."""
+    from ltx_core.offload.policy import choose_text_encoder_offload, probe_memory
 
     gemma_root = root if isinstance(root, GemmaRoot) else find_gemma_root(root)
     tokenizer = load_tokenizer(gemma_root.tokenizer_dir, max_length)
@@ -239,11 +239,11 @@ def load_gemma(
     encoder = GemmaTextEncoder(model, tokenizer, gemma_root, max_length)
     layers = model.model.language_model.layers
     if placement == "ram":
-        from ltx_core.layer_offload import offload_layers
+        from ltx_core.offload.gemma_layers import offload_layers
 
         encoder.offload = offload_layers(model, layers, dev)
     elif placement == "disk":
-        from ltx_core.layer_offload import LayerOffload
+        from ltx_core.offload.gemma_layers import LayerOffload
 
         encoder.offload = LayerOffload(list(layers), dev, source=GemmaLayerReader(index, dtype))
     return encoder

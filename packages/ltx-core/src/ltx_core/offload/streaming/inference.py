@@ -8,17 +8,17 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from ltx_core.block_streaming.build import (
+from ltx_core.compile import compile_transformer
+from ltx_core.loader.lora import LoraSpec
+from ltx_core.model.transformer.config import ModelType
+from ltx_core.offload.policy import MemoryInfo, OffloadChoice, check_offload_options, resolve_offload
+from ltx_core.offload.streaming.build import (
     CheckpointLike,
     build_streaming_transformer,
     load_resident_transformer,
     transformer_footprint,
 )
-from ltx_core.block_streaming.wrapper import StreamingTransformer, free_memory
-from ltx_core.compile import compile_transformer
-from ltx_core.loader.lora import LoraSpec
-from ltx_core.model.transformer.config import ModelType
-from ltx_core.offload import MemoryInfo, OffloadChoice, check_offload_options, resolve_offload
+from ltx_core.offload.streaming.wrapper import BlockStreamingWrapper, free_memory
 from ltx_core.quantization import parse_quantization
 
 
@@ -35,12 +35,12 @@ def load_transformer_for_inference(
     memory: MemoryInfo | None = None,
     echo: Callable[[str], None] | None = print,
 ) -> tuple[nn.Module, OffloadChoice]:
-    """(model, choice): an LTXModel (offload none, optionally compiled) or a StreamingTransformer (cpu/disk); both
+    """(model, choice): an LTXModel (offload none, optionally compiled) or a BlockStreamingWrapper (cpu/disk); both
     are called the same way and released with `release_transformer`. `choice.vae_tiling` is the tiling hint."""
     quant = parse_quantization(quantization)
     footprint = transformer_footprint(checkpoint, dtype=dtype, quantization=quant, model_type=model_type)
     choice = resolve_offload(offload, footprint, device, memory=memory, echo=echo)
-    check_offload_options(choice.mode, compile=compile)
+    check_offload_options(choice.mode, compile=compile, device=device)  # before reading any weight
     if choice.mode.streams:
         model: nn.Module = build_streaming_transformer(
             checkpoint, choice.mode, device, dtype=dtype, loras=loras, quantization=quant, model_type=model_type
@@ -56,7 +56,7 @@ def load_transformer_for_inference(
 
 def release_transformer(model: nn.Module) -> None:
     """Free a model from `load_transformer_for_inference` (weights → meta, device and pinned caches emptied)."""
-    if isinstance(model, StreamingTransformer):
+    if isinstance(model, BlockStreamingWrapper):
         model.close()
         return
     cuda = any(p.is_cuda for p in model.parameters())

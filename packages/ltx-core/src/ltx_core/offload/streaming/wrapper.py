@@ -1,6 +1,7 @@
 """The streaming transformer: an LTXModel whose blocks borrow their weights from the device cache while they run.
 
-A forward pre-hook on each block swaps the block's (meta) parameters for views of its device copy; a forward hook
+A forward pre-hook on each block swaps the block's (meta) parameters for views of its device copy and starts the
+upload of the next block (the last block prefetches the first, for the next step); a forward hook
 marks the block done (for buffer reuse) and puts the meta placeholders back, so a block can never run on stale
 weights. Everything else (non-block weights, the forward itself) is the resident model's code, hence the same math.
 """
@@ -16,13 +17,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from ltx_core.block_streaming.device_cache import DeviceBlockCache
-from ltx_core.block_streaming.providers import BlockProvider
-from ltx_core.block_streaming.reader import TensorReader
 from ltx_core.guidance.perturbations import BatchedPerturbationConfig
 from ltx_core.model.transformer.config import TransformerConfig
 from ltx_core.model.transformer.modality import Modality
 from ltx_core.model.transformer.model import LTXModel
+from ltx_core.offload.streaming.device_cache import DeviceBlockCache
+from ltx_core.offload.streaming.providers import BlockProvider
+from ltx_core.offload.streaming.reader import TensorReader
 
 
 def _owner(block: nn.Module, name: str) -> tuple[nn.Module, str]:
@@ -33,7 +34,7 @@ def _owner(block: nn.Module, name: str) -> tuple[nn.Module, str]:
     return module, leaf
 
 
-class StreamingTransformer(nn.Module):
+class BlockStreamingWrapper(nn.Module):
     """Call it like LTXModel: `(video, audio, perturbations) → (video velocity, audio velocity)`. Use as a context
     manager, or call `close()`, to free the device pool, host buffers and file handles."""
 
@@ -52,6 +53,7 @@ class StreamingTransformer(nn.Module):
         self._provider: BlockProvider | None = provider
         self._reader: TensorReader | None = reader
         self._hooks: list[Any] = []
+        self._num_blocks = len(model.transformer_blocks)
         for index, block in enumerate(model.transformer_blocks):
             names = [s.name for s in provider.layouts[index].slots]
             owners = {n: _owner(block, n) for n in names}
@@ -80,7 +82,7 @@ class StreamingTransformer(nn.Module):
     def device_pool_bytes(self) -> int:
         return self._cache.nbytes if self._cache is not None else 0
 
-    def to(self, *args: Any, **kwargs: Any) -> StreamingTransformer:  # type: ignore[override]
+    def to(self, *args: Any, **kwargs: Any) -> BlockStreamingWrapper:  # type: ignore[override]
         """A no-op for the device it streams to (pipelines call `.to(device)` on every model); anything else would
         move the meta placeholders, so it is refused."""
         device, dtype, _, _ = torch._C._nn._parse_to(*args, **kwargs)
@@ -89,7 +91,7 @@ class StreamingTransformer(nn.Module):
             raise RuntimeError(f"a streaming transformer cannot be moved or cast (asked for {target}); rebuild it")
         return self
 
-    def _apply(self, fn: Callable[..., Any], recurse: bool = True) -> StreamingTransformer:
+    def _apply(self, fn: Callable[..., Any], recurse: bool = True) -> BlockStreamingWrapper:
         """Moves and casts that reach this module through a parent (e.g. `X0Model(model).to(device)`) are ignored:
         the stream owns where the weights live."""
         return self
@@ -104,6 +106,7 @@ class StreamingTransformer(nn.Module):
             for name, tensor in self._cache.get(index).items():
                 module, leaf = owners[name]
                 module._parameters[leaf] = nn.Parameter(tensor, requires_grad=False)
+            self._cache.prefetch((index + 1) % self._num_blocks, running=index)
 
         return hook
 
@@ -147,7 +150,7 @@ class StreamingTransformer(nn.Module):
         self.model.to("meta")
         free_memory(cuda)
 
-    def __enter__(self) -> StreamingTransformer:
+    def __enter__(self) -> BlockStreamingWrapper:
         return self
 
     def __exit__(

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
 import torch
 
-from ltx_core.block_streaming.host import HostBuffer
-from ltx_core.block_streaming.layout import BLOCKS_PREFIX, BlockLayout
-from ltx_core.block_streaming.prepare import TensorRecipe, fuse_loras_in_place
-from ltx_core.block_streaming.reader import TensorReader
 from ltx_core.loader.lora import LoraWeights
+from ltx_core.offload.streaming.host import HostBuffer
+from ltx_core.offload.streaming.layout import BLOCKS_PREFIX, BlockLayout
+from ltx_core.offload.streaming.prepare import TensorRecipe, fuse_loras_in_place
+from ltx_core.offload.streaming.reader import TensorReader
 
 
 @dataclass
@@ -88,9 +89,13 @@ class RamBlockStore:
             total += layout.nbytes
         self.nbytes = total
         self._buffer = HostBuffer(total, pin)
-        for layout, offset in zip(layouts, self._offsets, strict=True):
-            dst = self._buffer.data[offset : offset + layout.nbytes]
-            fill_block(layout, dst, reader, recipe, loras, fuse_device)
+        try:
+            for layout, offset in zip(layouts, self._offsets, strict=True):
+                dst = self._buffer.data[offset : offset + layout.nbytes]
+                fill_block(layout, dst, reader, recipe, loras, fuse_device)
+        except BaseException:  # truncated file, LoRA error, Ctrl-C: nothing owns the buffer yet, unpin it now
+            self._buffer.close()
+            raise
 
     def fetch(self, index: int) -> HostBlock:
         offset = self._offsets[index]
@@ -104,9 +109,12 @@ class RamBlockStore:
 
 
 class DiskBlockReader:
-    """Blocks re-read from the checkpoint on every fetch into `slots` reusable host buffers (pinned when `pin`).
+    """Blocks re-read from the checkpoint into `slots` reusable host buffers (pinned when `pin`).
 
-    A slot is reused only after the upload that read from it has finished (host waits on its event)."""
+    A reader thread fills the free slot with the block after the one just released (the order the blocks run in),
+    so the disk read overlaps the device's work; `fetch` takes that block when it is the one asked for, and reads
+    synchronously otherwise. A slot is refilled only after the upload that read from it has finished (the reader
+    waits on its event). The reader is the only user of the file handles while a read-ahead is in flight."""
 
     fuses_on_device = True
 
@@ -119,14 +127,50 @@ class DiskBlockReader:
         self._reader = reader
         self._recipe = recipe
         size = max(layout.nbytes for layout in layouts)
-        self._buffers = [HostBuffer(size, pin) for _ in range(slots)]
+        self._buffers: list[HostBuffer] = []
+        try:
+            for _ in range(slots):
+                self._buffers.append(HostBuffer(size, pin))
+        except BaseException:
+            self._close_buffers()
+            raise
         self._free: deque[tuple[int, torch.cuda.Event | None]] = deque((i, None) for i in range(slots))
+        self._executor: Executor | None = None  # the reader thread, started on the first read-ahead
+        # the read-ahead in flight: (block, host slot, the slot's pending upload event, the fill)
+        self._ahead: tuple[int, int, torch.cuda.Event | None, Future[HostBlock]] | None = None
         self.nbytes = size * slots
 
     def fetch(self, index: int) -> HostBlock:
+        if self._ahead is not None:
+            ahead, block, error = self._finish_ahead()
+            if ahead == index:
+                if error is not None:
+                    raise error
+                assert block is not None
+                return block
+            if block is not None:  # read ahead for another order: the slot is free again
+                self._free.appendleft((block.slot, None))  # type: ignore[arg-type]
         if not self._free:
             raise RuntimeError("all disk host slots are in use; release() each fetched block")
         slot, pending = self._free.popleft()
+        try:
+            return self._fill(index, slot, pending)
+        except BaseException:
+            self._free.appendleft((slot, pending))
+            raise
+
+    def release(self, block: HostBlock, event: torch.cuda.Event | None) -> None:
+        """Give the slot back (reusable once `event` has passed) and read the next block into a free slot."""
+        assert block.slot is not None
+        self._free.append((block.slot, event))
+        if self._ahead is None and self._free:
+            after = (block.index + 1) % len(self.layouts)
+            slot, pending = self._free.popleft()
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ltx-block-reader")
+            self._ahead = (after, slot, pending, self._executor.submit(self._fill, after, slot, pending))
+
+    def _fill(self, index: int, slot: int, pending: torch.cuda.Event | None) -> HostBlock:
         if pending is not None:
             pending.synchronize()
         layout = self.layouts[index]
@@ -134,14 +178,35 @@ class DiskBlockReader:
         fill_block(layout, dst, self._reader, self._recipe)
         return HostBlock(index, dst, slot)
 
-    def release(self, block: HostBlock, event: torch.cuda.Event | None) -> None:
-        assert block.slot is not None
-        self._free.append((block.slot, event))
+    def _finish_ahead(self) -> tuple[int, HostBlock | None, Exception | None]:
+        """Wait for the read-ahead in flight: (its block index, the filled block or None, the error or None). A
+        failed read gives its slot back. Interrupted while waiting, it stays in flight for `close()` to wait on."""
+        assert self._ahead is not None
+        index, slot, pending, future = self._ahead
+        block: HostBlock | None = None
+        error: Exception | None = None
+        try:
+            block = future.result()
+        except Exception as exc:
+            error = exc
+            self._free.appendleft((slot, pending))
+        self._ahead = None
+        return index, block, error
 
     def close(self) -> None:
+        if self._ahead is not None:
+            _, block, _ = self._finish_ahead()  # a failed read of a block nobody asked for is dropped
+            if block is not None:
+                self._free.append((block.slot, None))  # type: ignore[arg-type]
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
         for _, event in self._free:
             if event is not None:
                 event.synchronize()
+        self._free.clear()
+        self._close_buffers()
+
+    def _close_buffers(self) -> None:
         for buffer in self._buffers:
             buffer.close()
-        self._free.clear()

@@ -1,14 +1,18 @@
-"""The CUDA ordering of block streaming, checked on the CPU: streams and events are replaced by fakes that log what
-the cache enqueues, and a happens-before graph built from that log must order every buffer reuse.
+"""The CUDA ordering of block streaming, checked on the CPU: streams, events and the disk reader thread are replaced
+by fakes that log what the cache enqueues, and a happens-before graph built from that log must order every reuse.
 
 Rules checked (device_cache.py / providers.py): a block runs only after its upload; an upload overwrites a device
-row only after the block that last used the row has run; the disk reader refills a host slot only after the upload
-that read it has finished. A negative control drops the stream waits and must be caught as a race.
+row only after the block that last used the row has run; the next block's upload is queued from the running block's
+pre-hook (prefetch) without the running block waiting for it; the disk reader thread refills a host slot only after
+the upload that read it has finished, and an upload reads a host slot only after the reader has filled it with that
+block. Negative controls drop the stream waits, the reader's event wait and the join on the reader: each must be
+caught as a race.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +20,7 @@ from typing import Any
 import pytest
 import torch
 
-from ltx_core.block_streaming import build_streaming_transformer, providers
+from ltx_core.offload.streaming import build_streaming_transformer, providers
 from ltx_core.testing.golden import golden_dir, golden_modality, load_case
 
 
@@ -30,7 +34,7 @@ class FakeEvent:
 
     def synchronize(self) -> None:
         if self.log.honour_host_waits:
-            self.log.host_waits.append(self.point)
+            self.log.waits.setdefault(self.log.lane, []).append(self.point)
 
 
 @dataclass(eq=False)
@@ -50,14 +54,16 @@ class FakeStream:
 @dataclass
 class Log:
     """Nodes are ops; edges say "must happen before". GPU ops follow their stream's order, the waits queued on
-    their stream, and every host op issued before them; host ops follow program order and host waits only."""
+    their stream, and every main-thread host op issued before them; host ops follow their thread's program order
+    ("host" is the main thread, "reader" the disk reader) and the waits that thread did (event waits, joins)."""
 
     edges: dict[int, set[int]] = field(default_factory=dict)
     labels: list[tuple[str, ...]] = field(default_factory=list)
     last: dict[str, int] = field(default_factory=dict)
     stream_waits: dict[str, list[int | None]] = field(default_factory=dict)
-    host_waits: list[int | None] = field(default_factory=list)
+    waits: dict[str, list[int | None]] = field(default_factory=dict)  # per host thread, consumed by its next op
     current: str = "compute"
+    lane: str = "host"  # the host thread running now
     honour_host_waits: bool = True
 
     def last_op(self, stream: str) -> int | None:
@@ -77,10 +83,10 @@ class Log:
         return node
 
     def host(self, *label: str) -> int:
-        deps = [self.last.get("host"), *self.host_waits]
-        self.host_waits.clear()
-        node = self._node(("host", *label), deps)
-        self.last["host"] = node
+        lane = self.lane
+        deps = [self.last.get(lane), *self.waits.pop(lane, [])]
+        node = self._node((lane, *label), deps)
+        self.last[lane] = node
         return node
 
     def before(self, a: int, b: int) -> bool:
@@ -97,6 +103,43 @@ class Log:
         return False
 
 
+class InlineReader:
+    """The disk reader's executor: each job runs at submit time, logged on the "reader" thread, after the submit."""
+
+    def __init__(self, log: Log, honour_join: bool = True) -> None:
+        self.log, self.honour_join = log, honour_join
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        self.log.waits.setdefault("reader", []).append(self.log.host("submit"))
+        future: Future[Any] = JoinedFuture(self.log, self.honour_join)
+        previous, self.log.lane = self.log.lane, "reader"
+        try:
+            future.set_result(fn(*args))
+        except Exception as exc:
+            future.set_exception(exc)
+        finally:
+            self.log.lane = previous
+        future.end = self.log.last.get("reader")  # type: ignore[attr-defined]
+        return future
+
+    def shutdown(self, wait: bool = True) -> None:
+        pass
+
+
+class JoinedFuture(Future):
+    """`result()` is the main thread joining the reader: its next op follows the reader's last op of the job."""
+
+    def __init__(self, log: Log, honour_join: bool) -> None:
+        super().__init__()
+        self.log, self.honour_join, self.end = log, honour_join, None
+
+    def result(self, timeout: float | None = None) -> Any:
+        if self.honour_join:
+            self.log.waits.setdefault("host", []).append(self.end)
+        self.log.host("join")
+        return super().result(timeout)
+
+
 class LoggedHostBlock:
     """Reading `.data` is the upload (the cache copies it to the device right away, on the current stream)."""
 
@@ -111,7 +154,12 @@ class LoggedHostBlock:
 
 
 def _races(
-    mode: str, slots: int, monkeypatch: pytest.MonkeyPatch, stream_waits: bool = True, host_waits: bool = True
+    mode: str,
+    slots: int,
+    monkeypatch: pytest.MonkeyPatch,
+    stream_waits: bool = True,
+    host_waits: bool = True,
+    join: bool = True,
 ) -> list[str]:
     golden = golden_dir()
     variant = sorted(p.parent.name for p in (golden / "cases").glob("*/transformer_forward.safetensors"))[0]
@@ -127,12 +175,13 @@ def _races(
         finally:
             log.current = previous
 
-    fills: list[tuple[int, int]] = []  # (block, host op) per disk-mode host slot fill
+    fills: list[tuple[int, int, int]] = []  # (block, host slot, host op) per disk-mode host slot fill
+    slot_of: dict[int, int] = {}  # host buffer address → slot
     real_fill = providers.fill_block
 
     def logged_fill(layout: Any, dst: torch.Tensor, *args: Any, **kwargs: Any) -> None:
         real_fill(layout, dst, *args, **kwargs)
-        fills.append((layout.index, log.host("fill", str(layout.index))))
+        fills.append((layout.index, slot_of.get(dst.data_ptr(), -1), log.host("fill", str(layout.index))))
 
     monkeypatch.setattr(providers, "fill_block", logged_fill)
     monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: compute)
@@ -143,9 +192,13 @@ def _races(
     )
     cache = model._cache
     cache.cuda, cache._copy_stream = True, copy  # the CUDA code path, on CPU tensors
+    provider = cache.provider
+    if mode == "disk":
+        provider._executor = InlineReader(log, join)
+        slot_of.update({b.data.data_ptr(): i for i, b in enumerate(provider._buffers)})
     copies: list[tuple[int, int | None, int]] = []  # (block, host slot, copy op) per upload
-    real_fetch = cache.provider.fetch
-    cache.provider.fetch = lambda index: LoggedHostBlock(real_fetch(index), log, copies)  # type: ignore[method-assign]
+    real_fetch = provider.fetch
+    provider.fetch = lambda index: LoggedHostBlock(real_fetch(index), log, copies)  # type: ignore[method-assign]
     runs: list[tuple[int, int, int, int]] = []  # (block, device row, start op, end op)
 
     def hooks(index: int) -> tuple[Any, Any]:
@@ -175,13 +228,23 @@ def _races(
         previous = [r for r in runs[:i] if r[1] == row and r[0] != block]
         if upload is not None and previous and not log.before(previous[-1][3], upload):
             races.append(f"run {i}: block {block}'s upload may overwrite row {row} while block {previous[-1][0]} runs")
-    if mode == "disk":  # each fetch fills a host slot, then uploads from it: fills and copies pair up in order
-        slots_used = [slot for _b, slot, _op in copies]
-        for k, (block, fill_op) in enumerate(fills):
-            earlier = [copies[j][2] for j in range(k) if slots_used[j] == slots_used[k]]
-            if earlier and not log.before(earlier[-1], fill_op):
-                races.append(f"fill {k}: block {block} may overwrite host slot {slots_used[k]} during an upload")
+    if mode == "disk":
+        for block, slot, fill_op in fills:
+            if any(s == slot and op < fill_op and not log.before(op, fill_op) for _b, s, op in copies):
+                races.append(f"fill of block {block} may overwrite host slot {slot} during an upload")
+        for block, slot, op in copies:
+            filled = [(b, f) for b, s, f in fills if s == slot and f < op]
+            if not filled or filled[-1][0] != block or not log.before(filled[-1][1], op):
+                races.append(f"upload of block {block} may read host slot {slot} before the reader filled it")
     assert len(runs) == 2 * len(model.model.transformer_blocks) and copies
+    if slots > 1:  # prefetch: block b+1's upload is queued before block b starts, and block b does not wait for it
+        for k, (block, _row, start, _end) in enumerate(runs[:-1]):
+            nxt = runs[k + 1][0]
+            after = runs[k - 1][3] if k else -1  # copies queued from this block's pre-hook: the prefetch
+            queued = [op for b, _s, op in copies if b == nxt and after < op < start]
+            if nxt != block and queued and log.before(queued[-1], start):
+                races.append(f"block {block} waits for the prefetch of block {nxt}")
+        assert any(b == runs[1][0] and op < runs[0][2] for b, _s, op in copies), "block 1 was not prefetched"
     return races
 
 
@@ -197,9 +260,15 @@ def test_dropping_the_stream_waits_is_caught(mode: str, monkeypatch: pytest.Monk
     assert any("overwrite row" in r for r in races), races
 
 
-def test_dropping_the_host_slot_wait_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
-    races = _races("disk", 1, monkeypatch, host_waits=False)
+@pytest.mark.parametrize("slots", [1, 2])
+def test_dropping_the_host_slot_wait_is_caught(slots: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    races = _races("disk", slots, monkeypatch, host_waits=False)
     assert any("overwrite host slot" in r for r in races), races
+
+
+def test_dropping_the_join_on_the_reader_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    races = _races("disk", 2, monkeypatch, join=False)
+    assert any("before the reader filled it" in r for r in races), races
 
 
 def test_golden_variants_exist() -> None:

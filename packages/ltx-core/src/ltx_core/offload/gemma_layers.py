@@ -4,7 +4,7 @@ outside the stack. Used for Gemma (48 decoder layers, ~24 GB in bf16) on cards t
 
 The layers compute with exactly the weights they would have resident (a copy is exact), so outputs are bitwise the
 resident ones. Host copies are ordinary (pageable) tensors: pinning 24 GB could starve a 32 GB machine, and the
-upload time is small next to a text encoding. The transformer has its own, richer streaming (`block_streaming`).
+upload time is small next to a text encoding. The transformer has its own, richer streaming (`offload.streaming`).
 """
 
 from __future__ import annotations

@@ -1,9 +1,13 @@
 """At most `slots` blocks on the compute device: FIFO cache over one device allocation, uploads on a side stream.
 
+`prefetch(i + 1)` is called from block i's pre-hook (with two or more slots): block i+1 uploads while block i
+computes, even when the host does not run ahead of the device. The compute stream waits on an upload's event only
+when that block is about to run (`get`), not when the upload is queued.
+
 CUDA ordering: a buffer is overwritten only after the copy stream has waited on the "compute done" event of the
 block that last used it; the compute stream waits on the upload's event before running the block. The host never
-blocks here (the disk reader blocks only before reusing one of its host slots). On a CPU device the same code runs
-synchronously with no CUDA call.
+blocks here (the disk reader blocks only before reusing one of its host slots, on its own thread). On a CPU device
+the same code runs synchronously with no CUDA call.
 """
 
 from __future__ import annotations
@@ -14,10 +18,10 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
-from ltx_core.block_streaming.layout import BLOCKS_PREFIX
-from ltx_core.block_streaming.prepare import fuse_loras_in_place
-from ltx_core.block_streaming.providers import BlockProvider
 from ltx_core.loader.lora import LoraWeights
+from ltx_core.offload.streaming.layout import BLOCKS_PREFIX
+from ltx_core.offload.streaming.prepare import fuse_loras_in_place
+from ltx_core.offload.streaming.providers import BlockProvider
 
 
 class DeviceBlockCache:
@@ -40,23 +44,48 @@ class DeviceBlockCache:
         self._free: deque[tuple[int, torch.cuda.Event | None]] = deque((i, None) for i in range(slots))
         self._cached: OrderedDict[int, int] = OrderedDict()  # block index → pool row, oldest first
         self._done: dict[int, torch.cuda.Event] = {}
+        self._ready: dict[int, torch.cuda.Event] = {}  # uploaded blocks the compute stream has not waited for yet
         self._copy_stream = torch.cuda.Stream(device) if self.cuda else None
         self.uploads = 0
+        self.slots = slots
         self.nbytes = slots * size
 
     def get(self, index: int) -> dict[str, torch.Tensor]:
-        """Block `index`'s tensors on the device (views into a pool row), uploading it when not cached."""
+        """Block `index`'s tensors on the device (views into a pool row), uploading it when not cached; the compute
+        stream is ordered after the upload."""
+        pool = self._pool
+        assert pool is not None, "block cache used after close()"
+        if index not in self._cached:
+            self._upload(index)
+        ready = self._ready.pop(index, None)
+        if ready is not None:
+            torch.cuda.current_stream(self.device).wait_event(ready)
+        return self.provider.layouts[index].views(pool[self._cached[index]])
+
+    def prefetch(self, index: int, running: int) -> None:
+        """Start uploading block `index` unless it is cached or the only row it could take holds `running` (the
+        block about to run). Called from the pre-hook of `running`, after `get(running)`."""
+        if index in self._cached or index == running:
+            return
+        oldest = next(iter(self._cached), None)
+        if len(self._cached) >= self.slots and oldest == running:
+            return
+        self._upload(index)
+
+    def _upload(self, index: int) -> None:
         pool = self._pool
         assert pool is not None, "block cache used after close()"
         layout = self.provider.layouts[index]
-        row = self._cached.get(index)
-        if row is not None:
-            return layout.views(pool[row])
-        if len(self._cached) >= pool.shape[0]:
+        if len(self._cached) >= self.slots:
             old, old_row = self._cached.popitem(last=False)
+            self._ready.pop(old, None)
             self._free.append((old_row, self._done.pop(old, None)))
         row, pending = self._free.popleft()
-        host = self.provider.fetch(index)
+        try:
+            host = self.provider.fetch(index)
+        except BaseException:  # a failed read leaves the row free for the next try
+            self._free.appendleft((row, pending))
+            raise
         dst = pool[row, : layout.nbytes]
         with self._on_copy_stream():
             if pending is not None:
@@ -68,10 +97,9 @@ class DeviceBlockCache:
             event = self._record(self._copy_stream)
         self.provider.release(host, event)
         if event is not None:
-            torch.cuda.current_stream(self.device).wait_event(event)
+            self._ready[index] = event
         self._cached[index] = row
         self.uploads += 1
-        return layout.views(pool[row])
 
     def mark_done(self, index: int) -> None:
         """Called after block `index` has been queued on the compute stream."""
@@ -103,5 +131,6 @@ class DeviceBlockCache:
             torch.cuda.current_stream(self.device).synchronize()
         self._cached.clear()
         self._done.clear()
+        self._ready.clear()
         self._free.clear()
         self._pool = None

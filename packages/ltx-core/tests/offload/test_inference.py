@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from ltx_core.block_streaming import StreamingTransformer, load_transformer_for_inference, release_transformer
 from ltx_core.errors import InputError
 from ltx_core.model.transformer import LTXModel
-from ltx_core.offload import GIB, MemoryInfo, OffloadMode
+from ltx_core.offload.policy import GIB, MemoryInfo, OffloadMode
+from ltx_core.offload.streaming import BlockStreamingWrapper, load_transformer_for_inference, release_transformer
 
 
 def _ckpt(golden: Path) -> Path:
@@ -30,7 +30,7 @@ def test_auto_on_cpu_is_resident(golden: Path, capsys: pytest.CaptureFixture[str
 def test_auto_streams_when_memory_is_short(golden: Path) -> None:
     tiny_gpu = MemoryInfo("cuda", 1, 64 * GIB)  # pretend: nothing fits the accelerator, RAM is plenty
     model, choice = load_transformer_for_inference(_ckpt(golden), device="cpu", memory=tiny_gpu, echo=None)
-    assert choice.mode is OffloadMode.CPU and isinstance(model, StreamingTransformer)
+    assert choice.mode is OffloadMode.CPU and isinstance(model, BlockStreamingWrapper)
     assert "may run out" in choice.reason
     release_transformer(model)
     assert model.closed

@@ -9,16 +9,16 @@ from pathlib import Path
 import pytest
 import torch
 
-from ltx_core.block_streaming import (
-    StreamingTransformer,
-    build_streaming_transformer,
-    load_resident_transformer,
-    transformer_footprint,
-)
 from ltx_core.errors import InputError
 from ltx_core.loader import LoraSpec
 from ltx_core.model.transformer import ModelType, X0Model
 from ltx_core.model.transformer.loading import load_transformer
+from ltx_core.offload.streaming import (
+    BlockStreamingWrapper,
+    build_streaming_transformer,
+    load_resident_transformer,
+    transformer_footprint,
+)
 from ltx_core.testing.golden import GoldenCase, golden_dir, golden_modality, load_case, report
 
 TOL = 1e-5
@@ -62,7 +62,7 @@ def test_streaming_bitwise_equals_resident(golden: Path, variant: str, with_lora
     case, ckpt, loras = _setup(golden, variant, with_lora)
     ref = _run(load_transformer(ckpt, loras=loras), case)
     with build_streaming_transformer(ckpt, mode, "cpu", loras=loras, device_slots=slots) as model:
-        assert isinstance(model, StreamingTransformer)
+        assert isinstance(model, BlockStreamingWrapper)
         first = _run(model, case)  # two forwards (velocity and x0): blocks are re-fetched after eviction
         second = _run(model, case)
         layers = model.config.num_layers
@@ -215,3 +215,28 @@ def test_streaming_cuda_bitwise(golden: Path, variant: str, quantization: str | 
     torch.cuda.synchronize()
     for i, out in enumerate(got):
         _assert_identical(out, ref, f"{variant}/{mode}/cuda#{i}")
+
+
+@pytest.mark.parametrize("slots", [1, 2])
+def test_a_failed_disk_read_leaves_the_model_usable(golden: Path, slots: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A block read that fails once (on the reader thread) raises from the forward; the next forward re-reads it
+    and is bitwise the resident result (no device row or host slot lost)."""
+    from ltx_core.offload.streaming import providers
+
+    case, ckpt, _ = _setup(golden, VARIANTS[0], False)
+    ref = _run(load_transformer(ckpt), case)
+    real_fill, failures = providers.fill_block, []
+
+    def flaky_fill(layout: object, *args: object, **kwargs: object) -> None:
+        if getattr(layout, "index", None) == 1 and not failures:
+            failures.append(1)
+            raise OSError("read error")
+        real_fill(layout, *args, **kwargs)
+
+    monkeypatch.setattr(providers, "fill_block", flaky_fill)
+    with build_streaming_transformer(ckpt, "disk", "cpu", device_slots=slots) as model:
+        with pytest.raises(OSError, match="read error"):
+            _run(model, case)
+        got = _run(model, case)
+    assert failures
+    _assert_identical(got, ref, "after a failed read")

@@ -7,11 +7,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from ltx_core.block_streaming import build_streaming_transformer
+from ltx_core import toolchain
 from ltx_core.compile import compile_transformer, is_compiled
 from ltx_core.errors import InputError
 from ltx_core.model.transformer import Modality
 from ltx_core.model.transformer.loading import load_transformer
+from ltx_core.offload.policy import OffloadMode, check_offload_options
+from ltx_core.offload.streaming import build_streaming_transformer, load_transformer_for_inference
 from ltx_core.testing.golden import load_case
 
 
@@ -52,3 +54,35 @@ def test_compile_refuses_streaming(golden: Path) -> None:
 def test_compile_refuses_other_modules() -> None:
     with pytest.raises(InputError, match="expects an LTXModel"):
         compile_transformer(torch.nn.Linear(2, 2))
+
+
+@pytest.fixture
+def no_compilers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A machine with Triton importable but no C/C++ compiler on PATH (and none named by $CC / $CXX)."""
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.delenv("CC", raising=False)
+    monkeypatch.delenv("CXX", raising=False)
+
+
+def test_compile_without_a_compiler_is_refused_in_one_line(no_compilers: None, golden: Path) -> None:
+    for device in (None, "cpu", "cuda"):
+        with pytest.raises(InputError, match=r"^--compile needs .*compiler.*; install it or run without --compile$"):
+            check_offload_options(OffloadMode.NONE, compile=True, device=device)
+    check_offload_options(OffloadMode.NONE)  # nothing asked of the toolchain without --compile
+    with pytest.raises(InputError, match="offload 'cpu'"):  # the streaming rule still comes first
+        check_offload_options(OffloadMode.CPU, compile=True)
+    ckpt, _, _ = _inputs(golden)
+    with pytest.raises(InputError, match="C\\+\\+ compiler"):
+        load_transformer_for_inference(ckpt, device="cpu", offload="none", compile=True, echo=None)
+    model = load_transformer(ckpt)
+    with pytest.raises(InputError, match="C\\+\\+ compiler"):
+        compile_transformer(model)
+    assert not is_compiled(model)
+
+
+def test_toolchain_names_what_is_missing(no_compilers: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert "C compiler" in (toolchain.triton_missing() or "") or "Triton" in (toolchain.triton_missing() or "")
+    assert "C++ compiler" in (toolchain.compile_toolchain_missing("cpu") or "")
+    monkeypatch.setenv("CC", "/usr/bin/cc-of-choice")
+    monkeypatch.setattr(toolchain.sysconfig, "get_paths", lambda: {"include": "/nonexistent/include"})
+    assert toolchain.compile_toolchain_missing(None) == "the Python headers (/nonexistent/include/Python.h)"

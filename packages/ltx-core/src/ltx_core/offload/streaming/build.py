@@ -12,19 +12,6 @@ from pathlib import Path
 
 import torch
 
-from ltx_core.block_streaming.device_cache import DeviceBlockCache
-from ltx_core.block_streaming.layout import (
-    BLOCKS_PREFIX,
-    BlockLayout,
-    memory_dtype,
-    plan_blocks,
-    split_blocks,
-    tensor_infos,
-)
-from ltx_core.block_streaming.prepare import TensorRecipe, fuse_loras_in_place
-from ltx_core.block_streaming.providers import BlockProvider, DiskBlockReader, RamBlockStore
-from ltx_core.block_streaming.reader import TensorReader
-from ltx_core.block_streaming.wrapper import StreamingTransformer
 from ltx_core.errors import CheckpointError, InputError
 from ltx_core.loader.builder import check_fits
 from ltx_core.loader.key_map import KeyMap
@@ -33,7 +20,7 @@ from ltx_core.loader.safetensors_file import Checkpoint, open_checkpoint
 from ltx_core.model.transformer.config import ModelType, TransformerConfig
 from ltx_core.model.transformer.loading import load_transformer, transformer_config, transformer_key_map
 from ltx_core.model.transformer.model import LTXModel
-from ltx_core.offload import (
+from ltx_core.offload.policy import (
     DEFAULT_RAM_RESERVE_BYTES,
     GIB,
     ModelFootprint,
@@ -41,6 +28,19 @@ from ltx_core.offload import (
     available_ram_bytes,
     parse_offload,
 )
+from ltx_core.offload.streaming.device_cache import DeviceBlockCache
+from ltx_core.offload.streaming.layout import (
+    BLOCKS_PREFIX,
+    BlockLayout,
+    memory_dtype,
+    plan_blocks,
+    split_blocks,
+    tensor_infos,
+)
+from ltx_core.offload.streaming.prepare import TensorRecipe, fuse_loras_in_place
+from ltx_core.offload.streaming.providers import BlockProvider, DiskBlockReader, RamBlockStore
+from ltx_core.offload.streaming.reader import TensorReader
+from ltx_core.offload.streaming.wrapper import BlockStreamingWrapper
 from ltx_core.quantization import (
     FP8_CAST_KEY_MAP,
     Quantization,
@@ -48,6 +48,7 @@ from ltx_core.quantization import (
     check_fp8_cast_device,
     check_quantization_fits,
     parse_quantization,
+    prepare_fp8_scaled_linears,
     scaled_fp8_stems,
     use_fp8_scaled_linears,
     use_upcast_linears,
@@ -153,6 +154,7 @@ def load_resident_transformer(
     model = _meta_model(cfg, quant, stems)
     selected = _select(ckpt, key_map, model)
     _check_quantization(quant, ckpt, selected, dev)
+    prepare_fp8_scaled_linears(model, dev)  # the kernel of each fp8-scaled-mm Linear, decided once
     lora_weights = _read_loras(loras, selected, ckpt)
     reader = TensorReader(ckpt)
     try:
@@ -176,7 +178,7 @@ def build_streaming_transformer(
     host_slots: int = 2,
     ram_available: int | None = None,
     ram_reserve_bytes: int = DEFAULT_RAM_RESERVE_BYTES,
-) -> StreamingTransformer:
+) -> BlockStreamingWrapper:
     """The transformer with non-block weights on `device` and blocks streamed from RAM ("cpu") or the file ("disk"),
     at most `device_slots` blocks on the device at a time. Call it like LTXModel; `close()` (or `with`) frees it.
 
@@ -195,6 +197,7 @@ def build_streaming_transformer(
     model = _meta_model(cfg, quant, stems).eval()
     selected = _select(ckpt, key_map, model)
     _check_quantization(quant, ckpt, selected, dev)
+    prepare_fp8_scaled_linears(model, dev)  # the kernel of each fp8-scaled-mm Linear, decided once
     lora_weights = _read_loras(loras, selected, ckpt)
     recipe = TensorRecipe(key_map, dtype)
     infos = tensor_infos(ckpt)
@@ -220,7 +223,7 @@ def build_streaming_transformer(
             provider.close()
         reader.close()
         raise
-    return StreamingTransformer(model, cache, provider, reader, offload.value)
+    return BlockStreamingWrapper(model, cache, provider, reader, offload.value)
 
 
 def _check_ram(layouts: Sequence[BlockLayout], ram_available: int | None, reserve: int) -> None:

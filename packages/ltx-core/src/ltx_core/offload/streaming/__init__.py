@@ -1,16 +1,16 @@
 """Block streaming (spec B.10): run the transformer with its blocks kept in host RAM or read from the checkpoint on
 demand, at most two blocks on the accelerator at a time, bitwise identical to the resident model."""
 
-from ltx_core.block_streaming.build import (
+from ltx_core.offload.streaming.build import (
     build_streaming_transformer,
     load_resident_transformer,
     transformer_footprint,
 )
-from ltx_core.block_streaming.inference import load_transformer_for_inference, release_transformer
-from ltx_core.block_streaming.wrapper import StreamingTransformer
+from ltx_core.offload.streaming.inference import load_transformer_for_inference, release_transformer
+from ltx_core.offload.streaming.wrapper import BlockStreamingWrapper
 
 __all__ = [
-    "StreamingTransformer",
+    "BlockStreamingWrapper",
     "build_streaming_transformer",
     "load_resident_transformer",
     "load_transformer_for_inference",

@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from ltx_core.block_streaming import transformer_footprint
 from ltx_core.errors import InputError
-from ltx_core.offload import (
+from ltx_core.offload.policy import (
     GIB,
     MemoryInfo,
     ModelFootprint,
@@ -21,6 +20,7 @@ from ltx_core.offload import (
     probe_memory,
     resolve_offload,
 )
+from ltx_core.offload.streaming import transformer_footprint
 
 # LTX-2.3 22B transformer, 48 blocks, by hand: bf16 ≈ 0.86 GiB per block + ~2 GiB outside the blocks;
 # fp8-cast halves the block Linears (≈ 0.45 GiB per block).
