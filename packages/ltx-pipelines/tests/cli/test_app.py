@@ -26,6 +26,7 @@ from ltx_pipelines.cli.app import (
     multi_value_option,
     pipeline_command,
 )
+from ltx_pipelines.cli.commands import build_app
 from ltx_pipelines.cli.options import DISTILLED_TWO_STAGE, HQ_TWO_STAGE, ONE_STAGE, TWO_STAGE, CommonArgs
 from ltx_pipelines.cli.values import PATH_STRENGTH, ImageConditioningArg, PathStrengthArg
 from ltx_pipelines.utils.constants import LTX_2_3_HQ_PARAMS
@@ -262,11 +263,9 @@ def test_an_op_missing_on_mps_is_one_line_naming_the_fallback() -> None:
 def test_help_overrides_and_list_defaults_survive_rich_markup() -> None:
     """A pipeline may word a shared option's help its own way; a list default's "[default: 28]" must not be eaten
     as rich markup (the a2vid CLI's STG blocks come from its parameters, not the checkpoint)."""
-    from ltx_pipelines import a2vid_two_stage, lipdub
-
-    lipdub_help = " ".join(_invoke(lipdub._app(), ["--help"]).output.replace("│", " ").split())
+    lipdub_help = " ".join(_invoke(build_app("lipdub"), ["--help"]).output.replace("│", " ").split())
     assert "The lip-dub IC-LoRA and its strength (default 1.0); exactly one." in lipdub_help
-    a2vid_help = " ".join(_invoke(a2vid_two_stage._app(), ["--help"]).output.replace("│", " ").split())
+    a2vid_help = " ".join(_invoke(build_app("a2vid_two_stage"), ["--help"]).output.replace("│", " ").split())
     assert "(the flag alone: none). [default: 28]" in a2vid_help
     app = create_app("unknown help")
     with pytest.raises(ValueError, match="unknown shared option"):
