@@ -85,6 +85,10 @@ class CommonArgs:
         """The main checkpoint, whichever flag gave it."""
         return self.checkpoint_path or self.distilled_checkpoint_path
 
+    def pick(self, *names: str) -> dict[str, Any]:
+        """The named values as keyword arguments of a pipeline call (the call's parameters carry these names)."""
+        return {name: getattr(self, name) for name in names}
+
     @property
     def checkpoint(self) -> Path:
         """The main checkpoint of a command whose option set requires one."""

@@ -68,22 +68,11 @@ def a2vid_two_stage(
     def generate(progress: Progress) -> A2VidResult:
         pipeline = A2VidPipelineTwoStage(args.checkpoint, args.distilled_loras, args.upsampler, args.gemma_root,
                                          args.loras, args.device, runtime=transformer_runtime(args))  # fmt: skip
-        return pipeline(
-            args.prompt,
-            args.seed,
-            args.height,
-            args.width,
-            args.num_frames,
-            args.frame_rate,
-            soundtrack[0],  # already read and cut to [start, start + duration)
-            negative_prompt=args.negative_prompt,
-            num_inference_steps=args.num_inference_steps,
-            video_guider_params=args.video_guider_params(),
-            images=cli_images(args),
-            enhance_prompt=args.enhance_prompt,
-            max_batch_size=args.max_batch_size,
-            progress=progress,
-        )
+        values = args.pick("seed", "height", "width", "num_frames", "frame_rate", "negative_prompt",
+                           "num_inference_steps", "enhance_prompt", "max_batch_size")  # fmt: skip
+        # the soundtrack was already read and cut to [start, start + duration) by the checks
+        return pipeline(args.prompt, audio=soundtrack[0], **values, video_guider_params=args.video_guider_params(),
+                        images=cli_images(args), progress=progress)  # fmt: skip
 
     run_pipeline_cli(args, checks, generate)
 

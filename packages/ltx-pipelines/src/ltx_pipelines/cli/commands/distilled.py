@@ -20,17 +20,8 @@ def distilled(args: CommonArgs) -> None:
     def generate(progress: Progress) -> PipelineResult:
         pipeline = DistilledPipeline(args.checkpoint, args.gemma_root, args.upsampler, args.loras, args.device,
                                      runtime=transformer_runtime(args))  # fmt: skip
-        return pipeline(
-            args.prompt,
-            seed=args.seed,
-            height=args.height,
-            width=args.width,
-            num_frames=args.num_frames,
-            frame_rate=args.frame_rate,
-            images=cli_images(args),
-            enhance_prompt=args.enhance_prompt,
-            progress=progress,
-        )
+        values = args.pick("seed", "height", "width", "num_frames", "frame_rate", "enhance_prompt")
+        return pipeline(args.prompt, **values, images=cli_images(args), progress=progress)
 
     run_pipeline_cli(args, checks, generate)
 

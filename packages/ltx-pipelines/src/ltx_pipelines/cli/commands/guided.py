@@ -64,24 +64,21 @@ def guided_preflight(args: CommonArgs, *, two_stage: bool) -> None:
 
 def guided_call_options(args: CommonArgs) -> dict[str, Any]:
     """The keyword arguments every guided pipeline call takes from the parsed shared options."""
-    return {
-        "seed": args.seed,
-        "height": args.height,
-        "width": args.width,
-        "num_frames": args.num_frames,
-        "frame_rate": args.frame_rate,
-        "num_inference_steps": args.num_inference_steps,
-        "video_guider_params": args.video_guider_params(),
-        "audio_guider_params": args.audio_guider_params(),
-        "images": cli_images(args),
-        "enhance_prompt": args.enhance_prompt,
-        "max_batch_size": args.max_batch_size,
-    }
+    shared = ("seed", "height", "width", "num_frames", "frame_rate", "num_inference_steps", "enhance_prompt",
+              "max_batch_size")  # fmt: skip
+    return {**args.pick(*shared), "video_guider_params": args.video_guider_params(),
+            "audio_guider_params": args.audio_guider_params(), "images": cli_images(args)}  # fmt: skip
 
 
-def _run_guided(args: CommonArgs, pipeline: Callable[[], Any], two_stage: bool, **sigmas: torch.Tensor | None) -> None:
+Build = Callable[[CommonArgs], Callable[..., PipelineResult]]  # parsed arguments → the pipeline (a callable)
+
+
+def _run_guided(args: CommonArgs, build: Build, two_stage: bool, **sigmas: torch.Tensor | None) -> None:
+    """The run of every guided command: its checks, then `build(args)` called with the shared options."""
+
     def generate(progress: Progress) -> PipelineResult:
-        return pipeline()(args.prompt, args.negative_prompt, **guided_call_options(args), **sigmas, progress=progress)
+        pipeline = build(args)
+        return pipeline(args.prompt, args.negative_prompt, **guided_call_options(args), **sigmas, progress=progress)
 
     run_pipeline_cli(args, lambda: guided_preflight(args, two_stage=two_stage), generate)
 
@@ -89,7 +86,7 @@ def _run_guided(args: CommonArgs, pipeline: Callable[[], Any], two_stage: bool, 
 def ti2vid_one_stage(args: CommonArgs, sigmas: list[torch.Tensor] = SIGMAS) -> None:
     """One guided stage at the output size (CFG, STG, modality guidance), decode, write the MP4."""
     schedule = parse_sigmas_option(sigmas, "--sigmas")
-    _run_guided(args, lambda: _one_stage(args), False, sigmas=schedule)
+    _run_guided(args, _one_stage, False, sigmas=schedule)
 
 
 def _one_stage(args: CommonArgs) -> TI2VidOneStagePipeline:
@@ -97,10 +94,7 @@ def _one_stage(args: CommonArgs) -> TI2VidOneStagePipeline:
                                   runtime=transformer_runtime(args))  # fmt: skip
 
 
-TwoStageBuild = Callable[[CommonArgs], TI2VidTwoStagesPipeline | TI2VidTwoStagesHQPipeline]
-
-
-def _two_stage_run(build: TwoStageBuild, doc: str) -> Callable[..., None]:
+def _two_stage_run(build: Build, doc: str) -> Callable[..., None]:
     """The command of a two-stage guided pipeline class; `build(args)` makes the pipeline."""
 
     def run(
@@ -110,7 +104,7 @@ def _two_stage_run(build: TwoStageBuild, doc: str) -> Callable[..., None]:
     ) -> None:
         sigmas_1 = parse_sigmas_option(stage_1_sigmas, "--stage-1-sigmas")
         sigmas_2 = parse_sigmas_option(stage_2_sigmas, "--stage-2-sigmas")
-        _run_guided(args, lambda: build(args), True, stage_1_sigmas=sigmas_1, stage_2_sigmas=sigmas_2)
+        _run_guided(args, build, True, stage_1_sigmas=sigmas_1, stage_2_sigmas=sigmas_2)
 
     run.__doc__ = doc
     return run

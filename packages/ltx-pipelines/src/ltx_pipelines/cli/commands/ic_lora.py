@@ -96,14 +96,9 @@ def ic_lora(
                                   runtime=transformer_runtime(args))  # fmt: skip
         return pipeline(
             args.prompt,
-            seed=args.seed,
-            height=args.height,
-            width=args.width,
-            num_frames=args.num_frames,
-            frame_rate=args.frame_rate,
+            **args.pick("seed", "height", "width", "num_frames", "frame_rate", "enhance_prompt"),
             images=cli_images(args),
             video_conditioning=[VideoConditioningInput(r.path, r.strength) for r in video_conditioning],
-            enhance_prompt=args.enhance_prompt,
             conditioning_attention_strength=strength,
             skip_stage_2=skip_stage_2,
             conditioning_attention_mask=mask,
@@ -135,17 +130,9 @@ def lipdub(
     def generate(progress: Progress) -> PipelineResult:
         pipeline = LipDubPipeline(args.checkpoint, args.upsampler, args.gemma_root, args.loras[0], args.device,
                                   runtime=transformer_runtime(args))  # fmt: skip
-        return pipeline(
-            args.prompt,
-            seed=args.seed,
-            height=args.height,
-            width=args.width,
-            images=[],
-            reference_video=reference_video,
-            reference_strength=reference_strength,
-            enhance_prompt=args.enhance_prompt,
-            progress=progress,
-        )
+        values = args.pick("seed", "height", "width", "enhance_prompt")
+        return pipeline(args.prompt, **values, images=[], reference_video=reference_video,
+                        reference_strength=reference_strength, progress=progress)  # fmt: skip
 
     run_pipeline_cli(args, checks, generate)
 

@@ -84,22 +84,12 @@ def retake(
         checkpoint, distilled = checkpoint_choice(args)
         pipeline = RetakePipeline(checkpoint, args.gemma_root, args.loras, args.device, distilled=distilled,
                                   runtime=transformer_runtime(args))  # fmt: skip
-        return pipeline(
-            video_path,
-            args.prompt,
-            start_time,
-            end_time,
-            args.seed,
-            negative_prompt=args.negative_prompt,
-            num_inference_steps=args.num_inference_steps if steps_given or not distilled else None,
-            video_guider_params=args.video_guider_params(),
-            audio_guider_params=args.audio_guider_params(),
-            regenerate_video=regenerate_video,
-            regenerate_audio=regenerate_audio,
-            enhance_prompt=args.enhance_prompt,
-            max_batch_size=args.max_batch_size,
-            progress=progress,
-        )
+        steps = args.num_inference_steps if steps_given or not distilled else None
+        return pipeline(video_path, args.prompt, start_time, end_time, args.seed, num_inference_steps=steps,
+                        **args.pick("negative_prompt", "enhance_prompt", "max_batch_size"),
+                        video_guider_params=args.video_guider_params(), audio_guider_params=args.audio_guider_params(),
+                        regenerate_video=regenerate_video, regenerate_audio=regenerate_audio,
+                        progress=progress)  # fmt: skip
 
     run_pipeline_cli(args, checks, generate)
 
