@@ -4,7 +4,7 @@ A reference ("control") video is read (a file, or frames already decoded), prepr
 (the stage size divided by the IC-LoRA's `reference_downscale_factor`), VAE-encoded, and appended after the generated
 video tokens as a `VideoConditionByReferenceLatent`; an optional pixel-space attention mask is downsampled to the
 reference latent grid and turns into per-token attention weights. Also here: the distilled-checkpoint check both
-pipelines need (their command-line checks are in `ltx_pipelines.cli.commands.ic_lora`).
+pipelines need (their command-line checks are in `cli/commands/ic_lora.py`).
 """
 
 from __future__ import annotations
