@@ -21,7 +21,8 @@ from typer.testing import CliRunner
 from ltx_core.errors import CheckpointError
 from ltx_core.loader import SafetensorsFile
 from ltx_core.testing.tiny_checkpoints import VERSIONS, make_tiny_checkpoints
-from ltx_pipelines.distilled import DistilledPipeline, _app
+from ltx_pipelines.cli.commands import build_app
+from ltx_pipelines.distilled import DistilledPipeline
 from ltx_pipelines.utils.blocks import PromptEncoder
 from ltx_pipelines.utils.helpers import ImageConditioningInput
 
@@ -51,7 +52,7 @@ def _args(folder: Path, out: Path, *extra: str, ckpt: Path | None = None) -> lis
 
 
 def _invoke(args: list[str]) -> tuple[int, str]:
-    result = CliRunner().invoke(_app(), args)
+    result = CliRunner().invoke(build_app("distilled"), args)
     return result.exit_code, result.output  # click >= 8.2: stdout and stderr interleaved
 
 

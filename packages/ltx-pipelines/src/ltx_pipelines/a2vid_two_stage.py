@@ -210,102 +210,10 @@ class A2VidPipelineTwoStage(PipelineBase):
         return track
 
 
-# --- command line --------------------------------------------------------------------------------------------------
+def main(argv: Sequence[str] | None = None) -> None:
+    from ltx_pipelines.cli.commands import main as run_command_line  # the command line lives in ltx_pipelines.cli
 
-_AUDIO_HELP = (
-    "Soundtrack to animate: any audio or video file PyAV reads (its first audio stream). Mono is used as both "
-    "channels; a track shorter than the video is padded with silence; a silent track, a file without audio or an "
-    "unreadable file is refused. The MP4 carries this audio unchanged."
-)
-
-
-def preflight(args: Any, audio_path: Path, audio_start_time: float, audio_max_duration: float | None) -> Audio:
-    """Checks on headers and small files before any model is built (a failure exits with 2); returns the soundtrack
-    so that an unreadable, empty or silent one is reported now."""
-    from ltx_pipelines.cli.preflight import components
-    from ltx_pipelines.cli.preflight import preflight as shared_preflight
-
-    needed = components("transformer", "text projection", "video VAE encoder", "video VAE decoder",
-                        "video latent statistics", "audio VAE encoder")  # fmt: skip
-    shared_preflight(args, args.checkpoint_path, needed, upsampler=args.spatial_upsampler_path,
-                     loras=(*args.loras, *args.distilled_loras), images=args.images)  # fmt: skip
-    if audio_start_time < 0:
-        raise InputError(f"--audio-start-time {audio_start_time} is negative; valid: 0 or more seconds")
-    if audio_max_duration is not None and audio_max_duration <= 0:
-        raise InputError(f"--audio-max-duration {audio_max_duration} must be positive (seconds)")
-    track = load_source_audio(audio_path, audio_start_time, audio_max_duration)
-    assert track is not None
-    if is_silent(track):
-        raise InputError(f"--audio-path {audio_path.name} is silent from {audio_start_time} s on: nothing to "
-                         "animate; use a text/image-to-video pipeline instead")  # fmt: skip
-    return track
-
-
-def _app() -> Any:
-    import typer
-
-    from ltx_pipelines.cli.app import create_app, pipeline_command
-    from ltx_pipelines.cli.options import TWO_STAGE
-    from ltx_pipelines.cli.values import input_file
-    from ltx_pipelines.utils.constants import LTX_2_3_PARAMS
-
-    audio_path_option = typer.Option(..., "--audio-path", help=_AUDIO_HELP, parser=input_file, metavar="PATH")
-    start_option = typer.Option(0.0, "--audio-start-time", help="Where the soundtrack starts (s).")
-    duration_option = typer.Option(
-        None, "--audio-max-duration", help="Seconds of audio to use. Default: the video's length."
-    )
-
-    app = create_app(help="Audio to video (LTX-2 / LTX-2.3 full model, two stages): a video made to a soundtrack.")
-
-    # The official A2Vid CLI always uses the LTX-2.3 defaults (no detection from the checkpoint).
-    @pipeline_command(app, TWO_STAGE, params=LTX_2_3_PARAMS, detect=False, two_stage=True)
-    def a2vid_two_stage(
-        args: Any,
-        audio_path: Path = audio_path_option,
-        audio_start_time: float = start_option,
-        audio_max_duration: float | None = duration_option,
-    ) -> None:
-        """Stage 1 at half size (video guidance; the audio stays frozen), x2 upsampling, stage 2 with the distilled
-        LoRA, MP4 with the original soundtrack. Audio guidance flags are accepted for compatibility but have no
-        effect: the audio is never denoised."""
-        from ltx_pipelines.cli.runtime import cli_images, run_pipeline_cli, transformer_runtime
-
-        duration = audio_max_duration if audio_max_duration is not None else args.num_frames / args.frame_rate
-        soundtrack: list[Audio] = []
-
-        def checks() -> None:
-            soundtrack.append(preflight(args, audio_path, audio_start_time, duration))
-
-        def call(progress: Progress) -> A2VidResult:
-            pipeline = A2VidPipelineTwoStage(
-                args.checkpoint_path, args.distilled_loras, args.spatial_upsampler_path, args.gemma_root, args.loras,
-                args.device, runtime=transformer_runtime(args),
-            )  # fmt: skip
-            result = pipeline(
-                args.prompt,
-                args.seed,
-                args.height,
-                args.width,
-                args.num_frames,
-                args.frame_rate,
-                soundtrack[0],  # already read and cut to [start, start + duration)
-                negative_prompt=args.negative_prompt,
-                num_inference_steps=args.num_inference_steps,
-                video_guider_params=args.video_guider_params(),
-                images=cli_images(args),
-                enhance_prompt=args.enhance_prompt,
-                max_batch_size=args.max_batch_size,
-                progress=progress,
-            )
-            return result
-
-        run_pipeline_cli(args, checks, call)
-
-    return app
-
-
-def main() -> None:
-    _app()(prog_name="python -m ltx_pipelines.a2vid_two_stage")
+    run_command_line("a2vid_two_stage", argv)
 
 
 if __name__ == "__main__":

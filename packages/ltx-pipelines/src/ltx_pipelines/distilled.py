@@ -120,60 +120,10 @@ class DistilledPipeline(PipelineBase):
         )
 
 
-# --- command line --------------------------------------------------------------------------------------------------
-
-
-def preflight(args: Any) -> None:
-    """Every check that needs only headers and small files, before any model is built (errors exit with 2)."""
-    from ltx_pipelines.cli.preflight import GENERATION, components
-    from ltx_pipelines.cli.preflight import preflight as shared_preflight
-
-    needed = components(*GENERATION, "video VAE encoder")
-    shared_preflight(args, args.distilled_checkpoint_path, needed,
-                     upsampler=args.spatial_upsampler_path, loras=args.loras, images=args.images)  # fmt: skip
-
-
-def run_command(args: Any) -> Path:
-    """The CLI's work after parsing: checks (exit 2 on failure), generation, writing, summary."""
-    from ltx_pipelines.cli.runtime import cli_images, run_pipeline_cli, transformer_runtime
-
-    def generate(progress: Progress) -> PipelineResult:
-        pipeline = DistilledPipeline(
-            args.distilled_checkpoint_path, args.gemma_root, args.spatial_upsampler_path, args.loras, args.device,
-            runtime=transformer_runtime(args),
-        )  # fmt: skip
-        return pipeline(
-            args.prompt,
-            seed=args.seed,
-            height=args.height,
-            width=args.width,
-            num_frames=args.num_frames,
-            frame_rate=args.frame_rate,
-            images=cli_images(args),
-            enhance_prompt=args.enhance_prompt,
-            progress=progress,
-        )
-
-    return run_pipeline_cli(args, lambda: preflight(args), generate)
-
-
-def _app() -> Any:
-    from ltx_pipelines.cli.app import create_app, pipeline_command
-    from ltx_pipelines.cli.options import DISTILLED_TWO_STAGE
-
-    app = create_app(help="Distilled LTX-2 / LTX-2.3: prompt (and images) to an MP4 with sound, in two stages.")
-
-    @pipeline_command(app, DISTILLED_TWO_STAGE, two_stage=True)
-    def distilled(args: Any) -> None:
-        """Half-size stage 1 (8 steps), x2 latent upsampling, full-size stage 2 (3 steps), decode, write the MP4."""
-        run_command(args)
-
-    return app
-
-
 def main(argv: Sequence[str] | None = None) -> None:
-    """Run the command line (`argv` None: `sys.argv`). Exits with the command's code, as a script does."""
-    _app()(args=None if argv is None else list(argv), prog_name="python -m ltx_pipelines.distilled")
+    from ltx_pipelines.cli.commands import main as run_command_line  # the command line lives in ltx_pipelines.cli
+
+    run_command_line("distilled", argv)
 
 
 if __name__ == "__main__":

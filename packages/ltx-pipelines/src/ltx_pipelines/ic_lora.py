@@ -24,7 +24,6 @@ from ltx_pipelines.utils.blocks import (
     Recorder,
     TransformerRuntime,
     VideoEncodeFn,
-    resolve_device,
 )
 from ltx_pipelines.utils.constants import distilled_sigmas, stage_2_distilled_sigmas
 from ltx_pipelines.utils.denoisers import SimpleDenoiser
@@ -174,108 +173,10 @@ class ICLoraPipeline(PipelineBase):
         )
 
 
-# --- command line --------------------------------------------------------------------------------------------------
+def main(argv: Sequence[str] | None = None) -> None:
+    from ltx_pipelines.cli.commands import main as run_command_line  # the command line lives in ltx_pipelines.cli
 
-
-def _app() -> Any:
-    import typer
-
-    from ltx_pipelines.cli.app import create_app, multi_value_option, pipeline_command
-    from ltx_pipelines.cli.options import DISTILLED_TWO_STAGE
-    from ltx_pipelines.cli.values import PATH_STRENGTH
-
-    app = create_app(help="IC-LoRA video-to-video (distilled LTX-2 / LTX-2.3): a control video steers the generation.")
-    video_conditioning_option = multi_value_option(
-        PATH_STRENGTH,
-        "--video-conditioning",
-        "Reference (control) video and its strength in [0, 1]. Repeatable.",
-        required=True,
-    )
-    mask_option = multi_value_option(
-        PATH_STRENGTH,
-        "--conditioning-attention-mask",
-        "Mask video (white = attend to the reference) and the attention strength in [0, 1].",
-    )
-
-    @pipeline_command(
-        app,
-        DISTILLED_TWO_STAGE,
-        two_stage=True,
-        helps={"loras": "IC-LoRA file and its strength (default 1.0); at least one. Repeatable."},
-    )
-    def ic_lora(
-        args: Any,
-        video_conditioning: list[str] = video_conditioning_option,
-        conditioning_attention_mask: list[str] = mask_option,
-        skip_stage_2: bool = typer.Option(
-            False, "--skip-stage-2", help="Stop after stage 1: half-resolution output, no upsampling or refinement."
-        ),
-    ) -> None:
-        """Stage 1 at half size with the IC-LoRA and the reference video(s), x2 upsampling, stage 2, MP4."""
-        from ltx_pipelines.cli.runtime import run_pipeline_cli
-        from ltx_pipelines.utils.ic_reference import preflight, probe_video
-
-        def checks() -> None:
-            if len(conditioning_attention_mask) > 1:
-                raise InputError(
-                    f"--conditioning-attention-mask was given {len(conditioning_attention_mask)} times; give it once"
-                )
-            for mask in conditioning_attention_mask:
-                check_attention_strength(mask.strength)
-            for reference in video_conditioning:
-                if not 0.0 <= reference.strength <= 1.0:
-                    raise InputError(f"--video-conditioning {reference.path.name}: STRENGTH {reference.strength} "
-                                     "is outside [0, 1]")  # fmt: skip
-            preflight(args, pipeline="IC-LoRA", loras_required=True)
-            for reference in video_conditioning:
-                probe_video(reference.path, "--video-conditioning")
-            for mask in conditioning_attention_mask:
-                probe_video(mask.path, "--conditioning-attention-mask")
-
-        run_pipeline_cli(args, checks, _cli_call(args, video_conditioning, conditioning_attention_mask, skip_stage_2))
-
-    return app
-
-
-def _cli_call(args: Any, references: list[Any], masks: list[Any], skip_stage_2: bool) -> Any:
-    """The CLI's pipeline run on checked arguments: `call(progress)` → (result, output fps)."""
-    from ltx_pipelines.cli.runtime import cli_images, transformer_runtime
-    from ltx_pipelines.utils.ic_reference import load_attention_mask_video
-
-    def call(progress: Progress) -> PipelineResult:
-        device = resolve_device(args.device)
-        mask, strength = None, 1.0
-        if masks:
-            strength = masks[0].strength
-            mask = load_attention_mask_video(
-                masks[0].path, args.num_frames, args.height // 2, args.width // 2, torch.bfloat16, device
-            )
-        pipeline = ICLoraPipeline(
-            args.distilled_checkpoint_path, args.spatial_upsampler_path, args.gemma_root, args.loras, device,
-            runtime=transformer_runtime(args),
-        )  # fmt: skip
-        result = pipeline(
-            args.prompt,
-            seed=args.seed,
-            height=args.height,
-            width=args.width,
-            num_frames=args.num_frames,
-            frame_rate=args.frame_rate,
-            images=cli_images(args),
-            video_conditioning=[VideoConditioningInput(r.path, r.strength) for r in references],
-            enhance_prompt=args.enhance_prompt,
-            conditioning_attention_strength=strength,
-            skip_stage_2=skip_stage_2,
-            conditioning_attention_mask=mask,
-            progress=progress,
-        )
-        return result
-
-    return call
-
-
-def main() -> None:
-    _app()()
+    run_command_line("ic_lora", argv)
 
 
 if __name__ == "__main__":

@@ -9,9 +9,9 @@ Run it: `python -m ltx_pipelines.keyframe_interpolation --help`.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
-from ltx_pipelines.ti2vid_two_stages import TI2VidTwoStagesPipeline, build_two_stage_app
+from ltx_pipelines.ti2vid_two_stages import TI2VidTwoStagesPipeline
 from ltx_pipelines.utils.helpers import ConditioningsFn, image_conditionings_by_adding_guiding_latent
 
 
@@ -26,18 +26,10 @@ class KeyframeInterpolationPipeline(TI2VidTwoStagesPipeline):
     conditionings_fn: ConditioningsFn = staticmethod(image_conditionings_by_adding_guiding_latent)  # type: ignore[assignment]
 
 
-def _app() -> Any:
-    return build_two_stage_app(
-        KeyframeInterpolationPipeline,
-        "keyframe_interpolation",
-        "LTX-2 / LTX-2.3 full model: interpolate a video with sound through keyframe images (--image PATH FRAME_IDX "
-        "STRENGTH, every image appended as a guiding keyframe); guided half-size stage 1, x2 upsampling, stage 2 "
-        "refined with the distilled LoRA.",
-    )
+def main(argv: Sequence[str] | None = None) -> None:
+    from ltx_pipelines.cli.commands import main as run_command_line  # the command line lives in ltx_pipelines.cli
 
-
-def main() -> None:
-    _app()()
+    run_command_line("keyframe_interpolation", argv)
 
 
 if __name__ == "__main__":

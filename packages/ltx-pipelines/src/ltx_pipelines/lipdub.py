@@ -265,85 +265,10 @@ class LipDubPipeline(PipelineBase):
         )
 
 
-# --- command line --------------------------------------------------------------------------------------------------
+def main(argv: Sequence[str] | None = None) -> None:
+    from ltx_pipelines.cli.commands import main as run_command_line  # the command line lives in ltx_pipelines.cli
 
-LIPDUB_OPTIONS = ("distilled_checkpoint_path", "gemma_root", "prompt", "output_path", "seed", "loras",
-                  "enhance_prompt", "offload", "max_batch_size", "quantization", "compile", "device", "quiet",
-                  "height", "width", "spatial_upsampler_path")  # fmt: skip
-
-
-def _options() -> tuple[Any, Any]:
-    import typer
-
-    from ltx_pipelines.cli.values import input_file
-
-    video = typer.Option(
-        ..., "--reference-video", parser=input_file, metavar="PATH",
-        help="The clip to dub: its frames (snapped down to 8k+1), fps and audio track set the output.",
-    )  # fmt: skip
-    strength = typer.Option(1.0, "--reference-strength", help="Reference video conditioning strength in [0, 1].")
-    return video, strength
-
-
-def _app() -> Any:
-    from ltx_pipelines.cli.app import create_app, pipeline_command
-    from ltx_pipelines.cli.preflight import GENERATION, components
-    from ltx_pipelines.cli.runtime import run_pipeline_cli, transformer_runtime
-    from ltx_pipelines.utils.ic_reference import preflight, probe_video
-
-    video_option, strength_option = _options()
-    app = create_app(help="Lip dubbing (distilled LTX-2.3 + lip-dub IC-LoRA): re-render a clip to match its audio.")
-
-    @pipeline_command(
-        app,
-        LIPDUB_OPTIONS,
-        two_stage=True,
-        helps={"loras": "The lip-dub IC-LoRA and its strength (default 1.0); exactly one."},
-    )
-    def lipdub(
-        args: Any,
-        reference_video: Path = video_option,
-        reference_strength: float = strength_option,
-    ) -> None:
-        """Half-size stage 1, x2 upsampling, full-size stage 2, both with the lip-dub IC-LoRA; writes the MP4."""
-
-        def checks() -> None:
-            if not 0.0 <= reference_strength <= 1.0:
-                raise InputError(f"--reference-strength {reference_strength} is outside [0, 1]")
-            needed = components(*GENERATION, "video VAE encoder", "audio VAE encoder")
-            preflight(args, pipeline="lip-dub", components=needed, exactly_one_lora=True)
-            probe_video(reference_video, "--reference-video", audio=True)
-
-        def call(progress: Progress) -> PipelineResult:
-
-            pipeline = LipDubPipeline(
-                args.distilled_checkpoint_path,
-                args.spatial_upsampler_path,
-                args.gemma_root,
-                args.loras[0],
-                args.device,
-                runtime=transformer_runtime(args),
-            )
-            result = pipeline(
-                args.prompt,
-                seed=args.seed,
-                height=args.height,
-                width=args.width,
-                images=[],
-                reference_video=reference_video,
-                reference_strength=reference_strength,
-                enhance_prompt=args.enhance_prompt,
-                progress=progress,
-            )
-            return result
-
-        run_pipeline_cli(args, checks, call)
-
-    return app
-
-
-def main() -> None:
-    _app()()
+    run_command_line("lipdub", argv)
 
 
 if __name__ == "__main__":

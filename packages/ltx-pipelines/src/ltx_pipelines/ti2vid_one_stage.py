@@ -116,48 +116,10 @@ class TI2VidOneStagePipeline(GuidedPipelineBase):
         )
 
 
-# --- command line --------------------------------------------------------------------------------------------------
+def main(argv: Sequence[str] | None = None) -> None:
+    from ltx_pipelines.cli.commands import main as run_command_line  # the command line lives in ltx_pipelines.cli
 
-SIGMAS_FLAG = "--sigmas"
-
-
-def _app() -> Any:
-    from ltx_pipelines.cli.app import create_app, pipeline_command
-    from ltx_pipelines.cli.options import ONE_STAGE
-    from ltx_pipelines.cli.runtime import transformer_runtime
-    from ltx_pipelines.utils.guided_stages import guided_call_options, parse_sigmas_option, run_cli, sigmas_option
-
-    app = create_app(help="LTX-2 / LTX-2.3 full model: prompt (and images) to an MP4 with sound in one guided stage.")
-    sigmas_flag = sigmas_option(SIGMAS_FLAG, "Sigma schedule to use instead of --num-inference-steps")
-
-    @pipeline_command(app, ONE_STAGE)
-    def ti2vid_one_stage(args: Any, sigmas: list[str] = sigmas_flag) -> None:
-        """One guided stage at the output size (CFG, STG, modality guidance), decode, write the MP4."""
-        schedule = parse_sigmas_option(sigmas, SIGMAS_FLAG)  # type: ignore[arg-type]
-
-        def generate(progress: Progress) -> PipelineResult:
-            pipeline = TI2VidOneStagePipeline(
-                args.checkpoint_path,  # type: ignore[arg-type]
-                args.gemma_root,
-                args.loras,
-                args.device,
-                runtime=transformer_runtime(args),
-            )
-            return pipeline(
-                args.prompt,
-                args.negative_prompt,
-                **guided_call_options(args),
-                sigmas=schedule,
-                progress=progress,
-            )
-
-        run_cli(args, generate, two_stage=False)
-
-    return app
-
-
-def main() -> None:
-    _app()()
+    run_command_line("ti2vid_one_stage", argv)
 
 
 if __name__ == "__main__":

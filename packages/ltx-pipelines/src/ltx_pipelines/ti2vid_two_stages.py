@@ -138,61 +138,10 @@ class TI2VidTwoStagesPipeline(TwoStageGuidedBase):
         )
 
 
-# --- command line --------------------------------------------------------------------------------------------------
+def main(argv: Sequence[str] | None = None) -> None:
+    from ltx_pipelines.cli.commands import main as run_command_line  # the command line lives in ltx_pipelines.cli
 
-
-def build_two_stage_app(pipeline_cls: type[TI2VidTwoStagesPipeline], command: str, help: str) -> Any:
-    """The CLI of a two-stage guided pipeline class (also used by keyframe interpolation)."""
-    from ltx_pipelines.cli.app import create_app, pipeline_command
-    from ltx_pipelines.cli.options import TWO_STAGE
-    from ltx_pipelines.cli.runtime import transformer_runtime
-    from ltx_pipelines.utils.guided_stages import guided_call_options, parse_sigmas_option, run_cli, sigmas_option
-
-    app = create_app(help=help)
-    stage_1_flag = sigmas_option("--stage-1-sigmas", "Stage-1 sigma schedule to use instead of --num-inference-steps")
-    stage_2_flag = sigmas_option("--stage-2-sigmas", "Stage-2 sigma schedule (default 0.909375 0.725 0.421875 0.0)")
-
-    @pipeline_command(app, TWO_STAGE, two_stage=True, name=command)
-    def run(args: Any, stage_1_sigmas: list[str] = stage_1_flag, stage_2_sigmas: list[str] = stage_2_flag) -> None:
-        """Guided stage 1 at half size, x2 latent upsampling, stage 2 with the distilled LoRA, decode, write."""
-        sigmas_1 = parse_sigmas_option(stage_1_sigmas, "--stage-1-sigmas")  # type: ignore[arg-type]
-        sigmas_2 = parse_sigmas_option(stage_2_sigmas, "--stage-2-sigmas")  # type: ignore[arg-type]
-
-        def generate(progress: Progress) -> PipelineResult:
-            pipeline = pipeline_cls(
-                args.checkpoint_path,  # type: ignore[arg-type]
-                args.distilled_loras,
-                args.spatial_upsampler_path,  # type: ignore[arg-type]
-                args.gemma_root,
-                args.loras,
-                args.device,
-                runtime=transformer_runtime(args),
-            )
-            return pipeline(
-                args.prompt,
-                args.negative_prompt,
-                **guided_call_options(args),
-                stage_1_sigmas=sigmas_1,
-                stage_2_sigmas=sigmas_2,
-                progress=progress,
-            )
-
-        run_cli(args, generate, two_stage=True)
-
-    return app
-
-
-def _app() -> Any:
-    return build_two_stage_app(
-        TI2VidTwoStagesPipeline,
-        "ti2vid_two_stages",
-        "LTX-2 / LTX-2.3 full model: prompt (and images) to an MP4 with sound; guided half-size stage 1, x2 "
-        "upsampling, stage 2 refined with the distilled LoRA.",
-    )
-
-
-def main() -> None:
-    _app()()
+    run_command_line("ti2vid_two_stages", argv)
 
 
 if __name__ == "__main__":

@@ -151,59 +151,10 @@ class TI2VidTwoStagesHQPipeline(TwoStageGuidedBase):
         )
 
 
-# --- command line --------------------------------------------------------------------------------------------------
+def main(argv: Sequence[str] | None = None) -> None:
+    from ltx_pipelines.cli.commands import main as run_command_line  # the command line lives in ltx_pipelines.cli
 
-
-def _app() -> Any:
-    from ltx_pipelines.cli.app import create_app, pipeline_command
-    from ltx_pipelines.cli.options import HQ_TWO_STAGE
-    from ltx_pipelines.cli.runtime import transformer_runtime
-    from ltx_pipelines.utils.constants import LTX_2_3_HQ_PARAMS
-    from ltx_pipelines.utils.guided_stages import guided_call_options, parse_sigmas_option, run_cli, sigmas_option
-
-    app = create_app(
-        help="LTX-2.3 full model, high quality: prompt (and images) to an MP4 with sound; res_2s sampler in both "
-        "stages, distilled LoRA in both (strengths 0.25 / 0.5). Defaults: 15 steps, 1088x1920, no STG."
-    )
-    stage_1_flag = sigmas_option("--stage-1-sigmas", "Stage-1 sigma schedule to use instead of --num-inference-steps")
-    stage_2_flag = sigmas_option("--stage-2-sigmas", "Stage-2 sigma schedule (default 0.909375 0.725 0.421875 0.0)")
-
-    @pipeline_command(app, HQ_TWO_STAGE, params=LTX_2_3_HQ_PARAMS, detect=False, two_stage=True)
-    def ti2vid_two_stages_hq(
-        args: Any, stage_1_sigmas: list[str] = stage_1_flag, stage_2_sigmas: list[str] = stage_2_flag
-    ) -> None:
-        """res_2s stage 1 at half size (fixed guiders), x2 upsampling, res_2s stage 2, decode, write the MP4."""
-        sigmas_1 = parse_sigmas_option(stage_1_sigmas, "--stage-1-sigmas")  # type: ignore[arg-type]
-        sigmas_2 = parse_sigmas_option(stage_2_sigmas, "--stage-2-sigmas")  # type: ignore[arg-type]
-
-        def generate(progress: Progress) -> PipelineResult:
-            pipeline = TI2VidTwoStagesHQPipeline(
-                args.checkpoint_path,  # type: ignore[arg-type]
-                args.distilled_loras,
-                args.distilled_lora_strength_stage_1,
-                args.distilled_lora_strength_stage_2,
-                args.spatial_upsampler_path,  # type: ignore[arg-type]
-                args.gemma_root,
-                args.loras,
-                args.device,
-                runtime=transformer_runtime(args),
-            )
-            return pipeline(
-                args.prompt,
-                args.negative_prompt,
-                **guided_call_options(args),
-                stage_1_sigmas=sigmas_1,
-                stage_2_sigmas=sigmas_2,
-                progress=progress,
-            )
-
-        run_cli(args, generate, two_stage=True)
-
-    return app
-
-
-def main() -> None:
-    _app()()
+    run_command_line("ti2vid_two_stages_hq", argv)
 
 
 if __name__ == "__main__":

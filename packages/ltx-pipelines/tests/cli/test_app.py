@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -26,6 +27,8 @@ from ltx_pipelines.cli.app import (
     multi_value_option,
     pipeline_command,
 )
+from ltx_pipelines.cli.commands import PIPELINES as COMMAND_LINES
+from ltx_pipelines.cli.commands import build_app
 from ltx_pipelines.cli.options import DISTILLED_TWO_STAGE, HQ_TWO_STAGE, ONE_STAGE, TWO_STAGE, CommonArgs
 from ltx_pipelines.cli.values import PATH_STRENGTH, ImageConditioningArg, PathStrengthArg
 from ltx_pipelines.utils.constants import LTX_2_3_HQ_PARAMS
@@ -262,11 +265,9 @@ def test_an_op_missing_on_mps_is_one_line_naming_the_fallback() -> None:
 def test_help_overrides_and_list_defaults_survive_rich_markup() -> None:
     """A pipeline may word a shared option's help its own way; a list default's "[default: 28]" must not be eaten
     as rich markup (the a2vid CLI's STG blocks come from its parameters, not the checkpoint)."""
-    from ltx_pipelines import a2vid_two_stage, lipdub
-
-    lipdub_help = " ".join(_invoke(lipdub._app(), ["--help"]).output.replace("│", " ").split())
+    lipdub_help = " ".join(_invoke(build_app("lipdub"), ["--help"]).output.replace("│", " ").split())
     assert "The lip-dub IC-LoRA and its strength (default 1.0); exactly one." in lipdub_help
-    a2vid_help = " ".join(_invoke(a2vid_two_stage._app(), ["--help"]).output.replace("│", " ").split())
+    a2vid_help = " ".join(_invoke(build_app("a2vid_two_stage"), ["--help"]).output.replace("│", " ").split())
     assert "(the flag alone: none). [default: 28]" in a2vid_help
     app = create_app("unknown help")
     with pytest.raises(ValueError, match="unknown shared option"):
@@ -346,3 +347,48 @@ def test_given_on_command_line_tells_set_from_default() -> None:
     assert _invoke(app, ["--prompt", "x", "--seed", "10", "--quiet"]).exit_code == 0
     assert seen == [(False, False), (True, True)]  # 10 is the default, but it was given
     assert given_on_command_line("seed") is False  # outside a command
+
+
+# --- the pipelines' command lines live in cli/: one `main(argv=None)` each, clean --help ---------------------------
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "ltx_pipelines"
+
+
+@pytest.mark.parametrize("pipeline", COMMAND_LINES)
+def test_help_reads_cleanly(pipeline: str) -> None:
+    """Flags show no `<bool>` placeholder, values Click-style names, and `--seed` no 20-digit range."""
+    text = CliRunner().invoke(build_app(pipeline), ["--help"], env={**ENV, "COLUMNS": "120"}).output
+    assert "--help" in text and "--output-path" in text
+    for noise in ("<bool>", "<int", "<float", "<str>", "18446744073709551615", "9223372036854775808"):
+        assert noise not in text, f"{pipeline} --help shows {noise!r}"
+    seed_row = next(line for line in text.splitlines() if "--seed " in line)
+    assert "INTEGER" in seed_row and "[default: 10]" in seed_row
+
+
+def test_every_pipeline_module_has_the_same_main(capsys: pytest.CaptureFixture[str]) -> None:
+    """`main(argv=None)` everywhere; it runs the command line as `python -m ltx_pipelines.<name>` would."""
+    import importlib
+    import inspect
+
+    for pipeline in COMMAND_LINES:
+        main = importlib.import_module(f"ltx_pipelines.{pipeline}").main
+        (param,) = inspect.signature(main).parameters.values()
+        assert (param.name, param.default) == ("argv", None), pipeline
+    with pytest.raises(SystemExit) as info:
+        importlib.import_module("ltx_pipelines.retake").main(["--help"])
+    assert info.value.code == 0
+    assert "Usage: python -m ltx_pipelines.retake [OPTIONS]" in " ".join(capsys.readouterr().out.split())
+    with pytest.raises(ValueError, match="no command line for 'nope'"):
+        build_app("nope")
+
+
+def test_recipes_do_not_import_the_command_line() -> None:
+    """A pipeline class is usable without Typer; nothing under utils/ reaches up into cli/."""
+    modules = ", ".join(f"ltx_pipelines.{name}" for name in COMMAND_LINES)
+    listed = "m == 'typer' or m.startswith('ltx_pipelines.cli')"
+    code = f"import sys, {modules}; print(sorted(m for m in sys.modules if {listed}))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+    imports_cli = re.compile(r"^\s*(from|import) ltx_pipelines\.cli\b", re.MULTILINE)  # function-local ones too
+    offenders = [p.name for p in (SRC / "utils").rglob("*.py") if imports_cli.search(p.read_text(encoding="utf-8"))]
+    assert offenders == []

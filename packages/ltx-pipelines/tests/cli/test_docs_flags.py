@@ -9,8 +9,8 @@ Deliberately simple parsing, documented here so a doc edit that breaks it is eas
   the flags in the FIRST cell of each table row belong to `<name>` (other cells may name flags a pipeline does NOT
   take, e.g. "there is no --num-frames"). The three tables under `## Shared flags` belong to the pipelines their
   lead-in sentences name (`SHARED_TABLE_SCOPES`).
-* Coverage: every pipeline module (one with a Typer `_app`) has its section in docs/pipelines.md, and every option of
-  every pipeline is named somewhere in that file.
+* Coverage: every pipeline module (one with a `main` running its command line) has its section in docs/pipelines.md,
+  and every option of every pipeline is named somewhere in that file.
 * Dotted paths: a code span that is exactly `ltx_core.<...>` or `ltx_pipelines.<...>` must import; the longest
   importable prefix is the module and the rest one module-level name (`getattr`). `from ltx_... import a, b` lines in
   ```python blocks must import as well.
@@ -30,6 +30,9 @@ from typing import Any
 
 import pytest
 import typer.main
+
+from ltx_pipelines.cli.commands import PIPELINES as COMMAND_LINES
+from ltx_pipelines.cli.commands import build_app
 
 ROOT = Path(__file__).resolve().parents[4]
 DOCS = ["README.md", "CLAUDE.md", "docs/architecture.md", "docs/checkpoints.md", "docs/pipelines.md",
@@ -55,7 +58,7 @@ def _read(name: str) -> str:
 @cache
 def _flags(pipeline: str) -> frozenset[str]:
     """Every option string (`--x`, `--no-x`) of the pipeline's Typer command, plus `--help`."""
-    command = typer.main.get_command(importlib.import_module(f"ltx_pipelines.{pipeline}")._app())
+    command = typer.main.get_command(build_app(pipeline))
     return frozenset({"--help", *(o for p in command.params for o in (*p.opts, *p.secondary_opts))})
 
 
@@ -142,8 +145,8 @@ def test_documented_flags_exist(pipeline: str) -> None:
 
 def test_every_pipeline_has_a_section() -> None:
     package = ROOT / "packages/ltx-pipelines/src/ltx_pipelines"
-    modules = {f.stem for f in package.glob("*.py") if "\ndef _app(" in f.read_text(encoding="utf-8")}
-    assert modules == set(PIPELINES)
+    modules = {f.stem for f in package.glob("*.py") if "\ndef main(" in f.read_text(encoding="utf-8")}
+    assert modules == set(PIPELINES) == set(COMMAND_LINES)
     sections = {m.group(1) for heading in _sections(_read("docs/pipelines.md")) if (m := SECTION.match(heading))}
     assert sections == set(PIPELINES)
 
@@ -151,7 +154,7 @@ def test_every_pipeline_has_a_section() -> None:
 @pytest.mark.parametrize("pipeline", PIPELINES)
 def test_every_flag_is_documented(pipeline: str) -> None:
     text = _read("docs/pipelines.md")
-    command = typer.main.get_command(importlib.import_module(f"ltx_pipelines.{pipeline}")._app())
+    command = typer.main.get_command(build_app(pipeline))
     named = set(FLAG.findall(text))
     missing = [p.opts[0] for p in command.params if named.isdisjoint((*p.opts, *p.secondary_opts))]
     assert not missing, f"{pipeline} options missing from docs/pipelines.md: {missing}"

@@ -3,31 +3,29 @@ value, a missing file or option) as for our boundary checks, in every pipeline C
 
 from __future__ import annotations
 
-import importlib
 import shutil
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
 from typer.testing import CliRunner
 
-from ltx_pipelines import distilled, ti2vid_one_stage, ti2vid_two_stages
+from ltx_pipelines.cli.commands import build_app
 
 
-def _argv(module: Any, folder: Path, out: Path) -> list[str]:
-    ckpt = "distilled.safetensors" if module is distilled else "dev.safetensors"
-    flag = "--distilled-checkpoint-path" if module is distilled else "--checkpoint-path"
+def _argv(name: str, folder: Path, out: Path) -> list[str]:
+    ckpt = "distilled.safetensors" if name == "distilled" else "dev.safetensors"
+    flag = "--distilled-checkpoint-path" if name == "distilled" else "--checkpoint-path"
     argv = [flag, str(folder / ckpt), "--gemma-root", str(folder / "gemma"), "--prompt", "a fox",
             "--output-path", str(out), "--quiet"]  # fmt: skip
-    if module is not ti2vid_one_stage:
+    if name != "ti2vid_one_stage":
         argv += ["--spatial-upsampler-path", str(folder / "spatial_upsampler_x2.safetensors")]
-    if module is ti2vid_two_stages:
+    if name == "ti2vid_two_stages":
         argv += ["--distilled-lora", str(folder / "distilled_lora.safetensors")]
     return argv
 
 
-@pytest.mark.parametrize("module", [distilled, ti2vid_one_stage, ti2vid_two_stages], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("name", ["distilled", "ti2vid_one_stage", "ti2vid_two_stages"])
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [
@@ -39,10 +37,10 @@ def _argv(module: Any, folder: Path, out: Path) -> list[str]:
     ids=["bad_size", "bad_frames", "missing_file", "unknown_flag"],
 )
 def test_one_line_on_stderr_exit_2(
-    module: Any, extra: list[str], expected: str, tiny_sets: dict[str, Path], tmp_path: Path
+    name: str, extra: list[str], expected: str, tiny_sets: dict[str, Path], tmp_path: Path
 ) -> None:
     out = tmp_path / "out.mp4"
-    result = CliRunner().invoke(module._app(), [*_argv(module, tiny_sets["ltx2"], out), *extra])
+    result = CliRunner().invoke(build_app(name), [*_argv(name, tiny_sets["ltx2"], out), *extra])
     assert result.exit_code == 2, result.output
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
@@ -123,7 +121,7 @@ def bad_files(tiny_sets: dict[str, Path], tmp_path_factory: pytest.TempPathFacto
 
 
 def _one_line(name: str, argv: list[str], out: Path, code: int = 2) -> str:
-    result = CliRunner().invoke(importlib.import_module(f"ltx_pipelines.{name}")._app(), argv)
+    result = CliRunner().invoke(build_app(name), argv)
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     assert result.exit_code == code, result.output
     lines = result.stderr.splitlines()

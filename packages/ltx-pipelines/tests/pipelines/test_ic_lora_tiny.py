@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 
 from ltx_core.loader import LoraSpec
 from ltx_core.types import Audio
-from ltx_pipelines.ic_lora import ICLoraPipeline, _app
+from ltx_pipelines.cli.commands import build_app
+from ltx_pipelines.ic_lora import ICLoraPipeline
 from ltx_pipelines.media.mp4 import write_mp4
 from ltx_pipelines.media.video import VideoClip
 from ltx_pipelines.utils.blocks import PromptEncoder
@@ -54,7 +55,7 @@ def _args(folder: Path, out: Path, reference: Path, *extra: str, ckpt: str = "di
 
 
 def _invoke(args: list[str]) -> tuple[int, str]:
-    result = CliRunner().invoke(_app(), args)
+    result = CliRunner().invoke(build_app("ic_lora"), args)
     return result.exit_code, result.output
 
 

@@ -18,7 +18,8 @@ from typer.testing import CliRunner
 from ltx_core.components.guiders import MultiModalGuiderParams
 from ltx_core.errors import InputError
 from ltx_core.loader import LoraSpec
-from ltx_pipelines.keyframe_interpolation import KeyframeInterpolationPipeline, _app
+from ltx_pipelines.cli.commands import build_app
+from ltx_pipelines.keyframe_interpolation import KeyframeInterpolationPipeline
 from ltx_pipelines.ti2vid_two_stages import TI2VidTwoStagesPipeline
 from ltx_pipelines.utils.blocks import PromptEncoder
 from ltx_pipelines.utils.helpers import ImageConditioningInput
@@ -66,7 +67,7 @@ def test_cli_writes_mp4_with_audio(tiny_sets: dict[str, Path], images: list[Path
         "--image", str(images[0]), "0", "1.0", "--image", str(images[1]), "8", "1.0", "--output-path", str(out),
         "--quiet",
     ]  # fmt: skip
-    result = CliRunner().invoke(_app(), args)
+    result = CliRunner().invoke(build_app("keyframe_interpolation"), args)
     assert result.exit_code == 0, result.output
     with av.open(str(out)) as container:
         stream = container.streams.video[0]
@@ -77,7 +78,7 @@ def test_cli_writes_mp4_with_audio(tiny_sets: dict[str, Path], images: list[Path
     bad = tmp_path / "bad.mp4"
     args[args.index(str(out))] = str(bad)
     args[args.index("8")] = "9"
-    result = CliRunner().invoke(_app(), args)
+    result = CliRunner().invoke(build_app("keyframe_interpolation"), args)
     message = " ".join(result.output.replace("│", " ").split())  # the message may wrap inside rich's box
     assert result.exit_code == 2 and "valid: 0 to 8" in message and not bad.exists()
 

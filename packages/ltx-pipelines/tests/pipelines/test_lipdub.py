@@ -16,7 +16,8 @@ from ltx_core.errors import InputError
 from ltx_core.loader import LoraSpec
 from ltx_core.testing.golden import golden_dir, load_case
 from ltx_core.types import Audio, AudioLatentShape
-from ltx_pipelines.lipdub import LipDubPipeline, _app, audio_reference_item, read_lipdub_reference, snapped_frame_count
+from ltx_pipelines.cli.commands import build_app
+from ltx_pipelines.lipdub import LipDubPipeline, audio_reference_item, read_lipdub_reference, snapped_frame_count
 from ltx_pipelines.media.mp4 import write_mp4
 from ltx_pipelines.media.video import VideoClip
 
@@ -105,7 +106,7 @@ def _args(folder: Path, out: Path, reference: Path, *extra: str) -> list[str]:
 
 
 def _invoke(args: list[str]) -> tuple[int, str]:
-    result = CliRunner().invoke(_app(), args)
+    result = CliRunner().invoke(build_app("lipdub"), args)
     return result.exit_code, result.output
 
 

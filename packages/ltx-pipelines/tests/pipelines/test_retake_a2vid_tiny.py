@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 from ltx_core.errors import InputError
 from ltx_core.loader import LoraSpec
 from ltx_core.types import Audio
-from ltx_pipelines import a2vid_two_stage, retake
 from ltx_pipelines.a2vid_two_stage import A2VidPipelineTwoStage
+from ltx_pipelines.cli.commands import build_app
 from ltx_pipelines.media.mp4 import write_mp4
 from ltx_pipelines.media.video import VideoClip
 from ltx_pipelines.retake import RetakePipeline
@@ -106,7 +106,7 @@ def _retake_args(tiny: Path, video: Path, out: Path, *extra: str, distilled: boo
 def test_retake_cli_distilled_source_without_audio(tiny: Path, media: dict[str, Path], tmp_path: Path) -> None:
     """No audio track: the soundtrack is generated for the whole clip; the MP4 keeps the source's geometry."""
     out = tmp_path / "out.mp4"
-    code, text = _invoke(retake._app(), _retake_args(tiny, media["silent_clip"], out))
+    code, text = _invoke(build_app("retake"), _retake_args(tiny, media["silent_clip"], out))
     assert code == 0, text
     assert _read_mp4(out) == (FRAMES, SIZE, SIZE, FPS, 2)
     assert [p.name for p in tmp_path.iterdir()] == ["out.mp4"]
@@ -116,7 +116,7 @@ def test_retake_cli_full_model_keeping_audio(tiny: Path, media: dict[str, Path],
     out = tmp_path / "out.mp4"
     guide = ["--num-inference-steps", "2", "--video-stg-blocks", "1", "--audio-stg-blocks", "1"]
     args = _retake_args(tiny, media["clip"], out, *guide, "--no-regenerate-audio", distilled=False)
-    code, text = _invoke(retake._app(), args)
+    code, text = _invoke(build_app("retake"), args)
     assert code == 0, text
     assert _read_mp4(out) == (FRAMES, SIZE, SIZE, FPS, 2)
 
@@ -195,7 +195,7 @@ def test_retake_bad_input_exit_2(tiny: Path, media: dict[str, Path], tmp_path: P
         extra = ["--checkpoint-path", str(tiny / "dev.safetensors")]
     elif case == "nothing":
         extra = ["--no-regenerate-video", "--no-regenerate-audio"]
-    code, text = _invoke(retake._app(), _retake_args(tiny, video, out, *extra))
+    code, text = _invoke(build_app("retake"), _retake_args(tiny, video, out, *extra))
     assert code == 2, text
     assert expected in text and text.startswith("error:"), text
     assert not out.exists()
@@ -234,7 +234,8 @@ def _a2vid_args(tiny: Path, audio: Path, out: Path, *extra: str) -> list[str]:
 
 def test_a2vid_cli_writes_mp4_with_the_soundtrack(tiny: Path, media: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "out.mp4"
-    code, text = _invoke(a2vid_two_stage._app(), _a2vid_args(tiny, media["tones"], out, "--audio-start-time", "0.25"))
+    argv = _a2vid_args(tiny, media["tones"], out, "--audio-start-time", "0.25")
+    code, text = _invoke(build_app("a2vid_two_stage"), argv)
     assert code == 0, text
     assert _read_mp4(out) == (FRAMES, SIZE, SIZE, FPS, 2)
     with av.open(str(out)) as container:
@@ -304,7 +305,7 @@ def test_a2vid_bad_input_exit_2(tiny: Path, media: dict[str, Path], tmp_path: Pa
         extra = ["--audio-start-time", "5"]
     elif case == "height":
         extra = ["--height", "96"]
-    code, text = _invoke(a2vid_two_stage._app(), _a2vid_args(tiny, audio, out, *extra))
+    code, text = _invoke(build_app("a2vid_two_stage"), _a2vid_args(tiny, audio, out, *extra))
     assert code == 2, text
     assert expected in text, text
     assert not out.exists()

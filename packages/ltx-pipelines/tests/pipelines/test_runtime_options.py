@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from ltx_core.batch_split import BatchSplitAdapter
 from ltx_core.testing.fp8_checkpoints import write_scaled_fp8_checkpoint
-from ltx_pipelines import ti2vid_one_stage
+from ltx_pipelines.cli.commands import build_app
 from ltx_pipelines.utils import blocks
 
 
@@ -29,7 +29,7 @@ def _run(folder: Path, out: Path, *extra: str, checkpoint: Path | None = None) -
         "--num-inference-steps", "2", "--video-stg-blocks", "1", "--audio-stg-blocks", "1",
         "--output-path", str(out), "--quiet", *extra,
     ]  # fmt: skip
-    result = CliRunner().invoke(ti2vid_one_stage._app(), argv)
+    result = CliRunner().invoke(build_app("ti2vid_one_stage"), argv)
     assert result.exit_code == 0, result.output
 
 
@@ -61,7 +61,7 @@ def test_prequantized_checkpoint_runs_with_or_without_the_flag(tiny_sets: dict[s
     auto, flag, disk = (_frames(tmp_path / f"{name}.mp4") for name in ("auto", "flag", "disk"))
     assert auto.shape == (1, 64, 64, 3) and np.array_equal(auto, flag) and np.array_equal(auto, disk)
     result = CliRunner().invoke(
-        ti2vid_one_stage._app(),
+        build_app("ti2vid_one_stage"),
         ["--checkpoint-path", str(scaled), "--gemma-root", str(folder / "gemma"), "--prompt", "a fox",
          "--height", "64", "--width", "64", "--num-frames", "1", "--output-path", str(tmp_path / "x.mp4"),
          "--quantization", "fp8-cast", "--quiet"],
@@ -69,7 +69,7 @@ def test_prequantized_checkpoint_runs_with_or_without_the_flag(tiny_sets: dict[s
     assert result.exit_code == 2 and "needs quantization 'fp8-scaled-mm', not 'fp8-cast'" in result.output
     assert "Traceback" not in result.output and not (tmp_path / "x.mp4").exists()
     result = CliRunner().invoke(
-        ti2vid_one_stage._app(),
+        build_app("ti2vid_one_stage"),
         ["--checkpoint-path", str(folder / "dev.safetensors"), "--gemma-root", str(folder / "gemma"), "--prompt",
          "a fox", "--height", "64", "--width", "64", "--num-frames", "1", "--output-path", str(tmp_path / "y.mp4"),
          "--quantization", "fp8-scaled-mm", "--quiet"],

@@ -81,9 +81,9 @@ MODULES = {"one_stage": "ti2vid_one_stage", "two_stages": "ti2vid_two_stages", "
 
 
 def _app(kind: str) -> Any:
-    import importlib
+    from ltx_pipelines.cli.commands import build_app
 
-    return importlib.import_module(f"ltx_pipelines.{MODULES[kind]}")._app()
+    return build_app(MODULES[kind])
 
 
 def _cli_args(kind: str, folder: Path, out: Path, *extra: str) -> list[str]:

@@ -14,6 +14,7 @@ import math
 import signal
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -117,14 +118,15 @@ def pipeline_command(
     defaults: Mapping[str, Any] | None = None,
     helps: Mapping[str, str] | None = None,
     name: str | None = None,
+    help: str | None = None,
 ) -> Callable[[F], F]:
     """Register `fn(args: CommonArgs, **own_options)` as `app`'s command with the shared `options` added.
 
     `params` gives the defaults (as the official parsers do); with `detect`, the LTX-2/2.3 dependent ones (steps,
     STG blocks) are taken from the checkpoint's metadata after parsing. `two_stage` switches the default size to the
     stage-2 one and the size check to multiples of 64. `defaults` overrides single defaults by option name, `helps`
-    single help texts. `fn`'s
-    own parameters after the first are ordinary Typer options (multi-value ones via `multi_value_option`).
+    single help texts, `help` the command's (default: `fn`'s docstring). `fn`'s own parameters after the first are
+    ordinary Typer options (multi-value ones via `multi_value_option`).
     """
     overrides = dict(defaults or {})
     helps = dict(helps or {})
@@ -156,10 +158,35 @@ def pipeline_command(
         del command.__wrapped__  # Typer must see the new signature, not fn's
         command.__signature__ = inspect.Signature([*shared, *own])  # type: ignore[attr-defined]
         command.__annotations__ = {p.name: p.annotation for p in [*shared, *own]}
-        app.command(name=name, cls=command_class(arity))(command)
+        app.command(name=name, cls=command_class(arity), help=help)(command)
         return fn
 
     return register
+
+
+@dataclass(frozen=True)
+class PipelineCli:
+    """One pipeline's command line as data: what it is (`help`), its shared `options`, its defaults (`params`,
+    `detect`, `two_stage`, `defaults`, `helps`, as in `pipeline_command`) and `run(args, **own_options)`, whose
+    docstring says how it runs and whose keyword parameters after `args` are the pipeline's own Typer options."""
+
+    help: str
+    options: Sequence[str]
+    run: Callable[..., None]
+    params: PipelineParams = LTX_2_3_PARAMS
+    detect: bool = True
+    two_stage: bool = False
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    helps: Mapping[str, str] = field(default_factory=dict)
+
+    def app(self, name: str) -> typer.Typer:
+        """The single-command Typer app; its --help shows `help`, then `run`'s docstring."""
+        app = create_app(self.help)
+        register = pipeline_command(app, self.options, params=self.params, detect=self.detect,
+                                    two_stage=self.two_stage, defaults=self.defaults, helps=self.helps, name=name,
+                                    help=f"{self.help}\n\n{inspect.getdoc(self.run) or ''}".strip())  # fmt: skip
+        register(self.run)
+        return app
 
 
 def build_args(values: Mapping[str, Any], *, params: PipelineParams, detect: bool, two_stage: bool) -> CommonArgs:

@@ -7,6 +7,9 @@ to read "--image" is never mistaken for the flag.
 
 Usage errors (a missing option, a bad value, a file not found) print ONE line on stderr, `error: <message>`, and
 exit with 2, instead of Typer's multi-line panel with the usage text.
+
+Help: a flag shows no value placeholder (Typer's default is `<bool>`), other values the Click-style name (TEXT,
+INTEGER, FLOAT, [a|b]), and a range that is only an implementation limit (`--seed`: a 64-bit integer) is not printed.
 """
 
 from __future__ import annotations
@@ -71,6 +74,12 @@ class LTXCommand(TyperCommand):
             sys.exit(1)
         sys.exit(code if isinstance(code, int) else 0)
 
+    def get_params(self, ctx: Any) -> list[Any]:
+        params = super().get_params(ctx)
+        for param in params:
+            tidy_help(param, ctx)
+        return params
+
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         positional = any(getattr(p, "param_type_name", "") == "argument" for p in self.params)
         return super().parse_args(ctx, regroup(args, self.var_arity, self._value_counts(), positional))
@@ -85,6 +94,31 @@ class LTXCommand(TyperCommand):
             for opt in [*param.opts, *getattr(param, "secondary_opts", [])]:
                 counts[opt] = takes
         return counts
+
+
+SHOWN_RANGE_LIMIT = 2**31  # ranges with a bound beyond this are machine limits, not advice: not shown in --help
+
+
+def tidy_help(param: Any, ctx: Any) -> None:
+    """How an option reads in --help: flags without a placeholder, values named Click-style, no 20-digit ranges."""
+    if getattr(param, "param_type_name", "") != "option":
+        return
+    if param.metavar is None:
+        param.metavar = "" if param.is_flag or param.count else _value_name(param.display_type(ctx).strip("<>"))
+    bounds = [b for b in (param.min, param.max) if b is not None]
+    if any(abs(b) > SHOWN_RANGE_LIMIT for b in bounds):
+        param._get_number_range_help_str = lambda: None  # Typer's hook for the range column
+
+
+_VALUE_NAMES = {"int": "INTEGER", "float": "FLOAT", "str": "TEXT"}
+
+
+def _value_name(label: str) -> str:
+    """Typer's `<int range>` → INTEGER, `<none|cpu>` → [none|cpu]."""
+    if "|" in label:
+        return f"[{label}]"
+    base = label.removesuffix(" range")
+    return _VALUE_NAMES.get(base, base.upper())
 
 
 def command_class(var_arity: Mapping[str, Arity]) -> type[LTXCommand]:

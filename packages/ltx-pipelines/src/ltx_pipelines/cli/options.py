@@ -16,6 +16,7 @@ from typing import Any, Literal
 import typer
 
 from ltx_core.components.guiders import MultiModalGuiderParams
+from ltx_core.errors import InputError
 from ltx_core.loader.lora import LoraSpec
 from ltx_pipelines.cli.values import (
     IMAGE,
@@ -84,6 +85,20 @@ class CommonArgs:
         """The main checkpoint, whichever flag gave it."""
         return self.checkpoint_path or self.distilled_checkpoint_path
 
+    def pick(self, *names: str) -> dict[str, Any]:
+        """The named values as keyword arguments of a pipeline call (the call's parameters carry these names)."""
+        return {name: getattr(self, name) for name in names}
+
+    @property
+    def checkpoint(self) -> Path:
+        """The main checkpoint of a command whose option set requires one."""
+        return _given(self.model_checkpoint, "--checkpoint-path / --distilled-checkpoint-path")
+
+    @property
+    def upsampler(self) -> Path:
+        """--spatial-upsampler-path of a command whose option set requires it."""
+        return _given(self.spatial_upsampler_path, "--spatial-upsampler-path")
+
     def video_guider_params(self) -> MultiModalGuiderParams:
         return MultiModalGuiderParams(
             cfg_scale=self.video_cfg_guidance_scale,
@@ -103,6 +118,12 @@ class CommonArgs:
             modality_scale=self.v2a_guidance_scale,
             skip_step=self.audio_skip_step,
         )
+
+
+def _given(path: Path | None, flag: str) -> Path:
+    if path is None:
+        raise InputError(f"{flag} is required")
+    return path
 
 
 @dataclass(frozen=True)

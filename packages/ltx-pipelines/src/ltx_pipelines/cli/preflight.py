@@ -13,6 +13,8 @@ from typing import Any
 
 from ltx_core.errors import CheckpointError, InputError, LoraError
 from ltx_core.loader import LoraSpec
+from ltx_pipelines.cli.options import CommonArgs
+from ltx_pipelines.cli.values import ImageConditioningArg
 
 # What each component is called in messages, and the key prefix that shows the checkpoint has it.
 COMPONENT_PREFIXES: dict[str, str] = {
@@ -98,7 +100,7 @@ def check_gemma(gemma_root: Path | None, checkpoint: Path) -> None:
     check_gemma_fits(gemma, text_path_config(ckpt), ckpt.path)
 
 
-def check_runtime(args: Any) -> None:
+def check_runtime(args: CommonArgs) -> None:
     """--offload / --quantization / --compile name known values and a combination the transformer loader takes."""
     from ltx_core.offload.policy import check_offload_options, parse_offload
     from ltx_core.quantization import parse_quantization
@@ -107,14 +109,14 @@ def check_runtime(args: Any) -> None:
     check_offload_options(parse_offload(args.offload), compile=args.compile)
 
 
-def check_stg_blocks(args: Any, checkpoint: Path) -> None:
+def check_stg_blocks(args: CommonArgs, checkpoint: Path) -> None:
     """STG blocks given on the command line exist in the checkpoint's transformer (a block outside it would be
     silently skipped, i.e. no STG at all). The defaults (28/29) are not checked: tiny test models run without them."""
     from ltx_core.loader import open_checkpoint
     from ltx_core.model.transformer.loading import transformer_config
     from ltx_pipelines.cli.app import given_on_command_line
 
-    given = [(f"--{name.replace('_', '-')}", getattr(args, name, None)) for name in ("video_stg_blocks",
+    given = [(f"--{name.replace('_', '-')}", getattr(args, name)) for name in ("video_stg_blocks",
              "audio_stg_blocks") if given_on_command_line(name)]  # fmt: skip
     if not any(blocks for _, blocks in given):
         return
@@ -141,16 +143,16 @@ def check_quantization(checkpoint: Path, quantization: str | None, device: Any =
 
 
 def preflight(
-    args: Any,
+    args: CommonArgs,
     checkpoint: Path,
     needed: Sequence[tuple[str, str]],
     *,
     upsampler: Path | None = None,
     loras: Iterable[LoraSpec] = (),
-    images: Iterable[Any] = (),
+    images: Iterable[ImageConditioningArg] = (),
 ) -> None:
-    """The shared checks in one order: runtime flags, device, checkpoint (its STG blocks and its fit to
-    --quantization), upsampler, LoRA files, Gemma, images."""
+    """The one preflight of every pipeline (each command adds its own checks around it), in one order: runtime
+    flags, device, checkpoint (its STG blocks and its fit to --quantization), upsampler, LoRA files, Gemma, images."""
     from ltx_pipelines.media.image import read_image
     from ltx_pipelines.utils.blocks import resolve_device
 

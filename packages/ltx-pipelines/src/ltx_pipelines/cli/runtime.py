@@ -8,20 +8,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from ltx_core.errors import LTXError
 from ltx_pipelines.cli.app import EXIT_USAGE, print_error
+from ltx_pipelines.cli.options import CommonArgs
 from ltx_pipelines.cli.progress import PhaseProgress, RunProgress, RunSummary, format_seconds
+
+if TYPE_CHECKING:
+    from ltx_pipelines.utils.blocks import TransformerRuntime
+    from ltx_pipelines.utils.helpers import ImageConditioningInput
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total), as the pipelines report it
 
 
-def run_pipeline_cli(args: Any, checks: Callable[[], None], generate: Callable[[Progress], Any]) -> Path:
-    """`checks()` (an `LTXError` exits with 2), `generate(progress)` → a result with `video` (`FrameChunks`),
-    `audio` (or None), `frame_rate` and optionally `prompt` / `seconds`; then the MP4 and the summary table."""
+def run_pipeline_cli(args: CommonArgs, checks: Callable[[], None], generate: Callable[[Progress], Any]) -> Path:
+    """The one run after parsing, for every pipeline: `checks()` (an `LTXError` exits with 2), `generate(progress)`
+    → a result with `video` (`FrameChunks`), `audio` (or None), `frame_rate` and optionally `prompt` / `seconds`;
+    then the MP4 and the summary table."""
     from ltx_pipelines.media.mp4 import write_mp4
 
     try:
@@ -51,25 +57,25 @@ def run_pipeline_cli(args: Any, checks: Callable[[], None], generate: Callable[[
     return path
 
 
-def _extra_rows(args: Any, result: Any) -> tuple[tuple[str, str], ...]:
+def _extra_rows(args: CommonArgs, result: Any) -> tuple[tuple[str, str], ...]:
     rows = []
     if result.audio is not None:
         rate = result.audio.sampling_rate
         rows.append(("audio", f"stereo {rate} Hz ({result.audio.waveform.shape[-1] / rate:.2f} s)"))
-    if getattr(args, "enhance_prompt", False) and getattr(result, "prompt", ""):
+    if args.enhance_prompt and getattr(result, "prompt", ""):
         rows.append(("enhanced prompt", result.prompt))
     rows += [(f"time: {phase}", format_seconds(s)) for phase, s in getattr(result, "seconds", {}).items()]
     return tuple(rows)
 
 
-def transformer_runtime(args: Any) -> Any:
+def transformer_runtime(args: CommonArgs) -> TransformerRuntime:
     """`--offload`, `--quantization`, `--compile` as the pipelines' `TransformerRuntime`."""
     from ltx_pipelines.utils.blocks import TransformerRuntime
 
     return TransformerRuntime(offload=args.offload, quantization=args.quantization, compile=args.compile)
 
 
-def cli_images(args: Any) -> list[Any]:
+def cli_images(args: CommonArgs) -> list[ImageConditioningInput]:
     """The parsed `--image` options as pipeline inputs (`ImageConditioningInput`)."""
     from ltx_pipelines.utils.helpers import ImageConditioningInput
 

@@ -4,7 +4,7 @@ A reference ("control") video is read (a file, or frames already decoded), prepr
 (the stage size divided by the IC-LoRA's `reference_downscale_factor`), VAE-encoded, and appended after the generated
 video tokens as a `VideoConditionByReferenceLatent`; an optional pixel-space attention mask is downsampled to the
 reference latent grid and turns into per-token attention weights. Also here: the distilled-checkpoint check both
-pipelines need and their command-line checks.
+pipelines need (their command-line checks are in `cli/commands/ic_lora.py`).
 """
 
 from __future__ import annotations
@@ -262,31 +262,3 @@ def encode_reference(
         record("reference_pixels", pixels)
         record("reference_latent", latent)
     return latent
-
-
-# --- command line (shared by the ic_lora and lipdub modules) ----------------------------------------------------------
-
-
-def preflight(
-    args: Any,
-    *,
-    pipeline: str,
-    components: Sequence[tuple[str, str]] | None = None,
-    loras_required: bool = False,
-    exactly_one_lora: bool = False,
-) -> None:
-    """Every check that needs only file headers and small files, before any model is built."""
-    from ltx_pipelines.cli.preflight import GENERATION
-    from ltx_pipelines.cli.preflight import components as named
-    from ltx_pipelines.cli.preflight import preflight as shared_preflight
-
-    check_distilled_checkpoint(args.distilled_checkpoint_path, pipeline)
-    if exactly_one_lora and len(args.loras) != 1:
-        raise InputError(f"the {pipeline} pipeline takes exactly one IC-LoRA (--lora PATH); got {len(args.loras)}")
-    if loras_required and not args.loras:
-        raise InputError(f"the {pipeline} pipeline needs an IC-LoRA; pass it with --lora PATH [STRENGTH]")
-    needed = components if components is not None else named(*GENERATION, "video VAE encoder")
-    shared_preflight(args, args.distilled_checkpoint_path, needed, upsampler=args.spatial_upsampler_path,
-                     loras=args.loras, images=getattr(args, "images", ()))  # fmt: skip
-    for lora in args.loras:
-        lora_downscale_factor(lora.path)

@@ -1,0 +1,155 @@
+"""The IC-LoRA commands (distilled model + an in-context LoRA and a reference video): `ic_lora` and `lipdub`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+import typer
+
+from ltx_core.errors import InputError
+from ltx_pipelines.cli.app import PipelineCli, multi_value_option
+from ltx_pipelines.cli.options import BASIC, DISTILLED_TWO_STAGE, CommonArgs
+from ltx_pipelines.cli.preflight import GENERATION, components, preflight
+from ltx_pipelines.cli.runtime import Progress, cli_images, run_pipeline_cli, transformer_runtime
+from ltx_pipelines.cli.values import PATH_STRENGTH, PathStrengthArg, input_file
+from ltx_pipelines.ic_lora import ICLoraPipeline
+from ltx_pipelines.lipdub import LipDubPipeline
+from ltx_pipelines.utils.blocks import resolve_device
+from ltx_pipelines.utils.ic_reference import (
+    VideoConditioningInput,
+    check_attention_strength,
+    check_distilled_checkpoint,
+    load_attention_mask_video,
+    lora_downscale_factor,
+    probe_video,
+)
+from ltx_pipelines.utils.results import PipelineResult
+
+
+def ic_preflight(
+    args: CommonArgs,
+    *,
+    pipeline: str,
+    needed: Sequence[tuple[str, str]] = components(*GENERATION, "video VAE encoder"),
+    loras_required: bool = False,
+    exactly_one_lora: bool = False,
+) -> None:
+    """Every check that needs only file headers and small files, before any model is built."""
+    check_distilled_checkpoint(args.checkpoint, pipeline)
+    if exactly_one_lora and len(args.loras) != 1:
+        raise InputError(f"the {pipeline} pipeline takes exactly one IC-LoRA (--lora PATH); got {len(args.loras)}")
+    if loras_required and not args.loras:
+        raise InputError(f"the {pipeline} pipeline needs an IC-LoRA; pass it with --lora PATH [STRENGTH]")
+    preflight(args, args.checkpoint, needed, upsampler=args.upsampler, loras=args.loras, images=args.images)
+    for lora in args.loras:
+        lora_downscale_factor(lora.path)
+
+
+VIDEO_CONDITIONING = multi_value_option(
+    PATH_STRENGTH, "--video-conditioning", "Reference (control) video and its strength in [0, 1]. Repeatable.",
+    required=True,
+)  # fmt: skip
+ATTENTION_MASK = multi_value_option(
+    PATH_STRENGTH, "--conditioning-attention-mask",
+    "Mask video (white = attend to the reference) and the attention strength in [0, 1].",
+)  # fmt: skip
+SKIP_STAGE_2 = typer.Option(
+    False, "--skip-stage-2", help="Stop after stage 1: half-resolution output, no upsampling or refinement."
+)
+
+
+def ic_lora(
+    args: CommonArgs,
+    video_conditioning: list[PathStrengthArg] = VIDEO_CONDITIONING,
+    conditioning_attention_mask: list[PathStrengthArg] = ATTENTION_MASK,
+    skip_stage_2: bool = SKIP_STAGE_2,
+) -> None:
+    """Stage 1 at half size with the IC-LoRA and the reference video(s), x2 upsampling, stage 2, MP4."""
+    masks = conditioning_attention_mask
+
+    def checks() -> None:
+        if len(masks) > 1:
+            raise InputError(f"--conditioning-attention-mask was given {len(masks)} times; give it once")
+        for mask in masks:
+            check_attention_strength(mask.strength)
+        for reference in video_conditioning:
+            if not 0.0 <= reference.strength <= 1.0:
+                raise InputError(f"--video-conditioning {reference.path.name}: STRENGTH {reference.strength} "
+                                 "is outside [0, 1]")  # fmt: skip
+        ic_preflight(args, pipeline="IC-LoRA", loras_required=True)
+        for reference in video_conditioning:
+            probe_video(reference.path, "--video-conditioning")
+        for mask in masks:
+            probe_video(mask.path, "--conditioning-attention-mask")
+
+    def generate(progress: Progress) -> PipelineResult:
+        device = resolve_device(args.device)
+        mask, strength = None, 1.0
+        if masks:
+            strength = masks[0].strength
+            mask = load_attention_mask_video(
+                masks[0].path, args.num_frames, args.height // 2, args.width // 2, torch.bfloat16, device
+            )
+        pipeline = ICLoraPipeline(args.checkpoint, args.upsampler, args.gemma_root, args.loras, device,
+                                  runtime=transformer_runtime(args))  # fmt: skip
+        return pipeline(
+            args.prompt,
+            **args.pick("seed", "height", "width", "num_frames", "frame_rate", "enhance_prompt"),
+            images=cli_images(args),
+            video_conditioning=[VideoConditioningInput(r.path, r.strength) for r in video_conditioning],
+            conditioning_attention_strength=strength,
+            skip_stage_2=skip_stage_2,
+            conditioning_attention_mask=mask,
+            progress=progress,
+        )
+
+    run_pipeline_cli(args, checks, generate)
+
+
+REFERENCE_VIDEO = typer.Option(
+    ..., "--reference-video", parser=input_file, metavar="PATH",
+    help="The clip to dub: its frames (snapped down to 8k+1), fps and audio track set the output.",
+)  # fmt: skip
+REFERENCE_STRENGTH = typer.Option(1.0, "--reference-strength", help="Reference video conditioning strength in [0, 1].")
+
+
+def lipdub(
+    args: CommonArgs, reference_video: Path = REFERENCE_VIDEO, reference_strength: float = REFERENCE_STRENGTH
+) -> None:
+    """Half-size stage 1, x2 upsampling, full-size stage 2, both with the lip-dub IC-LoRA; writes the MP4."""
+
+    def checks() -> None:
+        if not 0.0 <= reference_strength <= 1.0:
+            raise InputError(f"--reference-strength {reference_strength} is outside [0, 1]")
+        needed = components(*GENERATION, "video VAE encoder", "audio VAE encoder")
+        ic_preflight(args, pipeline="lip-dub", needed=needed, exactly_one_lora=True)
+        probe_video(reference_video, "--reference-video", audio=True)
+
+    def generate(progress: Progress) -> PipelineResult:
+        pipeline = LipDubPipeline(args.checkpoint, args.upsampler, args.gemma_root, args.loras[0], args.device,
+                                  runtime=transformer_runtime(args))  # fmt: skip
+        values = args.pick("seed", "height", "width", "enhance_prompt")
+        return pipeline(args.prompt, **values, images=[], reference_video=reference_video,
+                        reference_strength=reference_strength, progress=progress)  # fmt: skip
+
+    run_pipeline_cli(args, checks, generate)
+
+
+COMMANDS = {
+    "ic_lora": PipelineCli(
+        "IC-LoRA video-to-video (distilled LTX-2 / LTX-2.3): a control video steers the generation.",
+        DISTILLED_TWO_STAGE,
+        ic_lora,
+        two_stage=True,
+        helps={"loras": "IC-LoRA file and its strength (default 1.0); at least one. Repeatable."},
+    ),
+    "lipdub": PipelineCli(
+        "Lip dubbing (distilled LTX-2.3 + lip-dub IC-LoRA): re-render a clip to match its audio.",
+        ("distilled_checkpoint_path", *BASIC, "height", "width", "spatial_upsampler_path"),
+        lipdub,
+        two_stage=True,
+        helps={"loras": "The lip-dub IC-LoRA and its strength (default 1.0); exactly one."},
+    ),
+}

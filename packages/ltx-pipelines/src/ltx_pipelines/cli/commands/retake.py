@@ -1,0 +1,104 @@
+"""`python -m ltx_pipelines.retake`: regenerate a time window of a clip, with the distilled or the full model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ltx_core.errors import InputError
+from ltx_pipelines.cli.app import PipelineCli, given_on_command_line
+from ltx_pipelines.cli.options import BASIC, GUIDANCE, CommonArgs
+from ltx_pipelines.cli.preflight import components, preflight
+from ltx_pipelines.cli.runtime import Progress, run_pipeline_cli, transformer_runtime
+from ltx_pipelines.cli.values import input_file
+from ltx_pipelines.media.video import read_video_info
+from ltx_pipelines.retake import RetakePipeline, RetakeResult
+from ltx_pipelines.utils.source_media import check_source_geometry
+
+_VIDEO_HELP = (
+    "The clip to retake. Its size (multiples of 32), frame count (8k+1) and fps are kept; a clip that does not fit "
+    "is refused with the nearest valid values. Without an audio track the soundtrack is generated for the whole clip "
+    "(or left out with --no-regenerate-audio)."
+)
+
+
+def checkpoint_choice(args: CommonArgs) -> tuple[Path, bool]:
+    """(checkpoint, distilled) from exactly one of --distilled-checkpoint-path and --checkpoint-path."""
+    given = [(p, d) for p, d in ((args.distilled_checkpoint_path, True), (args.checkpoint_path, False)) if p]
+    if len(given) != 1:
+        raise InputError(
+            "give exactly one of --distilled-checkpoint-path (distilled model, 8 fixed steps) and --checkpoint-path "
+            f"(full model, guided); got {len(given)}"
+        )
+    return given[0]
+
+
+def retake_preflight(args: CommonArgs, video_path: Path, start_time: float, end_time: float) -> None:
+    """Checks on headers before any model is built or any frame decoded (a failure exits with 2)."""
+    checkpoint, _ = checkpoint_choice(args)
+    needed = components("transformer", "text projection", "video VAE encoder", "video VAE decoder",
+                        "audio VAE encoder", "audio VAE decoder", "vocoder")  # fmt: skip
+    preflight(args, checkpoint, needed, loras=args.loras)
+    info = read_video_info(video_path)
+    check_source_geometry(info.frames, info.height, info.width, where=f"--video-path {video_path.name}")
+    if start_time < 0:
+        raise InputError(f"--start-time {start_time} is negative; valid: 0 or more seconds")
+    if not start_time < end_time:
+        raise InputError(f"--start-time {start_time} must be before --end-time {end_time}")
+    duration = info.frames / info.fps
+    if start_time >= duration or end_time <= 0:
+        raise InputError(
+            f"window [{start_time}, {end_time}) s lies outside {video_path.name}, which lasts {duration:.3f} s; "
+            f"valid start times: 0 to {duration:.3f}"
+        )
+
+
+VIDEO_PATH = typer.Option(..., "--video-path", help=_VIDEO_HELP, parser=input_file, metavar="PATH")
+START_TIME = typer.Option(..., "--start-time", help="Start of the window to regenerate (s).")
+END_TIME = typer.Option(..., "--end-time", help="End of the window to regenerate (s, exclusive).")
+REGENERATE_VIDEO = typer.Option(True, "--regenerate-video/--no-regenerate-video", help="Regenerate the video window.")
+REGENERATE_AUDIO = typer.Option(True, "--regenerate-audio/--no-regenerate-audio", help="Regenerate the audio window.")
+
+
+def retake(
+    args: CommonArgs,
+    video_path: Path = VIDEO_PATH,
+    start_time: float = START_TIME,
+    end_time: float = END_TIME,
+    regenerate_video: bool = REGENERATE_VIDEO,
+    regenerate_audio: bool = REGENERATE_AUDIO,
+) -> None:
+    """Regenerate [--start-time, --end-time) of --video-path at its own size, frame count and fps; everything
+    outside the window is kept. --distilled-checkpoint-path: the fixed 8-step distilled table (no guidance;
+    --num-inference-steps is ignored, with a note). --checkpoint-path: the full model with CFG/STG/modality
+    guidance over --num-inference-steps steps."""
+    steps_given = given_on_command_line("num_inference_steps")
+
+    def checks() -> None:
+        if not (regenerate_video or regenerate_audio):
+            raise InputError("--no-regenerate-video with --no-regenerate-audio leaves nothing to do; drop one")
+        retake_preflight(args, video_path, start_time, end_time)
+
+    def generate(progress: Progress) -> RetakeResult:
+        checkpoint, distilled = checkpoint_choice(args)
+        pipeline = RetakePipeline(checkpoint, args.gemma_root, args.loras, args.device, distilled=distilled,
+                                  runtime=transformer_runtime(args))  # fmt: skip
+        steps = args.num_inference_steps if steps_given or not distilled else None
+        return pipeline(video_path, args.prompt, start_time, end_time, args.seed, num_inference_steps=steps,
+                        **args.pick("negative_prompt", "enhance_prompt", "max_batch_size"),
+                        video_guider_params=args.video_guider_params(), audio_guider_params=args.audio_guider_params(),
+                        regenerate_video=regenerate_video, regenerate_audio=regenerate_audio,
+                        progress=progress)  # fmt: skip
+
+    run_pipeline_cli(args, checks, generate)
+
+
+COMMANDS = {
+    "retake": PipelineCli(
+        "Retake (LTX-2 / LTX-2.3): regenerate a time window of an existing clip, keep the rest.",
+        ("distilled_checkpoint_path", "checkpoint_path", "num_inference_steps", *BASIC, *GUIDANCE),
+        retake,
+        defaults={"distilled_checkpoint_path": None, "checkpoint_path": None},
+    )
+}
