@@ -28,7 +28,6 @@ from ltx_pipelines.utils.blocks import (
     AudioConditioner,
     FrameChunks,
     ModalitySpec,
-    Recorder,
     TransformerRuntime,
     hinted_tiling,
 )
@@ -37,7 +36,7 @@ from ltx_pipelines.utils.denoisers import GuidedDenoiser
 from ltx_pipelines.utils.helpers import ImageConditioningInput
 from ltx_pipelines.utils.inputs import check_two_stage_size
 from ltx_pipelines.utils.pipeline_base import PipelineBase
-from ltx_pipelines.utils.recording import prefixed
+from ltx_pipelines.utils.recording import Recorder, prefixed
 from ltx_pipelines.utils.results import Phases, Progress
 from ltx_pipelines.utils.source_media import (
     AudioSource,

@@ -18,14 +18,7 @@ import torch
 
 from ltx_core.errors import InputError
 from ltx_core.loader import LoraSpec
-from ltx_pipelines.utils.blocks import (
-    PLAIN_RUNTIME,
-    ModalitySpec,
-    Recorder,
-    TransformerRuntime,
-    VideoEncodeFn,
-    resolve_device,
-)
+from ltx_pipelines.utils.blocks import PLAIN_RUNTIME, ModalitySpec, TransformerRuntime, VideoEncodeFn, resolve_device
 from ltx_pipelines.utils.constants import distilled_sigmas, stage_2_distilled_sigmas
 from ltx_pipelines.utils.denoisers import SimpleDenoiser
 from ltx_pipelines.utils.helpers import (
@@ -45,7 +38,7 @@ from ltx_pipelines.utils.ic_reference import (
 )
 from ltx_pipelines.utils.inputs import check_two_stage_size
 from ltx_pipelines.utils.pipeline_base import PipelineBase
-from ltx_pipelines.utils.recording import prefixed, recorded_encoder, suffixed
+from ltx_pipelines.utils.recording import Recorder, prefixed, recorded_encoder, suffixed
 from ltx_pipelines.utils.results import Phases, PipelineResult, Progress, prompt_text
 
 

@@ -27,7 +27,6 @@ from ltx_pipelines.utils.blocks import (
     AudioConditioner,
     AudioEncodeFn,
     ModalitySpec,
-    Recorder,
     TransformerRuntime,
     VideoEncodeFn,
 )
@@ -45,7 +44,7 @@ from ltx_pipelines.utils.ic_reference import (
 )
 from ltx_pipelines.utils.inputs import check_two_stage_size
 from ltx_pipelines.utils.pipeline_base import PipelineBase
-from ltx_pipelines.utils.recording import prefixed, recorded_encoder
+from ltx_pipelines.utils.recording import Recorder, prefixed, recorded_encoder
 from ltx_pipelines.utils.results import Phases, PipelineResult, Progress, prompt_text
 
 VAE_TEMPORAL = 8

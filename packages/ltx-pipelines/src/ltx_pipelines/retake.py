@@ -30,13 +30,13 @@ from ltx_pipelines.utils.blocks import (
     AudioConditioner,
     FrameChunks,
     ModalitySpec,
-    Recorder,
     TransformerRuntime,
     hinted_tiling,
 )
 from ltx_pipelines.utils.constants import DISTILLED_SIGMA_VALUES, distilled_sigmas
 from ltx_pipelines.utils.denoisers import GuidedDenoiser, SimpleDenoiser
 from ltx_pipelines.utils.pipeline_base import PipelineBase
+from ltx_pipelines.utils.recording import Recorder
 from ltx_pipelines.utils.results import Phases, Progress
 from ltx_pipelines.utils.source_media import (
     VideoSource,

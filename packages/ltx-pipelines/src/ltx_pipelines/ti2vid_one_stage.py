@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from ltx_core.loader import LoraSpec
-from ltx_pipelines.utils.blocks import PLAIN_RUNTIME, ModalitySpec, Recorder, TransformerRuntime
+from ltx_pipelines.utils.blocks import PLAIN_RUNTIME, ModalitySpec, TransformerRuntime
 from ltx_pipelines.utils.denoisers import FactoryGuidedDenoiser
 from ltx_pipelines.utils.guided_stages import (
     ONE_STAGE_DIVISOR,
@@ -35,6 +35,7 @@ from ltx_pipelines.utils.guided_stages import (
     warn_if_distilled,
 )
 from ltx_pipelines.utils.helpers import ImageConditioningInput
+from ltx_pipelines.utils.recording import Recorder
 from ltx_pipelines.utils.results import PipelineResult
 
 

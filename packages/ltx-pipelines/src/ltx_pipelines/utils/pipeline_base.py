@@ -3,7 +3,7 @@
 A pipeline subclasses `PipelineBase`, makes its diffusion stage(s) with `_stage(loras)`, and writes the recipe:
 `_run` (one call's geometry, seeded generator, progress and recorder) → prompts → `_first_stage` → (two-stage
 flow, spec 13.0: `_upsample_and_refine`) → `_decode`. Everything here only builds blocks from file paths; models
-are built when a block is called and freed after (see blocks.py).
+are built when a block is called and freed after (see the `blocks` package).
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from ltx_pipelines.utils.blocks import (
     KeptModels,
     ModalitySpec,
     PromptEncoder,
-    Recorder,
     StageResult,
     TransformerRuntime,
     VideoDecoder,
@@ -41,7 +40,7 @@ from ltx_pipelines.utils.helpers import (
     combined_image_conditionings,
     encode_image_conditionings,
 )
-from ltx_pipelines.utils.recording import prefixed
+from ltx_pipelines.utils.recording import Recorder, prefixed
 from ltx_pipelines.utils.res2s import Res2sLoop
 from ltx_pipelines.utils.results import Phases, PipelineResult
 from ltx_pipelines.utils.two_stage import DEFAULT_ENHANCE_SEED, decode, encode_prompts, refine_stage, upsample

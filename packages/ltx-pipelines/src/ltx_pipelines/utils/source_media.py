@@ -17,7 +17,8 @@ import torch.nn.functional as F
 from ltx_core.errors import InputError
 from ltx_core.types import Audio
 from ltx_pipelines.media.video import VideoClip
-from ltx_pipelines.utils.blocks import AudioConditioner, CheckpointLike, ImageConditioner, Recorder
+from ltx_pipelines.utils.blocks import AudioConditioner, CheckpointLike, ImageConditioner
+from ltx_pipelines.utils.recording import Recorder
 
 VideoSource = str | Path | VideoClip
 AudioSource = str | Path | Audio
