@@ -18,25 +18,15 @@ import torch
 
 from ltx_core.loader import LoraSpec
 from ltx_pipelines.utils.blocks import PLAIN_RUNTIME, ModalitySpec, TransformerRuntime
+from ltx_pipelines.utils.checkpoints import warn_if_distilled
 from ltx_pipelines.utils.denoisers import FactoryGuidedDenoiser
-from ltx_pipelines.utils.guided_stages import (
-    ONE_STAGE_DIVISOR,
-    GuidedPipelineBase,
-    GuiderInput,
-    Phases,
-    Progress,
-    check_images,
-    check_video_size,
-    given_sigmas,
-    guider_factories,
-    prefixed,
-    prompt_text,
-    scheduler_sigmas,
-    warn_if_distilled,
-)
+from ltx_pipelines.utils.guidance import GuiderInput, guider_factories
 from ltx_pipelines.utils.helpers import ImageConditioningInput
-from ltx_pipelines.utils.recording import Recorder
-from ltx_pipelines.utils.results import PipelineResult
+from ltx_pipelines.utils.inputs import ONE_STAGE_DIVISOR, check_images, check_video_size
+from ltx_pipelines.utils.pipeline_base import GuidedPipelineBase
+from ltx_pipelines.utils.recording import Recorder, prefixed
+from ltx_pipelines.utils.results import Phases, PipelineResult, Progress, prompt_text
+from ltx_pipelines.utils.schedules import given_sigmas, scheduler_sigmas
 
 
 class TI2VidOneStagePipeline(GuidedPipelineBase):

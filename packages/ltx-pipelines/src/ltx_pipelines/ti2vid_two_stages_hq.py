@@ -19,27 +19,16 @@ import torch
 
 from ltx_core.loader import LoraSpec
 from ltx_pipelines.utils.blocks import PLAIN_RUNTIME, ModalitySpec, TransformerRuntime
+from ltx_pipelines.utils.checkpoints import require_distilled_lora, warn_if_distilled
 from ltx_pipelines.utils.constants import stage_2_distilled_sigmas
 from ltx_pipelines.utils.denoisers import GuidedDenoiser
-from ltx_pipelines.utils.guided_stages import (
-    TWO_STAGE_DIVISOR,
-    Phases,
-    Progress,
-    TwoStageGuidedBase,
-    check_images,
-    check_video_size,
-    given_sigmas,
-    prefixed,
-    prompt_text,
-    require_distilled_lora,
-    scheduler_sigmas,
-    stage_latent_shape,
-    static_guiders,
-    warn_if_distilled,
-)
+from ltx_pipelines.utils.guidance import static_guiders
 from ltx_pipelines.utils.helpers import ImageConditioningInput
-from ltx_pipelines.utils.recording import Recorder
-from ltx_pipelines.utils.results import PipelineResult
+from ltx_pipelines.utils.inputs import TWO_STAGE_DIVISOR, check_images, check_video_size
+from ltx_pipelines.utils.pipeline_base import TwoStageGuidedBase
+from ltx_pipelines.utils.recording import Recorder, prefixed
+from ltx_pipelines.utils.results import Phases, PipelineResult, Progress, prompt_text
+from ltx_pipelines.utils.schedules import given_sigmas, scheduler_sigmas, stage_latent_shape
 
 logger = logging.getLogger(__name__)
 

@@ -33,17 +33,19 @@ from ltx_pipelines.utils.blocks import (
     hinted_tiling,
     resolve_device,
 )
-from ltx_pipelines.utils.denoisers import Denoiser
+from ltx_pipelines.utils.denoisers import Denoiser, SimpleDenoiser
 from ltx_pipelines.utils.helpers import (
     ConditioningsFn,
     ImageConditioningInput,
     combined_image_conditionings,
     encode_image_conditionings,
+    first_image_path,
 )
 from ltx_pipelines.utils.recording import Recorder, prefixed
 from ltx_pipelines.utils.res2s import Res2sLoop
 from ltx_pipelines.utils.results import Phases, PipelineResult
-from ltx_pipelines.utils.two_stage import DEFAULT_ENHANCE_SEED, decode, encode_prompts, refine_stage, upsample
+
+DEFAULT_ENHANCE_SEED = 42  # the prompt-enhancement sampling seed when a pipeline does not pass its own
 
 
 @dataclass(frozen=True)
@@ -179,10 +181,15 @@ class PipelineBase:
         enhance_prompt: bool,
         enhance_seed: int = DEFAULT_ENHANCE_SEED,
     ) -> list[Any]:
-        """Contexts per prompt; precomputed `PromptContexts` pass through without building Gemma."""
-        return encode_prompts(
-            self.prompt_encoder, prompts, images, phases, enhance_prompt=enhance_prompt, enhance_seed=enhance_seed
-        )
+        """Contexts per prompt (the first one optionally enhanced, looking at the first image); precomputed
+        `PromptContexts` pass through without building Gemma."""
+        with phases("prompt"):
+            return self.prompt_encoder(
+                list(prompts),
+                enhance_first_prompt=enhance_prompt,
+                enhance_prompt_image=first_image_path(images) if enhance_prompt else None,
+                enhance_prompt_seed=enhance_seed,
+            )
 
     def _conditionings(
         self, images: Sequence[ImageConditioningInput], height: int, width: int, record: Recorder | None
@@ -241,25 +248,30 @@ class PipelineBase:
         the images re-encoded there (or the given `conditionings`) and the stage-1 audio re-noised (or the given
         `audio`)."""
         assert self.upsampler is not None, "a two-stage pipeline needs the spatial upsampler"
-        upscaled = upsample(self.upsampler, stage_1, run.phases, run.record)
+        assert stage_1.video_latent is not None
+        with run.phases("upsample"):
+            upscaled = self.upsampler(stage_1.video_latent[:1])  # the first batch entry
+            if run.record is not None:
+                run.record("upsampled_video_latent", upscaled)
         with run.phases("stage 2", counted=False):
             rec = prefixed(run.record, "stage2_")
             if conditionings is None:
                 conditionings = self._conditionings(images, run.height, run.width, rec)
-            return refine_stage(
-                stage,
-                contexts,
+            noise_scale = float(sigmas[0])  # the video (and audio) re-noised to the schedule's first sigma
+            if audio is None:
+                audio = ModalitySpec(contexts.audio_context, (), noise_scale, initial_latent=stage_1.audio_latent)
+            return stage(
+                SimpleDenoiser(contexts.video_context, contexts.audio_context),
                 sigmas,
                 run.noiser,
-                upscaled=upscaled,
-                audio_latent=stage_1.audio_latent,
-                conditionings=conditionings,
-                audio=audio,
-                height=run.height,
                 width=run.width,
-                num_frames=run.num_frames,
-                frame_rate=run.frame_rate,
-                res2s=res2s,
+                height=run.height,
+                frames=run.num_frames,
+                fps=run.frame_rate,
+                video=ModalitySpec(contexts.video_context, tuple(conditionings), noise_scale, initial_latent=upscaled),
+                audio=audio,
+                stepper=Res2sDiffusionStep() if res2s else None,
+                loop=Res2sLoop(rec) if res2s else None,
                 on_step=run.phases.steps("stage 2"),
                 record=rec,
             )
@@ -275,14 +287,62 @@ class PipelineBase:
     ) -> PipelineResult:
         """Audio now; video lazily (the decoder draws from the pipeline generator, after all diffusion draws). No
         tiling given: the offload choice's hint decides."""
-        return decode(
-            self.video_decoder,
-            self.audio_decoder,
-            video_latent,
-            audio_latent,
-            prompt=prompt,
-            frame_rate=run.frame_rate,
-            tiling_config=hinted_tiling(tiling_config, self),
-            generator=run.generator,
-            phases=run.phases,
-        )
+        assert video_latent is not None and audio_latent is not None
+        with run.phases("decode audio"):
+            audio = self.audio_decoder(audio_latent)
+        video = self.video_decoder(video_latent, hinted_tiling(tiling_config, self), run.generator)
+        return PipelineResult(video, audio, video_latent, audio_latent, prompt, run.frame_rate, run.phases.seconds)
+
+
+class GuidedPipelineBase(PipelineBase):
+    """Blocks and recipe steps every guided pipeline has; adds the (positive, negative) prompt pair."""
+
+    def __init__(
+        self,
+        checkpoint_path: str | Path,
+        gemma_root: str | Path | None,
+        device: torch.device | str | None,
+        dtype: torch.dtype,
+        memory_efficient_decode: bool,
+        runtime: TransformerRuntime = PLAIN_RUNTIME,
+        spatial_upsampler_path: str | Path | None = None,
+    ) -> None:
+        super().__init__(checkpoint_path, gemma_root, device=device, dtype=dtype, runtime=runtime,
+                         memory_efficient_decode=memory_efficient_decode,
+                         spatial_upsampler_path=spatial_upsampler_path)  # fmt: skip
+
+    def _prompts(
+        self,
+        prompt: Any,
+        negative_prompt: Any,
+        images: Sequence[ImageConditioningInput],
+        enhance_prompt: bool,
+        seed: int,
+        phases: Phases,
+    ) -> tuple[Any, Any]:
+        """(positive, negative) contexts; the enhancement (of the positive prompt) samples with the run's seed."""
+        positive, negative = self._encode_prompts([prompt, negative_prompt], images, phases,
+                                                  enhance_prompt=enhance_prompt, enhance_seed=seed)  # fmt: skip
+        return positive, negative
+
+
+class TwoStageGuidedBase(GuidedPipelineBase):
+    """Two-stage, HQ and keyframe interpolation: a guided stage 1 with `stage_1_loras`, then the shared two-stage
+    tail (`_upsample_and_refine`) on `stage_2` with `stage_2_loras`."""
+
+    def __init__(
+        self,
+        checkpoint_path: str | Path,
+        spatial_upsampler_path: str | Path,
+        gemma_root: str | Path | None,
+        stage_1_loras: Sequence[LoraSpec],
+        stage_2_loras: Sequence[LoraSpec],
+        device: torch.device | str | None,
+        dtype: torch.dtype,
+        memory_efficient_decode: bool,
+        runtime: TransformerRuntime = PLAIN_RUNTIME,
+    ) -> None:
+        super().__init__(checkpoint_path, gemma_root, device, dtype, memory_efficient_decode, runtime,
+                         spatial_upsampler_path)  # fmt: skip
+        self.stage_1 = self._stage(stage_1_loras)
+        self.stage_2 = self._stage(stage_2_loras)
