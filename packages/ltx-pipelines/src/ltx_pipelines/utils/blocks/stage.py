@@ -7,12 +7,12 @@ import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from functools import partial
+from typing import Any
 
 import torch
 
 from ltx_core.batch_split import BatchSplitAdapter, X0Callable
-from ltx_core.components.diffusion_steps import EulerDiffusionStep
 from ltx_core.components.latent_tools import AudioLatentTools, LatentTools, VideoLatentTools
 from ltx_core.components.noisers import ConditioningItem, GaussianNoiser, create_noised_state
 from ltx_core.components.patchifiers import AudioPatchifier, VideoLatentPatchifier
@@ -21,9 +21,9 @@ from ltx_core.loader import LoraSpec, open_checkpoint
 from ltx_core.model.transformer import X0Model
 from ltx_core.types import AudioLatentShape, LatentState, VideoLatentShape, VideoPixelShape
 from ltx_pipelines.utils.blocks.lifetime import CheckpointLike, free, resolve_device
-from ltx_pipelines.utils.denoisers import Denoiser
-from ltx_pipelines.utils.recording import Recorder, RecordingDenoiser
-from ltx_pipelines.utils.samplers import StepCallback, euler_denoising_loop
+from ltx_pipelines.utils.denoisers import Denoiser, Schedule
+from ltx_pipelines.utils.recording import CallRecorder, Recorder
+from ltx_pipelines.utils.samplers import Loop, LoopState, StepCallback, callbacks, euler_loop, progress_callback
 
 logger = logging.getLogger(__name__)
 
@@ -72,20 +72,6 @@ class StageResult:
     audio_latent: torch.Tensor | None
     video_state: LatentState | None = None
     audio_state: LatentState | None = None
-
-
-class Loop(Protocol):
-    def __call__(
-        self,
-        sigmas: torch.Tensor,
-        video_state: LatentState | None,
-        audio_state: LatentState | None,
-        stepper: Any,
-        transformer: X0Callable,
-        denoiser: Denoiser,
-        *,
-        on_step: StepCallback | None = None,
-    ) -> tuple[LatentState | None, LatentState | None]: ...
 
 
 @dataclass(frozen=True)
@@ -254,10 +240,10 @@ class DiffusionStage:
         sigmas: torch.Tensor,
         noiser: GaussianNoiser,
         *,
-        width: int,
         height: int,
-        frames: int,
-        fps: float,
+        width: int,
+        num_frames: int,
+        frame_rate: float,
         video: ModalitySpec | None = None,
         audio: ModalitySpec | None = None,
         stepper: Any = None,
@@ -274,10 +260,10 @@ class DiffusionStage:
                 denoiser,
                 sigmas,
                 noiser,
-                width=width,
                 height=height,
-                frames=frames,
-                fps=fps,
+                width=width,
+                num_frames=num_frames,
+                frame_rate=frame_rate,
                 video=video,
                 audio=audio,
                 stepper=stepper,
@@ -294,10 +280,10 @@ class DiffusionStage:
         sigmas: torch.Tensor,
         noiser: GaussianNoiser,
         *,
-        width: int,
         height: int,
-        frames: int,
-        fps: float,
+        width: int,
+        num_frames: int,
+        frame_rate: float,
         video: ModalitySpec | None = None,
         audio: ModalitySpec | None = None,
         stepper: Any = None,
@@ -313,9 +299,11 @@ class DiffusionStage:
         if video is None and audio is None:
             raise InputError("a diffusion stage needs at least one of video and audio")
         geometry = LatentGeometry.of(self.checkpoint)
-        pixel = VideoPixelShape(1, frames, height, width, fps)
+        pixel = VideoPixelShape(1, num_frames, height, width, frame_rate)
         video_tools = VideoLatentTools(
-            VideoLatentPatchifier(1), VideoLatentShape.from_pixel_shape(pixel, channels=geometry.video_channels), fps
+            VideoLatentPatchifier(1),
+            VideoLatentShape.from_pixel_shape(pixel, channels=geometry.video_channels),
+            frame_rate,
         )
         audio_tools = AudioLatentTools(
             AudioPatchifier(1),
@@ -325,18 +313,19 @@ class DiffusionStage:
         )
         video_state = self._noised(video_tools, video, noiser, "video", record)
         audio_state = self._noised(audio_tools, audio, noiser, "audio", record)
-        sigmas = sigmas.to(dtype=torch.float32, device=self.device)
+        schedule = Schedule.of(sigmas, self.device)
         if record is not None:
-            record("sigmas", sigmas)
-        model = BatchSplitAdapter(transformer, max_batch_size)
-        recorder = RecordingDenoiser(denoiser) if record is not None else None
-        active = recorder or denoiser
+            record("sigmas", schedule.sigmas)
+        denoise = partial(denoiser, BatchSplitAdapter(transformer, max_batch_size))
+        recorder = CallRecorder() if record is not None else None
+        callback = callbacks(recorder, progress_callback(on_step))
+        state = LoopState(video_state, audio_state)
         if loop is None:
-            video_state, audio_state = euler_denoising_loop(
-                sigmas, video_state, audio_state, stepper or EulerDiffusionStep(), model, active, on_step=on_step
-            )
+            video_state, audio_state = euler_loop(denoise, state, schedule, callback=callback, stepper=stepper)
+        elif stepper is not None:
+            video_state, audio_state = loop(denoise, state, schedule, callback=callback, stepper=stepper)
         else:
-            video_state, audio_state = loop(sigmas, video_state, audio_state, stepper, model, active, on_step=on_step)
+            video_state, audio_state = loop(denoise, state, schedule, callback=callback)
         if recorder is not None:
             recorder.flush(record)
         video_latent = _final_latent(video_tools, video_state, "video", record)
