@@ -212,3 +212,17 @@ def test_simple_denoiser_and_euler_loop_callbacks():
     assert fake.calls[0][2] is None and fake.calls[0][0].sigma.dim() == 0
     with pytest.raises(InputError, match="video context"):
         SimpleDenoiser(None, None)(fake, state, None, sigmas, 0)
+
+
+def test_factory_guided_denoiser_reused_with_another_schedule_follows_it():
+    """No sigma list is kept between calls: a second schedule picks its own guider bins (a cached list from the first
+    call would still see 0.9 at step 0 and run the unconditional pass)."""
+    fake = FakeX0()
+    factory = MultiModalGuiderFactory.from_dict(
+        {1.0: MultiModalGuiderParams(cfg_scale=4.0), 0.5: MultiModalGuiderParams()}, _ctx(3)
+    )
+    d = FactoryGuidedDenoiser(_ctx(1), None, factory)
+    d(fake, _state(T_V, 0), None, Schedule.of([0.9, 0.4, 0.0]), 0)
+    d(fake, _state(T_V, 0), None, Schedule.of([0.3, 0.0]), 0)
+    d(fake, _state(T_V, 0), None, Schedule.of([0.8, 0.0]), 0)
+    assert [c[0].latent.shape[0] for c in fake.calls] == [2, 1, 2]

@@ -11,6 +11,7 @@ calls run on MPS (the official code never runs on MPS, so there is no reference 
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Callable
 from dataclasses import fields, replace
 from functools import lru_cache
@@ -79,6 +80,11 @@ def _inject_sde_noise(
     if legacy_mode:
         x = post_process_latent(x, state.denoise_mask, state.clean_latent)
     return x
+
+
+def _float32(value: float) -> float:
+    """`value` rounded to float32, as a Python float (what a float32 schedule holds)."""
+    return struct.unpack("f", struct.pack("f", value))[0]  # type: ignore[no-any-return]
 
 
 def math_device_for(device: torch.device) -> torch.device:
@@ -186,9 +192,9 @@ def res2s_loop(
     n = len(sigmas.values) - 1
     extended = sigmas.values[-1] == 0.0
     if extended:
-        tail = torch.empty(0, dtype=sigmas.sigmas.dtype).new_tensor([FINAL_SIGMA, 0.0])  # host, schedule's dtype
-        tensor = torch.cat([sigmas.sigmas[:-1], tail.to(sigmas.sigmas.device)])
-        sigmas = Schedule(tensor, (*sigmas.values[:-1], *tail.tolist()))
+        tensor = torch.cat([sigmas.sigmas[:-1], sigmas.sigmas.new_tensor([FINAL_SIGMA, 0.0])])
+        final = FINAL_SIGMA if sigmas.sigmas.dtype == torch.float64 else _float32(FINAL_SIGMA)
+        sigmas = Schedule(tensor, (*sigmas.values[:-1], final, 0.0))
     sig64 = sigmas.sigmas.new_tensor(sigmas.values, dtype=torch.float64, device="cpu")
     hs = (-torch.log(sig64[1:] / sig64[:-1])).tolist()
     values, sigmas_t = sigmas.values, sigmas.sigmas
