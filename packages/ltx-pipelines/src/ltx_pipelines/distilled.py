@@ -19,15 +19,11 @@ from ltx_core.loader import LoraSpec
 from ltx_pipelines.utils.blocks import PLAIN_RUNTIME, ModalitySpec, TransformerRuntime
 from ltx_pipelines.utils.constants import distilled_sigmas, stage_2_distilled_sigmas
 from ltx_pipelines.utils.denoisers import SimpleDenoiser
-from ltx_pipelines.utils.helpers import ImageConditioningInput, load_image
-from ltx_pipelines.utils.inputs import TWO_STAGE_DIVISOR, check_two_stage_size
+from ltx_pipelines.utils.helpers import ImageConditioningInput
+from ltx_pipelines.utils.inputs import check_two_stage_size
 from ltx_pipelines.utils.pipeline_base import PipelineBase
 from ltx_pipelines.utils.recording import Recorder, prefixed
 from ltx_pipelines.utils.results import Phases, PipelineResult, Progress, prompt_text
-
-DistilledResult = PipelineResult  # the former name, kept for callers
-_load_image = load_image  # the former private name, kept for callers
-__all__ = ["TWO_STAGE_DIVISOR", "DistilledPipeline", "DistilledResult", "Progress", "check_two_stage_size", "main"]
 
 
 class DistilledPipeline(PipelineBase):

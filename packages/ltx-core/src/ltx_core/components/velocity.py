@@ -1,16 +1,12 @@
 """x0 ↔ velocity conversions and the frozen-token blend (flow convention x_σ = (1 − σ)·x0 + σ·noise).
 
-`to_denoised` lives with the transformer's X0 wrapper (re-exported here for the samplers). `to_velocity` is the
+`to_denoised` lives with the transformer's X0 wrapper (`ltx_core.model.transformer.x0`). `to_velocity` here is the
 samplers' own: it never reads σ back from the device (a host sync per step on an accelerator).
 """
 
 from __future__ import annotations
 
 import torch
-
-from ltx_core.model.transformer.x0 import to_denoised
-
-__all__ = ["post_process_latent", "to_denoised", "to_velocity"]
 
 
 def to_velocity(x: torch.Tensor, sigma: torch.Tensor | float, x0: torch.Tensor) -> torch.Tensor:

@@ -264,17 +264,18 @@ def _guided_result(
     return DenoisedLatentResult(denoised=denoised, skipped=skip, **preds)
 
 
-@dataclass
-class GuidedDenoiser:
-    """Static guiders; an absent guider means positive-only for that modality."""
+class _Guided:
+    """The call both guided denoisers share; a subclass says which guiders apply at a sigma (`_guiders`). The
+    previous step's guided x0 (`_last_*`) is what a skipped step reuses."""
 
     video_context: torch.Tensor | None
     audio_context: torch.Tensor | None
-    video_guider: MultiModalGuider | None = None
-    audio_guider: MultiModalGuider | None = None
-    force_uncond_pass: bool = False
-    _last_video: torch.Tensor | None = None
-    _last_audio: torch.Tensor | None = None
+    force_uncond_pass: bool
+    _last_video: torch.Tensor | None
+    _last_audio: torch.Tensor | None
+
+    def _guiders(self, sigma: float) -> tuple[MultiModalGuider, MultiModalGuider]:
+        raise NotImplementedError
 
     def __call__(
         self,
@@ -284,51 +285,7 @@ class GuidedDenoiser:
         sigmas: Schedule,
         step_index: int,
     ) -> DenoiserOutput:
-        out = guided_denoise(
-            transformer,
-            video_state,
-            audio_state,
-            sigmas.sigmas[step_index],
-            self.video_guider or POSITIVE_ONLY_GUIDER,
-            self.audio_guider or POSITIVE_ONLY_GUIDER,
-            self.video_context,
-            self.audio_context,
-            self._last_video,
-            self._last_audio,
-            step_index,
-            self.force_uncond_pass,
-        )
-        _remember(self, out)
-        return out
-
-
-@dataclass
-class FactoryGuidedDenoiser:
-    """Guiders rebuilt each step from sigma-dependent params; audio falls back to the video factory."""
-
-    video_context: torch.Tensor | None
-    audio_context: torch.Tensor | None
-    video_guider_factory: MultiModalGuiderFactory | None = None
-    audio_guider_factory: MultiModalGuiderFactory | None = None
-    force_uncond_pass: bool = False
-    _last_video: torch.Tensor | None = None
-    _last_audio: torch.Tensor | None = None
-
-    def __call__(
-        self,
-        transformer: X0Callable,
-        video_state: LatentState | None,
-        audio_state: LatentState | None,
-        sigmas: Schedule,
-        step_index: int,
-    ) -> DenoiserOutput:
-        # The guiders' bins are chosen by this call's sigma, a Python float from the host side of the schedule (the
-        # official code caches the list from the first call; same values while the schedule is the same).
-        sigma_val = sigmas.values[step_index]
-        video_factory = self.video_guider_factory
-        audio_factory = self.audio_guider_factory or self.video_guider_factory
-        video_guider = video_factory.build_from_sigma(sigma_val) if video_factory else POSITIVE_ONLY_GUIDER
-        audio_guider = audio_factory.build_from_sigma(sigma_val) if audio_factory else POSITIVE_ONLY_GUIDER
+        video_guider, audio_guider = self._guiders(sigmas.values[step_index])
         out = guided_denoise(
             transformer,
             video_state,
@@ -343,12 +300,49 @@ class FactoryGuidedDenoiser:
             step_index,
             self.force_uncond_pass,
         )
-        _remember(self, out)
+        if out[0] is not None:
+            self._last_video = out[0].denoised
+        if out[1] is not None:
+            self._last_audio = out[1].denoised
         return out
 
 
-def _remember(denoiser: GuidedDenoiser | FactoryGuidedDenoiser, out: DenoiserOutput) -> None:
-    if out[0] is not None:
-        denoiser._last_video = out[0].denoised
-    if out[1] is not None:
-        denoiser._last_audio = out[1].denoised
+@dataclass
+class GuidedDenoiser(_Guided):
+    """Static guiders; an absent guider means positive-only for that modality."""
+
+    video_context: torch.Tensor | None
+    audio_context: torch.Tensor | None
+    video_guider: MultiModalGuider | None = None
+    audio_guider: MultiModalGuider | None = None
+    force_uncond_pass: bool = False
+    _last_video: torch.Tensor | None = None
+    _last_audio: torch.Tensor | None = None
+
+    def _guiders(self, sigma: float) -> tuple[MultiModalGuider, MultiModalGuider]:
+        return self.video_guider or POSITIVE_ONLY_GUIDER, self.audio_guider or POSITIVE_ONLY_GUIDER
+
+
+@dataclass
+class FactoryGuidedDenoiser(_Guided):
+    """Guiders rebuilt each step from sigma-dependent params; audio falls back to the video factory.
+
+    The bins are chosen by each call's own sigma (a Python float from the host side of the schedule): nothing is
+    kept from an earlier call, so one denoiser can serve several schedules. (The official code caches the sigma
+    list of its first call; the values are the same while the schedule is.)"""
+
+    video_context: torch.Tensor | None
+    audio_context: torch.Tensor | None
+    video_guider_factory: MultiModalGuiderFactory | None = None
+    audio_guider_factory: MultiModalGuiderFactory | None = None
+    force_uncond_pass: bool = False
+    _last_video: torch.Tensor | None = None
+    _last_audio: torch.Tensor | None = None
+
+    def _guiders(self, sigma: float) -> tuple[MultiModalGuider, MultiModalGuider]:
+        video_factory = self.video_guider_factory
+        audio_factory = self.audio_guider_factory or self.video_guider_factory
+        return (
+            video_factory.build_from_sigma(sigma) if video_factory else POSITIVE_ONLY_GUIDER,
+            audio_factory.build_from_sigma(sigma) if audio_factory else POSITIVE_ONLY_GUIDER,
+        )

@@ -13,7 +13,7 @@ from typing import Any, Generic, TypeVar
 import torch
 from torch import nn
 
-from ltx_pipelines.utils.blocks.lifetime import CheckpointLike, KeptModels, resolve_device
+from ltx_pipelines.utils.blocks.lifetime import ModelBlock
 
 T = TypeVar("T")
 E = TypeVar("E")
@@ -23,20 +23,8 @@ VideoEncodeFn = Callable[..., torch.Tensor]
 AudioEncodeFn = Callable[[torch.Tensor, int], torch.Tensor]  # (waveform, sample rate) → normalised latent
 
 
-class MediaConditioner(Generic[E]):
+class MediaConditioner(ModelBlock, Generic[E]):
     """Builds its encoder for one callback (`fn(encode)`) and frees it after (kept with `models.keep`)."""
-
-    def __init__(
-        self,
-        checkpoint: CheckpointLike,
-        *,
-        dtype: torch.dtype = torch.bfloat16,
-        device: torch.device | str | None = None,
-    ) -> None:
-        self.checkpoint = checkpoint
-        self.dtype = dtype
-        self.device = resolve_device(device)
-        self.models = KeptModels()
 
     def __call__(self, fn: Callable[[E], T]) -> T:
         with self.models.use(self._load) as encoder:

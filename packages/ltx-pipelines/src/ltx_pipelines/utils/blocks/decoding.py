@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ltx_core.types import Audio, VideoLatentShape
-from ltx_pipelines.utils.blocks.lifetime import CheckpointLike, KeptModels, free, resolve_device
+from ltx_pipelines.utils.blocks.lifetime import CheckpointLike, ModelBlock, free
 
 
 class FrameChunks(Iterator[torch.Tensor]):
@@ -64,7 +64,7 @@ class FrameChunks(Iterator[torch.Tensor]):
         self.close()
 
 
-class VideoDecoder:
+class VideoDecoder(ModelBlock):
     """Latent → an iterator of frame chunks; the decoder is built now and freed when the iterator ends."""
 
     def __init__(
@@ -75,11 +75,8 @@ class VideoDecoder:
         device: torch.device | str | None = None,
         memory_efficient: bool = True,
     ) -> None:
-        self.checkpoint = checkpoint
-        self.dtype = dtype
-        self.device = resolve_device(device)
+        super().__init__(checkpoint, dtype=dtype, device=device)
         self.memory_efficient = memory_efficient
-        self.models = KeptModels()
 
     def __call__(
         self, latent: torch.Tensor, tiling_config: Any = None, generator: torch.Generator | None = None
@@ -98,20 +95,8 @@ class VideoDecoder:
         return FrameChunks(decoder, chunks, shape.frames, shape.height, shape.width, owns_decoder=not kept)
 
 
-class AudioDecoder:
+class AudioDecoder(ModelBlock):
     """Audio latent → waveform: the audio VAE decoder and the vocoder, built together, freed together."""
-
-    def __init__(
-        self,
-        checkpoint: CheckpointLike,
-        *,
-        dtype: torch.dtype = torch.bfloat16,
-        device: torch.device | str | None = None,
-    ) -> None:
-        self.checkpoint = checkpoint
-        self.dtype = dtype
-        self.device = resolve_device(device)
-        self.models = KeptModels()
 
     def __call__(self, latent: torch.Tensor) -> Audio:
         from ltx_core.model.audio_vae import decode_audio, load_audio_decoder, load_vocoder

@@ -107,3 +107,20 @@ class KeptModels:
         models, self._models = self._models, None
         if models is not None:
             _free_all(models)
+
+
+class ModelBlock:
+    """A block of one checkpoint: where and in which dtype its models are built, and how long they live
+    (`models`: built for each call and freed after, unless `models.keep`)."""
+
+    def __init__(
+        self,
+        checkpoint: CheckpointLike,
+        *,
+        dtype: torch.dtype = torch.bfloat16,
+        device: torch.device | str | None = None,
+    ) -> None:
+        self.checkpoint = checkpoint
+        self.dtype = dtype
+        self.device = resolve_device(device)
+        self.models = KeptModels()

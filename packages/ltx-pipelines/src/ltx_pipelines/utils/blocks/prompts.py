@@ -9,10 +9,10 @@ from typing import Any
 import torch
 
 from ltx_core.errors import InputError
-from ltx_pipelines.utils.blocks.lifetime import CheckpointLike, KeptModels, resolve_device
+from ltx_pipelines.utils.blocks.lifetime import CheckpointLike, ModelBlock
 
 
-class PromptEncoder:
+class PromptEncoder(ModelBlock):
     """Prompts → per-prompt contexts. Gemma is built for the call and freed before the text path is built (with
     `models.keep`, both stay built across calls).
 
@@ -30,13 +30,10 @@ class PromptEncoder:
         text_encoder_device: torch.device | str | None = None,
         offload: str | None = "none",
     ) -> None:
-        self.checkpoint = checkpoint
+        super().__init__(checkpoint, dtype=dtype, device=device)  # models.keep: a ResidentPromptEncoder stays built
         self.gemma_root = gemma_root
-        self.dtype = dtype
-        self.device = resolve_device(device)
         self.text_encoder_device = text_encoder_device
         self.offload = offload  # Gemma's decoder layers may stream from RAM (none / cpu / disk / auto)
-        self.models = KeptModels()  # with keep: a ResidentPromptEncoder (Gemma and the text path stay built)
 
     def __call__(
         self,

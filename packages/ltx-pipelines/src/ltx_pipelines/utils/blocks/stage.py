@@ -234,44 +234,12 @@ class DiffusionStage:
 
     # running
 
-    def __call__(
-        self,
-        denoiser: Denoiser,
-        sigmas: torch.Tensor,
-        noiser: GaussianNoiser,
-        *,
-        height: int,
-        width: int,
-        num_frames: int,
-        frame_rate: float,
-        video: ModalitySpec | None = None,
-        audio: ModalitySpec | None = None,
-        stepper: Any = None,
-        loop: Loop | None = None,
-        max_batch_size: int = 1,
-        on_step: StepCallback | None = None,
-        record: Recorder | None = None,
-    ) -> StageResult:
-        if video is None and audio is None:
+    def __call__(self, denoiser: Denoiser, sigmas: torch.Tensor, noiser: GaussianNoiser, **options: Any) -> StageResult:
+        """`run` (same keyword options) with this stage's transformer, built for the call unless kept."""
+        if options.get("video") is None and options.get("audio") is None:
             raise InputError("a diffusion stage needs at least one of video and audio")
         with self.model_context() as transformer:
-            return self.run(
-                transformer,
-                denoiser,
-                sigmas,
-                noiser,
-                height=height,
-                width=width,
-                num_frames=num_frames,
-                frame_rate=frame_rate,
-                video=video,
-                audio=audio,
-                stepper=stepper,
-                loop=loop,
-                max_batch_size=max_batch_size,
-                on_step=on_step,
-                record=record,
-            )
+            return self.run(transformer, denoiser, sigmas, noiser, **options)
 
     def run(
         self,

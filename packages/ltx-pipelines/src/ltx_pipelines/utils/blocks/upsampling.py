@@ -5,10 +5,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ltx_pipelines.utils.blocks.lifetime import CheckpointLike, KeptModels, resolve_device
+from ltx_pipelines.utils.blocks.lifetime import CheckpointLike, ModelBlock
 
 
-class VideoUpsampler:
+class VideoUpsampler(ModelBlock):
     """x2 latent upsampling: the VAE's per-channel statistics and the upsampler, built together, freed together."""
 
     def __init__(
@@ -19,11 +19,8 @@ class VideoUpsampler:
         dtype: torch.dtype = torch.bfloat16,
         device: torch.device | str | None = None,
     ) -> None:
-        self.checkpoint = checkpoint
+        super().__init__(checkpoint, dtype=dtype, device=device)
         self.upsampler_path = upsampler_path
-        self.dtype = dtype
-        self.device = resolve_device(device)
-        self.models = KeptModels()
 
     def __call__(self, latent: torch.Tensor) -> torch.Tensor:
         from ltx_core.model.upsampler import load_upsampler, upsample_video
