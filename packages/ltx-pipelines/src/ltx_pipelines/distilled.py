@@ -11,17 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import torch
 
 from ltx_core.loader import LoraSpec
-from ltx_pipelines.utils.blocks import PLAIN_RUNTIME, ModalitySpec, TransformerRuntime
+from ltx_pipelines.utils.blocks import ModalitySpec
 from ltx_pipelines.utils.constants import distilled_sigmas, stage_2_distilled_sigmas
 from ltx_pipelines.utils.denoisers import SimpleDenoiser
 from ltx_pipelines.utils.helpers import ImageConditioningInput
 from ltx_pipelines.utils.inputs import check_two_stage_size
-from ltx_pipelines.utils.pipeline_base import PipelineBase
+from ltx_pipelines.utils.pipeline_base import PipelineBase, PipelineOptions
 from ltx_pipelines.utils.recording import Recorder, prefixed
 from ltx_pipelines.utils.results import Phases, PipelineResult, Progress, prompt_text
 
@@ -40,17 +40,16 @@ class DistilledPipeline(PipelineBase):
         spatial_upsampler_path: str | Path,
         loras: Sequence[LoraSpec] = (),
         device: torch.device | str | None = None,
-        *,
-        dtype: torch.dtype = torch.bfloat16,
-        cache_transformer: bool = False,
-        memory_efficient_decode: bool = True,
-        runtime: TransformerRuntime = PLAIN_RUNTIME,
+        **options: Unpack[PipelineOptions],
     ) -> None:
-        super().__init__(distilled_checkpoint_path, gemma_root, device=device, dtype=dtype, runtime=runtime,
-                         memory_efficient_decode=memory_efficient_decode,
-                         spatial_upsampler_path=spatial_upsampler_path)  # fmt: skip
+        super().__init__(
+            distilled_checkpoint_path,
+            gemma_root,
+            device=device,
+            spatial_upsampler_path=spatial_upsampler_path,
+            **options,
+        )
         self.stage = self._stage(loras)
-        self.cache_transformer = cache_transformer
 
     @torch.inference_mode()
     def __call__(

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import torch
 
@@ -26,16 +26,14 @@ from ltx_core.loader import LoraSpec
 from ltx_core.types import Audio
 from ltx_pipelines.media.video import VideoClip
 from ltx_pipelines.utils.blocks import (
-    PLAIN_RUNTIME,
     AudioConditioner,
     FrameChunks,
     ModalitySpec,
-    TransformerRuntime,
     hinted_tiling,
 )
 from ltx_pipelines.utils.constants import DISTILLED_SIGMA_VALUES, distilled_sigmas
 from ltx_pipelines.utils.denoisers import GuidedDenoiser, SimpleDenoiser
-from ltx_pipelines.utils.pipeline_base import PipelineBase
+from ltx_pipelines.utils.pipeline_base import PipelineBase, PipelineOptions
 from ltx_pipelines.utils.recording import Recorder
 from ltx_pipelines.utils.results import Phases, Progress
 from ltx_pipelines.utils.source_media import (
@@ -80,18 +78,13 @@ class RetakePipeline(PipelineBase):
         device: torch.device | str | None = None,
         *,
         distilled: bool = True,
-        dtype: torch.dtype = torch.bfloat16,
-        cache_transformer: bool = False,
-        memory_efficient_decode: bool = True,
-        runtime: TransformerRuntime = PLAIN_RUNTIME,
+        **options: Unpack[PipelineOptions],
     ) -> None:
-        super().__init__(checkpoint_path, gemma_root, device=device, dtype=dtype, runtime=runtime,
-                         memory_efficient_decode=memory_efficient_decode)  # fmt: skip
+        super().__init__(checkpoint_path, gemma_root, device=device, **options)
         self.distilled = distilled
         self.checkpoint = checkpoint_path
-        self.audio_conditioner = AudioConditioner(checkpoint_path, dtype=dtype, device=self.device)
+        self.audio_conditioner = AudioConditioner(checkpoint_path, dtype=self.dtype, device=self.device)
         self.stage = self._stage(loras)
-        self.cache_transformer = cache_transformer
 
     @torch.inference_mode()
     def __call__(

@@ -13,19 +13,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import torch
 
 from ltx_core.loader import LoraSpec
-from ltx_pipelines.utils.blocks import PLAIN_RUNTIME, ModalitySpec, TransformerRuntime
+from ltx_pipelines.utils.blocks import ModalitySpec
 from ltx_pipelines.utils.checkpoints import require_distilled_lora, warn_if_distilled
 from ltx_pipelines.utils.constants import stage_2_distilled_sigmas
 from ltx_pipelines.utils.denoisers import FactoryGuidedDenoiser
 from ltx_pipelines.utils.guidance import GuiderInput, guider_factories
 from ltx_pipelines.utils.helpers import ImageConditioningInput
 from ltx_pipelines.utils.inputs import TWO_STAGE_DIVISOR, check_images, check_video_size
-from ltx_pipelines.utils.pipeline_base import TwoStageGuidedBase
+from ltx_pipelines.utils.pipeline_base import PipelineOptions, TwoStageGuidedBase
 from ltx_pipelines.utils.recording import Recorder, prefixed
 from ltx_pipelines.utils.results import Phases, PipelineResult, Progress, prompt_text
 from ltx_pipelines.utils.schedules import given_sigmas, scheduler_sigmas
@@ -47,17 +47,12 @@ class TI2VidTwoStagesPipeline(TwoStageGuidedBase):
         gemma_root: str | Path | None,
         loras: Sequence[LoraSpec] = (),
         device: torch.device | str | None = None,
-        *,
-        dtype: torch.dtype = torch.bfloat16,
-        cache_transformer: bool = False,
-        memory_efficient_decode: bool = True,
-        runtime: TransformerRuntime = PLAIN_RUNTIME,
+        **options: Unpack[PipelineOptions],
     ) -> None:
         distilled = require_distilled_lora(distilled_lora)
         warn_if_distilled(checkpoint_path, self.name)
         super().__init__(checkpoint_path, spatial_upsampler_path, gemma_root, tuple(loras), (*loras, *distilled),
-                         device, dtype, memory_efficient_decode, runtime)  # fmt: skip
-        self.cache_transformer = cache_transformer
+                         device, **options)  # fmt: skip
 
     @torch.inference_mode()
     def __call__(

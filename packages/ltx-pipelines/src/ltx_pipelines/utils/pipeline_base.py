@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import torch
 
@@ -48,6 +48,15 @@ from ltx_pipelines.utils.results import Phases, PipelineResult
 DEFAULT_ENHANCE_SEED = 42  # the prompt-enhancement sampling seed when a pipeline does not pass its own
 
 
+class PipelineOptions(TypedDict, total=False):
+    """How a pipeline holds its models: every pipeline constructor's keyword options (see `PipelineBase`)."""
+
+    dtype: torch.dtype
+    cache_transformer: bool
+    memory_efficient_decode: bool
+    runtime: TransformerRuntime
+
+
 @dataclass(frozen=True)
 class Run:
     """What every step of one pipeline call shares: the output geometry, the generator seeded once per call (every
@@ -69,6 +78,38 @@ class Run:
         """Stage 1 of a two-stage flow: half the height and width, everything else shared."""
         return replace(self, height=self.height // 2, width=self.width // 2)
 
+    def diffuse(
+        self,
+        stage: DiffusionStage,
+        denoiser: Denoiser,
+        sigmas: torch.Tensor,
+        phase: str,
+        record: Recorder | None,
+        *,
+        video: ModalitySpec | None,
+        audio: ModalitySpec | None,
+        max_batch_size: int = 1,
+        res2s: bool = False,
+    ) -> StageResult:
+        """`stage` at this run's size with this run's noise, progress counted under `phase`; Euler steps, or the
+        res_2s sampler when `res2s` (HQ)."""
+        return stage(
+            denoiser,
+            sigmas,
+            self.noiser,
+            height=self.height,
+            width=self.width,
+            num_frames=self.num_frames,
+            frame_rate=self.frame_rate,
+            video=video,
+            audio=audio,
+            stepper=Res2sDiffusionStep() if res2s else None,
+            loop=Res2sLoop(record) if res2s else None,
+            max_batch_size=max_batch_size,
+            on_step=self.phases.steps(phase),
+            record=record,
+        )
+
 
 class PipelineBase:
     """Prompt encoder, image conditioner, decoders (and the x2 upsampler for two-stage pipelines) of one checkpoint.
@@ -85,14 +126,16 @@ class PipelineBase:
         gemma_root: str | Path | None,
         *,
         device: torch.device | str | None,
-        dtype: torch.dtype,
+        spatial_upsampler_path: str | Path | None = None,
+        dtype: torch.dtype = torch.bfloat16,
+        cache_transformer: bool = False,
         memory_efficient_decode: bool = True,
         runtime: TransformerRuntime = PLAIN_RUNTIME,
-        spatial_upsampler_path: str | Path | None = None,
     ) -> None:
         self.device = resolve_device(device)
         self.dtype = dtype
         self.runtime = runtime
+        self._cache_new_stages = cache_transformer  # the stages made by `_stage` start with this `cache`
         self.checkpoint_path = ckpt = checkpoint_path
         self.prompt_encoder = PromptEncoder(ckpt, gemma_root, dtype=dtype, device=self.device, offload=runtime.offload)
         self.image_conditioner = ImageConditioner(ckpt, dtype=dtype, device=self.device)
@@ -109,9 +152,8 @@ class PipelineBase:
 
     def _stage(self, loras: Sequence[LoraSpec] = ()) -> DiffusionStage:
         """A diffusion stage of this checkpoint with these LoRAs fused, on the pipeline's device and runtime."""
-        stage = DiffusionStage(
-            self.checkpoint_path, loras=loras, dtype=self.dtype, device=self.device, runtime=self.runtime
-        )
+        stage = DiffusionStage(self.checkpoint_path, loras=loras, dtype=self.dtype, device=self.device,
+                               cache=self._cache_new_stages, runtime=self.runtime)  # fmt: skip
         self._stages.append(stage)
         return stage
 
@@ -212,24 +254,9 @@ class PipelineBase:
     ) -> StageResult:
         """Stage 1 at the run's size (`run.half()` in a two-stage flow): progress and time under "stage 1", records
         under `stage1_`; Euler steps, or the res_2s sampler when `res2s` (HQ)."""
-        rec = prefixed(run.record, "stage1_")
         with run.phases("stage 1", counted=False):
-            return stage(
-                denoiser,
-                sigmas,
-                run.noiser,
-                width=run.width,
-                height=run.height,
-                num_frames=run.num_frames,
-                frame_rate=run.frame_rate,
-                video=video,
-                audio=audio,
-                stepper=Res2sDiffusionStep() if res2s else None,
-                loop=Res2sLoop(rec) if res2s else None,
-                max_batch_size=max_batch_size,
-                on_step=run.phases.steps("stage 1"),
-                record=rec,
-            )
+            return run.diffuse(stage, denoiser, sigmas, "stage 1", prefixed(run.record, "stage1_"), video=video,
+                               audio=audio, max_batch_size=max_batch_size, res2s=res2s)  # fmt: skip
 
     def _upsample_and_refine(
         self,
@@ -260,21 +287,9 @@ class PipelineBase:
             noise_scale = float(sigmas[0])  # the video (and audio) re-noised to the schedule's first sigma
             if audio is None:
                 audio = ModalitySpec(contexts.audio_context, (), noise_scale, initial_latent=stage_1.audio_latent)
-            return stage(
-                SimpleDenoiser(contexts.video_context, contexts.audio_context),
-                sigmas,
-                run.noiser,
-                width=run.width,
-                height=run.height,
-                num_frames=run.num_frames,
-                frame_rate=run.frame_rate,
-                video=ModalitySpec(contexts.video_context, tuple(conditionings), noise_scale, initial_latent=upscaled),
-                audio=audio,
-                stepper=Res2sDiffusionStep() if res2s else None,
-                loop=Res2sLoop(rec) if res2s else None,
-                on_step=run.phases.steps("stage 2"),
-                record=rec,
-            )
+            video = ModalitySpec(contexts.video_context, tuple(conditionings), noise_scale, initial_latent=upscaled)
+            denoiser = SimpleDenoiser(contexts.video_context, contexts.audio_context)
+            return run.diffuse(stage, denoiser, sigmas, "stage 2", rec, video=video, audio=audio, res2s=res2s)
 
     def _decode(
         self,
@@ -296,20 +311,6 @@ class PipelineBase:
 
 class GuidedPipelineBase(PipelineBase):
     """Blocks and recipe steps every guided pipeline has; adds the (positive, negative) prompt pair."""
-
-    def __init__(
-        self,
-        checkpoint_path: str | Path,
-        gemma_root: str | Path | None,
-        device: torch.device | str | None,
-        dtype: torch.dtype,
-        memory_efficient_decode: bool,
-        runtime: TransformerRuntime = PLAIN_RUNTIME,
-        spatial_upsampler_path: str | Path | None = None,
-    ) -> None:
-        super().__init__(checkpoint_path, gemma_root, device=device, dtype=dtype, runtime=runtime,
-                         memory_efficient_decode=memory_efficient_decode,
-                         spatial_upsampler_path=spatial_upsampler_path)  # fmt: skip
 
     def _prompts(
         self,
@@ -338,11 +339,9 @@ class TwoStageGuidedBase(GuidedPipelineBase):
         stage_1_loras: Sequence[LoraSpec],
         stage_2_loras: Sequence[LoraSpec],
         device: torch.device | str | None,
-        dtype: torch.dtype,
-        memory_efficient_decode: bool,
-        runtime: TransformerRuntime = PLAIN_RUNTIME,
+        **options: Unpack[PipelineOptions],
     ) -> None:
-        super().__init__(checkpoint_path, gemma_root, device, dtype, memory_efficient_decode, runtime,
-                         spatial_upsampler_path)  # fmt: skip
+        super().__init__(checkpoint_path, gemma_root, device=device, spatial_upsampler_path=spatial_upsampler_path,
+                         **options)  # fmt: skip
         self.stage_1 = self._stage(stage_1_loras)
         self.stage_2 = self._stage(stage_2_loras)
