@@ -100,13 +100,7 @@ class DistilledPipeline(PipelineBase):
                 images=images,
             )
 
-        return self._decode(
-            stage_2.video_latent,
-            stage_2.audio_latent,
-            run,
-            prompt=prompt_text(contexts, prompt),
-            tiling_config=tiling_config,
-        )
+        return self._decode(run, stage_2, prompt_text(contexts, prompt), tiling_config)
 
 
 # --- command line --------------------------------------------------------------------------------------------------

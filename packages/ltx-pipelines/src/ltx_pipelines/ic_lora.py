@@ -157,13 +157,7 @@ class ICLoraPipeline(PipelineBase):
                 images=images,
             )
 
-        return self._decode(
-            result.video_latent,
-            result.audio_latent,
-            run,
-            prompt=prompt_text(contexts, prompt),
-            tiling_config=tiling_config,
-        )
+        return self._decode(run, result, prompt_text(contexts, prompt), tiling_config)
 
 
 # --- command line --------------------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from ltx_pipelines.utils.blocks import (
     AudioConditioner,
     AudioEncodeFn,
     ModalitySpec,
+    StageResult,
     VideoEncodeFn,
 )
 from ltx_pipelines.utils.constants import distilled_sigmas, stage_2_distilled_sigmas
@@ -253,13 +254,8 @@ class LipDubPipeline(PipelineBase):
             )
 
         # The stage-1 audio is the dub: stage 2 only sharpens the video (its audio is frozen).
-        return self._decode(
-            stage_2.video_latent,
-            stage_1_audio,
-            run,
-            prompt=prompt_text(contexts, prompt),
-            tiling_config=tiling_config,
-        )
+        final = StageResult(stage_2.video_latent, stage_1_audio)
+        return self._decode(run, final, prompt_text(contexts, prompt), tiling_config)
 
 
 # --- command line --------------------------------------------------------------------------------------------------

@@ -24,7 +24,6 @@ from ltx_core.conditioning import TemporalRegionMask
 from ltx_core.errors import InputError
 from ltx_core.loader import LoraSpec
 from ltx_core.types import Audio
-from ltx_pipelines.media.video import VideoClip
 from ltx_pipelines.utils.blocks import (
     AudioConditioner,
     FrameChunks,
@@ -40,8 +39,7 @@ from ltx_pipelines.utils.source_media import (
     VideoSource,
     encode_source_audio,
     encode_source_video,
-    load_source_audio,
-    load_source_video,
+    read_source,
 )
 
 logger = logging.getLogger(__name__)
@@ -123,19 +121,9 @@ class RetakePipeline(PipelineBase):
         notes: list[str] = []
 
         with phases("read source"):
-            clip = load_source_video(video)
-            frames, height, width = (int(s) for s in clip.frames.shape[:3])
-            fps = clip.fps
-            duration = frames / fps
-            if start_time >= duration or end_time <= 0:
-                raise InputError(
-                    f"window [{start_time}, {end_time}) s lies outside the clip, which lasts {duration:.3f} s "
-                    f"({frames} frames at {fps:g} fps)"
-                )
-            if isinstance(video, VideoClip):
-                audio = None if source_audio is None else load_source_audio(source_audio, 0.0, duration)
-            else:
-                audio = load_source_audio(video, 0.0, duration, required=False)
+            clip, audio = read_source(video, source_audio, start_time, end_time)
+        frames, height, width = (int(s) for s in clip.frames.shape[:3])
+        fps = clip.fps
         if audio is None:
             notes.append(
                 "the source has no audio track: the soundtrack is generated for the whole clip"

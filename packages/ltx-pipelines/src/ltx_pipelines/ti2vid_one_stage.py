@@ -93,13 +93,7 @@ class TI2VidOneStagePipeline(GuidedPipelineBase):
             max_batch_size=max_batch_size,
         )
 
-        return self._decode(
-            result.video_latent,
-            result.audio_latent,
-            run,
-            prompt=prompt_text(positive, prompt),
-            tiling_config=tiling_config,
-        )
+        return self._decode(run, result, prompt_text(positive, prompt), tiling_config)
 
 
 # --- command line --------------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ batch in that order and sent as one transformer call with a per-sample perturbat
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import torch
@@ -264,15 +264,16 @@ def _guided_result(
     return DenoisedLatentResult(denoised=denoised, skipped=skip, **preds)
 
 
+@dataclass
 class _Guided:
-    """The call both guided denoisers share; a subclass says which guiders apply at a sigma (`_guiders`). The
-    previous step's guided x0 (`_last_*`) is what a skipped step reuses."""
+    """The fields and the call both guided denoisers share; a subclass says which guiders apply at a sigma
+    (`_guiders`). The previous step's guided x0 (`_last_*`) is what a skipped step reuses."""
 
     video_context: torch.Tensor | None
     audio_context: torch.Tensor | None
-    force_uncond_pass: bool
-    _last_video: torch.Tensor | None
-    _last_audio: torch.Tensor | None
+    force_uncond_pass: bool = field(default=False, kw_only=True)
+    _last_video: torch.Tensor | None = field(default=None, init=False, repr=False)
+    _last_audio: torch.Tensor | None = field(default=None, init=False, repr=False)
 
     def _guiders(self, sigma: float) -> tuple[MultiModalGuider, MultiModalGuider]:
         raise NotImplementedError
@@ -311,13 +312,8 @@ class _Guided:
 class GuidedDenoiser(_Guided):
     """Static guiders; an absent guider means positive-only for that modality."""
 
-    video_context: torch.Tensor | None
-    audio_context: torch.Tensor | None
     video_guider: MultiModalGuider | None = None
     audio_guider: MultiModalGuider | None = None
-    force_uncond_pass: bool = False
-    _last_video: torch.Tensor | None = None
-    _last_audio: torch.Tensor | None = None
 
     def _guiders(self, sigma: float) -> tuple[MultiModalGuider, MultiModalGuider]:
         return self.video_guider or POSITIVE_ONLY_GUIDER, self.audio_guider or POSITIVE_ONLY_GUIDER
@@ -331,13 +327,8 @@ class FactoryGuidedDenoiser(_Guided):
     kept from an earlier call, so one denoiser can serve several schedules. (The official code caches the sigma
     list of its first call; the values are the same while the schedule is.)"""
 
-    video_context: torch.Tensor | None
-    audio_context: torch.Tensor | None
     video_guider_factory: MultiModalGuiderFactory | None = None
     audio_guider_factory: MultiModalGuiderFactory | None = None
-    force_uncond_pass: bool = False
-    _last_video: torch.Tensor | None = None
-    _last_audio: torch.Tensor | None = None
 
     def _guiders(self, sigma: float) -> tuple[MultiModalGuider, MultiModalGuider]:
         video_factory = self.video_guider_factory

@@ -291,17 +291,10 @@ class PipelineBase:
             denoiser = SimpleDenoiser(contexts.video_context, contexts.audio_context)
             return run.diffuse(stage, denoiser, sigmas, "stage 2", rec, video=video, audio=audio, res2s=res2s)
 
-    def _decode(
-        self,
-        video_latent: torch.Tensor | None,
-        audio_latent: torch.Tensor | None,
-        run: Run,
-        *,
-        prompt: str,
-        tiling_config: Any,
-    ) -> PipelineResult:
+    def _decode(self, run: Run, result: StageResult, prompt: str, tiling_config: Any) -> PipelineResult:
         """Audio now; video lazily (the decoder draws from the pipeline generator, after all diffusion draws). No
         tiling given: the offload choice's hint decides."""
+        video_latent, audio_latent = result.video_latent, result.audio_latent
         assert video_latent is not None and audio_latent is not None
         with run.phases("decode audio"):
             audio = self.audio_decoder(audio_latent)

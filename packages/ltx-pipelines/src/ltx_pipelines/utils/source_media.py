@@ -48,6 +48,25 @@ def load_source_video(source: VideoSource) -> VideoClip:
     return read_video(source)
 
 
+def read_source(
+    video: VideoSource, source_audio: Audio | None, start_time: float, end_time: float
+) -> tuple[VideoClip, Audio | None]:
+    """The source clip of a retake and its soundtrack (None when it has none), after checking that the window
+    `[start_time, end_time)` overlaps the clip. A file's own audio track is its soundtrack; decoded frames
+    (`VideoClip`) come with `source_audio` (None: a silent clip)."""
+    clip = load_source_video(video)
+    frames = int(clip.frames.shape[0])
+    duration = frames / clip.fps
+    if start_time >= duration or end_time <= 0:
+        raise InputError(
+            f"window [{start_time}, {end_time}) s lies outside the clip, which lasts {duration:.3f} s "
+            f"({frames} frames at {clip.fps:g} fps)"
+        )
+    if isinstance(video, VideoClip):
+        return clip, None if source_audio is None else load_source_audio(source_audio, 0.0, duration)
+    return clip, load_source_audio(video, 0.0, duration, required=False)
+
+
 def check_source_geometry(frames: int, height: int, width: int, *, where: str = "source video") -> None:
     """8k+1 frames and sides that are multiples of 32 (the VAE's grid); `InputError` with the nearest valid values."""
     if frames < 1 or (frames - 1) % TIME_SCALE:
