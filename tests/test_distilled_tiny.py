@@ -341,7 +341,7 @@ def test_fp8_on_mps_is_refused_before_any_model_is_built(
     automatically for a pre-quantized checkpoint, in one line before Gemma encodes the prompt (MPS is reported
     present; nothing may reach it, so building any model here fails the test)."""
     from ltx_core.testing.fp8_checkpoints import write_scaled_fp8_checkpoint
-    from ltx_pipelines.utils import blocks
+    from ltx_pipelines.utils.blocks import lifetime
 
     folder = tiny_sets["ltx23"]
     ckpt, extra, quantization = folder / "distilled.safetensors", ["--quantization", "fp8-cast"], "fp8-cast"
@@ -354,7 +354,7 @@ def test_fp8_on_mps_is_refused_before_any_model_is_built(
     def built(*args: object, **kwargs: object) -> None:
         raise AssertionError("a model was built before the quantization was refused")
 
-    monkeypatch.setattr(blocks, "built", built)
+    monkeypatch.setattr(lifetime, "built", built)
     out = tmp_path / "mps.mp4"
     code, text = _invoke(_args(folder, out, "--device", "mps", *extra, ckpt=ckpt))
     assert code != 0 and not out.exists()

@@ -11,7 +11,6 @@ import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import torch
 from torch import nn
 
 from ltx_core import toolchain
@@ -43,15 +42,6 @@ def compile_settings() -> Iterator[None]:
         yield
 
 
-def check_compile_toolchain(device: torch.device | str | None = None) -> None:
-    """Refuse `--compile` in one line when the kernels it generates cannot be built here (see `ltx_core.toolchain`);
-    without a device, what every device needs."""
-    device_type = torch.device(device).type if device is not None else None
-    missing = toolchain.compile_toolchain_missing(device_type)
-    if missing is not None:
-        raise InputError(f"--compile needs {missing}, which this machine lacks; install it or run without --compile")
-
-
 def is_compiled(model: nn.Module) -> bool:
     return hasattr(model, "forward_without_compilation")
 
@@ -76,7 +66,7 @@ def compile_transformer(
     if is_compiled(model):
         return model
     if backend == "inductor":
-        check_compile_toolchain(next(model.parameters()).device)
+        toolchain.check_compile_toolchain(next(model.parameters()).device)
     kwargs: dict[str, Any] = {"backend": backend, "dynamic": dynamic, "fullgraph": fullgraph}
     if mode is not None:
         kwargs["mode"] = mode

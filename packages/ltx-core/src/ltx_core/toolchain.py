@@ -14,6 +14,7 @@ import importlib.util
 import os
 import shutil
 import sysconfig
+from typing import Any
 
 
 def c_compiler() -> str | None:
@@ -56,3 +57,16 @@ def compile_toolchain_missing(device_type: str | None = None) -> str | None:
     if device_type is None and c_compiler() is None:
         return "a C compiler to build its kernels (gcc, clang or $CC)"
     return python_headers_missing()
+
+
+def check_compile_toolchain(device: Any = None) -> None:
+    """Refuse `--compile` in one line when the kernels it generates cannot be built here (see `ltx_core.toolchain`);
+    without a device, what every device needs."""
+    import torch
+
+    from ltx_core.errors import InputError
+
+    device_type = torch.device(device).type if device is not None else None
+    missing = compile_toolchain_missing(device_type)
+    if missing is not None:
+        raise InputError(f"--compile needs {missing}, which this machine lacks; install it or run without --compile")

@@ -39,6 +39,24 @@ def test_to_velocity_rejects_zero_sigma():
         to_velocity(torch.ones(1), 0.0, torch.zeros(1))
 
 
+def test_to_velocity_device_sigma_matches_the_float_bit_for_bit():
+    """The samplers pass σ as a 0-d tensor (no host read); same bits as the σ read back as a Python float."""
+    torch.manual_seed(0)
+    x, x0 = torch.randn(2, 64, 8).bfloat16(), torch.randn(2, 64, 8).bfloat16()
+    for value in (0.9, 0.421875, 0.0011, 1 / 3):
+        sigma = torch.tensor(value, dtype=torch.float32)
+        assert torch.equal(to_velocity(x, sigma, x0), to_velocity(x, float(sigma), x0))
+
+
+def test_res2s_step_told_the_schedule_outcome_matches_reading_it():
+    torch.manual_seed(0)
+    x, d, noise = (torch.randn(1, 8, 4, dtype=torch.float64) for _ in range(3))
+    for sigmas in (torch.tensor([0.8, 0.5], dtype=torch.float64), torch.tensor([0.5, 0.0], dtype=torch.float64)):
+        to_zero = float(sigmas[1]) == 0.0
+        told = Res2sDiffusionStep().step(x, d, sigmas, 0, noise, 0.5, to_zero=to_zero)
+        assert torch.equal(told, Res2sDiffusionStep().step(x, d, sigmas, 0, noise, 0.5))
+
+
 def test_sde_coeff_eta_half_closed_form():
     sn = torch.tensor(0.6, dtype=torch.float64)
     alpha, sd, su = get_sde_coeff(sn, sigma_up=sn * 0.5)

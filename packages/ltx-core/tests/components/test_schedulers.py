@@ -5,7 +5,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ltx_core.components.schedulers import LinearQuadraticScheduler, LTX2Scheduler, token_shift, validate_sigmas
+from ltx_core.components.schedulers import LTX2Scheduler, token_shift, validate_sigmas
 from ltx_core.errors import InputError
 from ltx_core.testing.golden import load_case, report
 
@@ -85,14 +85,6 @@ def test_single_stretched_step_is_refused():
     with pytest.raises(InputError, match="steps"):
         LTX2Scheduler().execute(1)
     assert LTX2Scheduler().execute(1, stretch=False).tolist()[-1] == 0.0
-
-
-def test_linear_quadratic_scheduler_shape_and_ends():
-    s = LinearQuadraticScheduler().execute(10)
-    assert s.shape == (11,)
-    assert s[0].item() == 1.0 and s[-1].item() == 0.0
-    assert torch.all(s[:-1] >= s[1:])
-    assert torch.equal(LinearQuadraticScheduler().execute(1), torch.tensor([1.0, 0.0]))
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import torch
 
@@ -24,20 +24,17 @@ from ltx_core.errors import InputError
 from ltx_core.loader import LoraSpec
 from ltx_core.types import Audio
 from ltx_pipelines.utils.blocks import (
-    PLAIN_RUNTIME,
     AudioConditioner,
     FrameChunks,
     ModalitySpec,
-    Recorder,
-    TransformerRuntime,
     hinted_tiling,
 )
 from ltx_pipelines.utils.constants import DEFAULT_NEGATIVE_PROMPT, stage_2_distilled_sigmas
 from ltx_pipelines.utils.denoisers import GuidedDenoiser
 from ltx_pipelines.utils.helpers import ImageConditioningInput
 from ltx_pipelines.utils.inputs import check_two_stage_size
-from ltx_pipelines.utils.pipeline_base import PipelineBase
-from ltx_pipelines.utils.recording import prefixed
+from ltx_pipelines.utils.pipeline_base import PipelineBase, PipelineOptions
+from ltx_pipelines.utils.recording import Recorder, prefixed
 from ltx_pipelines.utils.results import Phases, Progress
 from ltx_pipelines.utils.source_media import (
     AudioSource,
@@ -80,21 +77,16 @@ class A2VidPipelineTwoStage(PipelineBase):
         gemma_root: str | Path | None,
         loras: Sequence[LoraSpec] = (),
         device: torch.device | str | None = None,
-        *,
-        dtype: torch.dtype = torch.bfloat16,
-        cache_transformer: bool = False,
-        memory_efficient_decode: bool = True,
-        runtime: TransformerRuntime = PLAIN_RUNTIME,
+        **options: Unpack[PipelineOptions],
     ) -> None:
         if not distilled_lora:
             raise InputError("A2Vid needs the distilled LoRA for stage 2 (--distilled-lora PATH [STRENGTH])")
-        super().__init__(checkpoint_path, gemma_root, device=device, dtype=dtype, runtime=runtime,
-                         memory_efficient_decode=memory_efficient_decode,
-                         spatial_upsampler_path=spatial_upsampler_path)  # fmt: skip
-        self.audio_conditioner = AudioConditioner(checkpoint_path, dtype=dtype, device=self.device)
+        super().__init__(
+            checkpoint_path, gemma_root, device=device, spatial_upsampler_path=spatial_upsampler_path, **options
+        )
+        self.audio_conditioner = AudioConditioner(checkpoint_path, dtype=self.dtype, device=self.device)
         self.stage_1 = self._stage(loras)
         self.stage_2 = self._stage((*loras, *distilled_lora))
-        self.cache_transformer = cache_transformer
 
     @torch.inference_mode()
     def __call__(

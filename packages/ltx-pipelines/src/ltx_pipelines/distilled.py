@@ -11,29 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import torch
 
-from ltx_core.geometry import TWO_STAGE_DIVISOR
 from ltx_core.loader import LoraSpec
-from ltx_pipelines.utils.blocks import (
-    PLAIN_RUNTIME,
-    ModalitySpec,
-    Recorder,
-    TransformerRuntime,
-)
+from ltx_pipelines.utils.blocks import ModalitySpec
 from ltx_pipelines.utils.constants import distilled_sigmas, stage_2_distilled_sigmas
 from ltx_pipelines.utils.denoisers import SimpleDenoiser
-from ltx_pipelines.utils.helpers import ImageConditioningInput, load_image
+from ltx_pipelines.utils.helpers import ImageConditioningInput
 from ltx_pipelines.utils.inputs import check_two_stage_size
-from ltx_pipelines.utils.pipeline_base import PipelineBase
-from ltx_pipelines.utils.recording import prefixed
+from ltx_pipelines.utils.pipeline_base import PipelineBase, PipelineOptions
+from ltx_pipelines.utils.recording import Recorder, prefixed
 from ltx_pipelines.utils.results import Phases, PipelineResult, Progress, prompt_text
-
-DistilledResult = PipelineResult  # the former name, kept for callers
-_load_image = load_image  # the former private name, kept for callers
-__all__ = ["TWO_STAGE_DIVISOR", "DistilledPipeline", "DistilledResult", "Progress", "check_two_stage_size", "main"]
 
 
 class DistilledPipeline(PipelineBase):
@@ -50,17 +40,16 @@ class DistilledPipeline(PipelineBase):
         spatial_upsampler_path: str | Path,
         loras: Sequence[LoraSpec] = (),
         device: torch.device | str | None = None,
-        *,
-        dtype: torch.dtype = torch.bfloat16,
-        cache_transformer: bool = False,
-        memory_efficient_decode: bool = True,
-        runtime: TransformerRuntime = PLAIN_RUNTIME,
+        **options: Unpack[PipelineOptions],
     ) -> None:
-        super().__init__(distilled_checkpoint_path, gemma_root, device=device, dtype=dtype, runtime=runtime,
-                         memory_efficient_decode=memory_efficient_decode,
-                         spatial_upsampler_path=spatial_upsampler_path)  # fmt: skip
+        super().__init__(
+            distilled_checkpoint_path,
+            gemma_root,
+            device=device,
+            spatial_upsampler_path=spatial_upsampler_path,
+            **options,
+        )
         self.stage = self._stage(loras)
-        self.cache_transformer = cache_transformer
 
     @torch.inference_mode()
     def __call__(
@@ -111,13 +100,7 @@ class DistilledPipeline(PipelineBase):
                 images=images,
             )
 
-        return self._decode(
-            stage_2.video_latent,
-            stage_2.audio_latent,
-            run,
-            prompt=prompt_text(contexts, prompt),
-            tiling_config=tiling_config,
-        )
+        return self._decode(run, stage_2, prompt_text(contexts, prompt), tiling_config)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

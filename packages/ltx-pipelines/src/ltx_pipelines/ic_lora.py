@@ -12,19 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import torch
 
 from ltx_core.errors import InputError
 from ltx_core.loader import LoraSpec
-from ltx_pipelines.utils.blocks import (
-    PLAIN_RUNTIME,
-    ModalitySpec,
-    Recorder,
-    TransformerRuntime,
-    VideoEncodeFn,
-)
+from ltx_pipelines.utils.blocks import ModalitySpec, VideoEncodeFn
 from ltx_pipelines.utils.constants import distilled_sigmas, stage_2_distilled_sigmas
 from ltx_pipelines.utils.denoisers import SimpleDenoiser
 from ltx_pipelines.utils.helpers import (
@@ -43,8 +37,8 @@ from ltx_pipelines.utils.ic_reference import (
     reference_size,
 )
 from ltx_pipelines.utils.inputs import check_two_stage_size
-from ltx_pipelines.utils.pipeline_base import PipelineBase
-from ltx_pipelines.utils.recording import prefixed, recorded_encoder, suffixed
+from ltx_pipelines.utils.pipeline_base import PipelineBase, PipelineOptions
+from ltx_pipelines.utils.recording import Recorder, prefixed, recorded_encoder, suffixed
 from ltx_pipelines.utils.results import Phases, PipelineResult, Progress, prompt_text
 
 
@@ -62,11 +56,7 @@ class ICLoraPipeline(PipelineBase):
         gemma_root: str | Path | None,
         loras: Sequence[LoraSpec],
         device: torch.device | str | None = None,
-        *,
-        dtype: torch.dtype = torch.bfloat16,
-        cache_transformer: bool = False,
-        memory_efficient_decode: bool = True,
-        runtime: TransformerRuntime = PLAIN_RUNTIME,
+        **options: Unpack[PipelineOptions],
     ) -> None:
         """`distilled_checkpoint_path` is a file, a list of shards or an open `Checkpoint`; `loras` the IC-LoRA(s),
         whose metadata gives the reference downscale factor."""
@@ -74,13 +64,16 @@ class ICLoraPipeline(PipelineBase):
         loras = tuple(LoraSpec(lora.path, lora.strength) for lora in loras)
         if not loras:
             raise InputError("the IC-LoRA pipeline needs at least one IC-LoRA; pass it with --lora PATH [STRENGTH]")
-        super().__init__(distilled_checkpoint_path, gemma_root, device=device, dtype=dtype, runtime=runtime,
-                         memory_efficient_decode=memory_efficient_decode,
-                         spatial_upsampler_path=spatial_upsampler_path)  # fmt: skip
+        super().__init__(
+            distilled_checkpoint_path,
+            gemma_root,
+            device=device,
+            spatial_upsampler_path=spatial_upsampler_path,
+            **options,
+        )
         self.reference_downscale_factor = reference_downscale_factor(loras)
         self.stage_1 = self._stage(loras)
         self.stage_2 = self._stage()
-        self.cache_transformer = cache_transformer
 
     @torch.inference_mode()
     def __call__(
@@ -164,13 +157,7 @@ class ICLoraPipeline(PipelineBase):
                 images=images,
             )
 
-        return self._decode(
-            result.video_latent,
-            result.audio_latent,
-            run,
-            prompt=prompt_text(contexts, prompt),
-            tiling_config=tiling_config,
-        )
+        return self._decode(run, result, prompt_text(contexts, prompt), tiling_config)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import torch
 
@@ -24,12 +24,10 @@ from ltx_core.geometry import TIME_SCALE
 from ltx_core.loader import LoraSpec
 from ltx_core.types import Audio
 from ltx_pipelines.utils.blocks import (
-    PLAIN_RUNTIME,
     AudioConditioner,
     AudioEncodeFn,
     ModalitySpec,
-    Recorder,
-    TransformerRuntime,
+    StageResult,
     VideoEncodeFn,
 )
 from ltx_pipelines.utils.constants import distilled_sigmas, stage_2_distilled_sigmas
@@ -45,8 +43,8 @@ from ltx_pipelines.utils.ic_reference import (
     reference_size,
 )
 from ltx_pipelines.utils.inputs import check_two_stage_size
-from ltx_pipelines.utils.pipeline_base import PipelineBase
-from ltx_pipelines.utils.recording import prefixed, recorded_encoder
+from ltx_pipelines.utils.pipeline_base import PipelineBase, PipelineOptions
+from ltx_pipelines.utils.recording import Recorder, prefixed, recorded_encoder
 from ltx_pipelines.utils.results import Phases, PipelineResult, Progress, prompt_text
 
 
@@ -128,11 +126,7 @@ class LipDubPipeline(PipelineBase):
         gemma_root: str | Path | None,
         ic_lora: LoraSpec,
         device: torch.device | str | None = None,
-        *,
-        dtype: torch.dtype = torch.bfloat16,
-        cache_transformer: bool = False,
-        memory_efficient_decode: bool = True,
-        runtime: TransformerRuntime = PLAIN_RUNTIME,
+        **options: Unpack[PipelineOptions],
     ) -> None:
         """`distilled_checkpoint_path` is a file, a list of shards or an open `Checkpoint`; it must include the audio
         VAE encoder (the reference audio is encoded)."""
@@ -142,14 +136,17 @@ class LipDubPipeline(PipelineBase):
         if isinstance(distilled_checkpoint_path, (list, tuple)):
             distilled_checkpoint_path = open_checkpoint(distilled_checkpoint_path)
         ic_lora = LoraSpec(ic_lora.path, ic_lora.strength)
-        super().__init__(distilled_checkpoint_path, gemma_root, device=device, dtype=dtype, runtime=runtime,
-                         memory_efficient_decode=memory_efficient_decode,
-                         spatial_upsampler_path=spatial_upsampler_path)  # fmt: skip
+        super().__init__(
+            distilled_checkpoint_path,
+            gemma_root,
+            device=device,
+            spatial_upsampler_path=spatial_upsampler_path,
+            **options,
+        )
         self.checkpoint = distilled_checkpoint_path
         self.reference_downscale_factor = lora_downscale_factor(ic_lora.path)
-        self.audio_conditioner = AudioConditioner(self.checkpoint, dtype=dtype, device=self.device)
+        self.audio_conditioner = AudioConditioner(self.checkpoint, dtype=self.dtype, device=self.device)
         self.stage = self._stage((ic_lora,))
-        self.cache_transformer = cache_transformer
 
     @torch.inference_mode()
     def __call__(
@@ -256,13 +253,8 @@ class LipDubPipeline(PipelineBase):
             )
 
         # The stage-1 audio is the dub: stage 2 only sharpens the video (its audio is frozen).
-        return self._decode(
-            stage_2.video_latent,
-            stage_1_audio,
-            run,
-            prompt=prompt_text(contexts, prompt),
-            tiling_config=tiling_config,
-        )
+        final = StageResult(stage_2.video_latent, stage_1_audio)
+        return self._decode(run, final, prompt_text(contexts, prompt), tiling_config)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

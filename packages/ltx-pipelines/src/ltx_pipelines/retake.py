@@ -14,7 +14,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import torch
 
@@ -24,26 +24,22 @@ from ltx_core.conditioning import TemporalRegionMask
 from ltx_core.errors import InputError
 from ltx_core.loader import LoraSpec
 from ltx_core.types import Audio
-from ltx_pipelines.media.video import VideoClip
 from ltx_pipelines.utils.blocks import (
-    PLAIN_RUNTIME,
     AudioConditioner,
     FrameChunks,
     ModalitySpec,
-    Recorder,
-    TransformerRuntime,
     hinted_tiling,
 )
 from ltx_pipelines.utils.constants import DISTILLED_SIGMA_VALUES, distilled_sigmas
 from ltx_pipelines.utils.denoisers import GuidedDenoiser, SimpleDenoiser
-from ltx_pipelines.utils.pipeline_base import PipelineBase
+from ltx_pipelines.utils.pipeline_base import PipelineBase, PipelineOptions
+from ltx_pipelines.utils.recording import Recorder
 from ltx_pipelines.utils.results import Phases, Progress
 from ltx_pipelines.utils.source_media import (
     VideoSource,
     encode_source_audio,
     encode_source_video,
-    load_source_audio,
-    load_source_video,
+    read_source,
 )
 
 logger = logging.getLogger(__name__)
@@ -80,18 +76,13 @@ class RetakePipeline(PipelineBase):
         device: torch.device | str | None = None,
         *,
         distilled: bool = True,
-        dtype: torch.dtype = torch.bfloat16,
-        cache_transformer: bool = False,
-        memory_efficient_decode: bool = True,
-        runtime: TransformerRuntime = PLAIN_RUNTIME,
+        **options: Unpack[PipelineOptions],
     ) -> None:
-        super().__init__(checkpoint_path, gemma_root, device=device, dtype=dtype, runtime=runtime,
-                         memory_efficient_decode=memory_efficient_decode)  # fmt: skip
+        super().__init__(checkpoint_path, gemma_root, device=device, **options)
         self.distilled = distilled
         self.checkpoint = checkpoint_path
-        self.audio_conditioner = AudioConditioner(checkpoint_path, dtype=dtype, device=self.device)
+        self.audio_conditioner = AudioConditioner(checkpoint_path, dtype=self.dtype, device=self.device)
         self.stage = self._stage(loras)
-        self.cache_transformer = cache_transformer
 
     @torch.inference_mode()
     def __call__(
@@ -130,19 +121,9 @@ class RetakePipeline(PipelineBase):
         notes: list[str] = []
 
         with phases("read source"):
-            clip = load_source_video(video)
-            frames, height, width = (int(s) for s in clip.frames.shape[:3])
-            fps = clip.fps
-            duration = frames / fps
-            if start_time >= duration or end_time <= 0:
-                raise InputError(
-                    f"window [{start_time}, {end_time}) s lies outside the clip, which lasts {duration:.3f} s "
-                    f"({frames} frames at {fps:g} fps)"
-                )
-            if isinstance(video, VideoClip):
-                audio = None if source_audio is None else load_source_audio(source_audio, 0.0, duration)
-            else:
-                audio = load_source_audio(video, 0.0, duration, required=False)
+            clip, audio = read_source(video, source_audio, start_time, end_time)
+        frames, height, width = (int(s) for s in clip.frames.shape[:3])
+        fps = clip.fps
         if audio is None:
             notes.append(
                 "the source has no audio track: the soundtrack is generated for the whole clip"

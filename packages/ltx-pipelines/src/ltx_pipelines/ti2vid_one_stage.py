@@ -12,30 +12,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import torch
 
+from ltx_core.geometry import ONE_STAGE_DIVISOR
 from ltx_core.loader import LoraSpec
-from ltx_pipelines.utils.blocks import PLAIN_RUNTIME, ModalitySpec, Recorder, TransformerRuntime
+from ltx_pipelines.utils.blocks import ModalitySpec
+from ltx_pipelines.utils.checkpoints import warn_if_distilled
 from ltx_pipelines.utils.denoisers import FactoryGuidedDenoiser
-from ltx_pipelines.utils.guided_stages import (
-    ONE_STAGE_DIVISOR,
-    GuidedPipelineBase,
-    GuiderInput,
-    Phases,
-    Progress,
-    check_images,
-    check_video_size,
-    given_sigmas,
-    guider_factories,
-    prefixed,
-    prompt_text,
-    scheduler_sigmas,
-    warn_if_distilled,
-)
+from ltx_pipelines.utils.guidance import GuiderInput, guider_factories
 from ltx_pipelines.utils.helpers import ImageConditioningInput
-from ltx_pipelines.utils.results import PipelineResult
+from ltx_pipelines.utils.inputs import check_images, check_video_size
+from ltx_pipelines.utils.pipeline_base import GuidedPipelineBase, PipelineOptions
+from ltx_pipelines.utils.recording import Recorder, prefixed
+from ltx_pipelines.utils.results import Phases, PipelineResult, Progress, prompt_text
+from ltx_pipelines.utils.schedules import given_sigmas, scheduler_sigmas
 
 
 class TI2VidOneStagePipeline(GuidedPipelineBase):
@@ -48,16 +40,11 @@ class TI2VidOneStagePipeline(GuidedPipelineBase):
         gemma_root: str | Path | None,
         loras: Sequence[LoraSpec] = (),
         device: torch.device | str | None = None,
-        *,
-        dtype: torch.dtype = torch.bfloat16,
-        cache_transformer: bool = False,
-        memory_efficient_decode: bool = True,
-        runtime: TransformerRuntime = PLAIN_RUNTIME,
+        **options: Unpack[PipelineOptions],
     ) -> None:
         warn_if_distilled(checkpoint_path, "the one-stage guided pipeline")
-        super().__init__(checkpoint_path, gemma_root, device, dtype, memory_efficient_decode, runtime)
+        super().__init__(checkpoint_path, gemma_root, device=device, **options)
         self.stage = self._stage(loras)
-        self.cache_transformer = cache_transformer
 
     @torch.inference_mode()
     def __call__(
@@ -107,13 +94,7 @@ class TI2VidOneStagePipeline(GuidedPipelineBase):
             max_batch_size=max_batch_size,
         )
 
-        return self._decode(
-            result.video_latent,
-            result.audio_latent,
-            run,
-            prompt=prompt_text(positive, prompt),
-            tiling_config=tiling_config,
-        )
+        return self._decode(run, result, prompt_text(positive, prompt), tiling_config)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -13,32 +13,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import torch
 
+from ltx_core.geometry import TWO_STAGE_DIVISOR
 from ltx_core.loader import LoraSpec
-from ltx_pipelines.utils.blocks import PLAIN_RUNTIME, ModalitySpec, Recorder, TransformerRuntime
+from ltx_pipelines.utils.blocks import ModalitySpec
+from ltx_pipelines.utils.checkpoints import require_distilled_lora, warn_if_distilled
 from ltx_pipelines.utils.constants import stage_2_distilled_sigmas
-from ltx_pipelines.utils.denoisers import FactoryGuidedDenoiser
-from ltx_pipelines.utils.guided_stages import (
-    TWO_STAGE_DIVISOR,
-    GuiderInput,
-    Phases,
-    Progress,
-    TwoStageGuidedBase,
-    check_images,
-    check_video_size,
-    given_sigmas,
-    guider_factories,
-    prefixed,
-    prompt_text,
-    require_distilled_lora,
-    scheduler_sigmas,
-    warn_if_distilled,
-)
+from ltx_pipelines.utils.denoisers import Denoiser, FactoryGuidedDenoiser
+from ltx_pipelines.utils.guidance import GuiderInput, guider_factories
 from ltx_pipelines.utils.helpers import ImageConditioningInput
-from ltx_pipelines.utils.results import PipelineResult
+from ltx_pipelines.utils.inputs import check_images, check_video_size
+from ltx_pipelines.utils.pipeline_base import PipelineOptions, TwoStageGuidedBase
+from ltx_pipelines.utils.recording import Recorder, prefixed
+from ltx_pipelines.utils.results import Phases, PipelineResult, Progress, prompt_text
+from ltx_pipelines.utils.schedules import given_sigmas, scheduler_sigmas
 
 
 class TI2VidTwoStagesPipeline(TwoStageGuidedBase):
@@ -48,6 +39,7 @@ class TI2VidTwoStagesPipeline(TwoStageGuidedBase):
     """
 
     name = "the two-stage guided pipeline"
+    res2s = False  # Euler steps in both stages
 
     def __init__(
         self,
@@ -57,17 +49,12 @@ class TI2VidTwoStagesPipeline(TwoStageGuidedBase):
         gemma_root: str | Path | None,
         loras: Sequence[LoraSpec] = (),
         device: torch.device | str | None = None,
-        *,
-        dtype: torch.dtype = torch.bfloat16,
-        cache_transformer: bool = False,
-        memory_efficient_decode: bool = True,
-        runtime: TransformerRuntime = PLAIN_RUNTIME,
+        **options: Unpack[PipelineOptions],
     ) -> None:
         distilled = require_distilled_lora(distilled_lora)
         warn_if_distilled(checkpoint_path, self.name)
         super().__init__(checkpoint_path, spatial_upsampler_path, gemma_root, tuple(loras), (*loras, *distilled),
-                         device, dtype, memory_efficient_decode, runtime)  # fmt: skip
-        self.cache_transformer = cache_transformer
+                         device, **options)  # fmt: skip
 
     @torch.inference_mode()
     def __call__(
@@ -98,19 +85,19 @@ class TI2VidTwoStagesPipeline(TwoStageGuidedBase):
         golden-case names (`stage1_video_noise`, `upsampled_video_latent`, ...)."""
         check_video_size(height, width, num_frames, frame_rate, TWO_STAGE_DIVISOR)
         check_images(images, num_frames)
+        half_h, half_w = height // 2, width // 2
         sigmas_1 = given_sigmas(stage_1_sigmas, "stage_1_sigmas")
-        sigmas_1 = scheduler_sigmas(num_inference_steps) if sigmas_1 is None else sigmas_1
+        if sigmas_1 is None:
+            sigmas_1 = self._stage_1_schedule(num_inference_steps, half_h, half_w, num_frames, frame_rate)
         sigmas_2 = given_sigmas(stage_2_sigmas, "stage_2_sigmas")
         sigmas_2 = stage_2_distilled_sigmas() if sigmas_2 is None else sigmas_2
         phases = Phases(progress)
         run = self._run(seed, height, width, num_frames, frame_rate, phases, record)
 
         positive, negative = self._prompts(prompt, negative_prompt, images, enhance_prompt, seed, phases)
-        video_factory, audio_factory = guider_factories(video_guider_params, audio_guider_params, negative)
+        denoiser = self._stage_1_denoiser(positive, negative, video_guider_params, audio_guider_params)
 
-        half_h, half_w = height // 2, width // 2
         conditionings = self._conditionings(images, half_h, half_w, prefixed(record, "stage1_"))
-        denoiser = FactoryGuidedDenoiser(positive.video_context, positive.audio_context, video_factory, audio_factory)
         stage_1 = self._first_stage(
             self.stage_1,
             denoiser,
@@ -119,23 +106,22 @@ class TI2VidTwoStagesPipeline(TwoStageGuidedBase):
             video=ModalitySpec(positive.video_context, conditionings),
             audio=ModalitySpec(positive.audio_context),
             max_batch_size=max_batch_size,
+            res2s=self.res2s,
         )
 
         stage_2 = self._upsample_and_refine(
-            self.stage_2,
-            stage_1,
-            positive,
-            sigmas_2,
-            run,
-            images=images,
+            self.stage_2, stage_1, positive, sigmas_2, run, images=images, res2s=self.res2s
         )
-        return self._decode(
-            stage_2.video_latent,
-            stage_2.audio_latent,
-            run,
-            prompt=prompt_text(positive, prompt),
-            tiling_config=tiling_config,
-        )
+        return self._decode(run, stage_2, prompt_text(positive, prompt), tiling_config)
+
+    def _stage_1_schedule(self, steps: int, height: int, width: int, num_frames: int, frame_rate: float) -> Any:
+        """The LTX-2 schedule with `steps` (the default shift)."""
+        return scheduler_sigmas(steps)
+
+    def _stage_1_denoiser(self, positive: Any, negative: Any, video: GuiderInput, audio: GuiderInput) -> Denoiser:
+        """Sigma-dependent guiders carrying the negative prompt's contexts."""
+        video_factory, audio_factory = guider_factories(video, audio, negative)
+        return FactoryGuidedDenoiser(positive.video_context, positive.audio_context, video_factory, audio_factory)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

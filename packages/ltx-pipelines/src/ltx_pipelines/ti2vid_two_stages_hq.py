@@ -13,32 +13,17 @@ import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import torch
 
 from ltx_core.loader import LoraSpec
-from ltx_pipelines.utils.blocks import PLAIN_RUNTIME, ModalitySpec, Recorder, TransformerRuntime
-from ltx_pipelines.utils.constants import stage_2_distilled_sigmas
-from ltx_pipelines.utils.denoisers import GuidedDenoiser
-from ltx_pipelines.utils.guided_stages import (
-    TWO_STAGE_DIVISOR,
-    Phases,
-    Progress,
-    TwoStageGuidedBase,
-    check_images,
-    check_video_size,
-    given_sigmas,
-    prefixed,
-    prompt_text,
-    require_distilled_lora,
-    scheduler_sigmas,
-    stage_latent_shape,
-    static_guiders,
-    warn_if_distilled,
-)
-from ltx_pipelines.utils.helpers import ImageConditioningInput
-from ltx_pipelines.utils.results import PipelineResult
+from ltx_pipelines.ti2vid_two_stages import TI2VidTwoStagesPipeline
+from ltx_pipelines.utils.checkpoints import require_distilled_lora, warn_if_distilled
+from ltx_pipelines.utils.denoisers import Denoiser, GuidedDenoiser
+from ltx_pipelines.utils.guidance import GuiderInput, static_guiders
+from ltx_pipelines.utils.pipeline_base import PipelineOptions, TwoStageGuidedBase
+from ltx_pipelines.utils.schedules import scheduler_sigmas, stage_latent_shape
 
 logger = logging.getLogger(__name__)
 
@@ -46,11 +31,17 @@ DEFAULT_DISTILLED_LORA_STRENGTH_STAGE_1 = 0.25
 DEFAULT_DISTILLED_LORA_STRENGTH_STAGE_2 = 0.5
 
 
-class TI2VidTwoStagesHQPipeline(TwoStageGuidedBase):
+class TI2VidTwoStagesHQPipeline(TI2VidTwoStagesPipeline):
     """Full model, res_2s in both stages, distilled LoRA in both stages at per-stage strengths.
 
-    Only the first distilled LoRA is used; its own strength is replaced by the per-stage strengths.
+    The recipe (and the call) of `TI2VidTwoStagesPipeline` with three differences: the res_2s sampler, fixed guiders
+    (the guider params must be plain `MultiModalGuiderParams`) and a default stage-1 schedule shifted by the half-size
+    latent's token count. Only the first distilled LoRA is used; its own strength is replaced by the per-stage
+    strengths.
     """
+
+    name = "the HQ two-stage guided pipeline"
+    res2s = True
 
     def __init__(
         self,
@@ -62,93 +53,27 @@ class TI2VidTwoStagesHQPipeline(TwoStageGuidedBase):
         gemma_root: str | Path | None,
         loras: Sequence[LoraSpec] = (),
         device: torch.device | str | None = None,
-        *,
-        dtype: torch.dtype = torch.bfloat16,
-        cache_transformer: bool = False,
-        memory_efficient_decode: bool = True,
-        runtime: TransformerRuntime = PLAIN_RUNTIME,
+        **options: Unpack[PipelineOptions],
     ) -> None:
         given = require_distilled_lora(distilled_lora)
         distilled = given[0]
         if len(given) > 1:
             logger.warning("the HQ pipeline uses only the first distilled LoRA (%s); ignoring %d more",
                            distilled.path.name, len(given) - 1)  # fmt: skip
-        warn_if_distilled(checkpoint_path, "the HQ two-stage guided pipeline")
+        warn_if_distilled(checkpoint_path, self.name)
         stage_1_loras = (*loras, replace(distilled, strength=distilled_lora_strength_stage_1))
         stage_2_loras = (*loras, replace(distilled, strength=distilled_lora_strength_stage_2))
-        super().__init__(checkpoint_path, spatial_upsampler_path, gemma_root, stage_1_loras, stage_2_loras, device,
-                         dtype, memory_efficient_decode, runtime)  # fmt: skip
-        self.cache_transformer = cache_transformer
+        TwoStageGuidedBase.__init__(self, checkpoint_path, spatial_upsampler_path, gemma_root, stage_1_loras,
+                                    stage_2_loras, device, **options)  # fmt: skip
 
-    @torch.inference_mode()
-    def __call__(
-        self,
-        prompt: Any,
-        negative_prompt: Any,
-        seed: int,
-        height: int,
-        width: int,
-        num_frames: int,
-        frame_rate: float,
-        num_inference_steps: int,
-        video_guider_params: Any,
-        audio_guider_params: Any,
-        images: Sequence[ImageConditioningInput] = (),
-        tiling_config: Any = None,
-        enhance_prompt: bool = False,
-        max_batch_size: int = 1,
-        stage_1_sigmas: torch.Tensor | Sequence[float] | None = None,
-        stage_2_sigmas: torch.Tensor | Sequence[float] | None = None,
-        *,
-        record: Recorder | None = None,
-        progress: Progress | None = None,
-    ) -> PipelineResult:
-        """As `TI2VidTwoStagesPipeline.__call__`; the guider params must be plain `MultiModalGuiderParams`. The
-        default stage-1 schedule is shifted by the half-size latent's token count (frames x height x width)."""
-        check_video_size(height, width, num_frames, frame_rate, TWO_STAGE_DIVISOR)
-        check_images(images, num_frames)
-        half_h, half_w = height // 2, width // 2
-        sigmas_1 = given_sigmas(stage_1_sigmas, "stage_1_sigmas")
-        if sigmas_1 is None:  # the shift depends only on F·H·W, not on the channel count
-            sigmas_1 = scheduler_sigmas(num_inference_steps, stage_latent_shape(half_h, half_w, num_frames,
-                                                                                frame_rate, channels=1))  # fmt: skip
-        sigmas_2 = given_sigmas(stage_2_sigmas, "stage_2_sigmas")
-        sigmas_2 = stage_2_distilled_sigmas() if sigmas_2 is None else sigmas_2
-        phases = Phases(progress)
-        run = self._run(seed, height, width, num_frames, frame_rate, phases, record)
+    def _stage_1_schedule(self, steps: int, height: int, width: int, num_frames: int, frame_rate: float) -> Any:
+        """The LTX-2 schedule shifted by the stage-1 latent's token count (F·H·W; the channel count plays no part)."""
+        return scheduler_sigmas(steps, stage_latent_shape(height, width, num_frames, frame_rate, channels=1))
 
-        positive, negative = self._prompts(prompt, negative_prompt, images, enhance_prompt, seed, phases)
-        video_guider, audio_guider = static_guiders(video_guider_params, audio_guider_params, negative)
-
-        conditionings = self._conditionings(images, half_h, half_w, prefixed(record, "stage1_"))
-        denoiser = GuidedDenoiser(positive.video_context, positive.audio_context, video_guider, audio_guider)
-        stage_1 = self._first_stage(
-            self.stage_1,
-            denoiser,
-            sigmas_1,
-            run.half(),
-            video=ModalitySpec(positive.video_context, conditionings),
-            audio=ModalitySpec(positive.audio_context),
-            max_batch_size=max_batch_size,
-            res2s=True,
-        )
-
-        stage_2 = self._upsample_and_refine(
-            self.stage_2,
-            stage_1,
-            positive,
-            sigmas_2,
-            run,
-            images=images,
-            res2s=True,
-        )
-        return self._decode(
-            stage_2.video_latent,
-            stage_2.audio_latent,
-            run,
-            prompt=prompt_text(positive, prompt),
-            tiling_config=tiling_config,
-        )
+    def _stage_1_denoiser(self, positive: Any, negative: Any, video: GuiderInput, audio: GuiderInput) -> Denoiser:
+        """Fixed guiders: the guider params must be plain `MultiModalGuiderParams`."""
+        video_guider, audio_guider = static_guiders(video, audio, negative)
+        return GuidedDenoiser(positive.video_context, positive.audio_context, video_guider, audio_guider)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

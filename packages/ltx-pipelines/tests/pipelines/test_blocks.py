@@ -50,8 +50,8 @@ def _run(stage: DiffusionStage, case: GoldenCase) -> torch.Tensor:
         GaussianNoiser(torch.Generator().manual_seed(p["seed"])),
         width=p["width"] // 2,
         height=p["height"] // 2,
-        frames=p["num_frames"],
-        fps=p["frame_rate"],
+        num_frames=p["num_frames"],
+        frame_rate=p["frame_rate"],
         video=ModalitySpec(inp["video_context"]),
         audio=ModalitySpec(inp["audio_context"]),
     )

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from ltx_core.batch_split import BatchSplitAdapter
 from ltx_core.testing.fp8_checkpoints import write_scaled_fp8_checkpoint
 from ltx_pipelines.cli.commands import build_app
-from ltx_pipelines.utils import blocks
+from ltx_pipelines.utils.blocks import stage as stage_module
 
 
 def _frames(path: Path) -> np.ndarray:
@@ -43,7 +43,7 @@ def test_offload_disk_same_video_and_max_batch_size_honoured(
             sizes.append(max_batch_size)
             super().__init__(model, max_batch_size)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(blocks, "BatchSplitAdapter", Recording)
+    monkeypatch.setattr(stage_module, "BatchSplitAdapter", Recording)
     folder = tiny_sets["ltx2"]
     _run(folder, tmp_path / "resident.mp4", "--offload", "none")
     _run(folder, tmp_path / "disk.mp4", "--offload", "disk", "--max-batch-size", "3")

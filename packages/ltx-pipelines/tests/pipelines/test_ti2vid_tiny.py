@@ -23,7 +23,7 @@ from ltx_core.loader import LoraSpec
 from ltx_pipelines.ti2vid_one_stage import TI2VidOneStagePipeline
 from ltx_pipelines.ti2vid_two_stages import TI2VidTwoStagesPipeline
 from ltx_pipelines.ti2vid_two_stages_hq import TI2VidTwoStagesHQPipeline
-from ltx_pipelines.utils import guided_stages
+from ltx_pipelines.utils import checkpoints, schedules
 from ltx_pipelines.utils.blocks import PromptEncoder
 from ltx_pipelines.utils.helpers import ImageConditioningInput
 
@@ -348,12 +348,12 @@ def test_sigma_overrides_and_checks(tiny_sets: dict[str, Path], contexts: dict) 
 
 def test_hq_schedule_shift_follows_the_stage_1_token_count() -> None:
     # spec 3.1 reference: 15 steps, latent (1, 128, 16, 17, 30) = 8160 tokens (HQ default, 544 x 960, 121 frames)
-    shape = guided_stages.stage_latent_shape(544, 960, 121, 24.0, channels=128)
+    shape = schedules.stage_latent_shape(544, 960, 121, 24.0, channels=128)
     assert tuple(shape.to_torch_shape()) == (1, 128, 16, 17, 30)
-    sigmas = guided_stages.scheduler_sigmas(15, shape)
+    sigmas = schedules.scheduler_sigmas(15, shape)
     assert sigmas[:4].tolist() == pytest.approx([1.0, 0.99349070, 0.98601490, 0.97733963], abs=1e-7)
     assert sigmas[-3:].tolist() == pytest.approx([0.50337785, 0.10000002, 0.0], abs=1e-7)
-    assert guided_stages.scheduler_sigmas(15)[1].item() == pytest.approx(0.98724955, abs=1e-7)  # no latent: 4096
+    assert schedules.scheduler_sigmas(15)[1].item() == pytest.approx(0.98724955, abs=1e-7)  # no latent: 4096
 
 
 def test_hq_refuses_sigma_dependent_guiders(tiny_sets: dict[str, Path], contexts: dict) -> None:
@@ -373,13 +373,13 @@ def test_images_outside_the_clip_are_refused(tiny_sets: dict[str, Path], context
 def test_distilled_checkpoint_warns_once(
     tiny_sets: dict[str, Path], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(guided_stages, "_warned", set())
+    monkeypatch.setattr(checkpoints, "_warned", set())
     folder = tiny_sets["ltx23"]
-    with caplog.at_level(logging.WARNING, logger=guided_stages.__name__):
+    with caplog.at_level(logging.WARNING, logger=checkpoints.__name__):
         TI2VidOneStagePipeline(folder / "dev.safetensors", None, device="cpu")
         assert not caplog.records
         for _ in range(2):
             TI2VidOneStagePipeline(folder / "distilled.safetensors", None, device="cpu")
     assert len(caplog.records) == 1 and "DISTILLED" in caplog.records[0].getMessage()
-    assert guided_stages.looks_distilled(folder / "distilled.safetensors")
-    assert not guided_stages.looks_distilled(folder / "dev.safetensors")
+    assert checkpoints.looks_distilled(folder / "distilled.safetensors")
+    assert not checkpoints.looks_distilled(folder / "dev.safetensors")

@@ -1,17 +1,18 @@
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 import torch
 
 from ltx_core.batch_split import BatchSplitAdapter
-from ltx_core.components.diffusion_steps import EulerDiffusionStep
 from ltx_core.components.guiders import MultiModalGuider, MultiModalGuiderFactory, MultiModalGuiderParams
 from ltx_core.components.modality_input import modality_from_latent_state
 from ltx_core.errors import InputError
 from ltx_core.guidance.perturbations import BatchedPerturbationConfig, PerturbationType
 from ltx_core.types import LatentState
-from ltx_pipelines.utils.denoisers import FactoryGuidedDenoiser, GuidedDenoiser, SimpleDenoiser
-from ltx_pipelines.utils.samplers import euler_denoising_loop
+from ltx_pipelines.utils.denoisers import FactoryGuidedDenoiser, GuidedDenoiser, Schedule, SimpleDenoiser
+from ltx_pipelines.utils.samplers import DenoiserCall, LoopState, StepDone, euler_loop
 
 T_V, T_A, C, S = 6, 4, 3, 5
 
@@ -81,12 +82,12 @@ def _guided(**kw):
 @pytest.mark.parametrize("max_batch", [1, 2, 4])
 def test_batched_passes_equal_one_by_one(max_batch):
     video, audio = _state(T_V, 10), _state(T_A, 11)
-    sigmas = torch.tensor([0.8, 0.4, 0.0])
+    sigmas = Schedule.of([0.8, 0.4, 0.0])
     fake = FakeX0()
     vr, ar = _guided()(BatchSplitAdapter(fake, max_batch), video, audio, sigmas, 0)
 
     # the same four passes, run one at a time by hand
-    sigma = sigmas[0].reshape(1)
+    sigma = sigmas.sigmas[0].reshape(1)
     ref = FakeX0()
     passes = {}
     contexts = {
@@ -126,7 +127,7 @@ def test_only_needed_passes_run():
     vp = MultiModalGuiderParams(cfg_scale=2.0)
     ap = MultiModalGuiderParams()
     d = GuidedDenoiser(_ctx(1), _ctx(2), MultiModalGuider(vp, _ctx(3)), MultiModalGuider(ap))
-    vr, ar = d(fake, _state(T_V, 0), _state(T_A, 1), torch.tensor([0.5, 0.0]), 0)
+    vr, ar = d(fake, _state(T_V, 0), _state(T_A, 1), Schedule.of([0.5, 0.0]), 0)
     video, audio, _ = fake.calls[0]
     assert video.latent.shape[0] == 2  # cond + uncond
     assert torch.equal(video.context[1:], _ctx(3))  # negative video context
@@ -138,7 +139,7 @@ def test_only_needed_passes_run():
 def test_missing_negative_context_is_an_error():
     d = GuidedDenoiser(_ctx(1), _ctx(2), MultiModalGuider(MultiModalGuiderParams(cfg_scale=2.0)))
     with pytest.raises(InputError, match="negative video context"):
-        d(FakeX0(), _state(T_V, 0), _state(T_A, 1), torch.tensor([0.5, 0.0]), 0)
+        d(FakeX0(), _state(T_V, 0), _state(T_A, 1), Schedule.of([0.5, 0.0]), 0)
 
 
 def test_force_uncond_pass():
@@ -147,7 +148,7 @@ def test_force_uncond_pass():
     d = GuidedDenoiser(
         _ctx(1), _ctx(2), MultiModalGuider(neutral, _ctx(3)), MultiModalGuider(neutral, _ctx(4)), force_uncond_pass=True
     )
-    vr, _ = d(fake, _state(T_V, 0), _state(T_A, 1), torch.tensor([0.5, 0.0]), 0)
+    vr, _ = d(fake, _state(T_V, 0), _state(T_A, 1), Schedule.of([0.5, 0.0]), 0)
     assert fake.calls[0][0].latent.shape[0] == 2
     assert vr.uncond is not None and torch.equal(vr.denoised, vr.cond)
 
@@ -156,7 +157,7 @@ def test_skipped_modality_is_disabled_and_reuses_previous():
     fake = FakeX0()
     ap = MultiModalGuiderParams(cfg_scale=7.0, skip_step=1)
     d = GuidedDenoiser(_ctx(1), _ctx(2), MultiModalGuider(VIDEO_PARAMS, _ctx(3)), MultiModalGuider(ap, _ctx(4)))
-    sigmas = torch.tensor([0.9, 0.6, 0.3, 0.0])
+    sigmas = Schedule.of([0.9, 0.6, 0.3, 0.0])
     v0, a0 = d(fake, _state(T_V, 0), _state(T_A, 1), sigmas, 0)
     v1, a1 = d(fake, _state(T_V, 2), _state(T_A, 3), sigmas, 1)
     assert fake.calls[0][1].enabled and not fake.calls[1][1].enabled and fake.calls[1][0].enabled
@@ -178,7 +179,7 @@ def test_factory_guided_denoiser_uses_sigma_bins_and_audio_fallback():
     low = MultiModalGuiderParams()
     factory = MultiModalGuiderFactory.from_dict({1.0: high, 0.5: low}, _ctx(3))
     d = FactoryGuidedDenoiser(_ctx(1), None, factory)
-    sigmas = torch.tensor([0.9, 0.4, 0.0])
+    sigmas = Schedule.of([0.9, 0.4, 0.0])
     d(fake, _state(T_V, 0), None, sigmas, 0)
     d(fake, _state(T_V, 0), None, sigmas, 1)
     assert [c[0].latent.shape[0] for c in fake.calls] == [2, 1]
@@ -187,22 +188,22 @@ def test_factory_guided_denoiser_uses_sigma_bins_and_audio_fallback():
 
 def test_simple_denoiser_and_euler_loop_callbacks():
     fake = FakeX0()
-    sigmas = torch.tensor([1.0, 0.5, 0.0])
+    sigmas = Schedule.of([1.0, 0.5, 0.0])
     steps, results = [], []
     state = _state(T_V, 0)
     state = state.with_(denoise_mask=torch.cat([torch.ones(1, T_V - 2, 1), torch.zeros(1, 2, 1)], 1))
     clean = state.clean_latent.clone()
     clean[:, -2:] = 7.0
     state = state.with_(clean_latent=clean, latent=torch.where(state.denoise_mask.bool(), state.latent, clean))
-    video, audio = euler_denoising_loop(
-        sigmas,
-        state,
-        None,
-        EulerDiffusionStep(),
-        fake,
-        SimpleDenoiser(_ctx(1), None),
-        on_step=lambda i, n: steps.append((i, n)),
-        on_result=lambda i, s, vr, ar: results.append((i, float(s), ar)),
+
+    def callback(event):
+        if isinstance(event, StepDone):
+            steps.append((event.step_index, event.num_steps))
+        elif isinstance(event, DenoiserCall):
+            results.append((event.step_index, float(event.sigmas.sigmas[event.step_index]), event.audio))
+
+    video, audio = euler_loop(
+        partial(SimpleDenoiser(_ctx(1), None), fake), LoopState(state, None), sigmas, callback=callback
     )
     assert steps == [(0, 2), (1, 2)]
     assert [(i, s) for i, s, _ in results] == [(0, 1.0), (1, 0.5)] and results[0][2] is None
@@ -211,3 +212,17 @@ def test_simple_denoiser_and_euler_loop_callbacks():
     assert fake.calls[0][2] is None and fake.calls[0][0].sigma.dim() == 0
     with pytest.raises(InputError, match="video context"):
         SimpleDenoiser(None, None)(fake, state, None, sigmas, 0)
+
+
+def test_factory_guided_denoiser_reused_with_another_schedule_follows_it():
+    """No sigma list is kept between calls: a second schedule picks its own guider bins (a cached list from the first
+    call would still see 0.9 at step 0 and run the unconditional pass)."""
+    fake = FakeX0()
+    factory = MultiModalGuiderFactory.from_dict(
+        {1.0: MultiModalGuiderParams(cfg_scale=4.0), 0.5: MultiModalGuiderParams()}, _ctx(3)
+    )
+    d = FactoryGuidedDenoiser(_ctx(1), None, factory)
+    d(fake, _state(T_V, 0), None, Schedule.of([0.9, 0.4, 0.0]), 0)
+    d(fake, _state(T_V, 0), None, Schedule.of([0.3, 0.0]), 0)
+    d(fake, _state(T_V, 0), None, Schedule.of([0.8, 0.0]), 0)
+    assert [c[0].latent.shape[0] for c in fake.calls] == [2, 1, 2]

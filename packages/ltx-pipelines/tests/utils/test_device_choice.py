@@ -1,14 +1,16 @@
 """Device selection, and where the res_2s sampler runs its float64 math (no MPS or CUDA needed: simulated)."""
 
+from functools import partial
+
 import pytest
 import torch
 
-from ltx_core.components.diffusion_steps import Res2sDiffusionStep
 from ltx_core.errors import InputError
 from ltx_core.types import LatentState
 from ltx_pipelines.utils import blocks
-from ltx_pipelines.utils.denoisers import SimpleDenoiser
-from ltx_pipelines.utils.res2s import math_device_for, res2s_audio_video_denoising_loop
+from ltx_pipelines.utils.denoisers import Schedule, SimpleDenoiser
+from ltx_pipelines.utils.res2s import math_device_for, res2s_loop
+from ltx_pipelines.utils.samplers import LoopState
 
 
 def test_default_device_prefers_cuda_then_mps_then_cpu(monkeypatch):
@@ -65,14 +67,14 @@ def test_res2s_hops_model_calls_to_the_accelerator_bitwise():
 
     sigmas = torch.tensor([1.0, 0.6, 0.3, 0.0])
     context = torch.zeros(1, 1, 4)
-    cpu_video, _ = res2s_audio_video_denoising_loop(
-        sigmas, state("cpu"), None, Res2sDiffusionStep(), model, SimpleDenoiser(context, None)
+    cpu_video, _ = res2s_loop(
+        partial(SimpleDenoiser(context, None), model), LoopState(state("cpu"), None), Schedule.of(sigmas)
     )
     assert set(seen) == {torch.device("cpu")}
     seen.clear()
-    hop_video, _ = res2s_audio_video_denoising_loop(
-        sigmas.to(cuda), state(cuda), None, Res2sDiffusionStep(), model,
-        SimpleDenoiser(context.to(cuda), None), math_device=torch.device("cpu"),
+    hop_video, _ = res2s_loop(
+        partial(SimpleDenoiser(context.to(cuda), None), model), LoopState(state(cuda), None),
+        Schedule.of(sigmas, cuda), math_device=torch.device("cpu"),
     )  # fmt: skip
     assert {d.type for d in seen} == {"cuda"}
     assert hop_video.latent.device.type == "cuda"
@@ -115,7 +117,7 @@ def test_res2s_model_calls_on_mps_receive_no_float64(monkeypatch: pytest.MonkeyP
 
     class Recording(SimpleDenoiser):
         def __call__(self, transformer, video_state, audio_state, sigmas, step_index):
-            seen.append(sigmas)
+            seen.append(sigmas.sigmas)
             return super().__call__(transformer, video_state, audio_state, sigmas, step_index)
 
     def state() -> LatentState:
@@ -128,14 +130,12 @@ def test_res2s_model_calls_on_mps_receive_no_float64(monkeypatch: pytest.MonkeyP
 
     sigmas = torch.tensor([1.0, 0.6, 0.3, 0.0])
     context = torch.zeros(1, 1, 4)
-    plain, _ = res2s_audio_video_denoising_loop(
-        sigmas, state(), None, Res2sDiffusionStep(), model, Recording(context, None)
-    )
+    plain, _ = res2s_loop(partial(Recording(context, None), model), LoopState(state(), None), Schedule.of(sigmas))
     assert torch.float64 in {s.dtype for s in seen}  # what the hop has to handle
     seen.clear()
     moved = _fake_mps_to(monkeypatch)
-    hop = _DeviceHop(Recording(context, None), torch.device("mps"), torch.device("cpu"))
-    hopped, _ = res2s_audio_video_denoising_loop(sigmas, state(), None, Res2sDiffusionStep(), model, hop)
+    hop = _DeviceHop(partial(Recording(context, None), model), torch.device("mps"), torch.device("cpu"))
+    hopped, _ = res2s_loop(hop, LoopState(state(), None), Schedule.of(sigmas))
     assert moved and torch.float64 not in moved
     assert {s.dtype for s in seen} == {torch.float32}
     assert hopped.latent.shape == plain.latent.shape and torch.isfinite(hopped.latent.float()).all()

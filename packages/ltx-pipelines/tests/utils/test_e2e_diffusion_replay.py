@@ -7,12 +7,12 @@ the guided x0 of every call and the final tokens must match bit for bit (all bf1
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import pytest
 import torch
 
-from ltx_core.components.diffusion_steps import EulerDiffusionStep, Res2sDiffusionStep
 from ltx_core.components.guiders import MultiModalGuider, MultiModalGuiderFactory, MultiModalGuiderParams
 from ltx_core.components.latent_tools import AudioLatentTools, VideoLatentTools
 from ltx_core.components.noisers import GaussianNoiser, create_noised_state
@@ -29,9 +29,9 @@ from ltx_core.guidance.perturbations import PerturbationType
 from ltx_core.testing.golden import GoldenCase, load_case
 from ltx_core.types import AudioLatentShape, VideoLatentShape, VideoPixelShape
 from ltx_pipelines.testing.golden_replay import guider_params
-from ltx_pipelines.utils.denoisers import FactoryGuidedDenoiser, GuidedDenoiser, SimpleDenoiser
-from ltx_pipelines.utils.res2s import get_new_noise, res2s_audio_video_denoising_loop
-from ltx_pipelines.utils.samplers import euler_denoising_loop
+from ltx_pipelines.utils.denoisers import FactoryGuidedDenoiser, GuidedDenoiser, Schedule, SimpleDenoiser
+from ltx_pipelines.utils.res2s import get_new_noise, res2s_loop
+from ltx_pipelines.utils.samplers import DenoiserCall, LoopState, euler_loop
 
 PASSES = ("cond", "uncond", "ptb", "mod")
 DTYPE = torch.bfloat16
@@ -241,8 +241,9 @@ def test_e2e_diffusion_replay(case: GoldenCase) -> None:
             denoiser = SimpleDenoiser(inp["video_context"], inp["audio_context"])
         calls: list = []
 
-        def record(i, sigma, vr, ar, calls=calls):
-            calls.append((vr, ar))
+        def record(event, calls=calls):
+            if isinstance(event, DenoiserCall):
+                calls.append((event.video, event.audio))
 
         fake = _ReplayTransformer(case, stage, guided)
         sigmas = out[f"stage{stage}_sigmas"]
@@ -254,9 +255,10 @@ def test_e2e_diffusion_replay(case: GoldenCase) -> None:
                 log.append(z)
                 return z
 
-            video, audio = res2s_audio_video_denoising_loop(
-                sigmas, video, audio, Res2sDiffusionStep(), fake, denoiser, new_noise_fn=logging_noise, on_result=record
-            )
+            video, audio = res2s_loop(
+                partial(denoiser, fake), LoopState(video, audio), Schedule.of(sigmas), callback=record,
+                new_noise_fn=logging_noise,
+            )  # fmt: skip
             # draw order per step: substep video, substep audio, step video, step audio
             rec_v, rec_a = out[f"stage{stage}_sde_noise_video"], out[f"stage{stage}_sde_noise_audio"]
             assert len(noise_log) == 2 * rec_v.shape[0]
@@ -264,8 +266,8 @@ def test_e2e_diffusion_replay(case: GoldenCase) -> None:
                 assert torch.equal(noise_log[2 * j], rec_v[j]), f"sde noise video {j}"
                 assert torch.equal(noise_log[2 * j + 1], rec_a[j]), f"sde noise audio {j}"
         else:
-            video, audio = euler_denoising_loop(
-                sigmas, video, audio, EulerDiffusionStep(), fake, denoiser, on_result=record
+            video, audio = euler_loop(
+                partial(denoiser, fake), LoopState(video, audio), Schedule.of(sigmas), callback=record
             )
         assert fake.k == len(calls) == out[f"{pre}_sigma"].shape[0]
         for k, (vr, ar) in enumerate(calls):

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 import torch
 
-from ltx_core.components.diffusion_steps import Res2sDiffusionStep
 from ltx_core.testing.golden import golden_dir, load_case, report
 from ltx_core.types import LatentState
-from ltx_pipelines.utils.denoisers import SimpleDenoiser
-from ltx_pipelines.utils.res2s import get_new_noise, res2s_audio_video_denoising_loop, res2s_coefficients
+from ltx_pipelines.utils.denoisers import Schedule, SimpleDenoiser
+from ltx_pipelines.utils.res2s import get_new_noise, res2s_coefficients, res2s_loop
+from ltx_pipelines.utils.samplers import LoopState
 
 TOL = 1e-5
 
@@ -71,13 +73,10 @@ def test_res2s_step_matches_golden(case, replay_noise):
             return queue.pop(0)
 
     replay = _Replay(case)
-    video, audio = res2s_audio_video_denoising_loop(
-        i["sigmas"],
-        _state(case, "video"),
-        _state(case, "audio"),
-        Res2sDiffusionStep(),
-        replay,
-        SimpleDenoiser(i["video_context"], i["audio_context"]),
+    video, audio = res2s_loop(
+        partial(SimpleDenoiser(i["video_context"], i["audio_context"]), replay),
+        LoopState(_state(case, "video"), _state(case, "audio")),
+        Schedule.of(i["sigmas"]),
         noise_seed=p["noise_seed"],
         noise_seed_substep=p["substep_noise_seed"],
         bongmath=p["bongmath"],
@@ -115,8 +114,8 @@ def test_res2s_final_call_and_evaluation_count():
         clean_latent=torch.zeros(1, 3, 2),
     )
     sigmas = torch.tensor([1.0, 0.5, 0.0])
-    video, audio = res2s_audio_video_denoising_loop(
-        sigmas, state, None, Res2sDiffusionStep(), model, SimpleDenoiser(torch.zeros(1, 1, 2), None)
+    video, audio = res2s_loop(
+        partial(SimpleDenoiser(torch.zeros(1, 1, 2), None), model), LoopState(state, None), Schedule.of(sigmas)
     )
     assert audio is None
     assert len(calls) == 2 * 2 + 1
@@ -129,4 +128,4 @@ def test_res2s_rejects_other_steppers():
     from ltx_core.components.diffusion_steps import EulerDiffusionStep
 
     with pytest.raises(ValueError, match="Res2sDiffusionStep"):
-        res2s_audio_video_denoising_loop(torch.tensor([1.0, 0.0]), None, None, EulerDiffusionStep(), None, None)
+        res2s_loop(None, LoopState(None, None), Schedule.of([1.0, 0.0]), stepper=EulerDiffusionStep())  # type: ignore[arg-type]

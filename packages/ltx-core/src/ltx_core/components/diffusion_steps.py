@@ -60,11 +60,17 @@ class Res2sDiffusionStep:
         step_index: int,
         noise: torch.Tensor,
         eta: float = 0.5,
+        *,
+        to_zero: bool | None = None,
     ) -> torch.Tensor:
+        """`to_zero`: whether σ_next or σ_up is 0 (the step then returns `denoised`), when the caller knows it from
+        the host-side schedule; None reads it from the tensors (a host sync on an accelerator)."""
         sigma = sigmas[step_index]
         sigma_next = sigmas[step_index + 1]
         alpha_ratio, sigma_down, sigma_up = get_sde_coeff(sigma_next, sigma_up=sigma_next * eta)
-        if torch.any(sigma_up == 0) or torch.any(sigma_next == 0):
+        if to_zero is None:
+            to_zero = bool(torch.any(sigma_up == 0) or torch.any(sigma_next == 0))
+        if to_zero:
             return denoised
         eps = (sample - denoised) / (sigma - sigma_next)
         x0 = sample - sigma * eps

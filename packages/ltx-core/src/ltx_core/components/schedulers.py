@@ -59,52 +59,6 @@ class LTX2Scheduler:
         return sigmas.to(torch.float32)
 
 
-@dataclass(frozen=True)
-class LinearQuadraticScheduler:
-    """Linear then quadratic schedule (library component; unused by the pipelines)."""
-
-    def execute(self, steps: int, threshold_noise: float = 0.025, linear_steps: int | None = None) -> torch.Tensor:
-        if steps == 1:
-            return torch.tensor([1.0, 0.0], dtype=torch.float32)
-        if linear_steps is None:
-            linear_steps = steps // 2
-        linear = [i * threshold_noise / linear_steps for i in range(linear_steps)]
-        diff = linear_steps - threshold_noise * steps
-        quad_steps = steps - linear_steps
-        quad_coef = diff / (linear_steps * quad_steps**2)
-        lin_coef = threshold_noise / linear_steps - 2 * diff / (quad_steps**2)
-        const = quad_coef * (linear_steps**2)
-        quadratic = [quad_coef * (i**2) + lin_coef * i + const for i in range(linear_steps, steps)]
-        schedule = [*linear, *quadratic, 1.0]
-        return torch.tensor([1.0 - x for x in schedule], dtype=torch.float32)
-
-
-@dataclass(frozen=True)
-class BetaScheduler:
-    """Beta-distribution-spaced schedule (library component; needs scipy, imported on use)."""
-
-    shift: float = 2.37
-    timesteps_length: int = 10000
-
-    def execute(self, steps: int, alpha: float = 0.6, beta: float = 0.6) -> torch.Tensor:
-        import numpy as np
-
-        try:
-            from scipy import stats
-        except ImportError as e:  # pragma: no cover - depends on the environment
-            raise InputError("BetaScheduler needs scipy; install scipy or use LTX2Scheduler") from e
-        k = np.arange(1, self.timesteps_length + 1, dtype=np.float64) / self.timesteps_length
-        e = math.exp(self.shift)
-        table = e / (e + (1 / k - 1))
-        ts = 1 - np.linspace(0, 1, steps, endpoint=False)
-        idx = np.rint(stats.beta.ppf(ts, alpha, beta) * (self.timesteps_length - 1)).astype(int)
-        seen: list[int] = []
-        for i in idx.tolist():
-            if i not in seen:
-                seen.append(i)
-        return torch.tensor([*table[seen].tolist(), 0.0], dtype=torch.float32)
-
-
 def validate_sigmas(sigmas: torch.Tensor | Sequence[float], *, what: str = "sigmas") -> torch.Tensor:
     """Check a user-given schedule: ≥ 2 finite values in [0, 1], strictly decreasing, ending at 0. Returns f32."""
     t = torch.as_tensor(sigmas, dtype=torch.float32).detach().cpu()

@@ -48,17 +48,23 @@ def parse_offload(value: str | OffloadMode | None) -> OffloadMode:
         raise InputError(f"offload mode {value!r} is not known; valid: {valid}") from None
 
 
+def check_compile_with_streaming(offload: OffloadMode, compile: bool) -> None:
+    """torch.compile cannot trace the streaming hooks (spec B.9): the rule itself, with no toolchain probe (the
+    command line checks it while parsing)."""
+    if offload.streams and compile:
+        raise InputError(f"--compile cannot be combined with --offload {offload.value}; drop one of them")
+
+
 def check_offload_options(
     offload: OffloadMode, *, compile: bool = False, device: torch.device | str | None = None
 ) -> None:
     """Combinations the transformer loader refuses: torch.compile with streaming (spec B.9), and torch.compile where
-    its kernels cannot be built (`ltx_core.compile.check_compile_toolchain`; for `device` when known). The one
+    its kernels cannot be built (`ltx_core.toolchain.check_compile_toolchain`; for `device` when known). The one
     place this rule is written: the CLI preflight, the loader and `compile_transformer` all call it. Every
     quantization streams (the official code refuses fp8-scaled-mm there; ours streams its blocks like any other)."""
-    if offload.streams and compile:
-        raise InputError(f"--compile cannot be combined with offload '{offload.value}'; use offload 'none'")
+    check_compile_with_streaming(offload, compile)
     if compile:
-        from ltx_core.compile import check_compile_toolchain
+        from ltx_core.toolchain import check_compile_toolchain
 
         check_compile_toolchain(device)
 

@@ -240,8 +240,9 @@ def validate(args: CommonArgs, *, two_stage: bool) -> None:
             torch.device(args.device)
         except (RuntimeError, ValueError):
             raise InputError(f"--device {args.device!r} is not a torch device; e.g. cpu, cuda, cuda:1") from None
-    if args.offload in ("cpu", "disk") and args.compile:
-        raise InputError(f"--compile cannot be combined with --offload {args.offload}; drop one of them")
+    from ltx_core.offload.policy import OffloadMode, check_compile_with_streaming
+
+    check_compile_with_streaming(OffloadMode(args.offload), args.compile)
 
 
 def check_finite(values: Mapping[str, Any]) -> None:

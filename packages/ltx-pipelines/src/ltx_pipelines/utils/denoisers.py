@@ -7,7 +7,8 @@ batch in that order and sent as one transformer call with a per-sample perturbat
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import torch
@@ -33,6 +34,25 @@ PASS_ORDER = ("cond", "uncond", "ptb", "mod")
 
 
 @dataclass(frozen=True)
+class Schedule:
+    """A sigma schedule on both sides: `sigmas` on the states' device for the math, `values` (the same numbers as
+    Python floats) for control flow, so that no step reads a value back from the device (a host sync on CUDA)."""
+
+    sigmas: torch.Tensor
+    values: tuple[float, ...]
+
+    @classmethod
+    def of(cls, sigmas: torch.Tensor | Sequence[float], device: torch.device | str | None = None) -> Schedule:
+        """float32 sigmas on `device` (default: where they are), read to the host once, here."""
+        tensor = torch.as_tensor(sigmas).detach().to(torch.float32)
+        values = tuple(tensor.cpu().tolist())
+        return cls(tensor if device is None else tensor.to(device), values)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+@dataclass(frozen=True)
 class DenoisedLatentResult:
     """The x0 a sampler uses (`denoised`) plus the raw per-pass predictions (None where a pass did not run)."""
 
@@ -53,7 +73,7 @@ class Denoiser(Protocol):
         transformer: X0Callable,
         video_state: LatentState | None,
         audio_state: LatentState | None,
-        sigmas: torch.Tensor,
+        sigmas: Schedule,
         step_index: int,
     ) -> DenoiserOutput: ...
 
@@ -62,20 +82,20 @@ class Denoiser(Protocol):
 class SimpleDenoiser:
     """One conditional pass, no guidance (distilled stages and every stage 2)."""
 
-    v_context: torch.Tensor | None
-    a_context: torch.Tensor | None
+    video_context: torch.Tensor | None
+    audio_context: torch.Tensor | None
 
     def __call__(
         self,
         transformer: X0Callable,
         video_state: LatentState | None,
         audio_state: LatentState | None,
-        sigmas: torch.Tensor,
+        sigmas: Schedule,
         step_index: int,
     ) -> DenoiserOutput:
-        sigma = sigmas[step_index]
-        video = _single_modality(video_state, self.v_context, sigma, "video")
-        audio = _single_modality(audio_state, self.a_context, sigma, "audio")
+        sigma = sigmas.sigmas[step_index]
+        video = _single_modality(video_state, self.video_context, sigma, "video")
+        audio = _single_modality(audio_state, self.audio_context, sigma, "audio")
         v_out, a_out = transformer(video, audio, None)
         return (
             None if video_state is None else DenoisedLatentResult(denoised=v_out, cond=v_out),
@@ -108,13 +128,13 @@ def _needs_uncond(guider: MultiModalGuider, present: bool, force: bool) -> bool:
 def _plan_passes(
     video_guider: MultiModalGuider,
     audio_guider: MultiModalGuider,
-    v_context: torch.Tensor | None,
-    a_context: torch.Tensor | None,
+    video_context: torch.Tensor | None,
+    audio_context: torch.Tensor | None,
     video_present: bool,
     audio_present: bool,
     force_uncond_pass: bool,
 ) -> list[_Pass]:
-    passes = [_Pass("cond", v_context, a_context, PerturbationConfig.empty())]
+    passes = [_Pass("cond", video_context, audio_context, PerturbationConfig.empty())]
 
     v_uncond = _needs_uncond(video_guider, video_present, force_uncond_pass)
     a_uncond = _needs_uncond(audio_guider, audio_present, force_uncond_pass)
@@ -124,8 +144,8 @@ def _plan_passes(
                 raise InputError(
                     f"{name} guidance needs an unconditional pass but no negative {name} context was given"
                 )
-        v_neg = video_guider.negative_context if video_guider.negative_context is not None else v_context
-        a_neg = audio_guider.negative_context if audio_guider.negative_context is not None else a_context
+        v_neg = video_guider.negative_context if video_guider.negative_context is not None else video_context
+        a_neg = audio_guider.negative_context if audio_guider.negative_context is not None else audio_context
         passes.append(_Pass("uncond", v_neg, a_neg, PerturbationConfig.empty()))
 
     if video_guider.do_perturbed_generation() or audio_guider.do_perturbed_generation():
@@ -134,14 +154,14 @@ def _plan_passes(
             ptb.append(Perturbation(PerturbationType.SKIP_VIDEO_SELF_ATTN, video_guider.params.stg_blocks))
         if audio_guider.do_perturbed_generation():
             ptb.append(Perturbation(PerturbationType.SKIP_AUDIO_SELF_ATTN, audio_guider.params.stg_blocks))
-        passes.append(_Pass("ptb", v_context, a_context, PerturbationConfig(tuple(ptb))))
+        passes.append(_Pass("ptb", video_context, audio_context, PerturbationConfig(tuple(ptb))))
 
     if video_guider.do_isolated_modality_generation() or audio_guider.do_isolated_modality_generation():
         isolate = (
             Perturbation(PerturbationType.SKIP_A2V_CROSS_ATTN, None),
             Perturbation(PerturbationType.SKIP_V2A_CROSS_ATTN, None),
         )
-        passes.append(_Pass("mod", v_context, a_context, PerturbationConfig(isolate)))
+        passes.append(_Pass("mod", video_context, audio_context, PerturbationConfig(isolate)))
     return passes
 
 
@@ -178,8 +198,8 @@ def guided_denoise(
     sigma: torch.Tensor,
     video_guider: MultiModalGuider,
     audio_guider: MultiModalGuider,
-    v_context: torch.Tensor | None,
-    a_context: torch.Tensor | None,
+    video_context: torch.Tensor | None,
+    audio_context: torch.Tensor | None,
     last_video: torch.Tensor | None,
     last_audio: torch.Tensor | None,
     step_index: int,
@@ -199,13 +219,13 @@ def guided_denoise(
             DenoisedLatentResult(denoised=last_video, skipped=True) if video_present else None,
             DenoisedLatentResult(denoised=last_audio, skipped=True) if audio_present else None,
         )
-    if video_present and v_context is None:
+    if video_present and video_context is None:
         raise InputError("the video state is present but no video context was given")
-    if audio_present and a_context is None:
+    if audio_present and audio_context is None:
         raise InputError("the audio state is present but no audio context was given")
 
     passes = _plan_passes(
-        video_guider, audio_guider, v_context, a_context, video_present, audio_present, force_uncond_pass
+        video_guider, audio_guider, video_context, audio_context, video_present, audio_present, force_uncond_pass
     )
     video = _batched_modality(video_state, [p.video_context for p in passes], sigma, enabled=not v_skip)
     audio = _batched_modality(audio_state, [p.audio_context for p in passes], sigma, enabled=not a_skip)
@@ -245,92 +265,75 @@ def _guided_result(
 
 
 @dataclass
-class GuidedDenoiser:
-    """Static guiders; an absent guider means positive-only for that modality."""
+class _Guided:
+    """The fields and the call both guided denoisers share; a subclass says which guiders apply at a sigma
+    (`_guiders`). The previous step's guided x0 (`_last_*`) is what a skipped step reuses."""
 
-    v_context: torch.Tensor | None
-    a_context: torch.Tensor | None
-    video_guider: MultiModalGuider | None = None
-    audio_guider: MultiModalGuider | None = None
-    force_uncond_pass: bool = False
-    _last_video: torch.Tensor | None = None
-    _last_audio: torch.Tensor | None = None
+    video_context: torch.Tensor | None
+    audio_context: torch.Tensor | None
+    force_uncond_pass: bool = field(default=False, kw_only=True)
+    _last_video: torch.Tensor | None = field(default=None, init=False, repr=False)
+    _last_audio: torch.Tensor | None = field(default=None, init=False, repr=False)
+
+    def _guiders(self, sigma: float) -> tuple[MultiModalGuider, MultiModalGuider]:
+        raise NotImplementedError
 
     def __call__(
         self,
         transformer: X0Callable,
         video_state: LatentState | None,
         audio_state: LatentState | None,
-        sigmas: torch.Tensor,
+        sigmas: Schedule,
         step_index: int,
     ) -> DenoiserOutput:
+        video_guider, audio_guider = self._guiders(sigmas.values[step_index])
         out = guided_denoise(
             transformer,
             video_state,
             audio_state,
-            sigmas[step_index],
-            self.video_guider or POSITIVE_ONLY_GUIDER,
-            self.audio_guider or POSITIVE_ONLY_GUIDER,
-            self.v_context,
-            self.a_context,
+            sigmas.sigmas[step_index],
+            video_guider,
+            audio_guider,
+            self.video_context,
+            self.audio_context,
             self._last_video,
             self._last_audio,
             step_index,
             self.force_uncond_pass,
         )
-        _remember(self, out)
+        if out[0] is not None:
+            self._last_video = out[0].denoised
+        if out[1] is not None:
+            self._last_audio = out[1].denoised
         return out
 
 
 @dataclass
-class FactoryGuidedDenoiser:
-    """Guiders rebuilt each step from sigma-dependent params; audio falls back to the video factory."""
+class GuidedDenoiser(_Guided):
+    """Static guiders; an absent guider means positive-only for that modality."""
 
-    v_context: torch.Tensor | None
-    a_context: torch.Tensor | None
+    video_guider: MultiModalGuider | None = None
+    audio_guider: MultiModalGuider | None = None
+
+    def _guiders(self, sigma: float) -> tuple[MultiModalGuider, MultiModalGuider]:
+        return self.video_guider or POSITIVE_ONLY_GUIDER, self.audio_guider or POSITIVE_ONLY_GUIDER
+
+
+@dataclass
+class FactoryGuidedDenoiser(_Guided):
+    """Guiders rebuilt each step from sigma-dependent params; audio falls back to the video factory.
+
+    The bins are chosen by each call's own sigma (a Python float from the host side of the schedule): nothing is
+    kept from an earlier call, so one denoiser can serve several schedules. (The official code caches the sigma
+    list of its first call; the values are the same while the schedule is.)"""
+
     video_guider_factory: MultiModalGuiderFactory | None = None
     audio_guider_factory: MultiModalGuiderFactory | None = None
-    force_uncond_pass: bool = False
-    _last_video: torch.Tensor | None = None
-    _last_audio: torch.Tensor | None = None
-    _sigma_values: list[float] | None = None
 
-    def __call__(
-        self,
-        transformer: X0Callable,
-        video_state: LatentState | None,
-        audio_state: LatentState | None,
-        sigmas: torch.Tensor,
-        step_index: int,
-    ) -> DenoiserOutput:
-        # As official: the Python sigma list is cached from the first call's schedule.
-        if self._sigma_values is None:
-            self._sigma_values = sigmas.tolist()
-        sigma_val = self._sigma_values[step_index]
+    def _guiders(self, sigma: float) -> tuple[MultiModalGuider, MultiModalGuider]:
         video_factory = self.video_guider_factory
         audio_factory = self.audio_guider_factory or self.video_guider_factory
-        video_guider = video_factory.build_from_sigma(sigma_val) if video_factory else POSITIVE_ONLY_GUIDER
-        audio_guider = audio_factory.build_from_sigma(sigma_val) if audio_factory else POSITIVE_ONLY_GUIDER
-        out = guided_denoise(
-            transformer,
-            video_state,
-            audio_state,
-            sigmas[step_index],
-            video_guider,
-            audio_guider,
-            self.v_context,
-            self.a_context,
-            self._last_video,
-            self._last_audio,
-            step_index,
-            self.force_uncond_pass,
+        return (
+            video_factory.build_from_sigma(sigma) if video_factory else POSITIVE_ONLY_GUIDER,
+            audio_factory.build_from_sigma(sigma) if audio_factory else POSITIVE_ONLY_GUIDER,
         )
-        _remember(self, out)
-        return out
-
-
-def _remember(denoiser: GuidedDenoiser | FactoryGuidedDenoiser, out: DenoiserOutput) -> None:
-    if out[0] is not None:
-        denoiser._last_video = out[0].denoised
-    if out[1] is not None:
-        denoiser._last_audio = out[1].denoised

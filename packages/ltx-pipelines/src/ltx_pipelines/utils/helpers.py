@@ -33,7 +33,7 @@ class ImageConditioningInput(NamedTuple):
 ImageLoader = Callable[[str | Path, int, int, torch.dtype, torch.device | str, int], torch.Tensor]
 
 
-class VideoEncoder(Protocol):
+class PixelEncodeFn(Protocol):
     def __call__(self, pixels: torch.Tensor) -> torch.Tensor: ...
 
 
@@ -62,7 +62,7 @@ def _encode_images(
     images: Sequence[ImageConditioningInput],
     height: int,
     width: int,
-    video_encoder: VideoEncoder,
+    video_encoder: PixelEncodeFn,
     dtype: torch.dtype,
     device: torch.device | str,
     load_image_fn: ImageLoader | None,
@@ -81,7 +81,7 @@ def combined_image_conditionings(
     images: Sequence[ImageConditioningInput],
     height: int,
     width: int,
-    video_encoder: VideoEncoder,
+    video_encoder: PixelEncodeFn,
     dtype: torch.dtype,
     device: torch.device | str,
     load_image_fn: ImageLoader | None = None,
@@ -102,7 +102,7 @@ def image_conditionings_by_adding_guiding_latent(
     images: Sequence[ImageConditioningInput],
     height: int,
     width: int,
-    video_encoder: VideoEncoder,
+    video_encoder: PixelEncodeFn,
     dtype: torch.dtype,
     device: torch.device | str,
     load_image_fn: ImageLoader | None = None,
@@ -118,7 +118,7 @@ def image_conditionings_by_replacing_latent(
     images: Sequence[ImageConditioningInput],
     height: int,
     width: int,
-    video_encoder: VideoEncoder,
+    video_encoder: PixelEncodeFn,
     dtype: torch.dtype,
     device: torch.device | str,
     load_image_fn: ImageLoader | None = None,
@@ -146,7 +146,7 @@ def encode_image_conditionings(
     if not images:
         return []
 
-    def items(encode: VideoEncoder) -> list[ImageConditioning]:
+    def items(encode: PixelEncodeFn) -> list[ImageConditioning]:
         encoder = recorded_encoder(encode, record, len(images))
         return how(images, height, width, encoder, conditioner.dtype, conditioner.device)
 

@@ -33,7 +33,8 @@ from ltx_core.geometry import (
 )
 from ltx_core.loader import LoraSpec, open_checkpoint
 from ltx_pipelines.media.video import VideoClip
-from ltx_pipelines.utils.blocks import CheckpointLike, Recorder, VideoEncodeFn
+from ltx_pipelines.utils.blocks import CheckpointLike, VideoEncodeFn
+from ltx_pipelines.utils.recording import Recorder
 
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 A pipeline subclasses `PipelineBase`, makes its diffusion stage(s) with `_stage(loras)`, and writes the recipe:
 `_run` (one call's geometry, seeded generator, progress and recorder) → prompts → `_first_stage` → (two-stage
 flow, spec 13.0: `_upsample_and_refine`) → `_decode`. Everything here only builds blocks from file paths; models
-are built when a block is called and freed after (see blocks.py).
+are built when a block is called and freed after (see the `blocks` package).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import torch
 
@@ -26,7 +26,6 @@ from ltx_pipelines.utils.blocks import (
     KeptModels,
     ModalitySpec,
     PromptEncoder,
-    Recorder,
     StageResult,
     TransformerRuntime,
     VideoDecoder,
@@ -34,17 +33,28 @@ from ltx_pipelines.utils.blocks import (
     hinted_tiling,
     resolve_device,
 )
-from ltx_pipelines.utils.denoisers import Denoiser
+from ltx_pipelines.utils.denoisers import Denoiser, SimpleDenoiser
 from ltx_pipelines.utils.helpers import (
     ConditioningsFn,
     ImageConditioningInput,
     combined_image_conditionings,
     encode_image_conditionings,
+    first_image_path,
 )
-from ltx_pipelines.utils.recording import prefixed
+from ltx_pipelines.utils.recording import Recorder, prefixed
 from ltx_pipelines.utils.res2s import Res2sLoop
 from ltx_pipelines.utils.results import Phases, PipelineResult
-from ltx_pipelines.utils.two_stage import DEFAULT_ENHANCE_SEED, decode, encode_prompts, refine_stage, upsample
+
+DEFAULT_ENHANCE_SEED = 42  # the prompt-enhancement sampling seed when a pipeline does not pass its own
+
+
+class PipelineOptions(TypedDict, total=False):
+    """How a pipeline holds its models: every pipeline constructor's keyword options (see `PipelineBase`)."""
+
+    dtype: torch.dtype
+    cache_transformer: bool
+    memory_efficient_decode: bool
+    runtime: TransformerRuntime
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,38 @@ class Run:
         """Stage 1 of a two-stage flow: half the height and width, everything else shared."""
         return replace(self, height=self.height // 2, width=self.width // 2)
 
+    def diffuse(
+        self,
+        stage: DiffusionStage,
+        denoiser: Denoiser,
+        sigmas: torch.Tensor,
+        phase: str,
+        record: Recorder | None,
+        *,
+        video: ModalitySpec | None,
+        audio: ModalitySpec | None,
+        max_batch_size: int = 1,
+        res2s: bool = False,
+    ) -> StageResult:
+        """`stage` at this run's size with this run's noise, progress counted under `phase`; Euler steps, or the
+        res_2s sampler when `res2s` (HQ)."""
+        return stage(
+            denoiser,
+            sigmas,
+            self.noiser,
+            height=self.height,
+            width=self.width,
+            num_frames=self.num_frames,
+            frame_rate=self.frame_rate,
+            video=video,
+            audio=audio,
+            stepper=Res2sDiffusionStep() if res2s else None,
+            loop=Res2sLoop(record) if res2s else None,
+            max_batch_size=max_batch_size,
+            on_step=self.phases.steps(phase),
+            record=record,
+        )
+
 
 class PipelineBase:
     """Prompt encoder, image conditioner, decoders (and the x2 upsampler for two-stage pipelines) of one checkpoint.
@@ -84,14 +126,16 @@ class PipelineBase:
         gemma_root: str | Path | None,
         *,
         device: torch.device | str | None,
-        dtype: torch.dtype,
+        spatial_upsampler_path: str | Path | None = None,
+        dtype: torch.dtype = torch.bfloat16,
+        cache_transformer: bool = False,
         memory_efficient_decode: bool = True,
         runtime: TransformerRuntime = PLAIN_RUNTIME,
-        spatial_upsampler_path: str | Path | None = None,
     ) -> None:
         self.device = resolve_device(device)
         self.dtype = dtype
         self.runtime = runtime
+        self._cache_new_stages = cache_transformer  # the stages made by `_stage` start with this `cache`
         self.checkpoint_path = ckpt = checkpoint_path
         self.prompt_encoder = PromptEncoder(ckpt, gemma_root, dtype=dtype, device=self.device, offload=runtime.offload)
         self.image_conditioner = ImageConditioner(ckpt, dtype=dtype, device=self.device)
@@ -108,9 +152,8 @@ class PipelineBase:
 
     def _stage(self, loras: Sequence[LoraSpec] = ()) -> DiffusionStage:
         """A diffusion stage of this checkpoint with these LoRAs fused, on the pipeline's device and runtime."""
-        stage = DiffusionStage(
-            self.checkpoint_path, loras=loras, dtype=self.dtype, device=self.device, runtime=self.runtime
-        )
+        stage = DiffusionStage(self.checkpoint_path, loras=loras, dtype=self.dtype, device=self.device,
+                               cache=self._cache_new_stages, runtime=self.runtime)  # fmt: skip
         self._stages.append(stage)
         return stage
 
@@ -180,10 +223,15 @@ class PipelineBase:
         enhance_prompt: bool,
         enhance_seed: int = DEFAULT_ENHANCE_SEED,
     ) -> list[Any]:
-        """Contexts per prompt; precomputed `PromptContexts` pass through without building Gemma."""
-        return encode_prompts(
-            self.prompt_encoder, prompts, images, phases, enhance_prompt=enhance_prompt, enhance_seed=enhance_seed
-        )
+        """Contexts per prompt (the first one optionally enhanced, looking at the first image); precomputed
+        `PromptContexts` pass through without building Gemma."""
+        with phases("prompt"):
+            return self.prompt_encoder(
+                list(prompts),
+                enhance_first_prompt=enhance_prompt,
+                enhance_prompt_image=first_image_path(images) if enhance_prompt else None,
+                enhance_prompt_seed=enhance_seed,
+            )
 
     def _conditionings(
         self, images: Sequence[ImageConditioningInput], height: int, width: int, record: Recorder | None
@@ -206,24 +254,9 @@ class PipelineBase:
     ) -> StageResult:
         """Stage 1 at the run's size (`run.half()` in a two-stage flow): progress and time under "stage 1", records
         under `stage1_`; Euler steps, or the res_2s sampler when `res2s` (HQ)."""
-        rec = prefixed(run.record, "stage1_")
         with run.phases("stage 1", counted=False):
-            return stage(
-                denoiser,
-                sigmas,
-                run.noiser,
-                width=run.width,
-                height=run.height,
-                frames=run.num_frames,
-                fps=run.frame_rate,
-                video=video,
-                audio=audio,
-                stepper=Res2sDiffusionStep() if res2s else None,
-                loop=Res2sLoop(rec) if res2s else None,
-                max_batch_size=max_batch_size,
-                on_step=run.phases.steps("stage 1"),
-                record=rec,
-            )
+            return run.diffuse(stage, denoiser, sigmas, "stage 1", prefixed(run.record, "stage1_"), video=video,
+                               audio=audio, max_batch_size=max_batch_size, res2s=res2s)  # fmt: skip
 
     def _upsample_and_refine(
         self,
@@ -242,48 +275,66 @@ class PipelineBase:
         the images re-encoded there (or the given `conditionings`) and the stage-1 audio re-noised (or the given
         `audio`)."""
         assert self.upsampler is not None, "a two-stage pipeline needs the spatial upsampler"
-        upscaled = upsample(self.upsampler, stage_1, run.phases, run.record)
+        assert stage_1.video_latent is not None
+        with run.phases("upsample"):
+            upscaled = self.upsampler(stage_1.video_latent[:1])  # the first batch entry
+            if run.record is not None:
+                run.record("upsampled_video_latent", upscaled)
         with run.phases("stage 2", counted=False):
             rec = prefixed(run.record, "stage2_")
             if conditionings is None:
                 conditionings = self._conditionings(images, run.height, run.width, rec)
-            return refine_stage(
-                stage,
-                contexts,
-                sigmas,
-                run.noiser,
-                upscaled=upscaled,
-                audio_latent=stage_1.audio_latent,
-                conditionings=conditionings,
-                audio=audio,
-                height=run.height,
-                width=run.width,
-                num_frames=run.num_frames,
-                frame_rate=run.frame_rate,
-                res2s=res2s,
-                on_step=run.phases.steps("stage 2"),
-                record=rec,
-            )
+            noise_scale = float(sigmas[0])  # the video (and audio) re-noised to the schedule's first sigma
+            if audio is None:
+                audio = ModalitySpec(contexts.audio_context, (), noise_scale, initial_latent=stage_1.audio_latent)
+            video = ModalitySpec(contexts.video_context, tuple(conditionings), noise_scale, initial_latent=upscaled)
+            denoiser = SimpleDenoiser(contexts.video_context, contexts.audio_context)
+            return run.diffuse(stage, denoiser, sigmas, "stage 2", rec, video=video, audio=audio, res2s=res2s)
 
-    def _decode(
-        self,
-        video_latent: torch.Tensor | None,
-        audio_latent: torch.Tensor | None,
-        run: Run,
-        *,
-        prompt: str,
-        tiling_config: Any,
-    ) -> PipelineResult:
+    def _decode(self, run: Run, result: StageResult, prompt: str, tiling_config: Any) -> PipelineResult:
         """Audio now; video lazily (the decoder draws from the pipeline generator, after all diffusion draws). No
         tiling given: the offload choice's hint decides."""
-        return decode(
-            self.video_decoder,
-            self.audio_decoder,
-            video_latent,
-            audio_latent,
-            prompt=prompt,
-            frame_rate=run.frame_rate,
-            tiling_config=hinted_tiling(tiling_config, self),
-            generator=run.generator,
-            phases=run.phases,
-        )
+        video_latent, audio_latent = result.video_latent, result.audio_latent
+        assert video_latent is not None and audio_latent is not None
+        with run.phases("decode audio"):
+            audio = self.audio_decoder(audio_latent)
+        video = self.video_decoder(video_latent, hinted_tiling(tiling_config, self), run.generator)
+        return PipelineResult(video, audio, video_latent, audio_latent, prompt, run.frame_rate, run.phases.seconds)
+
+
+class GuidedPipelineBase(PipelineBase):
+    """Blocks and recipe steps every guided pipeline has; adds the (positive, negative) prompt pair."""
+
+    def _prompts(
+        self,
+        prompt: Any,
+        negative_prompt: Any,
+        images: Sequence[ImageConditioningInput],
+        enhance_prompt: bool,
+        seed: int,
+        phases: Phases,
+    ) -> tuple[Any, Any]:
+        """(positive, negative) contexts; the enhancement (of the positive prompt) samples with the run's seed."""
+        positive, negative = self._encode_prompts([prompt, negative_prompt], images, phases,
+                                                  enhance_prompt=enhance_prompt, enhance_seed=seed)  # fmt: skip
+        return positive, negative
+
+
+class TwoStageGuidedBase(GuidedPipelineBase):
+    """Two-stage, HQ and keyframe interpolation: a guided stage 1 with `stage_1_loras`, then the shared two-stage
+    tail (`_upsample_and_refine`) on `stage_2` with `stage_2_loras`."""
+
+    def __init__(
+        self,
+        checkpoint_path: str | Path,
+        spatial_upsampler_path: str | Path,
+        gemma_root: str | Path | None,
+        stage_1_loras: Sequence[LoraSpec],
+        stage_2_loras: Sequence[LoraSpec],
+        device: torch.device | str | None,
+        **options: Unpack[PipelineOptions],
+    ) -> None:
+        super().__init__(checkpoint_path, gemma_root, device=device, spatial_upsampler_path=spatial_upsampler_path,
+                         **options)  # fmt: skip
+        self.stage_1 = self._stage(stage_1_loras)
+        self.stage_2 = self._stage(stage_2_loras)

@@ -1,8 +1,8 @@
 """Recording intermediate tensors under the golden-case names (parity tests, debugging).
 
 A recorder is a plain `fn(name, tensor)`. Pipelines pass it down; `DiffusionStage` records the states, the
-per-call x0 predictions (through `RecordingDenoiser`) and the attention mask; the helpers here add prefixes and
-suffixes (`stage1_`, `_0`) and record what an encoder sees. Without a recorder nothing is kept or copied.
+per-call x0 predictions (through the loop callback `CallRecorder`) and the attention mask; the helpers here add
+prefixes and suffixes (`stage1_`, `_0`) and record what an encoder sees. Without a recorder nothing is kept or copied.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 
 import torch
 
-from ltx_core.types import LatentState
-from ltx_pipelines.utils.denoisers import PASS_ORDER, DenoisedLatentResult, Denoiser, DenoiserOutput
+from ltx_pipelines.utils.denoisers import PASS_ORDER, DenoisedLatentResult, DenoiserOutput
+from ltx_pipelines.utils.samplers import DenoiserCall, StepDone
 
 Recorder = Callable[[str, torch.Tensor], None]  # (name, tensor): intermediate states, for tests and debugging
 EncodeFn = Callable[..., torch.Tensor]  # pixels (and optional tiling) → latent
@@ -51,25 +51,17 @@ def recorded_encoder(encode: EncodeFn, record: Recorder | None, count: int, name
 
 
 @dataclass
-class RecordingDenoiser:
-    """Passes calls through to `inner`, keeping each call's sigma, step index and predictions; `flush(record)` hands
-    them over as `calls_sigma`, `calls_step_index`, `calls_{video,audio}_denoised`, `calls_*_skipped` and, for the
+class CallRecorder:
+    """A loop callback keeping each denoiser call's sigma, step index and predictions; `flush(record)` hands them
+    over as `calls_sigma`, `calls_step_index`, `calls_{video,audio}_denoised`, `calls_*_skipped` and, for the
     guidance passes that ran in some call, `calls_*_{cond,uncond,ptb,mod}` (zeros where a call skipped the pass)."""
 
-    inner: Denoiser
     calls: list[tuple[torch.Tensor, int, DenoiserOutput]] = field(default_factory=list)
 
-    def __call__(
-        self,
-        transformer: Any,
-        video_state: LatentState | None,
-        audio_state: LatentState | None,
-        sigmas: torch.Tensor,
-        step_index: int,
-    ) -> DenoiserOutput:
-        out = self.inner(transformer, video_state, audio_state, sigmas, step_index)
-        self.calls.append((sigmas[step_index].detach().clone().float(), step_index, out))
-        return out
+    def __call__(self, event: DenoiserCall | StepDone) -> None:
+        if isinstance(event, DenoiserCall):
+            sigma = event.sigmas.sigmas[event.step_index].detach().clone().float()
+            self.calls.append((sigma, event.step_index, (event.video, event.audio)))
 
     def flush(self, record: Recorder | None) -> None:
         calls, self.calls = self.calls, []

@@ -11,20 +11,19 @@ calls run on MPS (the official code never runs on MPS, so there is no reference 
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Callable
 from dataclasses import fields, replace
 from functools import lru_cache
-from typing import Any
 
 import torch
 
-from ltx_core.batch_split import X0Callable
 from ltx_core.components.diffusion_steps import Res2sDiffusionStep
 from ltx_core.components.velocity import post_process_latent
 from ltx_core.types import LatentState
-from ltx_pipelines.utils.denoisers import DenoisedLatentResult, Denoiser
+from ltx_pipelines.utils.denoisers import DenoisedLatentResult, Schedule
 from ltx_pipelines.utils.recording import Recorder
-from ltx_pipelines.utils.samplers import ResultCallback, StepCallback
+from ltx_pipelines.utils.samplers import DenoiseFn, DenoiserCall, LoopCallback, LoopState, StepDone
 
 NoiseFn = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
@@ -68,16 +67,24 @@ def _inject_sde_noise(
     eta: float,
     new_noise_fn: NoiseFn,
     legacy_mode: bool,
+    to_zero: bool,
 ) -> torch.Tensor:
+    """`to_zero`: the step's σ_next (or its σ_up) is 0, known from the host-side schedule (legacy mode; the masked
+    per-token sigmas of the other mode are read back from the device instead)."""
     noise = new_noise_fn(state.latent, generator)  # always drawn first, even if the step returns early
     if not legacy_mode:
         mask = state.denoise_mask.to(torch.float64)
         sigmas = torch.stack([mask * sigmas[step_index], mask * sigmas[step_index + 1]])
         step_index = 0
-    x = stepper.step(sample, denoised, sigmas, step_index, noise, eta)
+    x = stepper.step(sample, denoised, sigmas, step_index, noise, eta, to_zero=to_zero if legacy_mode else None)
     if legacy_mode:
         x = post_process_latent(x, state.denoise_mask, state.clean_latent)
     return x
+
+
+def _float32(value: float) -> float:
+    """`value` rounded to float32, as a Python float (what a float32 schedule holds)."""
+    return struct.unpack("f", struct.pack("f", value))[0]  # type: ignore[no-any-return]
 
 
 def math_device_for(device: torch.device) -> torch.device:
@@ -85,14 +92,15 @@ def math_device_for(device: torch.device) -> torch.device:
     return torch.device("cpu") if device.type == "mps" else device
 
 
-def _sigmas_to(sigmas: torch.Tensor, device: torch.device) -> torch.Tensor:
+def _sigmas_to(schedule: Schedule, device: torch.device) -> Schedule:
     """`sigmas` on the model's device. MPS has no float64 (moving a float64 tensor there raises), and the midpoint
     call's σs = √(σ·σn) is float64: it is rounded to float32 on the CPU first. The per-token timesteps are float32
     either way; only the σ-driven AdaLN inputs (σ·1000, computed in float64 on CUDA) may differ by a float32 ulp.
     Elsewhere the dtype is kept, so a CUDA model sees the same tensor as without the hop."""
+    sigmas = schedule.sigmas
     if device.type == "mps" and sigmas.dtype == torch.float64:
         sigmas = sigmas.to(torch.float32)
-    return sigmas.to(device)
+    return Schedule(sigmas.to(device), schedule.values)
 
 
 def _state_to(state: LatentState | None, device: torch.device) -> LatentState | None:
@@ -120,21 +128,15 @@ def _result_to(result: DenoisedLatentResult | None, device: torch.device) -> Den
 
 
 class _DeviceHop:
-    """A denoiser that runs the model on `model_device` for a loop whose states live on another device."""
+    """A denoise function that runs the model on `model_device` for a loop whose states live on another device."""
 
-    def __init__(self, denoiser: Denoiser, model_device: torch.device, math_device: torch.device) -> None:
-        self.denoiser, self.model_device, self.math_device = denoiser, model_device, math_device
+    def __init__(self, denoise: DenoiseFn, model_device: torch.device, math_device: torch.device) -> None:
+        self.denoise, self.model_device, self.math_device = denoise, model_device, math_device
 
     def __call__(
-        self,
-        transformer: X0Callable,
-        video_state: LatentState | None,
-        audio_state: LatentState | None,
-        sigmas: torch.Tensor,
-        step_index: int,
+        self, video_state: LatentState | None, audio_state: LatentState | None, sigmas: Schedule, step_index: int
     ) -> tuple[DenoisedLatentResult | None, DenoisedLatentResult | None]:
-        v, a = self.denoiser(
-            transformer,
+        v, a = self.denoise(
             _state_to(video_state, self.model_device),
             _state_to(audio_state, self.model_device),
             _sigmas_to(sigmas, self.model_device),
@@ -149,13 +151,13 @@ def _blend(state: LatentState, result: DenoisedLatentResult | None) -> torch.Ten
     return post_process_latent(result.denoised, state.denoise_mask, state.clean_latent)
 
 
-def res2s_audio_video_denoising_loop(
-    sigmas: torch.Tensor,
-    video_state: LatentState | None,
-    audio_state: LatentState | None,
-    stepper: Res2sDiffusionStep,
-    transformer: X0Callable,
-    denoiser: Denoiser,
+def res2s_loop(
+    denoise: DenoiseFn,
+    state: LoopState,
+    sigmas: Schedule,
+    *,
+    callback: LoopCallback | None = None,
+    stepper: Res2sDiffusionStep | None = None,
     noise_seed: int = -1,
     noise_seed_substep: int | None = None,
     eta: float = 0.5,
@@ -164,44 +166,48 @@ def res2s_audio_video_denoising_loop(
     new_noise_fn: NoiseFn = get_new_noise,
     model_dtype: torch.dtype = torch.bfloat16,
     legacy_mode: bool = True,
-    on_step: StepCallback | None = None,
-    on_result: ResultCallback | None = None,
     math_device: torch.device | None = None,
-) -> tuple[LatentState | None, LatentState | None]:
-    """Run the loop; `math_device` (default: `math_device_for` the states' device) holds the float64 math,
-    the generators and the states between model calls. Returns the states on their original device."""
+) -> LoopState:
+    """Run the loop (the signature of `samplers`); `math_device` (default: `math_device_for` the states' device)
+    holds the float64 math, the generators and the states between model calls. Returns the states on their
+    original device. Control flow reads the host side of the schedule only: no step waits for the device."""
+    stepper = Res2sDiffusionStep() if stepper is None else stepper
     if not isinstance(stepper, Res2sDiffusionStep):
         raise ValueError(f"the res_2s loop needs a Res2sDiffusionStep stepper, got {type(stepper).__name__}")
-    states = {"video": video_state, "audio": audio_state}
+    states = {"video": state.video, "audio": state.audio}
     present = [name for name, s in states.items() if s is not None]
     if not present:
         raise ValueError("the res_2s loop needs at least one of video and audio")
     model_device = states[present[0]].latent.device  # type: ignore[union-attr]
     device = math_device_for(model_device) if math_device is None else torch.device(math_device)
     if device != model_device:
-        states = {name: _state_to(state, device) for name, state in states.items()}
-        sigmas = sigmas.to(device)
-        denoiser = _DeviceHop(denoiser, model_device, device)
+        states = {name: _state_to(s, device) for name, s in states.items()}
+        sigmas = Schedule(sigmas.sigmas.to(device), sigmas.values)
+        denoise = _DeviceHop(denoise, model_device, device)
     if noise_seed_substep is None:
         noise_seed_substep = noise_seed + 10000
     step_gen = torch.Generator(device=device).manual_seed(noise_seed)
     sub_gen = torch.Generator(device=device).manual_seed(noise_seed_substep)
 
-    n = len(sigmas) - 1
-    extended = bool(sigmas[-1] == 0)
+    n = len(sigmas.values) - 1
+    extended = sigmas.values[-1] == 0.0
     if extended:
-        sigmas = torch.cat([sigmas[:-1], torch.tensor([FINAL_SIGMA, 0.0], dtype=sigmas.dtype, device=sigmas.device)])
-    sig64 = sigmas.detach().cpu().to(torch.float64)
+        tensor = torch.cat([sigmas.sigmas[:-1], sigmas.sigmas.new_tensor([FINAL_SIGMA, 0.0])])
+        final = FINAL_SIGMA if sigmas.sigmas.dtype == torch.float64 else _float32(FINAL_SIGMA)
+        sigmas = Schedule(tensor, (*sigmas.values[:-1], final, 0.0))
+    sig64 = sigmas.sigmas.new_tensor(sigmas.values, dtype=torch.float64, device="cpu")
     hs = (-torch.log(sig64[1:] / sig64[:-1])).tolist()
+    values, sigmas_t = sigmas.values, sigmas.sigmas
 
     for k in range(n):
-        sigma = sigmas[k].to(torch.float64)
-        sigma_next = sigmas[k + 1].to(torch.float64)
+        sigma = sigmas_t[k].to(torch.float64)
+        sigma_next = sigmas_t[k + 1].to(torch.float64)
+        mid_value = math.sqrt(values[k] * values[k + 1])  # = sigma_mid below, bit for bit (exact product, IEEE sqrt)
         anchors = {name: states[name].latent.clone().to(torch.float64) for name in present}  # type: ignore[union-attr]
 
-        v_res, a_res = denoiser(transformer, states["video"], states["audio"], sigmas, k)
-        if on_result is not None:
-            on_result(k, sigmas[k], v_res, a_res)
+        v_res, a_res = denoise(states["video"], states["audio"], sigmas, k)
+        if callback is not None:
+            callback(DenoiserCall(sigmas, k, v_res, a_res))
         d1 = {name: _blend(states[name], res) for name, res in (("video", v_res), ("audio", a_res)) if name in present}  # type: ignore[arg-type]
 
         h = hs[k]
@@ -223,9 +229,10 @@ def res2s_audio_video_denoising_loop(
                 SUBSTEP_ETA,
                 new_noise_fn,
                 legacy_mode,
+                mid_value * SUBSTEP_ETA == 0.0,
             )
 
-        if bongmath and h < 0.5 and sigma.item() > 0.03:
+        if bongmath and h < 0.5 and values[k] > 0.03:
             for name in present:
                 d1_64 = d1[name].to(torch.float64)
                 for _ in range(bongmath_max_iter):
@@ -236,9 +243,10 @@ def res2s_audio_video_denoising_loop(
             name: (None if states[name] is None else states[name].with_(latent=x_mid[name].to(model_dtype)))  # type: ignore[union-attr]
             for name in states
         }
-        v_res2, a_res2 = denoiser(transformer, mid_states["video"], mid_states["audio"], torch.stack([sigma_mid]), 0)
-        if on_result is not None:
-            on_result(k, sigma_mid, v_res2, a_res2)
+        mid_schedule = Schedule(torch.stack([sigma_mid]), (mid_value,))
+        v_res2, a_res2 = denoise(mid_states["video"], mid_states["audio"], mid_schedule, 0)
+        if callback is not None:
+            callback(DenoiserCall(mid_schedule, 0, v_res2, a_res2))
         d2 = {
             name: _blend(mid_states[name], res)  # type: ignore[arg-type]
             for name, res in (("video", v_res2), ("audio", a_res2))
@@ -252,48 +260,48 @@ def res2s_audio_video_denoising_loop(
                 states[name],  # type: ignore[arg-type]
                 anchors[name],
                 x_next,
-                sigmas,
+                sigmas_t,
                 k,
                 stepper,
                 step_gen,
                 eta,
                 new_noise_fn,
                 legacy_mode,
+                values[k + 1] * eta == 0.0,
             )
             states[name] = states[name].with_(latent=x_next.to(model_dtype))  # type: ignore[union-attr]
-        if on_step is not None:
-            on_step(k, n)
+        if callback is not None:
+            callback(StepDone(k, n))
 
     if extended:
-        v_res, a_res = denoiser(transformer, states["video"], states["audio"], sigmas, n)
-        if on_result is not None:
-            on_result(n, sigmas[n], v_res, a_res)
+        v_res, a_res = denoise(states["video"], states["audio"], sigmas, n)
+        if callback is not None:
+            callback(DenoiserCall(sigmas, n, v_res, a_res))
         for name, res in (("video", v_res), ("audio", a_res)):
             if name in present:
                 states[name] = states[name].with_(latent=_blend(states[name], res).to(model_dtype))  # type: ignore[union-attr,arg-type]
     if device != model_device:
-        return _state_to(states["video"], model_device), _state_to(states["audio"], model_device)
-    return states["video"], states["audio"]
+        return LoopState(_state_to(states["video"], model_device), _state_to(states["audio"], model_device))
+    return LoopState(states["video"], states["audio"])
 
 
 class Res2sLoop:
-    """The res_2s loop as a `DiffusionStage` loop; with a recorder, also records the SDE noise it draws
-    (`sde_noise_{video,audio}`: per step the substep draw, then the step draw, as the golden cases store them)."""
+    """The res_2s loop with the pipelines' defaults, as a `DiffusionStage` loop; with a recorder, also records the
+    SDE noise it draws (`sde_noise_{video,audio}`: per step the substep draw, then the step draw, as the golden
+    cases store them)."""
 
     def __init__(self, record: Recorder | None = None) -> None:
         self.record = record
 
     def __call__(
         self,
-        sigmas: torch.Tensor,
-        video_state: LatentState | None,
-        audio_state: LatentState | None,
-        stepper: Any,
-        transformer: Any,
-        denoiser: Any,
+        denoise: DenoiseFn,
+        state: LoopState,
+        sigmas: Schedule,
         *,
-        on_step: StepCallback | None = None,
-    ) -> tuple[LatentState | None, LatentState | None]:
+        callback: LoopCallback | None = None,
+        stepper: Res2sDiffusionStep | None = None,
+    ) -> LoopState:
         drawn: list[torch.Tensor] = []
 
         def noise(latent: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -301,11 +309,11 @@ class Res2sLoop:
             drawn.append(z)
             return z
 
-        out = res2s_audio_video_denoising_loop(
-            sigmas, video_state, audio_state, stepper, transformer, denoiser,
-            new_noise_fn=get_new_noise if self.record is None else noise, on_step=on_step,
+        out = res2s_loop(
+            denoise, state, sigmas, callback=callback, stepper=stepper,
+            new_noise_fn=get_new_noise if self.record is None else noise,
         )  # fmt: skip
-        names = [n for n, state in (("video", video_state), ("audio", audio_state)) if state is not None]
+        names = [n for n, s in (("video", state.video), ("audio", state.audio)) if s is not None]
         if self.record is not None and drawn:
             for i, name in enumerate(names):  # draws interleave the present modalities, video first
                 self.record(f"sde_noise_{name}", torch.stack(drawn[i :: len(names)]))

@@ -1,52 +1,125 @@
-"""The Euler denoising loop every stage runs by default."""
+"""The sampling loops' one signature (k-diffusion style) and the Euler loop every stage runs by default.
+
+A loop is `loop(denoise, state, sigmas, *, callback=None) -> state`:
+
+- `denoise(video_state, audio_state, sigmas, step_index) -> (video_result, audio_result)` is a denoiser with its
+  transformer bound (`functools.partial(denoiser, transformer)`); it reads `sigmas.sigmas[step_index]`.
+- `state` is a `LoopState(video, audio)` (either may be None: a stage without that modality).
+- `sigmas` is a `Schedule`: the float32 sigmas on the states' device (math) and the same values as Python floats
+  (control flow), so no step reads a value back from the device.
+- `callback(event)` receives a `DenoiserCall` after each denoiser call and a `StepDone` after each step (progress,
+  the parity recorder); loops never record anything themselves.
+
+Loop-specific options (`stepper`, res_2s seeds) are keyword arguments after these. The step math is pure
+(`ltx_core.components.diffusion_steps`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import NamedTuple, Protocol
 
-import torch
-
-from ltx_core.batch_split import X0Callable
 from ltx_core.components.diffusion_steps import EulerDiffusionStep
 from ltx_core.components.velocity import post_process_latent
 from ltx_core.types import LatentState
-from ltx_pipelines.utils.denoisers import DenoisedLatentResult, Denoiser
+from ltx_pipelines.utils.denoisers import DenoisedLatentResult, DenoiserOutput, Schedule
 
-StepCallback = Callable[[int, int], None]  # (step_index, num_steps), called after each step
-ResultCallback = Callable[[int, torch.Tensor, DenoisedLatentResult | None, DenoisedLatentResult | None], None]
+
+class LoopState(NamedTuple):
+    """The states a loop denoises; None where the stage has no such modality."""
+
+    video: LatentState | None
+    audio: LatentState | None
+
+
+DenoiseFn = Callable[[LatentState | None, LatentState | None, Schedule, int], DenoiserOutput]
+
+
+@dataclass(frozen=True)
+class DenoiserCall:
+    """One denoiser call of a loop, as the denoiser saw it (`sigmas`, `step_index`: res_2s midpoint calls see a
+    one-value schedule and index 0), and its predictions."""
+
+    sigmas: Schedule
+    step_index: int
+    video: DenoisedLatentResult | None
+    audio: DenoisedLatentResult | None
+
+
+@dataclass(frozen=True)
+class StepDone:
+    """Step `step_index` of `num_steps` is finished (progress)."""
+
+    step_index: int
+    num_steps: int
+
+
+LoopCallback = Callable[[DenoiserCall | StepDone], None]
+StepCallback = Callable[[int, int], None]  # (step_index, num_steps), called after each step (progress)
+
+
+class Loop(Protocol):
+    def __call__(
+        self, denoise: DenoiseFn, state: LoopState, sigmas: Schedule, *, callback: LoopCallback | None = None
+    ) -> LoopState: ...
+
+
+def callbacks(*fns: LoopCallback | None) -> LoopCallback | None:
+    """One callback calling each given one in order (None when none is given)."""
+    present = [f for f in fns if f is not None]
+    if not present:
+        return None
+    if len(present) == 1:
+        return present[0]
+
+    def each(event: DenoiserCall | StepDone) -> None:
+        for fn in present:
+            fn(event)
+
+    return each
+
+
+def progress_callback(on_step: StepCallback | None) -> LoopCallback | None:
+    """`on_step(step_index, num_steps)` after each step, as a loop callback."""
+    if on_step is None:
+        return None
+    return lambda event: on_step(event.step_index, event.num_steps) if isinstance(event, StepDone) else None
 
 
 def _advance(
     state: LatentState | None,
     result: DenoisedLatentResult | None,
     stepper: EulerDiffusionStep,
-    sigmas: torch.Tensor,
+    sigmas: Schedule,
     step_index: int,
 ) -> LatentState | None:
     if state is None or result is None:
         return state
     denoised = post_process_latent(result.denoised, state.denoise_mask, state.clean_latent)
-    return state.with_(latent=stepper.step(state.latent, denoised, sigmas, step_index))
+    return state.with_(latent=stepper.step(state.latent, denoised, sigmas.sigmas, step_index))
 
 
-def euler_denoising_loop(
-    sigmas: torch.Tensor,
-    video_state: LatentState | None,
-    audio_state: LatentState | None,
-    stepper: EulerDiffusionStep,
-    transformer: X0Callable,
-    denoiser: Denoiser,
-    on_step: StepCallback | None = None,
-    on_result: ResultCallback | None = None,
-) -> tuple[LatentState | None, LatentState | None]:
+def euler_loop(
+    denoise: DenoiseFn,
+    state: LoopState,
+    sigmas: Schedule,
+    *,
+    callback: LoopCallback | None = None,
+    stepper: EulerDiffusionStep | None = None,
+) -> LoopState:
     """One denoiser call and one Euler step per sigma interval; video is stepped before audio."""
-    num_steps = len(sigmas) - 1
+    stepper = stepper or EulerDiffusionStep()
+    video, audio = state
+    num_steps = len(sigmas.values) - 1
+    if 0.0 in sigmas.values[:-1]:  # checked on the host: the step divides by the device sigma unchecked
+        raise ValueError("sigma must be non-zero to convert a denoised sample to a velocity")
     for i in range(num_steps):
-        video_result, audio_result = denoiser(transformer, video_state, audio_state, sigmas, i)
-        if on_result is not None:
-            on_result(i, sigmas[i], video_result, audio_result)
-        video_state = _advance(video_state, video_result, stepper, sigmas, i)
-        audio_state = _advance(audio_state, audio_result, stepper, sigmas, i)
-        if on_step is not None:
-            on_step(i, num_steps)
-    return video_state, audio_state
+        video_result, audio_result = denoise(video, audio, sigmas, i)
+        if callback is not None:
+            callback(DenoiserCall(sigmas, i, video_result, audio_result))
+        video = _advance(video, video_result, stepper, sigmas, i)
+        audio = _advance(audio, audio_result, stepper, sigmas, i)
+        if callback is not None:
+            callback(StepDone(i, num_steps))
+    return LoopState(video, audio)

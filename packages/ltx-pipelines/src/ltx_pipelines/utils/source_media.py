@@ -26,7 +26,8 @@ from ltx_core.geometry import (
 )
 from ltx_core.types import Audio
 from ltx_pipelines.media.video import VideoClip
-from ltx_pipelines.utils.blocks import AudioConditioner, CheckpointLike, ImageConditioner, Recorder
+from ltx_pipelines.utils.blocks import AudioConditioner, CheckpointLike, ImageConditioner
+from ltx_pipelines.utils.recording import Recorder
 
 VideoSource = str | Path | VideoClip
 AudioSource = str | Path | Audio
@@ -53,6 +54,25 @@ def load_source_video(source: VideoSource) -> VideoClip:
     info = read_video_info(source)  # header only: refuse a clip that does not fit before decoding it
     check_source_geometry(info.frames, info.height, info.width, where=f"video {str(source)!r}")
     return read_video(source)
+
+
+def read_source(
+    video: VideoSource, source_audio: Audio | None, start_time: float, end_time: float
+) -> tuple[VideoClip, Audio | None]:
+    """The source clip of a retake and its soundtrack (None when it has none), after checking that the window
+    `[start_time, end_time)` overlaps the clip. A file's own audio track is its soundtrack; decoded frames
+    (`VideoClip`) come with `source_audio` (None: a silent clip)."""
+    clip = load_source_video(video)
+    frames = int(clip.frames.shape[0])
+    duration = frames / clip.fps
+    if start_time >= duration or end_time <= 0:
+        raise InputError(
+            f"window [{start_time}, {end_time}) s lies outside the clip, which lasts {duration:.3f} s "
+            f"({frames} frames at {clip.fps:g} fps)"
+        )
+    if isinstance(video, VideoClip):
+        return clip, None if source_audio is None else load_source_audio(source_audio, 0.0, duration)
+    return clip, load_source_audio(video, 0.0, duration, required=False)
 
 
 def check_source_geometry(frames: int, height: int, width: int, *, where: str = "source video") -> None:

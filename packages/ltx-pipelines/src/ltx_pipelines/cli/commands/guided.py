@@ -20,8 +20,8 @@ from ltx_pipelines.keyframe_interpolation import KeyframeInterpolationPipeline
 from ltx_pipelines.ti2vid_one_stage import TI2VidOneStagePipeline
 from ltx_pipelines.ti2vid_two_stages import TI2VidTwoStagesPipeline
 from ltx_pipelines.ti2vid_two_stages_hq import TI2VidTwoStagesHQPipeline
+from ltx_pipelines.utils.checkpoints import require_distilled_lora
 from ltx_pipelines.utils.constants import LTX_2_3_HQ_PARAMS
-from ltx_pipelines.utils.guided_stages import require_distilled_lora
 from ltx_pipelines.utils.results import PipelineResult
 
 

@@ -1,0 +1,59 @@
+"""Pipeline building blocks: each owns one model (or a pair) for exactly as long as it is needed.
+
+A block is constructed from file paths only (nothing is read then) and builds its model(s) when called, on its
+device, and frees them (moved to the meta device) before returning, so no model persists by accident. The two
+exceptions are explicit: `DiffusionStage(cache=True)` / `DiffusionStage.session()` keep the transformer between
+calls, and `VideoDecoder` returns a lazy iterator that frees its decoder when exhausted or closed. Pipelines never
+move tensors between devices themselves: the blocks return their results on their device.
+
+One concept per module: `lifetime` (devices, `free`, `built`, `KeptModels`), `stage` (`DiffusionStage`,
+`ModalitySpec`, `StageResult`, `TransformerRuntime`, the loop protocol), `prompts` (`PromptEncoder`),
+`conditioners` (`ImageConditioner`, `AudioConditioner`), `upsampling` (`VideoUpsampler`) and `decoding`
+(`FrameChunks`, `VideoDecoder`, `AudioDecoder`). The blocks are importable from here.
+"""
+
+from ltx_pipelines.utils.blocks.conditioners import (
+    AudioConditioner,
+    AudioEncodeFn,
+    ImageConditioner,
+    MediaConditioner,
+    VideoEncodeFn,
+)
+from ltx_pipelines.utils.blocks.decoding import AudioDecoder, FrameChunks, VideoDecoder
+from ltx_pipelines.utils.blocks.lifetime import CheckpointLike, KeptModels, default_device, free, resolve_device
+from ltx_pipelines.utils.blocks.prompts import PromptEncoder
+from ltx_pipelines.utils.blocks.stage import (
+    PLAIN_RUNTIME,
+    DiffusionStage,
+    LatentGeometry,
+    ModalitySpec,
+    StageResult,
+    TransformerRuntime,
+    hinted_tiling,
+)
+from ltx_pipelines.utils.blocks.upsampling import VideoUpsampler
+
+__all__ = [
+    "PLAIN_RUNTIME",
+    "AudioConditioner",
+    "AudioDecoder",
+    "AudioEncodeFn",
+    "CheckpointLike",
+    "DiffusionStage",
+    "FrameChunks",
+    "ImageConditioner",
+    "KeptModels",
+    "LatentGeometry",
+    "MediaConditioner",
+    "ModalitySpec",
+    "PromptEncoder",
+    "StageResult",
+    "TransformerRuntime",
+    "VideoDecoder",
+    "VideoEncodeFn",
+    "VideoUpsampler",
+    "default_device",
+    "free",
+    "hinted_tiling",
+    "resolve_device",
+]

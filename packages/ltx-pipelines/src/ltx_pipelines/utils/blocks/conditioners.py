@@ -1,0 +1,65 @@
+"""Media encoders for conditioning: one VAE encoder built for one callback (`fn(encode)`), then freed.
+
+`MediaConditioner` holds the lifetime; a subclass says only which encoder to load and how to call it. The seed's
+`ImageConditioner` (video VAE encoder; `encode(pixels, tiling=None)` tiles when given a tiling config, for long
+reference and source videos) and `AudioConditioner` (audio VAE encoder; `encode(waveform, sample_rate)`) are the two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+import torch
+from torch import nn
+
+from ltx_pipelines.utils.blocks.lifetime import ModelBlock
+
+T = TypeVar("T")
+E = TypeVar("E")
+
+# (pixels (B, 3, F, H, W) in [-1, 1], tiling config or None) → normalised latent
+VideoEncodeFn = Callable[..., torch.Tensor]
+AudioEncodeFn = Callable[[torch.Tensor, int], torch.Tensor]  # (waveform, sample rate) → normalised latent
+
+
+class MediaConditioner(ModelBlock, Generic[E]):
+    """Builds its encoder for one callback (`fn(encode)`) and frees it after (kept with `models.keep`)."""
+
+    def __call__(self, fn: Callable[[E], T]) -> T:
+        with self.models.use(self._load) as encoder:
+            return fn(self._encode_fn(encoder))
+
+    def _load(self) -> nn.Module:
+        raise NotImplementedError
+
+    def _encode_fn(self, encoder: Any) -> E:
+        raise NotImplementedError
+
+
+class ImageConditioner(MediaConditioner[VideoEncodeFn]):
+    """The video VAE encoder; `encode(pixels, tiling=None)`."""
+
+    def _load(self) -> nn.Module:
+        from ltx_core.model.video_vae import load_video_encoder
+
+        return load_video_encoder(self.checkpoint, dtype=self.dtype, device=self.device)
+
+    def _encode_fn(self, encoder: Any) -> VideoEncodeFn:
+        from ltx_core.model.video_vae import encode_video
+
+        return lambda pixels, tiling=None: encode_video(encoder, pixels, tiling)
+
+
+class AudioConditioner(MediaConditioner[AudioEncodeFn]):
+    """The audio VAE encoder; `encode(waveform, sample_rate)`."""
+
+    def _load(self) -> nn.Module:
+        from ltx_core.model.audio_vae import load_audio_encoder
+
+        return load_audio_encoder(self.checkpoint, dtype=self.dtype, device=self.device)
+
+    def _encode_fn(self, encoder: Any) -> AudioEncodeFn:
+        from ltx_core.model.audio_vae import encode_audio
+
+        return lambda waveform, rate: encode_audio(encoder, waveform, rate)

@@ -1,0 +1,110 @@
+"""Decoding: video latents → lazily decoded frame chunks, audio latents → waveforms."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch import nn
+
+from ltx_core.types import Audio, VideoLatentShape
+from ltx_pipelines.utils.blocks.lifetime import CheckpointLike, ModelBlock, free
+
+
+class FrameChunks(Iterator[torch.Tensor]):
+    """Decoded frames, chunk by chunk (`[f, h, w, 3]` in [0, 1]); frees the decoder when exhausted or closed (unless
+    the decoder block keeps it).
+
+    Nothing is decoded until the first `next()`. `num_frames`, `height` and `width` describe the whole video.
+    """
+
+    def __init__(
+        self,
+        decoder: nn.Module,
+        chunks: Iterator[torch.Tensor],
+        num_frames: int,
+        height: int,
+        width: int,
+        owns_decoder: bool = True,
+    ) -> None:
+        self._decoder: nn.Module | None = decoder
+        self._owns_decoder = owns_decoder  # False: a kept decoder, not freed here
+        self._chunks = chunks
+        self.num_frames, self.height, self.width = num_frames, height, width
+
+    def __next__(self) -> torch.Tensor:
+        if self._decoder is None:
+            raise StopIteration
+        try:
+            return next(self._chunks)
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def is_open(self) -> bool:
+        """False once exhausted or closed (the decoder is freed then)."""
+        return self._decoder is not None
+
+    def close(self) -> None:
+        """Stop decoding and free the decoder (idempotent)."""
+        if self._decoder is not None:
+            decoder, self._decoder = self._decoder, None
+            close = getattr(self._chunks, "close", None)
+            if close is not None:
+                close()
+            if self._owns_decoder:
+                free(decoder)
+
+    def __enter__(self) -> FrameChunks:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class VideoDecoder(ModelBlock):
+    """Latent → an iterator of frame chunks; the decoder is built now and freed when the iterator ends."""
+
+    def __init__(
+        self,
+        checkpoint: CheckpointLike,
+        *,
+        dtype: torch.dtype = torch.bfloat16,
+        device: torch.device | str | None = None,
+        memory_efficient: bool = True,
+    ) -> None:
+        super().__init__(checkpoint, dtype=dtype, device=device)
+        self.memory_efficient = memory_efficient
+
+    def __call__(
+        self, latent: torch.Tensor, tiling_config: Any = None, generator: torch.Generator | None = None
+    ) -> FrameChunks:
+        from ltx_core.model.video_vae import decode_video, load_video_decoder
+
+        def build() -> nn.Module:
+            return load_video_decoder(
+                self.checkpoint, dtype=self.dtype, device=self.device, memory_efficient=self.memory_efficient
+            )
+
+        kept = self.models.keep or self.models.is_built
+        decoder = self.models.get(build) if kept else build()
+        shape = VideoLatentShape.from_torch_shape(tuple(latent.shape)).upscale()
+        chunks = decode_video(decoder, latent, tiling_config, generator)
+        return FrameChunks(decoder, chunks, shape.frames, shape.height, shape.width, owns_decoder=not kept)
+
+
+class AudioDecoder(ModelBlock):
+    """Audio latent → waveform: the audio VAE decoder and the vocoder, built together, freed together."""
+
+    def __call__(self, latent: torch.Tensor) -> Audio:
+        from ltx_core.model.audio_vae import decode_audio, load_audio_decoder, load_vocoder
+
+        def build() -> tuple[nn.Module, nn.Module]:
+            decoder = load_audio_decoder(self.checkpoint, dtype=self.dtype, device=self.device)
+            return decoder, load_vocoder(self.checkpoint, dtype=self.dtype, device=self.device)
+
+        with self.models.use(build) as (decoder, vocoder):
+            waveform, rate = decode_audio(decoder, vocoder, latent)  # type: ignore[arg-type]
+        return Audio(waveform=waveform, sampling_rate=rate)

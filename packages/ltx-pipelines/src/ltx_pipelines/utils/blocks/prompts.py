@@ -1,0 +1,92 @@
+"""Prompt encoding: prompts → per-prompt contexts (Gemma and the text path), or precomputed contexts placed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ltx_core.errors import InputError
+from ltx_pipelines.utils.blocks.lifetime import CheckpointLike, ModelBlock
+
+
+class PromptEncoder(ModelBlock):
+    """Prompts → per-prompt contexts. Gemma is built for the call and freed before the text path is built (with
+    `models.keep`, both stay built across calls).
+
+    Items that are already `PromptContexts` (precomputed: encode once, generate many) are only moved to the
+    block's device and dtype, and no model is built when every item is precomputed.
+    """
+
+    def __init__(
+        self,
+        checkpoint: CheckpointLike,
+        gemma_root: str | Path | None,
+        *,
+        dtype: torch.dtype = torch.bfloat16,
+        device: torch.device | str | None = None,
+        text_encoder_device: torch.device | str | None = None,
+        offload: str | None = "none",
+    ) -> None:
+        super().__init__(checkpoint, dtype=dtype, device=device)  # models.keep: a ResidentPromptEncoder stays built
+        self.gemma_root = gemma_root
+        self.text_encoder_device = text_encoder_device
+        self.offload = offload  # Gemma's decoder layers may stream from RAM (none / cpu / disk / auto)
+
+    def __call__(
+        self,
+        prompts: Sequence[Any],
+        *,
+        enhance_first_prompt: bool = False,
+        enhance_prompt_image: str | Path | None = None,
+        enhance_prompt_seed: int = 42,
+    ) -> list[Any]:
+        from ltx_core.text_encoders.gemma import Enhancement, PromptContexts, encode_prompts
+
+        texts = [(i, p) for i, p in enumerate(prompts) if not isinstance(p, PromptContexts)]
+        out: list[Any] = [self._placed(p) if isinstance(p, PromptContexts) else None for p in prompts]
+        if texts:
+            if self.gemma_root is None:
+                raise InputError("a text prompt needs a Gemma root folder (--gemma-root); or pass precomputed contexts")
+            strings = [str(p) for _, p in texts]
+            enhancement = Enhancement(enhance_first_prompt and texts[0][0] == 0, enhance_prompt_image,
+                                      enhance_prompt_seed)  # fmt: skip
+            if self.models.keep or self.models.is_built:
+                encoded = self.models.get(self._resident).encode(strings, enhancement)
+            else:
+                encoded = encode_prompts(
+                    strings,
+                    self.gemma_root,
+                    self.checkpoint,
+                    device=self.device,
+                    dtype=self.dtype,
+                    text_encoder_device=self.text_encoder_device,
+                    offload=self.offload,
+                    enhance_prompt=enhancement.enabled,
+                    enhance_image=enhancement.image,
+                    enhance_seed=enhancement.seed,
+                )
+            for (i, _), contexts in zip(texts, encoded, strict=True):
+                out[i] = contexts
+        return out
+
+    def _resident(self) -> Any:
+        from ltx_core.text_encoders.gemma import ResidentPromptEncoder
+
+        assert self.gemma_root is not None
+        return ResidentPromptEncoder(
+            self.gemma_root, self.checkpoint, device=self.device, dtype=self.dtype,
+            text_encoder_device=self.text_encoder_device, offload=self.offload,
+        )  # fmt: skip
+
+    def _placed(self, contexts: Any) -> Any:
+        from ltx_core.text_encoders.gemma import PromptContexts
+
+        return PromptContexts(
+            contexts.video_context.to(device=self.device, dtype=self.dtype),
+            contexts.audio_context.to(device=self.device, dtype=self.dtype),
+            contexts.mask.to(self.device),
+            contexts.prompt,
+        )

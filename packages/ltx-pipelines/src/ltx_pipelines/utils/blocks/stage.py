@@ -1,0 +1,363 @@
+"""The diffusion stage: the transformer's lifetime and runtime, the noised states a stage starts from, and the loop
+that denoises them."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from functools import partial
+from typing import Any
+
+import torch
+
+from ltx_core.batch_split import BatchSplitAdapter, X0Callable
+from ltx_core.components.latent_tools import AudioLatentTools, LatentTools, VideoLatentTools
+from ltx_core.components.noisers import ConditioningItem, GaussianNoiser, create_noised_state
+from ltx_core.components.patchifiers import AudioPatchifier, VideoLatentPatchifier
+from ltx_core.errors import CheckpointError, InputError
+from ltx_core.loader import LoraSpec, open_checkpoint
+from ltx_core.model.transformer import X0Model
+from ltx_core.types import AudioLatentShape, LatentState, VideoLatentShape, VideoPixelShape
+from ltx_pipelines.utils.blocks.lifetime import CheckpointLike, free, resolve_device
+from ltx_pipelines.utils.denoisers import Denoiser, Schedule
+from ltx_pipelines.utils.recording import CallRecorder, Recorder
+from ltx_pipelines.utils.samplers import Loop, LoopState, StepCallback, callbacks, euler_loop, progress_callback
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LatentGeometry:
+    """Latent channel counts of a checkpoint (never hard-coded: tiny checkpoints use other widths)."""
+
+    video_channels: int
+    audio_channels: int
+    audio_mel_bins: int
+
+    @classmethod
+    def of(cls, checkpoint: CheckpointLike) -> LatentGeometry:
+        from ltx_core.model.audio_vae.loading import audio_vae_config
+        from ltx_core.model.transformer import transformer_config
+
+        ckpt = open_checkpoint(checkpoint)
+        transformer = transformer_config(ckpt.config, source=ckpt.path)
+        audio_vae = audio_vae_config(ckpt.config, ckpt.path)
+        channels = audio_vae.latent_channels
+        if transformer.audio_in_channels % channels:
+            raise CheckpointError(
+                f"{ckpt.path}: transformer audio_in_channels {transformer.audio_in_channels} is not a multiple of the "
+                f"audio VAE z_channels {channels}"
+            )
+        return cls(transformer.in_channels, channels, transformer.audio_in_channels // channels)
+
+
+@dataclass(frozen=True)
+class ModalitySpec:
+    """What one modality of a stage starts from. `context` is carried for the caller; the denoiser holds contexts."""
+
+    context: torch.Tensor | None = None
+    conditionings: Sequence[ConditioningItem] = ()
+    noise_scale: float = 1.0
+    frozen: bool = False
+    initial_latent: torch.Tensor | None = None
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """Unpatchified latents (conditioning tokens dropped) and the final patchified states (with them)."""
+
+    video_latent: torch.Tensor | None
+    audio_latent: torch.Tensor | None
+    video_state: LatentState | None = None
+    audio_state: LatentState | None = None
+
+
+@dataclass(frozen=True)
+class TransformerRuntime:
+    """How the transformer is held while it runs (`--offload`, `--quantization`, `--compile`).
+
+    The default (everything resident, stored weights, eager) is the plain strict load. Any other setting goes through
+    `ltx_core.offload.streaming.load_transformer_for_inference`: "auto" picks none/cpu/disk from the free memory and
+    logs the choice and its reason in one line; "cpu"/"disk" stream the blocks (results bitwise identical).
+    """
+
+    offload: str = "none"  # none | cpu | disk | auto
+    quantization: str | None = None  # None | "fp8-cast" | "fp8-scaled-mm"
+    compile: bool = False
+
+    @property
+    def is_plain(self) -> bool:
+        return self.offload == "none" and self.quantization is None and not self.compile
+
+
+PLAIN_RUNTIME = TransformerRuntime()
+
+
+class DiffusionStage:
+    """Owns the transformer: built (LoRAs fused) for a call and freed after, unless cached.
+
+    `cache=True` keeps the built transformer until `release()`; a later call with another LoRA set restores the
+    touched weights from the checkpoint and fuses the new set (no second copy of the weights is kept; with a
+    non-plain `runtime` the transformer is rebuilt instead). `session()` keeps it for the duration of a `with`
+    block only (what a two-stage pipeline wants). `offload_choice` is the last build's `OffloadChoice` (None for the
+    plain runtime); its `vae_tiling` is the decoding hint pipelines apply when the caller gave no tiling.
+    """
+
+    def __init__(
+        self,
+        checkpoint: CheckpointLike,
+        *,
+        loras: Sequence[LoraSpec] = (),
+        dtype: torch.dtype = torch.bfloat16,
+        device: torch.device | str | None = None,
+        cache: bool = False,
+        transformer_dtype: torch.dtype | None = None,
+        runtime: TransformerRuntime = PLAIN_RUNTIME,
+    ) -> None:
+        self.checkpoint = checkpoint
+        self.loras = tuple(loras)
+        self.dtype = dtype  # latent / state dtype
+        self.transformer_dtype = transformer_dtype  # None: the checkpoint's stored dtype (as official)
+        self.device = resolve_device(device)
+        self.cache = cache
+        self.runtime = runtime
+        self.offload_choice: Any = None
+        self._model: X0Model | None = None
+        self._model_loras: tuple[LoraSpec, ...] = ()
+        self._touched: list[str] = []
+        self._sessions = 0
+
+    # lifecycle
+
+    @property
+    def is_built(self) -> bool:
+        return self._model is not None
+
+    def _effective_runtime(self) -> TransformerRuntime:
+        """The runtime as given, except that a pre-quantized fp8 checkpoint with no quantization asked for runs with
+        fp8-scaled-mm (the only way it can run; the official CLI makes the user say so)."""
+        if self.runtime.quantization is not None:
+            return self.runtime
+        from ltx_core.loader import open_checkpoint
+        from ltx_core.quantization import Quantization, quantization_for
+
+        if quantization_for(None, open_checkpoint(self.checkpoint)) is Quantization.NONE:
+            return self.runtime
+        logger.info("pre-quantized fp8 checkpoint: using quantization fp8-scaled-mm")
+        self.runtime = replace(self.runtime, quantization="fp8-scaled-mm")
+        return self.runtime
+
+    def _build(self) -> X0Model:
+        from ltx_core.loader import fuse_loras_into_model
+        from ltx_core.model.transformer import load_transformer
+
+        if not self._effective_runtime().is_plain:
+            from ltx_core.offload.streaming import load_transformer_for_inference
+
+            inner, self.offload_choice = load_transformer_for_inference(
+                self.checkpoint,
+                device=self.device,
+                offload=self.runtime.offload,
+                dtype=self.transformer_dtype,
+                loras=self.loras,
+                quantization=self.runtime.quantization,
+                compile=self.runtime.compile,
+                echo=logger.info,
+            )
+            self._touched, self._model_loras = [], self.loras
+            return X0Model(inner).eval()
+        if not self.cache:  # fused while loading: one pass over the weights
+            model = load_transformer(
+                self.checkpoint, dtype=self.transformer_dtype, device=self.device, loras=self.loras
+            )
+            self._touched = []
+        else:  # fused after loading, remembering which weights changed so another LoRA set can replace them
+            model = load_transformer(self.checkpoint, dtype=self.transformer_dtype, device=self.device)
+            self._touched = fuse_loras_into_model(model, self.loras, self.transformer_dtype) if self.loras else []
+        self._model_loras = self.loras
+        return X0Model(model).to(self.device).eval()
+
+    def _swap_loras(self, model: X0Model) -> None:
+        from ltx_core.loader import fuse_loras_into_model, restore_weights
+        from ltx_core.model.transformer import transformer_key_map
+
+        inner = model.model  # type: ignore[attr-defined]
+        if self._touched:
+            restore_weights(inner, self.checkpoint, transformer_key_map(inner.config), self._touched)
+        self._touched = fuse_loras_into_model(inner, self.loras, self.transformer_dtype) if self.loras else []
+        self._model_loras = self.loras
+
+    def transformer(self) -> X0Model:
+        """The built transformer (building it now if needed); it stays until `release()` or the session's end."""
+        if self._model is not None and self._model_loras != self.loras:
+            if self.cache and self.runtime.is_plain:
+                self._swap_loras(self._model)
+            else:
+                self.release()
+        if self._model is None:
+            self._model = self._build()
+        return self._model
+
+    def release(self) -> None:
+        if self._model is not None:
+            model, self._model = self._model, None
+            if self.runtime.is_plain:
+                free(model)  # type: ignore[arg-type]
+            else:
+                from ltx_core.offload.streaming import release_transformer
+
+                release_transformer(model.model)  # type: ignore[arg-type]
+                free()
+
+    @contextmanager
+    def session(self) -> Iterator[DiffusionStage]:
+        """Keep the transformer built across the calls inside the block; freed at the end unless `cache`."""
+        self._sessions += 1
+        try:
+            yield self
+        finally:
+            self._sessions -= 1
+            if self._sessions == 0 and not self.cache:
+                self.release()
+
+    @contextmanager
+    def model_context(self) -> Iterator[X0Model]:
+        """The transformer for the duration of the block (freed after unless cached or inside a session)."""
+        model = self.transformer()
+        try:
+            yield model
+        finally:
+            if not self.cache and self._sessions == 0:
+                self.release()
+
+    # running
+
+    def __call__(self, denoiser: Denoiser, sigmas: torch.Tensor, noiser: GaussianNoiser, **options: Any) -> StageResult:
+        """`run` (same keyword options) with this stage's transformer, built for the call unless kept."""
+        if options.get("video") is None and options.get("audio") is None:
+            raise InputError("a diffusion stage needs at least one of video and audio")
+        with self.model_context() as transformer:
+            return self.run(transformer, denoiser, sigmas, noiser, **options)
+
+    def run(
+        self,
+        transformer: X0Callable,
+        denoiser: Denoiser,
+        sigmas: torch.Tensor,
+        noiser: GaussianNoiser,
+        *,
+        height: int,
+        width: int,
+        num_frames: int,
+        frame_rate: float,
+        video: ModalitySpec | None = None,
+        audio: ModalitySpec | None = None,
+        stepper: Any = None,
+        loop: Loop | None = None,
+        max_batch_size: int = 1,
+        on_step: StepCallback | None = None,
+        record: Recorder | None = None,
+    ) -> StageResult:
+        """Noise the states (video first, then audio: the draw order of the shared generator), run the loop.
+
+        With `record`, every intermediate is recorded: the noised states, each denoiser call's predictions
+        (`calls_*`), the final tokens and latents, and the video attention mask when there is one."""
+        if video is None and audio is None:
+            raise InputError("a diffusion stage needs at least one of video and audio")
+        geometry = LatentGeometry.of(self.checkpoint)
+        pixel = VideoPixelShape(1, num_frames, height, width, frame_rate)
+        video_tools = VideoLatentTools(
+            VideoLatentPatchifier(1),
+            VideoLatentShape.from_pixel_shape(pixel, channels=geometry.video_channels),
+            frame_rate,
+        )
+        audio_tools = AudioLatentTools(
+            AudioPatchifier(1),
+            AudioLatentShape.from_video_pixel_shape(
+                pixel, channels=geometry.audio_channels, mel_bins=geometry.audio_mel_bins
+            ),
+        )
+        video_state = self._noised(video_tools, video, noiser, "video", record)
+        audio_state = self._noised(audio_tools, audio, noiser, "audio", record)
+        schedule = Schedule.of(sigmas, self.device)
+        if record is not None:
+            record("sigmas", schedule.sigmas)
+        denoise = partial(denoiser, BatchSplitAdapter(transformer, max_batch_size))
+        recorder = CallRecorder() if record is not None else None
+        callback = callbacks(recorder, progress_callback(on_step))
+        state = LoopState(video_state, audio_state)
+        if loop is None:
+            video_state, audio_state = euler_loop(denoise, state, schedule, callback=callback, stepper=stepper)
+        elif stepper is not None:
+            video_state, audio_state = loop(denoise, state, schedule, callback=callback, stepper=stepper)
+        else:
+            video_state, audio_state = loop(denoise, state, schedule, callback=callback)
+        if recorder is not None:
+            recorder.flush(record)
+        video_latent = _final_latent(video_tools, video_state, "video", record)
+        audio_latent = _final_latent(audio_tools, audio_state, "audio", record)
+        if record is not None and video_state is not None and video_state.attention_mask is not None:
+            record("video_attention_mask", video_state.attention_mask)
+        return StageResult(video_latent, audio_latent, video_state, audio_state)
+
+    def _noised(
+        self,
+        tools: LatentTools,
+        spec: ModalitySpec | None,
+        noiser: GaussianNoiser,
+        name: str,
+        record: Recorder | None,
+    ) -> LatentState | None:
+        if spec is None:
+            return None
+        generator_state = noiser.generator.get_state() if record is not None else None
+        state = create_noised_state(
+            tools,
+            noiser,
+            conditionings=list(spec.conditionings),
+            noise_scale=spec.noise_scale,
+            initial_latent=spec.initial_latent,
+            frozen=spec.frozen,
+            device=self.device,
+            dtype=self.dtype,
+        )
+        if record is not None:
+            # Re-draw the same noise from a copy of the generator's state: the stream itself is not touched.
+            replay = torch.Generator(device=noiser.generator.device)
+            replay.set_state(generator_state)  # type: ignore[arg-type]
+            noise = torch.randn(
+                *state.latent.shape, device=state.latent.device, dtype=state.latent.dtype, generator=replay
+            )
+            record(f"{name}_noise", noise)
+            record(f"{name}_positions", state.positions)
+            record(f"{name}_denoise_mask", state.denoise_mask)
+            record(f"{name}_clean_latent", state.clean_latent)
+            record(f"{name}_noised_tokens", state.latent)
+        return state
+
+
+def hinted_tiling(tiling_config: Any, pipeline: object) -> Any:
+    """The caller's tiling config; without one, `TilingConfig.default()` when the offload choice of one of the
+    pipeline's diffusion stages hinted VAE tiling (little free memory), else None (untiled, as official)."""
+    if tiling_config is not None:
+        return tiling_config
+    stages = [v for v in vars(pipeline).values() if isinstance(v, DiffusionStage)]
+    if any(s.offload_choice is not None and s.offload_choice.vae_tiling for s in stages):
+        from ltx_core.model.video_vae import TilingConfig
+
+        return TilingConfig.default()
+    return None
+
+
+def _final_latent(
+    tools: LatentTools, state: LatentState | None, name: str, record: Recorder | None
+) -> torch.Tensor | None:
+    if state is None:
+        return None
+    latent = tools.unpatchify(tools.clear_conditioning(state)).latent
+    if record is not None:
+        record(f"{name}_final_tokens", state.latent)
+        record(f"{name}_latent", latent)
+    return latent

@@ -1,0 +1,61 @@
+"""What a pipeline checks about the checkpoints it is given before building anything: the distilled LoRA a
+two-stage pipeline needs, and the warning for a distilled checkpoint run through a guided (CFG) pipeline."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from ltx_core.errors import InputError
+from ltx_core.loader import LoraSpec
+
+logger = logging.getLogger(__name__)
+
+
+def require_distilled_lora(distilled_lora: Sequence[LoraSpec] | LoraSpec | None) -> tuple[LoraSpec, ...]:
+    """The two-stage pipelines refine with the distilled LoRA; without it stage 2's 3 steps give noise."""
+    if isinstance(distilled_lora, LoraSpec):
+        distilled_lora = (distilled_lora,)
+    loras = tuple(distilled_lora or ())
+    if not loras:
+        raise InputError("the distilled LoRA is required for stage 2: pass --distilled-lora PATH [STRENGTH] "
+                         "(Python: distilled_lora=[LoraSpec(path, strength)])")  # fmt: skip
+    return loras
+
+
+_warned: set[str] = set()
+
+
+def looks_distilled(checkpoint: str | Path) -> bool:
+    """True when the file name, or a metadata entry other than the model `config`, says "distill".
+
+    The released distilled files are named `*-distilled*.safetensors`; the metadata check catches renamed copies whose
+    header says so. Unreadable files give False (loading reports them properly later).
+    """
+    path = Path(checkpoint)
+    if "distill" in path.name.lower():
+        return True
+    try:
+        from ltx_core.loader import SafetensorsFile
+
+        metadata = SafetensorsFile(path).metadata
+    except Exception:  # only a hint; the loader reports bad files with a proper error
+        return False
+    return any("distill" in str(v).lower() for k, v in metadata.items() if k != "config")
+
+
+def warn_if_distilled(checkpoint: str | Path, pipeline: str) -> bool:
+    """Warn once per checkpoint and process when a distilled model is run through a CFG pipeline."""
+    key = str(Path(checkpoint).expanduser().resolve())
+    if key in _warned or not looks_distilled(checkpoint):
+        return False
+    _warned.add(key)
+    logger.warning(
+        "%s looks like a DISTILLED checkpoint, but %s runs CFG/STG guidance over many steps, which makes a distilled "
+        "model's output grainy and over-saturated. Use the full (dev) checkpoint here, or run this file with "
+        "python -m ltx_pipelines.distilled.",
+        Path(checkpoint).name,
+        pipeline,
+    )
+    return True

@@ -1,0 +1,27 @@
+"""Sigma schedules of the guided pipelines: a user's schedule checked, or the LTX-2 scheduler's (the fixed
+distilled tables are in `constants`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from ltx_core.components.schedulers import LTX2Scheduler, validate_sigmas
+from ltx_core.types import VideoLatentShape, VideoPixelShape
+
+
+def given_sigmas(sigmas: torch.Tensor | Sequence[float] | None, what: str) -> torch.Tensor | None:
+    """A user schedule, checked (≥ 2 values in [0, 1], strictly decreasing, ending at 0), or None."""
+    return None if sigmas is None else validate_sigmas(sigmas, what=what)
+
+
+def scheduler_sigmas(steps: int, latent_shape: VideoLatentShape | None = None) -> torch.Tensor:
+    """`LTX2Scheduler` with `steps`; the shift depends on the latent's token count only when a shape is given (HQ)."""
+    latent = None if latent_shape is None else torch.empty(latent_shape.to_torch_shape(), device="meta")
+    return LTX2Scheduler().execute(steps=steps, latent=latent)
+
+
+def stage_latent_shape(height: int, width: int, num_frames: int, frame_rate: float, channels: int) -> VideoLatentShape:
+    pixel = VideoPixelShape(1, num_frames, height, width, frame_rate)
+    return VideoLatentShape.from_pixel_shape(pixel, channels=channels)
