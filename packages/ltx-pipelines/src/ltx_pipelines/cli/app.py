@@ -153,7 +153,10 @@ def pipeline_command(
             args = build_args(shared_values, params=params, detect=detect, two_stage=two_stage)
             _configure_logging(args.quiet)
             with torch.inference_mode():
-                run_cli(lambda: fn(args, **values))
+                if args.jobs is not None:
+                    run_cli(lambda: _run_batch(args))
+                else:
+                    run_cli(lambda: fn(args, **values))
 
         del command.__wrapped__  # Typer must see the new signature, not fn's
         command.__signature__ = inspect.Signature([*shared, *own])  # type: ignore[attr-defined]
@@ -162,6 +165,17 @@ def pipeline_command(
         return fn
 
     return register
+
+
+def _run_batch(args: CommonArgs) -> None:
+    """`--jobs`: every job of the file through this same command (see `cli.batch`)."""
+    from typer.main import get_current_context
+
+    from ltx_pipelines.cli.batch import run_jobs_file
+
+    ctx = get_current_context()
+    command = ctx.command
+    run_jobs_file(args, command, getattr(command, "argv", []), getattr(command, "prog_name", None) or ctx.info_name)
 
 
 @dataclass(frozen=True)
@@ -224,6 +238,10 @@ def _check_readable(checkpoint: Path) -> None:
 def validate(args: CommonArgs, *, two_stage: bool) -> None:
     """Checks that need several values or give a better message than a type error; raises `InputError`."""
     declared = args.declared
+    if args.jobs is None:
+        for name, flag in (("prompt", "--prompt"), ("output_path", "--output-path")):
+            if name in declared and getattr(args, name) is None:
+                raise InputError(f"Missing option '{flag}'.")
     divisor, why = (TWO_STAGE_DIVISOR, " for two-stage pipelines") if two_stage else (ONE_STAGE_DIVISOR, "")
     if "height" in declared:
         check_multiple("--height", args.height, divisor, why)

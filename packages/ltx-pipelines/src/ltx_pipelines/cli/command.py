@@ -62,6 +62,8 @@ class LTXCommand(TyperCommand):
         **extra: Any,
     ) -> Any:
         """As Typer's, but a usage error is one `error: ...` line on stderr (exit 2) rather than a panel."""
+        self.argv = list(sys.argv[1:] if args is None else args)  # a --jobs batch re-parses it per job
+        self.prog_name = prog_name
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode, windows_expand_args, **extra)
         try:

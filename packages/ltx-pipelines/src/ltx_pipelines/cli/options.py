@@ -26,6 +26,7 @@ from ltx_pipelines.cli.values import (
     MultiValue,
     input_dir,
     input_file,
+    output_dir,
     output_file,
 )
 from ltx_pipelines.utils.constants import DEFAULT_NEGATIVE_PROMPT, PipelineParams
@@ -49,7 +50,7 @@ class CommonArgs:
     distilled_lora_strength_stage_1: float = 0.25
     distilled_lora_strength_stage_2: float = 0.5
     loras: tuple[LoraSpec, ...] = ()
-    prompt: str = ""
+    prompt: str | None = None
     negative_prompt: str = DEFAULT_NEGATIVE_PROMPT
     seed: int = 10
     height: int = 512
@@ -77,6 +78,9 @@ class CommonArgs:
     max_batch_size: int = 1
     device: str | None = None
     output_path: Path | None = None
+    jobs: Path | None = None
+    output_dir: Path | None = None
+    overwrite: bool = False
     quiet: bool = False
     declared: frozenset[str] = field(default=frozenset(), compare=False)
 
@@ -233,7 +237,8 @@ _ALL = (
     OptionSpec("loras", "--lora", list, [], "LoRA file and its strength (default 1.0). Repeatable.", _MODEL,
                parser=LORA, multiple=True),
     # generation
-    OptionSpec("prompt", "--prompt", str, ..., "What the video (and its sound) should show.", _GEN),
+    OptionSpec("prompt", "--prompt", str | None, None, "What the video (and its sound) should show (required "
+               "unless --jobs gives it).", _GEN),
     OptionSpec("negative_prompt", "--negative-prompt", str, DEFAULT_NEGATIVE_PROMPT, "What to steer away from.",
                _GEN, shown_default="the official list of 58 defects: blurry, out of focus, overexposed, ..."),
     OptionSpec("seed", "--seed", int, ..., "Random seed.", _GEN, default_from=_params_default("seed"),
@@ -286,15 +291,23 @@ _ALL = (
     OptionSpec("device", "--device", str | None, None, "Torch device such as cuda:1 (unset: current CUDA device, "
                "else Apple MPS, else cpu).", _RUN),
     # output
-    OptionSpec("output_path", "--output-path", Path, ..., "The .mp4 to write (missing folders are created).", _OUT,
-               parser=output_file, metavar="PATH"),
+    OptionSpec("output_path", "--output-path", Path | None, None, "The .mp4 to write (missing folders are created; "
+               "required unless --jobs).", _OUT, parser=output_file, metavar="PATH"),
+    OptionSpec("jobs", "--jobs", Path | None, None, "A JSON Lines file of jobs, one per line, each an object of this "
+               "command's options overriding the ones given here (docs/pipelines.md, \"Many videos\"): models load "
+               "once, bad jobs are reported by line and skipped, existing outputs are skipped (rerun to resume).",
+               _OUT, parser=input_file, metavar="FILE"),
+    OptionSpec("output_dir", "--output-dir", Path | None, None, "With --jobs: where jobs without an output_path "
+               "write (named from their line, seed and prompt) and where the results file goes.", _OUT,
+               parser=output_dir, metavar="DIR"),
+    OptionSpec("overwrite", "--overwrite", bool, False, "With --jobs: redo jobs whose output exists.", _OUT),
     OptionSpec("quiet", "--quiet", bool, False, "No progress and no summary (errors are still printed).", _OUT),
 )  # fmt: skip
 OPTIONS: Mapping[str, OptionSpec] = {spec.name: spec for spec in _ALL}
 
 # Presets mirroring the official parsers (spec 16.1).
 BASIC = ("gemma_root", "prompt", "output_path", "seed", "loras", "enhance_prompt", "offload", "max_batch_size",
-         "quantization", "compile", "device", "quiet")  # fmt: skip
+         "quantization", "compile", "device", "jobs", "output_dir", "overwrite", "quiet")  # fmt: skip
 VIDEO_GEN = ("height", "width", "num_frames", "frame_rate", "images")
 GUIDANCE = ("negative_prompt", "video_cfg_guidance_scale", "video_stg_guidance_scale", "video_rescale_scale",
             "video_stg_blocks", "a2v_guidance_scale", "video_skip_step", "audio_cfg_guidance_scale",

@@ -27,14 +27,30 @@ Progress = Callable[[str, int, int], None]  # (phase, done, total), as the pipel
 def run_pipeline_cli(args: CommonArgs, checks: Callable[[], None], generate: Callable[[Progress], Any]) -> Path:
     """The one run after parsing, for every pipeline: `checks()` (an `LTXError` exits with 2), `generate(progress)`
     → a result with `video` (`FrameChunks`), `audio` (or None), `frame_rate` and optionally `prompt` / `seconds`;
-    then the MP4 and the summary table."""
-    from ltx_pipelines.media.mp4 import write_mp4
+    then the MP4 and the summary table. Inside a `--jobs` batch that is parsing its jobs, the checked job is handed
+    to the batch instead (see `cli.batch`)."""
+    from ltx_pipelines.cli.batch import Collected, JobRefused, batch_state
 
+    batch = batch_state()
     try:
         checks()
     except LTXError as exc:
+        if batch is not None and batch.collecting is not None:
+            raise JobRefused(str(exc)) from None
         print_error(str(exc))
         raise typer.Exit(EXIT_USAGE) from None
+    if batch is not None and batch.collecting is not None:
+        batch.collected.append(Collected(batch.collecting, args, generate))
+        assert args.output_path is not None
+        return args.output_path
+    return write_result(args, generate)
+
+
+def write_result(args: CommonArgs, generate: Callable[[Progress], Any], *, summary: bool = True) -> Path:
+    """Generation with progress, the MP4 (written atomically) and the summary table."""
+    from ltx_pipelines.media.mp4 import write_mp4
+
+    assert args.output_path is not None
     run = RunProgress(quiet=args.quiet)
     phases = PhaseProgress(run)
     try:
@@ -52,8 +68,9 @@ def run_pipeline_cli(args: CommonArgs, checks: Callable[[], None], generate: Cal
     finally:
         phases.close()
     video = result.video
-    run.summary(RunSummary(path, video.num_frames, video.height, video.width, float(int(result.frame_rate)),
-                           args.seed, _extra_rows(args, result)))  # fmt: skip
+    if summary:
+        run.summary(RunSummary(path, video.num_frames, video.height, video.width, float(int(result.frame_rate)),
+                               args.seed, _extra_rows(args, result)))  # fmt: skip
     return path
 
 

@@ -113,6 +113,18 @@ def input_dir(value: str | Path) -> Path:
     return path.resolve()
 
 
+def output_dir(value: str | Path) -> Path:
+    """A folder for outputs, as an absolute path: created if missing (it must then be creatable)."""
+    path = Path(value).expanduser().resolve()
+    if path.exists() and not path.is_dir():
+        raise typer.BadParameter(f"{str(value)!r} is a file, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot create folder {str(value)!r}: {exc.strerror}") from None
+    return path
+
+
 def output_file(value: str | Path) -> Path:
     """Where the MP4 goes: absolute path (`~` expanded) ending in .mp4, not an existing folder, in a folder that
     exists or can be created and is writable. Checked at parsing, so a run is never lost to an unwritable path."""

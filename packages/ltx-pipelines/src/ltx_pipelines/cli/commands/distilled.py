@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ltx_pipelines.cli.app import PipelineCli
+from ltx_pipelines.cli.batch import shared_pipeline
 from ltx_pipelines.cli.options import DISTILLED_TWO_STAGE, CommonArgs
 from ltx_pipelines.cli.preflight import GENERATION, components, preflight
 from ltx_pipelines.cli.runtime import Progress, cli_images, run_pipeline_cli, transformer_runtime
@@ -18,8 +19,15 @@ def distilled(args: CommonArgs) -> None:
                   loras=args.loras, images=args.images)  # fmt: skip
 
     def generate(progress: Progress) -> PipelineResult:
-        pipeline = DistilledPipeline(args.checkpoint, args.gemma_root, args.upsampler, args.loras, args.device,
-                                     runtime=transformer_runtime(args))  # fmt: skip
+        pipeline = shared_pipeline(
+            DistilledPipeline,
+            args.checkpoint,
+            args.gemma_root,
+            args.upsampler,
+            args.loras,
+            args.device,
+            runtime=transformer_runtime(args),
+        )
         values = args.pick("seed", "height", "width", "num_frames", "frame_rate", "enhance_prompt")
         return pipeline(args.prompt, **values, images=cli_images(args), progress=progress)
 

@@ -8,6 +8,7 @@ import typer
 
 from ltx_core.errors import InputError
 from ltx_pipelines.cli.app import PipelineCli, given_on_command_line
+from ltx_pipelines.cli.batch import shared_pipeline
 from ltx_pipelines.cli.options import BASIC, GUIDANCE, CommonArgs
 from ltx_pipelines.cli.preflight import components, preflight
 from ltx_pipelines.cli.runtime import Progress, run_pipeline_cli, transformer_runtime
@@ -82,8 +83,15 @@ def retake(
 
     def generate(progress: Progress) -> RetakeResult:
         checkpoint, distilled = checkpoint_choice(args)
-        pipeline = RetakePipeline(checkpoint, args.gemma_root, args.loras, args.device, distilled=distilled,
-                                  runtime=transformer_runtime(args))  # fmt: skip
+        pipeline = shared_pipeline(
+            RetakePipeline,
+            checkpoint,
+            args.gemma_root,
+            args.loras,
+            args.device,
+            distilled=distilled,
+            runtime=transformer_runtime(args),
+        )
         steps = args.num_inference_steps if steps_given or not distilled else None
         return pipeline(video_path, args.prompt, start_time, end_time, args.seed, num_inference_steps=steps,
                         **args.pick("negative_prompt", "enhance_prompt", "max_batch_size"),

@@ -34,6 +34,7 @@ class PromptEncoder(ModelBlock):
         self.gemma_root = gemma_root
         self.text_encoder_device = text_encoder_device
         self.offload = offload  # Gemma's decoder layers may stream from RAM (none / cpu / disk / auto)
+        self._ahead: dict[str, Any] = {}  # text → PromptContexts on the host (`encode_ahead`)
 
     def __call__(
         self,
@@ -45,6 +46,9 @@ class PromptEncoder(ModelBlock):
     ) -> list[Any]:
         from ltx_core.text_encoders.gemma import Enhancement, PromptContexts, encode_prompts
 
+        enhanced_first = enhance_first_prompt and bool(prompts) and not isinstance(prompts[0], PromptContexts)
+        ahead = self._ahead if not enhanced_first else {}  # Gemma rewrites an enhanced prompt first: not cached
+        prompts = [ahead.get(p, p) if isinstance(p, str) else p for p in prompts]
         texts = [(i, p) for i, p in enumerate(prompts) if not isinstance(p, PromptContexts)]
         out: list[Any] = [self._placed(p) if isinstance(p, PromptContexts) else None for p in prompts]
         if texts:
@@ -71,6 +75,19 @@ class PromptEncoder(ModelBlock):
             for (i, _), contexts in zip(texts, encoded, strict=True):
                 out[i] = contexts
         return out
+
+    def encode_ahead(self, texts: Sequence[str]) -> None:
+        """Encode `texts` now, in one Gemma residency (then freed), and answer later calls that ask for them from
+        host memory: a batch of jobs builds Gemma once. Each text is encoded on its own, as in a call, so the
+        contexts are the same bits."""
+        from ltx_core.text_encoders.gemma import PromptContexts
+
+        todo = [t for t in dict.fromkeys(texts) if t not in self._ahead]
+        if not todo:
+            return
+        for text, contexts in zip(todo, self(todo), strict=True):
+            self._ahead[text] = PromptContexts(contexts.video_context.cpu(), contexts.audio_context.cpu(),
+                                               contexts.mask.cpu(), contexts.prompt)  # fmt: skip
 
     def _resident(self) -> Any:
         from ltx_core.text_encoders.gemma import ResidentPromptEncoder

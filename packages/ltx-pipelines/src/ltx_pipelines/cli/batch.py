@@ -1,0 +1,206 @@
+"""`--jobs FILE`: many generations in one run of a pipeline's command, models loaded once, resumable.
+
+Every job is parsed and checked as its own command line would be (the command line given, minus the batch flags and
+the options the job sets, plus the job's options), before any model is built; a bad job is reported in one line with
+its line number and skipped. Then, per group of jobs that build the same pipeline (checkpoint, LoRA set, runtime):
+Gemma encodes every prompt of the group in one residency and is freed, the pipeline keeps its other models between
+jobs, and each job writes its MP4 (atomically) and appends its result to the results file. A job whose output exists
+is skipped unless `--overwrite`, so rerunning a killed batch finishes only what is left.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ltx_core.errors import LTXError
+from ltx_pipelines.cli.command import print_error, usage_message
+from ltx_pipelines.cli.jobs import BadJob, Job, JobResult, ResultsLog, read_jobs, results_path
+from ltx_pipelines.cli.options import CommonArgs
+
+BATCH_OPTIONS = ("jobs", "output_dir", "overwrite")
+
+
+class JobRefused(Exception):
+    """A job's checks failed while the batch was parsing its jobs."""
+
+
+@dataclass
+class Collected:
+    """A job that parsed and passed its checks: its arguments and its generation (as `run_pipeline_cli` got them)."""
+
+    job: Job
+    args: CommonArgs
+    generate: Callable[..., Any]
+
+
+@dataclass
+class BatchState:
+    """What the batch run shares with the commands it drives (through `BATCH`)."""
+
+    collecting: Job | None = None
+    collected: list[Collected] = field(default_factory=list)
+    bad: list[BadJob] = field(default_factory=list)
+    prompts: dict[str, None] = field(default_factory=dict)  # texts Gemma encodes ahead for the current group
+    pipeline_key: str | None = None
+    pipeline: Any = None
+
+
+BATCH: ContextVar[BatchState | None] = ContextVar("ltx_batch", default=None)
+
+
+def batch_state() -> BatchState | None:
+    return BATCH.get()
+
+
+def shared_pipeline(cls: type, *args: Any, **kwargs: Any) -> Any:
+    """`cls(*args, **kwargs)`; in a batch, one instance per distinct set of arguments, kept built between jobs
+    (the previous group's pipeline is released first), with its group's prompts encoded ahead."""
+    state = BATCH.get()
+    if state is None:
+        return cls(*args, **kwargs)
+    key = repr((cls.__qualname__, args, sorted(kwargs.items())))
+    if key != state.pipeline_key:
+        if state.pipeline is not None:
+            state.pipeline.release()
+        state.pipeline, state.pipeline_key = None, None
+        pipeline = cls(*args, **kwargs)
+        pipeline.prompt_encoder.encode_ahead(list(state.prompts))  # Gemma once for the group, then freed
+        pipeline.keep_models = True
+        state.pipeline, state.pipeline_key = pipeline, key
+    return state.pipeline
+
+
+def _flag_tokens(param: Any, value: Any) -> list[str]:
+    """A job's option value as command-line tokens for Click parameter `param`."""
+    flag = param.opts[0]
+    if getattr(param, "is_flag", False):
+        if value:
+            return [flag]
+        return [param.secondary_opts[0]] if param.secondary_opts else []
+    if param.multiple:
+        return [t for entry in value for t in (flag, *map(str, entry))]
+    if isinstance(value, list):
+        return [flag, *map(str, value)]
+    return [flag, str(value)]
+
+
+def _without(argv: Sequence[str], flags: set[str]) -> list[str]:
+    """`argv` without the given flags and their values (the tokens up to the next `--flag`)."""
+    out: list[str] = []
+    skipping = False
+    for token in argv:
+        if token.startswith("--"):
+            skipping = token.split("=", 1)[0] in flags
+        if not skipping:
+            out.append(token)
+    return out
+
+
+def job_argv(base: Sequence[str], params: dict[str, Any], job: Job) -> list[str]:
+    """The job's own command line: the batch's, minus the batch flags and what the job sets, plus the job."""
+    drop = {o for name in (*BATCH_OPTIONS, "output_path", *job.options) if name in params
+            for o in (*params[name].opts, *params[name].secondary_opts)}  # fmt: skip
+    tokens = _without(base, drop)
+    for name, value in job.options.items():
+        tokens += _flag_tokens(params[name], value)
+    return [*tokens, params["output_path"].opts[0], str(job.output_path)]
+
+
+def _group_key(args: CommonArgs) -> str:
+    """Jobs that build the same pipeline run together (each LoRA set is fused once)."""
+    return repr((args.model_checkpoint, args.loras, args.distilled_loras, args.spatial_upsampler_path, args.gemma_root,
+                 args.device, args.offload, args.quantization, args.compile))  # fmt: skip
+
+
+def _prompts(args: CommonArgs) -> list[str]:
+    """The texts the pipeline will encode for this job (none ahead when Gemma rewrites the prompt first)."""
+    if args.enhance_prompt:
+        return []
+    return [args.prompt, *([args.negative_prompt] if "negative_prompt" in args.declared else [])]
+
+
+def run_jobs_file(args: CommonArgs, command: Any, base_argv: Sequence[str], prog_name: str) -> None:
+    """The whole batch of `args.jobs` for the running Click `command` (whose command line was `base_argv`)."""
+    assert args.jobs is not None
+    params = {p.name: p for p in command.params}
+    known = [n for n in params if n not in (*BATCH_OPTIONS, "output_path")]
+    multi = [n for n in known if params[n].multiple]
+    output_dir = args.output_dir
+    jobs, bad = read_jobs(args.jobs, known=known, multi=multi, defaults={"seed": args.seed, "prompt": args.prompt},
+                          output_dir=output_dir)  # fmt: skip
+    state = BatchState(bad=list(bad))
+    token = BATCH.set(state)
+    try:
+        for job in jobs:  # parse and check each job as its own command line, building nothing
+            state.collecting = job
+            try:
+                command.main(args=job_argv(base_argv, params, job), prog_name=prog_name, standalone_mode=False)
+            except (typer.TyperException, JobRefused) as exc:
+                state.bad.append(BadJob(job.line, usage_message(exc)))
+        state.collecting = None
+        _run(args, state, ResultsLog(results_path(args.jobs, output_dir)))
+    finally:
+        BATCH.reset(token)
+
+
+def _run(args: CommonArgs, state: BatchState, log: ResultsLog) -> None:
+    from ltx_pipelines.cli.runtime import write_result
+
+    console = Console(stderr=True, quiet=args.quiet, highlight=False)
+    for entry in sorted(state.bad, key=lambda b: b.line):
+        print_error(str(entry))
+        log.append(JobResult(entry.line, "failed", "", None, 0.0, entry.error))
+    todo = sorted(state.collected, key=lambda c: _group_key(c.args))  # stable: file order within a group
+    counts = {"done": 0, "skipped": 0, "failed": len(state.bad)}
+    start, spent = time.perf_counter(), 0.0
+    for number, item in enumerate(todo, start=1):
+        job, path = item.job, item.job.output_path
+        label = f"job {number}/{len(todo)} (line {job.line})"
+        if path.exists() and not args.overwrite:
+            counts["skipped"] += 1
+            log.append(JobResult(job.line, "skipped", str(path), item.args.seed))
+            console.print(f"{label}: {path} exists, skipped")
+            continue
+        if state.pipeline_key is None or _group_key(item.args) != _group_key(todo[number - 2].args):
+            state.prompts = dict.fromkeys(p for c in todo if _group_key(c.args) == _group_key(item.args)
+                                          for p in _prompts(c.args))  # fmt: skip
+        eta = "" if not counts["done"] else f", about {spent / counts['done'] * (len(todo) - number + 1):.0f} s left"
+        console.print(f"{label}: {path.name}{eta}")
+        began = time.perf_counter()
+        try:
+            write_result(item.args, item.generate, summary=False)
+        except LTXError as exc:
+            counts["failed"] += 1
+            print_error(f"jobs line {job.line}: {exc}")
+            log.append(JobResult(job.line, "failed", str(path), item.args.seed, time.perf_counter() - began, str(exc)))
+            continue
+        seconds = time.perf_counter() - began
+        spent += seconds
+        counts["done"] += 1
+        log.append(JobResult(job.line, "done", str(path), item.args.seed, seconds))
+    if state.pipeline is not None:
+        state.pipeline.release()
+    _summary(console, counts, time.perf_counter() - start, log.path)
+    if counts["failed"]:
+        raise typer.Exit(1)
+
+
+def _summary(console: Console, counts: dict[str, int], seconds: float, log_path: Path) -> None:
+    table = Table(title="jobs", show_header=False)
+    for name in ("done", "skipped", "failed"):
+        table.add_row(name, str(counts[name]))
+    table.add_row("total", str(sum(counts.values())))
+    table.add_row("time", f"{seconds:.1f} s")
+    if counts["done"]:
+        table.add_row("per video", f"{seconds / counts['done']:.1f} s")
+    table.add_row("results", str(log_path))
+    console.print(table)
