@@ -152,17 +152,58 @@ def run_jobs_file(args: CommonArgs, command: Any, base_argv: Sequence[str], prog
         BATCH.reset(token)
 
 
+@dataclass(frozen=True)
+class Ranks:
+    """Under torchrun, every process takes the next unclaimed job from a counter in torch.distributed's key-value
+    store (no static split: a slow job does not hold the others back); rank 0 reports the bad lines and the
+    summary. Alone, one process takes every job in order."""
+
+    rank: int = 0
+    world: int = 1
+    store: Any = None
+
+    @classmethod
+    def from_environment(cls) -> Ranks:
+        from ltx_core.parallel.layout import launched_by_torchrun
+
+        if not launched_by_torchrun():
+            return cls()
+        import torch.distributed as dist
+
+        if not dist.is_initialized():
+            dist.init_process_group("gloo")
+        # the store torchrun's rendezvous made for the default group, shared by every process of the run
+        store = dist.PrefixStore("ltx_jobs/", dist.distributed_c10d._get_default_store())
+        return cls(dist.get_rank(), dist.get_world_size(), store)
+
+    def total(self, counts: dict[str, int]) -> dict[str, int]:
+        """The counts of every process added up (each job is counted by the one process that took it)."""
+        if self.world == 1:
+            return counts
+        import torch
+        import torch.distributed as dist
+
+        values = torch.tensor([counts[k] for k in ("done", "skipped", "failed")], dtype=torch.int64)
+        dist.all_reduce(values)
+        return dict(zip(("done", "skipped", "failed"), values.tolist(), strict=True))
+
+
 def _run(args: CommonArgs, state: BatchState, log: ResultsLog) -> None:
+    from ltx_core.parallel.work_queue import claimed
     from ltx_pipelines.cli.runtime import write_result
 
-    console = Console(stderr=True, quiet=args.quiet, highlight=False)
-    for entry in sorted(state.bad, key=lambda b: b.line):
-        print_error(str(entry))
-        log.append(JobResult(entry.line, "failed", "", None, 0.0, entry.error))
+    ranks = Ranks.from_environment()
+    main = ranks.rank == 0
+    console = Console(stderr=True, quiet=args.quiet or not main, highlight=False)
+    counts = {"done": 0, "skipped": 0, "failed": len(state.bad) if main else 0}
+    if main:
+        for entry in sorted(state.bad, key=lambda b: b.line):
+            print_error(str(entry))
+            log.append(JobResult(entry.line, "failed", "", None, 0.0, entry.error))
     todo = sorted(state.collected, key=lambda c: _group_key(c.args))  # stable: file order within a group
-    counts = {"done": 0, "skipped": 0, "failed": len(state.bad)}
     start, spent = time.perf_counter(), 0.0
-    for number, item in enumerate(todo, start=1):
+    for index in claimed(len(todo), ranks.store, key=f"{log.path}/next"):
+        number, item = index + 1, todo[index]
         job, path = item.job, item.job.output_path
         label = f"job {number}/{len(todo)} (line {job.line})"
         if path.exists() and not args.overwrite:
@@ -170,10 +211,10 @@ def _run(args: CommonArgs, state: BatchState, log: ResultsLog) -> None:
             log.append(JobResult(job.line, "skipped", str(path), item.args.seed))
             console.print(f"{label}: {path} exists, skipped")
             continue
-        if state.pipeline_key is None or _group_key(item.args) != _group_key(todo[number - 2].args):
-            state.prompts = dict.fromkeys(p for c in todo if _group_key(c.args) == _group_key(item.args)
-                                          for p in _prompts(c.args))  # fmt: skip
-        eta = "" if not counts["done"] else f", about {spent / counts['done'] * (len(todo) - number + 1):.0f} s left"
+        state.prompts = dict.fromkeys(p for c in todo if _group_key(c.args) == _group_key(item.args)
+                                      for p in _prompts(c.args))  # fmt: skip
+        left = (len(todo) - number + 1) / ranks.world
+        eta = "" if not counts["done"] else f", about {spent / counts['done'] * left:.0f} s left"
         console.print(f"{label}: {path.name}{eta}")
         began = time.perf_counter()
         try:
@@ -189,6 +230,7 @@ def _run(args: CommonArgs, state: BatchState, log: ResultsLog) -> None:
         log.append(JobResult(job.line, "done", str(path), item.args.seed, seconds))
     if state.pipeline is not None:
         state.pipeline.release()
+    counts = ranks.total(counts)
     _summary(console, counts, time.perf_counter() - start, log.path)
     if counts["failed"]:
         raise typer.Exit(1)
