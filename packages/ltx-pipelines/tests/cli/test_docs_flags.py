@@ -36,7 +36,7 @@ from ltx_pipelines.cli.commands import build_app
 
 ROOT = Path(__file__).resolve().parents[4]
 DOCS = ["README.md", "CLAUDE.md", "docs/architecture.md", "docs/checkpoints.md", "docs/pipelines.md",
-        "docs/performance.md"]  # fmt: skip
+        "docs/performance.md", "docs/multi-gpu.md"]  # fmt: skip
 PIPELINES = ("distilled", "ti2vid_one_stage", "ti2vid_two_stages", "ti2vid_two_stages_hq", "keyframe_interpolation",
              "a2vid_two_stage", "retake", "ic_lora", "lipdub")  # fmt: skip
 GUIDED = ("ti2vid_one_stage", "ti2vid_two_stages", "ti2vid_two_stages_hq", "keyframe_interpolation", "a2vid_two_stage",
