@@ -36,14 +36,7 @@ from ltx_pipelines.utils.inputs import check_two_stage_size
 from ltx_pipelines.utils.pipeline_base import PipelineBase, PipelineOptions
 from ltx_pipelines.utils.recording import Recorder, prefixed
 from ltx_pipelines.utils.results import Phases, Progress
-from ltx_pipelines.utils.source_media import (
-    AudioSource,
-    audio_seconds,
-    encode_source_audio,
-    is_silent,
-    load_source_audio,
-    pad_with_silence,
-)
+from ltx_pipelines.utils.source_media import AudioSource, encode_source_audio, read_soundtrack
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +120,9 @@ class A2VidPipelineTwoStage(PipelineBase):
         notes: list[str] = []
 
         with phases("read audio"):
-            soundtrack = self._soundtrack(audio, audio_start_time, audio_max_duration, num_frames / frame_rate, notes)
+            soundtrack = read_soundtrack(audio, audio_start_time, audio_max_duration, num_frames / frame_rate, notes)
+        for note in notes:
+            logger.info(note)
         run = self._run(seed, height, width, num_frames, frame_rate, phases, record)
 
         positive, negative = self._encode_prompts(
@@ -179,27 +174,6 @@ class A2VidPipelineTwoStage(PipelineBase):
         return A2VidResult(
             video, soundtrack, stage_2.video_latent, stage_2.audio_latent, frame_rate, notes, phases.seconds
         )
-
-    def _soundtrack(
-        self, audio: AudioSource, start: float, max_duration: float | None, video_seconds: float, notes: list[str]
-    ) -> Audio:
-        track = load_source_audio(audio, start, max_duration)
-        assert track is not None
-        where = audio if isinstance(audio, str | Path) else "the input audio"
-        if is_silent(track):
-            raise InputError(
-                f"{where} is silent from {start} s on (peak below -80 dBFS): there is nothing to animate; use a "
-                "text/image-to-video pipeline instead"
-            )
-        if track.waveform.shape[0] == 1:
-            notes.append("mono audio: used as both stereo channels")
-        seconds = audio_seconds(track)
-        if seconds < video_seconds:
-            notes.append(f"the audio lasts {seconds:.2f} s, the video {video_seconds:.2f} s: padded with silence")
-            track = pad_with_silence(track, video_seconds)
-        for note in notes:
-            logger.info(note)
-        return track
 
 
 def main(argv: Sequence[str] | None = None) -> None:

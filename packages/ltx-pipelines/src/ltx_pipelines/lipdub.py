@@ -12,20 +12,16 @@ Run it: `python -m ltx_pipelines.lipdub --help`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Unpack
 
 import torch
 
-from ltx_core.conditioning import AudioConditionByReferenceLatent, patchify_lipdub_audio_reference_latent
 from ltx_core.errors import InputError
-from ltx_core.geometry import TIME_SCALE
 from ltx_core.loader import LoraSpec
 from ltx_core.types import Audio
 from ltx_pipelines.utils.blocks import (
     AudioConditioner,
-    AudioEncodeFn,
     ModalitySpec,
     StageResult,
     VideoEncodeFn,
@@ -34,11 +30,14 @@ from ltx_pipelines.utils.constants import distilled_sigmas, stage_2_distilled_si
 from ltx_pipelines.utils.denoisers import SimpleDenoiser
 from ltx_pipelines.utils.helpers import ImageConditioningInput, combined_image_conditionings
 from ltx_pipelines.utils.ic_reference import (
+    LipDubReference,
     ReferenceVideo,
+    audio_reference_item,
     check_distilled_checkpoint,
     encode_reference,
+    encode_reference_audio,
     lora_downscale_factor,
-    read_reference_video,
+    read_lipdub_reference,
     reference_conditioning,
     reference_size,
 )
@@ -46,74 +45,6 @@ from ltx_pipelines.utils.inputs import check_two_stage_size
 from ltx_pipelines.utils.pipeline_base import PipelineBase, PipelineOptions
 from ltx_pipelines.utils.recording import Recorder, prefixed, recorded_encoder
 from ltx_pipelines.utils.results import Phases, PipelineResult, Progress, prompt_text
-
-
-@dataclass(frozen=True)
-class LipDubReference:
-    """The reference clip as the pipeline uses it: the first `num_frames` (8k+1) frames, its fps and its audio."""
-
-    frames: torch.Tensor  # uint8 [num_frames, H, W, 3]
-    frame_rate: float
-    audio: Audio
-
-    @property
-    def num_frames(self) -> int:
-        return int(self.frames.shape[0])
-
-
-def snapped_frame_count(frames: int) -> int:
-    """The longest 8k+1 prefix of a clip of `frames` frames."""
-    return (frames - 1) // TIME_SCALE * TIME_SCALE + 1
-
-
-def read_lipdub_reference(source: ReferenceVideo, audio: Audio | None = None) -> LipDubReference:
-    """A clip file (video and its whole audio track), or decoded frames (`VideoClip` with its fps) plus `audio`."""
-    from ltx_pipelines.media.audio import read_audio
-    from ltx_pipelines.media.video import read_video_info
-
-    if isinstance(source, (str, Path)):
-        info = read_video_info(source)
-        if info.frames < 1:
-            raise InputError(f"reference video {str(source)!r} has no frames")
-        clip = read_reference_video(source, frame_cap=snapped_frame_count(info.frames))
-        fps = info.fps
-        audio = audio if audio is not None else read_audio(source)
-    else:
-        clip = read_reference_video(source)
-        fps = clip.fps
-        if fps <= 0:
-            raise InputError("reference frames need their frame rate: pass a VideoClip(frames, fps) with fps > 0")
-        if audio is None:
-            raise InputError("decoded reference frames need the reference audio too (reference_audio=Audio(...))")
-    used = snapped_frame_count(clip.frames.shape[0])
-    if audio.waveform.shape[-1] < 1:
-        raise InputError("the reference audio is empty; lip dubbing needs the clip's speech track")
-    return LipDubReference(clip.frames[:used], float(fps), audio)
-
-
-def audio_reference_item(latent: torch.Tensor, record: Recorder | None = None) -> AudioConditionByReferenceLatent:
-    """Reference audio latent `(1, C, T, M)` → tokens appended after the target audio, ending 0.04 s before t = 0."""
-    item = patchify_lipdub_audio_reference_latent(latent, negative_positions=True)
-    if record is not None:
-        record("reference_audio_tokens", item.patchified)
-        record("reference_audio_positions", item.positions)
-    return item
-
-
-def encode_reference_audio(
-    encode: AudioEncodeFn, audio: Audio, checkpoint: Any, record: Recorder | None
-) -> torch.Tensor:
-    """The whole reference track → latent `(1, C, T_ref, M)` (records `reference_mel`, `reference_audio_latent`)."""
-    waveform = audio.waveform if audio.waveform.dim() == 3 else audio.waveform.unsqueeze(0)
-    latent = encode(waveform, audio.sampling_rate)
-    if record is not None:
-        from ltx_core.loader import open_checkpoint
-        from ltx_core.model.audio_vae import audio_vae_config, waveform_to_mel
-
-        ckpt = open_checkpoint(checkpoint)
-        record("reference_mel", waveform_to_mel(waveform, audio.sampling_rate, audio_vae_config(ckpt.config).mel))
-        record("reference_audio_latent", latent)
-    return latent
 
 
 class LipDubPipeline(PipelineBase):

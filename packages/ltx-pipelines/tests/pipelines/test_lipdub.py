@@ -17,9 +17,10 @@ from ltx_core.loader import LoraSpec
 from ltx_core.testing.golden import golden_dir, load_case
 from ltx_core.types import Audio, AudioLatentShape
 from ltx_pipelines.cli.commands import build_app
-from ltx_pipelines.lipdub import LipDubPipeline, audio_reference_item, read_lipdub_reference, snapped_frame_count
+from ltx_pipelines.lipdub import LipDubPipeline
 from ltx_pipelines.media.mp4 import write_mp4
 from ltx_pipelines.media.video import VideoClip
+from ltx_pipelines.utils.ic_reference import audio_reference_item, read_lipdub_reference, snapped_frame_count
 
 FPS = 24.0
 

@@ -162,6 +162,28 @@ def pad_with_silence(audio: Audio, seconds: float) -> Audio:
     return Audio(waveform=F.pad(audio.waveform, (0, need)), sampling_rate=audio.sampling_rate)
 
 
+def read_soundtrack(
+    audio: AudioSource, start: float, max_duration: float | None, video_seconds: float, notes: list[str]
+) -> Audio:
+    """The A2Vid soundtrack: the window of `audio`, refused when silent, padded with silence to the video's length;
+    what was decided for the user is appended to `notes`."""
+    track = load_source_audio(audio, start, max_duration)
+    assert track is not None
+    where = audio if isinstance(audio, str | Path) else "the input audio"
+    if is_silent(track):
+        raise InputError(
+            f"{where} is silent from {start} s on (peak below -80 dBFS): there is nothing to animate; use a "
+            "text/image-to-video pipeline instead"
+        )
+    if track.waveform.shape[0] == 1:
+        notes.append("mono audio: used as both stereo channels")
+    seconds = audio_seconds(track)
+    if seconds < video_seconds:
+        notes.append(f"the audio lasts {seconds:.2f} s, the video {video_seconds:.2f} s: padded with silence")
+        track = pad_with_silence(track, video_seconds)
+    return track
+
+
 def encode_source_audio(
     conditioner: AudioConditioner,
     audio: Audio,
@@ -184,6 +206,30 @@ def encode_source_audio(
         if full_name is not None:
             record(full_name, latent)
     return fit_audio_latent(latent, latent_frames, pad=True)
+
+
+def encode_source(
+    image_conditioner: ImageConditioner,
+    audio_conditioner: AudioConditioner,
+    clip: VideoClip,
+    audio: Audio | None,
+    record: Recorder | None = None,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """A retake's source → clean video latent and audio latent (None without a soundtrack) fitted to the clip's
+    length; records `source_video_latent`, `source_mel`, `source_audio_latent`."""
+    video_latent = encode_source_video(image_conditioner, clip)
+    if record is not None:
+        record("source_video_latent", video_latent)
+    if audio is None:
+        return video_latent, None
+    from ltx_core.model.audio_vae import audio_latent_frames_for_video
+
+    frames = int(clip.frames.shape[0])
+    latent_frames = audio_latent_frames_for_video(frames, clip.fps)
+    audio_latent = encode_source_audio(audio_conditioner, audio, latent_frames, record=record)
+    if record is not None:
+        record("source_audio_latent", audio_latent)
+    return video_latent, audio_latent
 
 
 def _mel(checkpoint: CheckpointLike, audio: Audio) -> torch.Tensor:
