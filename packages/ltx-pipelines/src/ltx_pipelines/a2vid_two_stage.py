@@ -23,12 +23,7 @@ from ltx_core.components.schedulers import LTX2Scheduler
 from ltx_core.errors import InputError
 from ltx_core.loader import LoraSpec
 from ltx_core.types import Audio
-from ltx_pipelines.utils.blocks import (
-    AudioConditioner,
-    FrameChunks,
-    ModalitySpec,
-    hinted_tiling,
-)
+from ltx_pipelines.utils.blocks import AudioConditioner, FrameChunks, ModalitySpec, hinted_tiling
 from ltx_pipelines.utils.constants import DEFAULT_NEGATIVE_PROMPT, stage_2_distilled_sigmas
 from ltx_pipelines.utils.denoisers import GuidedDenoiser
 from ltx_pipelines.utils.helpers import ImageConditioningInput

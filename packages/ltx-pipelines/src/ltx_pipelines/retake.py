@@ -23,12 +23,7 @@ from ltx_core.conditioning import TemporalRegionMask
 from ltx_core.errors import InputError
 from ltx_core.loader import LoraSpec
 from ltx_core.types import Audio
-from ltx_pipelines.utils.blocks import (
-    AudioConditioner,
-    FrameChunks,
-    ModalitySpec,
-    hinted_tiling,
-)
+from ltx_pipelines.utils.blocks import AudioConditioner, FrameChunks, ModalitySpec, hinted_tiling
 from ltx_pipelines.utils.denoisers import GuidedDenoiser, SimpleDenoiser
 from ltx_pipelines.utils.pipeline_base import PipelineBase, PipelineOptions
 from ltx_pipelines.utils.recording import Recorder

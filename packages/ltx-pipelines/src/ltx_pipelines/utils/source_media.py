@@ -15,18 +15,11 @@ import torch
 import torch.nn.functional as F
 
 from ltx_core.errors import InputError
-from ltx_core.geometry import (
-    SPATIAL_SCALE,
-    frame_count_bounds,
-    is_frame_count,
-    is_multiple,
-    joined,
-    multiple_bounds,
-    neighbours,
-)
+from ltx_core.geometry import SPATIAL_SCALE, frame_count_bounds, is_frame_count, is_multiple
 from ltx_core.types import Audio
 from ltx_pipelines.media.video import VideoClip
 from ltx_pipelines.utils.blocks import AudioConditioner, CheckpointLike, ImageConditioner
+from ltx_pipelines.utils.inputs import nearest_multiples
 from ltx_pipelines.utils.recording import Recorder
 
 VideoSource = str | Path | VideoClip
@@ -84,7 +77,7 @@ def check_source_geometry(frames: int, height: int, width: int, *, where: str = 
         )
     for name, value in (("height", height), ("width", width)):
         if not is_multiple(value, SPATIAL_SCALE):
-            near = joined(neighbours(value, multiple_bounds(value, SPATIAL_SCALE)))
+            near = nearest_multiples(value, SPATIAL_SCALE)
             raise InputError(f"{where} {name} {value} is not a multiple of {SPATIAL_SCALE}; resize it to {near}")
 
 
