@@ -29,7 +29,7 @@ from ltx_pipelines.utils.denoisers import GuidedDenoiser
 from ltx_pipelines.utils.helpers import ImageConditioningInput
 from ltx_pipelines.utils.inputs import check_two_stage_size
 from ltx_pipelines.utils.pipeline_base import PipelineBase, PipelineOptions
-from ltx_pipelines.utils.recording import Recorder, prefixed
+from ltx_pipelines.utils.recording import Recorder, pipeline_call
 from ltx_pipelines.utils.results import Phases, Progress
 from ltx_pipelines.utils.source_media import AudioSource, encode_source_audio, read_soundtrack
 
@@ -76,7 +76,7 @@ class A2VidPipelineTwoStage(PipelineBase):
         self.stage_1 = self._stage(loras)
         self.stage_2 = self._stage((*loras, *distilled_lora))
 
-    @torch.inference_mode()
+    @pipeline_call
     def __call__(
         self,
         prompt: Any,
@@ -118,7 +118,7 @@ class A2VidPipelineTwoStage(PipelineBase):
             soundtrack = read_soundtrack(audio, audio_start_time, audio_max_duration, num_frames / frame_rate, notes)
         for note in notes:
             logger.info(note)
-        run = self._run(seed, height, width, num_frames, frame_rate, phases, record)
+        run = self._run(seed, height, width, num_frames, frame_rate, phases)
 
         positive, negative = self._encode_prompts(
             [prompt, negative_prompt], images, phases, enhance_prompt=enhance_prompt
@@ -130,7 +130,6 @@ class A2VidPipelineTwoStage(PipelineBase):
                 self.audio_conditioner,
                 soundtrack,
                 audio_latent_frames_for_video(num_frames, frame_rate),
-                record=record,
                 mel_name="audio_mel",
                 full_name="audio_latent_full",
             )
@@ -144,7 +143,7 @@ class A2VidPipelineTwoStage(PipelineBase):
             MultiModalGuider(video_guider_params, negative.video_context),
             MultiModalGuider(MultiModalGuiderParams()),  # neutral: the audio is never denoised
         )
-        conditionings = self._conditionings(images, half_h, half_w, prefixed(record, "stage1_"))
+        conditionings = self._conditionings(images, half_h, half_w, stage=1)
         stage_1 = self._first_stage(
             self.stage_1,
             guided,
@@ -155,13 +154,7 @@ class A2VidPipelineTwoStage(PipelineBase):
             max_batch_size=max_batch_size,
         )
         stage_2 = self._upsample_and_refine(
-            self.stage_2,
-            stage_1,
-            positive,
-            stage_2_sigmas,
-            run,
-            images=images,
-            audio=frozen_audio,
+            self.stage_2, stage_1, positive, stage_2_sigmas, run, images=images, audio=frozen_audio
         )
 
         assert stage_2.video_latent is not None and stage_2.audio_latent is not None

@@ -43,7 +43,7 @@ from ltx_pipelines.utils.ic_reference import (
 )
 from ltx_pipelines.utils.inputs import check_two_stage_size
 from ltx_pipelines.utils.pipeline_base import PipelineBase, PipelineOptions
-from ltx_pipelines.utils.recording import Recorder, prefixed, recorded_encoder
+from ltx_pipelines.utils.recording import Recorder, pipeline_call, recorded_encoder, recording_under
 from ltx_pipelines.utils.results import Phases, PipelineResult, Progress, prompt_text
 
 
@@ -79,7 +79,7 @@ class LipDubPipeline(PipelineBase):
         self.audio_conditioner = AudioConditioner(self.checkpoint, dtype=self.dtype, device=self.device)
         self.stage = self._stage((ic_lora,))
 
-    @torch.inference_mode()
+    @pipeline_call
     def __call__(
         self,
         prompt: Any,
@@ -127,50 +127,45 @@ class LipDubPipeline(PipelineBase):
         stage_1_sigmas = distilled_sigmas() if stage_1_sigmas is None else stage_1_sigmas
         stage_2_sigmas = stage_2_distilled_sigmas() if stage_2_sigmas is None else stage_2_sigmas
         phases = Phases(progress)
-        run = self._run(seed, height, width, num_frames, frame_rate, phases, record)
+        run = self._run(seed, height, width, num_frames, frame_rate, phases)
 
         (contexts,) = self._encode_prompts([prompt], images, phases, enhance_prompt=enhance_prompt, enhance_seed=seed)
         reference_audio_latent = self.audio_conditioner(
-            lambda encode: encode_reference_audio(encode, ref.audio, self.checkpoint, record)
+            lambda encode: encode_reference_audio(encode, ref.audio, self.checkpoint)
         )
 
-        def video_conditionings(stage: int, height: int, width: int) -> list:
-            """Images (frame 0 replaces, others appended) and the reference video re-encoded at this stage's size."""
-            rec = prefixed(record, f"stage{stage}_")
+        def conditionings(stage: int, height: int, width: int, audio_reference: torch.Tensor) -> tuple[list, list]:
+            """Images (frame 0 replaces, others appended) and the reference video re-encoded at this stage's size,
+            and the audio reference; recorded under `stage{stage}_`."""
 
             def build(encode: VideoEncodeFn) -> list:
                 items: list = []
                 if images:
-                    encode_images = recorded_encoder(encode, rec, len(images))
+                    encode_images = recorded_encoder(encode, len(images))
                     items = combined_image_conditionings(images, height, width, encode_images, self.dtype, self.device)
-                ref_h, ref_w = ref_sizes[stage]
-                latent = encode_reference(
-                    encode, ref.frames, ref_h, ref_w, self.dtype, self.device, TilingConfig.default(), rec
-                )
+                tiling = TilingConfig.default()
+                latent = encode_reference(encode, ref.frames, ref_sizes[stage], self.dtype, self.device, tiling)
                 items.append(reference_conditioning(latent, factor, reference_strength))
                 return items
 
-            return self.image_conditioner(build)
+            with recording_under(f"stage{stage}_"):
+                return self.image_conditioner(build), [audio_reference_item(audio_reference)]
 
         with self.stage.session():
-            rec_1 = prefixed(record, "stage1_")
+            video_1, audio_1 = conditionings(1, half_h, half_w, reference_audio_latent)
             stage_1 = self._first_stage(
                 self.stage,
                 SimpleDenoiser(contexts.video_context, contexts.audio_context),
                 stage_1_sigmas,
                 run.half(),
-                video=ModalitySpec(contexts.video_context, video_conditionings(1, half_h, half_w)),
-                audio=ModalitySpec(contexts.audio_context, [audio_reference_item(reference_audio_latent, rec_1)]),
+                video=ModalitySpec(contexts.video_context, video_1),
+                audio=ModalitySpec(contexts.audio_context, audio_1),
             )
             assert stage_1.audio_latent is not None
             stage_1_audio = stage_1.audio_latent.clone()
-            rec_2 = prefixed(record, "stage2_")
-            frozen_audio = ModalitySpec(  # the stage-1 audio, kept as it is and also the audio reference
-                contexts.audio_context,
-                [audio_reference_item(stage_1_audio, rec_2)],
-                noise_scale=0.0,
-                frozen=True,
-                initial_latent=stage_1_audio,
+            video_2, audio_2 = conditionings(2, height, width, stage_1_audio)  # the stage-1 audio is the reference
+            frozen_audio = ModalitySpec(  # the stage-1 audio, kept as it is
+                contexts.audio_context, audio_2, noise_scale=0.0, frozen=True, initial_latent=stage_1_audio
             )
             stage_2 = self._upsample_and_refine(
                 self.stage,
@@ -179,7 +174,7 @@ class LipDubPipeline(PipelineBase):
                 stage_2_sigmas,
                 run,
                 images=images,
-                conditionings=video_conditionings(2, height, width),
+                conditionings=video_2,
                 audio=frozen_audio,
             )
 

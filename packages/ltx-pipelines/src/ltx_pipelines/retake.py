@@ -26,7 +26,7 @@ from ltx_core.types import Audio
 from ltx_pipelines.utils.blocks import AudioConditioner, FrameChunks, ModalitySpec, hinted_tiling
 from ltx_pipelines.utils.denoisers import GuidedDenoiser, SimpleDenoiser
 from ltx_pipelines.utils.pipeline_base import PipelineBase, PipelineOptions
-from ltx_pipelines.utils.recording import Recorder
+from ltx_pipelines.utils.recording import Recorder, pipeline_call
 from ltx_pipelines.utils.results import Phases, Progress
 from ltx_pipelines.utils.schedules import distilled_or_scheduled_sigmas
 from ltx_pipelines.utils.source_media import VideoSource, encode_source, read_source
@@ -72,7 +72,7 @@ class RetakePipeline(PipelineBase):
         self.audio_conditioner = AudioConditioner(checkpoint_path, dtype=self.dtype, device=self.device)
         self.stage = self._stage(loras)
 
-    @torch.inference_mode()
+    @pipeline_call
     def __call__(
         self,
         video: VideoSource,
@@ -124,12 +124,10 @@ class RetakePipeline(PipelineBase):
         for note in notes:
             logger.info(note)
 
-        run = self._run(seed, height, width, frames, fps, phases, record)  # the source's own geometry
+        run = self._run(seed, height, width, frames, fps, phases)  # the source's own geometry
 
         with phases("encode source"):
-            video_latent, audio_latent = encode_source(
-                self.image_conditioner, self.audio_conditioner, clip, audio, record
-            )
+            video_latent, audio_latent = encode_source(self.image_conditioner, self.audio_conditioner, clip, audio)
 
         prompts = [prompt] if self.distilled else [prompt, negative_prompt]
         contexts = self._encode_prompts(prompts, (), phases, enhance_prompt=enhance_prompt, enhance_seed=seed)

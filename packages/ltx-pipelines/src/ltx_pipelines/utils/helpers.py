@@ -16,7 +16,7 @@ import torch
 from ltx_core.conditioning import VideoConditionByKeyframeIndex, VideoConditionByLatentIndex
 from ltx_core.errors import InputError
 from ltx_pipelines.utils.constants import DEFAULT_IMAGE_CRF
-from ltx_pipelines.utils.recording import Recorder, recorded_encoder
+from ltx_pipelines.utils.recording import recorded_encoder
 
 if TYPE_CHECKING:
     from ltx_pipelines.utils.blocks import ImageConditioner
@@ -95,15 +95,14 @@ def encode_image_conditionings(
     height: int,
     width: int,
     how: ConditioningsFn = combined_image_conditionings,
-    record: Recorder | None = None,
 ) -> list[ImageConditioning]:
     """Encode every image at this stage's size (encoder built for the call, then freed) into conditioning items;
-    records `image_pixels` / `image_latent` (suffixed `_i` for several images)."""
+    records `image_pixels` / `image_latent` (suffixed `_i` for several images) to the current recorder."""
     if not images:
         return []
 
     def items(encode: PixelEncodeFn) -> list[ImageConditioning]:
-        encoder = recorded_encoder(encode, record, len(images))
+        encoder = recorded_encoder(encode, len(images))
         return how(images, height, width, encoder, conditioner.dtype, conditioner.device)
 
     return conditioner(items)

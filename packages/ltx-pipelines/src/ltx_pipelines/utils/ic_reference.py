@@ -41,7 +41,7 @@ from ltx_core.loader import LoraSpec, open_checkpoint
 from ltx_core.types import Audio
 from ltx_pipelines.media.video import VideoClip
 from ltx_pipelines.utils.blocks import AudioEncodeFn, CheckpointLike, VideoEncodeFn
-from ltx_pipelines.utils.recording import Recorder
+from ltx_pipelines.utils.recording import current_recorder
 
 logger = logging.getLogger(__name__)
 
@@ -223,9 +223,10 @@ def reference_conditioning(
     strength: float,
     attention_strength: float = 1.0,
     attention_mask: torch.Tensor | None = None,
-    record: Recorder | None = None,
 ) -> ConditioningItem:
-    """The reference item, wrapped with attention weights when a mask is given or the attention strength < 1."""
+    """The reference item, wrapped with attention weights when a mask is given or the attention strength < 1
+    (records `reference_latent_mask`, `reference_attention_weights` for a mask)."""
+    record = current_recorder()
     item = VideoConditionByReferenceLatent(latent, downscale_factor=factor, strength=strength)
     weights: float | torch.Tensor | None = None
     if attention_mask is not None:
@@ -256,17 +257,16 @@ def load_attention_mask_video(
 def encode_reference(
     encode: VideoEncodeWithTiling,
     frames: torch.Tensor,
-    height: int,
-    width: int,
+    size: tuple[int, int],
     dtype: torch.dtype,
     device: torch.device | str,
     tiling: Any = None,
-    record: Recorder | None = None,
 ) -> torch.Tensor:
-    """Reference frames → latent `(1, C, F', height/32, width/32)` (records `reference_pixels`/`reference_latent`)."""
-    pixels = preprocess_reference(frames, height, width, dtype, device)
+    """Reference frames → latent `(1, C, F', height/32, width/32)` at `size` = (height, width) (records
+    `reference_pixels`/`reference_latent`)."""
+    pixels = preprocess_reference(frames, *size, dtype, device)
     latent = encode(pixels, tiling)
-    if record is not None:
+    if (record := current_recorder()) is not None:
         record("reference_pixels", pixels)
         record("reference_latent", latent)
     return latent
@@ -318,22 +318,20 @@ def read_lipdub_reference(source: ReferenceVideo, audio: Audio | None = None) ->
     return LipDubReference(clip.frames[:used], float(fps), audio)
 
 
-def audio_reference_item(latent: torch.Tensor, record: Recorder | None = None) -> AudioConditionByReferenceLatent:
+def audio_reference_item(latent: torch.Tensor) -> AudioConditionByReferenceLatent:
     """Reference audio latent `(1, C, T, M)` → tokens appended after the target audio, ending 0.04 s before t = 0."""
     item = patchify_lipdub_audio_reference_latent(latent, negative_positions=True)
-    if record is not None:
+    if (record := current_recorder()) is not None:
         record("reference_audio_tokens", item.patchified)
         record("reference_audio_positions", item.positions)
     return item
 
 
-def encode_reference_audio(
-    encode: AudioEncodeFn, audio: Audio, checkpoint: Any, record: Recorder | None
-) -> torch.Tensor:
+def encode_reference_audio(encode: AudioEncodeFn, audio: Audio, checkpoint: Any) -> torch.Tensor:
     """The whole reference track → latent `(1, C, T_ref, M)` (records `reference_mel`, `reference_audio_latent`)."""
     waveform = audio.waveform if audio.waveform.dim() == 3 else audio.waveform.unsqueeze(0)
     latent = encode(waveform, audio.sampling_rate)
-    if record is not None:
+    if (record := current_recorder()) is not None:
         from ltx_core.model.audio_vae import audio_vae_config, waveform_to_mel
 
         ckpt = open_checkpoint(checkpoint)

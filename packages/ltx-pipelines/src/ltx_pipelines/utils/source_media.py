@@ -20,7 +20,7 @@ from ltx_core.types import Audio
 from ltx_pipelines.media.video import VideoClip
 from ltx_pipelines.utils.blocks import AudioConditioner, CheckpointLike, ImageConditioner
 from ltx_pipelines.utils.inputs import nearest_multiples
-from ltx_pipelines.utils.recording import Recorder
+from ltx_pipelines.utils.recording import current_recorder
 
 VideoSource = str | Path | VideoClip
 AudioSource = str | Path | Audio
@@ -182,19 +182,18 @@ def encode_source_audio(
     audio: Audio,
     latent_frames: int,
     *,
-    record: Recorder | None = None,
     mel_name: str = "source_mel",
     full_name: str | None = None,
 ) -> torch.Tensor:
     """Waveform (any rate, mono or stereo) → normalised latent fitted to `latent_frames` (trimmed, or zero-padded).
 
-    `record` receives the log-mel the encoder sees (`mel_name`) and, when `full_name` is set, the latent before
-    fitting.
+    The current recorder receives the log-mel the encoder sees (`mel_name`) and, when `full_name` is set, the latent
+    before fitting.
     """
     from ltx_core.model.audio_vae import fit_audio_latent
 
     latent = conditioner(lambda encode: encode(audio.waveform, audio.sampling_rate))
-    if record is not None:
+    if (record := current_recorder()) is not None:
         record(mel_name, _mel(conditioner.checkpoint, audio))
         if full_name is not None:
             record(full_name, latent)
@@ -202,15 +201,12 @@ def encode_source_audio(
 
 
 def encode_source(
-    image_conditioner: ImageConditioner,
-    audio_conditioner: AudioConditioner,
-    clip: VideoClip,
-    audio: Audio | None,
-    record: Recorder | None = None,
+    images: ImageConditioner, sound: AudioConditioner, clip: VideoClip, audio: Audio | None
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """A retake's source → clean video latent and audio latent (None without a soundtrack) fitted to the clip's
     length; records `source_video_latent`, `source_mel`, `source_audio_latent`."""
-    video_latent = encode_source_video(image_conditioner, clip)
+    record = current_recorder()
+    video_latent = encode_source_video(images, clip)
     if record is not None:
         record("source_video_latent", video_latent)
     if audio is None:
@@ -219,7 +215,7 @@ def encode_source(
 
     frames = int(clip.frames.shape[0])
     latent_frames = audio_latent_frames_for_video(frames, clip.fps)
-    audio_latent = encode_source_audio(audio_conditioner, audio, latent_frames, record=record)
+    audio_latent = encode_source_audio(sound, audio, latent_frames)
     if record is not None:
         record("source_audio_latent", audio_latent)
     return video_latent, audio_latent
