@@ -39,7 +39,7 @@ def test_latent_pixel_conversions() -> None:
     assert latent_frames(124) == 16  # trailing frames floor away (the official encoder drops them)
     assert latent_size(512) == 16 and latent_size(767) == 23 and pixel_size(24) == 768
     assert video_latent_tokens(121, 512, 768) == 16 * 16 * 24  # 6144
-    shape = VideoPixelShape(batch=1, frames=121, height=512, width=768, fps=24.0)
+    shape = VideoPixelShape(batch=1, frames=121, height=512, width=768, frame_rate=24.0)
     latent = VideoLatentShape.from_pixel_shape(shape, channels=128)
     assert (latent.frames, latent.height, latent.width) == (16, 16, 24)
     assert latent.upscale().to_torch_shape() == (1, 3, 121, 512, 768)

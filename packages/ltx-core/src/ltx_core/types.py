@@ -39,11 +39,11 @@ class VideoPixelShape:
     frames: int
     height: int
     width: int
-    fps: float
+    frame_rate: float
 
     @property
     def duration(self) -> float:
-        return float(self.frames) / float(self.fps)
+        return float(self.frames) / float(self.frame_rate)
 
 
 @dataclass(frozen=True)

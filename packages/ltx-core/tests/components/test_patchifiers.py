@@ -150,7 +150,7 @@ def test_video_positions_causal_fix_by_hand():
 
 def test_latent_tools_initial_state_and_clear():
     vshape = VideoLatentShape(1, 4, 2, 2, 3)
-    tools = VideoLatentTools(VideoLatentPatchifier(1), vshape, fps=24.0)
+    tools = VideoLatentTools(VideoLatentPatchifier(1), vshape, frame_rate=24.0)
     state = tools.create_initial_state("cpu", torch.bfloat16)
     assert state.latent.shape == (1, 12, 4) and state.latent.dtype == torch.bfloat16
     assert state.denoise_mask.shape == (1, 12, 1) and state.denoise_mask.dtype == torch.float32

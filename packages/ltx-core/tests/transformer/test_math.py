@@ -7,11 +7,12 @@ import math
 import pytest
 import torch
 
+from ltx_core.components.velocity import to_velocity
 from ltx_core.model.transformer.adaln import timestep_sinusoid
 from ltx_core.model.transformer.config import RopeType
 from ltx_core.model.transformer.masks import self_attention_bias, text_attention_bias
 from ltx_core.model.transformer.rope import apply_rope, frequency_grid, rope_table
-from ltx_core.model.transformer.x0 import to_denoised, to_velocity
+from ltx_core.model.transformer.x0 import to_denoised
 
 
 def test_to_denoised_per_token() -> None:

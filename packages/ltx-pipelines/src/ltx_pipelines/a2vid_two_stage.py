@@ -23,27 +23,15 @@ from ltx_core.components.schedulers import LTX2Scheduler
 from ltx_core.errors import InputError
 from ltx_core.loader import LoraSpec
 from ltx_core.types import Audio
-from ltx_pipelines.utils.blocks import (
-    AudioConditioner,
-    FrameChunks,
-    ModalitySpec,
-    hinted_tiling,
-)
+from ltx_pipelines.utils.blocks import AudioConditioner, FrameChunks, ModalitySpec, hinted_tiling
 from ltx_pipelines.utils.constants import DEFAULT_NEGATIVE_PROMPT, stage_2_distilled_sigmas
 from ltx_pipelines.utils.denoisers import GuidedDenoiser
 from ltx_pipelines.utils.helpers import ImageConditioningInput
 from ltx_pipelines.utils.inputs import check_two_stage_size
 from ltx_pipelines.utils.pipeline_base import PipelineBase, PipelineOptions
-from ltx_pipelines.utils.recording import Recorder, prefixed
+from ltx_pipelines.utils.recording import Recorder, pipeline_call
 from ltx_pipelines.utils.results import Phases, Progress
-from ltx_pipelines.utils.source_media import (
-    AudioSource,
-    audio_seconds,
-    encode_source_audio,
-    is_silent,
-    load_source_audio,
-    pad_with_silence,
-)
+from ltx_pipelines.utils.source_media import AudioSource, encode_source_audio, read_soundtrack
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +76,7 @@ class A2VidPipelineTwoStage(PipelineBase):
         self.stage_1 = self._stage(loras)
         self.stage_2 = self._stage((*loras, *distilled_lora))
 
-    @torch.inference_mode()
+    @pipeline_call
     def __call__(
         self,
         prompt: Any,
@@ -127,8 +115,10 @@ class A2VidPipelineTwoStage(PipelineBase):
         notes: list[str] = []
 
         with phases("read audio"):
-            soundtrack = self._soundtrack(audio, audio_start_time, audio_max_duration, num_frames / frame_rate, notes)
-        run = self._run(seed, height, width, num_frames, frame_rate, phases, record)
+            soundtrack = read_soundtrack(audio, audio_start_time, audio_max_duration, num_frames / frame_rate, notes)
+        for note in notes:
+            logger.info(note)
+        run = self._run(seed, height, width, num_frames, frame_rate, phases)
 
         positive, negative = self._encode_prompts(
             [prompt, negative_prompt], images, phases, enhance_prompt=enhance_prompt
@@ -140,7 +130,6 @@ class A2VidPipelineTwoStage(PipelineBase):
                 self.audio_conditioner,
                 soundtrack,
                 audio_latent_frames_for_video(num_frames, frame_rate),
-                record=record,
                 mel_name="audio_mel",
                 full_name="audio_latent_full",
             )
@@ -154,7 +143,7 @@ class A2VidPipelineTwoStage(PipelineBase):
             MultiModalGuider(video_guider_params, negative.video_context),
             MultiModalGuider(MultiModalGuiderParams()),  # neutral: the audio is never denoised
         )
-        conditionings = self._conditionings(images, half_h, half_w, prefixed(record, "stage1_"))
+        conditionings = self._conditionings(images, half_h, half_w, stage=1)
         stage_1 = self._first_stage(
             self.stage_1,
             guided,
@@ -165,13 +154,7 @@ class A2VidPipelineTwoStage(PipelineBase):
             max_batch_size=max_batch_size,
         )
         stage_2 = self._upsample_and_refine(
-            self.stage_2,
-            stage_1,
-            positive,
-            stage_2_sigmas,
-            run,
-            images=images,
-            audio=frozen_audio,
+            self.stage_2, stage_1, positive, stage_2_sigmas, run, images=images, audio=frozen_audio
         )
 
         assert stage_2.video_latent is not None and stage_2.audio_latent is not None
@@ -179,27 +162,6 @@ class A2VidPipelineTwoStage(PipelineBase):
         return A2VidResult(
             video, soundtrack, stage_2.video_latent, stage_2.audio_latent, frame_rate, notes, phases.seconds
         )
-
-    def _soundtrack(
-        self, audio: AudioSource, start: float, max_duration: float | None, video_seconds: float, notes: list[str]
-    ) -> Audio:
-        track = load_source_audio(audio, start, max_duration)
-        assert track is not None
-        where = audio if isinstance(audio, str | Path) else "the input audio"
-        if is_silent(track):
-            raise InputError(
-                f"{where} is silent from {start} s on (peak below -80 dBFS): there is nothing to animate; use a "
-                "text/image-to-video pipeline instead"
-            )
-        if track.waveform.shape[0] == 1:
-            notes.append("mono audio: used as both stereo channels")
-        seconds = audio_seconds(track)
-        if seconds < video_seconds:
-            notes.append(f"the audio lasts {seconds:.2f} s, the video {video_seconds:.2f} s: padded with silence")
-            track = pad_with_silence(track, video_seconds)
-        for note in notes:
-            logger.info(note)
-        return track
 
 
 def main(argv: Sequence[str] | None = None) -> None:

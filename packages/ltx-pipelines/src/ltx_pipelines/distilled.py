@@ -22,7 +22,7 @@ from ltx_pipelines.utils.denoisers import SimpleDenoiser
 from ltx_pipelines.utils.helpers import ImageConditioningInput
 from ltx_pipelines.utils.inputs import check_two_stage_size
 from ltx_pipelines.utils.pipeline_base import PipelineBase, PipelineOptions
-from ltx_pipelines.utils.recording import Recorder, prefixed
+from ltx_pipelines.utils.recording import Recorder, pipeline_call
 from ltx_pipelines.utils.results import Phases, PipelineResult, Progress, prompt_text
 
 
@@ -51,7 +51,7 @@ class DistilledPipeline(PipelineBase):
         )
         self.stage = self._stage(loras)
 
-    @torch.inference_mode()
+    @pipeline_call
     def __call__(
         self,
         prompt: Any,
@@ -76,11 +76,10 @@ class DistilledPipeline(PipelineBase):
         stage_1_sigmas = distilled_sigmas() if stage_1_sigmas is None else stage_1_sigmas
         stage_2_sigmas = stage_2_distilled_sigmas() if stage_2_sigmas is None else stage_2_sigmas
         phases = Phases(progress)
-        run = self._run(seed, height, width, num_frames, frame_rate, phases, record)
+        run = self._run(seed, height, width, num_frames, frame_rate, phases)
 
         (contexts,) = self._encode_prompts([prompt], images, phases, enhance_prompt=enhance_prompt)
         half_h, half_w = height // 2, width // 2
-        rec_1 = prefixed(record, "stage1_")
 
         with self.stage.session():
             stage_1 = self._first_stage(
@@ -88,17 +87,10 @@ class DistilledPipeline(PipelineBase):
                 SimpleDenoiser(contexts.video_context, contexts.audio_context),
                 stage_1_sigmas,
                 run.half(),
-                video=ModalitySpec(contexts.video_context, self._conditionings(images, half_h, half_w, rec_1)),
+                video=ModalitySpec(contexts.video_context, self._conditionings(images, half_h, half_w, stage=1)),
                 audio=ModalitySpec(contexts.audio_context),
             )
-            stage_2 = self._upsample_and_refine(
-                self.stage,
-                stage_1,
-                contexts,
-                stage_2_sigmas,
-                run,
-                images=images,
-            )
+            stage_2 = self._upsample_and_refine(self.stage, stage_1, contexts, stage_2_sigmas, run, images=images)
 
         return self._decode(run, stage_2, prompt_text(contexts, prompt), tiling_config)
 

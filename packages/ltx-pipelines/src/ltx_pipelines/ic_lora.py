@@ -38,7 +38,7 @@ from ltx_pipelines.utils.ic_reference import (
 )
 from ltx_pipelines.utils.inputs import check_two_stage_size
 from ltx_pipelines.utils.pipeline_base import PipelineBase, PipelineOptions
-from ltx_pipelines.utils.recording import Recorder, prefixed, recorded_encoder, suffixed
+from ltx_pipelines.utils.recording import Recorder, pipeline_call, recorded_encoder, recording_under
 from ltx_pipelines.utils.results import Phases, PipelineResult, Progress, prompt_text
 
 
@@ -75,7 +75,7 @@ class ICLoraPipeline(PipelineBase):
         self.stage_1 = self._stage(loras)
         self.stage_2 = self._stage()
 
-    @torch.inference_mode()
+    @pipeline_call
     def __call__(
         self,
         prompt: Any,
@@ -105,7 +105,7 @@ class ICLoraPipeline(PipelineBase):
         check_attention_strength(conditioning_attention_strength)
         half_h, half_w = height // 2, width // 2
         factor = self.reference_downscale_factor
-        ref_h, ref_w = reference_size(half_h, half_w, factor, output_scale=2)
+        ref_size = reference_size(half_h, half_w, factor, output_scale=2)
         references = []
         for i, spec in enumerate(video_conditioning):
             spec = spec if isinstance(spec, VideoConditioningInput) else VideoConditioningInput(*spec)
@@ -118,24 +118,21 @@ class ICLoraPipeline(PipelineBase):
         stage_1_sigmas = distilled_sigmas() if stage_1_sigmas is None else stage_1_sigmas
         stage_2_sigmas = stage_2_distilled_sigmas() if stage_2_sigmas is None else stage_2_sigmas
         phases = Phases(progress)
-        run = self._run(seed, height, width, num_frames, frame_rate, phases, record)
+        run = self._run(seed, height, width, num_frames, frame_rate, phases)
 
         (contexts,) = self._encode_prompts([prompt], images, phases, enhance_prompt=enhance_prompt, enhance_seed=seed)
-        rec_1 = prefixed(record, "stage1_")
 
         def stage_1_conditionings(encode: VideoEncodeFn) -> list:
             items: list = []
             if images:
-                encode_images = recorded_encoder(encode, rec_1, len(images))
-                items = combined_image_conditionings(images, half_h, half_w, encode_images, self.dtype, self.device)
+                with recording_under("stage1_"):
+                    encode_images = recorded_encoder(encode, len(images))
+                    items = combined_image_conditionings(images, half_h, half_w, encode_images, self.dtype, self.device)
             for i, (frames, strength) in enumerate(references):
-                rec = suffixed(record, "" if len(references) == 1 else f"_{i}")
-                latent = encode_reference(encode, frames, ref_h, ref_w, self.dtype, self.device, None, rec)
-                items.append(
-                    reference_conditioning(
-                        latent, factor, strength, conditioning_attention_strength, conditioning_attention_mask, rec
-                    )
-                )
+                with recording_under(suffix="" if len(references) == 1 else f"_{i}"):
+                    latent = encode_reference(encode, frames, ref_size, self.dtype, self.device)
+                    attention = (conditioning_attention_strength, conditioning_attention_mask)
+                    items.append(reference_conditioning(latent, factor, strength, *attention))
             return items
 
         stage_1 = self._first_stage(
@@ -148,14 +145,7 @@ class ICLoraPipeline(PipelineBase):
         )
         result = stage_1
         if not skip_stage_2:
-            result = self._upsample_and_refine(
-                self.stage_2,
-                stage_1,
-                contexts,
-                stage_2_sigmas,
-                run,
-                images=images,
-            )
+            result = self._upsample_and_refine(self.stage_2, stage_1, contexts, stage_2_sigmas, run, images=images)
 
         return self._decode(run, result, prompt_text(contexts, prompt), tiling_config)
 

@@ -10,9 +10,10 @@ Run it: `python -m ltx_pipelines.keyframe_interpolation --help`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 from ltx_pipelines.ti2vid_two_stages import TI2VidTwoStagesPipeline
-from ltx_pipelines.utils.helpers import ConditioningsFn, image_conditionings_by_adding_guiding_latent
+from ltx_pipelines.utils.helpers import ConditioningsFn, combined_image_conditionings
 
 
 class KeyframeInterpolationPipeline(TI2VidTwoStagesPipeline):
@@ -23,7 +24,7 @@ class KeyframeInterpolationPipeline(TI2VidTwoStagesPipeline):
     """
 
     name = "the keyframe interpolation pipeline"
-    conditionings_fn: ConditioningsFn = staticmethod(image_conditionings_by_adding_guiding_latent)  # type: ignore[assignment]
+    conditionings_fn: ConditioningsFn = staticmethod(partial(combined_image_conditionings, frame_0_replaces=False))  # type: ignore[assignment]
 
 
 def main(argv: Sequence[str] | None = None) -> None:

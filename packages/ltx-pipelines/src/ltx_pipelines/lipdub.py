@@ -12,20 +12,16 @@ Run it: `python -m ltx_pipelines.lipdub --help`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Unpack
 
 import torch
 
-from ltx_core.conditioning import AudioConditionByReferenceLatent, patchify_lipdub_audio_reference_latent
 from ltx_core.errors import InputError
-from ltx_core.geometry import TIME_SCALE
 from ltx_core.loader import LoraSpec
 from ltx_core.types import Audio
 from ltx_pipelines.utils.blocks import (
     AudioConditioner,
-    AudioEncodeFn,
     ModalitySpec,
     StageResult,
     VideoEncodeFn,
@@ -34,86 +30,21 @@ from ltx_pipelines.utils.constants import distilled_sigmas, stage_2_distilled_si
 from ltx_pipelines.utils.denoisers import SimpleDenoiser
 from ltx_pipelines.utils.helpers import ImageConditioningInput, combined_image_conditionings
 from ltx_pipelines.utils.ic_reference import (
+    LipDubReference,
     ReferenceVideo,
+    audio_reference_item,
     check_distilled_checkpoint,
     encode_reference,
+    encode_reference_audio,
     lora_downscale_factor,
-    read_reference_video,
+    read_lipdub_reference,
     reference_conditioning,
     reference_size,
 )
 from ltx_pipelines.utils.inputs import check_two_stage_size
 from ltx_pipelines.utils.pipeline_base import PipelineBase, PipelineOptions
-from ltx_pipelines.utils.recording import Recorder, prefixed, recorded_encoder
+from ltx_pipelines.utils.recording import Recorder, pipeline_call, recorded_encoder, recording_under
 from ltx_pipelines.utils.results import Phases, PipelineResult, Progress, prompt_text
-
-
-@dataclass(frozen=True)
-class LipDubReference:
-    """The reference clip as the pipeline uses it: the first `num_frames` (8k+1) frames, its fps and its audio."""
-
-    frames: torch.Tensor  # uint8 [num_frames, H, W, 3]
-    frame_rate: float
-    audio: Audio
-
-    @property
-    def num_frames(self) -> int:
-        return int(self.frames.shape[0])
-
-
-def snapped_frame_count(frames: int) -> int:
-    """The longest 8k+1 prefix of a clip of `frames` frames."""
-    return (frames - 1) // TIME_SCALE * TIME_SCALE + 1
-
-
-def read_lipdub_reference(source: ReferenceVideo, audio: Audio | None = None) -> LipDubReference:
-    """A clip file (video and its whole audio track), or decoded frames (`VideoClip` with its fps) plus `audio`."""
-    from ltx_pipelines.media.audio import read_audio
-    from ltx_pipelines.media.video import read_video_info
-
-    if isinstance(source, (str, Path)):
-        info = read_video_info(source)
-        if info.frames < 1:
-            raise InputError(f"reference video {str(source)!r} has no frames")
-        clip = read_reference_video(source, frame_cap=snapped_frame_count(info.frames))
-        fps = info.fps
-        audio = audio if audio is not None else read_audio(source)
-    else:
-        clip = read_reference_video(source)
-        fps = clip.fps
-        if fps <= 0:
-            raise InputError("reference frames need their frame rate: pass a VideoClip(frames, fps) with fps > 0")
-        if audio is None:
-            raise InputError("decoded reference frames need the reference audio too (reference_audio=Audio(...))")
-    used = snapped_frame_count(clip.frames.shape[0])
-    if audio.waveform.shape[-1] < 1:
-        raise InputError("the reference audio is empty; lip dubbing needs the clip's speech track")
-    return LipDubReference(clip.frames[:used], float(fps), audio)
-
-
-def audio_reference_item(latent: torch.Tensor, record: Recorder | None = None) -> AudioConditionByReferenceLatent:
-    """Reference audio latent `(1, C, T, M)` → tokens appended after the target audio, ending 0.04 s before t = 0."""
-    item = patchify_lipdub_audio_reference_latent(latent, negative_positions=True)
-    if record is not None:
-        record("reference_audio_tokens", item.patchified)
-        record("reference_audio_positions", item.positions)
-    return item
-
-
-def encode_reference_audio(
-    encode: AudioEncodeFn, audio: Audio, checkpoint: Any, record: Recorder | None
-) -> torch.Tensor:
-    """The whole reference track → latent `(1, C, T_ref, M)` (records `reference_mel`, `reference_audio_latent`)."""
-    waveform = audio.waveform if audio.waveform.dim() == 3 else audio.waveform.unsqueeze(0)
-    latent = encode(waveform, audio.sampling_rate)
-    if record is not None:
-        from ltx_core.loader import open_checkpoint
-        from ltx_core.model.audio_vae import audio_vae_config, waveform_to_mel
-
-        ckpt = open_checkpoint(checkpoint)
-        record("reference_mel", waveform_to_mel(waveform, audio.sampling_rate, audio_vae_config(ckpt.config).mel))
-        record("reference_audio_latent", latent)
-    return latent
 
 
 class LipDubPipeline(PipelineBase):
@@ -148,7 +79,7 @@ class LipDubPipeline(PipelineBase):
         self.audio_conditioner = AudioConditioner(self.checkpoint, dtype=self.dtype, device=self.device)
         self.stage = self._stage((ic_lora,))
 
-    @torch.inference_mode()
+    @pipeline_call
     def __call__(
         self,
         prompt: Any,
@@ -196,50 +127,45 @@ class LipDubPipeline(PipelineBase):
         stage_1_sigmas = distilled_sigmas() if stage_1_sigmas is None else stage_1_sigmas
         stage_2_sigmas = stage_2_distilled_sigmas() if stage_2_sigmas is None else stage_2_sigmas
         phases = Phases(progress)
-        run = self._run(seed, height, width, num_frames, frame_rate, phases, record)
+        run = self._run(seed, height, width, num_frames, frame_rate, phases)
 
         (contexts,) = self._encode_prompts([prompt], images, phases, enhance_prompt=enhance_prompt, enhance_seed=seed)
         reference_audio_latent = self.audio_conditioner(
-            lambda encode: encode_reference_audio(encode, ref.audio, self.checkpoint, record)
+            lambda encode: encode_reference_audio(encode, ref.audio, self.checkpoint)
         )
 
-        def video_conditionings(stage: int, height: int, width: int) -> list:
-            """Images (frame 0 replaces, others appended) and the reference video re-encoded at this stage's size."""
-            rec = prefixed(record, f"stage{stage}_")
+        def conditionings(stage: int, height: int, width: int, audio_reference: torch.Tensor) -> tuple[list, list]:
+            """Images (frame 0 replaces, others appended) and the reference video re-encoded at this stage's size,
+            and the audio reference; recorded under `stage{stage}_`."""
 
             def build(encode: VideoEncodeFn) -> list:
                 items: list = []
                 if images:
-                    encode_images = recorded_encoder(encode, rec, len(images))
+                    encode_images = recorded_encoder(encode, len(images))
                     items = combined_image_conditionings(images, height, width, encode_images, self.dtype, self.device)
-                ref_h, ref_w = ref_sizes[stage]
-                latent = encode_reference(
-                    encode, ref.frames, ref_h, ref_w, self.dtype, self.device, TilingConfig.default(), rec
-                )
+                tiling = TilingConfig.default()
+                latent = encode_reference(encode, ref.frames, ref_sizes[stage], self.dtype, self.device, tiling)
                 items.append(reference_conditioning(latent, factor, reference_strength))
                 return items
 
-            return self.image_conditioner(build)
+            with recording_under(f"stage{stage}_"):
+                return self.image_conditioner(build), [audio_reference_item(audio_reference)]
 
         with self.stage.session():
-            rec_1 = prefixed(record, "stage1_")
+            video_1, audio_1 = conditionings(1, half_h, half_w, reference_audio_latent)
             stage_1 = self._first_stage(
                 self.stage,
                 SimpleDenoiser(contexts.video_context, contexts.audio_context),
                 stage_1_sigmas,
                 run.half(),
-                video=ModalitySpec(contexts.video_context, video_conditionings(1, half_h, half_w)),
-                audio=ModalitySpec(contexts.audio_context, [audio_reference_item(reference_audio_latent, rec_1)]),
+                video=ModalitySpec(contexts.video_context, video_1),
+                audio=ModalitySpec(contexts.audio_context, audio_1),
             )
             assert stage_1.audio_latent is not None
             stage_1_audio = stage_1.audio_latent.clone()
-            rec_2 = prefixed(record, "stage2_")
-            frozen_audio = ModalitySpec(  # the stage-1 audio, kept as it is and also the audio reference
-                contexts.audio_context,
-                [audio_reference_item(stage_1_audio, rec_2)],
-                noise_scale=0.0,
-                frozen=True,
-                initial_latent=stage_1_audio,
+            video_2, audio_2 = conditionings(2, height, width, stage_1_audio)  # the stage-1 audio is the reference
+            frozen_audio = ModalitySpec(  # the stage-1 audio, kept as it is
+                contexts.audio_context, audio_2, noise_scale=0.0, frozen=True, initial_latent=stage_1_audio
             )
             stage_2 = self._upsample_and_refine(
                 self.stage,
@@ -248,7 +174,7 @@ class LipDubPipeline(PipelineBase):
                 stage_2_sigmas,
                 run,
                 images=images,
-                conditionings=video_conditionings(2, height, width),
+                conditionings=video_2,
                 audio=frozen_audio,
             )
 

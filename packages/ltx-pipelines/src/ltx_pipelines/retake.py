@@ -19,32 +19,20 @@ from typing import Any, Unpack
 import torch
 
 from ltx_core.components.guiders import MultiModalGuider, MultiModalGuiderParams
-from ltx_core.components.schedulers import LTX2Scheduler
 from ltx_core.conditioning import TemporalRegionMask
 from ltx_core.errors import InputError
 from ltx_core.loader import LoraSpec
 from ltx_core.types import Audio
-from ltx_pipelines.utils.blocks import (
-    AudioConditioner,
-    FrameChunks,
-    ModalitySpec,
-    hinted_tiling,
-)
-from ltx_pipelines.utils.constants import DISTILLED_SIGMA_VALUES, distilled_sigmas
+from ltx_pipelines.utils.blocks import AudioConditioner, FrameChunks, ModalitySpec, hinted_tiling
 from ltx_pipelines.utils.denoisers import GuidedDenoiser, SimpleDenoiser
 from ltx_pipelines.utils.pipeline_base import PipelineBase, PipelineOptions
-from ltx_pipelines.utils.recording import Recorder
+from ltx_pipelines.utils.recording import Recorder, pipeline_call
 from ltx_pipelines.utils.results import Phases, Progress
-from ltx_pipelines.utils.source_media import (
-    VideoSource,
-    encode_source_audio,
-    encode_source_video,
-    read_source,
-)
+from ltx_pipelines.utils.schedules import distilled_or_scheduled_sigmas
+from ltx_pipelines.utils.source_media import VideoSource, encode_source, read_source
 
 logger = logging.getLogger(__name__)
 
-DISTILLED_STEPS = len(DISTILLED_SIGMA_VALUES) - 1
 DEFAULT_FULL_STEPS = 40  # official default of the pipeline class (the CLI picks 30 for LTX-2.3, 40 for LTX-2)
 
 
@@ -84,7 +72,7 @@ class RetakePipeline(PipelineBase):
         self.audio_conditioner = AudioConditioner(checkpoint_path, dtype=self.dtype, device=self.device)
         self.stage = self._stage(loras)
 
-    @torch.inference_mode()
+    @pipeline_call
     def __call__(
         self,
         video: VideoSource,
@@ -130,25 +118,16 @@ class RetakePipeline(PipelineBase):
                 if regenerate_audio
                 else "the source has no audio track and regenerate_audio is off: the result has no audio"
             )
-        sigmas = self._sigmas(sigmas, num_inference_steps, notes)
+        sigmas = distilled_or_scheduled_sigmas(
+            sigmas, num_inference_steps, distilled=self.distilled, default_steps=DEFAULT_FULL_STEPS, notes=notes
+        )
         for note in notes:
             logger.info(note)
 
-        run = self._run(seed, height, width, frames, fps, phases, record)  # the source's own geometry
+        run = self._run(seed, height, width, frames, fps, phases)  # the source's own geometry
 
         with phases("encode source"):
-            video_latent = encode_source_video(self.image_conditioner, clip)
-            if record is not None:
-                record("source_video_latent", video_latent)
-            audio_latent = None
-            if audio is not None:
-                from ltx_core.model.audio_vae import audio_latent_frames_for_video
-
-                audio_latent = encode_source_audio(
-                    self.audio_conditioner, audio, audio_latent_frames_for_video(frames, fps), record=record
-                )
-                if record is not None:
-                    record("source_audio_latent", audio_latent)
+            video_latent, audio_latent = encode_source(self.image_conditioner, self.audio_conditioner, clip, audio)
 
         prompts = [prompt] if self.distilled else [prompt, negative_prompt]
         contexts = self._encode_prompts(prompts, (), phases, enhance_prompt=enhance_prompt, enhance_seed=seed)
@@ -200,18 +179,6 @@ class RetakePipeline(PipelineBase):
             notes=notes,
             seconds=phases.seconds,
         )
-
-    def _sigmas(self, sigmas: torch.Tensor | None, steps: int | None, notes: list[str]) -> torch.Tensor:
-        if sigmas is not None:
-            return sigmas
-        if self.distilled:
-            if steps is not None and steps != DISTILLED_STEPS:
-                notes.append(
-                    f"distilled checkpoint: the fixed {DISTILLED_STEPS}-step table is used; "
-                    f"num_inference_steps {steps} is ignored"
-                )
-            return distilled_sigmas()
-        return LTX2Scheduler().execute(steps=steps or DEFAULT_FULL_STEPS)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -25,7 +25,7 @@ from ltx_pipelines.utils.guidance import GuiderInput, guider_factories
 from ltx_pipelines.utils.helpers import ImageConditioningInput
 from ltx_pipelines.utils.inputs import check_images, check_video_size
 from ltx_pipelines.utils.pipeline_base import GuidedPipelineBase, PipelineOptions
-from ltx_pipelines.utils.recording import Recorder, prefixed
+from ltx_pipelines.utils.recording import Recorder, pipeline_call
 from ltx_pipelines.utils.results import Phases, PipelineResult, Progress, prompt_text
 from ltx_pipelines.utils.schedules import given_sigmas, scheduler_sigmas
 
@@ -46,7 +46,7 @@ class TI2VidOneStagePipeline(GuidedPipelineBase):
         super().__init__(checkpoint_path, gemma_root, device=device, **options)
         self.stage = self._stage(loras)
 
-    @torch.inference_mode()
+    @pipeline_call
     def __call__(
         self,
         prompt: Any,
@@ -77,12 +77,12 @@ class TI2VidOneStagePipeline(GuidedPipelineBase):
         if schedule is None:
             schedule = scheduler_sigmas(num_inference_steps)
         phases = Phases(progress)
-        run = self._run(seed, height, width, num_frames, frame_rate, phases, record)
+        run = self._run(seed, height, width, num_frames, frame_rate, phases)
 
         positive, negative = self._prompts(prompt, negative_prompt, images, enhance_prompt, seed, phases)
         video_factory, audio_factory = guider_factories(video_guider_params, audio_guider_params, negative)
 
-        conditionings = self._conditionings(images, height, width, prefixed(record, "stage1_"))
+        conditionings = self._conditionings(images, height, width, stage=1)
         denoiser = FactoryGuidedDenoiser(positive.video_context, positive.audio_context, video_factory, audio_factory)
         result = self._first_stage(
             self.stage,

@@ -27,7 +27,7 @@ from ltx_pipelines.utils.guidance import GuiderInput, guider_factories
 from ltx_pipelines.utils.helpers import ImageConditioningInput
 from ltx_pipelines.utils.inputs import check_images, check_video_size
 from ltx_pipelines.utils.pipeline_base import PipelineOptions, TwoStageGuidedBase
-from ltx_pipelines.utils.recording import Recorder, prefixed
+from ltx_pipelines.utils.recording import Recorder, pipeline_call
 from ltx_pipelines.utils.results import Phases, PipelineResult, Progress, prompt_text
 from ltx_pipelines.utils.schedules import given_sigmas, scheduler_sigmas
 
@@ -56,7 +56,7 @@ class TI2VidTwoStagesPipeline(TwoStageGuidedBase):
         super().__init__(checkpoint_path, spatial_upsampler_path, gemma_root, tuple(loras), (*loras, *distilled),
                          device, **options)  # fmt: skip
 
-    @torch.inference_mode()
+    @pipeline_call
     def __call__(
         self,
         prompt: Any,
@@ -92,12 +92,12 @@ class TI2VidTwoStagesPipeline(TwoStageGuidedBase):
         sigmas_2 = given_sigmas(stage_2_sigmas, "stage_2_sigmas")
         sigmas_2 = stage_2_distilled_sigmas() if sigmas_2 is None else sigmas_2
         phases = Phases(progress)
-        run = self._run(seed, height, width, num_frames, frame_rate, phases, record)
+        run = self._run(seed, height, width, num_frames, frame_rate, phases)
 
         positive, negative = self._prompts(prompt, negative_prompt, images, enhance_prompt, seed, phases)
         denoiser = self._stage_1_denoiser(positive, negative, video_guider_params, audio_guider_params)
 
-        conditionings = self._conditionings(images, half_h, half_w, prefixed(record, "stage1_"))
+        conditionings = self._conditionings(images, half_h, half_w, stage=1)
         stage_1 = self._first_stage(
             self.stage_1,
             denoiser,

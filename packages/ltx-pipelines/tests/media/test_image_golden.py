@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from ltx_core.testing.golden import golden_dir, load_case, report
-from ltx_pipelines.media.image import compress_image, load_image_and_preprocess, resize_and_center_crop
+from ltx_pipelines.media.image import compress_image, preprocess_image, resize_and_center_crop
 from ltx_pipelines.media.video import video_preprocess
 
 _IMAGE_PIXELS = re.compile(r"(stage\d)_image_pixels(_\d+)?$")
@@ -86,7 +86,7 @@ def test_load_image_and_preprocess_from_file(path: Path, tmp_path: Path) -> None
     png = tmp_path / "image.png"
     Image.fromarray(case.inputs[image_key.replace("image", "image_after_crf")].numpy()).save(png)
     expected = case.outputs[out_key]
-    got = load_image_and_preprocess(png, *expected.shape[-2:], dtype=expected.dtype, device="cpu", crf=0)
+    got = preprocess_image(png, *expected.shape[-2:], dtype=expected.dtype, device="cpu", crf=0)
     _assert_within_one_bf16_ulp(f"{path.stem}.{label} from file", got, expected)
 
 

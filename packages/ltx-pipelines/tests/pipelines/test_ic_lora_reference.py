@@ -25,6 +25,7 @@ from ltx_pipelines.utils.ic_reference import (
     reference_frame_count,
     reference_size,
 )
+from ltx_pipelines.utils.recording import recording
 
 
 def _e2e(pattern: str) -> list[Path]:
@@ -42,7 +43,8 @@ def test_mask_downsampling_matches_golden(path: Path) -> None:
     assert torch.equal(got, case.outputs["reference_latent_mask"])
     recorded: dict[str, torch.Tensor] = {}
     strength = case.params["conditioning_attention_strength"]
-    item = reference_conditioning(latent, 2, 1.0, strength, mask, lambda n, t: recorded.__setitem__(n, t))
+    with recording(recorded.__setitem__):
+        item = reference_conditioning(latent, 2, 1.0, strength, mask)
     assert torch.equal(recorded["reference_attention_weights"], case.outputs["reference_attention_weights"])
     assert torch.equal(item.attention_mask, case.outputs["reference_attention_weights"])  # type: ignore[attr-defined]
 

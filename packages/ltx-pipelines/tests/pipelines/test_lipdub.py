@@ -17,9 +17,11 @@ from ltx_core.loader import LoraSpec
 from ltx_core.testing.golden import golden_dir, load_case
 from ltx_core.types import Audio, AudioLatentShape
 from ltx_pipelines.cli.commands import build_app
-from ltx_pipelines.lipdub import LipDubPipeline, audio_reference_item, read_lipdub_reference, snapped_frame_count
+from ltx_pipelines.lipdub import LipDubPipeline
 from ltx_pipelines.media.mp4 import write_mp4
 from ltx_pipelines.media.video import VideoClip
+from ltx_pipelines.utils.ic_reference import audio_reference_item, read_lipdub_reference, snapped_frame_count
+from ltx_pipelines.utils.recording import recording
 
 FPS = 24.0
 
@@ -54,7 +56,8 @@ def test_audio_reference_matches_golden(path: Path) -> None:
     case = load_case(path)
     for stage, latent in ((1, "reference_audio_latent"), (2, "stage1_audio_latent")):
         recorded: dict[str, torch.Tensor] = {}
-        audio_reference_item(case.outputs[latent], recorded.__setitem__)
+        with recording(recorded.__setitem__):
+            audio_reference_item(case.outputs[latent])
         assert torch.equal(recorded["reference_audio_tokens"], case.outputs[f"stage{stage}_reference_audio_tokens"])
         assert torch.equal(
             recorded["reference_audio_positions"], case.outputs[f"stage{stage}_reference_audio_positions"]

@@ -97,13 +97,13 @@ class _ToolsBase:
 class VideoLatentTools(_ToolsBase):
     patchifier: VideoLatentPatchifier
     target_shape: VideoLatentShape
-    fps: float
+    frame_rate: float
     scale_factors: SpatioTemporalScaleFactors = field(default=VIDEO_SCALE_FACTORS)
     causal_fix: bool = True
 
     def _positions(self, device: torch.device | str) -> torch.Tensor:
         bounds = self.patchifier.get_patch_grid_bounds(self.target_shape, device=device)
-        return video_positions(bounds, self.fps, self.scale_factors, self.causal_fix)
+        return video_positions(bounds, self.frame_rate, self.scale_factors, self.causal_fix)
 
 
 @dataclass(frozen=True)

@@ -73,13 +73,13 @@ def get_pixel_coords(
 
 def video_positions(
     bounds: torch.Tensor,
-    fps: float,
+    frame_rate: float,
     scale_factors: SpatioTemporalScaleFactors = VIDEO_SCALE_FACTORS,
     causal_fix: bool = True,
 ) -> torch.Tensor:
     """float32 [B, 3, T, 2]: time in seconds, height/width in pixels."""
     positions = get_pixel_coords(bounds, scale_factors, causal_fix).float()
-    positions[:, 0, ...] = positions[:, 0, ...] / fps
+    positions[:, 0, ...] = positions[:, 0, ...] / frame_rate
     return positions
 
 

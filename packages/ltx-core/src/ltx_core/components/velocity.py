@@ -1,7 +1,7 @@
 """x0 ↔ velocity conversions and the frozen-token blend (flow convention x_σ = (1 − σ)·x0 + σ·noise).
 
 `to_denoised` lives with the transformer's X0 wrapper (`ltx_core.model.transformer.x0`). `to_velocity` here is the
-samplers' own: it never reads σ back from the device (a host sync per step on an accelerator).
+only one: it never reads σ back from the device (a host sync per step on an accelerator).
 """
 
 from __future__ import annotations

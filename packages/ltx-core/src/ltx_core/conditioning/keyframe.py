@@ -29,7 +29,7 @@ class VideoConditionByKeyframeIndex:
         if self.num_pixel_frames == 1:
             pixel[:, 0, :, 1] = pixel[:, 0, :, 0] + 1
         positions = pixel.float()
-        positions[:, 0, ...] = positions[:, 0, ...] / latent_tools.fps
+        positions[:, 0, ...] = positions[:, 0, ...] / latent_tools.frame_rate
 
         b, n = tokens.shape[0], tokens.shape[1]
         mask = torch.full((b, n, 1), 1.0 - self.strength, device=tokens.device, dtype=self.keyframes.dtype)

@@ -22,7 +22,8 @@ class VideoConditionByReferenceLatent:
         tokens = latent_tools.patchifier.patchify(self.latent)
         shape = VideoLatentShape.from_torch_shape(self.latent.shape)
         bounds = latent_tools.patchifier.get_patch_grid_bounds(shape, device=self.latent.device)
-        positions = video_positions(bounds, latent_tools.fps, latent_tools.scale_factors, latent_tools.causal_fix)
+        tools = latent_tools
+        positions = video_positions(bounds, tools.frame_rate, tools.scale_factors, tools.causal_fix)
         if self.downscale_factor != 1:
             positions[:, 1:, ...] = positions[:, 1:, ...] * self.downscale_factor
 

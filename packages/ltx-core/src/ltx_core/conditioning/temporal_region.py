@@ -13,13 +13,13 @@ from ltx_core.types import LatentState
 class TemporalRegionMask:
     start_time: float
     end_time: float
-    fps: float
+    frame_rate: float
 
     def apply_to(self, latent_state: LatentState, latent_tools: LatentTools) -> LatentState:
         device = latent_state.denoise_mask.device
         if isinstance(latent_tools, VideoLatentTools):
             bounds = latent_tools.patchifier.get_patch_grid_bounds(latent_tools.target_shape, device=device)
-            t = get_pixel_coords(bounds, latent_tools.scale_factors, latent_tools.causal_fix)[:, 0] / self.fps
+            t = get_pixel_coords(bounds, latent_tools.scale_factors, latent_tools.causal_fix)[:, 0] / self.frame_rate
         elif isinstance(latent_tools, AudioLatentTools):
             t = latent_tools.patchifier.get_patch_grid_bounds(latent_tools.target_shape, device=device)[:, 0]
         else:

@@ -85,29 +85,20 @@ def normalize_pixels(pixels: torch.Tensor, dtype: torch.dtype, device: torch.dev
 
 
 def preprocess_image(
-    image: np.ndarray,
+    image: np.ndarray | str | Path,
     height: int,
     width: int,
     dtype: torch.dtype,
     device: torch.device | str,
     crf: int = DEFAULT_IMAGE_CRF,
 ) -> torch.Tensor:
-    """uint8 `[H, W, 3]` → compression emulation → `[1, 3, 1, height, width]` in [-1, 1] (the VAE encoder input)."""
+    """uint8 `[H, W, 3]` (or an image file, read first) → compression emulation → `[1, 3, 1, height, width]` in
+    [-1, 1], the VAE encoder input (spec 12.1)."""
+    if not isinstance(image, np.ndarray):
+        image = read_image(image)
     compressed = compress_image(image, crf)
     pixels = torch.tensor(compressed, dtype=torch.float32, device=device)
     return normalize_pixels(resize_and_center_crop(pixels, height, width), dtype, device)
-
-
-def load_image_and_preprocess(
-    path: str | Path,
-    height: int,
-    width: int,
-    dtype: torch.dtype,
-    device: torch.device | str,
-    crf: int = DEFAULT_IMAGE_CRF,
-) -> torch.Tensor:
-    """Read an image file and preprocess it for conditioning (spec 12.1)."""
-    return preprocess_image(read_image(path), height, width, dtype, device, crf)
 
 
 def _check_rgb_uint8(image: np.ndarray) -> None:

@@ -16,7 +16,7 @@ import torch
 from ltx_core.conditioning import VideoConditionByKeyframeIndex, VideoConditionByLatentIndex
 from ltx_core.errors import InputError
 from ltx_pipelines.utils.constants import DEFAULT_IMAGE_CRF
-from ltx_pipelines.utils.recording import Recorder, recorded_encoder
+from ltx_pipelines.utils.recording import recorded_encoder
 
 if TYPE_CHECKING:
     from ltx_pipelines.utils.blocks import ImageConditioner
@@ -44,11 +44,9 @@ def load_image(
     source: str | Path | np.ndarray, height: int, width: int, dtype: torch.dtype, device: torch.device | str, crf: int
 ) -> torch.Tensor:
     """An image path, or an already-decoded uint8 `[H, W, 3]` array, → `[1, 3, 1, height, width]` in [-1, 1]."""
-    from ltx_pipelines.media.image import load_image_and_preprocess, preprocess_image
+    from ltx_pipelines.media.image import preprocess_image
 
-    if isinstance(source, np.ndarray):
-        return preprocess_image(source, height, width, dtype, device, crf)
-    return load_image_and_preprocess(source, height, width, dtype, device, crf)
+    return preprocess_image(source, height, width, dtype, device, crf)
 
 
 def first_image_path(images: Sequence[ImageConditioningInput]) -> str | Path | None:
@@ -56,25 +54,6 @@ def first_image_path(images: Sequence[ImageConditioningInput]) -> str | Path | N
     if not images or isinstance(images[0].path, np.ndarray):
         return None
     return images[0].path
-
-
-def _encode_images(
-    images: Sequence[ImageConditioningInput],
-    height: int,
-    width: int,
-    video_encoder: PixelEncodeFn,
-    dtype: torch.dtype,
-    device: torch.device | str,
-    load_image_fn: ImageLoader | None,
-) -> list[tuple[ImageConditioningInput, torch.Tensor]]:
-    load = load_image_fn or load_image
-    out = []
-    for image in images:
-        if image.frame_idx < 0:
-            raise InputError(f"image frame index {image.frame_idx} for {image.path} is invalid; use 0 or more")
-        pixels = load(image.path, height, width, dtype, device, image.crf)
-        out.append((image, video_encoder(pixels)))
-    return out
 
 
 def combined_image_conditionings(
@@ -85,11 +64,20 @@ def combined_image_conditionings(
     dtype: torch.dtype,
     device: torch.device | str,
     load_image_fn: ImageLoader | None = None,
+    *,
+    frame_0_replaces: bool = True,
 ) -> list[ImageConditioning]:
-    """Frame 0 replaces the first latent frame's tokens; any other frame is appended as a guiding keyframe."""
+    """Frame 0 replaces the first latent frame's tokens; any other frame is appended as a guiding keyframe.
+
+    With `frame_0_replaces=False` (keyframe interpolation) every image, frame 0 included, is an appended keyframe.
+    """
+    load = load_image_fn or load_image
     items: list[ImageConditioning] = []
-    for image, latent in _encode_images(images, height, width, video_encoder, dtype, device, load_image_fn):
-        if image.frame_idx == 0:
+    for image in images:
+        if image.frame_idx < 0:
+            raise InputError(f"image frame index {image.frame_idx} for {image.path} is invalid; use 0 or more")
+        latent = video_encoder(load(image.path, height, width, dtype, device, image.crf))
+        if image.frame_idx == 0 and frame_0_replaces:
             items.append(VideoConditionByLatentIndex(latent=latent, strength=image.strength, latent_idx=0))
         else:
             items.append(
@@ -98,39 +86,7 @@ def combined_image_conditionings(
     return items
 
 
-def image_conditionings_by_adding_guiding_latent(
-    images: Sequence[ImageConditioningInput],
-    height: int,
-    width: int,
-    video_encoder: PixelEncodeFn,
-    dtype: torch.dtype,
-    device: torch.device | str,
-    load_image_fn: ImageLoader | None = None,
-) -> list[ImageConditioning]:
-    """Every image, frame 0 included, appended as a guiding keyframe (keyframe interpolation)."""
-    return [
-        VideoConditionByKeyframeIndex(keyframes=latent, frame_idx=image.frame_idx, strength=image.strength)
-        for image, latent in _encode_images(images, height, width, video_encoder, dtype, device, load_image_fn)
-    ]
-
-
-def image_conditionings_by_replacing_latent(
-    images: Sequence[ImageConditioningInput],
-    height: int,
-    width: int,
-    video_encoder: PixelEncodeFn,
-    dtype: torch.dtype,
-    device: torch.device | str,
-    load_image_fn: ImageLoader | None = None,
-) -> list[ImageConditioning]:
-    """Every image replaces latent frame `frame_idx` (the pixel index is used as a latent index, as official)."""
-    return [
-        VideoConditionByLatentIndex(latent=latent, strength=image.strength, latent_idx=image.frame_idx)
-        for image, latent in _encode_images(images, height, width, video_encoder, dtype, device, load_image_fn)
-    ]
-
-
-ConditioningsFn = Callable[..., list]  # one of the `*_image_conditionings` functions above
+ConditioningsFn = Callable[..., list]  # `combined_image_conditionings` or a partial of it
 
 
 def encode_image_conditionings(
@@ -139,15 +95,14 @@ def encode_image_conditionings(
     height: int,
     width: int,
     how: ConditioningsFn = combined_image_conditionings,
-    record: Recorder | None = None,
 ) -> list[ImageConditioning]:
     """Encode every image at this stage's size (encoder built for the call, then freed) into conditioning items;
-    records `image_pixels` / `image_latent` (suffixed `_i` for several images)."""
+    records `image_pixels` / `image_latent` (suffixed `_i` for several images) to the current recorder."""
     if not images:
         return []
 
     def items(encode: PixelEncodeFn) -> list[ImageConditioning]:
-        encoder = recorded_encoder(encode, record, len(images))
+        encoder = recorded_encoder(encode, len(images))
         return how(images, height, width, encoder, conditioner.dtype, conditioner.device)
 
     return conditioner(items)

@@ -1,4 +1,5 @@
-"""IC (in-context) reference-video helpers shared by the IC-LoRA and lip-dub pipelines (spec 6.3, 6.6, 13.6, 13.9).
+"""IC (in-context) reference-video helpers shared by the IC-LoRA and lip-dub pipelines (spec 6.3, 6.6, 13.6, 13.9),
+and the lip-dub reference (a clip with its own audio track).
 
 A reference ("control") video is read (a file, or frames already decoded), preprocessed at the reference size
 (the stage size divided by the IC-LoRA's `reference_downscale_factor`), VAE-encoded, and appended after the generated
@@ -21,7 +22,12 @@ import torch
 import torch.nn.functional as F
 
 from ltx_core.components.noisers import ConditioningItem
-from ltx_core.conditioning import ConditioningItemAttentionStrengthWrapper, VideoConditionByReferenceLatent
+from ltx_core.conditioning import (
+    AudioConditionByReferenceLatent,
+    ConditioningItemAttentionStrengthWrapper,
+    VideoConditionByReferenceLatent,
+    patchify_lipdub_audio_reference_latent,
+)
 from ltx_core.errors import CheckpointError, InputError, LoraError
 from ltx_core.geometry import (
     SPATIAL_SCALE,
@@ -32,9 +38,10 @@ from ltx_core.geometry import (
     multiple_bounds,
 )
 from ltx_core.loader import LoraSpec, open_checkpoint
+from ltx_core.types import Audio
 from ltx_pipelines.media.video import VideoClip
-from ltx_pipelines.utils.blocks import CheckpointLike, VideoEncodeFn
-from ltx_pipelines.utils.recording import Recorder
+from ltx_pipelines.utils.blocks import AudioEncodeFn, CheckpointLike, VideoEncodeFn
+from ltx_pipelines.utils.recording import current_recorder
 
 logger = logging.getLogger(__name__)
 
@@ -216,9 +223,10 @@ def reference_conditioning(
     strength: float,
     attention_strength: float = 1.0,
     attention_mask: torch.Tensor | None = None,
-    record: Recorder | None = None,
 ) -> ConditioningItem:
-    """The reference item, wrapped with attention weights when a mask is given or the attention strength < 1."""
+    """The reference item, wrapped with attention weights when a mask is given or the attention strength < 1
+    (records `reference_latent_mask`, `reference_attention_weights` for a mask)."""
+    record = current_recorder()
     item = VideoConditionByReferenceLatent(latent, downscale_factor=factor, strength=strength)
     weights: float | torch.Tensor | None = None
     if attention_mask is not None:
@@ -249,17 +257,84 @@ def load_attention_mask_video(
 def encode_reference(
     encode: VideoEncodeWithTiling,
     frames: torch.Tensor,
-    height: int,
-    width: int,
+    size: tuple[int, int],
     dtype: torch.dtype,
     device: torch.device | str,
     tiling: Any = None,
-    record: Recorder | None = None,
 ) -> torch.Tensor:
-    """Reference frames → latent `(1, C, F', height/32, width/32)` (records `reference_pixels`/`reference_latent`)."""
-    pixels = preprocess_reference(frames, height, width, dtype, device)
+    """Reference frames → latent `(1, C, F', height/32, width/32)` at `size` = (height, width) (records
+    `reference_pixels`/`reference_latent`)."""
+    pixels = preprocess_reference(frames, *size, dtype, device)
     latent = encode(pixels, tiling)
-    if record is not None:
+    if (record := current_recorder()) is not None:
         record("reference_pixels", pixels)
         record("reference_latent", latent)
+    return latent
+
+
+# --- the lip-dub reference: a clip and its own audio track (spec 13.9) -----------------------------------------
+
+
+@dataclass(frozen=True)
+class LipDubReference:
+    """The reference clip as the pipeline uses it: the first `num_frames` (8k+1) frames, its fps and its audio."""
+
+    frames: torch.Tensor  # uint8 [num_frames, H, W, 3]
+    frame_rate: float
+    audio: Audio
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.frames.shape[0])
+
+
+def snapped_frame_count(frames: int) -> int:
+    """The longest 8k+1 prefix of a clip of `frames` frames."""
+    return (frames - 1) // TIME_SCALE * TIME_SCALE + 1
+
+
+def read_lipdub_reference(source: ReferenceVideo, audio: Audio | None = None) -> LipDubReference:
+    """A clip file (video and its whole audio track), or decoded frames (`VideoClip` with its fps) plus `audio`."""
+    from ltx_pipelines.media.audio import read_audio
+    from ltx_pipelines.media.video import read_video_info
+
+    if isinstance(source, (str, Path)):
+        info = read_video_info(source)
+        if info.frames < 1:
+            raise InputError(f"reference video {str(source)!r} has no frames")
+        clip = read_reference_video(source, frame_cap=snapped_frame_count(info.frames))
+        fps = info.fps
+        audio = audio if audio is not None else read_audio(source)
+    else:
+        clip = read_reference_video(source)
+        fps = clip.fps
+        if fps <= 0:
+            raise InputError("reference frames need their frame rate: pass a VideoClip(frames, fps) with fps > 0")
+        if audio is None:
+            raise InputError("decoded reference frames need the reference audio too (reference_audio=Audio(...))")
+    used = snapped_frame_count(clip.frames.shape[0])
+    if audio.waveform.shape[-1] < 1:
+        raise InputError("the reference audio is empty; lip dubbing needs the clip's speech track")
+    return LipDubReference(clip.frames[:used], float(fps), audio)
+
+
+def audio_reference_item(latent: torch.Tensor) -> AudioConditionByReferenceLatent:
+    """Reference audio latent `(1, C, T, M)` → tokens appended after the target audio, ending 0.04 s before t = 0."""
+    item = patchify_lipdub_audio_reference_latent(latent, negative_positions=True)
+    if (record := current_recorder()) is not None:
+        record("reference_audio_tokens", item.patchified)
+        record("reference_audio_positions", item.positions)
+    return item
+
+
+def encode_reference_audio(encode: AudioEncodeFn, audio: Audio, checkpoint: Any) -> torch.Tensor:
+    """The whole reference track → latent `(1, C, T_ref, M)` (records `reference_mel`, `reference_audio_latent`)."""
+    waveform = audio.waveform if audio.waveform.dim() == 3 else audio.waveform.unsqueeze(0)
+    latent = encode(waveform, audio.sampling_rate)
+    if (record := current_recorder()) is not None:
+        from ltx_core.model.audio_vae import audio_vae_config, waveform_to_mel
+
+        ckpt = open_checkpoint(checkpoint)
+        record("reference_mel", waveform_to_mel(waveform, audio.sampling_rate, audio_vae_config(ckpt.config).mel))
+        record("reference_audio_latent", latent)
     return latent

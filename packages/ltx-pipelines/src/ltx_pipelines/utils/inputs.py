@@ -19,11 +19,16 @@ from ltx_core.geometry import (
 from ltx_pipelines.utils.helpers import ImageConditioningInput
 
 
+def nearest_multiples(value: int, divisor: int) -> str:
+    """The positive multiples of `divisor` nearest to `value`, as an error message lists them."""
+    return joined(neighbours(value, multiple_bounds(value, divisor)))
+
+
 def check_video_size(height: int, width: int, num_frames: int, frame_rate: float, divisor: int) -> None:
     """Height/width positive multiples of `divisor`, 8k+1 frames, positive fps; `InputError` with valid values."""
     for name, value in (("height", height), ("width", width)):
         if not is_multiple(value, divisor):
-            near = joined(neighbours(value, multiple_bounds(value, divisor)))
+            near = nearest_multiples(value, divisor)
             raise InputError(f"{name} {value} must be a positive multiple of {divisor}; nearest valid: {near}")
     if not is_frame_count(num_frames):
         near = joined(frame_count_bounds(num_frames))

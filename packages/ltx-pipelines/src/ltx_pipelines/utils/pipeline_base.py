@@ -41,7 +41,7 @@ from ltx_pipelines.utils.helpers import (
     encode_image_conditionings,
     first_image_path,
 )
-from ltx_pipelines.utils.recording import Recorder, prefixed
+from ltx_pipelines.utils.recording import Recorder, current_recorder, prefixed, recording_under
 from ltx_pipelines.utils.res2s import Res2sLoop
 from ltx_pipelines.utils.results import Phases, PipelineResult
 
@@ -208,11 +208,10 @@ class PipelineBase:
         num_frames: int,
         frame_rate: float,
         phases: Phases,
-        record: Recorder | None,
     ) -> Run:
-        """This call's `Run`, with its generator seeded on the pipeline's device."""
+        """This call's `Run`, with its generator seeded on the pipeline's device and the call's recorder."""
         generator = torch.Generator(device=self.device).manual_seed(seed)
-        return Run(height, width, num_frames, frame_rate, generator, phases, record)
+        return Run(height, width, num_frames, frame_rate, generator, phases, current_recorder())
 
     def _encode_prompts(
         self,
@@ -233,12 +232,12 @@ class PipelineBase:
                 enhance_prompt_seed=enhance_seed,
             )
 
-    def _conditionings(
-        self, images: Sequence[ImageConditioningInput], height: int, width: int, record: Recorder | None
-    ) -> list:
-        """The images encoded at this stage's size, conditioning as `conditionings_fn` says."""
+    def _conditionings(self, images: Sequence[ImageConditioningInput], height: int, width: int, stage: int) -> list:
+        """The images encoded at this stage's size, conditioning as `conditionings_fn` says (recorded under
+        `stage{stage}_`)."""
         how = type(self).conditionings_fn
-        return encode_image_conditionings(self.image_conditioner, images, height, width, how, record)
+        with recording_under(f"stage{stage}_"):
+            return encode_image_conditionings(self.image_conditioner, images, height, width, how)
 
     def _first_stage(
         self,
@@ -283,7 +282,7 @@ class PipelineBase:
         with run.phases("stage 2", counted=False):
             rec = prefixed(run.record, "stage2_")
             if conditionings is None:
-                conditionings = self._conditionings(images, run.height, run.width, rec)
+                conditionings = self._conditionings(images, run.height, run.width, stage=2)
             noise_scale = float(sigmas[0])  # the video (and audio) re-noised to the schedule's first sigma
             if audio is None:
                 audio = ModalitySpec(contexts.audio_context, (), noise_scale, initial_latent=stage_1.audio_latent)

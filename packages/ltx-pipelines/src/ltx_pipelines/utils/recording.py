@@ -1,15 +1,22 @@
 """Recording intermediate tensors under the golden-case names (parity tests, debugging).
 
-A recorder is a plain `fn(name, tensor)`. Pipelines pass it down; `DiffusionStage` records the states, the
-per-call x0 predictions (through the loop callback `CallRecorder`) and the attention mask; the helpers here add
-prefixes and suffixes (`stage1_`, `_0`) and record what an encoder sees. Without a recorder nothing is kept or copied.
+A recorder is a plain `fn(name, tensor)`. A pipeline's `record=` keyword is set once per call (`pipeline_call`)
+as the current recorder; the helpers that record (image, reference and source encoding) read it with
+`current_recorder()`, and a `recording_under("stage1_")` block adds a prefix (or suffix) for what runs inside it, so
+no helper takes a `record` parameter. `DiffusionStage` takes its recorder explicitly from the call's `Run` and records
+the states, the per-call x0 predictions (through the loop callback `CallRecorder`) and the attention mask. Without a
+recorder nothing is kept or copied.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import torch
 
@@ -18,6 +25,43 @@ from ltx_pipelines.utils.samplers import DenoiserCall, StepDone
 
 Recorder = Callable[[str, torch.Tensor], None]  # (name, tensor): intermediate states, for tests and debugging
 EncodeFn = Callable[..., torch.Tensor]  # pixels (and optional tiling) → latent
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_CURRENT: ContextVar[Recorder | None] = ContextVar("ltx_pipelines_recorder", default=None)
+
+
+def current_recorder() -> Recorder | None:
+    """The recorder of the pipeline call in progress, with the prefixes and suffixes of the `recording_under` blocks
+    around this point; None outside a call or when the call records nothing."""
+    return _CURRENT.get()
+
+
+@contextmanager
+def recording(record: Recorder | None) -> Iterator[Recorder | None]:
+    """Within the block, `current_recorder()` is `record`."""
+    token = _CURRENT.set(record)
+    try:
+        yield record
+    finally:
+        _CURRENT.reset(token)
+
+
+def recording_under(prefix: str = "", suffix: str = "") -> contextlib.AbstractContextManager[Recorder | None]:
+    """Within the block, the current recorder adds `prefix` / `suffix` to every name (`stage1_`, `_0`)."""
+    return recording(suffixed(prefixed(current_recorder(), prefix), suffix))
+
+
+def pipeline_call(call: Callable[P, R]) -> Callable[P, R]:
+    """Decorates a pipeline's `__call__`: it runs under `torch.inference_mode()`, and its `record=` keyword is the
+    current recorder for the whole call (the one place a recorder enters the engine)."""
+
+    @functools.wraps(call)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with torch.inference_mode(), recording(kwargs.get("record")):  # type: ignore[arg-type]
+            return call(*args, **kwargs)
+
+    return wrapper
 
 
 def prefixed(record: Recorder | None, prefix: str) -> Recorder | None:
@@ -34,8 +78,10 @@ def suffixed(record: Recorder | None, suffix: str) -> Recorder | None:
     return lambda name, tensor: record(name + suffix, tensor)
 
 
-def recorded_encoder(encode: EncodeFn, record: Recorder | None, count: int, name: str = "image") -> EncodeFn:
-    """`encode`, recording `{name}_pixels` and `{name}_latent` per call (suffixed `_i` when `count` > 1)."""
+def recorded_encoder(encode: EncodeFn, count: int, name: str = "image") -> EncodeFn:
+    """`encode`, recording `{name}_pixels` and `{name}_latent` per call (suffixed `_i` when `count` > 1) to the
+    current recorder."""
+    record = current_recorder()
     if record is None:
         return encode
     index = iter(range(count))

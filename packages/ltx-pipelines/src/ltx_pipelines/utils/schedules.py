@@ -1,5 +1,5 @@
-"""Sigma schedules of the guided pipelines: a user's schedule checked, or the LTX-2 scheduler's (the fixed
-distilled tables are in `constants`)."""
+"""Sigma schedules: a user's schedule checked, the LTX-2 scheduler's, or the fixed distilled table (the tables
+themselves are in `constants`)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ import torch
 
 from ltx_core.components.schedulers import LTX2Scheduler, validate_sigmas
 from ltx_core.types import VideoLatentShape, VideoPixelShape
+from ltx_pipelines.utils.constants import DISTILLED_SIGMA_VALUES, distilled_sigmas
+
+DISTILLED_STEPS = len(DISTILLED_SIGMA_VALUES) - 1
 
 
 def given_sigmas(sigmas: torch.Tensor | Sequence[float] | None, what: str) -> torch.Tensor | None:
@@ -25,3 +28,20 @@ def scheduler_sigmas(steps: int, latent_shape: VideoLatentShape | None = None) -
 def stage_latent_shape(height: int, width: int, num_frames: int, frame_rate: float, channels: int) -> VideoLatentShape:
     pixel = VideoPixelShape(1, num_frames, height, width, frame_rate)
     return VideoLatentShape.from_pixel_shape(pixel, channels=channels)
+
+
+def distilled_or_scheduled_sigmas(
+    sigmas: torch.Tensor | None, steps: int | None, *, distilled: bool, default_steps: int, notes: list[str]
+) -> torch.Tensor:
+    """`sigmas` when given; else the fixed distilled table (a requested other step count is noted as ignored) or
+    the LTX-2 scheduler with `steps` (`default_steps` when None)."""
+    if sigmas is not None:
+        return sigmas
+    if distilled:
+        if steps is not None and steps != DISTILLED_STEPS:
+            notes.append(
+                f"distilled checkpoint: the fixed {DISTILLED_STEPS}-step table is used; "
+                f"num_inference_steps {steps} is ignored"
+            )
+        return distilled_sigmas()
+    return LTX2Scheduler().execute(steps=steps or default_steps)

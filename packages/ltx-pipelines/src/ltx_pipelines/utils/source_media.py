@@ -15,19 +15,12 @@ import torch
 import torch.nn.functional as F
 
 from ltx_core.errors import InputError
-from ltx_core.geometry import (
-    SPATIAL_SCALE,
-    frame_count_bounds,
-    is_frame_count,
-    is_multiple,
-    joined,
-    multiple_bounds,
-    neighbours,
-)
+from ltx_core.geometry import SPATIAL_SCALE, frame_count_bounds, is_frame_count, is_multiple
 from ltx_core.types import Audio
 from ltx_pipelines.media.video import VideoClip
 from ltx_pipelines.utils.blocks import AudioConditioner, CheckpointLike, ImageConditioner
-from ltx_pipelines.utils.recording import Recorder
+from ltx_pipelines.utils.inputs import nearest_multiples
+from ltx_pipelines.utils.recording import current_recorder
 
 VideoSource = str | Path | VideoClip
 AudioSource = str | Path | Audio
@@ -84,7 +77,7 @@ def check_source_geometry(frames: int, height: int, width: int, *, where: str = 
         )
     for name, value in (("height", height), ("width", width)):
         if not is_multiple(value, SPATIAL_SCALE):
-            near = joined(neighbours(value, multiple_bounds(value, SPATIAL_SCALE)))
+            near = nearest_multiples(value, SPATIAL_SCALE)
             raise InputError(f"{where} {name} {value} is not a multiple of {SPATIAL_SCALE}; resize it to {near}")
 
 
@@ -162,28 +155,70 @@ def pad_with_silence(audio: Audio, seconds: float) -> Audio:
     return Audio(waveform=F.pad(audio.waveform, (0, need)), sampling_rate=audio.sampling_rate)
 
 
+def read_soundtrack(
+    audio: AudioSource, start: float, max_duration: float | None, video_seconds: float, notes: list[str]
+) -> Audio:
+    """The A2Vid soundtrack: the window of `audio`, refused when silent, padded with silence to the video's length;
+    what was decided for the user is appended to `notes`."""
+    track = load_source_audio(audio, start, max_duration)
+    assert track is not None
+    where = audio if isinstance(audio, str | Path) else "the input audio"
+    if is_silent(track):
+        raise InputError(
+            f"{where} is silent from {start} s on (peak below -80 dBFS): there is nothing to animate; use a "
+            "text/image-to-video pipeline instead"
+        )
+    if track.waveform.shape[0] == 1:
+        notes.append("mono audio: used as both stereo channels")
+    seconds = audio_seconds(track)
+    if seconds < video_seconds:
+        notes.append(f"the audio lasts {seconds:.2f} s, the video {video_seconds:.2f} s: padded with silence")
+        track = pad_with_silence(track, video_seconds)
+    return track
+
+
 def encode_source_audio(
     conditioner: AudioConditioner,
     audio: Audio,
     latent_frames: int,
     *,
-    record: Recorder | None = None,
     mel_name: str = "source_mel",
     full_name: str | None = None,
 ) -> torch.Tensor:
     """Waveform (any rate, mono or stereo) → normalised latent fitted to `latent_frames` (trimmed, or zero-padded).
 
-    `record` receives the log-mel the encoder sees (`mel_name`) and, when `full_name` is set, the latent before
-    fitting.
+    The current recorder receives the log-mel the encoder sees (`mel_name`) and, when `full_name` is set, the latent
+    before fitting.
     """
     from ltx_core.model.audio_vae import fit_audio_latent
 
     latent = conditioner(lambda encode: encode(audio.waveform, audio.sampling_rate))
-    if record is not None:
+    if (record := current_recorder()) is not None:
         record(mel_name, _mel(conditioner.checkpoint, audio))
         if full_name is not None:
             record(full_name, latent)
     return fit_audio_latent(latent, latent_frames, pad=True)
+
+
+def encode_source(
+    images: ImageConditioner, sound: AudioConditioner, clip: VideoClip, audio: Audio | None
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """A retake's source → clean video latent and audio latent (None without a soundtrack) fitted to the clip's
+    length; records `source_video_latent`, `source_mel`, `source_audio_latent`."""
+    record = current_recorder()
+    video_latent = encode_source_video(images, clip)
+    if record is not None:
+        record("source_video_latent", video_latent)
+    if audio is None:
+        return video_latent, None
+    from ltx_core.model.audio_vae import audio_latent_frames_for_video
+
+    frames = int(clip.frames.shape[0])
+    latent_frames = audio_latent_frames_for_video(frames, clip.fps)
+    audio_latent = encode_source_audio(sound, audio, latent_frames)
+    if record is not None:
+        record("source_audio_latent", audio_latent)
+    return video_latent, audio_latent
 
 
 def _mel(checkpoint: CheckpointLike, audio: Audio) -> torch.Tensor:

@@ -13,7 +13,7 @@ from ltx_core.model.transformer.loading import (
 )
 from ltx_core.model.transformer.modality import Modality
 from ltx_core.model.transformer.model import LTXModel
-from ltx_core.model.transformer.x0 import X0Model, to_denoised, to_velocity
+from ltx_core.model.transformer.x0 import X0Model, to_denoised
 
 __all__ = [
     "TRANSFORMER_KEY_MAP",
@@ -28,7 +28,6 @@ __all__ = [
     "read_model_version",
     "register_attention_kernel",
     "to_denoised",
-    "to_velocity",
     "transformer_checkpoint_state_dict",
     "transformer_config",
     "transformer_key_map",

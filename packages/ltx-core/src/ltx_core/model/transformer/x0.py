@@ -1,4 +1,5 @@
-"""Velocity ↔ denoised conversions (spec §3.2) and the X0 wrapper around the transformer."""
+"""Velocity → denoised (spec §3.2) and the X0 wrapper around the transformer (the inverse, sync-free `to_velocity`,
+is `ltx_core.components.velocity`)."""
 
 from __future__ import annotations
 
@@ -10,17 +11,14 @@ from ltx_core.model.transformer.modality import Modality
 
 
 def to_denoised(x: torch.Tensor, velocity: torch.Tensor, timesteps: torch.Tensor | float) -> torch.Tensor:
-    """x0 = x − v·t in float32 (t per token, e.g. [B, T, 1], or a scalar), cast back to x's dtype."""
-    t = torch.as_tensor(timesteps, device=x.device).to(torch.float32)
+    """x0 = x − v·t in float32 (t per token, e.g. [B, T, 1], or a scalar), cast back to x's dtype. A tensor `t` is
+    used as it is (no tensor is built from Python data per call); `ltx_core.components.velocity.to_velocity` is the
+    inverse."""
+    if isinstance(timesteps, torch.Tensor):
+        t = timesteps.to(device=x.device, dtype=torch.float32)
+    else:
+        t = torch.as_tensor(timesteps, device=x.device).to(torch.float32)
     return (x.float() - velocity.float() * t).to(x.dtype)
-
-
-def to_velocity(x: torch.Tensor, sigma: torch.Tensor | float, x0: torch.Tensor) -> torch.Tensor:
-    """v = (x − x0)/σ in float32 for a single σ > 0, cast back to x's dtype."""
-    s = float(torch.as_tensor(sigma).to(torch.float32).item())
-    if s == 0.0:
-        raise ValueError("sigma must be non-zero to convert a denoised sample to a velocity")
-    return ((x.float() - x0.float()) / s).to(x.dtype)
 
 
 class X0Model(nn.Module):
