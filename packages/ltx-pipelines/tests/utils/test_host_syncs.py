@@ -83,3 +83,39 @@ def test_res2s_loop_makes_no_host_syncs_per_step(kind: str) -> None:
         totals.append(syncs)
     assert totals[0].total == totals[1].total == 1, f"{totals[0]} / {totals[1]}"
     assert all(place.startswith("res2s.py") for place in totals[1].places), str(totals[1])
+
+
+@pytest.mark.parametrize("kind", ["distilled", "guided", "factory"])
+def test_euler_steps_with_the_real_transformer_make_no_host_syncs(kind: str, golden) -> None:
+    """The whole step, transformer forward included (guided: cond, uncond, STG and modality-isolation passes, with
+    their perturbation keep-masks): zero host-blocking calls after the schedule is read."""
+    from ltx_core.model.transformer.loading import load_transformer
+    from ltx_core.model.transformer.x0 import X0Model
+    from ltx_core.testing.golden import load_case
+
+    case = load_case(golden / "cases" / "ltx23" / "transformer_forward.safetensors")
+    inputs = case.inputs
+    model = BatchSplitAdapter(X0Model(load_transformer(golden / case.params["checkpoint"])), 1)
+
+    def state(prefix: str) -> LatentState:
+        latent = inputs[f"{prefix}_latent"][:1]
+        return LatentState(latent, torch.ones(*latent.shape[:2], 1), inputs[f"{prefix}_positions"][:1],
+                           torch.zeros_like(latent))  # fmt: skip
+
+    contexts = (inputs["video_context"][:1], inputs["audio_context"][:1])
+    negative = (inputs["video_context"][1:2], inputs["audio_context"][1:2])
+    denoiser = {
+        "distilled": SimpleDenoiser(*contexts),
+        "guided": GuidedDenoiser(
+            *contexts, MultiModalGuider(GUIDED, negative[0]), MultiModalGuider(GUIDED, negative[1])
+        ),
+        "factory": FactoryGuidedDenoiser(
+            *contexts,
+            MultiModalGuiderFactory.constant(GUIDED, negative[0]),
+            MultiModalGuiderFactory.constant(GUIDED, negative[1]),
+        ),
+    }[kind]
+    schedule = Schedule.of([1.0, 0.7, 0.3, 0.0])
+    with torch.inference_mode(), count_host_syncs() as syncs:
+        euler_loop(partial(denoiser, model), LoopState(state("video"), state("audio")), schedule)
+    assert syncs.total == 0, str(syncs)
