@@ -18,15 +18,8 @@ from typer.testing import CliRunner
 
 from ltx_core.errors import CheckpointError
 from ltx_core.loader.lora import LoraSpec
-from ltx_pipelines.cli.app import (
-    EXIT_FAILURE,
-    EXIT_INTERRUPTED,
-    EXIT_TERMINATED,
-    EXIT_USAGE,
-    create_app,
-    multi_value_option,
-    pipeline_command,
-)
+from ltx_pipelines.cli.app import create_app, multi_value_option, pipeline_command
+from ltx_pipelines.cli.command import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USAGE
 from ltx_pipelines.cli.commands import PIPELINES as COMMAND_LINES
 from ltx_pipelines.cli.commands import build_app
 from ltx_pipelines.cli.options import DISTILLED_TWO_STAGE, HQ_TWO_STAGE, ONE_STAGE, TWO_STAGE, CommonArgs

@@ -12,7 +12,7 @@ map to the class's constructor and call::
             preflight(args, args.checkpoint, components(*GENERATION, "video VAE encoder"), images=args.images)
 
         def generate(progress: Progress) -> PipelineResult:  # progress(phase, done, total)
-            pipeline = DistilledPipeline(args.checkpoint, ..., runtime=transformer_runtime(args))
+            pipeline = shared_pipeline(args, DistilledPipeline, args.checkpoint, ...)  # kept across --jobs
             return pipeline(args.prompt, ..., images=cli_images(args), progress=progress)
 
         run_pipeline_cli(args, checks, generate)  # progress bars, atomic MP4, summary table

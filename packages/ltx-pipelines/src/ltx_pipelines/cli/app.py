@@ -24,15 +24,18 @@ from rich.console import Console
 
 from ltx_core.errors import InputError, LTXError
 from ltx_core.geometry import ONE_STAGE_DIVISOR, TWO_STAGE_DIVISOR
-from ltx_pipelines.cli.command import Arity, BoundaryError, command_class, print_error
+from ltx_pipelines.cli.command import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    Arity,
+    BoundaryError,
+    command_class,
+    print_error,
+)
 from ltx_pipelines.cli.options import OPTIONS, CommonArgs
 from ltx_pipelines.cli.values import MultiValue, check_images, check_multiple, check_num_frames
 from ltx_pipelines.utils.constants import LTX_2_3_PARAMS, PipelineParams, detect_params
-
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
-EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process killed by it
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])

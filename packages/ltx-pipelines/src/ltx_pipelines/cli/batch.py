@@ -11,9 +11,8 @@ is skipped unless `--overwrite`, so rerunning a killed batch finishes only what 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
-from contextvars import ContextVar
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,61 +21,12 @@ from rich.console import Console
 from rich.table import Table
 
 from ltx_core.errors import LTXError
+from ltx_pipelines.cli.batch_state import BATCH, BatchState, JobRefused
 from ltx_pipelines.cli.command import print_error, usage_message
 from ltx_pipelines.cli.jobs import BadJob, Job, JobResult, ResultsLog, read_jobs, results_path
 from ltx_pipelines.cli.options import CommonArgs
 
 BATCH_OPTIONS = ("jobs", "output_dir", "overwrite")
-
-
-class JobRefused(Exception):
-    """A job's checks failed while the batch was parsing its jobs."""
-
-
-@dataclass
-class Collected:
-    """A job that parsed and passed its checks: its arguments and its generation (as `run_pipeline_cli` got them)."""
-
-    job: Job
-    args: CommonArgs
-    generate: Callable[..., Any]
-
-
-@dataclass
-class BatchState:
-    """What the batch run shares with the commands it drives (through `BATCH`)."""
-
-    collecting: Job | None = None
-    collected: list[Collected] = field(default_factory=list)
-    bad: list[BadJob] = field(default_factory=list)
-    prompts: dict[str, None] = field(default_factory=dict)  # texts Gemma encodes ahead for the current group
-    pipeline_key: str | None = None
-    pipeline: Any = None
-
-
-BATCH: ContextVar[BatchState | None] = ContextVar("ltx_batch", default=None)
-
-
-def batch_state() -> BatchState | None:
-    return BATCH.get()
-
-
-def shared_pipeline(cls: type, *args: Any, **kwargs: Any) -> Any:
-    """`cls(*args, **kwargs)`; in a batch, one instance per distinct set of arguments, kept built between jobs
-    (the previous group's pipeline is released first), with its group's prompts encoded ahead."""
-    state = BATCH.get()
-    if state is None:
-        return cls(*args, **kwargs)
-    key = repr((cls.__qualname__, args, sorted(kwargs.items())))
-    if key != state.pipeline_key:
-        if state.pipeline is not None:
-            state.pipeline.release()
-        state.pipeline, state.pipeline_key = None, None
-        pipeline = cls(*args, **kwargs)
-        pipeline.prompt_encoder.encode_ahead(list(state.prompts))  # Gemma once for the group, then freed
-        pipeline.keep_models = True
-        state.pipeline, state.pipeline_key = pipeline, key
-    return state.pipeline
 
 
 def _flag_tokens(param: Any, value: Any) -> list[str]:

@@ -28,6 +28,14 @@ from ltx_pipelines.cli.values import SEPARATOR
 Arity = tuple[int, int | None, str]  # (min values, max values or None = unbounded, metavar for messages)
 
 
+# Exit codes: 0 success, 2 invalid command-line values (usage errors and boundary checks), 1 a failure while running,
+# 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process killed by it
+
+
 def print_error(message: str) -> None:
     """One red line on stderr (soft-wrapped: a terminal may wrap it visually, but it is one line of text)."""
     console = Console(stderr=True, soft_wrap=True, highlight=False)

@@ -11,7 +11,7 @@ import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import typer
 
@@ -30,6 +30,9 @@ from ltx_pipelines.cli.values import (
     output_file,
 )
 from ltx_pipelines.utils.constants import DEFAULT_NEGATIVE_PROMPT, PipelineParams
+
+if TYPE_CHECKING:
+    from ltx_pipelines.utils.blocks import TransformerRuntime
 
 Offload = Literal["none", "cpu", "disk", "auto"]
 Quantization = Literal["fp8-cast", "fp8-scaled-mm"]
@@ -102,6 +105,12 @@ class CommonArgs:
     def upsampler(self) -> Path:
         """--spatial-upsampler-path of a command whose option set requires it."""
         return _given(self.spatial_upsampler_path, "--spatial-upsampler-path")
+
+    def runtime(self) -> TransformerRuntime:
+        """`--offload`, `--quantization`, `--compile` as the pipelines' `TransformerRuntime`."""
+        from ltx_pipelines.utils.blocks import TransformerRuntime
+
+        return TransformerRuntime(offload=self.offload, quantization=self.quantization, compile=self.compile)
 
     def video_guider_params(self) -> MultiModalGuiderParams:
         return MultiModalGuiderParams(

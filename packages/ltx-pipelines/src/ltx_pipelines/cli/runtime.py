@@ -13,12 +13,11 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from ltx_core.errors import LTXError
-from ltx_pipelines.cli.app import EXIT_USAGE, print_error
+from ltx_pipelines.cli.command import EXIT_USAGE, print_error
 from ltx_pipelines.cli.options import CommonArgs
 from ltx_pipelines.cli.progress import PhaseProgress, RunProgress, RunSummary, format_seconds
 
 if TYPE_CHECKING:
-    from ltx_pipelines.utils.blocks import TransformerRuntime
     from ltx_pipelines.utils.helpers import ImageConditioningInput
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total), as the pipelines report it
@@ -29,7 +28,7 @@ def run_pipeline_cli(args: CommonArgs, checks: Callable[[], None], generate: Cal
     → a result with `video` (`FrameChunks`), `audio` (or None), `frame_rate` and optionally `prompt` / `seconds`;
     then the MP4 and the summary table. Inside a `--jobs` batch that is parsing its jobs, the checked job is handed
     to the batch instead (see `cli.batch`)."""
-    from ltx_pipelines.cli.batch import Collected, JobRefused, batch_state
+    from ltx_pipelines.cli.batch_state import Collected, JobRefused, batch_state
 
     batch = batch_state()
     try:
@@ -83,13 +82,6 @@ def _extra_rows(args: CommonArgs, result: Any) -> tuple[tuple[str, str], ...]:
         rows.append(("enhanced prompt", result.prompt))
     rows += [(f"time: {phase}", format_seconds(s)) for phase, s in getattr(result, "seconds", {}).items()]
     return tuple(rows)
-
-
-def transformer_runtime(args: CommonArgs) -> TransformerRuntime:
-    """`--offload`, `--quantization`, `--compile` as the pipelines' `TransformerRuntime`."""
-    from ltx_pipelines.utils.blocks import TransformerRuntime
-
-    return TransformerRuntime(offload=args.offload, quantization=args.quantization, compile=args.compile)
 
 
 def cli_images(args: CommonArgs) -> list[ImageConditioningInput]:

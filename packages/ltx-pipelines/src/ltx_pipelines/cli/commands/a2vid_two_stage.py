@@ -10,10 +10,10 @@ from ltx_core.errors import InputError
 from ltx_core.types import Audio
 from ltx_pipelines.a2vid_two_stage import A2VidPipelineTwoStage, A2VidResult
 from ltx_pipelines.cli.app import PipelineCli
-from ltx_pipelines.cli.batch import shared_pipeline
+from ltx_pipelines.cli.batch_state import shared_pipeline
 from ltx_pipelines.cli.options import TWO_STAGE, CommonArgs
 from ltx_pipelines.cli.preflight import components, preflight
-from ltx_pipelines.cli.runtime import Progress, cli_images, run_pipeline_cli, transformer_runtime
+from ltx_pipelines.cli.runtime import Progress, cli_images, run_pipeline_cli
 from ltx_pipelines.cli.values import input_file
 from ltx_pipelines.utils.constants import LTX_2_3_PARAMS
 from ltx_pipelines.utils.source_media import is_silent, load_source_audio
@@ -67,16 +67,8 @@ def a2vid_two_stage(
         soundtrack.append(a2vid_preflight(args, audio_path, audio_start_time, duration))
 
     def generate(progress: Progress) -> A2VidResult:
-        pipeline = shared_pipeline(
-            A2VidPipelineTwoStage,
-            args.checkpoint,
-            args.distilled_loras,
-            args.upsampler,
-            args.gemma_root,
-            args.loras,
-            args.device,
-            runtime=transformer_runtime(args),
-        )
+        pipeline = shared_pipeline(args, A2VidPipelineTwoStage, args.checkpoint, args.distilled_loras, args.upsampler,
+                                   args.gemma_root, args.loras, args.device)  # fmt: skip
         values = args.pick("seed", "height", "width", "num_frames", "frame_rate", "negative_prompt",
                            "num_inference_steps", "enhance_prompt", "max_batch_size")  # fmt: skip
         # the soundtrack was already read and cut to [start, start + duration) by the checks

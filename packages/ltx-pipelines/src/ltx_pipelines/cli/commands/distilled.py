@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from ltx_pipelines.cli.app import PipelineCli
-from ltx_pipelines.cli.batch import shared_pipeline
+from ltx_pipelines.cli.batch_state import shared_pipeline
 from ltx_pipelines.cli.options import DISTILLED_TWO_STAGE, CommonArgs
 from ltx_pipelines.cli.preflight import GENERATION, components, preflight
-from ltx_pipelines.cli.runtime import Progress, cli_images, run_pipeline_cli, transformer_runtime
+from ltx_pipelines.cli.runtime import Progress, cli_images, run_pipeline_cli
 from ltx_pipelines.distilled import DistilledPipeline
 from ltx_pipelines.utils.results import PipelineResult
 
@@ -19,15 +19,8 @@ def distilled(args: CommonArgs) -> None:
                   loras=args.loras, images=args.images)  # fmt: skip
 
     def generate(progress: Progress) -> PipelineResult:
-        pipeline = shared_pipeline(
-            DistilledPipeline,
-            args.checkpoint,
-            args.gemma_root,
-            args.upsampler,
-            args.loras,
-            args.device,
-            runtime=transformer_runtime(args),
-        )
+        pipeline = shared_pipeline(args, DistilledPipeline, args.checkpoint, args.gemma_root, args.upsampler,
+                                   args.loras, args.device)  # fmt: skip
         values = args.pick("seed", "height", "width", "num_frames", "frame_rate", "enhance_prompt")
         return pipeline(args.prompt, **values, images=cli_images(args), progress=progress)
 

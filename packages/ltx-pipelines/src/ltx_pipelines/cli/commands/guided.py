@@ -12,10 +12,10 @@ import typer
 from ltx_core.components.schedulers import validate_sigmas
 from ltx_core.errors import InputError
 from ltx_pipelines.cli.app import PipelineCli, multi_value_option
-from ltx_pipelines.cli.batch import shared_pipeline
+from ltx_pipelines.cli.batch_state import shared_pipeline
 from ltx_pipelines.cli.options import HQ_TWO_STAGE, ONE_STAGE, TWO_STAGE, CommonArgs
 from ltx_pipelines.cli.preflight import GENERATION, components, preflight
-from ltx_pipelines.cli.runtime import Progress, cli_images, run_pipeline_cli, transformer_runtime
+from ltx_pipelines.cli.runtime import Progress, cli_images, run_pipeline_cli
 from ltx_pipelines.cli.values import MultiValue, parse_float
 from ltx_pipelines.keyframe_interpolation import KeyframeInterpolationPipeline
 from ltx_pipelines.ti2vid_one_stage import TI2VidOneStagePipeline
@@ -91,14 +91,7 @@ def ti2vid_one_stage(args: CommonArgs, sigmas: list[torch.Tensor] = SIGMAS) -> N
 
 
 def _one_stage(args: CommonArgs) -> TI2VidOneStagePipeline:
-    return shared_pipeline(
-        TI2VidOneStagePipeline,
-        args.checkpoint,
-        args.gemma_root,
-        args.loras,
-        args.device,
-        runtime=transformer_runtime(args),
-    )
+    return shared_pipeline(args, TI2VidOneStagePipeline, args.checkpoint, args.gemma_root, args.loras, args.device)
 
 
 def _two_stage_run(build: Build, doc: str) -> Callable[..., None]:
@@ -118,31 +111,14 @@ def _two_stage_run(build: Build, doc: str) -> Callable[..., None]:
 
 
 def _two_stages(cls: type[TI2VidTwoStagesPipeline]) -> Callable[[CommonArgs], TI2VidTwoStagesPipeline]:
-    return lambda args: shared_pipeline(
-        cls,
-        args.checkpoint,
-        args.distilled_loras,
-        args.upsampler,
-        args.gemma_root,
-        args.loras,
-        args.device,
-        runtime=transformer_runtime(args),
-    )
+    return lambda args: shared_pipeline(args, cls, args.checkpoint, args.distilled_loras, args.upsampler,
+                                        args.gemma_root, args.loras, args.device)  # fmt: skip
 
 
 def _two_stages_hq(args: CommonArgs) -> TI2VidTwoStagesHQPipeline:
-    return shared_pipeline(
-        TI2VidTwoStagesHQPipeline,
-        args.checkpoint,
-        args.distilled_loras,
-        args.distilled_lora_strength_stage_1,
-        args.distilled_lora_strength_stage_2,
-        args.upsampler,
-        args.gemma_root,
-        args.loras,
-        args.device,
-        runtime=transformer_runtime(args),
-    )
+    return shared_pipeline(args, TI2VidTwoStagesHQPipeline, args.checkpoint, args.distilled_loras,
+                           args.distilled_lora_strength_stage_1, args.distilled_lora_strength_stage_2, args.upsampler,
+                           args.gemma_root, args.loras, args.device)  # fmt: skip
 
 
 _TWO_STAGE_DOC = "Guided stage 1 at half size, x2 latent upsampling, stage 2 with the distilled LoRA, decode, write."

@@ -10,10 +10,10 @@ import typer
 
 from ltx_core.errors import InputError
 from ltx_pipelines.cli.app import PipelineCli, multi_value_option
-from ltx_pipelines.cli.batch import shared_pipeline
+from ltx_pipelines.cli.batch_state import shared_pipeline
 from ltx_pipelines.cli.options import BASIC, DISTILLED_TWO_STAGE, CommonArgs
 from ltx_pipelines.cli.preflight import GENERATION, components, preflight
-from ltx_pipelines.cli.runtime import Progress, cli_images, run_pipeline_cli, transformer_runtime
+from ltx_pipelines.cli.runtime import Progress, cli_images, run_pipeline_cli
 from ltx_pipelines.cli.values import PATH_STRENGTH, PathStrengthArg, input_file
 from ltx_pipelines.ic_lora import ICLoraPipeline
 from ltx_pipelines.lipdub import LipDubPipeline
@@ -93,15 +93,8 @@ def ic_lora(
             mask = load_attention_mask_video(
                 masks[0].path, args.num_frames, args.height // 2, args.width // 2, torch.bfloat16, device
             )
-        pipeline = shared_pipeline(
-            ICLoraPipeline,
-            args.checkpoint,
-            args.upsampler,
-            args.gemma_root,
-            args.loras,
-            device,
-            runtime=transformer_runtime(args),
-        )
+        pipeline = shared_pipeline(args, ICLoraPipeline, args.checkpoint, args.upsampler, args.gemma_root, args.loras,
+                                   device)  # fmt: skip
         return pipeline(
             args.prompt,
             **args.pick("seed", "height", "width", "num_frames", "frame_rate", "enhance_prompt"),
@@ -136,15 +129,8 @@ def lipdub(
         probe_video(reference_video, "--reference-video", audio=True)
 
     def generate(progress: Progress) -> PipelineResult:
-        pipeline = shared_pipeline(
-            LipDubPipeline,
-            args.checkpoint,
-            args.upsampler,
-            args.gemma_root,
-            args.loras[0],
-            args.device,
-            runtime=transformer_runtime(args),
-        )
+        pipeline = shared_pipeline(args, LipDubPipeline, args.checkpoint, args.upsampler, args.gemma_root,
+                                   args.loras[0], args.device)  # fmt: skip
         values = args.pick("seed", "height", "width", "enhance_prompt")
         return pipeline(args.prompt, **values, images=[], reference_video=reference_video,
                         reference_strength=reference_strength, progress=progress)  # fmt: skip

@@ -8,10 +8,10 @@ import typer
 
 from ltx_core.errors import InputError
 from ltx_pipelines.cli.app import PipelineCli, given_on_command_line
-from ltx_pipelines.cli.batch import shared_pipeline
+from ltx_pipelines.cli.batch_state import shared_pipeline
 from ltx_pipelines.cli.options import BASIC, GUIDANCE, CommonArgs
 from ltx_pipelines.cli.preflight import components, preflight
-from ltx_pipelines.cli.runtime import Progress, run_pipeline_cli, transformer_runtime
+from ltx_pipelines.cli.runtime import Progress, run_pipeline_cli
 from ltx_pipelines.cli.values import input_file
 from ltx_pipelines.media.video import read_video_info
 from ltx_pipelines.retake import RetakePipeline, RetakeResult
@@ -83,15 +83,8 @@ def retake(
 
     def generate(progress: Progress) -> RetakeResult:
         checkpoint, distilled = checkpoint_choice(args)
-        pipeline = shared_pipeline(
-            RetakePipeline,
-            checkpoint,
-            args.gemma_root,
-            args.loras,
-            args.device,
-            distilled=distilled,
-            runtime=transformer_runtime(args),
-        )
+        pipeline = shared_pipeline(args, RetakePipeline, checkpoint, args.gemma_root, args.loras, args.device,
+                                   distilled=distilled)  # fmt: skip
         steps = args.num_inference_steps if steps_given or not distilled else None
         return pipeline(video_path, args.prompt, start_time, end_time, args.seed, num_inference_steps=steps,
                         **args.pick("negative_prompt", "enhance_prompt", "max_batch_size"),
