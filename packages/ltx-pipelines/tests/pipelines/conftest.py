@@ -2,7 +2,7 @@
 
 Each of the nine pipelines is described once by a `PipelineCase`: how to build it from `InMemoryModels` (random tiny
 modules, no checkpoint file read; the LoRAs are tiny files made from the same transformer) and how to call it with
-precomputed prompt contexts at a given seed and size. Test functions that take a `case` argument run once per
+precomputed prompt contexts at a given seed and size. Test functions that take a `pipeline_case` argument run once per
 pipeline (`pytest_generate_tests`); `components` is built once per session. `test_pipelines_common.py` checks, for
 every case: it runs;
 the output shapes (frames, height, width, audio rate and length); the same seed gives bitwise the same output and
@@ -263,10 +263,10 @@ def components(tmp_path_factory: pytest.TempPathFactory) -> Components:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """`case`: one run per pipeline (module-scoped, so fixtures built on it are shared by a file's tests); `bad`: one
-    run per (pipeline, bad input)."""
-    if "bad" in metafunc.fixturenames:
+    """`pipeline_case`: one run per pipeline (module-scoped, so fixtures built on it are shared by a file's tests);
+    `bad_input`: one run per (pipeline, bad input)."""
+    if "bad_input" in metafunc.fixturenames:
         pairs = [(c, b) for c in CASES for b in c.bad]
-        metafunc.parametrize(("case", "bad"), pairs, ids=[f"{c.name}-{b}" for c, b in pairs])
-    elif "case" in metafunc.fixturenames:
-        metafunc.parametrize("case", CASES, ids=[c.name for c in CASES], scope="module")
+        metafunc.parametrize(("pipeline_case", "bad_input"), pairs, ids=[f"{c.name}-{b}" for c, b in pairs])
+    elif "pipeline_case" in metafunc.fixturenames:
+        metafunc.parametrize("pipeline_case", CASES, ids=[c.name for c in CASES], scope="module")

@@ -1,6 +1,7 @@
 """The shared checks, for each of the nine pipelines, from in-memory components (the tester: `conftest.py`).
 
-Every test here takes `case` and so runs once per pipeline; the three runs they look at are made once per pipeline.
+Every test here takes `pipeline_case` and so runs once per pipeline; the three runs they look at are made once
+per pipeline.
 """
 
 from __future__ import annotations
@@ -22,20 +23,21 @@ def _outputs(result: Any) -> tuple[torch.Tensor, Any]:
 
 
 @pytest.fixture(scope="module")
-def runs(case: Any, components: Any) -> dict[str, Any]:
+def runs(pipeline_case: Any, components: Any) -> dict[str, Any]:
     """The pipeline run three times: twice with SEED (the first recorded), once with another seed."""
-    pipeline = case.build(components)
+    pipeline = pipeline_case.build(components)
     recorded: dict[str, torch.Tensor] = {}
-    first = case.call(pipeline, components, SEED, record=recorded.__setitem__, **case.sigmas)
-    again = case.call(pipeline, components, SEED, **case.sigmas)
-    other = case.call(pipeline, components, SEED + 1, **case.sigmas)
+    first = pipeline_case.call(pipeline, components, SEED, record=recorded.__setitem__, **pipeline_case.sigmas)
+    again = pipeline_case.call(pipeline, components, SEED, **pipeline_case.sigmas)
+    other = pipeline_case.call(pipeline, components, SEED + 1, **pipeline_case.sigmas)
     out = {"recorded": recorded, "first": first}
     out |= {name: _outputs(result) for name, result in (("a", first), ("b", again), ("c", other))}
     pipeline.release()
     return out
 
 
-def test_runs_with_the_expected_shapes(case: Any, runs: dict[str, Any]) -> None:
+def test_runs_with_the_expected_shapes(pipeline_case: Any, runs: dict[str, Any]) -> None:
+    case = pipeline_case
     frames, audio = runs["a"]
     assert frames.shape == (case.frames, case.height, case.width, 3) and bool(torch.isfinite(frames.float()).all())
     assert runs["first"].frame_rate == case.frame_rate
@@ -43,23 +45,23 @@ def test_runs_with_the_expected_shapes(case: Any, runs: dict[str, Any]) -> None:
     assert abs(audio.waveform.shape[-1] / audio.sampling_rate - case.frames / case.frame_rate) < 0.1  # covers the clip
 
 
-def test_same_seed_same_output_other_seed_other_output(case: Any, runs: dict[str, Any]) -> None:
+def test_same_seed_same_output_other_seed_other_output(pipeline_case: Any, runs: dict[str, Any]) -> None:
     (frames_a, audio_a), (frames_b, audio_b), (frames_c, _) = runs["a"], runs["b"], runs["c"]
     assert torch.equal(frames_a, frames_b) and torch.equal(audio_a.waveform, audio_b.waveform)
     assert not torch.equal(frames_a, frames_c)
 
 
-def test_explicit_sigmas_win_over_the_defaults(case: Any, runs: dict[str, Any]) -> None:
-    for argument, values in case.sigmas.items():
-        ran = runs["recorded"][case.recorded[argument]]
+def test_explicit_sigmas_win_over_the_defaults(pipeline_case: Any, runs: dict[str, Any]) -> None:
+    for argument, values in pipeline_case.sigmas.items():
+        ran = runs["recorded"][pipeline_case.recorded[argument]]
         assert ran.tolist() == pytest.approx(list(values)), argument
 
 
-def test_bad_input_is_one_line_ltx_error(case: Any, bad: str, components: Any) -> None:
-    overrides, pattern = case.bad[bad]
-    pipeline = case.build(components)
+def test_bad_input_is_one_line_ltx_error(pipeline_case: Any, bad_input: str, components: Any) -> None:
+    overrides, pattern = pipeline_case.bad[bad_input]
+    pipeline = pipeline_case.build(components)
     with pytest.raises(LTXError, match=pattern) as info:
-        case.call(pipeline, components, SEED, **case.sigmas, **overrides)
+        pipeline_case.call(pipeline, components, SEED, **pipeline_case.sigmas, **overrides)
     assert "\n" not in str(info.value)
     assert not any(stage.is_built for stage in pipeline._stages)  # refused before the transformer was built
 
