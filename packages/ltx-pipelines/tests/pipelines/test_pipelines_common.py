@@ -69,3 +69,16 @@ def test_bad_input_is_one_line_ltx_error(pipeline_case: Any, bad_input: str, com
 def test_in_memory_components_name_no_file(components: Any) -> None:
     """The models come from the given modules: the checkpoint names stand for files that do not exist."""
     assert not Path(components.distilled).exists() and not Path(components.dev).exists()
+
+
+def test_blocks_free_their_copy_never_the_given_modules(components: Any) -> None:
+    from ltx_pipelines.utils.blocks import ImageConditioner
+    from ltx_pipelines.utils.blocks.lifetime import CheckpointSource, model_source
+
+    assert model_source(components.distilled) is components.distilled
+    assert isinstance(model_source(Path("x.safetensors")), CheckpointSource)
+    conditioner = ImageConditioner(components.distilled, device="cpu")
+    latent = conditioner(lambda encode: encode(torch.zeros(1, 3, 9, 64, 64, dtype=torch.bfloat16)))
+    assert latent.shape[2:] == (2, 2, 2)
+    built = components.distilled.build("video_encoder", dtype=None, device=torch.device("cpu"))
+    assert not any(p.is_meta for p in built.parameters())  # the block freed its own copy only
