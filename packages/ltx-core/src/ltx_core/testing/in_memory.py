@@ -21,9 +21,6 @@ from torch import nn
 
 from ltx_core.loader import Checkpoint, LoraSpec
 
-TINY_COMPONENTS = ("transformer", "video_encoder", "video_decoder", "audio_encoder", "audio_decoder", "vocoder",
-                   "upsampler")  # fmt: skip
-
 
 class InMemoryModels(Checkpoint):
     """Modules by component name, with the checkpoint `config` they were made from; `name` stands for the file name
