@@ -27,7 +27,7 @@ from ltx_core.types import Audio
 
 VERSION = "ltx23"
 HEIGHT = WIDTH = 64  # the smallest two-stage size
-FRAMES, FPS = 9, 24.0
+FRAMES, FPS = 9, 24.0  # 2 latent frames: the smallest two-stage latent the upsampler's GroupNorm takes at 64 px
 RATE = 16000  # the source media's audio rate (retake, A2Vid, lip-dub)
 GUIDED = MultiModalGuiderParams(cfg_scale=3.0, stg_scale=1.0, stg_blocks=(1,))
 STAGE_1 = (1.0, 0.5, 0.0)  # explicit schedules: shorter than every default, so the tests stay fast
@@ -193,8 +193,9 @@ def _call_ic_lora(p: Any, c: Components, seed: int, **kw: Any) -> Any:
     from ltx_pipelines.ic_lora import VideoConditioningInput
     from ltx_pipelines.media.video import VideoClip
 
-    reference = [VideoConditioningInput(VideoClip(source_frames(), FPS), 0.8)]
-    return p(c.positive, seed=seed, **_geometry(kw), video_conditioning=reference, **kw)
+    geometry = _geometry(kw)
+    reference = [VideoConditioningInput(VideoClip(source_frames(geometry["num_frames"]), FPS), 0.8)]
+    return p(c.positive, seed=seed, **geometry, video_conditioning=reference, **kw)
 
 
 def _call_lipdub(p: Any, c: Components, seed: int, **kw: Any) -> Any:
@@ -214,7 +215,9 @@ def _call_retake(p: Any, c: Components, seed: int, **kw: Any) -> Any:
 
 
 def _call_a2vid(p: Any, c: Components, seed: int, **kw: Any) -> Any:
-    return p(c.positive, seed, **_geometry(kw), audio=tones(FRAMES / FPS), negative_prompt=c.negative,
+    geometry = _geometry(kw)
+    audio = tones(geometry["num_frames"] / FPS)
+    return p(c.positive, seed, **geometry, audio=audio, negative_prompt=c.negative,
              num_inference_steps=2, video_guider_params=GUIDED, **kw)  # fmt: skip
 
 

@@ -27,9 +27,10 @@ def runs(pipeline_case: Any, components: Any) -> dict[str, Any]:
     """The pipeline run three times: twice with SEED (the first recorded), once with another seed."""
     pipeline = pipeline_case.build(components)
     recorded: dict[str, torch.Tensor] = {}
-    first = pipeline_case.call(pipeline, components, SEED, record=recorded.__setitem__, **pipeline_case.sigmas)
-    again = pipeline_case.call(pipeline, components, SEED, **pipeline_case.sigmas)
-    other = pipeline_case.call(pipeline, components, SEED + 1, **pipeline_case.sigmas)
+    given = {"num_frames": pipeline_case.frames, **pipeline_case.sigmas}
+    first = pipeline_case.call(pipeline, components, SEED, record=recorded.__setitem__, **given)
+    again = pipeline_case.call(pipeline, components, SEED, **given)
+    other = pipeline_case.call(pipeline, components, SEED + 1, **given)
     out = {"recorded": recorded, "first": first}
     out |= {name: _outputs(result) for name, result in (("a", first), ("b", again), ("c", other))}
     pipeline.release()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -15,14 +16,12 @@ import torch
 from typer.testing import CliRunner
 
 from ltx_core.errors import InputError
-from ltx_core.loader import LoraSpec
 from ltx_core.types import Audio
 from ltx_pipelines.a2vid_two_stage import A2VidPipelineTwoStage
 from ltx_pipelines.cli.commands import build_app
 from ltx_pipelines.media.mp4 import write_mp4
 from ltx_pipelines.media.video import VideoClip
 from ltx_pipelines.retake import RetakePipeline
-from ltx_pipelines.utils.blocks import PromptEncoder
 
 SIZE, FRAMES, FPS = 64, 9, 24.0  # 2 latent frames: [0, 1/24) and [1/24, 9/24) s
 WINDOW = (0.1, 0.3)  # overlaps latent frame 1 only
@@ -121,10 +120,9 @@ def test_retake_cli_full_model_keeping_audio(tiny: Path, media: dict[str, Path],
     assert _read_mp4(out) == (FRAMES, SIZE, SIZE, FPS, 2)
 
 
-def test_retake_keeps_outside_and_regenerates_inside(tiny: Path) -> None:
-    ckpt = tiny / "distilled.safetensors"
-    contexts = PromptEncoder(ckpt, tiny / "gemma", device="cpu")(["a fox"])[0]
-    pipeline = RetakePipeline(ckpt, None, device="cpu", cache_transformer=True)
+def test_retake_keeps_outside_and_regenerates_inside(components: Any) -> None:
+    contexts = components.positive
+    pipeline = RetakePipeline(components.distilled, None, device="cpu", cache_transformer=True)
     clip, audio = VideoClip(_frames(), FPS), Audio(_tones(FRAMES / FPS), RATE)
     rec: dict[str, torch.Tensor] = {}
     result = pipeline(clip, contexts, *WINDOW, 3, source_audio=audio, record=rec.__setitem__)
@@ -139,10 +137,9 @@ def test_retake_keeps_outside_and_regenerates_inside(tiny: Path) -> None:
     assert torch.equal(kept_audio, rec["source_audio_latent"][0, :, keep])
 
 
-def test_retake_options(tiny: Path) -> None:
-    ckpt = tiny / "distilled.safetensors"
-    contexts = PromptEncoder(ckpt, tiny / "gemma", device="cpu")(["a fox"])[0]
-    pipeline = RetakePipeline(ckpt, None, device="cpu", cache_transformer=True)
+def test_retake_options(components: Any) -> None:
+    contexts = components.positive
+    pipeline = RetakePipeline(components.distilled, None, device="cpu", cache_transformer=True)
     clip, audio = VideoClip(_frames(), FPS), Audio(_tones(FRAMES / FPS), RATE)
     recorded: dict[str, torch.Tensor] = {}
     result = pipeline(
@@ -200,18 +197,14 @@ def test_retake_bad_input_exit_2(tiny: Path, media: dict[str, Path], tmp_path: P
 
 
 @pytest.fixture(scope="module")
-def a2vid(tiny: Path) -> A2VidPipelineTwoStage:
-    lora = [LoraSpec(tiny / "distilled_lora.safetensors", 0.8)]
-    return A2VidPipelineTwoStage(
-        tiny / "dev.safetensors", lora, tiny / "spatial_upsampler_x2.safetensors", tiny / "gemma", device="cpu"
-    )
+def a2vid(components: Any) -> A2VidPipelineTwoStage:
+    return A2VidPipelineTwoStage(components.dev, [components.lora], components.dev, None, device="cpu")
 
 
 @pytest.fixture(scope="module")
-def prompts(tiny: Path) -> dict[str, object]:
-    """Prompt and negative prompt encoded once with the full checkpoint's text path (Gemma is slow to build)."""
-    positive, negative = PromptEncoder(tiny / "dev.safetensors", tiny / "gemma", device="cpu")(["a fox", "blurry"])
-    return {"prompt": positive, "negative_prompt": negative}
+def prompts(components: Any) -> dict[str, object]:
+    """Precomputed prompt and negative prompt (the shared tester's in-memory contexts)."""
+    return {"prompt": components.positive, "negative_prompt": components.negative}
 
 
 _GUIDE = ["--video-stg-blocks", "1", "--audio-stg-blocks", "1", "--num-inference-steps", "2"]

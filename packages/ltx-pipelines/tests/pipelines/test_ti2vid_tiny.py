@@ -33,14 +33,9 @@ GUIDED = MultiModalGuiderParams(cfg_scale=3.0, stg_scale=1.0, stg_blocks=(1,), r
 
 
 @pytest.fixture(scope="module")
-def contexts(tiny_sets: dict[str, Path]) -> dict[str, tuple[Any, Any]]:
-    """Positive and negative contexts per version, encoded once (the pipelines take them precomputed)."""
-    out = {}
-    for version, folder in tiny_sets.items():
-        encoder = PromptEncoder(folder / "dev.safetensors", folder / "gemma", device="cpu")
-        positive, negative = encoder(["a red fox in the snow", "blurry, low quality"])
-        out[version] = (positive, negative)
-    return out
+def contexts(components: Any) -> dict[str, tuple[Any, Any]]:
+    """Precomputed positive and negative contexts of the LTX-2.3 tiny widths (no Gemma; the shared tester's)."""
+    return {"ltx23": (components.positive, components.negative)}
 
 
 @pytest.fixture(scope="module")
