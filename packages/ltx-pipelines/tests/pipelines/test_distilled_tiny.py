@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -72,16 +73,13 @@ def test_cli_writes_mp4_with_audio(tiny_sets: dict[str, Path], tmp_path: Path, v
     assert [p.name for p in out.parent.iterdir()] == ["out.mp4"]  # no temporary file left
 
 
-def test_image_conditioning_runs(tiny_sets: dict[str, Path], tmp_path: Path) -> None:
-    folder = tiny_sets["ltx23"]
+def test_image_conditioning_runs(components: Any, tmp_path: Path) -> None:
     image = tmp_path / "in.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 70, 3), dtype=np.uint8)).save(image)
-    pipeline = DistilledPipeline(
-        folder / "distilled.safetensors", folder / "gemma", folder / "spatial_upsampler_x2.safetensors", device="cpu"
-    )
+    pipeline = DistilledPipeline(components.distilled, None, components.distilled, device="cpu")  # in memory
     recorded: dict[str, torch.Tensor] = {}
     result = pipeline(
-        "a red fox",
+        components.positive,
         seed=1,
         height=HEIGHT,
         width=WIDTH,
