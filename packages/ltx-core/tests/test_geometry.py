@@ -5,10 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ltx_core.geometry import (
-    ONE_STAGE_DIVISOR,
     SPATIAL_SCALE,
     TIME_SCALE,
-    TWO_STAGE_DIVISOR,
     frame_count_bounds,
     is_frame_count,
     is_multiple,
@@ -27,9 +25,8 @@ from ltx_core.geometry import (
 from ltx_core.types import VIDEO_SCALE_FACTORS, VideoLatentShape, VideoPixelShape
 
 
-def test_scale_factors_are_the_vae_compression() -> None:
-    assert (TIME_SCALE, SPATIAL_SCALE, ONE_STAGE_DIVISOR, TWO_STAGE_DIVISOR) == (8, 32, 32, 64)
-    assert VIDEO_SCALE_FACTORS.as_tuple() == (8, 32, 32)
+def test_the_shapes_use_the_geometry_scale_factors() -> None:
+    assert VIDEO_SCALE_FACTORS.as_tuple() == (TIME_SCALE, SPATIAL_SCALE, SPATIAL_SCALE)
 
 
 def test_latent_pixel_conversions() -> None:

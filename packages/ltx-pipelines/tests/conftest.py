@@ -1,8 +1,8 @@
 """Fixtures shared by the pipeline tests: ONE tiny checkpoint set per session.
 
-Every end-to-end test on generated tiny checkpoints uses `tiny_sets` (both versions, seed 0), written once into the
-session's base temp folder; the top-level distilled tests write the same set to the same folder, which
-`make_tiny_checkpoints` then reuses instead of regenerating.
+Every end-to-end test on generated tiny checkpoint files (the CLI tests, Gemma, file-level errors) uses `tiny_sets`
+(both versions, seed 0), written once into the session's base temp folder. Tests of pipeline behaviour build the
+pipelines from in-memory components instead (`pipelines/conftest.py`, the shared pipeline tester).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 
 from ltx_core.testing.tiny_checkpoints import VERSIONS, make_tiny_checkpoints
 
-TINY_FOLDER = "tiny_sets"  # under the session's base temp folder (shared with tests/test_distilled_tiny.py)
+TINY_FOLDER = "tiny_sets"  # under the session's base temp folder
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,6 @@ from ltx_core.loader import LoraSpec
 from ltx_pipelines.cli.commands import build_app
 from ltx_pipelines.keyframe_interpolation import KeyframeInterpolationPipeline
 from ltx_pipelines.ti2vid_two_stages import TI2VidTwoStagesPipeline
-from ltx_pipelines.utils.blocks import PromptEncoder
 from ltx_pipelines.utils.helpers import ImageConditioningInput
 
 HEIGHT, WIDTH, FRAMES, FPS = 64, 128, 9, 24.0
@@ -83,12 +82,13 @@ def test_cli_writes_mp4_with_audio(tiny_sets: dict[str, Path], images: list[Path
     assert result.exit_code == 2 and "valid: 0 to 8" in message and not bad.exists()
 
 
-def test_keyframes_are_appended_in_both_stages(tiny_sets: dict[str, Path], images: list[Path]) -> None:
-    folder = tiny_sets["ltx23"]
-    contexts = tuple(PromptEncoder(folder / "dev.safetensors", folder / "gemma", device="cpu")(["a fox", "blurry"]))
+def test_keyframes_are_appended_in_both_stages(components: Any, images: list[Path]) -> None:
+    contexts = (components.positive, components.negative)  # in-memory components: no Gemma, no checkpoint file
     given = [ImageConditioningInput(images[0], 0, 1.0), ImageConditioningInput(images[1], 8, 1.0)]
-    keyframes = _run(_pipeline(KeyframeInterpolationPipeline, folder), contexts, given)  # type: ignore[arg-type]
-    replaced = _run(_pipeline(TI2VidTwoStagesPipeline, folder), contexts, given)  # type: ignore[arg-type]
+    keyframes = _run(KeyframeInterpolationPipeline(components.dev, [components.lora], components.dev, None,
+                                                   device="cpu"), contexts, given)  # fmt: skip
+    replaced = _run(TI2VidTwoStagesPipeline(components.dev, [components.lora], components.dev, None, device="cpu"),
+                    contexts, given)  # fmt: skip
     for stage, scale in (("stage1", 2), ("stage2", 1)):
         f, h, w = (FRAMES - 1) // 8 + 1, HEIGHT // 32 // scale, WIDTH // 32 // scale
         grid, per_image = f * h * w, h * w
@@ -107,4 +107,5 @@ def test_keyframes_are_appended_in_both_stages(tiny_sets: dict[str, Path], image
         assert torch.all(mask[:per_image] == 0) and torch.all(mask[per_image:grid] == 1)
         assert keyframes[f"{stage}_video_latent"].shape == replaced[f"{stage}_video_latent"].shape
     with pytest.raises(InputError, match="valid: 0 to 8"):
-        _run(_pipeline(KeyframeInterpolationPipeline, folder), contexts, [ImageConditioningInput(images[0], -1, 1.0)])  # type: ignore[arg-type]
+        pipeline = KeyframeInterpolationPipeline(components.dev, [components.lora], components.dev, None, device="cpu")
+        _run(pipeline, contexts, [ImageConditioningInput(images[0], -1, 1.0)])  # type: ignore[arg-type]

@@ -1,12 +1,13 @@
-"""Retake and A2Vid end to end on a generated tiny LTX-2.3 checkpoint set: the MP4s they write, determinism, what is
-kept and what is regenerated, the soundtrack handling (window, mono, too short, silent, missing, unreadable), and
-one-line errors with exit code 2 and no file for each class of bad input.
+"""Retake and A2Vid end to end on a generated tiny LTX-2.3 checkpoint set: the MP4s they write, what is kept and
+what is regenerated, the soundtrack handling (window, mono, too short, silent, missing, unreadable), and one-line
+errors with exit code 2 and no file for each class of bad input (determinism and shapes: the shared pipeline tester).
 """
 
 from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -15,14 +16,12 @@ import torch
 from typer.testing import CliRunner
 
 from ltx_core.errors import InputError
-from ltx_core.loader import LoraSpec
 from ltx_core.types import Audio
 from ltx_pipelines.a2vid_two_stage import A2VidPipelineTwoStage
 from ltx_pipelines.cli.commands import build_app
 from ltx_pipelines.media.mp4 import write_mp4
 from ltx_pipelines.media.video import VideoClip
 from ltx_pipelines.retake import RetakePipeline
-from ltx_pipelines.utils.blocks import PromptEncoder
 
 SIZE, FRAMES, FPS = 64, 9, 24.0  # 2 latent frames: [0, 1/24) and [1/24, 9/24) s
 WINDOW = (0.1, 0.3)  # overlaps latent frame 1 only
@@ -121,20 +120,14 @@ def test_retake_cli_full_model_keeping_audio(tiny: Path, media: dict[str, Path],
     assert _read_mp4(out) == (FRAMES, SIZE, SIZE, FPS, 2)
 
 
-def test_retake_keeps_outside_and_regenerates_inside(tiny: Path) -> None:
-    ckpt = tiny / "distilled.safetensors"
-    contexts = PromptEncoder(ckpt, tiny / "gemma", device="cpu")(["a fox"])[0]
-    pipeline = RetakePipeline(ckpt, None, device="cpu", cache_transformer=True)
+def test_retake_keeps_outside_and_regenerates_inside(components: Any) -> None:
+    contexts = components.positive
+    pipeline = RetakePipeline(components.distilled, None, device="cpu", cache_transformer=True)
     clip, audio = VideoClip(_frames(), FPS), Audio(_tones(FRAMES / FPS), RATE)
-    runs = []
-    for seed in (3, 3):
-        recorded: dict[str, torch.Tensor] = {}
-        result = pipeline(clip, contexts, *WINDOW, seed, source_audio=audio, record=recorded.__setitem__)
-        frames = torch.cat(list(result.video))
-        assert frames.shape == (FRAMES, SIZE, SIZE, 3)
-        runs.append((result.video_latent, result.audio_latent, frames, recorded))
-    assert all(torch.equal(a, b) for a, b in zip(runs[0][:3], runs[1][:3], strict=True))  # same seed, same result
-    video_latent, audio_latent, _, rec = runs[0]
+    rec: dict[str, torch.Tensor] = {}
+    result = pipeline(clip, contexts, *WINDOW, 3, source_audio=audio, record=rec.__setitem__)
+    result.video.close()
+    video_latent, audio_latent = result.video_latent, result.audio_latent
     source = rec["source_video_latent"]
     assert torch.equal(video_latent[:, :, 0], source[:, :, 0])  # the kept latent frame: exactly the source's
     assert not torch.allclose(video_latent[:, :, 1], source[:, :, 1], atol=0.1)  # the window: regenerated
@@ -144,10 +137,9 @@ def test_retake_keeps_outside_and_regenerates_inside(tiny: Path) -> None:
     assert torch.equal(kept_audio, rec["source_audio_latent"][0, :, keep])
 
 
-def test_retake_options(tiny: Path) -> None:
-    ckpt = tiny / "distilled.safetensors"
-    contexts = PromptEncoder(ckpt, tiny / "gemma", device="cpu")(["a fox"])[0]
-    pipeline = RetakePipeline(ckpt, None, device="cpu", cache_transformer=True)
+def test_retake_options(components: Any) -> None:
+    contexts = components.positive
+    pipeline = RetakePipeline(components.distilled, None, device="cpu", cache_transformer=True)
     clip, audio = VideoClip(_frames(), FPS), Audio(_tones(FRAMES / FPS), RATE)
     recorded: dict[str, torch.Tensor] = {}
     result = pipeline(
@@ -205,18 +197,14 @@ def test_retake_bad_input_exit_2(tiny: Path, media: dict[str, Path], tmp_path: P
 
 
 @pytest.fixture(scope="module")
-def a2vid(tiny: Path) -> A2VidPipelineTwoStage:
-    lora = [LoraSpec(tiny / "distilled_lora.safetensors", 0.8)]
-    return A2VidPipelineTwoStage(
-        tiny / "dev.safetensors", lora, tiny / "spatial_upsampler_x2.safetensors", tiny / "gemma", device="cpu"
-    )
+def a2vid(components: Any) -> A2VidPipelineTwoStage:
+    return A2VidPipelineTwoStage(components.dev, [components.lora], components.dev, None, device="cpu")
 
 
 @pytest.fixture(scope="module")
-def prompts(tiny: Path) -> dict[str, object]:
-    """Prompt and negative prompt encoded once with the full checkpoint's text path (Gemma is slow to build)."""
-    positive, negative = PromptEncoder(tiny / "dev.safetensors", tiny / "gemma", device="cpu")(["a fox", "blurry"])
-    return {"prompt": positive, "negative_prompt": negative}
+def prompts(components: Any) -> dict[str, object]:
+    """Precomputed prompt and negative prompt (the shared tester's in-memory contexts)."""
+    return {"prompt": components.positive, "negative_prompt": components.negative}
 
 
 _GUIDE = ["--video-stg-blocks", "1", "--audio-stg-blocks", "1", "--num-inference-steps", "2"]
@@ -246,24 +234,19 @@ def test_a2vid_cli_writes_mp4_with_the_soundtrack(tiny: Path, media: dict[str, P
     assert [p.name for p in tmp_path.iterdir()] == ["out.mp4"]
 
 
-def test_a2vid_returns_the_input_audio_and_is_deterministic(a2vid: A2VidPipelineTwoStage, prompts: dict) -> None:
+def test_a2vid_returns_the_input_audio_window_frozen(a2vid: A2VidPipelineTwoStage, prompts: dict) -> None:
     wave = _tones(1.0)
-    runs = []
-    for _ in range(2):
-        recorded: dict[str, torch.Tensor] = {}
-        result = a2vid(
-            prompts["prompt"], 5, SIZE, SIZE, FRAMES, FPS, Audio(wave, RATE), num_inference_steps=2,
-            negative_prompt=prompts["negative_prompt"],
-            audio_start_time=0.25, audio_max_duration=0.5, record=recorded.__setitem__,
-        )  # fmt: skip
-        frames = torch.cat(list(result.video))
-        runs.append((frames, result.video_latent))
-        assert torch.equal(result.audio.waveform, wave[:, 4000:12000]) and result.audio.sampling_rate == RATE
-        for stage in (1, 2):  # frozen: never noised, never changed
-            clean = recorded[f"stage{stage}_audio_clean_latent"]
-            assert torch.equal(recorded[f"stage{stage}_audio_final_tokens"], clean)
-    assert frames.shape == (FRAMES, SIZE, SIZE, 3)
-    assert torch.equal(runs[0][0], runs[1][0]) and torch.equal(runs[0][1], runs[1][1])
+    recorded: dict[str, torch.Tensor] = {}
+    result = a2vid(
+        prompts["prompt"], 5, SIZE, SIZE, FRAMES, FPS, Audio(wave, RATE), num_inference_steps=2,
+        negative_prompt=prompts["negative_prompt"],
+        audio_start_time=0.25, audio_max_duration=0.5, record=recorded.__setitem__,
+    )  # fmt: skip
+    result.video.close()
+    assert torch.equal(result.audio.waveform, wave[:, 4000:12000]) and result.audio.sampling_rate == RATE
+    for stage in (1, 2):  # frozen: never noised, never changed
+        clean = recorded[f"stage{stage}_audio_clean_latent"]
+        assert torch.equal(recorded[f"stage{stage}_audio_final_tokens"], clean)
 
 
 def test_a2vid_mono_and_short_audio(a2vid: A2VidPipelineTwoStage, prompts: dict) -> None:

@@ -41,9 +41,7 @@ class ImageConditioner(MediaConditioner[VideoEncodeFn]):
     """The video VAE encoder; `encode(pixels, tiling=None)`."""
 
     def _load(self) -> nn.Module:
-        from ltx_core.model.video_vae import load_video_encoder
-
-        return load_video_encoder(self.checkpoint, dtype=self.dtype, device=self.device)
+        return self._build("video_encoder")
 
     def _encode_fn(self, encoder: Any) -> VideoEncodeFn:
         from ltx_core.model.video_vae import encode_video
@@ -55,9 +53,7 @@ class AudioConditioner(MediaConditioner[AudioEncodeFn]):
     """The audio VAE encoder; `encode(waveform, sample_rate)`."""
 
     def _load(self) -> nn.Module:
-        from ltx_core.model.audio_vae import load_audio_encoder
-
-        return load_audio_encoder(self.checkpoint, dtype=self.dtype, device=self.device)
+        return self._build("audio_encoder")
 
     def _encode_fn(self, encoder: Any) -> AudioEncodeFn:
         from ltx_core.model.audio_vae import encode_audio

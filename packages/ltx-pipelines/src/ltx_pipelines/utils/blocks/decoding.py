@@ -81,12 +81,10 @@ class VideoDecoder(ModelBlock):
     def __call__(
         self, latent: torch.Tensor, tiling_config: Any = None, generator: torch.Generator | None = None
     ) -> FrameChunks:
-        from ltx_core.model.video_vae import decode_video, load_video_decoder
+        from ltx_core.model.video_vae import decode_video
 
         def build() -> nn.Module:
-            return load_video_decoder(
-                self.checkpoint, dtype=self.dtype, device=self.device, memory_efficient=self.memory_efficient
-            )
+            return self._build("video_decoder", memory_efficient=self.memory_efficient)
 
         kept = self.models.keep or self.models.is_built
         decoder = self.models.get(build) if kept else build()
@@ -99,11 +97,10 @@ class AudioDecoder(ModelBlock):
     """Audio latent → waveform: the audio VAE decoder and the vocoder, built together, freed together."""
 
     def __call__(self, latent: torch.Tensor) -> Audio:
-        from ltx_core.model.audio_vae import decode_audio, load_audio_decoder, load_vocoder
+        from ltx_core.model.audio_vae import decode_audio
 
         def build() -> tuple[nn.Module, nn.Module]:
-            decoder = load_audio_decoder(self.checkpoint, dtype=self.dtype, device=self.device)
-            return decoder, load_vocoder(self.checkpoint, dtype=self.dtype, device=self.device)
+            return self._build("audio_decoder"), self._build("vocoder")
 
         with self.models.use(build) as (decoder, vocoder):
             waveform, rate = decode_audio(decoder, vocoder, latent)  # type: ignore[arg-type]

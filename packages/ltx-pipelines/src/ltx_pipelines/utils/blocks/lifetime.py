@@ -7,7 +7,7 @@ import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import torch
 from torch import nn
@@ -17,6 +17,51 @@ from ltx_core.loader import Checkpoint, release
 
 T = TypeVar("T")
 CheckpointLike = str | Path | Checkpoint
+
+
+@runtime_checkable
+class ModelSource(Protocol):
+    """Where a block's models come from. The default (`CheckpointSource`) loads them from the checkpoint files; a
+    test passes an object with the same `build` (e.g. `ltx_core.testing.in_memory.InMemoryModels`, random tiny
+    modules made in memory) wherever a checkpoint is taken, and every block then builds from it, reading no file.
+
+    `component` is one of `COMPONENTS`; `options` are the component's own (`loras` for the transformer,
+    `memory_efficient` for the video decoder)."""
+
+    def build(
+        self, component: str, *, dtype: torch.dtype | None, device: torch.device, **options: Any
+    ) -> nn.Module: ...
+
+
+COMPONENTS = ("transformer", "video_encoder", "video_decoder", "per_channel_statistics", "audio_encoder",
+              "audio_decoder", "vocoder", "upsampler")  # fmt: skip
+
+
+class CheckpointSource:
+    """The models of one checkpoint file (or shards), each through its strict `ltx_core` loader."""
+
+    def __init__(self, checkpoint: CheckpointLike) -> None:
+        self.checkpoint = checkpoint
+
+    def build(self, component: str, *, dtype: torch.dtype | None, device: torch.device, **options: Any) -> nn.Module:
+        from ltx_core.model import audio_vae, transformer, upsampler, video_vae
+
+        loaders: dict[str, Callable[..., nn.Module]] = {
+            "transformer": transformer.load_transformer,
+            "video_encoder": video_vae.load_video_encoder,
+            "video_decoder": video_vae.load_video_decoder,
+            "per_channel_statistics": video_vae.load_per_channel_statistics,
+            "audio_encoder": audio_vae.load_audio_encoder,
+            "audio_decoder": audio_vae.load_audio_decoder,
+            "vocoder": audio_vae.load_vocoder,
+            "upsampler": upsampler.load_upsampler,
+        }
+        return loaders[component](self.checkpoint, dtype=dtype, device=device, **options)
+
+
+def model_source(checkpoint: CheckpointLike | ModelSource) -> ModelSource:
+    """`checkpoint` itself when it builds models (a `ModelSource`), else its `CheckpointSource`."""
+    return checkpoint if isinstance(checkpoint, ModelSource) else CheckpointSource(checkpoint)
 
 
 def default_device() -> torch.device:
@@ -110,8 +155,9 @@ class KeptModels:
 
 
 class ModelBlock:
-    """A block of one checkpoint: where and in which dtype its models are built, and how long they live
-    (`models`: built for each call and freed after, unless `models.keep`)."""
+    """A block of one checkpoint: where and in which dtype its models are built, where from (`source`: the
+    checkpoint's loaders, or the checkpoint itself when it is a `ModelSource`), and how long they live (`models`:
+    built for each call and freed after, unless `models.keep`)."""
 
     def __init__(
         self,
@@ -121,6 +167,11 @@ class ModelBlock:
         device: torch.device | str | None = None,
     ) -> None:
         self.checkpoint = checkpoint
+        self.source = model_source(checkpoint)
         self.dtype = dtype
         self.device = resolve_device(device)
         self.models = KeptModels()
+
+    def _build(self, component: str, **options: Any) -> nn.Module:
+        """`component` from this block's source, on its device, in its dtype."""
+        return self.source.build(component, dtype=self.dtype, device=self.device, **options)

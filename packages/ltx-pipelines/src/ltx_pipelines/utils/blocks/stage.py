@@ -20,7 +20,7 @@ from ltx_core.errors import CheckpointError, InputError
 from ltx_core.loader import LoraSpec, open_checkpoint
 from ltx_core.model.transformer import X0Model
 from ltx_core.types import AudioLatentShape, LatentState, VideoLatentShape, VideoPixelShape
-from ltx_pipelines.utils.blocks.lifetime import CheckpointLike, free, resolve_device
+from ltx_pipelines.utils.blocks.lifetime import CheckpointLike, free, model_source, resolve_device
 from ltx_pipelines.utils.denoisers import Denoiser, Schedule
 from ltx_pipelines.utils.recording import CallRecorder, Recorder
 from ltx_pipelines.utils.samplers import Loop, LoopState, StepCallback, callbacks, euler_loop, progress_callback
@@ -117,6 +117,7 @@ class DiffusionStage:
         runtime: TransformerRuntime = PLAIN_RUNTIME,
     ) -> None:
         self.checkpoint = checkpoint
+        self.source = model_source(checkpoint)  # the plain runtime builds through it (the checkpoint's loader)
         self.loras = tuple(loras)
         self.dtype = dtype  # latent / state dtype
         self.transformer_dtype = transformer_dtype  # None: the checkpoint's stored dtype (as official)
@@ -151,7 +152,6 @@ class DiffusionStage:
 
     def _build(self) -> X0Model:
         from ltx_core.loader import fuse_loras_into_model
-        from ltx_core.model.transformer import load_transformer
 
         if not self._effective_runtime().is_plain:
             from ltx_core.offload.streaming import load_transformer_for_inference
@@ -169,15 +169,16 @@ class DiffusionStage:
             self._touched, self._model_loras = [], self.loras
             return X0Model(inner).eval()
         if not self.cache:  # fused while loading: one pass over the weights
-            model = load_transformer(
-                self.checkpoint, dtype=self.transformer_dtype, device=self.device, loras=self.loras
-            )
+            model = self._load_transformer(self.loras)
             self._touched = []
         else:  # fused after loading, remembering which weights changed so another LoRA set can replace them
-            model = load_transformer(self.checkpoint, dtype=self.transformer_dtype, device=self.device)
+            model = self._load_transformer(())
             self._touched = fuse_loras_into_model(model, self.loras, self.transformer_dtype) if self.loras else []
         self._model_loras = self.loras
         return X0Model(model).to(self.device).eval()
+
+    def _load_transformer(self, loras: Sequence[LoraSpec]) -> Any:
+        return self.source.build("transformer", dtype=self.transformer_dtype, device=self.device, loras=loras)
 
     def _swap_loras(self, model: X0Model) -> None:
         from ltx_core.loader import fuse_loras_into_model, restore_weights

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ltx_pipelines.utils.blocks.lifetime import CheckpointLike, ModelBlock
+from ltx_pipelines.utils.blocks.lifetime import CheckpointLike, ModelBlock, model_source
 
 
 class VideoUpsampler(ModelBlock):
@@ -21,14 +21,14 @@ class VideoUpsampler(ModelBlock):
     ) -> None:
         super().__init__(checkpoint, dtype=dtype, device=device)
         self.upsampler_path = upsampler_path
+        self.upsampler_source = model_source(upsampler_path)
 
     def __call__(self, latent: torch.Tensor) -> torch.Tensor:
-        from ltx_core.model.upsampler import load_upsampler, upsample_video
-        from ltx_core.model.video_vae import load_per_channel_statistics
+        from ltx_core.model.upsampler import upsample_video
 
         def build() -> tuple[nn.Module, nn.Module]:
-            stats = load_per_channel_statistics(self.checkpoint, dtype=self.dtype, device=self.device)
-            return stats, load_upsampler(self.upsampler_path, dtype=self.dtype, device=self.device)
+            stats = self._build("per_channel_statistics")
+            return stats, self.upsampler_source.build("upsampler", dtype=self.dtype, device=self.device)
 
         with self.models.use(build) as (stats, upsampler):
             return upsample_video(latent, upsampler, stats)  # type: ignore[arg-type]

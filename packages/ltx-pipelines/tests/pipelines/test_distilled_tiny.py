@@ -1,5 +1,5 @@
-"""The distilled pipeline end to end on generated tiny checkpoints (both versions): the MP4 it writes, determinism,
-encode-once-generate-many, and the command line's answer to each class of bad input (one line, exit code, no file).
+"""The distilled pipeline end to end on generated tiny checkpoints (both versions): the MP4 it writes, image
+conditioning, and the command line's answer to each class of bad input (one line, exit code, no file).
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -23,7 +24,6 @@ from ltx_core.loader import SafetensorsFile
 from ltx_core.testing.tiny_checkpoints import VERSIONS, make_tiny_checkpoints
 from ltx_pipelines.cli.commands import build_app
 from ltx_pipelines.distilled import DistilledPipeline
-from ltx_pipelines.utils.blocks import PromptEncoder
 from ltx_pipelines.utils.helpers import ImageConditioningInput
 
 HEIGHT, WIDTH, FRAMES, FPS = 64, 128, 9, 24.0  # smallest two-stage size the reflect-padded LTX-2 decoder takes
@@ -32,12 +32,6 @@ HEIGHT, WIDTH, FRAMES, FPS = 64, 128, 9, 24.0  # smallest two-stage size the ref
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("distilled_tiny")  # this module's own files (broken copies)
-
-
-@pytest.fixture(scope="module")
-def tiny_sets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    # The folder the pipeline tests' session fixture uses (packages/ltx-pipelines/tests/conftest.py): generated once.
-    return make_tiny_checkpoints(tmp_path_factory.getbasetemp() / "tiny_sets", VERSIONS, seed=0)
 
 
 def _args(folder: Path, out: Path, *extra: str, ckpt: Path | None = None) -> list[str]:
@@ -79,31 +73,13 @@ def test_cli_writes_mp4_with_audio(tiny_sets: dict[str, Path], tmp_path: Path, v
     assert [p.name for p in out.parent.iterdir()] == ["out.mp4"]  # no temporary file left
 
 
-def test_same_seed_twice_identical_and_contexts_reused(tiny_sets: dict[str, Path]) -> None:
-    folder = tiny_sets["ltx2"]
-    ckpt = folder / "distilled.safetensors"
-    contexts = PromptEncoder(ckpt, folder / "gemma", device="cpu")(["a red fox in the snow"])[0]
-    pipeline = DistilledPipeline(ckpt, None, folder / "spatial_upsampler_x2.safetensors", device="cpu")
-    runs = []
-    for seed in (5, 5, 6):
-        result = pipeline(contexts, seed=seed, height=HEIGHT, width=WIDTH, num_frames=FRAMES, frame_rate=FPS)
-        frames = torch.cat(list(result.video))
-        assert frames.shape == (FRAMES, HEIGHT, WIDTH, 3) and torch.isfinite(frames.float()).all()
-        runs.append((frames, result.audio.waveform))
-    assert torch.equal(runs[0][0], runs[1][0]) and torch.equal(runs[0][1], runs[1][1])
-    assert not torch.equal(runs[0][1], runs[2][1])  # another seed, other noise
-
-
-def test_image_conditioning_runs(tiny_sets: dict[str, Path], tmp_path: Path) -> None:
-    folder = tiny_sets["ltx23"]
+def test_image_conditioning_runs(components: Any, tmp_path: Path) -> None:
     image = tmp_path / "in.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 70, 3), dtype=np.uint8)).save(image)
-    pipeline = DistilledPipeline(
-        folder / "distilled.safetensors", folder / "gemma", folder / "spatial_upsampler_x2.safetensors", device="cpu"
-    )
+    pipeline = DistilledPipeline(components.distilled, None, components.distilled, device="cpu")  # in memory
     recorded: dict[str, torch.Tensor] = {}
     result = pipeline(
-        "a red fox",
+        components.positive,
         seed=1,
         height=HEIGHT,
         width=WIDTH,
