@@ -8,8 +8,8 @@ are built when a block is called and freed after (see the `blocks` package).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, TypedDict, Unpack
 
@@ -200,6 +200,24 @@ class PipelineBase:
         for block in self._blocks():
             block.models.release()
 
+    def run_jobs(self, jobs: Iterable[Any]) -> Iterator[tuple[dict[str, Any], Any]]:
+        """Many calls in one residency: each job holds the keyword arguments of `__call__` (a dict or a dataclass).
+        The text prompts of every job (those Gemma does not rewrite first) are encoded up front, in one Gemma
+        residency, then every other model stays built from job to job; yields `(job, result)` as each finishes (use
+        or close a result's `video` before asking for the next). Models are freed at the end unless `keep_models`
+        was already set. Each result is bitwise the one its job gives alone."""
+        jobs = [_job_arguments(job) for job in jobs]
+        texts = [job[key] for job in jobs if not job.get("enhance_prompt")
+                 for key in ("prompt", "negative_prompt") if isinstance(job.get(key), str)]  # fmt: skip
+        kept = self.keep_models
+        self.prompt_encoder.encode_ahead(texts)
+        self.keep_models = True
+        try:
+            for job in jobs:
+                yield job, self(**job)
+        finally:
+            self.keep_models = kept
+
     def _run(
         self,
         seed: int,
@@ -337,3 +355,11 @@ class TwoStageGuidedBase(GuidedPipelineBase):
                          **options)  # fmt: skip
         self.stage_1 = self._stage(stage_1_loras)
         self.stage_2 = self._stage(stage_2_loras)
+
+
+def _job_arguments(job: Any) -> dict[str, Any]:
+    """A job's keyword arguments: a dict as it is, a dataclass field by field (not deep: a `PromptContexts` value
+    stays one)."""
+    if is_dataclass(job) and not isinstance(job, type):
+        return {f.name: getattr(job, f.name) for f in fields(job)}
+    return dict(job)
