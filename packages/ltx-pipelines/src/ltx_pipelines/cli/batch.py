@@ -151,6 +151,9 @@ def _run(args: CommonArgs, state: BatchState, log: ResultsLog) -> None:
             print_error(str(entry))
             log.append(JobResult(entry.line, "failed", "", None, 0.0, entry.error))
     todo = sorted(state.collected, key=lambda c: _group_key(c.args))  # stable: file order within a group
+    group_prompts: dict[str, dict[str, None]] = {}  # group → the texts its jobs encode (Gemma once per group)
+    for item in todo:
+        group_prompts.setdefault(_group_key(item.args), {}).update(dict.fromkeys(_prompts(item.args)))
     start, spent = time.perf_counter(), 0.0
     for index in claimed(len(todo), ranks.store, key=f"{log.path}/next"):
         number, item = index + 1, todo[index]
@@ -161,8 +164,7 @@ def _run(args: CommonArgs, state: BatchState, log: ResultsLog) -> None:
             log.append(JobResult(job.line, "skipped", str(path), item.args.seed))
             console.print(f"{label}: {path} exists, skipped")
             continue
-        state.prompts = dict.fromkeys(p for c in todo if _group_key(c.args) == _group_key(item.args)
-                                      for p in _prompts(c.args))  # fmt: skip
+        state.prompts = group_prompts[_group_key(item.args)]
         left = (len(todo) - number + 1) / ranks.world
         eta = "" if not counts["done"] else f", about {spent / counts['done'] * left:.0f} s left"
         console.print(f"{label}: {path.name}{eta}")
