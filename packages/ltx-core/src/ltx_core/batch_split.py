@@ -51,6 +51,25 @@ def _cat(outputs: list[torch.Tensor | None]) -> torch.Tensor | None:
     return torch.cat([o for o in outputs if o is not None], dim=0)
 
 
+def batch_size(video: Modality | None, audio: Modality | None) -> int:
+    present = video if video is not None else audio
+    if present is None:
+        raise ValueError("at least one of video and audio must be given")
+    return int(present.latent.shape[0])
+
+
+def split_batch(
+    video: Modality | None,
+    audio: Modality | None,
+    perturbations: BatchedPerturbationConfig | None,
+    max_batch_size: int,
+) -> list[tuple[Modality | None, Modality | None, BatchedPerturbationConfig | None]]:
+    """The call's (video, audio, perturbations) cut into chunks of at most `max_batch_size` rows, in batch order."""
+    sizes = _chunk_sizes(batch_size(video, audio), max_batch_size)
+    ptbs = perturbations.split(sizes) if perturbations is not None else [None] * len(sizes)
+    return list(zip(_split_modality(video, sizes), _split_modality(audio, sizes), ptbs, strict=True))
+
+
 class BatchSplitAdapter:
     """Same call signature as the wrapped model; other attributes are proxied to it."""
 
@@ -69,15 +88,7 @@ class BatchSplitAdapter:
         audio: Modality | None,
         perturbations: BatchedPerturbationConfig | None = None,
     ) -> X0Output:
-        present = video if video is not None else audio
-        if present is None:
-            raise ValueError("at least one of video and audio must be given")
-        batch = present.latent.shape[0]
-        if batch <= self.max_batch_size:
+        if batch_size(video, audio) <= self.max_batch_size:
             return self.model(video, audio, perturbations)
-        sizes = _chunk_sizes(batch, self.max_batch_size)
-        videos = _split_modality(video, sizes)
-        audios = _split_modality(audio, sizes)
-        ptbs = perturbations.split(sizes) if perturbations is not None else [None] * len(sizes)
-        outs = [self.model(v, a, p) for v, a, p in zip(videos, audios, ptbs, strict=True)]
+        outs = [self.model(*chunk) for chunk in split_batch(video, audio, perturbations, self.max_batch_size)]
         return _cat([o[0] for o in outs]), _cat([o[1] for o in outs])

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from ltx_core.batch_split import X0Callable, X0Output, _chunk_sizes, _split_modality
+from ltx_core.batch_split import X0Callable, X0Output, batch_size, split_batch
 from ltx_core.guidance.perturbations import BatchedPerturbationConfig
 from ltx_core.model.transformer.modality import Modality
 
@@ -41,13 +41,9 @@ class GuidanceParallelAdapter:
         audio: Modality | None,
         perturbations: BatchedPerturbationConfig | None = None,
     ) -> X0Output:
-        present = video if video is not None else audio
-        if present is None:
-            raise ValueError("at least one of video and audio must be given")
-        sizes = _chunk_sizes(present.latent.shape[0], self.max_batch_size)
-        videos, audios = _split_modality(video, sizes), _split_modality(audio, sizes)
-        ptbs = perturbations.split(sizes) if perturbations is not None else [None] * len(sizes)
-        mine = {c: self.model(videos[c], audios[c], ptbs[c]) for c in range(len(sizes)) if c % self.count == self.index}
+        chunks = split_batch(video, audio, perturbations, self.max_batch_size)
+        sizes = [batch_size(v, a) for v, a, _ in chunks]
+        mine = {c: self.model(*chunk) for c, chunk in enumerate(chunks) if c % self.count == self.index}
         return self._gathered(video, mine, sizes, 0), self._gathered(audio, mine, sizes, 1)
 
     def _gathered(
