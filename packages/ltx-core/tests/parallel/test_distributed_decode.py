@@ -18,8 +18,7 @@ from ltx_core.testing.parallel_cases import decode_case_latent, decode_case_tili
 CASES = sorted((golden_dir() / "cases").glob("*/video_vae_decode_tiled.safetensors")) if golden_dir().exists() else []
 
 
-@pytest.mark.parametrize("world", [2, 3])
-@pytest.mark.parametrize("seed", [None, 0])
+@pytest.mark.parametrize(("world", "seed"), [(2, None), (3, None), (3, 0)])
 def test_tiles_over_ranks_are_bitwise_the_tiled_decode(world: int, seed: int | None, golden: Path) -> None:
     if not CASES:
         pytest.skip("no golden tiled-decode case")

@@ -12,20 +12,25 @@ import torch
 from ltx_core.testing.distributed import run_ranks
 from ltx_core.testing.golden import golden_dir, load_case, report
 from ltx_core.testing.parallel_cases import sharded_weight_cases
-from ltx_core.testing.transformer_cases import case_model, run_case
+from ltx_core.testing.transformer_cases import case_model, case_model_loras, run_case
 
 NAMES = ("transformer_forward", "transformer_lora", "transformer_stg_mixed")
 CASES = sorted(p for p in (golden_dir() / "cases").glob("*/transformer_*.safetensors") if p.stem in NAMES)
 
 
-@pytest.mark.parametrize(("world", "sequence_parallel"), [(2, False), (3, False), (2, True)])
-def test_sharded_blocks_match_one_process(world: int, sequence_parallel: bool, golden: Path) -> None:
+@pytest.mark.parametrize(
+    ("world", "sequence_parallel", "quantization"), [(3, False, None), (2, True, None), (2, False, "fp8-cast")]
+)  # fmt: skip
+def test_sharded_blocks_match_one_process(
+    world: int, sequence_parallel: bool, quantization: str | None, golden: Path
+) -> None:
     if not CASES:
         pytest.skip("no golden transformer cases")
-    results = run_ranks(sharded_weight_cases, world, [str(p) for p in CASES], sequence_parallel, timeout=300)
+    paths = [str(p) for p in CASES]
+    results = run_ranks(sharded_weight_cases, world, paths, sequence_parallel, quantization, timeout=300)
     for path in CASES:
         case = load_case(path)
-        model = case_model(case, path.parents[2])
+        model = _one_process_model(case, path, quantization)
         expected = run_case(model, case)
         full = sum(p.numel() * p.element_size() for p in model.parameters())
         blocks = sum(p.numel() * p.element_size() for p in model.transformer_blocks.parameters())
@@ -38,3 +43,15 @@ def test_sharded_blocks_match_one_process(world: int, sequence_parallel: bool, g
                     report(f"{path.parent.name}/{path.stem}.{name} [sharded, sequence {world}]", got, value, 1e-5)
                 else:
                     assert torch.equal(got, value), f"{path.stem}.{name} rank {rank}"
+
+
+def _one_process_model(case: object, path: Path, quantization: str | None) -> torch.nn.Module:
+    """The case's transformer in one process: as the golden tests load it, or with fp8-cast as the resident loader
+    (the `--quantization fp8-cast --offload none` model) loads it."""
+    if quantization is None:
+        return case_model(case, path.parents[2])
+    from ltx_core.offload.streaming.build import load_resident_transformer
+
+    golden = path.parents[2]
+    return load_resident_transformer(golden / case.params["checkpoint"], loras=case_model_loras(case, golden),
+                                     quantization=quantization)  # type: ignore[attr-defined]  # fmt: skip

@@ -15,18 +15,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from ltx_core.loader import LoraSpec
 from ltx_core.testing.golden import GoldenCase, golden_dir, load_case
-from ltx_pipelines.testing.golden_replay import (
-    Bf16Steps,
-    Tolerance,
-    assert_recorded_match,
-    golden_contexts,
-    guider_params,
-)
-from ltx_pipelines.utils.helpers import ImageConditioningInput
+from ltx_pipelines.testing.golden_replay import Bf16Steps, Tolerance, assert_recorded_match
+from ltx_pipelines.testing.guided_cases import GUIDED_PIPELINES, run_guided_case
 
-PIPELINES = ("ti2vid_one_stage", "ti2vid_two_stages", "ti2vid_two_stages_hq", "keyframe_interpolation")
 EXACT = ("_noise", "_positions", "_denoise_mask", "sigmas", "calls_sigma", "calls_step_index", "_skipped")
 
 # README 7.7, absolute (bf16 values of magnitude ~1), 1 vs 2 threads in the official run.
@@ -39,70 +31,13 @@ def _cases() -> list[Path]:
     e2e = golden_dir() / "e2e"
     if not e2e.exists():
         return []
-    return sorted(
-        p for p in e2e.glob("*.safetensors") if "tiny" not in p.name and any(f"_{k}_" in p.name for k in PIPELINES)
-    )
-
-
-def _images(case: GoldenCase) -> list[ImageConditioningInput]:
-    spec = case.params.get("image_conditioning") or []
-    specs = spec if isinstance(spec, list) else [spec]
-    out = []
-    for i, s in enumerate(specs):
-        key = "image_after_crf" if not isinstance(spec, list) else f"image_after_crf_{i}"
-        out.append(ImageConditioningInput(case.inputs[key].numpy(), s["frame_idx"], s["strength"], 0))  # CRF done
-    return out
-
-
-def _pipeline(case: GoldenCase, e2e: Path) -> object:
-    p = case.params
-    ckpt = e2e / p["checkpoint"]
-    lora = p.get("distilled_lora")
-    if p["pipeline"] == "ti2vid_one_stage":
-        from ltx_pipelines.ti2vid_one_stage import TI2VidOneStagePipeline
-
-        return TI2VidOneStagePipeline(ckpt, None, device="cpu")
-    if p["pipeline"] == "ti2vid_two_stages_hq":
-        from ltx_pipelines.ti2vid_two_stages_hq import TI2VidTwoStagesHQPipeline
-
-        return TI2VidTwoStagesHQPipeline(
-            ckpt, [LoraSpec(e2e / lora["file"])], lora["stage_1_strength"], lora["stage_2_strength"],
-            e2e / p["upsampler"], None, device="cpu",
-        )  # fmt: skip
-    if p["pipeline"] == "keyframe_interpolation":
-        from ltx_pipelines.keyframe_interpolation import KeyframeInterpolationPipeline as cls
-    else:
-        from ltx_pipelines.ti2vid_two_stages import TI2VidTwoStagesPipeline as cls
-    assert lora["stage_1_strength"] is None  # the distilled LoRA is a stage-2 LoRA here
-    return cls(ckpt, [LoraSpec(e2e / lora["file"], lora["stage_2_strength"])], e2e / p["upsampler"], None, device="cpu")
+    names = [f"_{k}_" for k in GUIDED_PIPELINES]
+    return sorted(p for p in e2e.glob("*.safetensors") if "tiny" not in p.name and any(k in p.name for k in names))
 
 
 @pytest.fixture(params=_cases(), ids=lambda p: p.stem)
 def run(request: pytest.FixtureRequest) -> tuple[GoldenCase, dict[str, torch.Tensor]]:
-    case = load_case(request.param)
-    p = case.params
-    assert p["tiling"] is None
-    pipeline = _pipeline(case, request.param.parent)
-    recorded: dict[str, torch.Tensor] = {}
-    result = pipeline(  # type: ignore[operator]
-        golden_contexts(case.inputs),
-        golden_contexts(case.inputs, "negative_"),
-        seed=p["seed"],
-        height=p["height"],
-        width=p["width"],
-        num_frames=p["num_frames"],
-        frame_rate=p["frame_rate"],
-        num_inference_steps=p["num_inference_steps"],
-        video_guider_params=guider_params(p["video_guider"]),
-        audio_guider_params=guider_params(p["audio_guider"]),
-        images=_images(case),
-        max_batch_size=p["max_batch_size"],
-        record=lambda name, t: recorded.__setitem__(name, t.detach().clone()),
-    )
-    recorded["video_frames"] = torch.cat(list(result.video))
-    recorded["audio_waveform"] = result.audio.waveform
-    assert result.audio.sampling_rate == p["audio_sampling_rate"]
-    return case, recorded
+    return load_case(request.param), run_guided_case(request.param)
 
 
 def _tolerance(case: GoldenCase, name: str) -> float:

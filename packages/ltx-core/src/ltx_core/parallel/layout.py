@@ -57,6 +57,12 @@ class ParallelLayout:
     def is_parallel(self) -> bool:
         return self.world_size > 1
 
+    def transport(self, device: torch.device) -> torch.device:
+        """Where tensors must be to travel between the ranks: `device` under NCCL, the CPU under gloo."""
+        if self.is_parallel and dist.get_backend() == "nccl":
+            return device
+        return torch.device("cpu")
+
     def describe(self) -> str:
         """One line for the run summary."""
         if not self.is_parallel:
@@ -81,6 +87,14 @@ def check_degrees(world_size: int, guidance_degree: int) -> None:
         )
 
 
+def process_device(device: str | None) -> str | None:
+    """The device of this torchrun process for a `--device` value: unset or a bare "cuda" becomes this process's
+    GPU (`cuda:LOCAL_RANK`) when CUDA is there; anything else is kept as given."""
+    if not launched_by_torchrun() or device not in (None, "cuda") or not torch.cuda.is_available():
+        return device
+    return f"cuda:{os.environ.get('LOCAL_RANK', '0')}"
+
+
 def init_layout(
     guidance_degree: int = 1,
     *,
@@ -94,8 +108,10 @@ def init_layout(
         if not launched_by_torchrun():
             check_degrees(1, guidance_degree)
             return ParallelLayout(sharded_weights=sharded_weights)
-        backend = "nccl" if device is not None and device.type == "cuda" else "gloo"
-        dist.init_process_group(backend, timeout=timeout)
+        cuda = device is not None and device.type == "cuda"
+        if cuda and "LOCAL_RANK" in os.environ:
+            torch.cuda.set_device(torch.device("cuda", int(os.environ["LOCAL_RANK"])))
+        dist.init_process_group("nccl" if cuda else "gloo", timeout=timeout)
     world, rank = dist.get_world_size(), dist.get_rank()
     check_degrees(world, guidance_degree)
     sequence_degree = world // guidance_degree

@@ -91,10 +91,11 @@ def decode_case_tiling(case: Any) -> Any:
 
 
 def sharded_weight_cases(
-    rank: int, world: int, paths: list[str], sequence_parallel: bool = False
+    rank: int, world: int, paths: list[str], sequence_parallel: bool = False, quantization: str | None = None
 ) -> dict[str, torch.Tensor]:
     """Every case through a transformer whose blocks are sharded over the default group (FSDP2), optionally with
-    sequence parallelism over the same ranks; plus `<variant>.local_bytes` / `.full_bytes` of the weights held."""
+    sequence parallelism over the same ranks and a `quantization` (fp8-cast); plus `<variant>.local_bytes` of the
+    weights held."""
     from ltx_core.parallel.sequence import SequenceParallelTransformer
     from ltx_core.parallel.sharding import load_sharded_transformer, local_weight_bytes
 
@@ -103,7 +104,7 @@ def sharded_weight_cases(
         case = load_case(path)
         golden = path.parents[2]
         loras = case_model_loras(case, golden)
-        model = load_sharded_transformer(golden / case.params["checkpoint"], loras=loras)
+        model = load_sharded_transformer(golden / case.params["checkpoint"], loras=loras, quantization=quantization)
         out[f"{path.parent.name}.local_bytes"] = torch.tensor(local_weight_bytes(model))
         runner = SequenceParallelTransformer(model) if sequence_parallel else model
         with torch.inference_mode():

@@ -14,7 +14,7 @@ import math
 import signal
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -83,28 +83,52 @@ def missing_mps_op_message(exc: BaseException) -> str | None:
     return f"{first}; rerun with PYTORCH_ENABLE_MPS_FALLBACK=1 set (that op then runs on the CPU) or with --device cpu"
 
 
+def lost_processes_message(exc: BaseException) -> str | None:
+    """One line for a collective that failed because another process died or did not answer within
+    --dist-timeout; None for any other error."""
+    import torch.distributed as dist
+
+    if not isinstance(exc, dist.DistError) and not (dist.is_initialized() and "Connection closed by peer" in str(exc)):
+        return None
+    from ltx_pipelines.cli.parallel import failure_elsewhere
+
+    elsewhere = failure_elsewhere()
+    if elsewhere:
+        return f"stopped: {elsewhere}"
+    first = " ".join(str(exc).split(". ")[0].split())[:200]
+    return f"lost contact with the other processes ({first}); one failed or took longer than --dist-timeout"
+
+
 def run_cli(fn: Callable[[], T]) -> T:
     """Run `fn`; turn an `LTXError`, running out of memory or an op missing on MPS into one red line + exit 1,
     Ctrl-C into "interrupted" + exit 130 and SIGTERM into "terminated" + exit 143 (all after the cleanup of what was
     being written)."""
+    from ltx_pipelines.cli.parallel import failure_elsewhere, record_failure
+
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if main_thread else None
+
+    def failed(message: str, code: int) -> typer.Exit:
+        record_failure(message)
+        print_error(message)
+        return typer.Exit(code)
+
     try:
         return fn()
     except LTXError as exc:
-        print_error(str(exc))
-        raise typer.Exit(EXIT_FAILURE) from None
+        raise failed(str(exc), EXIT_FAILURE) from None
     except (MemoryError, RuntimeError) as exc:  # torch.OutOfMemoryError is a RuntimeError
-        message = out_of_memory_message(exc) or missing_mps_op_message(exc)
+        message = out_of_memory_message(exc) or missing_mps_op_message(exc) or lost_processes_message(exc)
         if message is None:
+            record_failure(" ".join(str(exc).split())[:300] or type(exc).__name__)
             raise
-        print_error(message)
-        raise typer.Exit(EXIT_FAILURE) from None
+        raise failed(message, EXIT_FAILURE) from None
     except KeyboardInterrupt:
         print_error("interrupted")
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except Terminated:
-        print_error("terminated")
+        elsewhere = failure_elsewhere()
+        print_error(f"stopped: {elsewhere}" if elsewhere else "terminated")
         raise typer.Exit(EXIT_TERMINATED) from None
     finally:
         if main_thread:
@@ -224,7 +248,9 @@ def build_args(values: Mapping[str, Any], *, params: PipelineParams, detect: boo
         validate(args, two_stage=two_stage)
     except InputError as exc:
         raise BoundaryError(str(exc)) from None
-    return args
+    from ltx_core.parallel.layout import process_device
+
+    return replace(args, device=process_device(args.device))  # under torchrun: this process's GPU
 
 
 def _check_readable(checkpoint: Path) -> None:
@@ -262,8 +288,10 @@ def validate(args: CommonArgs, *, two_stage: bool) -> None:
         except (RuntimeError, ValueError):
             raise InputError(f"--device {args.device!r} is not a torch device; e.g. cpu, cuda, cuda:1") from None
     from ltx_core.offload.policy import OffloadMode, check_compile_with_streaming
+    from ltx_pipelines.cli.parallel import check_parallel_flags
 
     check_compile_with_streaming(OffloadMode(args.offload), args.compile)
+    check_parallel_flags(args)
 
 
 def check_finite(values: Mapping[str, Any]) -> None:

@@ -45,13 +45,16 @@ def batch_state() -> BatchState | None:
 
 
 def shared_pipeline(options: CommonArgs, cls: type, *args: Any, **kwargs: Any) -> Any:
-    """`cls(*args, **kwargs, runtime=...)` with the runtime flags of `options` (`--offload`, `--quantization`,
-    `--compile`); in a batch, one instance per distinct set of arguments, kept built between jobs (the previous
-    group's pipeline is released first), with its group's prompts encoded ahead."""
+    """`cls(*args, **kwargs, runtime=..., parallel=...)` with the runtime flags of `options` (`--offload`,
+    `--quantization`, `--compile`) and the process layout the command joined (under torchrun); in a batch, one
+    instance per distinct set of arguments, kept built between jobs (the previous group's pipeline is released
+    first), with its group's prompts encoded ahead."""
+    from ltx_pipelines.cli.parallel import current_layout
+
     kwargs = {**kwargs, "runtime": options.runtime()}
     state = BATCH.get()
     if state is None:
-        return cls(*args, **kwargs)
+        return cls(*args, **kwargs, parallel=current_layout())
     key = repr((cls.__qualname__, args, sorted(kwargs.items())))
     if key != state.pipeline_key:
         if state.pipeline is not None:

@@ -36,10 +36,17 @@ EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process killed by it
 
 
-def print_error(message: str) -> None:
-    """One red line on stderr (soft-wrapped: a terminal may wrap it visually, but it is one line of text)."""
+def print_error(message: str, *, usage: bool = False) -> None:
+    """One red line on stderr (soft-wrapped: a terminal may wrap it visually, but it is one line of text); under
+    torchrun with several processes it starts with the process's rank (not rank 0's), and a `usage` error (found by
+    every process alike) is printed by the first process of each machine only."""
+    from ltx_pipelines.cli.parallel import rank_prefix, repeats_usage_errors
+
+    if usage and repeats_usage_errors():
+        return
     console = Console(stderr=True, soft_wrap=True, highlight=False)
-    console.print(Text("error: ", style="bold red") + Text(message.strip().splitlines()[0] if message else "", "red"))
+    line = message.strip().splitlines()[0] if message else ""
+    console.print(Text("error: ", style="bold red") + Text(rank_prefix() + line, "red"))
 
 
 class BoundaryError(typer.BadParameter):
@@ -77,7 +84,7 @@ class LTXCommand(TyperCommand):
         try:
             code = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
         except typer.TyperException as exc:  # Click's usage errors (Typer vendors Click)
-            print_error(usage_message(exc))
+            print_error(usage_message(exc), usage=True)
             sys.exit(getattr(exc, "exit_code", 2))
         except typer.Abort:
             print_error("aborted")

@@ -38,6 +38,7 @@ Offload = Literal["none", "cpu", "disk", "auto"]
 Quantization = Literal["fp8-cast", "fp8-scaled-mm"]
 
 _MODEL, _GEN, _GUIDE, _RUN, _OUT = "Model files", "Generation", "Guidance", "Runtime", "Output"
+_PAR = "Several GPUs (under torchrun, docs/multi-gpu.md)"
 MAX_STEPS = 1000  # far above any useful count (the defaults are 30-40); a typo is refused instead of running for days
 
 
@@ -80,6 +81,9 @@ class CommonArgs:
     compile: bool = False
     max_batch_size: int = 1
     device: str | None = None
+    cfg_parallel: int = 1
+    shard_weights: bool = False
+    dist_timeout: float = 300.0
     output_path: Path | None = None
     jobs: Path | None = None
     output_dir: Path | None = None
@@ -110,7 +114,8 @@ class CommonArgs:
         """`--offload`, `--quantization`, `--compile` as the pipelines' `TransformerRuntime`."""
         from ltx_pipelines.utils.blocks import TransformerRuntime
 
-        return TransformerRuntime(offload=self.offload, quantization=self.quantization, compile=self.compile)
+        offload = "none" if self.shard_weights and self.offload == "auto" else self.offload  # sharding is the plan
+        return TransformerRuntime(offload=offload, quantization=self.quantization, compile=self.compile)
 
     def video_guider_params(self) -> MultiModalGuiderParams:
         return MultiModalGuiderParams(
@@ -299,6 +304,16 @@ _ALL = (
     OptionSpec("max_batch_size", "--max-batch-size", int, 1, "Most guidance passes run as one batch.", _RUN, min=1),
     OptionSpec("device", "--device", str | None, None, "Torch device such as cuda:1 (unset: current CUDA device, "
                "else Apple MPS, else cpu).", _RUN),
+    # several processes
+    OptionSpec("cfg_parallel", "--cfg-parallel", int, 1, "Spread the guidance passes (conditional, unconditional, "
+               "STG, modality) over K groups of the torchrun processes; the rest of each group splits the video "
+               "tokens. K must divide the number of processes. Bitwise the one-process result.", _PAR, min=1,
+               metavar="K"),
+    OptionSpec("shard_weights", "--shard-weights", bool, False, "Split the transformer blocks' weights over the "
+               "processes of a token group (FSDP2): N GPUs hold about 1/N each, each block gathered just before it "
+               "runs. Not with --offload cpu|disk.", _PAR),
+    OptionSpec("dist_timeout", "--dist-timeout", float, 300.0, "Seconds a process waits for the others before the "
+               "run stops with an error (a failed or stuck process).", _PAR, min=1, metavar="SECONDS"),
     # output
     OptionSpec("output_path", "--output-path", Path | None, None, "The .mp4 to write (missing folders are created; "
                "required unless --jobs).", _OUT, parser=output_file, metavar="PATH"),
@@ -316,12 +331,13 @@ OPTIONS: Mapping[str, OptionSpec] = {spec.name: spec for spec in _ALL}
 
 # Presets mirroring the official parsers (spec 16.1).
 BASIC = ("gemma_root", "prompt", "output_path", "seed", "loras", "enhance_prompt", "offload", "max_batch_size",
-         "quantization", "compile", "device", "jobs", "output_dir", "overwrite", "quiet")  # fmt: skip
+         "quantization", "compile", "device", "shard_weights", "dist_timeout", "jobs", "output_dir", "overwrite",
+         "quiet")  # fmt: skip
 VIDEO_GEN = ("height", "width", "num_frames", "frame_rate", "images")
 GUIDANCE = ("negative_prompt", "video_cfg_guidance_scale", "video_stg_guidance_scale", "video_rescale_scale",
             "video_stg_blocks", "a2v_guidance_scale", "video_skip_step", "audio_cfg_guidance_scale",
             "audio_stg_guidance_scale", "audio_rescale_scale", "audio_stg_blocks", "v2a_guidance_scale",
-            "audio_skip_step")  # fmt: skip
+            "audio_skip_step", "cfg_parallel")  # fmt: skip
 ONE_STAGE = ("checkpoint_path", "num_inference_steps", *BASIC, *VIDEO_GEN, *GUIDANCE)
 TWO_STAGE = (*ONE_STAGE, "distilled_loras", "spatial_upsampler_path")
 HQ_TWO_STAGE = (*TWO_STAGE, "distilled_lora_strength_stage_1", "distilled_lora_strength_stage_2")

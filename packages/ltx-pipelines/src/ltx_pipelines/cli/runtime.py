@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import torch
 import typer
 
 from ltx_core.errors import LTXError
@@ -29,6 +30,7 @@ def run_pipeline_cli(args: CommonArgs, checks: Callable[[], None], generate: Cal
     then the MP4 and the summary table. Inside a `--jobs` batch that is parsing its jobs, the checked job is handed
     to the batch instead (see `cli.batch`)."""
     from ltx_pipelines.cli.batch_state import Collected, JobRefused, batch_state
+    from ltx_pipelines.cli.parallel import join, leave
 
     batch = batch_state()
     try:
@@ -36,22 +38,41 @@ def run_pipeline_cli(args: CommonArgs, checks: Callable[[], None], generate: Cal
     except LTXError as exc:
         if batch is not None and batch.collecting is not None:
             raise JobRefused(str(exc)) from None
-        print_error(str(exc))
+        print_error(str(exc), usage=True)
         raise typer.Exit(EXIT_USAGE) from None
     if batch is not None and batch.collecting is not None:
         batch.collected.append(Collected(batch.collecting, args, generate))
         assert args.output_path is not None
         return args.output_path
-    return write_result(args, generate)
+    try:
+        join(args)  # under torchrun: the process group, and the same arguments on every rank
+    except LTXError as exc:
+        print_error(str(exc), usage=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    path = write_result(args, generate)
+    leave()
+    return path
 
 
 def write_result(args: CommonArgs, generate: Callable[[Progress], Any], *, summary: bool = True) -> Path:
     """Generation with progress, the MP4 (written atomically) and the summary table."""
+    from ltx_pipelines.cli.parallel import current_layout
     from ltx_pipelines.media.mp4 import write_mp4
 
     assert args.output_path is not None
-    run = RunProgress(quiet=args.quiet)
+    layout = current_layout()
+    run = RunProgress(quiet=args.quiet or not layout.is_main)
     phases = PhaseProgress(run)
+    if not layout.is_main:  # the same generation, quietly; its share of the decode happens as the frames are read
+        try:
+            with torch.inference_mode():
+                result = generate(phases)
+                with result.video:
+                    for _ in result.video:
+                        pass
+        finally:
+            phases.close()
+        return args.output_path
     try:
         with run.stage("generation"):
             result = generate(phases)
@@ -74,7 +95,12 @@ def write_result(args: CommonArgs, generate: Callable[[Progress], Any], *, summa
 
 
 def _extra_rows(args: CommonArgs, result: Any) -> tuple[tuple[str, str], ...]:
+    from ltx_pipelines.cli.parallel import current_layout
+
     rows = []
+    layout = current_layout()
+    if layout.is_parallel:
+        rows.append(("processes", layout.describe()))
     if result.audio is not None:
         rate = result.audio.sampling_rate
         rows.append(("audio", f"stereo {rate} Hz ({result.audio.waveform.shape[-1] / rate:.2f} s)"))

@@ -18,6 +18,7 @@ import torch
 from ltx_core.components.diffusion_steps import Res2sDiffusionStep
 from ltx_core.components.noisers import ConditioningItem, GaussianNoiser
 from ltx_core.loader import LoraSpec
+from ltx_core.parallel.layout import SINGLE_PROCESS, ParallelLayout
 from ltx_pipelines.utils.blocks import (
     PLAIN_RUNTIME,
     AudioDecoder,
@@ -55,6 +56,7 @@ class PipelineOptions(TypedDict, total=False):
     cache_transformer: bool
     memory_efficient_decode: bool
     runtime: TransformerRuntime
+    parallel: ParallelLayout
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,10 @@ class PipelineBase:
 
     `conditionings_fn` says how images condition the video (default: frame 0 replaces the first latent frame, other
     frames are appended as guiding keyframes); keyframe interpolation appends every image.
+
+    `parallel` (`ltx_core.parallel.init_layout()` under torchrun) runs one generation on several processes: every
+    rank constructs and calls the pipeline alike; Gemma runs on rank 0, the transformer is split as the layout says,
+    and the result's frames and audio come out on rank 0 (the other ranks must still exhaust `result.video`).
     """
 
     conditionings_fn: ConditioningsFn = staticmethod(combined_image_conditionings)  # type: ignore[assignment]
@@ -131,18 +137,20 @@ class PipelineBase:
         cache_transformer: bool = False,
         memory_efficient_decode: bool = True,
         runtime: TransformerRuntime = PLAIN_RUNTIME,
+        parallel: ParallelLayout = SINGLE_PROCESS,
     ) -> None:
         self.device = resolve_device(device)
         self.dtype = dtype
         self.runtime = runtime
+        self.parallel = parallel
         self._cache_new_stages = cache_transformer  # the stages made by `_stage` start with this `cache`
         self.checkpoint_path = ckpt = checkpoint_path
-        self.prompt_encoder = PromptEncoder(ckpt, gemma_root, dtype=dtype, device=self.device, offload=runtime.offload)
+        self.prompt_encoder = PromptEncoder(ckpt, gemma_root, dtype=dtype, device=self.device, offload=runtime.offload,
+                                            parallel=parallel)  # fmt: skip
         self.image_conditioner = ImageConditioner(ckpt, dtype=dtype, device=self.device)
-        self.video_decoder = VideoDecoder(
-            ckpt, dtype=dtype, device=self.device, memory_efficient=memory_efficient_decode
-        )
-        self.audio_decoder = AudioDecoder(ckpt, dtype=dtype, device=self.device)
+        self.video_decoder = VideoDecoder(ckpt, dtype=dtype, device=self.device,
+                                          memory_efficient=memory_efficient_decode, parallel=parallel)  # fmt: skip
+        self.audio_decoder = AudioDecoder(ckpt, dtype=dtype, device=self.device, parallel=parallel)
         self.upsampler = (
             None
             if spatial_upsampler_path is None
@@ -153,7 +161,7 @@ class PipelineBase:
     def _stage(self, loras: Sequence[LoraSpec] = ()) -> DiffusionStage:
         """A diffusion stage of this checkpoint with these LoRAs fused, on the pipeline's device and runtime."""
         stage = DiffusionStage(self.checkpoint_path, loras=loras, dtype=self.dtype, device=self.device,
-                               cache=self._cache_new_stages, runtime=self.runtime)  # fmt: skip
+                               cache=self._cache_new_stages, runtime=self.runtime, parallel=self.parallel)  # fmt: skip
         self._stages.append(stage)
         return stage
 

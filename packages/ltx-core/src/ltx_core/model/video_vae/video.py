@@ -6,7 +6,7 @@ size is not a multiple of 32 is rejected with the nearest valid values.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 
@@ -24,6 +24,9 @@ from ltx_core.model.video_vae.decoder import VideoDecoder
 from ltx_core.model.video_vae.encoder import VideoEncoder
 from ltx_core.model.video_vae.tiled import tiled_decode, tiled_encode
 from ltx_core.model.video_vae.tiling import TilingConfig, decode_tiles
+
+# (decoder, latent, tiling, timestep, generator) → decoded chunks, as `tiled_decode`
+TiledDecode = Callable[..., Iterator[torch.Tensor]]
 
 
 def check_video_shape(shape: tuple[int, ...]) -> None:
@@ -88,14 +91,17 @@ def decode_video(
     tiling: TilingConfig | None = None,
     generator: torch.Generator | None = None,
     timestep: torch.Tensor | None = None,
+    *,
+    tiled: TiledDecode = tiled_decode,
 ) -> Iterator[torch.Tensor]:
     """Yield frames of batch item 0 as (n, H, W, 3) floats in [0, 1], chunk by chunk (one chunk when untiled).
 
-    Values are `clamp((x + 1)·0.5, 0, 1)` rounded in the decoder output dtype (bf16 in pipelines).
+    Values are `clamp((x + 1)·0.5, 0, 1)` rounded in the decoder output dtype (bf16 in pipelines). `tiled` decodes
+    when a tiling is given (`ltx_core.parallel.decode` spreads the tiles over processes).
     """
     _check_latent(decoder, latent, tiling)
     if tiling is not None:
-        chunks = tiled_decode(decoder, latent, tiling, timestep, generator)
+        chunks = tiled(decoder, latent, tiling, timestep, generator)
     else:
         with torch.no_grad():
             chunks = iter([decoder(latent, timestep, generator)])

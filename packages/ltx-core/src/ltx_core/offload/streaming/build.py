@@ -7,7 +7,7 @@ dtype, LoRA set and quantization produce bitwise the same weights, hence the sam
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import torch
@@ -37,7 +37,7 @@ from ltx_core.offload.streaming.layout import (
     split_blocks,
     tensor_infos,
 )
-from ltx_core.offload.streaming.prepare import TensorRecipe, fuse_loras_in_place
+from ltx_core.offload.streaming.prepare import TensorRecipe, fuse_loras, fuse_loras_in_place
 from ltx_core.offload.streaming.providers import BlockProvider, DiskBlockReader, RamBlockStore
 from ltx_core.offload.streaming.reader import TensorReader
 from ltx_core.offload.streaming.wrapper import BlockStreamingWrapper
@@ -163,6 +163,42 @@ def load_resident_transformer(
         reader.close()
     _finish(model, state, ckpt, None)
     return model.eval()
+
+
+def fp8_cast_model_and_state(
+    checkpoint: CheckpointLike,
+    *,
+    dtype: torch.dtype | None = None,
+    device: torch.device | str = "cpu",
+    loras: Sequence[LoraSpec] = (),
+    model_type: ModelType = ModelType.AUDIO_VIDEO,
+) -> tuple[LTXModel, Iterator[tuple[str, torch.Tensor]]]:
+    """An fp8-cast transformer on meta and its tensors one at a time (model name, tensor on `device`), each made as
+    `load_resident_transformer` makes it (cast, fp8 key-map ops, LoRAs fused): for loaders that place the tensors
+    themselves (sharded weights) and must match the resident model bit for bit."""
+    quant = Quantization.FP8_CAST
+    ckpt = open_checkpoint(checkpoint)
+    dev = torch.device(device)
+    cfg = transformer_config(ckpt.config, model_type, source=ckpt.path)
+    key_map = _key_map(cfg, quant)
+    _scaled_stems(ckpt, key_map, quant)  # refuses a pre-quantized file
+    model = _meta_model(cfg, quant)
+    selected = _select(ckpt, key_map, model)
+    _check_quantization(quant, ckpt, selected, dev)
+    lora_weights = _read_loras(loras, selected, ckpt)
+    recipe = TensorRecipe(key_map, dtype)
+
+    def tensors() -> Iterator[tuple[str, torch.Tensor]]:
+        reader = TensorReader(ckpt)
+        try:
+            for name, src in sorted(selected.items(), key=lambda kv: reader.info(kv[1]).start):
+                tensor = recipe.convert(name, reader.read(src)).to(dev)
+                fused = fuse_loras(name, tensor, lora_weights, lora_fuse_device(dev))
+                yield name, tensor if fused is None else fused
+        finally:
+            reader.close()
+
+    return model, tensors()
 
 
 def build_streaming_transformer(

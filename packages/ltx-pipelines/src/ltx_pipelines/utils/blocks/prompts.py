@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from ltx_core.errors import InputError
+from ltx_core.parallel.layout import SINGLE_PROCESS, ParallelLayout
 from ltx_pipelines.utils.blocks.lifetime import CheckpointLike, ModelBlock
 
 
@@ -18,6 +19,9 @@ class PromptEncoder(ModelBlock):
 
     Items that are already `PromptContexts` (precomputed: encode once, generate many) are only moved to the
     block's device and dtype, and no model is built when every item is precomputed.
+
+    Under several processes (`parallel`), Gemma runs on rank 0 alone and the contexts (and enhanced prompt texts)
+    are broadcast: every rank holds the same bits and the other ranks never build Gemma.
     """
 
     def __init__(
@@ -29,11 +33,13 @@ class PromptEncoder(ModelBlock):
         device: torch.device | str | None = None,
         text_encoder_device: torch.device | str | None = None,
         offload: str | None = "none",
+        parallel: ParallelLayout = SINGLE_PROCESS,
     ) -> None:
         super().__init__(checkpoint, dtype=dtype, device=device)  # models.keep: a ResidentPromptEncoder stays built
         self.gemma_root = gemma_root
         self.text_encoder_device = text_encoder_device
         self.offload = offload  # Gemma's decoder layers may stream from RAM (none / cpu / disk / auto)
+        self.parallel = parallel
         self._ahead: dict[str, Any] = {}  # text → PromptContexts on the host (`encode_ahead`)
 
     def __call__(
@@ -44,7 +50,7 @@ class PromptEncoder(ModelBlock):
         enhance_prompt_image: str | Path | None = None,
         enhance_prompt_seed: int = 42,
     ) -> list[Any]:
-        from ltx_core.text_encoders.gemma import Enhancement, PromptContexts, encode_prompts
+        from ltx_core.text_encoders.gemma import Enhancement, PromptContexts
 
         enhanced_first = enhance_first_prompt and bool(prompts) and not isinstance(prompts[0], PromptContexts)
         ahead = self._ahead if not enhanced_first else {}  # Gemma rewrites an enhanced prompt first: not cached
@@ -57,24 +63,44 @@ class PromptEncoder(ModelBlock):
             strings = [str(p) for _, p in texts]
             enhancement = Enhancement(enhance_first_prompt and texts[0][0] == 0, enhance_prompt_image,
                                       enhance_prompt_seed)  # fmt: skip
-            if self.models.keep or self.models.is_built:
-                encoded = self.models.get(self._resident).encode(strings, enhancement)
-            else:
-                encoded = encode_prompts(
-                    strings,
-                    self.gemma_root,
-                    self.checkpoint,
-                    device=self.device,
-                    dtype=self.dtype,
-                    text_encoder_device=self.text_encoder_device,
-                    offload=self.offload,
-                    enhance_prompt=enhancement.enabled,
-                    enhance_image=enhancement.image,
-                    enhance_seed=enhancement.seed,
-                )
+            encoded = self._encoded(strings, enhancement) if self.parallel.is_main else None
+            if self.parallel.is_parallel:
+                encoded = self._shared(encoded, len(strings))
+            assert encoded is not None
             for (i, _), contexts in zip(texts, encoded, strict=True):
                 out[i] = contexts
         return out
+
+    def _encoded(self, strings: list[str], enhancement: Any) -> list[Any]:
+        if self.models.keep or self.models.is_built:
+            return self.models.get(self._resident).encode(strings, enhancement)  # type: ignore[no-any-return]
+        from ltx_core.text_encoders.gemma import encode_prompts
+
+        return encode_prompts(
+            strings,
+            self.gemma_root,
+            self.checkpoint,
+            device=self.device,
+            dtype=self.dtype,
+            text_encoder_device=self.text_encoder_device,
+            offload=self.offload,
+            enhance_prompt=enhancement.enabled,
+            enhance_image=enhancement.image,
+            enhance_seed=enhancement.seed,
+        )
+
+    def _shared(self, encoded: list[Any] | None, count: int) -> list[Any]:
+        """Rank 0's contexts on every rank (as rank 0 made them: same dtype, on this block's device)."""
+        from ltx_core.parallel.broadcast import broadcast_tensors, broadcast_text
+        from ltx_core.text_encoders.gemma import PromptContexts
+
+        via = self.parallel.transport(self.device)
+        tensors = None if encoded is None else [t for c in encoded for t in (c.video_context, c.audio_context, c.mask)]
+        texts = None if encoded is None else [c.prompt for c in encoded]
+        received = broadcast_tensors(tensors, device=via)
+        prompts = broadcast_text(texts, device=via)
+        return [PromptContexts(*(t.to(self.device) for t in received[3 * i : 3 * i + 3]), prompts[i])
+                for i in range(count)]  # fmt: skip
 
     def encode_ahead(self, texts: Sequence[str]) -> None:
         """Encode `texts` now, in one Gemma residency (then freed), and answer later calls that ask for them from

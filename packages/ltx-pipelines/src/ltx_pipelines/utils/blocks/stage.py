@@ -19,8 +19,9 @@ from ltx_core.components.patchifiers import AudioPatchifier, VideoLatentPatchifi
 from ltx_core.errors import CheckpointError, InputError
 from ltx_core.loader import LoraSpec, open_checkpoint
 from ltx_core.model.transformer import X0Model
+from ltx_core.parallel.layout import SINGLE_PROCESS, ParallelLayout
 from ltx_core.types import AudioLatentShape, LatentState, VideoLatentShape, VideoPixelShape
-from ltx_pipelines.utils.blocks.lifetime import CheckpointLike, free, model_source, resolve_device
+from ltx_pipelines.utils.blocks.lifetime import CheckpointLike, ModelSource, free, model_source, resolve_device
 from ltx_pipelines.utils.denoisers import Denoiser, Schedule
 from ltx_pipelines.utils.recording import CallRecorder, Recorder
 from ltx_pipelines.utils.samplers import Loop, LoopState, StepCallback, callbacks, euler_loop, progress_callback
@@ -103,6 +104,10 @@ class DiffusionStage:
     non-plain `runtime` the transformer is rebuilt instead). `session()` keeps it for the duration of a `with`
     block only (what a two-stage pipeline wants). `offload_choice` is the last build's `OffloadChoice` (None for the
     plain runtime); its `vae_tiling` is the decoding hint pipelines apply when the caller gave no tiling.
+
+    Under several processes (`parallel`, see `ltx_core.parallel`) every rank builds the stage: the blocks' weights
+    sharded over the rank's sequence group (`sharded_weights`), the video tokens split over it (sequence degree > 1)
+    and the guidance passes spread over the guidance groups (guidance degree > 1).
     """
 
     def __init__(
@@ -115,6 +120,7 @@ class DiffusionStage:
         cache: bool = False,
         transformer_dtype: torch.dtype | None = None,
         runtime: TransformerRuntime = PLAIN_RUNTIME,
+        parallel: ParallelLayout = SINGLE_PROCESS,
     ) -> None:
         self.checkpoint = checkpoint
         self.source = model_source(checkpoint)  # the plain runtime builds through it (the checkpoint's loader)
@@ -124,8 +130,10 @@ class DiffusionStage:
         self.device = resolve_device(device)
         self.cache = cache
         self.runtime = runtime
+        self.parallel = parallel
         self.offload_choice: Any = None
         self._model: X0Model | None = None
+        self._inner: Any = None  # the transformer inside X0Model (and inside the sequence-parallel wrapper)
         self._model_loras: tuple[LoraSpec, ...] = ()
         self._touched: list[str] = []
         self._sessions = 0
@@ -150,32 +158,59 @@ class DiffusionStage:
         self.runtime = replace(self.runtime, quantization="fp8-scaled-mm")
         return self.runtime
 
+    @property
+    def _swaps_loras(self) -> bool:
+        """A kept transformer takes another LoRA set in place (restore + fuse) rather than being rebuilt."""
+        return self.runtime.is_plain and not self.parallel.is_parallel
+
     def _build(self) -> X0Model:
+        self._inner = inner = self._build_inner()
+        if self.runtime.is_plain and not self.parallel.sharded_weights:
+            inner = inner.to(self.device)  # a model source may build elsewhere; streamed models stay where they are
+        layout = self.parallel
+        if layout.sequence_degree > 1:
+            from ltx_core.parallel.sequence import SequenceParallelTransformer
+
+            inner = SequenceParallelTransformer(inner, layout.sequence_group)
+        return X0Model(inner).eval()
+
+    def _build_inner(self) -> Any:
+        """The transformer itself: sharded over the sequence group (`--shard-weights`: the ranks of a sequence group
+        run the same forwards, so they can gather each block together), through the offload/quantization loader,
+        or the plain strict load (LoRAs fused while loading; or after it, remembering the touched weights, when the
+        stage is cached)."""
         from ltx_core.loader import fuse_loras_into_model
 
-        if not self._effective_runtime().is_plain:
+        runtime = self._effective_runtime()
+        self._touched, self._model_loras = [], self.loras
+        if self.parallel.sharded_weights:
+            from ltx_core.parallel.sharding import load_sharded_transformer
+
+            if isinstance(self.checkpoint, ModelSource):
+                raise InputError("sharded weights are read from checkpoint files, one tensor at a time; pass a path")
+
+            return load_sharded_transformer(self.checkpoint, device=self.device, dtype=self.transformer_dtype,
+                                            loras=self.loras, group=self.parallel.sequence_group,
+                                            quantization=runtime.quantization)  # fmt: skip
+        if not runtime.is_plain:
             from ltx_core.offload.streaming import load_transformer_for_inference
 
             inner, self.offload_choice = load_transformer_for_inference(
                 self.checkpoint,
                 device=self.device,
-                offload=self.runtime.offload,
+                offload=runtime.offload,
                 dtype=self.transformer_dtype,
                 loras=self.loras,
-                quantization=self.runtime.quantization,
-                compile=self.runtime.compile,
+                quantization=runtime.quantization,
+                compile=runtime.compile,
                 echo=logger.info,
             )
-            self._touched, self._model_loras = [], self.loras
-            return X0Model(inner).eval()
-        if not self.cache:  # fused while loading: one pass over the weights
-            model = self._load_transformer(self.loras)
-            self._touched = []
-        else:  # fused after loading, remembering which weights changed so another LoRA set can replace them
-            model = self._load_transformer(())
-            self._touched = fuse_loras_into_model(model, self.loras, self.transformer_dtype) if self.loras else []
-        self._model_loras = self.loras
-        return X0Model(model).to(self.device).eval()
+            return inner
+        if not self.cache or not self._swaps_loras:  # fused while loading: one pass over the weights
+            return self._load_transformer(self.loras)
+        model = self._load_transformer(())
+        self._touched = fuse_loras_into_model(model, self.loras, self.transformer_dtype) if self.loras else []
+        return model
 
     def _load_transformer(self, loras: Sequence[LoraSpec]) -> Any:
         return self.source.build("transformer", dtype=self.transformer_dtype, device=self.device, loras=loras)
@@ -184,7 +219,7 @@ class DiffusionStage:
         from ltx_core.loader import fuse_loras_into_model, restore_weights
         from ltx_core.model.transformer import transformer_key_map
 
-        inner = model.model  # type: ignore[attr-defined]
+        inner = self._inner
         if self._touched:
             restore_weights(inner, self.checkpoint, transformer_key_map(inner.config), self._touched)
         self._touched = fuse_loras_into_model(inner, self.loras, self.transformer_dtype) if self.loras else []
@@ -193,7 +228,7 @@ class DiffusionStage:
     def transformer(self) -> X0Model:
         """The built transformer (building it now if needed); it stays until `release()` or the session's end."""
         if self._model is not None and self._model_loras != self.loras:
-            if self.cache and self.runtime.is_plain:
+            if self.cache and self._swaps_loras:
                 self._swap_loras(self._model)
             else:
                 self.release()
@@ -203,13 +238,16 @@ class DiffusionStage:
 
     def release(self) -> None:
         if self._model is not None:
-            model, self._model = self._model, None
-            if self.runtime.is_plain:
-                free(model)  # type: ignore[arg-type]
+            model, inner, self._model, self._inner = self._model, self._inner, None, None
+            wrapper = model.model
+            if wrapper is not inner:  # the sequence-parallel wrapper: unregister its attention kernels
+                wrapper.release()  # type: ignore[operator]
+            if self.runtime.is_plain or self.parallel.sharded_weights:
+                free(inner)
             else:
                 from ltx_core.offload.streaming import release_transformer
 
-                release_transformer(model.model)  # type: ignore[arg-type]
+                release_transformer(inner)
                 free()
 
     @contextmanager
@@ -285,7 +323,7 @@ class DiffusionStage:
         schedule = Schedule.of(sigmas, self.device)
         if record is not None:
             record("sigmas", schedule.sigmas)
-        denoise = partial(denoiser, BatchSplitAdapter(transformer, max_batch_size))
+        denoise = partial(denoiser, self._batched(transformer, max_batch_size))
         recorder = CallRecorder() if record is not None else None
         callback = callbacks(recorder, progress_callback(on_step))
         state = LoopState(video_state, audio_state)
@@ -302,6 +340,17 @@ class DiffusionStage:
         if record is not None and video_state is not None and video_state.attention_mask is not None:
             record("video_attention_mask", video_state.attention_mask)
         return StageResult(video_latent, audio_latent, video_state, audio_state)
+
+    def _batched(self, transformer: X0Callable, max_batch_size: int) -> X0Callable:
+        """The guidance passes cut into batches of at most `max_batch_size` rows, spread over the guidance groups
+        when there are several (bitwise the same rows either way)."""
+        layout = self.parallel
+        if layout.guidance_degree == 1:
+            return BatchSplitAdapter(transformer, max_batch_size)
+        from ltx_core.parallel.guidance import GuidanceParallelAdapter
+
+        return GuidanceParallelAdapter(transformer, max_batch_size, index=layout.guidance_index,
+                                       count=layout.guidance_degree, group=layout.guidance_group)  # fmt: skip
 
     def _noised(
         self,

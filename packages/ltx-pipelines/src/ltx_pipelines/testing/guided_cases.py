@@ -1,0 +1,126 @@
+"""Running a golden guided end-to-end case (one-stage, two-stage, HQ, keyframe interpolation) through its pipeline,
+recording every intermediate: shared by the parity test and the guidance-parallel test (which runs it on several
+processes with `parallel_guided_case`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ltx_core.loader import LoraSpec
+from ltx_core.testing.golden import GoldenCase, load_case
+from ltx_pipelines.testing.golden_replay import golden_contexts, guider_params, recorder
+from ltx_pipelines.utils.helpers import ImageConditioningInput
+
+GUIDED_PIPELINES = ("ti2vid_one_stage", "ti2vid_two_stages", "ti2vid_two_stages_hq", "keyframe_interpolation")
+
+
+def guided_case_images(case: GoldenCase) -> list[ImageConditioningInput]:
+    """The case's images after the codec round trip (`image_after_crf`): our CRF emulation is off."""
+    spec = case.params.get("image_conditioning") or []
+    specs = spec if isinstance(spec, list) else [spec]
+    out = []
+    for i, s in enumerate(specs):
+        key = "image_after_crf" if not isinstance(spec, list) else f"image_after_crf_{i}"
+        out.append(ImageConditioningInput(case.inputs[key].numpy(), s["frame_idx"], s["strength"], 0))
+    return out
+
+
+def guided_case_pipeline(case: GoldenCase, e2e: Path, **options: Any) -> Any:
+    """The case's pipeline on the CPU (`options`: `PipelineOptions`, e.g. `parallel`)."""
+    p = case.params
+    ckpt = e2e / p["checkpoint"]
+    lora = p.get("distilled_lora")
+    if p["pipeline"] == "ti2vid_one_stage":
+        from ltx_pipelines.ti2vid_one_stage import TI2VidOneStagePipeline
+
+        return TI2VidOneStagePipeline(ckpt, None, device="cpu", **options)
+    if p["pipeline"] == "ti2vid_two_stages_hq":
+        from ltx_pipelines.ti2vid_two_stages_hq import TI2VidTwoStagesHQPipeline
+
+        return TI2VidTwoStagesHQPipeline(
+            ckpt, [LoraSpec(e2e / lora["file"])], lora["stage_1_strength"], lora["stage_2_strength"],
+            e2e / p["upsampler"], None, device="cpu", **options,
+        )  # fmt: skip
+    if p["pipeline"] == "keyframe_interpolation":
+        from ltx_pipelines.keyframe_interpolation import KeyframeInterpolationPipeline as cls
+    else:
+        from ltx_pipelines.ti2vid_two_stages import TI2VidTwoStagesPipeline as cls
+    assert lora["stage_1_strength"] is None  # the distilled LoRA is a stage-2 LoRA here
+    return cls(ckpt, [LoraSpec(e2e / lora["file"], lora["stage_2_strength"])], e2e / p["upsampler"], None,
+               device="cpu", **options)  # fmt: skip
+
+
+def run_guided_case(path: Path, **options: Any) -> dict[str, torch.Tensor]:
+    """Every recorded tensor of the case, plus `video_frames` and `audio_waveform` (absent on the ranks other than
+    0 of a parallel run, which decode nothing whole)."""
+    case = load_case(path)
+    p = case.params
+    assert p["tiling"] is None
+    recorded, record = recorder()
+    result = guided_case_pipeline(case, path.parent, **options)(
+        golden_contexts(case.inputs),
+        golden_contexts(case.inputs, "negative_"),
+        seed=p["seed"],
+        height=p["height"],
+        width=p["width"],
+        num_frames=p["num_frames"],
+        frame_rate=p["frame_rate"],
+        num_inference_steps=p["num_inference_steps"],
+        video_guider_params=guider_params(p["video_guider"]),
+        audio_guider_params=guider_params(p["audio_guider"]),
+        images=guided_case_images(case),
+        max_batch_size=p["max_batch_size"],
+        record=record,
+    )
+    frames = list(result.video)
+    if frames:
+        recorded["video_frames"] = torch.cat(frames)
+    if result.audio is not None:
+        recorded["audio_waveform"] = result.audio.waveform
+        assert result.audio.sampling_rate == p["audio_sampling_rate"]
+    return recorded
+
+
+def parallel_guided_case(rank: int, world: int, path: str) -> dict[str, torch.Tensor]:
+    """A rank of `ltx_core.testing.distributed.run_ranks`: the case with its guidance passes spread over `world`
+    groups of one process each (`parallel/...`), and on rank 0 also in this process alone (`single/...`)."""
+    from ltx_core.parallel.layout import init_layout
+
+    layout = init_layout(guidance_degree=world)
+    out = {f"parallel/{k}": v for k, v in run_guided_case(Path(path), parallel=layout).items()}
+    if rank == 0:
+        out.update({f"single/{k}": v for k, v in run_guided_case(Path(path)).items()})
+    return out
+
+
+def parallel_tiled_distilled(rank: int, world: int, tile_pixels: int) -> dict[str, torch.Tensor]:
+    """A rank of `run_ranks`: the distilled pipeline on the in-memory tiny LTX-2.3 models over `world` processes
+    (guidance groups of one process each: the latents are the one-process bits), decoded in spatial tiles of
+    `tile_pixels` spread over the ranks; the frames on rank 0, and the final video latent on every rank."""
+    from ltx_core.model.video_vae import TilingConfig
+    from ltx_core.model.video_vae.tiling import SpatialTilingConfig
+    from ltx_core.parallel.layout import init_layout
+
+    tiling = TilingConfig(SpatialTilingConfig(tile_pixels, 32), None)
+    return run_tiled_distilled(tiling, parallel=init_layout(guidance_degree=world))
+
+
+def run_tiled_distilled(tiling: Any, **options: Any) -> dict[str, torch.Tensor]:
+    """The distilled pipeline (in-memory tiny LTX-2.3 models, precomputed contexts) with a tiled decode: its frames
+    (absent where nothing is decoded whole) and its final video latent."""
+    from ltx_core.testing.in_memory import tiny_in_memory_models, tiny_prompt_contexts
+    from ltx_pipelines.distilled import DistilledPipeline
+
+    models = tiny_in_memory_models("ltx23")
+    pipeline = DistilledPipeline(models, None, models, device="cpu", **options)
+    result = pipeline(tiny_prompt_contexts("ltx23"), seed=3, height=128, width=192, num_frames=9, frame_rate=24.0,
+                      tiling_config=tiling)  # fmt: skip
+    out = {"video_latent": result.video_latent}
+    with result.video:
+        frames = list(result.video)
+    if frames:
+        out["frames"] = torch.cat(frames)
+    return out
