@@ -31,7 +31,7 @@ WARM_IMPORTS = ("torch", "torch.distributed.run", "torch.distributed.fsdp", "saf
                 "accelerate", "transformers.models.gemma3.modeling_gemma3",
                 "transformers.models.auto.tokenization_auto", "transformers.models.gemma.tokenization_gemma_fast",
                 "transformers.models.gemma.tokenization_gemma", "ltx_core.testing.parallel_cases",
-                "ltx_pipelines.cli.commands", "ltx_pipelines.testing.guided_cases")  # fmt: skip
+                "ltx_pipelines.cli.commands", "ltx_pipelines.testing.pipeline_runs")  # fmt: skip
 _WARM = """import importlib, sys
 for name in sys.argv[1:]:
     try:

@@ -76,13 +76,16 @@ def _frame_difference(a: Path, b: Path) -> int:
     return int(np.abs(_frames(a).astype(np.int16) - _frames(b)).max())
 
 
-def test_distilled_under_sequence_parallel(tiny: Path, tmp_path: Path) -> None:
-    """Sequence degree 2 (Ulysses: the tiny transformer has 2 heads). Only rank 0 prints and writes."""
+def test_distilled_under_sequence_parallel_with_sharded_weights(tiny: Path, tmp_path: Path) -> None:
+    """Sequence degree 2 (Ulysses: the tiny transformer has 2 heads) with the block weights sharded over the two
+    processes (`--shard-weights`: bitwise, see tests/parallel/test_sharded_pipeline.py). Only rank 0 prints and
+    writes."""
     parallel, alone = tmp_path / "parallel.mp4", tmp_path / "alone.mp4"
-    proc = _launch(["-m", "ltx_pipelines.distilled"], _distilled(tiny, parallel))
+    proc = _launch(["-m", "ltx_pipelines.distilled"], [*_distilled(tiny, parallel), "--shard-weights"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     printed = proc.stdout + proc.stderr
-    assert printed.count("LTX-2 run") == 1 and "sequence degree 2 × guidance degree 1" in printed
+    assert printed.count("LTX-2 run") == 1  # the summary table, once
+    assert "sequence degree 2 × guidance degree 1" in printed and "weights sharded" in printed
     assert _frames(parallel).shape == (FRAMES, HEIGHT, WIDTH, 3) and _audio(parallel).shape[0] == 2
     _alone("distilled", [*_distilled(tiny, alone), "--quiet"])
     # Measured on the tiny set: 0 (the split changes bf16 matmul shapes, not these 8-bit frames); bound: 2 levels.

@@ -43,6 +43,7 @@ def test_jobs_override_options_and_bad_lines_are_reported(tmp_path: Path) -> Non
         ["a list"],
         {"prompt": "same file", "output_path": str(tmp_path / "cat.mp4")},
         {"prompt": "bad images", "images": "dog.png"},
+        {"prompt": "x", "--shard-weights": True},
     )
     jobs, bad = read_jobs(jobs_file, known=KNOWN, multi=MULTI, defaults={"seed": 10}, output_dir=tmp_path / "out")
     assert [j.line for j in jobs] == [1, 3]
@@ -51,12 +52,13 @@ def test_jobs_override_options_and_bad_lines_are_reported(tmp_path: Path) -> Non
     assert jobs[1].options["images"] == [["dog.png", "0", "1.0"], ["dog2.png", "8", "0.5"]]
     assert jobs[1].output_path == tmp_path / "out" / "0003-seed3-a-dog.mp4"
     messages = {b.line: str(b) for b in bad}
-    assert sorted(messages) == [4, 5, 6, 7, 8]
+    assert sorted(messages) == [4, 5, 6, 7, 8, 9]
     assert messages[4].startswith("jobs line 4: not valid JSON")
     assert messages[5] == "jobs line 5: unknown option 'heigth'; did you mean height?"
     assert messages[6] == "jobs line 6: a job is a JSON object of options, got list"
     assert messages[7] == f"jobs line 7: writes {tmp_path / 'cat.mp4'}, as line 1 does"
     assert messages[8].startswith("jobs line 8: images must be a list of entries")
+    assert messages[9] == "jobs line 9: '--shard-weights' is set for the whole run, on the command line, not per job"
 
 
 def test_a_job_without_output_needs_an_output_dir(tmp_path: Path) -> None:

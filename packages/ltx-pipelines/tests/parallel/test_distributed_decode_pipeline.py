@@ -8,7 +8,7 @@ import torch
 from ltx_core.model.video_vae import TilingConfig
 from ltx_core.model.video_vae.tiling import SpatialTilingConfig
 from ltx_core.testing.distributed import run_ranks
-from ltx_pipelines.testing.guided_cases import parallel_tiled_distilled, run_tiled_distilled
+from ltx_pipelines.testing.pipeline_runs import parallel_tiled_distilled, run_tiled_distilled
 
 TILE = 64  # px: several tiles on the 128 x 192 output
 

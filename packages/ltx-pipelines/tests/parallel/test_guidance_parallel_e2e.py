@@ -12,7 +12,7 @@ import torch
 
 from ltx_core.testing.distributed import run_ranks
 from ltx_core.testing.golden import golden_dir
-from ltx_pipelines.testing.guided_cases import parallel_guided_case
+from ltx_pipelines.testing.pipeline_runs import parallel_guided_case
 
 PIPELINES = ("ti2vid_one_stage", "ti2vid_two_stages")
 

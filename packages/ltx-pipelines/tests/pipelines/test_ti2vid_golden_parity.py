@@ -17,7 +17,7 @@ import torch
 
 from ltx_core.testing.golden import GoldenCase, golden_dir, load_case
 from ltx_pipelines.testing.golden_replay import Bf16Steps, Tolerance, assert_recorded_match
-from ltx_pipelines.testing.guided_cases import GUIDED_PIPELINES, run_guided_case
+from ltx_pipelines.testing.pipeline_runs import GUIDED_PIPELINES, run_guided_case
 
 EXACT = ("_noise", "_positions", "_denoise_mask", "sigmas", "calls_sigma", "calls_step_index", "_skipped")
 

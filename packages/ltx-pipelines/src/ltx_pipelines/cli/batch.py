@@ -23,7 +23,7 @@ from rich.table import Table
 from ltx_core.errors import LTXError
 from ltx_pipelines.cli.batch_state import BATCH, BatchState, JobRefused
 from ltx_pipelines.cli.command import print_error, usage_message
-from ltx_pipelines.cli.jobs import BadJob, Job, JobResult, ResultsLog, read_jobs, results_path
+from ltx_pipelines.cli.jobs import RUN_WIDE, BadJob, Job, JobResult, ResultsLog, read_jobs, results_path
 from ltx_pipelines.cli.options import CommonArgs
 
 BATCH_OPTIONS = ("jobs", "output_dir", "overwrite")
@@ -82,7 +82,7 @@ def run_jobs_file(args: CommonArgs, command: Any, base_argv: Sequence[str], prog
     """The whole batch of `args.jobs` for the running Click `command` (whose command line was `base_argv`)."""
     assert args.jobs is not None
     params = {p.name: p for p in command.params}
-    known = [n for n in params if n not in (*BATCH_OPTIONS, "output_path")]
+    known = [n for n in params if n not in (*BATCH_OPTIONS, *RUN_WIDE, "output_path")]
     multi = [n for n in known if params[n].multiple]
     output_dir = args.output_dir
     jobs, bad = read_jobs(args.jobs, known=known, multi=multi, defaults={"seed": args.seed, "prompt": args.prompt},
@@ -106,18 +106,25 @@ def run_jobs_file(args: CommonArgs, command: Any, base_argv: Sequence[str], prog
 class Ranks:
     """Under torchrun, every process takes the next unclaimed job from a counter in torch.distributed's key-value
     store (no static split: a slow job does not hold the others back); rank 0 reports the bad lines and the
-    summary. Alone, one process takes every job in order."""
+    summary. With `--cfg-parallel` or `--shard-weights` (`together`), every process makes every job with the
+    others instead, in file order, as one generation over all of them; rank 0 decides what to skip, prints and
+    writes. Alone, one process takes every job in order."""
 
     rank: int = 0
     world: int = 1
     store: Any = None
+    together: bool = False
 
     @classmethod
-    def from_environment(cls) -> Ranks:
+    def from_environment(cls, args: CommonArgs) -> Ranks:
         from ltx_core.parallel.layout import launched_by_torchrun
+        from ltx_pipelines.cli.parallel import join, works_together
 
         if not launched_by_torchrun():
             return cls()
+        if works_together(args):
+            layout = join(args)
+            return cls(layout.rank, layout.world_size, None, together=True)
         import torch.distributed as dist
 
         if not dist.is_initialized():
@@ -126,8 +133,31 @@ class Ranks:
         store = dist.PrefixStore("ltx_jobs/", dist.distributed_c10d._get_default_store())
         return cls(dist.get_rank(), dist.get_world_size(), store)
 
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def reports(self) -> bool:
+        """Whether this process logs and counts the jobs it goes through (each job once over all processes)."""
+        return self.is_main or not self.together
+
+    def skips(self, path: Path, overwrite: bool) -> bool:
+        """Whether a job's output exists (and is kept): rank 0's answer on every rank when they work together."""
+        exists = path.exists() and not overwrite
+        if not self.together:
+            return exists
+        import torch
+
+        from ltx_core.parallel.broadcast import broadcast_tensors
+        from ltx_pipelines.cli.parallel import current_layout
+
+        mine = [torch.tensor([exists], dtype=torch.uint8)] if self.is_main else None
+        device = current_layout().transport(torch.device("cpu"))
+        return bool(broadcast_tensors(mine, device=device)[0].item())
+
     def total(self, counts: dict[str, int]) -> dict[str, int]:
-        """The counts of every process added up (each job is counted by the one process that took it)."""
+        """The counts of every process added up (each job is counted by the one process that reported it)."""
         if self.world == 1:
             return counts
         import torch
@@ -142,8 +172,8 @@ def _run(args: CommonArgs, state: BatchState, log: ResultsLog) -> None:
     from ltx_core.parallel.work_queue import claimed
     from ltx_pipelines.cli.runtime import write_result
 
-    ranks = Ranks.from_environment()
-    main = ranks.rank == 0
+    ranks = Ranks.from_environment(args)
+    main = ranks.is_main
     console = Console(stderr=True, quiet=args.quiet or not main, highlight=False)
     counts = {"done": 0, "skipped": 0, "failed": len(state.bad) if main else 0}
     if main:
@@ -155,35 +185,44 @@ def _run(args: CommonArgs, state: BatchState, log: ResultsLog) -> None:
     for item in todo:
         group_prompts.setdefault(_group_key(item.args), {}).update(dict.fromkeys(_prompts(item.args)))
     start, spent = time.perf_counter(), 0.0
+    sharing = 1 if ranks.together else ranks.world  # how many jobs run at once
+
+    def report(result: JobResult, count: str) -> None:
+        if ranks.reports:
+            counts[count] += 1
+            log.append(result)
+
     for index in claimed(len(todo), ranks.store, key=f"{log.path}/next"):
         number, item = index + 1, todo[index]
         job, path = item.job, item.job.output_path
         label = f"job {number}/{len(todo)} (line {job.line})"
-        if path.exists() and not args.overwrite:
-            counts["skipped"] += 1
-            log.append(JobResult(job.line, "skipped", str(path), item.args.seed))
+        if ranks.skips(path, args.overwrite):
+            report(JobResult(job.line, "skipped", str(path), item.args.seed), "skipped")
             console.print(f"{label}: {path} exists, skipped")
             continue
         state.prompts = group_prompts[_group_key(item.args)]
-        left = (len(todo) - number + 1) / ranks.world
+        left = (len(todo) - number + 1) / sharing
         eta = "" if not counts["done"] else f", about {spent / counts['done'] * left:.0f} s left"
         console.print(f"{label}: {path.name}{eta}")
         began = time.perf_counter()
         try:
             write_result(item.args, item.generate, summary=False)
         except LTXError as exc:
-            counts["failed"] += 1
             print_error(f"jobs line {job.line}: {exc}")
-            log.append(JobResult(job.line, "failed", str(path), item.args.seed, time.perf_counter() - began, str(exc)))
+            seconds = time.perf_counter() - began
+            report(JobResult(job.line, "failed", str(path), item.args.seed, seconds, str(exc)), "failed")
             continue
         seconds = time.perf_counter() - began
         spent += seconds
-        counts["done"] += 1
-        log.append(JobResult(job.line, "done", str(path), item.args.seed, seconds))
+        report(JobResult(job.line, "done", str(path), item.args.seed, seconds), "done")
     if state.pipeline is not None:
         state.pipeline.release()
     counts = ranks.total(counts)
     _summary(console, counts, time.perf_counter() - start, log.path)
+    if ranks.together:
+        from ltx_pipelines.cli.parallel import leave
+
+        leave()
     if counts["failed"]:
         raise typer.Exit(1)
 

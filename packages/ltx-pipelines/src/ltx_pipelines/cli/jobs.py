@@ -74,6 +74,10 @@ def _multi_values(name: str, value: Any) -> list[list[str]]:
     return entries
 
 
+# How the processes of a torchrun work together: one setting for the whole batch.
+RUN_WIDE = ("cfg_parallel", "shard_weights", "dist_timeout")
+
+
 def _job(
     line: int,
     data: Any,
@@ -87,6 +91,8 @@ def _job(
     options: dict[str, Any] = {}
     for key, value in data.items():
         name = option_name(key)
+        if name in RUN_WIDE:
+            raise ValueError(f"{key!r} is set for the whole run, on the command line, not per job")
         if name != "output_path" and name not in known:
             close = difflib.get_close_matches(name, list(known), n=1)
             hint = f"; did you mean {close[0].replace('_', '-')}?" if close else ""

@@ -24,7 +24,8 @@ _FAILED_KEY = "ltx/failed"
 
 
 def current_layout() -> ParallelLayout:
-    """The layout the running command joined (single process outside torchrun and inside a --jobs batch)."""
+    """The layout the running command joined (single process outside torchrun, and in a --jobs batch that gives
+    each process its own jobs)."""
     return LAYOUT.get()
 
 
@@ -37,11 +38,6 @@ def check_parallel_flags(args: CommonArgs) -> None:
         raise InputError("--shard-weights cannot split a pre-quantized fp8 checkpoint (fp8-scaled-mm); use "
                          "--quantization fp8-cast on the bf16 checkpoint")  # fmt: skip
     several = launched_by_torchrun() and int(os.environ.get("WORLD_SIZE", "1")) > 1
-    wanted = [flag for flag, on in (("--cfg-parallel", args.cfg_parallel > 1), ("--shard-weights", args.shard_weights))
-              if on]  # fmt: skip
-    if wanted and args.jobs is not None and several:
-        raise InputError(f"{wanted[0]} is not available with --jobs: the processes share the jobs, one job per "
-                         "process; run without it")  # fmt: skip
     if args.cfg_parallel > 1 and not several:
         raise InputError(f"--cfg-parallel {args.cfg_parallel} needs several processes; launch with torchrun "
                          f"--nproc-per-node {args.cfg_parallel} -m <pipeline> ...")  # fmt: skip
@@ -51,10 +47,16 @@ def check_parallel_flags(args: CommonArgs) -> None:
         check_degrees(int(os.environ["WORLD_SIZE"]), args.cfg_parallel)
 
 
+def works_together(args: CommonArgs) -> bool:
+    """Whether a --jobs batch under torchrun makes each job on all the processes together (what --cfg-parallel and
+    --shard-weights ask for) rather than one job per process (the fastest way through many videos otherwise)."""
+    return args.cfg_parallel > 1 or args.shard_weights
+
+
 def join(args: CommonArgs) -> ParallelLayout:
-    """This process's layout for one generation (joining the process group under torchrun), after the arguments
-    were found equal on every rank; sets `current_layout()`."""
-    if not launched_by_torchrun() or args.jobs is not None:
+    """This process's layout for one generation, or for every job of a batch that works together (joining the
+    process group under torchrun), after the arguments were found equal on every rank; sets `current_layout()`."""
+    if not launched_by_torchrun() or (args.jobs is not None and not works_together(args)):
         return SINGLE_PROCESS
     import torch
 

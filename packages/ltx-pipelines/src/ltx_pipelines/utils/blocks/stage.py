@@ -237,18 +237,22 @@ class DiffusionStage:
         return self._model
 
     def release(self) -> None:
-        if self._model is not None:
-            model, inner, self._model, self._inner = self._model, self._inner, None, None
-            wrapper = model.model
-            if wrapper is not inner:  # the sequence-parallel wrapper: unregister its attention kernels
-                wrapper.release()  # type: ignore[operator]
-            if self.runtime.is_plain or self.parallel.sharded_weights:
-                free(inner)
-            else:
-                from ltx_core.offload.streaming import release_transformer
+        if self._model is None:
+            return
+        model, inner, self._model, self._inner = self._model, self._inner, None, None
+        wrapper = model.model
+        if wrapper is not inner:  # the sequence-parallel wrapper: unregister its attention kernels
+            wrapper.release()  # type: ignore[operator]
+        if self.parallel.sharded_weights:  # FSDP2 state holds the shards: dropping the last reference frees them
+            del model, wrapper, inner
+            free()
+        elif self.runtime.is_plain:
+            free(inner)
+        else:
+            from ltx_core.offload.streaming import release_transformer
 
-                release_transformer(inner)
-                free()
+            release_transformer(inner)
+            free()
 
     @contextmanager
     def session(self) -> Iterator[DiffusionStage]:

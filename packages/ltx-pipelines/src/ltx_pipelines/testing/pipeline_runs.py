@@ -1,6 +1,6 @@
-"""Running a golden guided end-to-end case (one-stage, two-stage, HQ, keyframe interpolation) through its pipeline,
-recording every intermediate: shared by the parity test and the guidance-parallel test (which runs it on several
-processes with `parallel_guided_case`)."""
+"""Pipeline runs shared by tests: a golden guided end-to-end case (one-stage, two-stage, HQ, keyframe interpolation)
+recording every intermediate (the parity test, and `parallel_guided_case` on several processes), and the tiny
+distilled pipeline with a tiled decode or sharded weights on several processes (`run_ranks` rank functions)."""
 
 from __future__ import annotations
 
@@ -123,4 +123,39 @@ def run_tiled_distilled(tiling: Any, **options: Any) -> dict[str, torch.Tensor]:
         frames = list(result.video)
     if frames:
         out["frames"] = torch.cat(frames)
+    return out
+
+
+def parallel_sharded_distilled(rank: int, world: int, folder: str) -> dict[str, torch.Tensor]:
+    """A rank of `run_ranks`: the distilled pipeline on the tiny checkpoint files in `folder` (precomputed contexts),
+    with the video tokens split over every process, once with replicated and once with sharded transformer weights
+    (`replicated` / `sharded`: the final video latents), plus the bytes of transformer weights this rank held in
+    each run (`held_bytes`) and those of the blocks alone when replicated (`block_bytes`)."""
+    from ltx_core.parallel.layout import init_layout
+    from ltx_core.parallel.sharding import local_weight_bytes
+    from ltx_core.testing.in_memory import tiny_prompt_contexts
+    from ltx_pipelines.distilled import DistilledPipeline
+    from ltx_pipelines.utils.blocks import DiffusionStage
+
+    held: list[int] = []
+    build = DiffusionStage._build
+
+    def measured(stage: DiffusionStage) -> Any:
+        model = build(stage)
+        held.append(local_weight_bytes(stage._inner))
+        held.append(local_weight_bytes(stage._inner.transformer_blocks))
+        return model
+
+    DiffusionStage._build = measured  # type: ignore[method-assign]
+    out = {}
+    root = Path(folder)
+    for name, sharded in (("replicated", False), ("sharded", True)):
+        layout = init_layout(sharded_weights=sharded)
+        pipeline = DistilledPipeline(root / "distilled.safetensors", None, root / "spatial_upsampler_x2.safetensors",
+                                     device="cpu", parallel=layout)  # fmt: skip
+        result = pipeline(tiny_prompt_contexts("ltx23"), seed=3, height=64, width=128, num_frames=9, frame_rate=24.0)
+        with result.video:
+            list(result.video)
+        out[name] = result.video_latent
+    out["held_bytes"], out["block_bytes"] = torch.tensor(held[0::2]), torch.tensor(held[1])
     return out
