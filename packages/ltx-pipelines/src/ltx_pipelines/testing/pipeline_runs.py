@@ -96,33 +96,36 @@ def parallel_guided_case(rank: int, world: int, path: str) -> dict[str, torch.Te
     return out
 
 
-def parallel_tiled_distilled(rank: int, world: int, tile_pixels: int) -> dict[str, torch.Tensor]:
+def parallel_tiled_distilled(rank: int, world: int, tile_pixels: int, device: str = "cpu") -> dict[str, torch.Tensor]:
     """A rank of `run_ranks`: the distilled pipeline on the in-memory tiny LTX-2.3 models over `world` processes
     (guidance groups of one process each: the latents are the one-process bits), decoded in spatial tiles of
-    `tile_pixels` spread over the ranks; the frames on rank 0, and the final video latent on every rank."""
+    `tile_pixels` spread over the ranks; the frames on rank 0, and the final video latent on every rank. `device`
+    "cuda": each rank on its own GPU (NCCL)."""
     from ltx_core.model.video_vae import TilingConfig
     from ltx_core.model.video_vae.tiling import SpatialTilingConfig
     from ltx_core.parallel.layout import init_layout
 
     tiling = TilingConfig(SpatialTilingConfig(tile_pixels, 32), None)
-    return run_tiled_distilled(tiling, parallel=init_layout(guidance_degree=world))
+    place = torch.device("cuda", rank) if device == "cuda" else torch.device(device)
+    layout = init_layout(guidance_degree=world, device=place)
+    return run_tiled_distilled(tiling, device=place, parallel=layout)
 
 
-def run_tiled_distilled(tiling: Any, **options: Any) -> dict[str, torch.Tensor]:
+def run_tiled_distilled(tiling: Any, device: torch.device | str = "cpu", **options: Any) -> dict[str, torch.Tensor]:
     """The distilled pipeline (in-memory tiny LTX-2.3 models, precomputed contexts) with a tiled decode: its frames
     (absent where nothing is decoded whole) and its final video latent."""
     from ltx_core.testing.in_memory import tiny_in_memory_models, tiny_prompt_contexts
     from ltx_pipelines.distilled import DistilledPipeline
 
     models = tiny_in_memory_models("ltx23")
-    pipeline = DistilledPipeline(models, None, models, device="cpu", **options)
+    pipeline = DistilledPipeline(models, None, models, device=device, **options)
     result = pipeline(tiny_prompt_contexts("ltx23"), seed=3, height=128, width=192, num_frames=9, frame_rate=24.0,
                       tiling_config=tiling)  # fmt: skip
-    out = {"video_latent": result.video_latent}
+    out = {"video_latent": result.video_latent.cpu()}
     with result.video:
         frames = list(result.video)
     if frames:
-        out["frames"] = torch.cat(frames)
+        out["frames"] = torch.cat(frames).cpu()
     return out
 
 
