@@ -82,9 +82,8 @@ class VideoDecoder(ModelBlock):
         memory_efficient: bool = True,
         parallel: ParallelLayout = SINGLE_PROCESS,
     ) -> None:
-        super().__init__(checkpoint, dtype=dtype, device=device)
+        super().__init__(checkpoint, dtype=dtype, device=device, parallel=parallel)
         self.memory_efficient = memory_efficient
-        self.parallel = parallel
 
     def __call__(
         self, latent: torch.Tensor, tiling_config: Any = None, generator: torch.Generator | None = None
@@ -130,17 +129,6 @@ class AudioDecoder(ModelBlock):
     """Audio latent → waveform: the audio VAE decoder and the vocoder, built together, freed together.
 
     Under several processes (`parallel`) only rank 0 decodes (the waveform is small); the others get None."""
-
-    def __init__(
-        self,
-        checkpoint: CheckpointLike,
-        *,
-        dtype: torch.dtype = torch.bfloat16,
-        device: torch.device | str | None = None,
-        parallel: ParallelLayout = SINGLE_PROCESS,
-    ) -> None:
-        super().__init__(checkpoint, dtype=dtype, device=device)
-        self.parallel = parallel
 
     def __call__(self, latent: torch.Tensor) -> Audio | None:
         from ltx_core.model.audio_vae import decode_audio

@@ -35,11 +35,11 @@ class PromptEncoder(ModelBlock):
         offload: str | None = "none",
         parallel: ParallelLayout = SINGLE_PROCESS,
     ) -> None:
-        super().__init__(checkpoint, dtype=dtype, device=device)  # models.keep: a ResidentPromptEncoder stays built
+        # models.keep: a ResidentPromptEncoder stays built
+        super().__init__(checkpoint, dtype=dtype, device=device, parallel=parallel)
         self.gemma_root = gemma_root
         self.text_encoder_device = text_encoder_device
         self.offload = offload  # Gemma's decoder layers may stream from RAM (none / cpu / disk / auto)
-        self.parallel = parallel
         self._ahead: dict[str, Any] = {}  # text → PromptContexts on the host (`encode_ahead`)
 
     def __call__(
