@@ -153,3 +153,29 @@ def test_a_rank_that_fails_mid_stage_stops_every_rank(tiny: Path, tmp_path: Path
     assert "error: rank 1: injected fault" in proc.stderr, proc.stderr[-3000:]
     assert "error: stopped: rank 1: injected fault" in proc.stderr, proc.stderr[-3000:]
     assert not out.exists() and not list(tmp_path.glob("*.mp4*"))
+
+
+def test_ctrl_c_stops_every_rank(tiny: Path, tmp_path: Path) -> None:
+    """Ctrl-C in the terminal (SIGINT to the launcher's process group) once the generation has started: rank 0 says
+    "interrupted", rank 1 says why it stopped (interrupted, or the lost rank 0 when that came first), all stop
+    within seconds, no file."""
+    import signal
+
+    out = tmp_path / "out.mp4"
+    command = [*TORCHRUN, "--standalone", "--nproc-per-node", "2", "-m", "ltx_pipelines.distilled",
+               *_distilled(tiny, out)]  # fmt: skip
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV,
+                            start_new_session=True)  # fmt: skip
+    assert proc.stdout is not None
+    seen = []
+    for line in proc.stdout:  # rank 0's progress: the generation has begun (the prompt is being encoded)
+        seen.append(line)
+        if line.startswith("generation"):
+            break
+    os.killpg(proc.pid, signal.SIGINT)
+    began = time.monotonic()
+    rest, _ = proc.communicate(timeout=120)
+    printed = "".join(seen) + rest
+    assert proc.returncode != 0 and time.monotonic() - began < 60
+    assert "error: interrupted" in printed and "error: rank 1: " in printed, printed[-3000:]
+    assert not out.exists() and not list(tmp_path.glob("*.mp4*"))
