@@ -178,9 +178,9 @@ class _Chunks:
 
 def test_torchrun_two_processes_share_the_jobs(tiny: Path, tmp_path: Path) -> None:
     """Under `torchrun --nproc-per-node 2` (gloo): every job is done exactly once, by one process, the files equal
-    the single-process batch's, and the results file lists each job once. With `--shard-weights` the two processes
-    make every job together instead (the tokens and the weights split between them): the same files again, each job
-    reported once."""
+    the single-process batch's, and the results file lists each job once. With 4 processes, `--processes-per-job 2`
+    and `--shard-weights`, two groups of two take the jobs, each group making its job together (the tokens and the
+    weights split between its two processes): the same files again, each job reported once."""
     import os
     import subprocess
     import sys
@@ -190,9 +190,9 @@ def test_torchrun_two_processes_share_the_jobs(tiny: Path, tmp_path: Path) -> No
     code, output = _invoke([*_base(tiny), "--jobs", str(jobs), "--output-dir", str(alone)])
     assert code == 1, output
     (tmp_path / "fox.mp4").rename(alone / "fox.mp4")
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    for folder, extra in (("shared", []), ("together", ["--shard-weights"])):
+    for folder, processes, extra in (("shared", 2, []), ("groups", 4, ["--shard-weights", "--processes-per-job", "2"])):
+        torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(processes)]
         out = tmp_path / folder
         batch = tmp_path / f"{folder}.jsonl"
         batch.write_text(jobs.read_text().replace(str(tmp_path / "fox.mp4"), str(out / "fox.mp4")))
@@ -205,6 +205,6 @@ def test_torchrun_two_processes_share_the_jobs(tiny: Path, tmp_path: Path) -> No
         assert sorted((r["line"], r["status"]) for r in results) == [(1, "done"), (2, "done"), (3, "failed"),
                                                                      (4, "done")]  # fmt: skip
         for name in ("fox.mp4", "0002-seed2-a-blue-bird.mp4", "0004-seed3-a-cat-on-a-sofa.mp4"):
-            # together: the tokens split over 2 processes (bf16 matmul shapes); measured equal, bound 2 levels
+            # groups: the tokens split over 2 processes (bf16 matmul shapes); measured equal, bound 2 levels
             difference = np.abs(_frames(out / name).astype(np.int16) - _frames(alone / name)).max()
             assert difference <= (2 if extra else 0), (folder, name, difference)

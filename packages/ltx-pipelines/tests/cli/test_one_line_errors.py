@@ -196,3 +196,22 @@ def test_values_outside_what_the_model_takes_exit_2(
         expected = expected.replace("distilled.safetensors", "dev.safetensors")
     line = _one_line(name, [*argv, *extra], out)
     assert all(part in line for part in expected.split("|")), line
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (["--cfg-parallel", "2"], "--cfg-parallel 2 needs several processes; launch with torchrun --nproc-per-node 2"),
+        (["--shard-weights", "--offload", "disk"], "--shard-weights cannot be combined with --offload disk"),
+        (["--processes-per-job", "2"], "--processes-per-job is for --jobs batches"),
+    ],
+    ids=["cfg_parallel_alone", "shard_with_streaming", "processes_per_job_without_jobs"],
+)
+def test_several_process_flags_refused_where_they_cannot_work(
+    extra: list[str], expected: str, tiny_sets: dict[str, Path], bad_files: dict[str, Path], tmp_path: Path
+) -> None:
+    """Outside torchrun, or with a flag they contradict: one line, exit 2, before anything is built."""
+    out = tmp_path / "out.mp4"
+    line = _one_line("ti2vid_two_stages", [*_cli_argv("ti2vid_two_stages", tiny_sets["ltx23"], bad_files["media"], out),
+                                          *extra], out)  # fmt: skip
+    assert expected in line, line

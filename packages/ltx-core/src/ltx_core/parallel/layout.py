@@ -27,7 +27,11 @@ def launched_by_torchrun() -> bool:
 
 @dataclass(frozen=True)
 class ParallelLayout:
-    """This rank's place in the layout and the groups it talks to (None: a single process)."""
+    """This rank's place in the layout of one generation and the groups it talks to (None: a single process).
+
+    `world_size` and `rank` count the processes of this generation: all of them, or, when a batch runs several
+    generations at once (`processes_per_job`), this rank's job group (`group`, whose first process has the global
+    rank `main_rank`; it is job group `job_index` of `job_groups`)."""
 
     world_size: int = 1
     rank: int = 0
@@ -35,6 +39,10 @@ class ParallelLayout:
     sequence_group: dist.ProcessGroup | None = None
     guidance_group: dist.ProcessGroup | None = None
     sharded_weights: bool = False
+    group: dist.ProcessGroup | None = None
+    main_rank: int = 0
+    job_index: int = 0
+    job_groups: int = 1
 
     @property
     def sequence_degree(self) -> int:
@@ -50,8 +58,19 @@ class ParallelLayout:
 
     @property
     def is_main(self) -> bool:
-        """Rank 0 prints, reads the prompt's text encoder output once and writes the file."""
+        """The generation's first process prints, runs the text encoder and writes the file."""
         return self.rank == 0
+
+    def share(self, tensors: list[torch.Tensor] | None, device: torch.device) -> list[torch.Tensor]:
+        """`tensors` as the main process gives them (None elsewhere), on every process of the generation."""
+        from ltx_core.parallel.broadcast import broadcast_tensors
+
+        return broadcast_tensors(tensors, self.main_rank, self.group, self.transport(device))
+
+    def share_text(self, texts: list[str] | None, device: torch.device) -> list[str]:
+        from ltx_core.parallel.broadcast import broadcast_text
+
+        return broadcast_text(texts, self.main_rank, self.group, self.transport(device))
 
     @property
     def is_parallel(self) -> bool:
@@ -101,9 +120,11 @@ def init_layout(
     device: torch.device | None = None,
     timeout: timedelta = DEFAULT_TIMEOUT,
     sharded_weights: bool = False,
+    processes_per_job: int | None = None,
 ) -> ParallelLayout:
     """The layout of this torchrun process (joining the default group if needed: NCCL for CUDA, else gloo), or the
-    single-process layout outside torchrun."""
+    single-process layout outside torchrun. `processes_per_job` (default: all) cuts the processes into job groups of
+    that size, each making its own generations (a --jobs batch)."""
     if not dist.is_initialized():
         if not launched_by_torchrun():
             check_degrees(1, guidance_degree)
@@ -112,16 +133,35 @@ def init_layout(
         if cuda and "LOCAL_RANK" in os.environ:
             torch.cuda.set_device(torch.device("cuda", int(os.environ["LOCAL_RANK"])))
         dist.init_process_group("nccl" if cuda else "gloo", timeout=timeout)
-    world, rank = dist.get_world_size(), dist.get_rank()
-    check_degrees(world, guidance_degree)
-    sequence_degree = world // guidance_degree
-    sequence_group = guidance_group = None
-    for index in range(guidance_degree):
-        group = dist.new_group(list(range(index * sequence_degree, (index + 1) * sequence_degree)))
-        if rank // sequence_degree == index:
-            sequence_group = group
-    for position in range(sequence_degree):
-        group = dist.new_group([position + j * sequence_degree for j in range(guidance_degree)])
-        if rank % sequence_degree == position:
-            guidance_group = group
-    return ParallelLayout(world, rank, guidance_degree, sequence_group, guidance_group, sharded_weights)
+    world, global_rank = dist.get_world_size(), dist.get_rank()
+    size = processes_per_job or world
+    check_job_size(world, size)
+    check_degrees(size, guidance_degree)
+    job_groups, job_index, rank = world // size, global_rank // size, global_rank % size
+    sequence_degree = size // guidance_degree
+    job_group = sequence_group = guidance_group = None
+    for job in range(job_groups):  # every rank creates every group, in the same order
+        base = job * size
+        group = dist.new_group(list(range(base, base + size))) if job_groups > 1 else None
+        for index in range(guidance_degree):
+            members = dist.new_group([base + index * sequence_degree + r for r in range(sequence_degree)])
+            if job == job_index and rank // sequence_degree == index:
+                sequence_group = members
+        for position in range(sequence_degree):
+            members = dist.new_group([base + position + j * sequence_degree for j in range(guidance_degree)])
+            if job == job_index and rank % sequence_degree == position:
+                guidance_group = members
+        if job == job_index:
+            job_group = group
+    return ParallelLayout(size, rank, guidance_degree, sequence_group, guidance_group, sharded_weights, job_group,
+                          job_index * size, job_index, job_groups)  # fmt: skip
+
+
+def check_job_size(world_size: int, processes_per_job: int) -> None:
+    """Refuse job groups that do not divide the processes, naming the sizes that do."""
+    if processes_per_job < 1 or world_size % processes_per_job:
+        valid = [d for d in range(1, world_size + 1) if world_size % d == 0]
+        raise InputError(
+            f"--processes-per-job {processes_per_job} does not divide the {world_size} processes; use one of "
+            f"{', '.join(map(str, valid))}"
+        )

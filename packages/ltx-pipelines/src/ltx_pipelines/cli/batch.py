@@ -11,7 +11,7 @@ is skipped unless `--overwrite`, so rerunning a killed batch finishes only what 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from ltx_pipelines.cli.command import print_error, usage_message
 from ltx_pipelines.cli.jobs import RUN_WIDE, BadJob, Job, JobResult, ResultsLog, read_jobs, results_path
 from ltx_pipelines.cli.options import CommonArgs
 
-BATCH_OPTIONS = ("jobs", "output_dir", "overwrite")
+BATCH_OPTIONS = ("jobs", "output_dir", "overwrite", "processes_per_job")  # the batch's own: not in a job's command line
 
 
 def _flag_tokens(param: Any, value: Any) -> list[str]:
@@ -106,14 +106,14 @@ def run_jobs_file(args: CommonArgs, command: Any, base_argv: Sequence[str], prog
 class Ranks:
     """Under torchrun, every process takes the next unclaimed job from a counter in torch.distributed's key-value
     store (no static split: a slow job does not hold the others back); rank 0 reports the bad lines and the
-    summary. With `--cfg-parallel` or `--shard-weights` (`together`), every process makes every job with the
-    others instead, in file order, as one generation over all of them; rank 0 decides what to skip, prints and
-    writes. Alone, one process takes every job in order."""
+    summary. When the processes make each job in groups (`together`: --cfg-parallel, --shard-weights or
+    --processes-per-job), each group's first process claims the next job for its group and tells the others; it
+    decides what to skip, logs, prints and writes. Alone, one process takes every job in order."""
 
     rank: int = 0
     world: int = 1
     store: Any = None
-    together: bool = False
+    layout: Any = None  # the job group's ParallelLayout when together
 
     @classmethod
     def from_environment(cls, args: CommonArgs) -> Ranks:
@@ -122,39 +122,59 @@ class Ranks:
 
         if not launched_by_torchrun():
             return cls()
-        if works_together(args):
-            layout = join(args)
-            return cls(layout.rank, layout.world_size, None, together=True)
         import torch.distributed as dist
 
+        layout = join(args) if works_together(args) else None
         if not dist.is_initialized():
             dist.init_process_group("gloo")
         # the store torchrun's rendezvous made for the default group, shared by every process of the run
         store = dist.PrefixStore("ltx_jobs/", dist.distributed_c10d._get_default_store())
-        return cls(dist.get_rank(), dist.get_world_size(), store)
+        return cls(dist.get_rank(), dist.get_world_size(), store, layout)
+
+    @property
+    def together(self) -> bool:
+        return self.layout is not None
 
     @property
     def is_main(self) -> bool:
         return self.rank == 0
 
     @property
+    def running_at_once(self) -> int:
+        """How many jobs are made at the same time."""
+        return self.layout.job_groups if self.together else self.world
+
+    @property
     def reports(self) -> bool:
         """Whether this process logs and counts the jobs it goes through (each job once over all processes)."""
-        return self.is_main or not self.together
+        return not self.together or self.layout.is_main
+
+    def claims(self, count: int, key: str) -> Iterator[int]:
+        """The indices of the jobs this process makes (with its group when together)."""
+        from ltx_core.parallel.work_queue import claimed
+
+        if not self.together:
+            yield from claimed(count, self.store, key)
+            return
+        import torch
+
+        mine = claimed(count, self.store, key) if self.layout.is_main else None
+        while True:
+            offer = [torch.tensor([next(mine, -1)], dtype=torch.int64)] if mine is not None else None
+            index = int(self.layout.share(offer, torch.device("cpu"))[0].item())
+            if index < 0:
+                return
+            yield index
 
     def skips(self, path: Path, overwrite: bool) -> bool:
-        """Whether a job's output exists (and is kept): rank 0's answer on every rank when they work together."""
+        """Whether a job's output exists (and is kept): the group's first process answers for its group."""
         exists = path.exists() and not overwrite
         if not self.together:
             return exists
         import torch
 
-        from ltx_core.parallel.broadcast import broadcast_tensors
-        from ltx_pipelines.cli.parallel import current_layout
-
-        mine = [torch.tensor([exists], dtype=torch.uint8)] if self.is_main else None
-        device = current_layout().transport(torch.device("cpu"))
-        return bool(broadcast_tensors(mine, device=device)[0].item())
+        mine = [torch.tensor([exists], dtype=torch.uint8)] if self.layout.is_main else None
+        return bool(self.layout.share(mine, torch.device("cpu"))[0].item())
 
     def total(self, counts: dict[str, int]) -> dict[str, int]:
         """The counts of every process added up (each job is counted by the one process that reported it)."""
@@ -169,7 +189,6 @@ class Ranks:
 
 
 def _run(args: CommonArgs, state: BatchState, log: ResultsLog) -> None:
-    from ltx_core.parallel.work_queue import claimed
     from ltx_pipelines.cli.runtime import write_result
 
     ranks = Ranks.from_environment(args)
@@ -185,14 +204,13 @@ def _run(args: CommonArgs, state: BatchState, log: ResultsLog) -> None:
     for item in todo:
         group_prompts.setdefault(_group_key(item.args), {}).update(dict.fromkeys(_prompts(item.args)))
     start, spent = time.perf_counter(), 0.0
-    sharing = 1 if ranks.together else ranks.world  # how many jobs run at once
 
     def report(result: JobResult, count: str) -> None:
         if ranks.reports:
             counts[count] += 1
             log.append(result)
 
-    for index in claimed(len(todo), ranks.store, key=f"{log.path}/next"):
+    for index in ranks.claims(len(todo), key=f"{log.path}/next"):
         number, item = index + 1, todo[index]
         job, path = item.job, item.job.output_path
         label = f"job {number}/{len(todo)} (line {job.line})"
@@ -201,7 +219,7 @@ def _run(args: CommonArgs, state: BatchState, log: ResultsLog) -> None:
             console.print(f"{label}: {path} exists, skipped")
             continue
         state.prompts = group_prompts[_group_key(item.args)]
-        left = (len(todo) - number + 1) / sharing
+        left = (len(todo) - number + 1) / ranks.running_at_once
         eta = "" if not counts["done"] else f", about {spent / counts['done'] * left:.0f} s left"
         console.print(f"{label}: {path.name}{eta}")
         began = time.perf_counter()

@@ -75,7 +75,7 @@ def _multi_values(name: str, value: Any) -> list[list[str]]:
 
 
 # How the processes of a torchrun work together: one setting for the whole batch.
-RUN_WIDE = ("cfg_parallel", "shard_weights", "dist_timeout")
+RUN_WIDE = ("cfg_parallel", "shard_weights", "dist_timeout", "processes_per_job")
 
 
 def _job(

@@ -84,6 +84,7 @@ class CommonArgs:
     cfg_parallel: int = 1
     shard_weights: bool = False
     dist_timeout: float = 300.0
+    processes_per_job: int | None = None
     output_path: Path | None = None
     jobs: Path | None = None
     output_dir: Path | None = None
@@ -312,6 +313,10 @@ _ALL = (
     OptionSpec("shard_weights", "--shard-weights", bool, False, "Split the transformer blocks' weights over the "
                "processes of a token group (FSDP2): N GPUs hold about 1/N each, each block gathered just before it "
                "runs. Not with --offload cpu|disk.", _PAR),
+    OptionSpec("processes_per_job", "--processes-per-job", int | None, None, "With --jobs under torchrun: how many "
+               "processes make each job together (the processes form groups of that size, each group taking the next "
+               "job). Default: all of them with --cfg-parallel or --shard-weights, else 1 (each process its own jobs).",
+               _PAR, min=1, metavar="N"),
     OptionSpec("dist_timeout", "--dist-timeout", float, 300.0, "Seconds a process waits for the others before the "
                "run stops with an error (a failed or stuck process).", _PAR, min=1, metavar="SECONDS"),
     # output
@@ -332,7 +337,7 @@ OPTIONS: Mapping[str, OptionSpec] = {spec.name: spec for spec in _ALL}
 # Presets mirroring the official parsers (spec 16.1).
 BASIC = ("gemma_root", "prompt", "output_path", "seed", "loras", "enhance_prompt", "offload", "max_batch_size",
          "quantization", "compile", "device", "shard_weights", "dist_timeout", "jobs", "output_dir", "overwrite",
-         "quiet")  # fmt: skip
+         "processes_per_job", "quiet")  # fmt: skip
 VIDEO_GEN = ("height", "width", "num_frames", "frame_rate", "images")
 GUIDANCE = ("negative_prompt", "video_cfg_guidance_scale", "video_stg_guidance_scale", "video_rescale_scale",
             "video_stg_blocks", "a2v_guidance_scale", "video_skip_step", "audio_cfg_guidance_scale",

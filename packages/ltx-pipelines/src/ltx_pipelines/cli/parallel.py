@@ -37,20 +37,37 @@ def check_parallel_flags(args: CommonArgs) -> None:
     if args.shard_weights and args.quantization == "fp8-scaled-mm":
         raise InputError("--shard-weights cannot split a pre-quantized fp8 checkpoint (fp8-scaled-mm); use "
                          "--quantization fp8-cast on the bf16 checkpoint")  # fmt: skip
-    several = launched_by_torchrun() and int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if args.processes_per_job is not None and args.jobs is None:
+        raise InputError("--processes-per-job is for --jobs batches (one generation uses every process)")
+    several = _world() > 1
     if args.cfg_parallel > 1 and not several:
         raise InputError(f"--cfg-parallel {args.cfg_parallel} needs several processes; launch with torchrun "
                          f"--nproc-per-node {args.cfg_parallel} -m <pipeline> ...")  # fmt: skip
     if several:
-        from ltx_core.parallel.layout import check_degrees
+        from ltx_core.parallel.layout import check_degrees, check_job_size
 
-        check_degrees(int(os.environ["WORLD_SIZE"]), args.cfg_parallel)
+        size = job_size(args) if args.jobs is not None else _world()
+        check_job_size(_world(), size)
+        check_degrees(size, args.cfg_parallel)
+
+
+def _world() -> int:
+    """The number of processes torchrun started (1 outside torchrun)."""
+    return int(os.environ.get("WORLD_SIZE", "1")) if launched_by_torchrun() else 1
+
+
+def job_size(args: CommonArgs) -> int:
+    """How many processes make each job of a --jobs batch: `--processes-per-job`, else all of them when
+    --cfg-parallel or --shard-weights ask for several, else 1 (each process its own jobs: the fastest way through
+    many videos when one process can make a video)."""
+    if args.processes_per_job is not None:
+        return args.processes_per_job
+    return _world() if args.cfg_parallel > 1 or args.shard_weights else 1
 
 
 def works_together(args: CommonArgs) -> bool:
-    """Whether a --jobs batch under torchrun makes each job on all the processes together (what --cfg-parallel and
-    --shard-weights ask for) rather than one job per process (the fastest way through many videos otherwise)."""
-    return args.cfg_parallel > 1 or args.shard_weights
+    """Whether the processes of a --jobs batch make each job in groups (see `job_size`)."""
+    return job_size(args) > 1
 
 
 def join(args: CommonArgs) -> ParallelLayout:
@@ -66,7 +83,8 @@ def join(args: CommonArgs) -> ParallelLayout:
 
     device = resolve_device(args.device)
     layout = init_layout(args.cfg_parallel, device=device, timeout=timedelta(seconds=args.dist_timeout),
-                         sharded_weights=args.shard_weights)  # fmt: skip
+                         sharded_weights=args.shard_weights,
+                         processes_per_job=job_size(args) if args.jobs is not None else None)  # fmt: skip
     same = {f.name: getattr(args, f.name) for f in fields(args) if f.name not in ("declared", "device")}
     check_same_everywhere(fingerprint(sorted(same.items())), "the command-line arguments",
                           device=layout.transport(device) if layout.is_parallel else torch.device("cpu"))  # fmt: skip

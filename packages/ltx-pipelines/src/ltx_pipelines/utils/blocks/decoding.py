@@ -106,7 +106,7 @@ class VideoDecoder(ModelBlock):
             from ltx_core.parallel.decode import distributed_tiled_decode
 
             def spread(dec: Any, lat: torch.Tensor, tiling: Any, timestep: Any, gen: Any) -> Any:
-                return distributed_tiled_decode(dec, lat, tiling, None, timestep=timestep, generator=gen)
+                return distributed_tiled_decode(dec, lat, tiling, layout.group, timestep=timestep, generator=gen)
 
             tiled["tiled"] = spread
         chunks = decode_video(decoder, latent, tiling_config, generator, **tiled)
@@ -116,10 +116,9 @@ class VideoDecoder(ModelBlock):
         """Rank 0's choice of a tiled or untiled decode, on every rank: without a caller's tiling, each rank's
         offload choice hints tiling from its own free memory, and the ranks must decode alike."""
         from ltx_core.model.video_vae import TilingConfig
-        from ltx_core.parallel.broadcast import broadcast_tensors
 
         mine = [torch.tensor([tiling_config is not None], dtype=torch.uint8)] if self.parallel.is_main else None
-        (tiled,) = broadcast_tensors(mine, device=self.parallel.transport(self.device))
+        (tiled,) = self.parallel.share(mine, self.device)
         if not bool(tiled.item()):
             return None
         return tiling_config if tiling_config is not None else TilingConfig.default()

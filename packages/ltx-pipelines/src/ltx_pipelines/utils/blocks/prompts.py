@@ -90,15 +90,13 @@ class PromptEncoder(ModelBlock):
         )
 
     def _shared(self, encoded: list[Any] | None, count: int) -> list[Any]:
-        """Rank 0's contexts on every rank (as rank 0 made them: same dtype, on this block's device)."""
-        from ltx_core.parallel.broadcast import broadcast_tensors, broadcast_text
+        """The main process's contexts on every process of the generation (same dtype, on this block's device)."""
         from ltx_core.text_encoders.gemma import PromptContexts
 
-        via = self.parallel.transport(self.device)
         tensors = None if encoded is None else [t for c in encoded for t in (c.video_context, c.audio_context, c.mask)]
         texts = None if encoded is None else [c.prompt for c in encoded]
-        received = broadcast_tensors(tensors, device=via)
-        prompts = broadcast_text(texts, device=via)
+        received = self.parallel.share(tensors, self.device)
+        prompts = self.parallel.share_text(texts, self.device)
         return [PromptContexts(*(t.to(self.device) for t in received[3 * i : 3 * i + 3]), prompts[i])
                 for i in range(count)]  # fmt: skip
 
