@@ -77,9 +77,10 @@ class ParallelLayout:
         return self.world_size > 1
 
     def transport(self, device: torch.device) -> torch.device:
-        """Where tensors must be to travel between the ranks: `device` under NCCL, the CPU under gloo."""
+        """Where tensors must be to travel between the ranks: on a GPU under NCCL (`device`, or this process's GPU
+        when `device` is not one), on the CPU under gloo."""
         if self.is_parallel and dist.get_backend() == "nccl":
-            return device
+            return device if device.type == "cuda" else torch.device("cuda", torch.cuda.current_device())
         return torch.device("cpu")
 
     def describe(self) -> str:

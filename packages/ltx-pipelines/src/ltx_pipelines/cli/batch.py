@@ -183,7 +183,9 @@ class Ranks:
         import torch
         import torch.distributed as dist
 
-        values = torch.tensor([counts[k] for k in ("done", "skipped", "failed")], dtype=torch.int64)
+        on_gpu = dist.get_backend() == "nccl"  # a batch that works together on GPUs joined with NCCL
+        device = torch.device("cuda", torch.cuda.current_device()) if on_gpu else torch.device("cpu")
+        values = torch.tensor([counts[k] for k in ("done", "skipped", "failed")], dtype=torch.int64, device=device)
         dist.all_reduce(values)
         return dict(zip(("done", "skipped", "failed"), values.tolist(), strict=True))
 
