@@ -99,12 +99,19 @@ SINGLE_PROCESS = ParallelLayout()
 
 def check_degrees(world_size: int, guidance_degree: int) -> None:
     """Refuse a guidance degree that does not divide the world size, naming the ones that do."""
-    if guidance_degree < 1 or world_size % guidance_degree:
+    _check_divides("--cfg-parallel", guidance_degree, world_size)
+
+
+def check_job_size(world_size: int, processes_per_job: int) -> None:
+    """Refuse job groups that do not divide the processes, naming the sizes that do."""
+    _check_divides("--processes-per-job", processes_per_job, world_size)
+
+
+def _check_divides(flag: str, value: int, world_size: int) -> None:
+    if value < 1 or world_size % value:
         valid = [d for d in range(1, world_size + 1) if world_size % d == 0]
-        raise InputError(
-            f"--cfg-parallel {guidance_degree} does not divide the {world_size} processes; use one of "
-            f"{', '.join(map(str, valid))}"
-        )
+        raise InputError(f"{flag} {value} does not divide the {world_size} processes; use one of "
+                         f"{', '.join(map(str, valid))}")  # fmt: skip
 
 
 def process_device(device: str | None) -> str | None:
@@ -156,13 +163,3 @@ def init_layout(
             job_group = group
     return ParallelLayout(size, rank, guidance_degree, sequence_group, guidance_group, sharded_weights, job_group,
                           job_index * size, job_index, job_groups)  # fmt: skip
-
-
-def check_job_size(world_size: int, processes_per_job: int) -> None:
-    """Refuse job groups that do not divide the processes, naming the sizes that do."""
-    if processes_per_job < 1 or world_size % processes_per_job:
-        valid = [d for d in range(1, world_size + 1) if world_size % d == 0]
-        raise InputError(
-            f"--processes-per-job {processes_per_job} does not divide the {world_size} processes; use one of "
-            f"{', '.join(map(str, valid))}"
-        )
