@@ -13,18 +13,11 @@ import pytest
 from typer.testing import CliRunner
 
 import ltx_core.text_encoders.gemma.prompts as gemma_prompts
-from ltx_core.testing.tiny_checkpoints import make_tiny_checkpoints
 from ltx_pipelines.cli.commands import build_app
 from ltx_pipelines.distilled import DistilledPipeline
 from ltx_pipelines.utils.blocks import DiffusionStage
 
 HEIGHT, WIDTH, FRAMES = 64, 128, 9
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    # The session-shared tiny set (packages/ltx-pipelines/tests/conftest.py uses the same folder).
-    return make_tiny_checkpoints(tmp_path_factory.getbasetemp() / "tiny_sets", ("ltx23",), seed=0)["ltx23"]
 
 
 def _base(folder: Path) -> list[str]:

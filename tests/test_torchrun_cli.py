@@ -16,12 +16,10 @@ from pathlib import Path
 
 import av
 import numpy as np
-import pytest
 import torch
 from typer.testing import CliRunner
 
 from ltx_core.testing.distributed import free_port
-from ltx_core.testing.tiny_checkpoints import make_tiny_checkpoints
 from ltx_pipelines.cli.commands import build_app
 
 HEIGHT, WIDTH, FRAMES = 64, 128, 9
@@ -29,12 +27,6 @@ TORCHRUN = [sys.executable, "-m", "torch.distributed.run"]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 PIPED = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True, "env": ENV}
 FAULT_SCRIPT = Path(__file__).with_name("torchrun_fault.py")
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    # The session-shared tiny set (packages/ltx-pipelines/tests/conftest.py uses the same folder).
-    return make_tiny_checkpoints(tmp_path_factory.getbasetemp() / "tiny_sets", ("ltx23",), seed=0)["ltx23"]
 
 
 def _common(folder: Path, out: Path) -> list[str]:

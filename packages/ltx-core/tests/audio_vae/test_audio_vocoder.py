@@ -19,6 +19,7 @@ from ltx_core.model.audio_vae.loading import (
 from ltx_core.model.audio_vae.mel import mel_filterbank
 from ltx_core.model.audio_vae.vocoder import Vocoder
 from ltx_core.testing.golden import load_case, report
+from ltx_core.testing.tiny_checkpoints import tiny_vocoder_config
 
 TOL = 1e-5
 VARIANTS = ["ltx2", "ltx23"]
@@ -175,34 +176,13 @@ def test_vocoder_rejects_mono_mel(golden):
 
 # --- upsample_initial_channel not divisible by 2^stages: channels floor at each stage (official) ---------------
 
-_FLOORED_AMP = {
-    "resblock_kernel_sizes": [3, 5],
-    "resblock_dilation_sizes": [[1, 3, 5], [1, 3, 5]],
-    "resblock": "AMP1",
-    "stereo": True,
-    "activation": "snakebeta",
-    "use_tanh_at_final": False,
-    "use_bias_at_final": False,
-}
-FLOORED_VOCODERS = {
+_TINY2, _TINY23 = tiny_vocoder_config("ltx2"), tiny_vocoder_config("ltx23")
+FLOORED_VOCODERS = {  # the tiny vocoders with other channel counts
     # LTX-2 layout: 48 over 5 stages → 24, 12, 6, 3, 1 (48 / 2^5 = 1.5 floors to 1)
-    "ltx2": {
-        "upsample_initial_channel": 48,
-        "upsample_rates": [6, 5, 2, 2, 2],
-        "upsample_kernel_sizes": [16, 15, 8, 4, 4],
-        "resblock_kernel_sizes": [3, 5],
-        "resblock_dilation_sizes": [[1, 3, 5], [1, 3, 5]],
-        "resblock": "1",
-        "stereo": True,
-    },
+    "ltx2": {**_TINY2, "upsample_initial_channel": 48},
     # LTX-2.3 layout: main 40 over 4 stages → 20, 10, 5, 2; BWE 48 over 5 stages → 24, 12, 6, 3, 1
-    "ltx23": {
-        "vocoder": {"upsample_initial_channel": 40, "upsample_rates": [5, 4, 4, 2],
-                    "upsample_kernel_sizes": [11, 8, 8, 4], **_FLOORED_AMP},
-        "bwe": {"upsample_initial_channel": 48, "upsample_rates": [6, 5, 2, 2, 2],
-                "upsample_kernel_sizes": [12, 11, 4, 4, 4], **_FLOORED_AMP, "input_sampling_rate": 16000,
-                "output_sampling_rate": 48000, "hop_length": 80, "n_fft": 256, "win_size": 256, "num_mels": 64},
-    },
+    "ltx23": {"vocoder": {**_TINY23["vocoder"], "upsample_initial_channel": 40},
+              "bwe": {**_TINY23["bwe"], "upsample_initial_channel": 48}},
 }  # fmt: skip
 # Hand-computed: (conv_pre out, [(ups in, ups out)], final channels) per generator.
 FLOORED_CHANNELS = {

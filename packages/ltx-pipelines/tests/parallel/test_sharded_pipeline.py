@@ -6,22 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import torch
 
 from ltx_core.testing.distributed import run_ranks
-from ltx_core.testing.tiny_checkpoints import make_tiny_checkpoints
 from ltx_pipelines.testing.pipeline_runs import parallel_sharded_distilled
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    # The session-shared tiny set (packages/ltx-pipelines/tests/conftest.py uses the same folder).
-    return make_tiny_checkpoints(tmp_path_factory.getbasetemp() / "tiny_sets", ("ltx23",), seed=0)["ltx23"]
-
-
-def test_sharded_weights_change_no_bit(tiny: Path) -> None:
-    ranks = run_ranks(parallel_sharded_distilled, 2, str(tiny), timeout=300)
+def test_sharded_weights_change_no_bit(tiny_sets: dict[str, Path]) -> None:
+    ranks = run_ranks(parallel_sharded_distilled, 2, str(tiny_sets["ltx23"]), timeout=300)
     for rank in ranks:
         assert torch.equal(rank["sharded"], rank["replicated"])
         replicated, sharded = rank["held_bytes"].tolist()  # one stage (the distilled pipeline builds one)

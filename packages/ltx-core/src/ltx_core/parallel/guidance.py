@@ -9,31 +9,23 @@ one.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.distributed as dist
 
-from ltx_core.batch_split import X0Callable, X0Output, batch_size, split_batch
+from ltx_core.batch_split import BatchSplitAdapter, X0Callable, X0Output, batch_size, split_batch
 from ltx_core.guidance.perturbations import BatchedPerturbationConfig
 from ltx_core.model.transformer.modality import Modality
 
 
-class GuidanceParallelAdapter:
-    """Same call as `BatchSplitAdapter(model, max_batch_size)`; this rank's guidance group is `index` of `count`,
-    and `group` joins it to the ranks of the other guidance groups that hold the same tokens."""
+class GuidanceParallelAdapter(BatchSplitAdapter):
+    """`BatchSplitAdapter(model, max_batch_size)` with its chunks spread: this rank's guidance group is `index` of
+    `count`, and `group` joins it to the ranks of the other guidance groups that hold the same tokens."""
 
     def __init__(
         self, model: X0Callable, max_batch_size: int, *, index: int, count: int, group: dist.ProcessGroup | None
     ) -> None:
-        if max_batch_size < 1:
-            raise ValueError(f"max_batch_size {max_batch_size} is invalid; use 1 or more")
-        self.model = model
-        self.max_batch_size = max_batch_size
+        super().__init__(model, max_batch_size)
         self.index, self.count, self.group = index, count, group
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.__dict__["model"], name)
 
     def __call__(
         self,

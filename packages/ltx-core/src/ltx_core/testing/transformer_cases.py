@@ -35,21 +35,15 @@ def perturbations_from_params(params: dict, batch: int) -> BatchedPerturbationCo
     if spec is None:
         return None
     perturbs: list[Perturbation] = []
-    if "skip_self_attention_blocks" in spec:
-        blocks = spec["skip_self_attention_blocks"]
-        blocks = None if blocks == "all" else tuple(blocks)
-        perturbs += [
-            Perturbation(PerturbationType.SKIP_VIDEO_SELF_ATTN, blocks),
-            Perturbation(PerturbationType.SKIP_AUDIO_SELF_ATTN, blocks),
-        ]
-    if "skip_av_cross_attention_blocks" in spec:
-        blocks = spec["skip_av_cross_attention_blocks"]
-        blocks = None if blocks == "all" else tuple(blocks)
-        perturbs += [
-            Perturbation(PerturbationType.SKIP_A2V_CROSS_ATTN, blocks),
-            Perturbation(PerturbationType.SKIP_V2A_CROSS_ATTN, blocks),
-        ]
-    unknown = set(spec) - {"batch_entries", "skip_self_attention_blocks", "skip_av_cross_attention_blocks"}
+    kinds = {
+        "skip_self_attention_blocks": (PerturbationType.SKIP_VIDEO_SELF_ATTN, PerturbationType.SKIP_AUDIO_SELF_ATTN),
+        "skip_av_cross_attention_blocks": (PerturbationType.SKIP_A2V_CROSS_ATTN, PerturbationType.SKIP_V2A_CROSS_ATTN),
+    }
+    for key, types in kinds.items():
+        if key in spec:
+            blocks = None if spec[key] == "all" else tuple(spec[key])
+            perturbs += [Perturbation(kind, blocks) for kind in types]
+    unknown = set(spec) - {"batch_entries", *kinds}
     assert not unknown, f"unhandled perturbation params {unknown}"
     entries = set(spec.get("batch_entries", range(batch)))
     return BatchedPerturbationConfig.of(

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import torch
 import typer
 
 from ltx_core.errors import LTXError
@@ -65,11 +64,10 @@ def write_result(args: CommonArgs, generate: Callable[[Progress], Any], *, summa
     phases = PhaseProgress(run)
     if not layout.is_main:  # the same generation, quietly; its share of the decode happens as the frames are read
         try:
-            with torch.inference_mode():
-                result = generate(phases)
-                with result.video:
-                    for _ in result.video:
-                        pass
+            result = generate(phases)
+            with result.video:
+                for _ in result.video:
+                    pass
         finally:
             phases.close()
         return args.output_path

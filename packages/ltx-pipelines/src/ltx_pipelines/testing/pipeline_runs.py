@@ -114,19 +114,12 @@ def parallel_tiled_distilled(rank: int, world: int, tile_pixels: int, device: st
 def run_tiled_distilled(tiling: Any, device: torch.device | str = "cpu", **options: Any) -> dict[str, torch.Tensor]:
     """The distilled pipeline (in-memory tiny LTX-2.3 models, precomputed contexts) with a tiled decode: its frames
     (absent where nothing is decoded whole) and its final video latent."""
-    from ltx_core.testing.in_memory import tiny_in_memory_models, tiny_prompt_contexts
+    from ltx_core.testing.in_memory import tiny_in_memory_models
     from ltx_pipelines.distilled import DistilledPipeline
 
     models = tiny_in_memory_models("ltx23")
     pipeline = DistilledPipeline(models, None, models, device=device, **options)
-    result = pipeline(tiny_prompt_contexts("ltx23"), seed=3, height=128, width=192, num_frames=9, frame_rate=24.0,
-                      tiling_config=tiling)  # fmt: skip
-    out = {"video_latent": result.video_latent.cpu()}
-    with result.video:
-        frames = list(result.video)
-    if frames:
-        out["frames"] = torch.cat(frames).cpu()
-    return out
+    return _distilled_call(pipeline, 128, 192, tiling)
 
 
 def parallel_sharded_distilled(rank: int, world: int, folder: str) -> dict[str, torch.Tensor]:
@@ -136,29 +129,33 @@ def parallel_sharded_distilled(rank: int, world: int, folder: str) -> dict[str, 
     each run (`held_bytes`) and those of the blocks alone when replicated (`block_bytes`)."""
     from ltx_core.parallel.layout import init_layout
     from ltx_core.parallel.sharding import local_weight_bytes
-    from ltx_core.testing.in_memory import tiny_prompt_contexts
     from ltx_pipelines.distilled import DistilledPipeline
-    from ltx_pipelines.utils.blocks import DiffusionStage
 
-    held: list[int] = []
-    build = DiffusionStage._build
-
-    def measured(stage: DiffusionStage) -> Any:
-        model = build(stage)
-        held.append(local_weight_bytes(stage._inner))
-        held.append(local_weight_bytes(stage._inner.transformer_blocks))
-        return model
-
-    DiffusionStage._build = measured  # type: ignore[method-assign]
-    out = {}
-    root = Path(folder)
+    out, held, root = {}, [], Path(folder)
     for name, sharded in (("replicated", False), ("sharded", True)):
-        layout = init_layout(sharded_weights=sharded)
         pipeline = DistilledPipeline(root / "distilled.safetensors", None, root / "spatial_upsampler_x2.safetensors",
-                                     device="cpu", parallel=layout)  # fmt: skip
-        result = pipeline(tiny_prompt_contexts("ltx23"), seed=3, height=64, width=128, num_frames=9, frame_rate=24.0)
-        with result.video:
-            list(result.video)
-        out[name] = result.video_latent
-    out["held_bytes"], out["block_bytes"] = torch.tensor(held[0::2]), torch.tensor(held[1])
+                                     device="cpu", parallel=init_layout(sharded_weights=sharded))  # fmt: skip
+        pipeline.cache_transformer = True  # kept after the call, to be measured
+        out[name] = _distilled_call(pipeline, 64, 128)["video_latent"]
+        transformer = pipeline.stage._inner
+        held.append(local_weight_bytes(transformer))
+        if not sharded:
+            out["block_bytes"] = torch.tensor(local_weight_bytes(transformer.transformer_blocks))
+        pipeline.release()
+    out["held_bytes"] = torch.tensor(held)
+    return out
+
+
+def _distilled_call(pipeline: Any, height: int, width: int, tiling: Any = None) -> dict[str, torch.Tensor]:
+    """One call with the tiny precomputed contexts; the final video latent and the frames this process got (none
+    on the processes other than a parallel run's first), read to the end."""
+    from ltx_core.testing.in_memory import tiny_prompt_contexts
+
+    result = pipeline(tiny_prompt_contexts("ltx23"), seed=3, height=height, width=width, num_frames=9,
+                      frame_rate=24.0, tiling_config=tiling)  # fmt: skip
+    out = {"video_latent": result.video_latent.cpu()}
+    with result.video:
+        frames = list(result.video)
+    if frames:
+        out["frames"] = torch.cat(frames).cpu()
     return out

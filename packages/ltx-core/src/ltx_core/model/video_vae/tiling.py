@@ -27,16 +27,7 @@ class SpatialTilingConfig:
     tile_overlap_in_pixels: int = 0
 
     def __post_init__(self) -> None:
-        size, ov = self.tile_size_in_pixels, self.tile_overlap_in_pixels
-        if size < 2 * SPATIAL_SCALE or size % SPATIAL_SCALE:
-            raise InputError(
-                f"spatial tile size {size} px is invalid; use a multiple of {SPATIAL_SCALE} that is at least "
-                f"{2 * SPATIAL_SCALE}"
-            )
-        if ov < 0 or ov % SPATIAL_SCALE or ov >= size:
-            raise InputError(
-                f"spatial tile overlap {ov} px is invalid; use a multiple of {SPATIAL_SCALE} below the tile {size}"
-            )
+        _check_tile("spatial", "px", self.tile_size_in_pixels, self.tile_overlap_in_pixels, SPATIAL_SCALE)
 
 
 @dataclass(frozen=True)
@@ -45,16 +36,17 @@ class TemporalTilingConfig:
     tile_overlap_in_frames: int = 0
 
     def __post_init__(self) -> None:
-        size, ov = self.tile_size_in_frames, self.tile_overlap_in_frames
-        if size < 2 * TIME_SCALE or size % TIME_SCALE:
-            raise InputError(
-                f"temporal tile size {size} frames is invalid; use a multiple of {TIME_SCALE} that is at least "
-                f"{2 * TIME_SCALE}"
-            )
-        if ov < 0 or ov % TIME_SCALE or ov >= size:
-            raise InputError(
-                f"temporal tile overlap {ov} frames is invalid; use a multiple of {TIME_SCALE} below the tile {size}"
-            )
+        _check_tile("temporal", "frames", self.tile_size_in_frames, self.tile_overlap_in_frames, TIME_SCALE)
+
+
+def _check_tile(axis: str, unit: str, size: int, overlap: int, scale: int) -> None:
+    """A tile of at least two latent cells, both size and overlap whole latent cells, the overlap below the size."""
+    if size < 2 * scale or size % scale:
+        raise InputError(f"{axis} tile size {size} {unit} is invalid; use a multiple of {scale} that is at least "
+                         f"{2 * scale}")  # fmt: skip
+    if overlap < 0 or overlap % scale or overlap >= size:
+        raise InputError(f"{axis} tile overlap {overlap} {unit} is invalid; use a multiple of {scale} below the tile "
+                         f"{size}")  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -146,6 +146,11 @@ def load_resident_transformer(
     quant = parse_quantization(quantization)
     if quant is Quantization.NONE:
         return load_transformer(checkpoint, dtype=dtype, device=device, loras=loras, model_type=model_type)
+    if quant is Quantization.FP8_CAST:  # tensor by tensor, as the sharded loader places them
+        model, tensors = fp8_cast_model_and_state(checkpoint, dtype=dtype, device=device, loras=loras,
+                                                  model_type=model_type)  # fmt: skip
+        _finish(model, dict(tensors), open_checkpoint(checkpoint), None)
+        return model.eval()
     ckpt = open_checkpoint(checkpoint)
     dev = torch.device(device)
     cfg = transformer_config(ckpt.config, model_type, source=ckpt.path)
@@ -173,9 +178,9 @@ def fp8_cast_model_and_state(
     loras: Sequence[LoraSpec] = (),
     model_type: ModelType = ModelType.AUDIO_VIDEO,
 ) -> tuple[LTXModel, Iterator[tuple[str, torch.Tensor]]]:
-    """An fp8-cast transformer on meta and its tensors one at a time (model name, tensor on `device`), each made as
-    `load_resident_transformer` makes it (cast, fp8 key-map ops, LoRAs fused): for loaders that place the tensors
-    themselves (sharded weights) and must match the resident model bit for bit."""
+    """An fp8-cast transformer on meta and its tensors one at a time (model name, tensor on `device`; cast, fp8
+    key-map ops, then LoRAs fused in fp8, as the streamed blocks are made): `load_resident_transformer` fills the
+    model with them, the sharded loader keeps each rank's rows, so both match bit for bit."""
     quant = Quantization.FP8_CAST
     ckpt = open_checkpoint(checkpoint)
     dev = torch.device(device)
