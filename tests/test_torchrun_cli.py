@@ -70,7 +70,7 @@ def _frame_difference(a: Path, b: Path) -> int:
 
 def test_distilled_under_sequence_parallel_with_sharded_weights(tiny: Path, tmp_path: Path) -> None:
     """Sequence degree 2 (Ulysses: the tiny transformer has 2 heads) with the block weights sharded over the two
-    processes (`--shard-weights`: bitwise, see tests/parallel/test_sharded_pipeline.py). Only rank 0 prints and
+    processes (`--shard-weights`: bitwise, see tests/parallel/test_weight_placements.py). Only rank 0 prints and
     writes."""
     parallel, alone = tmp_path / "parallel.mp4", tmp_path / "alone.mp4"
     proc = _launch(["-m", "ltx_pipelines.distilled"], [*_distilled(tiny, parallel), "--shard-weights"])

@@ -25,6 +25,7 @@ import torch.distributed as dist
 from torch import nn
 
 from ltx_core.model.transformer.attention import ATTENTION_KERNELS, Attention, AttentionKernel, resolve_kernel
+from ltx_core.model.transformer.block import TransformerBlock
 from ltx_core.model.transformer.modality import Modality
 from ltx_core.parallel.collectives import (
     Shard,
@@ -51,10 +52,20 @@ def _query_rows(mask: torch.Tensor | None, shard: Shard) -> torch.Tensor | None:
     return local_part(mask, shard, dim=-2)
 
 
+def _transformer_blocks(model: nn.Module) -> list[TransformerBlock]:
+    """The transformer blocks anywhere in `model`'s module tree: an `LTXModel`, or a wrapper holding one (the block
+    streaming wrapper, FSDP2-sharded blocks), so that sequence parallelism wraps whatever the loader gives."""
+    blocks = [m for m in model.modules() if isinstance(m, TransformerBlock)]
+    if not blocks:
+        raise TypeError(f"sequence parallelism needs a transformer with blocks, got {type(model).__name__}")
+    return blocks
+
+
 class SequenceParallelTransformer(nn.Module):
     """`model(video, audio, perturbations)` with the video tokens split over `group` (every rank calls it with the
-    same full inputs and gets the same full outputs). Wraps an `LTXModel` (inside `X0Model`, so that x0 is taken on
-    the gathered velocity)."""
+    same full inputs and gets the same full outputs). Wraps the transformer inside `X0Model` (so that x0 is taken on
+    the gathered velocity) as the loader gives it: an `LTXModel`, resident or sharded, or the `BlockStreamingWrapper`
+    around one. It only renames the kernels of the blocks' attentions, which run alike however the weights are held."""
 
     def __init__(self, model: nn.Module, group: dist.ProcessGroup | None = None) -> None:
         super().__init__()
@@ -65,7 +76,7 @@ class SequenceParallelTransformer(nn.Module):
         self.mode = sequence_parallel_mode(model.config.num_attention_heads, self.size)
         self._shard: Shard | None = None
         self._names: list[str] = []
-        for block in model.transformer_blocks:
+        for block in _transformer_blocks(model):
             self._swap(getattr(block, "attn1", None), self._self_attention)
             self._swap(getattr(block, "video_to_audio_attn", None), self._video_keys_attention)
 

@@ -1,6 +1,7 @@
 """Pipeline runs shared by tests: a golden guided end-to-end case (one-stage, two-stage, HQ, keyframe interpolation)
 recording every intermediate (the parity test, and `parallel_guided_case` on several processes), and the tiny
-distilled pipeline with a tiled decode or sharded weights on several processes (`run_ranks` rank functions)."""
+distilled pipeline on several processes with a tiled decode or with each transformer placement: resident, sharded,
+streamed (`run_ranks` rank functions)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from ltx_pipelines.testing.golden_replay import golden_contexts, guider_params, 
 from ltx_pipelines.utils.helpers import ImageConditioningInput
 
 GUIDED_PIPELINES = ("ti2vid_one_stage", "ti2vid_two_stages", "ti2vid_two_stages_hq", "keyframe_interpolation")
+# (name, sharded weights, offload): the ways `parallel_placed_distilled` holds the transformer
+PLACEMENTS = (("replicated", False, "none"), ("sharded", True, "none"), ("cpu", False, "cpu"), ("disk", False, "disk"))
 
 
 def guided_case_images(case: GoldenCase) -> list[ImageConditioningInput]:
@@ -122,28 +125,46 @@ def run_tiled_distilled(tiling: Any, device: torch.device | str = "cpu", **optio
     return _distilled_call(pipeline, 128, 192, tiling)
 
 
-def parallel_sharded_distilled(rank: int, world: int, folder: str) -> dict[str, torch.Tensor]:
-    """A rank of `run_ranks`: the distilled pipeline on the tiny checkpoint files in `folder` (precomputed contexts),
-    with the video tokens split over every process, once with replicated and once with sharded transformer weights
-    (`replicated` / `sharded`: the final video latents), plus the bytes of transformer weights this rank held in
-    each run (`held_bytes`) and those of the blocks alone when replicated (`block_bytes`)."""
+def parallel_placed_distilled(rank: int, world: int, folder: str) -> dict[str, torch.Tensor]:
+    """A rank of `run_ranks`: the distilled pipeline on the tiny checkpoint files in `folder` (precomputed contexts)
+    with the video tokens split over every process, its transformer held each way a run can hold it: replicated and
+    resident (`replicated/...`), its blocks sharded over the processes (`sharded/...`), or streamed from RAM
+    (`cpu/...`) or from the file (`disk/...`); each run's final video latent and, on rank 0, its frames. Rank 0 also
+    runs it alone (`single/...`: one process, resident). Plus the bytes of transformer weights this rank held in the
+    replicated and sharded runs (`held_bytes`) and those of the blocks alone when replicated (`block_bytes`)."""
     from ltx_core.parallel.layout import init_layout
     from ltx_core.parallel.sharding import local_weight_bytes
-    from ltx_pipelines.distilled import DistilledPipeline
+    from ltx_pipelines.utils.blocks.stage import TransformerRuntime
 
-    out, held, root = {}, [], Path(folder)
-    for name, sharded in (("replicated", False), ("sharded", True)):
-        pipeline = DistilledPipeline(root / "distilled.safetensors", None, root / "spatial_upsampler_x2.safetensors",
-                                     device="cpu", parallel=init_layout(sharded_weights=sharded))  # fmt: skip
+    out, held = {}, []
+    for name, sharded, offload in PLACEMENTS:
+        pipeline = _file_distilled(folder, parallel=init_layout(sharded_weights=sharded),
+                                   runtime=TransformerRuntime(offload=offload))  # fmt: skip
         pipeline.cache_transformer = True  # kept after the call, to be measured
-        out[name] = _distilled_call(pipeline, 64, 128)["video_latent"]
+        out.update(_named(name, _distilled_call(pipeline, 64, 128)))
         transformer = pipeline.stage._inner
-        held.append(local_weight_bytes(transformer))
-        if not sharded:
+        if name in ("replicated", "sharded"):
+            held.append(local_weight_bytes(transformer))
+        if name == "replicated":
             out["block_bytes"] = torch.tensor(local_weight_bytes(transformer.transformer_blocks))
         pipeline.release()
     out["held_bytes"] = torch.tensor(held)
+    if rank == 0:
+        out.update(_named("single", _distilled_call(_file_distilled(folder), 64, 128)))
     return out
+
+
+def _named(name: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {f"{name}/{key}": value for key, value in tensors.items()}
+
+
+def _file_distilled(folder: str | Path, **options: Any) -> Any:
+    """The distilled pipeline on the tiny checkpoint files in `folder`, on the CPU (`options`: `PipelineOptions`)."""
+    from ltx_pipelines.distilled import DistilledPipeline
+
+    root = Path(folder)
+    return DistilledPipeline(root / "distilled.safetensors", None, root / "spatial_upsampler_x2.safetensors",
+                             device="cpu", **options)  # fmt: skip
 
 
 def _distilled_call(pipeline: Any, height: int, width: int, tiling: Any = None) -> dict[str, torch.Tensor]:

@@ -1,0 +1,43 @@
+"""The transformer's weight placements inside a pipeline under sequence parallelism: the distilled pipeline on 2
+processes (video tokens split over both, Ulysses: the tiny transformer has 2 heads) with its transformer replicated
+and resident, its blocks sharded between the processes (`--shard-weights`), or streamed from RAM or from the file
+(`--offload cpu|disk`, what `--offload auto` picks when the transformer does not fit the card). Every placement
+gives bitwise the latents of the resident run, and its frames are the one-process run's within the bound of the
+sequence-parallel command (tests/test_torchrun_cli.py: 2 levels; measured 0). One set of processes serves every
+test here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from ltx_core.testing.distributed import run_ranks
+from ltx_pipelines.testing.pipeline_runs import PLACEMENTS, parallel_placed_distilled
+
+
+@pytest.fixture(scope="module")
+def ranks(tiny_sets: dict[str, Path]) -> list[dict[str, torch.Tensor]]:
+    return run_ranks(parallel_placed_distilled, 2, str(tiny_sets["ltx23"]), timeout=300)
+
+
+def test_every_placement_changes_no_bit(ranks: list[dict[str, torch.Tensor]]) -> None:
+    for rank in ranks:
+        for name, _, _ in PLACEMENTS:
+            assert torch.equal(rank[f"{name}/video_latent"], rank["replicated/video_latent"]), name
+    assert not any(key.endswith("/frames") for key in ranks[1])  # only rank 0 gets the frames
+
+
+def test_every_placement_matches_one_process(ranks: list[dict[str, torch.Tensor]]) -> None:
+    single = ranks[0]["single/frames"].int()
+    for name, _, _ in PLACEMENTS:
+        assert (ranks[0][f"{name}/frames"].int() - single).abs().max() <= 2, name
+
+
+def test_sharded_weights_hold_half_the_blocks(ranks: list[dict[str, torch.Tensor]]) -> None:
+    """Each process holds half the block weights (the tiny model's non-block weights, kept whole, are most of it)."""
+    for rank in ranks:
+        replicated, sharded = rank["held_bytes"].tolist()  # one stage (the distilled pipeline builds one)
+        blocks = int(rank["block_bytes"])
+        assert abs(replicated - sharded - blocks / 2) <= 0.02 * blocks, (replicated, sharded, blocks)
