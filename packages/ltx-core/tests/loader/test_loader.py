@@ -115,6 +115,16 @@ def test_pickle_is_refused_without_unpickling(tmp_path):
         SafetensorsFile(path)
 
 
+def test_header_length_that_spells_a_pickle_magic_still_loads(tmp_path):
+    """A 1408-byte header starts the file with b"\\x80\\x05", a pickle's protocol-5 magic: still a safetensors file."""
+    header = json.dumps({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}).encode()
+    header += b" " * (1408 - len(header))
+    path = tmp_path / "w.safetensors"
+    path.write_bytes((1408).to_bytes(8, "little") + header + torch.tensor([1.0, 2.0]).numpy().tobytes())
+    assert path.read_bytes()[:2] == b"\x80\x05"
+    assert torch.equal(SafetensorsFile(path).read("w"), torch.tensor([1.0, 2.0]))
+
+
 def test_truncated_file_is_refused(tmp_path):
     path = _full(tmp_path / "t.safetensors")
     data = path.read_bytes()

@@ -119,18 +119,21 @@ class SafetensorsFile:
 def _read_header(path: Path) -> tuple[dict[str, TensorInfo], dict[str, str]]:
     size = path.stat().st_size
     with open(path, "rb") as f:
-        head = f.read(8)
-        if len(head) < 8:
+        head = f.read(9)
+        if len(head) < 9:
             raise CheckpointError(f"{path}: not a safetensors file (too short: {size} bytes)")
-        if head.startswith(_PICKLE_MAGIC):
+        (header_len,) = struct.unpack("<Q", head[:8])
+        plausible = 0 < header_len <= _MAX_HEADER and 8 + header_len <= size and head[8:9] == b"{"
+        # A header length's low bytes can spell a pickle's magic (1408 = b"\x80\x05"): only a file that is not a
+        # plausible safetensors file is called a pickle.
+        if not plausible and head.startswith(_PICKLE_MAGIC):
             raise CheckpointError(
                 f"{path}: this is a pickle/PyTorch file; only .safetensors checkpoints are supported "
                 "(pickles can run arbitrary code and are never loaded)"
             )
-        (header_len,) = struct.unpack("<Q", head)
-        if header_len <= 0 or header_len > _MAX_HEADER or 8 + header_len > size:
+        if not plausible:
             raise CheckpointError(f"{path}: not a valid safetensors file (corrupt or truncated header)")
-        raw = f.read(header_len)
+        raw = head[8:] + f.read(header_len - 1)
     try:
         header = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError):
