@@ -19,14 +19,18 @@ from ltx_core.model.transformer import Modality, rope
 from ltx_core.model.transformer.keep_masks import KeepMasks
 from ltx_core.model.transformer.loading import load_transformer
 from ltx_core.offload.streaming import build_streaming_transformer
-from ltx_core.testing.golden import golden_dir, golden_modality, load_case
+from ltx_core.testing.golden import component_cases, golden_modality, load_case
 from ltx_core.testing.host_syncs import count_host_syncs
 
-VARIANTS = sorted(p.parent.name for p in golden_dir().glob("cases/*/transformer_forward.safetensors"))
+VARIANTS = [p.parent.name for p in component_cases("transformer_forward")]
 
 
-def _guided_config() -> BatchedPerturbationConfig:
-    """Rows as the guided denoiser batches them: conditional, unconditional, STG (block 1), modality isolation."""
+PASSES = 4  # conditional, unconditional, STG, modality isolation
+
+
+def _guided_config(batch: int = 1) -> BatchedPerturbationConfig:
+    """Rows as the guided denoiser batches them, pass-major (each pass over the whole `batch`): conditional,
+    unconditional, STG (block 1), modality isolation."""
     stg = PerturbationConfig(
         (
             Perturbation(PerturbationType.SKIP_VIDEO_SELF_ATTN, (1,)),
@@ -36,17 +40,22 @@ def _guided_config() -> BatchedPerturbationConfig:
     isolate = PerturbationConfig(
         (Perturbation(PerturbationType.SKIP_A2V_CROSS_ATTN), Perturbation(PerturbationType.SKIP_V2A_CROSS_ATTN))
     )
-    return BatchedPerturbationConfig.of([PerturbationConfig.empty(), PerturbationConfig.empty(), stg, isolate])
+    passes = (PerturbationConfig.empty(), PerturbationConfig.empty(), stg, isolate)
+    return BatchedPerturbationConfig.of([config for config in passes for _ in range(batch)])
 
 
-def _doubled(m: Modality) -> Modality:
-    """The golden batch of 2 repeated to 4 rows."""
+def _passes(m: Modality) -> Modality:
+    """The golden batch repeated once per guidance pass (pass-major, as the guided denoiser stacks them)."""
+
+    def tile(x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x] * PASSES)
+
     return Modality(
-        latent=torch.cat([m.latent, m.latent]),
-        sigma=torch.cat([m.sigma, m.sigma]),
-        timesteps=torch.cat([m.timesteps, m.timesteps]),
-        positions=torch.cat([m.positions, m.positions]),
-        context=torch.cat([m.context, m.context]),
+        latent=tile(m.latent),
+        sigma=tile(m.sigma),
+        timesteps=tile(m.timesteps),
+        positions=tile(m.positions),
+        context=tile(m.context),
     )
 
 
@@ -69,9 +78,10 @@ def test_forward_has_no_host_syncs_and_old_bits(
 ) -> None:
     case = load_case(golden / "cases" / variant / "transformer_forward.safetensors")
     model = load_transformer(golden / case.params["checkpoint"], dtype=torch.bfloat16)
-    video = _doubled(golden_modality(case.inputs, "video", torch.bfloat16))
-    audio = _doubled(golden_modality(case.inputs, "audio", torch.bfloat16))
-    ptb = _guided_config() if guided else None
+    video = _passes(golden_modality(case.inputs, "video", torch.bfloat16))
+    audio = _passes(golden_modality(case.inputs, "audio", torch.bfloat16))
+    batch = video.latent.shape[0] // PASSES
+    ptb = _guided_config(batch) if guided else None
     with torch.no_grad():
         with count_host_syncs() as syncs:
             got = model(video, audio, ptb)
@@ -84,22 +94,24 @@ def test_forward_has_no_host_syncs_and_old_bits(
         assert g is not None and o is not None
         assert torch.equal(g, o)
     if guided:  # the perturbed rows really differ from the plain ones (the masks took effect)
-        assert not torch.equal(got[0][2], got[0][0]) and not torch.equal(got[0][3], got[0][0])
+        cond, stg, isolated = got[0][:batch], got[0][2 * batch : 3 * batch], got[0][3 * batch :]
+        assert not torch.equal(stg, cond) and not torch.equal(isolated, cond)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_streamed_forward_has_no_host_syncs(variant: str, golden: Path) -> None:
     """Blocks streamed from RAM with prefetch: the hooks and the device cache add no blocking call either."""
     case = load_case(golden / "cases" / variant / "transformer_forward.safetensors")
-    video = _doubled(golden_modality(case.inputs, "video", torch.bfloat16))
-    audio = _doubled(golden_modality(case.inputs, "audio", torch.bfloat16))
+    video = _passes(golden_modality(case.inputs, "video", torch.bfloat16))
+    audio = _passes(golden_modality(case.inputs, "audio", torch.bfloat16))
+    batch = video.latent.shape[0] // PASSES
     ckpt = golden / case.params["checkpoint"]
     with (
         build_streaming_transformer(ckpt, "cpu", "cpu", dtype=torch.bfloat16) as model,
         torch.no_grad(),
         count_host_syncs() as syncs,
     ):
-        model(video, audio, _guided_config())
+        model(video, audio, _guided_config(batch))
     assert syncs.total == 0, str(syncs)
 
 
@@ -124,13 +136,14 @@ def test_cuda_forward_has_no_syncs_under_torch_sync_debug_mode(golden: Path) -> 
     variant = VARIANTS[-1]
     case = load_case(golden / "cases" / variant / "transformer_forward.safetensors")
     model = load_transformer(golden / case.params["checkpoint"], dtype=torch.bfloat16, device="cuda")
-    video = _doubled(golden_modality(case.inputs, "video", torch.bfloat16, "cuda"))
-    audio = _doubled(golden_modality(case.inputs, "audio", torch.bfloat16, "cuda"))
+    video = _passes(golden_modality(case.inputs, "video", torch.bfloat16, "cuda"))
+    audio = _passes(golden_modality(case.inputs, "audio", torch.bfloat16, "cuda"))
+    batch = video.latent.shape[0] // PASSES
     with torch.no_grad():
-        model(video, audio, _guided_config())  # warm: caches filled, kernels loaded
+        model(video, audio, _guided_config(batch))  # warm: caches filled, kernels loaded
         torch.cuda.synchronize()
         torch.cuda.set_sync_debug_mode("error")
         try:
-            model(video, audio, _guided_config())
+            model(video, audio, _guided_config(batch))
         finally:
             torch.cuda.set_sync_debug_mode("default")
