@@ -19,14 +19,13 @@ from ltx_core.offload.streaming import (
     load_resident_transformer,
     transformer_footprint,
 )
-from ltx_core.testing.golden import GoldenCase, golden_dir, golden_modality, load_case, report
+from ltx_core.testing.golden import GoldenCase, component_cases, golden_dir, golden_modality, load_case, report
 
 TOL = 1e-5
 
 
 def _variants() -> list[str]:
-    root = golden_dir() / "cases"
-    return sorted(p.parent.name for p in root.glob("*/transformer_lora.safetensors")) if root.exists() else []
+    return [p.parent.name for p in component_cases("transformer_lora")]
 
 
 VARIANTS = _variants()
@@ -66,8 +65,9 @@ def test_streaming_bitwise_equals_resident(golden: Path, variant: str, with_lora
         first = _run(model, case)  # two forwards (velocity and x0): blocks are re-fetched after eviction
         second = _run(model, case)
         layers = model.config.num_layers
-        if slots < layers:
-            assert model.uploads == 4 * layers  # every block uploaded once per forward
+        if slots < layers:  # every block uploaded once per forward; with two or more slots the last block's
+            # pre-hook also prefetches the next forward's first block, once (it stays cached for that forward)
+            assert model.uploads == 4 * layers + (1 if slots >= 2 else 0)
     _assert_identical(first, ref, f"{variant}/{mode}")
     _assert_identical(second, ref, f"{variant}/{mode} (again)")
     for name, got in zip(("video_velocity", "audio_velocity", "video_x0", "audio_x0"), first, strict=True):
