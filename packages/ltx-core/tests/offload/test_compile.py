@@ -14,11 +14,11 @@ from ltx_core.model.transformer import Modality
 from ltx_core.model.transformer.loading import load_transformer
 from ltx_core.offload.policy import OffloadMode, check_offload_options
 from ltx_core.offload.streaming import build_streaming_transformer, load_transformer_for_inference
-from ltx_core.testing.golden import load_case
+from ltx_core.testing.golden import component_cases, load_case
 
 
 def _inputs(golden: Path) -> tuple[Path, Modality, Modality]:
-    path = sorted((golden / "cases").glob("*/transformer_forward.safetensors"))[0]
+    path = component_cases("transformer_forward")[0]
     case = load_case(path)
 
     def modality(p: str) -> Modality:

@@ -11,10 +11,11 @@ from ltx_core.errors import InputError
 from ltx_core.model.transformer import LTXModel
 from ltx_core.offload.policy import GIB, MemoryInfo, OffloadMode
 from ltx_core.offload.streaming import BlockStreamingWrapper, load_transformer_for_inference, release_transformer
+from ltx_core.testing.golden import component_checkpoints
 
 
 def _ckpt(golden: Path) -> Path:
-    ckpts = sorted(golden.glob("ltx*_tiny.safetensors"))
+    ckpts = component_checkpoints()
     assert ckpts
     return ckpts[0]
 

@@ -21,6 +21,7 @@ from ltx_core.offload.policy import (
     resolve_offload,
 )
 from ltx_core.offload.streaming import transformer_footprint
+from ltx_core.testing.golden import component_checkpoints
 
 # LTX-2.3 22B transformer, 48 blocks, by hand: bf16 ≈ 0.86 GiB per block + ~2 GiB outside the blocks;
 # fp8-cast halves the block Linears (≈ 0.45 GiB per block).
@@ -117,7 +118,7 @@ def test_probe_memory_cuda() -> None:
 
 
 def test_footprint_of_golden_checkpoint_drives_choice(golden: Path) -> None:
-    ckpts = sorted(golden.glob("ltx*_tiny.safetensors"))
+    ckpts = component_checkpoints()
     assert ckpts
     fp = transformer_footprint(ckpts[0])
     fp8 = transformer_footprint(ckpts[0], quantization="fp8-cast")

@@ -21,7 +21,7 @@ import pytest
 import torch
 
 from ltx_core.offload.streaming import build_streaming_transformer, providers
-from ltx_core.testing.golden import golden_dir, golden_modality, load_case
+from ltx_core.testing.golden import component_cases, golden_dir, golden_modality, load_case
 
 
 @dataclass(eq=False)
@@ -162,7 +162,7 @@ def _races(
     join: bool = True,
 ) -> list[str]:
     golden = golden_dir()
-    variant = sorted(p.parent.name for p in (golden / "cases").glob("*/transformer_forward.safetensors"))[0]
+    variant = component_cases("transformer_forward")[0].parent.name
     case = load_case(golden / "cases" / variant / "transformer_forward.safetensors")
     log = Log(honour_host_waits=host_waits)
     compute, copy = FakeStream("compute", log), FakeStream("copy", log, stream_waits)
@@ -272,4 +272,4 @@ def test_dropping_the_join_on_the_reader_is_caught(monkeypatch: pytest.MonkeyPat
 
 
 def test_golden_variants_exist() -> None:
-    assert any((golden_dir() / "cases").glob("*/transformer_forward.safetensors"))
+    assert component_cases("transformer_forward")

@@ -12,10 +12,10 @@ from ltx_core.model.video_vae import load_video_decoder
 from ltx_core.model.video_vae.tiled import tiled_decode
 from ltx_core.model.video_vae.tiling import decode_tiles
 from ltx_core.testing.distributed import run_ranks
-from ltx_core.testing.golden import golden_dir, load_case
+from ltx_core.testing.golden import component_cases, load_case
 from ltx_core.testing.parallel_cases import decode_case_latent, decode_case_tiling, distributed_decode_case
 
-CASES = sorted((golden_dir() / "cases").glob("*/video_vae_decode_tiled.safetensors")) if golden_dir().exists() else []
+CASES = component_cases("video_vae_decode_tiled")
 
 
 @pytest.mark.parametrize(("world", "seed"), [(2, None), (3, None), (3, 0)])

@@ -14,12 +14,12 @@ from ltx_core.errors import InputError
 from ltx_core.model.transformer.x0 import X0Model
 from ltx_core.parallel.layout import ParallelLayout, check_degrees, check_job_size
 from ltx_core.testing.distributed import run_ranks
-from ltx_core.testing.golden import golden_dir, load_case, report
+from ltx_core.testing.golden import component_cases, load_case, report
 from ltx_core.testing.parallel_cases import guidance_parallel_cases
 from ltx_core.testing.transformer_cases import case_arguments, case_model
 
 NAMES = ("transformer_stg_mixed", "transformer_isolate_modality")
-CASES = sorted(p for p in (golden_dir() / "cases").glob("*/transformer_*.safetensors") if p.stem in NAMES)
+CASES = [p for p in component_cases("transformer_*") if p.stem in NAMES]
 
 
 def _single_process(path: Path) -> tuple[torch.Tensor, torch.Tensor]:

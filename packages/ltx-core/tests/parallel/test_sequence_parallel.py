@@ -13,12 +13,12 @@ import torch
 from ltx_core.parallel.collectives import Shard, local_part
 from ltx_core.parallel.sequence import sequence_parallel_mode
 from ltx_core.testing.distributed import run_ranks
-from ltx_core.testing.golden import golden_dir, load_case, report
+from ltx_core.testing.golden import component_cases, load_case, report
 from ltx_core.testing.parallel_cases import sequence_parallel_cases
 from ltx_core.testing.transformer_cases import case_model, run_case
 
 TOL = 1e-5
-CASES = sorted((golden_dir() / "cases").glob("*/transformer_*.safetensors")) if golden_dir().exists() else []
+CASES = component_cases("transformer_*")
 
 
 @pytest.mark.parametrize("world", [2, 3])

@@ -10,12 +10,12 @@ import pytest
 import torch
 
 from ltx_core.testing.distributed import run_ranks
-from ltx_core.testing.golden import golden_dir, load_case, report
+from ltx_core.testing.golden import component_cases, load_case, report
 from ltx_core.testing.parallel_cases import sharded_weight_cases
 from ltx_core.testing.transformer_cases import case_model, case_model_loras, run_case
 
 NAMES = ("transformer_forward", "transformer_lora", "transformer_stg_mixed")
-CASES = sorted(p for p in (golden_dir() / "cases").glob("*/transformer_*.safetensors") if p.stem in NAMES)
+CASES = [p for p in component_cases("transformer_*") if p.stem in NAMES]
 
 
 @pytest.mark.parametrize(

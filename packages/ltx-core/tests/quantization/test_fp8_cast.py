@@ -25,7 +25,7 @@ from ltx_core.quantization import (
     round_trip_fp8,
 )
 from ltx_core.quantization.stochastic_rounding import stochastic_fp8_fuse, stochastic_rounding_available
-from ltx_core.testing.golden import GoldenCase, golden_dir, golden_modality, load_case, relative_error
+from ltx_core.testing.golden import GoldenCase, component_cases, golden_modality, load_case, relative_error
 
 # e4m3 keeps 3 mantissa bits: each weight moves by at most 2^-4 of itself; through the tiny models the outputs move
 # by a few percent of their peak (measured ≤ ~5e-2); 0.25 leaves room for other fixture sets.
@@ -33,8 +33,7 @@ FP8_OUTPUT_TOL = 0.25
 
 
 def _variants() -> list[str]:
-    root = golden_dir() / "cases"
-    return sorted(p.parent.name for p in root.glob("*/transformer_lora.safetensors")) if root.exists() else []
+    return [p.parent.name for p in component_cases("transformer_lora")]
 
 
 VARIANTS = _variants()

@@ -23,7 +23,7 @@ from ltx_core.quantization import (
 )
 from ltx_core.quantization import fp8_scaled_mm as scaled_module
 from ltx_core.testing.fp8_checkpoints import quantize_weight, write_scaled_fp8_checkpoint
-from ltx_core.testing.golden import GoldenCase, golden_dir, golden_modality, load_case, relative_error
+from ltx_core.testing.golden import GoldenCase, component_cases, golden_dir, golden_modality, load_case, relative_error
 
 # Weights rounded to e4m3 (3 mantissa bits) plus inputs quantized with one static range: on the tiny golden models
 # the velocities move by 3-6% of their peak (measured); 0.25 leaves room for other fixture sets.
@@ -32,8 +32,7 @@ BF16_STEP = 2**-7  # relative spacing of bf16
 
 
 def _variants() -> list[str]:
-    root = golden_dir() / "cases"
-    return sorted(p.parent.name for p in root.glob("*/transformer_lora.safetensors")) if root.exists() else []
+    return [p.parent.name for p in component_cases("transformer_lora")]
 
 
 VARIANTS = _variants()

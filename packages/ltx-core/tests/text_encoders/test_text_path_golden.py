@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from ltx_core.loader import open_checkpoint
-from ltx_core.testing.golden import golden_dir, load_case, report
+from ltx_core.testing.golden import component_cases, load_case, report
 from ltx_core.text_encoders.gemma.loading import load_text_path, text_path_checkpoint_state_dict, text_path_config
 from ltx_core.text_encoders.gemma.prompts import contexts_from_hidden_states
 
@@ -12,8 +12,7 @@ TOL = 1e-5
 
 
 def _cases():
-    root = golden_dir() / "cases"
-    return sorted(root.glob("*/text_embeddings_*.safetensors")) if root.exists() else []
+    return component_cases("text_embeddings_*")
 
 
 @pytest.mark.parametrize("path", _cases(), ids=lambda p: f"{p.parent.name}/{p.stem}")

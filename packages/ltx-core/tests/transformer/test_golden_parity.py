@@ -7,15 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from ltx_core.testing.golden import golden_dir, load_case, report
+from ltx_core.testing.golden import component_cases, golden_dir, load_case, report
 from ltx_core.testing.transformer_cases import case_model, run_case
 
 TOL = 1e-5
 
 
 def _case_paths() -> list[Path]:
-    root = golden_dir() / "cases"
-    return sorted(root.glob("*/transformer_*.safetensors")) if root.exists() else []
+    return component_cases("transformer_*")
 
 
 CASES = _case_paths()

@@ -17,13 +17,13 @@ from ltx_core.model.video_vae import (
     load_video_encoder,
     tiled_decode,
 )
-from ltx_core.testing.golden import golden_dir, load_case, report
+from ltx_core.testing.golden import component_cases, load_case, report
 
 TOL = 1e-5
 
 
 def _versions(case: str) -> list[str]:
-    found = sorted(p.parent.name for p in (golden_dir() / "cases").glob(f"*/{case}.safetensors"))
+    found = [p.parent.name for p in component_cases(case)]
     return found or ["ltx2", "ltx23"]
 
 

@@ -10,9 +10,11 @@ import pytest
 import torch
 from PIL import Image
 
-from ltx_core.testing.golden import golden_dir, load_case, report
+from ltx_core.testing.cpu_parity import parity_for
+from ltx_core.testing.golden import GoldenCase, e2e_cases, load_case, report
 from ltx_pipelines.media.image import compress_image, preprocess_image, resize_and_center_crop
 from ltx_pipelines.media.video import video_preprocess
+from ltx_pipelines.testing.golden_replay import Bf16Steps, assert_close
 
 _IMAGE_PIXELS = re.compile(r"(stage\d)_image_pixels(_\d+)?$")
 _REFERENCE_PIXELS = re.compile(r"(stage\d_)?reference_pixels$")
@@ -21,10 +23,7 @@ _REFERENCE_PIXELS = re.compile(r"(stage\d_)?reference_pixels$")
 def _case_files(required_key: str) -> list[Path]:
     from ltx_core.loader.safetensors_file import SafetensorsFile
 
-    folder = golden_dir() / "e2e"
-    if not folder.exists():
-        return []
-    return [p for p in sorted(folder.glob("*.safetensors")) if required_key in SafetensorsFile(p).keys()]
+    return [p for p in e2e_cases("*") if required_key in SafetensorsFile(p).keys()]
 
 
 def _image_cases() -> list[Path]:
@@ -60,7 +59,7 @@ def test_image_resize_crop_normalise_matches_official(path: Path) -> None:
         after_crf = case.inputs[image_key.replace("image", "image_after_crf")]
         pixels = resize_and_center_crop(after_crf.float(), height, width)
         got = (pixels / 127.5 - 1.0).to(expected.dtype)
-        _assert_within_one_bf16_ulp(f"{path.stem}.{label}", got, expected)
+        _assert_within_one_bf16_ulp(f"{path.stem}.{label}", got, expected, case)
 
 
 @pytest.mark.parametrize("path", _image_cases(), ids=lambda p: p.stem)
@@ -87,7 +86,7 @@ def test_load_image_and_preprocess_from_file(path: Path, tmp_path: Path) -> None
     Image.fromarray(case.inputs[image_key.replace("image", "image_after_crf")].numpy()).save(png)
     expected = case.outputs[out_key]
     got = preprocess_image(png, *expected.shape[-2:], dtype=expected.dtype, device="cpu", crf=0)
-    _assert_within_one_bf16_ulp(f"{path.stem}.{label} from file", got, expected)
+    _assert_within_one_bf16_ulp(f"{path.stem}.{label} from file", got, expected, case)
 
 
 def _ordered_bits(x: torch.Tensor) -> torch.Tensor:
@@ -96,14 +95,19 @@ def _ordered_bits(x: torch.Tensor) -> torch.Tensor:
     return torch.where(bits < 0, -(bits & 0x7FFF), bits)
 
 
-def _assert_within_one_bf16_ulp(label: str, got: torch.Tensor, expected: torch.Tensor) -> None:
+def _assert_within_one_bf16_ulp(label: str, got: torch.Tensor, expected: torch.Tensor, case: GoldenCase) -> None:
     """The bilinear resize's last float32 bit depends on the CPU thread split (golden README 7.6): the official
-    files were made with 1 or 2 threads, so a value next to a bf16 rounding boundary may land one ulp away."""
+    files were made with 1 or 2 threads, so a value next to a bf16 rounding boundary may land one ulp away. On other
+    CPU kernels than the recording's (`parity_for`), the float32 resize rounds differently too: a value near zero can
+    then be many of its own ulps away, so there each value must be within one bf16 step of the peak."""
     assert got.dtype == expected.dtype == torch.bfloat16 and got.shape == expected.shape
     ulps = (_ordered_bits(got) - _ordered_bits(expected)).abs()
     print(f"[bf16] {label}: {int((ulps > 0).sum())} of {ulps.numel()} values differ, max {int(ulps.max())} ulp")
     report(label, got, expected, 1e-2)
-    assert int(ulps.max()) <= 1
+    if parity_for(case).strict:
+        assert int(ulps.max()) <= 1
+    else:
+        assert_close(label, got, expected, Bf16Steps(1, of_peak=True))
 
 
 @pytest.mark.parametrize("path", _case_files("in.reference_video"), ids=lambda p: p.stem)
@@ -115,7 +119,7 @@ def test_video_preprocess_matches_official(path: Path) -> None:
         expected = case.outputs[key]
         frames, height, width = expected.shape[2:]
         got = video_preprocess(case.inputs["reference_video"][:frames], height, width, expected.dtype, "cpu")
-        _assert_within_one_bf16_ulp(f"{path.stem}.{key}", got, expected)
+        _assert_within_one_bf16_ulp(f"{path.stem}.{key}", got, expected, case)
 
 
 def test_golden_cases_found(golden: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from ltx_core.testing.distributed import run_ranks
-from ltx_core.testing.golden import golden_dir
+from ltx_core.testing.golden import e2e_cases
 from ltx_pipelines.testing.pipeline_runs import parallel_guided_case
 
 PIPELINES = ("ti2vid_one_stage", "ti2vid_two_stages")
@@ -19,11 +19,10 @@ PIPELINES = ("ti2vid_one_stage", "ti2vid_two_stages")
 
 def _cases() -> list[Path]:
     """One case per pipeline (the first variant found), with guidance passes to spread."""
-    e2e = golden_dir() / "e2e"
     found: dict[str, Path] = {}
-    for path in sorted(e2e.glob("*.safetensors")) if e2e.exists() else []:
+    for path in e2e_cases(*(f"*_{name}_*" for name in PIPELINES)):
         for name in PIPELINES:
-            if f"_{name}_" in path.name and "tiny" not in path.name and "_hq_" not in path.name:
+            if f"_{name}_" in path.name and "_hq_" not in path.name:
                 found.setdefault(name, path)
     return list(found.values())
 

@@ -9,18 +9,22 @@ outputs within the spread the official run itself shows between thread counts (f
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 
 from ltx_core.loader import LoraSpec
-from ltx_core.testing.golden import GoldenCase, golden_dir, load_case
+from ltx_core.testing.golden import GoldenCase, e2e_cases, load_case
 from ltx_core.types import Audio
 from ltx_pipelines.ic_lora import ICLoraPipeline
 from ltx_pipelines.lipdub import LipDubPipeline
 from ltx_pipelines.media.video import VideoClip
-from ltx_pipelines.testing.golden_replay import Bf16Steps, Tolerance, assert_recorded_match, golden_contexts
+from ltx_pipelines.testing.golden_replay import (
+    Bf16Steps,
+    Tolerance,
+    assert_recorded_match,
+    golden_contexts,
+    parity_tolerance,
+)
 from ltx_pipelines.utils.ic_reference import VideoConditioningInput
 
 EXACT = ("noise", "positions", "denoise_mask", "attention_mask", "sigmas", "sigma", "step_index",
@@ -31,18 +35,10 @@ LIPDUB_SPREAD = {"reference_pixels": 0.002, "reference_latent": 0.016, "video_fr
 LIPDUB_TOKENS = 2.0**-5
 
 
-def _cases() -> list[Path]:
-    e2e = golden_dir() / "e2e"
-    if not e2e.exists():
-        return []
-    names = [*e2e.glob("*_ic_lora_*.safetensors"), *e2e.glob("*_lipdub_*.safetensors")]
-    return sorted(p for p in names if "tiny" not in p.name)  # not the weight files
-
-
-def _run_ic_lora(case: GoldenCase, e2e: Path, record: object) -> object:
+def _run_ic_lora(case: GoldenCase, record: object) -> object:
     p, inp = case.params, case.inputs
-    lora = LoraSpec(e2e / p["ic_lora"]["file"], p["ic_lora"]["strength"])
-    pipeline = ICLoraPipeline(e2e / p["checkpoint"], e2e / p["upsampler"], None, [lora], device="cpu")
+    lora = LoraSpec(case.file(p["ic_lora"]["file"]), p["ic_lora"]["strength"])
+    pipeline = ICLoraPipeline(case.file(p["checkpoint"]), case.file(p["upsampler"]), None, [lora], device="cpu")
     assert pipeline.reference_downscale_factor == p["ic_lora"]["reference_downscale_factor"]
     mask = inp.get("conditioning_attention_mask") if p["conditioning_attention_mask"] else None
     return pipeline(
@@ -61,12 +57,12 @@ def _run_ic_lora(case: GoldenCase, e2e: Path, record: object) -> object:
     )
 
 
-def _run_lipdub(case: GoldenCase, e2e: Path, record: object) -> object:
+def _run_lipdub(case: GoldenCase, record: object) -> object:
     p, inp = case.params, case.inputs
-    lora = LoraSpec(e2e / p["ic_lora"]["file"], p["ic_lora"]["strength"])
+    lora = LoraSpec(case.file(p["ic_lora"]["file"]), p["ic_lora"]["strength"])
     # The audio VAE encoder ships as a separate file: the checkpoint is the two files as shards (README 7.8).
-    shards = [e2e / p["checkpoint"], e2e / p["audio_vae_encoder"]]
-    pipeline = LipDubPipeline(shards, e2e / p["upsampler"], None, lora, device="cpu")
+    shards = [case.file(p["checkpoint"]), case.file(p["audio_vae_encoder"])]
+    pipeline = LipDubPipeline(shards, case.file(p["upsampler"]), None, lora, device="cpu")
     assert pipeline.reference_downscale_factor == p["ic_lora"]["reference_downscale_factor"]
     result = pipeline(
         golden_contexts(case.inputs),
@@ -83,7 +79,7 @@ def _run_lipdub(case: GoldenCase, e2e: Path, record: object) -> object:
     return result
 
 
-@pytest.fixture(scope="module", params=_cases(), ids=lambda p: p.stem)
+@pytest.fixture(scope="module", params=e2e_cases("*_ic_lora_*", "*_lipdub_*"), ids=lambda p: p.stem)
 def run(request: pytest.FixtureRequest) -> tuple[GoldenCase, dict[str, torch.Tensor]]:
     case = load_case(request.param)
     recorded: dict[str, torch.Tensor] = {}
@@ -92,7 +88,7 @@ def run(request: pytest.FixtureRequest) -> tuple[GoldenCase, dict[str, torch.Ten
         recorded[name] = tensor.detach().clone()
 
     runner = _run_lipdub if case.params["pipeline"] == "lipdub" else _run_ic_lora
-    result = runner(case, request.param.parent, record)
+    result = runner(case, record)
     recorded["video_frames"] = torch.cat(list(result.video))  # type: ignore[attr-defined]
     recorded["audio_waveform"] = result.audio.waveform  # type: ignore[attr-defined]
     assert result.audio.sampling_rate == case.params["audio_sampling_rate"]  # type: ignore[attr-defined]
@@ -119,7 +115,7 @@ def _bound(tol: float) -> Tolerance:
 
 def test_every_recorded_tensor(run: tuple[GoldenCase, dict[str, torch.Tensor]]) -> None:
     case, got = run
-    assert_recorded_match(case, got, lambda name: _bound(_tolerance(case, name)))
+    assert_recorded_match(case, got, parity_tolerance(case, lambda name: _bound(_tolerance(case, name))))
 
 
 def test_appended_reference_tokens_come_after_the_generated_ones(

@@ -13,7 +13,7 @@ from ltx_core.components.latent_tools import VideoLatentTools
 from ltx_core.components.patchifiers import VideoLatentPatchifier
 from ltx_core.errors import CheckpointError, InputError, LoraError
 from ltx_core.loader import LoraSpec
-from ltx_core.testing.golden import golden_dir, load_case
+from ltx_core.testing.golden import e2e_cases, golden_dir, load_case
 from ltx_core.types import VideoLatentShape
 from ltx_pipelines.utils.ic_reference import (
     check_distilled_checkpoint,
@@ -33,7 +33,7 @@ def _e2e(pattern: str) -> list[Path]:
     return sorted(p for p in e2e.glob(pattern) if "tiny" not in p.name) if e2e.exists() else []
 
 
-@pytest.mark.parametrize("path", _e2e("*_ic_lora_mask*.safetensors"), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", e2e_cases("*_ic_lora_mask*"), ids=lambda p: p.stem)
 def test_mask_downsampling_matches_golden(path: Path) -> None:
     case = load_case(path)
     mask = case.inputs["conditioning_attention_mask"]

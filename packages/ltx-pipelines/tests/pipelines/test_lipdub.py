@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from ltx_core.components.latent_tools import AudioLatentTools
 from ltx_core.components.patchifiers import AudioPatchifier
 from ltx_core.errors import InputError
-from ltx_core.testing.golden import golden_dir, load_case
+from ltx_core.testing.golden import e2e_cases, load_case
 from ltx_core.types import Audio, AudioLatentShape
 from ltx_pipelines.cli.commands import build_app
 from ltx_pipelines.media.mp4 import write_mp4
@@ -25,8 +25,7 @@ FPS = 24.0
 
 
 def _golden_cases() -> list[Path]:
-    e2e = golden_dir() / "e2e"
-    return sorted(p for p in e2e.glob("*_lipdub_*.safetensors") if "tiny" not in p.name) if e2e.exists() else []
+    return e2e_cases("*_lipdub_*")
 
 
 def test_audio_reference_is_appended_at_negative_times() -> None:

@@ -8,18 +8,16 @@ file, in bf16 on CPU. Noise, positions, masks and sigmas must match exactly; eve
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 
 from ltx_core.loader import LoraSpec, open_checkpoint
-from ltx_core.testing.golden import GoldenCase, golden_dir, load_case
+from ltx_core.testing.golden import GoldenCase, e2e_cases, load_case
 from ltx_core.types import Audio
 from ltx_pipelines.a2vid_two_stage import A2VidPipelineTwoStage
 from ltx_pipelines.media.video import VideoClip
 from ltx_pipelines.retake import RetakePipeline
-from ltx_pipelines.testing.golden_replay import assert_recorded_match, golden_contexts, guider_params
+from ltx_pipelines.testing.golden_replay import assert_recorded_match, golden_contexts, guider_params, parity_tolerance
 from ltx_pipelines.utils.helpers import ImageConditioningInput
 
 EXACT = ("noise", "positions", "denoise_mask", "sigmas", "calls_sigma", "calls_step_index", "skipped")
@@ -36,17 +34,11 @@ def _tolerance(name: str) -> float:
     return next((tol for key, tol in SPREAD.items() if name.endswith(key)), TOKENS)
 
 
-def _cases() -> list[Path]:
-    e2e = golden_dir() / "e2e"
-    return sorted(e2e.glob("*_retake_*.safetensors")) if e2e.exists() else []
-
-
-@pytest.fixture(scope="module", params=_cases(), ids=lambda p: p.stem)
+@pytest.fixture(scope="module", params=e2e_cases("*_retake_*"), ids=lambda p: p.stem)
 def run(request: pytest.FixtureRequest) -> tuple[GoldenCase, dict[str, torch.Tensor]]:
     case = load_case(request.param)
-    e2e = request.param.parent
     p, inp = case.params, case.inputs
-    checkpoint = open_checkpoint([e2e / p["checkpoint"], e2e / p["audio_vae_encoder"]])
+    checkpoint = open_checkpoint([case.file(p["checkpoint"]), case.file(p["audio_vae_encoder"])])
     pipeline = RetakePipeline(checkpoint, None, device="cpu", distilled=p["distilled"])
     recorded: dict[str, torch.Tensor] = {}
     full = {} if p["distilled"] else {
@@ -77,7 +69,7 @@ def run(request: pytest.FixtureRequest) -> tuple[GoldenCase, dict[str, torch.Ten
 
 def test_every_recorded_tensor(run: tuple[GoldenCase, dict[str, torch.Tensor]]) -> None:
     case, got = run
-    assert_recorded_match(case, got, _tolerance)
+    assert_recorded_match(case, got, parity_tolerance(case, _tolerance))
 
 
 def test_kept_tokens_equal_the_source(run: tuple[GoldenCase, dict[str, torch.Tensor]]) -> None:
@@ -94,21 +86,19 @@ def test_kept_tokens_equal_the_source(run: tuple[GoldenCase, dict[str, torch.Ten
 # --- A2Vid two-stage (README 7.11) --------------------------------------------------------------------------------
 
 
-def _a2vid_cases() -> list[Path]:
-    e2e = golden_dir() / "e2e"
-    return sorted(e2e.glob("*_a2vid_two_stage_*.safetensors")) if e2e.exists() else []
-
-
-@pytest.fixture(scope="module", params=_a2vid_cases(), ids=lambda p: p.stem)
+@pytest.fixture(scope="module", params=e2e_cases("*_a2vid_two_stage_*"), ids=lambda p: p.stem)
 def a2vid_run(request: pytest.FixtureRequest) -> tuple[GoldenCase, dict[str, torch.Tensor]]:
     case = load_case(request.param)
-    e2e = request.param.parent
     p, inp = case.params, case.inputs
-    checkpoint = open_checkpoint([e2e / p["checkpoint"], e2e / p["audio_vae_encoder"]])
+    checkpoint = open_checkpoint([case.file(p["checkpoint"]), case.file(p["audio_vae_encoder"])])
     lora = p["distilled_lora"]
     assert lora["stage_1_strength"] is None, "the official A2Vid applies the distilled LoRA in stage 2 only"
     pipeline = A2VidPipelineTwoStage(
-        checkpoint, [LoraSpec(e2e / lora["file"], lora["stage_2_strength"])], e2e / p["upsampler"], None, device="cpu"
+        checkpoint,
+        [LoraSpec(case.file(lora["file"]), lora["stage_2_strength"])],
+        case.file(p["upsampler"]),
+        None,
+        device="cpu",
     )
     images = [
         ImageConditioningInput(
@@ -147,7 +137,7 @@ def _suffix(images: list, i: int) -> str:
 
 def test_a2vid_every_recorded_tensor(a2vid_run: tuple[GoldenCase, dict[str, torch.Tensor]]) -> None:
     case, got = a2vid_run
-    assert_recorded_match(case, got, _tolerance)
+    assert_recorded_match(case, got, parity_tolerance(case, _tolerance))
 
 
 def test_a2vid_audio_is_frozen_and_returned_unchanged(a2vid_run: tuple[GoldenCase, dict[str, torch.Tensor]]) -> None:

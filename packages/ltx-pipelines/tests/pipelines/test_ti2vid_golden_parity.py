@@ -10,13 +10,11 @@ README gives for that pipeline (with one thread on the fixture machine every ten
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 
-from ltx_core.testing.golden import GoldenCase, golden_dir, load_case
-from ltx_pipelines.testing.golden_replay import Bf16Steps, Tolerance, assert_recorded_match
+from ltx_core.testing.golden import GoldenCase, e2e_cases, load_case
+from ltx_pipelines.testing.golden_replay import Bf16Steps, Tolerance, assert_recorded_match, parity_tolerance
 from ltx_pipelines.testing.pipeline_runs import GUIDED_PIPELINES, run_guided_case
 
 EXACT = ("_noise", "_positions", "_denoise_mask", "sigmas", "calls_sigma", "calls_step_index", "_skipped")
@@ -27,15 +25,7 @@ TWO_STAGE_SPREAD = {"tokens": 0.063, "frames": 0.047, "waveform": {"ltx2": 0.002
 ONE_STAGE_SPREAD = {"video": 0.22, "audio": 0.44, "frames": 0.135, "waveform": {"ltx2": 0.007, "ltx23": 0.19}}
 
 
-def _cases() -> list[Path]:
-    e2e = golden_dir() / "e2e"
-    if not e2e.exists():
-        return []
-    names = [f"_{k}_" for k in GUIDED_PIPELINES]
-    return sorted(p for p in e2e.glob("*.safetensors") if "tiny" not in p.name and any(k in p.name for k in names))
-
-
-@pytest.fixture(params=_cases(), ids=lambda p: p.stem)
+@pytest.fixture(params=e2e_cases(*(f"*_{k}_*" for k in GUIDED_PIPELINES)), ids=lambda p: p.stem)
 def run(request: pytest.FixtureRequest) -> tuple[GoldenCase, dict[str, torch.Tensor]]:
     return load_case(request.param), run_guided_case(request.param)
 
@@ -67,4 +57,4 @@ def _bound(tol: float) -> Tolerance:
 
 def test_every_recorded_tensor(run: tuple[GoldenCase, dict[str, torch.Tensor]]) -> None:
     case, got = run
-    assert_recorded_match(case, got, lambda name: _bound(_tolerance(case, name)))
+    assert_recorded_match(case, got, parity_tolerance(case, lambda name: _bound(_tolerance(case, name))))

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from ltx_core.testing.golden import load_case
+from ltx_core.testing.golden import component_checkpoints, load_case
 from ltx_pipelines.utils.constants import (
     DISTILLED_SIGMAS,
     LTX_2_3_PARAMS,
@@ -19,7 +19,7 @@ def test_sigma_tables_match_golden(golden):
 
 
 def test_detect_params(golden, tmp_path):
-    for ckpt in sorted(golden.glob("ltx*_tiny.safetensors")):
+    for ckpt in component_checkpoints():
         from ltx_core.loader.safetensors_file import SafetensorsFile
 
         version = SafetensorsFile(ckpt).metadata.get("model_version", "")

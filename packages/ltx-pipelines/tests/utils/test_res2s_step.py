@@ -7,7 +7,7 @@ from functools import partial
 import pytest
 import torch
 
-from ltx_core.testing.golden import golden_dir, load_case, report
+from ltx_core.testing.golden import component_cases, load_case, report
 from ltx_core.types import LatentState
 from ltx_pipelines.utils.denoisers import Schedule, SimpleDenoiser
 from ltx_pipelines.utils.res2s import get_new_noise, res2s_coefficients, res2s_loop
@@ -17,7 +17,7 @@ TOL = 1e-5
 
 
 def _cases():
-    return sorted(golden_dir().glob("cases/*/res2s_step.safetensors"))
+    return component_cases("res2s_step")
 
 
 @pytest.fixture(scope="module", params=_cases(), ids=lambda p: p.parent.name)

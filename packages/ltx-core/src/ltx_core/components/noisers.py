@@ -27,9 +27,13 @@ class GaussianNoiser:
 
     generator: torch.Generator
 
+    def draw(self, latent: torch.Tensor) -> torch.Tensor:
+        """The next noise tensor, of `latent`'s shape, device and dtype."""
+        return torch.randn(*latent.shape, device=latent.device, dtype=latent.dtype, generator=self.generator)
+
     def __call__(self, state: LatentState, noise_scale: float = 1.0) -> LatentState:
         latent = state.latent
-        noise = torch.randn(*latent.shape, device=latent.device, dtype=latent.dtype, generator=self.generator)
+        noise = self.draw(latent)
         scaled_mask = state.denoise_mask * noise_scale
         mixed = noise * scaled_mask + latent * (1 - scaled_mask)
         return state.with_(latent=mixed.to(latent.dtype))

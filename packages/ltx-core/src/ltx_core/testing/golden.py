@@ -1,7 +1,9 @@
 """Access to golden fixture cases (official outputs on tiny checkpoints) and error reporting for parity tests.
 
-The fixture folder is `$LTX_GOLDEN_DIR` when set, else the copy under `tests/golden` in the repository. Sizes are
-never hard-coded in tests: they come from the checkpoint metadata or the case tensors.
+The fixture folder is `$LTX_GOLDEN_DIR` when set, else the shared fixture set beside the checkout
+(`../shared/golden`, where CI and the developers' machines have it), else the small subset kept in the repository
+(`tests/golden`: the component cases and their checkpoints; the end-to-end tests skip without the full set and say
+so). Sizes are never hard-coded in tests: they come from the checkpoint metadata or the case tensors.
 """
 
 from __future__ import annotations
@@ -9,19 +11,25 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from ltx_core.loader.safetensors_file import SafetensorsFile
+from ltx_core.testing.cpu_parity import e2e_case_names, parity, recording_for
 
-_REPO_GOLDEN = Path(__file__).resolve().parents[5] / "tests" / "golden"
+_REPO = Path(__file__).resolve().parents[5]
+_REPO_GOLDEN = _REPO / "tests" / "golden"
+_SHARED_GOLDEN = _REPO.parent / "shared" / "golden"
 
 
 def golden_dir() -> Path:
     env = os.environ.get("LTX_GOLDEN_DIR")
-    return Path(env) if env else _REPO_GOLDEN
+    if env:
+        return Path(env)
+    return _SHARED_GOLDEN if _SHARED_GOLDEN.is_dir() else _REPO_GOLDEN
 
 
 @dataclass
@@ -35,6 +43,39 @@ class GoldenCase:
     def name(self) -> str:
         return self.path.stem
 
+    def file(self, reference: str) -> Path:
+        """A file the case names in its params (checkpoint, LoRA, upsampler, audio encoder). The 1.1.3 cases name
+        them relative to their own folder (`e2e/`), the re-recordings and the 1.2.0 cases relative to the golden
+        root (`e2e/ltx23_e2e_tiny.safetensors`); a missing file gives the case folder's path, for the loader's
+        one-line "not found"."""
+        for base in (self.path.parent, self.path.parent.parent, golden_dir()):
+            if (base / reference).is_file():
+                return base / reference
+        return self.path.parent / reference
+
+
+def _manifest_113(prefix: str, pattern: str) -> list[Path]:
+    """The files of the 1.1.3 set (its `MANIFEST.json`) under `prefix` whose names match the glob `pattern`."""
+    root = golden_dir()
+    manifest = root / "MANIFEST.json"
+    if not manifest.is_file():
+        return []
+    listed = [Path(name) for name in json.loads(manifest.read_text()).get("files", {})]
+    found = (n for n in listed if str(n.parent) == prefix or (prefix == "*" and n.parent.parent.name == "cases"))
+    return sorted(root / n for n in found if fnmatch(n.name, pattern) and (root / n).is_file())
+
+
+def component_cases(pattern: str) -> list[Path]:
+    """The 1.1.3 component cases whose file names match the glob `pattern` (e.g. "transformer_*"), in every variant
+    folder, as the fixture set's `MANIFEST.json` lists them: the 1.2.0 and LTX-2.5 cases (README_120) sit beside
+    them in folders of their own, with numerics this code does not implement yet."""
+    return _manifest_113("*", f"{pattern}.safetensors")
+
+
+def component_checkpoints() -> list[Path]:
+    """The 1.1.3 set's tiny single-file checkpoints (`ltx2_tiny`, `ltx23_tiny`; not the LTX-2.5 ones beside them)."""
+    return _manifest_113(".", "ltx*_tiny.safetensors")
+
 
 def load_case(path: str | Path) -> GoldenCase:
     f = SafetensorsFile(path)
@@ -43,6 +84,11 @@ def load_case(path: str | Path) -> GoldenCase:
     outputs = {k[4:]: v for k, v in tensors.items() if k.startswith("out.")}
     params = json.loads(f.metadata.get("case", "{}"))
     return GoldenCase(Path(path), inputs, outputs, params)
+
+
+def load_case_params(path: str | Path) -> dict[str, Any]:
+    """A case's params alone (its header; no tensor is read)."""
+    return json.loads(SafetensorsFile(path).metadata.get("case", "{}"))
 
 
 def golden_modality(
@@ -91,3 +137,25 @@ def report(label: str, got: torch.Tensor, expected: torch.Tensor, tol: float) ->
     print(f"[parity] {label}: max rel err {err:.3e} (max abs {abs_err:.3e}, tol {tol:.0e})")
     assert err <= tol, f"{label}: max relative error {err:.3e} > {tol:.0e}"
     return err
+
+
+def e2e_cases(*patterns: str) -> list[Path]:
+    """The 1.1.3 end-to-end cases whose file names match one of the glob `patterns`, each as the recording to
+    compare with in this process: the one made with this process's CPU kernels where the set has it
+    (`e2e_avx2/` under the test suite's AVX2 caps), else the one in `e2e/` (`ltx_core.testing.cpu_parity`)."""
+    root = golden_dir()
+    names = [n for n in e2e_case_names(root) if any(fnmatch(n, p) for p in patterns)]
+    return [recording_for(root, n) for n in names]
+
+
+def suite_parity_line(root: Path, applied: dict[str, str]) -> str:
+    """One line for the test log: the mode the end-to-end parity tests run in on this host, and why."""
+    names = e2e_case_names(root)
+    caps = ", ".join(f"{k}={v}" for k, v in applied.items())
+    capped = f"; the suite set {caps}" if caps else ""
+    if not names:
+        return f"golden parity: no end-to-end recordings under {root} (those tests skip){capped}"
+    path = recording_for(root, names[0])
+    params = load_case_params(path)
+    mode = parity(params.get("cpu_capability"), params.get("isa_caps"))
+    return f"golden parity: {mode.describe()} against {path.parent.name}/{capped}"

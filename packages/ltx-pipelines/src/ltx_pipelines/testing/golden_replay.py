@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from ltx_core.components.guiders import MultiModalGuiderParams
+from ltx_core.testing.cpu_parity import OtherKernels, parity_for
 from ltx_core.testing.golden import LTX23_WAVEFORM_SPREAD, GoldenCase, relative_error
 
 BF16_STEP = 2.0**-7  # one bf16 step relative to the value's binade
@@ -21,22 +22,61 @@ BF16_STEP = 2.0**-7  # one bf16 step relative to the value's binade
 
 @dataclass(frozen=True)
 class Bf16Steps:
-    """A tolerance of `steps` bf16 steps: of each expected element, or (`of_peak`) of the tensor's largest value."""
+    """A tolerance of `steps` bf16 steps: of each expected element, or (`of_peak`) of the tensor's largest value.
+    With `floor`, elements smaller than `floor` × the peak are held to steps of that size instead of their own (a
+    value computed differently near zero can differ by more than its own tiny step)."""
 
     steps: float = 1.0
     of_peak: bool = False
+    floor: float = 0.0
 
     def bound(self, expected: torch.Tensor) -> torch.Tensor | float:
         magnitude = expected.double().abs()
+        peak = magnitude.max().item() if magnitude.numel() else 0.0
         if self.of_peak:
-            return self.steps * BF16_STEP * (magnitude.max().item() if magnitude.numel() else 0.0)
-        return self.steps * BF16_STEP * magnitude.clamp(min=2.0**-126)
+            return self.steps * BF16_STEP * peak
+        return self.steps * BF16_STEP * magnitude.clamp(min=max(self.floor * peak, 2.0**-126))
 
     def __str__(self) -> str:
-        return f"<= {self.steps:g} bf16 step{'s' if self.steps != 1 else ''}{' of peak' if self.of_peak else ''}"
+        of = " of peak" if self.of_peak else f" (floor {self.floor:g} of peak)" if self.floor else ""
+        return f"<= {self.steps:g} bf16 step{'s' if self.steps != 1 else ''}{of}"
 
 
-Tolerance = float | Bf16Steps
+@dataclass(frozen=True)
+class OfPeak:
+    """A bound on the worst error as a fraction of the expected tensor's peak (free-running runs on other kernels)."""
+
+    fraction: float
+
+    def bound(self, expected: torch.Tensor) -> float:
+        return self.fraction * (expected.double().abs().max().item() if expected.numel() else 0.0)
+
+    def __str__(self) -> str:
+        return f"<= {self.fraction:g} of peak"
+
+
+Tolerance = float | Bf16Steps | OfPeak | OtherKernels
+
+
+def violations(got: torch.Tensor, expected: torch.Tensor, tolerance: Tolerance) -> list[str]:
+    """What of `tolerance` does not hold for `got` against `expected` (empty: within it). 0 means bitwise."""
+    if isinstance(tolerance, OtherKernels):
+        return tolerance.violations(got, expected)
+    if isinstance(tolerance, (int, float)) and tolerance == 0:
+        return [] if torch.equal(got.to(expected.dtype), expected) else ["not bitwise equal"]
+    diff = (got.double() - expected.double()).abs()
+    bound = tolerance.bound(expected) if isinstance(tolerance, (Bf16Steps, OfPeak)) else tolerance
+    if bool((diff <= bound).all()):
+        return []
+    label = f"<= {tolerance:g}" if isinstance(tolerance, (int, float)) else str(tolerance)
+    return [f"max|err| {diff.max().item():.3g} not {label}"]
+
+
+# Tolerant mode (this CPU runs other kernels than the recording's: `ltx_core.testing.cpu_parity`). A noise draw: the
+# vectorised `randn` rounds an occasional bf16 draw the other way. Elementwise loop math on recorded inputs (guidance,
+# Euler / res2s updates): fused multiply-adds may round differently, by a step per operation.
+DRAW_ON_OTHER_KERNELS = Bf16Steps(1, floor=2.0**-7)
+ELEMENTWISE_ON_OTHER_KERNELS = Bf16Steps(2, floor=2.0**-7)
 
 
 def guider_params(d: Mapping[str, Any]) -> MultiModalGuiderParams:
@@ -84,17 +124,58 @@ def assert_recorded_match(
             print(f"{case.name:>36} {name:<34} {'equal' if exact else 'DIFFERENT'}")
             failures += [] if exact else [f"{name}: differs"]
             continue
-        diff = (actual.double() - expected.double()).abs()
-        worst = diff.max().item() if diff.numel() else 0.0
+        worst = (actual.double() - expected.double()).abs().max().item() if expected.numel() else 0.0
         tol = tolerance(name)
-        if isinstance(tol, Bf16Steps):
-            ok, label = bool((diff <= tol.bound(expected)).all()), str(tol)
-        else:
-            ok, label = worst <= tol, f"<= {tol:g}"
-        if not ok and name == "audio_waveform" and case.params.get("variant") == "ltx23":
-            ok, label = worst <= LTX23_WAVEFORM_SPREAD, f"<= {LTX23_WAVEFORM_SPREAD:g} (LTX-2.3 vocoder spread)"
-        print(f"{case.name:>36} {name:<34} max|err| {worst:.3g} rel {relative_error(actual, expected):.3g} "
-              f"{'bitwise' if exact else label}")  # fmt: skip
-        if not ok:
-            failures.append(f"{name}: max|err| {worst:.3g} not {label}")
+        found = violations(actual, expected, tol)
+        label = f"<= {tol:g}" if isinstance(tol, (int, float)) else str(tol)
+        if found and name == "audio_waveform" and case.params.get("variant") == "ltx23":
+            found = violations(actual, expected, max(LTX23_WAVEFORM_SPREAD, tol) if isinstance(tol, float) else tol)
+            label = f"<= {LTX23_WAVEFORM_SPREAD:g} (LTX-2.3 vocoder spread)" if isinstance(tol, float) else label
+        rel = relative_error(actual, expected)
+        print(f"{case.name:>36} {name:<34} max|err| {worst:.3g} rel {rel:.3g} {'bitwise' if exact else label}")
+        if found:
+            failures.append(f"{name}: {'; '.join(found)}")
     assert not failures, "; ".join(failures)
+
+
+def assert_close(label: str, got: torch.Tensor, expected: torch.Tensor, tolerance: Tolerance) -> None:
+    """`got` equals `expected` (tolerance 0), or lies within `tolerance`."""
+    assert got.shape == expected.shape, f"{label}: shape {tuple(got.shape)} != {tuple(expected.shape)}"
+    found = violations(got, expected, tolerance)
+    assert not found, f"{label}: {'; '.join(found)}"
+
+
+# Free-running tolerant mode: a whole pipeline on other kernels than the recording's. A one-ulp difference in one
+# call grows through every later step, and the guidance scales amplify it, so these bounds only catch gross errors
+# (a wrong flow gives errors of the order of the peak); the teacher-forced tests hold each call and component
+# tightly. Measured worst (docs/parity.md) on the simulated foreign host and on AVX-512 against the AVX2 recordings:
+# guided pipelines 0.10 of the peak on tokens, 0.24 on frames; unguided 0.054 (upsampled latent), 0.066 (frames);
+# waveforms 0.18 (the LTX-2.3 vocoder amplifies its input's differences).
+EXACT_ON_ANY_CPU = ("_positions", "_denoise_mask", "_attention_mask", "sigmas", "_sigma", "_step_index", "_skipped")
+FREE_RUNNING_GUIDED, FREE_RUNNING_UNGUIDED, FREE_RUNNING_WAVEFORM = OfPeak(0.35), OfPeak(0.15), OfPeak(0.35)
+
+
+def free_running_on_other_kernels(case: GoldenCase) -> Callable[[str], Tolerance]:
+    """The tolerance of each recorded tensor of a whole pipeline run on other kernels than the case's recording."""
+    guided = any(k.endswith("_calls_video_cond") for k in case.outputs)
+
+    def tolerance(name: str) -> Tolerance:
+        if name.endswith(EXACT_ON_ANY_CPU) or name in ("reference_latent_mask", "reference_attention_weights"):
+            return 0.0
+        if "noise" in name:
+            return DRAW_ON_OTHER_KERNELS
+        if "pixels" in name:
+            return Bf16Steps(1, of_peak=True)
+        if name.endswith("_mel"):
+            return OfPeak(1e-5)
+        if name == "audio_waveform":
+            return FREE_RUNNING_WAVEFORM
+        return FREE_RUNNING_GUIDED if guided else FREE_RUNNING_UNGUIDED
+
+    return tolerance
+
+
+def parity_tolerance(case: GoldenCase, strict: Callable[[str], Tolerance]) -> Callable[[str], Tolerance]:
+    """`strict` (the test's own bounds) when this process runs the recording's kernels, else the free-running
+    bounds for other kernels (`ltx_core.testing.cpu_parity.parity_for`)."""
+    return strict if parity_for(case).strict else free_running_on_other_kernels(case)

@@ -12,7 +12,11 @@ import torch
 
 from ltx_core.loader import LoraSpec
 from ltx_core.testing.golden import GoldenCase, load_case
+from ltx_pipelines.keyframe_interpolation import KeyframeInterpolationPipeline
 from ltx_pipelines.testing.golden_replay import golden_contexts, guider_params, recorder
+from ltx_pipelines.ti2vid_one_stage import TI2VidOneStagePipeline
+from ltx_pipelines.ti2vid_two_stages import TI2VidTwoStagesPipeline
+from ltx_pipelines.ti2vid_two_stages_hq import TI2VidTwoStagesHQPipeline
 from ltx_pipelines.utils.helpers import ImageConditioningInput
 
 GUIDED_PIPELINES = ("ti2vid_one_stage", "ti2vid_two_stages", "ti2vid_two_stages_hq", "keyframe_interpolation")
@@ -31,29 +35,22 @@ def guided_case_images(case: GoldenCase) -> list[ImageConditioningInput]:
     return out
 
 
-def guided_case_pipeline(case: GoldenCase, e2e: Path, **options: Any) -> Any:
+def guided_case_pipeline(case: GoldenCase, **options: Any) -> Any:
     """The case's pipeline on the CPU (`options`: `PipelineOptions`, e.g. `parallel`)."""
     p = case.params
-    ckpt = e2e / p["checkpoint"]
+    ckpt = case.file(p["checkpoint"])
     lora = p.get("distilled_lora")
     if p["pipeline"] == "ti2vid_one_stage":
-        from ltx_pipelines.ti2vid_one_stage import TI2VidOneStagePipeline
-
         return TI2VidOneStagePipeline(ckpt, None, device="cpu", **options)
+    upsampler = case.file(p["upsampler"])
     if p["pipeline"] == "ti2vid_two_stages_hq":
-        from ltx_pipelines.ti2vid_two_stages_hq import TI2VidTwoStagesHQPipeline
-
-        return TI2VidTwoStagesHQPipeline(
-            ckpt, [LoraSpec(e2e / lora["file"])], lora["stage_1_strength"], lora["stage_2_strength"],
-            e2e / p["upsampler"], None, device="cpu", **options,
-        )  # fmt: skip
-    if p["pipeline"] == "keyframe_interpolation":
-        from ltx_pipelines.keyframe_interpolation import KeyframeInterpolationPipeline as cls
-    else:
-        from ltx_pipelines.ti2vid_two_stages import TI2VidTwoStagesPipeline as cls
+        loras = [LoraSpec(case.file(lora["file"]))]
+        strengths = (lora["stage_1_strength"], lora["stage_2_strength"])
+        return TI2VidTwoStagesHQPipeline(ckpt, loras, *strengths, upsampler, None, device="cpu", **options)
+    cls = KeyframeInterpolationPipeline if p["pipeline"] == "keyframe_interpolation" else TI2VidTwoStagesPipeline
     assert lora["stage_1_strength"] is None  # the distilled LoRA is a stage-2 LoRA here
-    return cls(ckpt, [LoraSpec(e2e / lora["file"], lora["stage_2_strength"])], e2e / p["upsampler"], None,
-               device="cpu", **options)  # fmt: skip
+    loras = [LoraSpec(case.file(lora["file"]), lora["stage_2_strength"])]
+    return cls(ckpt, loras, upsampler, None, device="cpu", **options)
 
 
 def run_guided_case(path: Path, **options: Any) -> dict[str, torch.Tensor]:
@@ -63,7 +60,7 @@ def run_guided_case(path: Path, **options: Any) -> dict[str, torch.Tensor]:
     p = case.params
     assert p["tiling"] is None
     recorded, record = recorder()
-    result = guided_case_pipeline(case, path.parent, **options)(
+    result = guided_case_pipeline(case, **options)(
         golden_contexts(case.inputs),
         golden_contexts(case.inputs, "negative_"),
         seed=p["seed"],
