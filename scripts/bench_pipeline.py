@@ -11,7 +11,10 @@ where Linux offers it, else the process peak) and that peak relative to the weig
 With `--runs 2` (the default on an accelerator) the same call runs again with every model kept from the first run
 (`pipeline.keep_models`): the cold run includes building the models, the warm one is the steady state of a pipeline
 reused for many prompts. `--offload`, `--quantization` (fp8-scaled-mm on a pre-quantized copy) and `--compile` pick
-the transformer runtime.
+the transformer runtime. The first run also counts the host-device synchronisations of each denoising step (CUDA's
+sync debug mode on CUDA, the Python-level blocking calls elsewhere), and every run ends with one `headline:` line:
+total time, seconds and achieved TFLOP/s per step, the whole run's TFLOP/s (flop_budget.py's count of every model),
+peak memory and host syncs per step (scripts/gpu_check.sh runs this first, as its `headline` step).
 
     uv run python scripts/bench_pipeline.py                          # GPU: 768x512x121, 48 layers
     uv run python scripts/bench_pipeline.py --quantization fp8-scaled-mm --compile
@@ -42,6 +45,7 @@ import torch
 GIB = 1024**3
 FULL_SIZE = (512, 768, 121)  # height, width, frames
 CPU_SIZE = (128, 192, 9)
+STAGE_STEPS = (8, 3)  # the distilled recipe's denoising steps per stage
 H100_TARGET_SECONDS = 7.5  # issue 10: the whole distilled run at 768x512x121 in bf16, text encoder excluded
 
 
@@ -83,6 +87,47 @@ class Memory:
         return "peak GPU alloc" if self.cuda else "peak RSS"
 
 
+class HostSyncs:
+    """Host-device synchronisations while `counting()`: CUDA's own detector on CUDA (every blocking call:
+    bench_transformer.cuda_sync_warnings), elsewhere the Python-level calls that would block on an accelerator
+    (`ltx_core.testing.host_syncs`). The benchmark's own synchronisations run `paused()`."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.cuda = device.type == "cuda"
+        self._count: Any = None
+
+    @contextlib.contextmanager
+    def counting(self) -> Iterator[HostSyncs]:
+        if self.cuda:
+            from bench_transformer import cuda_sync_warnings, sync_count
+
+            with cuda_sync_warnings() as caught:
+                self._count = lambda: sync_count(caught)
+                yield self
+        else:
+            from ltx_core.testing.host_syncs import count_host_syncs
+
+            with count_host_syncs() as seen:
+                self._count = lambda: seen.total
+                yield self
+        self._count = None
+
+    def count(self) -> int | None:
+        """Syncs so far, or None when not counting."""
+        return None if self._count is None else self._count()
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        if not (self.cuda and self._count is not None):
+            yield
+            return
+        torch.cuda.set_sync_debug_mode("default")
+        try:
+            yield
+        finally:
+            torch.cuda.set_sync_debug_mode("warn")
+
+
 def _status_kib(field: str) -> int:
     try:
         with open("/proc/self/status") as f:
@@ -110,22 +155,26 @@ class Row:
 class Timeline:
     """Cuts the run into rows at the pipeline's progress / record events; each row gets its wall time and peak."""
 
-    def __init__(self, memory: Memory) -> None:
+    def __init__(self, memory: Memory, syncs: HostSyncs | None = None) -> None:
         self.memory = memory
+        self.syncs = syncs or HostSyncs(torch.device("cpu"))
         self.rows: list[Row] = []
         self.steps: dict[str, list[float]] = {}
+        self.step_syncs: dict[str, list[int]] = {}  # the sync count at each step event, when counting
         self._last = time.perf_counter()
         self._seen: set[str] = set()
         self.base = 0  # memory in use when the run started
 
     def start(self) -> None:
-        self.memory.sync()
+        with self.syncs.paused():
+            self.memory.sync()
         self.memory.reset()
         self._last = time.perf_counter()
 
     def cut(self, name: str, weights: int = 0, note: str = "") -> None:
         """Close the row running since the previous cut."""
-        self.memory.sync()
+        with self.syncs.paused():
+            self.memory.sync()
         now = time.perf_counter()
         self.rows.append(Row(name, now - self._last, self.memory.peak(), weights, note))
         self.memory.reset()
@@ -133,8 +182,12 @@ class Timeline:
 
     def progress(self, phase: str, done: int, total: int) -> None:
         if phase in ("stage 1", "stage 2"):
-            self.memory.sync()
+            with self.syncs.paused():
+                self.memory.sync()
             self.steps.setdefault(phase, []).append(time.perf_counter())
+            count = self.syncs.count()
+            if count is not None:
+                self.step_syncs.setdefault(phase, []).append(count)
         elif done == 0:
             self.cut(_BEFORE.get(phase, f"before {phase}"))
         else:
@@ -271,15 +324,20 @@ def run(args: argparse.Namespace) -> None:
         config = real_config(args.version, args.layers)
         contexts = random_contexts(config["transformer"], device, dtype, args.seed)
         args.step_tflop = step_tflop(config, args, contexts.video_context.shape[1])
+        args.run_tflop = run_tflop(config, args)
         quantization = None if args.quantization == "none" else args.quantization
         runtime = TransformerRuntime(offload=args.offload, quantization=quantization, compile=args.compile)
         pipeline = DistilledPipeline(ckpt, None, upsampler, device=device, dtype=dtype, runtime=runtime)
         setup = f"offload {args.offload}, quantization {args.quantization}{', compiled' if args.compile else ''}"
         pipeline.keep_models = args.runs > 1  # later runs: the steady state of a pipeline reused for many prompts
+        syncs: dict[str, float] = {}
         for index in range(args.runs):
-            timeline, outputs = run_once(pipeline, contexts, args, memory)
+            counter = HostSyncs(device) if index == 0 else None  # counted once: the detector costs a little
+            timeline, outputs = run_once(pipeline, contexts, args, memory, counter)
+            syncs = syncs or syncs_per_step(timeline)
             label = "cold: models built during the run" if index == 0 else "warm: models kept from the previous run"
             report(args, timeline, memory, sizes, upsampler_bytes, f"{setup}; run {index + 1}, {label}", outputs)
+            print(headline(args, timeline, memory, index + 1, syncs))
         pipeline.keep_models = False
 
 
@@ -295,15 +353,36 @@ def step_tflop(config: dict[str, Any], args: argparse.Namespace, text_len: int) 
     }
 
 
-def run_once(pipeline: Any, contexts: Any, args: argparse.Namespace, memory: Memory) -> tuple[Timeline, str]:
-    timeline = Timeline(memory)
+def run_tflop(config: dict[str, Any], args: argparse.Namespace) -> float:
+    """TFLOP of the whole run (text encoder excluded): the denoising steps of both stages and every other model once,
+    as flop_budget.py counts them."""
+    from flop_budget import decoding_rows
+
+    h, w, f, fps = args.height, args.width, args.num_frames, args.frame_rate
+    others = sum(row.tflop for row in decoding_rows(config, args.version, h, w, f, fps))
+    steps = {"stage 1": STAGE_STEPS[0], "stage 2": STAGE_STEPS[1]}
+    return others + sum(args.step_tflop[phase] * n for phase, n in steps.items())
+
+
+def run_once(
+    pipeline: Any, contexts: Any, args: argparse.Namespace, memory: Memory, syncs: HostSyncs | None = None
+) -> tuple[Timeline, str]:
+    """One pipeline call, cut into rows; with `syncs`, the host syncs of every denoising step are counted too."""
+    timeline = Timeline(memory, syncs)
     gc.collect()
     timeline.base = memory.now()
-    timeline.start()
-    result = pipeline(
-        contexts, seed=args.seed, height=args.height, width=args.width, num_frames=args.num_frames,
-        frame_rate=args.frame_rate, record=timeline.record, progress=timeline.progress,
-    )  # fmt: skip
+    with syncs.counting() if syncs else contextlib.nullcontext():
+        timeline.start()
+        result = pipeline(
+            contexts,
+            seed=args.seed,
+            height=args.height,
+            width=args.width,
+            num_frames=args.num_frames,
+            frame_rate=args.frame_rate,
+            record=timeline.record,
+            progress=timeline.progress,
+        )
     timeline.cut("decode video: build decoder")
     frames, finite = 0, True
     for chunk in result.video:
@@ -347,7 +426,7 @@ def report(
 def print_report(
     args: argparse.Namespace, timeline: Timeline, memory: Memory, base: int, sizes: dict[str, int], offload: str
 ) -> None:
-    rows = [r for r in timeline.rows if r.name != "setup" or r.seconds > 0.05]
+    rows = shown_rows(timeline)
     total = sum(r.seconds for r in rows)
     transformer = sizes.get("transformer", 0)
     from ltx_core.geometry import video_latent_tokens
@@ -371,12 +450,13 @@ def print_report(
         print(f"{r.name:38s} {r.seconds:8.2f} {r.seconds / total:6.1%} {r.peak / GIB:17.2f} {above / GIB:11.2f} {held} "
               f"{ratio}")  # fmt: skip
         for phase in ("stage 1", "stage 2"):
-            if r.name.startswith(phase + ":") and "steps" in r.name and len(timeline.steps.get(phase, [])) > 1:
-                t = timeline.steps[phase]
-                per = (t[-1] - t[0]) / (len(t) - 1)
+            per = step_seconds(timeline, phase)
+            if r.name.startswith(phase + ":") and "steps" in r.name and per is not None:
                 tflop = getattr(args, "step_tflop", {}).get(phase)
                 rate = f"  ({tflop:.3g} TFLOP a step: {tflop / per:.3g} TFLOP/s)" if tflop else ""
-                print(f"{'  per step (after the first)':38s} {per:8.2f}{rate}")
+                syncs = syncs_per_step(timeline).get(phase)
+                counted = f"; {syncs:g} host syncs a step" if syncs is not None else ""
+                print(f"{'  per step (after the first)':38s} {per:8.2f}{rate}{counted}")
     print("-" * len(head))
     peak = max(r.peak for r in rows)
     print(f"{'total':38s} {total:8.2f} {1:6.1%} {peak / GIB:17.2f} {(peak - base) / GIB:11.2f}")
@@ -388,6 +468,41 @@ def print_report(
     if memory.cuda and (args.height, args.width, args.num_frames) == FULL_SIZE and args.layers == 48:
         verdict = "met" if total <= H100_TARGET_SECONDS else "not met"
         print(f"H100 target (whole run <= {H100_TARGET_SECONDS} s, text encoder excluded): {verdict} ({total:.2f} s)")
+
+
+def shown_rows(timeline: Timeline) -> list[Row]:
+    return [r for r in timeline.rows if r.name != "setup" or r.seconds > 0.05]
+
+
+def step_seconds(timeline: Timeline, phase: str) -> float | None:
+    """Seconds per denoising step of a stage, between its first and last step events."""
+    t = timeline.steps.get(phase, [])
+    return (t[-1] - t[0]) / (len(t) - 1) if len(t) > 1 else None
+
+
+def syncs_per_step(timeline: Timeline) -> dict[str, float]:
+    """Host syncs per denoising step of each stage, over the same window as `step_seconds` (when counted)."""
+    counts = timeline.step_syncs
+    return {phase: (c[-1] - c[0]) / (len(c) - 1) for phase, c in counts.items() if len(c) > 1}
+
+
+def headline(args: argparse.Namespace, timeline: Timeline, memory: Memory, run: int, syncs: dict[str, float]) -> str:
+    """The run's headline numbers on one line (what gpu_check's first step is for)."""
+    rows = shown_rows(timeline)
+    total = sum(r.seconds for r in rows)
+    parts = [f"{args.width}x{args.height}x{args.num_frames}, {args.layers} blocks", f"total {total:.2f} s"]
+    for phase in ("stage 1", "stage 2"):
+        per = step_seconds(timeline, phase)
+        if per is not None:
+            parts.append(f"{phase} {per:.3f} s/step ({args.step_tflop[phase] / per:.3g} TFLOP/s)")
+    parts.append(f"whole run {args.run_tflop:.4g} TFLOP: {args.run_tflop / total:.3g} TFLOP/s")
+    parts.append(f"{memory.label} {max(r.peak for r in rows) / GIB:.2f} GiB")
+    if syncs:
+        per_stage = ", ".join(f"{phase} {n:g}" for phase, n in sorted(syncs.items()))
+        parts.append(f"host syncs per step: {per_stage} (counted in run 1)")
+    else:
+        parts.append("host syncs per step: not counted")
+    return f"headline (run {run}): " + "; ".join(parts)
 
 
 def _device_name(device: torch.device) -> str:

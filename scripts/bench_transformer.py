@@ -23,6 +23,8 @@ import statistics
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,19 +130,30 @@ def matmul_peak(device: torch.device, n: int, repeats: int = 10) -> float:
     return 2 * n**3 * repeats / (time.perf_counter() - t0)
 
 
+@contextmanager
+def cuda_sync_warnings() -> Iterator[list[warnings.WarningMessage]]:
+    """CUDA's own detector of host-device synchronisations (torch's sync debug mode): each blocking call inside the
+    block leaves a warning in the yielded list (`sync_count` counts them)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            yield caught
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+
+
+def sync_count(caught: list[warnings.WarningMessage]) -> int:
+    return sum("synchroniz" in str(w.message) for w in caught)
+
+
 def count_syncs(model: torch.nn.Module, video: Modality, audio: Modality, device: torch.device) -> int | None:
     """Host-device synchronisations in one forward under torch's sync debug mode (CUDA only; None elsewhere)."""
     if device.type != "cuda":
         return None
-    with torch.no_grad(), warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        torch.cuda.set_sync_debug_mode("warn")
-        try:
-            model(video, audio)
-            sync_warnings = [w for w in caught if "synchroniz" in str(w.message)]
-        finally:
-            torch.cuda.set_sync_debug_mode("default")
-    return len(sync_warnings)
+    with torch.no_grad(), cuda_sync_warnings() as caught:
+        model(video, audio)
+        return sync_count(caught)
 
 
 def count_flops(model: torch.nn.Module, video: Modality, audio: Modality) -> int:

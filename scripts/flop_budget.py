@@ -69,31 +69,42 @@ def transformer_step(config: dict, height: int, width: int, frames: int, fps: fl
     return count_flops(model, video, audio) / 1e12
 
 
-def budget(args: argparse.Namespace) -> list[Row]:
-    config = real_config(args.version)
-    half_h, half_w = args.height // 2, args.width // 2
-    stage_1 = transformer_step(config, half_h, half_w, args.frames, args.fps, args.text_len)
-    stage_2 = transformer_step(config, args.height, args.width, args.frames, args.fps, args.text_len)
+def decoding_rows(config: dict, version: str, height: int, width: int, frames: int, fps: float) -> list[Row]:
+    """The models of a two-stage run other than the transformer, once each: the x2 latent upsampler (at half
+    size), the video decoder and the audio decoder + vocoder (full size)."""
     with torch.device("meta"):
-        f, h, w = video_latent_shape(half_h, half_w, args.frames)
-        upsampler = upsampler_factory(real_upsampler_config(args.version)).to(torch.bfloat16)
+        f, h, w = video_latent_shape(height // 2, width // 2, frames)
+        upsampler = upsampler_factory(real_upsampler_config(version)).to(torch.bfloat16)
         upsample = count(lambda: upsampler(torch.empty(1, 128, f, h, w, dtype=torch.bfloat16)))
         decoder = VideoDecoder(VideoDecoderConfig.from_config(config)).to(torch.bfloat16)
-        f, h, w = video_latent_shape(args.height, args.width, args.frames)
+        f, h, w = video_latent_shape(height, width, frames)
         decode = count(lambda: decoder(torch.empty(1, 128, f, h, w, dtype=torch.bfloat16)))
         audio_decoder = audio_decoder_from_config(config).to(torch.bfloat16)
         vocoder = vocoder_from_config(config).to(torch.bfloat16)
         channels = audio_vae_config(config).latent_channels  # as LatentGeometry derives it
         mel_bins = transformer_config(config).audio_in_channels // channels
-        latents = audio_latents(config, args.frames, args.fps)
+        latents = audio_latents(config, frames, fps)
         audio_latent = torch.empty(1, channels, latents, mel_bins, dtype=torch.bfloat16)
         audio = count(lambda: vocoder(audio_decoder(audio_latent)))
     return [
-        Row(f"stage 1 transformer ({half_w}x{half_h}x{args.frames})", stage_1, args.stage1_steps),
         Row("x2 latent upsampler", upsample, 1),
-        Row(f"stage 2 transformer ({args.width}x{args.height}x{args.frames})", stage_2, args.stage2_steps),
         Row("video decoder", decode, 1),
         Row("audio decoder + vocoder", audio, 1),
+    ]
+
+
+def budget(args: argparse.Namespace) -> list[Row]:
+    config = real_config(args.version)
+    half_h, half_w = args.height // 2, args.width // 2
+    stage_1 = transformer_step(config, half_h, half_w, args.frames, args.fps, args.text_len)
+    stage_2 = transformer_step(config, args.height, args.width, args.frames, args.fps, args.text_len)
+    upsample, decode, audio = decoding_rows(config, args.version, args.height, args.width, args.frames, args.fps)
+    return [
+        Row(f"stage 1 transformer ({half_w}x{half_h}x{args.frames})", stage_1, args.stage1_steps),
+        upsample,
+        Row(f"stage 2 transformer ({args.width}x{args.height}x{args.frames})", stage_2, args.stage2_steps),
+        decode,
+        audio,
     ]
 
 
