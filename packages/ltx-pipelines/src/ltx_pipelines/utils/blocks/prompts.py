@@ -21,7 +21,8 @@ class PromptEncoder(ModelBlock):
     block's device and dtype, and no model is built when every item is precomputed.
 
     Under several processes (`parallel`), Gemma runs on rank 0 alone and the contexts (and enhanced prompt texts)
-    are broadcast: every rank holds the same bits and the other ranks never build Gemma.
+    are broadcast: every rank holds the same bits and the other ranks never build Gemma. When Gemma fails there, the
+    others are sent no contexts and raise `FailedElsewhere` (rank 0 raises its own error): no process is left waiting.
     """
 
     def __init__(
