@@ -81,7 +81,7 @@ def test_a_batch_of_jobs(tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert all(p.exists() for p in written.values()), output
     assert builds == {"gemma": 1, "transformer": 1}  # the four prompts in one residency; one transformer
     results = _results(out / "jobs.results.jsonl")
-    assert sorted((r["line"], r["status"]) for r in results) == [(1, "done"), (2, "done"), (3, "failed"), (4, "done")]
+    assert [(r["line"], r["status"]) for r in results] == [(1, "done"), (2, "done"), (3, "failed"), (4, "done")]
 
     shapes = {1: (FRAMES, HEIGHT, WIDTH), 2: (17, HEIGHT, WIDTH), 4: (FRAMES, HEIGHT, 192)}
     alone = {
@@ -99,20 +99,24 @@ def test_a_batch_of_jobs(tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyP
         assert code == 0, output
         assert np.array_equal(_frames(single), frames), f"job on line {line} differs from its single run"
 
-    # Rerun: nothing generated, outputs untouched; the results file says skipped.
+    # Rerun: nothing generated, outputs untouched; the results file still holds one entry per job (the skipped
+    # jobs keep the entries of the run that made them; the bad line's entry is replaced, not repeated).
     stamps = {line: path.stat().st_mtime_ns for line, path in written.items()}
     builds.update(gemma=0, transformer=0)
-    code, _ = _invoke([*_base(tiny), "--jobs", str(jobs), "--output-dir", str(out)])
+    code, output = _invoke([*_base(tiny), "--jobs", str(jobs), "--output-dir", str(out)])
     assert code == 1 and builds == {"gemma": 0, "transformer": 0}
     assert {line: path.stat().st_mtime_ns for line, path in written.items()} == stamps
-    assert sorted(r["line"] for r in _results(out / "jobs.results.jsonl")[4:] if r["status"] == "skipped") == [1, 2, 4]
+    assert _results(out / "jobs.results.jsonl") == results
 
-    # One output deleted: only it is made again.
+    # One output deleted: only it is made again, and only its entry changes.
     written[2].unlink()
     code, _ = _invoke([*_base(tiny), "--jobs", str(jobs), "--output-dir", str(out)])
     assert code == 1 and written[2].exists()
     assert written[1].stat().st_mtime_ns == stamps[1] and written[4].stat().st_mtime_ns == stamps[4]
-    assert [r["line"] for r in _results(out / "jobs.results.jsonl")[8:] if r["status"] == "done"] == [2]
+    rerun = _results(out / "jobs.results.jsonl")
+    assert [(r["line"], r["status"]) for r in rerun] == [(1, "done"), (2, "done"), (3, "failed"), (4, "done")]
+    assert [r for r in rerun if r["line"] != 2] == [r for r in results if r["line"] != 2]
+    assert rerun[1]["seconds"] != results[1]["seconds"]
 
 
 def test_an_interrupted_batch_leaves_no_partial_file_and_resumes(

@@ -23,3 +23,9 @@ class LoraError(CheckpointError):
 
 class InputError(LTXError, ValueError):
     """An invalid user input (size, frame count, media file, option value)."""
+
+
+class FailedElsewhere(LTXError):
+    """Raised on the other processes of a generation when its main process failed at a step it runs alone (the
+    text encoder, writing the file): they leave the step in agreement with it instead of waiting in a collective.
+    The main process reports its own error; this one needs no second report."""

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ltx_pipelines.cli.jobs import (
     JobResult,
-    ResultsLog,
+    ResultsFile,
     job_file_name,
     option_name,
     read_jobs,
@@ -68,14 +68,25 @@ def test_a_job_without_output_needs_an_output_dir(tmp_path: Path) -> None:
     assert jobs[0].output_path == tmp_path / "0001-seed5-p.mp4"
 
 
-def test_results_log_appends_and_survives_a_torn_line(tmp_path: Path) -> None:
-    log = ResultsLog(results_path(tmp_path / "jobs.jsonl", tmp_path / "out"))
-    assert log.path == tmp_path / "out" / "jobs.results.jsonl"
-    log.append(JobResult(1, "done", "a.mp4", 42, 1.5))
-    log.append(JobResult(3, "failed", "b.mp4", 7, 0.2, "out of memory"))
-    with log.path.open("a", encoding="utf-8") as f:
-        f.write('{"line": 4, "stat')  # a crash mid-write
-    assert log.read() == [
+def test_results_file_holds_one_current_entry_per_job(tmp_path: Path) -> None:
+    """A rerun replaces a job's entry (no duplicate "failed" line per rerun); a job skipped because its output exists
+    keeps the entry saying it was done; the file is replaced whole (no temporary file left), and a torn line left by
+    a version that appended is ignored."""
+    results = ResultsFile(results_path(tmp_path / "jobs.jsonl", tmp_path / "out"))
+    assert results.path == tmp_path / "out" / "jobs.results.jsonl"
+    results.record(JobResult(1, "done", "a.mp4", 42, 1.5), JobResult(3, "failed", "b.mp4", 7, 0.2, "out of memory"))
+    results.record(JobResult(3, "failed", "b.mp4", 7, 0.3, "out of memory"))  # a rerun fails again
+    results.record(JobResult(1, "skipped", "a.mp4", 42), JobResult(2, "skipped", "c.mp4", 1))
+    expected = [
         JobResult(1, "done", "a.mp4", 42, 1.5),
-        JobResult(3, "failed", "b.mp4", 7, 0.2, "out of memory"),
+        JobResult(2, "skipped", "c.mp4", 1),
+        JobResult(3, "failed", "b.mp4", 7, 0.3, "out of memory"),
     ]
+    assert ResultsFile(results.path).read() == expected
+    assert [p.name for p in results.path.parent.iterdir()] == ["jobs.results.jsonl"]
+    with results.path.open("a", encoding="utf-8") as f:
+        f.write('{"line": 4, "stat')  # a crash mid-append (an older version)
+    again = ResultsFile(results.path)
+    assert again.read() == expected
+    again.record(JobResult(3, "done", "b.mp4", 7, 2.0))
+    assert again.read() == [*expected[:2], JobResult(3, "done", "b.mp4", 7, 2.0)]

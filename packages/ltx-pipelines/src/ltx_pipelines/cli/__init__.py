@@ -2,22 +2,21 @@
 
 A pipeline module holds its class (the recipe) and a `main(argv=None)` that imports this package lazily and calls
 `commands.main("<module name>", argv)`. Each pipeline's command is data, a `PipelineCli` in `commands/`: a preset of
-the shared options, its own options (the keyword parameters of its `run`), its checks and how the parsed arguments
-map to the class's constructor and call::
+the shared options, its own options (the keyword parameters of its `plan`), and `plan`, the pure parse of the
+parsed arguments into a `Generation` (what to build, the call's keyword arguments) after its checks::
 
-    def distilled(args: CommonArgs) -> None:
+    def distilled(args: CommonArgs) -> Generation:
         \"\"\"Half-size stage 1, x2 upsampling, full-size stage 2, decode, write the MP4.\"\"\"
-
-        def checks() -> None:  # headers and small files only; an LTXError here exits with 2
+        with checks():  # headers and small files only; an LTXError here exits with 2 (in a batch: a bad job)
             preflight(args, args.checkpoint, components(*GENERATION, "video VAE encoder"), images=args.images)
-
-        def generate(progress: Progress) -> PipelineResult:  # progress(phase, done, total)
-            pipeline = shared_pipeline(args, DistilledPipeline, args.checkpoint, ...)  # kept across --jobs
-            return pipeline(args.prompt, ..., images=cli_images(args), progress=progress)
-
-        run_pipeline_cli(args, checks, generate)  # progress bars, atomic MP4, summary table
+        build = pipeline(args, DistilledPipeline, args.checkpoint, ...)  # the class, its arguments, the runtime
+        return Generation(args, build, {"prompt": args.prompt, ..., "images": cli_images(args)})
 
     COMMANDS = {"distilled": PipelineCli("Distilled ...", DISTILLED_TWO_STAGE, distilled, two_stage=True)}
+
+`cli.batch` runs generations: a command line's as a batch of one, or every job of a `--jobs` file (each parsed the
+same way), grouped by what they build, each group through its pipeline's `run_jobs` (progress bars, atomic MP4s,
+the summary table, the results file).
 
 Run it as `python -m ltx_pipelines.<name>`. `ltx_pipelines/__init__.py` imports no pipeline module, so runpy does not
 warn about the module being imported twice; keep it that way. `PipelineCli.app` builds every command the same way

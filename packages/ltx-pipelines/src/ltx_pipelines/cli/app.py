@@ -22,8 +22,9 @@ import torch
 import typer
 from rich.console import Console
 
-from ltx_core.errors import InputError, LTXError
+from ltx_core.errors import FailedElsewhere, InputError, LTXError
 from ltx_core.geometry import ONE_STAGE_DIVISOR, TWO_STAGE_DIVISOR
+from ltx_pipelines.cli.batch import run_command_line, run_jobs_file
 from ltx_pipelines.cli.command import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
@@ -115,6 +116,8 @@ def run_cli(fn: Callable[[], T]) -> T:
 
     try:
         return fn()
+    except FailedElsewhere:  # the process that failed reports it
+        raise typer.Exit(EXIT_FAILURE) from None
     except LTXError as exc:
         raise failed(str(exc), EXIT_FAILURE) from None
     except (MemoryError, RuntimeError) as exc:  # torch.OutOfMemoryError is a RuntimeError
@@ -147,7 +150,10 @@ def pipeline_command(
     name: str | None = None,
     help: str | None = None,
 ) -> Callable[[F], F]:
-    """Register `fn(args: CommonArgs, **own_options)` as `app`'s command with the shared `options` added.
+    """Register `fn(args: CommonArgs, **own_options)` as `app`'s command with the shared `options` added: the pure
+    parse of the command's values into a `runtime.Generation` (what to build, the call's arguments), which is then
+    run (`batch.run_command_line`); with `--jobs`, every job's values go through `fn` (`batch.run_jobs_file`). An
+    `fn` that returns None has done its work itself (a command that generates nothing).
 
     `params` gives the defaults (as the official parsers do); with `detect`, the LTX-2/2.3 dependent ones (steps,
     STG blocks) are taken from the checkpoint's metadata after parsing. `two_stage` switches the default size to the
@@ -173,17 +179,31 @@ def pipeline_command(
         arity.update(_own_arity(own))
         names = [s.name for s in specs]
 
+        def parsed(values: Mapping[str, Any]) -> CommonArgs:
+            check_finite(values)
+            return build_args({n: values[n] for n in names}, params=params, detect=detect, two_stage=two_stage)
+
+        def own_values(values: Mapping[str, Any]) -> dict[str, Any]:
+            return {n: v for n, v in values.items() if n not in names}
+
+        def plan(values: Mapping[str, Any]) -> Any:
+            """A job's parsed values → its generation (checks done, nothing built)."""
+            return fn(parsed(values), **own_values(values))
+
         @functools.wraps(fn)
         def command(**values: Any) -> None:
-            check_finite(values)
-            shared_values = {n: values.pop(n) for n in names}
-            args = build_args(shared_values, params=params, detect=detect, two_stage=two_stage)
+            from typer.main import get_current_context
+
+            args = parsed(values)
             _configure_logging(args.quiet)
             with torch.inference_mode():
                 if args.jobs is not None:
-                    run_cli(lambda: _run_batch(args))
-                else:
-                    run_cli(lambda: fn(args, **values))
+                    ctx = get_current_context()
+                    run_cli(lambda: run_jobs_file(args, plan, ctx))
+                    return
+                generation = run_cli(lambda: fn(args, **own_values(values)))
+                if generation is not None:
+                    run_cli(lambda: run_command_line(generation.args, generation))
 
         del command.__wrapped__  # Typer must see the new signature, not fn's
         command.__signature__ = inspect.Signature([*shared, *own])  # type: ignore[attr-defined]
@@ -194,26 +214,16 @@ def pipeline_command(
     return register
 
 
-def _run_batch(args: CommonArgs) -> None:
-    """`--jobs`: every job of the file through this same command (see `cli.batch`)."""
-    from typer.main import get_current_context
-
-    from ltx_pipelines.cli.batch import run_jobs_file
-
-    ctx = get_current_context()
-    command = ctx.command
-    run_jobs_file(args, command, getattr(command, "argv", []), getattr(command, "prog_name", None) or ctx.info_name)
-
-
 @dataclass(frozen=True)
 class PipelineCli:
     """One pipeline's command line as data: what it is (`help`), its shared `options`, its defaults (`params`,
-    `detect`, `two_stage`, `defaults`, `helps`, as in `pipeline_command`) and `run(args, **own_options)`, whose
-    docstring says how it runs and whose keyword parameters after `args` are the pipeline's own Typer options."""
+    `detect`, `two_stage`, `defaults`, `helps`, as in `pipeline_command`) and `plan(args, **own_options)`: its checks
+    (`with runtime.checks():`) and the `runtime.Generation` it makes (what to build, the call's arguments). `plan`'s
+    docstring says how it runs; its keyword parameters after `args` are the pipeline's own Typer options."""
 
     help: str
     options: Sequence[str]
-    run: Callable[..., None]
+    plan: Callable[..., Any]
     params: PipelineParams = LTX_2_3_PARAMS
     detect: bool = True
     two_stage: bool = False
@@ -221,12 +231,12 @@ class PipelineCli:
     helps: Mapping[str, str] = field(default_factory=dict)
 
     def app(self, name: str) -> typer.Typer:
-        """The single-command Typer app; its --help shows `help`, then `run`'s docstring."""
+        """The single-command Typer app; its --help shows `help`, then `plan`'s docstring."""
         app = create_app(self.help)
         register = pipeline_command(app, self.options, params=self.params, detect=self.detect,
                                     two_stage=self.two_stage, defaults=self.defaults, helps=self.helps, name=name,
-                                    help=f"{self.help}\n\n{inspect.getdoc(self.run) or ''}".strip())  # fmt: skip
-        register(self.run)
+                                    help=f"{self.help}\n\n{inspect.getdoc(self.plan) or ''}".strip())  # fmt: skip
+        register(self.plan)
         return app
 
 
@@ -307,8 +317,9 @@ def check_finite(values: Mapping[str, Any]) -> None:
 
 
 def given_on_command_line(name: str) -> bool:
-    """Whether the running command's option `name` (its parameter name) was set on the command line rather than
-    left at its default; False outside a command."""
+    """Whether the running command's option `name` (its parameter name) was set on the command line (in a batch,
+    the job's: the batch's command line with the job's options) rather than left at its default; False outside a
+    command."""
     from typer.main import get_current_context  # Typer's own (vendored) Click context, not the `click` package's
 
     ctx = get_current_context(silent=True)

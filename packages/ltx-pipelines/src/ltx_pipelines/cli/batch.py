@@ -1,130 +1,150 @@
-"""`--jobs FILE`: many generations in one run of a pipeline's command, models loaded once, resumable.
+"""Running generations: the one of a command line (a batch of one) or every job of a `--jobs` file, with the models
+loaded once per group of jobs that build the same pipeline, resumable, spread over the processes of a torchrun.
 
-Every job is parsed and checked as its own command line would be (the command line given, minus the batch flags and
-the options the job sets, plus the job's options), before any model is built; a bad job is reported in one line with
-its line number and skipped. Then, per group of jobs that build the same pipeline (checkpoint, LoRA set, runtime):
-Gemma encodes every prompt of the group in one residency and is freed, the pipeline keeps its other models between
-jobs, and each job writes its MP4 (atomically) and appends its result to the results file. A job whose output exists
-is skipped unless `--overwrite`, so rerunning a killed batch finishes only what is left.
+A batch first parses every job as its own command line would be (`jobs.job_argv`, Click's parser only: no command is
+run) into a `Generation` (what to build, the call's arguments), running the command's checks; a bad job is reported
+in one line with its line number and skipped. The jobs are then grouped by what they build; each group's pipeline
+is built once (with the run's process layout) and runs its jobs through the pipeline's `run_jobs`: Gemma encodes
+the group's prompts in one residency and is freed, the other models stay built from job to job, and each job
+writes its MP4 (atomically). A job whose output exists is skipped unless `--overwrite`, so rerunning a killed batch
+finishes only what is left; the results file holds one current entry per job.
+
+Under torchrun the processes take the jobs from a counter in the rendezvous store (`Ranks`). When they make each
+job in groups (`--processes-per-job`, `--cfg-parallel`, `--shard-weights`), every process of a group builds the
+pipeline with the group's layout (the tokens, and with `--shard-weights` the weights, split over it), the group's
+first process claims the jobs, decides the skips, reads the frames and writes; and all of the group's processes
+agree that a job ended, and whether it failed, before the next claim: a job that fails on the first process alone
+(its text encoder, the file it writes) fails on every process of the group, is reported once, and the batch goes
+on with the next job. (A process that fails alone in the middle of a step leaves the others waiting in that step's
+collective: the batch then ends when they give up, after --dist-timeout.)
 """
 
 from __future__ import annotations
 
+import itertools
+import json
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+import torch.distributed as dist
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from ltx_core.errors import LTXError
-from ltx_pipelines.cli.batch_state import BATCH, BatchState, JobRefused
-from ltx_pipelines.cli.command import print_error, usage_message
-from ltx_pipelines.cli.jobs import RUN_WIDE, BadJob, Job, JobResult, ResultsLog, read_jobs, results_path
+from ltx_core.errors import FailedElsewhere, LTXError
+from ltx_core.parallel.layout import SINGLE_PROCESS, ParallelLayout, launched_by_torchrun
+from ltx_core.parallel.work_queue import claimed
+from ltx_pipelines.cli.command import ARGV, EXIT_USAGE, print_error, usage_message
+from ltx_pipelines.cli.jobs import (
+    BATCH_OPTIONS,
+    RUN_WIDE,
+    BadJob,
+    JobResult,
+    ResultsFile,
+    job_argv,
+    read_jobs,
+    results_path,
+)
 from ltx_pipelines.cli.options import CommonArgs
+from ltx_pipelines.cli.parallel import join, leave, works_together
+from ltx_pipelines.cli.progress import RunSummary
+from ltx_pipelines.cli.runtime import Generation, JobProgress, drain, summary_rows, write_video
+from ltx_pipelines.utils.pipeline_base import job_prompts
 
-BATCH_OPTIONS = ("jobs", "output_dir", "overwrite", "processes_per_job")  # the batch's own: not in a job's command line
-
-
-def _flag_tokens(param: Any, value: Any) -> list[str]:
-    """A job's option value as command-line tokens for Click parameter `param`."""
-    flag = param.opts[0]
-    if getattr(param, "is_flag", False):
-        if value:
-            return [flag]
-        return [param.secondary_opts[0]] if param.secondary_opts else []
-    if param.multiple:
-        return [t for entry in value for t in (flag, *map(str, entry))]
-    if isinstance(value, list):
-        return [flag, *map(str, value)]
-    return [flag, str(value)]
+Plan = Callable[[Mapping[str, Any]], Generation | None]  # a command's parsed values → its generation
 
 
-def _without(argv: Sequence[str], flags: set[str]) -> list[str]:
-    """`argv` without the given flags and their values (the tokens up to the next `--flag`)."""
-    out: list[str] = []
-    skipping = False
-    for token in argv:
-        if token.startswith("--"):
-            skipping = token.split("=", 1)[0] in flags
-        if not skipping:
-            out.append(token)
-    return out
+@dataclass(frozen=True)
+class Planned:
+    """A parsed generation and where it came from: its jobs-file line (0: the command line)."""
+
+    line: int
+    generation: Generation
 
 
-def job_argv(base: Sequence[str], params: dict[str, Any], job: Job) -> list[str]:
-    """The job's own command line: the batch's, minus the batch flags and what the job sets, plus the job."""
-    drop = {o for name in (*BATCH_OPTIONS, "output_path", *job.options) if name in params
-            for o in (*params[name].opts, *params[name].secondary_opts)}  # fmt: skip
-    tokens = _without(base, drop)
-    for name, value in job.options.items():
-        tokens += _flag_tokens(params[name], value)
-    return [*tokens, params["output_path"].opts[0], str(job.output_path)]
+def run_command_line(args: CommonArgs, generation: Generation) -> None:
+    """The generation of one command line, as a batch of one: on every process of a torchrun together (the layout
+    joined after the same-arguments check), else in this process."""
+    try:
+        layout = join(args)
+    except LTXError as exc:
+        print_error(str(exc), usage=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    Runner([Planned(0, generation)], Ranks.of(layout), quiet=args.quiet).run()
+    leave()
 
 
-def _group_key(args: CommonArgs) -> str:
-    """Jobs that build the same pipeline run together (each LoRA set is fused once)."""
-    return repr((args.model_checkpoint, args.loras, args.distilled_loras, args.spatial_upsampler_path, args.gemma_root,
-                 args.device, args.offload, args.quantization, args.compile))  # fmt: skip
-
-
-def _prompts(args: CommonArgs) -> list[str]:
-    """The texts the pipeline will encode for this job (none ahead when Gemma rewrites the prompt first)."""
-    if args.enhance_prompt:
-        return []
-    return [args.prompt, *([args.negative_prompt] if "negative_prompt" in args.declared else [])]
-
-
-def run_jobs_file(args: CommonArgs, command: Any, base_argv: Sequence[str], prog_name: str) -> None:
-    """The whole batch of `args.jobs` for the running Click `command` (whose command line was `base_argv`)."""
+def run_jobs_file(args: CommonArgs, plan: Plan, ctx: Any) -> None:
+    """The batch of `args.jobs` for the command of Click context `ctx` (its command line in `ctx.meta[ARGV]`)."""
     assert args.jobs is not None
+    command = ctx.command
     params = {p.name: p for p in command.params}
     known = [n for n in params if n not in (*BATCH_OPTIONS, *RUN_WIDE, "output_path")]
     multi = [n for n in known if params[n].multiple]
-    output_dir = args.output_dir
-    jobs, bad = read_jobs(args.jobs, known=known, multi=multi, defaults={"seed": args.seed, "prompt": args.prompt},
-                          output_dir=output_dir)  # fmt: skip
-    state = BatchState(bad=list(bad))
-    token = BATCH.set(state)
-    try:
-        for job in jobs:  # parse and check each job as its own command line, building nothing
-            state.collecting = job
-            try:
-                command.main(args=job_argv(base_argv, params, job), prog_name=prog_name, standalone_mode=False)
-            except (typer.TyperException, JobRefused) as exc:
-                state.bad.append(BadJob(job.line, usage_message(exc)))
-        state.collecting = None
-        _run(args, state, ResultsLog(results_path(args.jobs, output_dir)))
-    finally:
-        BATCH.reset(token)
+    defaults = {"seed": args.seed, "prompt": args.prompt}
+    jobs, bad = read_jobs(args.jobs, known=known, multi=multi, defaults=defaults, output_dir=args.output_dir)
+    planned: list[Planned] = []
+    for job in jobs:  # each job parsed and checked as its own command line, building nothing
+        try:
+            job_ctx = command.make_context(ctx.info_name, job_argv(ctx.meta[ARGV], params, job))
+            with job_ctx.scope(cleanup=False):
+                generation = plan(job_ctx.params)
+        except (typer.TyperException, LTXError) as exc:
+            bad.append(BadJob(job.line, usage_message(exc)))
+            continue
+        if generation is None:
+            raise TypeError(f"the {ctx.info_name} command gives no generation to run in a batch")
+        planned.append(Planned(job.line, generation))
+    ranks = Ranks.for_batch(args)
+    results = BatchResults(results_path(args.jobs, args.output_dir), ranks)
+    if ranks.rank == 0:
+        for entry in sorted(bad, key=lambda b: b.line):
+            print_error(str(entry))
+        results.record_bad(bad)
+    runner = Runner(planned, ranks, quiet=args.quiet, results=results, overwrite=args.overwrite)
+    runner.counts["failed"] += len(bad) if ranks.rank == 0 else 0
+    start = time.perf_counter()
+    runner.run()
+    counts = ranks.total(runner.counts)  # every process is done with its jobs past this point
+    results.flush()
+    _summary(runner.console, counts, time.perf_counter() - start, results.path)
+    if ranks.together:
+        leave()
+    if counts["failed"]:
+        raise typer.Exit(1)
 
 
 @dataclass(frozen=True)
 class Ranks:
-    """Under torchrun, every process takes the next unclaimed job from a counter in torch.distributed's key-value
-    store (no static split: a slow job does not hold the others back); rank 0 reports the bad lines and the
-    summary. When the processes make each job in groups (`together`: --cfg-parallel, --shard-weights or
-    --processes-per-job), each group's first process claims the next job for its group and tells the others; it
-    decides what to skip, logs, prints and writes. Alone, one process takes every job in order."""
+    """This process's place in the run. Under torchrun, a batch's processes take the next unclaimed job from a
+    counter in torch.distributed's key-value store (no static split: a slow job does not hold the others back);
+    rank 0 reports the bad lines and the summary and writes the results file. When the processes make each job in
+    groups (`together`: the generations' layout spans several processes), each group's first process claims the next
+    job for its group and tells the others; it decides what to skip, prints and writes. Alone, one process takes
+    every job in order; so do the processes of one command line's generation, together."""
 
     rank: int = 0
     world: int = 1
     store: Any = None
-    layout: Any = None  # the job group's ParallelLayout when together
+    layout: ParallelLayout = SINGLE_PROCESS  # what every generation of this process is built with
 
     @classmethod
-    def from_environment(cls, args: CommonArgs) -> Ranks:
-        from ltx_core.parallel.layout import launched_by_torchrun
-        from ltx_pipelines.cli.parallel import join, works_together
+    def of(cls, layout: ParallelLayout) -> Ranks:
+        """One generation on `layout`'s processes (a command line)."""
+        if not dist.is_initialized():
+            return cls(layout=layout)
+        return cls(dist.get_rank(), dist.get_world_size(), None, layout)
 
+    @classmethod
+    def for_batch(cls, args: CommonArgs) -> Ranks:
         if not launched_by_torchrun():
             return cls()
-        import torch.distributed as dist
-
-        layout = join(args) if works_together(args) else None
+        layout = join(args) if works_together(args) else SINGLE_PROCESS  # the job groups' layout
         if not dist.is_initialized():
             dist.init_process_group("gloo")
         # the store torchrun's rendezvous made for the default group, shared by every process of the run
@@ -133,56 +153,49 @@ class Ranks:
 
     @property
     def together(self) -> bool:
-        return self.layout is not None
+        return self.layout.is_parallel
 
     @property
-    def is_main(self) -> bool:
-        return self.rank == 0
+    def reports(self) -> bool:
+        """Whether this process prints, logs and counts the jobs it goes through (each job once over all)."""
+        return self.layout.is_main
 
     @property
     def running_at_once(self) -> int:
         """How many jobs are made at the same time."""
         return self.layout.job_groups if self.together else self.world
 
-    @property
-    def reports(self) -> bool:
-        """Whether this process logs and counts the jobs it goes through (each job once over all processes)."""
-        return not self.together or self.layout.is_main
-
-    def claims(self, count: int, key: str) -> Iterator[int]:
-        """The indices of the jobs this process makes (with its group when together)."""
-        from ltx_core.parallel.work_queue import claimed
-
-        if not self.together:
-            yield from claimed(count, self.store, key)
+    def claims(self, count: int, key: str, exists: Callable[[int], bool]) -> Iterator[tuple[int, bool]]:
+        """(index, skipped) of the jobs this process makes (with its group when together); `exists(index)`: whether
+        the job's output exists and is kept, as the group's first process sees it."""
+        if self.store is None or not self.together:
+            for index in claimed(count, self.store, key):
+                yield index, exists(index)
             return
-        import torch
-
         mine = claimed(count, self.store, key) if self.layout.is_main else None
         while True:
-            offer = [torch.tensor([next(mine, -1)], dtype=torch.int64)] if mine is not None else None
-            index = int(self.layout.share(offer, torch.device("cpu"))[0].item())
+            offer = None
+            if mine is not None:
+                index = next(mine, -1)
+                offer = [torch.tensor([index, index >= 0 and exists(index)], dtype=torch.int64)]
+            index, skipped = self.layout.share(offer, torch.device("cpu"))[0].tolist()
             if index < 0:
                 return
-            yield index
+            yield index, bool(skipped)
 
-    def skips(self, path: Path, overwrite: bool) -> bool:
-        """Whether a job's output exists (and is kept): the group's first process answers for its group."""
-        exists = path.exists() and not overwrite
+    def agree(self, failed: bool) -> bool:
+        """Whether a job failed on any process of its group (every process of the group asks, once per job it
+        made, when the job has ended on it: past this, all of them are done with the job)."""
         if not self.together:
-            return exists
-        import torch
-
-        mine = [torch.tensor([exists], dtype=torch.uint8)] if self.layout.is_main else None
-        return bool(self.layout.share(mine, torch.device("cpu"))[0].item())
+            return failed
+        flag = torch.tensor([int(failed)], dtype=torch.int64, device=self.layout.transport(torch.device("cpu")))
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX, group=self.layout.group)
+        return bool(flag.item())
 
     def total(self, counts: dict[str, int]) -> dict[str, int]:
         """The counts of every process added up (each job is counted by the one process that reported it)."""
         if self.world == 1:
             return counts
-        import torch
-        import torch.distributed as dist
-
         on_gpu = dist.get_backend() == "nccl"  # a batch that works together on GPUs joined with NCCL
         device = torch.device("cuda", torch.cuda.current_device()) if on_gpu else torch.device("cpu")
         values = torch.tensor([counts[k] for k in ("done", "skipped", "failed")], dtype=torch.int64, device=device)
@@ -190,61 +203,217 @@ class Ranks:
         return dict(zip(("done", "skipped", "failed"), values.tolist(), strict=True))
 
 
-def _run(args: CommonArgs, state: BatchState, log: ResultsLog) -> None:
-    from ltx_pipelines.cli.runtime import write_result
+class BatchResults:
+    """The results file of a batch, written by one process: alone, as each job ends; under torchrun by rank 0,
+    with what every process reported through the store (each entry under the next number of a counter), merged in
+    as rank 0 finishes each of its jobs and at the end of the batch."""
 
-    ranks = Ranks.from_environment(args)
-    main = ranks.is_main
-    console = Console(stderr=True, quiet=args.quiet or not main, highlight=False)
-    counts = {"done": 0, "skipped": 0, "failed": len(state.bad) if main else 0}
-    if main:
-        for entry in sorted(state.bad, key=lambda b: b.line):
-            print_error(str(entry))
-            log.append(JobResult(entry.line, "failed", "", None, 0.0, entry.error))
-    todo = sorted(state.collected, key=lambda c: _group_key(c.args))  # stable: file order within a group
-    group_prompts: dict[str, dict[str, None]] = {}  # group → the texts its jobs encode (Gemma once per group)
-    for item in todo:
-        group_prompts.setdefault(_group_key(item.args), {}).update(dict.fromkeys(_prompts(item.args)))
-    start, spent = time.perf_counter(), 0.0
+    def __init__(self, path: Path, ranks: Ranks) -> None:
+        self.path = path
+        self.file = ResultsFile(path) if ranks.rank == 0 else None
+        self.store = ranks.store
+        self._key = f"{path}/results"
+        self._merged = 0
 
-    def report(result: JobResult, count: str) -> None:
-        if ranks.reports:
-            counts[count] += 1
-            log.append(result)
+    def record_bad(self, bad: Iterable[BadJob]) -> None:
+        if self.file is not None:
+            self.file.record(*(JobResult(b.line, "failed", "", None, 0.0, b.error) for b in bad))
 
-    for index in ranks.claims(len(todo), key=f"{log.path}/next"):
-        number, item = index + 1, todo[index]
-        job, path = item.job, item.job.output_path
-        label = f"job {number}/{len(todo)} (line {job.line})"
-        if ranks.skips(path, args.overwrite):
-            report(JobResult(job.line, "skipped", str(path), item.args.seed), "skipped")
-            console.print(f"{label}: {path} exists, skipped")
-            continue
-        state.prompts = group_prompts[_group_key(item.args)]
-        left = (len(todo) - number + 1) / ranks.running_at_once
-        eta = "" if not counts["done"] else f", about {spent / counts['done'] * left:.0f} s left"
-        console.print(f"{label}: {path.name}{eta}")
-        began = time.perf_counter()
+    def add(self, result: JobResult) -> None:
+        if self.store is None:
+            assert self.file is not None
+            self.file.record(result)
+            return
+        number = self.store.add(f"{self._key}/count", 1) - 1
+        self.store.set(f"{self._key}/{number}", json.dumps(asdict(result)))
+        self.flush()
+
+    def flush(self) -> None:
+        """Rank 0: merge what the processes reported since the last flush into the file."""
+        if self.file is None or self.store is None:
+            return
+        count = self.store.add(f"{self._key}/count", 0)
+        new = [JobResult(**json.loads(self.store.get(f"{self._key}/{n}"))) for n in range(self._merged, count)]
+        self._merged = count
+        if new:
+            self.file.record(*new)
+
+
+@dataclass
+class _Current:
+    """The job being made: where it came from, its number in the batch, its progress, when it began."""
+
+    planned: Planned
+    number: int
+    progress: JobProgress
+    began: float
+    result: Any = None
+
+
+class Runner:
+    """Runs planned generations on this process (with the other processes of its group): grouped by what they build,
+    each group through its pipeline's `run_jobs`. Without `results`, a command line's generation: its failure is
+    raised, and its summary printed. With them, a batch: each job's end is reported and logged, a failure does not
+    stop the others, and existing outputs are skipped unless `overwrite`."""
+
+    def __init__(
+        self,
+        planned: list[Planned],
+        ranks: Ranks,
+        *,
+        quiet: bool,
+        results: BatchResults | None = None,
+        overwrite: bool = True,
+    ) -> None:
+        self.todo = sorted(planned, key=lambda p: p.generation.build.key)  # stable: file order within a group
+        self.ranks = ranks
+        self.quiet = quiet
+        self.results = results
+        self.overwrite = overwrite
+        self.console = Console(stderr=True, quiet=quiet or ranks.rank != 0, highlight=False)
+        self.counts = {"done": 0, "skipped": 0, "failed": 0}
+        self.current: _Current | None = None
+        self.started = 0  # jobs begun on this process
+        self.spent = 0.0
+
+    @property
+    def batch(self) -> bool:
+        return self.results is not None
+
+    def run(self) -> None:
+        keys = [p.generation.build.key for p in self.todo]
+        sizes = Counter(keys)
+        builds = {key: planned.generation.build for key, planned in zip(keys, self.todo, strict=True)}
+        prompts: dict[str, dict[str, None]] = {}  # group → the texts its jobs encode (Gemma once per group)
+        for key, planned in zip(keys, self.todo, strict=True):
+            prompts.setdefault(key, {}).update(dict.fromkeys(job_prompts(planned.generation.call)))
+        for key, indices in itertools.groupby(self._ready(), key=keys.__getitem__):
+            pipeline = builds[key](self.ranks.layout)
+            several = sizes[key] > 1  # a group of one is made as a lone call: nothing kept, nothing ahead
+            jobs = self._feed(indices)
+            try:
+                self._run_group(pipeline, jobs, list(prompts[key]) if several else [], several)
+            finally:
+                pipeline.release()
+
+    def _run_group(self, pipeline: Any, jobs: Iterator[dict[str, Any]], ahead: list[str], keep: bool) -> None:
+        started = self.started
         try:
-            write_result(item.args, item.generate, summary=False)
-        except LTXError as exc:
-            print_error(f"jobs line {job.line}: {exc}")
-            seconds = time.perf_counter() - began
-            report(JobResult(job.line, "failed", str(path), item.args.seed, seconds, str(exc)), "failed")
-            continue
-        seconds = time.perf_counter() - began
-        spent += seconds
-        report(JobResult(job.line, "done", str(path), item.args.seed, seconds), "done")
-    if state.pipeline is not None:
-        state.pipeline.release()
-    counts = ranks.total(counts)
-    _summary(console, counts, time.perf_counter() - start, log.path)
-    if ranks.together:
-        from ltx_pipelines.cli.parallel import leave
+            self._write_each(pipeline.run_jobs(jobs, prompts=ahead, keep_models=keep, on_error=self._failed_call))
+        except LTXError:
+            if not self.batch or not ahead or self.started != started:
+                raise
+            # Encoding the group's prompts ahead failed (Gemma): each job then encodes its own, failing alone if
+            # it must (on every process of the group alike: the others got `FailedElsewhere`).
+            self._write_each(pipeline.run_jobs(jobs, prompts=[], keep_models=keep, on_error=self._failed_call))
 
-        leave()
-    if counts["failed"]:
-        raise typer.Exit(1)
+    def _ready(self) -> Iterator[int]:
+        """The indices of the jobs this process makes, the skipped ones reported on the way."""
+        key = f"{self.results.path}/next" if self.results is not None else "ltx/next"
+
+        def exists(index: int) -> bool:
+            return self.batch and not self.overwrite and self.todo[index].generation.output_path.exists()
+
+        for index, skipped in self.ranks.claims(len(self.todo), key, exists):
+            if not skipped:
+                yield index
+                continue
+            planned = self.todo[index]
+            path = planned.generation.output_path
+            self._report(JobResult(planned.line, "skipped", str(path), planned.generation.args.seed), "skipped")
+            self.console.print(f"{self._label(index + 1, planned)}: {path} exists, skipped")
+
+    def _feed(self, indices: Iterator[int]) -> Iterator[dict[str, Any]]:
+        """The call arguments of each job, as `run_jobs` asks for the next one."""
+        for index in indices:
+            planned = self.todo[index]
+            quiet = self.quiet or self.ranks.rank != 0 or not self.ranks.layout.is_main
+            self.current = _Current(planned, index + 1, JobProgress(quiet), time.perf_counter())
+            self.started += 1
+            self._announce()
+            self.current.progress.generating()
+            try:
+                arguments = planned.generation.arguments(self.current.progress.phases)
+            except LTXError as exc:
+                self._finish(exc)
+                continue
+            yield arguments
+
+    def _write_each(self, results: Iterator[tuple[dict[str, Any], Any]]) -> None:
+        for _, result in results:
+            current = self.current
+            assert current is not None
+            current.progress.generated()
+            current.result = result
+            error = None
+            try:
+                if self.ranks.layout.is_main:
+                    write_video(current.planned.generation.output_path, result, current.progress)
+                else:  # the same generation, quietly; it decodes its tiles as the first process reads the frames
+                    drain(result.video)
+            except LTXError as exc:
+                error = exc
+            self._finish(error)
+
+    def _failed_call(self, job: dict[str, Any], exc: Exception) -> None:
+        """A job's call raised: a user-facing error ends the job (the others go on); anything else ends the run."""
+        if not isinstance(exc, LTXError):
+            raise exc
+        self._finish(exc)
+
+    def _finish(self, error: LTXError | None) -> None:
+        """The end of the current job on this process. A command line's generation raises its error at once (under
+        torchrun the process exits and torchrun stops the others, as with any failure). A batch's job is agreed on
+        with its group first, then reported, and the batch goes on."""
+        current, self.current = self.current, None
+        assert current is not None
+        current.progress.close()
+        if not self.batch:
+            if error is not None:
+                raise error
+            if self.ranks.layout.is_main:
+                self._run_summary(current)
+            return
+        if self.ranks.agree(error is not None) and error is None:
+            error = FailedElsewhere("another process of this job failed")
+        planned, args = current.planned, current.planned.generation.args
+        seconds = time.perf_counter() - current.began
+        path = str(planned.generation.output_path)
+        if error is None:
+            self.spent += seconds
+            self._report(JobResult(planned.line, "done", path, args.seed, seconds), "done")
+            return
+        if self.ranks.reports:
+            print_error(f"jobs line {planned.line}: {error}")
+        self._report(JobResult(planned.line, "failed", path, args.seed, seconds, str(error)), "failed")
+
+    def _run_summary(self, current: _Current) -> None:
+        """The end-of-run table of a command line's generation."""
+        args, result = current.planned.generation.args, current.result
+        rows = summary_rows(args, result, self.ranks.layout)
+        video, fps = result.video, float(int(result.frame_rate))
+        path = current.planned.generation.output_path
+        current.progress.run.summary(
+            RunSummary(path, video.num_frames, video.height, video.width, fps, args.seed, rows)
+        )
+
+    def _report(self, result: JobResult, count: str) -> None:
+        if self.ranks.reports and self.results is not None:
+            self.counts[count] += 1
+            self.results.add(result)
+
+    def _label(self, number: int, planned: Planned) -> str:
+        return f"job {number}/{len(self.todo)} (line {planned.line})"
+
+    def _announce(self) -> None:
+        current = self.current
+        if not self.batch or current is None:
+            return
+        left = (len(self.todo) - current.number + 1) / self.ranks.running_at_once
+        done = self.counts["done"]
+        eta = "" if not done else f", about {self.spent / done * left:.0f} s left"
+        path = current.planned.generation.output_path
+        self.console.print(f"{self._label(current.number, current.planned)}: {path.name}{eta}")
 
 
 def _summary(console: Console, counts: dict[str, int], seconds: float, log_path: Path) -> None:

@@ -25,6 +25,7 @@ from typer.core import TyperCommand
 
 from ltx_pipelines.cli.values import SEPARATOR
 
+ARGV = "ltx.argv"  # where a command's context keeps its command line (`ctx.meta`)
 Arity = tuple[int, int | None, str]  # (min values, max values or None = unbounded, metavar for messages)
 
 
@@ -77,8 +78,6 @@ class LTXCommand(TyperCommand):
         **extra: Any,
     ) -> Any:
         """As Typer's, but a usage error is one `error: ...` line on stderr (exit 2) rather than a panel."""
-        self.argv = list(sys.argv[1:] if args is None else args)  # a --jobs batch re-parses it per job
-        self.prog_name = prog_name
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode, windows_expand_args, **extra)
         try:
@@ -98,6 +97,7 @@ class LTXCommand(TyperCommand):
         return params
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        ctx.meta[ARGV] = list(args)  # the base of each job's command line in a --jobs batch
         positional = any(getattr(p, "param_type_name", "") == "argument" for p in self.params)
         return super().parse_args(ctx, regroup(args, self.var_arity, self._value_counts(), positional))
 

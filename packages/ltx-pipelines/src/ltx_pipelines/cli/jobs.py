@@ -6,9 +6,11 @@ Multi-value options (`--image`, `--lora`, ...) take a list of their values, each
 string (`"a.png 0 1.0"`). A job names its `output_path`, or `--output-dir` names it from the job's line, seed and
 prompt.
 
-Structure is checked here, line by line (a bad line is reported with its number and skipped; the others run);
-values are checked by the command's own validators, per job, before any model is built. A results file (JSON Lines,
-one entry per finished job) makes a killed batch resumable: a job whose output exists is skipped.
+Structure is checked here, line by line (a bad line is reported with its number and skipped; the others run); a
+job's values are parsed as its own command line (`job_argv`: the batch's, minus the batch flags and what the job
+sets, plus the job) and checked by the command's own checks, before any model is built. The results file holds one
+current entry per job (`ResultsFile`), so that a killed batch is resumed by running it again: a job whose output
+exists is skipped.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import difflib
 import json
 import os
 import re
-from collections.abc import Collection
+import tempfile
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -144,12 +147,54 @@ def read_jobs(
     return jobs, bad
 
 
+# --- a job's command line ---------------------------------------------------------------------------------------
+
+BATCH_OPTIONS = ("jobs", "output_dir", "overwrite", "processes_per_job")  # the batch's own: not in a job's command line
+
+
+def job_argv(base: Sequence[str], params: Mapping[str, Any], job: Job) -> list[str]:
+    """The job's own command line: the batch's (`base`), minus the batch flags and what the job sets, plus the job
+    (`params`: the command's Click parameters by name)."""
+    drop = {o for name in (*BATCH_OPTIONS, "output_path", *job.options) if name in params
+            for o in (*params[name].opts, *params[name].secondary_opts)}  # fmt: skip
+    tokens = _without(base, drop)
+    for name, value in job.options.items():
+        tokens += _flag_tokens(params[name], value)
+    return [*tokens, params["output_path"].opts[0], str(job.output_path)]
+
+
+def _flag_tokens(param: Any, value: Any) -> list[str]:
+    """A job's option value as command-line tokens for Click parameter `param`."""
+    flag = param.opts[0]
+    if getattr(param, "is_flag", False):
+        if value:
+            return [flag]
+        return [param.secondary_opts[0]] if param.secondary_opts else []
+    if param.multiple:
+        return [t for entry in value for t in (flag, *map(str, entry))]
+    if isinstance(value, list):
+        return [flag, *map(str, value)]
+    return [flag, str(value)]
+
+
+def _without(argv: Sequence[str], flags: set[str]) -> list[str]:
+    """`argv` without the given flags and their values (the tokens up to the next `--flag`)."""
+    out: list[str] = []
+    skipping = False
+    for token in argv:
+        if token.startswith("--"):
+            skipping = token.split("=", 1)[0] in flags
+        if not skipping:
+            out.append(token)
+    return out
+
+
 # --- results ---------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class JobResult:
-    """One entry of the results file, appended when a job ends."""
+    """One entry of the results file: how a job's latest run ended."""
 
     line: int
     status: str  # done | skipped | failed
@@ -160,31 +205,48 @@ class JobResult:
 
 
 @dataclass
-class ResultsLog:
-    """The results file beside the outputs (JSON Lines): one line per finished job, flushed to disk at once, so a
-    killed batch leaves a true record. Several processes may append (one short write each)."""
+class ResultsFile:
+    """The results file beside the outputs (JSON Lines, ordered by line): one current entry per job, the last result
+    of each jobs-file line, so that a rerun replaces a job's entry instead of adding one. A job skipped because its
+    output exists keeps an entry saying it was done (with that output); else it is recorded as skipped.
+
+    Every change rewrites the whole file through a temporary file in the same folder and an atomic rename, so that
+    a reader (or a killed batch) never sees a torn entry, on a local disk or a shared network folder alike. One
+    process writes it (under torchrun, rank 0, with what the others report; see `cli.batch`)."""
 
     path: Path
-    written: list[JobResult] = field(default_factory=list)
+    entries: dict[int, JobResult] = field(default_factory=dict)
 
-    def append(self, result: JobResult) -> None:
+    def __post_init__(self) -> None:
+        self.entries = {result.line: result for result in self.read()}
+
+    def record(self, *results: JobResult) -> None:
+        for result in results:
+            previous = self.entries.get(result.line)
+            kept = previous is not None and previous.status == "done" and previous.output_path == result.output_path
+            if result.status == "skipped" and kept:
+                continue
+            self.entries[result.line] = result
+        self._write()
+
+    def _write(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        line = json.dumps(asdict(result), ensure_ascii=False) + "\n"
-        if self.path.exists() and self.path.stat().st_size:
-            with self.path.open("rb") as f:
-                f.seek(-1, os.SEEK_END)
-                if f.read(1) != b"\n":  # a torn entry from a killed run: start on a line of our own
-                    line = "\n" + line
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        ordered = sorted(self.entries.values(), key=lambda r: r.line)
+        text = "".join(json.dumps(asdict(r), ensure_ascii=False) + "\n" for r in ordered)
+        fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".partial", dir=self.path.parent)
         try:
-            os.write(fd, line.encode("utf-8"))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        self.written.append(result)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(name, 0o644)  # mkstemp makes it 0600; the results file is for everyone who reads the outputs
+            os.replace(name, self.path)
+        except BaseException:
+            Path(name).unlink(missing_ok=True)
+            raise
 
     def read(self) -> list[JobResult]:
-        """Every complete entry so far (a torn last line from a crash is ignored)."""
+        """Every complete entry of the file (a torn line, from a version that appended, is ignored)."""
         if not self.path.exists():
             return []
         out = []

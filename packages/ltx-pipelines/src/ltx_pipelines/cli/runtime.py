@@ -1,4 +1,10 @@
-"""The run every pipeline CLI shares after parsing: checks, generation with progress, the MP4, the summary.
+"""What a pipeline's command gives the run, and what the run does with one result.
+
+A command's `plan(args, **own_options)` is a pure parse of its arguments: its checks (`with checks():` file headers
+and small files, nothing built: a failure there is a bad command line, exit 2, or a bad job of a batch) and then a
+`Generation`: what to build (`Build`: the pipeline class and its constructor arguments) and the keyword arguments of
+the call. `cli.batch` runs generations: the one of a command line (a batch of one) or every job of a `--jobs` file;
+`write_video` is the end of each (progress, the MP4 written atomically), `summary_rows` the end-of-run table.
 
 Exit codes as in app.py: a failed check exits with 2 (nothing was built or written), a failure while running with
 1 (the MP4 is written atomically, so nothing is left behind), Ctrl-C with 130.
@@ -6,97 +12,130 @@ Exit codes as in app.py: a failed check exits with 2 (nothing was built or writt
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import typer
-
 from ltx_core.errors import LTXError
-from ltx_pipelines.cli.command import EXIT_USAGE, print_error
+from ltx_pipelines.cli.command import BoundaryError
 from ltx_pipelines.cli.options import CommonArgs
-from ltx_pipelines.cli.progress import PhaseProgress, RunProgress, RunSummary, format_seconds
+from ltx_pipelines.cli.progress import PhaseProgress, RunProgress, format_seconds
 
 if TYPE_CHECKING:
+    from ltx_core.parallel.layout import ParallelLayout
     from ltx_pipelines.utils.helpers import ImageConditioningInput
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total), as the pipelines report it
 
 
-def run_pipeline_cli(args: CommonArgs, checks: Callable[[], None], generate: Callable[[Progress], Any]) -> Path:
-    """The one run after parsing, for every pipeline: `checks()` (an `LTXError` exits with 2), `generate(progress)`
-    → a result with `video` (`FrameChunks`), `audio` (or None), `frame_rate` and optionally `prompt` / `seconds`;
-    then the MP4 and the summary table. Inside a `--jobs` batch that is parsing its jobs, the checked job is handed
-    to the batch instead (see `cli.batch`)."""
-    from ltx_pipelines.cli.batch_state import Collected, JobRefused, batch_state
-    from ltx_pipelines.cli.parallel import join, leave
-
-    batch = batch_state()
+@contextmanager
+def checks() -> Iterator[None]:
+    """Around a command's checks, before anything is built: an `LTXError` there is a bad command line (one line,
+    exit 2) or, in a batch, a bad job (reported by line, skipped)."""
     try:
-        checks()
+        yield
     except LTXError as exc:
-        if batch is not None and batch.collecting is not None:
-            raise JobRefused(str(exc)) from None
-        print_error(str(exc), usage=True)
-        raise typer.Exit(EXIT_USAGE) from None
-    if batch is not None and batch.collecting is not None:
-        batch.collected.append(Collected(batch.collecting, args, generate))
-        assert args.output_path is not None
-        return args.output_path
-    try:
-        join(args)  # under torchrun: the process group, and the same arguments on every rank
-    except LTXError as exc:
-        print_error(str(exc), usage=True)
-        raise typer.Exit(EXIT_USAGE) from None
-    path = write_result(args, generate)
-    leave()
-    return path
+        raise BoundaryError(str(exc)) from None
 
 
-def write_result(args: CommonArgs, generate: Callable[[Progress], Any], *, summary: bool = True) -> Path:
-    """Generation with progress, the MP4 (written atomically) and the summary table."""
-    from ltx_pipelines.cli.parallel import current_layout
+@dataclass(frozen=True)
+class Build:
+    """What a generation builds: a pipeline class and its constructor arguments (the runtime flags included); the
+    jobs of a batch with equal builds share one pipeline. The process layout is the run's, given when built."""
+
+    cls: type
+    args: tuple[Any, ...] = ()
+    kwargs: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def key(self) -> str:
+        """Equal for equal builds (paths, LoRA sets, device, runtime: every argument's repr)."""
+        return repr((self.cls.__module__, self.cls.__qualname__, self.args, self.kwargs))
+
+    def __call__(self, parallel: ParallelLayout) -> Any:
+        return self.cls(*self.args, **dict(self.kwargs), parallel=parallel)
+
+
+def pipeline(args: CommonArgs, cls: type, *arguments: Any, **keywords: Any) -> Build:
+    """`cls(*arguments, **keywords)` with the runtime flags of `args` (`--offload`, `--quantization`, `--compile`)."""
+    return Build(cls, arguments, tuple(sorted({**keywords, "runtime": args.runtime()}.items())))
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One video as data: the parsed arguments it came from (output path, seed, quiet, ...), what it builds, the
+    keyword arguments of the pipeline call (progress is added by the run), and `late()`: arguments made only when
+    it runs (a decoded mask video on the device: a batch must not hold one per job)."""
+
+    args: CommonArgs
+    build: Build
+    call: Mapping[str, Any]
+    late: Callable[[], Mapping[str, Any]] | None = None
+
+    @property
+    def output_path(self) -> Path:
+        assert self.args.output_path is not None
+        return self.args.output_path
+
+    def arguments(self, progress: Progress) -> dict[str, Any]:
+        """The call's keyword arguments, the late ones made now."""
+        return {**self.call, **(self.late() if self.late is not None else {}), "progress": progress}
+
+
+class JobProgress:
+    """One generation's progress (quiet off the process that reports): the pipeline's phases, and the time from the
+    call to the result ("generation") and of the decode and write."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.run = RunProgress(quiet=quiet)
+        self.phases = PhaseProgress(self.run)
+        self._generating = ExitStack()
+
+    def generating(self) -> None:
+        self._generating.enter_context(self.run.stage("generation"))
+
+    def generated(self) -> None:
+        self._generating.close()
+
+    def close(self) -> None:
+        """The end of the job; a generation still running (its call failed) is dropped, not reported done."""
+        self._generating.pop_all()
+        self.phases.close()
+
+
+def write_video(path: Path, result: Any, progress: JobProgress) -> Path:
+    """The result's frames (decoded as they are written) and audio as an MP4, atomically. When writing fails, the
+    rest of the frames is still read (and dropped): under several processes the others decode their tiles as this
+    one reads them, and must finish the job with it."""
     from ltx_pipelines.media.mp4 import write_mp4
 
-    assert args.output_path is not None
-    layout = current_layout()
-    run = RunProgress(quiet=args.quiet or not layout.is_main)
-    phases = PhaseProgress(run)
-    if not layout.is_main:  # the same generation, quietly; its share of the decode happens as the frames are read
-        try:
-            result = generate(phases)
-            with result.video:
-                for _ in result.video:
-                    pass
-        finally:
-            phases.close()
-        return args.output_path
-    try:
-        with run.stage("generation"):
-            result = generate(phases)
-        total = result.video.num_frames
-        with run.stage("decode + write"), result.video:
-            path = write_mp4(
-                args.output_path,
-                result.video,
-                result.frame_rate,
-                result.audio,
-                on_frames=lambda n: phases("decode video", n, total),
-            )
-    finally:
-        phases.close()
     video = result.video
-    if summary:
-        run.summary(RunSummary(path, video.num_frames, video.height, video.width, float(int(result.frame_rate)),
-                               args.seed, _extra_rows(args, result)))  # fmt: skip
-    return path
+    total = video.num_frames
+    try:
+        with progress.run.stage("decode + write"):
+            return write_mp4(path, video, result.frame_rate, result.audio,
+                             on_frames=lambda n: progress.phases("decode video", n, total))  # fmt: skip
+    except LTXError:
+        drain(video)
+        raise
+    finally:
+        progress.phases.close()
+        video.close()
 
 
-def _extra_rows(args: CommonArgs, result: Any) -> tuple[tuple[str, str], ...]:
-    from ltx_pipelines.cli.parallel import current_layout
+def drain(video: Any) -> None:
+    """Read a result's frames to the end, dropping them (a process that writes nothing takes its part of a
+    distributed decode this way)."""
+    with video:
+        for _ in video:
+            pass
 
+
+def summary_rows(args: CommonArgs, result: Any, layout: ParallelLayout) -> tuple[tuple[str, str], ...]:
+    """The end-of-run table's rows after the seed: processes, audio, enhanced prompt, time per phase."""
     rows = []
-    layout = current_layout()
     if layout.is_parallel:
         rows.append(("processes", layout.describe()))
     if result.audio is not None:

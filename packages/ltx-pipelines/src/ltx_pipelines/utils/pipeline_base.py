@@ -8,7 +8,7 @@ are built when a block is called and freed after (see the `blocks` package).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, TypedDict, Unpack
@@ -208,21 +208,39 @@ class PipelineBase:
         for block in self._blocks():
             block.models.release()
 
-    def run_jobs(self, jobs: Iterable[Any]) -> Iterator[tuple[dict[str, Any], Any]]:
+    def run_jobs(
+        self,
+        jobs: Iterable[Any],
+        *,
+        prompts: Sequence[str] | None = None,
+        keep_models: bool = True,
+        on_error: Callable[[dict[str, Any], Exception], None] | None = None,
+    ) -> Iterator[tuple[dict[str, Any], Any]]:
         """Many calls in one residency: each job holds the keyword arguments of `__call__` (a dict or a dataclass).
-        The text prompts of every job (those Gemma does not rewrite first) are encoded up front, in one Gemma
-        residency, then every other model stays built from job to job; yields `(job, result)` as each finishes (use
-        or close a result's `video` before asking for the next). Models are freed at the end unless `keep_models`
-        was already set. Each result is bitwise the one its job gives alone."""
-        jobs = [_job_arguments(job) for job in jobs]
-        texts = [job[key] for job in jobs if not job.get("enhance_prompt")
-                 for key in ("prompt", "negative_prompt") if isinstance(job.get(key), str)]  # fmt: skip
+        The text prompts are encoded up front, in one Gemma residency (`prompts`; by default `job_prompts` of every
+        job, which reads `jobs` whole first: give `prompts` to feed the jobs one at a time, e.g. from a queue); with
+        `keep_models` every other model then stays built from job to job (without, each call builds and frees its
+        models as a lone call does). Yields `(job, result)` as each finishes (use or close a result's `video` before
+        asking for the next). `on_error(job, exc)`, when given, receives an `Exception` a job's call raised instead of
+        it propagating (it may raise it), and the next job runs. Models are freed at the end unless `keep_models` was
+        already set on the pipeline. Each result is bitwise the one its job gives alone."""
+        arguments: Iterable[dict[str, Any]] = (_job_arguments(job) for job in jobs)
+        if prompts is None:
+            arguments = list(arguments)
+            prompts = [text for job in arguments for text in job_prompts(job)]
         kept = self.keep_models
-        self.prompt_encoder.encode_ahead(texts)
-        self.keep_models = True
+        self.prompt_encoder.encode_ahead(prompts)
+        self.keep_models = kept or keep_models
         try:
-            for job in jobs:
-                yield job, self(**job)
+            for job in arguments:
+                try:
+                    result = self(**job)
+                except Exception as exc:
+                    if on_error is None:
+                        raise
+                    on_error(job, exc)
+                    continue
+                yield job, result
         finally:
             self.keep_models = kept
 
@@ -363,6 +381,14 @@ class TwoStageGuidedBase(GuidedPipelineBase):
                          **options)  # fmt: skip
         self.stage_1 = self._stage(stage_1_loras)
         self.stage_2 = self._stage(stage_2_loras)
+
+
+def job_prompts(job: Mapping[str, Any]) -> list[str]:
+    """The texts a job's call encodes that can be encoded ahead: its `prompt` and `negative_prompt` when they are
+    strings, none when Gemma rewrites the prompt first (`enhance_prompt`)."""
+    if job.get("enhance_prompt"):
+        return []
+    return [job[key] for key in ("prompt", "negative_prompt") if isinstance(job.get(key), str)]
 
 
 def _job_arguments(job: Any) -> dict[str, Any]:

@@ -8,12 +8,11 @@ import typer
 
 from ltx_core.errors import InputError
 from ltx_core.types import Audio
-from ltx_pipelines.a2vid_two_stage import A2VidPipelineTwoStage, A2VidResult
+from ltx_pipelines.a2vid_two_stage import A2VidPipelineTwoStage
 from ltx_pipelines.cli.app import PipelineCli
-from ltx_pipelines.cli.batch_state import shared_pipeline
 from ltx_pipelines.cli.options import TWO_STAGE, CommonArgs
 from ltx_pipelines.cli.preflight import components, preflight
-from ltx_pipelines.cli.runtime import Progress, cli_images, run_pipeline_cli
+from ltx_pipelines.cli.runtime import Generation, checks, cli_images, pipeline
 from ltx_pipelines.cli.values import input_file
 from ltx_pipelines.utils.constants import LTX_2_3_PARAMS
 from ltx_pipelines.utils.source_media import is_silent, load_source_audio
@@ -56,26 +55,34 @@ def a2vid_two_stage(
     audio_path: Path = AUDIO_PATH,
     audio_start_time: float = AUDIO_START_TIME,
     audio_max_duration: float | None = AUDIO_MAX_DURATION,
-) -> None:
+) -> Generation:
     """Stage 1 at half size (video guidance; the audio stays frozen), x2 upsampling, stage 2 with the distilled
     LoRA, MP4 with the original soundtrack. Audio guidance flags are accepted for compatibility but have no
     effect: the audio is never denoised."""
     duration = audio_max_duration if audio_max_duration is not None else args.num_frames / args.frame_rate
-    soundtrack: list[Audio] = []
-
-    def checks() -> None:
-        soundtrack.append(a2vid_preflight(args, audio_path, audio_start_time, duration))
-
-    def generate(progress: Progress) -> A2VidResult:
-        pipeline = shared_pipeline(args, A2VidPipelineTwoStage, args.checkpoint, args.distilled_loras, args.upsampler,
-                                   args.gemma_root, args.loras, args.device)  # fmt: skip
-        values = args.pick("seed", "height", "width", "num_frames", "frame_rate", "negative_prompt",
-                           "num_inference_steps", "enhance_prompt", "max_batch_size")  # fmt: skip
-        # the soundtrack was already read and cut to [start, start + duration) by the checks
-        return pipeline(args.prompt, audio=soundtrack[0], **values, video_guider_params=args.video_guider_params(),
-                        images=cli_images(args), progress=progress)  # fmt: skip
-
-    run_pipeline_cli(args, checks, generate)
+    with checks():  # the soundtrack is read and cut to [start, start + duration) here
+        soundtrack = a2vid_preflight(args, audio_path, audio_start_time, duration)
+    checkpoints = (args.checkpoint, args.distilled_loras, args.upsampler, args.gemma_root, args.loras)
+    build = pipeline(args, A2VidPipelineTwoStage, *checkpoints, args.device)
+    names = (
+        "seed",
+        "height",
+        "width",
+        "num_frames",
+        "frame_rate",
+        "negative_prompt",
+        "num_inference_steps",
+        "enhance_prompt",
+        "max_batch_size",
+    )
+    call = {
+        "prompt": args.prompt,
+        "audio": soundtrack,
+        **args.pick(*names),
+        "video_guider_params": args.video_guider_params(),
+        "images": cli_images(args),
+    }
+    return Generation(args, build, call)
 
 
 COMMANDS = {

@@ -12,10 +12,9 @@ import typer
 from ltx_core.components.schedulers import validate_sigmas
 from ltx_core.errors import InputError
 from ltx_pipelines.cli.app import PipelineCli, multi_value_option
-from ltx_pipelines.cli.batch_state import shared_pipeline
 from ltx_pipelines.cli.options import HQ_TWO_STAGE, ONE_STAGE, TWO_STAGE, CommonArgs
 from ltx_pipelines.cli.preflight import GENERATION, components, preflight
-from ltx_pipelines.cli.runtime import Progress, cli_images, run_pipeline_cli
+from ltx_pipelines.cli.runtime import Build, Generation, checks, cli_images, pipeline
 from ltx_pipelines.cli.values import MultiValue, parse_float
 from ltx_pipelines.keyframe_interpolation import KeyframeInterpolationPipeline
 from ltx_pipelines.ti2vid_one_stage import TI2VidOneStagePipeline
@@ -23,7 +22,6 @@ from ltx_pipelines.ti2vid_two_stages import TI2VidTwoStagesPipeline
 from ltx_pipelines.ti2vid_two_stages_hq import TI2VidTwoStagesHQPipeline
 from ltx_pipelines.utils.checkpoints import require_distilled_lora
 from ltx_pipelines.utils.constants import LTX_2_3_HQ_PARAMS
-from ltx_pipelines.utils.results import PipelineResult
 
 
 def sigmas_option(flag: str, what: str) -> Any:
@@ -71,54 +69,57 @@ def guided_call_options(args: CommonArgs) -> dict[str, Any]:
             "audio_guider_params": args.audio_guider_params(), "images": cli_images(args)}  # fmt: skip
 
 
-Build = Callable[[CommonArgs], Callable[..., PipelineResult]]  # parsed arguments → the pipeline (a callable)
+Builder = Callable[[CommonArgs], Build]  # parsed arguments → what the command builds
 
 
-def _run_guided(args: CommonArgs, build: Build, two_stage: bool, **sigmas: torch.Tensor | None) -> None:
-    """The run of every guided command: its checks, then `build(args)` called with the shared options."""
-
-    def generate(progress: Progress) -> PipelineResult:
-        pipeline = build(args)
-        return pipeline(args.prompt, args.negative_prompt, **guided_call_options(args), **sigmas, progress=progress)
-
-    run_pipeline_cli(args, lambda: guided_preflight(args, two_stage=two_stage), generate)
+def _guided(args: CommonArgs, build: Builder, two_stage: bool, **sigmas: torch.Tensor | None) -> Generation:
+    """The generation of every guided command: its checks, then `build(args)` called with the shared options."""
+    with checks():
+        guided_preflight(args, two_stage=two_stage)
+    call = {"prompt": args.prompt, "negative_prompt": args.negative_prompt, **guided_call_options(args), **sigmas}
+    return Generation(args, build(args), call)
 
 
-def ti2vid_one_stage(args: CommonArgs, sigmas: list[torch.Tensor] = SIGMAS) -> None:
+def ti2vid_one_stage(args: CommonArgs, sigmas: list[torch.Tensor] = SIGMAS) -> Generation:
     """One guided stage at the output size (CFG, STG, modality guidance), decode, write the MP4."""
     schedule = parse_sigmas_option(sigmas, "--sigmas")
-    _run_guided(args, _one_stage, False, sigmas=schedule)
+    return _guided(args, _one_stage, False, sigmas=schedule)
 
 
-def _one_stage(args: CommonArgs) -> TI2VidOneStagePipeline:
-    return shared_pipeline(args, TI2VidOneStagePipeline, args.checkpoint, args.gemma_root, args.loras, args.device)
+def _one_stage(args: CommonArgs) -> Build:
+    return pipeline(args, TI2VidOneStagePipeline, args.checkpoint, args.gemma_root, args.loras, args.device)
 
 
-def _two_stage_run(build: Build, doc: str) -> Callable[..., None]:
-    """The command of a two-stage guided pipeline class; `build(args)` makes the pipeline."""
+def _two_stage_plan(build: Builder, doc: str) -> Callable[..., Generation]:
+    """The command of a two-stage guided pipeline class; `build(args)` says what it builds."""
 
-    def run(
+    def plan(
         args: CommonArgs,
         stage_1_sigmas: list[torch.Tensor] = STAGE_1_SIGMAS,
         stage_2_sigmas: list[torch.Tensor] = STAGE_2_SIGMAS,
-    ) -> None:
+    ) -> Generation:
         sigmas_1 = parse_sigmas_option(stage_1_sigmas, "--stage-1-sigmas")
         sigmas_2 = parse_sigmas_option(stage_2_sigmas, "--stage-2-sigmas")
-        _run_guided(args, build, True, stage_1_sigmas=sigmas_1, stage_2_sigmas=sigmas_2)
+        return _guided(args, build, True, stage_1_sigmas=sigmas_1, stage_2_sigmas=sigmas_2)
 
-    run.__doc__ = doc
-    return run
-
-
-def _two_stages(cls: type[TI2VidTwoStagesPipeline]) -> Callable[[CommonArgs], TI2VidTwoStagesPipeline]:
-    return lambda args: shared_pipeline(args, cls, args.checkpoint, args.distilled_loras, args.upsampler,
-                                        args.gemma_root, args.loras, args.device)  # fmt: skip
+    plan.__doc__ = doc
+    return plan
 
 
-def _two_stages_hq(args: CommonArgs) -> TI2VidTwoStagesHQPipeline:
-    return shared_pipeline(args, TI2VidTwoStagesHQPipeline, args.checkpoint, args.distilled_loras,
-                           args.distilled_lora_strength_stage_1, args.distilled_lora_strength_stage_2, args.upsampler,
-                           args.gemma_root, args.loras, args.device)  # fmt: skip
+def _two_stages(cls: type[TI2VidTwoStagesPipeline]) -> Builder:
+    def build(args: CommonArgs) -> Build:
+        checkpoints = (args.checkpoint, args.distilled_loras, args.upsampler, args.gemma_root, args.loras)
+        return pipeline(args, cls, *checkpoints, args.device)
+
+    return build
+
+
+def _two_stages_hq(args: CommonArgs) -> Build:
+    strengths = (args.distilled_lora_strength_stage_1, args.distilled_lora_strength_stage_2)
+    checkpoints = (args.upsampler, args.gemma_root, args.loras)
+    return pipeline(
+        args, TI2VidTwoStagesHQPipeline, args.checkpoint, args.distilled_loras, *strengths, *checkpoints, args.device
+    )
 
 
 _TWO_STAGE_DOC = "Guided stage 1 at half size, x2 latent upsampling, stage 2 with the distilled LoRA, decode, write."
@@ -134,7 +135,7 @@ COMMANDS = {
         "LTX-2 / LTX-2.3 full model: prompt (and images) to an MP4 with sound; guided half-size stage 1, x2 "
         "upsampling, stage 2 refined with the distilled LoRA.",
         TWO_STAGE,
-        _two_stage_run(_two_stages(TI2VidTwoStagesPipeline), _TWO_STAGE_DOC),
+        _two_stage_plan(_two_stages(TI2VidTwoStagesPipeline), _TWO_STAGE_DOC),
         two_stage=True,
     ),
     "keyframe_interpolation": PipelineCli(
@@ -142,14 +143,14 @@ COMMANDS = {
         "STRENGTH, every image appended as a guiding keyframe); guided half-size stage 1, x2 upsampling, stage 2 "
         "refined with the distilled LoRA.",
         TWO_STAGE,
-        _two_stage_run(_two_stages(KeyframeInterpolationPipeline), _TWO_STAGE_DOC),
+        _two_stage_plan(_two_stages(KeyframeInterpolationPipeline), _TWO_STAGE_DOC),
         two_stage=True,
     ),
     "ti2vid_two_stages_hq": PipelineCli(
         "LTX-2.3 full model, high quality: prompt (and images) to an MP4 with sound; res_2s sampler in both stages, "
         "distilled LoRA in both (strengths 0.25 / 0.5). Defaults: 15 steps, 1088x1920, no STG.",
         HQ_TWO_STAGE,
-        _two_stage_run(_two_stages_hq, _HQ_DOC),
+        _two_stage_plan(_two_stages_hq, _HQ_DOC),
         params=LTX_2_3_HQ_PARAMS,
         detect=False,
         two_stage=True,

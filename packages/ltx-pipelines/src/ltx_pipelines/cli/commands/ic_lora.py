@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 import typer
 
 from ltx_core.errors import InputError
 from ltx_pipelines.cli.app import PipelineCli, multi_value_option
-from ltx_pipelines.cli.batch_state import shared_pipeline
 from ltx_pipelines.cli.options import BASIC, DISTILLED_TWO_STAGE, CommonArgs
 from ltx_pipelines.cli.preflight import GENERATION, components, preflight
-from ltx_pipelines.cli.runtime import Progress, cli_images, run_pipeline_cli
+from ltx_pipelines.cli.runtime import Generation, checks, cli_images, pipeline
 from ltx_pipelines.cli.values import PATH_STRENGTH, PathStrengthArg, input_file
 from ltx_pipelines.ic_lora import ICLoraPipeline
 from ltx_pipelines.lipdub import LipDubPipeline
@@ -26,7 +26,6 @@ from ltx_pipelines.utils.ic_reference import (
     lora_downscale_factor,
     probe_video,
 )
-from ltx_pipelines.utils.results import PipelineResult
 
 
 def ic_preflight(
@@ -66,47 +65,43 @@ def ic_lora(
     video_conditioning: list[PathStrengthArg] = VIDEO_CONDITIONING,
     conditioning_attention_mask: list[PathStrengthArg] = ATTENTION_MASK,
     skip_stage_2: bool = SKIP_STAGE_2,
-) -> None:
+) -> Generation:
     """Stage 1 at half size with the IC-LoRA and the reference video(s), x2 upsampling, stage 2, MP4."""
     masks = conditioning_attention_mask
-
-    def checks() -> None:
+    with checks():
         if len(masks) > 1:
             raise InputError(f"--conditioning-attention-mask was given {len(masks)} times; give it once")
         for mask in masks:
             check_attention_strength(mask.strength)
         for reference in video_conditioning:
             if not 0.0 <= reference.strength <= 1.0:
-                raise InputError(f"--video-conditioning {reference.path.name}: STRENGTH {reference.strength} "
-                                 "is outside [0, 1]")  # fmt: skip
+                name, strength = reference.path.name, reference.strength
+                raise InputError(f"--video-conditioning {name}: STRENGTH {strength} is outside [0, 1]")
         ic_preflight(args, pipeline="IC-LoRA", loras_required=True)
         for reference in video_conditioning:
             probe_video(reference.path, "--video-conditioning")
         for mask in masks:
             probe_video(mask.path, "--conditioning-attention-mask")
+    device = resolve_device(args.device)
+    build = pipeline(args, ICLoraPipeline, args.checkpoint, args.upsampler, args.gemma_root, args.loras, device)
+    call = {
+        "prompt": args.prompt,
+        **args.pick("seed", "height", "width", "num_frames", "frame_rate", "enhance_prompt"),
+        "images": cli_images(args),
+        "video_conditioning": [VideoConditioningInput(r.path, r.strength) for r in video_conditioning],
+        "conditioning_attention_strength": masks[0].strength if masks else 1.0,
+        "skip_stage_2": skip_stage_2,
+    }
 
-    def generate(progress: Progress) -> PipelineResult:
-        device = resolve_device(args.device)
-        mask, strength = None, 1.0
-        if masks:
-            strength = masks[0].strength
-            mask = load_attention_mask_video(
-                masks[0].path, args.num_frames, args.height // 2, args.width // 2, torch.bfloat16, device
-            )
-        pipeline = shared_pipeline(args, ICLoraPipeline, args.checkpoint, args.upsampler, args.gemma_root, args.loras,
-                                   device)  # fmt: skip
-        return pipeline(
-            args.prompt,
-            **args.pick("seed", "height", "width", "num_frames", "frame_rate", "enhance_prompt"),
-            images=cli_images(args),
-            video_conditioning=[VideoConditioningInput(r.path, r.strength) for r in video_conditioning],
-            conditioning_attention_strength=strength,
-            skip_stage_2=skip_stage_2,
-            conditioning_attention_mask=mask,
-            progress=progress,
-        )
+    def late() -> dict[str, Any]:
+        """The mask video, decoded on the device when the job runs."""
+        if not masks:
+            return {}
+        half = (args.height // 2, args.width // 2)
+        mask = load_attention_mask_video(masks[0].path, args.num_frames, *half, torch.bfloat16, device)
+        return {"conditioning_attention_mask": mask}
 
-    run_pipeline_cli(args, checks, generate)
+    return Generation(args, build, call, late)
 
 
 REFERENCE_VIDEO = typer.Option(
@@ -118,24 +113,23 @@ REFERENCE_STRENGTH = typer.Option(1.0, "--reference-strength", help="Reference v
 
 def lipdub(
     args: CommonArgs, reference_video: Path = REFERENCE_VIDEO, reference_strength: float = REFERENCE_STRENGTH
-) -> None:
+) -> Generation:
     """Half-size stage 1, x2 upsampling, full-size stage 2, both with the lip-dub IC-LoRA; writes the MP4."""
-
-    def checks() -> None:
+    with checks():
         if not 0.0 <= reference_strength <= 1.0:
             raise InputError(f"--reference-strength {reference_strength} is outside [0, 1]")
         needed = components(*GENERATION, "video VAE encoder", "audio VAE encoder")
         ic_preflight(args, pipeline="lip-dub", needed=needed, exactly_one_lora=True)
         probe_video(reference_video, "--reference-video", audio=True)
-
-    def generate(progress: Progress) -> PipelineResult:
-        pipeline = shared_pipeline(args, LipDubPipeline, args.checkpoint, args.upsampler, args.gemma_root,
-                                   args.loras[0], args.device)  # fmt: skip
-        values = args.pick("seed", "height", "width", "enhance_prompt")
-        return pipeline(args.prompt, **values, images=[], reference_video=reference_video,
-                        reference_strength=reference_strength, progress=progress)  # fmt: skip
-
-    run_pipeline_cli(args, checks, generate)
+    build = pipeline(args, LipDubPipeline, args.checkpoint, args.upsampler, args.gemma_root, args.loras[0], args.device)
+    call = {
+        "prompt": args.prompt,
+        **args.pick("seed", "height", "width", "enhance_prompt"),
+        "images": [],
+        "reference_video": reference_video,
+        "reference_strength": reference_strength,
+    }
+    return Generation(args, build, call)
 
 
 COMMANDS = {

@@ -8,13 +8,12 @@ import typer
 
 from ltx_core.errors import InputError
 from ltx_pipelines.cli.app import PipelineCli, given_on_command_line
-from ltx_pipelines.cli.batch_state import shared_pipeline
 from ltx_pipelines.cli.options import BASIC, GUIDANCE, CommonArgs
 from ltx_pipelines.cli.preflight import components, preflight
-from ltx_pipelines.cli.runtime import Progress, run_pipeline_cli
+from ltx_pipelines.cli.runtime import Generation, checks, pipeline
 from ltx_pipelines.cli.values import input_file
 from ltx_pipelines.media.video import read_video_info
-from ltx_pipelines.retake import RetakePipeline, RetakeResult
+from ltx_pipelines.retake import RetakePipeline
 from ltx_pipelines.utils.source_media import check_source_geometry
 
 _VIDEO_HELP = (
@@ -69,30 +68,32 @@ def retake(
     end_time: float = END_TIME,
     regenerate_video: bool = REGENERATE_VIDEO,
     regenerate_audio: bool = REGENERATE_AUDIO,
-) -> None:
+) -> Generation:
     """Regenerate [--start-time, --end-time) of --video-path at its own size, frame count and fps; everything
     outside the window is kept. --distilled-checkpoint-path: the fixed 8-step distilled table (no guidance;
     --num-inference-steps is ignored, with a note). --checkpoint-path: the full model with CFG/STG/modality
     guidance over --num-inference-steps steps."""
-    steps_given = given_on_command_line("num_inference_steps")
-
-    def checks() -> None:
+    with checks():
         if not (regenerate_video or regenerate_audio):
             raise InputError("--no-regenerate-video with --no-regenerate-audio leaves nothing to do; drop one")
         retake_preflight(args, video_path, start_time, end_time)
-
-    def generate(progress: Progress) -> RetakeResult:
         checkpoint, distilled = checkpoint_choice(args)
-        pipeline = shared_pipeline(args, RetakePipeline, checkpoint, args.gemma_root, args.loras, args.device,
-                                   distilled=distilled)  # fmt: skip
-        steps = args.num_inference_steps if steps_given or not distilled else None
-        return pipeline(video_path, args.prompt, start_time, end_time, args.seed, num_inference_steps=steps,
-                        **args.pick("negative_prompt", "enhance_prompt", "max_batch_size"),
-                        video_guider_params=args.video_guider_params(), audio_guider_params=args.audio_guider_params(),
-                        regenerate_video=regenerate_video, regenerate_audio=regenerate_audio,
-                        progress=progress)  # fmt: skip
-
-    run_pipeline_cli(args, checks, generate)
+    build = pipeline(args, RetakePipeline, checkpoint, args.gemma_root, args.loras, args.device, distilled=distilled)
+    steps_given = given_on_command_line("num_inference_steps")
+    call = {
+        "video": video_path,
+        "prompt": args.prompt,
+        "start_time": start_time,
+        "end_time": end_time,
+        "seed": args.seed,
+        "num_inference_steps": args.num_inference_steps if steps_given or not distilled else None,
+        **args.pick("negative_prompt", "enhance_prompt", "max_batch_size"),
+        "video_guider_params": args.video_guider_params(),
+        "audio_guider_params": args.audio_guider_params(),
+        "regenerate_video": regenerate_video,
+        "regenerate_audio": regenerate_audio,
+    }
+    return Generation(args, build, call)
 
 
 COMMANDS = {

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from ltx_core.errors import InputError
+from ltx_core.errors import FailedElsewhere, InputError
 from ltx_core.parallel.layout import SINGLE_PROCESS, ParallelLayout
 from ltx_pipelines.utils.blocks.lifetime import CheckpointLike, ModelBlock
 
@@ -21,7 +21,8 @@ class PromptEncoder(ModelBlock):
     block's device and dtype, and no model is built when every item is precomputed.
 
     Under several processes (`parallel`), Gemma runs on rank 0 alone and the contexts (and enhanced prompt texts)
-    are broadcast: every rank holds the same bits and the other ranks never build Gemma.
+    are broadcast: every rank holds the same bits and the other ranks never build Gemma. When Gemma fails there, the
+    others are sent no contexts and raise `FailedElsewhere` (rank 0 raises its own error): no process is left waiting.
     """
 
     def __init__(
@@ -63,13 +64,24 @@ class PromptEncoder(ModelBlock):
             strings = [str(p) for _, p in texts]
             enhancement = Enhancement(enhance_first_prompt and texts[0][0] == 0, enhance_prompt_image,
                                       enhance_prompt_seed)  # fmt: skip
-            encoded = self._encoded(strings, enhancement) if self.parallel.is_main else None
+            encoded = self._encoded_on_main(strings, enhancement) if self.parallel.is_main else None
             if self.parallel.is_parallel:
                 encoded = self._shared(encoded, len(strings))
             assert encoded is not None
             for (i, _), contexts in zip(texts, encoded, strict=True):
                 out[i] = contexts
         return out
+
+    def _encoded_on_main(self, strings: list[str], enhancement: Any) -> list[Any]:
+        """`_encoded`, on the main process of a generation; when it fails there (Gemma does not load, the
+        enhancement fails), the other processes, waiting for the contexts, are sent none (`_shared` then raises
+        `FailedElsewhere` there), so that every process leaves the call with an error instead of some waiting."""
+        try:
+            return self._encoded(strings, enhancement)
+        except Exception:
+            if self.parallel.is_parallel:
+                self.parallel.share([], self.device)
+            raise
 
     def _encoded(self, strings: list[str], enhancement: Any) -> list[Any]:
         if self.models.keep or self.models.is_built:
@@ -96,6 +108,8 @@ class PromptEncoder(ModelBlock):
         tensors = None if encoded is None else [t for c in encoded for t in (c.video_context, c.audio_context, c.mask)]
         texts = None if encoded is None else [c.prompt for c in encoded]
         received = self.parallel.share(tensors, self.device)
+        if len(received) != 3 * count:  # none: the main process failed to encode them (it reports why)
+            raise FailedElsewhere("the main process failed to encode the prompts")
         prompts = self.parallel.share_text(texts, self.device)
         return [PromptContexts(*(t.to(self.device) for t in received[3 * i : 3 * i + 3]), prompts[i])
                 for i in range(count)]  # fmt: skip
