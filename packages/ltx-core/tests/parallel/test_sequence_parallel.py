@@ -34,6 +34,8 @@ def test_golden_transformer_cases_split_over_ranks(world: int, golden: Path) -> 
             report(f"{key}.{name} [sequence degree {world}]", got, expected, TOL)
             for other in results[1:]:  # every rank returns the same full output
                 assert torch.equal(other[f"{key}.{name}"], got)
+        names, blocks = results[0][f"{key}.kernels"].tolist()
+        assert blocks > 1 and names <= 2  # one kernel per role, shared by every block (torch.compile: one graph)
 
 
 @pytest.mark.parametrize("world", [2, 3])

@@ -55,3 +55,17 @@ def _one_process_model(case: object, path: Path, quantization: str | None) -> to
     golden = path.parents[2]
     return load_resident_transformer(golden / case.params["checkpoint"], loras=case_model_loras(case, golden),
                                      quantization=quantization)  # type: ignore[attr-defined]  # fmt: skip
+
+
+def test_sharded_fp8_cast_is_refused_on_torch_older_than_2_13(golden: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """torch 2.11's FSDP2 makes each shard a grad-requiring Parameter before it copies the flag, which uint8 fp8
+    bytes refuse: one line instead, before any process group is needed."""
+    from ltx_core.errors import InputError
+    from ltx_core.parallel import sharding
+
+    if not CASES:
+        pytest.skip("no golden transformer cases")
+    monkeypatch.setattr(sharding, "_torch_version", lambda: (2, 11))
+    checkpoint = golden / load_case(CASES[0]).params["checkpoint"]
+    with pytest.raises(InputError, match=r"need torch 2\.13"):
+        sharding.load_sharded_transformer(checkpoint, quantization="fp8-cast")

@@ -75,29 +75,36 @@ class SequenceParallelTransformer(nn.Module):
         self.rank = dist.get_rank(group)
         self.mode = sequence_parallel_mode(model.config.num_attention_heads, self.size)
         self._shard: Shard | None = None
-        self._names: list[str] = []
+        self._names: dict[tuple[str, str], str] = {}
         for block in _transformer_blocks(model):
-            self._swap(getattr(block, "attn1", None), self._self_attention)
-            self._swap(getattr(block, "video_to_audio_attn", None), self._video_keys_attention)
+            self._swap(getattr(block, "attn1", None), "self", self._self_attention)
+            self._swap(getattr(block, "video_to_audio_attn", None), "video-keys", self._video_keys_attention)
 
     @property
     def config(self) -> Any:
         return self.model.config
 
-    def _swap(self, attention: Attention | None, kernel: Any) -> None:
+    def _swap(self, attention: Attention | None, role: str, kernel: Any) -> None:
+        """Point the attention at this wrapper's kernel for `role` around its own kernel. Every block's attention
+        of a role shares one registered name (one per wrapper, role and inner kernel), so the blocks stay alike for
+        torch.compile: one graph for all of them instead of one per block (which runs into dynamo's cache limit and
+        falls back to eager)."""
         if attention is None:
             return
-        inner = resolve_kernel(attention.kernel_name)
-        name = f"sequence-parallel-{next(_ids)}"
-        ATTENTION_KERNELS[name] = lambda q, k, v, heads, mask: kernel(inner, q, k, v, heads, mask)
+        key = (role, attention.kernel_name)
+        name = self._names.get(key)
+        if name is None:
+            inner = resolve_kernel(attention.kernel_name)
+            name = f"sequence-parallel-{next(_ids)}-{role}"
+            ATTENTION_KERNELS[name] = lambda q, k, v, heads, mask: kernel(inner, q, k, v, heads, mask)
+            self._names[key] = name
         attention.kernel_name = name
-        self._names.append(name)
 
     def release(self) -> None:
         """Unregister this wrapper's kernels (the wrapped model is left with names that no longer resolve)."""
-        for name in self._names:
+        for name in self._names.values():
             ATTENTION_KERNELS.pop(name, None)
-        self._names = []
+        self._names = {}
 
     # kernels
 

@@ -12,6 +12,7 @@ unit, and gloo has no float8): the forward views them as float8 again and upcast
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from torch.distributed.device_mesh import DeviceMesh
 from torch.distributed.fsdp import fully_shard
 from torch.distributed.tensor import DTensor, distribute_tensor
 
-from ltx_core.errors import CheckpointError
+from ltx_core.errors import CheckpointError, InputError
 from ltx_core.loader import Checkpoint, LoraSpec, open_checkpoint, read_lora
 from ltx_core.loader.builder import build_meta, iter_checkpoint_state
 from ltx_core.model.transformer.config import ModelType
@@ -55,13 +56,23 @@ def _as_fp8_bytes(model: LTXModel) -> list[nn.Module]:
 
 
 def shard_blocks(model: LTXModel, mesh: DeviceMesh, units: Sequence[nn.Module] = ()) -> LTXModel:
-    """FSDP2 on every transformer block (gathered before its forward, freed after it), and first on the given
-    sub-`units` of the blocks (each its own gather)."""
+    """FSDP2 on every transformer block (gathered before its forward, freed after it; on a GPU each block's forward
+    starts the gather of the next, so the all-gathers overlap the compute instead of sitting on its critical path),
+    and first on the given sub-`units` of the blocks (each its own gather)."""
     for unit in units:
         fully_shard(unit, mesh=mesh, reshard_after_forward=True)
-    for block in model.transformer_blocks:
+    blocks = list(model.transformer_blocks)
+    for block in blocks:
         fully_shard(block, mesh=mesh, reshard_after_forward=True)
+    if mesh.device_type != "cpu":  # FSDP2 prefetches on the device's side streams (none on the CPU)
+        for block, following in itertools.pairwise(blocks):  # gather block i+1 while block i computes
+            block.set_modules_to_forward_prefetch([following])
     return model
+
+
+def _torch_version() -> tuple[int, int]:
+    major, minor = torch.__version__.split(".")[:2]
+    return int(major), int(minor)
 
 
 def load_sharded_transformer(
@@ -83,6 +94,11 @@ def load_sharded_transformer(
     if is_scaled_fp8_checkpoint(ckpt) or quant is Quantization.FP8_SCALED_MM:
         raise CheckpointError(f"{ckpt.path}: a pre-quantized fp8 checkpoint cannot be sharded; use fp8-cast on the "
                               "bf16 checkpoint with --shard-weights")  # fmt: skip
+    if quant is Quantization.FP8_CAST and _torch_version() < (2, 13):
+        raise InputError(
+            f"sharded fp8-cast weights need torch 2.13 or newer (this is {torch.__version__}: its FSDP2 cannot hold "
+            "the fp8 bytes); drop the quantization or the sharding, or upgrade torch"
+        )
     device = torch.device(device)
     config = transformer_config(ckpt.config, model_type, source=ckpt.path)
     mesh = DeviceMesh.from_group(group if group is not None else dist.group.WORLD, device.type)

@@ -29,6 +29,9 @@ def sequence_parallel_cases(
         parallel = SequenceParallelTransformer(case_model(case, path.parents[2]))
         for name, value in run_case(parallel, case, video_tokens).items():
             out[_key(path, name)] = value
+        blocks = parallel.model.transformer_blocks
+        names = {a.kernel_name for b in blocks for a in (b.attn1, getattr(b, "video_to_audio_attn", None)) if a}
+        out[_key(path, "kernels")] = torch.tensor([len(names), len(blocks)])  # distinct kernel names, blocks
         parallel.release()
     return out
 
