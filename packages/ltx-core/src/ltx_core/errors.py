@@ -23,3 +23,12 @@ class LoraError(CheckpointError):
 
 class InputError(LTXError, ValueError):
     """An invalid user input (size, frame count, media file, option value)."""
+
+
+class LostProcessError(LTXError):
+    """Another process of a several-process run stopped answering: stopped (SIGSTOP), killed, hung in an exchange,
+    or its machine unreachable. `ranks`: the global ranks found silent (empty when none could be named)."""
+
+    def __init__(self, message: str, ranks: tuple[int, ...] = ()) -> None:
+        super().__init__(message)
+        self.ranks = ranks
