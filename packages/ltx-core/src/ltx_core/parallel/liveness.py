@@ -9,10 +9,10 @@ timeout, so those waits happen here, on the store, before the exchange: the wait
 gives up only when a process it waits with has given no sign of life for the timeout.
 
 The sign of life is a heartbeat: each process adds 1 to its counter in the store from a daemon thread every
-`interval` seconds. A process that is stopped (SIGSTOP), killed, or whose machine is gone stops beating; one that is
-merely busy (in Python, in a torch op, in a device sync) keeps beating, since torch releases the GIL in its ops.
-After a collective failed (a timeout, a closed connection), `silent_ranks` tells which processes stopped beating, so
-the error can name them.
+`interval` seconds (a tenth of the timeout, at most 0.5 s). A process that is stopped (SIGSTOP), killed, or whose
+machine is gone stops beating; one that is merely busy (in Python, in a torch op, in a device sync) keeps beating,
+since torch releases the GIL in its ops. After a collective failed (a timeout, a closed connection),
+`silent_ranks` tells which processes stopped beating (watched for three beats), so the error can name them.
 
 The store is the one the process group was made with (torchrun's: hosted by the launcher, so it outlives a stopped
 worker). Polling uses `check`, never a timed `wait` (TCPStore logs a warning line for every timed-out wait).
@@ -45,7 +45,7 @@ class Liveness:
 
     def set_timeout(self, timeout: float) -> None:
         self.timeout = float(timeout)
-        self.interval = min(1.0, max(0.05, self.timeout / 10))  # ten beats per timeout, at most one a second
+        self.interval = min(0.5, max(0.05, self.timeout / 10))  # ten beats per timeout at least, two a second
 
     def start(self) -> Liveness:
         self.beat()

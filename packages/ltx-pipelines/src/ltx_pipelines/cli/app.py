@@ -22,7 +22,7 @@ import torch
 import typer
 from rich.console import Console
 
-from ltx_core.errors import InputError, LTXError
+from ltx_core.errors import InputError, LostProcessError, LTXError
 from ltx_core.geometry import ONE_STAGE_DIVISOR, TWO_STAGE_DIVISOR
 from ltx_pipelines.cli.command import (
     EXIT_FAILURE,
@@ -84,19 +84,19 @@ def missing_mps_op_message(exc: BaseException) -> str | None:
 
 
 def lost_processes_message(exc: BaseException) -> str | None:
-    """One line for a collective that failed because another process died or did not answer within
-    --dist-timeout; None for any other error."""
-    import torch.distributed as dist
+    """One line for a collective (or a wait before one) that failed because another process died, was stopped or
+    did not answer within --dist-timeout, naming it where its heartbeat tells (`ltx_core.parallel.liveness`), or
+    the error another process recorded first; None for any other error."""
+    from ltx_core.parallel.liveness import is_lost_contact, lost_contact
 
-    if not isinstance(exc, dist.DistError) and not (dist.is_initialized() and "Connection closed by peer" in str(exc)):
+    if not is_lost_contact(exc):
         return None
     from ltx_pipelines.cli.parallel import failure_elsewhere
 
     elsewhere = failure_elsewhere()
     if elsewhere:
         return f"stopped: {elsewhere}"
-    first = " ".join(str(exc).split(". ")[0].split())[:200]
-    return f"lost contact with the other processes ({first}); one failed or took longer than --dist-timeout"
+    return f"{lost_contact(exc)}; stopped, killed or hung, or its machine unreachable (--dist-timeout)"
 
 
 def run_cli(fn: Callable[[], T]) -> T:
@@ -115,6 +115,8 @@ def run_cli(fn: Callable[[], T]) -> T:
 
     try:
         return fn()
+    except LostProcessError as exc:
+        raise failed(lost_processes_message(exc) or str(exc), EXIT_FAILURE) from None
     except LTXError as exc:
         raise failed(str(exc), EXIT_FAILURE) from None
     except (MemoryError, RuntimeError) as exc:  # torch.OutOfMemoryError is a RuntimeError
