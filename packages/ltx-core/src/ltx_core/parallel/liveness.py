@@ -30,7 +30,7 @@ import torch.distributed as dist
 from ltx_core.errors import LostProcessError
 
 _BEAT = "ltx/alive/"
-_POLL_SECONDS = 0.02  # how often a wait looks at its key (a store round trip each)
+_POLL_SECONDS = 0.05  # how often a wait looks at its key (a store round trip each)
 
 
 class Liveness:
