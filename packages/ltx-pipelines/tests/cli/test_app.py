@@ -372,8 +372,9 @@ def test_help_at_80_columns_shows_every_flag_whole() -> None:
 
 
 def test_an_error_line_is_left_for_torchrun(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """torchrun's closing report reads each failed process's error file: the first error line goes there, so the
-    report's root cause shows it instead of a link to torchrun's documentation."""
+    """torchrun's closing report reads each failed process's error file: the line the process exits with goes there
+    (not a batch's line about one job), so the report's root cause shows it instead of a link to torchrun's
+    documentation."""
     import json
 
     from ltx_pipelines.cli.command import print_error
@@ -382,8 +383,10 @@ def test_an_error_line_is_left_for_torchrun(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setenv("TORCHELASTIC_ERROR_FILE", str(error_file))
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("RANK", "1")
-    print_error("--cfg-parallel 3 does not divide the 2 processes\nsecond line")
-    print_error("a later consequence")
+    print_error("jobs line 3: a line that does not end the process")
+    assert not error_file.exists()
+    print_error("--cfg-parallel 3 does not divide the 2 processes\nsecond line", final=True)
+    print_error("a later consequence", final=True)
     recorded = json.loads(error_file.read_text())["message"]
     assert recorded["message"] == "error: rank 1: --cfg-parallel 3 does not divide the 2 processes"
     assert recorded["extraInfo"]["py_callstack"] == recorded["message"]  # what torchrun's report shows

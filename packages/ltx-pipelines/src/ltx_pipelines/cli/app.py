@@ -110,7 +110,7 @@ def run_cli(fn: Callable[[], T]) -> T:
 
     def failed(message: str, code: int) -> typer.Exit:
         record_failure(message)
-        print_error(message)
+        print_error(message, final=True)
         return typer.Exit(code)
 
     try:
@@ -126,11 +126,11 @@ def run_cli(fn: Callable[[], T]) -> T:
             raise
         raise failed(message, EXIT_FAILURE) from None
     except KeyboardInterrupt:
-        print_error("interrupted")
+        print_error("interrupted", final=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except Terminated:
         elsewhere = failure_elsewhere()
-        print_error(f"stopped: {elsewhere}" if elsewhere else "terminated")
+        print_error(f"stopped: {elsewhere}" if elsewhere else "terminated", final=True)
         raise typer.Exit(EXIT_TERMINATED) from None
     finally:
         if main_thread:

@@ -37,15 +37,16 @@ EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process killed by it
 
 
-def print_error(message: str, *, usage: bool = False) -> None:
+def print_error(message: str, *, usage: bool = False, final: bool = False) -> None:
     """One red line on stderr (soft-wrapped: a terminal may wrap it visually, but it is one line of text); under
     torchrun with several processes it starts with the process's rank (not rank 0's), a `usage` error (found by
-    every process alike) is printed by the first process of each machine only, and the line is left in torchrun's
-    error file of the process (see `cli.parallel.record_for_launcher`)."""
+    every process alike) is printed by the first process of each machine only, and a `final` line (the one this
+    process exits with) is left in torchrun's error file of the process (see `cli.parallel.record_for_launcher`)."""
     from ltx_pipelines.cli.parallel import rank_prefix, record_for_launcher, repeats_usage_errors
 
     line = message.strip().splitlines()[0] if message else ""
-    record_for_launcher(line)  # under torchrun: its closing report shows this line
+    if final:
+        record_for_launcher(line)  # under torchrun: its closing report shows this line
     if usage and repeats_usage_errors():
         return
     console = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -94,10 +95,10 @@ class LTXCommand(TyperCommand):
         try:
             code = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
         except typer.TyperException as exc:  # Click's usage errors (Typer vendors Click)
-            print_error(usage_message(exc), usage=True)
+            print_error(usage_message(exc), usage=True, final=True)
             sys.exit(getattr(exc, "exit_code", 2))
         except typer.Abort:
-            print_error("aborted")
+            print_error("aborted", final=True)
             sys.exit(1)
         sys.exit(code if isinstance(code, int) else 0)
 

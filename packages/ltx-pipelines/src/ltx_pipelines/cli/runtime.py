@@ -37,7 +37,7 @@ def run_pipeline_cli(args: CommonArgs, checks: Callable[[], None], generate: Cal
     except LTXError as exc:
         if batch is not None and batch.collecting is not None:
             raise JobRefused(str(exc)) from None
-        print_error(str(exc), usage=True)
+        print_error(str(exc), usage=True, final=True)
         raise typer.Exit(EXIT_USAGE) from None
     if batch is not None and batch.collecting is not None:
         batch.collected.append(Collected(batch.collecting, args, generate))
@@ -46,7 +46,7 @@ def run_pipeline_cli(args: CommonArgs, checks: Callable[[], None], generate: Cal
     try:
         join(args)  # under torchrun: the process group, and the same arguments on every rank
     except LTXError as exc:
-        print_error(str(exc), usage=True)
+        print_error(str(exc), usage=True, final=True)
         raise typer.Exit(EXIT_USAGE) from None
     path = write_result(args, generate)
     leave()
