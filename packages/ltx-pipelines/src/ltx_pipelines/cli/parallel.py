@@ -5,7 +5,7 @@ Every process runs the whole command; its checks run before any collective (bad 
 Then the process group is joined, the arguments are compared across the ranks (the first that differs is named),
 and the pipeline is built with the layout. Only rank 0 prints progress and the summary and writes the file. When one
 process fails, it records its error in the rendezvous store before exiting; torchrun then stops the others, and rank
-0 names the failed rank. Each error line is also left where torchrun looks for a process's error
+0 names the failed rank. The line a process exits with is also left where torchrun looks for a process's error
 (`TORCHELASTIC_ERROR_FILE`), so torchrun's closing report shows it as the root cause.
 """
 
