@@ -217,9 +217,9 @@ class DiffusionStage:
 
     def _agreed_memory(self) -> Any:
         """Under several processes, the free memory the offload policy decides from: the least of every process's
-        (`ParallelLayout.most_constrained`), so that `--offload auto` picks the same placement everywhere (one
-        process streaming while another holds the model would still be bitwise, but the choice must fit each
-        process, and the decode tiling hint follows it). None in one process: the loader probes it."""
+        (`ParallelLayout.most_constrained`), so that `--offload auto` makes one decision for every process, one that
+        fits the most constrained of them (and the decode tiling hint that follows from it is the same everywhere).
+        None in one process: the loader probes it."""
         if not self.parallel.is_parallel:
             return None
         from ltx_core.offload import policy
