@@ -29,3 +29,12 @@ class FailedElsewhere(LTXError):
     """Raised on the other processes of a generation when its main process failed at a step it runs alone (the
     text encoder, writing the file): they leave the step in agreement with it instead of waiting in a collective.
     The main process reports its own error; this one needs no second report."""
+
+
+class LostProcessError(LTXError):
+    """Another process of a several-process run stopped answering: stopped (SIGSTOP), killed, hung in an exchange,
+    or its machine unreachable. `ranks`: the global ranks found silent (empty when none could be named)."""
+
+    def __init__(self, message: str, ranks: tuple[int, ...] = ()) -> None:
+        super().__init__(message)
+        self.ranks = ranks

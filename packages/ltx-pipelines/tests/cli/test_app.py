@@ -358,6 +358,41 @@ def test_help_reads_cleanly(pipeline: str) -> None:
     assert "INTEGER" in seed_row and "[default: 10]" in seed_row
 
 
+def test_help_at_80_columns_shows_every_flag_whole() -> None:
+    """At 80 columns Rich shrank every column of an options panel alike and cut the longest flags
+    (`--distilled-checkpoint…`): the names stay whole, the help text wraps (a long word in it folds)."""
+    for pipeline in COMMAND_LINES:
+        app = build_app(pipeline)
+        text = CliRunner().invoke(app, ["--help"], env={**ENV, "COLUMNS": "80"}).output
+        assert "…" not in text, pipeline
+        command = typer.main.get_command(app)
+        for param in command.params:
+            for flag in [*param.opts, *param.secondary_opts]:
+                assert flag in text, f"{pipeline} --help at 80 columns cuts {flag}"
+
+
+def test_an_error_line_is_left_for_torchrun(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """torchrun's closing report reads each failed process's error file: the line the process exits with goes there
+    (not a batch's line about one job), so the report's root cause shows it instead of a link to torchrun's
+    documentation."""
+    import json
+
+    from ltx_pipelines.cli.command import print_error
+
+    error_file = tmp_path / "attempt_0" / "1" / "error.json"
+    monkeypatch.setenv("TORCHELASTIC_ERROR_FILE", str(error_file))
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    print_error("jobs line 3: a line that does not end the process")
+    assert not error_file.exists()
+    print_error("--cfg-parallel 3 does not divide the 2 processes\nsecond line", final=True)
+    print_error("a later consequence", final=True)
+    recorded = json.loads(error_file.read_text())["message"]
+    assert recorded["message"] == "error: rank 1: --cfg-parallel 3 does not divide the 2 processes"
+    assert recorded["extraInfo"]["py_callstack"] == recorded["message"]  # what torchrun's report shows
+    assert int(recorded["extraInfo"]["timestamp"]) > 0
+
+
 def test_every_pipeline_module_has_the_same_main(capsys: pytest.CaptureFixture[str]) -> None:
     """`main(argv=None)` everywhere; it runs the command line as `python -m ltx_pipelines.<name>` would."""
     import importlib

@@ -215,3 +215,13 @@ def test_several_process_flags_refused_where_they_cannot_work(
     line = _one_line("ti2vid_two_stages", [*_cli_argv("ti2vid_two_stages", tiny_sets["ltx23"], bad_files["media"], out),
                                           *extra], out)  # fmt: skip
     assert expected in line, line
+
+
+def test_cfg_parallel_on_an_unguided_pipeline_says_why(tiny_sets: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "out.mp4"
+    line = _one_line("distilled", [*_argv("distilled", tiny_sets["ltx23"], out), "--cfg-parallel", "2"], out)
+    assert line == (
+        "error: --cfg-parallel is not an option of this pipeline: it spreads the guidance passes of guided pipelines "
+        "over the processes, and this one is not guided (under torchrun it already splits the video tokens over "
+        "every process)"
+    )

@@ -1,10 +1,10 @@
 """The transformer's weight placements inside a pipeline under sequence parallelism: the distilled pipeline on 2
 processes (video tokens split over both, Ulysses: the tiny transformer has 2 heads) with its transformer replicated
-and resident, its blocks sharded between the processes (`--shard-weights`), or streamed from RAM or from the file
-(`--offload cpu|disk`, what `--offload auto` picks when the transformer does not fit the card). Every placement
-gives bitwise the latents of the resident run, and its frames are the one-process run's within the bound of the
-sequence-parallel command (tests/test_torchrun_cli.py: 2 levels; measured 0). One set of processes serves every
-test here."""
+and resident, its blocks sharded between the processes (`--shard-weights`), streamed from RAM or from the file
+(`--offload cpu|disk`, what `--offload auto` picks when the transformer does not fit the card), or as `--offload
+auto` decides from the free memory of every process. Every placement gives bitwise the latents of the resident run,
+and its frames are the one-process run's within the bound of the sequence-parallel command
+(tests/test_torchrun_cli.py: 2 levels; measured 0). One set of processes serves every test here."""
 
 from __future__ import annotations
 
@@ -41,3 +41,13 @@ def test_sharded_weights_hold_half_the_blocks(ranks: list[dict[str, torch.Tensor
         replicated, sharded = rank["held_bytes"].tolist()  # one stage (the distilled pipeline builds one)
         blocks = int(rank["block_bytes"])
         assert abs(replicated - sharded - blocks / 2) <= 0.02 * blocks, (replicated, sharded, blocks)
+
+
+def test_offload_auto_decides_once_for_every_process(ranks: list[dict[str, torch.Tensor]]) -> None:
+    """The last process has no RAM to spare, the first plenty: both stream from the file (what fits the most
+    constrained one), and only the first logs the choice (one "offload:" line per streamed or automatic build)."""
+    from ltx_core.offload.policy import OffloadMode
+
+    assert [int(rank["auto_mode"]) for rank in ranks] == [list(OffloadMode).index(OffloadMode.DISK)] * 2
+    built = sum(offload != "none" for _, _, offload in PLACEMENTS)
+    assert [int(rank["offload_lines"]) for rank in ranks] == [built, 0]

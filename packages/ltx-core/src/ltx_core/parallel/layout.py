@@ -4,20 +4,44 @@ Ranks are numbered `guidance_index × sequence_degree + sequence_rank`: each gui
 `sequence_degree` ranks) splits the video tokens among its members, and the ranks with the same sequence rank in the
 different guidance groups exchange the guidance passes they computed. Every rank creates every group, in the same
 order (a `torch.distributed` rule).
+
+Every group gets the layout's `timeout`: a collective that does not complete within it fails on every process that
+entered it (a process stopped, killed or hung). The waits for another process's own work before an exchange do not
+count against it: `share` (the main process's results to the others) and `wait_for_all` wait on the rendezvous
+store for as long as the awaited processes give signs of life (`ltx_core.parallel.liveness`).
 """
 
 from __future__ import annotations
 
+import itertools
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import torch
 import torch.distributed as dist
 
 from ltx_core.errors import InputError
+from ltx_core.parallel.liveness import current_liveness, start_liveness
+
+if TYPE_CHECKING:
+    from ltx_core.offload.policy import MemoryInfo
 
 DEFAULT_TIMEOUT = timedelta(minutes=5)
+_LAYOUT_NUMBERS = itertools.count()  # every process makes its layouts in the same order: the same numbers
+
+
+class _WaitPoints:
+    """The store keys where the processes of one layout wait for each other, numbered alike on every process."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.count = 0
+
+    def next(self, kind: str) -> str:
+        self.count += 1
+        return f"{self.name}/{kind}{self.count}"
 
 
 def launched_by_torchrun() -> bool:
@@ -43,6 +67,7 @@ class ParallelLayout:
     main_rank: int = 0
     job_index: int = 0
     job_groups: int = 1
+    waits: _WaitPoints | None = field(default=None, compare=False, repr=False)
 
     @property
     def sequence_degree(self) -> int:
@@ -61,16 +86,61 @@ class ParallelLayout:
         """The generation's first process prints, runs the text encoder and writes the file."""
         return self.rank == 0
 
+    @property
+    def ranks(self) -> range:
+        """The global ranks of the processes of this generation."""
+        return range(self.main_rank, self.main_rank + self.world_size)
+
     def share(self, tensors: list[torch.Tensor] | None, device: torch.device) -> list[torch.Tensor]:
-        """`tensors` as the main process gives them (None elsewhere), on every process of the generation."""
+        """`tensors` as the main process gives them (None elsewhere), on every process of the generation. The others
+        wait for the main process to be ready as long as it lives, however long its own work takes."""
         from ltx_core.parallel.broadcast import broadcast_tensors
 
+        self._await_main()
         return broadcast_tensors(tensors, self.main_rank, self.group, self.transport(device))
 
     def share_text(self, texts: list[str] | None, device: torch.device) -> list[str]:
         from ltx_core.parallel.broadcast import broadcast_text
 
+        self._await_main()
         return broadcast_text(texts, self.main_rank, self.group, self.transport(device))
+
+    def _await_main(self) -> None:
+        """The main process marks itself ready in the store; the others wait there, as long as every process of the
+        generation gives signs of life, before the exchange (which the groups' timeout then bounds)."""
+        liveness = current_liveness()
+        if not self.is_parallel or liveness is None or self.waits is None:
+            return
+        key = self.waits.next("ready")
+        if self.is_main:
+            liveness.store.set(key, b"1")
+        else:
+            liveness.wait_for(key, self.ranks)
+
+    def wait_for_all(self) -> None:
+        """Return once every process of the generation got here, as long as they all give signs of life (after work
+        that takes each its own time: loading a model, the main process writing the file; before leaving)."""
+        liveness = current_liveness()
+        if self.is_parallel and liveness is not None and self.waits is not None:
+            liveness.wait_together(self.waits.next("together"), self.ranks)
+
+    def most_constrained(self, memory: MemoryInfo, device: torch.device) -> MemoryInfo:
+        """`memory` (this process's free memory) replaced by the least any process of the generation has, its RAM
+        counted as its share of its machine's (every process of a machine keeps its own host copy of what it
+        streams): the offload policy, a pure function of these numbers, then decides the same on every process, and
+        what fits the most constrained process fits them all."""
+        from ltx_core.offload.policy import MemoryInfo
+
+        if not self.is_parallel:
+            return memory
+        local = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+        free = -1 if memory.accelerator_free is None else memory.accelerator_free
+        mine = torch.tensor([free, memory.ram_available // local], dtype=torch.int64, device=self.transport(device))
+        every = [torch.empty_like(mine) for _ in range(self.world_size)]
+        dist.all_gather(every, mine, group=self.group)
+        free_least, ram_least = torch.stack(every).min(dim=0).values.tolist()
+        accelerator = None if memory.accelerator_free is None else max(0, free_least)
+        return MemoryInfo(memory.device_type, accelerator, ram_least, memory.unified)
 
     @property
     def is_parallel(self) -> bool:
@@ -132,7 +202,9 @@ def init_layout(
 ) -> ParallelLayout:
     """The layout of this torchrun process (joining the default group if needed: NCCL for CUDA, else gloo), or the
     single-process layout outside torchrun. `processes_per_job` (default: all) cuts the processes into job groups of
-    that size, each making its own generations (a --jobs batch)."""
+    that size, each making its own generations (a --jobs batch). `timeout` bounds every collective of the layout's
+    groups and how long a process may give no sign of life (see the module docstring); this process's heartbeat
+    starts here."""
     if not dist.is_initialized():
         if not launched_by_torchrun():
             check_degrees(1, guidance_degree)
@@ -140,6 +212,8 @@ def init_layout(
         cuda = device is not None and device.type == "cuda"
         if cuda and "LOCAL_RANK" in os.environ:
             torch.cuda.set_device(torch.device("cuda", int(os.environ["LOCAL_RANK"])))
+        if cuda:
+            keep_running_after_nccl_errors()
         dist.init_process_group("nccl" if cuda else "gloo", timeout=timeout)
     world, global_rank = dist.get_world_size(), dist.get_rank()
     size = processes_per_job or world
@@ -150,16 +224,52 @@ def init_layout(
     job_group = sequence_group = guidance_group = None
     for job in range(job_groups):  # every rank creates every group, in the same order
         base = job * size
-        group = dist.new_group(list(range(base, base + size))) if job_groups > 1 else None
+        group = dist.new_group(list(range(base, base + size)), timeout=timeout) if job_groups > 1 else None
         for index in range(guidance_degree):
-            members = dist.new_group([base + index * sequence_degree + r for r in range(sequence_degree)])
+            members = dist.new_group(
+                [base + index * sequence_degree + r for r in range(sequence_degree)], timeout=timeout
+            )
             if job == job_index and rank // sequence_degree == index:
                 sequence_group = members
         for position in range(sequence_degree):
-            members = dist.new_group([base + position + j * sequence_degree for j in range(guidance_degree)])
+            members = dist.new_group(
+                [base + position + j * sequence_degree for j in range(guidance_degree)], timeout=timeout
+            )
             if job == job_index and rank % sequence_degree == position:
                 guidance_group = members
         if job == job_index:
             job_group = group
-    return ParallelLayout(size, rank, guidance_degree, sequence_group, guidance_group, sharded_weights, job_group,
-                          job_index * size, job_index, job_groups)  # fmt: skip
+    start_liveness(timeout.total_seconds())
+    waits = _WaitPoints(f"ltx/layout{next(_LAYOUT_NUMBERS)}/job{job_index}")
+    return ParallelLayout(
+        size,
+        rank,
+        guidance_degree,
+        sequence_group,
+        guidance_group,
+        sharded_weights,
+        job_group,
+        job_index * size,
+        job_index,
+        job_groups,
+        waits,
+    )
+
+
+def keep_running_after_nccl_errors() -> None:
+    """NCCL's error handling for this process (unless the user set it): on a timed-out or failed collective the
+    watchdog aborts the communicators and the failure reaches the Python code as an error (mode 2, "clean up
+    only"), instead of the default teardown that kills the process on the spot (no error line, no cleanup, a
+    partial file left behind). Aborting also ends the kernels a stuck collective left running, so a thread blocked
+    in a device sync behind them returns. Blocking wait (a host sync after every collective) stays off."""
+    os.environ.setdefault("TORCH_NCCL_ASYNC_ERROR_HANDLING", "2")
+
+
+def leave_process_group() -> None:
+    """Stop this process's heartbeat and leave the process group (after `wait_for_all`, so no process is still
+    receiving from one that left)."""
+    from ltx_core.parallel.liveness import stop_liveness
+
+    stop_liveness()
+    if dist.is_initialized():
+        dist.destroy_process_group()

@@ -118,23 +118,119 @@ def sharded_weight_cases(
 
 
 def broadcast_case(rank: int, world: int, seed: int) -> dict[str, torch.Tensor]:
-    """Rank 0's tensors and text reach every rank; then a fingerprint check that only rank 0 passes alike."""
+    """Rank 0's tensors and text reach every rank; a tensor the broadcast cannot describe is refused by every rank
+    (`refused_dtype`, `refused_dims`: 1 when this rank raised the source's message); a fingerprint check that only
+    rank 0 passes alike; arguments where the last rank holds another seed and every rank another device
+    (`arguments`: this rank's message, as UTF-8 bytes)."""
     from ltx_core.errors import InputError
-    from ltx_core.parallel.broadcast import broadcast_tensors, broadcast_text, check_same_everywhere, fingerprint
+    from ltx_core.parallel.broadcast import (
+        broadcast_tensors,
+        broadcast_text,
+        check_same_arguments,
+        check_same_everywhere,
+        fingerprint,
+    )
 
     g = torch.Generator().manual_seed(seed)
     mine = [torch.randn(2, 3, generator=g).bfloat16(), torch.arange(5), torch.ones(1, 4, dtype=torch.bool)]
     got = broadcast_tensors(mine if rank == 0 else None)
     (text,) = broadcast_text(["a prompt, ünïcode"] if rank == 0 else None)
+    out = {f"t{i}": t for i, t in enumerate(got)}
+    out["text_ok"] = torch.tensor(int(text == "a prompt, ünïcode"))
+    for name, bad, expected in (
+        ("refused_dtype", torch.zeros(2, dtype=torch.complex64), "cannot broadcast a torch.complex64 tensor; valid"),
+        ("refused_dims", torch.zeros([1] * 9), "cannot broadcast a tensor of 9 dimensions; at most 8"),
+    ):
+        try:
+            broadcast_tensors([torch.ones(1), bad] if rank == 0 else None)
+            out[name] = torch.tensor(0)
+        except TypeError as exc:
+            out[name] = torch.tensor(int(str(exc).startswith(expected)))
     check_same_everywhere(fingerprint("same", 1), "the arguments")
     refused = torch.tensor(0)
     try:
         check_same_everywhere(fingerprint("seed", 1 if rank == 0 else 2), "the seeds")
     except InputError as exc:
         refused = torch.tensor(1 if str(exc).startswith("the seeds differ between the processes (rank 1") else -1)
-    out = {f"t{i}": t for i, t in enumerate(got)}
-    out["text_ok"] = torch.tensor(int(text == "a prompt, ünïcode"))
     out["refused"] = refused
+    arguments = [("--prompt", "a fox"), ("--seed", 12345 if rank == world - 1 else 10), ("--device", f"cuda:{rank}")]
+    check_same_arguments(arguments[:1])
+    try:
+        check_same_arguments(arguments, hint="; start them alike")
+        message = ""
+    except InputError as exc:
+        message = str(exc)
+    out["arguments"] = torch.tensor(list(message.encode()), dtype=torch.uint8)
+    return out
+
+
+def liveness_case(rank: int, world: int, timeout: float) -> dict[str, torch.Tensor]:
+    """Three scenes on `world` (3) processes with `timeout` (seconds) for every group and heartbeat:
+
+    - `busy`: rank 0 works alone for 2.5 timeouts (Gemma, say) before sharing its result: the others receive it;
+    - `gate`: rank 0 is stopped (SIGSTOP) before sharing: the others give up on it after about `timeout`;
+    - `exchange`: rank 1 is stopped before an all-gather of the sequence group: ranks 0 and 2 fail in it after
+      `timeout` and name rank 1.
+
+    A stopped rank is resumed (SIGCONT) once the others have reported. Per scene: `<scene>/seconds` this rank waited,
+    `<scene>/lost` the ranks its error named (`-1`: no error); `busy/value` what it received."""
+    import os
+    import signal
+    import time
+    from datetime import timedelta
+
+    import torch.distributed as dist
+
+    from ltx_core.errors import LostProcessError
+    from ltx_core.parallel.layout import init_layout
+    from ltx_core.parallel.liveness import is_lost_contact, lost_contact
+
+    store = dist.distributed_c10d._get_default_store()
+    store.set(f"test/pid{rank}", str(os.getpid()))
+    out: dict[str, torch.Tensor] = {}
+
+    def report(scene: str, began: float, lost: tuple[int, ...] | None) -> None:
+        out[f"{scene}/seconds"] = torch.tensor(time.monotonic() - began)
+        out[f"{scene}/lost"] = torch.tensor(lost if lost is not None else (-1,), dtype=torch.int64)
+
+    def reported(scene: str, stopped: int) -> None:
+        """The last of the other ranks to report resumes the stopped one."""
+        if store.add(f"test/{scene}/reported", 1) == world - 1:
+            os.kill(int(store.get(f"test/pid{stopped}")), signal.SIGCONT)
+
+    layout = init_layout(timeout=timedelta(seconds=timeout))
+    began = time.monotonic()
+    if rank == 0:
+        time.sleep(2.5 * timeout)
+    (value,) = layout.share([torch.tensor([7.0])] if rank == 0 else None, torch.device("cpu"))
+    report("busy", began, None)
+    out["busy/value"] = value
+
+    layout = init_layout(timeout=timedelta(seconds=timeout))  # fresh groups and wait points for each scene
+    began = time.monotonic()
+    if rank == 0:
+        os.kill(os.getpid(), signal.SIGSTOP)
+    else:
+        try:
+            layout.share(None, torch.device("cpu"))
+            report("gate", began, None)
+        except LostProcessError as exc:
+            report("gate", began, exc.ranks)
+        reported("gate", 0)
+
+    layout = init_layout(timeout=timedelta(seconds=timeout))
+    began = time.monotonic()
+    if rank == 1:
+        os.kill(os.getpid(), signal.SIGSTOP)
+    else:
+        parts = [torch.zeros(1) for _ in range(world)]
+        try:
+            dist.all_gather(parts, torch.ones(1), group=layout.sequence_group)
+            report("exchange", began, None)
+        except RuntimeError as exc:
+            assert is_lost_contact(exc), exc
+            report("exchange", began, lost_contact(exc, layout.ranks).ranks)
+        reported("exchange", 1)
     return out
 
 

@@ -22,7 +22,7 @@ import torch
 import typer
 from rich.console import Console
 
-from ltx_core.errors import FailedElsewhere, InputError, LTXError
+from ltx_core.errors import FailedElsewhere, InputError, LostProcessError, LTXError
 from ltx_core.geometry import ONE_STAGE_DIVISOR, TWO_STAGE_DIVISOR
 from ltx_pipelines.cli.batch import run_command_line, run_jobs_file
 from ltx_pipelines.cli.command import (
@@ -85,19 +85,19 @@ def missing_mps_op_message(exc: BaseException) -> str | None:
 
 
 def lost_processes_message(exc: BaseException) -> str | None:
-    """One line for a collective that failed because another process died or did not answer within
-    --dist-timeout; None for any other error."""
-    import torch.distributed as dist
+    """One line for a collective (or a wait before one) that failed because another process died, was stopped or
+    did not answer within --dist-timeout, naming it where its heartbeat tells (`ltx_core.parallel.liveness`), or
+    the error another process recorded first; None for any other error."""
+    from ltx_core.parallel.liveness import is_lost_contact, lost_contact
 
-    if not isinstance(exc, dist.DistError) and not (dist.is_initialized() and "Connection closed by peer" in str(exc)):
+    if not is_lost_contact(exc):
         return None
     from ltx_pipelines.cli.parallel import failure_elsewhere
 
     elsewhere = failure_elsewhere()
     if elsewhere:
         return f"stopped: {elsewhere}"
-    first = " ".join(str(exc).split(". ")[0].split())[:200]
-    return f"lost contact with the other processes ({first}); one failed or took longer than --dist-timeout"
+    return f"{lost_contact(exc)}; stopped, killed or hung, or its machine unreachable (--dist-timeout)"
 
 
 def run_cli(fn: Callable[[], T]) -> T:
@@ -111,13 +111,15 @@ def run_cli(fn: Callable[[], T]) -> T:
 
     def failed(message: str, code: int) -> typer.Exit:
         record_failure(message)
-        print_error(message)
+        print_error(message, final=True)
         return typer.Exit(code)
 
     try:
         return fn()
     except FailedElsewhere:  # the process that failed reports it
         raise typer.Exit(EXIT_FAILURE) from None
+    except LostProcessError as exc:
+        raise failed(lost_processes_message(exc) or str(exc), EXIT_FAILURE) from None
     except LTXError as exc:
         raise failed(str(exc), EXIT_FAILURE) from None
     except (MemoryError, RuntimeError) as exc:  # torch.OutOfMemoryError is a RuntimeError
@@ -127,11 +129,11 @@ def run_cli(fn: Callable[[], T]) -> T:
             raise
         raise failed(message, EXIT_FAILURE) from None
     except KeyboardInterrupt:
-        print_error("interrupted")
+        print_error("interrupted", final=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except Terminated:
         elsewhere = failure_elsewhere()
-        print_error(f"stopped: {elsewhere}" if elsewhere else "terminated")
+        print_error(f"stopped: {elsewhere}" if elsewhere else "terminated", final=True)
         raise typer.Exit(EXIT_TERMINATED) from None
     finally:
         if main_thread:

@@ -73,7 +73,7 @@ def run_command_line(args: CommonArgs, generation: Generation) -> None:
     try:
         layout = join(args)
     except LTXError as exc:
-        print_error(str(exc), usage=True)
+        print_error(str(exc), usage=True, final=True)
         raise typer.Exit(EXIT_USAGE) from None
     Runner([Planned(0, generation)], Ranks.of(layout), quiet=args.quiet).run()
     leave()

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 import typer
 from rich.console import Console
+from rich.table import Table
 from rich.text import Text
 from typer.core import TyperCommand
 
@@ -37,16 +38,19 @@ EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process killed by it
 
 
-def print_error(message: str, *, usage: bool = False) -> None:
+def print_error(message: str, *, usage: bool = False, final: bool = False) -> None:
     """One red line on stderr (soft-wrapped: a terminal may wrap it visually, but it is one line of text); under
-    torchrun with several processes it starts with the process's rank (not rank 0's), and a `usage` error (found by
-    every process alike) is printed by the first process of each machine only."""
-    from ltx_pipelines.cli.parallel import rank_prefix, repeats_usage_errors
+    torchrun with several processes it starts with the process's rank (not rank 0's), a `usage` error (found by
+    every process alike) is printed by the first process of each machine only, and a `final` line (the one this
+    process exits with) is left in torchrun's error file of the process (see `cli.parallel.record_for_launcher`)."""
+    from ltx_pipelines.cli.parallel import rank_prefix, record_for_launcher, repeats_usage_errors
 
+    line = message.strip().splitlines()[0] if message else ""
+    if final:
+        record_for_launcher(line)  # under torchrun: its closing report shows this line
     if usage and repeats_usage_errors():
         return
     console = Console(stderr=True, soft_wrap=True, highlight=False)
-    line = message.strip().splitlines()[0] if message else ""
     console.print(Text("error: ", style="bold red") + Text(rank_prefix() + line, "red"))
 
 
@@ -58,7 +62,14 @@ class BoundaryError(typer.BadParameter):
 
 
 def usage_message(exc: Exception) -> str:
-    """Click's message for a usage error, on one line (`Invalid value for '--height': ...`, `Missing option ...`)."""
+    """Click's message for a usage error, on one line (`Invalid value for '--height': ...`, `Missing option ...`); for
+    a shared option this command does not have, why it does not (`OptionSpec.absent`) where that is not obvious."""
+    from ltx_pipelines.cli.options import OPTIONS
+
+    flag = getattr(exc, "option_name", None)
+    why = next((spec.absent for spec in OPTIONS.values() if spec.flag == flag and spec.absent), None)
+    if why is not None:
+        return f"{flag} is not an option of this pipeline: {why}"
     format_message = getattr(exc, "format_message", None)
     return " ".join((format_message() if format_message is not None else str(exc)).split())
 
@@ -83,12 +94,25 @@ class LTXCommand(TyperCommand):
         try:
             code = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
         except typer.TyperException as exc:  # Click's usage errors (Typer vendors Click)
-            print_error(usage_message(exc), usage=True)
+            print_error(usage_message(exc), usage=True, final=True)
             sys.exit(getattr(exc, "exit_code", 2))
         except typer.Abort:
-            print_error("aborted")
+            print_error("aborted", final=True)
             sys.exit(1)
         sys.exit(code if isinstance(code, int) else 0)
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        """Typer's rich help, with the option names never cut (see `_WholeNamesTable`)."""
+        from typer import rich_utils
+
+        table = getattr(rich_utils, "Table", None)
+        if table is None:  # another Typer layout: its own help
+            return super().format_help(ctx, formatter)
+        rich_utils.Table = _WholeNamesTable
+        try:
+            return super().format_help(ctx, formatter)
+        finally:
+            rich_utils.Table = table
 
     def get_params(self, ctx: Any) -> list[Any]:
         params = super().get_params(ctx)
@@ -111,6 +135,22 @@ class LTXCommand(TyperCommand):
             for opt in [*param.opts, *getattr(param, "secondary_opts", [])]:
                 counts[opt] = takes
         return counts
+
+
+class _WholeNamesTable(Table):
+    """The table of an options panel in --help with every column but the last two (value names, help text) kept
+    whole: when the terminal is narrow, Rich shrinks the widest wrappable columns together, and at 80 columns that cut
+    the longest flags (`--distilled-checkpoint…`); the help text wraps instead, a word longer than its column (a
+    flag named in it) folded rather than cut."""
+
+    def add_row(self, *renderables: Any, **kwargs: Any) -> None:
+        super().add_row(*renderables, **kwargs)
+        for column in self.columns[:-2]:
+            column.no_wrap = True
+        help_cell = renderables[-1] if renderables else None
+        for part in getattr(help_cell, "renderables", [help_cell]):  # Typer's help cell: Columns of Text
+            if isinstance(part, Text) and part.overflow is None:
+                part.overflow = "fold"
 
 
 SHOWN_RANGE_LIMIT = 2**31  # ranges with a bound beyond this are machine limits, not advice: not shown in --help

@@ -164,6 +164,7 @@ class OptionSpec:
     from_checkpoint: Callable[[PipelineParams, bool], Any] | None = None  # LTX-2 vs 2.3 dependent default
     checkpoint_note: str = "28 for LTX-2.3, 29 for LTX-2"  # what `from_checkpoint` gives, for the help text
     shown_default: str | None = None  # replaces a default too long for the help text
+    absent: str = ""  # why a command may lack this option, for the usage error when it is given there
 
     def default_for(self, params: PipelineParams, two_stage: bool, detect: bool, overrides: Mapping[str, Any]) -> Any:
         """The default shown and used: an override, else derived from `params`, else the declared one.
@@ -309,7 +310,8 @@ _ALL = (
     OptionSpec("cfg_parallel", "--cfg-parallel", int, 1, "Spread the guidance passes (conditional, unconditional, "
                "STG, modality) over K groups of the torchrun processes; the rest of each group splits the video "
                "tokens. K must divide the number of processes. Bitwise the one-process result.", _PAR, min=1,
-               metavar="K"),
+               metavar="K", absent="it spreads the guidance passes of guided pipelines over the processes, and this "
+               "one is not guided (under torchrun it already splits the video tokens over every process)"),
     OptionSpec("shard_weights", "--shard-weights", bool, False, "Split the transformer blocks' weights over the "
                "processes of a token group (FSDP2): N GPUs hold about 1/N each, each block gathered just before it "
                "runs. Not with --offload cpu|disk.", _PAR),
@@ -317,8 +319,10 @@ _ALL = (
                "processes make each job together (the processes form groups of that size, each group taking the next "
                "job). Default: all of them with --cfg-parallel or --shard-weights, else 1 (each process its own jobs).",
                _PAR, min=1, metavar="N"),
-    OptionSpec("dist_timeout", "--dist-timeout", float, 300.0, "Seconds a process waits for the others before the "
-               "run stops with an error (a failed or stuck process).", _PAR, min=1, metavar="SECONDS"),
+    OptionSpec("dist_timeout", "--dist-timeout", float, 300.0, "Seconds an exchange between the processes may take, "
+               "and a process may give no sign of life, before the run stops with an error naming the lost process "
+               "(stopped, killed or hung). Waiting for the first process's own work (loading, prompt encoding, "
+               "writing) does not count.", _PAR, min=1, metavar="SECONDS"),
     # output
     OptionSpec("output_path", "--output-path", Path | None, None, "The .mp4 to write (missing folders are created; "
                "required unless --jobs).", _OUT, parser=output_file, metavar="PATH"),

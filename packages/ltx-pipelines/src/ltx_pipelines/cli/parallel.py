@@ -2,9 +2,11 @@
 a failure in one process is reported by the others.
 
 Every process runs the whole command; its checks run before any collective (bad input: one line, exit 2, no hang).
-Then the process group is joined, the arguments are compared across the ranks, and the pipeline is built with the
-layout. Only rank 0 prints progress and the summary and writes the file. When one process fails, it records its
-error in the rendezvous store before exiting; torchrun then stops the others, and rank 0 names the failed rank.
+Then the process group is joined, the arguments are compared across the ranks (the first that differs is named),
+and the pipeline is built with the layout. Only rank 0 prints progress and the summary and writes the file. When one
+process fails, it records its error in the rendezvous store before exiting; torchrun then stops the others, and rank
+0 names the failed rank. The line a process exits with is also left where torchrun looks for a process's error
+(`TORCHELASTIC_ERROR_FILE`), so torchrun's closing report shows it as the root cause.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 from contextvars import ContextVar
 from dataclasses import fields
 from datetime import timedelta
+from typing import Any
 
 from ltx_core.errors import InputError
 from ltx_core.parallel.layout import SINGLE_PROCESS, ParallelLayout, launched_by_torchrun
@@ -77,27 +80,55 @@ def join(args: CommonArgs) -> ParallelLayout:
         return SINGLE_PROCESS
     import torch
 
-    from ltx_core.parallel.broadcast import check_same_everywhere, fingerprint
+    from ltx_core.parallel.broadcast import check_same_arguments
     from ltx_core.parallel.layout import init_layout
     from ltx_pipelines.utils.blocks import resolve_device
 
     device = resolve_device(args.device)
-    layout = init_layout(args.cfg_parallel, device=device, timeout=timedelta(seconds=args.dist_timeout),
-                         sharded_weights=args.shard_weights,
-                         processes_per_job=job_size(args) if args.jobs is not None else None)  # fmt: skip
-    same = {f.name: getattr(args, f.name) for f in fields(args) if f.name not in ("declared", "device")}
-    check_same_everywhere(fingerprint(sorted(same.items())), "the command-line arguments",
-                          device=layout.transport(device) if layout.is_parallel else torch.device("cpu"))  # fmt: skip
+    layout = init_layout(
+        args.cfg_parallel,
+        device=device,
+        timeout=timedelta(seconds=args.dist_timeout),
+        sharded_weights=args.shard_weights,
+        processes_per_job=job_size(args) if args.jobs is not None else None,
+    )
+    transport = layout.transport(device) if layout.is_parallel else torch.device("cpu")
+    hint = "; start every process with the same command line"
+    check_same_arguments(command_line_values(args), device=transport, hint=hint)
     LAYOUT.set(layout)
     return layout
 
 
-def leave() -> None:
-    """After a finished generation: leave the process group (each rank is done with its collectives)."""
-    if current_layout().is_parallel:
-        import torch.distributed as dist
+def command_line_values(args: CommonArgs) -> list[tuple[str, object]]:
+    """(flag, value) of every option of the running command, in its declaration order: the shared ones as parsed
+    into `args` (checkpoint-dependent defaults filled), the pipeline's own as Typer parsed them. `--device` is left
+    out: each process was given its own GPU."""
+    from typer.main import get_current_context
 
-        dist.destroy_process_group()
+    from ltx_pipelines.cli.options import OPTIONS
+
+    shared = {f.name for f in fields(args)}
+    values = [
+        (OPTIONS[f.name].flag if f.name in OPTIONS else f.name, getattr(args, f.name))
+        for f in fields(args)
+        if f.name not in ("declared", "device")
+    ]
+    ctx = get_current_context(silent=True)
+    if ctx is not None:  # the pipeline's own options (not in `args`)
+        flags = {p.name: p.opts[0] for p in ctx.command.params if p.opts}
+        values += [(flags.get(name, name), value) for name, value in ctx.params.items() if name not in shared]
+    return values
+
+
+def leave() -> None:
+    """After a finished generation: wait until every process is done (the main process may still be writing the
+    file, or receiving the last decoded tiles), then leave the process group."""
+    layout = current_layout()
+    if layout.is_parallel:
+        from ltx_core.parallel.layout import leave_process_group
+
+        layout.wait_for_all()
+        leave_process_group()
         LAYOUT.set(SINGLE_PROCESS)
 
 
@@ -116,11 +147,12 @@ def repeats_usage_errors() -> bool:
 
 
 def record_failure(message: str) -> None:
-    """Leave this process's error in the rendezvous store, for rank 0 to name (best effort)."""
+    """Leave this process's error in the rendezvous store, for the others to name when they are stopped (best effort;
+    the first error recorded stays: it is the cause, later ones are its consequences)."""
     store = _store()
     if store is not None:
         with contextlib.suppress(Exception):  # the store may be gone with the run; the error is printed anyway
-            store.set(_FAILED_KEY, f"{rank_prefix()}{message}")
+            store.compare_set(_FAILED_KEY, "", f"rank {os.environ.get('RANK', '0')}: {message}")
 
 
 def failure_elsewhere() -> str | None:
@@ -136,7 +168,24 @@ def failure_elsewhere() -> str | None:
     return None
 
 
-def _store() -> object | None:
+def record_for_launcher(message: str) -> None:
+    """Write this process's error line where torchrun reads a failed process's error (its error file): torchrun's
+    report then shows it as `traceback : error: ...` instead of a link to its documentation. First line wins."""
+    path = os.environ.get("TORCHELASTIC_ERROR_FILE")
+    if not path or os.path.exists(path):
+        return
+    import json
+    import time
+
+    with contextlib.suppress(OSError):  # a report nicety: never a reason to fail
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        with open(path, "w") as file:
+            line = f"error: {rank_prefix()}{message}"  # torchrun's format; its report shows `py_callstack`
+            extra = {"py_callstack": line, "timestamp": str(int(time.time()))}
+            json.dump({"message": {"message": line, "extraInfo": extra}}, file)
+
+
+def _store() -> Any:
     import torch.distributed as dist
 
     if not dist.is_available() or not dist.is_initialized() or dist.get_world_size() == 1:

@@ -21,7 +21,13 @@ from ltx_pipelines.utils.helpers import ImageConditioningInput
 
 GUIDED_PIPELINES = ("ti2vid_one_stage", "ti2vid_two_stages", "ti2vid_two_stages_hq", "keyframe_interpolation")
 # (name, sharded weights, offload): the ways `parallel_placed_distilled` holds the transformer
-PLACEMENTS = (("replicated", False, "none"), ("sharded", True, "none"), ("cpu", False, "cpu"), ("disk", False, "disk"))
+PLACEMENTS = (
+    ("replicated", False, "none"),
+    ("sharded", True, "none"),
+    ("cpu", False, "cpu"),
+    ("disk", False, "disk"),
+    ("auto", False, "auto"),
+)
 
 
 def guided_case_images(case: GoldenCase) -> list[ImageConditioningInput]:
@@ -125,27 +131,47 @@ def run_tiled_distilled(tiling: Any, device: torch.device | str = "cpu", **optio
 def parallel_placed_distilled(rank: int, world: int, folder: str) -> dict[str, torch.Tensor]:
     """A rank of `run_ranks`: the distilled pipeline on the tiny checkpoint files in `folder` (precomputed contexts)
     with the video tokens split over every process, its transformer held each way a run can hold it: replicated and
-    resident (`replicated/...`), its blocks sharded over the processes (`sharded/...`), or streamed from RAM
-    (`cpu/...`) or from the file (`disk/...`); each run's final video latent and, on rank 0, its frames. Rank 0 also
-    runs it alone (`single/...`: one process, resident). Plus the bytes of transformer weights this rank held in the
-    replicated and sharded runs (`held_bytes`) and those of the blocks alone when replicated (`block_bytes`)."""
+    resident (`replicated/...`), its blocks sharded over the processes (`sharded/...`), streamed from RAM (`cpu/...`)
+    or from the file (`disk/...`), or as `--offload auto` decides when the last rank has no RAM to spare and the
+    others plenty (`auto/...`); each run's final video latent and, on rank 0, its frames. Rank 0 also runs it alone
+    (`single/...`: one process, resident). Plus the bytes of transformer weights this rank held in the replicated and
+    sharded runs (`held_bytes`) and those of the blocks alone when replicated (`block_bytes`), the offload mode the
+    auto run chose here (`auto_mode`: its index in `OffloadMode`) and the "offload:" lines this rank logged
+    (`offload_lines`)."""
+    import logging
+    from unittest import mock
+
+    from ltx_core.offload import policy
     from ltx_core.parallel.layout import init_layout
     from ltx_core.parallel.sharding import local_weight_bytes
     from ltx_pipelines.utils.blocks.stage import TransformerRuntime
 
+    lines: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())  # type: ignore[method-assign]
+    stage_logger = logging.getLogger("ltx_pipelines.utils.blocks.stage")
+    stage_logger.addHandler(handler)
+    stage_logger.setLevel(logging.INFO)
+    ram = policy.DEFAULT_RAM_RESERVE_BYTES if rank == world - 1 else 2**40  # what `probe_memory` finds in "auto"
     out, held = {}, []
     for name, sharded, offload in PLACEMENTS:
         pipeline = _file_distilled(folder, parallel=init_layout(sharded_weights=sharded),
                                    runtime=TransformerRuntime(offload=offload))  # fmt: skip
         pipeline.cache_transformer = True  # kept after the call, to be measured
-        out.update(_named(name, _distilled_call(pipeline, 64, 128)))
+        memory = policy.MemoryInfo("cpu", None, ram) if name == "auto" else policy.probe_memory("cpu")
+        with mock.patch.object(policy, "probe_memory", return_value=memory):
+            out.update(_named(name, _distilled_call(pipeline, 64, 128)))
         transformer = pipeline.stage._inner
         if name in ("replicated", "sharded"):
             held.append(local_weight_bytes(transformer))
         if name == "replicated":
             out["block_bytes"] = torch.tensor(local_weight_bytes(transformer.transformer_blocks))
+        if name == "auto":
+            out["auto_mode"] = torch.tensor(list(policy.OffloadMode).index(pipeline.stage.offload_choice.mode))
         pipeline.release()
     out["held_bytes"] = torch.tensor(held)
+    out["offload_lines"] = torch.tensor(sum(line.startswith("offload:") for line in lines))
+    stage_logger.removeHandler(handler)
     if rank == 0:
         out.update(_named("single", _distilled_call(_file_distilled(folder), 64, 128)))
     return out

@@ -154,7 +154,8 @@ class DiffusionStage:
 
         if quantization_for(None, open_checkpoint(self.checkpoint)) is Quantization.NONE:
             return self.runtime
-        logger.info("pre-quantized fp8 checkpoint: using quantization fp8-scaled-mm")
+        if self.parallel.is_main:
+            logger.info("pre-quantized fp8 checkpoint: using quantization fp8-scaled-mm")
         self.runtime = replace(self.runtime, quantization="fp8-scaled-mm")
         return self.runtime
 
@@ -168,6 +169,7 @@ class DiffusionStage:
         if self.runtime.is_plain and not self.parallel.sharded_weights:
             inner = inner.to(self.device)  # a model source may build elsewhere; streamed models stay where they are
         layout = self.parallel
+        layout.wait_for_all()  # each process loads at its own pace: that is no exchange timing out
         if layout.sequence_degree > 1:
             from ltx_core.parallel.sequence import SequenceParallelTransformer
 
@@ -203,7 +205,8 @@ class DiffusionStage:
                 loras=self.loras,
                 quantization=runtime.quantization,
                 compile=runtime.compile,
-                echo=logger.info,
+                memory=self._agreed_memory(),
+                echo=logger.info if self.parallel.is_main else None,
             )
             return inner
         if not self.cache or not self._swaps_loras:  # fused while loading: one pass over the weights
@@ -211,6 +214,17 @@ class DiffusionStage:
         model = self._load_transformer(())
         self._touched = fuse_loras_into_model(model, self.loras, self.transformer_dtype) if self.loras else []
         return model
+
+    def _agreed_memory(self) -> Any:
+        """Under several processes, the free memory the offload policy decides from: the least of every process's
+        (`ParallelLayout.most_constrained`), so that `--offload auto` makes one decision for every process, one that
+        fits the most constrained of them (and the decode tiling hint that follows from it is the same everywhere).
+        None in one process: the loader probes it."""
+        if not self.parallel.is_parallel:
+            return None
+        from ltx_core.offload import policy
+
+        return self.parallel.most_constrained(policy.probe_memory(self.device), self.device)
 
     def _load_transformer(self, loras: Sequence[LoraSpec]) -> Any:
         return self.source.build("transformer", dtype=self.transformer_dtype, device=self.device, loras=loras)
