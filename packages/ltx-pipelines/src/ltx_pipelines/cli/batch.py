@@ -27,6 +27,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from rich.table import Table
 
 from ltx_core.errors import FailedElsewhere, LTXError
 from ltx_core.parallel.layout import SINGLE_PROCESS, ParallelLayout, launched_by_torchrun
+from ltx_core.parallel.liveness import current_liveness, start_liveness
 from ltx_core.parallel.work_queue import claimed
 from ltx_pipelines.cli.command import ARGV, EXIT_USAGE, print_error, usage_message
 from ltx_pipelines.cli.jobs import (
@@ -145,8 +147,9 @@ class Ranks:
         if not launched_by_torchrun():
             return cls()
         layout = join(args) if works_together(args) else SINGLE_PROCESS  # the job groups' layout
-        if not dist.is_initialized():
-            dist.init_process_group("gloo")
+        if not dist.is_initialized():  # each process makes its own jobs: the group only counts and ends the batch
+            dist.init_process_group("gloo", timeout=timedelta(seconds=args.dist_timeout))
+        start_liveness(args.dist_timeout)  # waits for the others' own work count their silence, not its length
         # the store torchrun's rendezvous made for the default group, shared by every process of the run
         store = dist.PrefixStore("ltx_jobs/", dist.distributed_c10d._get_default_store())
         return cls(dist.get_rank(), dist.get_world_size(), store, layout)
@@ -188,6 +191,7 @@ class Ranks:
         made, when the job has ended on it: past this, all of them are done with the job)."""
         if not self.together:
             return failed
+        self.layout.wait_for_all()  # the group's first process may still be writing the file: a wait, not an exchange
         flag = torch.tensor([int(failed)], dtype=torch.int64, device=self.layout.transport(torch.device("cpu")))
         dist.all_reduce(flag, op=dist.ReduceOp.MAX, group=self.layout.group)
         return bool(flag.item())
@@ -196,6 +200,9 @@ class Ranks:
         """The counts of every process added up (each job is counted by the one process that reported it)."""
         if self.world == 1:
             return counts
+        liveness = current_liveness()
+        if liveness is not None:  # processes end their last jobs at their own pace: wait while they live, then count
+            liveness.wait_together("batch-end", range(self.world))
         on_gpu = dist.get_backend() == "nccl"  # a batch that works together on GPUs joined with NCCL
         device = torch.device("cuda", torch.cuda.current_device()) if on_gpu else torch.device("cpu")
         values = torch.tensor([counts[k] for k in ("done", "skipped", "failed")], dtype=torch.int64, device=device)
