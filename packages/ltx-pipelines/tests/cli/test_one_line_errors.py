@@ -204,8 +204,9 @@ def test_values_outside_what_the_model_takes_exit_2(
         (["--cfg-parallel", "2"], "--cfg-parallel 2 needs several processes; launch with torchrun --nproc-per-node 2"),
         (["--shard-weights", "--offload", "disk"], "--shard-weights cannot be combined with --offload disk"),
         (["--processes-per-job", "2"], "--processes-per-job is for --jobs batches"),
+        (["--shard-weights", "--compile"], "--compile cannot be combined with --shard-weights yet"),
     ],
-    ids=["cfg_parallel_alone", "shard_with_streaming", "processes_per_job_without_jobs"],
+    ids=["cfg_parallel_alone", "shard_with_streaming", "processes_per_job_without_jobs", "shard_with_compile"],
 )
 def test_several_process_flags_refused_where_they_cannot_work(
     extra: list[str], expected: str, tiny_sets: dict[str, Path], bad_files: dict[str, Path], tmp_path: Path

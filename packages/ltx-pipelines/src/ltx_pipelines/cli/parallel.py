@@ -37,6 +37,9 @@ def check_parallel_flags(args: CommonArgs) -> None:
     if args.shard_weights and args.offload in ("cpu", "disk"):
         raise InputError(f"--shard-weights cannot be combined with --offload {args.offload}: the weights are split "
                          "over the GPUs instead of streamed; use --offload none (or leave it at auto)")  # fmt: skip
+    if args.shard_weights and args.compile:
+        raise InputError("--compile cannot be combined with --shard-weights yet: the blocks FSDP2 gathers are not "
+                         "compiled; drop one of them")  # fmt: skip
     if args.shard_weights and args.quantization == "fp8-scaled-mm":
         raise InputError("--shard-weights cannot split a pre-quantized fp8 checkpoint (fp8-scaled-mm); use "
                          "--quantization fp8-cast on the bf16 checkpoint")  # fmt: skip

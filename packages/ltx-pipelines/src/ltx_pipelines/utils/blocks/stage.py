@@ -190,6 +190,9 @@ class DiffusionStage:
 
             if isinstance(self.checkpoint, ModelSource):
                 raise InputError("sharded weights are read from checkpoint files, one tensor at a time; pass a path")
+            if runtime.compile:
+                raise InputError("compile cannot be combined with sharded weights yet (the blocks FSDP2 gathers are "
+                                 "not compiled); drop one of them")  # fmt: skip
 
             return load_sharded_transformer(self.checkpoint, device=self.device, dtype=self.transformer_dtype,
                                             loras=self.loras, group=self.parallel.sequence_group,
