@@ -85,8 +85,9 @@ def test_bwe_bases_match_the_recipe(golden):
     forward, _ = stft_bases(bwe.n_fft, bwe.hop_length)
     assert torch.allclose(voc.mel_stft.stft_fn.forward_basis, forward, atol=1e-6)
     fb = mel_filterbank(bwe.n_fft // 2 + 1, bwe.num_mels, bwe.input_sampling_rate)
-    # float32 exp differs by an ulp between CPU kernels (MKL VML by generation), so a few entries may too.
-    assert torch.allclose(voc.mel_stft.mel_basis, fb.T, rtol=1e-6, atol=1e-8)
+    # float32 exp differs by an ulp between CPU kernels (MKL VML by generation, Sleef vs scalar), so a few entries
+    # may too: the float32 component bound, relative to the basis's peak.
+    report("bwe mel basis", voc.mel_stft.mel_basis, fb.T, 1e-5)
 
 
 def test_resampler_is_not_a_checkpoint_tensor(golden):

@@ -95,6 +95,12 @@ def parity(recording: str | None, isa_caps: dict[str, str] | None = None) -> Par
     return Parity(strict, host, recording, onednn)
 
 
+def reference_kernels() -> Parity:
+    """Whether this process runs the AVX2 kernels the suite caps to (those every recording that names its kernels was
+    made with): float32 results that are bitwise there (schedules, filter banks) may differ by an ulp elsewhere."""
+    return parity(AVX2_CAPS[ATEN_VARIABLE].upper(), AVX2_CAPS)
+
+
 def parity_for(case: Any) -> Parity:
     """The parity mode for a golden case (`ltx_core.testing.golden.GoldenCase`)."""
     return parity(case.params.get("cpu_capability"), case.params.get("isa_caps"))

@@ -146,13 +146,14 @@ def assert_close(label: str, got: torch.Tensor, expected: torch.Tensor, toleranc
 
 
 # Free-running tolerant mode: a whole pipeline on other kernels than the recording's. A one-ulp difference in one
-# call grows through every later step, and the guidance scales amplify it, so these bounds only catch gross errors
-# (a wrong flow gives errors of the order of the peak); the teacher-forced tests hold each call and component
-# tightly. Measured worst (docs/parity.md) on the simulated foreign host and on AVX-512 against the AVX2 recordings:
-# guided pipelines 0.10 of the peak on tokens, 0.24 on frames; unguided 0.054 (upsampled latent), 0.066 (frames);
-# waveforms 0.18 (the LTX-2.3 vocoder amplifies its input's differences).
+# call grows through every later step, and the guidance scales amplify it: guided outputs then differ by the order
+# of the values themselves, so these bounds check little more than the order of magnitude (next to the exact
+# positions, masks, sigmas and skips, and the draws); the teacher-forced tests hold each call and component tightly.
+# Measured worst (docs/parity.md), the simulated foreign host against `e2e_avx2/` and `e2e/`, AVX-512 against
+# `e2e_avx2/`: guided pipelines 0.57 of the peak (the upsampled latent of the guided i2v case; tokens 0.10, frames
+# 0.25); unguided 0.054 (upsampled latent), 0.066 (frames); waveforms 0.18 (the LTX-2.3 vocoder amplifies).
 EXACT_ON_ANY_CPU = ("_positions", "_denoise_mask", "_attention_mask", "sigmas", "_sigma", "_step_index", "_skipped")
-FREE_RUNNING_GUIDED, FREE_RUNNING_UNGUIDED, FREE_RUNNING_WAVEFORM = OfPeak(0.35), OfPeak(0.15), OfPeak(0.35)
+FREE_RUNNING_GUIDED, FREE_RUNNING_UNGUIDED, FREE_RUNNING_WAVEFORM = OfPeak(1.2), OfPeak(0.15), OfPeak(0.35)
 
 
 def free_running_on_other_kernels(case: GoldenCase) -> Callable[[str], Tolerance]:
@@ -162,7 +163,7 @@ def free_running_on_other_kernels(case: GoldenCase) -> Callable[[str], Tolerance
     def tolerance(name: str) -> Tolerance:
         if name.endswith(EXACT_ON_ANY_CPU) or name in ("reference_latent_mask", "reference_attention_weights"):
             return 0.0
-        if "noise" in name:
+        if name.endswith("_noise") or "_sde_noise_" in name:  # the draws (not the noised or denoised tokens)
             return DRAW_ON_OTHER_KERNELS
         if "pixels" in name:
             return Bf16Steps(1, of_peak=True)
