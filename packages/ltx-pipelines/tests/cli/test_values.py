@@ -29,14 +29,22 @@ COUNTS = {"--image": 1, "--lora": 1, "--blocks": 1, "--prompt": 1, "--seed": 1, 
 def test_regroup_joins_values_up_to_the_maximum() -> None:
     args = ["--image", "a.png", "0", "1.0", "--lora", "l.safetensors", "--seed", "3"]
     assert regroup(args, ARITY, COUNTS) == [
-        "--image", SEPARATOR.join(["a.png", "0", "1.0"]), "--lora", "l.safetensors", "--seed", "3",
-    ]  # fmt: skip
+        "--image",
+        SEPARATOR.join(["a.png", "0", "1.0"]),
+        "--lora",
+        "l.safetensors",
+        "--seed",
+        "3",
+    ]
     four = regroup(["--image", "a.png", "8", "0.5", "20", "--quiet"], ARITY, COUNTS)
     assert four == ["--image", SEPARATOR.join(["a.png", "8", "0.5", "20"]), "--quiet"]
     # At the maximum the list ends even without a following flag.
     assert regroup(["--lora", "x", "0.5", "--lora", "y"], ARITY, COUNTS) == [
-        "--lora", f"x{SEPARATOR}0.5", "--lora", "y",
-    ]  # fmt: skip
+        "--lora",
+        f"x{SEPARATOR}0.5",
+        "--lora",
+        "y",
+    ]
 
 
 def test_regroup_keeps_other_option_values_verbatim() -> None:

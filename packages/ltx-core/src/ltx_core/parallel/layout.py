@@ -180,8 +180,9 @@ def check_job_size(world_size: int, processes_per_job: int) -> None:
 def _check_divides(flag: str, value: int, world_size: int) -> None:
     if value < 1 or world_size % value:
         valid = [d for d in range(1, world_size + 1) if world_size % d == 0]
-        raise InputError(f"{flag} {value} does not divide the {world_size} processes; use one of "
-                         f"{', '.join(map(str, valid))}")  # fmt: skip
+        raise InputError(
+            f"{flag} {value} does not divide the {world_size} processes; use one of {', '.join(map(str, valid))}"
+        )
 
 
 def process_device(device: str | None) -> str | None:

@@ -235,9 +235,17 @@ class PipelineCli:
     def app(self, name: str) -> typer.Typer:
         """The single-command Typer app; its --help shows `help`, then `plan`'s docstring."""
         app = create_app(self.help)
-        register = pipeline_command(app, self.options, params=self.params, detect=self.detect,
-                                    two_stage=self.two_stage, defaults=self.defaults, helps=self.helps, name=name,
-                                    help=f"{self.help}\n\n{inspect.getdoc(self.plan) or ''}".strip())  # fmt: skip
+        register = pipeline_command(
+            app,
+            self.options,
+            params=self.params,
+            detect=self.detect,
+            two_stage=self.two_stage,
+            defaults=self.defaults,
+            helps=self.helps,
+            name=name,
+            help=f"{self.help}\n\n{inspect.getdoc(self.plan) or ''}".strip(),
+        )
         register(self.plan)
         return app
 

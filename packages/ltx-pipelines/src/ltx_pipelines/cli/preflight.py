@@ -28,8 +28,14 @@ COMPONENT_PREFIXES: dict[str, str] = {
     "vocoder": "vocoder.",
 }
 # What a text/image-to-video run with sound reads (the pipelines add the encoders they use).
-GENERATION = ("transformer", "text projection", "video VAE decoder", "video latent statistics", "audio VAE decoder",
-              "vocoder")  # fmt: skip
+GENERATION = (
+    "transformer",
+    "text projection",
+    "video VAE decoder",
+    "video latent statistics",
+    "audio VAE decoder",
+    "vocoder",
+)
 
 
 def components(*names: str) -> tuple[tuple[str, str], ...]:
@@ -116,8 +122,11 @@ def check_stg_blocks(args: CommonArgs, checkpoint: Path) -> None:
     from ltx_core.model.transformer.loading import transformer_config
     from ltx_pipelines.cli.app import given_on_command_line
 
-    given = [(f"--{name.replace('_', '-')}", getattr(args, name)) for name in ("video_stg_blocks",
-             "audio_stg_blocks") if given_on_command_line(name)]  # fmt: skip
+    given = [
+        (f"--{name.replace('_', '-')}", getattr(args, name))
+        for name in ("video_stg_blocks", "audio_stg_blocks")
+        if given_on_command_line(name)
+    ]
     if not any(blocks for _, blocks in given):
         return
     ckpt = open_checkpoint(checkpoint)

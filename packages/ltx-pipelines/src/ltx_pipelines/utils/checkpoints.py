@@ -19,8 +19,10 @@ def require_distilled_lora(distilled_lora: Sequence[LoraSpec] | LoraSpec | None)
         distilled_lora = (distilled_lora,)
     loras = tuple(distilled_lora or ())
     if not loras:
-        raise InputError("the distilled LoRA is required for stage 2: pass --distilled-lora PATH [STRENGTH] "
-                         "(Python: distilled_lora=[LoraSpec(path, strength)])")  # fmt: skip
+        raise InputError(
+            "the distilled LoRA is required for stage 2: pass --distilled-lora PATH [STRENGTH] "
+            "(Python: distilled_lora=[LoraSpec(path, strength)])"
+        )
     return loras
 
 

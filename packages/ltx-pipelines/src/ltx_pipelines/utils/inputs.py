@@ -47,7 +47,9 @@ def check_images(images: Sequence[ImageConditioningInput], num_frames: int) -> N
     for image in images:
         name = "an array" if isinstance(image.path, np.ndarray) else str(image.path)
         if not 0 <= image.frame_idx < num_frames:
-            raise InputError(f"image {name}: frame index {image.frame_idx} is outside the video; valid: 0 to "
-                             f"{num_frames - 1} (pixel frames of a {num_frames}-frame clip)")  # fmt: skip
+            raise InputError(
+                f"image {name}: frame index {image.frame_idx} is outside the video; valid: 0 to "
+                f"{num_frames - 1} (pixel frames of a {num_frames}-frame clip)"
+            )
         if not 0.0 <= image.strength <= 1.0:
             raise InputError(f"image {name}: strength {image.strength} is outside [0, 1]")

@@ -191,12 +191,19 @@ class DiffusionStage:
             if isinstance(self.checkpoint, ModelSource):
                 raise InputError("sharded weights are read from checkpoint files, one tensor at a time; pass a path")
             if runtime.compile:
-                raise InputError("compile cannot be combined with sharded weights yet (the blocks FSDP2 gathers are "
-                                 "not compiled); drop one of them")  # fmt: skip
+                raise InputError(
+                    "compile cannot be combined with sharded weights yet (the blocks FSDP2 gathers are "
+                    "not compiled); drop one of them"
+                )
 
-            return load_sharded_transformer(self.checkpoint, device=self.device, dtype=self.transformer_dtype,
-                                            loras=self.loras, group=self.parallel.sequence_group,
-                                            quantization=runtime.quantization)  # fmt: skip
+            return load_sharded_transformer(
+                self.checkpoint,
+                device=self.device,
+                dtype=self.transformer_dtype,
+                loras=self.loras,
+                group=self.parallel.sequence_group,
+                quantization=runtime.quantization,
+            )
         if not runtime.is_plain:
             from ltx_core.offload.streaming import load_transformer_for_inference
 
@@ -370,8 +377,13 @@ class DiffusionStage:
             return BatchSplitAdapter(transformer, max_batch_size)
         from ltx_core.parallel.guidance import GuidanceParallelAdapter
 
-        return GuidanceParallelAdapter(transformer, max_batch_size, index=layout.guidance_index,
-                                       count=layout.guidance_degree, group=layout.guidance_group)  # fmt: skip
+        return GuidanceParallelAdapter(
+            transformer,
+            max_batch_size,
+            index=layout.guidance_index,
+            count=layout.guidance_degree,
+            group=layout.guidance_group,
+        )
 
     def _noised(
         self,
