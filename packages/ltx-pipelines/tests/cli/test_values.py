@@ -17,8 +17,6 @@ from ltx_pipelines.cli.values import (
     SEPARATOR,
     ImageConditioningArg,
     check_images,
-    check_multiple,
-    check_num_frames,
     output_file,
 )
 
@@ -88,12 +86,6 @@ def test_image_and_lora_parsers(tmp_path: Path) -> None:
 
 
 def test_checks_raise_one_line_input_errors(tmp_path: Path) -> None:
-    check_multiple("--height", 512, 64)
-    with pytest.raises(InputError, match="--width 1000 must be a positive multiple of 64; nearest valid: 1024"):
-        check_multiple("--width", 1000, 64)
-    check_num_frames("--num-frames", 121)
-    with pytest.raises(InputError, match="nearest valid: 1 or 9"):
-        check_num_frames("--num-frames", 5)
     image = ImageConditioningArg(tmp_path / "a.png", 121, 1.0)
     with pytest.raises(InputError, match="FRAME_IDX 121 is outside the clip; valid: 0 to 120"):
         check_images([image], 121)

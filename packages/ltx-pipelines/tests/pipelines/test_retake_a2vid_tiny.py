@@ -180,8 +180,8 @@ def test_retake_options(components: Any) -> None:
 @pytest.mark.parametrize(
     ("case", "expected"),
     [
-        ("frames", "has 10 frames; the model needs 8k+1 frames: trim it to 9 (or extend it to 17)"),
-        ("size", "height 80 is not a multiple of 32; resize it to 64 or 96"),
+        ("frames", "frame count 10 must be 8k+1 (1, 9, 17, ..., 121, ...); nearest valid: 9"),
+        ("size", "height 80 must be a positive multiple of 32; nearest valid: 64 or 96"),
         ("window_order", "must be before --end-time"),
         ("window_outside", "lies outside"),
         ("negative_start", "--start-time -0.1 is negative; valid: 0 or more seconds"),

@@ -15,11 +15,10 @@ import torch
 import torch.nn.functional as F
 
 from ltx_core.errors import InputError
-from ltx_core.geometry import SPATIAL_SCALE, frame_count_bounds, is_frame_count, is_multiple
+from ltx_core.geometry import SPATIAL_SCALE, check_frame_count, check_multiple
 from ltx_core.types import Audio
 from ltx_pipelines.media.video import VideoClip
 from ltx_pipelines.utils.blocks import AudioConditioner, CheckpointLike, ImageConditioner
-from ltx_pipelines.utils.inputs import nearest_multiples
 from ltx_pipelines.utils.recording import current_recorder
 
 VideoSource = str | Path | VideoClip
@@ -70,15 +69,9 @@ def read_source(
 
 def check_source_geometry(frames: int, height: int, width: int, *, where: str = "source video") -> None:
     """8k+1 frames and sides that are multiples of 32 (the VAE's grid); `InputError` with the nearest valid values."""
-    if not is_frame_count(frames):
-        low, high = frame_count_bounds(frames)
-        raise InputError(
-            f"{where} has {frames} frames; the model needs 8k+1 frames: trim it to {low} (or extend it to {high})"
-        )
-    for name, value in (("height", height), ("width", width)):
-        if not is_multiple(value, SPATIAL_SCALE):
-            near = nearest_multiples(value, SPATIAL_SCALE)
-            raise InputError(f"{where} {name} {value} is not a multiple of {SPATIAL_SCALE}; resize it to {near}")
+    check_frame_count(f"{where} frame count", frames)
+    check_multiple(f"{where} height", height, SPATIAL_SCALE)
+    check_multiple(f"{where} width", width, SPATIAL_SCALE)
 
 
 def encode_source_video(conditioner: ImageConditioner, clip: VideoClip, *, tiling: Any = None) -> torch.Tensor:
