@@ -167,21 +167,22 @@ class ParallelLayout:
 SINGLE_PROCESS = ParallelLayout()
 
 
-def check_degrees(world_size: int, guidance_degree: int) -> None:
-    """Refuse a guidance degree that does not divide the world size, naming the ones that do."""
-    _check_divides("--cfg-parallel", guidance_degree, world_size)
+def check_degrees(world_size: int, guidance_degree: int, *, name: str = "guidance_degree") -> None:
+    """Refuse a guidance degree that does not divide the world size, naming the ones that do (`name`: what the
+    caller calls the value, e.g. the CLI's `--cfg-parallel`)."""
+    _check_divides(name, guidance_degree, world_size)
 
 
-def check_job_size(world_size: int, processes_per_job: int) -> None:
-    """Refuse job groups that do not divide the processes, naming the sizes that do."""
-    _check_divides("--processes-per-job", processes_per_job, world_size)
+def check_job_size(world_size: int, processes_per_job: int, *, name: str = "processes_per_job") -> None:
+    """Refuse job groups that do not divide the processes, naming the sizes that do (`name` as in `check_degrees`)."""
+    _check_divides(name, processes_per_job, world_size)
 
 
-def _check_divides(flag: str, value: int, world_size: int) -> None:
+def _check_divides(name: str, value: int, world_size: int) -> None:
     if value < 1 or world_size % value:
         valid = [d for d in range(1, world_size + 1) if world_size % d == 0]
         raise InputError(
-            f"{flag} {value} does not divide the {world_size} processes; use one of {', '.join(map(str, valid))}"
+            f"{name} {value} does not divide the {world_size} processes; use one of {', '.join(map(str, valid))}"
         )
 
 

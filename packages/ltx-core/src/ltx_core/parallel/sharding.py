@@ -96,8 +96,8 @@ def load_sharded_transformer(
     ckpt = open_checkpoint(checkpoint)
     if is_scaled_fp8_checkpoint(ckpt) or quant is Quantization.FP8_SCALED_MM:
         raise CheckpointError(
-            f"{ckpt.path}: a pre-quantized fp8 checkpoint cannot be sharded; use fp8-cast on the "
-            "bf16 checkpoint with --shard-weights"
+            f"{ckpt.path}: a pre-quantized fp8 checkpoint cannot be sharded; use quantization='fp8-cast' on "
+            "the bf16 checkpoint"
         )
     if quant is Quantization.FP8_CAST and _torch_version() < (2, 13):
         raise InputError(

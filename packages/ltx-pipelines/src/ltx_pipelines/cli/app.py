@@ -310,7 +310,10 @@ def validate(args: CommonArgs, *, two_stage: bool) -> None:
     from ltx_core.offload.policy import OffloadMode, check_compile_with_streaming
     from ltx_pipelines.cli.parallel import check_parallel_flags
 
-    check_compile_with_streaming(OffloadMode(args.offload), args.compile)
+    try:
+        check_compile_with_streaming(OffloadMode(args.offload), args.compile)
+    except InputError:  # the rule is ltx_core's; its message names the Python parameters
+        raise InputError(f"--compile cannot be combined with --offload {args.offload}; drop one of them") from None
     check_parallel_flags(args)
 
 

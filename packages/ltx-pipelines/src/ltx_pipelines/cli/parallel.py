@@ -61,8 +61,8 @@ def check_parallel_flags(args: CommonArgs) -> None:
         from ltx_core.parallel.layout import check_degrees, check_job_size
 
         size = job_size(args) if args.jobs is not None else _world()
-        check_job_size(_world(), size)
-        check_degrees(size, args.cfg_parallel)
+        check_job_size(_world(), size, name="--processes-per-job")
+        check_degrees(size, args.cfg_parallel, name="--cfg-parallel")
 
 
 def _world() -> int:

@@ -110,8 +110,11 @@ def check_runtime(args: CommonArgs) -> None:
     """--offload / --quantization / --compile name known values and a combination the transformer loader takes."""
     from ltx_core.offload.policy import check_offload_options, parse_offload
     from ltx_core.quantization import parse_quantization
+    from ltx_core.toolchain import compile_toolchain_missing
 
     parse_quantization(args.quantization)
+    if args.compile and (missing := compile_toolchain_missing(None)) is not None:  # first, in the flags' words
+        raise InputError(f"--compile needs {missing}, which this machine lacks; install it or run without --compile")
     check_offload_options(parse_offload(args.offload), compile=args.compile)
 
 
