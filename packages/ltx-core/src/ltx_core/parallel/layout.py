@@ -23,7 +23,7 @@ import torch
 import torch.distributed as dist
 
 from ltx_core.errors import InputError
-from ltx_core.parallel.liveness import current_liveness, start_liveness
+from ltx_core.parallel.liveness import current_liveness, start_liveness, stop_liveness
 
 if TYPE_CHECKING:
     from ltx_core.offload.policy import MemoryInfo
@@ -270,7 +270,6 @@ def keep_running_after_nccl_errors() -> None:
 def leave_process_group() -> None:
     """Stop this process's heartbeat and leave the process group (after `wait_for_all`, so no process is still
     receiving from one that left)."""
-    from ltx_core.parallel.liveness import stop_liveness
 
     stop_liveness()
     if dist.is_initialized():

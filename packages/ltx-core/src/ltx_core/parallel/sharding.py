@@ -30,6 +30,7 @@ from ltx_core.loader.builder import build_meta, iter_checkpoint_state
 from ltx_core.model.transformer.config import ModelType
 from ltx_core.model.transformer.loading import transformer_config, transformer_key_map
 from ltx_core.model.transformer.model import LTXModel
+from ltx_core.quantization import Quantization, is_scaled_fp8_checkpoint, parse_quantization
 from ltx_core.quantization.fp8_cast import FP8_DTYPE, is_fp8_cast_key
 
 
@@ -90,7 +91,6 @@ def load_sharded_transformer(
 ) -> LTXModel:
     """The transformer with its blocks sharded over `group` (default: every rank); same arguments as
     `load_transformer`. Every rank of the group must call it."""
-    from ltx_core.quantization import Quantization, is_scaled_fp8_checkpoint, parse_quantization
 
     quant = parse_quantization(quantization)
     ckpt = open_checkpoint(checkpoint)

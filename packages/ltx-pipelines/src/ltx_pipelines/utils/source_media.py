@@ -16,8 +16,9 @@ import torch.nn.functional as F
 
 from ltx_core.errors import InputError
 from ltx_core.geometry import SPATIAL_SCALE, check_frame_count, check_multiple
+from ltx_core.loader import open_checkpoint
 from ltx_core.types import Audio
-from ltx_pipelines.media.video import VideoClip
+from ltx_pipelines.media.video import VideoClip, read_video, read_video_info, video_preprocess
 from ltx_pipelines.utils.blocks import AudioConditioner, CheckpointLike, ImageConditioner
 from ltx_pipelines.utils.recording import current_recorder
 
@@ -41,7 +42,6 @@ def load_source_video(source: VideoSource) -> VideoClip:
         if not source.fps > 0:
             raise InputError(f"source frame rate {source.fps} must be > 0")
         return source
-    from ltx_pipelines.media.video import read_video, read_video_info
 
     info = read_video_info(source)  # header only: refuse a clip that does not fit before decoding it
     check_source_geometry(info.frames, info.height, info.width, where=f"video {str(source)!r}")
@@ -80,7 +80,6 @@ def encode_source_video(conditioner: ImageConditioner, clip: VideoClip, *, tilin
     Tiled as the official retake (`TilingConfig.default()` when `tiling` is None: one tile for small clips).
     """
     from ltx_core.model.video_vae import TilingConfig
-    from ltx_pipelines.media.video import video_preprocess
 
     frames, height, width = clip.frames.shape[0], clip.frames.shape[1], clip.frames.shape[2]
     check_source_geometry(frames, height, width)
@@ -216,7 +215,6 @@ def encode_source(
 
 def _mel(checkpoint: CheckpointLike, audio: Audio) -> torch.Tensor:
     """The encoder's input, recomputed for the record (the encoder computes it internally the same way)."""
-    from ltx_core.loader import open_checkpoint
     from ltx_core.model.audio_vae import audio_vae_config, waveform_to_mel
 
     ckpt = open_checkpoint(checkpoint)
