@@ -31,11 +31,22 @@ import torch  # noqa: E402
 from ltx_core.testing.golden import golden_dir  # noqa: E402
 
 # What the suite's subprocesses import (the torchrun agent, the ranks, the command lines), cached once.
-WARM_IMPORTS = ("torch", "torch.distributed.run", "torch.distributed.fsdp", "safetensors.torch", "av", "PIL.Image",
-                "accelerate", "transformers.models.gemma3.modeling_gemma3",
-                "transformers.models.auto.tokenization_auto", "transformers.models.gemma.tokenization_gemma_fast",
-                "transformers.models.gemma.tokenization_gemma", "ltx_core.testing.parallel_cases",
-                "ltx_pipelines.cli.commands", "ltx_pipelines.testing.pipeline_runs")  # fmt: skip
+WARM_IMPORTS = (
+    "torch",
+    "torch.distributed.run",
+    "torch.distributed.fsdp",
+    "safetensors.torch",
+    "av",
+    "PIL.Image",
+    "accelerate",
+    "transformers.models.gemma3.modeling_gemma3",
+    "transformers.models.auto.tokenization_auto",
+    "transformers.models.gemma.tokenization_gemma_fast",
+    "transformers.models.gemma.tokenization_gemma",
+    "ltx_core.testing.parallel_cases",
+    "ltx_pipelines.cli.commands",
+    "ltx_pipelines.testing.pipeline_runs",
+)
 _WARM = """import importlib, sys
 for name in sys.argv[1:]:
     try:

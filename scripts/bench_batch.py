@@ -23,13 +23,24 @@ from ltx_core.testing.tiny_checkpoints import make_tiny_checkpoints
 
 def _base(folder: Path, args: argparse.Namespace) -> list[str]:
     return [
-        sys.executable, "-m", "ltx_pipelines.distilled",
-        "--distilled-checkpoint-path", str(folder / "distilled.safetensors"),
-        "--spatial-upsampler-path", str(folder / "spatial_upsampler_x2.safetensors"),
-        "--gemma-root", str(folder / "gemma"),
-        "--height", str(args.height), "--width", str(args.width), "--num-frames", str(args.num_frames),
-        "--device", args.device,
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "ltx_pipelines.distilled",
+        "--distilled-checkpoint-path",
+        str(folder / "distilled.safetensors"),
+        "--spatial-upsampler-path",
+        str(folder / "spatial_upsampler_x2.safetensors"),
+        "--gemma-root",
+        str(folder / "gemma"),
+        "--height",
+        str(args.height),
+        "--width",
+        str(args.width),
+        "--num-frames",
+        str(args.num_frames),
+        "--device",
+        args.device,
+    ]
 
 
 def _run(command: list[str]) -> tuple[float, str]:
@@ -56,8 +67,17 @@ def main() -> None:
         prompts = [f"prompt number {i}" for i in range(args.jobs)]
         separate = 0.0
         for i, prompt in enumerate(prompts):
-            seconds, _ = _run([*_base(folder, args), "--prompt", prompt, "--seed", str(i),
-                               "--output-path", str(work / "separate" / f"{i}.mp4")])  # fmt: skip
+            seconds, _ = _run(
+                [
+                    *_base(folder, args),
+                    "--prompt",
+                    prompt,
+                    "--seed",
+                    str(i),
+                    "--output-path",
+                    str(work / "separate" / f"{i}.mp4"),
+                ]
+            )
             separate += seconds
         jobs = work / "jobs.jsonl"
         jobs.write_text("\n".join(json.dumps({"prompt": x, "seed": i}) for i, x in enumerate(prompts)) + "\n")

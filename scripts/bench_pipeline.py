@@ -284,9 +284,12 @@ def write_files(
 
 def _is_text_path(key: str) -> bool:
     return key.startswith(
-        ("text_embedding_projection.", "model.diffusion_model.video_embeddings_connector.",
-         "model.diffusion_model.audio_embeddings_connector.")
-    )  # fmt: skip
+        (
+            "text_embedding_projection.",
+            "model.diffusion_model.video_embeddings_connector.",
+            "model.diffusion_model.audio_embeddings_connector.",
+        )
+    )
 
 
 def _has_config(path: Path, config: dict[str, Any]) -> bool:
@@ -318,8 +321,10 @@ def run(args: argparse.Namespace) -> None:
         )
         sizes = component_bytes(ckpt)
         upsampler_bytes = Path(upsampler).stat().st_size
-        print(f"files ready in {write_s:.1f} s: checkpoint {sum(sizes.values()) / GIB:.2f} GiB, upsampler "
-              f"{upsampler_bytes / GIB:.2f} GiB ({workdir})")  # fmt: skip
+        print(
+            f"files ready in {write_s:.1f} s: checkpoint {sum(sizes.values()) / GIB:.2f} GiB, upsampler "
+            f"{upsampler_bytes / GIB:.2f} GiB ({workdir})"
+        )
 
         config = real_config(args.version, args.layers)
         contexts = random_contexts(config["transformer"], device, dtype, args.seed)
@@ -436,8 +441,10 @@ def print_report(
     audio_tokens = audio_latent_frames_for_video(args.num_frames, args.frame_rate)
     print()
     size = f"{args.width}x{args.height}x{args.num_frames} @ {args.frame_rate:g} fps"
-    print(f"distilled pipeline, {args.version}, {args.layers} transformer blocks ({transformer / GIB:.2f} GiB), "
-          f"{size}, {args.dtype}, {offload}")  # fmt: skip
+    print(
+        f"distilled pipeline, {args.version}, {args.layers} transformer blocks ({transformer / GIB:.2f} GiB), "
+        f"{size}, {args.dtype}, {offload}"
+    )
     print(f"tokens: stage 1 video {video_tokens // 4} / stage 2 video {video_tokens}, audio {audio_tokens}")
     head = f"{'stage':38s} {'seconds':>8s} {'share':>6s} {memory.label + ' GiB':>17s} {'above start':>11s}"
     head += f" {'held GiB':>8s} {'(peak-start)/held':>17s}"
@@ -447,8 +454,10 @@ def print_report(
         above = r.peak - base
         ratio = f"{above / r.weights:17.2f}" if r.weights else ""
         held = f"{r.weights / GIB:8.2f}" if r.weights else f"{'':8s}"
-        print(f"{r.name:38s} {r.seconds:8.2f} {r.seconds / total:6.1%} {r.peak / GIB:17.2f} {above / GIB:11.2f} {held} "
-              f"{ratio}")  # fmt: skip
+        print(
+            f"{r.name:38s} {r.seconds:8.2f} {r.seconds / total:6.1%} {r.peak / GIB:17.2f} {above / GIB:11.2f} {held} "
+            f"{ratio}"
+        )
         for phase in ("stage 1", "stage 2"):
             per = step_seconds(timeline, phase)
             if r.name.startswith(phase + ":") and "steps" in r.name and per is not None:
@@ -462,9 +471,11 @@ def print_report(
     print(f"{'total':38s} {total:8.2f} {1:6.1%} {peak / GIB:17.2f} {(peak - base) / GIB:11.2f}")
     steps = sum(r.seconds for r in rows if "steps" in r.name)
     decode = sum(r.seconds for r in rows if r.name.startswith("decode"))
-    print(f"ratios: denoising {steps / total:.1%} of the time, decoding {decode / total:.1%}; peak / transformer "
-          f"weights {peak / max(transformer, 1):.2f} (above the start: {(peak - base) / max(transformer, 1):.2f}); "
-          f"memory at the start {base / GIB:.2f} GiB")  # fmt: skip
+    print(
+        f"ratios: denoising {steps / total:.1%} of the time, decoding {decode / total:.1%}; peak / transformer "
+        f"weights {peak / max(transformer, 1):.2f} (above the start: {(peak - base) / max(transformer, 1):.2f}); "
+        f"memory at the start {base / GIB:.2f} GiB"
+    )
     if memory.cuda and (args.height, args.width, args.num_frames) == FULL_SIZE and args.layers == 48:
         verdict = "met" if total <= H100_TARGET_SECONDS else "not met"
         print(f"H100 target (whole run <= {H100_TARGET_SECONDS} s, text encoder excluded): {verdict} ({total:.2f} s)")
@@ -530,11 +541,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--width", type=int, help=f"default {FULL_SIZE[1]} (CPU: {CPU_SIZE[1]})")
     ap.add_argument("--num-frames", type=int, help=f"default {FULL_SIZE[2]} (CPU: {CPU_SIZE[2]})")
     ap.add_argument("--frame-rate", type=float, default=24.0)
-    ap.add_argument("--offload", choices=["none", "cpu", "disk", "auto"], default="none",
-                    help="where the transformer blocks live while it runs (default: resident)")  # fmt: skip
-    ap.add_argument("--dtype", choices=list(DTYPES), default="bf16",
-                    help="pipeline dtype; the random weights are written in it too (the transformer computes in its "
-                    "stored dtype)")  # fmt: skip
+    ap.add_argument(
+        "--offload",
+        choices=["none", "cpu", "disk", "auto"],
+        default="none",
+        help="where the transformer blocks live while it runs (default: resident)",
+    )
+    ap.add_argument(
+        "--dtype",
+        choices=list(DTYPES),
+        default="bf16",
+        help="pipeline dtype; the random weights are written in it too (the transformer computes in its stored dtype)",
+    )
     ap.add_argument(
         "--quantization",
         choices=["none", "fp8-cast", "fp8-scaled-mm"],
@@ -542,9 +560,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="transformer quantization (fp8-scaled-mm runs a pre-quantized copy of the checkpoint)",
     )
     ap.add_argument("--compile", action="store_true", help="torch.compile the transformer blocks")
-    ap.add_argument("--runs", type=int, default=None,
-                    help="runs of the same call; after the first every model is kept (default 2 on an accelerator, "
-                    "1 on CPU)")  # fmt: skip
+    ap.add_argument(
+        "--runs",
+        type=int,
+        default=None,
+        help="runs of the same call; after the first every model is kept (default 2 on an accelerator, 1 on CPU)",
+    )
     ap.add_argument("--workdir", help="keep the written files here (and reuse them on the next run)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
@@ -562,8 +583,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.runs is None:
         args.runs = 1 if cpu else 2
     if cpu and reduced:
-        print(f"CPU run: reduced defaults for {', '.join(reduced)} ({args.width}x{args.height}x{args.num_frames}, "
-              f"{args.layers} block(s)); the real size is 768x512x121 with 48 blocks on a GPU")  # fmt: skip
+        print(
+            f"CPU run: reduced defaults for {', '.join(reduced)} ({args.width}x{args.height}x{args.num_frames}, "
+            f"{args.layers} block(s)); the real size is 768x512x121 with 48 blocks on a GPU"
+        )
     return args
 
 

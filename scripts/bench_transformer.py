@@ -198,13 +198,21 @@ def setups(args: argparse.Namespace) -> list[tuple[str, str, str | None, bool]]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", default="ltx23", choices=("ltx2", "ltx23"))
-    p.add_argument("--layers", type=int, default=None,
-                   help="transformer blocks (48 in the real model; default: as many as fit the accelerator and the "
-                   "temporary disk, at most 48; 2 on CPU)")  # fmt: skip
+    p.add_argument(
+        "--layers",
+        type=int,
+        default=None,
+        help="transformer blocks (48 in the real model; default: as many as fit the accelerator and the "
+        "temporary disk, at most 48; 2 on CPU)",
+    )
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--modes", default="none,cpu,disk", help="comma-separated offload modes")
-    p.add_argument("--fp8", action=argparse.BooleanOptionalAction, default=True,
-                   help="also run fp8-cast, and fp8-scaled-mm on a pre-quantized copy")  # fmt: skip
+    p.add_argument(
+        "--fp8",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also run fp8-cast, and fp8-scaled-mm on a pre-quantized copy",
+    )
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=False, help="also run compiled")
     p.add_argument("--clips", default=",".join(c.name for c in CLIPS), help="comma-separated clips to time")
     p.add_argument("--text-len", type=int, default=1024, help="text context tokens (1024 in the pipelines)")

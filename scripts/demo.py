@@ -42,14 +42,27 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  done in {time.perf_counter() - started:.0f} s")
 
     cli = [
-        "--distilled-checkpoint-path", str(folder / "distilled.safetensors"),
-        "--spatial-upsampler-path", str(folder / "spatial_upsampler_x2.safetensors"),
-        "--gemma-root", str(folder / "gemma"),
-        "--prompt", PROMPT,
-        "--height", str(HEIGHT), "--width", str(WIDTH), "--num-frames", str(FRAMES), "--frame-rate", str(FPS),
-        "--seed", "10",
-        "--output-path", str(out),
-    ]  # fmt: skip
+        "--distilled-checkpoint-path",
+        str(folder / "distilled.safetensors"),
+        "--spatial-upsampler-path",
+        str(folder / "spatial_upsampler_x2.safetensors"),
+        "--gemma-root",
+        str(folder / "gemma"),
+        "--prompt",
+        PROMPT,
+        "--height",
+        str(HEIGHT),
+        "--width",
+        str(WIDTH),
+        "--num-frames",
+        str(FRAMES),
+        "--frame-rate",
+        str(FPS),
+        "--seed",
+        "10",
+        "--output-path",
+        str(out),
+    ]
     if args.device:
         cli += ["--device", args.device]
     print("NOTE: these weights are RANDOM. The video will be noise with a noise soundtrack; every code path is real.")

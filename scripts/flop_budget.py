@@ -23,7 +23,8 @@ import torch
 from bench_transformer import Clip, count_flops, make_inputs  # this folder: runs as `python scripts/flop_budget.py`
 from torch.utils.flop_counter import FlopCounterMode
 
-from ltx_core.geometry import TWO_STAGE_DIVISOR, is_frame_count, is_multiple, latent_frames, latent_size
+from ltx_core.errors import InputError
+from ltx_core.geometry import TWO_STAGE_DIVISOR, check_frame_count, check_multiple, latent_frames, latent_size
 from ltx_core.model.audio_vae.loading import audio_decoder_from_config, audio_vae_config, vocoder_from_config
 from ltx_core.model.transformer.loading import build_transformer, transformer_config
 from ltx_core.model.upsampler.loading import upsampler_factory
@@ -121,9 +122,12 @@ def main() -> None:
     p.add_argument("--target-seconds", type=float, default=7.5)
     p.add_argument("--peak", type=float, default=None, help="dense bf16 peak in TFLOP/s (H100 SXM: 989)")
     args = p.parse_args()
-    sides_ok = is_multiple(args.height, TWO_STAGE_DIVISOR) and is_multiple(args.width, TWO_STAGE_DIVISOR)
-    if not (sides_ok and is_frame_count(args.frames)):
-        p.error("two-stage sizes: height and width multiples of 64, frames 8k+1")
+    try:
+        check_multiple("--height", args.height, TWO_STAGE_DIVISOR, " for two-stage pipelines")
+        check_multiple("--width", args.width, TWO_STAGE_DIVISOR, " for two-stage pipelines")
+        check_frame_count("--frames", args.frames)
+    except InputError as err:
+        p.error(str(err))
 
     rows = budget(args)
     total = sum(r.tflop for r in rows)

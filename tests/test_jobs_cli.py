@@ -22,11 +22,20 @@ HEIGHT, WIDTH, FRAMES = 64, 128, 9
 
 def _base(folder: Path) -> list[str]:
     return [
-        "--distilled-checkpoint-path", str(folder / "distilled.safetensors"),
-        "--spatial-upsampler-path", str(folder / "spatial_upsampler_x2.safetensors"),
-        "--gemma-root", str(folder / "gemma"),
-        "--height", str(HEIGHT), "--width", str(WIDTH), "--num-frames", str(FRAMES), "--quiet",
-    ]  # fmt: skip
+        "--distilled-checkpoint-path",
+        str(folder / "distilled.safetensors"),
+        "--spatial-upsampler-path",
+        str(folder / "spatial_upsampler_x2.safetensors"),
+        "--gemma-root",
+        str(folder / "gemma"),
+        "--height",
+        str(HEIGHT),
+        "--width",
+        str(WIDTH),
+        "--num-frames",
+        str(FRAMES),
+        "--quiet",
+    ]
 
 
 def _frames(path: Path) -> np.ndarray:
@@ -193,14 +202,27 @@ def test_torchrun_two_processes_share_the_jobs(tiny: Path, tmp_path: Path) -> No
         out = tmp_path / folder
         batch = tmp_path / f"{folder}.jsonl"
         batch.write_text(jobs.read_text().replace(str(tmp_path / "fox.mp4"), str(out / "fox.mp4")))
-        command = [*torchrun, "-m", "ltx_pipelines.distilled", *_base(tiny), "--jobs", str(batch), "--output-dir",
-                   str(out), *extra]  # fmt: skip
+        command = [
+            *torchrun,
+            "-m",
+            "ltx_pipelines.distilled",
+            *_base(tiny),
+            "--jobs",
+            str(batch),
+            "--output-dir",
+            str(out),
+            *extra,
+        ]
         proc = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
         assert proc.returncode == 1, proc.stderr[-3000:]
         assert proc.stderr.count("jobs line 3:") == 1, proc.stderr[-3000:]  # reported once, by rank 0
         results = _results(out / f"{folder}.results.jsonl")
-        assert sorted((r["line"], r["status"]) for r in results) == [(1, "done"), (2, "done"), (3, "failed"),
-                                                                     (4, "done")]  # fmt: skip
+        assert sorted((r["line"], r["status"]) for r in results) == [
+            (1, "done"),
+            (2, "done"),
+            (3, "failed"),
+            (4, "done"),
+        ]
         for name in ("fox.mp4", "0002-seed2-a-blue-bird.mp4", "0004-seed3-a-cat-on-a-sofa.mp4"):
             # groups: the tokens split over 2 processes (bf16 matmul shapes); measured equal, bound 2 levels
             difference = np.abs(_frames(out / name).astype(np.int16) - _frames(alone / name)).max()

@@ -31,10 +31,21 @@ FAULT_SCRIPT = Path(__file__).with_name("torchrun_fault.py")
 
 def _common(folder: Path, out: Path) -> list[str]:
     return [
-        "--spatial-upsampler-path", str(folder / "spatial_upsampler_x2.safetensors"),
-        "--gemma-root", str(folder / "gemma"), "--prompt", "a red fox in the snow",
-        "--height", str(HEIGHT), "--width", str(WIDTH), "--num-frames", str(FRAMES), "--output-path", str(out),
-    ]  # fmt: skip
+        "--spatial-upsampler-path",
+        str(folder / "spatial_upsampler_x2.safetensors"),
+        "--gemma-root",
+        str(folder / "gemma"),
+        "--prompt",
+        "a red fox in the snow",
+        "--height",
+        str(HEIGHT),
+        "--width",
+        str(WIDTH),
+        "--num-frames",
+        str(FRAMES),
+        "--output-path",
+        str(out),
+    ]
 
 
 def _distilled(folder: Path, out: Path) -> list[str]:
@@ -88,11 +99,28 @@ def test_two_stages_with_guidance_parallel_on_two_launchers_is_bitwise(tiny: Pat
     """--cfg-parallel 2 over two torchrun launchers (`--nnodes 2`, one process each, as two machines): each guidance
     pass runs whole on one process, so the file has the frames and the audio of the one-process run, bit for bit."""
     parallel, alone = tmp_path / "parallel.mp4", tmp_path / "alone.mp4"
-    args = ["--checkpoint-path", str(tiny / "dev.safetensors"), "--distilled-lora",
-            str(tiny / "distilled_lora.safetensors"), "--num-inference-steps", "3", "--quiet"]  # fmt: skip
+    args = [
+        "--checkpoint-path",
+        str(tiny / "dev.safetensors"),
+        "--distilled-lora",
+        str(tiny / "distilled_lora.safetensors"),
+        "--num-inference-steps",
+        "3",
+        "--quiet",
+    ]
     port = free_port()
-    rendezvous = ["--nnodes", "2", "--nproc-per-node", "1", "--rdzv-backend", "c10d",
-                  "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-id", "ltx-test"]  # fmt: skip
+    rendezvous = [
+        "--nnodes",
+        "2",
+        "--nproc-per-node",
+        "1",
+        "--rdzv-backend",
+        "c10d",
+        "--rdzv-endpoint",
+        f"127.0.0.1:{port}",
+        "--rdzv-id",
+        "ltx-test",
+    ]
     command = ["-m", "ltx_pipelines.ti2vid_two_stages", *args, *_common(tiny, parallel), "--cfg-parallel", "2"]
     launchers = [subprocess.Popen([*TORCHRUN, *rendezvous, "--node-rank", str(n), *command], **PIPED) for n in (0, 1)]
     for launcher in launchers:
@@ -110,8 +138,19 @@ def test_ic_lora_with_a_mask_under_sequence_parallel(tiny: Path, tmp_path: Path)
 
     reference = write_mp4(tmp_path / "control.mp4", torch.rand(9, 48, 80, 3), 24.0, None)
     parallel, alone = tmp_path / "parallel.mp4", tmp_path / "alone.mp4"
-    args = ["--lora", str(tiny / "ic_lora.safetensors"), "--video-conditioning", str(reference), "1.0",
-            "--conditioning-attention-mask", str(reference), "0.5", "--height", "128", "--quiet"]  # fmt: skip
+    args = [
+        "--lora",
+        str(tiny / "ic_lora.safetensors"),
+        "--video-conditioning",
+        str(reference),
+        "1.0",
+        "--conditioning-attention-mask",
+        str(reference),
+        "0.5",
+        "--height",
+        "128",
+        "--quiet",
+    ]
     proc = _launch(["-m", "ltx_pipelines.ic_lora"], [*_distilled(tiny, parallel), *args])
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert _frames(parallel).shape == (FRAMES, 128, WIDTH, 3) and _audio(parallel).shape[0] == 2
@@ -121,10 +160,19 @@ def test_ic_lora_with_a_mask_under_sequence_parallel(tiny: Path, tmp_path: Path)
 
 def test_bad_flags_and_mismatched_ranks_are_refused_in_one_line(tiny: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.mp4"
-    proc = _launch(["-m", "ltx_pipelines.ti2vid_two_stages"],
-                   ["--checkpoint-path", str(tiny / "dev.safetensors"), *_common(tiny, out), "--cfg-parallel", "3",
-                    "--distilled-lora", str(tiny / "distilled_lora.safetensors")],
-                   timeout=120)  # fmt: skip
+    proc = _launch(
+        ["-m", "ltx_pipelines.ti2vid_two_stages"],
+        [
+            "--checkpoint-path",
+            str(tiny / "dev.safetensors"),
+            *_common(tiny, out),
+            "--cfg-parallel",
+            "3",
+            "--distilled-lora",
+            str(tiny / "distilled_lora.safetensors"),
+        ],
+        timeout=120,
+    )
     assert proc.returncode != 0
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert errors == ["error: --cfg-parallel 3 does not divide the 2 processes; use one of 1, 2"], proc.stderr[-2000:]
@@ -140,8 +188,9 @@ def test_bad_flags_and_mismatched_ranks_are_refused_in_one_line(tiny: Path, tmp_
 def test_a_rank_that_fails_mid_stage_stops_every_rank(tiny: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.mp4"
     began = time.monotonic()
-    proc = _launch([str(FAULT_SCRIPT), "raise", "distilled"], [*_distilled(tiny, out), "--dist-timeout", "60"],
-                   timeout=180)  # fmt: skip
+    proc = _launch(
+        [str(FAULT_SCRIPT), "raise", "distilled"], [*_distilled(tiny, out), "--dist-timeout", "60"], timeout=180
+    )
     assert proc.returncode != 0
     assert time.monotonic() - began < 150
     assert "error: rank 1: injected fault" in proc.stderr, proc.stderr[-3000:]
@@ -155,8 +204,18 @@ def test_a_stopped_rank_is_named_within_the_timeout(tiny: Path, tmp_path: Path) 
     watching the heartbeats (about 1 s); no file. The report torchrun prints then names that line as the root
     cause."""
     out, timeout = tmp_path / "out.mp4", 5
-    command = [*TORCHRUN, "--standalone", "--nproc-per-node", "2", str(FAULT_SCRIPT), "stop", "distilled",
-               *_distilled(tiny, out), "--dist-timeout", str(timeout)]  # fmt: skip
+    command = [
+        *TORCHRUN,
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        str(FAULT_SCRIPT),
+        "stop",
+        "distilled",
+        *_distilled(tiny, out),
+        "--dist-timeout",
+        str(timeout),
+    ]
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=ENV)
     assert proc.stderr is not None
     seen, stopped, named = [], None, None
@@ -181,10 +240,18 @@ def test_ctrl_c_stops_every_rank(tiny: Path, tmp_path: Path) -> None:
     import signal
 
     out = tmp_path / "out.mp4"
-    command = [*TORCHRUN, "--standalone", "--nproc-per-node", "2", "-m", "ltx_pipelines.distilled",
-               *_distilled(tiny, out)]  # fmt: skip
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV,
-                            start_new_session=True)  # fmt: skip
+    command = [
+        *TORCHRUN,
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        "-m",
+        "ltx_pipelines.distilled",
+        *_distilled(tiny, out),
+    ]
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV, start_new_session=True
+    )
     assert proc.stdout is not None
     seen = []
     for line in proc.stdout:  # rank 0's progress: the generation has begun (the prompt is being encoded)

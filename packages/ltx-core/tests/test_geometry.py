@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from ltx_core.errors import InputError
 from ltx_core.geometry import (
     SPATIAL_SCALE,
     TIME_SCALE,
+    check_frame_count,
+    check_multiple,
     frame_count_bounds,
     is_frame_count,
     is_multiple,
@@ -17,7 +20,6 @@ from ltx_core.geometry import (
     nearest,
     nearest_frame_counts,
     nearest_multiples,
-    neighbours,
     pixel_frames,
     pixel_size,
     video_latent_tokens,
@@ -54,17 +56,13 @@ def test_multiples(value: int, divisor: int, valid: bool) -> None:
     assert is_multiple(value, divisor) is valid
 
 
-def test_bounds_and_neighbours() -> None:
+def test_bounds() -> None:
     assert frame_count_bounds(120) == (113, 121)
     assert frame_count_bounds(5) == (1, 9)
     assert frame_count_bounds(0) == (1, 9)  # never below one frame
     assert frame_count_bounds(-20) == (1, 9)
     assert multiple_bounds(1000, 64) == (960, 1024)
     assert multiple_bounds(10, 32) == (32, 64)  # never 0
-    assert neighbours(120, (113, 121)) == (113, 121)
-    assert neighbours(0, frame_count_bounds(0)) == (1,)  # below the smallest valid value: only that one
-    assert neighbours(10, multiple_bounds(10, 32)) == (32,)
-    assert neighbours(40, multiple_bounds(40, 32)) == (32, 64)
     assert nearest(7, (1, 9)) == (9,)
     assert joined((448, 512)) == "448 or 512" and joined((32,)) == "32"
 
@@ -78,3 +76,19 @@ def test_nearest_values_by_hand() -> None:
     assert nearest_frame_counts(100) == (97,)
     assert nearest_frame_counts(5) == (1, 9)
     assert nearest_frame_counts(0) == (1,)
+
+
+def test_validators_raise_one_line_errors_naming_the_value_and_the_nearest_valid() -> None:
+    check_multiple("height", 512, 64)
+    check_frame_count("num_frames", 121)
+    with pytest.raises(InputError, match=r"^--width 1000 must be a positive multiple of 64; nearest valid: 1024$"):
+        check_multiple("--width", 1000, 64)
+    with pytest.raises(InputError, match=r"^height 80 must be a positive multiple of 64 for two-stage pipelines; "):
+        check_multiple("height", 80, 64, " for two-stage pipelines")
+    with pytest.raises(InputError, match=r"nearest valid: 64 or 96$"):  # exactly between
+        check_multiple("height", 80, 32)
+    with pytest.raises(InputError) as err:
+        check_frame_count("frame count", 20)
+    assert str(err.value) == "frame count 20 must be 8k+1 (1, 9, 17, ..., 121, ...); nearest valid: 17"
+    with pytest.raises(InputError, match=r"nearest valid: 1$"):
+        check_frame_count("num_frames", 0)

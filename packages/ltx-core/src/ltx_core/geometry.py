@@ -3,11 +3,14 @@
 The video VAE is causal in time: pixel frame 0 is encoded alone, then every group of `TIME_SCALE` frames becomes
 one latent frame, so a clip has 8k+1 frames. Space is compressed `SPATIAL_SCALE`-fold, so sides are multiples of 32;
 the two-stage pipelines run stage 1 at half size and upsample its latent x2, so their sides are multiples of 64.
-The CLI, the pipelines, the VAE and the media readers all ask these functions (each words its own error message);
-audio latent timing lives with the audio VAE (`ltx_core.model.audio_vae.timing`).
+The CLI, the pipelines, the VAE and the media readers all check sizes and frame counts through `check_multiple` and
+`check_frame_count`: one validator per rule, one message (naming the value and the nearest valid ones). Audio
+latent timing lives with the audio VAE (`ltx_core.model.audio_vae.timing`).
 """
 
 from __future__ import annotations
+
+from ltx_core.errors import InputError
 
 TIME_SCALE = 8  # pixel frames per latent frame, after the first frame
 SPATIAL_SCALE = 32  # pixels per latent cell along height and width
@@ -68,12 +71,6 @@ def multiple_bounds(value: int, divisor: int) -> tuple[int, int]:
     return low, low + divisor
 
 
-def neighbours(value: int, bounds: tuple[int, int]) -> tuple[int, ...]:
-    """Both `bounds` around `value`, or only the lower one when `value` lies below it (below the smallest valid)."""
-    low, high = bounds
-    return (low,) if value < low else (low, high)
-
-
 def nearest(value: int, bounds: tuple[int, int]) -> tuple[int, ...]:
     """The bound(s) closest to `value` (both when it lies exactly between them)."""
     best = min(abs(b - value) for b in bounds)
@@ -93,3 +90,26 @@ def nearest_multiples(value: int, divisor: int) -> tuple[int, ...]:
 def joined(values: tuple[int, ...]) -> str:
     """`(a, b)` → "a or b", as the one-line errors list valid values."""
     return " or ".join(str(v) for v in values)
+
+
+# --- the validators (one per rule, one message) -------------------------------------------------------------------
+
+
+def check_multiple(name: str, value: int, divisor: int, why: str = "") -> None:
+    """`InputError` naming `value` and the nearest valid values unless it is a positive multiple of `divisor`.
+
+    `name` is what the caller calls the value (`height`, `--height`, `source video height`); `why` follows the
+    divisor (" for two-stage pipelines").
+    """
+    if is_multiple(value, divisor):
+        return
+    near = joined(nearest_multiples(value, divisor))
+    raise InputError(f"{name} {value} must be a positive multiple of {divisor}{why}; nearest valid: {near}")
+
+
+def check_frame_count(name: str, frames: int) -> None:
+    """`InputError` naming `frames` and the nearest valid counts unless it is 8k+1 (the VAE's time compression)."""
+    if is_frame_count(frames):
+        return
+    near = joined(nearest_frame_counts(frames))
+    raise InputError(f"{name} {frames} must be 8k+1 (1, 9, 17, ..., 121, ...); nearest valid: {near}")

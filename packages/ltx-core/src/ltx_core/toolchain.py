@@ -60,7 +60,7 @@ def compile_toolchain_missing(device_type: str | None = None) -> str | None:
 
 
 def check_compile_toolchain(device: Any = None) -> None:
-    """Refuse `--compile` in one line when the kernels it generates cannot be built here (see `ltx_core.toolchain`);
+    """Refuse `compile=True` in one line when the kernels it generates cannot be built here (see `ltx_core.toolchain`);
     without a device, what every device needs."""
     import torch
 
@@ -69,4 +69,4 @@ def check_compile_toolchain(device: Any = None) -> None:
     device_type = torch.device(device).type if device is not None else None
     missing = compile_toolchain_missing(device_type)
     if missing is not None:
-        raise InputError(f"--compile needs {missing}, which this machine lacks; install it or run without --compile")
+        raise InputError(f"compile=True needs {missing}, which this machine lacks; install it or pass compile=False")

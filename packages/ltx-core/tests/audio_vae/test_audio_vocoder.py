@@ -182,9 +182,11 @@ FLOORED_VOCODERS = {  # the tiny vocoders with other channel counts
     # LTX-2 layout: 48 over 5 stages → 24, 12, 6, 3, 1 (48 / 2^5 = 1.5 floors to 1)
     "ltx2": {**_TINY2, "upsample_initial_channel": 48},
     # LTX-2.3 layout: main 40 over 4 stages → 20, 10, 5, 2; BWE 48 over 5 stages → 24, 12, 6, 3, 1
-    "ltx23": {"vocoder": {**_TINY23["vocoder"], "upsample_initial_channel": 40},
-              "bwe": {**_TINY23["bwe"], "upsample_initial_channel": 48}},
-}  # fmt: skip
+    "ltx23": {
+        "vocoder": {**_TINY23["vocoder"], "upsample_initial_channel": 40},
+        "bwe": {**_TINY23["bwe"], "upsample_initial_channel": 48},
+    },
+}
 # Hand-computed: (conv_pre out, [(ups in, ups out)], final channels) per generator.
 FLOORED_CHANNELS = {
     48: (48, [(48, 24), (24, 12), (12, 6), (6, 3), (3, 1)], 1),

@@ -255,8 +255,13 @@ def test_lora_pair_of_the_wrong_shape_is_an_error_naming_it(tmp_path, rank_a, in
     any tensor is fused, with the shapes, rather than failing inside the matmul."""
     ckpt = _full(tmp_path / "c.safetensors")
     path = tmp_path / "l.safetensors"
-    save_file({"diffusion_model.lin.lora_A.weight": torch.zeros(rank_a, in_f),
-               "diffusion_model.lin.lora_B.weight": torch.zeros(out_f, 2)}, str(path))  # fmt: skip
+    save_file(
+        {
+            "diffusion_model.lin.lora_A.weight": torch.zeros(rank_a, in_f),
+            "diffusion_model.lin.lora_B.weight": torch.zeros(out_f, 2),
+        },
+        str(path),
+    )
     expected = rf"LoRA pair 'lin' \(A \[{rank_a}, {in_f}\], B \[{out_f}, 2\]\) does not fit the model's weight \[3, 4\]"
     with pytest.raises(LoraError, match=expected):
         load_model(Tiny, ckpt, MAP, component="tiny", loras=[LoraSpec(path, 1.0)])

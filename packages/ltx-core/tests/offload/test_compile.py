@@ -49,7 +49,7 @@ def test_compile_refuses_streaming(golden: Path) -> None:
     ckpt, _, _ = _inputs(golden)
     with (
         build_streaming_transformer(ckpt, "disk", "cpu") as model,
-        pytest.raises(InputError, match="--offload disk; drop one of them"),
+        pytest.raises(InputError, match="compile=True cannot be combined with offload='disk'; drop one of them"),
     ):
         compile_transformer(model, backend="eager")
 
@@ -69,10 +69,10 @@ def no_compilers(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_compile_without_a_compiler_is_refused_in_one_line(no_compilers: None, golden: Path) -> None:
     for device in (None, "cpu", "cuda"):
-        with pytest.raises(InputError, match=r"^--compile needs .*compiler.*; install it or run without --compile$"):
+        with pytest.raises(InputError, match=r"^compile=True needs .*compiler.*; install it or pass compile=False$"):
             check_offload_options(OffloadMode.NONE, compile=True, device=device)
     check_offload_options(OffloadMode.NONE)  # nothing asked of the toolchain without --compile
-    with pytest.raises(InputError, match="--offload cpu; drop"):  # the streaming rule still comes first
+    with pytest.raises(InputError, match="offload='cpu'; drop"):  # the streaming rule still comes first
         check_offload_options(OffloadMode.CPU, compile=True)
     ckpt, _, _ = _inputs(golden)
     with pytest.raises(InputError, match="C\\+\\+ compiler"):

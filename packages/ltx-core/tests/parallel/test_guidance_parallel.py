@@ -54,8 +54,10 @@ def test_layout_arithmetic() -> None:
 
 def test_guidance_degree_must_divide_the_world() -> None:
     check_degrees(6, 3)
-    with pytest.raises(InputError, match=r"--cfg-parallel 4 does not divide the 6 processes; use one of 1, 2, 3, 6"):
+    with pytest.raises(InputError, match=r"^guidance_degree 4 does not divide the 6 processes; use one of 1, 2, 3, 6$"):
         check_degrees(6, 4)
     check_job_size(8, 2)
-    with pytest.raises(InputError, match=r"--processes-per-job 3 does not divide the 8 processes; use one of 1, 2, 4"):
+    with pytest.raises(InputError, match=r"^processes_per_job 3 does not divide the 8 processes; .* 1, 2, 4, 8$"):
         check_job_size(8, 3)
+    with pytest.raises(InputError, match=r"^--cfg-parallel 4 does not divide"):  # the CLI names its flag
+        check_degrees(6, 4, name="--cfg-parallel")

@@ -52,8 +52,12 @@ def test_uneven_token_counts_are_padded_and_masked(world: int, golden: Path) -> 
         case = load_case(path)
         expected = run_case(case_model(case, path.parents[2]), case, tokens)
         for name, value in expected.items():
-            report(f"{path.parent.name}/{path.stem}.{name} [{tokens} tokens, degree {world}]",
-                   results[0][f"{path.parent.name}/{path.stem}.{name}"], value, TOL)  # fmt: skip
+            report(
+                f"{path.parent.name}/{path.stem}.{name} [{tokens} tokens, degree {world}]",
+                results[0][f"{path.parent.name}/{path.stem}.{name}"],
+                value,
+                TOL,
+            )
 
 
 def test_shard_arithmetic_by_hand() -> None:

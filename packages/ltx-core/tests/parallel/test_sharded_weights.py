@@ -20,7 +20,7 @@ CASES = [p for p in component_cases("transformer_*") if p.stem in NAMES]
 
 @pytest.mark.parametrize(
     ("world", "sequence_parallel", "quantization"), [(3, False, None), (2, True, None), (2, False, "fp8-cast")]
-)  # fmt: skip
+)
 def test_sharded_blocks_match_one_process(
     world: int, sequence_parallel: bool, quantization: str | None, golden: Path
 ) -> None:
@@ -53,8 +53,9 @@ def _one_process_model(case: object, path: Path, quantization: str | None) -> to
     from ltx_core.offload.streaming.build import load_resident_transformer
 
     golden = path.parents[2]
-    return load_resident_transformer(golden / case.params["checkpoint"], loras=case_model_loras(case, golden),
-                                     quantization=quantization)  # type: ignore[attr-defined]  # fmt: skip
+    return load_resident_transformer(
+        golden / case.params["checkpoint"], loras=case_model_loras(case, golden), quantization=quantization
+    )  # type: ignore[attr-defined]
 
 
 def test_sharded_fp8_cast_is_refused_on_torch_older_than_2_13(golden: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -152,8 +152,12 @@ def test_loads_the_quantized_linears_as_stored(quantized: tuple[GoldenCase, Path
     # a bf16 build dtype casts everything else but never the fp8 weights or their scales
     bf16 = load_resident_transformer(path, dtype=torch.bfloat16, quantization="fp8-scaled-mm")
     kinds = {(n.rsplit(".", 1)[-1], p.dtype) for n, p in bf16.named_parameters() if "to_q" in n}
-    assert kinds == {("weight", FP8_DTYPE), ("weight_scale", torch.float32), ("input_scale", torch.float32),
-                     ("bias", torch.bfloat16)}  # fmt: skip
+    assert kinds == {
+        ("weight", FP8_DTYPE),
+        ("weight_scale", torch.float32),
+        ("input_scale", torch.float32),
+        ("bias", torch.bfloat16),
+    }
     footprint = transformer_footprint(path, dtype=torch.bfloat16, quantization="fp8-scaled-mm")
     assert footprint.total == sum(p.numel() * p.element_size() for p in bf16.parameters()) + sum(
         b.numel() * b.element_size() for b in bf16.buffers()

@@ -63,8 +63,9 @@ def test_streamed_layers_equal_resident(
     _, root = tiny_roots[variant]
     resident = load_gemma(root, dtype=torch.float32, max_length=S)
     with caplog.at_level(logging.INFO):
-        streamed = load_gemma(root, dtype=torch.float32, max_length=S, offload="auto",
-                              memory=MemoryInfo("cuda", 0, ram))  # fmt: skip
+        streamed = load_gemma(
+            root, dtype=torch.float32, max_length=S, offload="auto", memory=MemoryInfo("cuda", 0, ram)
+        )
     assert placement in caplog.text
     layers = streamed.model.model.language_model.layers
     host = [[p for p in layer.parameters()] for layer in layers]
@@ -93,8 +94,9 @@ def test_encode_prompts_passes_the_offload(
         ltx_core.offload.policy, "probe_memory", lambda device: MemoryInfo("cuda", GIB // 1024, 64 * GIB)
     )
     with caplog.at_level(logging.INFO):
-        streamed = encode_prompts(["a dog"], root, ckpt, device="cpu", dtype=torch.float32, max_length=S,
-                                  offload="auto")  # fmt: skip
+        streamed = encode_prompts(
+            ["a dog"], root, ckpt, device="cpu", dtype=torch.float32, max_length=S, offload="auto"
+        )
     assert "decoder layers kept in RAM" in caplog.text
     assert torch.equal(plain[0].video_context, streamed[0].video_context)
 
@@ -118,7 +120,8 @@ def test_enhancement_works_with_streamed_layers(tiny_roots: dict) -> None:
 
     _, root = tiny_roots["ltx23_tiny"]
     resident = load_gemma(root, dtype=torch.float32, max_length=S)
-    streamed = load_gemma(root, dtype=torch.float32, max_length=S, offload="disk",
-                          memory=MemoryInfo("cuda", 0, 64 * GIB))  # fmt: skip
+    streamed = load_gemma(
+        root, dtype=torch.float32, max_length=S, offload="disk", memory=MemoryInfo("cuda", 0, 64 * GIB)
+    )
     want = enhance_prompt(resident, "a cat", seed=3, max_new_tokens=6)
     assert enhance_prompt(streamed, "a cat", seed=3, max_new_tokens=6) == want

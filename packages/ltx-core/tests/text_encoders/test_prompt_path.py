@@ -143,8 +143,9 @@ def test_resident_encoder_equals_one_shot_and_keeps_its_models(tiny_roots):
     assert not resident.is_built
     enhancement = Enhancement(enabled=True, seed=3, max_new_tokens=8)
     for prompts, enhance in ((["a cat", "low quality"], enhancement), (["a dog"], Enhancement())):
-        want = encode_prompts(prompts, root, ckpt_path, **kw, enhance_prompt=enhance.enabled, enhance_seed=3,
-                              enhance_max_new_tokens=8)  # fmt: skip
+        want = encode_prompts(
+            prompts, root, ckpt_path, **kw, enhance_prompt=enhance.enabled, enhance_seed=3, enhance_max_new_tokens=8
+        )
         encoder = resident._encoder
         got = resident.encode(prompts, enhance)
         assert encoder is None or resident._encoder is encoder  # built once, then reused

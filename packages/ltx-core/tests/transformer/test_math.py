@@ -75,8 +75,17 @@ def test_split_rope_one_axis_by_hand() -> None:
     # width 8, 2 heads, one axis, theta 10000: n = 4 frequencies π/2·10000^(j/3), no padding, 2 per head.
     theta, start, end, max_pos = 10000.0, 3.0, 5.0, 20.0
     positions = torch.tensor([start, end]).view(1, 1, 1, 2)
-    table = rope_table(positions, width=8, heads=2, max_pos=[max_pos], theta=theta, float64=True,
-                       rope_type=RopeType.SPLIT, use_middle=True, dtype=torch.float32)  # fmt: skip
+    table = rope_table(
+        positions,
+        width=8,
+        heads=2,
+        max_pos=[max_pos],
+        theta=theta,
+        float64=True,
+        rope_type=RopeType.SPLIT,
+        use_middle=True,
+        dtype=torch.float32,
+    )
     assert table.cos.shape == (1, 2, 1, 2)
     frac = ((start + end) / 2) / max_pos
     angles = torch.tensor([math.pi / 2 * theta ** (j / 3) * (2 * frac - 1) for j in range(4)])
@@ -93,8 +102,17 @@ def test_split_rope_one_axis_by_hand() -> None:
 def test_split_rope_padding_is_identity() -> None:
     # width 8 with 3 axes: n = 1 frequency per axis, 3 rotations + 1 identity slot prepended (head 0, slot 0).
     positions = torch.rand(1, 3, 5, 2)
-    table = rope_table(positions, width=8, heads=1, max_pos=[20, 2048, 2048], theta=10000.0, float64=True,
-                       rope_type=RopeType.SPLIT, use_middle=True, dtype=torch.float32)  # fmt: skip
+    table = rope_table(
+        positions,
+        width=8,
+        heads=1,
+        max_pos=[20, 2048, 2048],
+        theta=10000.0,
+        float64=True,
+        rope_type=RopeType.SPLIT,
+        use_middle=True,
+        dtype=torch.float32,
+    )
     assert torch.equal(table.cos[..., 0], torch.ones(1, 1, 5)) and torch.equal(table.sin[..., 0], torch.zeros(1, 1, 5))
     x = torch.randn(1, 5, 8)
     y = apply_rope(x, table)
@@ -104,8 +122,17 @@ def test_split_rope_padding_is_identity() -> None:
 def test_interleaved_rope_by_hand() -> None:
     theta, max_pos = 100.0, 20.0  # small angles: a float32 angle near 1e4 rad is only good to ~1e-3
     positions = torch.tensor([[2.0, 4.0], [6.0, 7.0]]).view(1, 1, 2, 2)
-    table = rope_table(positions, width=6, heads=1, max_pos=[max_pos], theta=theta, float64=False,
-                       rope_type=RopeType.INTERLEAVED, use_middle=True, dtype=torch.float32)  # fmt: skip
+    table = rope_table(
+        positions,
+        width=6,
+        heads=1,
+        max_pos=[max_pos],
+        theta=theta,
+        float64=False,
+        rope_type=RopeType.INTERLEAVED,
+        use_middle=True,
+        dtype=torch.float32,
+    )
     assert table.cos.shape == (1, 2, 6)
     x = torch.randn(1, 2, 6)
     got = apply_rope(x, table)

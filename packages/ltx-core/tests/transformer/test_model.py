@@ -29,8 +29,12 @@ VARIANTS = ["ltx2", "ltx23"]
 
 # The official published configs (spec §1.5) and the official tensor / parameter counts (spec §2.2).
 _OFFICIAL_19B = {"caption_channels": 3840, "av_ca_timestep_scale_multiplier": 1000.0}
-_OFFICIAL_22B = {**_OFFICIAL_19B, "apply_gated_attention": True, "cross_attention_adaln": True,
-                 "caption_proj_before_connector": True}  # fmt: skip
+_OFFICIAL_22B = {
+    **_OFFICIAL_19B,
+    "apply_gated_attention": True,
+    "cross_attention_adaln": True,
+    "caption_proj_before_connector": True,
+}
 
 
 @pytest.mark.parametrize(
@@ -173,10 +177,20 @@ def test_official_widths_forward_on_meta(flags: dict) -> None:
         ctx_v = cfg.caption_channels if cfg.has_caption_projection else cfg.video_dim
         ctx_a = cfg.caption_channels if cfg.has_caption_projection else cfg.audio_dim
         b, tv, ta, s = 2, 6, 4, 8
-        video = Modality(torch.empty(b, tv, cfg.in_channels), torch.empty(b), torch.empty(b, tv, 1),
-                         torch.empty(b, 3, tv, 2), torch.empty(b, s, ctx_v))  # fmt: skip
-        audio = Modality(torch.empty(b, ta, cfg.audio_in_channels), torch.empty(b), torch.empty(b, ta, 1),
-                         torch.empty(b, 1, ta, 2), torch.empty(b, s, ctx_a))  # fmt: skip
+        video = Modality(
+            torch.empty(b, tv, cfg.in_channels),
+            torch.empty(b),
+            torch.empty(b, tv, 1),
+            torch.empty(b, 3, tv, 2),
+            torch.empty(b, s, ctx_v),
+        )
+        audio = Modality(
+            torch.empty(b, ta, cfg.audio_in_channels),
+            torch.empty(b),
+            torch.empty(b, ta, 1),
+            torch.empty(b, 1, ta, 2),
+            torch.empty(b, s, ctx_a),
+        )
         v, a = model(video, audio)
     assert v is not None and v.shape == (b, tv, cfg.out_channels)
     assert a is not None and a.shape == (b, ta, cfg.audio_out_channels)

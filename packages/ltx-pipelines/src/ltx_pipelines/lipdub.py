@@ -18,7 +18,7 @@ from typing import Any, Unpack
 import torch
 
 from ltx_core.errors import InputError
-from ltx_core.loader import LoraSpec
+from ltx_core.loader import LoraSpec, open_checkpoint
 from ltx_core.types import Audio
 from ltx_pipelines.utils.blocks import (
     AudioConditioner,
@@ -61,7 +61,6 @@ class LipDubPipeline(PipelineBase):
     ) -> None:
         """`distilled_checkpoint_path` is a file, a list of shards or an open `Checkpoint`; it must include the audio
         VAE encoder (the reference audio is encoded)."""
-        from ltx_core.loader import open_checkpoint
 
         check_distilled_checkpoint(distilled_checkpoint_path, "lip-dub")
         if isinstance(distilled_checkpoint_path, (list, tuple)):

@@ -53,8 +53,9 @@ class TI2VidTwoStagesPipeline(TwoStageGuidedBase):
     ) -> None:
         distilled = require_distilled_lora(distilled_lora)
         warn_if_distilled(checkpoint_path, self.name)
-        super().__init__(checkpoint_path, spatial_upsampler_path, gemma_root, tuple(loras), (*loras, *distilled),
-                         device, **options)  # fmt: skip
+        super().__init__(
+            checkpoint_path, spatial_upsampler_path, gemma_root, tuple(loras), (*loras, *distilled), device, **options
+        )
 
     @pipeline_call
     def __call__(

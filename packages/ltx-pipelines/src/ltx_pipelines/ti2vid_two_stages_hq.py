@@ -58,13 +58,17 @@ class TI2VidTwoStagesHQPipeline(TI2VidTwoStagesPipeline):
         given = require_distilled_lora(distilled_lora)
         distilled = given[0]
         if len(given) > 1:
-            logger.warning("the HQ pipeline uses only the first distilled LoRA (%s); ignoring %d more",
-                           distilled.path.name, len(given) - 1)  # fmt: skip
+            logger.warning(
+                "the HQ pipeline uses only the first distilled LoRA (%s); ignoring %d more",
+                distilled.path.name,
+                len(given) - 1,
+            )
         warn_if_distilled(checkpoint_path, self.name)
         stage_1_loras = (*loras, replace(distilled, strength=distilled_lora_strength_stage_1))
         stage_2_loras = (*loras, replace(distilled, strength=distilled_lora_strength_stage_2))
-        TwoStageGuidedBase.__init__(self, checkpoint_path, spatial_upsampler_path, gemma_root, stage_1_loras,
-                                    stage_2_loras, device, **options)  # fmt: skip
+        TwoStageGuidedBase.__init__(
+            self, checkpoint_path, spatial_upsampler_path, gemma_root, stage_1_loras, stage_2_loras, device, **options
+        )
 
     def _stage_1_schedule(self, steps: int, height: int, width: int, num_frames: int, frame_rate: float) -> Any:
         """The LTX-2 schedule shifted by the stage-1 latent's token count (F·H·W; the channel count plays no part)."""

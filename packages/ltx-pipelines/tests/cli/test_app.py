@@ -69,10 +69,20 @@ def _two_stage_app(seen: list[dict[str, Any]], error: BaseException | None = Non
 
 def _base(files: dict[str, Path], checkpoint: str = "ltx23") -> list[str]:
     return [
-        "--checkpoint-path", str(files[checkpoint]), "--gemma-root", str(files["gemma"]), "--prompt", "a fox",
-        "--output-path", str(files["out"]), "--distilled-lora", str(files["lora"]), "0.6",
-        "--spatial-upsampler-path", str(files[checkpoint]),
-    ]  # fmt: skip
+        "--checkpoint-path",
+        str(files[checkpoint]),
+        "--gemma-root",
+        str(files["gemma"]),
+        "--prompt",
+        "a fox",
+        "--output-path",
+        str(files["out"]),
+        "--distilled-lora",
+        str(files["lora"]),
+        "0.6",
+        "--spatial-upsampler-path",
+        str(files[checkpoint]),
+    ]
 
 
 def _invoke(app: typer.Typer, argv: list[str]) -> Any:
@@ -101,11 +111,42 @@ def test_multi_value_options_in_every_form(files: dict[str, Path]) -> None:
     seen: list[dict[str, Any]] = []
     img, lora = str(files["image"]), str(files["lora"])
     argv = [
-        *_base(files), "--image", img, "0", "1.0", "--lora", lora, "--image", img, "120", "0.5", "20",
-        "--lora", lora, "0.25", "--video-stg-blocks", "--audio-stg-blocks", "3", "4",
-        "--video-conditioning", img, "0.8", "--skip-stage-2", "--num-frames", "121", "--mask", img, "0.5",
-        "--enhance-prompt", "--quiet", "--compile", "--device", "cuda:1", "--offload", "auto",
-    ]  # fmt: skip
+        *_base(files),
+        "--image",
+        img,
+        "0",
+        "1.0",
+        "--lora",
+        lora,
+        "--image",
+        img,
+        "120",
+        "0.5",
+        "20",
+        "--lora",
+        lora,
+        "0.25",
+        "--video-stg-blocks",
+        "--audio-stg-blocks",
+        "3",
+        "4",
+        "--video-conditioning",
+        img,
+        "0.8",
+        "--skip-stage-2",
+        "--num-frames",
+        "121",
+        "--mask",
+        img,
+        "0.5",
+        "--enhance-prompt",
+        "--quiet",
+        "--compile",
+        "--device",
+        "cuda:1",
+        "--offload",
+        "auto",
+    ]
     result = _invoke(_two_stage_app(seen), argv)
     assert result.exit_code == 0, result.output
     args: CommonArgs = seen[-1]["args"]
@@ -202,11 +243,34 @@ def test_help_lists_flags_and_defaults(files: dict[str, Path]) -> None:
     result = _invoke(_two_stage_app([]), ["--help"])
     assert result.exit_code == 0
     text = result.output
-    for flag in ("--checkpoint-path", "--gemma-root", "--distilled-lora", "--spatial-upsampler-path", "--lora",
-                 "--image", "--prompt", "--negative-prompt", "--seed", "--height", "--width", "--num-frames",
-                 "--frame-rate", "--num-inference-steps", "--video-cfg-guidance-scale", "--a2v-guidance-scale",
-                 "--v2a-guidance-scale", "--audio-stg-blocks", "--quantization", "--offload", "--max-batch-size",
-                 "--enhance-prompt", "--output-path", "--device", "--quiet", "--video-conditioning"):  # fmt: skip
+    for flag in (
+        "--checkpoint-path",
+        "--gemma-root",
+        "--distilled-lora",
+        "--spatial-upsampler-path",
+        "--lora",
+        "--image",
+        "--prompt",
+        "--negative-prompt",
+        "--seed",
+        "--height",
+        "--width",
+        "--num-frames",
+        "--frame-rate",
+        "--num-inference-steps",
+        "--video-cfg-guidance-scale",
+        "--a2v-guidance-scale",
+        "--v2a-guidance-scale",
+        "--audio-stg-blocks",
+        "--quantization",
+        "--offload",
+        "--max-batch-size",
+        "--enhance-prompt",
+        "--output-path",
+        "--device",
+        "--quiet",
+        "--video-conditioning",
+    ):
         assert flag in text
     assert "PATH FRAME_IDX STRENGTH [CRF]" in text and "PATH [STRENGTH]" in text
     assert "[default: 1024]" in text and "[default: 1536]" in text
@@ -275,8 +339,16 @@ def test_presets_switch_defaults_and_divisor(files: dict[str, Path]) -> None:
     def one_stage(args: CommonArgs) -> None:
         seen.append(args)
 
-    argv = ["--checkpoint-path", str(files["ltx23"]), "--gemma-root", str(files["gemma"]), "--prompt", "p",
-            "--output-path", str(files["out"])]  # fmt: skip
+    argv = [
+        "--checkpoint-path",
+        str(files["ltx23"]),
+        "--gemma-root",
+        str(files["gemma"]),
+        "--prompt",
+        "p",
+        "--output-path",
+        str(files["out"]),
+    ]
     assert _invoke(one, [*argv, "--height", "480"]).exit_code == 0  # 32 is enough for one stage
     assert (seen[-1].height, seen[-1].width) == (480, 768)
     assert "multiple of 32" in _invoke(one, [*argv, "--height", "500"]).output

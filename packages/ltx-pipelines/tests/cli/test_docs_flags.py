@@ -35,12 +35,34 @@ from ltx_pipelines.cli.commands import PIPELINES as COMMAND_LINES
 from ltx_pipelines.cli.commands import build_app
 
 ROOT = Path(__file__).resolve().parents[4]
-DOCS = ["README.md", "CLAUDE.md", "docs/architecture.md", "docs/checkpoints.md", "docs/pipelines.md",
-        "docs/performance.md", "docs/multi-gpu.md"]  # fmt: skip
-PIPELINES = ("distilled", "ti2vid_one_stage", "ti2vid_two_stages", "ti2vid_two_stages_hq", "keyframe_interpolation",
-             "a2vid_two_stage", "retake", "ic_lora", "lipdub")  # fmt: skip
-GUIDED = ("ti2vid_one_stage", "ti2vid_two_stages", "ti2vid_two_stages_hq", "keyframe_interpolation", "a2vid_two_stage",
-          "retake")  # fmt: skip
+DOCS = [
+    "README.md",
+    "CLAUDE.md",
+    "docs/architecture.md",
+    "docs/checkpoints.md",
+    "docs/pipelines.md",
+    "docs/performance.md",
+    "docs/multi-gpu.md",
+]
+PIPELINES = (
+    "distilled",
+    "ti2vid_one_stage",
+    "ti2vid_two_stages",
+    "ti2vid_two_stages_hq",
+    "keyframe_interpolation",
+    "a2vid_two_stage",
+    "retake",
+    "ic_lora",
+    "lipdub",
+)
+GUIDED = (
+    "ti2vid_one_stage",
+    "ti2vid_two_stages",
+    "ti2vid_two_stages_hq",
+    "keyframe_interpolation",
+    "a2vid_two_stage",
+    "retake",
+)
 # "Every command takes these" / "Text/image-to-video pipelines (all but retake and lipdub)" / "Guided stages (...)"
 SHARED_TABLE_SCOPES = (PIPELINES, tuple(p for p in PIPELINES if p not in ("retake", "lipdub")), GUIDED)
 
@@ -115,8 +137,9 @@ def _doc_flag_claims() -> tuple[tuple[str, str, str], ...]:
             tables = _table_first_cells(lines)
             assert len(tables) == len(SHARED_TABLE_SCOPES), "update SHARED_TABLE_SCOPES to the shared flag tables"
             for cells, scope in zip(tables, SHARED_TABLE_SCOPES, strict=True):
-                claims += [(f"shared table {cell.strip()}", p, f) for cell in cells for f in FLAG.findall(cell)
-                           for p in scope]  # fmt: skip
+                claims += [
+                    (f"shared table {cell.strip()}", p, f) for cell in cells for f in FLAG.findall(cell) for p in scope
+                ]
         elif match := SECTION.match(heading):
             assert match.group(1) == match.group(2), heading
             cells = [cell for table in _table_first_cells(lines) for cell in table]
@@ -138,8 +161,9 @@ def test_parsing_finds_what_the_docs_hold() -> None:
 @pytest.mark.parametrize("pipeline", PIPELINES)
 def test_documented_flags_exist(pipeline: str) -> None:
     accepted = _flags(pipeline)
-    unknown = sorted({f"{flag} ({where})" for where, p, flag in _doc_flag_claims() if p == pipeline
-                      and flag not in accepted})  # fmt: skip
+    unknown = sorted(
+        {f"{flag} ({where})" for where, p, flag in _doc_flag_claims() if p == pipeline and flag not in accepted}
+    )
     assert not unknown, f"flags the docs give {pipeline} but its CLI does not accept: {unknown}"
 
 

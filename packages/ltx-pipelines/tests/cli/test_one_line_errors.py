@@ -16,8 +16,17 @@ from ltx_pipelines.cli.commands import build_app
 def _argv(name: str, folder: Path, out: Path) -> list[str]:
     ckpt = "distilled.safetensors" if name == "distilled" else "dev.safetensors"
     flag = "--distilled-checkpoint-path" if name == "distilled" else "--checkpoint-path"
-    argv = [flag, str(folder / ckpt), "--gemma-root", str(folder / "gemma"), "--prompt", "a fox",
-            "--output-path", str(out), "--quiet"]  # fmt: skip
+    argv = [
+        flag,
+        str(folder / ckpt),
+        "--gemma-root",
+        str(folder / "gemma"),
+        "--prompt",
+        "a fox",
+        "--output-path",
+        str(out),
+        "--quiet",
+    ]
     if name != "ti2vid_one_stage":
         argv += ["--spatial-upsampler-path", str(folder / "spatial_upsampler_x2.safetensors")]
     if name == "ti2vid_two_stages":
@@ -52,8 +61,17 @@ def test_one_line_on_stderr_exit_2(
 
 # --- every pipeline CLI: bad files and values are refused in one line before any model is built -----------------
 
-CLIS = ("distilled", "ti2vid_one_stage", "ti2vid_two_stages", "ti2vid_two_stages_hq", "keyframe_interpolation",
-        "ic_lora", "a2vid_two_stage", "retake", "lipdub")  # fmt: skip
+CLIS = (
+    "distilled",
+    "ti2vid_one_stage",
+    "ti2vid_two_stages",
+    "ti2vid_two_stages_hq",
+    "keyframe_interpolation",
+    "ic_lora",
+    "a2vid_two_stage",
+    "retake",
+    "lipdub",
+)
 _DISTILLED = ("distilled", "ic_lora", "lipdub", "retake")
 _FLOAT_FLAG = {"retake": "--start-time", "lipdub": "--reference-strength"}  # the others: --frame-rate
 
@@ -62,8 +80,17 @@ def _cli_argv(name: str, folder: Path, media: Path, out: Path, lora: Path | None
     """A command line for pipeline `name` that passes parsing; `media` stands in for every video/audio input (the
     errors tested here come before any media file is read). `lora` replaces the IC-LoRA or is added with --lora."""
     flag, ckpt = ("--distilled-checkpoint-path", "distilled") if name in _DISTILLED else ("--checkpoint-path", "dev")
-    argv = [flag, str(folder / f"{ckpt}.safetensors"), "--gemma-root", str(folder / "gemma"), "--prompt", "a fox",
-            "--output-path", str(out), "--quiet"]  # fmt: skip
+    argv = [
+        flag,
+        str(folder / f"{ckpt}.safetensors"),
+        "--gemma-root",
+        str(folder / "gemma"),
+        "--prompt",
+        "a fox",
+        "--output-path",
+        str(out),
+        "--quiet",
+    ]
     if name not in ("ti2vid_one_stage", "retake"):
         argv += ["--spatial-upsampler-path", str(folder / "spatial_upsampler_x2.safetensors")]
     if name in ("ti2vid_two_stages", "ti2vid_two_stages_hq", "keyframe_interpolation", "a2vid_two_stage"):
@@ -94,12 +121,22 @@ def _bad_lora(folder: Path, path: Path) -> Path:
     from ltx_core.loader import open_checkpoint
 
     ckpt = open_checkpoint(folder / "distilled.safetensors")
-    key = next(k for k in ckpt.keys() if k.startswith("model.diffusion_model.transformer_blocks.") and
-               k.endswith(".weight") and len(ckpt.info(k).shape) == 2)  # fmt: skip
+    key = next(
+        k
+        for k in ckpt.keys()
+        if k.startswith("model.diffusion_model.transformer_blocks.")
+        and k.endswith(".weight")
+        and len(ckpt.info(k).shape) == 2
+    )
     out_features, in_features = ckpt.info(key).shape
     stem = "diffusion_model." + key[len("model.diffusion_model.") : -len(".weight")]
-    save_file({f"{stem}.lora_A.weight": torch.zeros(2, in_features + 1),
-               f"{stem}.lora_B.weight": torch.zeros(out_features, 2)}, str(path))  # fmt: skip
+    save_file(
+        {
+            f"{stem}.lora_A.weight": torch.zeros(2, in_features + 1),
+            f"{stem}.lora_B.weight": torch.zeros(out_features, 2),
+        },
+        str(path),
+    )
     return path
 
 
@@ -116,8 +153,15 @@ def bad_files(tiny_sets: dict[str, Path], tmp_path_factory: pytest.TempPathFacto
     missing.unlink()
     (d / "a_file").write_text("")
     lora = _bad_lora(folder, d / "bad_lora.safetensors")
-    return {"media": d / "media.mp4", "text": d / "text.safetensors", "pickle": d / "model.ckpt", "gemma": gemma,
-            "missing_shard": missing, "file": d / "a_file", "lora": lora}  # fmt: skip
+    return {
+        "media": d / "media.mp4",
+        "text": d / "text.safetensors",
+        "pickle": d / "model.ckpt",
+        "gemma": gemma,
+        "missing_shard": missing,
+        "file": d / "a_file",
+        "lora": lora,
+    }
 
 
 def _one_line(name: str, argv: list[str], out: Path, code: int = 2) -> str:
@@ -132,9 +176,18 @@ def _one_line(name: str, argv: list[str], out: Path, code: int = 2) -> str:
 
 @pytest.mark.parametrize("name", CLIS)
 @pytest.mark.parametrize(
-    "case", ["not_mp4", "parent_is_file", "nan", "lora_nan", "text_checkpoint", "pickle_checkpoint",
-             "gemma_missing_shard", "lora_wrong_shapes"],
-)  # fmt: skip
+    "case",
+    [
+        "not_mp4",
+        "parent_is_file",
+        "nan",
+        "lora_nan",
+        "text_checkpoint",
+        "pickle_checkpoint",
+        "gemma_missing_shard",
+        "lora_wrong_shapes",
+    ],
+)
 def test_bad_input_is_one_line_exit_2_in_every_cli(
     name: str, case: str, tiny_sets: dict[str, Path], bad_files: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -213,8 +266,9 @@ def test_several_process_flags_refused_where_they_cannot_work(
 ) -> None:
     """Outside torchrun, or with a flag they contradict: one line, exit 2, before anything is built."""
     out = tmp_path / "out.mp4"
-    line = _one_line("ti2vid_two_stages", [*_cli_argv("ti2vid_two_stages", tiny_sets["ltx23"], bad_files["media"], out),
-                                          *extra], out)  # fmt: skip
+    line = _one_line(
+        "ti2vid_two_stages", [*_cli_argv("ti2vid_two_stages", tiny_sets["ltx23"], bad_files["media"], out), *extra], out
+    )
     assert expected in line, line
 
 

@@ -61,8 +61,16 @@ def test_summary_table_content() -> None:
         pass
     progress.summary(SUMMARY)
     text = buffer.getvalue()
-    for expected in ("/tmp/out.mp4", "5.04 s (121 frames)", "768 x 512", "24 fps", "seed", "time: text encoding",
-                     "time: total", peak_memory().kind):  # fmt: skip
+    for expected in (
+        "/tmp/out.mp4",
+        "5.04 s (121 frames)",
+        "768 x 512",
+        "24 fps",
+        "seed",
+        "time: text encoding",
+        "time: total",
+        peak_memory().kind,
+    ):
         assert expected in text
 
 

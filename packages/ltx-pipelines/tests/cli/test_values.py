@@ -17,8 +17,6 @@ from ltx_pipelines.cli.values import (
     SEPARATOR,
     ImageConditioningArg,
     check_images,
-    check_multiple,
-    check_num_frames,
     output_file,
 )
 
@@ -29,14 +27,22 @@ COUNTS = {"--image": 1, "--lora": 1, "--blocks": 1, "--prompt": 1, "--seed": 1, 
 def test_regroup_joins_values_up_to_the_maximum() -> None:
     args = ["--image", "a.png", "0", "1.0", "--lora", "l.safetensors", "--seed", "3"]
     assert regroup(args, ARITY, COUNTS) == [
-        "--image", SEPARATOR.join(["a.png", "0", "1.0"]), "--lora", "l.safetensors", "--seed", "3",
-    ]  # fmt: skip
+        "--image",
+        SEPARATOR.join(["a.png", "0", "1.0"]),
+        "--lora",
+        "l.safetensors",
+        "--seed",
+        "3",
+    ]
     four = regroup(["--image", "a.png", "8", "0.5", "20", "--quiet"], ARITY, COUNTS)
     assert four == ["--image", SEPARATOR.join(["a.png", "8", "0.5", "20"]), "--quiet"]
     # At the maximum the list ends even without a following flag.
     assert regroup(["--lora", "x", "0.5", "--lora", "y"], ARITY, COUNTS) == [
-        "--lora", f"x{SEPARATOR}0.5", "--lora", "y",
-    ]  # fmt: skip
+        "--lora",
+        f"x{SEPARATOR}0.5",
+        "--lora",
+        "y",
+    ]
 
 
 def test_regroup_keeps_other_option_values_verbatim() -> None:
@@ -80,12 +86,6 @@ def test_image_and_lora_parsers(tmp_path: Path) -> None:
 
 
 def test_checks_raise_one_line_input_errors(tmp_path: Path) -> None:
-    check_multiple("--height", 512, 64)
-    with pytest.raises(InputError, match="--width 1000 must be a positive multiple of 64; nearest valid: 1024"):
-        check_multiple("--width", 1000, 64)
-    check_num_frames("--num-frames", 121)
-    with pytest.raises(InputError, match="nearest valid: 1 or 9"):
-        check_num_frames("--num-frames", 5)
     image = ImageConditioningArg(tmp_path / "a.png", 121, 1.0)
     with pytest.raises(InputError, match="FRAME_IDX 121 is outside the clip; valid: 0 to 120"):
         check_images([image], 121)

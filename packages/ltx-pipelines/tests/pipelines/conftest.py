@@ -176,8 +176,12 @@ def _a2vid(c: Components) -> Any:
 
 
 def _geometry(kw: dict[str, Any]) -> dict[str, Any]:
-    return {"height": kw.pop("height", HEIGHT), "width": kw.pop("width", WIDTH),
-            "num_frames": kw.pop("num_frames", FRAMES), "frame_rate": kw.pop("frame_rate", FPS)}  # fmt: skip
+    return {
+        "height": kw.pop("height", HEIGHT),
+        "width": kw.pop("width", WIDTH),
+        "num_frames": kw.pop("num_frames", FRAMES),
+        "frame_rate": kw.pop("frame_rate", FPS),
+    }
 
 
 def _call_distilled(p: Any, c: Components, seed: int, **kw: Any) -> Any:
@@ -185,8 +189,16 @@ def _call_distilled(p: Any, c: Components, seed: int, **kw: Any) -> Any:
 
 
 def _call_guided(p: Any, c: Components, seed: int, **kw: Any) -> Any:
-    return p(c.positive, c.negative, seed=seed, **_geometry(kw), num_inference_steps=2, video_guider_params=GUIDED,
-             audio_guider_params=GUIDED, **kw)  # fmt: skip
+    return p(
+        c.positive,
+        c.negative,
+        seed=seed,
+        **_geometry(kw),
+        num_inference_steps=2,
+        video_guider_params=GUIDED,
+        audio_guider_params=GUIDED,
+        **kw,
+    )
 
 
 def _call_ic_lora(p: Any, c: Components, seed: int, **kw: Any) -> Any:
@@ -202,8 +214,16 @@ def _call_lipdub(p: Any, c: Components, seed: int, **kw: Any) -> Any:
     from ltx_pipelines.media.video import VideoClip
 
     clip = VideoClip(source_frames(kw.pop("num_frames", FRAMES)), FPS)
-    return p(c.positive, seed, kw.pop("height", HEIGHT), kw.pop("width", WIDTH), [], clip,
-             reference_audio=tones(12 / FPS), **kw)  # fmt: skip
+    return p(
+        c.positive,
+        seed,
+        kw.pop("height", HEIGHT),
+        kw.pop("width", WIDTH),
+        [],
+        clip,
+        reference_audio=tones(12 / FPS),
+        **kw,
+    )
 
 
 def _call_retake(p: Any, c: Components, seed: int, **kw: Any) -> Any:
@@ -217,8 +237,16 @@ def _call_retake(p: Any, c: Components, seed: int, **kw: Any) -> Any:
 def _call_a2vid(p: Any, c: Components, seed: int, **kw: Any) -> Any:
     geometry = _geometry(kw)
     audio = tones(geometry["num_frames"] / FPS)
-    return p(c.positive, seed, **geometry, audio=audio, negative_prompt=c.negative,
-             num_inference_steps=2, video_guider_params=GUIDED, **kw)  # fmt: skip
+    return p(
+        c.positive,
+        seed,
+        **geometry,
+        audio=audio,
+        negative_prompt=c.negative,
+        num_inference_steps=2,
+        video_guider_params=GUIDED,
+        **kw,
+    )
 
 
 _TWO = {"stage_1_sigmas": STAGE_1, "stage_2_sigmas": STAGE_2}

@@ -36,13 +36,27 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _args(folder: Path, out: Path, *extra: str, ckpt: Path | None = None) -> list[str]:
     return [
-        "--distilled-checkpoint-path", str(ckpt or folder / "distilled.safetensors"),
-        "--spatial-upsampler-path", str(folder / "spatial_upsampler_x2.safetensors"),
-        "--gemma-root", str(folder / "gemma"),
-        "--prompt", "a red fox in the snow",
-        "--height", str(HEIGHT), "--width", str(WIDTH), "--num-frames", str(FRAMES), "--frame-rate", str(FPS),
-        "--output-path", str(out), "--quiet", *extra,
-    ]  # fmt: skip
+        "--distilled-checkpoint-path",
+        str(ckpt or folder / "distilled.safetensors"),
+        "--spatial-upsampler-path",
+        str(folder / "spatial_upsampler_x2.safetensors"),
+        "--gemma-root",
+        str(folder / "gemma"),
+        "--prompt",
+        "a red fox in the snow",
+        "--height",
+        str(HEIGHT),
+        "--width",
+        str(WIDTH),
+        "--num-frames",
+        str(FRAMES),
+        "--frame-rate",
+        str(FPS),
+        "--output-path",
+        str(out),
+        "--quiet",
+        *extra,
+    ]
 
 
 def _invoke(args: list[str]) -> tuple[int, str]:
@@ -226,8 +240,17 @@ def test_module_help_runs_clean() -> None:
         env={**os.environ, "COLUMNS": "250"},
     )
     assert proc.returncode == 0, proc.stderr
-    for flag in ("--distilled-checkpoint-path", "--spatial-upsampler-path", "--gemma-root", "--image", "--lora",
-                 "--num-frames", "--frame-rate", "--output-path", "--enhance-prompt"):  # fmt: skip
+    for flag in (
+        "--distilled-checkpoint-path",
+        "--spatial-upsampler-path",
+        "--gemma-root",
+        "--image",
+        "--lora",
+        "--num-frames",
+        "--frame-rate",
+        "--output-path",
+        "--enhance-prompt",
+    ):
         assert flag in proc.stdout
     assert "RuntimeWarning" not in proc.stderr
 
@@ -282,9 +305,22 @@ def test_audio_conditioner_encodes(tiny_sets: dict[str, Path]) -> None:
     assert torch.isfinite(latent.float()).all()
 
 
-_CUDA_ONLY = ("synchronize", "Stream", "Event", "current_stream", "stream", "empty_cache", "mem_get_info",
-              "max_memory_allocated", "memory_allocated", "reset_peak_memory_stats", "get_device_capability",
-              "get_device_name", "cudart", "set_device")  # fmt: skip
+_CUDA_ONLY = (
+    "synchronize",
+    "Stream",
+    "Event",
+    "current_stream",
+    "stream",
+    "empty_cache",
+    "mem_get_info",
+    "max_memory_allocated",
+    "memory_allocated",
+    "reset_peak_memory_stats",
+    "get_device_capability",
+    "get_device_name",
+    "cudart",
+    "set_device",
+)
 
 
 @pytest.mark.parametrize("offload", ["auto", "disk", "cpu"])

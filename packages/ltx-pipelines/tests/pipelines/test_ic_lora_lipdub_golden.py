@@ -27,8 +27,18 @@ from ltx_pipelines.testing.golden_replay import (
 )
 from ltx_pipelines.utils.ic_reference import VideoConditioningInput
 
-EXACT = ("noise", "positions", "denoise_mask", "attention_mask", "sigmas", "sigma", "step_index",
-         "reference_latent_mask", "reference_attention_weights", "reference_audio_tokens")  # fmt: skip
+EXACT = (
+    "noise",
+    "positions",
+    "denoise_mask",
+    "attention_mask",
+    "sigmas",
+    "sigma",
+    "step_index",
+    "reference_latent_mask",
+    "reference_attention_weights",
+    "reference_audio_tokens",
+)
 # README 7.13 (hidden variants, 2 vs 1 threads), absolute: lip-dub stage-2 reference pixels 0.002, reference latent
 # 0.016, tokens 0.031 (one bf16 step at |x| in [4, 8): 2^-5), frames 0.053, waveform 0.002.
 LIPDUB_SPREAD = {"reference_pixels": 0.002, "reference_latent": 0.016, "video_frames": 0.053, "audio_waveform": 0.002}

@@ -43,14 +43,30 @@ def _write_clip(path: Path, frames: int, with_audio: bool = True) -> Path:
 
 def _args(folder: Path, out: Path, reference: Path, *extra: str, ckpt: str = "distilled.safetensors") -> list[str]:
     return [
-        "--distilled-checkpoint-path", str(folder / ckpt),
-        "--spatial-upsampler-path", str(folder / "spatial_upsampler_x2.safetensors"),
-        "--gemma-root", str(folder / "gemma"),
-        "--prompt", "a red fox in the snow",
-        "--height", str(SIZE), "--width", str(SIZE), "--num-frames", str(FRAMES), "--frame-rate", str(FPS),
-        "--video-conditioning", str(reference), "1.0",
-        "--output-path", str(out), "--quiet", *extra,
-    ]  # fmt: skip
+        "--distilled-checkpoint-path",
+        str(folder / ckpt),
+        "--spatial-upsampler-path",
+        str(folder / "spatial_upsampler_x2.safetensors"),
+        "--gemma-root",
+        str(folder / "gemma"),
+        "--prompt",
+        "a red fox in the snow",
+        "--height",
+        str(SIZE),
+        "--width",
+        str(SIZE),
+        "--num-frames",
+        str(FRAMES),
+        "--frame-rate",
+        str(FPS),
+        "--video-conditioning",
+        str(reference),
+        "1.0",
+        "--output-path",
+        str(out),
+        "--quiet",
+        *extra,
+    ]
 
 
 def _invoke(args: list[str]) -> tuple[int, str]:

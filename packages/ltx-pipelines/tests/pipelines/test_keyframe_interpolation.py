@@ -39,17 +39,31 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 
 def _pipeline(cls: type, folder: Path) -> Any:
-    return cls(folder / "dev.safetensors", [LoraSpec(folder / "distilled_lora.safetensors", 0.8)],
-               folder / "spatial_upsampler_x2.safetensors", folder / "gemma", device="cpu")  # fmt: skip
+    return cls(
+        folder / "dev.safetensors",
+        [LoraSpec(folder / "distilled_lora.safetensors", 0.8)],
+        folder / "spatial_upsampler_x2.safetensors",
+        folder / "gemma",
+        device="cpu",
+    )
 
 
 def _run(pipeline: Any, contexts: tuple[Any, Any], images: list[ImageConditioningInput], seed: int = 4) -> dict:
     recorded: dict[str, torch.Tensor] = {}
     result = pipeline(
-        *contexts, seed=seed, height=HEIGHT, width=WIDTH, num_frames=FRAMES, frame_rate=FPS, num_inference_steps=2,
-        video_guider_params=GUIDED, audio_guider_params=GUIDED, images=images, stage_2_sigmas=(0.909375, 0.0),
+        *contexts,
+        seed=seed,
+        height=HEIGHT,
+        width=WIDTH,
+        num_frames=FRAMES,
+        frame_rate=FPS,
+        num_inference_steps=2,
+        video_guider_params=GUIDED,
+        audio_guider_params=GUIDED,
+        images=images,
+        stage_2_sigmas=(0.909375, 0.0),
         record=lambda name, t: recorded.__setitem__(name, t),
-    )  # fmt: skip
+    )
     result.video.close()
     return recorded
 
@@ -58,14 +72,40 @@ def test_cli_writes_mp4_with_audio(tiny_sets: dict[str, Path], images: list[Path
     folder = tiny_sets["ltx2"]
     out = tmp_path / "kf.mp4"
     args = [
-        "--checkpoint-path", str(folder / "dev.safetensors"), "--gemma-root", str(folder / "gemma"),
-        "--spatial-upsampler-path", str(folder / "spatial_upsampler_x2.safetensors"),
-        "--distilled-lora", str(folder / "distilled_lora.safetensors"),
-        "--prompt", "a fox walks", "--negative-prompt", "blurry", "--height", str(HEIGHT), "--width", str(WIDTH),
-        "--num-frames", str(FRAMES), "--frame-rate", str(FPS), "--num-inference-steps", "2",
-        "--image", str(images[0]), "0", "1.0", "--image", str(images[1]), "8", "1.0", "--output-path", str(out),
+        "--checkpoint-path",
+        str(folder / "dev.safetensors"),
+        "--gemma-root",
+        str(folder / "gemma"),
+        "--spatial-upsampler-path",
+        str(folder / "spatial_upsampler_x2.safetensors"),
+        "--distilled-lora",
+        str(folder / "distilled_lora.safetensors"),
+        "--prompt",
+        "a fox walks",
+        "--negative-prompt",
+        "blurry",
+        "--height",
+        str(HEIGHT),
+        "--width",
+        str(WIDTH),
+        "--num-frames",
+        str(FRAMES),
+        "--frame-rate",
+        str(FPS),
+        "--num-inference-steps",
+        "2",
+        "--image",
+        str(images[0]),
+        "0",
+        "1.0",
+        "--image",
+        str(images[1]),
+        "8",
+        "1.0",
+        "--output-path",
+        str(out),
         "--quiet",
-    ]  # fmt: skip
+    ]
     result = CliRunner().invoke(build_app("keyframe_interpolation"), args)
     assert result.exit_code == 0, result.output
     with av.open(str(out)) as container:
@@ -85,10 +125,14 @@ def test_cli_writes_mp4_with_audio(tiny_sets: dict[str, Path], images: list[Path
 def test_keyframes_are_appended_in_both_stages(components: Any, images: list[Path]) -> None:
     contexts = (components.positive, components.negative)  # in-memory components: no Gemma, no checkpoint file
     given = [ImageConditioningInput(images[0], 0, 1.0), ImageConditioningInput(images[1], 8, 1.0)]
-    keyframes = _run(KeyframeInterpolationPipeline(components.dev, [components.lora], components.dev, None,
-                                                   device="cpu"), contexts, given)  # fmt: skip
-    replaced = _run(TI2VidTwoStagesPipeline(components.dev, [components.lora], components.dev, None, device="cpu"),
-                    contexts, given)  # fmt: skip
+    keyframes = _run(
+        KeyframeInterpolationPipeline(components.dev, [components.lora], components.dev, None, device="cpu"),
+        contexts,
+        given,
+    )
+    replaced = _run(
+        TI2VidTwoStagesPipeline(components.dev, [components.lora], components.dev, None, device="cpu"), contexts, given
+    )
     for stage, scale in (("stage1", 2), ("stage2", 1)):
         f, h, w = (FRAMES - 1) // 8 + 1, HEIGHT // 32 // scale, WIDTH // 32 // scale
         grid, per_image = f * h * w, h * w
@@ -99,8 +143,10 @@ def test_keyframes_are_appended_in_both_stages(components: Any, images: list[Pat
         times = keyframes[f"{stage}_video_positions"][0, 0, grid:]  # (tokens, [start, end]) in seconds
         expected = torch.tensor([[0.0, 1 / FPS]] * per_image + [[8 / FPS, 9 / FPS]] * per_image)
         assert torch.allclose(times, expected)
-        assert torch.equal(keyframes[f"{stage}_video_clean_latent"][0, grid:grid + per_image],
-                           keyframes[f"{stage}_image_latent_0"].flatten(2)[0].T)  # fmt: skip
+        assert torch.equal(
+            keyframes[f"{stage}_video_clean_latent"][0, grid : grid + per_image],
+            keyframes[f"{stage}_image_latent_0"].flatten(2)[0].T,
+        )
         # the two-stage pipeline instead writes frame 0 into the grid and appends only the other image
         mask = replaced[f"{stage}_video_denoise_mask"][0, :, 0]
         assert mask.shape[0] == grid + per_image

@@ -95,14 +95,25 @@ def _tone(frames: int) -> Audio:
 
 def _args(folder: Path, out: Path, reference: Path, *extra: str) -> list[str]:
     return [
-        "--distilled-checkpoint-path", str(folder / "distilled.safetensors"),
-        "--spatial-upsampler-path", str(folder / "spatial_upsampler_x2.safetensors"),
-        "--gemma-root", str(folder / "gemma"),
-        "--prompt", "a person speaking",
-        "--height", "64", "--width", "64",
-        "--reference-video", str(reference),
-        "--output-path", str(out), "--quiet", *extra,
-    ]  # fmt: skip
+        "--distilled-checkpoint-path",
+        str(folder / "distilled.safetensors"),
+        "--spatial-upsampler-path",
+        str(folder / "spatial_upsampler_x2.safetensors"),
+        "--gemma-root",
+        str(folder / "gemma"),
+        "--prompt",
+        "a person speaking",
+        "--height",
+        "64",
+        "--width",
+        "64",
+        "--reference-video",
+        str(reference),
+        "--output-path",
+        str(out),
+        "--quiet",
+        *extra,
+    ]
 
 
 def _invoke(args: list[str]) -> tuple[int, str]:

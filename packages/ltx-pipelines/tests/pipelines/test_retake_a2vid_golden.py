@@ -41,12 +41,16 @@ def run(request: pytest.FixtureRequest) -> tuple[GoldenCase, dict[str, torch.Ten
     checkpoint = open_checkpoint([case.file(p["checkpoint"]), case.file(p["audio_vae_encoder"])])
     pipeline = RetakePipeline(checkpoint, None, device="cpu", distilled=p["distilled"])
     recorded: dict[str, torch.Tensor] = {}
-    full = {} if p["distilled"] else {
-        "negative_prompt": golden_contexts(inp, "negative_"),
-        "num_inference_steps": p["num_inference_steps"],
-        "video_guider_params": guider_params(p["video_guider"]),
-        "audio_guider_params": guider_params(p["audio_guider"]),
-    }  # fmt: skip
+    full = (
+        {}
+        if p["distilled"]
+        else {
+            "negative_prompt": golden_contexts(inp, "negative_"),
+            "num_inference_steps": p["num_inference_steps"],
+            "video_guider_params": guider_params(p["video_guider"]),
+            "audio_guider_params": guider_params(p["audio_guider"]),
+        }
+    )
     result = pipeline(
         VideoClip(inp["source_video"], p["frame_rate"]),
         golden_contexts(inp),

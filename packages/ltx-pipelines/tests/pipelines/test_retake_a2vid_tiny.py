@@ -96,10 +96,23 @@ def _read_mp4(path: Path) -> tuple[int, int, int, float, int | None]:
 def _retake_args(tiny: Path, video: Path, out: Path, *extra: str, distilled: bool = True) -> list[str]:
     flag, name = ("--distilled-checkpoint-path", "distilled") if distilled else ("--checkpoint-path", "dev")
     return [
-        flag, str(tiny / f"{name}.safetensors"), "--gemma-root", str(tiny / "gemma"),
-        "--video-path", str(video), "--start-time", str(WINDOW[0]), "--end-time", str(WINDOW[1]),
-        "--prompt", "a fox", "--output-path", str(out), "--quiet", *extra,
-    ]  # fmt: skip
+        flag,
+        str(tiny / f"{name}.safetensors"),
+        "--gemma-root",
+        str(tiny / "gemma"),
+        "--video-path",
+        str(video),
+        "--start-time",
+        str(WINDOW[0]),
+        "--end-time",
+        str(WINDOW[1]),
+        "--prompt",
+        "a fox",
+        "--output-path",
+        str(out),
+        "--quiet",
+        *extra,
+    ]
 
 
 def test_retake_cli_distilled_source_without_audio(tiny: Path, media: dict[str, Path], tmp_path: Path) -> None:
@@ -143,9 +156,15 @@ def test_retake_options(components: Any) -> None:
     clip, audio = VideoClip(_frames(), FPS), Audio(_tones(FRAMES / FPS), RATE)
     recorded: dict[str, torch.Tensor] = {}
     result = pipeline(
-        clip, contexts, *WINDOW, 1, source_audio=audio, regenerate_audio=False, num_inference_steps=20,
+        clip,
+        contexts,
+        *WINDOW,
+        1,
+        source_audio=audio,
+        regenerate_audio=False,
+        num_inference_steps=20,
         record=recorded.__setitem__,
-    )  # fmt: skip
+    )
     result.video.close()
     assert any("ignored" in note for note in result.notes)  # the fixed 8-step table, said so
     assert recorded["stage1_calls_sigma"].shape == (8,)
@@ -161,8 +180,8 @@ def test_retake_options(components: Any) -> None:
 @pytest.mark.parametrize(
     ("case", "expected"),
     [
-        ("frames", "has 10 frames; the model needs 8k+1 frames: trim it to 9 (or extend it to 17)"),
-        ("size", "height 80 is not a multiple of 32; resize it to 64 or 96"),
+        ("frames", "frame count 10 must be 8k+1 (1, 9, 17, ..., 121, ...); nearest valid: 9"),
+        ("size", "height 80 must be a positive multiple of 32; nearest valid: 64 or 96"),
         ("window_order", "must be before --end-time"),
         ("window_outside", "lies outside"),
         ("negative_start", "--start-time -0.1 is negative; valid: 0 or more seconds"),
@@ -212,12 +231,33 @@ _GUIDE = ["--video-stg-blocks", "1", "--audio-stg-blocks", "1", "--num-inference
 
 def _a2vid_args(tiny: Path, audio: Path, out: Path, *extra: str) -> list[str]:
     return [
-        "--checkpoint-path", str(tiny / "dev.safetensors"), "--gemma-root", str(tiny / "gemma"),
-        "--distilled-lora", str(tiny / "distilled_lora.safetensors"), "0.8",
-        "--spatial-upsampler-path", str(tiny / "spatial_upsampler_x2.safetensors"),
-        "--audio-path", str(audio), "--prompt", "a fox", "--height", str(SIZE), "--width", str(SIZE),
-        "--num-frames", str(FRAMES), "--frame-rate", str(FPS), "--output-path", str(out), "--quiet", *_GUIDE, *extra,
-    ]  # fmt: skip
+        "--checkpoint-path",
+        str(tiny / "dev.safetensors"),
+        "--gemma-root",
+        str(tiny / "gemma"),
+        "--distilled-lora",
+        str(tiny / "distilled_lora.safetensors"),
+        "0.8",
+        "--spatial-upsampler-path",
+        str(tiny / "spatial_upsampler_x2.safetensors"),
+        "--audio-path",
+        str(audio),
+        "--prompt",
+        "a fox",
+        "--height",
+        str(SIZE),
+        "--width",
+        str(SIZE),
+        "--num-frames",
+        str(FRAMES),
+        "--frame-rate",
+        str(FPS),
+        "--output-path",
+        str(out),
+        "--quiet",
+        *_GUIDE,
+        *extra,
+    ]
 
 
 def test_a2vid_cli_writes_mp4_with_the_soundtrack(tiny: Path, media: dict[str, Path], tmp_path: Path) -> None:
@@ -238,10 +278,19 @@ def test_a2vid_returns_the_input_audio_window_frozen(a2vid: A2VidPipelineTwoStag
     wave = _tones(1.0)
     recorded: dict[str, torch.Tensor] = {}
     result = a2vid(
-        prompts["prompt"], 5, SIZE, SIZE, FRAMES, FPS, Audio(wave, RATE), num_inference_steps=2,
+        prompts["prompt"],
+        5,
+        SIZE,
+        SIZE,
+        FRAMES,
+        FPS,
+        Audio(wave, RATE),
+        num_inference_steps=2,
         negative_prompt=prompts["negative_prompt"],
-        audio_start_time=0.25, audio_max_duration=0.5, record=recorded.__setitem__,
-    )  # fmt: skip
+        audio_start_time=0.25,
+        audio_max_duration=0.5,
+        record=recorded.__setitem__,
+    )
     result.video.close()
     assert torch.equal(result.audio.waveform, wave[:, 4000:12000]) and result.audio.sampling_rate == RATE
     for stage in (1, 2):  # frozen: never noised, never changed
@@ -252,9 +301,16 @@ def test_a2vid_returns_the_input_audio_window_frozen(a2vid: A2VidPipelineTwoStag
 def test_a2vid_mono_and_short_audio(a2vid: A2VidPipelineTwoStage, prompts: dict) -> None:
     short = _tones(0.2, channels=1)  # mono, shorter than the 0.375 s video
     result = a2vid(
-        prompts["prompt"], 5, SIZE, SIZE, FRAMES, FPS, Audio(short, RATE), num_inference_steps=2,
+        prompts["prompt"],
+        5,
+        SIZE,
+        SIZE,
+        FRAMES,
+        FPS,
+        Audio(short, RATE),
+        num_inference_steps=2,
         negative_prompt=prompts["negative_prompt"],
-    )  # fmt: skip
+    )
     result.video.close()
     wave = result.audio.waveform
     assert wave.shape == (1, int(np.ceil(FRAMES / FPS * RATE)))  # padded with silence to the video's length

@@ -24,11 +24,31 @@ def _frames(path: Path) -> np.ndarray:
 
 def _run(folder: Path, out: Path, *extra: str, checkpoint: Path | None = None) -> None:
     argv = [
-        "--checkpoint-path", str(checkpoint or folder / "dev.safetensors"), "--gemma-root", str(folder / "gemma"),
-        "--prompt", "a red fox", "--height", "64", "--width", "64", "--num-frames", "1", "--frame-rate", "24",
-        "--num-inference-steps", "2", "--video-stg-blocks", "1", "--audio-stg-blocks", "1",
-        "--output-path", str(out), "--quiet", *extra,
-    ]  # fmt: skip
+        "--checkpoint-path",
+        str(checkpoint or folder / "dev.safetensors"),
+        "--gemma-root",
+        str(folder / "gemma"),
+        "--prompt",
+        "a red fox",
+        "--height",
+        "64",
+        "--width",
+        "64",
+        "--num-frames",
+        "1",
+        "--frame-rate",
+        "24",
+        "--num-inference-steps",
+        "2",
+        "--video-stg-blocks",
+        "1",
+        "--audio-stg-blocks",
+        "1",
+        "--output-path",
+        str(out),
+        "--quiet",
+        *extra,
+    ]
     result = CliRunner().invoke(build_app("ti2vid_one_stage"), argv)
     assert result.exit_code == 0, result.output
 
@@ -62,18 +82,50 @@ def test_prequantized_checkpoint_runs_with_or_without_the_flag(tiny_sets: dict[s
     assert auto.shape == (1, 64, 64, 3) and np.array_equal(auto, flag) and np.array_equal(auto, disk)
     result = CliRunner().invoke(
         build_app("ti2vid_one_stage"),
-        ["--checkpoint-path", str(scaled), "--gemma-root", str(folder / "gemma"), "--prompt", "a fox",
-         "--height", "64", "--width", "64", "--num-frames", "1", "--output-path", str(tmp_path / "x.mp4"),
-         "--quantization", "fp8-cast", "--quiet"],
-    )  # fmt: skip
+        [
+            "--checkpoint-path",
+            str(scaled),
+            "--gemma-root",
+            str(folder / "gemma"),
+            "--prompt",
+            "a fox",
+            "--height",
+            "64",
+            "--width",
+            "64",
+            "--num-frames",
+            "1",
+            "--output-path",
+            str(tmp_path / "x.mp4"),
+            "--quantization",
+            "fp8-cast",
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 2 and "needs quantization 'fp8-scaled-mm', not 'fp8-cast'" in result.output
     assert "Traceback" not in result.output and not (tmp_path / "x.mp4").exists()
     result = CliRunner().invoke(
         build_app("ti2vid_one_stage"),
-        ["--checkpoint-path", str(folder / "dev.safetensors"), "--gemma-root", str(folder / "gemma"), "--prompt",
-         "a fox", "--height", "64", "--width", "64", "--num-frames", "1", "--output-path", str(tmp_path / "y.mp4"),
-         "--quantization", "fp8-scaled-mm", "--quiet"],
-    )  # fmt: skip
+        [
+            "--checkpoint-path",
+            str(folder / "dev.safetensors"),
+            "--gemma-root",
+            str(folder / "gemma"),
+            "--prompt",
+            "a fox",
+            "--height",
+            "64",
+            "--width",
+            "64",
+            "--num-frames",
+            "1",
+            "--output-path",
+            str(tmp_path / "y.mp4"),
+            "--quantization",
+            "fp8-scaled-mm",
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 2 and "needs a pre-quantized fp8 checkpoint" in result.output
 
 
@@ -95,11 +147,22 @@ def test_prequantized_two_stage_with_distilled_lora_streams_bitwise(tiny_sets: d
     guided = MultiModalGuiderParams(cfg_scale=3.0)
     latents = []
     for runtime in (TransformerRuntime(), TransformerRuntime(offload="disk")):
-        pipeline = TI2VidTwoStagesPipeline(scaled, lora, folder / "spatial_upsampler_x2.safetensors", None,
-                                           device="cpu", runtime=runtime)  # fmt: skip
-        result = pipeline(positive, negative, seed=2, height=64, width=128, num_frames=9, frame_rate=24.0,
-                          num_inference_steps=2, video_guider_params=guided, audio_guider_params=guided,
-                          stage_2_sigmas=(0.909375, 0.0))  # fmt: skip
+        pipeline = TI2VidTwoStagesPipeline(
+            scaled, lora, folder / "spatial_upsampler_x2.safetensors", None, device="cpu", runtime=runtime
+        )
+        result = pipeline(
+            positive,
+            negative,
+            seed=2,
+            height=64,
+            width=128,
+            num_frames=9,
+            frame_rate=24.0,
+            num_inference_steps=2,
+            video_guider_params=guided,
+            audio_guider_params=guided,
+            stage_2_sigmas=(0.909375, 0.0),
+        )
         result.video.close()
         assert pipeline.stage_2.runtime.quantization == "fp8-scaled-mm"  # detected from the file
         latents.append((result.video_latent, result.audio_latent))

@@ -61,9 +61,15 @@ def _pipeline(kind: str, folder: Path) -> Any:
 
 def _generate(pipeline: Any, ctx: tuple[Any, Any], seed: int, **kw: Any) -> Any:
     args: dict[str, Any] = dict(
-        seed=seed, height=HEIGHT, width=WIDTH, num_frames=FRAMES, frame_rate=FPS, num_inference_steps=2,
-        video_guider_params=GUIDED, audio_guider_params=GUIDED,
-    )  # fmt: skip
+        seed=seed,
+        height=HEIGHT,
+        width=WIDTH,
+        num_frames=FRAMES,
+        frame_rate=FPS,
+        num_inference_steps=2,
+        video_guider_params=GUIDED,
+        audio_guider_params=GUIDED,
+    )
     args.update(kw)
     result = pipeline(ctx[0], ctx[1], **args)
     result.video.close()
@@ -83,14 +89,36 @@ def _app(kind: str) -> Any:
 
 def _cli_args(kind: str, folder: Path, out: Path, *extra: str) -> list[str]:
     args = [
-        "--checkpoint-path", str(folder / "dev.safetensors"), "--gemma-root", str(folder / "gemma"),
-        "--prompt", "a red fox in the snow", "--negative-prompt", "blurry", "--height", str(HEIGHT),
-        "--width", str(WIDTH), "--num-frames", str(FRAMES), "--frame-rate", str(FPS), "--num-inference-steps", "2",
-        "--output-path", str(out), "--quiet",
-    ]  # fmt: skip
+        "--checkpoint-path",
+        str(folder / "dev.safetensors"),
+        "--gemma-root",
+        str(folder / "gemma"),
+        "--prompt",
+        "a red fox in the snow",
+        "--negative-prompt",
+        "blurry",
+        "--height",
+        str(HEIGHT),
+        "--width",
+        str(WIDTH),
+        "--num-frames",
+        str(FRAMES),
+        "--frame-rate",
+        str(FPS),
+        "--num-inference-steps",
+        "2",
+        "--output-path",
+        str(out),
+        "--quiet",
+    ]
     if kind != "one_stage":
-        args += ["--spatial-upsampler-path", str(folder / "spatial_upsampler_x2.safetensors"),
-                 "--distilled-lora", str(folder / "distilled_lora.safetensors"), "0.8"]  # fmt: skip
+        args += [
+            "--spatial-upsampler-path",
+            str(folder / "spatial_upsampler_x2.safetensors"),
+            "--distilled-lora",
+            str(folder / "distilled_lora.safetensors"),
+            "0.8",
+        ]
     return [*args, *extra]
 
 
@@ -204,9 +232,19 @@ def test_keep_models_keeps_every_block_and_changes_nothing(tiny_sets: dict[str, 
     decoders = [pipeline.video_decoder, pipeline.audio_decoder, pipeline.upsampler]
     runs = []
     for _ in range(2):
-        result = pipeline(contexts["ltx23"][0], contexts["ltx23"][1], seed=5, height=HEIGHT, width=WIDTH,
-                          num_frames=FRAMES, frame_rate=FPS, num_inference_steps=2, video_guider_params=GUIDED,
-                          audio_guider_params=GUIDED, **short)  # fmt: skip
+        result = pipeline(
+            contexts["ltx23"][0],
+            contexts["ltx23"][1],
+            seed=5,
+            height=HEIGHT,
+            width=WIDTH,
+            num_frames=FRAMES,
+            frame_rate=FPS,
+            num_inference_steps=2,
+            video_guider_params=GUIDED,
+            audio_guider_params=GUIDED,
+            **short,
+        )
         runs.append((torch.cat(list(result.video)), result))
         kept = [block.models._models for block in decoders]
         assert all(block.models.is_built for block in decoders)
@@ -286,9 +324,19 @@ def test_guidance_passes_follow_the_scales(
     monkeypatch.setattr(pipeline.stage, "transformer", counter)
     monkeypatch.setattr(pipeline, "_decode", lambda *args, **kwargs: None)  # only the denoising matters here
     steps = 2
-    pipeline(*contexts["ltx23"], seed=1, height=64, width=64, num_frames=FRAMES, frame_rate=FPS, num_inference_steps=2,
-             video_guider_params=params, audio_guider_params=params, sigmas=[1.0, 0.5, 0.0],
-             max_batch_size=max_batch_size)  # fmt: skip
+    pipeline(
+        *contexts["ltx23"],
+        seed=1,
+        height=64,
+        width=64,
+        num_frames=FRAMES,
+        frame_rate=FPS,
+        num_inference_steps=2,
+        video_guider_params=params,
+        audio_guider_params=params,
+        sigmas=[1.0, 0.5, 0.0],
+        max_batch_size=max_batch_size,
+    )
     rows = [kinds for _, kinds in counter.calls]
     if max_batch_size >= len(expected):  # one call per step carrying every pass
         assert [n for n, _ in counter.calls] == [len(expected)] * steps
@@ -315,8 +363,14 @@ def test_loras_per_stage(tiny_sets: dict[str, Path]) -> None:
 def test_sigma_overrides_and_checks(tiny_sets: dict[str, Path], contexts: dict) -> None:
     pipeline = _pipeline("two_stages", tiny_sets["ltx23"])
     recorded: dict[str, torch.Tensor] = {}
-    _generate(pipeline, contexts["ltx23"], 2, stage_1_sigmas=[1.0, 0.6, 0.0], stage_2_sigmas=torch.tensor([0.8, 0.0]),
-              record=lambda name, t: recorded.__setitem__(name, t))  # fmt: skip
+    _generate(
+        pipeline,
+        contexts["ltx23"],
+        2,
+        stage_1_sigmas=[1.0, 0.6, 0.0],
+        stage_2_sigmas=torch.tensor([0.8, 0.0]),
+        record=lambda name, t: recorded.__setitem__(name, t),
+    )
     assert recorded["stage1_sigmas"].tolist() == pytest.approx([1.0, 0.6, 0.0])
     assert recorded["stage2_sigmas"].tolist() == pytest.approx([0.8, 0.0])
     # stage 2 starts from the upsampled latent re-noised to the first stage-2 sigma

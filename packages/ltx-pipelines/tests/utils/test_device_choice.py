@@ -73,9 +73,11 @@ def test_res2s_hops_model_calls_to_the_accelerator_bitwise():
     assert set(seen) == {torch.device("cpu")}
     seen.clear()
     hop_video, _ = res2s_loop(
-        partial(SimpleDenoiser(context.to(cuda), None), model), LoopState(state(cuda), None),
-        Schedule.of(sigmas, cuda), math_device=torch.device("cpu"),
-    )  # fmt: skip
+        partial(SimpleDenoiser(context.to(cuda), None), model),
+        LoopState(state(cuda), None),
+        Schedule.of(sigmas, cuda),
+        math_device=torch.device("cpu"),
+    )
     assert {d.type for d in seen} == {"cuda"}
     assert hop_video.latent.device.type == "cuda"
     assert torch.equal(hop_video.latent.cpu(), cpu_video.latent)

@@ -99,8 +99,9 @@ def test_euler_steps_with_the_real_transformer_make_no_host_syncs(kind: str, gol
 
     def state(prefix: str) -> LatentState:
         latent = inputs[f"{prefix}_latent"][:1]
-        return LatentState(latent, torch.ones(*latent.shape[:2], 1), inputs[f"{prefix}_positions"][:1],
-                           torch.zeros_like(latent))  # fmt: skip
+        return LatentState(
+            latent, torch.ones(*latent.shape[:2], 1), inputs[f"{prefix}_positions"][:1], torch.zeros_like(latent)
+        )
 
     contexts = (inputs["video_context"][:1], inputs["audio_context"][:1])
     negative = (inputs["video_context"][1:2], inputs["audio_context"][1:2])

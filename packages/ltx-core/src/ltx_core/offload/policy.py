@@ -52,7 +52,7 @@ def check_compile_with_streaming(offload: OffloadMode, compile: bool) -> None:
     """torch.compile cannot trace the streaming hooks (spec B.9): the rule itself, with no toolchain probe (the
     command line checks it while parsing)."""
     if offload.streams and compile:
-        raise InputError(f"--compile cannot be combined with --offload {offload.value}; drop one of them")
+        raise InputError(f"compile=True cannot be combined with offload={offload.value!r}; drop one of them")
 
 
 def check_offload_options(

@@ -23,7 +23,7 @@ import torch
 import torch.distributed as dist
 
 from ltx_core.errors import InputError
-from ltx_core.parallel.liveness import current_liveness, start_liveness
+from ltx_core.parallel.liveness import current_liveness, start_liveness, stop_liveness
 
 if TYPE_CHECKING:
     from ltx_core.offload.policy import MemoryInfo
@@ -167,21 +167,23 @@ class ParallelLayout:
 SINGLE_PROCESS = ParallelLayout()
 
 
-def check_degrees(world_size: int, guidance_degree: int) -> None:
-    """Refuse a guidance degree that does not divide the world size, naming the ones that do."""
-    _check_divides("--cfg-parallel", guidance_degree, world_size)
+def check_degrees(world_size: int, guidance_degree: int, *, name: str = "guidance_degree") -> None:
+    """Refuse a guidance degree that does not divide the world size, naming the ones that do (`name`: what the
+    caller calls the value, e.g. the CLI's `--cfg-parallel`)."""
+    _check_divides(name, guidance_degree, world_size)
 
 
-def check_job_size(world_size: int, processes_per_job: int) -> None:
-    """Refuse job groups that do not divide the processes, naming the sizes that do."""
-    _check_divides("--processes-per-job", processes_per_job, world_size)
+def check_job_size(world_size: int, processes_per_job: int, *, name: str = "processes_per_job") -> None:
+    """Refuse job groups that do not divide the processes, naming the sizes that do (`name` as in `check_degrees`)."""
+    _check_divides(name, processes_per_job, world_size)
 
 
-def _check_divides(flag: str, value: int, world_size: int) -> None:
+def _check_divides(name: str, value: int, world_size: int) -> None:
     if value < 1 or world_size % value:
         valid = [d for d in range(1, world_size + 1) if world_size % d == 0]
-        raise InputError(f"{flag} {value} does not divide the {world_size} processes; use one of "
-                         f"{', '.join(map(str, valid))}")  # fmt: skip
+        raise InputError(
+            f"{name} {value} does not divide the {world_size} processes; use one of {', '.join(map(str, valid))}"
+        )
 
 
 def process_device(device: str | None) -> str | None:
@@ -268,7 +270,6 @@ def keep_running_after_nccl_errors() -> None:
 def leave_process_group() -> None:
     """Stop this process's heartbeat and leave the process group (after `wait_for_all`, so no process is still
     receiving from one that left)."""
-    from ltx_core.parallel.liveness import stop_liveness
 
     stop_liveness()
     if dist.is_initialized():

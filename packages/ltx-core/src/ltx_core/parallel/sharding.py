@@ -30,6 +30,7 @@ from ltx_core.loader.builder import build_meta, iter_checkpoint_state
 from ltx_core.model.transformer.config import ModelType
 from ltx_core.model.transformer.loading import transformer_config, transformer_key_map
 from ltx_core.model.transformer.model import LTXModel
+from ltx_core.quantization import Quantization, is_scaled_fp8_checkpoint, parse_quantization
 from ltx_core.quantization.fp8_cast import FP8_DTYPE, is_fp8_cast_key
 
 
@@ -49,8 +50,11 @@ def _as_fp8_bytes(model: LTXModel) -> list[nn.Module]:
         if isinstance(module, nn.Linear) and is_fp8_cast_key(f"{name}.weight"):
             module.__class__ = Fp8BytesLinear
             for pname, param in list(module.named_parameters(recurse=False)):
-                setattr(module, pname, nn.Parameter(torch.empty(param.shape, dtype=torch.uint8, device="meta"),
-                                                    requires_grad=False))  # fmt: skip
+                setattr(
+                    module,
+                    pname,
+                    nn.Parameter(torch.empty(param.shape, dtype=torch.uint8, device="meta"), requires_grad=False),
+                )
             swapped.append(module)
     return swapped
 
@@ -87,13 +91,14 @@ def load_sharded_transformer(
 ) -> LTXModel:
     """The transformer with its blocks sharded over `group` (default: every rank); same arguments as
     `load_transformer`. Every rank of the group must call it."""
-    from ltx_core.quantization import Quantization, is_scaled_fp8_checkpoint, parse_quantization
 
     quant = parse_quantization(quantization)
     ckpt = open_checkpoint(checkpoint)
     if is_scaled_fp8_checkpoint(ckpt) or quant is Quantization.FP8_SCALED_MM:
-        raise CheckpointError(f"{ckpt.path}: a pre-quantized fp8 checkpoint cannot be sharded; use fp8-cast on the "
-                              "bf16 checkpoint with --shard-weights")  # fmt: skip
+        raise CheckpointError(
+            f"{ckpt.path}: a pre-quantized fp8 checkpoint cannot be sharded; use quantization='fp8-cast' on "
+            "the bf16 checkpoint"
+        )
     if quant is Quantization.FP8_CAST and _torch_version() < (2, 13):
         raise InputError(
             f"sharded fp8-cast weights need torch 2.13 or newer (this is {torch.__version__}: its FSDP2 cannot hold "
@@ -114,8 +119,9 @@ def load_sharded_transformer(
         shard_blocks(model, mesh)
         lora_weights = [(read_lora(spec.path), spec.strength) for spec in loras if spec.strength != 0.0]
         key_map = transformer_key_map(config)
-        tensors = iter_checkpoint_state(ckpt, key_map, model.state_dict(), component="transformer", dtype=dtype,
-                                        device=device, loras=lora_weights)  # fmt: skip
+        tensors = iter_checkpoint_state(
+            ckpt, key_map, model.state_dict(), component="transformer", dtype=dtype, device=device, loras=lora_weights
+        )
     expected = model.state_dict()
     state: dict[str, torch.Tensor] = {}
     for name, tensor in tensors:

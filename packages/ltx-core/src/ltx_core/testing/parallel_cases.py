@@ -51,8 +51,9 @@ def guidance_parallel_cases(rank: int, world: int, paths: list[str], guidance_de
         model = case_model(case, path.parents[2])
         if layout.sequence_degree > 1:
             model = SequenceParallelTransformer(model, layout.sequence_group)
-        adapter = GuidanceParallelAdapter(X0Model(model), 1, index=layout.guidance_index,
-                                          count=layout.guidance_degree, group=layout.guidance_group)  # fmt: skip
+        adapter = GuidanceParallelAdapter(
+            X0Model(model), 1, index=layout.guidance_index, count=layout.guidance_degree, group=layout.guidance_group
+        )
         video, audio, ptb = case_arguments(case)
         with torch.no_grad():
             v_x0, a_x0 = adapter(video, audio, ptb)

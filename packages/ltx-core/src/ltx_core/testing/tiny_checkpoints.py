@@ -352,8 +352,14 @@ def _write_version(folder: Path, version: str, seed: int) -> None:
 
 def tiny_num_hidden_states(state: Mapping[str, Any], config: dict[str, Any]) -> int:
     """L (Gemma hidden states the text projection takes) from the projection weight's input width (README 3.3)."""
-    key = next(k for k in ("text_embedding_projection.aggregate_embed.weight",
-                           "text_embedding_projection.video_aggregate_embed.weight") if k in state)  # fmt: skip
+    key = next(
+        k
+        for k in (
+            "text_embedding_projection.aggregate_embed.weight",
+            "text_embedding_projection.video_aggregate_embed.weight",
+        )
+        if k in state
+    )
     return int(state[key].shape[1]) // int(config["transformer"]["caption_channels"])
 
 

@@ -23,7 +23,7 @@ import typer
 from rich.console import Console
 
 from ltx_core.errors import FailedElsewhere, InputError, LostProcessError, LTXError
-from ltx_core.geometry import ONE_STAGE_DIVISOR, TWO_STAGE_DIVISOR
+from ltx_core.geometry import ONE_STAGE_DIVISOR, TWO_STAGE_DIVISOR, check_frame_count, check_multiple
 from ltx_pipelines.cli.batch import run_command_line, run_jobs_file
 from ltx_pipelines.cli.command import (
     EXIT_FAILURE,
@@ -35,7 +35,7 @@ from ltx_pipelines.cli.command import (
     print_error,
 )
 from ltx_pipelines.cli.options import OPTIONS, CommonArgs
-from ltx_pipelines.cli.values import MultiValue, check_images, check_multiple, check_num_frames
+from ltx_pipelines.cli.values import MultiValue, check_images
 from ltx_pipelines.utils.constants import LTX_2_3_PARAMS, PipelineParams, detect_params
 
 T = TypeVar("T")
@@ -235,9 +235,17 @@ class PipelineCli:
     def app(self, name: str) -> typer.Typer:
         """The single-command Typer app; its --help shows `help`, then `plan`'s docstring."""
         app = create_app(self.help)
-        register = pipeline_command(app, self.options, params=self.params, detect=self.detect,
-                                    two_stage=self.two_stage, defaults=self.defaults, helps=self.helps, name=name,
-                                    help=f"{self.help}\n\n{inspect.getdoc(self.plan) or ''}".strip())  # fmt: skip
+        register = pipeline_command(
+            app,
+            self.options,
+            params=self.params,
+            detect=self.detect,
+            two_stage=self.two_stage,
+            defaults=self.defaults,
+            helps=self.helps,
+            name=name,
+            help=f"{self.help}\n\n{inspect.getdoc(self.plan) or ''}".strip(),
+        )
         register(self.plan)
         return app
 
@@ -289,7 +297,7 @@ def validate(args: CommonArgs, *, two_stage: bool) -> None:
     if "width" in declared:
         check_multiple("--width", args.width, divisor, why)
     if "num_frames" in declared:
-        check_num_frames("--num-frames", args.num_frames)
+        check_frame_count("--num-frames", args.num_frames)
     if "frame_rate" in declared and not args.frame_rate >= 1:
         raise InputError(f"--frame-rate {args.frame_rate} is too low; valid: 1 or more frames per second")
     if "images" in declared:
@@ -302,7 +310,10 @@ def validate(args: CommonArgs, *, two_stage: bool) -> None:
     from ltx_core.offload.policy import OffloadMode, check_compile_with_streaming
     from ltx_pipelines.cli.parallel import check_parallel_flags
 
-    check_compile_with_streaming(OffloadMode(args.offload), args.compile)
+    try:
+        check_compile_with_streaming(OffloadMode(args.offload), args.compile)
+    except InputError:  # the rule is ltx_core's; its message names the Python parameters
+        raise InputError(f"--compile cannot be combined with --offload {args.offload}; drop one of them") from None
     check_parallel_flags(args)
 
 

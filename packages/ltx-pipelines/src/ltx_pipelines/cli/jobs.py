@@ -155,8 +155,12 @@ BATCH_OPTIONS = ("jobs", "output_dir", "overwrite", "processes_per_job")  # the 
 def job_argv(base: Sequence[str], params: Mapping[str, Any], job: Job) -> list[str]:
     """The job's own command line: the batch's (`base`), minus the batch flags and what the job sets, plus the job
     (`params`: the command's Click parameters by name)."""
-    drop = {o for name in (*BATCH_OPTIONS, "output_path", *job.options) if name in params
-            for o in (*params[name].opts, *params[name].secondary_opts)}  # fmt: skip
+    drop = {
+        o
+        for name in (*BATCH_OPTIONS, "output_path", *job.options)
+        if name in params
+        for o in (*params[name].opts, *params[name].secondary_opts)
+    }
     tokens = _without(base, drop)
     for name, value in job.options.items():
         tokens += _flag_tokens(params[name], value)

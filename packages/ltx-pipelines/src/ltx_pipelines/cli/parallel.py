@@ -35,26 +35,34 @@ def current_layout() -> ParallelLayout:
 def check_parallel_flags(args: CommonArgs) -> None:
     """What the several-process flags need, checked with the other boundary checks (before any collective)."""
     if args.shard_weights and args.offload in ("cpu", "disk"):
-        raise InputError(f"--shard-weights cannot be combined with --offload {args.offload}: the weights are split "
-                         "over the GPUs instead of streamed; use --offload none (or leave it at auto)")  # fmt: skip
+        raise InputError(
+            f"--shard-weights cannot be combined with --offload {args.offload}: the weights are split "
+            "over the GPUs instead of streamed; use --offload none (or leave it at auto)"
+        )
     if args.shard_weights and args.compile:
-        raise InputError("--compile cannot be combined with --shard-weights yet: the blocks FSDP2 gathers are not "
-                         "compiled; drop one of them")  # fmt: skip
+        raise InputError(
+            "--compile cannot be combined with --shard-weights yet: the blocks FSDP2 gathers are not "
+            "compiled; drop one of them"
+        )
     if args.shard_weights and args.quantization == "fp8-scaled-mm":
-        raise InputError("--shard-weights cannot split a pre-quantized fp8 checkpoint (fp8-scaled-mm); use "
-                         "--quantization fp8-cast on the bf16 checkpoint")  # fmt: skip
+        raise InputError(
+            "--shard-weights cannot split a pre-quantized fp8 checkpoint (fp8-scaled-mm); use "
+            "--quantization fp8-cast on the bf16 checkpoint"
+        )
     if args.processes_per_job is not None and args.jobs is None:
         raise InputError("--processes-per-job is for --jobs batches (one generation uses every process)")
     several = _world() > 1
     if args.cfg_parallel > 1 and not several:
-        raise InputError(f"--cfg-parallel {args.cfg_parallel} needs several processes; launch with torchrun "
-                         f"--nproc-per-node {args.cfg_parallel} -m <pipeline> ...")  # fmt: skip
+        raise InputError(
+            f"--cfg-parallel {args.cfg_parallel} needs several processes; launch with torchrun "
+            f"--nproc-per-node {args.cfg_parallel} -m <pipeline> ..."
+        )
     if several:
         from ltx_core.parallel.layout import check_degrees, check_job_size
 
         size = job_size(args) if args.jobs is not None else _world()
-        check_job_size(_world(), size)
-        check_degrees(size, args.cfg_parallel)
+        check_job_size(_world(), size, name="--processes-per-job")
+        check_degrees(size, args.cfg_parallel, name="--cfg-parallel")
 
 
 def _world() -> int:

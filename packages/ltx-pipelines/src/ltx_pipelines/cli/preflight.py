@@ -28,8 +28,14 @@ COMPONENT_PREFIXES: dict[str, str] = {
     "vocoder": "vocoder.",
 }
 # What a text/image-to-video run with sound reads (the pipelines add the encoders they use).
-GENERATION = ("transformer", "text projection", "video VAE decoder", "video latent statistics", "audio VAE decoder",
-              "vocoder")  # fmt: skip
+GENERATION = (
+    "transformer",
+    "text projection",
+    "video VAE decoder",
+    "video latent statistics",
+    "audio VAE decoder",
+    "vocoder",
+)
 
 
 def components(*names: str) -> tuple[tuple[str, str], ...]:
@@ -104,8 +110,11 @@ def check_runtime(args: CommonArgs) -> None:
     """--offload / --quantization / --compile name known values and a combination the transformer loader takes."""
     from ltx_core.offload.policy import check_offload_options, parse_offload
     from ltx_core.quantization import parse_quantization
+    from ltx_core.toolchain import compile_toolchain_missing
 
     parse_quantization(args.quantization)
+    if args.compile and (missing := compile_toolchain_missing(None)) is not None:  # first, in the flags' words
+        raise InputError(f"--compile needs {missing}, which this machine lacks; install it or run without --compile")
     check_offload_options(parse_offload(args.offload), compile=args.compile)
 
 
@@ -116,8 +125,11 @@ def check_stg_blocks(args: CommonArgs, checkpoint: Path) -> None:
     from ltx_core.model.transformer.loading import transformer_config
     from ltx_pipelines.cli.app import given_on_command_line
 
-    given = [(f"--{name.replace('_', '-')}", getattr(args, name)) for name in ("video_stg_blocks",
-             "audio_stg_blocks") if given_on_command_line(name)]  # fmt: skip
+    given = [
+        (f"--{name.replace('_', '-')}", getattr(args, name))
+        for name in ("video_stg_blocks", "audio_stg_blocks")
+        if given_on_command_line(name)
+    ]
     if not any(blocks for _, blocks in given):
         return
     ckpt = open_checkpoint(checkpoint)

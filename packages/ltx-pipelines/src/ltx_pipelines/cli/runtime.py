@@ -115,8 +115,13 @@ def write_video(path: Path, result: Any, progress: JobProgress) -> Path:
     total = video.num_frames
     try:
         with progress.run.stage("decode + write"):
-            return write_mp4(path, video, result.frame_rate, result.audio,
-                             on_frames=lambda n: progress.phases("decode video", n, total))  # fmt: skip
+            return write_mp4(
+                path,
+                video,
+                result.frame_rate,
+                result.audio,
+                on_frames=lambda n: progress.phases("decode video", n, total),
+            )
     except LTXError:
         drain(video)
         raise

@@ -18,7 +18,6 @@ from typing import Generic, TypeVar
 import typer
 
 from ltx_core.errors import InputError
-from ltx_core.geometry import is_frame_count, is_multiple, joined, nearest_frame_counts, nearest_multiples
 from ltx_core.loader.lora import LoraSpec
 from ltx_pipelines.utils.constants import DEFAULT_IMAGE_CRF, DEFAULT_LORA_STRENGTH
 
@@ -171,22 +170,6 @@ IMAGE = MultiValue(("PATH", "FRAME_IDX", "STRENGTH"), ("CRF",), _image)
 LORA = MultiValue(("PATH",), ("STRENGTH",), _lora)
 PATH_STRENGTH = MultiValue(("PATH", "STRENGTH"), (), _path_strength)
 INT_LIST = MultiValue((), ("BLOCK",), _ints, repeat_last=True)
-
-
-def check_multiple(flag: str, value: int, divisor: int, why: str = "") -> None:
-    """`InputError` suggesting the nearest valid values when `value` is not a positive multiple of `divisor`."""
-    if is_multiple(value, divisor):
-        return
-    near = joined(nearest_multiples(value, divisor))
-    raise InputError(f"{flag} {value} must be a positive multiple of {divisor}{why}; nearest valid: {near}")
-
-
-def check_num_frames(flag: str, value: int) -> None:
-    """Frame counts must be 8k + 1 (the VAE compresses time by 8 after the first frame)."""
-    if is_frame_count(value):
-        return
-    near = joined(nearest_frame_counts(value))
-    raise InputError(f"{flag} {value} must be 8k+1 (1, 9, 17, ..., 121, ...); nearest valid: {near}")
 
 
 def check_images(images: Sequence[ImageConditioningArg], num_frames: int) -> None:

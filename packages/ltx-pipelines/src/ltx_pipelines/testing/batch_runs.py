@@ -30,16 +30,29 @@ def jobs_made_together(rank: int, world: int, folder: str, out: str) -> dict[str
     the command's exit code, what this process printed on stderr, and for each transformer it built the sequence
     degree of its sequence-parallel wrapper (1: none) and the bytes of block weights this process held."""
     base = [
-        "--distilled-checkpoint-path", f"{folder}/distilled.safetensors",
-        "--spatial-upsampler-path", f"{folder}/spatial_upsampler_x2.safetensors",
-        "--gemma-root", f"{folder}/gemma", "--height", "64", "--width", "128", "--num-frames", "9", "--quiet",
-        "--processes-per-job", "2",
-    ]  # fmt: skip
+        "--distilled-checkpoint-path",
+        f"{folder}/distilled.safetensors",
+        "--spatial-upsampler-path",
+        f"{folder}/spatial_upsampler_x2.safetensors",
+        "--gemma-root",
+        f"{folder}/gemma",
+        "--height",
+        "64",
+        "--width",
+        "128",
+        "--num-frames",
+        "9",
+        "--quiet",
+        "--processes-per-job",
+        "2",
+    ]
     group = Path(out) / "group"
     jobs = Path(out) / "group.jsonl"
     if rank == 0:
-        lines = [{**job, "output_path": str(group / job["output_path"])} if "output_path" in job else job
-                 for job in GROUP_JOBS]  # fmt: skip
+        lines = [
+            {**job, "output_path": str(group / job["output_path"])} if "output_path" in job else job
+            for job in GROUP_JOBS
+        ]
         jobs.write_text("".join(json.dumps(job) + "\n" for job in lines))
         (Path(out) / "one.jsonl").write_text(json.dumps({"prompt": "a cat", "seed": 4}) + "\n")
     torch.distributed.barrier()

@@ -155,8 +155,9 @@ def parallel_placed_distilled(rank: int, world: int, folder: str) -> dict[str, t
     ram = policy.DEFAULT_RAM_RESERVE_BYTES if rank == world - 1 else 2**40  # what `probe_memory` finds in "auto"
     out, held = {}, []
     for name, sharded, offload in PLACEMENTS:
-        pipeline = _file_distilled(folder, parallel=init_layout(sharded_weights=sharded),
-                                   runtime=TransformerRuntime(offload=offload))  # fmt: skip
+        pipeline = _file_distilled(
+            folder, parallel=init_layout(sharded_weights=sharded), runtime=TransformerRuntime(offload=offload)
+        )
         pipeline.cache_transformer = True  # kept after the call, to be measured
         memory = policy.MemoryInfo("cpu", None, ram) if name == "auto" else policy.probe_memory("cpu")
         with mock.patch.object(policy, "probe_memory", return_value=memory):
@@ -186,8 +187,9 @@ def _file_distilled(folder: str | Path, **options: Any) -> Any:
     from ltx_pipelines.distilled import DistilledPipeline
 
     root = Path(folder)
-    return DistilledPipeline(root / "distilled.safetensors", None, root / "spatial_upsampler_x2.safetensors",
-                             device="cpu", **options)  # fmt: skip
+    return DistilledPipeline(
+        root / "distilled.safetensors", None, root / "spatial_upsampler_x2.safetensors", device="cpu", **options
+    )
 
 
 def _distilled_call(pipeline: Any, height: int, width: int, tiling: Any = None) -> dict[str, torch.Tensor]:
@@ -195,8 +197,15 @@ def _distilled_call(pipeline: Any, height: int, width: int, tiling: Any = None) 
     on the processes other than a parallel run's first), read to the end."""
     from ltx_core.testing.in_memory import tiny_prompt_contexts
 
-    result = pipeline(tiny_prompt_contexts("ltx23"), seed=3, height=height, width=width, num_frames=9,
-                      frame_rate=24.0, tiling_config=tiling)  # fmt: skip
+    result = pipeline(
+        tiny_prompt_contexts("ltx23"),
+        seed=3,
+        height=height,
+        width=width,
+        num_frames=9,
+        frame_rate=24.0,
+        tiling_config=tiling,
+    )
     out = {"video_latent": result.video_latent.cpu()}
     with result.video:
         frames = list(result.video)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ltx_core.errors import InputError
-from ltx_core.loader import LoraSpec
+from ltx_core.loader import LoraSpec, SafetensorsFile
 
 logger = logging.getLogger(__name__)
 
@@ -19,8 +19,10 @@ def require_distilled_lora(distilled_lora: Sequence[LoraSpec] | LoraSpec | None)
         distilled_lora = (distilled_lora,)
     loras = tuple(distilled_lora or ())
     if not loras:
-        raise InputError("the distilled LoRA is required for stage 2: pass --distilled-lora PATH [STRENGTH] "
-                         "(Python: distilled_lora=[LoraSpec(path, strength)])")  # fmt: skip
+        raise InputError(
+            "the distilled LoRA is required for stage 2: pass --distilled-lora PATH [STRENGTH] "
+            "(Python: distilled_lora=[LoraSpec(path, strength)])"
+        )
     return loras
 
 
@@ -37,8 +39,6 @@ def looks_distilled(checkpoint: str | Path) -> bool:
     if "distill" in path.name.lower():
         return True
     try:
-        from ltx_core.loader import SafetensorsFile
-
         metadata = SafetensorsFile(path).metadata
     except Exception:  # only a hint; the loader reports bad files with a proper error
         return False

@@ -30,6 +30,8 @@ def static_guiders(video: GuiderInput, audio: GuiderInput, negative: Any) -> tup
     """Fixed guiders (HQ): plain params only."""
     for name, params in (("video_guider_params", video), ("audio_guider_params", audio)):
         if not isinstance(params, MultiModalGuiderParams):
-            raise InputError(f"{name} must be MultiModalGuiderParams for the HQ pipeline (sigma-dependent factories "
-                             f"are not supported there), got {type(params).__name__}")  # fmt: skip
+            raise InputError(
+                f"{name} must be MultiModalGuiderParams for the HQ pipeline (sigma-dependent factories "
+                f"are not supported there), got {type(params).__name__}"
+            )
     return MultiModalGuider(video, negative.video_context), MultiModalGuider(audio, negative.audio_context)

@@ -37,9 +37,9 @@ from ltx_core.geometry import (
     is_multiple,
     multiple_bounds,
 )
-from ltx_core.loader import LoraSpec, open_checkpoint
+from ltx_core.loader import LoraSpec, SafetensorsFile, open_checkpoint
 from ltx_core.types import Audio
-from ltx_pipelines.media.video import VideoClip
+from ltx_pipelines.media.video import VideoClip, read_video, read_video_info, video_preprocess
 from ltx_pipelines.utils.blocks import AudioEncodeFn, CheckpointLike, VideoEncodeFn
 from ltx_pipelines.utils.recording import current_recorder
 
@@ -66,7 +66,6 @@ class VideoConditioningInput:
 def probe_video(path: Path, flag: str, *, audio: bool = False) -> None:
     """The file opens as a video (and has an audio stream when `audio`): stream headers only, so a corrupt or wrong
     file is refused before any model is built (exit 2) rather than when the pipeline reads it."""
-    from ltx_pipelines.media.video import read_video_info
 
     try:
         read_video_info(path)
@@ -100,7 +99,6 @@ def check_distilled_checkpoint(checkpoint: CheckpointLike, pipeline: str) -> Non
 
 def lora_downscale_factor(path: str | Path) -> int:
     """The IC-LoRA's `reference_downscale_factor` metadata (1 when absent); a malformed value is a `LoraError`."""
-    from ltx_core.loader import SafetensorsFile
 
     raw = SafetensorsFile(path).metadata.get(DOWNSCALE_METADATA_KEY)
     if raw is None:
@@ -160,7 +158,6 @@ def reference_frame_count(available: int, num_frames: int, what: str = "referenc
 
 def read_reference_video(source: ReferenceVideo, frame_cap: int | None = None) -> VideoClip:
     """Frames (uint8 `[F, H, W, 3]`, at most `frame_cap`) and fps of a reference video; fps is 0.0 for bare frames."""
-    from ltx_pipelines.media.video import read_video
 
     if isinstance(source, (str, Path)):
         return read_video(source, frame_cap=frame_cap)
@@ -178,7 +175,6 @@ def preprocess_reference(
     frames: torch.Tensor, height: int, width: int, dtype: torch.dtype, device: torch.device | str
 ) -> torch.Tensor:
     """uint8 `[F, H, W, 3]` → `[1, 3, F, height, width]` in [-1, 1] (resize to cover, centre crop; spec 12.2)."""
-    from ltx_pipelines.media.video import video_preprocess
 
     return video_preprocess(list(frames), height, width, dtype, device)
 
@@ -296,7 +292,6 @@ def snapped_frame_count(frames: int) -> int:
 def read_lipdub_reference(source: ReferenceVideo, audio: Audio | None = None) -> LipDubReference:
     """A clip file (video and its whole audio track), or decoded frames (`VideoClip` with its fps) plus `audio`."""
     from ltx_pipelines.media.audio import read_audio
-    from ltx_pipelines.media.video import read_video_info
 
     if isinstance(source, (str, Path)):
         info = read_video_info(source)

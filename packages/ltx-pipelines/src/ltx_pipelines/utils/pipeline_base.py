@@ -145,11 +145,13 @@ class PipelineBase:
         self.parallel = parallel
         self._cache_new_stages = cache_transformer  # the stages made by `_stage` start with this `cache`
         self.checkpoint_path = ckpt = checkpoint_path
-        self.prompt_encoder = PromptEncoder(ckpt, gemma_root, dtype=dtype, device=self.device, offload=runtime.offload,
-                                            parallel=parallel)  # fmt: skip
+        self.prompt_encoder = PromptEncoder(
+            ckpt, gemma_root, dtype=dtype, device=self.device, offload=runtime.offload, parallel=parallel
+        )
         self.image_conditioner = ImageConditioner(ckpt, dtype=dtype, device=self.device)
-        self.video_decoder = VideoDecoder(ckpt, dtype=dtype, device=self.device,
-                                          memory_efficient=memory_efficient_decode, parallel=parallel)  # fmt: skip
+        self.video_decoder = VideoDecoder(
+            ckpt, dtype=dtype, device=self.device, memory_efficient=memory_efficient_decode, parallel=parallel
+        )
         self.audio_decoder = AudioDecoder(ckpt, dtype=dtype, device=self.device, parallel=parallel)
         self.upsampler = (
             None
@@ -160,8 +162,15 @@ class PipelineBase:
 
     def _stage(self, loras: Sequence[LoraSpec] = ()) -> DiffusionStage:
         """A diffusion stage of this checkpoint with these LoRAs fused, on the pipeline's device and runtime."""
-        stage = DiffusionStage(self.checkpoint_path, loras=loras, dtype=self.dtype, device=self.device,
-                               cache=self._cache_new_stages, runtime=self.runtime, parallel=self.parallel)  # fmt: skip
+        stage = DiffusionStage(
+            self.checkpoint_path,
+            loras=loras,
+            dtype=self.dtype,
+            device=self.device,
+            cache=self._cache_new_stages,
+            runtime=self.runtime,
+            parallel=self.parallel,
+        )
         self._stages.append(stage)
         return stage
 
@@ -298,8 +307,17 @@ class PipelineBase:
         """Stage 1 at the run's size (`run.half()` in a two-stage flow): progress and time under "stage 1", records
         under `stage1_`; Euler steps, or the res_2s sampler when `res2s` (HQ)."""
         with run.phases("stage 1", counted=False):
-            return run.diffuse(stage, denoiser, sigmas, "stage 1", prefixed(run.record, "stage1_"), video=video,
-                               audio=audio, max_batch_size=max_batch_size, res2s=res2s)  # fmt: skip
+            return run.diffuse(
+                stage,
+                denoiser,
+                sigmas,
+                "stage 1",
+                prefixed(run.record, "stage1_"),
+                video=video,
+                audio=audio,
+                max_batch_size=max_batch_size,
+                res2s=res2s,
+            )
 
     def _upsample_and_refine(
         self,
@@ -358,8 +376,9 @@ class GuidedPipelineBase(PipelineBase):
         phases: Phases,
     ) -> tuple[Any, Any]:
         """(positive, negative) contexts; the enhancement (of the positive prompt) samples with the run's seed."""
-        positive, negative = self._encode_prompts([prompt, negative_prompt], images, phases,
-                                                  enhance_prompt=enhance_prompt, enhance_seed=seed)  # fmt: skip
+        positive, negative = self._encode_prompts(
+            [prompt, negative_prompt], images, phases, enhance_prompt=enhance_prompt, enhance_seed=seed
+        )
         return positive, negative
 
 
@@ -377,8 +396,9 @@ class TwoStageGuidedBase(GuidedPipelineBase):
         device: torch.device | str | None,
         **options: Unpack[PipelineOptions],
     ) -> None:
-        super().__init__(checkpoint_path, gemma_root, device=device, spatial_upsampler_path=spatial_upsampler_path,
-                         **options)  # fmt: skip
+        super().__init__(
+            checkpoint_path, gemma_root, device=device, spatial_upsampler_path=spatial_upsampler_path, **options
+        )
         self.stage_1 = self._stage(stage_1_loras)
         self.stage_2 = self._stage(stage_2_loras)
 

@@ -310,9 +310,13 @@ class Res2sLoop:
             return z
 
         out = res2s_loop(
-            denoise, state, sigmas, callback=callback, stepper=stepper,
+            denoise,
+            state,
+            sigmas,
+            callback=callback,
+            stepper=stepper,
             new_noise_fn=get_new_noise if self.record is None else noise,
-        )  # fmt: skip
+        )
         names = [n for n, s in (("video", state.video), ("audio", state.audio)) if s is not None]
         if self.record is not None and drawn:
             for i, name in enumerate(names):  # draws interleave the present modalities, video first

@@ -15,11 +15,11 @@ import torch
 import torch.nn.functional as F
 
 from ltx_core.errors import InputError
-from ltx_core.geometry import SPATIAL_SCALE, frame_count_bounds, is_frame_count, is_multiple
+from ltx_core.geometry import SPATIAL_SCALE, check_frame_count, check_multiple
+from ltx_core.loader import open_checkpoint
 from ltx_core.types import Audio
-from ltx_pipelines.media.video import VideoClip
+from ltx_pipelines.media.video import VideoClip, read_video, read_video_info, video_preprocess
 from ltx_pipelines.utils.blocks import AudioConditioner, CheckpointLike, ImageConditioner
-from ltx_pipelines.utils.inputs import nearest_multiples
 from ltx_pipelines.utils.recording import current_recorder
 
 VideoSource = str | Path | VideoClip
@@ -42,7 +42,6 @@ def load_source_video(source: VideoSource) -> VideoClip:
         if not source.fps > 0:
             raise InputError(f"source frame rate {source.fps} must be > 0")
         return source
-    from ltx_pipelines.media.video import read_video, read_video_info
 
     info = read_video_info(source)  # header only: refuse a clip that does not fit before decoding it
     check_source_geometry(info.frames, info.height, info.width, where=f"video {str(source)!r}")
@@ -70,15 +69,9 @@ def read_source(
 
 def check_source_geometry(frames: int, height: int, width: int, *, where: str = "source video") -> None:
     """8k+1 frames and sides that are multiples of 32 (the VAE's grid); `InputError` with the nearest valid values."""
-    if not is_frame_count(frames):
-        low, high = frame_count_bounds(frames)
-        raise InputError(
-            f"{where} has {frames} frames; the model needs 8k+1 frames: trim it to {low} (or extend it to {high})"
-        )
-    for name, value in (("height", height), ("width", width)):
-        if not is_multiple(value, SPATIAL_SCALE):
-            near = nearest_multiples(value, SPATIAL_SCALE)
-            raise InputError(f"{where} {name} {value} is not a multiple of {SPATIAL_SCALE}; resize it to {near}")
+    check_frame_count(f"{where} frame count", frames)
+    check_multiple(f"{where} height", height, SPATIAL_SCALE)
+    check_multiple(f"{where} width", width, SPATIAL_SCALE)
 
 
 def encode_source_video(conditioner: ImageConditioner, clip: VideoClip, *, tiling: Any = None) -> torch.Tensor:
@@ -87,7 +80,6 @@ def encode_source_video(conditioner: ImageConditioner, clip: VideoClip, *, tilin
     Tiled as the official retake (`TilingConfig.default()` when `tiling` is None: one tile for small clips).
     """
     from ltx_core.model.video_vae import TilingConfig
-    from ltx_pipelines.media.video import video_preprocess
 
     frames, height, width = clip.frames.shape[0], clip.frames.shape[1], clip.frames.shape[2]
     check_source_geometry(frames, height, width)
@@ -223,7 +215,6 @@ def encode_source(
 
 def _mel(checkpoint: CheckpointLike, audio: Audio) -> torch.Tensor:
     """The encoder's input, recomputed for the record (the encoder computes it internally the same way)."""
-    from ltx_core.loader import open_checkpoint
     from ltx_core.model.audio_vae import audio_vae_config, waveform_to_mel
 
     ckpt = open_checkpoint(checkpoint)

@@ -153,13 +153,21 @@ class TransformerBlock(nn.Module):
         if run_a:
             assert audio is not None and xa is not None
             xa = self._self_attention(
-                audio, xa, self.audio_attn1, self.audio_scale_shift_table, ptb,
-                PerturbationType.SKIP_AUDIO_SELF_ATTN, index,
-            )  # fmt: skip
+                audio,
+                xa,
+                self.audio_attn1,
+                self.audio_scale_shift_table,
+                ptb,
+                PerturbationType.SKIP_AUDIO_SELF_ATTN,
+                index,
+            )
             xa = self._text_attention(
-                audio, xa, self.audio_attn2, self.audio_scale_shift_table,
+                audio,
+                xa,
+                self.audio_attn2,
+                self.audio_scale_shift_table,
                 getattr(self, "audio_prompt_scale_shift_table", None),
-            )  # fmt: skip
+            )
 
         if self.av and video is not None and audio is not None:
             xv, xa = self._av_cross(video, audio, xv, xa, run_v, run_a, ptb, index)

@@ -1,4 +1,5 @@
-"""Feed-forward and caption projection (spec §9): Linear → tanh-GELU → Linear."""
+"""Feed-forward (spec §9: Linear → tanh-GELU → Linear), shared by the transformer blocks and the Gemma connector
+blocks (same keys `net.0.proj`, `net.2`), and the caption projection."""
 
 from __future__ import annotations
 

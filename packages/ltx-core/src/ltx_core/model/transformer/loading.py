@@ -63,7 +63,7 @@ def load_transformer(
     if is_scaled_fp8_checkpoint(ckpt):
         raise CheckpointError(
             f"{ckpt.path}: a pre-quantized fp8 checkpoint; load it with quantization 'fp8-scaled-mm' "
-            "(ltx_core.offload.streaming.load_resident_transformer, or --quantization fp8-scaled-mm)"
+            "(quantization='fp8-scaled-mm' in ltx_core.offload.streaming.load_resident_transformer)"
         )
     cfg = transformer_config(ckpt.config, model_type, source=ckpt.path)
     model = load_model(

@@ -42,11 +42,13 @@ class TemporalTilingConfig:
 def _check_tile(axis: str, unit: str, size: int, overlap: int, scale: int) -> None:
     """A tile of at least two latent cells, both size and overlap whole latent cells, the overlap below the size."""
     if size < 2 * scale or size % scale:
-        raise InputError(f"{axis} tile size {size} {unit} is invalid; use a multiple of {scale} that is at least "
-                         f"{2 * scale}")  # fmt: skip
+        raise InputError(
+            f"{axis} tile size {size} {unit} is invalid; use a multiple of {scale} that is at least {2 * scale}"
+        )
     if overlap < 0 or overlap % scale or overlap >= size:
-        raise InputError(f"{axis} tile overlap {overlap} {unit} is invalid; use a multiple of {scale} below the tile "
-                         f"{size}")  # fmt: skip
+        raise InputError(
+            f"{axis} tile overlap {overlap} {unit} is invalid; use a multiple of {scale} below the tile {size}"
+        )
 
 
 @dataclass(frozen=True)

@@ -11,15 +11,7 @@ from collections.abc import Callable, Iterator
 import torch
 
 from ltx_core.errors import InputError
-from ltx_core.geometry import (
-    SPATIAL_SCALE,
-    frame_count_bounds,
-    is_frame_count,
-    is_multiple,
-    joined,
-    multiple_bounds,
-    neighbours,
-)
+from ltx_core.geometry import SPATIAL_SCALE, check_frame_count, check_multiple
 from ltx_core.model.video_vae.decoder import VideoDecoder
 from ltx_core.model.video_vae.encoder import VideoEncoder
 from ltx_core.model.video_vae.tiled import tiled_decode, tiled_encode
@@ -34,13 +26,9 @@ def check_video_shape(shape: tuple[int, ...]) -> None:
     if len(shape) != 5:
         raise InputError(f"video must be (batch, channels, frames, height, width); got shape {tuple(shape)}")
     _, _, f, h, w = shape
-    if not is_frame_count(f):
-        near = joined(neighbours(f, frame_count_bounds(f)))
-        raise InputError(f"frame count {f} is not 1 + 8k; nearest valid: {near}")
-    for name, size in (("height", h), ("width", w)):
-        if not is_multiple(size, SPATIAL_SCALE):
-            near = joined(neighbours(size, multiple_bounds(size, SPATIAL_SCALE)))
-            raise InputError(f"{name} {size} is not a multiple of {SPATIAL_SCALE}; nearest valid: {near}")
+    check_frame_count("frame count", f)
+    check_multiple("height", h, SPATIAL_SCALE)
+    check_multiple("width", w, SPATIAL_SCALE)
 
 
 def to_model_range(video: torch.Tensor) -> torch.Tensor:

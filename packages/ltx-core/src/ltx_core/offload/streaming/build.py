@@ -147,8 +147,9 @@ def load_resident_transformer(
     if quant is Quantization.NONE:
         return load_transformer(checkpoint, dtype=dtype, device=device, loras=loras, model_type=model_type)
     if quant is Quantization.FP8_CAST:  # tensor by tensor, as the sharded loader places them
-        model, tensors = fp8_cast_model_and_state(checkpoint, dtype=dtype, device=device, loras=loras,
-                                                  model_type=model_type)  # fmt: skip
+        model, tensors = fp8_cast_model_and_state(
+            checkpoint, dtype=dtype, device=device, loras=loras, model_type=model_type
+        )
         _finish(model, dict(tensors), open_checkpoint(checkpoint), None)
         return model.eval()
     ckpt = open_checkpoint(checkpoint)

@@ -13,6 +13,7 @@ from einops import rearrange
 from torch import nn
 
 from ltx_core.errors import InputError
+from ltx_core.model.transformer.feedforward import FeedForward
 from ltx_core.model.transformer.rope import frequency_grid
 from ltx_core.text_encoders.gemma.config import ConnectorConfig
 
@@ -73,28 +74,6 @@ class ConnectorAttention(nn.Module):
             gate = 2.0 * torch.sigmoid(self.to_gate_logits(x))  # (B, S, H)
             out = out * rearrange(gate, "b s h -> b h s 1")
         return self.to_out[0](rearrange(out, "b h s d -> b s (h d)"))
-
-
-class GeluProjection(nn.Module):
-    """Linear followed by tanh-approximated GELU (official name `proj` for the Linear)."""
-
-    def __init__(self, dim_in: int, dim_out: int) -> None:
-        super().__init__()
-        self.proj = nn.Linear(dim_in, dim_out)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.gelu(self.proj(x), approximate="tanh")
-
-
-class FeedForward(nn.Module):
-    def __init__(self, width: int, mult: int = 4) -> None:
-        super().__init__()
-        self.net = nn.ModuleList([GeluProjection(width, width * mult), nn.Identity(), nn.Linear(width * mult, width)])
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for layer in self.net:
-            x = layer(x)
-        return x
 
 
 class ConnectorBlock(nn.Module):

@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -59,8 +60,6 @@ def load_enhance_image(path: str | Path) -> torch.Tensor:
 
     try:
         with Image.open(path) as img:
-            import numpy as np
-
             arr = np.asarray(img.convert("RGBA") if img.mode in ("P", "LA") else img)
     except (OSError, UnidentifiedImageError):
         raise InputError(f"cannot read the image for prompt enhancement: {path}") from None

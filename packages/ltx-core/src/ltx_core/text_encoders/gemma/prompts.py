@@ -88,9 +88,12 @@ def _hidden_states(
         from ltx_core.text_encoders.gemma.enhance import enhance_prompt
 
         texts[0] = enhance_prompt(
-            encoder, texts[0], image=enhancement.image, seed=enhancement.seed,
+            encoder,
+            texts[0],
+            image=enhancement.image,
+            seed=enhancement.seed,
             max_new_tokens=enhancement.max_new_tokens,
-        )  # fmt: skip
+        )
     return texts, [encoder.encode(text) for text in texts]
 
 
@@ -166,8 +169,9 @@ class ResidentPromptEncoder:
         """The same contexts `encode_prompts` gives for these prompts and enhancement settings."""
         if self._encoder is None:
             device, length = self.gemma_device, self.max_length
-            self._encoder = load_gemma(self.root, dtype=self.dtype, device=device, max_length=length,
-                                       offload=self.offload)  # fmt: skip
+            self._encoder = load_gemma(
+                self.root, dtype=self.dtype, device=device, max_length=length, offload=self.offload
+            )
         if self._processor is None:
             self._processor = load_text_path(self.checkpoint, dtype=self.dtype, device=self.device)
         texts, encoded = _hidden_states(self._encoder, prompts, enhancement)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ltx_core.errors import CheckpointError
+from ltx_core.loader import SafetensorsFile
 from ltx_core.text_encoders.gemma.config import TextPathConfig
 
 
@@ -98,7 +99,6 @@ def check_gemma_files(gemma: GemmaRoot) -> None:
     """Every shard the folder's index names is there, every shard's header is sound and promises no more bytes than
     the file has (headers only, no tensor read), and the JSON files parse: an incomplete download is refused before
     any model is built."""
-    from ltx_core.loader import SafetensorsFile
 
     index = gemma.weights_dir / INDEX_FILE
     if index.is_file():

@@ -27,10 +27,22 @@ _AUDIO_HELP = (
 def a2vid_preflight(args: CommonArgs, audio_path: Path, audio_start_time: float, audio_max_duration: float) -> Audio:
     """Checks on headers and small files before any model is built (a failure exits with 2); returns the soundtrack
     so that an unreadable, empty or silent one is reported now."""
-    needed = components("transformer", "text projection", "video VAE encoder", "video VAE decoder",
-                        "video latent statistics", "audio VAE encoder")  # fmt: skip
-    preflight(args, args.checkpoint, needed, upsampler=args.upsampler, loras=(*args.loras, *args.distilled_loras),
-              images=args.images)  # fmt: skip
+    needed = components(
+        "transformer",
+        "text projection",
+        "video VAE encoder",
+        "video VAE decoder",
+        "video latent statistics",
+        "audio VAE encoder",
+    )
+    preflight(
+        args,
+        args.checkpoint,
+        needed,
+        upsampler=args.upsampler,
+        loras=(*args.loras, *args.distilled_loras),
+        images=args.images,
+    )
     if audio_start_time < 0:
         raise InputError(f"--audio-start-time {audio_start_time} is negative; valid: 0 or more seconds")
     if audio_max_duration <= 0:
@@ -38,8 +50,10 @@ def a2vid_preflight(args: CommonArgs, audio_path: Path, audio_start_time: float,
     track = load_source_audio(audio_path, audio_start_time, audio_max_duration)
     assert track is not None
     if is_silent(track):
-        raise InputError(f"--audio-path {audio_path.name} is silent from {audio_start_time} s on: nothing to "
-                         "animate; use a text/image-to-video pipeline instead")  # fmt: skip
+        raise InputError(
+            f"--audio-path {audio_path.name} is silent from {audio_start_time} s on: nothing to "
+            "animate; use a text/image-to-video pipeline instead"
+        )
     return track
 
 

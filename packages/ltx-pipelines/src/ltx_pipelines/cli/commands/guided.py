@@ -34,8 +34,9 @@ def sigmas_option(flag: str, what: str) -> Any:
             raise typer.BadParameter(str(exc)) from None
 
     parser = MultiValue(("SIGMA",), ("SIGMA",), build, repeat_last=True)
-    return multi_value_option(parser, flag, f"{what}, e.g. {flag} 1.0 0.7 0.1 0.0 (strictly decreasing values in "
-                              "[0, 1] ending at 0).")  # fmt: skip
+    return multi_value_option(
+        parser, flag, f"{what}, e.g. {flag} 1.0 0.7 0.1 0.0 (strictly decreasing values in [0, 1] ending at 0)."
+    )
 
 
 def parse_sigmas_option(values: Sequence[torch.Tensor], flag: str) -> torch.Tensor | None:
@@ -57,16 +58,34 @@ def guided_preflight(args: CommonArgs, *, two_stage: bool) -> None:
     needed = components(*GENERATION, *(("video VAE encoder",) if args.images or two_stage else ()))
     if two_stage:
         require_distilled_lora(args.distilled_loras)
-    preflight(args, args.checkpoint, needed, upsampler=args.upsampler if two_stage else None,
-              loras=(*args.loras, *args.distilled_loras), images=args.images)  # fmt: skip
+    preflight(
+        args,
+        args.checkpoint,
+        needed,
+        upsampler=args.upsampler if two_stage else None,
+        loras=(*args.loras, *args.distilled_loras),
+        images=args.images,
+    )
 
 
 def guided_call_options(args: CommonArgs) -> dict[str, Any]:
     """The keyword arguments every guided pipeline call takes from the parsed shared options."""
-    shared = ("seed", "height", "width", "num_frames", "frame_rate", "num_inference_steps", "enhance_prompt",
-              "max_batch_size")  # fmt: skip
-    return {**args.pick(*shared), "video_guider_params": args.video_guider_params(),
-            "audio_guider_params": args.audio_guider_params(), "images": cli_images(args)}  # fmt: skip
+    shared = (
+        "seed",
+        "height",
+        "width",
+        "num_frames",
+        "frame_rate",
+        "num_inference_steps",
+        "enhance_prompt",
+        "max_batch_size",
+    )
+    return {
+        **args.pick(*shared),
+        "video_guider_params": args.video_guider_params(),
+        "audio_guider_params": args.audio_guider_params(),
+        "images": cli_images(args),
+    }
 
 
 Builder = Callable[[CommonArgs], Build]  # parsed arguments → what the command builds

@@ -48,13 +48,16 @@ def ic_preflight(
 
 
 VIDEO_CONDITIONING = multi_value_option(
-    PATH_STRENGTH, "--video-conditioning", "Reference (control) video and its strength in [0, 1]. Repeatable.",
+    PATH_STRENGTH,
+    "--video-conditioning",
+    "Reference (control) video and its strength in [0, 1]. Repeatable.",
     required=True,
-)  # fmt: skip
+)
 ATTENTION_MASK = multi_value_option(
-    PATH_STRENGTH, "--conditioning-attention-mask",
+    PATH_STRENGTH,
+    "--conditioning-attention-mask",
     "Mask video (white = attend to the reference) and the attention strength in [0, 1].",
-)  # fmt: skip
+)
 SKIP_STAGE_2 = typer.Option(
     False, "--skip-stage-2", help="Stop after stage 1: half-resolution output, no upsampling or refinement."
 )
@@ -105,9 +108,12 @@ def ic_lora(
 
 
 REFERENCE_VIDEO = typer.Option(
-    ..., "--reference-video", parser=input_file, metavar="PATH",
+    ...,
+    "--reference-video",
+    parser=input_file,
+    metavar="PATH",
     help="The clip to dub: its frames (snapped down to 8k+1), fps and audio track set the output.",
-)  # fmt: skip
+)
 REFERENCE_STRENGTH = typer.Option(1.0, "--reference-strength", help="Reference video conditioning strength in [0, 1].")
 
 

@@ -37,8 +37,15 @@ def checkpoint_choice(args: CommonArgs) -> tuple[Path, bool]:
 def retake_preflight(args: CommonArgs, video_path: Path, start_time: float, end_time: float) -> None:
     """Checks on headers before any model is built or any frame decoded (a failure exits with 2)."""
     checkpoint, _ = checkpoint_choice(args)
-    needed = components("transformer", "text projection", "video VAE encoder", "video VAE decoder",
-                        "audio VAE encoder", "audio VAE decoder", "vocoder")  # fmt: skip
+    needed = components(
+        "transformer",
+        "text projection",
+        "video VAE encoder",
+        "video VAE decoder",
+        "audio VAE encoder",
+        "audio VAE decoder",
+        "vocoder",
+    )
     preflight(args, checkpoint, needed, loras=args.loras)
     info = read_video_info(video_path)
     check_source_geometry(info.frames, info.height, info.width, where=f"--video-path {video_path.name}")

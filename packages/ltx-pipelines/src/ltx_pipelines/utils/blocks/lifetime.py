@@ -34,8 +34,16 @@ class ModelSource(Protocol):
     ) -> nn.Module: ...
 
 
-COMPONENTS = ("transformer", "video_encoder", "video_decoder", "per_channel_statistics", "audio_encoder",
-              "audio_decoder", "vocoder", "upsampler")  # fmt: skip
+COMPONENTS = (
+    "transformer",
+    "video_encoder",
+    "video_decoder",
+    "per_channel_statistics",
+    "audio_encoder",
+    "audio_decoder",
+    "vocoder",
+    "upsampler",
+)
 
 
 class CheckpointSource:

@@ -62,8 +62,9 @@ class PromptEncoder(ModelBlock):
             if self.gemma_root is None:
                 raise InputError("a text prompt needs a Gemma root folder (--gemma-root); or pass precomputed contexts")
             strings = [str(p) for _, p in texts]
-            enhancement = Enhancement(enhance_first_prompt and texts[0][0] == 0, enhance_prompt_image,
-                                      enhance_prompt_seed)  # fmt: skip
+            enhancement = Enhancement(
+                enhance_first_prompt and texts[0][0] == 0, enhance_prompt_image, enhance_prompt_seed
+            )
             encoded = self._encoded_on_main(strings, enhancement) if self.parallel.is_main else None
             if self.parallel.is_parallel:
                 encoded = self._shared(encoded, len(strings))
@@ -111,8 +112,9 @@ class PromptEncoder(ModelBlock):
         if len(received) != 3 * count:  # none: the main process failed to encode them (it reports why)
             raise FailedElsewhere("the main process failed to encode the prompts")
         prompts = self.parallel.share_text(texts, self.device)
-        return [PromptContexts(*(t.to(self.device) for t in received[3 * i : 3 * i + 3]), prompts[i])
-                for i in range(count)]  # fmt: skip
+        return [
+            PromptContexts(*(t.to(self.device) for t in received[3 * i : 3 * i + 3]), prompts[i]) for i in range(count)
+        ]
 
     def encode_ahead(self, texts: Sequence[str]) -> None:
         """Encode `texts` now, in one Gemma residency (then freed), and answer later calls that ask for them from
@@ -124,17 +126,22 @@ class PromptEncoder(ModelBlock):
         if not todo:
             return
         for text, contexts in zip(todo, self(todo), strict=True):
-            self._ahead[text] = PromptContexts(contexts.video_context.cpu(), contexts.audio_context.cpu(),
-                                               contexts.mask.cpu(), contexts.prompt)  # fmt: skip
+            self._ahead[text] = PromptContexts(
+                contexts.video_context.cpu(), contexts.audio_context.cpu(), contexts.mask.cpu(), contexts.prompt
+            )
 
     def _resident(self) -> Any:
         from ltx_core.text_encoders.gemma import ResidentPromptEncoder
 
         assert self.gemma_root is not None
         return ResidentPromptEncoder(
-            self.gemma_root, self.checkpoint, device=self.device, dtype=self.dtype,
-            text_encoder_device=self.text_encoder_device, offload=self.offload,
-        )  # fmt: skip
+            self.gemma_root,
+            self.checkpoint,
+            device=self.device,
+            dtype=self.dtype,
+            text_encoder_device=self.text_encoder_device,
+            offload=self.offload,
+        )
 
     def _placed(self, contexts: Any) -> Any:
         from ltx_core.text_encoders.gemma import PromptContexts

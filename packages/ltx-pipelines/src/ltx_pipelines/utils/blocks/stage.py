@@ -17,9 +17,10 @@ from ltx_core.components.latent_tools import AudioLatentTools, LatentTools, Vide
 from ltx_core.components.noisers import ConditioningItem, GaussianNoiser, create_noised_state
 from ltx_core.components.patchifiers import AudioPatchifier, VideoLatentPatchifier
 from ltx_core.errors import CheckpointError, InputError
-from ltx_core.loader import LoraSpec, open_checkpoint
-from ltx_core.model.transformer import X0Model
+from ltx_core.loader import LoraSpec, fuse_loras_into_model, open_checkpoint, restore_weights
+from ltx_core.model.transformer import X0Model, transformer_config, transformer_key_map
 from ltx_core.parallel.layout import SINGLE_PROCESS, ParallelLayout
+from ltx_core.quantization import Quantization, quantization_for
 from ltx_core.types import AudioLatentShape, LatentState, VideoLatentShape, VideoPixelShape
 from ltx_pipelines.utils.blocks.lifetime import CheckpointLike, ModelSource, free, model_source, resolve_device
 from ltx_pipelines.utils.denoisers import Denoiser, Schedule
@@ -40,7 +41,6 @@ class LatentGeometry:
     @classmethod
     def of(cls, checkpoint: CheckpointLike) -> LatentGeometry:
         from ltx_core.model.audio_vae.loading import audio_vae_config
-        from ltx_core.model.transformer import transformer_config
 
         ckpt = open_checkpoint(checkpoint)
         transformer = transformer_config(ckpt.config, source=ckpt.path)
@@ -149,8 +149,6 @@ class DiffusionStage:
         fp8-scaled-mm (the only way it can run; the official CLI makes the user say so)."""
         if self.runtime.quantization is not None:
             return self.runtime
-        from ltx_core.loader import open_checkpoint
-        from ltx_core.quantization import Quantization, quantization_for
 
         if quantization_for(None, open_checkpoint(self.checkpoint)) is Quantization.NONE:
             return self.runtime
@@ -181,7 +179,6 @@ class DiffusionStage:
         run the same forwards, so they can gather each block together), through the offload/quantization loader,
         or the plain strict load (LoRAs fused while loading; or after it, remembering the touched weights, when the
         stage is cached)."""
-        from ltx_core.loader import fuse_loras_into_model
 
         runtime = self._effective_runtime()
         self._touched, self._model_loras = [], self.loras
@@ -191,12 +188,19 @@ class DiffusionStage:
             if isinstance(self.checkpoint, ModelSource):
                 raise InputError("sharded weights are read from checkpoint files, one tensor at a time; pass a path")
             if runtime.compile:
-                raise InputError("compile cannot be combined with sharded weights yet (the blocks FSDP2 gathers are "
-                                 "not compiled); drop one of them")  # fmt: skip
+                raise InputError(
+                    "compile cannot be combined with sharded weights yet (the blocks FSDP2 gathers are "
+                    "not compiled); drop one of them"
+                )
 
-            return load_sharded_transformer(self.checkpoint, device=self.device, dtype=self.transformer_dtype,
-                                            loras=self.loras, group=self.parallel.sequence_group,
-                                            quantization=runtime.quantization)  # fmt: skip
+            return load_sharded_transformer(
+                self.checkpoint,
+                device=self.device,
+                dtype=self.transformer_dtype,
+                loras=self.loras,
+                group=self.parallel.sequence_group,
+                quantization=runtime.quantization,
+            )
         if not runtime.is_plain:
             from ltx_core.offload.streaming import load_transformer_for_inference
 
@@ -233,8 +237,6 @@ class DiffusionStage:
         return self.source.build("transformer", dtype=self.transformer_dtype, device=self.device, loras=loras)
 
     def _swap_loras(self, model: X0Model) -> None:
-        from ltx_core.loader import fuse_loras_into_model, restore_weights
-        from ltx_core.model.transformer import transformer_key_map
 
         inner = self._inner
         if self._touched:
@@ -370,8 +372,13 @@ class DiffusionStage:
             return BatchSplitAdapter(transformer, max_batch_size)
         from ltx_core.parallel.guidance import GuidanceParallelAdapter
 
-        return GuidanceParallelAdapter(transformer, max_batch_size, index=layout.guidance_index,
-                                       count=layout.guidance_degree, group=layout.guidance_group)  # fmt: skip
+        return GuidanceParallelAdapter(
+            transformer,
+            max_batch_size,
+            index=layout.guidance_index,
+            count=layout.guidance_degree,
+            group=layout.guidance_group,
+        )
 
     def _noised(
         self,
