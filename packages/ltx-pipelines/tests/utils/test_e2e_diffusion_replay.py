@@ -103,7 +103,7 @@ def test_e2e_diffusion_replay(case: GoldenCase) -> None:
         fake = ReplayTransformer(case, stage, observe=lambda k, v, a, ptb, s=stage: _check_call(case, s, k, v, a, ptb))
         hq = p.get("pipeline") == "ti2vid_two_stages_hq"
         sde = recorded_sde_noise(case, stage) if hq and not strict else None
-        run = replay_stage(case, stage, video, audio, fake, **({"sde_noise": sde} if sde else {}))
+        run = replay_stage(case, stage, video, audio, fake, sde)
         pre = f"stage{stage}_calls"
         assert fake.k == len(run.calls) == out[f"{pre}_sigma"].shape[0]
         if hq:  # draw order per step: substep video, substep audio, step video, step audio

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatch
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -54,27 +56,31 @@ class GoldenCase:
         return self.path.parent / reference
 
 
-def _manifest_113(prefix: str, pattern: str) -> list[Path]:
-    """The files of the 1.1.3 set (its `MANIFEST.json`) under `prefix` whose names match the glob `pattern`."""
-    root = golden_dir()
+@cache
+def _listed_113(root: Path) -> tuple[Path, ...]:
+    """The files of the 1.1.3 set, as its `MANIFEST.json` lists them (relative to `root`; read once per root)."""
     manifest = root / "MANIFEST.json"
     if not manifest.is_file():
-        return []
-    listed = [Path(name) for name in json.loads(manifest.read_text()).get("files", {})]
-    found = (n for n in listed if str(n.parent) == prefix or (prefix == "*" and n.parent.parent.name == "cases"))
-    return sorted(root / n for n in found if fnmatch(n.name, pattern) and (root / n).is_file())
+        return ()
+    return tuple(Path(name) for name in json.loads(manifest.read_text()).get("files", {}))
+
+
+def _matching(names: Iterable[Path], pattern: str) -> list[Path]:
+    root = golden_dir()
+    return sorted(root / n for n in names if fnmatch(n.name, pattern) and (root / n).is_file())
 
 
 def component_cases(pattern: str) -> list[Path]:
     """The 1.1.3 component cases whose file names match the glob `pattern` (e.g. "transformer_*"), in every variant
     folder, as the fixture set's `MANIFEST.json` lists them: the 1.2.0 and LTX-2.5 cases (README_120) sit beside
     them in folders of their own, with numerics this code does not implement yet."""
-    return _manifest_113("*", f"{pattern}.safetensors")
+    cases = (n for n in _listed_113(golden_dir()) if n.parts[0] == "cases")
+    return _matching(cases, f"{pattern}.safetensors")
 
 
 def component_checkpoints() -> list[Path]:
     """The 1.1.3 set's tiny single-file checkpoints (`ltx2_tiny`, `ltx23_tiny`; not the LTX-2.5 ones beside them)."""
-    return _manifest_113(".", "ltx*_tiny.safetensors")
+    return _matching((n for n in _listed_113(golden_dir()) if len(n.parts) == 1), "ltx*_tiny.safetensors")
 
 
 def load_case(path: str | Path) -> GoldenCase:

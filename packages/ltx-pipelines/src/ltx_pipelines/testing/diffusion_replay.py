@@ -268,10 +268,10 @@ def replay_stage(
     video: LatentState,
     audio: LatentState,
     transformer: X0Fn,
-    sde_noise: Callable[[torch.Tensor, torch.Generator], torch.Tensor] = get_new_noise,
+    sde_noise: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
 ) -> StageReplay:
     """Run the stage's sampling loop (Euler, or res2s for the HQ pipeline) from the given states, with
-    `transformer` answering the calls."""
+    `transformer` answering the calls (res2s draws its SDE noise with `sde_noise`, default its own draw)."""
     calls: list[tuple[Any, Any]] = []
     drawn: list[torch.Tensor] = []
 
@@ -280,7 +280,7 @@ def replay_stage(
             calls.append((event.video, event.audio))
 
     def noise(latent: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        z = sde_noise(latent, generator)
+        z = (sde_noise or get_new_noise)(latent, generator)
         drawn.append(z)
         return z
 

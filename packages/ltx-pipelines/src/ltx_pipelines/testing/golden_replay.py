@@ -68,8 +68,12 @@ def violations(got: torch.Tensor, expected: torch.Tensor, tolerance: Tolerance) 
     bound = tolerance.bound(expected) if isinstance(tolerance, (Bf16Steps, OfPeak)) else tolerance
     if bool((diff <= bound).all()):
         return []
-    label = f"<= {tolerance:g}" if isinstance(tolerance, (int, float)) else str(tolerance)
-    return [f"max|err| {diff.max().item():.3g} not {label}"]
+    return [f"max|err| {diff.max().item():.3g} not {describe(tolerance)}"]
+
+
+def describe(tolerance: Tolerance) -> str:
+    """A tolerance as the test log shows it."""
+    return f"<= {tolerance:g}" if isinstance(tolerance, (int, float)) else str(tolerance)
 
 
 # Tolerant mode (this CPU runs other kernels than the recording's: `ltx_core.testing.cpu_parity`). A noise draw: the
@@ -127,7 +131,7 @@ def assert_recorded_match(
         worst = (actual.double() - expected.double()).abs().max().item() if expected.numel() else 0.0
         tol = tolerance(name)
         found = violations(actual, expected, tol)
-        label = f"<= {tol:g}" if isinstance(tol, (int, float)) else str(tol)
+        label = describe(tol)
         if found and name == "audio_waveform" and case.params.get("variant") == "ltx23":
             found = violations(actual, expected, max(LTX23_WAVEFORM_SPREAD, tol) if isinstance(tol, float) else tol)
             label = f"<= {LTX23_WAVEFORM_SPREAD:g} (LTX-2.3 vocoder spread)" if isinstance(tol, float) else label

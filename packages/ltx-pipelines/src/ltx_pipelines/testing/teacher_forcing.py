@@ -55,8 +55,8 @@ def teacher_forced_calls(case: GoldenCase, stage: int) -> dict[str, list[torch.T
         if s == stage:
             break
     hq = case.params.get("pipeline") == "ti2vid_two_stages_hq"
-    sde = {"sde_noise": recorded_sde_noise(case, stage)} if hq else {}
-    replay_stage(case, stage, video, audio, ReplayTransformer(case, stage, observe), **sde)
+    sde = recorded_sde_noise(case, stage) if hq else None
+    replay_stage(case, stage, video, audio, ReplayTransformer(case, stage, observe), sde)
     return got
 
 
