@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from ltx_core.testing.distributed import free_port
 from ltx_pipelines.cli.commands import build_app
+from ltx_pipelines.testing.command_lines import flags
 
 HEIGHT, WIDTH, FRAMES = 64, 128, 9
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run"]
@@ -30,26 +31,19 @@ FAULT_SCRIPT = Path(__file__).with_name("torchrun_fault.py")
 
 
 def _common(folder: Path, out: Path) -> list[str]:
-    return [
-        "--spatial-upsampler-path",
-        str(folder / "spatial_upsampler_x2.safetensors"),
-        "--gemma-root",
-        str(folder / "gemma"),
-        "--prompt",
-        "a red fox in the snow",
-        "--height",
-        str(HEIGHT),
-        "--width",
-        str(WIDTH),
-        "--num-frames",
-        str(FRAMES),
-        "--output-path",
-        str(out),
-    ]
+    return flags(
+        spatial_upsampler_path=folder / "spatial_upsampler_x2.safetensors",
+        gemma_root=folder / "gemma",
+        prompt="a red fox in the snow",
+        height=HEIGHT,
+        width=WIDTH,
+        num_frames=FRAMES,
+        output_path=out,
+    )
 
 
 def _distilled(folder: Path, out: Path) -> list[str]:
-    return ["--distilled-checkpoint-path", str(folder / "distilled.safetensors"), *_common(folder, out)]
+    return [*flags(distilled_checkpoint_path=folder / "distilled.safetensors"), *_common(folder, out)]
 
 
 def _launch(target: Sequence[str], args: Sequence[str], *, timeout: float = 240) -> subprocess.CompletedProcess:

@@ -24,6 +24,7 @@ from ltx_core.loader import SafetensorsFile
 from ltx_core.testing.tiny_checkpoints import VERSIONS, make_tiny_checkpoints
 from ltx_pipelines.cli.commands import build_app
 from ltx_pipelines.distilled import DistilledPipeline
+from ltx_pipelines.testing.command_lines import flags
 from ltx_pipelines.utils.helpers import ImageConditioningInput
 
 HEIGHT, WIDTH, FRAMES, FPS = 64, 128, 9, 24.0  # smallest two-stage size the reflect-padded LTX-2 decoder takes
@@ -36,25 +37,18 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _args(folder: Path, out: Path, *extra: str, ckpt: Path | None = None) -> list[str]:
     return [
-        "--distilled-checkpoint-path",
-        str(ckpt or folder / "distilled.safetensors"),
-        "--spatial-upsampler-path",
-        str(folder / "spatial_upsampler_x2.safetensors"),
-        "--gemma-root",
-        str(folder / "gemma"),
-        "--prompt",
-        "a red fox in the snow",
-        "--height",
-        str(HEIGHT),
-        "--width",
-        str(WIDTH),
-        "--num-frames",
-        str(FRAMES),
-        "--frame-rate",
-        str(FPS),
-        "--output-path",
-        str(out),
-        "--quiet",
+        *flags(
+            distilled_checkpoint_path=ckpt or folder / "distilled.safetensors",
+            spatial_upsampler_path=folder / "spatial_upsampler_x2.safetensors",
+            gemma_root=folder / "gemma",
+            prompt="a red fox in the snow",
+            height=HEIGHT,
+            width=WIDTH,
+            num_frames=FRAMES,
+            frame_rate=FPS,
+            output_path=out,
+            quiet=True,
+        ),
         *extra,
     ]
 

@@ -20,6 +20,7 @@ from ltx_core.errors import InputError
 from ltx_core.loader import LoraSpec
 from ltx_pipelines.cli.commands import build_app
 from ltx_pipelines.keyframe_interpolation import KeyframeInterpolationPipeline
+from ltx_pipelines.testing.command_lines import flags
 from ltx_pipelines.ti2vid_two_stages import TI2VidTwoStagesPipeline
 from ltx_pipelines.utils.helpers import ImageConditioningInput
 
@@ -72,39 +73,22 @@ def test_cli_writes_mp4_with_audio(tiny_sets: dict[str, Path], images: list[Path
     folder = tiny_sets["ltx2"]
     out = tmp_path / "kf.mp4"
     args = [
-        "--checkpoint-path",
-        str(folder / "dev.safetensors"),
-        "--gemma-root",
-        str(folder / "gemma"),
-        "--spatial-upsampler-path",
-        str(folder / "spatial_upsampler_x2.safetensors"),
-        "--distilled-lora",
-        str(folder / "distilled_lora.safetensors"),
-        "--prompt",
-        "a fox walks",
-        "--negative-prompt",
-        "blurry",
-        "--height",
-        str(HEIGHT),
-        "--width",
-        str(WIDTH),
-        "--num-frames",
-        str(FRAMES),
-        "--frame-rate",
-        str(FPS),
-        "--num-inference-steps",
-        "2",
-        "--image",
-        str(images[0]),
-        "0",
-        "1.0",
-        "--image",
-        str(images[1]),
-        "8",
-        "1.0",
-        "--output-path",
-        str(out),
-        "--quiet",
+        *flags(
+            checkpoint_path=folder / "dev.safetensors",
+            gemma_root=folder / "gemma",
+            spatial_upsampler_path=folder / "spatial_upsampler_x2.safetensors",
+            distilled_lora=folder / "distilled_lora.safetensors",
+            prompt="a fox walks",
+            negative_prompt="blurry",
+            height=HEIGHT,
+            width=WIDTH,
+            num_frames=FRAMES,
+            frame_rate=FPS,
+            num_inference_steps=2,
+        ),
+        *flags(image=(images[0], 0, "1.0")),
+        *flags(image=(images[1], 8, "1.0")),
+        *flags(output_path=out, quiet=True),
     ]
     result = CliRunner().invoke(build_app("keyframe_interpolation"), args)
     assert result.exit_code == 0, result.output

@@ -20,6 +20,7 @@ from ltx_core.components.guiders import MultiModalGuiderFactory, MultiModalGuide
 from ltx_core.errors import InputError
 from ltx_core.guidance.perturbations import PerturbationType
 from ltx_core.loader import LoraSpec
+from ltx_pipelines.testing.command_lines import flags
 from ltx_pipelines.ti2vid_one_stage import TI2VidOneStagePipeline
 from ltx_pipelines.ti2vid_two_stages import TI2VidTwoStagesPipeline
 from ltx_pipelines.ti2vid_two_stages_hq import TI2VidTwoStagesHQPipeline
@@ -88,37 +89,24 @@ def _app(kind: str) -> Any:
 
 
 def _cli_args(kind: str, folder: Path, out: Path, *extra: str) -> list[str]:
-    args = [
-        "--checkpoint-path",
-        str(folder / "dev.safetensors"),
-        "--gemma-root",
-        str(folder / "gemma"),
-        "--prompt",
-        "a red fox in the snow",
-        "--negative-prompt",
-        "blurry",
-        "--height",
-        str(HEIGHT),
-        "--width",
-        str(WIDTH),
-        "--num-frames",
-        str(FRAMES),
-        "--frame-rate",
-        str(FPS),
-        "--num-inference-steps",
-        "2",
-        "--output-path",
-        str(out),
-        "--quiet",
-    ]
+    args = flags(
+        checkpoint_path=folder / "dev.safetensors",
+        gemma_root=folder / "gemma",
+        prompt="a red fox in the snow",
+        negative_prompt="blurry",
+        height=HEIGHT,
+        width=WIDTH,
+        num_frames=FRAMES,
+        frame_rate=FPS,
+        num_inference_steps=2,
+        output_path=out,
+        quiet=True,
+    )
     if kind != "one_stage":
-        args += [
-            "--spatial-upsampler-path",
-            str(folder / "spatial_upsampler_x2.safetensors"),
-            "--distilled-lora",
-            str(folder / "distilled_lora.safetensors"),
-            "0.8",
-        ]
+        args += flags(
+            spatial_upsampler_path=folder / "spatial_upsampler_x2.safetensors",
+            distilled_lora=(folder / "distilled_lora.safetensors", 0.8),
+        )
     return [*args, *extra]
 
 
