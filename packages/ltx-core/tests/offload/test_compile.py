@@ -13,8 +13,9 @@ from ltx_core.errors import InputError
 from ltx_core.model.transformer import Modality
 from ltx_core.model.transformer.loading import load_transformer
 from ltx_core.offload.policy import OffloadMode, check_offload_options
-from ltx_core.offload.streaming import build_streaming_transformer, load_transformer_for_inference
+from ltx_core.offload.streaming import build_streaming_transformer
 from ltx_core.testing.golden import component_cases, load_case
+from ltx_core.transformer_providers import TransformerRuntime, provider_for
 
 
 def _inputs(golden: Path) -> tuple[Path, Modality, Modality]:
@@ -76,7 +77,7 @@ def test_compile_without_a_compiler_is_refused_in_one_line(no_compilers: None, g
         check_offload_options(OffloadMode.CPU, compile=True)
     ckpt, _, _ = _inputs(golden)
     with pytest.raises(InputError, match="C\\+\\+ compiler"):
-        load_transformer_for_inference(ckpt, device="cpu", offload="none", compile=True, echo=None)
+        provider_for(ckpt, TransformerRuntime(compile=True), device=torch.device("cpu"))
     model = load_transformer(ckpt)
     with pytest.raises(InputError, match="C\\+\\+ compiler"):
         compile_transformer(model)

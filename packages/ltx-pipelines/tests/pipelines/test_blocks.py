@@ -153,9 +153,9 @@ def test_tiling_hint_applies_only_without_a_given_tiling(tmp_path: Path) -> None
 
     pipeline = SimpleNamespace(stage=DiffusionStage(tmp_path / "unread.safetensors", device="cpu"))
     assert hinted_tiling(None, pipeline) is None  # plain runtime: no choice was made
-    pipeline.stage.offload_choice = SimpleNamespace(vae_tiling=False)
+    pipeline.stage._provider = SimpleNamespace(offload_choice=SimpleNamespace(vae_tiling=False))
     assert hinted_tiling(None, pipeline) is None
-    pipeline.stage.offload_choice = SimpleNamespace(vae_tiling=True)
+    pipeline.stage._provider = SimpleNamespace(offload_choice=SimpleNamespace(vae_tiling=True))
     assert hinted_tiling(None, pipeline) == TilingConfig.default()
     given = TilingConfig.default()
     assert hinted_tiling(given, pipeline) is given

@@ -73,8 +73,8 @@ def test_in_memory_components_name_no_file(components: Any) -> None:
 
 
 def test_blocks_free_their_copy_never_the_given_modules(components: Any) -> None:
+    from ltx_core.loader.sources import CheckpointSource, model_source
     from ltx_pipelines.utils.blocks import ImageConditioner
-    from ltx_pipelines.utils.blocks.lifetime import CheckpointSource, model_source
 
     assert model_source(components.distilled) is components.distilled
     assert isinstance(model_source(Path("x.safetensors")), CheckpointSource)

@@ -164,7 +164,7 @@ def test_prequantized_two_stage_with_distilled_lora_streams_bitwise(tiny_sets: d
             stage_2_sigmas=(0.909375, 0.0),
         )
         result.video.close()
-        assert pipeline.stage_2.runtime.quantization == "fp8-scaled-mm"  # detected from the file
+        assert pipeline.stage_2.provider.quantization.value == "fp8-scaled-mm"  # detected from the file
         latents.append((result.video_latent, result.audio_latent))
     assert torch.isfinite(latents[0][0].float()).all()
     assert all(torch.equal(a, b) for a, b in zip(latents[0], latents[1], strict=True))

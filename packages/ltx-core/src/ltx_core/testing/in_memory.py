@@ -2,7 +2,7 @@
 
 `InMemoryModels` is a `Checkpoint` (its config, metadata and name answer the pipelines' metadata questions: latent
 widths, distilled-name checks) and a model source (`build(component, dtype=, device=, **options)`, the protocol of
-`ltx_pipelines.utils.blocks.lifetime.ModelSource`): wherever a pipeline takes a checkpoint or upsampler path, a test
+`ltx_core.loader.sources.ModelSource`): wherever a pipeline takes a checkpoint or upsampler path, a test
 passes it and every block builds its model from the given modules. Each build is a copy, because blocks free the
 models they built (moved to meta) after use. `tiny_in_memory_models(version, seed)` makes the random tiny modules
 from the same configs as the tiny checkpoint files (`tiny_checkpoints`).

@@ -109,20 +109,20 @@ def _built_transformers() -> Iterator[list[tuple[int, int]]]:
     from ltx_pipelines.utils.blocks import DiffusionStage
 
     built: list[tuple[int, int]] = []
-    build = DiffusionStage._build
+    build = DiffusionStage._wrapped
 
-    def recorded(self: Any) -> Any:
-        model = build(self)
+    def recorded(self: Any, inner: Any) -> Any:
+        model = build(self, inner)
         degrees = [m.size for m in model.modules() if isinstance(m, SequenceParallelTransformer)]
         blocks = [m for m in model.modules() if isinstance(m, TransformerBlock)]
         built.append((degrees[0] if degrees else 1, sum(local_weight_bytes(b) for b in blocks)))
         return model
 
-    DiffusionStage._build = recorded  # type: ignore[method-assign]
+    DiffusionStage._wrapped = recorded  # type: ignore[method-assign]
     try:
         yield built
     finally:
-        DiffusionStage._build = build  # type: ignore[method-assign]
+        DiffusionStage._wrapped = build  # type: ignore[method-assign]
 
 
 @contextlib.contextmanager

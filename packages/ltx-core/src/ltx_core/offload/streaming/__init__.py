@@ -6,14 +6,13 @@ from ltx_core.offload.streaming.build import (
     load_resident_transformer,
     transformer_footprint,
 )
-from ltx_core.offload.streaming.inference import load_transformer_for_inference, release_transformer
+from ltx_core.offload.streaming.inference import release_transformer
 from ltx_core.offload.streaming.wrapper import BlockStreamingWrapper
 
 __all__ = [
     "BlockStreamingWrapper",
     "build_streaming_transformer",
     "load_resident_transformer",
-    "load_transformer_for_inference",
     "release_transformer",
     "transformer_footprint",
 ]

@@ -3,74 +3,20 @@ after, or kept until `release()`)."""
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
 
 from ltx_core.errors import InputError
-from ltx_core.loader import Checkpoint, release
+from ltx_core.loader import release
+from ltx_core.loader.sources import CheckpointLike, model_source
 from ltx_core.parallel.layout import SINGLE_PROCESS, ParallelLayout
+from ltx_core.transformer_providers import empty_caches
 
 T = TypeVar("T")
-CheckpointLike = str | Path | Checkpoint
-
-
-@runtime_checkable
-class ModelSource(Protocol):
-    """Where a block's models come from. The default (`CheckpointSource`) loads them from the checkpoint files; a
-    test passes an object with the same `build` (e.g. `ltx_core.testing.in_memory.InMemoryModels`, random tiny
-    modules made in memory) wherever a checkpoint is taken, and every block then builds from it, reading no file.
-
-    `component` is one of `COMPONENTS`; `options` are the component's own (`loras` for the transformer,
-    `memory_efficient` for the video decoder)."""
-
-    def build(
-        self, component: str, *, dtype: torch.dtype | None, device: torch.device, **options: Any
-    ) -> nn.Module: ...
-
-
-COMPONENTS = (
-    "transformer",
-    "video_encoder",
-    "video_decoder",
-    "per_channel_statistics",
-    "audio_encoder",
-    "audio_decoder",
-    "vocoder",
-    "upsampler",
-)
-
-
-class CheckpointSource:
-    """The models of one checkpoint file (or shards), each through its strict `ltx_core` loader."""
-
-    def __init__(self, checkpoint: CheckpointLike) -> None:
-        self.checkpoint = checkpoint
-
-    def build(self, component: str, *, dtype: torch.dtype | None, device: torch.device, **options: Any) -> nn.Module:
-        from ltx_core.model import audio_vae, transformer, upsampler, video_vae
-
-        loaders: dict[str, Callable[..., nn.Module]] = {
-            "transformer": transformer.load_transformer,
-            "video_encoder": video_vae.load_video_encoder,
-            "video_decoder": video_vae.load_video_decoder,
-            "per_channel_statistics": video_vae.load_per_channel_statistics,
-            "audio_encoder": audio_vae.load_audio_encoder,
-            "audio_decoder": audio_vae.load_audio_decoder,
-            "vocoder": audio_vae.load_vocoder,
-            "upsampler": upsampler.load_upsampler,
-        }
-        return loaders[component](self.checkpoint, dtype=dtype, device=device, **options)
-
-
-def model_source(checkpoint: CheckpointLike | ModelSource) -> ModelSource:
-    """`checkpoint` itself when it builds models (a `ModelSource`), else its `CheckpointSource`."""
-    return checkpoint if isinstance(checkpoint, ModelSource) else CheckpointSource(checkpoint)
 
 
 def default_device() -> torch.device:
@@ -104,11 +50,7 @@ def free(*models: nn.Module | None) -> None:
     for model in models:
         if model is not None:
             release(model)
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-    elif torch.backends.mps.is_available():
-        torch.mps.empty_cache()
+    empty_caches()
 
 
 @contextmanager

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -17,12 +17,13 @@ from ltx_core.components.latent_tools import AudioLatentTools, LatentTools, Vide
 from ltx_core.components.noisers import ConditioningItem, GaussianNoiser, create_noised_state
 from ltx_core.components.patchifiers import AudioPatchifier, VideoLatentPatchifier
 from ltx_core.errors import CheckpointError, InputError
-from ltx_core.loader import LoraSpec, fuse_loras_into_model, open_checkpoint, restore_weights
-from ltx_core.model.transformer import X0Model, transformer_config, transformer_key_map
+from ltx_core.loader import LoraSpec, open_checkpoint
+from ltx_core.model.transformer import X0Model, transformer_config
 from ltx_core.parallel.layout import SINGLE_PROCESS, ParallelLayout
-from ltx_core.quantization import Quantization, quantization_for
+from ltx_core.parallel.sequence import SequenceParallelTransformer
+from ltx_core.transformer_providers import PLAIN_RUNTIME, TransformerProvider, TransformerRuntime, provider_for
 from ltx_core.types import AudioLatentShape, LatentState, VideoLatentShape, VideoPixelShape
-from ltx_pipelines.utils.blocks.lifetime import CheckpointLike, ModelSource, free, model_source, resolve_device
+from ltx_pipelines.utils.blocks.lifetime import CheckpointLike, resolve_device
 from ltx_pipelines.utils.denoisers import Denoiser, Schedule
 from ltx_pipelines.utils.recording import CallRecorder, Recorder
 from ltx_pipelines.utils.samplers import Loop, LoopState, StepCallback, callbacks, euler_loop, progress_callback
@@ -75,39 +76,21 @@ class StageResult:
     audio_state: LatentState | None = None
 
 
-@dataclass(frozen=True)
-class TransformerRuntime:
-    """How the transformer is held while it runs (`--offload`, `--quantization`, `--compile`).
-
-    The default (everything resident, stored weights, eager) is the plain strict load. Any other setting goes through
-    `ltx_core.offload.streaming.load_transformer_for_inference`: "auto" picks none/cpu/disk from the free memory and
-    logs the choice and its reason in one line; "cpu"/"disk" stream the blocks (results bitwise identical).
-    """
-
-    offload: str = "none"  # none | cpu | disk | auto
-    quantization: str | None = None  # None | "fp8-cast" | "fp8-scaled-mm"
-    compile: bool = False
-
-    @property
-    def is_plain(self) -> bool:
-        return self.offload == "none" and self.quantization is None and not self.compile
-
-
-PLAIN_RUNTIME = TransformerRuntime()
-
-
 class DiffusionStage:
     """Owns the transformer: built (LoRAs fused) for a call and freed after, unless cached.
 
-    `cache=True` keeps the built transformer until `release()`; a later call with another LoRA set restores the
-    touched weights from the checkpoint and fuses the new set (no second copy of the weights is kept; with a
-    non-plain `runtime` the transformer is rebuilt instead). `session()` keeps it for the duration of a `with`
-    block only (what a two-stage pipeline wants). `offload_choice` is the last build's `OffloadChoice` (None for the
-    plain runtime); its `vae_tiling` is the decoding hint pipelines apply when the caller gave no tiling.
+    How it is held comes from one `TransformerProvider` (`ltx_core.transformer_providers`: resident, streamed or
+    sharded), chosen at the first build from the runtime options and the offload policy, and kept. `cache=True`
+    keeps the built transformer until `release()`; a later call with another LoRA set gets it from the provider
+    (changed in place when resident and plain: no second copy of the weights; rebuilt otherwise). `session()` keeps
+    it for the duration of a `with` block only (what a two-stage pipeline wants). `offload_choice` is the offload
+    policy's decision (None for the plain runtime); its `vae_tiling` is the decoding hint pipelines apply when the
+    caller gave no tiling.
 
     Under several processes (`parallel`, see `ltx_core.parallel`) every rank builds the stage: the blocks' weights
-    sharded over the rank's sequence group (`sharded_weights`), the video tokens split over it (sequence degree > 1)
-    and the guidance passes spread over the guidance groups (guidance degree > 1).
+    sharded over the rank's sequence group (`sharded_weights`), the video tokens split over it (sequence degree > 1:
+    the sequence-parallel wrapper goes around whatever the provider built) and the guidance passes spread over the
+    guidance groups (guidance degree > 1).
     """
 
     def __init__(
@@ -123,7 +106,6 @@ class DiffusionStage:
         parallel: ParallelLayout = SINGLE_PROCESS,
     ) -> None:
         self.checkpoint = checkpoint
-        self.source = model_source(checkpoint)  # the plain runtime builds through it (the checkpoint's loader)
         self.loras = tuple(loras)
         self.dtype = dtype  # latent / state dtype
         self.transformer_dtype = transformer_dtype  # None: the checkpoint's stored dtype (as official)
@@ -131,11 +113,10 @@ class DiffusionStage:
         self.cache = cache
         self.runtime = runtime
         self.parallel = parallel
-        self.offload_choice: Any = None
+        self._provider: TransformerProvider | None = None
         self._model: X0Model | None = None
-        self._inner: Any = None  # the transformer inside X0Model (and inside the sequence-parallel wrapper)
+        self._inner: Any = None  # what the provider built (inside X0Model and the sequence-parallel wrapper)
         self._model_loras: tuple[LoraSpec, ...] = ()
-        self._touched: list[str] = []
         self._sessions = 0
 
     # lifecycle
@@ -144,134 +125,69 @@ class DiffusionStage:
     def is_built(self) -> bool:
         return self._model is not None
 
-    def _effective_runtime(self) -> TransformerRuntime:
-        """The runtime as given, except that a pre-quantized fp8 checkpoint with no quantization asked for runs with
-        fp8-scaled-mm (the only way it can run; the official CLI makes the user say so)."""
-        if self.runtime.quantization is not None:
-            return self.runtime
-
-        if quantization_for(None, open_checkpoint(self.checkpoint)) is Quantization.NONE:
-            return self.runtime
-        if self.parallel.is_main:
-            logger.info("pre-quantized fp8 checkpoint: using quantization fp8-scaled-mm")
-        self.runtime = replace(self.runtime, quantization="fp8-scaled-mm")
-        return self.runtime
+    @property
+    def offload_choice(self) -> Any:
+        return None if self._provider is None else self._provider.offload_choice
 
     @property
-    def _swaps_loras(self) -> bool:
-        """A kept transformer takes another LoRA set in place (restore + fuse) rather than being rebuilt."""
-        return self.runtime.is_plain and not self.parallel.is_parallel
-
-    def _build(self) -> X0Model:
-        self._inner = inner = self._build_inner()
-        if self.runtime.is_plain and not self.parallel.sharded_weights:
-            inner = inner.to(self.device)  # a model source may build elsewhere; streamed models stay where they are
-        layout = self.parallel
-        layout.wait_for_all()  # each process loads at its own pace: that is no exchange timing out
-        if layout.sequence_degree > 1:
-            from ltx_core.parallel.sequence import SequenceParallelTransformer
-
-            inner = SequenceParallelTransformer(inner, layout.sequence_group)
-        return X0Model(inner).eval()
-
-    def _build_inner(self) -> Any:
-        """The transformer itself: sharded over the sequence group (`--shard-weights`: the ranks of a sequence group
-        run the same forwards, so they can gather each block together), through the offload/quantization loader,
-        or the plain strict load (LoRAs fused while loading; or after it, remembering the touched weights, when the
-        stage is cached)."""
-
-        runtime = self._effective_runtime()
-        self._touched, self._model_loras = [], self.loras
-        if self.parallel.sharded_weights:
-            from ltx_core.parallel.sharding import load_sharded_transformer
-
-            if isinstance(self.checkpoint, ModelSource):
-                raise InputError("sharded weights are read from checkpoint files, one tensor at a time; pass a path")
-            if runtime.compile:
-                raise InputError(
-                    "compile cannot be combined with sharded weights yet (the blocks FSDP2 gathers are "
-                    "not compiled); drop one of them"
-                )
-
-            return load_sharded_transformer(
+    def provider(self) -> TransformerProvider:
+        """The stage's provider, chosen at the first use (under several processes every process decides from the
+        most constrained process's free memory, so they all decide alike) and kept."""
+        if self._provider is None:
+            self._provider = provider_for(
                 self.checkpoint,
+                self.runtime,
                 device=self.device,
                 dtype=self.transformer_dtype,
-                loras=self.loras,
+                sharded=self.parallel.sharded_weights,
                 group=self.parallel.sequence_group,
-                quantization=runtime.quantization,
-            )
-        if not runtime.is_plain:
-            from ltx_core.offload.streaming import load_transformer_for_inference
-
-            inner, self.offload_choice = load_transformer_for_inference(
-                self.checkpoint,
-                device=self.device,
-                offload=runtime.offload,
-                dtype=self.transformer_dtype,
-                loras=self.loras,
-                quantization=runtime.quantization,
-                compile=runtime.compile,
                 memory=self._agreed_memory(),
                 echo=logger.info if self.parallel.is_main else None,
             )
-            return inner
-        if not self.cache or not self._swaps_loras:  # fused while loading: one pass over the weights
-            return self._load_transformer(self.loras)
-        model = self._load_transformer(())
-        self._touched = fuse_loras_into_model(model, self.loras, self.transformer_dtype) if self.loras else []
-        return model
+        return self._provider
 
     def _agreed_memory(self) -> Any:
         """Under several processes, the free memory the offload policy decides from: the least of every process's
-        (`ParallelLayout.most_constrained`), so that `--offload auto` makes one decision for every process, one that
-        fits the most constrained of them (and the decode tiling hint that follows from it is the same everywhere).
-        None in one process: the loader probes it."""
-        if not self.parallel.is_parallel:
+        (`ParallelLayout.most_constrained`). None in one process or for the plain runtime: nothing to decide."""
+        if not self.parallel.is_parallel or self.runtime.is_plain:
             return None
         from ltx_core.offload import policy
 
         return self.parallel.most_constrained(policy.probe_memory(self.device), self.device)
 
-    def _load_transformer(self, loras: Sequence[LoraSpec]) -> Any:
-        return self.source.build("transformer", dtype=self.transformer_dtype, device=self.device, loras=loras)
-
-    def _swap_loras(self, model: X0Model) -> None:
-
-        inner = self._inner
-        if self._touched:
-            restore_weights(inner, self.checkpoint, transformer_key_map(inner.config), self._touched)
-        self._touched = fuse_loras_into_model(inner, self.loras, self.transformer_dtype) if self.loras else []
-        self._model_loras = self.loras
+    def _wrapped(self, inner: Any) -> X0Model:
+        """The provider's transformer as the stage runs it: split over the sequence group when there is one."""
+        self.parallel.wait_for_all()  # each process loads at its own pace: that is no exchange timing out
+        if self.parallel.sequence_degree > 1:
+            inner = SequenceParallelTransformer(inner, self.parallel.sequence_group)
+        return X0Model(inner).eval()
 
     def transformer(self) -> X0Model:
         """The built transformer (building it now if needed); it stays until `release()` or the session's end."""
         if self._model is not None and self._model_loras != self.loras:
-            if self.cache and self._swaps_loras:
-                self._swap_loras(self._model)
-            else:
-                self.release()
+            inner = self.provider.swap_loras(self._inner, self.loras)
+            if inner is not self._inner:  # rebuilt: wrap the new one
+                self._unwrap()
+                self._inner, self._model = inner, self._wrapped(inner)
+            self._model_loras = self.loras
         if self._model is None:
-            self._model = self._build()
+            self._inner = self.provider.build(self.loras, reusable=self.cache)
+            self._model_loras = self.loras
+            self._model = self._wrapped(self._inner)
         return self._model
+
+    def _unwrap(self) -> None:
+        """Drop the wrappers around the provider's model (the sequence-parallel one unregisters its kernels)."""
+        model, self._model = self._model, None
+        if model is not None and model.model is not self._inner:
+            model.model.release()  # type: ignore[operator]
 
     def release(self) -> None:
         if self._model is None:
             return
-        model, inner, self._model, self._inner = self._model, self._inner, None, None
-        wrapper = model.model
-        if wrapper is not inner:  # the sequence-parallel wrapper: unregister its attention kernels
-            wrapper.release()  # type: ignore[operator]
-        if self.parallel.sharded_weights:  # FSDP2 state holds the shards: dropping the last reference frees them
-            del model, wrapper, inner
-            free()
-        elif self.runtime.is_plain:
-            free(inner)
-        else:
-            from ltx_core.offload.streaming import release_transformer
-
-            release_transformer(inner)
-            free()
+        self._unwrap()
+        inner, self._inner = self._inner, None
+        self.provider.release(inner)
 
     @contextmanager
     def session(self) -> Iterator[DiffusionStage]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ltx_pipelines.utils.blocks.lifetime import CheckpointLike, ModelBlock, model_source
+from ltx_core.loader.sources import model_source
+from ltx_pipelines.utils.blocks.lifetime import CheckpointLike, ModelBlock
 
 
 class VideoUpsampler(ModelBlock):
