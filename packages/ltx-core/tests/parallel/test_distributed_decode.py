@@ -30,5 +30,5 @@ def test_tiles_over_ranks_are_bitwise_the_tiled_decode(world: int, seed: int | N
     with torch.no_grad():
         expected = torch.cat(list(tiled_decode(decoder, latent, tiling)), dim=2)
     results = run_ranks(distributed_decode_case, world, str(path), seed, timeout=300)
-    assert all(not r for r in results[1:]), "only rank 0 returns frames"
-    assert torch.equal(results[0]["video"], expected)
+    for rank, result in enumerate(results):  # every rank returns the frames (each decoded only its share)
+        assert torch.equal(result["video"], expected), f"rank {rank}"

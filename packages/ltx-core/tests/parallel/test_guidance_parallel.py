@@ -12,7 +12,7 @@ import torch
 from ltx_core.batch_split import BatchSplitAdapter
 from ltx_core.errors import InputError
 from ltx_core.model.transformer.x0 import X0Model
-from ltx_core.parallel.layout import ParallelLayout, check_degrees, check_job_size
+from ltx_core.parallel.layout import ParallelLayout, check_degrees, check_group_size
 from ltx_core.testing.distributed import run_ranks
 from ltx_core.testing.golden import component_cases, load_case, report
 from ltx_core.testing.parallel_cases import guidance_parallel_cases
@@ -56,8 +56,8 @@ def test_guidance_degree_must_divide_the_world() -> None:
     check_degrees(6, 3)
     with pytest.raises(InputError, match=r"^guidance_degree 4 does not divide the 6 processes; use one of 1, 2, 3, 6$"):
         check_degrees(6, 4)
-    check_job_size(8, 2)
-    with pytest.raises(InputError, match=r"^processes_per_job 3 does not divide the 8 processes; .* 1, 2, 4, 8$"):
-        check_job_size(8, 3)
+    check_group_size(8, 2)
+    with pytest.raises(InputError, match=r"^group_size 3 does not divide the 8 processes; .* 1, 2, 4, 8$"):
+        check_group_size(8, 3)
     with pytest.raises(InputError, match=r"^--cfg-parallel 4 does not divide"):  # the CLI names its flag
         check_degrees(6, 4, name="--cfg-parallel")

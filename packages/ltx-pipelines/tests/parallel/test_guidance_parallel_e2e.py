@@ -37,6 +37,6 @@ def test_guidance_passes_over_two_processes(path: Path) -> None:
     for name, value in single.items():
         assert torch.equal(parallel[name], value), name
     other = {k.removeprefix("parallel/"): v for k, v in ranks[1].items()}
-    assert "video_frames" not in other and "audio_waveform" not in other  # decoded whole on rank 0 only
-    for name, value in other.items():  # every rank denoised the same latents
+    assert other.keys() == single.keys()
+    for name, value in other.items():  # every rank denoised the same latents and returns the same result
         assert torch.equal(value, single[name]), name

@@ -26,7 +26,7 @@ def test_every_placement_changes_no_bit(ranks: list[dict[str, torch.Tensor]]) ->
     for rank in ranks:
         for name, _, _ in PLACEMENTS:
             assert torch.equal(rank[f"{name}/video_latent"], rank["replicated/video_latent"]), name
-    assert not any(key.endswith("/frames") for key in ranks[1])  # only rank 0 gets the frames
+            assert torch.equal(rank[f"{name}/frames"], ranks[0][f"{name}/frames"]), name  # the same on every process
 
 
 def test_every_placement_matches_one_process(ranks: list[dict[str, torch.Tensor]]) -> None:

@@ -1,9 +1,10 @@
-"""Distributed video decode: the tiles of a tiled decode are spread over the ranks and blended on rank 0.
+"""Distributed video decode: the tiles of a tiled decode are spread over the ranks, and every rank blends them.
 
-Tile i of the plan is decoded on rank i mod N; rank 0 receives the others' tiles in plan order and blends exactly as
-`tiled_decode` does in one process, so the frames are bitwise the single-process tiled decode. A decoder that draws
-noise (timestep conditioning: off in the released VAEs) needs the draws in plan order from one generator, so it is
-decoded on rank 0 alone.
+Tile i of the plan is decoded on rank i mod N and broadcast from there; every rank then blends the tiles in plan
+order exactly as `tiled_decode` does in one process, so each rank yields the same chunks, bitwise the one-process
+tiled decode (every process returns the same frames; only one of them writes the file). A decoder that draws noise
+(timestep conditioning: off in the released VAEs) needs the draws in plan order from one generator: every rank then
+decodes the whole plan itself, from its own generator seeded alike.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import torch.distributed as dist
 
 from ltx_core.model.video_vae.decoder import VideoDecoder
 from ltx_core.model.video_vae.tiled import tiled_decode
-from ltx_core.model.video_vae.tiling import Tile, TilingConfig, decode_tiles
+from ltx_core.model.video_vae.tiling import Tile, TilingConfig
+from ltx_core.parallel.broadcast import broadcast_tensors
 
 
 def draws_noise(decoder: VideoDecoder) -> bool:
@@ -37,38 +39,22 @@ def distributed_tiled_decode(
     *,
     timestep: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
+    transport: torch.device | str | None = None,
 ) -> Iterator[torch.Tensor]:
-    """On the group's first rank: the chunks of `tiled_decode`. On the others: decode their tiles, send them, yield
-    nothing. Every rank of `group` must call it with the same latent and tiling."""
+    """The chunks of `tiled_decode`, on every rank of `group`, each rank decoding its share of the tiles. Every rank
+    must call it with the same latent and tiling and exhaust it. `transport`: where tiles travel (the latent's device
+    by default; the CPU under gloo)."""
     size, rank = dist.get_world_size(group), dist.get_rank(group)
-    main = dist.get_global_rank(group, 0) if group is not None else 0
-    if draws_noise(decoder) or size == 1:  # noise draws in plan order from one generator: one rank decodes
-        if rank == 0:
-            yield from tiled_decode(decoder, latent, tiling, timestep, generator)
+    if draws_noise(decoder) or size == 1:  # noise draws in plan order from one generator: each rank decodes all
+        yield from tiled_decode(decoder, latent, tiling, timestep, generator)
         return
-    tiles = decode_tiles(tuple(latent.shape), tiling)
-    if rank != 0:
-        for index, tile in enumerate(tiles):
-            if index % size == rank:
-                decoded = _decode(decoder, latent, tile).contiguous()
-                dist.send(torch.tensor(decoded.shape, dtype=torch.int64, device=decoded.device), main, group=group)
-                dist.send(decoded, main, group=group)
-                del decoded
-        return
-
-    dtype: list[torch.dtype] = []
+    via = torch.device(transport) if transport is not None else latent.device
 
     def decode_tile(index: int, tile: Tile) -> torch.Tensor:
         owner = index % size
-        if owner == 0:
-            decoded = _decode(decoder, latent, tile)
-            dtype[:] = [decoded.dtype]
-            return decoded
         source = dist.get_global_rank(group, owner) if group is not None else owner
-        shape = torch.empty(5, dtype=torch.int64, device=latent.device)
-        dist.recv(shape, source, group=group)
-        decoded = torch.empty(shape.tolist(), dtype=dtype[0], device=latent.device)  # tile 0 is always rank 0's
-        dist.recv(decoded, source, group=group)
-        return decoded
+        mine = [_decode(decoder, latent, tile)] if owner == rank else None
+        (decoded,) = broadcast_tensors(mine, source, group, via)
+        return decoded.to(latent.device)
 
     yield from tiled_decode(decoder, latent, tiling, decode_tile=decode_tile)

@@ -53,9 +53,9 @@ def launched_by_torchrun() -> bool:
 class ParallelLayout:
     """This rank's place in the layout of one generation and the groups it talks to (None: a single process).
 
-    `world_size` and `rank` count the processes of this generation: all of them, or, when a batch runs several
-    generations at once (`processes_per_job`), this rank's job group (`group`, whose first process has the global
-    rank `main_rank`; it is job group `job_index` of `job_groups`)."""
+    `world_size` and `rank` count the processes of this generation: all of them, or, when the processes are cut
+    into groups that each make their own generations (`init_layout(group_size=...)`), this rank's group (`group`,
+    whose first process has the global rank `main_rank`)."""
 
     world_size: int = 1
     rank: int = 0
@@ -65,8 +65,6 @@ class ParallelLayout:
     sharded_weights: bool = False
     group: dist.ProcessGroup | None = None
     main_rank: int = 0
-    job_index: int = 0
-    job_groups: int = 1
     waits: _WaitPoints | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -173,9 +171,9 @@ def check_degrees(world_size: int, guidance_degree: int, *, name: str = "guidanc
     _check_divides(name, guidance_degree, world_size)
 
 
-def check_job_size(world_size: int, processes_per_job: int, *, name: str = "processes_per_job") -> None:
-    """Refuse job groups that do not divide the processes, naming the sizes that do (`name` as in `check_degrees`)."""
-    _check_divides(name, processes_per_job, world_size)
+def check_group_size(world_size: int, group_size: int, *, name: str = "group_size") -> None:
+    """Refuse groups that do not divide the processes, naming the sizes that do (`name` as in `check_degrees`)."""
+    _check_divides(name, group_size, world_size)
 
 
 def _check_divides(name: str, value: int, world_size: int) -> None:
@@ -200,13 +198,13 @@ def init_layout(
     device: torch.device | None = None,
     timeout: timedelta = DEFAULT_TIMEOUT,
     sharded_weights: bool = False,
-    processes_per_job: int | None = None,
+    group_size: int | None = None,
 ) -> ParallelLayout:
     """The layout of this torchrun process (joining the default group if needed: NCCL for CUDA, else gloo), or the
-    single-process layout outside torchrun. `processes_per_job` (default: all) cuts the processes into job groups of
-    that size, each making its own generations (a --jobs batch). `timeout` bounds every collective of the layout's
-    groups and how long a process may give no sign of life (see the module docstring); this process's heartbeat
-    starts here."""
+    single-process layout outside torchrun. `group_size` (default: all) cuts the processes into groups of that size
+    (consecutive ranks), each making its own generations; this layout is this process's group's. `timeout` bounds
+    every collective of the layout's groups and how long a process may give no sign of life (see the module
+    docstring); this process's heartbeat starts here."""
     if not dist.is_initialized():
         if not launched_by_torchrun():
             check_degrees(1, guidance_degree)
@@ -218,31 +216,31 @@ def init_layout(
             keep_running_after_nccl_errors()
         dist.init_process_group("nccl" if cuda else "gloo", timeout=timeout)
     world, global_rank = dist.get_world_size(), dist.get_rank()
-    size = processes_per_job or world
-    check_job_size(world, size)
+    size = group_size or world
+    check_group_size(world, size)
     check_degrees(size, guidance_degree)
-    job_groups, job_index, rank = world // size, global_rank // size, global_rank % size
+    groups, mine, rank = world // size, global_rank // size, global_rank % size
     sequence_degree = size // guidance_degree
-    job_group = sequence_group = guidance_group = None
-    for job in range(job_groups):  # every rank creates every group, in the same order
-        base = job * size
-        group = dist.new_group(list(range(base, base + size)), timeout=timeout) if job_groups > 1 else None
+    my_group = sequence_group = guidance_group = None
+    for number in range(groups):  # every rank creates every group, in the same order
+        base = number * size
+        group = dist.new_group(list(range(base, base + size)), timeout=timeout) if groups > 1 else None
         for index in range(guidance_degree):
             members = dist.new_group(
                 [base + index * sequence_degree + r for r in range(sequence_degree)], timeout=timeout
             )
-            if job == job_index and rank // sequence_degree == index:
+            if number == mine and rank // sequence_degree == index:
                 sequence_group = members
         for position in range(sequence_degree):
             members = dist.new_group(
                 [base + position + j * sequence_degree for j in range(guidance_degree)], timeout=timeout
             )
-            if job == job_index and rank % sequence_degree == position:
+            if number == mine and rank % sequence_degree == position:
                 guidance_group = members
-        if job == job_index:
-            job_group = group
+        if number == mine:
+            my_group = group
     start_liveness(timeout.total_seconds())
-    waits = _WaitPoints(f"ltx/layout{next(_LAYOUT_NUMBERS)}/job{job_index}")
+    waits = _WaitPoints(f"ltx/layout{next(_LAYOUT_NUMBERS)}/group{mine}")
     return ParallelLayout(
         size,
         rank,
@@ -250,10 +248,8 @@ def init_layout(
         sequence_group,
         guidance_group,
         sharded_weights,
-        job_group,
-        job_index * size,
-        job_index,
-        job_groups,
+        my_group,
+        mine * size,
         waits,
     )
 

@@ -64,8 +64,8 @@ def guidance_parallel_cases(rank: int, world: int, paths: list[str], guidance_de
 
 def distributed_decode_case(rank: int, world: int, path: str, seed: int | None = None) -> dict[str, torch.Tensor]:
     """A golden tiled-decode case through `distributed_tiled_decode` over the default group (with `seed`: a random
-    latent of one more latent frame and row than the case's, same channels, for a plan with more tiles); rank 0 hands
-    back the frames, the other ranks nothing."""
+    latent of one more latent frame and row than the case's, same channels, for a plan with more tiles); every rank
+    hands back the frames."""
     from ltx_core.model.video_vae import load_video_decoder
     from ltx_core.parallel.decode import distributed_tiled_decode
 
@@ -73,7 +73,7 @@ def distributed_decode_case(rank: int, world: int, path: str, seed: int | None =
     decoder = load_video_decoder(Path(path).parents[2] / case.params["checkpoint"])
     latent = decode_case_latent(case, seed)
     chunks = list(distributed_tiled_decode(decoder, latent, decode_case_tiling(case)))
-    return {"video": torch.cat(chunks, dim=2)} if chunks else {}
+    return {"video": torch.cat(chunks, dim=2)}
 
 
 def decode_case_latent(case: Any, seed: int | None) -> torch.Tensor:

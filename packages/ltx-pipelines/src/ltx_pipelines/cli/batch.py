@@ -166,7 +166,7 @@ class Ranks:
     @property
     def running_at_once(self) -> int:
         """How many jobs are made at the same time."""
-        return self.layout.job_groups if self.together else self.world
+        return self.world // self.layout.world_size if self.together else self.world
 
     def claims(self, count: int, key: str, exists: Callable[[int], bool]) -> Iterator[tuple[int, bool]]:
         """(index, skipped) of the jobs this process makes (with its group when together); `exists(index)`: whether

@@ -58,10 +58,10 @@ def check_parallel_flags(args: CommonArgs) -> None:
             f"--nproc-per-node {args.cfg_parallel} -m <pipeline> ..."
         )
     if several:
-        from ltx_core.parallel.layout import check_degrees, check_job_size
+        from ltx_core.parallel.layout import check_degrees, check_group_size
 
         size = job_size(args) if args.jobs is not None else _world()
-        check_job_size(_world(), size, name="--processes-per-job")
+        check_group_size(_world(), size, name="--processes-per-job")
         check_degrees(size, args.cfg_parallel, name="--cfg-parallel")
 
 
@@ -101,7 +101,7 @@ def join(args: CommonArgs) -> ParallelLayout:
         device=device,
         timeout=timedelta(seconds=args.dist_timeout),
         sharded_weights=args.shard_weights,
-        processes_per_job=job_size(args) if args.jobs is not None else None,
+        group_size=job_size(args) if args.jobs is not None else None,
     )
     transport = layout.transport(device) if layout.is_parallel else torch.device("cpu")
     hint = "; start every process with the same command line"

@@ -60,8 +60,8 @@ def guided_case_pipeline(case: GoldenCase, **options: Any) -> Any:
 
 
 def run_guided_case(path: Path, **options: Any) -> dict[str, torch.Tensor]:
-    """Every recorded tensor of the case, plus `video_frames` and `audio_waveform` (absent on the ranks other than
-    0 of a parallel run, which decode nothing whole)."""
+    """Every recorded tensor of the case, plus `video_frames` and `audio_waveform` (on every rank of a parallel
+    run)."""
     case = load_case(path)
     p = case.params
     assert p["tiling"] is None
@@ -81,12 +81,9 @@ def run_guided_case(path: Path, **options: Any) -> dict[str, torch.Tensor]:
         max_batch_size=p["max_batch_size"],
         record=record,
     )
-    frames = list(result.video)
-    if frames:
-        recorded["video_frames"] = torch.cat(frames)
-    if result.audio is not None:
-        recorded["audio_waveform"] = result.audio.waveform
-        assert result.audio.sampling_rate == p["audio_sampling_rate"]
+    recorded["video_frames"] = torch.cat(list(result.video))
+    recorded["audio_waveform"] = result.audio.waveform
+    assert result.audio.sampling_rate == p["audio_sampling_rate"]
     return recorded
 
 
@@ -105,7 +102,7 @@ def parallel_guided_case(rank: int, world: int, path: str) -> dict[str, torch.Te
 def parallel_tiled_distilled(rank: int, world: int, tile_pixels: int, device: str = "cpu") -> dict[str, torch.Tensor]:
     """A rank of `run_ranks`: the distilled pipeline on the in-memory tiny LTX-2.3 models over `world` processes
     (guidance groups of one process each: the latents are the one-process bits), decoded in spatial tiles of
-    `tile_pixels` spread over the ranks; the frames on rank 0, and the final video latent on every rank. `device`
+    `tile_pixels` spread over the ranks; what every rank gets (`_distilled_call`). `device`
     "cuda": each rank on its own GPU (NCCL)."""
     from ltx_core.model.video_vae import TilingConfig
     from ltx_core.model.video_vae.tiling import SpatialTilingConfig
@@ -118,8 +115,8 @@ def parallel_tiled_distilled(rank: int, world: int, tile_pixels: int, device: st
 
 
 def run_tiled_distilled(tiling: Any, device: torch.device | str = "cpu", **options: Any) -> dict[str, torch.Tensor]:
-    """The distilled pipeline (in-memory tiny LTX-2.3 models, precomputed contexts) with a tiled decode: its frames
-    (absent where nothing is decoded whole) and its final video latent."""
+    """The distilled pipeline (in-memory tiny LTX-2.3 models, precomputed contexts) with a tiled decode: its final
+    video latent, frames and waveform."""
     from ltx_core.testing.in_memory import tiny_in_memory_models
     from ltx_pipelines.distilled import DistilledPipeline
 
@@ -133,7 +130,7 @@ def parallel_placed_distilled(rank: int, world: int, folder: str) -> dict[str, t
     with the video tokens split over every process, its transformer held each way a run can hold it: replicated and
     resident (`replicated/...`), its blocks sharded over the processes (`sharded/...`), streamed from RAM (`cpu/...`)
     or from the file (`disk/...`), or as `--offload auto` decides when the last rank has no RAM to spare and the
-    others plenty (`auto/...`); each run's final video latent and, on rank 0, its frames. Rank 0 also runs it alone
+    others plenty (`auto/...`); each run's final video latent, frames and waveform. Rank 0 also runs it alone
     (`single/...`: one process, resident). Plus the bytes of transformer weights this rank held in the replicated and
     sharded runs (`held_bytes`) and those of the blocks alone when replicated (`block_bytes`), the offload mode the
     auto run chose here (`auto_mode`: its index in `OffloadMode`) and the "offload:" lines this rank logged
@@ -193,8 +190,8 @@ def _file_distilled(folder: str | Path, **options: Any) -> Any:
 
 
 def _distilled_call(pipeline: Any, height: int, width: int, tiling: Any = None) -> dict[str, torch.Tensor]:
-    """One call with the tiny precomputed contexts; the final video latent and the frames this process got (none
-    on the processes other than a parallel run's first), read to the end."""
+    """One call with the tiny precomputed contexts; the final video latent, the frames (read to the end) and the
+    waveform this process got (every process of a parallel run gets them)."""
     from ltx_core.testing.in_memory import tiny_prompt_contexts
 
     result = pipeline(
@@ -206,9 +203,6 @@ def _distilled_call(pipeline: Any, height: int, width: int, tiling: Any = None) 
         frame_rate=24.0,
         tiling_config=tiling,
     )
-    out = {"video_latent": result.video_latent.cpu()}
     with result.video:
-        frames = list(result.video)
-    if frames:
-        out["frames"] = torch.cat(frames).cpu()
-    return out
+        frames = torch.cat(list(result.video)).cpu()
+    return {"video_latent": result.video_latent.cpu(), "frames": frames, "audio": result.audio.waveform.cpu()}

@@ -31,6 +31,7 @@ from ltx_pipelines.utils.blocks import (
     TransformerRuntime,
     VideoDecoder,
     VideoUpsampler,
+    across_processes,
     hinted_tiling,
     resolve_device,
 )
@@ -121,7 +122,8 @@ class PipelineBase:
 
     `parallel` (`ltx_core.parallel.init_layout()` under torchrun) runs one generation on several processes: every
     rank constructs and calls the pipeline alike; Gemma runs on rank 0, the transformer is split as the layout says,
-    and the result's frames and audio come out on rank 0 (the other ranks must still exhaust `result.video`).
+    a tiled decode is spread (`blocks.across_processes`), and every rank gets the same result (each must exhaust
+    `result.video`: the frames are decoded together).
     """
 
     conditionings_fn: ConditioningsFn = staticmethod(combined_image_conditionings)  # type: ignore[assignment]
@@ -145,14 +147,14 @@ class PipelineBase:
         self.parallel = parallel
         self._cache_new_stages = cache_transformer  # the stages made by `_stage` start with this `cache`
         self.checkpoint_path = ckpt = checkpoint_path
-        self.prompt_encoder = PromptEncoder(
-            ckpt, gemma_root, dtype=dtype, device=self.device, offload=runtime.offload, parallel=parallel
+        self.prompt_encoder = across_processes(
+            PromptEncoder(ckpt, gemma_root, dtype=dtype, device=self.device, offload=runtime.offload), parallel
         )
         self.image_conditioner = ImageConditioner(ckpt, dtype=dtype, device=self.device)
-        self.video_decoder = VideoDecoder(
-            ckpt, dtype=dtype, device=self.device, memory_efficient=memory_efficient_decode, parallel=parallel
+        self.video_decoder = across_processes(
+            VideoDecoder(ckpt, dtype=dtype, device=self.device, memory_efficient=memory_efficient_decode), parallel
         )
-        self.audio_decoder = AudioDecoder(ckpt, dtype=dtype, device=self.device, parallel=parallel)
+        self.audio_decoder = AudioDecoder(ckpt, dtype=dtype, device=self.device)
         self.upsampler = (
             None
             if spatial_upsampler_path is None

@@ -7,9 +7,11 @@ calls, and `VideoDecoder` returns a lazy iterator that frees its decoder when ex
 move tensors between devices themselves: the blocks return their results on their device.
 
 One concept per module: `lifetime` (devices, `free`, `built`, `KeptModels`), `stage` (`DiffusionStage`,
-`ModalitySpec`, `StageResult`, `TransformerRuntime`, the loop protocol), `prompts` (`PromptEncoder`),
-`conditioners` (`ImageConditioner`, `AudioConditioner`), `upsampling` (`VideoUpsampler`) and `decoding`
-(`FrameChunks`, `VideoDecoder`, `AudioDecoder`). The blocks are importable from here.
+`ModalitySpec`, `StageResult`, the loop protocol; `TransformerRuntime` is `ltx_core.transformer_providers`'),
+`prompts` (`PromptEncoder`), `conditioners` (`ImageConditioner`, `AudioConditioner`), `upsampling`
+(`VideoUpsampler`), `decoding` (`FrameChunks`, `VideoDecoder`, `AudioDecoder`) and `processes`
+(`across_processes`: the one factory that wraps a block for several processes; blocks themselves work in one).
+The blocks are importable from here.
 """
 
 from ltx_pipelines.utils.blocks.conditioners import (
@@ -21,6 +23,7 @@ from ltx_pipelines.utils.blocks.conditioners import (
 )
 from ltx_pipelines.utils.blocks.decoding import AudioDecoder, FrameChunks, VideoDecoder
 from ltx_pipelines.utils.blocks.lifetime import CheckpointLike, KeptModels, default_device, free, resolve_device
+from ltx_pipelines.utils.blocks.processes import SharedPromptEncoder, SpreadVideoDecoder, across_processes
 from ltx_pipelines.utils.blocks.prompts import PromptEncoder
 from ltx_pipelines.utils.blocks.stage import (
     PLAIN_RUNTIME,
@@ -47,11 +50,14 @@ __all__ = [
     "MediaConditioner",
     "ModalitySpec",
     "PromptEncoder",
+    "SharedPromptEncoder",
+    "SpreadVideoDecoder",
     "StageResult",
     "TransformerRuntime",
     "VideoDecoder",
     "VideoEncodeFn",
     "VideoUpsampler",
+    "across_processes",
     "default_device",
     "free",
     "hinted_tiling",

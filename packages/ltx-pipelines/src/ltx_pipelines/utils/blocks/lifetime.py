@@ -13,7 +13,6 @@ from torch import nn
 from ltx_core.errors import InputError
 from ltx_core.loader import release
 from ltx_core.loader.sources import CheckpointLike, model_source
-from ltx_core.parallel.layout import SINGLE_PROCESS, ParallelLayout
 from ltx_core.transformer_providers import empty_caches
 
 T = TypeVar("T")
@@ -107,9 +106,9 @@ class KeptModels:
 
 class ModelBlock:
     """A block of one checkpoint: where and in which dtype its models are built, where from (`source`: the
-    checkpoint's loaders, or the checkpoint itself when it is a `ModelSource`), how long they live (`models`:
-    built for each call and freed after, unless `models.keep`), and the processes it runs on (`parallel`: the
-    blocks that run on rank 0 alone or spread their work say so)."""
+    checkpoint's loaders, or the checkpoint itself when it is a `ModelSource`) and how long they live (`models`:
+    built for each call and freed after, unless `models.keep`). A block works in one process; under several,
+    `processes.across_processes` wraps the blocks that share or spread their work."""
 
     def __init__(
         self,
@@ -117,13 +116,11 @@ class ModelBlock:
         *,
         dtype: torch.dtype = torch.bfloat16,
         device: torch.device | str | None = None,
-        parallel: ParallelLayout = SINGLE_PROCESS,
     ) -> None:
         self.checkpoint = checkpoint
         self.source = model_source(checkpoint)
         self.dtype = dtype
         self.device = resolve_device(device)
-        self.parallel = parallel
         self.models = KeptModels()
 
     def _build(self, component: str, **options: Any) -> nn.Module:
