@@ -21,13 +21,14 @@ import torch
 from ltx_core.components.guiders import MultiModalGuider, MultiModalGuiderParams
 from ltx_core.components.schedulers import LTX2Scheduler
 from ltx_core.errors import InputError
+from ltx_core.geometry import TWO_STAGE_DIVISOR
 from ltx_core.loader import LoraSpec
 from ltx_core.types import Audio
 from ltx_pipelines.utils.blocks import AudioConditioner, FrameChunks, ModalitySpec, hinted_tiling
 from ltx_pipelines.utils.constants import DEFAULT_NEGATIVE_PROMPT, stage_2_distilled_sigmas
 from ltx_pipelines.utils.denoisers import GuidedDenoiser
 from ltx_pipelines.utils.helpers import ImageConditioningInput
-from ltx_pipelines.utils.inputs import check_two_stage_size
+from ltx_pipelines.utils.inputs import VideoRequest
 from ltx_pipelines.utils.pipeline_base import PipelineBase, PipelineOptions
 from ltx_pipelines.utils.recording import Recorder, pipeline_call
 from ltx_pipelines.utils.results import Phases, Progress
@@ -105,7 +106,7 @@ class A2VidPipelineTwoStage(PipelineBase):
         audio_start_time + audio_max_duration)` is used (None: to the end). Mono is used as both channels; a track
         shorter than the video is padded with silence; a silent track is refused. Prompts are strings or
         precomputed `PromptContexts`; an image's `path` may be a decoded uint8 `[H, W, 3]` array."""
-        check_two_stage_size(height, width, num_frames, frame_rate)
+        request = VideoRequest(seed, height, width, num_frames, frame_rate).check(TWO_STAGE_DIVISOR)
         video_guider_params = video_guider_params or MultiModalGuiderParams()
         stage_1_sigmas = (
             LTX2Scheduler().execute(steps=num_inference_steps) if stage_1_sigmas is None else stage_1_sigmas
@@ -118,7 +119,7 @@ class A2VidPipelineTwoStage(PipelineBase):
             soundtrack = read_soundtrack(audio, audio_start_time, audio_max_duration, num_frames / frame_rate, notes)
         for note in notes:
             logger.info(note)
-        run = self._run(seed, height, width, num_frames, frame_rate, phases)
+        run = self._run(request, phases)
 
         positive, negative = self._encode_prompts(
             [prompt, negative_prompt], images, phases, enhance_prompt=enhance_prompt
@@ -136,14 +137,13 @@ class A2VidPipelineTwoStage(PipelineBase):
         # The soundtrack stays clean in both stages: frozen, never noised.
         frozen_audio = ModalitySpec(positive.audio_context, (), 0.0, frozen=True, initial_latent=audio_latent)
 
-        half_h, half_w = height // 2, width // 2
         guided = GuidedDenoiser(
             positive.video_context,
             positive.audio_context,
             MultiModalGuider(video_guider_params, negative.video_context),
             MultiModalGuider(MultiModalGuiderParams()),  # neutral: the audio is never denoised
         )
-        conditionings = self._conditionings(images, half_h, half_w, stage=1)
+        conditionings = self._conditionings(images, run.half(), stage=1)
         stage_1 = self._first_stage(
             self.stage_1,
             guided,

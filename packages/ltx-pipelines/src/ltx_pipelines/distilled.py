@@ -15,12 +15,13 @@ from typing import Any, Unpack
 
 import torch
 
+from ltx_core.geometry import TWO_STAGE_DIVISOR
 from ltx_core.loader import LoraSpec
 from ltx_pipelines.utils.blocks import ModalitySpec
 from ltx_pipelines.utils.constants import distilled_sigmas, stage_2_distilled_sigmas
 from ltx_pipelines.utils.denoisers import SimpleDenoiser
 from ltx_pipelines.utils.helpers import ImageConditioningInput
-from ltx_pipelines.utils.inputs import check_two_stage_size
+from ltx_pipelines.utils.inputs import VideoRequest
 from ltx_pipelines.utils.pipeline_base import PipelineBase, PipelineOptions
 from ltx_pipelines.utils.recording import Recorder, pipeline_call
 from ltx_pipelines.utils.results import Phases, PipelineResult, Progress, prompt_text
@@ -72,14 +73,13 @@ class DistilledPipeline(PipelineBase):
         """`prompt` is a string or precomputed `PromptContexts`. An image's `path` may also be a decoded uint8
         `[H, W, 3]` array. `record(name, tensor)` receives every intermediate state under the golden-case names
         (`stage1_video_noise`, `upsampled_video_latent`, ...)."""
-        check_two_stage_size(height, width, num_frames, frame_rate)
+        request = VideoRequest(seed, height, width, num_frames, frame_rate).check(TWO_STAGE_DIVISOR)
         stage_1_sigmas = distilled_sigmas() if stage_1_sigmas is None else stage_1_sigmas
         stage_2_sigmas = stage_2_distilled_sigmas() if stage_2_sigmas is None else stage_2_sigmas
         phases = Phases(progress)
-        run = self._run(seed, height, width, num_frames, frame_rate, phases)
+        run = self._run(request, phases)
 
         (contexts,) = self._encode_prompts([prompt], images, phases, enhance_prompt=enhance_prompt)
-        half_h, half_w = height // 2, width // 2
 
         with self.stage.session():
             stage_1 = self._first_stage(
@@ -87,7 +87,7 @@ class DistilledPipeline(PipelineBase):
                 SimpleDenoiser(contexts.video_context, contexts.audio_context),
                 stage_1_sigmas,
                 run.half(),
-                video=ModalitySpec(contexts.video_context, self._conditionings(images, half_h, half_w, stage=1)),
+                video=ModalitySpec(contexts.video_context, self._conditionings(images, run.half(), stage=1)),
                 audio=ModalitySpec(contexts.audio_context),
             )
             stage_2 = self._upsample_and_refine(self.stage, stage_1, contexts, stage_2_sigmas, run, images=images)

@@ -17,6 +17,7 @@ from typing import Any, Unpack
 import torch
 
 from ltx_core.errors import InputError
+from ltx_core.geometry import TWO_STAGE_DIVISOR
 from ltx_core.loader import LoraSpec
 from ltx_pipelines.utils.blocks import ModalitySpec, VideoEncodeFn
 from ltx_pipelines.utils.constants import distilled_sigmas, stage_2_distilled_sigmas
@@ -36,7 +37,7 @@ from ltx_pipelines.utils.ic_reference import (
     reference_frame_count,
     reference_size,
 )
-from ltx_pipelines.utils.inputs import check_two_stage_size
+from ltx_pipelines.utils.inputs import VideoRequest
 from ltx_pipelines.utils.pipeline_base import PipelineBase, PipelineOptions
 from ltx_pipelines.utils.recording import Recorder, pipeline_call, recorded_encoder, recording_under
 from ltx_pipelines.utils.results import Phases, PipelineResult, Progress, prompt_text
@@ -101,11 +102,11 @@ class ICLoraPipeline(PipelineBase):
         frames `[F, H, W, 3]`; `conditioning_attention_mask` is `(B, 1, F, H, W)` in [0, 1] in stage-1 pixel space
         (any size: it is area-averaged to each reference's latent grid). Everything that can be checked is checked
         before a model is built."""
-        check_two_stage_size(height, width, num_frames, frame_rate)
+        request = VideoRequest(seed, height, width, num_frames, frame_rate).check(TWO_STAGE_DIVISOR)
         check_attention_strength(conditioning_attention_strength)
-        half_h, half_w = height // 2, width // 2
+        half = request.half()
         factor = self.reference_downscale_factor
-        ref_size = reference_size(half_h, half_w, factor, output_scale=2)
+        ref_size = reference_size(half.height, half.width, factor, output_scale=2)
         references = []
         for i, spec in enumerate(video_conditioning):
             spec = spec if isinstance(spec, VideoConditioningInput) else VideoConditioningInput(*spec)
@@ -118,7 +119,7 @@ class ICLoraPipeline(PipelineBase):
         stage_1_sigmas = distilled_sigmas() if stage_1_sigmas is None else stage_1_sigmas
         stage_2_sigmas = stage_2_distilled_sigmas() if stage_2_sigmas is None else stage_2_sigmas
         phases = Phases(progress)
-        run = self._run(seed, height, width, num_frames, frame_rate, phases)
+        run = self._run(request, phases)
 
         (contexts,) = self._encode_prompts([prompt], images, phases, enhance_prompt=enhance_prompt, enhance_seed=seed)
 
@@ -127,7 +128,9 @@ class ICLoraPipeline(PipelineBase):
             if images:
                 with recording_under("stage1_"):
                     encode_images = recorded_encoder(encode, len(images))
-                    items = combined_image_conditionings(images, half_h, half_w, encode_images, self.dtype, self.device)
+                    items = combined_image_conditionings(
+                        images, half.height, half.width, encode_images, self.dtype, self.device
+                    )
             for i, (frames, strength) in enumerate(references):
                 with recording_under(suffix="" if len(references) == 1 else f"_{i}"):
                     latent = encode_reference(encode, frames, ref_size, self.dtype, self.device)

@@ -10,21 +10,30 @@ Run it: `python -m ltx_pipelines.keyframe_interpolation --help`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from functools import partial
+from typing import ClassVar
 
-from ltx_pipelines.ti2vid_two_stages import TI2VidTwoStagesPipeline
-from ltx_pipelines.utils.helpers import ConditioningsFn, combined_image_conditionings
+from ltx_pipelines.ti2vid_two_stages import TWO_STAGES, TI2VidTwoStagesPipeline
+from ltx_pipelines.utils.helpers import combined_image_conditionings
+from ltx_pipelines.utils.two_stage import TwoStageRecipe
+
+KEYFRAMES: TwoStageRecipe = replace(
+    TWO_STAGES,
+    name="the keyframe interpolation pipeline",
+    conditionings=partial(combined_image_conditionings, frame_0_replaces=False),
+)
 
 
 class KeyframeInterpolationPipeline(TI2VidTwoStagesPipeline):
-    """Same constructor and call as `TI2VidTwoStagesPipeline`; every image is an appended guiding keyframe.
+    """Same constructor and call as `TI2VidTwoStagesPipeline`, running the `KEYFRAMES` recipe: every image is an
+    appended guiding keyframe.
 
     An image's `frame_idx` is a pixel frame in [0, num_frames); its keyframe tokens get the time position of that
     frame, so any frame of the clip is valid (not only multiples of the VAE's temporal factor 8).
     """
 
-    name = "the keyframe interpolation pipeline"
-    conditionings_fn: ConditioningsFn = staticmethod(partial(combined_image_conditionings, frame_0_replaces=False))  # type: ignore[assignment]
+    default_recipe: ClassVar[TwoStageRecipe] = KEYFRAMES
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -18,6 +18,7 @@ from typing import Any, Unpack
 import torch
 
 from ltx_core.errors import InputError
+from ltx_core.geometry import TWO_STAGE_DIVISOR
 from ltx_core.loader import LoraSpec, open_checkpoint
 from ltx_core.types import Audio
 from ltx_pipelines.utils.blocks import (
@@ -41,7 +42,7 @@ from ltx_pipelines.utils.ic_reference import (
     reference_conditioning,
     reference_size,
 )
-from ltx_pipelines.utils.inputs import check_two_stage_size
+from ltx_pipelines.utils.inputs import VideoRequest
 from ltx_pipelines.utils.pipeline_base import PipelineBase, PipelineOptions
 from ltx_pipelines.utils.recording import Recorder, pipeline_call, recorded_encoder, recording_under
 from ltx_pipelines.utils.results import Phases, PipelineResult, Progress, prompt_text
@@ -107,8 +108,8 @@ class LipDubPipeline(PipelineBase):
             if isinstance(reference_video, LipDubReference)
             else read_lipdub_reference(reference_video, reference_audio)
         )
-        num_frames, frame_rate = ref.num_frames, ref.frame_rate
-        check_two_stage_size(height, width, num_frames)
+        request = VideoRequest(seed, height, width, ref.num_frames, ref.frame_rate).check(TWO_STAGE_DIVISOR)
+        num_frames = request.num_frames
         if not 0.0 <= reference_strength <= 1.0:
             raise InputError(f"reference strength {reference_strength} is outside [0, 1]")
         for image in images:
@@ -118,15 +119,15 @@ class LipDubPipeline(PipelineBase):
                     f"{num_frames - 1}"
                 )
         factor = self.reference_downscale_factor
-        half_h, half_w = height // 2, width // 2
+        half = request.half()
         ref_sizes = {
-            1: reference_size(half_h, half_w, factor, output_scale=2),
+            1: reference_size(half.height, half.width, factor, output_scale=2),
             2: reference_size(height, width, factor),
         }
         stage_1_sigmas = distilled_sigmas() if stage_1_sigmas is None else stage_1_sigmas
         stage_2_sigmas = stage_2_distilled_sigmas() if stage_2_sigmas is None else stage_2_sigmas
         phases = Phases(progress)
-        run = self._run(seed, height, width, num_frames, frame_rate, phases)
+        run = self._run(request, phases)
 
         (contexts,) = self._encode_prompts([prompt], images, phases, enhance_prompt=enhance_prompt, enhance_seed=seed)
         reference_audio_latent = self.audio_conditioner(
@@ -151,7 +152,7 @@ class LipDubPipeline(PipelineBase):
                 return self.image_conditioner(build), [audio_reference_item(audio_reference)]
 
         with self.stage.session():
-            video_1, audio_1 = conditionings(1, half_h, half_w, reference_audio_latent)
+            video_1, audio_1 = conditionings(1, half.height, half.width, reference_audio_latent)
             stage_1 = self._first_stage(
                 self.stage,
                 SimpleDenoiser(contexts.video_context, contexts.audio_context),

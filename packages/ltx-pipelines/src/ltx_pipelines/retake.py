@@ -25,6 +25,7 @@ from ltx_core.loader import LoraSpec
 from ltx_core.types import Audio
 from ltx_pipelines.utils.blocks import AudioConditioner, FrameChunks, ModalitySpec, hinted_tiling
 from ltx_pipelines.utils.denoisers import GuidedDenoiser, SimpleDenoiser
+from ltx_pipelines.utils.inputs import VideoRequest
 from ltx_pipelines.utils.pipeline_base import PipelineBase, PipelineOptions
 from ltx_pipelines.utils.recording import Recorder, pipeline_call
 from ltx_pipelines.utils.results import Phases, Progress
@@ -124,7 +125,7 @@ class RetakePipeline(PipelineBase):
         for note in notes:
             logger.info(note)
 
-        run = self._run(seed, height, width, frames, fps, phases)  # the source's own geometry
+        run = self._run(VideoRequest(seed, height, width, frames, fps), phases)  # the source's own geometry
 
         with phases("encode source"):
             video_latent, audio_latent = encode_source(self.image_conditioner, self.audio_conditioner, clip, audio)

@@ -20,10 +20,9 @@ from ltx_core.geometry import ONE_STAGE_DIVISOR
 from ltx_core.loader import LoraSpec
 from ltx_pipelines.utils.blocks import ModalitySpec
 from ltx_pipelines.utils.checkpoints import warn_if_distilled
-from ltx_pipelines.utils.denoisers import FactoryGuidedDenoiser
-from ltx_pipelines.utils.guidance import GuiderInput, guider_factories
+from ltx_pipelines.utils.guidance import GuiderInput, sigma_dependent_guidance
 from ltx_pipelines.utils.helpers import ImageConditioningInput
-from ltx_pipelines.utils.inputs import check_images, check_video_size
+from ltx_pipelines.utils.inputs import VideoRequest, check_images
 from ltx_pipelines.utils.pipeline_base import GuidedPipelineBase, PipelineOptions
 from ltx_pipelines.utils.recording import Recorder, pipeline_call
 from ltx_pipelines.utils.results import Phases, PipelineResult, Progress, prompt_text
@@ -71,19 +70,18 @@ class TI2VidOneStagePipeline(GuidedPipelineBase):
         """`prompt` / `negative_prompt`: strings or precomputed `PromptContexts`. `sigmas` overrides the
         `num_inference_steps` schedule. An image's `path` may be a decoded uint8 `[H, W, 3]` array. `record(name,
         tensor)` receives every intermediate under the golden-case names (`stage1_video_noise`, ...)."""
-        check_video_size(height, width, num_frames, frame_rate, ONE_STAGE_DIVISOR)
+        request = VideoRequest(seed, height, width, num_frames, frame_rate).check(ONE_STAGE_DIVISOR)
         check_images(images, num_frames)
         schedule = given_sigmas(sigmas, "sigmas")
         if schedule is None:
             schedule = scheduler_sigmas(num_inference_steps)
         phases = Phases(progress)
-        run = self._run(seed, height, width, num_frames, frame_rate, phases)
+        run = self._run(request, phases)
 
         positive, negative = self._prompts(prompt, negative_prompt, images, enhance_prompt, seed, phases)
-        video_factory, audio_factory = guider_factories(video_guider_params, audio_guider_params, negative)
+        denoiser = sigma_dependent_guidance(positive, negative, video_guider_params, audio_guider_params)
 
-        conditionings = self._conditionings(images, height, width, stage=1)
-        denoiser = FactoryGuidedDenoiser(positive.video_context, positive.audio_context, video_factory, audio_factory)
+        conditionings = self._conditionings(images, run, stage=1)
         result = self._first_stage(
             self.stage,
             denoiser,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Unpack
+from typing import Any, ClassVar, Unpack
 
 import torch
 
@@ -22,24 +22,34 @@ from ltx_core.loader import LoraSpec
 from ltx_pipelines.utils.blocks import ModalitySpec
 from ltx_pipelines.utils.checkpoints import require_distilled_lora, warn_if_distilled
 from ltx_pipelines.utils.constants import stage_2_distilled_sigmas
-from ltx_pipelines.utils.denoisers import Denoiser, FactoryGuidedDenoiser
-from ltx_pipelines.utils.guidance import GuiderInput, guider_factories
+from ltx_pipelines.utils.guidance import GuiderInput, sigma_dependent_guidance
 from ltx_pipelines.utils.helpers import ImageConditioningInput
-from ltx_pipelines.utils.inputs import check_images, check_video_size
+from ltx_pipelines.utils.inputs import VideoRequest, check_images
 from ltx_pipelines.utils.pipeline_base import PipelineOptions, TwoStageGuidedBase
 from ltx_pipelines.utils.recording import Recorder, pipeline_call
 from ltx_pipelines.utils.results import Phases, PipelineResult, Progress, prompt_text
-from ltx_pipelines.utils.schedules import given_sigmas, scheduler_sigmas
+from ltx_pipelines.utils.samplers import EULER
+from ltx_pipelines.utils.schedules import given_sigmas, ltx2_schedule
+from ltx_pipelines.utils.two_stage import TwoStageRecipe
+
+TWO_STAGES = TwoStageRecipe(
+    name="the two-stage guided pipeline",
+    sampler=EULER,
+    stage_1_schedule=ltx2_schedule,
+    stage_1_denoiser=sigma_dependent_guidance,
+)
 
 
 class TI2VidTwoStagesPipeline(TwoStageGuidedBase):
     """Full model; guided stage 1 at half size, x2 upsampling, stage 2 refined with the distilled LoRA.
 
-    Stage-1 LoRAs: the user's; stage-2 LoRAs: the user's plus the distilled LoRA(s) at their given strengths.
+    The variant is the `recipe` value (the class's `default_recipe`, `TWO_STAGES` here; `ti2vid_two_stages_hq.HQ` and
+    `keyframe_interpolation.KEYFRAMES` are the others): its sampler, stage-1 schedule and denoiser, where the
+    distilled LoRA goes and how images condition. With `TWO_STAGES`, stage-1 LoRAs: the user's; stage-2 LoRAs: the
+    user's plus the distilled LoRA(s) at their given strengths.
     """
 
-    name = "the two-stage guided pipeline"
-    res2s = False  # Euler steps in both stages
+    default_recipe: ClassVar[TwoStageRecipe] = TWO_STAGES  # the variant the class runs when given no `recipe`
 
     def __init__(
         self,
@@ -49,12 +59,17 @@ class TI2VidTwoStagesPipeline(TwoStageGuidedBase):
         gemma_root: str | Path | None,
         loras: Sequence[LoraSpec] = (),
         device: torch.device | str | None = None,
+        *,
+        recipe: TwoStageRecipe | None = None,
         **options: Unpack[PipelineOptions],
     ) -> None:
+        self.recipe = recipe = self.default_recipe if recipe is None else recipe
         distilled = require_distilled_lora(distilled_lora)
-        warn_if_distilled(checkpoint_path, self.name)
+        stage_1_loras, stage_2_loras = recipe.stage_loras(loras, distilled)
+        warn_if_distilled(checkpoint_path, recipe.name)
+        self.conditionings_fn = recipe.conditionings
         super().__init__(
-            checkpoint_path, spatial_upsampler_path, gemma_root, tuple(loras), (*loras, *distilled), device, **options
+            checkpoint_path, spatial_upsampler_path, gemma_root, stage_1_loras, stage_2_loras, device, **options
         )
 
     @pipeline_call
@@ -84,45 +99,35 @@ class TI2VidTwoStagesPipeline(TwoStageGuidedBase):
         `num_inference_steps` schedule; `stage_2_sigmas` defaults to (0.909375, 0.725, 0.421875, 0). An image's
         `path` may be a decoded uint8 `[H, W, 3]` array. `record(name, tensor)` receives every intermediate under the
         golden-case names (`stage1_video_noise`, `upsampled_video_latent`, ...)."""
-        check_video_size(height, width, num_frames, frame_rate, TWO_STAGE_DIVISOR)
+        recipe = self.recipe
+        request = VideoRequest(seed, height, width, num_frames, frame_rate).check(TWO_STAGE_DIVISOR)
         check_images(images, num_frames)
-        half_h, half_w = height // 2, width // 2
         sigmas_1 = given_sigmas(stage_1_sigmas, "stage_1_sigmas")
         if sigmas_1 is None:
-            sigmas_1 = self._stage_1_schedule(num_inference_steps, half_h, half_w, num_frames, frame_rate)
+            sigmas_1 = recipe.stage_1_schedule(num_inference_steps, request.half())
         sigmas_2 = given_sigmas(stage_2_sigmas, "stage_2_sigmas")
         sigmas_2 = stage_2_distilled_sigmas() if sigmas_2 is None else sigmas_2
         phases = Phases(progress)
-        run = self._run(seed, height, width, num_frames, frame_rate, phases)
+        run = self._run(request, phases)
 
         positive, negative = self._prompts(prompt, negative_prompt, images, enhance_prompt, seed, phases)
-        denoiser = self._stage_1_denoiser(positive, negative, video_guider_params, audio_guider_params)
+        denoiser = recipe.stage_1_denoiser(positive, negative, video_guider_params, audio_guider_params)
 
-        conditionings = self._conditionings(images, half_h, half_w, stage=1)
         stage_1 = self._first_stage(
             self.stage_1,
             denoiser,
             sigmas_1,
             run.half(),
-            video=ModalitySpec(positive.video_context, conditionings),
+            video=ModalitySpec(positive.video_context, self._conditionings(images, run.half(), stage=1)),
             audio=ModalitySpec(positive.audio_context),
             max_batch_size=max_batch_size,
-            res2s=self.res2s,
+            sampler=recipe.sampler,
         )
 
         stage_2 = self._upsample_and_refine(
-            self.stage_2, stage_1, positive, sigmas_2, run, images=images, res2s=self.res2s
+            self.stage_2, stage_1, positive, sigmas_2, run, images=images, sampler=recipe.sampler
         )
         return self._decode(run, stage_2, prompt_text(positive, prompt), tiling_config)
-
-    def _stage_1_schedule(self, steps: int, height: int, width: int, num_frames: int, frame_rate: float) -> Any:
-        """The LTX-2 schedule with `steps` (the default shift)."""
-        return scheduler_sigmas(steps)
-
-    def _stage_1_denoiser(self, positive: Any, negative: Any, video: GuiderInput, audio: GuiderInput) -> Denoiser:
-        """Sigma-dependent guiders carrying the negative prompt's contexts."""
-        video_factory, audio_factory = guider_factories(video, audio, negative)
-        return FactoryGuidedDenoiser(positive.video_context, positive.audio_context, video_factory, audio_factory)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -1,5 +1,5 @@
 """Guider construction for the guided pipelines: the user's guider params (or sigma-dependent factories) with the
-negative prompt's contexts."""
+negative prompt's contexts, and the two guided denoisers a recipe picks between (sigma-dependent or fixed guiders)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from ltx_core.components.guiders import (
     create_multimodal_guider_factory,
 )
 from ltx_core.errors import InputError
+from ltx_pipelines.utils.denoisers import Denoiser, FactoryGuidedDenoiser, GuidedDenoiser
 
 GuiderInput = MultiModalGuiderParams | MultiModalGuiderFactory
 
@@ -35,3 +36,16 @@ def static_guiders(video: GuiderInput, audio: GuiderInput, negative: Any) -> tup
                 f"are not supported there), got {type(params).__name__}"
             )
     return MultiModalGuider(video, negative.video_context), MultiModalGuider(audio, negative.audio_context)
+
+
+def sigma_dependent_guidance(positive: Any, negative: Any, video: GuiderInput, audio: GuiderInput) -> Denoiser:
+    """The guided denoiser with sigma-dependent guiders carrying the negative prompt's contexts (one-stage,
+    two-stage, keyframe interpolation)."""
+    video_factory, audio_factory = guider_factories(video, audio, negative)
+    return FactoryGuidedDenoiser(positive.video_context, positive.audio_context, video_factory, audio_factory)
+
+
+def fixed_guidance(positive: Any, negative: Any, video: GuiderInput, audio: GuiderInput) -> Denoiser:
+    """The guided denoiser with fixed guiders (HQ): the guider params must be plain `MultiModalGuiderParams`."""
+    video_guider, audio_guider = static_guiders(video, audio, negative)
+    return GuidedDenoiser(positive.video_context, positive.audio_context, video_guider, audio_guider)

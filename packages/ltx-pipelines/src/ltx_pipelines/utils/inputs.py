@@ -1,8 +1,10 @@
-"""Checks on the generation inputs every pipeline takes (sizes, frame counts, images), before any model is built."""
+"""The generation inputs every pipeline takes (the request: seed, size, frames, rate; images) and their checks, made
+before any model is built."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -21,9 +23,28 @@ def check_video_size(height: int, width: int, num_frames: int, frame_rate: float
         raise InputError(f"frame_rate {frame_rate} must be > 0")
 
 
-def check_two_stage_size(height: int, width: int, num_frames: int, frame_rate: float = 1.0) -> None:
-    """`check_video_size` for the two-stage pipelines (height and width multiples of 64)."""
-    check_video_size(height, width, num_frames, frame_rate, TWO_STAGE_DIVISOR)
+@dataclass(frozen=True)
+class VideoRequest:
+    """What one call asks for, whatever the pipeline: the seed and the output's size, frame count and rate. Every
+    step of a recipe reads its geometry from this one value (`Run.request`) instead of passing the keywords on.
+
+    `check(divisor)` is the one place a requested size is validated (the pipeline knows the divisor: 32 for one
+    stage, 64 for two); `half()` is stage 1's request in a two-stage flow."""
+
+    seed: int
+    height: int
+    width: int
+    num_frames: int
+    frame_rate: float
+
+    def check(self, divisor: int) -> VideoRequest:
+        """This request, after `check_video_size` (an `InputError` naming the value and the valid ones)."""
+        check_video_size(self.height, self.width, self.num_frames, self.frame_rate, divisor)
+        return self
+
+    def half(self) -> VideoRequest:
+        """Stage 1 of a two-stage flow: half the height and width, everything else shared."""
+        return replace(self, height=self.height // 2, width=self.width // 2)
 
 
 def check_images(images: Sequence[ImageConditioningInput], num_frames: int) -> None:

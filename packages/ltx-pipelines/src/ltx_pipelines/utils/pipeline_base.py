@@ -15,7 +15,6 @@ from typing import Any, TypedDict, Unpack
 
 import torch
 
-from ltx_core.components.diffusion_steps import Res2sDiffusionStep
 from ltx_core.components.noisers import ConditioningItem, GaussianNoiser
 from ltx_core.loader import LoraSpec
 from ltx_core.parallel.layout import SINGLE_PROCESS, ParallelLayout
@@ -43,9 +42,10 @@ from ltx_pipelines.utils.helpers import (
     encode_image_conditionings,
     first_image_path,
 )
+from ltx_pipelines.utils.inputs import VideoRequest
 from ltx_pipelines.utils.recording import Recorder, current_recorder, prefixed, recording_under
-from ltx_pipelines.utils.res2s import Res2sLoop
 from ltx_pipelines.utils.results import Phases, PipelineResult
+from ltx_pipelines.utils.samplers import EULER, Sampler
 
 DEFAULT_ENHANCE_SEED = 42  # the prompt-enhancement sampling seed when a pipeline does not pass its own
 
@@ -62,16 +62,30 @@ class PipelineOptions(TypedDict, total=False):
 
 @dataclass(frozen=True)
 class Run:
-    """What every step of one pipeline call shares: the output geometry, the generator seeded once per call (every
-    noise draw of the call comes from it, in recipe order), the progress phases and the recorder."""
+    """What every step of one pipeline call shares: the request (output geometry), the generator seeded once per
+    call from its seed (every noise draw of the call comes from it, in recipe order), the progress phases and the
+    recorder."""
 
-    height: int
-    width: int
-    num_frames: int
-    frame_rate: float
+    request: VideoRequest
     generator: torch.Generator
     phases: Phases
     record: Recorder | None = None
+
+    @property
+    def height(self) -> int:
+        return self.request.height
+
+    @property
+    def width(self) -> int:
+        return self.request.width
+
+    @property
+    def num_frames(self) -> int:
+        return self.request.num_frames
+
+    @property
+    def frame_rate(self) -> float:
+        return self.request.frame_rate
 
     @property
     def noiser(self) -> GaussianNoiser:
@@ -79,7 +93,7 @@ class Run:
 
     def half(self) -> Run:
         """Stage 1 of a two-stage flow: half the height and width, everything else shared."""
-        return replace(self, height=self.height // 2, width=self.width // 2)
+        return replace(self, request=self.request.half())
 
     def diffuse(
         self,
@@ -92,22 +106,22 @@ class Run:
         video: ModalitySpec | None,
         audio: ModalitySpec | None,
         max_batch_size: int = 1,
-        res2s: bool = False,
+        sampler: Sampler = EULER,
     ) -> StageResult:
-        """`stage` at this run's size with this run's noise, progress counted under `phase`; Euler steps, or the
-        res_2s sampler when `res2s` (HQ)."""
+        """`stage` at this run's size with this run's noise, progress counted under `phase`, stepped by `sampler`'s
+        loop (the stage is handed the loop only: every loop has the one call signature of `samplers`)."""
+        request = self.request
         return stage(
             denoiser,
             sigmas,
             self.noiser,
-            height=self.height,
-            width=self.width,
-            num_frames=self.num_frames,
-            frame_rate=self.frame_rate,
+            height=request.height,
+            width=request.width,
+            num_frames=request.num_frames,
+            frame_rate=request.frame_rate,
             video=video,
             audio=audio,
-            stepper=Res2sDiffusionStep() if res2s else None,
-            loop=Res2sLoop(record) if res2s else None,
+            loop=sampler.loop(record),
             max_batch_size=max_batch_size,
             on_step=self.phases.steps(phase),
             record=record,
@@ -118,7 +132,8 @@ class PipelineBase:
     """Prompt encoder, image conditioner, decoders (and the x2 upsampler for two-stage pipelines) of one checkpoint.
 
     `conditionings_fn` says how images condition the video (default: frame 0 replaces the first latent frame, other
-    frames are appended as guiding keyframes); keyframe interpolation appends every image.
+    frames are appended as guiding keyframes); a two-stage recipe sets its own (`TwoStageRecipe.conditionings`:
+    keyframe interpolation appends every image).
 
     `parallel` (`ltx_core.parallel.init_layout()` under torchrun) runs one generation on several processes: every
     rank constructs and calls the pipeline alike; Gemma runs on rank 0, the transformer is split as the layout says,
@@ -255,18 +270,11 @@ class PipelineBase:
         finally:
             self.keep_models = kept
 
-    def _run(
-        self,
-        seed: int,
-        height: int,
-        width: int,
-        num_frames: int,
-        frame_rate: float,
-        phases: Phases,
-    ) -> Run:
-        """This call's `Run`, with its generator seeded on the pipeline's device and the call's recorder."""
-        generator = torch.Generator(device=self.device).manual_seed(seed)
-        return Run(height, width, num_frames, frame_rate, generator, phases, current_recorder())
+    def _run(self, request: VideoRequest, phases: Phases) -> Run:
+        """This call's `Run`: its generator seeded with the request's seed on the pipeline's device, and the call's
+        recorder."""
+        generator = torch.Generator(device=self.device).manual_seed(request.seed)
+        return Run(request, generator, phases, current_recorder())
 
     def _encode_prompts(
         self,
@@ -287,12 +295,12 @@ class PipelineBase:
                 enhance_prompt_seed=enhance_seed,
             )
 
-    def _conditionings(self, images: Sequence[ImageConditioningInput], height: int, width: int, stage: int) -> list:
-        """The images encoded at this stage's size, conditioning as `conditionings_fn` says (recorded under
+    def _conditionings(self, images: Sequence[ImageConditioningInput], run: Run, stage: int) -> list:
+        """The images encoded at this stage's size (`run`'s), conditioning as `conditionings_fn` says (recorded under
         `stage{stage}_`)."""
-        how = type(self).conditionings_fn
+        how = self.conditionings_fn
         with recording_under(f"stage{stage}_"):
-            return encode_image_conditionings(self.image_conditioner, images, height, width, how)
+            return encode_image_conditionings(self.image_conditioner, images, run.height, run.width, how)
 
     def _first_stage(
         self,
@@ -304,10 +312,10 @@ class PipelineBase:
         video: ModalitySpec,
         audio: ModalitySpec | None,
         max_batch_size: int = 1,
-        res2s: bool = False,
+        sampler: Sampler = EULER,
     ) -> StageResult:
         """Stage 1 at the run's size (`run.half()` in a two-stage flow): progress and time under "stage 1", records
-        under `stage1_`; Euler steps, or the res_2s sampler when `res2s` (HQ)."""
+        under `stage1_`; stepped by `sampler`'s loop."""
         with run.phases("stage 1", counted=False):
             return run.diffuse(
                 stage,
@@ -318,7 +326,7 @@ class PipelineBase:
                 video=video,
                 audio=audio,
                 max_batch_size=max_batch_size,
-                res2s=res2s,
+                sampler=sampler,
             )
 
     def _upsample_and_refine(
@@ -332,11 +340,11 @@ class PipelineBase:
         images: Sequence[ImageConditioningInput],
         conditionings: Sequence[ConditioningItem] | None = None,
         audio: ModalitySpec | None = None,
-        res2s: bool = False,
+        sampler: Sampler = EULER,
     ) -> StageResult:
         """The two-stage tail (spec 13.0): x2 upsampling, then the unguided refinement at the run's (full) size with
         the images re-encoded there (or the given `conditionings`) and the stage-1 audio re-noised (or the given
-        `audio`)."""
+        `audio`); stepped by `sampler`'s loop."""
         assert self.upsampler is not None, "a two-stage pipeline needs the spatial upsampler"
         assert stage_1.video_latent is not None
         with run.phases("upsample"):
@@ -346,13 +354,13 @@ class PipelineBase:
         with run.phases("stage 2", counted=False):
             rec = prefixed(run.record, "stage2_")
             if conditionings is None:
-                conditionings = self._conditionings(images, run.height, run.width, stage=2)
+                conditionings = self._conditionings(images, run, stage=2)
             noise_scale = float(sigmas[0])  # the video (and audio) re-noised to the schedule's first sigma
             if audio is None:
                 audio = ModalitySpec(contexts.audio_context, (), noise_scale, initial_latent=stage_1.audio_latent)
             video = ModalitySpec(contexts.video_context, tuple(conditionings), noise_scale, initial_latent=upscaled)
             denoiser = SimpleDenoiser(contexts.video_context, contexts.audio_context)
-            return run.diffuse(stage, denoiser, sigmas, "stage 2", rec, video=video, audio=audio, res2s=res2s)
+            return run.diffuse(stage, denoiser, sigmas, "stage 2", rec, video=video, audio=audio, sampler=sampler)
 
     def _decode(self, run: Run, result: StageResult, prompt: str, tiling_config: Any) -> PipelineResult:
         """Audio now; video lazily (the decoder draws from the pipeline generator, after all diffusion draws). No

@@ -23,7 +23,7 @@ from ltx_core.components.velocity import post_process_latent
 from ltx_core.types import LatentState
 from ltx_pipelines.utils.denoisers import DenoisedLatentResult, Schedule
 from ltx_pipelines.utils.recording import Recorder
-from ltx_pipelines.utils.samplers import DenoiseFn, DenoiserCall, LoopCallback, LoopState, StepDone
+from ltx_pipelines.utils.samplers import DenoiseFn, DenoiserCall, LoopCallback, LoopState, Sampler, StepDone
 
 NoiseFn = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
@@ -322,3 +322,6 @@ class Res2sLoop:
             for i, name in enumerate(names):  # draws interleave the present modalities, video first
                 self.record(f"sde_noise_{name}", torch.stack(drawn[i :: len(names)]))
         return out
+
+
+RES2S = Sampler("res_2s", Res2sLoop)  # the second-order SDE sampler of the HQ recipe, recording its SDE draws

@@ -12,6 +12,9 @@ A loop is `loop(denoise, state, sigmas, *, callback=None) -> state`:
 
 Loop-specific options (`stepper`, res_2s seeds) are keyword arguments after these. The step math is pure
 (`ltx_core.components.diffusion_steps`).
+
+A recipe names its loop by a `Sampler` value (`EULER` here, `res2s.RES2S`), never by a flag: `sampler.loop(record)`
+is the loop a stage runs, called with the one signature above.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
+
+import torch
 
 from ltx_core.components.diffusion_steps import EulerDiffusionStep
 from ltx_core.components.velocity import post_process_latent
@@ -63,6 +68,19 @@ class Loop(Protocol):
     def __call__(
         self, denoise: DenoiseFn, state: LoopState, sigmas: Schedule, *, callback: LoopCallback | None = None
     ) -> LoopState: ...
+
+
+@dataclass(frozen=True)
+class Sampler:
+    """A sampling method as a value: `make_loop(record)` gives the loop a stage runs (`record`, the stage's
+    recorder or None, is for a loop that draws noise of its own the golden cases store: res_2s). Recipes hold a
+    `Sampler` (`EULER`, `res2s.RES2S`) so that choosing a sampler is choosing a value, with one call signature."""
+
+    name: str
+    make_loop: Callable[[Callable[[str, torch.Tensor], None] | None], Loop]
+
+    def loop(self, record: Callable[[str, torch.Tensor], None] | None = None) -> Loop:
+        return self.make_loop(record)
 
 
 def callbacks(*fns: LoopCallback | None) -> LoopCallback | None:
@@ -123,3 +141,6 @@ def euler_loop(
         if callback is not None:
             callback(StepDone(i, num_steps))
     return LoopState(video, audio)
+
+
+EULER = Sampler("euler", lambda record: euler_loop)  # first-order Euler steps (every pipeline but HQ)

@@ -1,5 +1,6 @@
-"""Sigma schedules: a user's schedule checked, the LTX-2 scheduler's, or the fixed distilled table (the tables
-themselves are in `constants`)."""
+"""Sigma schedules: a user's schedule checked, the LTX-2 scheduler's (plain, or shifted by a request's stage-1 token
+count: the two-stage recipes' stage-1 schedules), or the fixed distilled table (the tables themselves are in
+`constants`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import torch
 from ltx_core.components.schedulers import LTX2Scheduler, validate_sigmas
 from ltx_core.types import VideoLatentShape, VideoPixelShape
 from ltx_pipelines.utils.constants import DISTILLED_SIGMA_VALUES, distilled_sigmas
+from ltx_pipelines.utils.inputs import VideoRequest
 
 DISTILLED_STEPS = len(DISTILLED_SIGMA_VALUES) - 1
 
@@ -28,6 +30,18 @@ def scheduler_sigmas(steps: int, latent_shape: VideoLatentShape | None = None) -
 def stage_latent_shape(height: int, width: int, num_frames: int, frame_rate: float, channels: int) -> VideoLatentShape:
     pixel = VideoPixelShape(1, num_frames, height, width, frame_rate)
     return VideoLatentShape.from_pixel_shape(pixel, channels=channels)
+
+
+def ltx2_schedule(steps: int, request: VideoRequest) -> torch.Tensor:
+    """A two-stage recipe's stage-1 schedule: the LTX-2 scheduler with `steps`, the default shift (any size)."""
+    return scheduler_sigmas(steps)
+
+
+def token_shifted_schedule(steps: int, request: VideoRequest) -> torch.Tensor:
+    """A two-stage recipe's stage-1 schedule (HQ): the LTX-2 scheduler shifted by the token count (F·H·W; the
+    channel count plays no part) of the stage-1 latent of `request` (stage 1's own, half-size request)."""
+    shape = stage_latent_shape(request.height, request.width, request.num_frames, request.frame_rate, channels=1)
+    return scheduler_sigmas(steps, shape)
 
 
 def distilled_or_scheduled_sigmas(
