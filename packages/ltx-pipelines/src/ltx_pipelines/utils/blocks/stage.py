@@ -232,8 +232,7 @@ class DiffusionStage:
         frame_rate: float,
         video: ModalitySpec | None = None,
         audio: ModalitySpec | None = None,
-        stepper: Any = None,
-        loop: Loop | None = None,
+        loop: Loop = euler_loop,
         max_batch_size: int = 1,
         on_step: StepCallback | None = None,
         record: Recorder | None = None,
@@ -266,12 +265,7 @@ class DiffusionStage:
         recorder = CallRecorder() if record is not None else None
         callback = callbacks(recorder, progress_callback(on_step))
         state = LoopState(video_state, audio_state)
-        if loop is None:
-            video_state, audio_state = euler_loop(denoise, state, schedule, callback=callback, stepper=stepper)
-        elif stepper is not None:
-            video_state, audio_state = loop(denoise, state, schedule, callback=callback, stepper=stepper)
-        else:
-            video_state, audio_state = loop(denoise, state, schedule, callback=callback)
+        video_state, audio_state = loop(denoise, state, schedule, callback=callback)
         if recorder is not None:
             recorder.flush(record)
         video_latent = _final_latent(video_tools, video_state, "video", record)
