@@ -16,6 +16,7 @@ import torch.distributed as dist
 from ltx_core.model.video_vae.decoder import VideoDecoder
 from ltx_core.model.video_vae.tiled import tiled_decode
 from ltx_core.model.video_vae.tiling import Tile, TilingConfig, decode_tiles
+from ltx_core.numerics import DEFAULT_NUMERICS, Numerics
 
 
 def draws_noise(decoder: VideoDecoder) -> bool:
@@ -37,6 +38,7 @@ def distributed_tiled_decode(
     *,
     timestep: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
+    numerics: Numerics = DEFAULT_NUMERICS,
 ) -> Iterator[torch.Tensor]:
     """On the group's first rank: the chunks of `tiled_decode`. On the others: decode their tiles, send them, yield
     nothing. Every rank of `group` must call it with the same latent and tiling."""
@@ -44,7 +46,7 @@ def distributed_tiled_decode(
     main = dist.get_global_rank(group, 0) if group is not None else 0
     if draws_noise(decoder) or size == 1:  # noise draws in plan order from one generator: one rank decodes
         if rank == 0:
-            yield from tiled_decode(decoder, latent, tiling, timestep, generator)
+            yield from tiled_decode(decoder, latent, tiling, timestep, generator, numerics=numerics)
         return
     tiles = decode_tiles(tuple(latent.shape), tiling)
     if rank != 0:
@@ -71,4 +73,4 @@ def distributed_tiled_decode(
         dist.recv(decoded, source, group=group)
         return decoded
 
-    yield from tiled_decode(decoder, latent, tiling, decode_tile=decode_tile)
+    yield from tiled_decode(decoder, latent, tiling, decode_tile=decode_tile, numerics=numerics)
