@@ -150,3 +150,32 @@ def test_noised_state_mixes_by_mask_and_freezes():
     frozen = create_noised_state(tools, GaussianNoiser(torch.Generator().manual_seed(3)), noise_scale=0.0, frozen=True)
     assert torch.equal(frozen.latent, torch.zeros_like(frozen.latent))
     assert torch.equal(frozen.denoise_mask, torch.zeros_like(frozen.denoise_mask))
+
+
+def test_noised_state_conditioning_latent_by_numerics():
+    """Delta A.4/A.5 by hand: at 0 < m < 1 and s < 1, 1.2.0 mixes the noise with the untouched latent (zeros here,
+    also for the appended keyframe) and takes the rest from the clean tokens; 1.1.3 mixes with the tokens."""
+    from ltx_core.numerics import NUMERICS_1_1_3
+
+    tools = _video_tools(f=2, h=1, w=1)
+    img = torch.randn(1, C, 1, 1, 1)
+    items = [VideoConditionByLatentIndex(img, 0.5, 0), VideoConditionByKeyframeIndex(img, 8, 0.5)]
+    s = 0.909375
+    noise = torch.randn(1, 3, C, generator=torch.Generator().manual_seed(5))
+    tokens = img.flatten(2).transpose(1, 2)[:, 0]
+    new = create_noised_state(
+        tools, GaussianNoiser(torch.Generator().manual_seed(5)), conditionings=items, noise_scale=s, dtype=torch.float32
+    )
+    for i in (0, 2):  # conditioned (m = 0.5): lerp(tokens, lerp(0, n, s), 0.5)
+        assert torch.equal(new.latent[:, i], torch.lerp(tokens, torch.lerp(torch.zeros(1, C), noise[:, i], s), 0.5))
+    assert torch.equal(new.latent[:, 1], torch.lerp(torch.zeros(1, C), noise[:, 1], s))  # m = 1, initial zeros
+    old = create_noised_state(
+        tools,
+        GaussianNoiser(torch.Generator().manual_seed(5), NUMERICS_1_1_3),
+        conditionings=items,
+        noise_scale=s,
+        dtype=torch.float32,
+    )
+    for i in (0, 2):  # 1.1.3: n·(m·s) + tokens·(1 − m·s)
+        assert torch.equal(old.latent[:, i], noise[:, i] * (0.5 * s) + tokens * (1 - 0.5 * s))
+    assert torch.equal(old.clean_latent, new.clean_latent) and torch.equal(old.denoise_mask, new.denoise_mask)

@@ -10,6 +10,7 @@ from ltx_core.components.guiders import (
     create_multimodal_guider_factory,
 )
 from ltx_core.errors import InputError
+from ltx_core.numerics import NUMERICS_1_1_3
 from ltx_core.testing.golden import load_case, report
 
 TOL = 1e-5
@@ -30,7 +31,7 @@ def test_multimodal_guider_matches_golden(case):
     assert names
     for name in names:
         params = MultiModalGuiderParams(**case.params[name])
-        got = MultiModalGuider(params).calculate(*_passes(case))
+        got = MultiModalGuider(params, numerics=NUMERICS_1_1_3).calculate(*_passes(case))
         report(f"multimodal_{name}", got, case.outputs[f"multimodal_{name}"], TOL)
 
 
@@ -61,10 +62,16 @@ def test_rescale_restores_cond_std():
 
 
 def test_bf16_op_order_is_left_to_right():
+    """1.1.3 numerics compute in bf16 left to right; 1.2.0 the same expression in float32, cast back once."""
     torch.manual_seed(1)
     c, u, p, m = (torch.randn(1, 64, 8).bfloat16() for _ in range(4))
     params = MultiModalGuiderParams(cfg_scale=3.0, stg_scale=1.0, modality_scale=3.0)
     expected = ((c + 2.0 * (c - u)) + 1.0 * (c - p)) + 2.0 * (c - m)
+    got = MultiModalGuider(params, numerics=NUMERICS_1_1_3).calculate(c, u, p, m)
+    assert got.dtype == torch.bfloat16
+    assert torch.equal(got, expected)
+    c32, u32, p32, m32 = (t.float() for t in (c, u, p, m))
+    expected = (((c32 + 2.0 * (c32 - u32)) + 1.0 * (c32 - p32)) + 2.0 * (c32 - m32)).bfloat16()
     got = MultiModalGuider(params).calculate(c, u, p, m)
     assert got.dtype == torch.bfloat16
     assert torch.equal(got, expected)
@@ -96,6 +103,9 @@ def test_create_factory_keeps_or_rebuilds_context():
     neg2 = torch.ones(1, 2, 3)
     f2 = create_multimodal_guider_factory(f, neg2)
     assert f2.negative_context is neg2 and f2.entries == f.entries
+    old = create_multimodal_guider_factory(f2, numerics=NUMERICS_1_1_3)
+    assert old.build_from_sigma(0.5).numerics is NUMERICS_1_1_3 and old.negative_context is neg2
+    assert create_multimodal_guider_factory(old, neg).numerics is NUMERICS_1_1_3
     assert f2.build_from_sigma(0.5).negative_context is neg2
 
 

@@ -22,6 +22,7 @@ from ltx_core.loader import (
     restore_weights,
     strip_prefix_map,
 )
+from ltx_core.numerics import NUMERICS_1_1_3
 
 PREFIX = "model.tiny."
 MAP = strip_prefix_map("tiny", PREFIX, exclude=(PREFIX + "other_component.",))
@@ -193,20 +194,27 @@ def _lora(path: Path, stems: dict[str, tuple[int, int]], rank: int = 2, seed: in
 
 
 def test_lora_fusion_formula_and_restore(tmp_path):
+    """float32 weights: 1.1.3 numerics fuse in float32; 1.2.0 (delta A.12) aggregate Δ in bf16 and add W into it,
+    so the fused weight carries bf16 rounding."""
     ckpt = _full(tmp_path / "c.safetensors")
     lora = _lora(tmp_path / "l.safetensors", {"lin": (3, 4)})
+    old = load_model(Tiny, ckpt, MAP, component="tiny", loras=[LoraSpec(lora, 0.5)], numerics=NUMERICS_1_1_3)
     fused = load_model(Tiny, ckpt, MAP, component="tiny", loras=[LoraSpec(lora, 0.5)])
     base = load_model(Tiny, ckpt, MAP, component="tiny")
     lf = dict(SafetensorsFile(lora).iter_tensors())
     a, b = lf["diffusion_model.lin.lora_A.weight"], lf["diffusion_model.lin.lora_B.weight"]
     expected = (b * 0.5) @ a + base.lin.weight
-    assert torch.equal(fused.lin.weight, expected)
+    assert torch.equal(old.lin.weight, expected)
+    expected_120 = ((b.bfloat16() * 0.5) @ a.bfloat16()).add_(base.lin.weight).float()
+    assert torch.equal(fused.lin.weight, expected_120) and not torch.equal(expected_120, expected)
     assert torch.equal(fused.lin.bias, base.lin.bias)
 
-    touched = fuse_loras_into_model(base, [LoraSpec(lora, 0.5)])
+    touched = fuse_loras_into_model(base, [LoraSpec(lora, 0.5)], numerics=NUMERICS_1_1_3)
     assert touched == ["lin.weight"] and torch.equal(base.lin.weight, expected)
     restore_weights(base, ckpt, MAP, touched)
     assert torch.equal(base.lin.weight, SafetensorsFile(ckpt).read(PREFIX + "lin.weight"))
+    fuse_loras_into_model(base, [LoraSpec(lora, 0.5)])
+    assert torch.equal(base.lin.weight, expected_120)
 
 
 @pytest.mark.gpu
@@ -225,7 +233,8 @@ def test_two_loras_accumulate_in_order(tmp_path):
     ckpt = _full(tmp_path / "c.safetensors")
     l1 = _lora(tmp_path / "l1.safetensors", {"lin": (3, 4)}, seed=1)
     l2 = _lora(tmp_path / "l2.safetensors", {"lin": (3, 4)}, seed=2)
-    fused = load_model(Tiny, ckpt, MAP, component="tiny", loras=[LoraSpec(l1, 0.5), LoraSpec(l2, 2.0)])
+    loras = [LoraSpec(l1, 0.5), LoraSpec(l2, 2.0)]
+    fused = load_model(Tiny, ckpt, MAP, component="tiny", loras=loras, numerics=NUMERICS_1_1_3)
     w = SafetensorsFile(ckpt).read(PREFIX + "lin.weight")
     t1, t2 = dict(SafetensorsFile(l1).iter_tensors()), dict(SafetensorsFile(l2).iter_tensors())
     delta = (t1["diffusion_model.lin.lora_B.weight"] * 0.5) @ t1["diffusion_model.lin.lora_A.weight"]

@@ -59,8 +59,9 @@ def _assert_identical(got: list[torch.Tensor], ref: list[torch.Tensor], label: s
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_streaming_bitwise_equals_resident(golden: Path, variant: str, with_lora: bool, slots: int, mode: str) -> None:
     case, ckpt, loras = _setup(golden, variant, with_lora)
-    ref = _run(load_transformer(ckpt, loras=loras), case)
-    with build_streaming_transformer(ckpt, mode, "cpu", loras=loras, device_slots=slots) as model:
+    ref = _run(load_transformer(ckpt, loras=loras, numerics=case.numerics), case)
+    streamed = build_streaming_transformer(ckpt, mode, "cpu", loras=loras, device_slots=slots, numerics=case.numerics)
+    with streamed as model:
         assert isinstance(model, BlockStreamingWrapper)
         first = _run(model, case)  # two forwards (velocity and x0): blocks are re-fetched after eviction
         second = _run(model, case)

@@ -28,7 +28,7 @@ def test_tiles_over_ranks_are_bitwise_the_tiled_decode(world: int, seed: int | N
     assert len(decode_tiles(tuple(latent.shape), tiling)) > world, "every rank should get a tile"
     decoder = load_video_decoder(path.parents[2] / case.params["checkpoint"])
     with torch.no_grad():
-        expected = torch.cat(list(tiled_decode(decoder, latent, tiling)), dim=2)
+        expected = torch.cat(list(tiled_decode(decoder, latent, tiling, numerics=case.numerics)), dim=2)
     results = run_ranks(distributed_decode_case, world, str(path), seed, timeout=300)
     for rank, result in enumerate(results):  # every rank returns the frames (each decoded only its share)
         assert torch.equal(result["video"], expected), f"rank {rank}"

@@ -54,7 +54,10 @@ def _one_process_model(case: object, path: Path, quantization: str | None) -> to
 
     golden = path.parents[2]
     return load_resident_transformer(
-        golden / case.params["checkpoint"], loras=case_model_loras(case, golden), quantization=quantization
+        golden / case.params["checkpoint"],
+        loras=case_model_loras(case, golden),
+        quantization=quantization,
+        numerics=case.numerics,  # type: ignore[attr-defined]
     )  # type: ignore[attr-defined]
 
 

@@ -23,6 +23,7 @@ from ltx_core.model.transformer import (
     transformer_checkpoint_state_dict,
 )
 from ltx_core.model.transformer.loading import TEXT_CONNECTOR_PREFIXES, TRANSFORMER_PREFIX
+from ltx_core.numerics import NUMERICS_1_1_3
 from ltx_core.testing.golden import load_case, relative_error, report
 
 VARIANTS = ["ltx2", "ltx23"]
@@ -126,7 +127,7 @@ def test_video_only_model_from_av_checkpoint(golden: Path, variant: str) -> None
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_bf16_load_runs_close_to_golden(golden: Path, variant: str) -> None:
-    model = load_transformer(_ckpt(golden, variant), dtype=torch.bfloat16)
+    model = load_transformer(_ckpt(golden, variant), dtype=torch.bfloat16, numerics=NUMERICS_1_1_3)
     assert all(p.dtype == torch.bfloat16 for p in model.parameters())
     video, audio, expected = _inputs(golden, variant)
 
@@ -199,7 +200,7 @@ def test_official_widths_forward_on_meta(flags: dict) -> None:
 @pytest.mark.gpu
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_cuda_float32_parity(golden: Path, variant: str) -> None:
-    model = load_transformer(_ckpt(golden, variant), device="cuda")
+    model = load_transformer(_ckpt(golden, variant), device="cuda", numerics=NUMERICS_1_1_3)
     video, audio, expected = _inputs(golden, variant)
 
     def cuda(m: Modality) -> Modality:

@@ -68,7 +68,7 @@ def test_decode_tiled(golden, version, memory_efficient):
         TemporalTilingConfig(p["tile_size_in_frames"], p["tile_overlap_in_frames"]),
     )
     decoder = load_video_decoder(golden / case.params["checkpoint"], memory_efficient=memory_efficient)
-    chunks = list(tiled_decode(decoder, case.inputs["latent"], tiling))
+    chunks = list(tiled_decode(decoder, case.inputs["latent"], tiling, numerics=case.numerics))
     assert [c.shape[2] for c in chunks] == case.params["chunk_frames"]
     got = torch.cat(chunks, dim=2)
     report(f"{version} tiled decode (memory_efficient={memory_efficient})", got, case.outputs["video"], TOL)

@@ -8,6 +8,7 @@ from ltx_core.model.video_vae import (
     MemoryEfficientVideoDecoder,
     SpatialTilingConfig,
     TemporalTilingConfig,
+    TileSizeConfig,
     TilingConfig,
     VideoDecoderConfig,
     VideoEncoder,
@@ -16,6 +17,7 @@ from ltx_core.model.video_vae import (
     decode_video,
     encode_video,
 )
+from ltx_core.numerics import NUMERICS_1_1_3
 
 VAE = {
     "latent_channels": 8,
@@ -71,8 +73,14 @@ def test_encode_video_rejects_and_maps_uint8(encoder):
     with torch.no_grad():
         ref = encoder(pixels.float() / 127.5 - 1)
     assert latent.shape == (1, 8, 2, 2, 2) and torch.equal(latent, ref)
-    tiled = encode_video(encoder, pixels, TilingConfig(SpatialTilingConfig(1024), TemporalTilingConfig(64)))
-    assert torch.allclose(tiled, ref)  # one tile
+    tiled = encode_video(encoder, pixels, TilingConfig(SpatialTilingConfig(1024, 64), TemporalTilingConfig(64, 16)))
+    assert torch.equal(tiled, ref)  # one tile, times all-ones masks
+    small = TilingConfig(SpatialTilingConfig(1024), TemporalTilingConfig(64))
+    with pytest.raises(InputError, match=r"overlap 0 frames is too small; use at least 16 frames$"):
+        encode_video(encoder, pixels, small)  # 1.2.0 refuses what 1.1.3 silently raised
+    assert torch.allclose(encode_video(encoder, pixels, small, NUMERICS_1_1_3), ref)
+    with pytest.raises(InputError, match="TileSizeConfig"):
+        encode_video(encoder, pixels, TileSizeConfig(frames=(64, 16)), NUMERICS_1_1_3)
 
 
 def test_decode_video_frames(decoder):

@@ -1,7 +1,8 @@
 """Guidance arithmetic: the multi-modal guider the pipelines use and its sigma-dependent factory.
 
-`MultiModalGuider.calculate` evaluates left to right in the prediction dtype, each product and difference its own
-op, exactly like the official expression; changing the association changes bf16 results.
+`MultiModalGuider.calculate` evaluates left to right, each product and difference its own op, exactly like the
+official expression; changing the association changes bf16 results. Under 1.2.0 numerics (delta A.6) the passes are
+cast to float32 first and the result cast back to the prediction dtype; under 1.1.3 everything stays in that dtype.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ltx_core.errors import InputError
+from ltx_core.numerics import DEFAULT_NUMERICS, Numerics
 
 Prediction = torch.Tensor | float  # an absent guidance pass is the float 0.0
 
@@ -37,6 +39,7 @@ class MultiModalGuiderParams:
 class MultiModalGuider:
     params: MultiModalGuiderParams = field(default_factory=MultiModalGuiderParams)
     negative_context: torch.Tensor | None = None
+    numerics: Numerics = DEFAULT_NUMERICS
 
     def do_unconditional_generation(self) -> bool:
         return not math.isclose(self.params.cfg_scale, 1.0)
@@ -60,6 +63,11 @@ class MultiModalGuider:
         uncond_modality: Prediction = 0.0,
     ) -> torch.Tensor:
         p = self.params
+        dtype = cond.dtype
+        if self.numerics.guider_fp32:
+            cond, uncond_text, uncond_perturbed, uncond_modality = (
+                _float32(x) for x in (cond, uncond_text, uncond_perturbed, uncond_modality)
+            )
         pred = (
             cond
             + (p.cfg_scale - 1) * (cond - uncond_text)
@@ -70,7 +78,12 @@ class MultiModalGuider:
             factor = cond.std() / pred.std()
             factor = p.rescale_scale * factor + (1 - p.rescale_scale)
             pred = pred * factor
-        return pred
+        return pred.to(dtype) if self.numerics.guider_fp32 else pred
+
+
+def _float32(x: Prediction) -> Prediction:
+    """A pass as float32; an absent pass stays the float 0.0."""
+    return x.float() if isinstance(x, torch.Tensor) else x
 
 
 POSITIVE_ONLY_GUIDER = MultiModalGuider(MultiModalGuiderParams())
@@ -82,6 +95,7 @@ class MultiModalGuiderFactory:
 
     entries: tuple[tuple[float, MultiModalGuiderParams], ...]
     negative_context: torch.Tensor | None = None
+    numerics: Numerics = DEFAULT_NUMERICS
 
     def __post_init__(self) -> None:
         if not self.entries:
@@ -90,35 +104,47 @@ class MultiModalGuiderFactory:
 
     @classmethod
     def constant(
-        cls, params: MultiModalGuiderParams, negative_context: torch.Tensor | None = None
+        cls,
+        params: MultiModalGuiderParams,
+        negative_context: torch.Tensor | None = None,
+        numerics: Numerics = DEFAULT_NUMERICS,
     ) -> MultiModalGuiderFactory:
-        return cls(((math.inf, params),), negative_context)
+        return cls(((math.inf, params),), negative_context, numerics)
 
     @classmethod
     def from_dict(
-        cls, by_sigma: Mapping[float, MultiModalGuiderParams], negative_context: torch.Tensor | None = None
+        cls,
+        by_sigma: Mapping[float, MultiModalGuiderParams],
+        negative_context: torch.Tensor | None = None,
+        numerics: Numerics = DEFAULT_NUMERICS,
     ) -> MultiModalGuiderFactory:
         if not by_sigma:
             raise InputError("guider params by sigma must have at least one entry")
-        return cls(tuple((float(k), v) for k, v in by_sigma.items()), negative_context)
+        return cls(tuple((float(k), v) for k, v in by_sigma.items()), negative_context, numerics)
 
     def params(self, sigma: float) -> MultiModalGuiderParams:
         covering = [e for e in self.entries if e[0] >= sigma]
         return covering[-1][1] if covering else self.entries[0][1]
 
     def build_from_sigma(self, sigma: float) -> MultiModalGuider:
-        return MultiModalGuider(self.params(sigma), self.negative_context)
+        return MultiModalGuider(self.params(sigma), self.negative_context, self.numerics)
 
     def with_negative_context(self, negative_context: torch.Tensor | None) -> MultiModalGuiderFactory:
-        return MultiModalGuiderFactory(self.entries, negative_context)
+        return MultiModalGuiderFactory(self.entries, negative_context, self.numerics)
+
+    def with_numerics(self, numerics: Numerics) -> MultiModalGuiderFactory:
+        return MultiModalGuiderFactory(self.entries, self.negative_context, numerics)
 
 
 def create_multimodal_guider_factory(
     params_or_factory: MultiModalGuiderParams | MultiModalGuiderFactory,
     negative_context: torch.Tensor | None = None,
+    numerics: Numerics | None = None,
 ) -> MultiModalGuiderFactory:
+    """A factory from params or a factory; `numerics` None keeps a given factory's (the default for params)."""
     if isinstance(params_or_factory, MultiModalGuiderFactory):
-        if negative_context is None or negative_context is params_or_factory.negative_context:
-            return params_or_factory
-        return params_or_factory.with_negative_context(negative_context)
-    return MultiModalGuiderFactory.constant(params_or_factory, negative_context)
+        factory = params_or_factory
+        if negative_context is not None and negative_context is not factory.negative_context:
+            factory = factory.with_negative_context(negative_context)
+        return factory if numerics is None or numerics == factory.numerics else factory.with_numerics(numerics)
+    return MultiModalGuiderFactory.constant(params_or_factory, negative_context, numerics or DEFAULT_NUMERICS)

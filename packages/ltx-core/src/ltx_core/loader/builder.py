@@ -28,6 +28,7 @@ from ltx_core.loader.lora import (
     weight_shapes,
 )
 from ltx_core.loader.safetensors_file import Checkpoint, open_checkpoint
+from ltx_core.numerics import DEFAULT_NUMERICS, Numerics
 
 _SHOW = 5
 
@@ -80,11 +81,20 @@ def load_state_dict_from_checkpoint(
     device: torch.device | str = "cpu",
     loras: Sequence[tuple[LoraWeights, float]] = (),
     strict: bool = True,
+    numerics: Numerics = DEFAULT_NUMERICS,
 ) -> dict[str, torch.Tensor]:
     """Read, rename, cast and LoRA-fuse the tensors `key_map` selects (see `iter_checkpoint_state`)."""
     return dict(
         iter_checkpoint_state(
-            checkpoint, key_map, expected, component=component, dtype=dtype, device=device, loras=loras, strict=strict
+            checkpoint,
+            key_map,
+            expected,
+            component=component,
+            dtype=dtype,
+            device=device,
+            loras=loras,
+            strict=strict,
+            numerics=numerics,
         )
     )
 
@@ -99,12 +109,14 @@ def iter_checkpoint_state(
     device: torch.device | str = "cpu",
     loras: Sequence[tuple[LoraWeights, float]] = (),
     strict: bool = True,
+    numerics: Numerics = DEFAULT_NUMERICS,
 ) -> Iterator[tuple[str, torch.Tensor]]:
     """(model name, tensor) one at a time: read, renamed, cast and LoRA-fused (a sharded load keeps one full tensor
     in memory at a time).
 
     `expected` is the module's (meta) state dict, used for the strictness checks; pass None to skip them.
-    Only floating-point tensors are cast to `dtype`. LoRA-fused weights come out in `dtype` (or their stored dtype).
+    Only floating-point tensors are cast to `dtype`. LoRA-fused weights come out in `dtype` (or their stored dtype),
+    fused by `numerics`' rule (`ltx_core.loader.lora`).
     """
     selected = key_map.select(checkpoint.keys())
     if not selected:
@@ -124,7 +136,7 @@ def iter_checkpoint_state(
         delta = None
         if loras and name.endswith(".weight"):
             target = dtype if (dtype is not None and tensor.is_floating_point()) else tensor.dtype
-            delta = lora_delta(loras, name[: -len(".weight")], delta_dtype_for(target), fuse_device)
+            delta = lora_delta(loras, name[: -len(".weight")], delta_dtype_for(target, numerics), fuse_device)
         if delta is not None:
             tensor = fuse_weight(tensor.to(fuse_device), delta, target)
         elif dtype is not None and tensor.is_floating_point() and tensor.dtype != dtype:
@@ -143,6 +155,7 @@ def load_model(
     device: torch.device | str = "cpu",
     loras: Sequence[LoraSpec] = (),
     strict: bool = True,
+    numerics: Numerics = DEFAULT_NUMERICS,
 ) -> nn.Module:
     """Build `factory()` on meta and fill it from `checkpoint` (see module docstring). Returns an eval() module.
 
@@ -161,6 +174,7 @@ def load_model(
         device=device,
         loras=lora_weights,
         strict=strict,
+        numerics=numerics,
     )
     model.load_state_dict(state, strict=strict, assign=True)
     left = [n for n, t in [*model.named_parameters(), *model.named_buffers()] if t.is_meta]
@@ -198,9 +212,16 @@ def restore_weights(
             target.data = tensor.to(target.device)
 
 
-def fuse_loras_into_model(model: nn.Module, loras: Sequence[LoraSpec], dtype: torch.dtype | None = None) -> list[str]:
+def fuse_loras_into_model(
+    model: nn.Module,
+    loras: Sequence[LoraSpec],
+    dtype: torch.dtype | None = None,
+    numerics: Numerics | None = None,
+) -> list[str]:
     """Fuse LoRAs into an already built model in place; returns the names of the weights that changed
-    (pass them to `restore_weights` to undo)."""
+    (pass them to `restore_weights` to undo). `numerics` None takes the model's own (`LTXModel.numerics`), else
+    the default."""
+    numerics = numerics or getattr(model, "numerics", DEFAULT_NUMERICS)
     lora_weights = [(read_lora(spec.path), spec.strength) for spec in loras if spec.strength != 0.0]
     params = dict(model.named_parameters())
     shapes = {n[: -len(".weight")]: tuple(p.shape) for n, p in params.items() if n.endswith(".weight")}
@@ -211,7 +232,7 @@ def fuse_loras_into_model(model: nn.Module, loras: Sequence[LoraSpec], dtype: to
             continue
         target = dtype or param.dtype
         fuse_device = lora_fuse_device(param.device)  # where the loader fuses too: the same bits on a re-fusion
-        delta = lora_delta(lora_weights, name[: -len(".weight")], delta_dtype_for(target), fuse_device)
+        delta = lora_delta(lora_weights, name[: -len(".weight")], delta_dtype_for(target, numerics), fuse_device)
         if delta is None:
             continue
         with torch.no_grad():

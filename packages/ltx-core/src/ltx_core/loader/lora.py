@@ -8,7 +8,9 @@ halves exist. The math and rounding points follow the official fusion exactly (s
     Δ = Δ + s₂·(B₂ @ A₂) ...     (one fused add-matmul per further LoRA)
     W' = Δ + W                   (in the delta dtype, then cast to the target dtype)
 
-with the delta dtype equal to the target dtype (the build dtype, else the stored one), except bf16 for fp8 targets.
+with the delta dtype equal to the target dtype (the build dtype, else the stored one), except bf16 for fp8 targets
+(1.1.3 numerics); 1.2.0 numerics (delta A.12) aggregate Δ in bf16 whatever the target, add W in the target dtype
+into Δ's bf16 buffer, and cast the sum to the target (a float32 weight comes out bf16-rounded).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import torch
 
 from ltx_core.errors import LoraError
 from ltx_core.loader.safetensors_file import SafetensorsFile
+from ltx_core.numerics import DEFAULT_NUMERICS, Numerics
 
 _A, _B = ".lora_A.weight", ".lora_B.weight"
 LORA_PREFIX = "diffusion_model."
@@ -92,8 +95,10 @@ def lora_delta(
 
 
 def fuse_weight(weight: torch.Tensor, delta: torch.Tensor, target_dtype: torch.dtype | None = None) -> torch.Tensor:
-    """W' = Δ + W in Δ's dtype, cast to the target dtype. An fp8 (e4m3, unscaled) weight on CUDA with Triton is
-    rounded stochastically, as the official fusion does there; elsewhere fp8 fusion is `bf16(Δ) + bf16(W)`."""
+    """W' = Δ + W into Δ's buffer (W in the target dtype; the add is evaluated in the wider of the two), cast to
+    the target dtype. Under 1.1.3 numerics Δ is in the target dtype, so this is the plain add. An fp8 (e4m3,
+    unscaled) weight on CUDA with Triton is rounded stochastically, as the official fusion does there; elsewhere
+    fp8 fusion is `bf16(Δ) + bf16(W)`."""
     target = target_dtype or weight.dtype
     if weight.dtype in (torch.float8_e4m3fn, torch.float8_e5m2):
         from ltx_core.quantization.stochastic_rounding import stochastic_fp8_fuse, stochastic_rounding_available
@@ -101,11 +106,14 @@ def fuse_weight(weight: torch.Tensor, delta: torch.Tensor, target_dtype: torch.d
         if weight.dtype == torch.float8_e4m3fn and stochastic_rounding_available(weight.device):
             return stochastic_fp8_fuse(weight, delta).to(target)
         return (delta.to(torch.bfloat16) + weight.to(torch.bfloat16)).to(target)
-    return delta.add_(weight.to(device=delta.device, dtype=delta.dtype)).to(target)
+    return delta.add_(weight.to(device=delta.device, dtype=target)).to(target)
 
 
-def delta_dtype_for(target: torch.dtype) -> torch.dtype:
-    return torch.bfloat16 if target in (torch.float8_e4m3fn, torch.float8_e5m2) else target
+def delta_dtype_for(target: torch.dtype, numerics: Numerics = DEFAULT_NUMERICS) -> torch.dtype:
+    """The dtype Δ is aggregated in: bf16 under 1.2.0 numerics and for fp8 targets, else the target dtype."""
+    if numerics.lora_delta_bf16 or target in (torch.float8_e4m3fn, torch.float8_e5m2):
+        return torch.bfloat16
+    return target
 
 
 def lora_fuse_device(target: torch.device | str | None = None) -> torch.device:

@@ -17,6 +17,7 @@ import torch.distributed as dist
 from ltx_core.model.video_vae.decoder import VideoDecoder
 from ltx_core.model.video_vae.tiled import tiled_decode
 from ltx_core.model.video_vae.tiling import Tile, TilingConfig
+from ltx_core.numerics import DEFAULT_NUMERICS, Numerics
 from ltx_core.parallel.broadcast import broadcast_tensors
 
 
@@ -40,13 +41,14 @@ def distributed_tiled_decode(
     timestep: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
     transport: torch.device | str | None = None,
+    numerics: Numerics = DEFAULT_NUMERICS,
 ) -> Iterator[torch.Tensor]:
     """The chunks of `tiled_decode`, on every rank of `group`, each rank decoding its share of the tiles. Every rank
     must call it with the same latent and tiling and exhaust it. `transport`: where tiles travel (the latent's device
     by default; the CPU under gloo)."""
     size, rank = dist.get_world_size(group), dist.get_rank(group)
     if draws_noise(decoder) or size == 1:  # noise draws in plan order from one generator: each rank decodes all
-        yield from tiled_decode(decoder, latent, tiling, timestep, generator)
+        yield from tiled_decode(decoder, latent, tiling, timestep, generator, numerics=numerics)
         return
     via = torch.device(transport) if transport is not None else latent.device
 
@@ -57,4 +59,4 @@ def distributed_tiled_decode(
         (decoded,) = broadcast_tensors(mine, source, group, via)
         return decoded.to(latent.device)
 
-    yield from tiled_decode(decoder, latent, tiling, decode_tile=decode_tile)
+    yield from tiled_decode(decoder, latent, tiling, decode_tile=decode_tile, numerics=numerics)

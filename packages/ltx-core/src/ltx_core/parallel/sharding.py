@@ -30,6 +30,7 @@ from ltx_core.loader.builder import build_meta, iter_checkpoint_state
 from ltx_core.model.transformer.config import ModelType
 from ltx_core.model.transformer.loading import transformer_config, transformer_key_map
 from ltx_core.model.transformer.model import LTXModel
+from ltx_core.numerics import DEFAULT_NUMERICS, Numerics
 from ltx_core.quantization import Quantization, is_scaled_fp8_checkpoint, parse_quantization
 from ltx_core.quantization.fp8_cast import FP8_DTYPE, is_fp8_cast_key
 
@@ -88,6 +89,7 @@ def load_sharded_transformer(
     group: dist.ProcessGroup | None = None,
     model_type: ModelType = ModelType.AUDIO_VIDEO,
     quantization: str | None = None,
+    numerics: Numerics = DEFAULT_NUMERICS,
 ) -> LTXModel:
     """The transformer with its blocks sharded over `group` (default: every rank); same arguments as
     `load_transformer`. Every rank of the group must call it."""
@@ -111,16 +113,25 @@ def load_sharded_transformer(
     if quant is Quantization.FP8_CAST:
         from ltx_core.offload.streaming.build import fp8_cast_model_and_state
 
-        model, tensors = fp8_cast_model_and_state(ckpt, dtype=dtype, device=device, loras=loras, model_type=model_type)
+        model, tensors = fp8_cast_model_and_state(
+            ckpt, dtype=dtype, device=device, loras=loras, model_type=model_type, numerics=numerics
+        )
         shard_blocks(model, mesh, _as_fp8_bytes(model))
     else:
-        model = build_meta(lambda: LTXModel(config))
+        model = build_meta(lambda: LTXModel(config, numerics))
         assert isinstance(model, LTXModel)
         shard_blocks(model, mesh)
         lora_weights = [(read_lora(spec.path), spec.strength) for spec in loras if spec.strength != 0.0]
         key_map = transformer_key_map(config)
         tensors = iter_checkpoint_state(
-            ckpt, key_map, model.state_dict(), component="transformer", dtype=dtype, device=device, loras=lora_weights
+            ckpt,
+            key_map,
+            model.state_dict(),
+            component="transformer",
+            dtype=dtype,
+            device=device,
+            loras=lora_weights,
+            numerics=numerics,
         )
     expected = model.state_dict()
     state: dict[str, torch.Tensor] = {}

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from ltx_core.loader.safetensors_file import SafetensorsFile
+from ltx_core.numerics import Numerics, numerics_named
 from ltx_core.testing.cpu_parity import e2e_case_names, parity, recording_for
 
 _REPO = Path(__file__).resolve().parents[5]
@@ -44,6 +45,12 @@ class GoldenCase:
     @property
     def name(self) -> str:
         return self.path.stem
+
+    @property
+    def numerics(self) -> Numerics:
+        """The numerics of the official release that recorded the case (param `official_version`; the 1.1.3
+        cases carry none)."""
+        return numerics_named(self.params.get("official_version", "1.1.3"))
 
     def file(self, reference: str) -> Path:
         """A file the case names in its params (checkpoint, LoRA, upsampler, audio encoder). The 1.1.3 cases name
@@ -75,6 +82,22 @@ def component_cases(pattern: str) -> list[Path]:
     folder, as the fixture set's `MANIFEST.json` lists them: the 1.2.0 and LTX-2.5 cases (README_120) sit beside
     them in folders of their own, with numerics this code does not implement yet."""
     cases = (n for n in _listed_113(golden_dir()) if n.parts[0] == "cases")
+    return _matching(cases, f"{pattern}.safetensors")
+
+
+@cache
+def _listed_120_cases(root: Path) -> tuple[Path, ...]:
+    """The component cases of the 1.2.0 set, as its `MANIFEST_120.json` lists them (read once per root)."""
+    manifest = root / "MANIFEST_120.json"
+    if not manifest.is_file():
+        return ()
+    return tuple(Path(name) for name in json.loads(manifest.read_text()).get("cases", {}))
+
+
+def component_cases_120(pattern: str) -> list[Path]:
+    """The 1.2.0 re-recordings of component cases (`cases/*_120/`, README_120 §5.7) whose file names match the glob
+    `pattern`, as `MANIFEST_120.json` lists them; empty where the fixture set has none (the in-repo subset)."""
+    cases = (n for n in _listed_120_cases(golden_dir()) if n.parts[1].endswith("_120"))
     return _matching(cases, f"{pattern}.safetensors")
 
 

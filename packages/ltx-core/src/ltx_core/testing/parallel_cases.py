@@ -72,7 +72,7 @@ def distributed_decode_case(rank: int, world: int, path: str, seed: int | None =
     case = load_case(Path(path))
     decoder = load_video_decoder(Path(path).parents[2] / case.params["checkpoint"])
     latent = decode_case_latent(case, seed)
-    chunks = list(distributed_tiled_decode(decoder, latent, decode_case_tiling(case)))
+    chunks = list(distributed_tiled_decode(decoder, latent, decode_case_tiling(case), numerics=case.numerics))
     return {"video": torch.cat(chunks, dim=2)}
 
 
@@ -108,7 +108,9 @@ def sharded_weight_cases(
         case = load_case(path)
         golden = path.parents[2]
         loras = case_model_loras(case, golden)
-        model = load_sharded_transformer(golden / case.params["checkpoint"], loras=loras, quantization=quantization)
+        model = load_sharded_transformer(
+            golden / case.params["checkpoint"], loras=loras, quantization=quantization, numerics=case.numerics
+        )
         out[f"{path.parent.name}.local_bytes"] = torch.tensor(local_weight_bytes(model))
         runner = SequenceParallelTransformer(model) if sequence_parallel else model
         with torch.inference_mode():

@@ -83,10 +83,12 @@ def case_model_loras(case: GoldenCase, golden: Path) -> list:
 
 
 def case_model(case: GoldenCase, golden: Path) -> nn.Module:
-    """The case's transformer (with its LoRA file and strength, for the LoRA cases), float32 as stored."""
+    """The case's transformer (with its LoRA file and strength, for the LoRA cases), float32 as stored, built with
+    the numerics of the release that recorded the case."""
     from ltx_core.model.transformer.loading import load_transformer
 
-    return load_transformer(golden / case.params["checkpoint"], loras=case_model_loras(case, golden))
+    checkpoint = golden / case.params["checkpoint"]
+    return load_transformer(checkpoint, loras=case_model_loras(case, golden), numerics=case.numerics)
 
 
 def run_case(model: nn.Module, case: GoldenCase, video_tokens: int | None = None) -> dict[str, torch.Tensor]:

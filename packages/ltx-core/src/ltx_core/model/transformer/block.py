@@ -28,7 +28,8 @@ class StreamState:
 
     mod [B, T', K·D] and emb [B, T', D] come from the main AdaLN (T' = T for per-token timesteps); pmod [B, 1, 2·D]
     from the prompt AdaLN (cross-attention AdaLN only); cross_* exist when the other stream is present in an
-    audio-video model (cross_ss [B, 1, 4·D], cross_gate [B, 1, D], driven by the other stream's σ).
+    audio-video model (cross_gate [B, 1, D], driven by the other stream's σ; cross_ss [B, 1, 4·D] from the other
+    stream's σ under 1.1.3 numerics, [B, T, 4·D] from this stream's own timesteps under 1.2.0).
     """
 
     x: torch.Tensor

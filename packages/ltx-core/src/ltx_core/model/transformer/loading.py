@@ -13,6 +13,7 @@ from ltx_core.errors import CheckpointError
 from ltx_core.loader import Checkpoint, KeyMap, LoraSpec, load_model, open_checkpoint, strip_prefix_map
 from ltx_core.model.transformer.config import ModelType, TransformerConfig
 from ltx_core.model.transformer.model import LTXModel
+from ltx_core.numerics import DEFAULT_NUMERICS, Numerics
 from ltx_core.quantization.fp8_scaled_mm import is_scaled_fp8_checkpoint
 
 TRANSFORMER_PREFIX = "model.diffusion_model."
@@ -45,9 +46,11 @@ def transformer_config(
     return TransformerConfig.from_checkpoint_config(config, model_type, source=str(source))
 
 
-def build_transformer(config: dict[str, Any], model_type: ModelType = ModelType.AUDIO_VIDEO) -> LTXModel:
+def build_transformer(
+    config: dict[str, Any], model_type: ModelType = ModelType.AUDIO_VIDEO, numerics: Numerics = DEFAULT_NUMERICS
+) -> LTXModel:
     """Factory from a checkpoint config dict (random init on the current default device)."""
-    return LTXModel(transformer_config(config, model_type))
+    return LTXModel(transformer_config(config, model_type), numerics)
 
 
 def load_transformer(
@@ -57,8 +60,10 @@ def load_transformer(
     device: torch.device | str = "cpu",
     loras: Sequence[LoraSpec] = (),
     model_type: ModelType = ModelType.AUDIO_VIDEO,
+    numerics: Numerics = DEFAULT_NUMERICS,
 ) -> LTXModel:
-    """Build the transformer from a (single-file or sharded) checkpoint; dtype None keeps the stored dtypes."""
+    """Build the transformer from a (single-file or sharded) checkpoint; dtype None keeps the stored dtypes.
+    `numerics` is the model's (its forward, delta A.1) and the LoRA fusion's (delta A.12)."""
     ckpt = open_checkpoint(checkpoint)
     if is_scaled_fp8_checkpoint(ckpt):
         raise CheckpointError(
@@ -67,13 +72,14 @@ def load_transformer(
         )
     cfg = transformer_config(ckpt.config, model_type, source=ckpt.path)
     model = load_model(
-        lambda: LTXModel(cfg),
+        lambda: LTXModel(cfg, numerics),
         ckpt,
         transformer_key_map(cfg),
         component="transformer",
         dtype=dtype,
         device=device,
         loras=loras,
+        numerics=numerics,
     )
     assert isinstance(model, LTXModel)
     return model

@@ -23,14 +23,20 @@ from ltx_core.model.transformer.keep_masks import KeepMasks
 from ltx_core.model.transformer.masks import self_attention_bias, text_attention_bias
 from ltx_core.model.transformer.modality import Modality
 from ltx_core.model.transformer.rope import rope_table
+from ltx_core.numerics import DEFAULT_NUMERICS, Numerics
 
 
 class LTXModel(nn.Module):
-    """forward(video, audio, perturbations) → (video velocity | None, audio velocity | None), latent dtype."""
+    """forward(video, audio, perturbations) → (video velocity | None, audio velocity | None), latent dtype.
 
-    def __init__(self, config: TransformerConfig) -> None:
+    `numerics` is fixed when the model is built (its loaders take it): the A↔V cross-attention AdaLN differs between
+    the official releases (delta A.1), and a run uses one release's numerics throughout, as it uses one dtype.
+    """
+
+    def __init__(self, config: TransformerConfig, numerics: Numerics = DEFAULT_NUMERICS) -> None:
         super().__init__()
         self.config = config
+        self.numerics = numerics
         cfg = config
         dv, da = cfg.video_dim, cfg.audio_dim
         if cfg.model_type.has_video:
@@ -148,10 +154,15 @@ class LTXModel(nn.Module):
             self.av_ca_audio_scale_shift_adaln_single if audio_stream else self.av_ca_video_scale_shift_adaln_single
         )
         gate_module = self.av_ca_v2a_gate_adaln_single if audio_stream else self.av_ca_a2v_gate_adaln_single
-        ss, _ = ss_module(c1000, dt)
-        gate, _ = gate_module(c1000 * cfg.av_gate_factor, dt)
         n = c1000.shape[0]
-        return replace(state, cross_pe=cross_pe, cross_ss=ss.reshape(n, 1, -1), cross_gate=gate.reshape(n, 1, -1))
+        if self.numerics.av_cross_ss_per_token:  # 1.2.0: this stream's own per-token timesteps, [B, T, 4·D]
+            ss, _ = ss_module((m.timesteps * scale).flatten(), dt)
+            ss = ss.reshape(batch, -1, ss.shape[-1])
+        else:  # 1.1.3: the other stream's σ, one row per sample (or one shared row)
+            ss, _ = ss_module(c1000, dt)
+            ss = ss.reshape(n, 1, -1)
+        gate, _ = gate_module(c1000 * cfg.av_gate_factor, dt)
+        return replace(state, cross_pe=cross_pe, cross_ss=ss, cross_gate=gate.reshape(n, 1, -1))
 
     def _head(self, s: StreamState, table: torch.Tensor, proj: nn.Linear) -> torch.Tensor:
         x = s.x

@@ -16,10 +16,11 @@ from ltx_core.model.video_vae.loading import (
     video_vae_checkpoint_state_dict,
 )
 from ltx_core.model.video_vae.memory_efficient import MemoryEfficientVideoDecoder
-from ltx_core.model.video_vae.tiled import tiled_decode, tiled_encode
+from ltx_core.model.video_vae.tiled import tiled_decode, tiled_encode, tiled_encode_by_size
 from ltx_core.model.video_vae.tiling import (
     SpatialTilingConfig,
     TemporalTilingConfig,
+    TileSizeConfig,
     TilingConfig,
     auto_tiling,
     get_video_chunks_number,
@@ -35,6 +36,7 @@ __all__ = [
     "PerChannelStatistics",
     "SpatialTilingConfig",
     "TemporalTilingConfig",
+    "TileSizeConfig",
     "TilingConfig",
     "VideoDecoder",
     "VideoDecoderConfig",
@@ -50,6 +52,7 @@ __all__ = [
     "load_video_encoder",
     "tiled_decode",
     "tiled_encode",
+    "tiled_encode_by_size",
     "video_decoder_factory",
     "video_encoder_factory",
     "video_vae_checkpoint_state_dict",

@@ -61,6 +61,40 @@ class TilingConfig:
         return cls(SpatialTilingConfig(768, 64), TemporalTilingConfig(80, 24))
 
 
+@dataclass(frozen=True)
+class TileSizeConfig:
+    """The 1.2.0 tiling (delta A.9.2): per axis (tile size, overlap) in pixels / frames, tile size 0 = untiled;
+    the axes are independent (no aspect scaling), and the plan is made on the latent grid."""
+
+    frames: tuple[int, int] = (0, 0)
+    height: tuple[int, int] = (0, 0)
+    width: tuple[int, int] = (0, 0)
+
+    @classmethod
+    def default(cls) -> TileSizeConfig:
+        return cls(frames=(80, 24), height=(768, 64), width=(768, 64))
+
+    @classmethod
+    def of(cls, tiling: TilingConfig | TileSizeConfig) -> TileSizeConfig:
+        """A 1.1.3 `TilingConfig` as per-axis sizes (its spatial tile on both H and W)."""
+        if isinstance(tiling, TileSizeConfig):
+            return tiling
+        s, t = tiling.spatial_config, tiling.temporal_config
+        spatial = (0, 0) if s is None else (s.tile_size_in_pixels, s.tile_overlap_in_pixels)
+        frames = (0, 0) if t is None else (t.tile_size_in_frames, t.tile_overlap_in_frames)
+        return cls(frames=frames, height=spatial, width=spatial)
+
+
+def latent_intervals(length: int, axis: tuple[int, int], factor: int, causal: bool) -> list[Interval]:
+    """One axis of a `TileSizeConfig` split on the latent grid: tile = max(max(2, ov + 1), size // factor)."""
+    size, overlap = axis
+    if size == 0:
+        return [Interval(0, length)]
+    ov = overlap // factor
+    tile = max(max(2, ov + 1), size // factor)
+    return split_temporal_causal(length, tile, ov) if causal else split_by_size(length, tile, ov)
+
+
 def get_video_chunks_number(num_frames: int, config: TilingConfig | None) -> int:
     """Progress-bar estimate of temporal chunks, as the official video writer computes it (not exact)."""
     if config is None or config.temporal_config is None:
@@ -172,10 +206,50 @@ def _full(length: int) -> list[AxisTile]:
     return [AxisTile(slice(0, length), slice(0, None), None)]
 
 
-def decode_tile_axes(
-    latent_shape: tuple[int, ...], tiling: TilingConfig
+def _spatial_decode_axis(parts: list[Interval]) -> list[AxisTile]:
+    return [
+        AxisTile(
+            slice(p.start, p.end),
+            slice(SPATIAL_SCALE * p.start, SPATIAL_SCALE * p.end),
+            trapezoid_mask(
+                SPATIAL_SCALE * (p.end - p.start), SPATIAL_SCALE * p.left_ramp, SPATIAL_SCALE * p.right_ramp, False
+            ),
+        )
+        for p in parts
+    ]
+
+
+def _temporal_decode_axis(parts: list[Interval]) -> list[AxisTile]:
+    axes = []
+    for p in parts:
+        start, stop = TIME_SCALE * p.start, 1 + TIME_SCALE * (p.end - 1)
+        left = 0 if p.left_ramp == 0 else 1 + TIME_SCALE * (p.left_ramp - 1)
+        mask = trapezoid_mask(stop - start, left, TIME_SCALE * p.right_ramp, True)
+        axes.append(AxisTile(slice(p.start, p.end), slice(start, stop), mask))
+    return axes
+
+
+def _decode_axes_by_size(
+    latent_shape: tuple[int, ...], tiling: TileSizeConfig
 ) -> tuple[list[AxisTile], list[AxisTile], list[AxisTile]]:
-    """Per-axis decode tiles in latent units → pixel outputs (spatial tile scaled per axis by aspect ratio)."""
+    _, _, f, h, w = latent_shape
+    axes_t = [AxisTile(slice(0, f), slice(0, 1 + TIME_SCALE * (f - 1)), None)]
+    if tiling.frames[0]:
+        axes_t = _temporal_decode_axis(latent_intervals(f, tiling.frames, TIME_SCALE, causal=True))
+    spatial = []
+    for length, axis in ((h, tiling.height), (w, tiling.width)):
+        parts = latent_intervals(length, axis, SPATIAL_SCALE, causal=False)
+        spatial.append(_full(length) if axis[0] == 0 else _spatial_decode_axis(parts))
+    return axes_t, spatial[0], spatial[1]
+
+
+def decode_tile_axes(
+    latent_shape: tuple[int, ...], tiling: TilingConfig | TileSizeConfig
+) -> tuple[list[AxisTile], list[AxisTile], list[AxisTile]]:
+    """Per-axis decode tiles in latent units → pixel outputs (a `TilingConfig`'s spatial tile scaled per axis by
+    aspect ratio; a `TileSizeConfig`'s axes independent)."""
+    if isinstance(tiling, TileSizeConfig):
+        return _decode_axes_by_size(latent_shape, tiling)
     _, _, f, h, w = latent_shape
     axes_t = _full(f)
     axes_h, axes_w = _full(h), _full(w)
@@ -217,7 +291,7 @@ def decode_tile_axes(
     return axes_t, axes_h, axes_w
 
 
-def decode_tiles(latent_shape: tuple[int, ...], tiling: TilingConfig) -> list[Tile]:
+def decode_tiles(latent_shape: tuple[int, ...], tiling: TilingConfig | TileSizeConfig) -> list[Tile]:
     """All decode tiles, temporal slowest then H then W (the accumulation order matters for rounding)."""
     axes_t, axes_h, axes_w = decode_tile_axes(latent_shape, tiling)
     return [Tile(t, hh, ww) for t in axes_t for hh in axes_h for ww in axes_w]

@@ -14,8 +14,9 @@ from ltx_core.errors import InputError
 from ltx_core.geometry import SPATIAL_SCALE, check_frame_count, check_multiple
 from ltx_core.model.video_vae.decoder import VideoDecoder
 from ltx_core.model.video_vae.encoder import VideoEncoder
-from ltx_core.model.video_vae.tiled import tiled_decode, tiled_encode
-from ltx_core.model.video_vae.tiling import TilingConfig, decode_tiles
+from ltx_core.model.video_vae.tiled import tiled_decode, tiled_encode, tiled_encode_by_size
+from ltx_core.model.video_vae.tiling import TileSizeConfig, TilingConfig, decode_tiles
+from ltx_core.numerics import DEFAULT_NUMERICS, Numerics
 
 # (decoder, latent, tiling, timestep, generator) → decoded chunks, as `tiled_decode`
 TiledDecode = Callable[..., Iterator[torch.Tensor]]
@@ -40,14 +41,26 @@ def to_model_range(video: torch.Tensor) -> torch.Tensor:
     return video
 
 
-def encode_video(encoder: VideoEncoder, video: torch.Tensor, tiling: TilingConfig | None = None) -> torch.Tensor:
-    """(B, 3, 1+8k, H, W) uint8 or [−1, 1] floats → normalised latent (B, C_lat, 1+k, H/32, W/32), model dtype."""
+def encode_video(
+    encoder: VideoEncoder,
+    video: torch.Tensor,
+    tiling: TilingConfig | TileSizeConfig | None = None,
+    numerics: Numerics = DEFAULT_NUMERICS,
+) -> torch.Tensor:
+    """(B, 3, 1+8k, H, W) uint8 or [−1, 1] floats → normalised latent (B, C_lat, 1+k, H/32, W/32), model dtype.
+
+    A tiling is planned as `numerics` says: on the latent grid (1.2.0, either config) or in pixels (1.1.3, a
+    `TilingConfig` only)."""
     check_video_shape(tuple(video.shape))
     if video.shape[1] != encoder.config.in_channels:
         raise InputError(f"video has {video.shape[1]} channels; the encoder takes {encoder.config.in_channels}")
     param = next(encoder.parameters())
     video = to_model_range(video)
     with torch.no_grad():
+        if tiling is not None and numerics.encode_latent_tile_plan:
+            return tiled_encode_by_size(encoder, video, tiling)
+        if isinstance(tiling, TileSizeConfig):
+            raise InputError("a TileSizeConfig is the 1.2.0 tiling; under 1.1.3 numerics give a TilingConfig")
         if tiling is not None:
             return tiled_encode(encoder, video, tiling)
         return encoder(video.to(device=param.device, dtype=param.dtype))

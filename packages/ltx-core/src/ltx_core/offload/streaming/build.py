@@ -20,6 +20,7 @@ from ltx_core.loader.safetensors_file import Checkpoint, open_checkpoint
 from ltx_core.model.transformer.config import ModelType, TransformerConfig
 from ltx_core.model.transformer.loading import load_transformer, transformer_config, transformer_key_map
 from ltx_core.model.transformer.model import LTXModel
+from ltx_core.numerics import DEFAULT_NUMERICS, Numerics
 from ltx_core.offload.policy import (
     DEFAULT_RAM_RESERVE_BYTES,
     GIB,
@@ -63,9 +64,14 @@ def _key_map(cfg: TransformerConfig, quantization: Quantization) -> KeyMap:
     return key_map.chain(FP8_CAST_KEY_MAP) if quantization is Quantization.FP8_CAST else key_map
 
 
-def _meta_model(cfg: TransformerConfig, quantization: Quantization, scaled_stems: Sequence[str] = ()) -> LTXModel:
+def _meta_model(
+    cfg: TransformerConfig,
+    quantization: Quantization,
+    scaled_stems: Sequence[str] = (),
+    numerics: Numerics = DEFAULT_NUMERICS,
+) -> LTXModel:
     with torch.device("meta"):
-        model = LTXModel(cfg)
+        model = LTXModel(cfg, numerics)
     if quantization is Quantization.FP8_CAST:
         use_upcast_linears(model)
     if quantization is Quantization.FP8_SCALED_MM:
@@ -117,7 +123,7 @@ def _load_tensors(
     """Every tensor read in file order, cast / key-map ops applied, moved to `device`, then LoRA-fused in place."""
     order = sorted(names.items(), key=lambda kv: reader.info(kv[1]).start)
     state = {name: recipe.convert(name, reader.read(src)).to(device) for name, src in order}
-    fuse_loras_in_place(state, loras, lora_fuse_device(device))
+    fuse_loras_in_place(state, loras, lora_fuse_device(device), numerics=recipe.numerics)
     return state
 
 
@@ -140,15 +146,18 @@ def load_resident_transformer(
     loras: Sequence[LoraSpec] = (),
     quantization: str | Quantization | None = None,
     model_type: ModelType = ModelType.AUDIO_VIDEO,
+    numerics: Numerics = DEFAULT_NUMERICS,
 ) -> LTXModel:
     """The whole transformer on `device` (offload "none"); with fp8-cast the block Linears are stored in fp8, with
     fp8-scaled-mm the checkpoint's pre-quantized Linears run as `FP8ScaledLinear`."""
     quant = parse_quantization(quantization)
     if quant is Quantization.NONE:
-        return load_transformer(checkpoint, dtype=dtype, device=device, loras=loras, model_type=model_type)
+        return load_transformer(
+            checkpoint, dtype=dtype, device=device, loras=loras, model_type=model_type, numerics=numerics
+        )
     if quant is Quantization.FP8_CAST:  # tensor by tensor, as the sharded loader places them
         model, tensors = fp8_cast_model_and_state(
-            checkpoint, dtype=dtype, device=device, loras=loras, model_type=model_type
+            checkpoint, dtype=dtype, device=device, loras=loras, model_type=model_type, numerics=numerics
         )
         _finish(model, dict(tensors), open_checkpoint(checkpoint), None)
         return model.eval()
@@ -157,14 +166,14 @@ def load_resident_transformer(
     cfg = transformer_config(ckpt.config, model_type, source=ckpt.path)
     key_map = _key_map(cfg, quant)
     stems = _scaled_stems(ckpt, key_map, quant)
-    model = _meta_model(cfg, quant, stems)
+    model = _meta_model(cfg, quant, stems, numerics)
     selected = _select(ckpt, key_map, model)
     _check_quantization(quant, ckpt, selected, dev)
     prepare_fp8_scaled_linears(model, dev)  # the kernel of each fp8-scaled-mm Linear, decided once
     lora_weights = _read_loras(loras, selected, ckpt)
     reader = TensorReader(ckpt)
     try:
-        state = _load_tensors(reader, selected, TensorRecipe(key_map, dtype), lora_weights, dev)
+        state = _load_tensors(reader, selected, TensorRecipe(key_map, dtype, numerics), lora_weights, dev)
     finally:
         reader.close()
     _finish(model, state, ckpt, None)
@@ -178,6 +187,7 @@ def fp8_cast_model_and_state(
     device: torch.device | str = "cpu",
     loras: Sequence[LoraSpec] = (),
     model_type: ModelType = ModelType.AUDIO_VIDEO,
+    numerics: Numerics = DEFAULT_NUMERICS,
 ) -> tuple[LTXModel, Iterator[tuple[str, torch.Tensor]]]:
     """An fp8-cast transformer on meta and its tensors one at a time (model name, tensor on `device`; cast, fp8
     key-map ops, then LoRAs fused in fp8, as the streamed blocks are made): `load_resident_transformer` fills the
@@ -188,18 +198,18 @@ def fp8_cast_model_and_state(
     cfg = transformer_config(ckpt.config, model_type, source=ckpt.path)
     key_map = _key_map(cfg, quant)
     _scaled_stems(ckpt, key_map, quant)  # refuses a pre-quantized file
-    model = _meta_model(cfg, quant)
+    model = _meta_model(cfg, quant, numerics=numerics)
     selected = _select(ckpt, key_map, model)
     _check_quantization(quant, ckpt, selected, dev)
     lora_weights = _read_loras(loras, selected, ckpt)
-    recipe = TensorRecipe(key_map, dtype)
+    recipe = TensorRecipe(key_map, dtype, numerics)
 
     def tensors() -> Iterator[tuple[str, torch.Tensor]]:
         reader = TensorReader(ckpt)
         try:
             for name, src in sorted(selected.items(), key=lambda kv: reader.info(kv[1]).start):
                 tensor = recipe.convert(name, reader.read(src)).to(dev)
-                fused = fuse_loras(name, tensor, lora_weights, lora_fuse_device(dev))
+                fused = fuse_loras(name, tensor, lora_weights, lora_fuse_device(dev), numerics)
                 yield name, tensor if fused is None else fused
         finally:
             reader.close()
@@ -220,6 +230,7 @@ def build_streaming_transformer(
     host_slots: int = 2,
     ram_available: int | None = None,
     ram_reserve_bytes: int = DEFAULT_RAM_RESERVE_BYTES,
+    numerics: Numerics = DEFAULT_NUMERICS,
 ) -> BlockStreamingWrapper:
     """The transformer with non-block weights on `device` and blocks streamed from RAM ("cpu") or the file ("disk"),
     at most `device_slots` blocks on the device at a time. Call it like LTXModel; `close()` (or `with`) frees it.
@@ -236,12 +247,12 @@ def build_streaming_transformer(
     cfg = transformer_config(ckpt.config, model_type, source=ckpt.path)
     key_map = _key_map(cfg, quant)
     stems = _scaled_stems(ckpt, key_map, quant)
-    model = _meta_model(cfg, quant, stems).eval()
+    model = _meta_model(cfg, quant, stems, numerics).eval()
     selected = _select(ckpt, key_map, model)
     _check_quantization(quant, ckpt, selected, dev)
     prepare_fp8_scaled_linears(model, dev)  # the kernel of each fp8-scaled-mm Linear, decided once
     lora_weights = _read_loras(loras, selected, ckpt)
-    recipe = TensorRecipe(key_map, dtype)
+    recipe = TensorRecipe(key_map, dtype, numerics)
     infos = tensor_infos(ckpt)
     blocks, rest = split_blocks(selected)
     layouts = plan_blocks(blocks, cfg.num_layers, infos, dtype, key_map, source=ckpt.path)
@@ -259,7 +270,7 @@ def build_streaming_transformer(
             lora_weights = _pinned(lora_weights) if pin else lora_weights
         state = _load_tensors(reader, rest, recipe, lora_weights, dev)
         _finish(model, state, ckpt, BLOCKS_PREFIX + ".")
-        cache = DeviceBlockCache(provider, dev, slots=device_slots, loras=lora_weights)
+        cache = DeviceBlockCache(provider, dev, slots=device_slots, loras=lora_weights, numerics=numerics)
     except BaseException:
         if provider is not None:
             provider.close()

@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 import torch
 
 from ltx_core.loader.lora import LoraWeights
+from ltx_core.numerics import DEFAULT_NUMERICS, Numerics
 from ltx_core.offload.streaming.layout import BLOCKS_PREFIX
 from ltx_core.offload.streaming.prepare import fuse_loras_in_place
 from ltx_core.offload.streaming.providers import BlockProvider
@@ -32,6 +33,7 @@ class DeviceBlockCache:
         *,
         slots: int = 2,
         loras: Sequence[tuple[LoraWeights, float]] = (),
+        numerics: Numerics = DEFAULT_NUMERICS,
     ) -> None:
         if slots < 1:
             raise ValueError(f"device slots {slots} is invalid; use 1 or more")
@@ -39,6 +41,7 @@ class DeviceBlockCache:
         self.device = device
         self.cuda = device.type == "cuda"
         self._loras = list(loras) if provider.fuses_on_device else []
+        self._numerics = numerics
         size = max(layout.nbytes for layout in provider.layouts)
         self._pool: torch.Tensor | None = torch.empty((slots, size), dtype=torch.uint8, device=device)
         self._free: deque[tuple[int, torch.cuda.Event | None]] = deque((i, None) for i in range(slots))
@@ -107,7 +110,7 @@ class DeviceBlockCache:
             self._done[index] = self._record(torch.cuda.current_stream(self.device))  # type: ignore[assignment]
 
     def _fuse(self, index: int, views: dict[str, torch.Tensor]) -> None:
-        fuse_loras_in_place(views, self._loras, self.device, f"{BLOCKS_PREFIX}.{index}.")
+        fuse_loras_in_place(views, self._loras, self.device, f"{BLOCKS_PREFIX}.{index}.", self._numerics)
 
     @contextlib.contextmanager
     def _on_copy_stream(self) -> Iterator[None]:

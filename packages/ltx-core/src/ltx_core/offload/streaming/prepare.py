@@ -2,7 +2,7 @@
 
 Order: cast floats to the build dtype (never pre-quantized fp8 weights or their scales) → key-map ops (fp8-cast
 down-cast) → LoRA fusion (`fuse_loras_in_place`). For non-fp8 weights this
-is exactly what `ltx_core.loader.load_model` computes (Δ in the target dtype, W' = Δ + W); for fp8-cast weights it
+is exactly what `ltx_core.loader.load_model` computes (Δ by the numerics' rule, W' = Δ + W); for fp8-cast weights it
 is the official order (the weight is rounded to fp8 first, then W' = fp8(bf16(Δ) + bf16(W_fp8))).
 """
 
@@ -15,6 +15,7 @@ import torch
 
 from ltx_core.loader.key_map import KeyMap
 from ltx_core.loader.lora import LoraWeights, delta_dtype_for, fuse_weight, lora_delta
+from ltx_core.numerics import DEFAULT_NUMERICS, Numerics
 from ltx_core.quantization.fp8_scaled_mm import fuse_scaled_loras, keeps_stored_dtype
 
 _WEIGHT = ".weight"
@@ -22,10 +23,12 @@ _WEIGHT = ".weight"
 
 @dataclass(frozen=True)
 class TensorRecipe:
-    """The cast and ops applied to every tensor of a component; LoRAs are fused separately (see `fuse_loras`)."""
+    """The cast and ops applied to every tensor of a component; LoRAs are fused separately (see `fuse_loras`), by
+    the rule of `numerics`, which travels here because every streamed tensor passes through its recipe."""
 
     key_map: KeyMap
     dtype: torch.dtype | None = None
+    numerics: Numerics = DEFAULT_NUMERICS
 
     def convert(self, name: str, tensor: torch.Tensor) -> torch.Tensor:
         """Cast and key-map ops for the tensor called `name` (renamed key)."""
@@ -40,12 +43,16 @@ class TensorRecipe:
 
 
 def fuse_loras(
-    name: str, tensor: torch.Tensor, loras: Sequence[tuple[LoraWeights, float]], device: torch.device
+    name: str,
+    tensor: torch.Tensor,
+    loras: Sequence[tuple[LoraWeights, float]],
+    device: torch.device,
+    numerics: Numerics = DEFAULT_NUMERICS,
 ) -> torch.Tensor | None:
     """The LoRA-fused version of weight `name` computed on `device` (same dtype), or None when no LoRA touches it."""
     if not loras or not name.endswith(_WEIGHT):
         return None
-    delta = lora_delta(loras, name[: -len(_WEIGHT)], delta_dtype_for(tensor.dtype), device)
+    delta = lora_delta(loras, name[: -len(_WEIGHT)], delta_dtype_for(tensor.dtype, numerics), device)
     if delta is None:
         return None
     return fuse_weight(tensor.to(device), delta, tensor.dtype)
@@ -56,6 +63,7 @@ def fuse_loras_in_place(
     loras: Sequence[tuple[LoraWeights, float]],
     device: torch.device,
     prefix: str = "",
+    numerics: Numerics = DEFAULT_NUMERICS,
 ) -> None:
     """Fuse LoRAs into `tensors` in place, computed on `device`; keys are renamed keys without `prefix` (one block's
     views, or a component's state with no prefix). Tensor by tensor (`fuse_loras`), except pre-quantized fp8 weights,
@@ -65,7 +73,7 @@ def fuse_loras_in_place(
     scaled = {name[: -len("_scale")] for name in tensors if name.endswith(".weight_scale")}
     for name, tensor in tensors.items():
         if name not in scaled:
-            fused = fuse_loras(prefix + name, tensor, loras, device)
+            fused = fuse_loras(prefix + name, tensor, loras, device, numerics)
             if fused is not None:
                 tensor.copy_(fused)
     if scaled:

@@ -63,7 +63,7 @@ def fill_block(
             continue
         view.view(slot.dtype).view(slot.shape).copy_(recipe.convert(name, reader.read(slot.source)))
     prefix = f"{BLOCKS_PREFIX}.{layout.index}."
-    fuse_loras_in_place(layout.views(dst), loras, fuse_device or torch.device("cpu"), prefix)
+    fuse_loras_in_place(layout.views(dst), loras, fuse_device or torch.device("cpu"), prefix, recipe.numerics)
 
 
 class RamBlockStore:
