@@ -30,6 +30,7 @@ from ltx_core.errors import InputError
 from ltx_core.loader import LoraSpec, fuse_loras_into_model, open_checkpoint, release, restore_weights
 from ltx_core.loader.sources import CheckpointLike, ModelSource, model_source
 from ltx_core.model.transformer import transformer_key_map
+from ltx_core.numerics import DEFAULT_NUMERICS, Numerics
 from ltx_core.offload.policy import MemoryInfo, OffloadChoice, OffloadMode, check_offload_options, resolve_offload
 from ltx_core.offload.streaming import (
     build_streaming_transformer,
@@ -116,10 +117,11 @@ class ResidentTransformer:
         quantization: Quantization = Quantization.NONE,
         compile: bool = False,
         offload_choice: OffloadChoice | None = None,
+        numerics: Numerics = DEFAULT_NUMERICS,
     ) -> None:
         self.checkpoint = checkpoint
         self.source = model_source(checkpoint)
-        self.device, self.dtype = device, dtype
+        self.device, self.dtype, self.numerics = device, dtype, numerics
         self.quantization, self.compile = quantization, compile
         self.offload_choice = offload_choice
         self._touched: list[str] = []  # weights a LoRA set fused after loading changed (restored on a swap)
@@ -132,7 +134,12 @@ class ResidentTransformer:
         self._touched = []
         if not self.plain:
             model = load_resident_transformer(
-                self.checkpoint, dtype=self.dtype, device=self.device, loras=loras, quantization=self.quantization
+                self.checkpoint,
+                dtype=self.dtype,
+                device=self.device,
+                loras=loras,
+                quantization=self.quantization,
+                numerics=self.numerics,
             )
             if self.compile:
                 compile_transformer(model)
@@ -144,7 +151,9 @@ class ResidentTransformer:
         return model
 
     def _load(self, loras: Sequence[LoraSpec]) -> nn.Module:
-        model = self.source.build("transformer", dtype=self.dtype, device=self.device, loras=loras)
+        model = self.source.build(
+            "transformer", dtype=self.dtype, device=self.device, loras=loras, numerics=self.numerics
+        )
         return model.to(self.device)  # a model source may build elsewhere
 
     def swap_loras(self, model: nn.Module, loras: Sequence[LoraSpec]) -> nn.Module:
@@ -177,15 +186,22 @@ class StreamedTransformer(_RebuildsForLoras):
         dtype: torch.dtype | None,
         quantization: Quantization = Quantization.NONE,
         offload_choice: OffloadChoice | None = None,
+        numerics: Numerics = DEFAULT_NUMERICS,
     ) -> None:
         assert mode.streams, mode
-        self.checkpoint, self.mode = checkpoint, mode
+        self.checkpoint, self.mode, self.numerics = checkpoint, mode, numerics
         self.device, self.dtype, self.quantization = device, dtype, quantization
         self.offload_choice = offload_choice
 
     def build(self, loras: Sequence[LoraSpec], *, reusable: bool = False) -> nn.Module:
         return build_streaming_transformer(
-            self.checkpoint, self.mode, self.device, dtype=self.dtype, loras=loras, quantization=self.quantization
+            self.checkpoint,
+            self.mode,
+            self.device,
+            dtype=self.dtype,
+            loras=loras,
+            quantization=self.quantization,
+            numerics=self.numerics,
         )
 
     def release(self, model: nn.Module) -> None:
@@ -206,8 +222,9 @@ class ShardedTransformer(_RebuildsForLoras):
         device: torch.device,
         dtype: torch.dtype | None,
         quantization: Quantization = Quantization.NONE,
+        numerics: Numerics = DEFAULT_NUMERICS,
     ) -> None:
-        self.checkpoint, self.group = checkpoint, group
+        self.checkpoint, self.group, self.numerics = checkpoint, group, numerics
         self.device, self.dtype, self.quantization = device, dtype, quantization
 
     def build(self, loras: Sequence[LoraSpec], *, reusable: bool = False) -> nn.Module:
@@ -221,6 +238,7 @@ class ShardedTransformer(_RebuildsForLoras):
             loras=loras,
             group=self.group,
             quantization=quantization,
+            numerics=self.numerics,
         )
 
     def release(self, model: nn.Module) -> None:
@@ -248,11 +266,13 @@ def provider_for(
     group: dist.ProcessGroup | None = None,
     memory: MemoryInfo | None = None,
     echo: Callable[[str], None] | None = None,
+    numerics: Numerics = DEFAULT_NUMERICS,
 ) -> TransformerProvider:
     """The one provider a stage holds its transformer with: sharded over `group` when `sharded`, plain resident
-    for the plain runtime, else what the offload policy decides for `runtime.offload` on `memory` (probed when None;
-    the decision is echoed as one line) — resident (fp8 / compiled) or streamed. Refuses, before any weight is
-    read, the combinations that cannot run (compile with sharding or streaming, sharding in-memory models)."""
+        for the plain runtime, else what the offload policy decides for `runtime.offload` on `memory` (probed when None;
+        the decision is echoed as one line) — resident (fp8 / compiled) or streamed. `numerics`: the official release
+    whose arithmetic the built model and its LoRA fusion follow. Refuses, before any weight is
+        read, the combinations that cannot run (compile with sharding or streaming, sharding in-memory models)."""
     if sharded and isinstance(checkpoint, ModelSource):
         raise InputError("sharded weights are read from checkpoint files, one tensor at a time; pass a path")
     if sharded and runtime.compile:
@@ -265,15 +285,23 @@ def provider_for(
         echo("pre-quantized fp8 checkpoint: using quantization fp8-scaled-mm")
     quantization = parse_quantization(wanted.quantization)
     if sharded:
-        return ShardedTransformer(checkpoint, group, device=device, dtype=dtype, quantization=quantization)
+        return ShardedTransformer(
+            checkpoint, group, device=device, dtype=dtype, quantization=quantization, numerics=numerics
+        )
     if wanted.is_plain:
-        return ResidentTransformer(checkpoint, device=device, dtype=dtype)
+        return ResidentTransformer(checkpoint, device=device, dtype=dtype, numerics=numerics)
     footprint = transformer_footprint(checkpoint, dtype=dtype, quantization=quantization)
     choice = resolve_offload(wanted.offload, footprint, device, memory=memory, echo=echo)
     check_offload_options(choice.mode, compile=wanted.compile, device=device)  # before reading any weight
     if choice.mode.streams:
         return StreamedTransformer(
-            checkpoint, choice.mode, device=device, dtype=dtype, quantization=quantization, offload_choice=choice
+            checkpoint,
+            choice.mode,
+            device=device,
+            dtype=dtype,
+            quantization=quantization,
+            offload_choice=choice,
+            numerics=numerics,
         )
     return ResidentTransformer(
         checkpoint,
@@ -282,4 +310,5 @@ def provider_for(
         quantization=quantization,
         compile=wanted.compile,
         offload_choice=choice,
+        numerics=numerics,
     )

@@ -37,7 +37,9 @@ I2V_WAVEFORM = {"ltx2": 0.002, "ltx23": 0.1}
 def run(request: pytest.FixtureRequest) -> tuple[GoldenCase, dict[str, torch.Tensor]]:
     case = load_case(request.param)
     p, inp = case.params, case.inputs
-    pipeline = DistilledPipeline(case.file(p["checkpoint"]), None, case.file(p["upsampler"]), device="cpu")
+    pipeline = DistilledPipeline(
+        case.file(p["checkpoint"]), None, case.file(p["upsampler"]), device="cpu", numerics=case.numerics
+    )
     images = []
     if p.get("image_conditioning"):
         spec = p["image_conditioning"]

@@ -48,7 +48,9 @@ LIPDUB_TOKENS = 2.0**-5
 def _run_ic_lora(case: GoldenCase, record: object) -> object:
     p, inp = case.params, case.inputs
     lora = LoraSpec(case.file(p["ic_lora"]["file"]), p["ic_lora"]["strength"])
-    pipeline = ICLoraPipeline(case.file(p["checkpoint"]), case.file(p["upsampler"]), None, [lora], device="cpu")
+    pipeline = ICLoraPipeline(
+        case.file(p["checkpoint"]), case.file(p["upsampler"]), None, [lora], device="cpu", numerics=case.numerics
+    )
     assert pipeline.reference_downscale_factor == p["ic_lora"]["reference_downscale_factor"]
     mask = inp.get("conditioning_attention_mask") if p["conditioning_attention_mask"] else None
     return pipeline(
@@ -72,7 +74,7 @@ def _run_lipdub(case: GoldenCase, record: object) -> object:
     lora = LoraSpec(case.file(p["ic_lora"]["file"]), p["ic_lora"]["strength"])
     # The audio VAE encoder ships as a separate file: the checkpoint is the two files as shards (README 7.8).
     shards = [case.file(p["checkpoint"]), case.file(p["audio_vae_encoder"])]
-    pipeline = LipDubPipeline(shards, case.file(p["upsampler"]), None, lora, device="cpu")
+    pipeline = LipDubPipeline(shards, case.file(p["upsampler"]), None, lora, device="cpu", numerics=case.numerics)
     assert pipeline.reference_downscale_factor == p["ic_lora"]["reference_downscale_factor"]
     result = pipeline(
         golden_contexts(case.inputs),

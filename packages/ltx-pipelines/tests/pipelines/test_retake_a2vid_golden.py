@@ -39,7 +39,7 @@ def run(request: pytest.FixtureRequest) -> tuple[GoldenCase, dict[str, torch.Ten
     case = load_case(request.param)
     p, inp = case.params, case.inputs
     checkpoint = open_checkpoint([case.file(p["checkpoint"]), case.file(p["audio_vae_encoder"])])
-    pipeline = RetakePipeline(checkpoint, None, device="cpu", distilled=p["distilled"])
+    pipeline = RetakePipeline(checkpoint, None, device="cpu", distilled=p["distilled"], numerics=case.numerics)
     recorded: dict[str, torch.Tensor] = {}
     full = (
         {}
@@ -103,6 +103,7 @@ def a2vid_run(request: pytest.FixtureRequest) -> tuple[GoldenCase, dict[str, tor
         case.file(p["upsampler"]),
         None,
         device="cpu",
+        numerics=case.numerics,
     )
     images = [
         ImageConditioningInput(

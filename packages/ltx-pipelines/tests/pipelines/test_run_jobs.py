@@ -31,8 +31,8 @@ def _frames(result: Any) -> torch.Tensor:
 
 def test_jobs_keep_the_models_and_match_single_calls(components: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     builds = []
-    build = DiffusionStage._build
-    monkeypatch.setattr(DiffusionStage, "_build", lambda self: builds.append(1) or build(self))
+    wrap = DiffusionStage._wrapped  # once per transformer the provider builds
+    monkeypatch.setattr(DiffusionStage, "_wrapped", lambda self, inner: builds.append(1) or wrap(self, inner))
     pipeline = DistilledPipeline(components.distilled, None, components.distilled, device="cpu")
     jobs = [{"prompt": components.positive, "seed": 1, **SIZE}, Job(components.positive, 2)]
     results = [(job, _frames(result), result.audio.waveform) for job, result in pipeline.run_jobs(jobs)]

@@ -361,9 +361,10 @@ def test_sigma_overrides_and_checks(tiny_sets: dict[str, Path], contexts: dict) 
     )
     assert recorded["stage1_sigmas"].tolist() == pytest.approx([1.0, 0.6, 0.0])
     assert recorded["stage2_sigmas"].tolist() == pytest.approx([0.8, 0.0])
-    # stage 2 starts from the upsampled latent re-noised to the first stage-2 sigma
+    # stage 2 starts from the upsampled latent re-noised to the first stage-2 sigma: under the default 1.2.0
+    # numerics a float32 lerp from the clean latent (delta A.4; the mask is 1 everywhere, so the second lerp is a copy)
     noise, clean = recorded["stage2_video_noise"].float(), recorded["stage2_video_clean_latent"].float()
-    expected = (noise * 0.8 + clean * (1 - torch.tensor(0.8))).to(torch.bfloat16)
+    expected = torch.lerp(clean, noise, 0.8).to(torch.bfloat16)
     assert torch.equal(recorded["stage2_video_noised_tokens"], expected)
     with pytest.raises(InputError, match="strictly decreasing"):
         _generate(pipeline, contexts["ltx23"], 2, stage_1_sigmas=[1.0, 1.0, 0.0])

@@ -79,7 +79,7 @@ def test_e2e_diffusion_replay(case: GoldenCase) -> None:
     for noise in recorded_noises(case):  # the draws, in order, from one generator seeded with the case's seed
         drawn = torch.randn(*noise.shape, dtype=DTYPE, generator=shadow)
         assert_close("noise draw", drawn, noise, draw_tol)
-    noiser = RecordedNoise(recorded_noises(case))
+    noiser = RecordedNoise(recorded_noises(case), case.numerics)
     for stage in stages(case):
         video, audio = build_states(case, stage, noiser)
         for name, state in (("video", video), ("audio", audio)):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatch
@@ -48,9 +49,14 @@ class GoldenCase:
 
     @property
     def numerics(self) -> Numerics:
-        """The numerics of the official release that recorded the case (param `official_version`; the 1.1.3
-        cases carry none)."""
-        return numerics_named(self.params.get("official_version", "1.1.3"))
+        """The numerics of the official release that recorded the case: param `official_version` (component
+        cases), else the release named in param `official` ("ltx-core/ltx-pipelines 1.2.0 (...)", end-to-end
+        cases), else 1.1.3 (the 1.1.3 component cases name none)."""
+        version = self.params.get("official_version")
+        if version is None:
+            named = re.search(r"\b(\d+\.\d+\.\d+)\b", str(self.params.get("official", "")))
+            version = named.group(1) if named else "1.1.3"
+        return numerics_named(version)
 
     def file(self, reference: str) -> Path:
         """A file the case names in its params (checkpoint, LoRA, upsampler, audio encoder). The 1.1.3 cases name

@@ -68,8 +68,9 @@ class InMemoryModels(Checkpoint):
         return f"InMemoryModels({self._name!r})"
 
     def build(self, component: str, *, dtype: torch.dtype | None, device: torch.device, **options: Any) -> nn.Module:
-        """A copy of the module for `component` on `device` (cast to `dtype` when given); the transformer fuses the
-        given `loras` as the loader does, the video decoder is rebuilt as the class `memory_efficient` picks."""
+        """A copy of the module for `component` on `device` (cast to `dtype` when given); the transformer takes
+        the given `numerics` and fuses the given `loras` as the loader does, the video decoder is rebuilt as the
+        class `memory_efficient` picks."""
         if component == "per_channel_statistics":
             model = copy.deepcopy(self._modules["video_encoder"].per_channel_statistics)  # type: ignore[arg-type]
         elif component == "video_decoder":
@@ -80,9 +81,12 @@ class InMemoryModels(Checkpoint):
         else:
             model = copy.deepcopy(self._modules[component])
         loras: Sequence[LoraSpec] = options.pop("loras", ())
+        numerics = options.pop("numerics", None)
         if options:
             raise TypeError(f"{component}: unexpected options {sorted(options)}")
         model = model.to(device=device, dtype=dtype) if dtype is not None else model.to(device)
+        if numerics is not None:  # the transformer's: fixed at build, as the loader does
+            model.numerics = numerics
         if loras:
             from ltx_core.loader import fuse_loras_into_model
 

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 Offload = Literal["none", "cpu", "disk", "auto"]
 Quantization = Literal["fp8-cast", "fp8-scaled-mm"]
+NumericsName = Literal["1.2.0", "1.1.3"]
 
 _MODEL, _GEN, _GUIDE, _RUN, _OUT = "Model files", "Generation", "Guidance", "Runtime", "Output"
 _PAR = "Several GPUs (under torchrun, docs/multi-gpu.md)"
@@ -79,6 +80,7 @@ class CommonArgs:
     quantization: Quantization | None = None
     offload: Offload = "auto"
     compile: bool = False
+    numerics: NumericsName = "1.2.0"
     max_batch_size: int = 1
     device: str | None = None
     cfg_parallel: int = 1
@@ -519,6 +521,15 @@ _ALL = (
     ),
     OptionSpec("offload", "--offload", Offload, "auto", _OFFLOAD_HELP, _RUN),
     OptionSpec("compile", "--compile", bool, False, "torch.compile the transformer blocks.", _RUN),
+    OptionSpec(
+        "numerics",
+        "--numerics",
+        NumericsName,
+        "1.2.0",
+        "Which official release's arithmetic to reproduce bit for bit: 1.2.0 (current) or 1.1.3 (the earlier "
+        "one; docs/numerics.md lists what differs).",
+        _RUN,
+    ),
     OptionSpec("max_batch_size", "--max-batch-size", int, 1, "Most guidance passes run as one batch.", _RUN, min=1),
     OptionSpec(
         "device",
@@ -629,6 +640,7 @@ BASIC = (
     "max_batch_size",
     "quantization",
     "compile",
+    "numerics",
     "device",
     "shard_weights",
     "dist_timeout",

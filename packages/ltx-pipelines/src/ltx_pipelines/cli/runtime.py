@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ltx_core.errors import LTXError
+from ltx_core.numerics import numerics_named
 from ltx_pipelines.cli.command import BoundaryError
 from ltx_pipelines.cli.options import CommonArgs
 from ltx_pipelines.cli.progress import PhaseProgress, RunProgress, format_seconds
@@ -59,8 +60,10 @@ class Build:
 
 
 def pipeline(args: CommonArgs, cls: type, *arguments: Any, **keywords: Any) -> Build:
-    """`cls(*arguments, **keywords)` with the runtime flags of `args` (`--offload`, `--quantization`, `--compile`)."""
-    return Build(cls, arguments, tuple(sorted({**keywords, "runtime": args.runtime()}.items())))
+    """`cls(*arguments, **keywords)` with the runtime flags of `args` (`--offload`, `--quantization`, `--compile`,
+    `--numerics`)."""
+    numerics = numerics_named(args.numerics)
+    return Build(cls, arguments, tuple(sorted({**keywords, "runtime": args.runtime(), "numerics": numerics}.items())))
 
 
 @dataclass(frozen=True)
@@ -139,8 +142,8 @@ def drain(video: Any) -> None:
 
 
 def summary_rows(args: CommonArgs, result: Any, layout: ParallelLayout) -> tuple[tuple[str, str], ...]:
-    """The end-of-run table's rows after the seed: processes, audio, enhanced prompt, time per phase."""
-    rows = []
+    """The end-of-run table's rows after the seed: numerics, processes, audio, enhanced prompt, time per phase."""
+    rows = [("numerics", f"official {args.numerics}")]
     if layout.is_parallel:
         rows.append(("processes", layout.describe()))
     if result.audio is not None:

@@ -32,6 +32,7 @@ from ltx_core.conditioning import (
     patchify_lipdub_audio_reference_latent,
 )
 from ltx_core.loader import LoraSpec
+from ltx_core.numerics import DEFAULT_NUMERICS, Numerics
 from ltx_core.testing.golden import GoldenCase
 from ltx_core.types import AudioLatentShape, LatentState, VideoLatentShape, VideoPixelShape
 from ltx_pipelines.testing.golden_replay import guider_params
@@ -149,8 +150,8 @@ def stage_setup(case: GoldenCase, stage: int, atools: AudioLatentTools) -> dict[
 class RecordedNoise(GaussianNoiser):
     """A noiser that returns the recorded stage noises in draw order (video, then audio, per stage)."""
 
-    def __init__(self, noises: list[torch.Tensor]) -> None:
-        super().__init__(torch.Generator())
+    def __init__(self, noises: list[torch.Tensor], numerics: Numerics = DEFAULT_NUMERICS) -> None:
+        super().__init__(torch.Generator(), numerics)
         self._noises: Iterator[torch.Tensor] = iter(noises)
 
     def draw(self, latent: torch.Tensor) -> torch.Tensor:
@@ -285,7 +286,7 @@ def replay_stage(
         return z
 
     sigmas = Schedule.of(case.outputs[f"stage{stage}_sigmas"])
-    denoise = partial(stage_denoiser(case, stage), transformer)
+    denoise = partial(stage_denoiser(case, stage), transformer, numerics=case.numerics)
     if case.params.get("pipeline") == "ti2vid_two_stages_hq":
         v, a = res2s_loop(denoise, LoopState(video, audio), sigmas, callback=record, new_noise_fn=noise)
     else:

@@ -42,8 +42,9 @@ def guided_case_images(case: GoldenCase) -> list[ImageConditioningInput]:
 
 
 def guided_case_pipeline(case: GoldenCase, **options: Any) -> Any:
-    """The case's pipeline on the CPU (`options`: `PipelineOptions`, e.g. `parallel`)."""
+    """The case's pipeline on the CPU with the case's numerics (`options`: `PipelineOptions`, e.g. `parallel`)."""
     p = case.params
+    options.setdefault("numerics", case.numerics)
     ckpt = case.file(p["checkpoint"])
     lora = p.get("distilled_lora")
     if p["pipeline"] == "ti2vid_one_stage":

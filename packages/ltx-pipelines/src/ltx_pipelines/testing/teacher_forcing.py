@@ -30,7 +30,7 @@ from ltx_pipelines.utils.blocks.upsampling import VideoUpsampler
 def stage_transformer(case: GoldenCase, stage: int) -> BatchSplitAdapter:
     """The stage's transformer as the pipeline builds it: bf16, the stage's LoRAs fused, the case's batch size."""
     files = case.file(case.params["checkpoint"])
-    model = load_transformer(files, dtype=torch.bfloat16, loras=stage_loras(case, stage))
+    model = load_transformer(files, dtype=torch.bfloat16, loras=stage_loras(case, stage), numerics=case.numerics)
     return BatchSplitAdapter(X0Model(model).eval(), case.params.get("max_batch_size", 1))
 
 
@@ -49,7 +49,7 @@ def teacher_forced_calls(case: GoldenCase, stage: int) -> dict[str, list[torch.T
             for row, name in enumerate(passes):
                 got.setdefault(f"stage{stage}_calls_{modality}_{name}", []).append(x0[row : row + 1])
 
-    noiser = RecordedNoise(recorded_noises(case))
+    noiser = RecordedNoise(recorded_noises(case), case.numerics)
     for s in stages(case):  # the noise of earlier stages is drawn first
         video, audio = build_states(case, s, noiser)
         if s == stage:
@@ -84,11 +84,12 @@ def stage_boundaries(case: GoldenCase) -> dict[str, torch.Tensor]:
             got["upsampled_video_latent"] = upsampler(out["stage1_video_latent"])
         if "video_frames" in out:
             last = max(stages(case))
-            with VideoDecoder(checkpoint, device="cpu")(out[f"stage{last}_video_latent"]) as chunks:
+            decoder = VideoDecoder(checkpoint, device="cpu", numerics=case.numerics)
+            with decoder(out[f"stage{last}_video_latent"]) as chunks:
                 got["video_frames"] = torch.cat(list(chunks))
         pairs = _encoded(case)
         if pairs:
-            encoder = ImageConditioner(checkpoint, device="cpu")
+            encoder = ImageConditioner(checkpoint, device="cpu", numerics=case.numerics)
             encoder.models.keep = True
             for target, (pixels, _) in pairs.items():
                 got[target] = encoder(lambda encode, x=out[pixels]: encode(x))

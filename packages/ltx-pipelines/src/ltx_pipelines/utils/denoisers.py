@@ -3,12 +3,14 @@
 All guidance passes of a step (cond, uncond, ptb, mod — each only if some guider needs it) are stacked along the
 batch in that order and sent as one transformer call with a per-sample perturbation config; the wrapped model
 (usually a `BatchSplitAdapter`) decides how many rows run together.
+
+Every call takes the run's `numerics` (the stage passes it): the guiders compute as that release did (delta A.6).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import torch
@@ -28,6 +30,7 @@ from ltx_core.guidance.perturbations import (
     PerturbationType,
 )
 from ltx_core.model.transformer.modality import Modality
+from ltx_core.numerics import DEFAULT_NUMERICS, Numerics
 from ltx_core.types import LatentState
 
 PASS_ORDER = ("cond", "uncond", "ptb", "mod")
@@ -75,6 +78,8 @@ class Denoiser(Protocol):
         audio_state: LatentState | None,
         sigmas: Schedule,
         step_index: int,
+        *,
+        numerics: Numerics = DEFAULT_NUMERICS,
     ) -> DenoiserOutput: ...
 
 
@@ -92,6 +97,8 @@ class SimpleDenoiser:
         audio_state: LatentState | None,
         sigmas: Schedule,
         step_index: int,
+        *,
+        numerics: Numerics = DEFAULT_NUMERICS,
     ) -> DenoiserOutput:
         sigma = sigmas.sigmas[step_index]
         video = _single_modality(video_state, self.video_context, sigma, "video")
@@ -285,8 +292,10 @@ class _Guided:
         audio_state: LatentState | None,
         sigmas: Schedule,
         step_index: int,
+        *,
+        numerics: Numerics = DEFAULT_NUMERICS,
     ) -> DenoiserOutput:
-        video_guider, audio_guider = self._guiders(sigmas.values[step_index])
+        video_guider, audio_guider = (_with(g, numerics) for g in self._guiders(sigmas.values[step_index]))
         out = guided_denoise(
             transformer,
             video_state,
@@ -306,6 +315,11 @@ class _Guided:
         if out[1] is not None:
             self._last_audio = out[1].denoised
         return out
+
+
+def _with(guider: MultiModalGuider, numerics: Numerics) -> MultiModalGuider:
+    """`guider` computing as `numerics` says (the run's release, whatever the guider was made with)."""
+    return guider if guider.numerics == numerics else replace(guider, numerics=numerics)
 
 
 @dataclass

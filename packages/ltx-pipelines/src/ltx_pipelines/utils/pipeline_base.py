@@ -17,6 +17,7 @@ import torch
 
 from ltx_core.components.noisers import ConditioningItem, GaussianNoiser
 from ltx_core.loader import LoraSpec
+from ltx_core.numerics import DEFAULT_NUMERICS, Numerics
 from ltx_core.parallel.layout import SINGLE_PROCESS, ParallelLayout
 from ltx_pipelines.utils.blocks import (
     PLAIN_RUNTIME,
@@ -58,6 +59,7 @@ class PipelineOptions(TypedDict, total=False):
     memory_efficient_decode: bool
     runtime: TransformerRuntime
     parallel: ParallelLayout
+    numerics: Numerics
 
 
 @dataclass(frozen=True)
@@ -155,20 +157,23 @@ class PipelineBase:
         memory_efficient_decode: bool = True,
         runtime: TransformerRuntime = PLAIN_RUNTIME,
         parallel: ParallelLayout = SINGLE_PROCESS,
+        numerics: Numerics = DEFAULT_NUMERICS,
     ) -> None:
         self.device = resolve_device(device)
         self.dtype = dtype
         self.runtime = runtime
         self.parallel = parallel
+        self.numerics = numerics
         self._cache_new_stages = cache_transformer  # the stages made by `_stage` start with this `cache`
         self.checkpoint_path = ckpt = checkpoint_path
         self.prompt_encoder = across_processes(
             PromptEncoder(ckpt, gemma_root, dtype=dtype, device=self.device, offload=runtime.offload), parallel
         )
-        self.image_conditioner = ImageConditioner(ckpt, dtype=dtype, device=self.device)
-        self.video_decoder = across_processes(
-            VideoDecoder(ckpt, dtype=dtype, device=self.device, memory_efficient=memory_efficient_decode), parallel
+        self.image_conditioner = ImageConditioner(ckpt, dtype=dtype, device=self.device, numerics=numerics)
+        decoder = VideoDecoder(
+            ckpt, dtype=dtype, device=self.device, memory_efficient=memory_efficient_decode, numerics=numerics
         )
+        self.video_decoder = across_processes(decoder, parallel)
         self.audio_decoder = AudioDecoder(ckpt, dtype=dtype, device=self.device)
         self.upsampler = (
             None
@@ -187,6 +192,7 @@ class PipelineBase:
             cache=self._cache_new_stages,
             runtime=self.runtime,
             parallel=self.parallel,
+            numerics=self.numerics,
         )
         self._stages.append(stage)
         return stage

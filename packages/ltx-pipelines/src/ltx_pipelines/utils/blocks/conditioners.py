@@ -13,7 +13,8 @@ from typing import Any, Generic, TypeVar
 import torch
 from torch import nn
 
-from ltx_pipelines.utils.blocks.lifetime import ModelBlock
+from ltx_core.numerics import DEFAULT_NUMERICS, Numerics
+from ltx_pipelines.utils.blocks.lifetime import CheckpointLike, ModelBlock
 
 T = TypeVar("T")
 E = TypeVar("E")
@@ -38,7 +39,18 @@ class MediaConditioner(ModelBlock, Generic[E]):
 
 
 class ImageConditioner(MediaConditioner[VideoEncodeFn]):
-    """The video VAE encoder; `encode(pixels, tiling=None)`."""
+    """The video VAE encoder; `encode(pixels, tiling=None)`, a tiling planned as `numerics` says (delta A.10)."""
+
+    def __init__(
+        self,
+        checkpoint: CheckpointLike,
+        *,
+        dtype: torch.dtype = torch.bfloat16,
+        device: torch.device | str | None = None,
+        numerics: Numerics = DEFAULT_NUMERICS,
+    ) -> None:
+        super().__init__(checkpoint, dtype=dtype, device=device)
+        self.numerics = numerics
 
     def _load(self) -> nn.Module:
         return self._build("video_encoder")
@@ -46,7 +58,7 @@ class ImageConditioner(MediaConditioner[VideoEncodeFn]):
     def _encode_fn(self, encoder: Any) -> VideoEncodeFn:
         from ltx_core.model.video_vae import encode_video
 
-        return lambda pixels, tiling=None: encode_video(encoder, pixels, tiling)
+        return lambda pixels, tiling=None: encode_video(encoder, pixels, tiling, self.numerics)
 
 
 class AudioConditioner(MediaConditioner[AudioEncodeFn]):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import torch
 from torch import nn
 
 from ltx_core.model.video_vae.video import TiledDecode
+from ltx_core.numerics import DEFAULT_NUMERICS, Numerics
 from ltx_core.types import Audio, VideoLatentShape
 from ltx_pipelines.utils.blocks.lifetime import CheckpointLike, ModelBlock, free
 
@@ -76,9 +78,11 @@ class VideoDecoder(ModelBlock):
         dtype: torch.dtype = torch.bfloat16,
         device: torch.device | str | None = None,
         memory_efficient: bool = True,
+        numerics: Numerics = DEFAULT_NUMERICS,
     ) -> None:
         super().__init__(checkpoint, dtype=dtype, device=device)
         self.memory_efficient = memory_efficient
+        self.numerics = numerics  # how tiles blend (delta A.9)
 
     def __call__(
         self,
@@ -88,9 +92,9 @@ class VideoDecoder(ModelBlock):
         *,
         tiled: TiledDecode | None = None,
     ) -> FrameChunks:
-        """`tiled` replaces the tiled decode of `tiling_config` (same arguments as `tiled_decode`: a decode spread
-        over processes)."""
-        from ltx_core.model.video_vae import decode_video
+        """`tiled` replaces the tiled decode of `tiling_config` (same arguments as `tiled_decode` plus `numerics`: a
+        decode spread over processes)."""
+        from ltx_core.model.video_vae import decode_video, tiled_decode
 
         def build() -> nn.Module:
             return self._build("video_decoder", memory_efficient=self.memory_efficient)
@@ -98,8 +102,8 @@ class VideoDecoder(ModelBlock):
         shape = VideoLatentShape.from_torch_shape(tuple(latent.shape)).upscale()
         kept = self.models.keep or self.models.is_built
         decoder = self.models.get(build) if kept else build()
-        options = {} if tiled is None else {"tiled": tiled}
-        chunks = decode_video(decoder, latent, tiling_config, generator, **options)
+        tiles = partial(tiled_decode if tiled is None else tiled, numerics=self.numerics)
+        chunks = decode_video(decoder, latent, tiling_config, generator, tiled=tiles)
         return FrameChunks(decoder, chunks, shape.frames, shape.height, shape.width, owns_decoder=not kept)
 
 

@@ -85,9 +85,9 @@ class SpreadVideoDecoder(_Wrapped):
             return self.block(latent, None, generator)
         layout, transport = self.layout, self.layout.transport(self.block.device)
 
-        def spread(decoder: Any, lat: torch.Tensor, tiling: Any, timestep: Any, gen: Any) -> Any:
+        def spread(decoder: Any, lat: torch.Tensor, tiling: Any, timestep: Any, gen: Any, **options: Any) -> Any:
             return distributed_tiled_decode(
-                decoder, lat, tiling, layout.group, timestep=timestep, generator=gen, transport=transport
+                decoder, lat, tiling, layout.group, timestep=timestep, generator=gen, transport=transport, **options
             )
 
         return self.block(latent, tiling_config, generator, tiled=spread)

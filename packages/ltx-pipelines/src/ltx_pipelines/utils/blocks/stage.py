@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -19,6 +19,7 @@ from ltx_core.components.patchifiers import AudioPatchifier, VideoLatentPatchifi
 from ltx_core.errors import CheckpointError, InputError
 from ltx_core.loader import LoraSpec, open_checkpoint
 from ltx_core.model.transformer import X0Model, transformer_config
+from ltx_core.numerics import DEFAULT_NUMERICS, Numerics
 from ltx_core.parallel.layout import SINGLE_PROCESS, ParallelLayout
 from ltx_core.parallel.sequence import SequenceParallelTransformer
 from ltx_core.transformer_providers import PLAIN_RUNTIME, TransformerProvider, TransformerRuntime, provider_for
@@ -104,8 +105,10 @@ class DiffusionStage:
         transformer_dtype: torch.dtype | None = None,
         runtime: TransformerRuntime = PLAIN_RUNTIME,
         parallel: ParallelLayout = SINGLE_PROCESS,
+        numerics: Numerics = DEFAULT_NUMERICS,
     ) -> None:
         self.checkpoint = checkpoint
+        self.numerics = numerics  # the release whose arithmetic the model, the noising and the guiders follow
         self.loras = tuple(loras)
         self.dtype = dtype  # latent / state dtype
         self.transformer_dtype = transformer_dtype  # None: the checkpoint's stored dtype (as official)
@@ -143,6 +146,7 @@ class DiffusionStage:
                 group=self.parallel.sequence_group,
                 memory=self._agreed_memory(),
                 echo=logger.info if self.parallel.is_main else None,
+                numerics=self.numerics,
             )
         return self._provider
 
@@ -256,12 +260,14 @@ class DiffusionStage:
                 pixel, channels=geometry.audio_channels, mel_bins=geometry.audio_mel_bins
             ),
         )
+        if noiser.numerics != self.numerics:
+            noiser = replace(noiser, numerics=self.numerics)
         video_state = self._noised(video_tools, video, noiser, "video", record)
         audio_state = self._noised(audio_tools, audio, noiser, "audio", record)
         schedule = Schedule.of(sigmas, self.device)
         if record is not None:
             record("sigmas", schedule.sigmas)
-        denoise = partial(denoiser, self._batched(transformer, max_batch_size))
+        denoise = partial(denoiser, self._batched(transformer, max_batch_size), numerics=self.numerics)
         recorder = CallRecorder() if record is not None else None
         callback = callbacks(recorder, progress_callback(on_step))
         state = LoopState(video_state, audio_state)
