@@ -154,3 +154,20 @@ def test_resident_encoder_equals_one_shot_and_keeps_its_models(tiny_roots):
             assert torch.equal(g.video_context, w.video_context) and torch.equal(g.audio_context, w.audio_context)
     resident.release()
     assert not resident.is_built
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_one_batched_gemma_forward_equals_one_per_prompt(tiny_roots, dtype):
+    """1.2.0 runs a call's prompts through Gemma as one batch (delta A.7.1), 1.1.3 one at a time: on the CPU the
+    contexts are the same bits (the spec's check, repeated on our Gemma path)."""
+    from ltx_core.numerics import NUMERICS_1_1_3, NUMERICS_1_2_0
+
+    ckpt_path, root = tiny_roots["ltx23_tiny"]
+    prompts = ["A cat walks on the beach at sunset.", "blurry, low quality, a much longer negative prompt here"]
+    each, batched = (
+        encode_prompts(prompts, root, ckpt_path, device="cpu", dtype=dtype, max_length=S, numerics=n)
+        for n in (NUMERICS_1_1_3, NUMERICS_1_2_0)
+    )
+    for one, many in zip(each, batched, strict=True):
+        assert torch.equal(one.video_context, many.video_context) and torch.equal(one.mask, many.mask)
+        assert torch.equal(one.audio_context, many.audio_context)

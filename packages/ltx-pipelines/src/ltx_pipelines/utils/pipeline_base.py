@@ -167,7 +167,10 @@ class PipelineBase:
         self._cache_new_stages = cache_transformer  # the stages made by `_stage` start with this `cache`
         self.checkpoint_path = ckpt = checkpoint_path
         self.prompt_encoder = across_processes(
-            PromptEncoder(ckpt, gemma_root, dtype=dtype, device=self.device, offload=runtime.offload), parallel
+            PromptEncoder(
+                ckpt, gemma_root, dtype=dtype, device=self.device, offload=runtime.offload, numerics=numerics
+            ),
+            parallel,
         )
         self.image_conditioner = ImageConditioner(ckpt, dtype=dtype, device=self.device, numerics=numerics)
         decoder = VideoDecoder(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -163,8 +164,8 @@ class GemmaTextEncoder:
     def device(self) -> torch.device:
         return self.model.model.language_model.embed_tokens.weight.device
 
-    def tokenize(self, text: str) -> Tokens:
-        return tokenize(self.tokenizer, text, self.max_length)
+    def tokenize(self, text: str, *, ensure_bos: bool = False) -> Tokens:
+        return tokenize(self.tokenizer, text, self.max_length, ensure_bos=ensure_bos)
 
     @torch.inference_mode()
     def hidden_states(self, tokens: Tokens) -> tuple[torch.Tensor, ...]:
@@ -184,6 +185,15 @@ class GemmaTextEncoder:
         """Prompt → (hidden states, attention mask (1, T) int64)."""
         tokens = self.tokenize(text)
         return self.hidden_states(tokens), tokens.attention_mask
+
+    def encode_together(self, texts: Sequence[str]) -> list[tuple[tuple[torch.Tensor, ...], torch.Tensor]]:
+        """Prompts → (hidden states, mask) per prompt, from ONE forward over the stacked prompts, with the BOS
+        guaranteed (the official 1.2.0, spec delta A.7.1–A.7.2: the same values as one forward per prompt, checked
+        bitwise on the CPU; one weight pass instead of N)."""
+        tokens = [self.tokenize(text, ensure_bos=True) for text in texts]
+        stacked = Tokens(torch.cat([t.input_ids for t in tokens]), torch.cat([t.attention_mask for t in tokens]))
+        states = self.hidden_states(stacked)
+        return [(tuple(h[i : i + 1] for h in states), t.attention_mask) for i, t in enumerate(tokens)]
 
     def release(self) -> None:
         """Drop the weights (CPU and GPU) now; the object is unusable afterwards."""

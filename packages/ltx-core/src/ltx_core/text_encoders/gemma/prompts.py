@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from ltx_core.loader import Checkpoint, open_checkpoint, release
+from ltx_core.numerics import DEFAULT_NUMERICS, Numerics
 from ltx_core.text_encoders.gemma.loading import load_text_path, text_path_config
 from ltx_core.text_encoders.gemma.model import GemmaTextEncoder, load_gemma
 from ltx_core.text_encoders.gemma.processor import EmbeddingsProcessor
@@ -80,9 +81,10 @@ def _open(gemma_root: str | Path | GemmaRoot, checkpoint: str | Path | Checkpoin
 
 
 def _hidden_states(
-    encoder: GemmaTextEncoder, prompts: Sequence[str], enhancement: Enhancement
+    encoder: GemmaTextEncoder, prompts: Sequence[str], enhancement: Enhancement, numerics: Numerics
 ) -> tuple[list[str], list[tuple[Any, torch.Tensor]]]:
-    """(texts actually encoded, Gemma hidden states and mask per text)."""
+    """(texts actually encoded, Gemma hidden states and mask per text): one forward per text (1.1.3) or one for
+    all of them (1.2.0, `numerics.text_batched_bos`)."""
     texts = list(prompts)
     if enhancement.enabled and texts:
         from ltx_core.text_encoders.gemma.enhance import enhance_prompt
@@ -94,6 +96,8 @@ def _hidden_states(
             seed=enhancement.seed,
             max_new_tokens=enhancement.max_new_tokens,
         )
+    if numerics.text_batched_bos and texts:
+        return texts, encoder.encode_together(texts)
     return texts, [encoder.encode(text) for text in texts]
 
 
@@ -117,19 +121,21 @@ def encode_prompts(
     enhance_seed: int = 42,
     enhance_max_new_tokens: int = 512,
     offload: str | None = "none",
+    numerics: Numerics = DEFAULT_NUMERICS,
 ) -> list[PromptContexts]:
     """Encode every prompt (e.g. positive then negative) in one Gemma session; one result per prompt, in order.
 
     With `enhance_prompt`, prompt 0 is first rewritten by Gemma (image-to-video when `enhance_image` is given),
     deterministically for a given `enhance_seed`; the other prompts are never rewritten. `offload` may stream
-    Gemma's decoder layers from RAM (see `load_gemma`).
+    Gemma's decoder layers from RAM (see `load_gemma`). `numerics`: one Gemma forward per prompt (1.1.3) or one for
+    all (1.2.0).
     """
     ckpt, root = _open(gemma_root, checkpoint)
     gemma_device = torch.device(text_encoder_device if text_encoder_device is not None else device)
     enhancement = Enhancement(enhance_prompt, enhance_image, enhance_seed, enhance_max_new_tokens)
     encoder = load_gemma(root, dtype=dtype, device=gemma_device, max_length=max_length, offload=offload)
     try:
-        texts, encoded = _hidden_states(encoder, prompts, enhancement)
+        texts, encoded = _hidden_states(encoder, prompts, enhancement, numerics)
     finally:
         _free(encoder)
     processor = load_text_path(ckpt, dtype=dtype, device=device)
@@ -153,9 +159,10 @@ class ResidentPromptEncoder:
         text_encoder_device: torch.device | str | None = None,
         max_length: int = MAX_LENGTH,
         offload: str | None = "none",
+        numerics: Numerics = DEFAULT_NUMERICS,
     ) -> None:
         self.checkpoint, self.root = _open(gemma_root, checkpoint)
-        self.offload = offload
+        self.offload, self.numerics = offload, numerics
         self.device, self.dtype, self.max_length = torch.device(device), dtype, max_length
         self.gemma_device = torch.device(text_encoder_device) if text_encoder_device is not None else self.device
         self._encoder: GemmaTextEncoder | None = None
@@ -174,7 +181,7 @@ class ResidentPromptEncoder:
             )
         if self._processor is None:
             self._processor = load_text_path(self.checkpoint, dtype=self.dtype, device=self.device)
-        texts, encoded = _hidden_states(self._encoder, prompts, enhancement)
+        texts, encoded = _hidden_states(self._encoder, prompts, enhancement, self.numerics)
         return _contexts(self._processor, texts, encoded)
 
     def release(self) -> None:

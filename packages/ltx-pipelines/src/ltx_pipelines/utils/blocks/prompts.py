@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from ltx_core.errors import InputError
+from ltx_core.numerics import DEFAULT_NUMERICS, Numerics
 from ltx_pipelines.utils.blocks.lifetime import CheckpointLike, ModelBlock
 
 
@@ -30,9 +31,11 @@ class PromptEncoder(ModelBlock):
         device: torch.device | str | None = None,
         text_encoder_device: torch.device | str | None = None,
         offload: str | None = "none",
+        numerics: Numerics = DEFAULT_NUMERICS,
     ) -> None:
         # models.keep: a ResidentPromptEncoder stays built
         super().__init__(checkpoint, dtype=dtype, device=device)
+        self.numerics = numerics  # one Gemma forward per prompt (1.1.3) or for all of a call's prompts (1.2.0)
         self.gemma_root = gemma_root
         self.text_encoder_device = text_encoder_device
         self.offload = offload  # Gemma's decoder layers may stream from RAM (none / cpu / disk / auto)
@@ -90,6 +93,7 @@ class PromptEncoder(ModelBlock):
             dtype=self.dtype,
             text_encoder_device=self.text_encoder_device,
             offload=self.offload,
+            numerics=self.numerics,
             enhance_prompt=enhancement.enabled,
             enhance_image=enhancement.image,
             enhance_seed=enhancement.seed,
@@ -97,8 +101,8 @@ class PromptEncoder(ModelBlock):
 
     def encode_ahead(self, texts: Sequence[str], encode: Any = None) -> None:
         """Encode `texts` now, in one Gemma residency (then freed), and answer later calls that ask for them from
-        host memory: a batch of jobs builds Gemma once. Each text is encoded on its own, as in a call, so the
-        contexts are the same bits. `encode` (default: this block) encodes the texts not yet known."""
+        host memory: a batch of jobs builds Gemma once. The contexts are the bits a call gives (one forward per
+        text, or one for all of them under 1.2.0: the same values on the CPU). `encode` (default: this block) encodes the texts not yet known."""
         from ltx_core.text_encoders.gemma import PromptContexts
 
         todo = [t for t in dict.fromkeys(texts) if t not in self._ahead]
@@ -120,6 +124,7 @@ class PromptEncoder(ModelBlock):
             dtype=self.dtype,
             text_encoder_device=self.text_encoder_device,
             offload=self.offload,
+            numerics=self.numerics,
         )
 
     def _placed(self, contexts: Any) -> Any:
