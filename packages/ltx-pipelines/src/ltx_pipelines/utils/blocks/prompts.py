@@ -102,7 +102,8 @@ class PromptEncoder(ModelBlock):
     def encode_ahead(self, texts: Sequence[str], encode: Any = None) -> None:
         """Encode `texts` now, in one Gemma residency (then freed), and answer later calls that ask for them from
         host memory: a batch of jobs builds Gemma once. The contexts are the bits a call gives (one forward per
-        text, or one for all of them under 1.2.0: the same values on the CPU). `encode` (default: this block) encodes the texts not yet known."""
+        text, or one for all of them under 1.2.0: the same values on the CPU). `encode` (default: this block)
+        encodes the texts not yet known."""
         from ltx_core.text_encoders.gemma import PromptContexts
 
         todo = [t for t in dict.fromkeys(texts) if t not in self._ahead]
