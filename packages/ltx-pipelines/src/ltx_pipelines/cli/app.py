@@ -24,6 +24,10 @@ from rich.console import Console
 
 from ltx_core.errors import FailedElsewhere, InputError, LostProcessError, LTXError
 from ltx_core.geometry import ONE_STAGE_DIVISOR, TWO_STAGE_DIVISOR, check_frame_count, check_multiple
+from ltx_core.loader import SafetensorsFile
+from ltx_core.offload.policy import OffloadMode, check_compile_with_streaming
+from ltx_core.parallel.layout import process_device
+from ltx_core.parallel.liveness import is_lost_contact, lost_contact
 from ltx_pipelines.cli.batch import run_command_line, run_jobs_file
 from ltx_pipelines.cli.command import (
     EXIT_FAILURE,
@@ -88,7 +92,6 @@ def lost_processes_message(exc: BaseException) -> str | None:
     """One line for a collective (or a wait before one) that failed because another process died, was stopped or
     did not answer within --dist-timeout, naming it where its heartbeat tells (`ltx_core.parallel.liveness`), or
     the error another process recorded first; None for any other error."""
-    from ltx_core.parallel.liveness import is_lost_contact, lost_contact
 
     if not is_lost_contact(exc):
         return None
@@ -268,7 +271,6 @@ def build_args(values: Mapping[str, Any], *, params: PipelineParams, detect: boo
         validate(args, two_stage=two_stage)
     except InputError as exc:
         raise BoundaryError(str(exc)) from None
-    from ltx_core.parallel.layout import process_device
 
     return replace(args, device=process_device(args.device))  # under torchrun: this process's GPU
 
@@ -276,7 +278,6 @@ def build_args(values: Mapping[str, Any], *, params: PipelineParams, detect: boo
 def _check_readable(checkpoint: Path) -> None:
     """The checkpoint's header parses (header only): an unreadable file is refused here, with exit 2, rather than
     detected as "not LTX-2.3" with a warning and refused later."""
-    from ltx_core.loader import SafetensorsFile
 
     try:
         SafetensorsFile(checkpoint)  # reads and validates the header
@@ -307,7 +308,6 @@ def validate(args: CommonArgs, *, two_stage: bool) -> None:
             torch.device(args.device)
         except (RuntimeError, ValueError):
             raise InputError(f"--device {args.device!r} is not a torch device; e.g. cpu, cuda, cuda:1") from None
-    from ltx_core.offload.policy import OffloadMode, check_compile_with_streaming
     from ltx_pipelines.cli.parallel import check_parallel_flags
 
     try:

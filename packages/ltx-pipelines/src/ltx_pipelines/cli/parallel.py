@@ -12,14 +12,25 @@ process fails, it records its error in the rendezvous store before exiting; torc
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import time
 from contextvars import ContextVar
 from dataclasses import fields
 from datetime import timedelta
 from typing import Any
 
 from ltx_core.errors import InputError
-from ltx_core.parallel.layout import SINGLE_PROCESS, ParallelLayout, launched_by_torchrun
+from ltx_core.parallel.broadcast import check_same_arguments
+from ltx_core.parallel.layout import (
+    SINGLE_PROCESS,
+    ParallelLayout,
+    check_degrees,
+    check_group_size,
+    init_layout,
+    launched_by_torchrun,
+    leave_process_group,
+)
 from ltx_pipelines.cli.options import CommonArgs
 
 LAYOUT: ContextVar[ParallelLayout] = ContextVar("ltx_layout", default=SINGLE_PROCESS)
@@ -58,8 +69,6 @@ def check_parallel_flags(args: CommonArgs) -> None:
             f"--nproc-per-node {args.cfg_parallel} -m <pipeline> ..."
         )
     if several:
-        from ltx_core.parallel.layout import check_degrees, check_group_size
-
         size = job_size(args) if args.jobs is not None else _world()
         check_group_size(_world(), size, name="--processes-per-job")
         check_degrees(size, args.cfg_parallel, name="--cfg-parallel")
@@ -91,8 +100,6 @@ def join(args: CommonArgs) -> ParallelLayout:
         return SINGLE_PROCESS
     import torch
 
-    from ltx_core.parallel.broadcast import check_same_arguments
-    from ltx_core.parallel.layout import init_layout
     from ltx_pipelines.utils.blocks import resolve_device
 
     device = resolve_device(args.device)
@@ -136,8 +143,6 @@ def leave() -> None:
     file, or receiving the last decoded tiles), then leave the process group."""
     layout = current_layout()
     if layout.is_parallel:
-        from ltx_core.parallel.layout import leave_process_group
-
         layout.wait_for_all()
         leave_process_group()
         LAYOUT.set(SINGLE_PROCESS)
@@ -185,8 +190,6 @@ def record_for_launcher(message: str) -> None:
     path = os.environ.get("TORCHELASTIC_ERROR_FILE")
     if not path or os.path.exists(path):
         return
-    import json
-    import time
 
     with contextlib.suppress(OSError):  # a report nicety: never a reason to fail
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)

@@ -12,7 +12,16 @@ from pathlib import Path
 from typing import Any
 
 from ltx_core.errors import CheckpointError, InputError, LoraError
-from ltx_core.loader import LoraSpec
+from ltx_core.loader import LoraSpec, SafetensorsFile, open_checkpoint
+from ltx_core.loader.lora import check_lora_pairs, lora_pair_keys, weight_shapes
+from ltx_core.model.transformer.loading import TRANSFORMER_KEY_MAP, transformer_config
+from ltx_core.model.upsampler.loading import check_is_upsampler
+from ltx_core.offload.policy import check_offload_options, parse_offload
+from ltx_core.quantization import Quantization, check_fp8_cast_device, parse_quantization, quantization_for
+from ltx_core.text_encoders.gemma import check_gemma_fits, find_gemma_root
+from ltx_core.text_encoders.gemma.loading import text_path_config
+from ltx_core.text_encoders.gemma.root import check_gemma_files
+from ltx_core.toolchain import compile_toolchain_missing
 from ltx_pipelines.cli.options import CommonArgs
 from ltx_pipelines.cli.values import ImageConditioningArg
 
@@ -45,7 +54,6 @@ def components(*names: str) -> tuple[tuple[str, str], ...]:
 
 def check_checkpoint(path: Path, needed: Sequence[tuple[str, str]] = components(*GENERATION)) -> None:
     """The file is a full LTX checkpoint with every component the pipeline reads (header only, no tensor read)."""
-    from ltx_core.loader import open_checkpoint
 
     ckpt = open_checkpoint(path)
     keys = ckpt.keys()
@@ -65,9 +73,6 @@ def check_checkpoint(path: Path, needed: Sequence[tuple[str, str]] = components(
 def check_lora_file(path: Path, checkpoint: Path | None = None) -> None:
     """The file holds LoRA pairs (`<module>.lora_A.weight`), not a model; with `checkpoint`, its pairs match the
     transformer's weights and fit their shapes (headers only: a LoRA for the other model version is refused here)."""
-    from ltx_core.loader import SafetensorsFile, open_checkpoint
-    from ltx_core.loader.lora import check_lora_pairs, lora_pair_keys, weight_shapes
-    from ltx_core.model.transformer.loading import TRANSFORMER_KEY_MAP
 
     lora = SafetensorsFile(path)
     keys = lora.keys()
@@ -87,18 +92,12 @@ def check_lora_file(path: Path, checkpoint: Path | None = None) -> None:
 
 def check_upsampler(path: Path) -> None:
     """The file is a latent upsampler."""
-    from ltx_core.loader import open_checkpoint
-    from ltx_core.model.upsampler.loading import check_is_upsampler
 
     check_is_upsampler(open_checkpoint(path))
 
 
 def check_gemma(gemma_root: Path | None, checkpoint: Path) -> None:
     """The Gemma folder is complete (every shard there, with a sound header) and fits the checkpoint's text path."""
-    from ltx_core.loader import open_checkpoint
-    from ltx_core.text_encoders.gemma import check_gemma_fits, find_gemma_root
-    from ltx_core.text_encoders.gemma.loading import text_path_config
-    from ltx_core.text_encoders.gemma.root import check_gemma_files
 
     ckpt = open_checkpoint(checkpoint)
     gemma = find_gemma_root(gemma_root)
@@ -108,9 +107,6 @@ def check_gemma(gemma_root: Path | None, checkpoint: Path) -> None:
 
 def check_runtime(args: CommonArgs) -> None:
     """--offload / --quantization / --compile name known values and a combination the transformer loader takes."""
-    from ltx_core.offload.policy import check_offload_options, parse_offload
-    from ltx_core.quantization import parse_quantization
-    from ltx_core.toolchain import compile_toolchain_missing
 
     parse_quantization(args.quantization)
     if args.compile and (missing := compile_toolchain_missing(None)) is not None:  # first, in the flags' words
@@ -121,8 +117,6 @@ def check_runtime(args: CommonArgs) -> None:
 def check_stg_blocks(args: CommonArgs, checkpoint: Path) -> None:
     """STG blocks given on the command line exist in the checkpoint's transformer (a block outside it would be
     silently skipped, i.e. no STG at all). The defaults (28/29) are not checked: tiny test models run without them."""
-    from ltx_core.loader import open_checkpoint
-    from ltx_core.model.transformer.loading import transformer_config
     from ltx_pipelines.cli.app import given_on_command_line
 
     given = [
@@ -146,8 +140,6 @@ def check_quantization(checkpoint: Path, quantization: str | None, device: Any =
     """Before any model is built: a pre-quantized fp8 checkpoint runs only with fp8-scaled-mm (chosen for it when
     --quantization is absent), fp8-scaled-mm needs such a checkpoint, and the device must hold float8 (Apple MPS
     cannot): the loader's device check, run now rather than after the prompt encoding, for the automatic choice too."""
-    from ltx_core.loader import open_checkpoint
-    from ltx_core.quantization import Quantization, check_fp8_cast_device, quantization_for
 
     chosen = quantization_for(quantization, open_checkpoint(checkpoint))
     if device is not None and chosen is not Quantization.NONE:
