@@ -76,3 +76,45 @@ class Res2sDiffusionStep:
         x0 = sample - sigma * eps
         x = alpha_ratio * (x0 + sigma_down * eps) + sigma_up * noise
         return x.to(denoised.dtype)
+
+
+@dataclass(frozen=True)
+class EulerAncestralDiffusionStep:
+    """The Euler-ancestral step (spec delta D.1; LTX-2.5 distilled stage 1): a deterministic move to
+    σ_down = σ_next·(1 + (σ_next/σ − 1)·eta) in interpolation form, then fresh noise scaled to reach σ_next.
+    In float32, returned in the sample's dtype; eta 0 is a plain Euler step and takes no noise."""
+
+    eta: float = 1.0
+    s_noise: float = 1.0
+
+    def step(
+        self,
+        sample: torch.Tensor,
+        denoised: torch.Tensor,
+        sigmas: torch.Tensor,
+        step_index: int,
+        noise: torch.Tensor | None = None,
+        *,
+        terminal: bool | None = None,
+    ) -> torch.Tensor:
+        """`terminal`: whether σ_next is 0 (the step then returns `denoised`), when the caller knows it from the
+        host-side schedule; None reads it from the tensor (a host sync on an accelerator)."""
+        if self.eta > 0 and noise is None:
+            raise ValueError("the Euler-ancestral step with eta > 0 needs a noise tensor")
+        sigma = sigmas[step_index].to(torch.float32)
+        sigma_next = sigmas[step_index + 1].to(torch.float32)
+        if terminal is None:
+            terminal = bool(sigma_next == 0)
+        if terminal:
+            return denoised.to(sample.dtype)
+        x, d = sample.to(torch.float32), denoised.to(torch.float32)
+        ratio = 1.0 + (sigma_next / sigma - 1.0) * self.eta
+        sigma_down = sigma_next * ratio
+        r = sigma_down / sigma
+        out = r * x + (1.0 - r) * d
+        if self.eta > 0:
+            assert noise is not None
+            alpha_next, alpha_down = 1.0 - sigma_next, 1.0 - sigma_down
+            c = torch.clamp(sigma_next**2 - ((sigma_down**2 * alpha_next**2) / alpha_down**2), min=0) ** 0.5
+            out = (alpha_next / alpha_down) * out + ((noise.to(torch.float32) * self.s_noise) * c)
+        return out.to(sample.dtype)

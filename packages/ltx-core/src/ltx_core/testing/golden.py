@@ -107,6 +107,12 @@ def component_cases_120(pattern: str) -> list[Path]:
     return _matching(cases, f"{pattern}.safetensors")
 
 
+def cases_120(pattern: str) -> list[Path]:
+    """Every component case of the 1.2.0 set (the new ones in `cases/common/`, `cases/ltx25*/`, ... and the
+    re-recordings) whose file names match the glob `pattern`; empty where the fixture set has none."""
+    return _matching(_listed_120_cases(golden_dir()), f"{pattern}.safetensors")
+
+
 def component_checkpoints() -> list[Path]:
     """The 1.1.3 set's tiny single-file checkpoints (`ltx2_tiny`, `ltx23_tiny`; not the LTX-2.5 ones beside them)."""
     return _matching((n for n in _listed_113(golden_dir()) if len(n.parts) == 1), "ltx*_tiny.safetensors")
