@@ -59,7 +59,11 @@ def case_arguments(
     params, inputs = case.params, case.inputs
     context_mask = inputs.get("context_mask")
     video = case_modality(
-        inputs, "video", context_mask=context_mask, attention_mask=inputs.get("video_self_attention_mask")
+        inputs,
+        "video",
+        context_mask=context_mask,
+        attention_mask=inputs.get("video_self_attention_mask"),
+        keyframes_mask=inputs.get("keyframes_mask"),
     )
     audio = case_modality(inputs, "audio", context_mask=context_mask, enabled=bool(params.get("audio_enabled", True)))
     if video_tokens is not None:
@@ -70,6 +74,7 @@ def case_arguments(
             timesteps=video.timesteps[:, :n],
             positions=video.positions[:, :, :n],
             attention_mask=None if mask is None else mask[:, :n, :n],
+            keyframes_mask=None if video.keyframes_mask is None else video.keyframes_mask[:, :n],
         )
     return video, audio, perturbations_from_params(params, video.latent.shape[0])
 

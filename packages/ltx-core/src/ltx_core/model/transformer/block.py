@@ -74,7 +74,7 @@ class TransformerBlock(nn.Module):
             hv, hd = cfg.num_attention_heads, cfg.attention_head_dim
             self.attn1 = Attention(dv, dv, hv, hd, cfg.norm_eps, gated)
             self.attn2 = Attention(dv, cfg.cross_attention_dim, hv, hd, cfg.norm_eps, gated)
-            self.ff = FeedForward(dv)
+            self.ff = FeedForward(dv, bias=cfg.ff_bias)
         if cfg.model_type.has_audio:
             self.audio_scale_shift_table = _table(rows, da)
             if self.cross_adaln:
@@ -82,7 +82,7 @@ class TransformerBlock(nn.Module):
             ha, ad = cfg.audio_num_attention_heads, cfg.audio_attention_head_dim
             self.audio_attn1 = Attention(da, da, ha, ad, cfg.norm_eps, gated)
             self.audio_attn2 = Attention(da, cfg.audio_cross_attention_dim, ha, ad, cfg.norm_eps, gated)
-            self.audio_ff = FeedForward(da)
+            self.audio_ff = FeedForward(da, bias=cfg.audio_ff_bias)
         self.av = cfg.is_audio_video
         if self.av:
             ha, ad = cfg.audio_num_attention_heads, cfg.audio_attention_head_dim
@@ -118,8 +118,11 @@ class TransformerBlock(nn.Module):
         if not self.cross_adaln:
             return x + attn(self._rms(x), context=s.context, mask=s.context_bias)
         shift_q, scale_q, gate_q = (modulation_row(table, s.mod, r) for r in (_SHIFT_Q, _SCALE_Q, _GATE_Q))
-        assert prompt_table is not None and s.pmod is not None
-        shift_kv, scale_kv = (modulation_row(prompt_table, s.pmod, r) for r in (0, 1))
+        assert prompt_table is not None
+        if s.pmod is not None:
+            shift_kv, scale_kv = (modulation_row(prompt_table, s.pmod, r) for r in (0, 1))
+        else:  # no prompt AdaLN (LTX-2.5 may turn it off): the static table alone, [1, 1, D] in x's dtype
+            shift_kv, scale_kv = (prompt_table[r].to(x.dtype).reshape(1, 1, -1) for r in (0, 1))
         q_in = self._rms(x) * (1 + scale_q) + shift_q
         kv_in = s.context * (1 + scale_kv) + shift_kv
         return x + attn(q_in, context=kv_in, mask=s.context_bias) * gate_q

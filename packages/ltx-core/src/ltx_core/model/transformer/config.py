@@ -86,6 +86,11 @@ class TransformerConfig:
     cross_attention_adaln: bool = False
     caption_proj_before_connector: bool = False
     caption_channels: int | None = None
+    # LTX-2.5 switches (spec delta B.1; absent: the LTX-2 / LTX-2.3 behaviour)
+    ff_bias: bool = True
+    audio_ff_bias: bool = True
+    use_prompt_adaln_single: bool = True
+    use_keyframes_abs_pos_embedding: bool = False
 
     @classmethod
     def from_section(cls, section: ConfigSection, model_type: ModelType = ModelType.AUDIO_VIDEO) -> TransformerConfig:
@@ -129,6 +134,10 @@ class TransformerConfig:
             cross_attention_adaln=bool(section.get("cross_attention_adaln", False)),
             caption_proj_before_connector=caption_before,
             caption_channels=None if caption_before else _int(section, "caption_channels", None),
+            ff_bias=bool(section.get("ff_bias", True)),
+            audio_ff_bias=bool(section.get("audio_ff_bias", True)),
+            use_prompt_adaln_single=bool(section.get("use_prompt_adaln_single", True)),
+            use_keyframes_abs_pos_embedding=bool(section.get("use_keyframes_abs_pos_embedding", False)),
         )
         cfg.validate(section)
         return cfg
@@ -170,6 +179,12 @@ class TransformerConfig:
     @property
     def audio_dim(self) -> int:
         return self.audio_num_attention_heads * self.audio_attention_head_dim
+
+    @property
+    def has_prompt_adaln(self) -> bool:
+        """The prompt AdaLN (σ → the text cross-attention's K/V modulation) exists: with cross-attention AdaLN,
+        unless the file turns it off (LTX-2.5 may: the per-block static table alone then modulates K/V)."""
+        return self.cross_attention_adaln and self.use_prompt_adaln_single
 
     @property
     def adaln_rows(self) -> int:

@@ -11,18 +11,20 @@ from torch import nn
 class _GeluProj(nn.Module):
     """First layer of the feed-forward, under the official key path `net.0.proj`."""
 
-    def __init__(self, dim_in: int, dim_out: int) -> None:
+    def __init__(self, dim_in: int, dim_out: int, bias: bool = True) -> None:
         super().__init__()
-        self.proj = nn.Linear(dim_in, dim_out)
+        self.proj = nn.Linear(dim_in, dim_out, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.gelu(self.proj(x), approximate="tanh")
 
 
 class FeedForward(nn.Module):
-    def __init__(self, dim: int, mult: int = 4) -> None:
+    """`bias` False: both Linears without bias (LTX-2.5's `ff_bias` / `connector_ff_bias`, spec delta B.3)."""
+
+    def __init__(self, dim: int, mult: int = 4, bias: bool = True) -> None:
         super().__init__()
-        self.net = nn.Sequential(_GeluProj(dim, dim * mult), nn.Identity(), nn.Linear(dim * mult, dim))
+        self.net = nn.Sequential(_GeluProj(dim, dim * mult, bias), nn.Identity(), nn.Linear(dim * mult, dim, bias=bias))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)

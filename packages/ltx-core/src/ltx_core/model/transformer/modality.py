@@ -21,6 +21,7 @@ class Modality:
     enabled:       False skips this stream's own updates (its tokens still serve as keys for the other stream).
     context_mask:  None, integer [B, S] (1 keep) or an additive float bias.
     attention_mask: None or [B, T, T] multiplicative self-attention weights in [0, 1].
+    keyframes_mask: None or [B, T, 1] (video): tokens > 0 get the keyframe embedding (LTX-2.5 files that have one).
     """
 
     latent: torch.Tensor
@@ -31,6 +32,7 @@ class Modality:
     enabled: bool = True
     context_mask: torch.Tensor | None = None
     attention_mask: torch.Tensor | None = None
+    keyframes_mask: torch.Tensor | None = None
 
     def with_(self, **changes: object) -> Modality:
         return replace(self, **changes)

@@ -46,8 +46,10 @@ class LTXModel(nn.Module):
                 assert cfg.caption_channels is not None
                 self.caption_projection = CaptionProjection(cfg.caption_channels, dv)
             self.adaln_single = AdaLNSingle(dv, cfg.adaln_rows)
-            if cfg.cross_attention_adaln:
+            if cfg.has_prompt_adaln:
                 self.prompt_adaln_single = AdaLNSingle(dv, 2)
+            if cfg.use_keyframes_abs_pos_embedding:
+                self.keyframes_abs_pos_embedding = nn.Parameter(torch.zeros(1, dv))
             self.proj_out = nn.Linear(dv, cfg.out_channels)
         if cfg.model_type.has_audio:
             self.audio_scale_shift_table = nn.Parameter(torch.randn(2, da).div_(math.sqrt(da)))
@@ -56,7 +58,7 @@ class LTXModel(nn.Module):
                 assert cfg.caption_channels is not None
                 self.audio_caption_projection = CaptionProjection(cfg.caption_channels, da)
             self.audio_adaln_single = AdaLNSingle(da, cfg.adaln_rows)
-            if cfg.cross_attention_adaln:
+            if cfg.has_prompt_adaln:
                 self.audio_prompt_adaln_single = AdaLNSingle(da, 2)
             self.audio_proj_out = nn.Linear(da, cfg.audio_out_channels)
         if cfg.is_audio_video:
@@ -101,6 +103,15 @@ class LTXModel(nn.Module):
         a_out = self._head(aus, self.audio_scale_shift_table, self.audio_proj_out) if aus is not None else None
         return v_out, a_out
 
+    def _keyframe_embedded(self, x: torch.Tensor, keyframes_mask: torch.Tensor | None) -> torch.Tensor:
+        """LTX-2.5 (spec delta B.3): the learned keyframe embedding added to the video tokens whose keyframes mask
+        is set (> 0), right after the patchify projection; the product is formed first, then added (unmarked
+        tokens add ±0: unchanged bit for bit). No-op without the embedding or without a mask."""
+        embedding = getattr(self, "keyframes_abs_pos_embedding", None)
+        if embedding is None or keyframes_mask is None:
+            return x
+        return x + (keyframes_mask > 0).to(x.dtype) * embedding.to(x.dtype)
+
     def _prepare(self, m: Modality, other: Modality | None, audio_stream: bool) -> StreamState:
         cfg = self.config
         p = "audio_" if audio_stream else ""
@@ -112,10 +123,12 @@ class LTXModel(nn.Module):
         scale = cfg.timestep_scale_multiplier
 
         x = getattr(self, f"{p}patchify_proj")(m.latent)
+        if not audio_stream:
+            x = self._keyframe_embedded(x, m.keyframes_mask)
         mod, emb = getattr(self, f"{p}adaln_single")((m.timesteps * scale).flatten(), dt)
         mod, emb = mod.reshape(batch, -1, mod.shape[-1]), emb.reshape(batch, -1, dim)
         pmod = None
-        if cfg.cross_attention_adaln:
+        if cfg.has_prompt_adaln:
             pmod, _ = getattr(self, f"{p}prompt_adaln_single")(_per_sample(m.sigma, batch) * scale, dt)
             pmod = pmod.reshape(batch, -1, pmod.shape[-1])
         context = m.context

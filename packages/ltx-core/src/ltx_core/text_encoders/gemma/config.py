@@ -59,6 +59,7 @@ class ConnectorConfig:
     rope_float64: bool
     num_registers: int = NUM_REGISTERS
     rope_theta: float = CONNECTOR_ROPE_THETA
+    ff_bias: bool = True  # `connector_ff_bias` (LTX-2.5 may drop them; one key for both connectors)
 
     @property
     def width(self) -> int:
@@ -100,7 +101,8 @@ class TextPathConfig:
         heads = int(section.get("connector_num_attention_heads", 30))
         head_dim = int(section.get("connector_attention_head_dim", 128))
         layers = int(section.get("connector_num_layers", 2))
-        video = ConnectorConfig(heads, head_dim, layers, int(max_pos[0]), gated, rope64)
+        ff_bias = bool(section.get("connector_ff_bias", True))
+        video = ConnectorConfig(heads, head_dim, layers, int(max_pos[0]), gated, rope64, ff_bias=ff_bias)
         audio = ConnectorConfig(
             int(section.get("audio_connector_num_attention_heads", heads)),
             int(section.get("audio_connector_attention_head_dim", head_dim)),
@@ -108,6 +110,7 @@ class TextPathConfig:
             int(max_pos[0]),
             gated,
             rope64,
+            ff_bias=ff_bias,
         )
         if version == 1:
             video_width = audio_width = gemma_width

@@ -77,10 +77,10 @@ class ConnectorAttention(nn.Module):
 
 
 class ConnectorBlock(nn.Module):
-    def __init__(self, num_heads: int, head_dim: int, gated: bool) -> None:
+    def __init__(self, num_heads: int, head_dim: int, gated: bool, ff_bias: bool = True) -> None:
         super().__init__()
         self.attn1 = ConnectorAttention(num_heads, head_dim, gated)
-        self.ff = FeedForward(num_heads * head_dim)
+        self.ff = FeedForward(num_heads * head_dim, bias=ff_bias)
 
     def forward(self, h: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         h = h + self.attn1(F.rms_norm(h, (h.shape[-1],), eps=EPS), cos, sin, mask)
@@ -97,7 +97,7 @@ class EmbeddingsConnector(nn.Module):
         self.learnable_registers = nn.Parameter(torch.rand(config.num_registers, width).mul_(2.0).sub_(1.0))
         self.transformer_1d_blocks = nn.ModuleList(
             [
-                ConnectorBlock(config.num_heads, config.head_dim, config.gated_attention)
+                ConnectorBlock(config.num_heads, config.head_dim, config.gated_attention, config.ff_bias)
                 for _ in range(config.num_layers)
             ]
         )
