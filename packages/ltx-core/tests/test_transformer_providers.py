@@ -128,3 +128,16 @@ def test_refusals_before_any_weight_is_read(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"^compile=True cannot be combined with offload=.cpu."):
         provider_for(_ckpt(), TransformerRuntime(offload="cpu", compile=True), device=CPU)
     assert isinstance(provider_for(_ckpt(), device=CPU, sharded=True), ShardedTransformer)  # built only when asked
+
+
+def test_a_model_fused_while_loading_is_rebuilt_for_another_set() -> None:
+    """Built for one call (not reusable: the LoRA fused while loading), another set cannot be undone in place: the
+    provider rebuilds, and the weights are a fresh load's with the new set (not both sets stacked)."""
+    ckpt = _ckpt()
+    lora = LoraSpec(_lora_for(ckpt), 1.0)
+    provider = provider_for(ckpt, device=CPU)
+    model = provider.build((lora,))
+    other = provider.swap_loras(model, (LoraSpec(lora.path, 0.5),))
+    assert other is not model and all(p.is_meta for p in model.parameters())
+    _same_weights(other, load_transformer(ckpt, loras=(LoraSpec(lora.path, 0.5),)))
+    provider.release(other)

@@ -125,13 +125,14 @@ class ResidentTransformer:
         self.quantization, self.compile = quantization, compile
         self.offload_choice = offload_choice
         self._touched: list[str] = []  # weights a LoRA set fused after loading changed (restored on a swap)
+        self._reusable = False  # the last build fused its set after loading (so it can be undone in place)
 
     @property
     def plain(self) -> bool:
         return self.quantization is Quantization.NONE and not self.compile
 
     def build(self, loras: Sequence[LoraSpec], *, reusable: bool = False) -> nn.Module:
-        self._touched = []
+        self._touched, self._reusable = [], reusable and self.plain
         if not self.plain:
             model = load_resident_transformer(
                 self.checkpoint,
@@ -157,7 +158,7 @@ class ResidentTransformer:
         return model.to(self.device)  # a model source may build elsewhere
 
     def swap_loras(self, model: nn.Module, loras: Sequence[LoraSpec]) -> nn.Module:
-        if not self.plain:
+        if not self._reusable:  # fused while loading (or fp8 / compiled): nothing to undo in place
             self.release(model)
             return self.build(loras)
         if self._touched:
