@@ -76,7 +76,7 @@ def create_noised_state(
         state = state.with_(latent=_untouched_latent(initial.latent, state.latent))
     state = noiser(state, noise_scale)
     if frozen:
-        state = state.with_(denoise_mask=torch.zeros_like(state.denoise_mask))
+        state = state.with_(denoise_mask=torch.zeros_like(state.denoise_mask), frozen=True)
     return state
 
 
