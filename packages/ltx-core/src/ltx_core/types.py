@@ -198,6 +198,9 @@ class LatentState:
     positions:      [B, 3, T, 2] (video) or [B, 1, T, 2] (audio) float32 [start, end) bounds.
     clean_latent:   [B, T, C] the clean reference the mask blends towards.
     attention_mask: optional [B, T, T] self-attention weights in [0, 1]; None = full attention.
+    frozen:         the stream is held at its clean value for the whole stage (A2Vid audio, lip-dub stage-2 audio):
+                    its mask is all zeros, and under 1.2.0 numerics the denoisers hand the transformer σ = 0 for it
+                    (delta A.2), which the mask alone cannot tell from a fully conditioned stream.
     """
 
     latent: torch.Tensor
@@ -205,6 +208,7 @@ class LatentState:
     positions: torch.Tensor
     clean_latent: torch.Tensor
     attention_mask: torch.Tensor | None = None
+    frozen: bool = False
 
     def clone(self) -> LatentState:
         return LatentState(
@@ -213,6 +217,7 @@ class LatentState:
             positions=self.positions.clone(),
             clean_latent=self.clean_latent.clone(),
             attention_mask=None if self.attention_mask is None else self.attention_mask.clone(),
+            frozen=self.frozen,
         )
 
     def with_(self, **changes: object) -> LatentState:

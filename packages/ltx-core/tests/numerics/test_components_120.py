@@ -9,10 +9,12 @@ import pytest
 import torch
 
 from ltx_core.components.guiders import MultiModalGuider, MultiModalGuiderParams
-from ltx_core.components.noisers import GaussianNoiser
-from ltx_core.numerics import NUMERICS_1_1_3
+from ltx_core.components.latent_tools import VideoLatentTools
+from ltx_core.components.noisers import GaussianNoiser, create_noised_state
+from ltx_core.components.patchifiers import VideoLatentPatchifier
+from ltx_core.numerics import NUMERICS_1_1_3, NUMERICS_1_2_0
 from ltx_core.testing.golden import GoldenCase, component_cases_120, golden_dir, load_case, report
-from ltx_core.types import LatentState
+from ltx_core.types import LatentState, VideoLatentShape
 
 TOL = 1e-5
 GUIDERS = component_cases_120("guiders")
@@ -93,3 +95,20 @@ def test_gaussian_noiser_120(path: Path) -> None:
         noiser = GaussianNoiser(torch.Generator().manual_seed(case.params["noise_seed"]))
         got = noiser(state, run["noise_scale"]).latent
         _check(run["output"], got, case.outputs[run["output"]])
+
+
+def test_1_2_0_noising_keeps_the_patchified_channel_major_layout() -> None:
+    """README_120 §8.2, "layout effect": the official 1.2.0 noiser's `torch.lerp` returns the noised video tokens as
+    the patchifier's view of the [B, C, F, H, W] latent (channel-major, not contiguous), and the CPU bf16 GEMM of the
+    first linear layer rounds differently on that layout than on contiguous tokens; measured on the distilled t2v
+    1.2.0 recording: bitwise as a view, 0.023 (video) / 0.031 (audio) off on the first call when made contiguous.
+    The 1.1.3 mix (`n·(m·s) + x·(1 − m·s)`, noise first) gives contiguous tokens, as 1.1.3 did."""
+    tools = VideoLatentTools(VideoLatentPatchifier(1), VideoLatentShape(1, 4, 2, 2, 3), 24.0)
+    for numerics, contiguous in ((NUMERICS_1_2_0, False), (NUMERICS_1_1_3, True)):
+        noiser = GaussianNoiser(torch.Generator().manual_seed(0), numerics)
+        tokens = create_noised_state(tools, noiser, dtype=torch.bfloat16).latent
+        shape = tools.target_shape
+        assert tokens.shape == (1, shape.frames * shape.height * shape.width, shape.channels)
+        assert tokens.is_contiguous() is contiguous, numerics.name
+        if not contiguous:  # the channel axis is the slow one: the [B, C, F·H·W] memory of the latent
+            assert tokens.stride()[1:] == (1, tokens.shape[1])

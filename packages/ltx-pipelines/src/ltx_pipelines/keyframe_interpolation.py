@@ -22,6 +22,7 @@ KEYFRAMES: TwoStageRecipe = replace(
     TWO_STAGES,
     name="the keyframe interpolation pipeline",
     conditionings=partial(combined_image_conditionings, frame_0_replaces=False),
+    stage_1_audio=False,  # the official keyframe interpolation decodes stage 2's audio in 1.2.0 too
 )
 
 

@@ -37,6 +37,7 @@ TWO_STAGES = TwoStageRecipe(
     sampler=EULER,
     stage_1_schedule=ltx2_schedule,
     stage_1_denoiser=sigma_dependent_guidance,
+    stage_1_audio=True,
 )
 
 
@@ -127,7 +128,8 @@ class TI2VidTwoStagesPipeline(TwoStageGuidedBase):
         stage_2 = self._upsample_and_refine(
             self.stage_2, stage_1, positive, sigmas_2, run, images=images, sampler=recipe.sampler
         )
-        return self._decode(run, stage_2, prompt_text(positive, prompt), tiling_config)
+        decoded = recipe.decoded(stage_1, stage_2, self.numerics)
+        return self._decode(run, decoded, prompt_text(positive, prompt), tiling_config)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

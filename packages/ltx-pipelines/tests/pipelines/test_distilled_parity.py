@@ -1,4 +1,5 @@
-"""DistilledPipeline vs the official 1.1.3 distilled run recorded tensor by tensor (golden README 7.1-7.6).
+"""DistilledPipeline vs the official distilled runs recorded tensor by tensor (golden README 7.1-7.6), 1.1.3 and its
+1.2.0 re-recordings (README_120 6.5), each case run with the numerics of the release that recorded it.
 
 Each case is run from its precomputed contexts, seed, sizes and image (after the codec round trip, which depends on
 the libx264 build), in bf16 on CPU, and every recorded tensor is compared. Text-to-video: bitwise or within one bf16
@@ -12,7 +13,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ltx_core.testing.golden import GoldenCase, e2e_cases, load_case
+from ltx_core.testing.golden import GoldenCase, e2e_case_id, every_e2e_case, load_case
 from ltx_pipelines.distilled import DistilledPipeline
 from ltx_pipelines.testing.golden_replay import (
     Bf16Steps,
@@ -33,7 +34,7 @@ I2V_SPREAD = {"image": 0.016, "latent": 0.0625, "tokens": 0.0625, "video_frames"
 I2V_WAVEFORM = {"ltx2": 0.002, "ltx23": 0.1}
 
 
-@pytest.fixture(scope="module", params=e2e_cases("*_distilled_*"), ids=lambda p: p.stem)
+@pytest.fixture(scope="module", params=every_e2e_case("*_distilled_*"), ids=e2e_case_id)
 def run(request: pytest.FixtureRequest) -> tuple[GoldenCase, dict[str, torch.Tensor]]:
     case = load_case(request.param)
     p, inp = case.params, case.inputs

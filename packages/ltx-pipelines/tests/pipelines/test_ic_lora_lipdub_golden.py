@@ -1,4 +1,5 @@
-"""ICLoraPipeline and LipDubPipeline vs the official 1.1.3 runs, tensor by tensor (golden README 7.8, 7.9, 7.12).
+"""ICLoraPipeline and LipDubPipeline vs the official runs, tensor by tensor (golden README 7.8, 7.9, 7.12): 1.1.3 and
+its 1.2.0 re-recordings (README_120 6.5; lip-dub is Dub-It there), each case with its release's numerics.
 
 Every `*_ic_lora_*` / `*_lipdub_*` case on disk runs from its precomputed contexts and its decoded media (frames,
 waveform), with the seed, sizes, LoRA files and strengths of the case. Tolerances (README 7.13): noise, positions,
@@ -13,7 +14,7 @@ import pytest
 import torch
 
 from ltx_core.loader import LoraSpec
-from ltx_core.testing.golden import GoldenCase, e2e_cases, load_case
+from ltx_core.testing.golden import GoldenCase, e2e_case_id, every_e2e_case, load_case
 from ltx_core.types import Audio
 from ltx_pipelines.ic_lora import ICLoraPipeline
 from ltx_pipelines.lipdub import LipDubPipeline
@@ -91,7 +92,7 @@ def _run_lipdub(case: GoldenCase, record: object) -> object:
     return result
 
 
-@pytest.fixture(scope="module", params=e2e_cases("*_ic_lora_*", "*_lipdub_*"), ids=lambda p: p.stem)
+@pytest.fixture(scope="module", params=every_e2e_case("*_ic_lora_*", "*_lipdub_*"), ids=e2e_case_id)
 def run(request: pytest.FixtureRequest) -> tuple[GoldenCase, dict[str, torch.Tensor]]:
     case = load_case(request.param)
     recorded: dict[str, torch.Tensor] = {}

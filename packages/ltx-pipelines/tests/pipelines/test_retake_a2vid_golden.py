@@ -1,4 +1,5 @@
-"""RetakePipeline and A2VidPipelineTwoStage vs the official 1.1.3 runs (golden README 7.10, 7.11), tensor by tensor.
+"""RetakePipeline and A2VidPipelineTwoStage vs the official runs (golden README 7.10, 7.11), tensor by tensor: 1.1.3
+and its 1.2.0 re-recordings (README_120 6.5), each case run with the numerics of the release that recorded it.
 
 Each case runs from its precomputed contexts, decoded source frames / waveform and every parameter of the case
 (seed, sizes, window, mode, guidance, LoRA strengths), on the union of the e2e checkpoint and the audio-encoder
@@ -12,7 +13,7 @@ import pytest
 import torch
 
 from ltx_core.loader import LoraSpec, open_checkpoint
-from ltx_core.testing.golden import GoldenCase, e2e_cases, load_case
+from ltx_core.testing.golden import GoldenCase, e2e_case_id, every_e2e_case, load_case
 from ltx_core.types import Audio
 from ltx_pipelines.a2vid_two_stage import A2VidPipelineTwoStage
 from ltx_pipelines.media.video import VideoClip
@@ -34,7 +35,7 @@ def _tolerance(name: str) -> float:
     return next((tol for key, tol in SPREAD.items() if name.endswith(key)), TOKENS)
 
 
-@pytest.fixture(scope="module", params=e2e_cases("*_retake_*"), ids=lambda p: p.stem)
+@pytest.fixture(scope="module", params=every_e2e_case("*_retake_*"), ids=e2e_case_id)
 def run(request: pytest.FixtureRequest) -> tuple[GoldenCase, dict[str, torch.Tensor]]:
     case = load_case(request.param)
     p, inp = case.params, case.inputs
@@ -90,7 +91,7 @@ def test_kept_tokens_equal_the_source(run: tuple[GoldenCase, dict[str, torch.Ten
 # --- A2Vid two-stage (README 7.11) --------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module", params=e2e_cases("*_a2vid_two_stage_*"), ids=lambda p: p.stem)
+@pytest.fixture(scope="module", params=every_e2e_case("*_a2vid_two_stage_*"), ids=e2e_case_id)
 def a2vid_run(request: pytest.FixtureRequest) -> tuple[GoldenCase, dict[str, torch.Tensor]]:
     case = load_case(request.param)
     p, inp = case.params, case.inputs

@@ -1,4 +1,5 @@
-"""Guided pipelines vs the official 1.1.3 runs, tensor by tensor (golden README 7.7).
+"""Guided pipelines vs the official runs, tensor by tensor (golden README 7.7): 1.1.3 and its 1.2.0 re-recordings
+(README_120 6.5), each case run with the numerics of the release that recorded it.
 
 Covers every case of the one-stage, two-stage, HQ two-stage and keyframe-interpolation pipelines found in
 `$LTX_GOLDEN_DIR/e2e`: each runs from its precomputed positive/negative contexts with the case's seed, sizes, guider
@@ -13,7 +14,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ltx_core.testing.golden import GoldenCase, e2e_cases, load_case
+from ltx_core.testing.golden import GoldenCase, e2e_case_id, every_e2e_case, load_case
 from ltx_pipelines.testing.golden_replay import Bf16Steps, Tolerance, assert_recorded_match, parity_tolerance
 from ltx_pipelines.testing.pipeline_runs import GUIDED_PIPELINES, run_guided_case
 
@@ -25,7 +26,7 @@ TWO_STAGE_SPREAD = {"tokens": 0.063, "frames": 0.047, "waveform": {"ltx2": 0.002
 ONE_STAGE_SPREAD = {"video": 0.22, "audio": 0.44, "frames": 0.135, "waveform": {"ltx2": 0.007, "ltx23": 0.19}}
 
 
-@pytest.fixture(params=e2e_cases(*(f"*_{k}_*" for k in GUIDED_PIPELINES)), ids=lambda p: p.stem)
+@pytest.fixture(params=every_e2e_case(*(f"*_{k}_*" for k in GUIDED_PIPELINES)), ids=e2e_case_id)
 def run(request: pytest.FixtureRequest) -> tuple[GoldenCase, dict[str, torch.Tensor]]:
     return load_case(request.param), run_guided_case(request.param)
 

@@ -10,6 +10,7 @@ from ltx_core.components.guiders import MultiModalGuider, MultiModalGuiderFactor
 from ltx_core.components.modality_input import modality_from_latent_state
 from ltx_core.errors import InputError
 from ltx_core.guidance.perturbations import BatchedPerturbationConfig, PerturbationType
+from ltx_core.numerics import NUMERICS_1_1_3, NUMERICS_1_2_0
 from ltx_core.types import LatentState
 from ltx_pipelines.utils.denoisers import FactoryGuidedDenoiser, GuidedDenoiser, Schedule, SimpleDenoiser
 from ltx_pipelines.utils.samplers import DenoiserCall, LoopState, StepDone, euler_loop
@@ -209,7 +210,7 @@ def test_simple_denoiser_and_euler_loop_callbacks():
     assert [(i, s) for i, s, _ in results] == [(0, 1.0), (1, 0.5)] and results[0][2] is None
     assert audio is None
     assert torch.equal(video.latent[:, -2:], clean[:, -2:])  # frozen tokens stay at their clean value
-    assert fake.calls[0][2] is None and fake.calls[0][0].sigma.dim() == 0
+    assert fake.calls[0][2] is None and fake.calls[0][0].sigma.shape == (1,)  # one per sample (1.2.0, delta A.3)
     with pytest.raises(InputError, match="video context"):
         SimpleDenoiser(None, None)(fake, state, None, sigmas, 0)
 
@@ -226,3 +227,48 @@ def test_factory_guided_denoiser_reused_with_another_schedule_follows_it():
     d(fake, _state(T_V, 0), None, Schedule.of([0.3, 0.0]), 0)
     d(fake, _state(T_V, 0), None, Schedule.of([0.8, 0.0]), 0)
     assert [c[0].latent.shape[0] for c in fake.calls] == [2, 1, 2]
+
+
+def _frozen(state: LatentState) -> LatentState:
+    return state.with_(denoise_mask=torch.zeros_like(state.denoise_mask), frozen=True)
+
+
+@pytest.mark.parametrize("numerics", [NUMERICS_1_2_0, NUMERICS_1_1_3], ids=lambda n: n.name)
+def test_frozen_stream_sigma_is_zero_under_1_2_0(numerics):
+    """Delta A.2: a frozen stream's σ is 0 (same shape and dtype) under 1.2.0, the step σ under 1.1.3; its
+    timesteps are 0 either way, and the other stream keeps the step σ. In the simple denoiser and in every pass of
+    the guided batch."""
+    sigmas = Schedule.of([0.75, 0.5, 0.0])
+    video, audio = _state(T_V, 0), _frozen(_state(T_A, 1))
+    vctx, actx, nv, na = _ctx(2), _ctx(3), _ctx(4), _ctx(5)
+    guider = MultiModalGuider(MultiModalGuiderParams(cfg_scale=3.0), nv)
+    denoisers = (
+        SimpleDenoiser(vctx, actx),
+        GuidedDenoiser(vctx, actx, video_guider=guider, audio_guider=MultiModalGuider(guider.params, na)),
+    )
+    for denoiser in denoisers:
+        model = FakeX0()
+        denoiser(model, video, audio, sigmas, 0, numerics=numerics)
+        ((v, a, _),) = model.calls
+        frozen_sigma = 0.0 if numerics.frozen_stream_sigma_zero else 0.75
+        assert a.sigma.dtype == v.sigma.dtype == torch.float32 and a.sigma.shape == v.sigma.shape
+        assert bool((a.sigma == frozen_sigma).all()) and bool((v.sigma == 0.75).all())
+        assert not a.timesteps.any() and bool((v.timesteps == 0.75).all())
+
+
+@pytest.mark.parametrize("numerics", [NUMERICS_1_2_0, NUMERICS_1_1_3], ids=lambda n: n.name)
+def test_simple_denoiser_sigma_per_sample_under_1_2_0(numerics):
+    """Delta A.3: the simple denoiser's σ is one value per sample ([B]) under 1.2.0, 0-d under 1.1.3. A float64 σ
+    (res_2s sub-steps) then makes the per-token timesteps float64 (a dimensioned σ promotes the float32 mask);
+    the 0-d one left them float32."""
+    sigma = torch.tensor([0.6], dtype=torch.float64)
+    schedule = Schedule(sigma, (0.6,))
+    video, audio = _state(T_V, 0), _state(T_A, 1)
+    model = FakeX0()
+    SimpleDenoiser(_ctx(2), _ctx(3))(model, video, audio, schedule, 0, numerics=numerics)
+    ((v, a, _),) = model.calls
+    per_sample = numerics.simple_denoiser_sigma_per_sample
+    for m in (v, a):
+        assert m.sigma.shape == ((1,) if per_sample else ())
+        assert m.timesteps.dtype == (torch.float64 if per_sample else torch.float32)
+        assert bool((m.timesteps == (0.6 if per_sample else torch.tensor(0.6, dtype=torch.float32).item())).all())

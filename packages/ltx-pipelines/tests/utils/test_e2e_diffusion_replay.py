@@ -18,7 +18,7 @@ import torch
 from ltx_core.conditioning import patchify_lipdub_audio_reference_latent
 from ltx_core.guidance.perturbations import PerturbationType
 from ltx_core.testing.cpu_parity import parity_for
-from ltx_core.testing.golden import GoldenCase, e2e_cases, load_case
+from ltx_core.testing.golden import GoldenCase, e2e_case_id, every_e2e_case, load_case
 from ltx_pipelines.testing.diffusion_replay import (
     DTYPE,
     RecordedNoise,
@@ -41,7 +41,7 @@ STG_KINDS = (
 )
 
 
-@pytest.fixture(scope="module", params=e2e_cases("ltx*"), ids=lambda p: p.stem)
+@pytest.fixture(scope="module", params=every_e2e_case("ltx*"), ids=e2e_case_id)
 def case(request: pytest.FixtureRequest) -> GoldenCase:
     return load_case(request.param)
 

@@ -1,4 +1,6 @@
-"""Golden res_2s step (golden README 5.8): replay the recorded denoiser outputs through our loop."""
+"""Golden res_2s step (golden README 5.8; its 1.2.0 re-recording, README_120 5.7): replay the recorded denoiser
+outputs through our loop, and run the loop with the checkpoint's transformer behind the simple denoiser, each case
+with the numerics of the release that recorded it."""
 
 from __future__ import annotations
 
@@ -7,7 +9,9 @@ from functools import partial
 import pytest
 import torch
 
-from ltx_core.testing.golden import component_cases, load_case, report
+from ltx_core.model.transformer import X0Model
+from ltx_core.model.transformer.loading import load_transformer
+from ltx_core.testing.golden import component_cases, component_cases_120, load_case, report
 from ltx_core.types import LatentState
 from ltx_pipelines.utils.denoisers import Schedule, SimpleDenoiser
 from ltx_pipelines.utils.res2s import get_new_noise, res2s_coefficients, res2s_loop
@@ -17,7 +21,7 @@ TOL = 1e-5
 
 
 def _cases():
-    return component_cases("res2s_step")
+    return component_cases("res2s_step") + component_cases_120("res2s_step")
 
 
 @pytest.fixture(scope="module", params=_cases(), ids=lambda p: p.parent.name)
@@ -59,6 +63,40 @@ def test_sde_noise_draws_reproduce_recorded_noise(case):
         got = get_new_noise(torch.empty(expected.shape), gen)
         assert got.dtype == torch.float64
         assert torch.equal(got, expected), f"noise_{k}"
+
+
+def test_res2s_step_with_the_transformer(case):
+    """Every call's x0 and the step's result, from the official transformer of the case's checkpoint behind the
+    simple denoiser. Under 1.2.0 the denoiser passes σ as one value per sample, so the midpoint call (float64 σ)
+    gets float64 per-token timesteps (delta A.3); 1.1.3's 0-d σ left them float32."""
+    p, i, o = case.params, case.inputs, case.outputs
+    model = X0Model(load_transformer(case.file(p["checkpoint"]), numerics=case.numerics))
+    noise = [i[f"noise_{k}"] for k in range(4)]
+    calls = []
+
+    def transformer(video, audio, perturbations):
+        out = model(video, audio, perturbations)
+        calls.append((video.timesteps.dtype, *out))
+        return out
+
+    with torch.inference_mode():
+        video, audio = res2s_loop(
+            partial(SimpleDenoiser(i["video_context"], i["audio_context"]), transformer, numerics=case.numerics),
+            LoopState(_state(case, "video"), _state(case, "audio")),
+            Schedule.of(i["sigmas"]),
+            bongmath=p["bongmath"],
+            bongmath_max_iter=p["bongmath_max_iter"],
+            new_noise_fn=lambda latent, generator: noise.pop(0),
+            model_dtype=getattr(torch, p["model_dtype"]),
+            legacy_mode=p["legacy_mode"],
+        )
+    midpoint = torch.float64 if case.numerics.simple_denoiser_sigma_per_sample else torch.float32
+    assert [c[0] for c in calls[:2]] == [torch.float32, midpoint]
+    for k, (_, v, a) in enumerate(calls[:2]):
+        report(f"call{k} video_out", v, o[f"denoise_call{k}_video_out"], TOL)
+        report(f"call{k} audio_out", a, o[f"denoise_call{k}_audio_out"], TOL)
+    report("res2s video_latent_next", video.latent, o["video_latent_next"], TOL)
+    report("res2s audio_latent_next", audio.latent, o["audio_latent_next"], TOL)
 
 
 @pytest.mark.parametrize("replay_noise", [False, True], ids=["seeded", "replayed"])

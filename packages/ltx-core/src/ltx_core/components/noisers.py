@@ -64,7 +64,8 @@ def create_noised_state(
     device: torch.device | str = "cpu",
     dtype: torch.dtype = torch.bfloat16,
 ) -> LatentState:
-    """Initial state → conditioning items in order → noise; a frozen modality gets a zero mask after noising.
+    """Initial state → conditioning items in order → noise; a frozen modality gets a zero mask after noising and is
+    marked `frozen` (the denoisers then hand the transformer σ = 0 for it under 1.2.0, delta A.2).
 
     The noiser's numerics also decide whether the items' tokens stay in the latent (1.1.3) or only in the clean
     latent (1.2.0, delta A.5): the two changes only make sense together, and the noiser is built once per run."""
@@ -76,7 +77,7 @@ def create_noised_state(
         state = state.with_(latent=_untouched_latent(initial.latent, state.latent))
     state = noiser(state, noise_scale)
     if frozen:
-        state = state.with_(denoise_mask=torch.zeros_like(state.denoise_mask))
+        state = state.with_(denoise_mask=torch.zeros_like(state.denoise_mask), frozen=True)
     return state
 
 

@@ -180,13 +180,49 @@ def report(label: str, got: torch.Tensor, expected: torch.Tensor, tol: float) ->
     return err
 
 
-def e2e_cases(*patterns: str) -> list[Path]:
-    """The 1.1.3 end-to-end cases whose file names match one of the glob `patterns`, each as the recording to
-    compare with in this process: the one made with this process's CPU kernels where the set has it
-    (`e2e_avx2/` under the test suite's AVX2 caps), else the one in `e2e/` (`ltx_core.testing.cpu_parity`)."""
+E2E_RELEASES = ("1.1.3", "1.2.0")
+
+
+def e2e_cases(*patterns: str, release: str = "1.1.3") -> list[Path]:
+    """The end-to-end cases of official `release` whose file names match one of the glob `patterns`.
+
+    1.1.3: each as the recording to compare with in this process: the one made with this process's CPU kernels
+    where the set has it (`e2e_avx2/` under the test suite's AVX2 caps), else the one in `e2e/`
+    (`ltx_core.testing.cpu_parity`). 1.2.0: the re-recordings of those cases in `e2e_120/` (README_120 §6.5, the
+    ones its `MANIFEST.json` says replay a 1.1.3 case; not the LTX-2.5 cases beside them, whose model this stack
+    does not run). Each case runs with its own numerics (`GoldenCase.numerics`)."""
     root = golden_dir()
+    if release == "1.2.0":
+        return _replays_matching(root, patterns)
+    if release != "1.1.3":
+        raise ValueError(f"no end-to-end recordings of release {release!r}; there are {E2E_RELEASES}")
     names = [n for n in e2e_case_names(root) if any(fnmatch(n, p) for p in patterns)]
     return [recording_for(root, n) for n in names]
+
+
+def every_e2e_case(*patterns: str) -> list[Path]:
+    """`e2e_cases` of every release: one test reads both sets and checks each case against its own numerics."""
+    return [path for release in E2E_RELEASES for path in e2e_cases(*patterns, release=release)]
+
+
+def e2e_case_id(path: Path) -> str:
+    """A test id naming the recording's folder too (the 1.2.0 re-recordings keep the 1.1.3 file names)."""
+    return f"{path.parent.name}/{path.stem}"
+
+
+@cache
+def _replays_120(root: Path) -> tuple[Path, ...]:
+    """The 1.2.0 re-recordings of 1.1.3 end-to-end cases, as `e2e_120/MANIFEST.json` lists them (relative to
+    `root`; read once per root)."""
+    manifest = root / "e2e_120" / "MANIFEST.json"
+    if not manifest.is_file():
+        return ()
+    cases = json.loads(manifest.read_text()).get("cases", {})
+    return tuple(Path("e2e_120") / n for n, c in sorted(cases.items()) if c.get("params", {}).get("replay_of"))
+
+
+def _replays_matching(root: Path, patterns: tuple[str, ...]) -> list[Path]:
+    return [root / n for n in _replays_120(root) if any(fnmatch(n.name, p) for p in patterns) and (root / n).is_file()]
 
 
 def suite_parity_line(root: Path, applied: dict[str, str]) -> str:

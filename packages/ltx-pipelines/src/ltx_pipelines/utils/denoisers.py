@@ -4,7 +4,9 @@ All guidance passes of a step (cond, uncond, ptb, mod — each only if some guid
 batch in that order and sent as one transformer call with a per-sample perturbation config; the wrapped model
 (usually a `BatchSplitAdapter`) decides how many rows run together.
 
-Every call takes the run's `numerics` (the stage passes it): the guiders compute as that release did (delta A.6).
+Every call takes the run's `numerics` (the stage passes it): the guiders compute as that release did (delta A.6),
+a frozen stream's σ is 0 or its step σ (A.2, `stream_modality`), and the simple denoiser's σ one per sample or 0-d
+(A.3).
 """
 
 from __future__ import annotations
@@ -101,8 +103,8 @@ class SimpleDenoiser:
         numerics: Numerics = DEFAULT_NUMERICS,
     ) -> DenoiserOutput:
         sigma = sigmas.sigmas[step_index]
-        video = _single_modality(video_state, self.video_context, sigma, "video")
-        audio = _single_modality(audio_state, self.audio_context, sigma, "audio")
+        video = _single_modality(video_state, self.video_context, sigma, "video", numerics)
+        audio = _single_modality(audio_state, self.audio_context, sigma, "audio", numerics)
         v_out, a_out = transformer(video, audio, None)
         return (
             None if video_state is None else DenoisedLatentResult(denoised=v_out, cond=v_out),
@@ -111,13 +113,28 @@ class SimpleDenoiser:
 
 
 def _single_modality(
-    state: LatentState | None, context: torch.Tensor | None, sigma: torch.Tensor, name: str
+    state: LatentState | None, context: torch.Tensor | None, sigma: torch.Tensor, name: str, numerics: Numerics
 ) -> Modality | None:
+    """The simple denoiser's stream input. 1.2.0 passes σ as one value per sample (delta A.3): the same values,
+    but a dimensioned σ promotes the per-token timesteps to its dtype (float64 in res_2s sub-steps), where 1.1.3's
+    0-d σ left them float32."""
     if state is None:
         return None
     if context is None:
         raise InputError(f"the {name} state is present but no {name} context was given")
-    return modality_from_latent_state(state, context, sigma)
+    if numerics.simple_denoiser_sigma_per_sample:
+        sigma = sigma.expand(state.latent.shape[0])
+    return stream_modality(state, context, sigma, numerics)
+
+
+def stream_modality(
+    state: LatentState, context: torch.Tensor, sigma: torch.Tensor, numerics: Numerics, enabled: bool = True
+) -> Modality:
+    """One stream's transformer input. A frozen stream gets σ = 0 under 1.2.0 (delta A.2: its prompt AdaLN and the
+    other stream's A↔V gate then see 0); its per-token timesteps are 0 either way (mask 0)."""
+    if state.frozen and numerics.frozen_stream_sigma_zero:
+        sigma = torch.zeros_like(sigma)
+    return modality_from_latent_state(state, context, sigma, enabled=enabled)
 
 
 @dataclass(frozen=True)
@@ -182,12 +199,14 @@ def _batched_modality(
     contexts: list[torch.Tensor | None],
     sigma: torch.Tensor,
     enabled: bool,
+    numerics: Numerics,
 ) -> Modality | None:
+    """The passes' stream inputs stacked along the batch (the state repeated, frozen or not, per pass)."""
     if state is None:
         return None
     n = len(contexts)
     batch = state.latent.shape[0]
-    tiled = LatentState(
+    tiled = state.with_(
         latent=_tile(state.latent, n),
         denoise_mask=_tile(state.denoise_mask, n),
         positions=_tile(state.positions, n),
@@ -195,7 +214,7 @@ def _batched_modality(
         attention_mask=None if state.attention_mask is None else _tile(state.attention_mask, n),
     )
     context = torch.cat([c for c in contexts if c is not None], dim=0)
-    return modality_from_latent_state(tiled, context, sigma.reshape(1).expand(n * batch), enabled=enabled)
+    return stream_modality(tiled, context, sigma.reshape(1).expand(n * batch), numerics, enabled=enabled)
 
 
 def guided_denoise(
@@ -211,6 +230,7 @@ def guided_denoise(
     last_audio: torch.Tensor | None,
     step_index: int,
     force_uncond_pass: bool = False,
+    numerics: Numerics = DEFAULT_NUMERICS,
 ) -> DenoiserOutput:
     """The routine shared by the guided denoisers: plan passes, one batched call, split, blend."""
     video_present, audio_present = video_state is not None, audio_state is not None
@@ -234,8 +254,8 @@ def guided_denoise(
     passes = _plan_passes(
         video_guider, audio_guider, video_context, audio_context, video_present, audio_present, force_uncond_pass
     )
-    video = _batched_modality(video_state, [p.video_context for p in passes], sigma, enabled=not v_skip)
-    audio = _batched_modality(audio_state, [p.audio_context for p in passes], sigma, enabled=not a_skip)
+    video = _batched_modality(video_state, [p.video_context for p in passes], sigma, not v_skip, numerics)
+    audio = _batched_modality(audio_state, [p.audio_context for p in passes], sigma, not a_skip, numerics)
     batch = (video_state or audio_state).latent.shape[0]  # type: ignore[union-attr]
     perturbations = BatchedPerturbationConfig.of([p.perturbation for p in passes for _ in range(batch)])
     v_out, a_out = transformer(video, audio, perturbations)
@@ -309,6 +329,7 @@ class _Guided:
             self._last_audio,
             step_index,
             self.force_uncond_pass,
+            numerics,
         )
         if out[0] is not None:
             self._last_video = out[0].denoised

@@ -11,6 +11,8 @@ from typing import Any
 import torch
 
 from ltx_core.loader import LoraSpec
+from ltx_core.numerics import Numerics
+from ltx_pipelines.utils.blocks import StageResult
 from ltx_pipelines.utils.denoisers import Denoiser
 from ltx_pipelines.utils.guidance import GuiderInput
 from ltx_pipelines.utils.helpers import ConditioningsFn, combined_image_conditionings
@@ -32,7 +34,8 @@ class TwoStageRecipe:
     win); `stage_1_denoiser` builds stage 1's guided denoiser from the prompt pair and the guider params;
     `distilled_lora_strengths` places the distilled LoRA: None, every given distilled LoRA in stage 2 at its own
     strength; `(s1, s2)`, the first one in both stages at these strengths. `conditionings` says how images
-    condition the video in both stages. `name` is the pipeline's name in warnings."""
+    condition the video in both stages. `stage_1_audio`: the official 1.2.0 returns stage 1's audio (two-stage and
+    HQ, delta A.8; not keyframe interpolation). `name` is the pipeline's name in warnings."""
 
     name: str
     sampler: Sampler
@@ -40,6 +43,15 @@ class TwoStageRecipe:
     stage_1_denoiser: StageDenoiser
     distilled_lora_strengths: tuple[float, float] | None = None
     conditionings: ConditioningsFn = combined_image_conditionings
+    stage_1_audio: bool = False
+
+    def decoded(self, stage_1: StageResult, stage_2: StageResult, numerics: Numerics) -> StageResult:
+        """What the run decodes: stage 2's result, with stage 1's audio where this recipe returns it under
+        `numerics` (stage 2 still denoises the audio with the same draws, and it still steers the video through the
+        A↔V attention; only its result is dropped)."""
+        if self.stage_1_audio and numerics.two_stage_stage1_audio:
+            return replace(stage_2, audio_latent=stage_1.audio_latent)
+        return stage_2
 
     def stage_loras(
         self, loras: Sequence[LoraSpec], distilled: Sequence[LoraSpec]
