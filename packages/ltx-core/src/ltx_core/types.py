@@ -201,6 +201,9 @@ class LatentState:
     frozen:         the stream is held at its clean value for the whole stage (A2Vid audio, lip-dub stage-2 audio):
                     its mask is all zeros, and under 1.2.0 numerics the denoisers hand the transformer σ = 0 for it
                     (delta A.2), which the mask alone cannot tell from a fully conditioned stream.
+    keyframes_mask: video only, [B, T, 1] float32: 1 for the tokens of the first target latent frame (and of
+                    generated keyframe slots), 0 elsewhere, appended conditioning tokens included (delta B.4);
+                    handed to the transformer, where only a file with a keyframe embedding (LTX-2.5) reads it.
     """
 
     latent: torch.Tensor
@@ -209,6 +212,7 @@ class LatentState:
     clean_latent: torch.Tensor
     attention_mask: torch.Tensor | None = None
     frozen: bool = False
+    keyframes_mask: torch.Tensor | None = None
 
     def clone(self) -> LatentState:
         return LatentState(
@@ -218,6 +222,7 @@ class LatentState:
             clean_latent=self.clean_latent.clone(),
             attention_mask=None if self.attention_mask is None else self.attention_mask.clone(),
             frozen=self.frozen,
+            keyframes_mask=None if self.keyframes_mask is None else self.keyframes_mask.clone(),
         )
 
     def with_(self, **changes: object) -> LatentState:

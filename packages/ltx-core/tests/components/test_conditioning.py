@@ -179,3 +179,23 @@ def test_noised_state_conditioning_latent_by_numerics():
     for i in (0, 2):  # 1.1.3: n·(m·s) + tokens·(1 − m·s)
         assert torch.equal(old.latent[:, i], noise[:, i] * (0.5 * s) + tokens * (1 - 0.5 * s))
     assert torch.equal(old.clean_latent, new.clean_latent) and torch.equal(old.denoise_mask, new.denoise_mask)
+
+
+def test_keyframes_mask_marks_latent_frame_0_and_follows_the_state():
+    """Delta B.4: every video state marks its first target latent frame (H·W tokens) 1, the later frames 0;
+    appended conditioning tokens are 0, a latent-index item keeps the marks, the transformer input carries the
+    mask, and dropping the conditioning drops it. Audio states have none."""
+    from ltx_core.components.modality_input import modality_from_latent_state
+
+    tools = _video_tools(f=3, h=2, w=2)
+    state = _state(tools)
+    assert state.keyframes_mask.tolist() == [[[1.0]] * 4 + [[0.0]] * 8]
+    key = torch.randn(1, C, 1, 2, 2)
+    out = VideoConditionByKeyframeIndex(key, frame_idx=8, strength=1.0).apply_to(state, tools)
+    out = VideoConditionByLatentIndex(torch.randn(1, C, 1, 2, 2), 1.0, 0).apply_to(out, tools)
+    assert out.keyframes_mask[0, :, 0].tolist() == [1.0] * 4 + [0.0] * 8 + [0.0] * 4
+    modality = modality_from_latent_state(out, torch.zeros(1, 2, 4), torch.tensor(0.5))
+    assert modality.keyframes_mask is out.keyframes_mask
+    assert tools.clear_conditioning(out).keyframes_mask is None
+    audio = AudioLatentTools(AudioPatchifier(1), AudioLatentShape(1, 2, 4, 2))
+    assert _state(audio).keyframes_mask is None

@@ -58,8 +58,13 @@ class _ToolsBase:
             denoise_mask=mask,
             positions=self._positions(device),
             clean_latent=latent.clone(),
+            keyframes_mask=self._keyframes_mask(mask),
         )
         return self.patchify(state)
+
+    def _keyframes_mask(self, mask: torch.Tensor) -> torch.Tensor | None:
+        """The initial keyframes mask in the (unpatchified) mask layout: none for audio."""
+        return None
 
     def patchify(self, state: LatentState) -> LatentState:
         if state.latent.shape != self.target_shape.to_torch_shape():
@@ -67,22 +72,26 @@ class _ToolsBase:
                 f"latent shape {tuple(state.latent.shape)} != target {tuple(self.target_shape.to_torch_shape())}"
             )
         p = self.patchifier
+        keyframes = state.keyframes_mask
         return state.with_(
             latent=p.patchify(state.latent),
             clean_latent=p.patchify(state.clean_latent),
             denoise_mask=p.patchify(state.denoise_mask),
+            keyframes_mask=None if keyframes is None else p.patchify(keyframes),
         )
 
     def unpatchify(self, state: LatentState) -> LatentState:
         p = self.patchifier
+        keyframes = state.keyframes_mask
         return state.with_(
             latent=p.unpatchify(state.latent, self.target_shape),
             clean_latent=p.unpatchify(state.clean_latent, self.target_shape),
             denoise_mask=p.unpatchify(state.denoise_mask, self.target_shape.mask_shape()),
+            keyframes_mask=None if keyframes is None else p.unpatchify(keyframes, self.target_shape.mask_shape()),
         )
 
     def clear_conditioning(self, state: LatentState) -> LatentState:
-        """Drop appended conditioning tokens; mask back to ones, no attention mask."""
+        """Drop appended conditioning tokens; mask back to ones, no attention mask, no keyframes mask."""
         n = self.patchifier.get_token_count(self.target_shape)
         return LatentState(
             latent=state.latent[:, :n].clone(),
@@ -104,6 +113,13 @@ class VideoLatentTools(_ToolsBase):
     def _positions(self, device: torch.device | str) -> torch.Tensor:
         bounds = self.patchifier.get_patch_grid_bounds(self.target_shape, device=device)
         return video_positions(bounds, self.frame_rate, self.scale_factors, self.causal_fix)
+
+    def _keyframes_mask(self, mask: torch.Tensor) -> torch.Tensor | None:
+        """1 on target latent frame 0 (it encodes a single pixel frame), 0 on the later ones (delta B.4): every
+        video state carries it, whatever the conditioning and the checkpoint."""
+        keyframes = torch.zeros_like(mask)
+        keyframes[:, :, 0] = 1.0
+        return keyframes
 
 
 @dataclass(frozen=True)

@@ -27,4 +27,5 @@ def modality_from_latent_state(
         enabled=enabled,
         context_mask=None,
         attention_mask=state.attention_mask,
+        keyframes_mask=state.keyframes_mask,
     )

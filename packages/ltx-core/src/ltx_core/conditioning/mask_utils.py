@@ -88,11 +88,16 @@ def append_tokens(
     positions: torch.Tensor,
     attention_mask: torch.Tensor | None,
 ) -> LatentState:
-    """Concatenate conditioning tokens (clean) after the existing ones."""
+    """Concatenate conditioning tokens (clean) after the existing ones (never keyframes: 0 in the keyframes
+    mask)."""
+    keyframes = state.keyframes_mask
+    if keyframes is not None:
+        keyframes = torch.cat([keyframes, torch.zeros_like(mask, dtype=keyframes.dtype)], dim=1)
     return LatentState(
         latent=torch.cat([state.latent, tokens], dim=1),
         denoise_mask=torch.cat([state.denoise_mask, mask], dim=1),
         positions=torch.cat([state.positions, positions], dim=2),
         clean_latent=torch.cat([state.clean_latent, tokens], dim=1),
         attention_mask=attention_mask,
+        keyframes_mask=keyframes,
     )

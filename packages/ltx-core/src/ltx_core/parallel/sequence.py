@@ -141,6 +141,7 @@ class SequenceParallelTransformer(nn.Module):
             latent=local_part(video.latent, shard, dim=1),
             timesteps=local_part(video.timesteps, shard, dim=1) if video.timesteps.shape[1] > 1 else video.timesteps,
             positions=local_part(video.positions, shard, dim=2, mode="edge"),  # finite RoPE angles for pads
+            keyframes_mask=None if video.keyframes_mask is None else local_part(video.keyframes_mask, shard, dim=1),
         )
         self._shard = shard
         try:

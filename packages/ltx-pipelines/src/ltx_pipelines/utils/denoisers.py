@@ -212,6 +212,7 @@ def _batched_modality(
         positions=_tile(state.positions, n),
         clean_latent=_tile(state.clean_latent, n),
         attention_mask=None if state.attention_mask is None else _tile(state.attention_mask, n),
+        keyframes_mask=None if state.keyframes_mask is None else _tile(state.keyframes_mask, n),
     )
     context = torch.cat([c for c in contexts if c is not None], dim=0)
     return stream_modality(tiled, context, sigma.reshape(1).expand(n * batch), numerics, enabled=enabled)

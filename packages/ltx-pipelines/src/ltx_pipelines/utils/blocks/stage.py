@@ -329,19 +329,9 @@ class DiffusionStage:
             record(f"{name}_denoise_mask", state.denoise_mask)
             record(f"{name}_clean_latent", state.clean_latent)
             record(f"{name}_noised_tokens", state.latent)
-            if isinstance(tools, VideoLatentTools):
-                record(f"{name}_keyframes_mask", keyframes_mask(tools, state))
+            if state.keyframes_mask is not None:
+                record(f"{name}_keyframes_mask", state.keyframes_mask)
         return state
-
-
-def keyframes_mask(tools: VideoLatentTools, state: LatentState) -> torch.Tensor:
-    """The keyframes mask the official 1.2.0 video state carries (delta B.4): 1 for the tokens of the first target
-    latent frame, 0 for the later ones and for appended conditioning tokens. Only a checkpoint with a keyframe
-    position embedding (LTX-2.5) reads it; for the models this stack runs it is inert, so it exists only in the
-    records, where the 1.2.0 goldens have it."""
-    mask = torch.zeros_like(state.denoise_mask)
-    mask[:, : tools.target_shape.height * tools.target_shape.width] = 1.0
-    return mask
 
 
 def hinted_tiling(tiling_config: Any, pipeline: object) -> Any:
