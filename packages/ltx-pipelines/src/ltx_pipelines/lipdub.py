@@ -22,6 +22,7 @@ from ltx_core.geometry import TWO_STAGE_DIVISOR
 from ltx_core.loader import LoraSpec, open_checkpoint
 from ltx_core.types import Audio
 from ltx_pipelines.utils.blocks import (
+    DEFAULT_TILING,
     AudioConditioner,
     ModalitySpec,
     StageResult,
@@ -90,7 +91,7 @@ class LipDubPipeline(PipelineBase):
         reference_video: ReferenceVideo | LipDubReference,
         reference_strength: float = 1.0,
         enhance_prompt: bool = False,
-        tiling_config: Any = None,
+        tiling_config: Any = DEFAULT_TILING,
         stage_1_sigmas: torch.Tensor | None = None,
         stage_2_sigmas: torch.Tensor | None = None,
         *,
@@ -142,7 +143,10 @@ class LipDubPipeline(PipelineBase):
                 items: list = []
                 if images:
                     encode_images = recorded_encoder(encode, len(images))
-                    items = combined_image_conditionings(images, height, width, encode_images, self.dtype, self.device)
+                    load = self.image_conditioner.load_image
+                    items = combined_image_conditionings(
+                        images, height, width, encode_images, self.dtype, self.device, load_image_fn=load
+                    )
                 tiling = TilingConfig.default()
                 latent = encode_reference(encode, ref.frames, ref_sizes[stage], self.dtype, self.device, tiling)
                 items.append(reference_conditioning(latent, factor, reference_strength))
