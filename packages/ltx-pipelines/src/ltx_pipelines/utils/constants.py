@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
 from ltx_core.components.guiders import MultiModalGuiderParams
+from ltx_core.errors import InputError
 from ltx_core.loader.safetensors_file import SafetensorsFile
 
 if TYPE_CHECKING:
@@ -89,6 +91,26 @@ LTX_2_3_HQ_PARAMS = PipelineParams(
         cfg_scale=7.0, stg_scale=0.0, rescale_scale=1.0, modality_scale=3.0, skip_step=0, stg_blocks=()
     ),
 )
+
+
+NUM_FRAMES_WITHOUT_DURATION_HEAD = 121  # 1.1.3's default frame count
+DURATION_HEAD_PREFIX = "duration_head."
+
+
+def frames_when_not_given(checkpoint: Any) -> int:
+    """The frame count of a command line without --num-frames (delta A.14, C.4). The official 1.2.0 predicts it with
+    the checkpoint's duration head (LTX-2.5) and fails for files without one, every LTX-2 / LTX-2.3 file: those keep
+    1.1.3's 121 frames here. A file with a head is refused until the prediction is implemented."""
+    try:
+        keys = SafetensorsFile(checkpoint).tensors if checkpoint is not None else {}
+    except Exception:  # a bad file is reported by the checks that read it
+        keys = {}
+    if any(key.startswith(DURATION_HEAD_PREFIX) for key in keys):
+        raise InputError(
+            f"{Path(checkpoint).name} has a duration head (LTX-2.5): predicting the clip length from the prompt is "
+            "not supported yet; give --num-frames"
+        )
+    return NUM_FRAMES_WITHOUT_DURATION_HEAD
 
 
 def parse_model_version(text: str) -> tuple[int, ...]:

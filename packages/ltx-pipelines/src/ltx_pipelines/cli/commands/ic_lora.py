@@ -18,6 +18,7 @@ from ltx_pipelines.cli.values import PATH_STRENGTH, PathStrengthArg, input_file
 from ltx_pipelines.ic_lora import ICLoraPipeline
 from ltx_pipelines.lipdub import LipDubPipeline
 from ltx_pipelines.utils.blocks import resolve_device
+from ltx_pipelines.utils.constants import NUM_FRAMES_WITHOUT_DURATION_HEAD
 from ltx_pipelines.utils.ic_reference import (
     VideoConditioningInput,
     check_attention_strength,
@@ -144,6 +145,7 @@ COMMANDS = {
         DISTILLED_TWO_STAGE,
         ic_lora,
         two_stage=True,
+        defaults={"num_frames": NUM_FRAMES_WITHOUT_DURATION_HEAD},  # no auto duration (delta C.4)
         helps={"loras": "IC-LoRA file and its strength (default 1.0); at least one. Repeatable."},
     ),
     "lipdub": PipelineCli(
