@@ -322,8 +322,8 @@ def test_an_op_missing_on_mps_is_one_line_naming_the_fallback() -> None:
 def test_help_overrides_and_list_defaults_survive_rich_markup() -> None:
     """A pipeline may word a shared option's help its own way; a list default's "[default: none]" must not be eaten
     as rich markup (the HQ CLI's STG blocks come from its parameters, not the checkpoint)."""
-    lipdub_help = " ".join(_invoke(build_app("lipdub"), ["--help"]).output.replace("│", " ").split())
-    assert "The lip-dub IC-LoRA and its strength (default 1.0); exactly one." in lipdub_help
+    dubit_help = " ".join(_invoke(build_app("dubit"), ["--help"]).output.replace("│", " ").split())
+    assert "The Dub-It (lip-dub) IC-LoRA and its strength (default 1.0); exactly one." in dubit_help
     hq_help = " ".join(_invoke(build_app("ti2vid_two_stages_hq"), ["--help"]).output.replace("│", " ").split())
     assert "(the flag alone: none). [default: none]" in hq_help
     app = create_app("unknown help")
