@@ -38,12 +38,16 @@ class Numerics:
     two_stage_stage1_audio: bool
     # A.9, tiled_decode: per-axis float32 masks, no division when the masks are complementary
     decode_separable_masks: bool
+    # A.9.3, pipeline: a pipeline call without a tiling decodes with the AUTO tile plan (else untiled)
+    decode_auto_tiling: bool
     # A.10, encode_video: latent-grid tile plan with trapezoid masks (else the pixel plan with 0/1 masks)
     encode_latent_tile_plan: bool
     # A.11, pipeline media: EXIF / ICC aware image decode, CRF default by model version, tiny-image skip
     image_exif_icc_decode: bool
     # A.12, LoRA fusion: the delta is aggregated in bf16 whatever the weight dtype, W added in its own dtype
     lora_delta_bf16: bool
+    # A.14, pipeline CLI defaults: the 1.2.0 default negative prompt, A2Vid's parameters detected from the checkpoint
+    cli_defaults_1_2_0: bool
 
 
 NUMERICS_1_1_3 = Numerics(
@@ -57,9 +61,11 @@ NUMERICS_1_1_3 = Numerics(
     text_batched_bos=False,
     two_stage_stage1_audio=False,
     decode_separable_masks=False,
+    decode_auto_tiling=False,
     encode_latent_tile_plan=False,
     image_exif_icc_decode=False,
     lora_delta_bf16=False,
+    cli_defaults_1_2_0=False,
 )
 
 NUMERICS_1_2_0 = Numerics(
@@ -73,9 +79,11 @@ NUMERICS_1_2_0 = Numerics(
     text_batched_bos=True,
     two_stage_stage1_audio=True,
     decode_separable_masks=True,
+    decode_auto_tiling=True,
     encode_latent_tile_plan=True,
     image_exif_icc_decode=True,
     lora_delta_bf16=True,
+    cli_defaults_1_2_0=True,
 )
 
 DEFAULT_NUMERICS = NUMERICS_1_2_0

@@ -6,9 +6,11 @@ import torch
 from ltx_core.errors import InputError
 from ltx_core.model.video_vae.tiled import tiled_decode, tiled_encode
 from ltx_core.model.video_vae.tiling import (
+    AUTO_TILING,
     Interval,
     SpatialTilingConfig,
     TemporalTilingConfig,
+    TileSizeConfig,
     TilingConfig,
     auto_tiling,
     decode_tile_axes,
@@ -62,6 +64,26 @@ def test_decode_plan_default_1024x1536():
     assert torch.allclose(t[1].mask[:25], torch.arange(25, dtype=torch.float32) / 25) and torch.all(t[1].mask[25:] == 1)
     k65 = torch.arange(1, 65, dtype=torch.float32) / 65
     assert torch.allclose(h[1].mask[:64], k65) and torch.allclose(h[1].mask[-64:], k65.flip(0))
+
+
+def test_auto_tiling_from_long_side_by_hand():
+    """Delta A.9.2: 1024 x 1536 → L = 48 latents; H: round(24 · 32 / 48) = 16 latents = 512 px, W: 24 = 768 px;
+    64 px overlap on both, frames (80, 24). A side far below the long one keeps the floor of 3 latents (96 px)."""
+    assert AUTO_TILING.plan((1, 128, 16, 32, 48)) == TileSizeConfig(frames=(80, 24), height=(512, 64), width=(768, 64))
+    tall = TileSizeConfig.from_long_side((768, 64), 3072, 64, frames=(80, 24))  # round(24 · 2 / 96) = 0 → 3
+    assert (tall.height, tall.width) == ((768, 64), (96, 64))
+
+
+@pytest.mark.parametrize("hw", [(32, 48), (16, 16), (44, 80), (8, 12), (2, 3), (34, 60)])
+def test_auto_tiling_is_the_1_1_3_default_plan(hw):
+    """Delta A.9.2's claim: for sizes that are multiples of 32, AUTO gives the 1.1.3 default plan exactly (same
+    tiles, same masks); only the blending arithmetic differs (numerics)."""
+    shape = (1, 128, 16, *hw)
+    auto = decode_tile_axes(shape, AUTO_TILING.plan(shape))
+    old = decode_tile_axes(shape, TilingConfig.default())
+    for new_axis, old_axis in zip(auto, old, strict=True):
+        assert _spans(new_axis) == _spans(old_axis)
+        assert all(torch.equal(a.mask, b.mask) for a, b in zip(new_axis, old_axis, strict=True))
 
 
 def test_decode_plan_odd_sizes():

@@ -1,10 +1,13 @@
 """encode_video / decode_video as the pipelines call them: input checks, pixel ranges, chunking."""
 
+import copy
+
 import pytest
 import torch
 
 from ltx_core.errors import InputError
 from ltx_core.model.video_vae import (
+    AUTO_TILING,
     MemoryEfficientVideoDecoder,
     SpatialTilingConfig,
     TemporalTilingConfig,
@@ -17,7 +20,7 @@ from ltx_core.model.video_vae import (
     decode_video,
     encode_video,
 )
-from ltx_core.numerics import NUMERICS_1_1_3
+from ltx_core.numerics import NUMERICS, NUMERICS_1_1_3
 
 VAE = {
     "latent_channels": 8,
@@ -97,6 +100,24 @@ def test_decode_video_frames(decoder):
     assert [c.shape[0] for c in tiled] == [0, 8, 17] and all(
         c.numel() == 0 or (c.min() >= 0 and c.max() <= 1) for c in tiled
     )
+
+
+@pytest.mark.parametrize("numerics", NUMERICS.values(), ids=NUMERICS)
+def test_single_tile_layout_decodes_exactly_as_untiled(decoder, numerics):
+    """Delta A.9.3: a layout that is one tile on every axis reproduces the untiled decode bit for bit (1·x is exact,
+    in bf16 too), so AUTO tiling changes nothing for short small videos (3 latent frames ≤ 10, 2 x 3 ≤ 16 x 24)."""
+    from functools import partial
+
+    from ltx_core.model.video_vae import tiled_decode
+
+    bf16 = copy.deepcopy(decoder).to(torch.bfloat16)
+    latent = torch.randn(1, 8, 3, 2, 3, generator=torch.Generator().manual_seed(1)).to(torch.bfloat16)
+    tiles = partial(tiled_decode, numerics=numerics)
+    (untiled,) = decode_video(bf16, latent)
+    (auto,) = decode_video(bf16, latent, AUTO_TILING, tiled=tiles)
+    assert torch.equal(auto, untiled)
+    two = torch.randn(1, 8, 16, 2, 3, generator=torch.Generator().manual_seed(2)).to(torch.bfloat16)
+    assert len(list(decode_video(bf16, two, AUTO_TILING, tiled=tiles))) == 2  # 121 frames: two temporal tiles
 
 
 def test_decode_video_input_errors(decoder):

@@ -24,8 +24,8 @@ from ltx_core.errors import InputError
 from ltx_core.geometry import TWO_STAGE_DIVISOR
 from ltx_core.loader import LoraSpec
 from ltx_core.types import Audio
-from ltx_pipelines.utils.blocks import AudioConditioner, FrameChunks, ModalitySpec, hinted_tiling
-from ltx_pipelines.utils.constants import DEFAULT_NEGATIVE_PROMPT, stage_2_distilled_sigmas
+from ltx_pipelines.utils.blocks import DEFAULT_TILING, AudioConditioner, FrameChunks, ModalitySpec
+from ltx_pipelines.utils.constants import default_negative_prompt, stage_2_distilled_sigmas
 from ltx_pipelines.utils.denoisers import GuidedDenoiser
 from ltx_pipelines.utils.helpers import ImageConditioningInput
 from ltx_pipelines.utils.inputs import VideoRequest
@@ -88,13 +88,13 @@ class A2VidPipelineTwoStage(PipelineBase):
         frame_rate: float,
         audio: AudioSource,
         *,
-        negative_prompt: Any = DEFAULT_NEGATIVE_PROMPT,
+        negative_prompt: Any = None,
         num_inference_steps: int = DEFAULT_STEPS,
         video_guider_params: MultiModalGuiderParams | None = None,
         images: Sequence[ImageConditioningInput] = (),
         audio_start_time: float = 0.0,
         audio_max_duration: float | None = None,
-        tiling_config: Any = None,
+        tiling_config: Any = DEFAULT_TILING,
         enhance_prompt: bool = False,
         max_batch_size: int = 1,
         stage_1_sigmas: torch.Tensor | None = None,
@@ -105,7 +105,10 @@ class A2VidPipelineTwoStage(PipelineBase):
         """`audio` is a file (any container PyAV reads) or a decoded `Audio`; the window `[audio_start_time,
         audio_start_time + audio_max_duration)` is used (None: to the end). Mono is used as both channels; a track
         shorter than the video is padded with silence; a silent track is refused. Prompts are strings or
-        precomputed `PromptContexts`; an image's `path` may be a decoded uint8 `[H, W, 3]` array."""
+        precomputed `PromptContexts`; an image's `path` may be a decoded uint8 `[H, W, 3]` array. No
+        `negative_prompt`: the numerics' release default (`default_negative_prompt`)."""
+        if negative_prompt is None:
+            negative_prompt = default_negative_prompt(self.numerics)
         request = VideoRequest(seed, height, width, num_frames, frame_rate).check(TWO_STAGE_DIVISOR)
         video_guider_params = video_guider_params or MultiModalGuiderParams()
         stage_1_sigmas = (
@@ -158,7 +161,7 @@ class A2VidPipelineTwoStage(PipelineBase):
         )
 
         assert stage_2.video_latent is not None and stage_2.audio_latent is not None
-        video = self.video_decoder(stage_2.video_latent, hinted_tiling(tiling_config, self), run.generator)
+        video = self.video_decoder(stage_2.video_latent, self._decode_tiling(tiling_config), run.generator)
         return A2VidResult(
             video, soundtrack, stage_2.video_latent, stage_2.audio_latent, frame_rate, notes, phases.seconds
         )

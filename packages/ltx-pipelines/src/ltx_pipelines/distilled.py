@@ -17,7 +17,7 @@ import torch
 
 from ltx_core.geometry import TWO_STAGE_DIVISOR
 from ltx_core.loader import LoraSpec
-from ltx_pipelines.utils.blocks import ModalitySpec
+from ltx_pipelines.utils.blocks import DEFAULT_TILING, ModalitySpec
 from ltx_pipelines.utils.constants import distilled_sigmas, stage_2_distilled_sigmas
 from ltx_pipelines.utils.denoisers import SimpleDenoiser
 from ltx_pipelines.utils.helpers import ImageConditioningInput
@@ -62,7 +62,7 @@ class DistilledPipeline(PipelineBase):
         num_frames: int,
         frame_rate: float,
         images: Sequence[ImageConditioningInput] = (),
-        tiling_config: Any = None,
+        tiling_config: Any = DEFAULT_TILING,
         enhance_prompt: bool = False,
         stage_1_sigmas: torch.Tensor | None = None,
         stage_2_sigmas: torch.Tensor | None = None,

@@ -19,7 +19,7 @@ import torch
 from ltx_core.errors import InputError
 from ltx_core.geometry import TWO_STAGE_DIVISOR
 from ltx_core.loader import LoraSpec
-from ltx_pipelines.utils.blocks import ModalitySpec, VideoEncodeFn
+from ltx_pipelines.utils.blocks import DEFAULT_TILING, ModalitySpec, VideoEncodeFn
 from ltx_pipelines.utils.constants import distilled_sigmas, stage_2_distilled_sigmas
 from ltx_pipelines.utils.denoisers import SimpleDenoiser
 from ltx_pipelines.utils.helpers import (
@@ -88,7 +88,7 @@ class ICLoraPipeline(PipelineBase):
         images: Sequence[ImageConditioningInput] = (),
         video_conditioning: Sequence[VideoConditioningInput | tuple[Any, float]] = (),
         enhance_prompt: bool = False,
-        tiling_config: Any = None,
+        tiling_config: Any = DEFAULT_TILING,
         conditioning_attention_strength: float = 1.0,
         skip_stage_2: bool = False,
         conditioning_attention_mask: torch.Tensor | None = None,
@@ -129,7 +129,13 @@ class ICLoraPipeline(PipelineBase):
                 with recording_under("stage1_"):
                     encode_images = recorded_encoder(encode, len(images))
                     items = combined_image_conditionings(
-                        images, half.height, half.width, encode_images, self.dtype, self.device
+                        images,
+                        half.height,
+                        half.width,
+                        encode_images,
+                        self.dtype,
+                        self.device,
+                        load_image_fn=self.image_conditioner.load_image,
                     )
             for i, (frames, strength) in enumerate(references):
                 with recording_under(suffix="" if len(references) == 1 else f"_{i}"):

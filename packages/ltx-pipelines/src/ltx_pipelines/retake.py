@@ -23,7 +23,7 @@ from ltx_core.conditioning import TemporalRegionMask
 from ltx_core.errors import InputError
 from ltx_core.loader import LoraSpec
 from ltx_core.types import Audio
-from ltx_pipelines.utils.blocks import AudioConditioner, FrameChunks, ModalitySpec, hinted_tiling
+from ltx_pipelines.utils.blocks import DEFAULT_TILING, AudioConditioner, FrameChunks, ModalitySpec
 from ltx_pipelines.utils.denoisers import GuidedDenoiser, SimpleDenoiser
 from ltx_pipelines.utils.inputs import VideoRequest
 from ltx_pipelines.utils.pipeline_base import PipelineBase, PipelineOptions
@@ -90,7 +90,7 @@ class RetakePipeline(PipelineBase):
         regenerate_video: bool = True,
         regenerate_audio: bool = True,
         enhance_prompt: bool = False,
-        tiling_config: Any = None,
+        tiling_config: Any = DEFAULT_TILING,
         max_batch_size: int = 1,
         sigmas: torch.Tensor | None = None,
         record: Recorder | None = None,
@@ -170,7 +170,7 @@ class RetakePipeline(PipelineBase):
         if result.audio_latent is not None:
             with phases("decode audio"):
                 decoded_audio = self.audio_decoder(result.audio_latent)
-        frames_out = self.video_decoder(result.video_latent, hinted_tiling(tiling_config, self), run.generator)
+        frames_out = self.video_decoder(result.video_latent, self._decode_tiling(tiling_config), run.generator)
         return RetakeResult(
             video=frames_out,
             audio=decoded_audio,

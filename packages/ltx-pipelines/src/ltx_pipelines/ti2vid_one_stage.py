@@ -18,7 +18,7 @@ import torch
 
 from ltx_core.geometry import ONE_STAGE_DIVISOR
 from ltx_core.loader import LoraSpec
-from ltx_pipelines.utils.blocks import ModalitySpec
+from ltx_pipelines.utils.blocks import DEFAULT_TILING, ModalitySpec
 from ltx_pipelines.utils.checkpoints import warn_if_distilled
 from ltx_pipelines.utils.guidance import GuiderInput, sigma_dependent_guidance
 from ltx_pipelines.utils.helpers import ImageConditioningInput
@@ -60,7 +60,7 @@ class TI2VidOneStagePipeline(GuidedPipelineBase):
         audio_guider_params: GuiderInput,
         images: Sequence[ImageConditioningInput] = (),
         enhance_prompt: bool = False,
-        tiling_config: Any = None,
+        tiling_config: Any = DEFAULT_TILING,
         max_batch_size: int = 1,
         sigmas: torch.Tensor | Sequence[float] | None = None,
         *,

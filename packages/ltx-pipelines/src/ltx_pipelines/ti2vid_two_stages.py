@@ -19,7 +19,7 @@ import torch
 
 from ltx_core.geometry import TWO_STAGE_DIVISOR
 from ltx_core.loader import LoraSpec
-from ltx_pipelines.utils.blocks import ModalitySpec
+from ltx_pipelines.utils.blocks import DEFAULT_TILING, ModalitySpec
 from ltx_pipelines.utils.checkpoints import require_distilled_lora, warn_if_distilled
 from ltx_pipelines.utils.constants import stage_2_distilled_sigmas
 from ltx_pipelines.utils.guidance import GuiderInput, sigma_dependent_guidance
@@ -87,7 +87,7 @@ class TI2VidTwoStagesPipeline(TwoStageGuidedBase):
         video_guider_params: GuiderInput,
         audio_guider_params: GuiderInput,
         images: Sequence[ImageConditioningInput] = (),
-        tiling_config: Any = None,
+        tiling_config: Any = DEFAULT_TILING,
         enhance_prompt: bool = False,
         max_batch_size: int = 1,
         stage_1_sigmas: torch.Tensor | Sequence[float] | None = None,

@@ -24,7 +24,7 @@ from ltx_pipelines.cli.commands import PIPELINES as COMMAND_LINES
 from ltx_pipelines.cli.commands import build_app
 from ltx_pipelines.cli.options import DISTILLED_TWO_STAGE, HQ_TWO_STAGE, ONE_STAGE, TWO_STAGE, CommonArgs
 from ltx_pipelines.cli.values import PATH_STRENGTH, ImageConditioningArg, PathStrengthArg
-from ltx_pipelines.utils.constants import LTX_2_3_HQ_PARAMS
+from ltx_pipelines.utils.constants import DEFAULT_NEGATIVE_PROMPT, LTX_2_3_HQ_PARAMS
 
 ENV = {"COLUMNS": "200", "NO_COLOR": "1"}
 VIDEO_CONDITIONING = multi_value_option(PATH_STRENGTH, "--video-conditioning", "Reference video and its strength.")
@@ -101,7 +101,7 @@ def test_defaults_paths_and_checkpoint_detection(files: dict[str, Path]) -> None
     assert args.output_path == files["out"].resolve()
     assert args.distilled_loras == (LoraSpec(files["lora"].resolve(), 0.6),)
     assert args.loras == () and args.images == () and args.offload == "auto" and not args.quiet
-    assert args.negative_prompt.startswith("blurry, out of focus") and args.negative_prompt.endswith("AI artifacts.")
+    assert args.negative_prompt == DEFAULT_NEGATIVE_PROMPT
     guider = args.video_guider_params()
     assert (guider.cfg_scale, guider.stg_scale, guider.rescale_scale, guider.modality_scale) == (3.0, 1.0, 0.7, 3.0)
     assert seen[-1]["video_conditioning"] == [] and seen[-1]["skip_stage_2"] is False and seen[-1]["mask"] is None
@@ -151,7 +151,7 @@ def test_multi_value_options_in_every_form(files: dict[str, Path]) -> None:
     assert result.exit_code == 0, result.output
     args: CommonArgs = seen[-1]["args"]
     image = files["image"].resolve()
-    assert args.images == (ImageConditioningArg(image, 0, 1.0, 33), ImageConditioningArg(image, 120, 0.5, 20))
+    assert args.images == (ImageConditioningArg(image, 0, 1.0, None), ImageConditioningArg(image, 120, 0.5, 20))
     assert args.loras == (LoraSpec(files["lora"].resolve(), 1.0), LoraSpec(files["lora"].resolve(), 0.25))
     assert args.video_stg_blocks == () and args.audio_stg_blocks == (3, 4)
     assert seen[-1]["video_conditioning"] == [PathStrengthArg(image, 0.8)]
@@ -320,12 +320,12 @@ def test_an_op_missing_on_mps_is_one_line_naming_the_fallback() -> None:
 
 
 def test_help_overrides_and_list_defaults_survive_rich_markup() -> None:
-    """A pipeline may word a shared option's help its own way; a list default's "[default: 28]" must not be eaten
-    as rich markup (the a2vid CLI's STG blocks come from its parameters, not the checkpoint)."""
-    lipdub_help = " ".join(_invoke(build_app("lipdub"), ["--help"]).output.replace("│", " ").split())
-    assert "The lip-dub IC-LoRA and its strength (default 1.0); exactly one." in lipdub_help
-    a2vid_help = " ".join(_invoke(build_app("a2vid_two_stage"), ["--help"]).output.replace("│", " ").split())
-    assert "(the flag alone: none). [default: 28]" in a2vid_help
+    """A pipeline may word a shared option's help its own way; a list default's "[default: none]" must not be eaten
+    as rich markup (the HQ CLI's STG blocks come from its parameters, not the checkpoint)."""
+    dubit_help = " ".join(_invoke(build_app("dubit"), ["--help"]).output.replace("│", " ").split())
+    assert "The Dub-It (lip-dub) IC-LoRA and its strength (default 1.0); exactly one." in dubit_help
+    hq_help = " ".join(_invoke(build_app("ti2vid_two_stages_hq"), ["--help"]).output.replace("│", " ").split())
+    assert "(the flag alone: none). [default: none]" in hq_help
     app = create_app("unknown help")
     with pytest.raises(ValueError, match="unknown shared option"):
         pipeline_command(app, TWO_STAGE, helps={"no_such_option": "x"})

@@ -53,6 +53,7 @@ PIPELINES = (
     "a2vid_two_stage",
     "retake",
     "ic_lora",
+    "dubit",
     "lipdub",
 )
 GUIDED = (
@@ -63,8 +64,8 @@ GUIDED = (
     "a2vid_two_stage",
     "retake",
 )
-# "Every command takes these" / "Text/image-to-video pipelines (all but retake and lipdub)" / "Guided stages (...)"
-SHARED_TABLE_SCOPES = (PIPELINES, tuple(p for p in PIPELINES if p not in ("retake", "lipdub")), GUIDED)
+# "Every command takes these" / "Text/image-to-video pipelines (all but retake and dubit)" / "Guided stages (...)"
+SHARED_TABLE_SCOPES = (PIPELINES, tuple(p for p in PIPELINES if p not in ("retake", "dubit", "lipdub")), GUIDED)
 
 FLAG = re.compile(r"(?<![\w*-])--[a-z0-9]+(?:-[a-z0-9]+)*(?![\w*-])")
 COMMAND = re.compile(r"python -m ltx_pipelines\.(\w+)")
@@ -152,9 +153,9 @@ def test_parsing_finds_what_the_docs_hold() -> None:
     claims = {(pipeline, flag) for _, pipeline, flag in _doc_flag_claims()}
     assert {p for p, _ in claims} == set(PIPELINES)
     assert ("distilled", "--distilled-checkpoint-path") in claims  # README / pipelines.md command
-    assert ("lipdub", "--reference-strength") in claims  # a pipeline section's table
+    assert ("dubit", "--reference-strength") in claims  # a pipeline section's table
     assert ("retake", "--audio-skip-step") in claims  # the guided shared table
-    assert ("lipdub", "--num-frames") not in claims  # named in a table's third cell only ("there is no ...")
+    assert ("dubit", "--num-frames") not in claims  # named in a table's third cell only ("there is no ...")
     assert not FLAG.findall("`--video-*` `--*-stg-blocks` --no-regenerate-*")
 
 

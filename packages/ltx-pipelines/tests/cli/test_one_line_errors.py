@@ -70,10 +70,10 @@ CLIS = (
     "ic_lora",
     "a2vid_two_stage",
     "retake",
-    "lipdub",
+    "dubit",
 )
-_DISTILLED = ("distilled", "ic_lora", "lipdub", "retake")
-_FLOAT_FLAG = {"retake": "--start-time", "lipdub": "--reference-strength"}  # the others: --frame-rate
+_DISTILLED = ("distilled", "ic_lora", "dubit", "retake")
+_FLOAT_FLAG = {"retake": "--start-time", "dubit": "--reference-strength"}  # the others: --frame-rate
 
 
 def _cli_argv(name: str, folder: Path, media: Path, out: Path, lora: Path | None = None) -> list[str]:
@@ -95,7 +95,7 @@ def _cli_argv(name: str, folder: Path, media: Path, out: Path, lora: Path | None
         argv += ["--spatial-upsampler-path", str(folder / "spatial_upsampler_x2.safetensors")]
     if name in ("ti2vid_two_stages", "ti2vid_two_stages_hq", "keyframe_interpolation", "a2vid_two_stage"):
         argv += ["--distilled-lora", str(folder / "distilled_lora.safetensors")]
-    if name in ("ic_lora", "lipdub"):
+    if name in ("ic_lora", "dubit"):
         argv += ["--lora", str(lora or folder / "ic_lora.safetensors")]
     elif lora is not None:
         argv += ["--lora", str(lora)]
@@ -103,7 +103,7 @@ def _cli_argv(name: str, folder: Path, media: Path, out: Path, lora: Path | None
         "ic_lora": ["--video-conditioning", str(media), "1.0"],
         "a2vid_two_stage": ["--audio-path", str(media)],
         "retake": ["--video-path", str(media), "--start-time", "0", "--end-time", "0.1"],
-        "lipdub": ["--reference-video", str(media)],
+        "dubit": ["--reference-video", str(media)],
     }.get(name, ["--height", "64", "--width", "64", "--num-frames", "9"])
     return argv
 

@@ -72,7 +72,7 @@ def test_regroup_too_few_values_names_the_flag_and_the_form() -> None:
 def test_image_and_lora_parsers(tmp_path: Path) -> None:
     img = tmp_path / "a.png"
     img.write_bytes(b"x")
-    assert IMAGE(SEPARATOR.join([str(img), "8", "0.5"])) == ImageConditioningArg(img.resolve(), 8, 0.5, 33)
+    assert IMAGE(SEPARATOR.join([str(img), "8", "0.5"])) == ImageConditioningArg(img.resolve(), 8, 0.5, None)
     assert IMAGE(SEPARATOR.join([str(img), "0", "1", "0"])).crf == 0
     assert LORA(str(img)) == LoraSpec(img.resolve(), 1.0)
     assert LORA(f"{img}{SEPARATOR}-0.25") == LoraSpec(img.resolve(), -0.25)

@@ -157,10 +157,10 @@ def _ic_lora(c: Components) -> Any:
     return ICLoraPipeline(c.distilled, c.distilled, None, [c.ic_lora], device="cpu", cache_transformer=True)
 
 
-def _lipdub(c: Components) -> Any:
-    from ltx_pipelines.lipdub import LipDubPipeline
+def _dubit(c: Components) -> Any:
+    from ltx_pipelines.dubit import DubItPipeline
 
-    return LipDubPipeline(c.distilled, c.distilled, None, c.ic_lora, device="cpu", cache_transformer=True)
+    return DubItPipeline(c.distilled, c.distilled, None, c.ic_lora, device="cpu", cache_transformer=True)
 
 
 def _retake(c: Components) -> Any:
@@ -210,7 +210,7 @@ def _call_ic_lora(p: Any, c: Components, seed: int, **kw: Any) -> Any:
     return p(c.positive, seed=seed, **geometry, video_conditioning=reference, **kw)
 
 
-def _call_lipdub(p: Any, c: Components, seed: int, **kw: Any) -> Any:
+def _call_dubit(p: Any, c: Components, seed: int, **kw: Any) -> Any:
     from ltx_pipelines.media.video import VideoClip
 
     clip = VideoClip(source_frames(kw.pop("num_frames", FRAMES)), FPS)
@@ -268,9 +268,9 @@ CASES = (
     PipelineCase("keyframe_interpolation", _keyframes, _call_guided, _TWO, _TWO_RECORDED, _SIZE),
     PipelineCase("ic_lora", _ic_lora, _call_ic_lora, _TWO, _TWO_RECORDED, _SIZE),
     PipelineCase(
-        "lipdub",
-        _lipdub,
-        _call_lipdub,
+        "dubit",
+        _dubit,
+        _call_dubit,
         _TWO,
         _TWO_RECORDED,
         {"height not a multiple of 64": ({"height": 96}, "height")},

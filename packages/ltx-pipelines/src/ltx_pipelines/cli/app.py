@@ -25,6 +25,7 @@ from rich.console import Console
 from ltx_core.errors import FailedElsewhere, InputError, LostProcessError, LTXError
 from ltx_core.geometry import ONE_STAGE_DIVISOR, TWO_STAGE_DIVISOR, check_frame_count, check_multiple
 from ltx_core.loader import SafetensorsFile
+from ltx_core.numerics import numerics_named
 from ltx_core.offload.policy import OffloadMode, check_compile_with_streaming
 from ltx_core.parallel.layout import process_device
 from ltx_core.parallel.liveness import is_lost_contact, lost_contact
@@ -40,7 +41,13 @@ from ltx_pipelines.cli.command import (
 )
 from ltx_pipelines.cli.options import OPTIONS, CommonArgs
 from ltx_pipelines.cli.values import MultiValue, check_images
-from ltx_pipelines.utils.constants import LTX_2_3_PARAMS, PipelineParams, detect_params
+from ltx_pipelines.utils.constants import (
+    LTX_2_3_PARAMS,
+    PipelineParams,
+    default_negative_prompt,
+    detect_params,
+    frames_when_not_given,
+)
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -149,6 +156,7 @@ def pipeline_command(
     *,
     params: PipelineParams = LTX_2_3_PARAMS,
     detect: bool = True,
+    detect_under_1_1_3: bool = True,
     two_stage: bool = False,
     defaults: Mapping[str, Any] | None = None,
     helps: Mapping[str, str] | None = None,
@@ -161,7 +169,8 @@ def pipeline_command(
     `fn` that returns None has done its work itself (a command that generates nothing).
 
     `params` gives the defaults (as the official parsers do); with `detect`, the LTX-2/2.3 dependent ones (steps,
-    STG blocks) are taken from the checkpoint's metadata after parsing. `two_stage` switches the default size to the
+    STG blocks) are taken from the checkpoint's metadata after parsing (under `--numerics 1.1.3` only with
+    `detect_under_1_1_3`; else `params`'). `two_stage` switches the default size to the
     stage-2 one and the size check to multiples of 64. `defaults` overrides single defaults by option name, `helps`
     single help texts, `help` the command's (default: `fn`'s docstring). `fn`'s own parameters after the first are
     ordinary Typer options (multi-value ones via `multi_value_option`).
@@ -186,7 +195,13 @@ def pipeline_command(
 
         def parsed(values: Mapping[str, Any]) -> CommonArgs:
             check_finite(values)
-            return build_args({n: values[n] for n in names}, params=params, detect=detect, two_stage=two_stage)
+            return build_args(
+                {n: values[n] for n in names},
+                params=params,
+                detect=detect,
+                two_stage=two_stage,
+                detect_under_1_1_3=detect_under_1_1_3,
+            )
 
         def own_values(values: Mapping[str, Any]) -> dict[str, Any]:
             return {n: v for n, v in values.items() if n not in names}
@@ -222,15 +237,17 @@ def pipeline_command(
 @dataclass(frozen=True)
 class PipelineCli:
     """One pipeline's command line as data: what it is (`help`), its shared `options`, its defaults (`params`,
-    `detect`, `two_stage`, `defaults`, `helps`, as in `pipeline_command`) and `plan(args, **own_options)`: its checks
-    (`with runtime.checks():`) and the `runtime.Generation` it makes (what to build, the call's arguments). `plan`'s
-    docstring says how it runs; its keyword parameters after `args` are the pipeline's own Typer options."""
+    `detect`, `detect_under_1_1_3`, `two_stage`, `defaults`, `helps`, as in `pipeline_command`) and `plan(args,
+    **own_options)`: its checks (`with runtime.checks():`) and the `runtime.Generation` it makes (what to build, the
+    call's arguments). `plan`'s docstring says how it runs; its keyword parameters after `args` are the pipeline's
+    own Typer options."""
 
     help: str
     options: Sequence[str]
     plan: Callable[..., Any]
     params: PipelineParams = LTX_2_3_PARAMS
     detect: bool = True
+    detect_under_1_1_3: bool = True
     two_stage: bool = False
     defaults: Mapping[str, Any] = field(default_factory=dict)
     helps: Mapping[str, str] = field(default_factory=dict)
@@ -243,6 +260,7 @@ class PipelineCli:
             self.options,
             params=self.params,
             detect=self.detect,
+            detect_under_1_1_3=self.detect_under_1_1_3,
             two_stage=self.two_stage,
             defaults=self.defaults,
             helps=self.helps,
@@ -253,21 +271,34 @@ class PipelineCli:
         return app
 
 
-def build_args(values: Mapping[str, Any], *, params: PipelineParams, detect: bool, two_stage: bool) -> CommonArgs:
-    """Parsed option values → `CommonArgs`, checkpoint-dependent defaults filled, boundary checks done (exit 2)."""
+def build_args(
+    values: Mapping[str, Any],
+    *,
+    params: PipelineParams,
+    detect: bool,
+    two_stage: bool,
+    detect_under_1_1_3: bool = True,
+) -> CommonArgs:
+    """Parsed option values → `CommonArgs`, the defaults left to the checkpoint and the release filled, boundary
+    checks done (exit 2). The release's (`--numerics`): the negative prompt, and whether `detect` applies under 1.1.3
+    (`detect_under_1_1_3`; 1.1.3's A2Vid used fixed LTX-2.3 parameters)."""
     fields = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
     args = CommonArgs(**fields, declared=frozenset(values))
+    numerics = numerics_named(args.numerics)
+    detect = detect and (detect_under_1_1_3 or numerics.cli_defaults_1_2_0)
     if detect and args.model_checkpoint is not None:
         _check_readable(args.model_checkpoint)
     source = detect_params(args.model_checkpoint) if detect and args.model_checkpoint is not None else params
     fill = {
-        "num_inference_steps": source.num_inference_steps,
-        "video_stg_blocks": tuple(source.video_guider_params.stg_blocks or ()),
-        "audio_stg_blocks": tuple(source.audio_guider_params.stg_blocks or ()),
+        "num_inference_steps": lambda: source.num_inference_steps,
+        "video_stg_blocks": lambda: tuple(source.video_guider_params.stg_blocks or ()),
+        "audio_stg_blocks": lambda: tuple(source.audio_guider_params.stg_blocks or ()),
+        "negative_prompt": lambda: default_negative_prompt(numerics),
+        "num_frames": lambda: frames_when_not_given(args.model_checkpoint),
     }
-    fields.update({k: v for k, v in fill.items() if k in values and values[k] is None})
-    args = CommonArgs(**fields, declared=frozenset(values))
     try:
+        fields.update({k: value() for k, value in fill.items() if k in values and values[k] is None})
+        args = CommonArgs(**fields, declared=frozenset(values))
         validate(args, two_stage=two_stage)
     except InputError as exc:
         raise BoundaryError(str(exc)) from None

@@ -29,7 +29,11 @@ from ltx_pipelines.cli.values import (
     output_dir,
     output_file,
 )
-from ltx_pipelines.utils.constants import DEFAULT_NEGATIVE_PROMPT, PipelineParams
+from ltx_pipelines.utils.constants import (
+    DEFAULT_NEGATIVE_PROMPT,
+    NUM_FRAMES_WITHOUT_DURATION_HEAD,
+    PipelineParams,
+)
 
 if TYPE_CHECKING:
     from ltx_pipelines.utils.blocks import TransformerRuntime
@@ -165,7 +169,7 @@ class OptionSpec:
     default_from: Callable[[PipelineParams, bool], Any] | None = None  # (params, two_stage) → default
     from_checkpoint: Callable[[PipelineParams, bool], Any] | None = None  # LTX-2 vs 2.3 dependent default
     checkpoint_note: str = "28 for LTX-2.3, 29 for LTX-2"  # what `from_checkpoint` gives, for the help text
-    shown_default: str | None = None  # replaces a default too long for the help text
+    shown_default: str | None = None  # what a None default means, for the help text (filled after parsing)
     absent: str = ""  # why a command may lack this option, for the usage error when it is given there
 
     def default_for(self, params: PipelineParams, two_stage: bool, detect: bool, overrides: Mapping[str, Any]) -> Any:
@@ -202,7 +206,8 @@ class OptionSpec:
             metavar=self.metavar or (self.multi_value.metavar if self.multi_value else None),
             min=self.min,
             max=self.max,
-            show_default=self.shown_default or not ((self.multiple and default == []) or isinstance(default, tuple)),
+            show_default=(self.shown_default if default is None else None)
+            or not ((self.multiple and default == []) or isinstance(default, tuple)),
         )
         annotation = list[str] if self.multiple else self.annotation
         return inspect.Parameter(self.name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation)
@@ -221,7 +226,7 @@ _FROM_CHECKPOINT = " Default: from the checkpoint's model_version ({})."
 _BLOCKS_HELP = "Transformer blocks perturbed by {} STG (the flag alone: none)."
 _IMAGE_HELP = (
     "Condition pixel frame FRAME_IDX on an image with STRENGTH in [0, 1] and the CRF of the compression emulation "
-    "(default 33, 0 = off). Repeatable."
+    "(0 = off; default from the checkpoint's model_version: 33, 18 from LTX-2.4 on). Repeatable."
 )
 _OFFLOAD_HELP = (
     "Where the transformer's weights live: none (all on the device), cpu (pinned RAM, streamed per block), disk "
@@ -325,11 +330,12 @@ _ALL = (
     OptionSpec(
         "negative_prompt",
         "--negative-prompt",
-        str,
-        DEFAULT_NEGATIVE_PROMPT,
+        str | None,
+        None,
         "What to steer away from.",
         _GEN,
-        shown_default="the official list of 58 defects: blurry, out of focus, overexposed, ...",
+        shown_default="the release's list: 1.2.0's 63 defects (has_subtitles, has_blurbox, ..., blurry, ...), "
+        "1.1.3's 58 (blurry, out of focus, ...) with --numerics 1.1.3",
     ),
     OptionSpec(
         "seed",
@@ -365,12 +371,12 @@ _ALL = (
     OptionSpec(
         "num_frames",
         "--num-frames",
-        int,
-        ...,
+        int | None,
+        None,
         "Number of frames, 8k+1.",
         _GEN,
-        default_from=_params_default("num_frames"),
         min=1,
+        shown_default=f"{NUM_FRAMES_WITHOUT_DURATION_HEAD} (LTX-2 / LTX-2.3 files have no duration head)",
     ),
     OptionSpec(
         "frame_rate",
@@ -380,6 +386,8 @@ _ALL = (
         "Frames per second (the MP4 keeps its integer part).",
         _GEN,
         default_from=_params_default("frame_rate"),
+        absent="the output keeps the source video's own frame rate (the official 1.2.0 takes --frame-rate only "
+        "for EXR frame folders, which have none)",
     ),
     OptionSpec(
         "num_inference_steps",

@@ -19,7 +19,7 @@ import typer
 
 from ltx_core.errors import InputError
 from ltx_core.loader.lora import LoraSpec
-from ltx_pipelines.utils.constants import DEFAULT_IMAGE_CRF, DEFAULT_LORA_STRENGTH
+from ltx_pipelines.utils.constants import DEFAULT_LORA_STRENGTH
 
 SEPARATOR = "\x1f"  # ASCII unit separator: never part of a real command-line value
 T = TypeVar("T")
@@ -32,7 +32,7 @@ class ImageConditioningArg:
     path: Path
     frame_idx: int
     strength: float
-    crf: int = DEFAULT_IMAGE_CRF
+    crf: int | None = None  # not given: the pipeline's video VAE file's default (delta A.11)
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,7 @@ def output_file(value: str | Path) -> Path:
 
 
 def _image(values: list[str]) -> ImageConditioningArg:
-    crf = parse_int("CRF", values[3]) if len(values) > 3 else DEFAULT_IMAGE_CRF
+    crf = parse_int("CRF", values[3]) if len(values) > 3 else None
     return ImageConditioningArg(
         path=input_file(values[0]),
         frame_idx=parse_int("FRAME_IDX", values[1]),
@@ -180,5 +180,5 @@ def check_images(images: Sequence[ImageConditioningArg], num_frames: int) -> Non
             raise InputError(f"{where}: FRAME_IDX {image.frame_idx} is outside the clip; valid: 0 to {num_frames - 1}")
         if not 0.0 <= image.strength <= 1.0:
             raise InputError(f"{where}: STRENGTH {image.strength} is outside [0, 1]")
-        if not 0 <= image.crf <= 51:
+        if image.crf is not None and not 0 <= image.crf <= 51:
             raise InputError(f"{where}: CRF {image.crf} is outside 0 (no compression) to 51")

@@ -1,4 +1,9 @@
-"""Still-image conditioning input: read, emulate video compression, resize/centre-crop, normalise (spec 12.1)."""
+"""Still-image conditioning input: read, emulate video compression, resize/centre-crop, normalise (spec 12.1).
+
+Reading follows the numerics asked for (delta A.11): 1.1.3 takes the stored pixels as they are; 1.2.0 turns the
+image upright by its EXIF orientation, converts an embedded ICC profile's colours to sRGB, and leaves images under
+2 px on a side uncompressed.
+"""
 
 from __future__ import annotations
 
@@ -10,22 +15,50 @@ import av
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
+from PIL import Image, ImageCms
 
 from ltx_core.errors import InputError
+from ltx_core.numerics import DEFAULT_NUMERICS, Numerics
 from ltx_pipelines.media._errors import existing_file, reading
 
 DEFAULT_IMAGE_CRF = 33
 
 
-def read_image(path: str | Path) -> np.ndarray:
-    """Decode any Pillow-readable image to uint8 RGB `[H, W, 3]` (alpha dropped, palette/grey expanded)."""
+# EXIF orientation → counter-clockwise rotation that makes the image upright (delta A.11: 3, 6 and 8 only)
+_EXIF_ORIENTATION = 0x0112
+_UPRIGHT_ROTATION = {3: 180, 6: 270, 8: 90}
+
+
+def read_image(path: str | Path, numerics: Numerics = DEFAULT_NUMERICS) -> np.ndarray:
+    """Decode any Pillow-readable image to uint8 RGB `[H, W, 3]` (alpha dropped, palette/grey expanded); under
+    1.2.0 numerics upright and in sRGB (`upright_srgb`)."""
     p = existing_file(path, "image")
     with reading(p, "image"), Image.open(p) as img:
         img.load()
+        if numerics.image_exif_icc_decode:
+            return np.array(upright_srgb(img))
         if img.mode not in ("RGB", "RGBA"):
             img = img.convert("RGB")
         return np.array(img)[..., :3].copy()
+
+
+def upright_srgb(img: Image.Image) -> Image.Image:
+    """The 1.2.0 decode (delta A.11): rotated as its EXIF orientation says (3/6/8: 180/270/90° counter-clockwise,
+    canvas expanded), alpha dropped (RGBA → RGB, LA → L), then an embedded ICC profile converted to sRGB (plain RGB
+    conversion if the profile cannot be used), else converted to RGB (grey and palette images)."""
+    icc = img.info.get("icc_profile")
+    rotation = _UPRIGHT_ROTATION.get(img.getexif().get(_EXIF_ORIENTATION, 1))
+    if rotation is not None:
+        img = img.rotate(rotation, expand=True)
+    if img.mode in ("RGBA", "LA"):
+        img = img.convert(img.mode[:-1])
+    if icc:
+        try:
+            profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            return ImageCms.profileToProfile(img, profile, ImageCms.createProfile("sRGB"), outputMode="RGB")
+        except (ImageCms.PyCMSError, OSError, ValueError):
+            pass
+    return img.convert("RGB")
 
 
 def compress_image(image: np.ndarray, crf: int) -> np.ndarray:
@@ -91,12 +124,15 @@ def preprocess_image(
     dtype: torch.dtype,
     device: torch.device | str,
     crf: int = DEFAULT_IMAGE_CRF,
+    numerics: Numerics = DEFAULT_NUMERICS,
 ) -> torch.Tensor:
-    """uint8 `[H, W, 3]` (or an image file, read first) → compression emulation → `[1, 3, 1, height, width]` in
-    [-1, 1], the VAE encoder input (spec 12.1)."""
+    """uint8 `[H, W, 3]` (or an image file, read as `numerics` says) → compression emulation → `[1, 3, 1, height,
+    width]` in [-1, 1], the VAE encoder input (spec 12.1). Under 1.2.0 an image under 2 px on a side is not
+    compressed (H.264 needs 2 x 2)."""
     if not isinstance(image, np.ndarray):
-        image = read_image(image)
-    compressed = compress_image(image, crf)
+        image = read_image(image, numerics)
+    tiny = numerics.image_exif_icc_decode and min(image.shape[:2]) < 2
+    compressed = image if tiny else compress_image(image, crf)
     pixels = torch.tensor(compressed, dtype=torch.float32, device=device)
     return normalize_pixels(resize_and_center_crop(pixels, height, width), dtype, device)
 

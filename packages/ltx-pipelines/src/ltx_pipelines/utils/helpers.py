@@ -15,6 +15,7 @@ import torch
 
 from ltx_core.conditioning import VideoConditionByKeyframeIndex, VideoConditionByLatentIndex
 from ltx_core.errors import InputError
+from ltx_core.numerics import DEFAULT_NUMERICS, Numerics
 from ltx_pipelines.utils.constants import DEFAULT_IMAGE_CRF
 from ltx_pipelines.utils.recording import recorded_encoder
 
@@ -26,11 +27,11 @@ class ImageConditioningInput(NamedTuple):
     path: str | Path | np.ndarray  # a file, or decoded uint8 [H, W, 3]
     frame_idx: int  # pixel frame index
     strength: float
-    crf: int = DEFAULT_IMAGE_CRF
+    crf: int | None = None  # None: the video VAE file's default (`ImageConditioner.default_image_crf`; 33 before 2.4)
 
 
-# (path, height, width, dtype, device, crf) → [1, 3, 1, height, width] pixels in [-1, 1]
-ImageLoader = Callable[[str | Path, int, int, torch.dtype, torch.device | str, int], torch.Tensor]
+# (path, height, width, dtype, device, crf or None) → [1, 3, 1, height, width] pixels in [-1, 1]
+ImageLoader = Callable[[str | Path, int, int, torch.dtype, torch.device | str, int | None], torch.Tensor]
 
 
 class PixelEncodeFn(Protocol):
@@ -41,12 +42,20 @@ ImageConditioning = VideoConditionByLatentIndex | VideoConditionByKeyframeIndex
 
 
 def load_image(
-    source: str | Path | np.ndarray, height: int, width: int, dtype: torch.dtype, device: torch.device | str, crf: int
+    source: str | Path | np.ndarray,
+    height: int,
+    width: int,
+    dtype: torch.dtype,
+    device: torch.device | str,
+    crf: int | None,
+    numerics: Numerics = DEFAULT_NUMERICS,
 ) -> torch.Tensor:
-    """An image path, or an already-decoded uint8 `[H, W, 3]` array, → `[1, 3, 1, height, width]` in [-1, 1]."""
+    """An image path, or an already-decoded uint8 `[H, W, 3]` array, → `[1, 3, 1, height, width]` in [-1, 1] (crf
+    None: 33; the pipelines resolve it from their video VAE first, `ImageConditioner.load_image`)."""
     from ltx_pipelines.media.image import preprocess_image
 
-    return preprocess_image(source, height, width, dtype, device, crf)
+    crf = DEFAULT_IMAGE_CRF if crf is None else crf
+    return preprocess_image(source, height, width, dtype, device, crf, numerics)
 
 
 def first_image_path(images: Sequence[ImageConditioningInput]) -> str | Path | None:
@@ -103,6 +112,7 @@ def encode_image_conditionings(
 
     def items(encode: PixelEncodeFn) -> list[ImageConditioning]:
         encoder = recorded_encoder(encode, len(images))
-        return how(images, height, width, encoder, conditioner.dtype, conditioner.device)
+        load = conditioner.load_image
+        return how(images, height, width, encoder, conditioner.dtype, conditioner.device, load_image_fn=load)
 
     return conditioner(items)

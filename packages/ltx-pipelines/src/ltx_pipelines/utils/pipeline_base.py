@@ -20,6 +20,7 @@ from ltx_core.loader import LoraSpec
 from ltx_core.numerics import DEFAULT_NUMERICS, Numerics
 from ltx_core.parallel.layout import SINGLE_PROCESS, ParallelLayout
 from ltx_pipelines.utils.blocks import (
+    DEFAULT_TILING,
     PLAIN_RUNTIME,
     AudioDecoder,
     DiffusionStage,
@@ -371,14 +372,26 @@ class PipelineBase:
             denoiser = SimpleDenoiser(contexts.video_context, contexts.audio_context)
             return run.diffuse(stage, denoiser, sigmas, "stage 2", rec, video=video, audio=audio, sampler=sampler)
 
+    def _decode_tiling(self, tiling_config: Any) -> Any:
+        """The tiling a call decodes with: the caller's; when not given (`DEFAULT_TILING`), the AUTO plan under 1.2.0
+        numerics (delta A.9.3, every pipeline); None (given, or the 1.1.3 default) is untiled unless the offload
+        choice hints tiling (little free memory)."""
+        if tiling_config is DEFAULT_TILING:
+            if self.numerics.decode_auto_tiling:
+                from ltx_core.model.video_vae import AUTO_TILING
+
+                return AUTO_TILING
+            tiling_config = None
+        return hinted_tiling(tiling_config, self)
+
     def _decode(self, run: Run, result: StageResult, prompt: str, tiling_config: Any) -> PipelineResult:
-        """Audio now; video lazily (the decoder draws from the pipeline generator, after all diffusion draws). No
-        tiling given: the offload choice's hint decides."""
+        """Audio now; video lazily (the decoder draws from the pipeline generator, after all diffusion draws), tiled
+        as `_decode_tiling` says."""
         video_latent, audio_latent = result.video_latent, result.audio_latent
         assert video_latent is not None and audio_latent is not None
         with run.phases("decode audio"):
             audio = self.audio_decoder(audio_latent)
-        video = self.video_decoder(video_latent, hinted_tiling(tiling_config, self), run.generator)
+        video = self.video_decoder(video_latent, self._decode_tiling(tiling_config), run.generator)
         return PipelineResult(video, audio, video_latent, audio_latent, prompt, run.frame_rate, run.phases.seconds)
 
 

@@ -18,6 +18,8 @@ from ltx_core.model.video_vae.loading import (
 from ltx_core.model.video_vae.memory_efficient import MemoryEfficientVideoDecoder
 from ltx_core.model.video_vae.tiled import tiled_decode, tiled_encode, tiled_encode_by_size
 from ltx_core.model.video_vae.tiling import (
+    AUTO_TILING,
+    AutoTiling,
     SpatialTilingConfig,
     TemporalTilingConfig,
     TileSizeConfig,
@@ -28,9 +30,11 @@ from ltx_core.model.video_vae.tiling import (
 from ltx_core.model.video_vae.video import check_video_shape, decode_video, encode_video
 
 __all__ = [
+    "AUTO_TILING",
     "PER_CHANNEL_STATISTICS_KEY_MAP",
     "VIDEO_DECODER_KEY_MAP",
     "VIDEO_ENCODER_KEY_MAP",
+    "AutoTiling",
     "BlockSpec",
     "MemoryEfficientVideoDecoder",
     "PerChannelStatistics",

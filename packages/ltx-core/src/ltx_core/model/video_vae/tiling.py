@@ -75,6 +75,29 @@ class TileSizeConfig:
         return cls(frames=(80, 24), height=(768, 64), width=(768, 64))
 
     @classmethod
+    def from_long_side(
+        cls,
+        long_side: tuple[int, int],
+        height: int,
+        width: int,
+        *,
+        frames: tuple[int, int] = (0, 0),
+        factor: int = SPATIAL_SCALE,
+    ) -> TileSizeConfig:
+        """Spatial tiles of `long_side` (tile, overlap px) on the longer side, the other side's tile scaled by its
+        share of it (delta A.9.2: `t = max(max(2, ov + 1), round(tile · a / L))` latents, at least two latents more
+        than the overlap); the overlap is kept on both axes. For sizes that are multiples of `factor` this is the
+        1.1.3 aspect-scaled plan of `TilingConfig(SpatialTilingConfig(*long_side), ...)`."""
+        size, overlap = long_side
+        ov, longest = overlap // factor, max(1, max(height, width) // factor)
+
+        def axis(pixels: int) -> tuple[int, int]:
+            tile = max(max(2, ov + 1), round(size // factor * (pixels // factor) / longest))
+            return max(factor * tile, max(2 * factor, overlap + factor)), overlap
+
+        return cls(frames=frames, height=axis(height), width=axis(width))
+
+    @classmethod
     def of(cls, tiling: TilingConfig | TileSizeConfig) -> TileSizeConfig:
         """A 1.1.3 `TilingConfig` as per-axis sizes (its spatial tile on both H and W)."""
         if isinstance(tiling, TileSizeConfig):
@@ -83,6 +106,24 @@ class TileSizeConfig:
         spatial = (0, 0) if s is None else (s.tile_size_in_pixels, s.tile_overlap_in_pixels)
         frames = (0, 0) if t is None else (t.tile_size_in_frames, t.tile_overlap_in_frames)
         return cls(frames=frames, height=spatial, width=spatial)
+
+
+@dataclass(frozen=True)
+class AutoTiling:
+    """The tiling the 1.2.0 pipelines decode with by default (delta A.9.2 `AUTO_TILING`): a `TileSizeConfig` planned
+    for each video from its size, since the right spatial tiles depend on the aspect ratio. Resolved by
+    `decode_video` (`plan`); a layout that is one tile on every axis decodes exactly as untiled."""
+
+    long_side: tuple[int, int] = (768, 64)
+    frames: tuple[int, int] = (80, 24)
+
+    def plan(self, latent_shape: tuple[int, ...]) -> TileSizeConfig:
+        """The plan for a latent of shape (B, C, F', H', W') (conv VAE: 32 px per latent)."""
+        h, w = latent_shape[-2:]
+        return TileSizeConfig.from_long_side(self.long_side, pixel_size(h), pixel_size(w), frames=self.frames)
+
+
+AUTO_TILING = AutoTiling()
 
 
 def latent_intervals(length: int, axis: tuple[int, int], factor: int, causal: bool) -> list[Interval]:

@@ -15,7 +15,7 @@ from ltx_core.geometry import SPATIAL_SCALE, check_frame_count, check_multiple
 from ltx_core.model.video_vae.decoder import VideoDecoder
 from ltx_core.model.video_vae.encoder import VideoEncoder
 from ltx_core.model.video_vae.tiled import tiled_decode, tiled_encode, tiled_encode_by_size
-from ltx_core.model.video_vae.tiling import TileSizeConfig, TilingConfig, decode_tiles
+from ltx_core.model.video_vae.tiling import AutoTiling, TileSizeConfig, TilingConfig, decode_tiles
 from ltx_core.numerics import DEFAULT_NUMERICS, Numerics
 
 # (decoder, latent, tiling, timestep, generator) → decoded chunks, as `tiled_decode`
@@ -66,7 +66,7 @@ def encode_video(
         return encoder(video.to(device=param.device, dtype=param.dtype))
 
 
-def _check_latent(decoder: VideoDecoder, latent: torch.Tensor, tiling: TilingConfig | None) -> None:
+def _check_latent(decoder: VideoDecoder, latent: torch.Tensor, tiling: TilingConfig | TileSizeConfig | None) -> None:
     cfg = decoder.config
     if latent.dim() != 5 or latent.shape[1] != cfg.latent_channels:
         raise InputError(
@@ -89,7 +89,7 @@ def _check_latent(decoder: VideoDecoder, latent: torch.Tensor, tiling: TilingCon
 def decode_video(
     decoder: VideoDecoder,
     latent: torch.Tensor,
-    tiling: TilingConfig | None = None,
+    tiling: TilingConfig | TileSizeConfig | AutoTiling | None = None,
     generator: torch.Generator | None = None,
     timestep: torch.Tensor | None = None,
     *,
@@ -98,8 +98,11 @@ def decode_video(
     """Yield frames of batch item 0 as (n, H, W, 3) floats in [0, 1], chunk by chunk (one chunk when untiled).
 
     Values are `clamp((x + 1)·0.5, 0, 1)` rounded in the decoder output dtype (bf16 in pipelines). `tiled` decodes
-    when a tiling is given (`ltx_core.parallel.decode` spreads the tiles over processes).
+    when a tiling is given (`ltx_core.parallel.decode` spreads the tiles over processes); an `AutoTiling` is planned
+    here for this latent's size.
     """
+    if isinstance(tiling, AutoTiling):
+        tiling = tiling.plan(tuple(latent.shape))
     _check_latent(decoder, latent, tiling)
     if tiling is not None:
         chunks = tiled(decoder, latent, tiling, timestep, generator)

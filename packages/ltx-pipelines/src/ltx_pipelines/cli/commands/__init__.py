@@ -22,7 +22,8 @@ _COMMAND_MODULES = {
     "ti2vid_two_stages_hq": "guided",
     "keyframe_interpolation": "guided",
     "ic_lora": "ic_lora",
-    "lipdub": "ic_lora",
+    "dubit": "ic_lora",
+    "lipdub": "ic_lora",  # the old name of dubit
     "retake": "retake",
     "a2vid_two_stage": "a2vid_two_stage",
 }

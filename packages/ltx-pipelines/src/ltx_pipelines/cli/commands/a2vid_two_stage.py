@@ -14,7 +14,7 @@ from ltx_pipelines.cli.options import TWO_STAGE, CommonArgs
 from ltx_pipelines.cli.preflight import components, preflight
 from ltx_pipelines.cli.runtime import Generation, checks, cli_images, pipeline
 from ltx_pipelines.cli.values import input_file
-from ltx_pipelines.utils.constants import LTX_2_3_PARAMS
+from ltx_pipelines.utils.constants import LTX_2_3_PARAMS, NUM_FRAMES_WITHOUT_DURATION_HEAD
 from ltx_pipelines.utils.source_media import is_silent, load_source_audio
 
 _AUDIO_HELP = (
@@ -100,13 +100,15 @@ def a2vid_two_stage(
 
 
 COMMANDS = {
-    # The official A2Vid CLI always uses the LTX-2.3 defaults (no detection from the checkpoint).
+    # The official 1.2.0 A2Vid CLI takes its defaults from the checkpoint; 1.1.3's always used LTX-2.3's (delta
+    # A.14). No auto duration: 121 frames by default.
     "a2vid_two_stage": PipelineCli(
         "Audio to video (LTX-2 / LTX-2.3 full model, two stages): a video made to a soundtrack.",
         TWO_STAGE,
         a2vid_two_stage,
         params=LTX_2_3_PARAMS,
-        detect=False,
+        detect_under_1_1_3=False,
         two_stage=True,
+        defaults={"num_frames": NUM_FRAMES_WITHOUT_DURATION_HEAD},
     )
 }

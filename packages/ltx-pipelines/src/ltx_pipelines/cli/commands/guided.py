@@ -21,7 +21,7 @@ from ltx_pipelines.ti2vid_one_stage import TI2VidOneStagePipeline
 from ltx_pipelines.ti2vid_two_stages import TI2VidTwoStagesPipeline
 from ltx_pipelines.ti2vid_two_stages_hq import TI2VidTwoStagesHQPipeline
 from ltx_pipelines.utils.checkpoints import require_distilled_lora
-from ltx_pipelines.utils.constants import LTX_2_3_HQ_PARAMS
+from ltx_pipelines.utils.constants import LTX_2_3_HQ_PARAMS, NUM_FRAMES_WITHOUT_DURATION_HEAD
 
 
 def sigmas_option(flag: str, what: str) -> Any:
@@ -164,6 +164,7 @@ COMMANDS = {
         TWO_STAGE,
         _two_stage_plan(_two_stages(KeyframeInterpolationPipeline), _TWO_STAGE_DOC),
         two_stage=True,
+        defaults={"num_frames": NUM_FRAMES_WITHOUT_DURATION_HEAD},  # no auto duration (delta C.4)
     ),
     "ti2vid_two_stages_hq": PipelineCli(
         "LTX-2.3 full model, high quality: prompt (and images) to an MP4 with sound; res_2s sampler in both stages, "

@@ -1,8 +1,10 @@
-"""The IC-LoRA commands (distilled model + an in-context LoRA and a reference video): `ic_lora` and `lipdub`."""
+"""The IC-LoRA commands (distilled model + an in-context LoRA and a reference video): `ic_lora` and `dubit` (with
+`lipdub`, its old name)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +17,10 @@ from ltx_pipelines.cli.options import BASIC, DISTILLED_TWO_STAGE, CommonArgs
 from ltx_pipelines.cli.preflight import GENERATION, components, preflight
 from ltx_pipelines.cli.runtime import Generation, checks, cli_images, pipeline
 from ltx_pipelines.cli.values import PATH_STRENGTH, PathStrengthArg, input_file
+from ltx_pipelines.dubit import DubItPipeline
 from ltx_pipelines.ic_lora import ICLoraPipeline
-from ltx_pipelines.lipdub import LipDubPipeline
 from ltx_pipelines.utils.blocks import resolve_device
+from ltx_pipelines.utils.constants import NUM_FRAMES_WITHOUT_DURATION_HEAD
 from ltx_pipelines.utils.ic_reference import (
     VideoConditioningInput,
     check_attention_strength,
@@ -117,17 +120,17 @@ REFERENCE_VIDEO = typer.Option(
 REFERENCE_STRENGTH = typer.Option(1.0, "--reference-strength", help="Reference video conditioning strength in [0, 1].")
 
 
-def lipdub(
+def dubit(
     args: CommonArgs, reference_video: Path = REFERENCE_VIDEO, reference_strength: float = REFERENCE_STRENGTH
 ) -> Generation:
-    """Half-size stage 1, x2 upsampling, full-size stage 2, both with the lip-dub IC-LoRA; writes the MP4."""
+    """Half-size stage 1, x2 upsampling, full-size stage 2, both with the Dub-It IC-LoRA; writes the MP4."""
     with checks():
         if not 0.0 <= reference_strength <= 1.0:
             raise InputError(f"--reference-strength {reference_strength} is outside [0, 1]")
         needed = components(*GENERATION, "video VAE encoder", "audio VAE encoder")
-        ic_preflight(args, pipeline="lip-dub", needed=needed, exactly_one_lora=True)
+        ic_preflight(args, pipeline="Dub-It", needed=needed, exactly_one_lora=True)
         probe_video(reference_video, "--reference-video", audio=True)
-    build = pipeline(args, LipDubPipeline, args.checkpoint, args.upsampler, args.gemma_root, args.loras[0], args.device)
+    build = pipeline(args, DubItPipeline, args.checkpoint, args.upsampler, args.gemma_root, args.loras[0], args.device)
     call = {
         "prompt": args.prompt,
         **args.pick("seed", "height", "width", "enhance_prompt"),
@@ -144,13 +147,17 @@ COMMANDS = {
         DISTILLED_TWO_STAGE,
         ic_lora,
         two_stage=True,
+        defaults={"num_frames": NUM_FRAMES_WITHOUT_DURATION_HEAD},  # no auto duration (delta C.4)
         helps={"loras": "IC-LoRA file and its strength (default 1.0); at least one. Repeatable."},
     ),
-    "lipdub": PipelineCli(
-        "Lip dubbing (distilled LTX-2.3 + lip-dub IC-LoRA): re-render a clip to match its audio.",
+    "dubit": PipelineCli(
+        "Dub-It, formerly lip dubbing (distilled LTX-2.3 + Dub-It IC-LoRA): re-render a clip to match its audio.",
         ("distilled_checkpoint_path", *BASIC, "height", "width", "spatial_upsampler_path"),
-        lipdub,
+        dubit,
         two_stage=True,
-        helps={"loras": "The lip-dub IC-LoRA and its strength (default 1.0); exactly one."},
+        helps={"loras": "The Dub-It (lip-dub) IC-LoRA and its strength (default 1.0); exactly one."},
     ),
 }
+COMMANDS["lipdub"] = replace(
+    COMMANDS["dubit"], help="The old name of python -m ltx_pipelines.dubit (Dub-It, formerly lip dubbing)."
+)

@@ -9,7 +9,7 @@ move tensors between devices themselves: the blocks return their results on thei
 One concept per module: `lifetime` (devices, `free`, `built`, `KeptModels`), `stage` (`DiffusionStage`,
 `ModalitySpec`, `StageResult`, the loop protocol; `TransformerRuntime` is `ltx_core.transformer_providers`'),
 `prompts` (`PromptEncoder`), `conditioners` (`ImageConditioner`, `AudioConditioner`), `upsampling`
-(`VideoUpsampler`), `decoding` (`FrameChunks`, `VideoDecoder`, `AudioDecoder`) and `processes`
+(`VideoUpsampler`), `decoding` (`FrameChunks`, `VideoDecoder`, `AudioDecoder`, `DEFAULT_TILING`) and `processes`
 (`across_processes`: the one factory that wraps a block for several processes; blocks themselves work in one).
 The blocks are importable from here.
 """
@@ -21,7 +21,7 @@ from ltx_pipelines.utils.blocks.conditioners import (
     MediaConditioner,
     VideoEncodeFn,
 )
-from ltx_pipelines.utils.blocks.decoding import AudioDecoder, FrameChunks, VideoDecoder
+from ltx_pipelines.utils.blocks.decoding import DEFAULT_TILING, AudioDecoder, DefaultTiling, FrameChunks, VideoDecoder
 from ltx_pipelines.utils.blocks.lifetime import CheckpointLike, KeptModels, default_device, free, resolve_device
 from ltx_pipelines.utils.blocks.processes import SharedPromptEncoder, SpreadVideoDecoder, across_processes
 from ltx_pipelines.utils.blocks.prompts import PromptEncoder
@@ -37,11 +37,13 @@ from ltx_pipelines.utils.blocks.stage import (
 from ltx_pipelines.utils.blocks.upsampling import VideoUpsampler
 
 __all__ = [
+    "DEFAULT_TILING",
     "PLAIN_RUNTIME",
     "AudioConditioner",
     "AudioDecoder",
     "AudioEncodeFn",
     "CheckpointLike",
+    "DefaultTiling",
     "DiffusionStage",
     "FrameChunks",
     "ImageConditioner",

@@ -7,6 +7,7 @@ reference and source videos) and `AudioConditioner` (audio VAE encoder; `encode(
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
@@ -15,6 +16,7 @@ from torch import nn
 
 from ltx_core.numerics import DEFAULT_NUMERICS, Numerics
 from ltx_pipelines.utils.blocks.lifetime import CheckpointLike, ModelBlock
+from ltx_pipelines.utils.constants import DEFAULT_IMAGE_CRF, detect_params
 
 T = TypeVar("T")
 E = TypeVar("E")
@@ -51,6 +53,29 @@ class ImageConditioner(MediaConditioner[VideoEncodeFn]):
     ) -> None:
         super().__init__(checkpoint, dtype=dtype, device=device)
         self.numerics = numerics
+
+    @functools.cached_property
+    def default_image_crf(self) -> int:
+        """The CRF of an image given without one (delta A.11): under 1.2.0 numerics the one of this video VAE
+        file's `model_version` (18 from LTX-2.4 on, else 33); 33 under 1.1.3."""
+        if not self.numerics.image_exif_icc_decode:
+            return DEFAULT_IMAGE_CRF
+        return detect_params(self.checkpoint).default_image_crf
+
+    def load_image(
+        self,
+        source: Any,
+        height: int,
+        width: int,
+        dtype: torch.dtype,
+        device: torch.device | str,
+        crf: int | None,
+    ) -> torch.Tensor:
+        """`helpers.load_image` with this file's CRF default and this block's numerics (the image decode)."""
+        from ltx_pipelines.utils.helpers import load_image
+
+        crf = self.default_image_crf if crf is None else crf
+        return load_image(source, height, width, dtype, device, crf, self.numerics)
 
     def _load(self) -> nn.Module:
         return self._build("video_encoder")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from enum import Enum
 from functools import partial
 from typing import Any
 
@@ -13,6 +14,17 @@ from ltx_core.model.video_vae.video import TiledDecode
 from ltx_core.numerics import DEFAULT_NUMERICS, Numerics
 from ltx_core.types import Audio, VideoLatentShape
 from ltx_pipelines.utils.blocks.lifetime import CheckpointLike, ModelBlock, free
+
+
+class DefaultTiling(Enum):
+    """A pipeline call's `tiling_config` when the caller gives none: the release's default, resolved by the pipeline
+    from its numerics (`decode_auto_tiling`: the AUTO plan under 1.2.0, untiled under 1.1.3). Distinct from None, which
+    keeps meaning untiled (delta A.9.3: 1.2.0 callers who want the untiled decode pass None)."""
+
+    RELEASE = "the numerics' default tiling"
+
+
+DEFAULT_TILING = DefaultTiling.RELEASE
 
 
 class FrameChunks(Iterator[torch.Tensor]):

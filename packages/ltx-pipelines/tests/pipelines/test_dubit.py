@@ -1,5 +1,6 @@
-"""LipDubPipeline: the negative-time audio reference (by hand and against the golden case), reading the reference
-clip, and end to end on generated tiny checkpoints (CLI MP4, determinism, one-line errors without output files)."""
+"""DubItPipeline (formerly LipDubPipeline): the negative-time audio reference (by hand and against the golden case),
+reading the reference clip, end to end on generated tiny checkpoints (CLI MP4, determinism, one-line errors without
+output files), and the old names."""
 
 from __future__ import annotations
 
@@ -117,7 +118,7 @@ def _args(folder: Path, out: Path, reference: Path, *extra: str) -> list[str]:
 
 
 def _invoke(args: list[str]) -> tuple[int, str]:
-    result = CliRunner().invoke(build_app("lipdub"), args)
+    result = CliRunner().invoke(build_app("dubit"), args)
     return result.exit_code, result.output
 
 
@@ -141,7 +142,7 @@ def test_cli_writes_dubbed_mp4(tiny: dict[str, Path], tmp_path: Path) -> None:
         ("two_loras", 2, "takes exactly one IC-LoRA (--lora PATH); got 2"),
         ("no_audio", 2, "--reference-video: file"),  # and "has no audio stream": checked before any model is built
         ("corrupt", 2, "--reference-video: cannot read video file"),
-        ("dev", 2, "non-distilled (dev) checkpoint; the lip-dub pipeline"),
+        ("dev", 2, "non-distilled (dev) checkpoint; the Dub-It pipeline"),
     ],
 )
 def test_bad_inputs_one_line_no_file(tiny: dict[str, Path], tmp_path: Path, case: str, code: int, message: str) -> None:
@@ -159,3 +160,18 @@ def test_bad_inputs_one_line_no_file(tiny: dict[str, Path], tmp_path: Path, case
     assert message in text and len(text.strip().splitlines()) == 1, text
     assert case != "no_audio" or "has no audio stream" in text
     assert not out.exists()
+
+
+def test_the_old_names_still_work_and_say_so(capsys: pytest.CaptureFixture[str]) -> None:
+    import ltx_pipelines.lipdub as old
+    from ltx_pipelines.dubit import DubItPipeline
+
+    with pytest.warns(FutureWarning, match="old names of ltx_pipelines.dubit / DubItPipeline"):
+        assert old.LipDubPipeline is DubItPipeline
+    with pytest.raises(SystemExit) as info:
+        old.main(["--help"])
+    assert info.value.code == 0
+    out, err = capsys.readouterr()
+    assert "Usage: python -m ltx_pipelines.lipdub" in " ".join(out.split())
+    note = "note: ltx_pipelines.lipdub / LipDubPipeline are the old names of ltx_pipelines.dubit / DubItPipeline"
+    assert err.strip() == note
