@@ -24,8 +24,8 @@ from ltx_pipelines.cli.values import (
     LORA,
     ImageConditioningArg,
     MultiValue,
-    input_dir,
     input_file,
+    input_file_or_dir,
     output_dir,
     output_file,
 )
@@ -267,10 +267,11 @@ _ALL = (
         "--gemma-root",
         Path,
         ...,
-        "Folder of the Gemma 3 text encoder (weights, tokenizer).",
+        "The Gemma text encoder: a folder (Gemma 3 or Gemma-4 unified: config, tokenizer, weights) or a packed "
+        "single-file text encoder (.safetensors).",
         _MODEL,
-        parser=input_dir,
-        metavar="DIR",
+        parser=input_file_or_dir,
+        metavar="PATH",
     ),
     OptionSpec(
         "spatial_upsampler_path",

@@ -18,9 +18,11 @@ from ltx_core.model.transformer.loading import TRANSFORMER_KEY_MAP, transformer_
 from ltx_core.model.upsampler.loading import check_is_upsampler
 from ltx_core.offload.policy import check_offload_options, parse_offload
 from ltx_core.quantization import Quantization, check_fp8_cast_device, parse_quantization, quantization_for
-from ltx_core.text_encoders.gemma import check_gemma_fits, find_gemma_root
+from ltx_core.text_encoders.gemma import check_gemma_fits
+from ltx_core.text_encoders.gemma.encoders import open_text_encoder
 from ltx_core.text_encoders.gemma.loading import text_path_config
 from ltx_core.text_encoders.gemma.root import check_gemma_files
+from ltx_core.text_encoders.gemma.version_gate import check_gemma_pairing
 from ltx_core.toolchain import compile_toolchain_missing
 from ltx_pipelines.cli.options import CommonArgs
 from ltx_pipelines.cli.values import ImageConditioningArg
@@ -97,11 +99,13 @@ def check_upsampler(path: Path) -> None:
 
 
 def check_gemma(gemma_root: Path | None, checkpoint: Path) -> None:
-    """The Gemma folder is complete (every shard there, with a sound header) and fits the checkpoint's text path."""
+    """The text encoder (a Gemma folder or a packed file) is complete (every shard there, with a sound header), is the
+    Gemma the checkpoint's metadata expects, and fits the checkpoint's text path."""
 
     ckpt = open_checkpoint(checkpoint)
-    gemma = find_gemma_root(gemma_root)
+    gemma = open_text_encoder(gemma_root)
     check_gemma_files(gemma)
+    check_gemma_pairing(ckpt, gemma.config, gemma.root)
     check_gemma_fits(gemma, text_path_config(ckpt), ckpt.path)
 
 

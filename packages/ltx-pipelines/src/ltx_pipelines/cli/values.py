@@ -112,6 +112,14 @@ def input_dir(value: str | Path) -> Path:
     return path.resolve()
 
 
+def input_file_or_dir(value: str | Path) -> Path:
+    """An existing file or folder, as an absolute path (`~` expanded): a text encoder is either."""
+    path = Path(value).expanduser()
+    if not path.exists():
+        raise typer.BadParameter(f"file or folder not found: {str(value)!r}")
+    return path.resolve()
+
+
 def output_dir(value: str | Path) -> Path:
     """A folder for outputs, as an absolute path: created if missing (it must then be creatable)."""
     path = Path(value).expanduser().resolve()

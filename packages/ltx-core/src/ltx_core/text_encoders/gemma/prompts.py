@@ -15,13 +15,16 @@ from typing import Any
 
 import torch
 
+from ltx_core.errors import InputError
 from ltx_core.loader import Checkpoint, open_checkpoint, release
 from ltx_core.numerics import DEFAULT_NUMERICS, Numerics
+from ltx_core.text_encoders.gemma.encoders import TextEncoderSource, load_text_encoder, open_text_encoder
 from ltx_core.text_encoders.gemma.loading import load_text_path, text_path_config
-from ltx_core.text_encoders.gemma.model import GemmaTextEncoder, load_gemma
+from ltx_core.text_encoders.gemma.model import GemmaTextEncoder
 from ltx_core.text_encoders.gemma.processor import EmbeddingsProcessor
-from ltx_core.text_encoders.gemma.root import GemmaRoot, check_gemma_fits, find_gemma_root
+from ltx_core.text_encoders.gemma.root import check_gemma_fits
 from ltx_core.text_encoders.gemma.tokenizer import MAX_LENGTH
+from ltx_core.text_encoders.gemma.version_gate import check_gemma_pairing
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,7 @@ def contexts_from_hidden_states(
     return PromptContexts(out.video_context, out.audio_context, out.mask, prompt)
 
 
-def _free(encoder: GemmaTextEncoder) -> None:
+def _free(encoder: Any) -> None:
     encoder.release()
     gc.collect()
 
@@ -72,21 +75,30 @@ class Enhancement:
     max_new_tokens: int = 512
 
 
-def _open(gemma_root: str | Path | GemmaRoot, checkpoint: str | Path | Checkpoint) -> tuple[Checkpoint, GemmaRoot]:
-    """The checkpoint and the Gemma root, checked to fit each other (one-line error otherwise)."""
+def _open(
+    gemma_root: str | Path | TextEncoderSource, checkpoint: str | Path | Checkpoint
+) -> tuple[Checkpoint, TextEncoderSource]:
+    """The checkpoint and the text encoder (a Gemma folder or a packed file, either family), checked to be the pair
+    the checkpoint's metadata expects (`version_gate`) and to fit each other's sizes (one-line error otherwise)."""
     ckpt = open_checkpoint(checkpoint)
-    root = gemma_root if isinstance(gemma_root, GemmaRoot) else find_gemma_root(gemma_root)
+    root = open_text_encoder(gemma_root)
+    check_gemma_pairing(ckpt, root.config, root.root)
     check_gemma_fits(root, text_path_config(ckpt), ckpt.path)
     return ckpt, root
 
 
 def _hidden_states(
-    encoder: GemmaTextEncoder, prompts: Sequence[str], enhancement: Enhancement, numerics: Numerics
+    encoder: Any, prompts: Sequence[str], enhancement: Enhancement, numerics: Numerics
 ) -> tuple[list[str], list[tuple[Any, torch.Tensor]]]:
     """(texts actually encoded, Gemma hidden states and mask per text): one forward per text (1.1.3) or one for
-    all of them (1.2.0, `numerics.text_batched_bos`)."""
+    all of them (1.2.0, `numerics.text_batched_bos`; always for Gemma 4, which exists only in 1.2.0)."""
     texts = list(prompts)
     if enhancement.enabled and texts:
+        if not isinstance(encoder, GemmaTextEncoder):
+            raise InputError(
+                f"prompt enhancement needs a Gemma 3 text encoder; {encoder.root.root} is "
+                f"{encoder.root.model_type!r}, which only encodes (run without --enhance-prompt)"
+            )
         from ltx_core.text_encoders.gemma.enhance import enhance_prompt
 
         texts[0] = enhance_prompt(
@@ -96,7 +108,7 @@ def _hidden_states(
             seed=enhancement.seed,
             max_new_tokens=enhancement.max_new_tokens,
         )
-    if numerics.text_batched_bos and texts:
+    if (numerics.text_batched_bos or not isinstance(encoder, GemmaTextEncoder)) and texts:
         return texts, encoder.encode_together(texts)
     return texts, [encoder.encode(text) for text in texts]
 
@@ -109,7 +121,7 @@ def _contexts(
 
 def encode_prompts(
     prompts: Sequence[str],
-    gemma_root: str | Path | GemmaRoot,
+    gemma_root: str | Path | TextEncoderSource,
     checkpoint: str | Path | Checkpoint,
     *,
     device: torch.device | str,
@@ -133,7 +145,7 @@ def encode_prompts(
     ckpt, root = _open(gemma_root, checkpoint)
     gemma_device = torch.device(text_encoder_device if text_encoder_device is not None else device)
     enhancement = Enhancement(enhance_prompt, enhance_image, enhance_seed, enhance_max_new_tokens)
-    encoder = load_gemma(root, dtype=dtype, device=gemma_device, max_length=max_length, offload=offload)
+    encoder = load_text_encoder(root, dtype=dtype, device=gemma_device, max_length=max_length, offload=offload)
     try:
         texts, encoded = _hidden_states(encoder, prompts, enhancement, numerics)
     finally:
@@ -151,7 +163,7 @@ class ResidentPromptEncoder:
 
     def __init__(
         self,
-        gemma_root: str | Path | GemmaRoot,
+        gemma_root: str | Path | TextEncoderSource,
         checkpoint: str | Path | Checkpoint,
         *,
         device: torch.device | str,
@@ -165,7 +177,7 @@ class ResidentPromptEncoder:
         self.offload, self.numerics = offload, numerics
         self.device, self.dtype, self.max_length = torch.device(device), dtype, max_length
         self.gemma_device = torch.device(text_encoder_device) if text_encoder_device is not None else self.device
-        self._encoder: GemmaTextEncoder | None = None
+        self._encoder: Any = None  # a GemmaTextEncoder or Gemma4TextEncoder
         self._processor: EmbeddingsProcessor | None = None
 
     @property
@@ -176,7 +188,7 @@ class ResidentPromptEncoder:
         """The same contexts `encode_prompts` gives for these prompts and enhancement settings."""
         if self._encoder is None:
             device, length = self.gemma_device, self.max_length
-            self._encoder = load_gemma(
+            self._encoder = load_text_encoder(
                 self.root, dtype=self.dtype, device=device, max_length=length, offload=self.offload
             )
         if self._processor is None:

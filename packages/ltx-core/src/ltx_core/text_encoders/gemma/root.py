@@ -15,6 +15,7 @@ from typing import Any
 
 from ltx_core.errors import CheckpointError
 from ltx_core.loader import SafetensorsFile
+from ltx_core.text_encoders.gemma.assets import TextEncoderAssets
 from ltx_core.text_encoders.gemma.config import TextPathConfig
 
 
@@ -95,11 +96,16 @@ def find_gemma_root(root: str | Path) -> GemmaRoot:
 INDEX_FILE = "model.safetensors.index.json"
 
 
-def check_gemma_files(gemma: GemmaRoot) -> None:
+def check_gemma_files(gemma: GemmaRoot | TextEncoderAssets) -> None:
     """Every shard the folder's index names is there, every shard's header is sound and promises no more bytes than
     the file has (headers only, no tensor read), and the JSON files parse: an incomplete download is refused before
-    any model is built."""
+    any model is built. (A Gemma-4 encoder's JSON parsed when its assets were read; its weight headers are checked
+    here.)"""
 
+    if isinstance(gemma, TextEncoderAssets):
+        for path in gemma.weight_files:
+            SafetensorsFile(path)
+        return
     index = gemma.weights_dir / INDEX_FILE
     if index.is_file():
         try:
@@ -135,8 +141,11 @@ def check_gemma_json(gemma: GemmaRoot) -> None:
             raise CheckpointError(f"{path}: not valid JSON ({reason}); is the download complete?") from None
 
 
-def check_gemma_fits(gemma: GemmaRoot, text_path: TextPathConfig, checkpoint: str | Path = "checkpoint") -> None:
-    """The LTX text projection takes D·L inputs: Gemma's width must be D and its layer count L − 1."""
+def check_gemma_fits(
+    gemma: GemmaRoot | TextEncoderAssets, text_path: TextPathConfig, checkpoint: str | Path = "checkpoint"
+) -> None:
+    """The LTX text projection takes D·L inputs: Gemma's width must be D and its layer count L − 1 (both read from
+    the Gemma config, §7)."""
     width, layers = gemma.hidden_size, gemma.num_layers
     need_width, need_layers = text_path.gemma_width, text_path.num_hidden_states - 1
     if (width, layers) != (need_width, need_layers):

@@ -56,7 +56,10 @@ class PromptEncoder(ModelBlock):
         out: list[Any] = [self._placed(p) if isinstance(p, PromptContexts) else None for p in prompts]
         if texts:
             if self.gemma_root is None:
-                raise InputError("a text prompt needs a Gemma root folder (--gemma-root); or pass precomputed contexts")
+                raise InputError(
+                    "a text prompt needs a Gemma text encoder (--gemma-root: a folder or a packed file); or pass "
+                    "precomputed contexts"
+                )
             enhancement = Enhancement(
                 enhance_first_prompt and texts[0][0] == 0, enhance_prompt_image, enhance_prompt_seed
             )
