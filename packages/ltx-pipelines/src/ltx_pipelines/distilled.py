@@ -1,8 +1,9 @@
 """The distilled two-stage pipeline (spec 13.4): prompt (and images) → video with sound, no guidance.
 
-Recipe: encode the prompt → stage 1 at half resolution on the 8-step distilled schedule → x2 latent upsampling →
-stage 2 at full resolution on the 3-step schedule (video re-noised from the upsampled latent, audio from the stage-1
-audio) → decode audio, then video (lazily, chunk by chunk, while the file is written).
+Recipe: encode the prompt (and, for an automatic duration, predict the clip length from it) → stage 1 at half
+resolution on the 8-step distilled schedule (Euler steps; Euler-ancestral on LTX-2.5 files, spec delta D.3) → x2
+latent upsampling → stage 2 at full resolution on the 3-step schedule (video re-noised from the upsampled latent,
+audio from the stage-1 audio) → decode audio, then video (lazily, chunk by chunk, while the file is written).
 
 Run it: `python -m ltx_pipelines.distilled --help`.
 """
@@ -17,14 +18,21 @@ import torch
 
 from ltx_core.geometry import TWO_STAGE_DIVISOR
 from ltx_core.loader import LoraSpec
+from ltx_core.model.duration_head import AutoDuration
+from ltx_pipelines.utils.ancestral import euler_ancestral
 from ltx_pipelines.utils.blocks import DEFAULT_TILING, ModalitySpec
-from ltx_pipelines.utils.constants import distilled_sigmas, stage_2_distilled_sigmas
+from ltx_pipelines.utils.constants import (
+    ANCESTRAL_SEED_OFFSET,
+    distilled_sigmas,
+    model_version,
+    stage_2_distilled_sigmas,
+)
 from ltx_pipelines.utils.denoisers import SimpleDenoiser
 from ltx_pipelines.utils.helpers import ImageConditioningInput
-from ltx_pipelines.utils.inputs import VideoRequest
 from ltx_pipelines.utils.pipeline_base import PipelineBase, PipelineOptions
 from ltx_pipelines.utils.recording import Recorder, pipeline_call
 from ltx_pipelines.utils.results import Phases, PipelineResult, Progress, prompt_text
+from ltx_pipelines.utils.samplers import EULER, Sampler
 
 
 class DistilledPipeline(PipelineBase):
@@ -51,6 +59,12 @@ class DistilledPipeline(PipelineBase):
             **options,
         )
         self.stage = self._stage(loras)
+        self.ancestral = model_version(distilled_checkpoint_path) >= (2, 5)  # decided once, from the file
+
+    def _stage_1_sampler(self, seed: int) -> Sampler:
+        """Euler, or on LTX-2.5 files Euler-ancestral (eta 1) drawing from its own generator seeded `seed + 10000`
+        (so its first draw is not the initial noise)."""
+        return euler_ancestral(seed + ANCESTRAL_SEED_OFFSET) if self.ancestral else EULER
 
     @pipeline_call
     def __call__(
@@ -59,7 +73,7 @@ class DistilledPipeline(PipelineBase):
         seed: int,
         height: int,
         width: int,
-        num_frames: int,
+        num_frames: int | AutoDuration,
         frame_rate: float,
         images: Sequence[ImageConditioningInput] = (),
         tiling_config: Any = DEFAULT_TILING,
@@ -71,15 +85,16 @@ class DistilledPipeline(PipelineBase):
         progress: Progress | None = None,
     ) -> PipelineResult:
         """`prompt` is a string or precomputed `PromptContexts`. An image's `path` may also be a decoded uint8
-        `[H, W, 3]` array. `record(name, tensor)` receives every intermediate state under the golden-case names
-        (`stage1_video_noise`, `upsampled_video_latent`, ...)."""
-        request = VideoRequest(seed, height, width, num_frames, frame_rate).check(TWO_STAGE_DIVISOR)
+        `[H, W, 3]` array. `num_frames` may be an `AutoDuration` on files with a duration head (LTX-2.5).
+        `record(name, tensor)` receives every intermediate state under the golden-case names (`stage1_video_noise`,
+        `upsampled_video_latent`, ...)."""
+        request = self._request(seed, height, width, num_frames, frame_rate, TWO_STAGE_DIVISOR)
         stage_1_sigmas = distilled_sigmas() if stage_1_sigmas is None else stage_1_sigmas
         stage_2_sigmas = stage_2_distilled_sigmas() if stage_2_sigmas is None else stage_2_sigmas
         phases = Phases(progress)
-        run = self._run(request, phases)
 
         (contexts,) = self._encode_prompts([prompt], images, phases, enhance_prompt=enhance_prompt)
+        run = self._run(self._with_duration(request, contexts), phases)
 
         with self.stage.session():
             stage_1 = self._first_stage(
@@ -89,6 +104,7 @@ class DistilledPipeline(PipelineBase):
                 run.half(),
                 video=ModalitySpec(contexts.video_context, self._conditionings(images, run.half(), stage=1)),
                 audio=ModalitySpec(contexts.audio_context),
+                sampler=self._stage_1_sampler(seed),
             )
             stage_2 = self._upsample_and_refine(self.stage, stage_1, contexts, stage_2_sigmas, run, images=images)
 

@@ -24,6 +24,7 @@ COMPONENTS = (
     "audio_decoder",
     "vocoder",
     "upsampler",
+    "duration_head",
 )
 
 
@@ -44,7 +45,7 @@ class CheckpointSource:
         self.checkpoint = checkpoint
 
     def build(self, component: str, *, dtype: torch.dtype | None, device: torch.device, **options: Any) -> nn.Module:
-        from ltx_core.model import audio_vae, transformer, upsampler, video_vae  # the models import the loader
+        from ltx_core.model import audio_vae, duration_head, transformer, upsampler, video_vae  # import the loader
 
         loaders: dict[str, Callable[..., nn.Module]] = {
             "transformer": transformer.load_transformer,
@@ -55,6 +56,7 @@ class CheckpointSource:
             "audio_decoder": audio_vae.load_audio_decoder,
             "vocoder": audio_vae.load_vocoder,
             "upsampler": upsampler.load_upsampler,
+            "duration_head": duration_head.load_duration_head,
         }
         return loaders[component](self.checkpoint, dtype=dtype, device=device, **options)
 

@@ -221,6 +221,22 @@ def _replays_120(root: Path) -> tuple[Path, ...]:
     return tuple(Path("e2e_120") / n for n, c in sorted(cases.items()) if c.get("params", {}).get("replay_of"))
 
 
+@cache
+def _ltx25_120(root: Path) -> tuple[Path, ...]:
+    """The LTX-2.5 end-to-end cases of `e2e_120/` (README_120 §6.3-6.4; the ones that replay no 1.1.3 case)."""
+    manifest = root / "e2e_120" / "MANIFEST.json"
+    if not manifest.is_file():
+        return ()
+    cases = json.loads(manifest.read_text()).get("cases", {})
+    return tuple(Path("e2e_120") / n for n, c in sorted(cases.items()) if not c.get("params", {}).get("replay_of"))
+
+
+def ltx25_e2e_cases(*patterns: str) -> list[Path]:
+    """The official 1.2.0 end-to-end runs of LTX-2.5 files whose file names match one of the glob `patterns`."""
+    root = golden_dir()
+    return [root / n for n in _ltx25_120(root) if any(fnmatch(n.name, p) for p in patterns) and (root / n).is_file()]
+
+
 def _replays_matching(root: Path, patterns: tuple[str, ...]) -> list[Path]:
     return [root / n for n in _replays_120(root) if any(fnmatch(n.name, p) for p in patterns) and (root / n).is_file()]
 

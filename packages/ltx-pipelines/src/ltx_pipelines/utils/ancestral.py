@@ -18,7 +18,15 @@ from ltx_core.components.diffusion_steps import EulerAncestralDiffusionStep
 from ltx_core.components.velocity import post_process_latent
 from ltx_core.types import LatentState
 from ltx_pipelines.utils.denoisers import DenoisedLatentResult, Schedule
-from ltx_pipelines.utils.samplers import DenoiseFn, DenoiserCall, LoopCallback, LoopState, Sampler, StepDone
+from ltx_pipelines.utils.samplers import (
+    DenoiseFn,
+    DenoiserCall,
+    LoopCallback,
+    LoopState,
+    Sampler,
+    StepDone,
+    call_tokens,
+)
 
 NoiseFn = Callable[[torch.Tensor, torch.Generator], torch.Tensor]  # (latent, generator) → one draw
 
@@ -52,7 +60,7 @@ def euler_ancestral_loop(
     for i in range(num_steps):
         video_result, audio_result = denoise(video, audio, sigmas, i)
         if callback is not None:
-            callback(DenoiserCall(sigmas, i, video_result, audio_result))
+            callback(DenoiserCall(sigmas, i, video_result, audio_result, *call_tokens(video, audio)))
         terminal = sigmas.values[i + 1] == 0.0
         blended = [_blended(s, r) for s, r in ((video, video_result), (audio, audio_result))]
         video, audio = (

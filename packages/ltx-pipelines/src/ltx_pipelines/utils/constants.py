@@ -95,6 +95,7 @@ LTX_2_3_HQ_PARAMS = PipelineParams(
 
 NUM_FRAMES_WITHOUT_DURATION_HEAD = 121  # 1.1.3's default frame count
 DURATION_HEAD_PREFIX = "duration_head."
+ANCESTRAL_SEED_OFFSET = 10000  # the LTX-2.5 distilled stage 1 seeds its Euler-ancestral noise with seed + this
 
 
 def frames_when_not_given(checkpoint: Any) -> int:

@@ -10,6 +10,7 @@ import numpy as np
 
 from ltx_core.errors import InputError
 from ltx_core.geometry import TWO_STAGE_DIVISOR, check_frame_count, check_multiple
+from ltx_core.model.duration_head import AutoDuration
 from ltx_pipelines.utils.helpers import ImageConditioningInput
 
 
@@ -29,18 +30,25 @@ class VideoRequest:
     step of a recipe reads its geometry from this one value (`Run.request`) instead of passing the keywords on.
 
     `check(divisor)` is the one place a requested size is validated (the pipeline knows the divisor: 32 for one
-    stage, 64 for two); `half()` is stage 1's request in a two-stage flow."""
+    stage, 64 for two); `half()` is stage 1's request in a two-stage flow. `num_frames` may be an `AutoDuration`
+    until the pipeline has predicted the length from the prompt (`with_frames`)."""
 
     seed: int
     height: int
     width: int
-    num_frames: int
+    num_frames: int | AutoDuration
     frame_rate: float
 
     def check(self, divisor: int) -> VideoRequest:
-        """This request, after `check_video_size` (an `InputError` naming the value and the valid ones)."""
-        check_video_size(self.height, self.width, self.num_frames, self.frame_rate, divisor)
+        """This request, after `check_video_size` (an `InputError` naming the value and the valid ones); an
+        automatic duration is checked when it is resolved (`with_frames`)."""
+        frames = 1 if isinstance(self.num_frames, AutoDuration) else self.num_frames
+        check_video_size(self.height, self.width, frames, self.frame_rate, divisor)
         return self
+
+    def with_frames(self, num_frames: int) -> VideoRequest:
+        """The request with its automatic duration resolved to a frame count."""
+        return replace(self, num_frames=num_frames)
 
     def half(self) -> VideoRequest:
         """Stage 1 of a two-stage flow: half the height and width, everything else shared."""

@@ -17,6 +17,7 @@ import torch
 
 from ltx_core.components.noisers import ConditioningItem, GaussianNoiser
 from ltx_core.loader import LoraSpec
+from ltx_core.model.duration_head import AutoDuration
 from ltx_core.numerics import DEFAULT_NUMERICS, Numerics
 from ltx_core.parallel.layout import SINGLE_PROCESS, ParallelLayout
 from ltx_pipelines.utils.blocks import (
@@ -24,6 +25,7 @@ from ltx_pipelines.utils.blocks import (
     PLAIN_RUNTIME,
     AudioDecoder,
     DiffusionStage,
+    DurationPredictor,
     ImageConditioner,
     KeptModels,
     ModalitySpec,
@@ -173,6 +175,7 @@ class PipelineBase:
             ),
             parallel,
         )
+        self.duration = DurationPredictor(ckpt, dtype=dtype, device=self.device)
         self.image_conditioner = ImageConditioner(ckpt, dtype=dtype, device=self.device, numerics=numerics)
         decoder = VideoDecoder(
             ckpt, dtype=dtype, device=self.device, memory_efficient=memory_efficient_decode, numerics=numerics
@@ -279,6 +282,23 @@ class PipelineBase:
                 yield job, result
         finally:
             self.keep_models = kept
+
+    def _request(
+        self, seed: int, height: int, width: int, num_frames: int | AutoDuration, frame_rate: float, divisor: int
+    ) -> VideoRequest:
+        """The call's request, checked before any work: an automatic duration (`AutoDuration`, resolved after the
+        prompt is encoded: `_with_duration`) needs files with a duration head."""
+        request = VideoRequest(seed, height, width, num_frames, frame_rate).check(divisor)
+        if isinstance(num_frames, AutoDuration):
+            self.duration.require()
+        return request
+
+    def _with_duration(self, request: VideoRequest, contexts: Any) -> VideoRequest:
+        """`request` with an automatic duration predicted from the positive prompt's contexts (spec delta C.4);
+        a frame count given as a number is kept."""
+        if not isinstance(request.num_frames, AutoDuration):
+            return request
+        return request.with_frames(self.duration(contexts, request.frame_rate, request.num_frames))
 
     def _run(self, request: VideoRequest, phases: Phases) -> Run:
         """This call's `Run`: its generator seeded with the request's seed on the pipeline's device, and the call's

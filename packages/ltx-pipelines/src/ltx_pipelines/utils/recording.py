@@ -98,24 +98,33 @@ def recorded_encoder(encode: EncodeFn, count: int, name: str = "image") -> Encod
 
 @dataclass
 class CallRecorder:
-    """A loop callback keeping each denoiser call's sigma, step index and predictions; `flush(record)` hands them
-    over as `calls_sigma`, `calls_step_index`, `calls_{video,audio}_denoised`, `calls_*_skipped` and, for the
-    guidance passes that ran in some call, `calls_*_{cond,uncond,ptb,mod}` (zeros where a call skipped the pass)."""
+    """A loop callback keeping each denoiser call's sigma, step index, input tokens and predictions; `flush(record)`
+    hands them over as `calls_sigma`, `calls_step_index`, `calls_{video,audio}_in`, `calls_{video,audio}_denoised`,
+    `calls_*_skipped` and, for the guidance passes that ran in some call, `calls_*_{cond,uncond,ptb,mod}` (zeros
+    where a call skipped the pass)."""
 
     calls: list[tuple[torch.Tensor, int, DenoiserOutput]] = field(default_factory=list)
+    inputs: list[tuple[torch.Tensor | None, torch.Tensor | None]] = field(default_factory=list)
 
     def __call__(self, event: DenoiserCall | StepDone) -> None:
         if isinstance(event, DenoiserCall):
             sigma = event.sigmas.sigmas[event.step_index].detach().clone().float()
             self.calls.append((sigma, event.step_index, (event.video, event.audio)))
+            self.inputs.append(
+                tuple(None if t is None else t.detach().clone() for t in (event.video_in, event.audio_in))
+            )
 
     def flush(self, record: Recorder | None) -> None:
         calls, self.calls = self.calls, []
+        inputs, self.inputs = self.inputs, []
         if record is None or not calls:
             return
         record("calls_sigma", torch.stack([c[0] for c in calls]))
         record("calls_step_index", torch.tensor([c[1] for c in calls], dtype=torch.int64))
         for index, modality in enumerate(("video", "audio")):
+            given = [i[index] for i in inputs]
+            if given and all(t is not None for t in given):
+                record(f"calls_{modality}_in", torch.stack(given))  # type: ignore[arg-type]
             results: list[DenoisedLatentResult | None] = [c[2][index] for c in calls]
             if any(r is None for r in results):
                 continue

@@ -23,7 +23,15 @@ from ltx_core.components.velocity import post_process_latent
 from ltx_core.types import LatentState
 from ltx_pipelines.utils.denoisers import DenoisedLatentResult, Schedule
 from ltx_pipelines.utils.recording import Recorder
-from ltx_pipelines.utils.samplers import DenoiseFn, DenoiserCall, LoopCallback, LoopState, Sampler, StepDone
+from ltx_pipelines.utils.samplers import (
+    DenoiseFn,
+    DenoiserCall,
+    LoopCallback,
+    LoopState,
+    Sampler,
+    StepDone,
+    call_tokens,
+)
 
 NoiseFn = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
@@ -207,7 +215,7 @@ def res2s_loop(
 
         v_res, a_res = denoise(states["video"], states["audio"], sigmas, k)
         if callback is not None:
-            callback(DenoiserCall(sigmas, k, v_res, a_res))
+            callback(DenoiserCall(sigmas, k, v_res, a_res, *call_tokens(states["video"], states["audio"])))
         d1 = {name: _blend(states[name], res) for name, res in (("video", v_res), ("audio", a_res)) if name in present}  # type: ignore[arg-type]
 
         h = hs[k]
@@ -246,7 +254,9 @@ def res2s_loop(
         mid_schedule = Schedule(torch.stack([sigma_mid]), (mid_value,))
         v_res2, a_res2 = denoise(mid_states["video"], mid_states["audio"], mid_schedule, 0)
         if callback is not None:
-            callback(DenoiserCall(mid_schedule, 0, v_res2, a_res2))
+            callback(
+                DenoiserCall(mid_schedule, 0, v_res2, a_res2, *call_tokens(mid_states["video"], mid_states["audio"]))
+            )
         d2 = {
             name: _blend(mid_states[name], res)  # type: ignore[arg-type]
             for name, res in (("video", v_res2), ("audio", a_res2))
@@ -276,7 +286,7 @@ def res2s_loop(
     if extended:
         v_res, a_res = denoise(states["video"], states["audio"], sigmas, n)
         if callback is not None:
-            callback(DenoiserCall(sigmas, n, v_res, a_res))
+            callback(DenoiserCall(sigmas, n, v_res, a_res, *call_tokens(states["video"], states["audio"])))
         for name, res in (("video", v_res), ("audio", a_res)):
             if name in present:
                 states[name] = states[name].with_(latent=_blend(states[name], res).to(model_dtype))  # type: ignore[union-attr,arg-type]

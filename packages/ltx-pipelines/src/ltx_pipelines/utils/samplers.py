@@ -44,12 +44,14 @@ DenoiseFn = Callable[[LatentState | None, LatentState | None, Schedule, int], De
 @dataclass(frozen=True)
 class DenoiserCall:
     """One denoiser call of a loop, as the denoiser saw it (`sigmas`, `step_index`: res_2s midpoint calls see a
-    one-value schedule and index 0), and its predictions."""
+    one-value schedule and index 0; `video_in` / `audio_in`: the tokens it was given), and its predictions."""
 
     sigmas: Schedule
     step_index: int
     video: DenoisedLatentResult | None
     audio: DenoisedLatentResult | None
+    video_in: torch.Tensor | None = None
+    audio_in: torch.Tensor | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,11 @@ class Sampler:
 
     def loop(self, record: Callable[[str, torch.Tensor], None] | None = None) -> Loop:
         return self.make_loop(record)
+
+
+def call_tokens(*states: LatentState | None) -> tuple[torch.Tensor | None, ...]:
+    """The tokens of each state handed to a denoiser call (None for an absent stream), for `DenoiserCall`."""
+    return tuple(None if s is None else s.latent for s in states)
 
 
 def callbacks(*fns: LoopCallback | None) -> LoopCallback | None:
@@ -135,7 +142,7 @@ def euler_loop(
     for i in range(num_steps):
         video_result, audio_result = denoise(video, audio, sigmas, i)
         if callback is not None:
-            callback(DenoiserCall(sigmas, i, video_result, audio_result))
+            callback(DenoiserCall(sigmas, i, video_result, audio_result, *call_tokens(video, audio)))
         video = _advance(video, video_result, stepper, sigmas, i)
         audio = _advance(audio, audio_result, stepper, sigmas, i)
         if callback is not None:

@@ -99,6 +99,9 @@ def _common(section: ConfigSection) -> dict[str, Any]:
     }
 
 
+CONV_VAE_CLASS = "CausalVideoAutoencoder"  # `vae._class_name` of the conv VAE (absent means it too)
+
+
 @dataclass(frozen=True)
 class VideoEncoderConfig:
     in_channels: int = 3
@@ -110,10 +113,10 @@ class VideoEncoderConfig:
     spatial_padding_mode: str = "zeros"
 
     @classmethod
-    def from_section(cls, section: ConfigSection) -> VideoEncoderConfig:
+    def from_section(cls, section: ConfigSection, blocks_key: str = "encoder_blocks") -> VideoEncoderConfig:
         return cls(
             in_channels=int(section.get("in_channels", 3)),
-            blocks=parse_blocks(section, "encoder_blocks", ENCODER_BLOCKS),
+            blocks=parse_blocks(section, blocks_key, ENCODER_BLOCKS),
             latent_log_var=section.choice("latent_log_var", LOG_VAR_MODES, "uniform"),
             spatial_padding_mode=section.choice("spatial_padding_mode", PADDING_MODES, "zeros"),
             **_common(section),
@@ -121,8 +124,16 @@ class VideoEncoderConfig:
 
     @classmethod
     def from_config(cls, config: dict[str, Any], source: Path | str = "<config>") -> VideoEncoderConfig:
-        """From a full checkpoint config (reads its `vae` section)."""
-        return cls.from_section(ConfigSection.of(config, "vae", source=source))
+        """From a full checkpoint config (reads its `vae` section). A file whose VAE is the diffusion decoder
+        (LTX-2.5: `vae._class_name` other than "CausalVideoAutoencoder") nests its ordinary conv encoder in
+        `vae.encoder`, with `blocks` for the block list and `out_channels` for the latent width (spec
+        diffusion_video_decoder.md §1.1)."""
+        vae = ConfigSection.of(config, "vae", source=source)
+        if vae.get("_class_name", CONV_VAE_CLASS) == CONV_VAE_CLASS or not isinstance(vae.get("encoder"), dict):
+            return cls.from_section(vae)
+        nested = dict(vae.sub("encoder").data)
+        nested.setdefault("latent_channels", nested.get("out_channels", vae.get("latent_channels", 128)))
+        return cls.from_section(ConfigSection(nested, "vae.encoder", vae.source), blocks_key="blocks")
 
 
 @dataclass(frozen=True)

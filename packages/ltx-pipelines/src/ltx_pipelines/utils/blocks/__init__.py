@@ -22,6 +22,7 @@ from ltx_pipelines.utils.blocks.conditioners import (
     VideoEncodeFn,
 )
 from ltx_pipelines.utils.blocks.decoding import DEFAULT_TILING, AudioDecoder, DefaultTiling, FrameChunks, VideoDecoder
+from ltx_pipelines.utils.blocks.duration import DurationPredictor
 from ltx_pipelines.utils.blocks.lifetime import CheckpointLike, KeptModels, default_device, free, resolve_device
 from ltx_pipelines.utils.blocks.processes import SharedPromptEncoder, SpreadVideoDecoder, across_processes
 from ltx_pipelines.utils.blocks.prompts import PromptEncoder
@@ -45,6 +46,7 @@ __all__ = [
     "CheckpointLike",
     "DefaultTiling",
     "DiffusionStage",
+    "DurationPredictor",
     "FrameChunks",
     "ImageConditioner",
     "KeptModels",
