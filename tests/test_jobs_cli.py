@@ -66,7 +66,7 @@ def _results(path: Path) -> list[dict]:
 
 def test_a_batch_of_jobs(tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     builds = {"gemma": 0, "transformer": 0}
-    load_gemma, build_transformer = gemma_prompts.load_gemma, DiffusionStage._build
+    load_encoder, wrap_transformer = gemma_prompts.load_text_encoder, DiffusionStage._wrapped
 
     def counting(name, fn):
         def wrapper(*args, **kwargs):
@@ -75,8 +75,8 @@ def test_a_batch_of_jobs(tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyP
 
         return wrapper
 
-    monkeypatch.setattr(gemma_prompts, "load_gemma", counting("gemma", load_gemma))
-    monkeypatch.setattr(DiffusionStage, "_build", counting("transformer", build_transformer))
+    monkeypatch.setattr(gemma_prompts, "load_text_encoder", counting("gemma", load_encoder))
+    monkeypatch.setattr(DiffusionStage, "_wrapped", counting("transformer", wrap_transformer))  # once per build
     out = tmp_path / "out"
     jobs = _jobs(tmp_path)
     code, output = _invoke([*_base(tiny), "--jobs", str(jobs), "--output-dir", str(out)])

@@ -138,7 +138,7 @@ class SequenceParallelTransformer(nn.Module):
             return self.model(video, audio, perturbations)  # type: ignore[no-any-return]
         shard = Shard(video.latent.shape[1], self.size, self.rank)
         local = video.with_(
-            latent=local_part(video.latent, shard, dim=1),
+            latent=_same_layout(local_part(video.latent, shard, dim=1), video.latent),
             timesteps=local_part(video.timesteps, shard, dim=1) if video.timesteps.shape[1] > 1 else video.timesteps,
             positions=local_part(video.positions, shard, dim=2, mode="edge"),  # finite RoPE angles for pads
             keyframes_mask=None if video.keyframes_mask is None else local_part(video.keyframes_mask, shard, dim=1),
@@ -149,3 +149,13 @@ class SequenceParallelTransformer(nn.Module):
         finally:
             self._shard = None
         return (None if v_out is None else gather_tokens(v_out, shard, 1, self.group)), a_out
+
+
+def _same_layout(part: torch.Tensor, whole: torch.Tensor) -> torch.Tensor:
+    """`part` laid out in memory as `whole` is: the 1.2.0 noiser leaves the video tokens a channel-major view
+    ([B, T, C] with the tokens fastest), and the CPU's bf16 matmul of the first projection rounds differently on it
+    than on row-major tokens (golden README_120 §8.2, "layout effect"); each process's share must be laid out as the
+    one-process tokens are for the split to change no bit."""
+    if whole.dim() == 3 and whole.stride(1) == 1 and whole.stride(2) != 1:
+        return part.transpose(1, 2).contiguous().transpose(1, 2)
+    return part

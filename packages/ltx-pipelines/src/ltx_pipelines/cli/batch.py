@@ -291,9 +291,9 @@ class Runner:
         keys = [p.generation.build.key for p in self.todo]
         sizes = Counter(keys)
         builds = {key: planned.generation.build for key, planned in zip(keys, self.todo, strict=True)}
-        prompts: dict[str, dict[str, None]] = {}  # group → the texts its jobs encode (Gemma once per group)
+        prompts: dict[str, dict[tuple[str, ...], None]] = {}  # group → each job's texts (Gemma once per group)
         for key, planned in zip(keys, self.todo, strict=True):
-            prompts.setdefault(key, {}).update(dict.fromkeys(job_prompts(planned.generation.call)))
+            prompts.setdefault(key, {})[tuple(job_prompts(planned.generation.call))] = None
         for key, indices in itertools.groupby(self._ready(), key=keys.__getitem__):
             pipeline = builds[key](self.ranks.layout)
             several = sizes[key] > 1  # a group of one is made as a lone call: nothing kept, nothing ahead
@@ -303,7 +303,9 @@ class Runner:
             finally:
                 pipeline.release()
 
-    def _run_group(self, pipeline: Any, jobs: Iterator[dict[str, Any]], ahead: list[str], keep: bool) -> None:
+    def _run_group(
+        self, pipeline: Any, jobs: Iterator[dict[str, Any]], ahead: list[tuple[str, ...]], keep: bool
+    ) -> None:
         started = self.started
         try:
             self._write_each(pipeline.run_jobs(jobs, prompts=ahead, keep_models=keep, on_error=self._failed_call))

@@ -251,13 +251,14 @@ class PipelineBase:
         self,
         jobs: Iterable[Any],
         *,
-        prompts: Sequence[str] | None = None,
+        prompts: Sequence[Sequence[str]] | None = None,
         keep_models: bool = True,
         on_error: Callable[[dict[str, Any], Exception], None] | None = None,
     ) -> Iterator[tuple[dict[str, Any], Any]]:
         """Many calls in one residency: each job holds the keyword arguments of `__call__` (a dict or a dataclass).
-        The text prompts are encoded up front, in one Gemma residency (`prompts`; by default `job_prompts` of every
-        job, which reads `jobs` whole first: give `prompts` to feed the jobs one at a time, e.g. from a queue); with
+        The text prompts are encoded up front, in one Gemma residency (`prompts`: each call's texts, as the call
+        encodes them together; by default `job_prompts` of every job, which reads `jobs` whole first: give `prompts`
+        to feed the jobs one at a time, e.g. from a queue); with
         `keep_models` every other model then stays built from job to job (without, each call builds and frees its
         models as a lone call does). Yields `(job, result)` as each finishes (use or close a result's `video` before
         asking for the next). `on_error(job, exc)`, when given, receives an `Exception` a job's call raised instead of
@@ -266,7 +267,7 @@ class PipelineBase:
         arguments: Iterable[dict[str, Any]] = (_job_arguments(job) for job in jobs)
         if prompts is None:
             arguments = list(arguments)
-            prompts = [text for job in arguments for text in job_prompts(job)]
+            prompts = [job_prompts(job) for job in arguments]
         kept = self.keep_models
         self.prompt_encoder.encode_ahead(prompts)
         self.keep_models = kept or keep_models
@@ -456,8 +457,8 @@ class TwoStageGuidedBase(GuidedPipelineBase):
 
 
 def job_prompts(job: Mapping[str, Any]) -> list[str]:
-    """The texts a job's call encodes that can be encoded ahead: its `prompt` and `negative_prompt` when they are
-    strings, none when Gemma rewrites the prompt first (`enhance_prompt`)."""
+    """The texts a job's call encodes together that can be encoded ahead: its `prompt` and `negative_prompt` when
+    they are strings, none when Gemma rewrites the prompt first (`enhance_prompt`)."""
     if job.get("enhance_prompt"):
         return []
     return [job[key] for key in ("prompt", "negative_prompt") if isinstance(job.get(key), str)]

@@ -68,8 +68,8 @@ class SharedPromptEncoder(_Wrapped):
         texts = self.layout.share_text(None if encoded is None else [c.prompt for c in encoded], device)
         return [PromptContexts(*(t.to(device) for t in received[3 * i : 3 * i + 3]), texts[i]) for i in range(count)]
 
-    def encode_ahead(self, texts: Sequence[str]) -> None:
-        self.block.encode_ahead(texts, encode=self)
+    def encode_ahead(self, calls: Sequence[Sequence[str]]) -> None:
+        self.block.encode_ahead(calls, encode=self)
 
 
 class SpreadVideoDecoder(_Wrapped):

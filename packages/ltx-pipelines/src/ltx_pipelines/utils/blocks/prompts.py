@@ -39,7 +39,9 @@ class PromptEncoder(ModelBlock):
         self.gemma_root = gemma_root
         self.text_encoder_device = text_encoder_device
         self.offload = offload  # Gemma's decoder layers may stream from RAM (none / cpu / disk / auto)
-        self._ahead: dict[str, Any] = {}  # text → PromptContexts on the host (`encode_ahead`)
+        # a call's texts → their PromptContexts on the host (`encode_ahead`): keyed by the whole call, because under
+        # 1.2.0 a call's prompts go through Gemma together and the bits of a row depend on the batch it was in
+        self._ahead: dict[tuple[str, ...], list[Any]] = {}
 
     def __call__(
         self,
@@ -80,8 +82,9 @@ class PromptEncoder(ModelBlock):
         from ltx_core.text_encoders.gemma import PromptContexts
 
         enhanced_first = enhance_first_prompt and bool(prompts) and not isinstance(prompts[0], PromptContexts)
-        ahead = self._ahead if not enhanced_first else {}
-        return [ahead.get(p, p) if isinstance(p, str) else p for p in prompts]
+        if enhanced_first or not all(isinstance(p, str) for p in prompts):
+            return list(prompts)
+        return list(self._ahead.get(tuple(prompts), prompts))
 
     def _encoded(self, strings: list[str], enhancement: Any) -> list[Any]:
         if self.models.keep or self.models.is_built:
@@ -102,20 +105,28 @@ class PromptEncoder(ModelBlock):
             enhance_seed=enhancement.seed,
         )
 
-    def encode_ahead(self, texts: Sequence[str], encode: Any = None) -> None:
-        """Encode `texts` now, in one Gemma residency (then freed), and answer later calls that ask for them from
-        host memory: a batch of jobs builds Gemma once. The contexts are the bits a call gives (one forward per
-        text, or one for all of them under 1.2.0: the same values on the CPU). `encode` (default: this block)
-        encodes the texts not yet known."""
+    def encode_ahead(self, calls: Sequence[Sequence[str]], encode: Any = None) -> None:
+        """Encode the texts of each call in `calls` now (each call's texts together, as that call would: under 1.2.0
+        they share one Gemma forward, whose rows depend on the batch), in one Gemma residency, freed after unless
+        the block keeps its models; later calls with the same texts are answered from host memory, the same bits.
+        `encode` (default: this block) encodes one call's texts."""
         from ltx_core.text_encoders.gemma import PromptContexts
 
-        todo = [t for t in dict.fromkeys(texts) if t not in self._ahead]
+        todo = [c for c in dict.fromkeys(tuple(c) for c in calls) if c and c not in self._ahead]
         if not todo:
             return
-        for text, contexts in zip(todo, (encode or self)(todo), strict=True):
-            self._ahead[text] = PromptContexts(
-                contexts.video_context.cpu(), contexts.audio_context.cpu(), contexts.mask.cpu(), contexts.prompt
-            )
+        kept = self.models.keep
+        self.models.keep = True  # one residency for every call
+        try:
+            for texts in todo:
+                self._ahead[texts] = [
+                    PromptContexts(c.video_context.cpu(), c.audio_context.cpu(), c.mask.cpu(), c.prompt)
+                    for c in (encode or self)(list(texts))
+                ]
+        finally:
+            self.models.keep = kept
+            if not kept:
+                self.models.release()
 
     def _resident(self) -> Any:
         from ltx_core.text_encoders.gemma import ResidentPromptEncoder
