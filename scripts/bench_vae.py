@@ -8,6 +8,13 @@ RSS after building the model (the kernel's high-water mark is reset first via /p
     uv run python scripts/bench_vae.py                  # 121 frames at 512×768 (needs a GPU to be quick)
 
 Exits non-zero if tiling does not cut the peak by at least --min-ratio (default 2).
+
+    uv run python scripts/bench_vae.py --diffusion --small   # LTX-2.5 diffusion decoder, reduced, CPU-friendly
+
+`--diffusion` times the LTX-2.5 diffusion decoder (chunked pathway) untiled and tiled, each with the official
+eager attention's work (masked SDPA over its large query tiles, `official`) and with this code's blocked
+neighbourhood attention (`blocked`), and prints the time and peak ratios. `--small` uses a reduced architecture
+(same kernels as the real stages 3-5, fewer channels and blocks) so the CPU run takes a minute.
 """
 
 from __future__ import annotations
@@ -76,6 +83,109 @@ def _build_decoder(device, dtype):
     return decoder.to(dtype).eval()
 
 
+DIFFUSION_SMALL = {  # reduced LTX-2.5 decoder: the real 3x5x5 / 3x7x7 kernels, narrow and shallow
+    "head_dim": 32,
+    "t_emb_dim": 64,
+    "stage_channels": [256, 128, 64, 64, 32],
+    "stage_depths": [1, 1, 1, 1, 4],
+    "stage_kernels": [[3, 5, 5], [3, 5, 5], [3, 5, 5], [3, 5, 5], [3, 3, 3]],
+    "stage5_kernel": [3, 7, 7],
+    "stage5_channels": 64,
+}
+
+
+def _build_diffusion_decoder(device, dtype, attention: str, small: bool):
+    import torch
+
+    from ltx_core.model.video_vae.diffusion.config import DiffusionDecoderConfig
+    from ltx_core.model.video_vae.diffusion.model import CHUNKED, DiffusionVideoDecoder
+
+    vae = {"_class_name": "CausalDiffusionVAE", "latent_channels": 128, "decoder": DIFFUSION_SMALL if small else {}}
+    cfg = DiffusionDecoderConfig.from_config({"vae": vae})
+    with torch.device("meta"):
+        decoder = DiffusionVideoDecoder(cfg, CHUNKED, attention)
+    decoder = decoder.to_empty(device=device)
+    gen = torch.Generator(device=device).manual_seed(0)
+    with torch.no_grad():
+        for name, p in decoder.state_dict().items():
+            if p.dim() > 1:
+                p.normal_(0.0, p[0].numel() ** -0.5, generator=gen)
+            elif name.endswith("std-of-means") or "norm" in name:
+                p.fill_(1.0)
+            else:
+                p.zero_()
+    return decoder.to(dtype).eval()
+
+
+def diffusion_child(args) -> None:
+    import torch
+
+    from ltx_core.model.video_vae import TileSizeConfig, decode_video
+
+    cuda = torch.cuda.is_available() and not args.cpu
+    device = torch.device("cuda" if cuda else "cpu")
+    dtype = torch.bfloat16 if cuda else torch.float32
+    mode, attention = args.mode.split("-")
+    decoder = _build_diffusion_decoder(device, dtype, attention, args.small)
+    latent_shape = (1, 128, (args.frames - 1) // 8 + 1, args.height // 32, args.width // 32)
+    latent = torch.randn(latent_shape, generator=torch.Generator().manual_seed(0)).to(device=device, dtype=dtype)
+    tiling = None
+    if mode == "tiled":
+        _, ov_px = decoder.config.min_overlaps()
+        tiling = TileSizeConfig(height=(args.tile_px, ov_px), width=(args.tile_px, ov_px))
+    for _ in decode_video(decoder, latent[:, :, :1], None, torch.Generator(device).manual_seed(0)):  # warm-up
+        pass
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+    else:
+        _reset_cpu_peak()
+        base = _rss_kb("VmRSS") * 1024
+    start = time.perf_counter()
+    frames = 0
+    for chunk in decode_video(decoder, latent, tiling, torch.Generator(device).manual_seed(0)):
+        frames += chunk.shape[0]
+        del chunk
+    if cuda:
+        torch.cuda.synchronize()
+        peak = torch.cuda.max_memory_allocated() - base
+    else:
+        peak = _rss_kb("VmHWM") * 1024 - base
+    elapsed = time.perf_counter() - start
+    print(
+        json.dumps({"mode": args.mode, "peak_bytes": peak, "seconds": elapsed, "frames": frames, "device": str(device)})
+    )
+
+
+def diffusion_main(args) -> None:
+    runs = ("untiled-official", "untiled-blocked", "tiled-official", "tiled-blocked")
+    results = {}
+    for mode in runs:
+        cmd = [sys.executable, __file__, *sys.argv[1:], "--mode", mode]
+        out = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
+        if out.returncode != 0:
+            sys.stderr.write(out.stderr)
+            sys.exit(f"{mode} run failed")
+        results[mode] = json.loads(out.stdout.strip().splitlines()[-1])
+    arch = "reduced architecture (--small)" if args.small else "default architecture"
+    print(
+        f"LTX-2.5 diffusion decoder, chunked, {arch}, random weights, {args.frames} frames at "
+        f"{args.height}x{args.width}, device {results[runs[0]]['device']}; tiles {args.tile_px} px"
+    )
+    for mode in runs:
+        r = results[mode]
+        print(f"  {mode:17s} peak {r['peak_bytes'] / 2**20:9.1f} MiB   time {r['seconds']:7.2f} s")
+    for tiled in ("untiled", "tiled"):
+        a, b = results[f"{tiled}-official"], results[f"{tiled}-blocked"]
+        print(
+            f"  {tiled}: official-eager / blocked time {a['seconds'] / b['seconds']:.2f}x, "
+            f"peak {a['peak_bytes'] / max(b['peak_bytes'], 1):.2f}x"
+        )
+    ratio = results["untiled-blocked"]["peak_bytes"] / max(results["tiled-blocked"]["peak_bytes"], 1)
+    print(f"  blocked: peak untiled / tiled {ratio:.2f}x")
+
+
 def child(args) -> None:
     import torch
 
@@ -134,8 +244,17 @@ def main() -> None:
     ap.add_argument("--tile-overlap-frames", type=int, default=24)
     ap.add_argument("--min-ratio", type=float, default=2.0)
     ap.add_argument("--cpu", action="store_true", help="run on CPU even if CUDA is available")
-    ap.add_argument("--mode", choices=["untiled", "tiled"], help=argparse.SUPPRESS)
+    ap.add_argument("--diffusion", action="store_true", help="the LTX-2.5 diffusion decoder (see above)")
+    ap.add_argument("--mode", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.diffusion:
+        if args.small:
+            args.frames, args.height, args.width, args.tile_px = 17, 160, 192, 96
+        if args.mode:
+            diffusion_child(args)
+        else:
+            diffusion_main(args)
+        return
     if args.small:
         args.frames, args.height, args.width = 17, 128, 192
         args.tile_px, args.tile_overlap_px, args.tile_frames = 96, 32, 0

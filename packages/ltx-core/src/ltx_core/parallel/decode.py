@@ -15,14 +15,18 @@ import torch
 import torch.distributed as dist
 
 from ltx_core.model.video_vae.decoder import VideoDecoder
+from ltx_core.model.video_vae.diffusion.model import DiffusionVideoDecoder
 from ltx_core.model.video_vae.tiled import tiled_decode
 from ltx_core.model.video_vae.tiling import Tile, TilingConfig
 from ltx_core.numerics import DEFAULT_NUMERICS, Numerics
 from ltx_core.parallel.broadcast import broadcast_tensors
 
 
-def draws_noise(decoder: VideoDecoder) -> bool:
-    """True when decoding draws from the generator (timestep conditioning or noise-injecting blocks)."""
+def draws_noise(decoder: VideoDecoder | DiffusionVideoDecoder) -> bool:
+    """True when decoding draws from the generator (timestep conditioning or noise-injecting blocks; the LTX-2.5
+    diffusion decoder always starts from noise)."""
+    if isinstance(decoder, DiffusionVideoDecoder):
+        return True
     cfg = decoder.config
     return cfg.timestep_conditioning or any(block.inject_noise for block in cfg.blocks)
 

@@ -1,7 +1,9 @@
-"""Video VAE (encoder, decoder, tiling) of LTX-2 / LTX-2.3: 32× spatial, 8× temporal compression, causal first frame."""
+"""Video VAE (encoder, decoder, tiling) of LTX-2 / LTX-2.3: 32× spatial, 8× temporal compression, causal first frame;
+and the LTX-2.5 diffusion decoder (`diffusion/`), which the loader returns for its files."""
 
 from ltx_core.model.video_vae.config import BlockSpec, VideoDecoderConfig, VideoEncoderConfig
 from ltx_core.model.video_vae.decoder import VideoDecoder
+from ltx_core.model.video_vae.diffusion.model import CHUNKED, COMBINED, DiffusionVideoDecoder
 from ltx_core.model.video_vae.encoder import VideoEncoder
 from ltx_core.model.video_vae.layers import PerChannelStatistics
 from ltx_core.model.video_vae.loading import (
@@ -31,11 +33,14 @@ from ltx_core.model.video_vae.video import check_video_shape, decode_video, enco
 
 __all__ = [
     "AUTO_TILING",
+    "CHUNKED",
+    "COMBINED",
     "PER_CHANNEL_STATISTICS_KEY_MAP",
     "VIDEO_DECODER_KEY_MAP",
     "VIDEO_ENCODER_KEY_MAP",
     "AutoTiling",
     "BlockSpec",
+    "DiffusionVideoDecoder",
     "MemoryEfficientVideoDecoder",
     "PerChannelStatistics",
     "SpatialTilingConfig",

@@ -15,6 +15,9 @@ import torch
 from ltx_core.loader import Checkpoint, KeyMap, load_model, open_checkpoint
 from ltx_core.model.video_vae.config import VideoDecoderConfig, VideoEncoderConfig
 from ltx_core.model.video_vae.decoder import VideoDecoder
+from ltx_core.model.video_vae.diffusion.config import DiffusionDecoderConfig, is_diffusion_vae
+from ltx_core.model.video_vae.diffusion.loading import load_diffusion_video_decoder
+from ltx_core.model.video_vae.diffusion.model import DiffusionVideoDecoder
 from ltx_core.model.video_vae.encoder import VideoEncoder
 from ltx_core.model.video_vae.layers import PerChannelStatistics
 from ltx_core.model.video_vae.memory_efficient import MemoryEfficientVideoDecoder
@@ -54,7 +57,10 @@ def video_decoder_class(memory_efficient: bool) -> type[VideoDecoder]:
 
 def video_decoder_factory(
     config: dict[str, Any], source: Path | str = "<config>", *, memory_efficient: bool = True
-) -> VideoDecoder:
+) -> VideoDecoder | DiffusionVideoDecoder:
+    """The file's decoder, randomly initialised: the diffusion decoder for an LTX-2.5 `CausalDiffusionVAE`."""
+    if is_diffusion_vae(config):
+        return DiffusionVideoDecoder(DiffusionDecoderConfig.from_config(config, source))
     return video_decoder_class(memory_efficient)(VideoDecoderConfig.from_config(config, source))
 
 
@@ -81,9 +87,13 @@ def load_video_decoder(
     dtype: torch.dtype | None = None,
     device: torch.device | str = "cpu",
     memory_efficient: bool = True,
-) -> VideoDecoder:
-    """`memory_efficient=True` is the official pipelines' default decode path (same function, less memory)."""
+) -> VideoDecoder | DiffusionVideoDecoder:
+    """The file's video decoder: the LTX-2.5 diffusion decoder when `vae._class_name` names one (its chunked
+    pathway, the pipelines' default), else the conv decoder (`memory_efficient=True`: the official pipelines'
+    default decode path, same function, less memory). Both decode through `decode_video`."""
     ckpt = open_checkpoint(checkpoint)
+    if is_diffusion_vae(ckpt.config):
+        return load_diffusion_video_decoder(ckpt, dtype=dtype, device=device)
     cfg = VideoDecoderConfig.from_config(ckpt.config, ckpt.path)
     model = load_model(
         lambda: video_decoder_class(memory_efficient)(cfg),

@@ -22,6 +22,8 @@ import torch
 from ltx_core.errors import InputError
 from ltx_core.geometry import SPATIAL_SCALE, TIME_SCALE, latent_frames, latent_size, pixel_size
 from ltx_core.model.video_vae.decoder import VideoDecoder
+from ltx_core.model.video_vae.diffusion.model import DiffusionVideoDecoder
+from ltx_core.model.video_vae.diffusion.tiling import tiled_diffusion_decode
 from ltx_core.model.video_vae.encoder import VideoEncoder
 from ltx_core.model.video_vae.tiling import (
     AxisTile,
@@ -77,7 +79,7 @@ def _masked(part: torch.Tensor, tile: Tile, frames: int) -> torch.Tensor:
 
 
 def tiled_decode(
-    decoder: VideoDecoder,
+    decoder: VideoDecoder | DiffusionVideoDecoder,
     latent: torch.Tensor,
     tiling: TilingConfig | TileSizeConfig,
     timestep: torch.Tensor | None = None,
@@ -89,8 +91,14 @@ def tiled_decode(
 
     Chunks have variable length (a degenerate plan can yield an empty one, as the official code does).
     `decode_tile` replaces the local decode of each tile (distributed decode hands tiles to other processes); the
-    blend is the same.
+    blend is the same. A diffusion decoder (LTX-2.5) decodes and blends its own tile plan
+    (`diffusion.tiling.tiled_diffusion_decode`; `timestep` must be None).
     """
+    if isinstance(decoder, DiffusionVideoDecoder):
+        if decode_tile is not None or timestep is not None:
+            raise ValueError("a diffusion decoder's tiled decode takes no timestep and no conv-plan decode_tile")
+        yield from tiled_diffusion_decode(decoder, latent, tiling, generator)
+        return
     b, _, f, h, w = latent.shape
     channels = decoder.config.out_channels
     height, width = pixel_size(h), pixel_size(w)

@@ -13,6 +13,8 @@ import torch
 from ltx_core.errors import InputError
 from ltx_core.geometry import SPATIAL_SCALE, check_frame_count, check_multiple
 from ltx_core.model.video_vae.decoder import VideoDecoder
+from ltx_core.model.video_vae.diffusion.model import DiffusionVideoDecoder
+from ltx_core.model.video_vae.diffusion.tiling import auto_diffusion_tiling
 from ltx_core.model.video_vae.encoder import VideoEncoder
 from ltx_core.model.video_vae.tiled import tiled_decode, tiled_encode, tiled_encode_by_size
 from ltx_core.model.video_vae.tiling import AutoTiling, TileSizeConfig, TilingConfig, decode_tiles
@@ -87,7 +89,7 @@ def _check_latent(decoder: VideoDecoder, latent: torch.Tensor, tiling: TilingCon
 
 
 def decode_video(
-    decoder: VideoDecoder,
+    decoder: VideoDecoder | DiffusionVideoDecoder,
     latent: torch.Tensor,
     tiling: TilingConfig | TileSizeConfig | AutoTiling | None = None,
     generator: torch.Generator | None = None,
@@ -98,12 +100,19 @@ def decode_video(
     """Yield frames of batch item 0 as (n, H, W, 3) floats in [0, 1], chunk by chunk (one chunk when untiled).
 
     Values are `clamp((x + 1)·0.5, 0, 1)` rounded in the decoder output dtype (bf16 in pipelines). `tiled` decodes
-    when a tiling is given (`ltx_core.parallel.decode` spreads the tiles over processes); an `AutoTiling` is planned
-    here for this latent's size.
+    when a tiling is given (`ltx_core.parallel.decode` spreads the tiles over processes). Either decoder: the
+    LTX-2.5 diffusion decoder draws its starting noise from `generator`. An `AutoTiling` is planned here for this
+    latent: the conv decoder's size-based plan (delta A.9.2), the diffusion decoder's from the free memory.
     """
     if isinstance(tiling, AutoTiling):
-        tiling = tiling.plan(tuple(latent.shape))
-    _check_latent(decoder, latent, tiling)
+        if isinstance(decoder, DiffusionVideoDecoder):
+            tiling = auto_diffusion_tiling(decoder, tuple(latent.shape))
+        else:
+            tiling = tiling.plan(tuple(latent.shape))
+    if isinstance(decoder, DiffusionVideoDecoder):
+        decoder.check_latent(latent)
+    else:
+        _check_latent(decoder, latent, tiling)
     if tiling is not None:
         chunks = tiled(decoder, latent, tiling, timestep, generator)
     else:

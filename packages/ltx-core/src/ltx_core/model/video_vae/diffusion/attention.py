@@ -1,0 +1,189 @@
+"""3-D neighbourhood attention (NATTEN `na3d` semantics, spec §3.6) without NATTEN, Triton or a compiler.
+
+Per axis of length L and kernel k (k' = min(k, L)) a query at i attends keys `[s, s + k')` with
+`s = clamp(i − k'//2, 0, L − k')`: centred where possible, shifted inward at the borders, always k' real keys. The
+3-D window is the product of the axis windows; softmax scale 1 (q comes pre-scaled).
+
+Two ways to compute it, equal within float32 rounding (the tests hold them to each other on the CPU):
+* `gather`: the reference. Every query's k_t·k_h·k_w keys are gathered explicitly; memory grows with the kernel
+  volume, so it is for tests and small inputs.
+* `blocked` (default): queries are cut into blocks; the keys any query of a block can see form one box of
+  `block + k' − 1` cells per axis, so each block is one dense `scaled_dot_product_attention` over its box with a
+  boolean mask. Blocks whose masks are equal (all interior ones) run as one batched call, on any device, using
+  PyTorch's fused attention kernels. The official eager fallback is the same idea with a few huge blocks
+  (`official_blocks`), which wastes most of its work on masked keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import product
+
+import torch
+import torch.nn.functional as F
+
+Triple = tuple[int, int, int]
+# queries × keys × heads of one batched call: bounds the gathered key boxes and the score matrices
+_CALL_ELEMENTS = 1 << 27
+
+
+def window_starts(length: int, kernel: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """First key of each query's window along one axis."""
+    k = min(kernel, length)
+    return (torch.arange(length, device=device) - k // 2).clamp(0, length - k)
+
+
+def _window_index(length: int, kernel: int, device: torch.device | str) -> torch.Tensor:
+    k = min(kernel, length)
+    return window_starts(length, kernel, device)[:, None] + torch.arange(k, device=device)
+
+
+def gather_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, kernel: Triple) -> torch.Tensor:
+    """Reference NA by explicit gathers. q, k, v: (B, NH, T, H, W, hd) → (B, NH, T, H, W, hd)."""
+    _, _, t, h, w, _ = q.shape
+    it, ih, iw = (_window_index(n, kk, q.device) for n, kk in zip((t, h, w), kernel, strict=True))
+
+    def windows(x: torch.Tensor) -> torch.Tensor:  # (B, NH, T, H, W, kt, kh, kw, hd)
+        x = x[:, :, it]  # B NH T kt H W hd
+        x = x[:, :, :, :, ih]  # B NH T kt H kh W hd
+        x = x[:, :, :, :, :, :, iw]  # B NH T kt H kh W kw hd
+        return x.permute(0, 1, 2, 4, 6, 3, 5, 7, 8)
+
+    kw_, vw = windows(k), windows(v)
+    b, nh = q.shape[:2]
+    kw_ = kw_.reshape(b, nh, t, h, w, -1, q.shape[-1])
+    vw = vw.reshape(b, nh, t, h, w, -1, q.shape[-1])
+    scores = torch.einsum("bntxyd,bntxykd->bntxyk", q, kw_)
+    probs = scores.softmax(dim=-1)
+    return torch.einsum("bntxyk,bntxykd->bntxyd", probs, vw)
+
+
+@dataclass(frozen=True)
+class _Axis:
+    """One axis of a blocked plan: query blocks of `block`, key boxes of `box` starting at `box_start[j]`, and the
+    per-block mask types (`types[kind]` is (block, box) bool; `kind_of[j]` the type of block j)."""
+
+    block: int
+    count: int
+    box: int
+    box_index: torch.Tensor  # (count, box) long
+    types: torch.Tensor  # (kinds, block, box) bool
+    kind_of: torch.Tensor  # (count,) long
+
+
+def _plan_axis(length: int, kernel: int, block: int, device: torch.device | str) -> _Axis:
+    k = min(kernel, length)
+    block = max(1, min(block, length))
+    count = -(-length // block)
+    box = min(length, block + k - 1)
+    starts = window_starts(length, kernel, device)
+    first = torch.arange(count, device=device) * block
+    box_start = torch.minimum(starts[first], torch.full_like(first, length - box))
+    queries = (first[:, None] + torch.arange(block, device=device)).clamp(max=length - 1)  # padded rows: repeats
+    rel = starts[queries] - box_start[:, None]  # (count, block)
+    r = torch.arange(box, device=device)
+    masks = (r >= rel[..., None]) & (r < rel[..., None] + k)  # (count, block, box)
+    types, kind_of = torch.unique(masks, dim=0, return_inverse=True)
+    return _Axis(block, count, box, box_start[:, None] + r, types, kind_of)
+
+
+def _blocks_of(x: torch.Tensor, axes: tuple[_Axis, _Axis, _Axis]) -> torch.Tensor:
+    """(B, NH, T, H, W, d) → (B, NH, nt, nh, nw, bt·bh·bw, d): the query blocks, zero-padded at the far ends."""
+    b, nh, t, h, w, d = x.shape
+    at, ah, aw = axes
+    pad = (0, 0, 0, aw.count * aw.block - w, 0, ah.count * ah.block - h, 0, at.count * at.block - t)
+    x = F.pad(x, pad)
+    x = x.view(b, nh, at.count, at.block, ah.count, ah.block, aw.count, aw.block, d)
+    return x.permute(0, 1, 2, 4, 6, 3, 5, 7, 8).reshape(b, nh, at.count, ah.count, aw.count, -1, d)
+
+
+def _boxes_of(x: torch.Tensor, axes: tuple[_Axis, _Axis, _Axis], sel: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """Key boxes of the selected blocks: (N, T, H, W, d) → (N, st, sh, sw, box volume, d)."""
+    n, _, _, _, d = x.shape
+    it, ih, iw = (a.box_index[s] for a, s in zip(axes, sel, strict=True))
+    x = x.index_select(1, it.flatten()).unflatten(1, it.shape)  # N st Rt H W d
+    x = x.index_select(3, ih.flatten()).unflatten(3, ih.shape)  # N st Rt sh Rh W d
+    x = x.index_select(5, iw.flatten()).unflatten(5, iw.shape)  # N st Rt sh Rh sw Rw d
+    x = x.permute(0, 1, 3, 5, 2, 4, 6, 7)
+    return x.reshape(n, len(sel[0]), len(sel[1]), len(sel[2]), -1, d)
+
+
+def blocked_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, kernel: Triple, block: Triple | None = None
+) -> torch.Tensor:
+    """NA as dense attention over each query block's key box. q, k, v: (B, NH, T, H, W, hd)."""
+    b, nh, t, h, w, d = q.shape
+    block = block or default_block(kernel)
+    axes = tuple(_plan_axis(n, kk, bb, q.device) for n, kk, bb in zip((t, h, w), kernel, block, strict=True))
+    at, ah, aw = axes
+    qb = _blocks_of(q, axes)
+    kv = torch.stack((k, v)).reshape(2 * b * nh, t, h, w, d)  # one gather for keys and values
+    out = torch.empty_like(qb)
+    per_block = b * nh * (at.block * ah.block * aw.block) * max(d, at.box * ah.box * aw.box)
+    for kinds in product(range(len(at.types)), range(len(ah.types)), range(len(aw.types))):
+        sel = tuple(torch.nonzero(a.kind_of == kind).flatten() for a, kind in zip(axes, kinds, strict=True))
+        mask = (
+            at.types[kinds[0]][:, None, None, :, None, None]
+            & ah.types[kinds[1]][None, :, None, None, :, None]
+            & aw.types[kinds[2]][None, None, :, None, None, :]
+        ).reshape(at.block * ah.block * aw.block, at.box * ah.box * aw.box)
+        # split along the T blocks so one call stays within the element budget
+        step = max(1, _CALL_ELEMENTS // max(1, per_block * len(sel[1]) * len(sel[2])))
+        for i in range(0, len(sel[0]), step):
+            part = (sel[0][i : i + step], sel[1], sel[2])
+            qs = qb[:, :, part[0]][:, :, :, part[1]][:, :, :, :, part[2]]
+            ks, vs = _boxes_of(kv, axes, part).unflatten(0, (2, b * nh))
+            shape = qs.shape
+            res = F.scaled_dot_product_attention(
+                qs.reshape(b * nh, -1, shape[-2], d),
+                ks.reshape(b * nh, -1, ks.shape[-2], d),
+                vs.reshape(b * nh, -1, vs.shape[-2], d),
+                attn_mask=mask,
+                scale=1.0,
+            )
+            out[:, :, part[0][:, None, None], part[1][None, :, None], part[2][None, None, :]] = res.view(shape)
+    out = out.view(b, nh, at.count, ah.count, aw.count, at.block, ah.block, aw.block, d)
+    out = out.permute(0, 1, 2, 5, 3, 6, 4, 7, 8).reshape(b, nh, at.count * at.block, ah.count * ah.block, -1, d)
+    return out[:, :, :t, :h, :w]
+
+
+def default_block(kernel: Triple) -> Triple:
+    """Query block (t, h, w): one frame of 8×8 tokens. Measured on the CPU (kernels 3×5×5 and 3×7×7): small blocks
+    waste the fewest masked keys and beat 2×8×8, 1×16×16 and 6×14×14; not measured on a GPU."""
+    return (1, 8, 8)
+
+
+def official_blocks(shape: Triple, kernel: Triple) -> Triple:
+    """The official eager fallback's query tiles (§3.7): halve the largest tile/kernel ratio until the mask of one
+    tile is at most 2^25 elements. Used by the benchmark to time that path's work with this code."""
+    tiles = list(shape)
+    ks = [min(kk, n) for kk, n in zip(kernel, shape, strict=True)]
+
+    def volume() -> int:
+        region = 1
+        for n, tile, kk in zip(shape, tiles, ks, strict=True):
+            region *= min(n, tile + kk - 1)
+        return tiles[0] * tiles[1] * tiles[2] * region
+
+    while volume() > 1 << 25 and max(tiles) > 1:
+        ratios = [tile / kk for tile, kk in zip(tiles, ks, strict=True)]
+        a = ratios.index(max(ratios))
+        tiles[a] = max(1, (tiles[a] + 1) // 2)
+    return (tiles[0], tiles[1], tiles[2])
+
+
+Backend = str  # "blocked" | "gather" | "official"
+BACKENDS = ("blocked", "gather", "official")
+
+
+def neighborhood_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, kernel: Triple, backend: Backend = "blocked"
+) -> torch.Tensor:
+    """NA over (B, NH, T, H, W, hd) tensors by the named backend (all compute the same function)."""
+    if backend == "gather":
+        return gather_attention(q, k, v, kernel)
+    if backend == "official":
+        return blocked_attention(q, k, v, kernel, official_blocks(tuple(q.shape[2:5]), kernel))
+    if backend != "blocked":
+        raise ValueError(f"attention backend {backend!r} is unknown; use one of {', '.join(BACKENDS)}")
+    return blocked_attention(q, k, v, kernel)
