@@ -6,6 +6,7 @@ golden tests), in bf16 on the CPU, with the 1.2.0 numerics."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,12 @@ from ltx_pipelines.utils.helpers import ImageConditioningInput
 
 CASES = ltx25_e2e_cases("ltx25_distilled_*")
 EXACT = ("noise", "positions", "denoise_mask", "keyframes_mask", "sigmas", "step_index")
+# The diffusion decoder in bf16: its float32 goldens hold within 1e-5 (ltx-core tests), but in bf16 the result depends
+# on how the neighbourhood attention is cut into SDPA calls (ours: small blocks, fast; the official eager fallback: a
+# few large masked blocks), measured 0.031-0.039 on these frames in [0, 1] (~8 bf16 steps near 1; the official
+# tiling gives 0.020). A wrong decode is off by tenths.
+DIFFUSION_DECODE_BF16 = 0.05
+NOT_COMPARED = ("image_after_crf",)  # the official libx264 round trip (build-dependent): we start from its output
 
 
 def _request(case: GoldenCase) -> int | AutoDuration:
@@ -63,9 +70,12 @@ def test_every_recorded_tensor(run: tuple[GoldenCase, dict[str, torch.Tensor]]) 
     case, got = run
 
     def bound(name: str) -> float | Bf16Steps:
+        if name == "video_frames":
+            return DIFFUSION_DECODE_BF16
         return 0.0 if name.endswith(EXACT) else Bf16Steps(1)
 
-    assert_recorded_match(case, got, parity_tolerance(case, bound))
+    compared = replace(case, outputs={k: v for k, v in case.outputs.items() if k not in NOT_COMPARED})
+    assert_recorded_match(compared, got, parity_tolerance(case, bound))
 
 
 def test_the_head_chose_the_recorded_length(run: tuple[GoldenCase, dict[str, torch.Tensor]]) -> None:
@@ -81,4 +91,4 @@ def test_files_without_a_head_refuse_an_automatic_length(tmp_path: Path) -> None
 
     pipeline = DistilledPipeline(component_checkpoints()[0], None, tmp_path / "unread.safetensors", device="cpu")
     with pytest.raises(InputError, match="no duration head"):
-        pipeline(golden_contexts({}), seed=1, height=64, width=64, num_frames=AutoDuration(), frame_rate=24.0)
+        pipeline("a fox", seed=1, height=64, width=64, num_frames=AutoDuration(), frame_rate=24.0)

@@ -10,10 +10,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from ltx_core.model.video_vae import DiffusionVideoDecoder
 from ltx_core.model.video_vae.video import TiledDecode
 from ltx_core.numerics import DEFAULT_NUMERICS, Numerics
 from ltx_core.types import Audio, VideoLatentShape
 from ltx_pipelines.utils.blocks.lifetime import CheckpointLike, ModelBlock, free
+from ltx_pipelines.utils.recording import current_recorder
 
 
 class DefaultTiling(Enum):
@@ -114,9 +116,25 @@ class VideoDecoder(ModelBlock):
         shape = VideoLatentShape.from_torch_shape(tuple(latent.shape)).upscale()
         kept = self.models.keep or self.models.is_built
         decoder = self.models.get(build) if kept else build()
+        _record_decode_noise(decoder, latent, generator)
         tiles = partial(tiled_decode if tiled is None else tiled, numerics=self.numerics)
         chunks = decode_video(decoder, latent, tiling_config, generator, tiled=tiles)
         return FrameChunks(decoder, chunks, shape.frames, shape.height, shape.width, owns_decoder=not kept)
+
+
+def _record_decode_noise(decoder: nn.Module, latent: torch.Tensor, generator: torch.Generator | None) -> None:
+    """With a recorder, the diffusion decoder's starting noise (`vae_decode_noise`: its one draw at the padded work
+    shape, re-drawn from a copy of the generator's state, so the stream itself is not touched)."""
+    record = current_recorder()
+    if record is None or generator is None or not isinstance(decoder, DiffusionVideoDecoder):
+        return
+    if decoder.draws_per_tile():
+        return
+    padded, _ = decoder.pad_latent(latent)
+    replay = torch.Generator(device=generator.device)
+    replay.set_state(generator.get_state())
+    s4 = decoder.s4_shape(tuple(padded.shape))
+    record("vae_decode_noise", decoder.work_noise(latent.shape[0], s4, latent.dtype, replay, latent.device))
 
 
 class AudioDecoder(ModelBlock):
