@@ -18,11 +18,12 @@ import torch
 
 from ltx_core.geometry import ONE_STAGE_DIVISOR
 from ltx_core.loader import LoraSpec
+from ltx_core.model.duration_head import AutoDuration
 from ltx_pipelines.utils.blocks import DEFAULT_TILING, ModalitySpec
 from ltx_pipelines.utils.checkpoints import warn_if_distilled
 from ltx_pipelines.utils.guidance import GuiderInput, sigma_dependent_guidance
 from ltx_pipelines.utils.helpers import ImageConditioningInput
-from ltx_pipelines.utils.inputs import VideoRequest, check_images
+from ltx_pipelines.utils.inputs import check_images
 from ltx_pipelines.utils.pipeline_base import GuidedPipelineBase, PipelineOptions
 from ltx_pipelines.utils.recording import Recorder, pipeline_call
 from ltx_pipelines.utils.results import Phases, PipelineResult, Progress, prompt_text
@@ -53,7 +54,7 @@ class TI2VidOneStagePipeline(GuidedPipelineBase):
         seed: int,
         height: int,
         width: int,
-        num_frames: int,
+        num_frames: int | AutoDuration,
         frame_rate: float,
         num_inference_steps: int,
         video_guider_params: GuiderInput,
@@ -69,16 +70,18 @@ class TI2VidOneStagePipeline(GuidedPipelineBase):
     ) -> PipelineResult:
         """`prompt` / `negative_prompt`: strings or precomputed `PromptContexts`. `sigmas` overrides the
         `num_inference_steps` schedule. An image's `path` may be a decoded uint8 `[H, W, 3]` array. `record(name,
-        tensor)` receives every intermediate under the golden-case names (`stage1_video_noise`, ...)."""
-        request = VideoRequest(seed, height, width, num_frames, frame_rate).check(ONE_STAGE_DIVISOR)
-        check_images(images, num_frames)
+        tensor)` receives every intermediate under the golden-case names (`stage1_video_noise`, ...). `num_frames`
+        may be an `AutoDuration` on files with a duration head (LTX-2.5): predicted from the prompt."""
+        request = self._request(seed, height, width, num_frames, frame_rate, ONE_STAGE_DIVISOR)
         schedule = given_sigmas(sigmas, "sigmas")
         if schedule is None:
             schedule = scheduler_sigmas(num_inference_steps)
         phases = Phases(progress)
-        run = self._run(request, phases)
 
         positive, negative = self._prompts(prompt, negative_prompt, images, enhance_prompt, seed, phases)
+        request = self._with_duration(request, positive)
+        check_images(images, request.num_frames)
+        run = self._run(request, phases)
         denoiser = sigma_dependent_guidance(positive, negative, video_guider_params, audio_guider_params)
 
         conditionings = self._conditionings(images, run, stage=1)

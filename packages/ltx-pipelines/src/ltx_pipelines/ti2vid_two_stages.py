@@ -19,12 +19,13 @@ import torch
 
 from ltx_core.geometry import TWO_STAGE_DIVISOR
 from ltx_core.loader import LoraSpec
+from ltx_core.model.duration_head import AutoDuration
 from ltx_pipelines.utils.blocks import DEFAULT_TILING, ModalitySpec
 from ltx_pipelines.utils.checkpoints import require_distilled_lora, warn_if_distilled
 from ltx_pipelines.utils.constants import stage_2_distilled_sigmas
 from ltx_pipelines.utils.guidance import GuiderInput, sigma_dependent_guidance
 from ltx_pipelines.utils.helpers import ImageConditioningInput
-from ltx_pipelines.utils.inputs import VideoRequest, check_images
+from ltx_pipelines.utils.inputs import check_images
 from ltx_pipelines.utils.pipeline_base import PipelineOptions, TwoStageGuidedBase
 from ltx_pipelines.utils.recording import Recorder, pipeline_call
 from ltx_pipelines.utils.results import Phases, PipelineResult, Progress, prompt_text
@@ -81,7 +82,7 @@ class TI2VidTwoStagesPipeline(TwoStageGuidedBase):
         seed: int,
         height: int,
         width: int,
-        num_frames: int,
+        num_frames: int | AutoDuration,
         frame_rate: float,
         num_inference_steps: int,
         video_guider_params: GuiderInput,
@@ -99,19 +100,21 @@ class TI2VidTwoStagesPipeline(TwoStageGuidedBase):
         """`prompt` / `negative_prompt`: strings or precomputed `PromptContexts`. `stage_1_sigmas` overrides the
         `num_inference_steps` schedule; `stage_2_sigmas` defaults to (0.909375, 0.725, 0.421875, 0). An image's
         `path` may be a decoded uint8 `[H, W, 3]` array. `record(name, tensor)` receives every intermediate under the
-        golden-case names (`stage1_video_noise`, `upsampled_video_latent`, ...)."""
+        golden-case names (`stage1_video_noise`, `upsampled_video_latent`, ...). `num_frames` may be an
+        `AutoDuration` on files with a duration head (LTX-2.5): predicted from the prompt."""
         recipe = self.recipe
-        request = VideoRequest(seed, height, width, num_frames, frame_rate).check(TWO_STAGE_DIVISOR)
-        check_images(images, num_frames)
+        request = self._request(seed, height, width, num_frames, frame_rate, TWO_STAGE_DIVISOR)
         sigmas_1 = given_sigmas(stage_1_sigmas, "stage_1_sigmas")
-        if sigmas_1 is None:
-            sigmas_1 = recipe.stage_1_schedule(num_inference_steps, request.half())
         sigmas_2 = given_sigmas(stage_2_sigmas, "stage_2_sigmas")
         sigmas_2 = stage_2_distilled_sigmas() if sigmas_2 is None else sigmas_2
         phases = Phases(progress)
-        run = self._run(request, phases)
 
         positive, negative = self._prompts(prompt, negative_prompt, images, enhance_prompt, seed, phases)
+        request = self._with_duration(request, positive)
+        check_images(images, request.num_frames)
+        if sigmas_1 is None:  # the HQ schedule's shift depends on the frame count
+            sigmas_1 = recipe.stage_1_schedule(num_inference_steps, request.half())
+        run = self._run(request, phases)
         denoiser = recipe.stage_1_denoiser(positive, negative, video_guider_params, audio_guider_params)
 
         stage_1 = self._first_stage(

@@ -25,6 +25,7 @@ from rich.console import Console
 from ltx_core.errors import FailedElsewhere, InputError, LostProcessError, LTXError
 from ltx_core.geometry import ONE_STAGE_DIVISOR, TWO_STAGE_DIVISOR, check_frame_count, check_multiple
 from ltx_core.loader import SafetensorsFile
+from ltx_core.model.duration_head import AutoDuration
 from ltx_core.numerics import numerics_named
 from ltx_core.offload.policy import OffloadMode, check_compile_with_streaming
 from ltx_core.parallel.layout import process_device
@@ -328,11 +329,12 @@ def validate(args: CommonArgs, *, two_stage: bool) -> None:
         check_multiple("--height", args.height, divisor, why)
     if "width" in declared:
         check_multiple("--width", args.width, divisor, why)
-    if "num_frames" in declared:
+    automatic = isinstance(args.num_frames, AutoDuration)  # chosen by the duration head after the prompt
+    if "num_frames" in declared and not automatic:
         check_frame_count("--num-frames", args.num_frames)
     if "frame_rate" in declared and not args.frame_rate >= 1:
         raise InputError(f"--frame-rate {args.frame_rate} is too low; valid: 1 or more frames per second")
-    if "images" in declared:
+    if "images" in declared and not automatic:
         check_images(args.images, args.num_frames)
     if args.device is not None:
         try:

@@ -18,6 +18,7 @@ import typer
 from ltx_core.components.guiders import MultiModalGuiderParams
 from ltx_core.errors import InputError
 from ltx_core.loader.lora import LoraSpec
+from ltx_core.model.duration_head import AutoDuration
 from ltx_pipelines.cli.values import (
     IMAGE,
     INT_LIST,
@@ -64,7 +65,7 @@ class CommonArgs:
     seed: int = 10
     height: int = 512
     width: int = 768
-    num_frames: int = 121
+    num_frames: int | AutoDuration = 121  # AutoDuration: chosen by the file's duration head (LTX-2.5)
     frame_rate: float = 24.0
     num_inference_steps: int | None = None
     images: tuple[ImageConditioningArg, ...] = ()
@@ -377,7 +378,7 @@ _ALL = (
         "Number of frames, 8k+1.",
         _GEN,
         min=1,
-        shown_default=f"{NUM_FRAMES_WITHOUT_DURATION_HEAD} (LTX-2 / LTX-2.3 files have no duration head)",
+        shown_default=f"chosen by the duration head (LTX-2.5 files, 1-20 s), else {NUM_FRAMES_WITHOUT_DURATION_HEAD}",
     ),
     OptionSpec(
         "frame_rate",

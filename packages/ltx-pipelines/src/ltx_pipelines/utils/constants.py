@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
 from ltx_core.components.guiders import MultiModalGuiderParams
-from ltx_core.errors import InputError
 from ltx_core.loader.safetensors_file import SafetensorsFile
+from ltx_core.model.duration_head import AutoDuration
 
 if TYPE_CHECKING:
     from ltx_core.numerics import Numerics
@@ -98,19 +97,16 @@ DURATION_HEAD_PREFIX = "duration_head."
 ANCESTRAL_SEED_OFFSET = 10000  # the LTX-2.5 distilled stage 1 seeds its Euler-ancestral noise with seed + this
 
 
-def frames_when_not_given(checkpoint: Any) -> int:
-    """The frame count of a command line without --num-frames (delta A.14, C.4). The official 1.2.0 predicts it with
-    the checkpoint's duration head (LTX-2.5) and fails for files without one, every LTX-2 / LTX-2.3 file: those keep
-    1.1.3's 121 frames here. A file with a head is refused until the prediction is implemented."""
+def frames_when_not_given(checkpoint: Any) -> int | AutoDuration:
+    """The frame count of a command line without --num-frames (delta A.14, C.4): on files with a duration head
+    (LTX-2.5) the head chooses it from the prompt, between 1 and 20 s (`AutoDuration()`, as official); every
+    LTX-2 / LTX-2.3 file keeps 1.1.3's 121 frames (the official 1.2.0 fails there; we do not copy that)."""
     try:
         keys = SafetensorsFile(checkpoint).tensors if checkpoint is not None else {}
     except Exception:  # a bad file is reported by the checks that read it
         keys = {}
     if any(key.startswith(DURATION_HEAD_PREFIX) for key in keys):
-        raise InputError(
-            f"{Path(checkpoint).name} has a duration head (LTX-2.5): predicting the clip length from the prompt is "
-            "not supported yet; give --num-frames"
-        )
+        return AutoDuration()
     return NUM_FRAMES_WITHOUT_DURATION_HEAD
 
 
