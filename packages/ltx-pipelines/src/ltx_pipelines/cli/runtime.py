@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ltx_core.errors import LTXError
+from ltx_core.model.duration_head import AutoDuration
 from ltx_core.numerics import numerics_named
 from ltx_pipelines.cli.command import BoundaryError
 from ltx_pipelines.cli.options import CommonArgs
@@ -144,6 +145,11 @@ def drain(video: Any) -> None:
 def summary_rows(args: CommonArgs, result: Any, layout: ParallelLayout) -> tuple[tuple[str, str], ...]:
     """The end-of-run table's rows after the seed: numerics, processes, audio, enhanced prompt, time per phase."""
     rows = [("numerics", f"official {args.numerics}")]
+    if isinstance(args.num_frames, AutoDuration):
+        auto = args.num_frames
+        rows.append(
+            ("length", f"chosen by the duration head (between {auto.min_seconds:g} and {auto.max_seconds:g} s)")
+        )
     if layout.is_parallel:
         rows.append(("processes", layout.describe()))
     if result.audio is not None:
