@@ -148,7 +148,7 @@ def test_tiling_hint_applies_only_without_a_given_tiling(tmp_path: Path) -> None
     """No tiling given: tiled only when the stage's offload choice hinted it (little memory); given: kept as is."""
     from types import SimpleNamespace
 
-    from ltx_core.model.video_vae import TilingConfig
+    from ltx_core.model.video_vae import AUTO_TILING, TilingConfig
     from ltx_pipelines.utils.blocks import hinted_tiling
 
     pipeline = SimpleNamespace(stage=DiffusionStage(tmp_path / "unread.safetensors", device="cpu"))
@@ -156,6 +156,6 @@ def test_tiling_hint_applies_only_without_a_given_tiling(tmp_path: Path) -> None
     pipeline.stage._provider = SimpleNamespace(offload_choice=SimpleNamespace(vae_tiling=False))
     assert hinted_tiling(None, pipeline) is None
     pipeline.stage._provider = SimpleNamespace(offload_choice=SimpleNamespace(vae_tiling=True))
-    assert hinted_tiling(None, pipeline) == TilingConfig.default()
+    assert hinted_tiling(None, pipeline) is AUTO_TILING  # planned per decoder when it runs
     given = TilingConfig.default()
     assert hinted_tiling(given, pipeline) is given

@@ -335,15 +335,16 @@ class DiffusionStage:
 
 
 def hinted_tiling(tiling_config: Any, pipeline: object) -> Any:
-    """The caller's tiling config; without one, `TilingConfig.default()` when the offload choice of one of the
-    pipeline's diffusion stages hinted VAE tiling (little free memory), else None (untiled, as official)."""
+    """The caller's tiling config; without one, the automatic plan (`AUTO_TILING`: the conv decoder's size-based
+    plan, the diffusion decoder's from the free memory) when the offload choice of one of the pipeline's diffusion
+    stages hinted VAE tiling (little free memory), else None (untiled)."""
     if tiling_config is not None:
         return tiling_config
     stages = [v for v in vars(pipeline).values() if isinstance(v, DiffusionStage)]
     if any(s.offload_choice is not None and s.offload_choice.vae_tiling for s in stages):
-        from ltx_core.model.video_vae import TilingConfig
+        from ltx_core.model.video_vae import AUTO_TILING
 
-        return TilingConfig.default()
+        return AUTO_TILING
     return None
 
 
