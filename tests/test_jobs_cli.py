@@ -93,20 +93,18 @@ def test_a_batch_of_jobs(tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert [(r["line"], r["status"]) for r in results] == [(1, "done"), (2, "done"), (3, "failed"), (4, "done")]
 
     shapes = {1: (FRAMES, HEIGHT, WIDTH), 2: (17, HEIGHT, WIDTH), 4: (FRAMES, HEIGHT, 192)}
-    alone = {
-        1: ["--prompt", "a red fox in the snow", "--seed", "1"],
-        2: ["--prompt", "a blue bird", "--seed", "2", "--num-frames", "17"],
-        4: ["--prompt", "a cat on a sofa", "--seed", "3", "--width", "192"],
-    }
+    alone = {2: ["--prompt", "a blue bird", "--seed", "2", "--num-frames", "17"]}
     for line, path in written.items():
         frames = _frames(path)
         assert frames.shape[:3] == shapes[line]
         with av.open(str(path)) as container:
             assert len(container.streams.audio) == 1
-        single = tmp_path / f"alone{line}.mp4"
-        code, output = _invoke([*_base(tiny), *alone[line], "--output-path", str(single)])
-        assert code == 0, output
-        assert np.array_equal(_frames(single), frames), f"job on line {line} differs from its single run"
+    # one job against its own command line (every job's call is checked bitwise against its lone call in-process by
+    # packages/ltx-pipelines/tests/pipelines/test_run_jobs.py; one command line here keeps the suite short)
+    single = tmp_path / "alone2.mp4"
+    code, output = _invoke([*_base(tiny), *alone[2], "--output-path", str(single)])
+    assert code == 0, output
+    assert np.array_equal(_frames(single), _frames(written[2])), "job on line 2 differs from its single run"
 
     # Rerun: nothing generated, outputs untouched; the results file still holds one entry per job (the skipped
     # jobs keep the entries of the run that made them; the bad line's entry is replaced, not repeated).

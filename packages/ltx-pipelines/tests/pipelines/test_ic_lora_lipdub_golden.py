@@ -1,5 +1,6 @@
-"""ICLoraPipeline and LipDubPipeline vs the official runs, tensor by tensor (golden README 7.8, 7.9, 7.12): 1.1.3 and
-its 1.2.0 re-recordings (README_120 6.5; lip-dub is Dub-It there), each case with its release's numerics.
+"""ICLoraPipeline and DubItPipeline (Dub-It, formerly lip-dub) vs the official runs, tensor by tensor (golden README
+7.8, 7.9, 7.12): 1.1.3 and its 1.2.0 re-recordings (README_120 6.5; lip-dub is Dub-It there), each case with its
+release's numerics.
 
 Every `*_ic_lora_*` / `*_lipdub_*` case on disk runs from its precomputed contexts and its decoded media (frames,
 waveform), with the seed, sizes, LoRA files and strengths of the case. Tolerances (README 7.13): noise, positions,
@@ -16,8 +17,8 @@ import torch
 from ltx_core.loader import LoraSpec
 from ltx_core.testing.golden import GoldenCase, e2e_case_id, every_e2e_case, load_case
 from ltx_core.types import Audio
+from ltx_pipelines.dubit import DubItPipeline
 from ltx_pipelines.ic_lora import ICLoraPipeline
-from ltx_pipelines.lipdub import LipDubPipeline
 from ltx_pipelines.media.video import VideoClip
 from ltx_pipelines.testing.golden_replay import (
     Bf16Steps,
@@ -75,7 +76,7 @@ def _run_lipdub(case: GoldenCase, record: object) -> object:
     lora = LoraSpec(case.file(p["ic_lora"]["file"]), p["ic_lora"]["strength"])
     # The audio VAE encoder ships as a separate file: the checkpoint is the two files as shards (README 7.8).
     shards = [case.file(p["checkpoint"]), case.file(p["audio_vae_encoder"])]
-    pipeline = LipDubPipeline(shards, case.file(p["upsampler"]), None, lora, device="cpu", numerics=case.numerics)
+    pipeline = DubItPipeline(shards, case.file(p["upsampler"]), None, lora, device="cpu", numerics=case.numerics)
     assert pipeline.reference_downscale_factor == p["ic_lora"]["reference_downscale_factor"]
     result = pipeline(
         golden_contexts(case.inputs),
