@@ -2,7 +2,8 @@
 
 The tiny files go through exactly the loaders and code paths a real 19B / 22B checkpoint takes; only the sizes
 differ. Latent widths are the real ones (128 video channels, 8 x 16 audio) so that every pipeline runs unchanged.
-`make_tiny_checkpoints(out)` writes, per version (`ltx2/`, `ltx23/`):
+`make_tiny_checkpoints(out)` writes, per version (`ltx2/`, `ltx23/`; `ltx25/` on request: its own file list, see
+`ltx_core.testing.tiny_ltx25`):
 
     dev.safetensors, distilled.safetensors   full single-file checkpoints (transformer, text connectors and
                                              projection, video VAE, audio VAE, vocoder) with official metadata
@@ -74,7 +75,8 @@ _LTX23_FLAGS: dict[str, Any] = {
     "text_encoder_norm_type": "per_token_rms",
 }
 
-VERSIONS = ("ltx2", "ltx23")
+VERSIONS = ("ltx2", "ltx23")  # what `make_tiny_checkpoints` writes by default (and the test session's `tiny_sets`)
+WRITABLE_VERSIONS = (*VERSIONS, "ltx25")  # ltx25: the LTX-2.5 set of `tiny_ltx25` (single file + split files)
 
 
 def real_transformer_config(version: str, num_layers: int = 48) -> dict[str, Any]:
@@ -293,15 +295,27 @@ def make_tiny_checkpoints(
     out = Path(out_dir)
     folders = {}
     for version in versions:
-        if version not in VERSIONS:
-            raise ValueError(f"unknown version {version!r}; choose from {VERSIONS}")
+        if version not in WRITABLE_VERSIONS:
+            raise ValueError(f"unknown version {version!r}; choose from {WRITABLE_VERSIONS}")
         folder = out / version
         folders[version] = folder
+        version_seed = seed + 1000 * WRITABLE_VERSIONS.index(version)  # same weights however asked
+        if version == "ltx25":
+            _write_ltx25(folder, version_seed, overwrite)
+            continue
         if not overwrite and tiny_set_complete(folder):
             continue
         folder.mkdir(parents=True, exist_ok=True)
-        _write_version(folder, version, seed + 1000 * VERSIONS.index(version))  # same weights however asked
+        _write_version(folder, version, version_seed)
     return folders
+
+
+def _write_ltx25(folder: Path, seed: int, overwrite: bool) -> None:
+    from ltx_core.testing.tiny_ltx25 import ltx25_set_complete, write_ltx25_set
+
+    if overwrite or not ltx25_set_complete(folder):
+        folder.mkdir(parents=True, exist_ok=True)
+        write_ltx25_set(folder, seed)
 
 
 def tiny_set_complete(folder: str | Path) -> bool:
