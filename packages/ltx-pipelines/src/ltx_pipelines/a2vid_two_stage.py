@@ -73,7 +73,7 @@ class A2VidPipelineTwoStage(PipelineBase):
         super().__init__(
             checkpoint_path, gemma_root, device=device, spatial_upsampler_path=spatial_upsampler_path, **options
         )
-        self.audio_conditioner = AudioConditioner(checkpoint_path, dtype=self.dtype, device=self.device)
+        self.audio_conditioner = AudioConditioner(self.files.audio_vae, dtype=self.dtype, device=self.device)
         self.stage_1 = self._stage(loras)
         self.stage_2 = self._stage((*loras, *distilled_lora))
 

@@ -59,7 +59,7 @@ class DistilledPipeline(PipelineBase):
             **options,
         )
         self.stage = self._stage(loras)
-        self.ancestral = model_version(distilled_checkpoint_path) >= (2, 5)  # decided once, from the file
+        self.ancestral = model_version(self.files.transformer) >= (2, 5)  # once, from the transformer file (E.3)
 
     def _stage_1_sampler(self, seed: int) -> Sampler:
         """Euler, or on LTX-2.5 files Euler-ancestral (eta 1) drawing from its own generator seeded `seed + 10000`

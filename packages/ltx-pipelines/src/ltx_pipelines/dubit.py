@@ -78,7 +78,7 @@ class DubItPipeline(PipelineBase):
         )
         self.checkpoint = distilled_checkpoint_path
         self.reference_downscale_factor = lora_downscale_factor(ic_lora.path)
-        self.audio_conditioner = AudioConditioner(self.checkpoint, dtype=self.dtype, device=self.device)
+        self.audio_conditioner = AudioConditioner(self.files.audio_vae, dtype=self.dtype, device=self.device)
         self.stage = self._stage((ic_lora,))
 
     @pipeline_call
@@ -133,7 +133,7 @@ class DubItPipeline(PipelineBase):
 
         (contexts,) = self._encode_prompts([prompt], images, phases, enhance_prompt=enhance_prompt, enhance_seed=seed)
         reference_audio_latent = self.audio_conditioner(
-            lambda encode: encode_reference_audio(encode, ref.audio, self.checkpoint)
+            lambda encode: encode_reference_audio(encode, ref.audio, self.files.audio_vae)
         )
 
         def conditionings(stage: int, height: int, width: int, audio_reference: torch.Tensor) -> tuple[list, list]:

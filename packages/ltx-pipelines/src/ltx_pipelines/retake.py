@@ -70,7 +70,7 @@ class RetakePipeline(PipelineBase):
         super().__init__(checkpoint_path, gemma_root, device=device, **options)
         self.distilled = distilled
         self.checkpoint = checkpoint_path
-        self.audio_conditioner = AudioConditioner(checkpoint_path, dtype=self.dtype, device=self.device)
+        self.audio_conditioner = AudioConditioner(self.files.audio_vae, dtype=self.dtype, device=self.device)
         self.stage = self._stage(loras)
 
     @pipeline_call

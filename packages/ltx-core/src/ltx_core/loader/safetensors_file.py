@@ -222,5 +222,35 @@ class Checkpoint:
                 yield from f.iter_tensors(by_file[id(f)], device)
 
 
+class PrefixedCheckpoint(Checkpoint):
+    """A checkpoint seen with `prefix` before every key: a split component file stored without its prefix (a video
+    VAE as bare `encoder.*` / `decoder.*`) reads through the component's usual key map."""
+
+    def __init__(self, base: Checkpoint, prefix: str) -> None:
+        self.base, self.prefix = base, prefix
+        self.files = base.files
+        self._owners = None
+
+    def _base_name(self, name: str) -> str:
+        if not name.startswith(self.prefix):
+            raise KeyError(name)
+        return name[len(self.prefix) :]
+
+    def keys(self) -> list[str]:
+        return [self.prefix + k for k in self.base.keys()]
+
+    def info(self, name: str) -> TensorInfo:
+        return self.base.info(self._base_name(name))
+
+    def read(self, name: str, device: torch.device | str = "cpu") -> torch.Tensor:
+        return self.base.read(self._base_name(name), device)
+
+    def iter_tensors(
+        self, names: Sequence[str], device: torch.device | str = "cpu"
+    ) -> Iterator[tuple[str, torch.Tensor]]:
+        for name, tensor in self.base.iter_tensors([self._base_name(n) for n in names], device):
+            yield self.prefix + name, tensor
+
+
 def open_checkpoint(paths: str | Path | Sequence[str | Path] | Checkpoint) -> Checkpoint:
     return paths if isinstance(paths, Checkpoint) else Checkpoint(paths)

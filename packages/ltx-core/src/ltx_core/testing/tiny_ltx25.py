@@ -300,7 +300,10 @@ def write_ltx25_set(folder: Path, seed: int) -> None:
     single = {**transformer, **text_path, **video_vae, **audio_vae, **duration}
     _save(folder / "distilled.safetensors", single, {"config": json.dumps(config), **versioned, **source})
     section = {"transformer": config["transformer"]}
-    _save(folder / SPLIT_FILES["transformer"], transformer, {"config": json.dumps(section), **versioned, **source})
+    connectors = {k: v for k, v in text_path.items() if k.startswith(_TRANSFORMER_PREFIX)}
+    split_transformer = {**transformer, **connectors}
+    transformer_meta = {"config": json.dumps(section), **versioned, **source}
+    _save(folder / SPLIT_FILES["transformer"], split_transformer, transformer_meta)
     packed: dict[str, Any] = {comfy_flat_name(k): v for k, v in gemma.items()}
     packed.update({k: v for k, v in text_path.items() if k.startswith(_PROJECTION_PREFIX)})
     packed["tokenizer_json"] = _byte_tensor(tokenizer_json)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from ltx_core.errors import InputError
 from ltx_core.loader import LoraSpec, SafetensorsFile
@@ -45,8 +46,18 @@ def looks_distilled(checkpoint: str | Path) -> bool:
     return any("distill" in str(v).lower() for k, v in metadata.items() if k != "config")
 
 
-def warn_if_distilled(checkpoint: str | Path, pipeline: str) -> bool:
+def transformer_file(checkpoint: Any) -> Any:
+    """The file holding the transformer: a `ModelPaths`' transformer slot (None when not given), else `checkpoint`."""
+    from ltx_core.loader.model_paths import ModelPaths
+
+    return checkpoint.file("transformer") if isinstance(checkpoint, ModelPaths) else checkpoint
+
+
+def warn_if_distilled(checkpoint: Any, pipeline: str) -> bool:
     """Warn once per checkpoint and process when a distilled model is run through a CFG pipeline."""
+    checkpoint = transformer_file(checkpoint)
+    if checkpoint is None:
+        return False
     key = str(Path(checkpoint).expanduser().resolve())
     if key in _warned or not looks_distilled(checkpoint):
         return False

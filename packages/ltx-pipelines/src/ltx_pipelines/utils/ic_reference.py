@@ -88,6 +88,11 @@ def check_distilled_checkpoint(checkpoint: CheckpointLike, pipeline: str) -> Non
     released: a name whose words (split at any non-alphanumeric character) include `dev` but not `distilled` is a
     dev checkpoint (`ltx-2-19b-dev.safetensors`, `ltx-2.3-22b-dev-fp8.safetensors`); every other name is accepted.
     """
+    from ltx_pipelines.utils.checkpoints import transformer_file
+
+    checkpoint = transformer_file(checkpoint)
+    if checkpoint is None:
+        return
     path = open_checkpoint(checkpoint).path if not isinstance(checkpoint, (str, Path)) else Path(checkpoint)
     words = set(re.split(r"[^a-z0-9]+", path.stem.lower()))
     if "dev" in words and "distilled" not in words:

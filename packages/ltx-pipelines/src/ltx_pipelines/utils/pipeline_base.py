@@ -17,6 +17,7 @@ import torch
 
 from ltx_core.components.noisers import ConditioningItem, GaussianNoiser
 from ltx_core.loader import LoraSpec
+from ltx_core.loader.model_paths import ModelFiles
 from ltx_core.model.duration_head import AutoDuration
 from ltx_core.numerics import DEFAULT_NUMERICS, Numerics
 from ltx_core.parallel.layout import SINGLE_PROCESS, ParallelLayout
@@ -140,6 +141,11 @@ class PipelineBase:
     frames are appended as guiding keyframes); a two-stage recipe sets its own (`TwoStageRecipe.conditionings`:
     keyframe interpolation appends every image).
 
+    `checkpoint_path` is the single-file checkpoint (a path, shards, an open `Checkpoint`, or an in-memory source in
+    tests) or a `ltx_core.loader.model_paths.ModelPaths` (split files, or a single file whose video VAE another file
+    replaces): each block reads its slot's file (`self.files`, delta E.1); split files name their text encoder in
+    the `ModelPaths`, so `gemma_root` is then None.
+
     `parallel` (`ltx_core.parallel.init_layout()` under torchrun) runs one generation on several processes: every
     rank constructs and calls the pipeline alike; Gemma runs on rank 0, the transformer is split as the layout says,
     a tiled decode is spread (`blocks.across_processes`), and every rank gets the same result (each must exhaust
@@ -168,31 +174,38 @@ class PipelineBase:
         self.parallel = parallel
         self.numerics = numerics
         self._cache_new_stages = cache_transformer  # the stages made by `_stage` start with this `cache`
-        self.checkpoint_path = ckpt = checkpoint_path
+        self.checkpoint_path = checkpoint_path
+        self.files = files = ModelFiles.of(checkpoint_path, gemma_root)
         self.prompt_encoder = across_processes(
             PromptEncoder(
-                ckpt, gemma_root, dtype=dtype, device=self.device, offload=runtime.offload, numerics=numerics
+                files.embeddings,
+                files.text_encoder,
+                dtype=dtype,
+                device=self.device,
+                offload=runtime.offload,
+                numerics=numerics,
             ),
             parallel,
         )
-        self.duration = DurationPredictor(ckpt, dtype=dtype, device=self.device)
-        self.image_conditioner = ImageConditioner(ckpt, dtype=dtype, device=self.device, numerics=numerics)
+        self.duration = DurationPredictor(files.duration_head, dtype=dtype, device=self.device)
+        vae = files.video_vae
+        self.image_conditioner = ImageConditioner(vae, dtype=dtype, device=self.device, numerics=numerics)
         decoder = VideoDecoder(
-            ckpt, dtype=dtype, device=self.device, memory_efficient=memory_efficient_decode, numerics=numerics
+            vae, dtype=dtype, device=self.device, memory_efficient=memory_efficient_decode, numerics=numerics
         )
         self.video_decoder = across_processes(decoder, parallel)
-        self.audio_decoder = AudioDecoder(ckpt, dtype=dtype, device=self.device)
+        self.audio_decoder = AudioDecoder(files.audio_vae, dtype=dtype, device=self.device)
         self.upsampler = (
             None
             if spatial_upsampler_path is None
-            else VideoUpsampler(ckpt, spatial_upsampler_path, dtype=dtype, device=self.device)
+            else VideoUpsampler(vae, spatial_upsampler_path, dtype=dtype, device=self.device)
         )
         self._stages: list[DiffusionStage] = []
 
     def _stage(self, loras: Sequence[LoraSpec] = ()) -> DiffusionStage:
         """A diffusion stage of this checkpoint with these LoRAs fused, on the pipeline's device and runtime."""
         stage = DiffusionStage(
-            self.checkpoint_path,
+            self.files.transformer,
             loras=loras,
             dtype=self.dtype,
             device=self.device,
@@ -200,6 +213,7 @@ class PipelineBase:
             runtime=self.runtime,
             parallel=self.parallel,
             numerics=self.numerics,
+            audio_vae=self.files.audio_vae,
         )
         self._stages.append(stage)
         return stage

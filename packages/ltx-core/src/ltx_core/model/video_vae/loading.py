@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from ltx_core.loader import Checkpoint, KeyMap, load_model, open_checkpoint
+from ltx_core.loader.safetensors_file import PrefixedCheckpoint
 from ltx_core.model.video_vae.config import VideoDecoderConfig, VideoEncoderConfig
 from ltx_core.model.video_vae.decoder import VideoDecoder
 from ltx_core.model.video_vae.diffusion.config import DiffusionDecoderConfig, is_diffusion_vae
@@ -45,6 +46,20 @@ PER_CHANNEL_STATISTICS_KEY_MAP = KeyMap(
 )
 
 
+VAE_PREFIX = "vae."
+BARE_PREFIXES = ("encoder.", "decoder.", "per_channel_statistics.")  # a split video-VAE file's other key form
+
+
+def open_video_vae(checkpoint: str | Path | Checkpoint) -> Checkpoint:
+    """The video VAE's checkpoint with its keys under `vae.`: a split video-VAE file may store them bare (delta
+    E.2: `encoder.*`, `decoder.*`, `per_channel_statistics.*`), read then as if prefixed."""
+    ckpt = open_checkpoint(checkpoint)
+    keys = ckpt.keys()
+    if not any(k.startswith(VAE_PREFIX) for k in keys) and any(k.startswith(BARE_PREFIXES) for k in keys):
+        return PrefixedCheckpoint(ckpt, VAE_PREFIX)
+    return ckpt
+
+
 def video_encoder_factory(config: dict[str, Any], source: Path | str = "<config>") -> VideoEncoder:
     """Build a (randomly initialised) encoder from a full checkpoint config dict."""
     return VideoEncoder(VideoEncoderConfig.from_config(config, source))
@@ -67,7 +82,7 @@ def video_decoder_factory(
 def load_video_encoder(
     checkpoint: str | Path | Checkpoint, *, dtype: torch.dtype | None = None, device: torch.device | str = "cpu"
 ) -> VideoEncoder:
-    ckpt = open_checkpoint(checkpoint)
+    ckpt = open_video_vae(checkpoint)
     cfg = VideoEncoderConfig.from_config(ckpt.config, ckpt.path)
     model = load_model(
         lambda: VideoEncoder(cfg),
@@ -91,7 +106,7 @@ def load_video_decoder(
     """The file's video decoder: the LTX-2.5 diffusion decoder when `vae._class_name` names one (its chunked
     pathway, the pipelines' default), else the conv decoder (`memory_efficient=True`: the official pipelines'
     default decode path, same function, less memory). Both decode through `decode_video`."""
-    ckpt = open_checkpoint(checkpoint)
+    ckpt = open_video_vae(checkpoint)
     if is_diffusion_vae(ckpt.config):
         return load_diffusion_video_decoder(ckpt, dtype=dtype, device=device)
     cfg = VideoDecoderConfig.from_config(ckpt.config, ckpt.path)
@@ -111,7 +126,7 @@ def load_per_channel_statistics(
     checkpoint: str | Path | Checkpoint, *, dtype: torch.dtype | None = None, device: torch.device | str = "cpu"
 ) -> PerChannelStatistics:
     """Only the latent statistics (what the upsampling step needs), without building the encoder."""
-    ckpt = open_checkpoint(checkpoint)
+    ckpt = open_video_vae(checkpoint)
     channels = VideoEncoderConfig.from_config(ckpt.config, ckpt.path).latent_channels
     model = load_model(
         lambda: PerChannelStatistics(channels),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 
 from ltx_core.errors import InputError
+from ltx_core.loader.model_paths import MissingFile
 from ltx_core.loader.sources import ModelSource
 from ltx_core.model.duration_head import AutoDuration, frames_for_seconds, has_duration_head
 from ltx_pipelines.utils.blocks.lifetime import ModelBlock
@@ -22,6 +23,11 @@ class DurationPredictor(ModelBlock):
 
     def require(self) -> None:
         """Refuse an automatic duration before any work when the files cannot predict one."""
+        if isinstance(self.checkpoint, MissingFile):
+            raise InputError(
+                "the split model files give no duration head (--duration-head-path), so the clip length cannot be "
+                "chosen automatically; give num_frames"
+            )
         if not self.available:
             raise InputError(
                 f"{self.checkpoint}: no duration head (only LTX-2.5 files have one), so the clip length cannot be "

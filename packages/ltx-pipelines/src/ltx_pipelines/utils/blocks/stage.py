@@ -18,6 +18,7 @@ from ltx_core.components.noisers import ConditioningItem, GaussianNoiser, create
 from ltx_core.components.patchifiers import AudioPatchifier, VideoLatentPatchifier
 from ltx_core.errors import CheckpointError, InputError
 from ltx_core.loader import LoraSpec, open_checkpoint
+from ltx_core.loader.sources import ModelSource
 from ltx_core.model.transformer import X0Model, transformer_config
 from ltx_core.numerics import DEFAULT_NUMERICS, Numerics
 from ltx_core.parallel.layout import SINGLE_PROCESS, ParallelLayout
@@ -41,12 +42,22 @@ class LatentGeometry:
     audio_mel_bins: int
 
     @classmethod
-    def of(cls, checkpoint: CheckpointLike) -> LatentGeometry:
+    def of(cls, checkpoint: CheckpointLike, audio_vae_file: Any = None) -> LatentGeometry:
+        """From the transformer's config; the audio VAE's from the same file when it has one, else from
+        `audio_vae_file` (split files: the transformer file holds only its own section)."""
         from ltx_core.model.audio_vae.loading import audio_vae_config
 
         ckpt = open_checkpoint(checkpoint)
         transformer = transformer_config(ckpt.config, source=ckpt.path)
-        audio_vae = audio_vae_config(ckpt.config, ckpt.path)
+        if "audio_vae" in ckpt.config or audio_vae_file is None:
+            audio_vae = audio_vae_config(ckpt.config, ckpt.path)
+        else:
+            audio_config = audio_vae_file.config if isinstance(audio_vae_file, ModelSource) else None
+            audio_ckpt = None if audio_config is not None else open_checkpoint(audio_vae_file)
+            audio_vae = audio_vae_config(
+                audio_config if audio_ckpt is None else audio_ckpt.config,
+                audio_vae_file if audio_ckpt is None else audio_ckpt.path,
+            )
         channels = audio_vae.latent_channels
         if transformer.audio_in_channels % channels:
             raise CheckpointError(
@@ -106,8 +117,10 @@ class DiffusionStage:
         runtime: TransformerRuntime = PLAIN_RUNTIME,
         parallel: ParallelLayout = SINGLE_PROCESS,
         numerics: Numerics = DEFAULT_NUMERICS,
+        audio_vae: Any = None,
     ) -> None:
         self.checkpoint = checkpoint
+        self.audio_vae = audio_vae  # the audio VAE's file, for the audio latent shape when split from the transformer
         self.numerics = numerics  # the release whose arithmetic the model, the noising and the guiders follow
         self.loras = tuple(loras)
         self.dtype = dtype  # latent / state dtype
@@ -247,7 +260,7 @@ class DiffusionStage:
         (`calls_*`), the final tokens and latents, and the video attention mask when there is one."""
         if video is None and audio is None:
             raise InputError("a diffusion stage needs at least one of video and audio")
-        geometry = LatentGeometry.of(self.checkpoint)
+        geometry = LatentGeometry.of(self.checkpoint, self.audio_vae)
         pixel = VideoPixelShape(1, num_frames, height, width, frame_rate)
         video_tools = VideoLatentTools(
             VideoLatentPatchifier(1),
