@@ -6,8 +6,8 @@
 Writes DIR/<version>/{dev,distilled,distilled_lora,ic_lora,spatial_upsampler_x2}.safetensors and DIR/<version>/gemma/
 for ltx2 / ltx23 (the default), and for ltx25 the distilled single file, the same weights as split files
 (DIR/ltx25/split/), a conv-decoder video VAE, the upsampler, the distilled LoRA and a Gemma-4 folder
-(`ltx_core.testing.tiny_ltx25`). The weights are random: outputs are noise, but every loader and pipeline code path
-is the real one.
+(`ltx_core.testing.tiny_checkpoints`). The weights are random: outputs are noise, but every loader and pipeline code
+path is the real one.
 """
 
 from __future__ import annotations

@@ -20,3 +20,11 @@ TINY_FOLDER = "tiny_sets"  # under the session's base temp folder
 def tiny_sets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """{version: folder} of the generated tiny sets (`dev`, `distilled`, LoRAs, upsampler, Gemma root)."""
     return make_tiny_checkpoints(tmp_path_factory.getbasetemp() / TINY_FOLDER, VERSIONS, seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_set_25(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The generated tiny LTX-2.5 set (`ltx_core.testing.tiny_checkpoints`, version ltx25: the distilled single file,
+    the same weights as split files, a conv-decoder video VAE, upsampler, LoRA, Gemma-4 folder), seed 0; only the
+    tests that use it write it (~5 s), so it is not among `tiny_sets`' default versions."""
+    return make_tiny_checkpoints(tmp_path_factory.getbasetemp() / TINY_FOLDER, ["ltx25"], seed=0)["ltx25"]

@@ -186,6 +186,7 @@ def _one_line(name: str, argv: list[str], out: Path, code: int = 2) -> str:
         "pickle_checkpoint",
         "gemma_missing_shard",
         "lora_wrong_shapes",
+        "single_and_split_files",
     ],
 )
 def test_bad_input_is_one_line_exit_2_in_every_cli(
@@ -222,6 +223,9 @@ def test_bad_input_is_one_line_exit_2_in_every_cli(
     elif case == "gemma_missing_shard":
         line = _one_line(name, _replace(argv, "--gemma-root", str(bad_files["gemma"])), out)
         assert "Gemma is incomplete" in line and f"missing: {bad_files['missing_shard'].name}" in line
+    elif case == "single_and_split_files":  # delta E.1: the single file XOR split files
+        line = _one_line(name, [*argv, "--transformer-path", str(folder / "distilled.safetensors")], out)
+        assert f"{ckpt_flag}, --gemma-root and --transformer-path were both given" in line and "not both" in line
     elif case == "lora_wrong_shapes":
         line = _one_line(name, _cli_argv(name, folder, bad_files["media"], out, lora=bad_files["lora"]), out)
         assert "bad_lora.safetensors: LoRA pair" in line and "does not fit the model's weight" in line

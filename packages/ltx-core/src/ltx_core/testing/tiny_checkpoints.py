@@ -3,7 +3,7 @@
 The tiny files go through exactly the loaders and code paths a real 19B / 22B checkpoint takes; only the sizes
 differ. Latent widths are the real ones (128 video channels, 8 x 16 audio) so that every pipeline runs unchanged.
 `make_tiny_checkpoints(out)` writes, per version (`ltx2/`, `ltx23/`; `ltx25/` on request: its own file list, see
-`ltx_core.testing.tiny_ltx25`):
+its section at the end of this module; the Gemma-4 folder from `tiny_gemma4`):
 
     dev.safetensors, distilled.safetensors   full single-file checkpoints (transformer, text connectors and
                                              projection, video VAE, audio VAE, vocoder) with official metadata
@@ -76,7 +76,7 @@ _LTX23_FLAGS: dict[str, Any] = {
 }
 
 VERSIONS = ("ltx2", "ltx23")  # what `make_tiny_checkpoints` writes by default (and the test session's `tiny_sets`)
-WRITABLE_VERSIONS = (*VERSIONS, "ltx25")  # ltx25: the LTX-2.5 set of `tiny_ltx25` (single file + split files)
+WRITABLE_VERSIONS = (*VERSIONS, "ltx25")  # ltx25: the LTX-2.5 set (single file + split files, below)
 
 
 def real_transformer_config(version: str, num_layers: int = 48) -> dict[str, Any]:
@@ -311,8 +311,6 @@ def make_tiny_checkpoints(
 
 
 def _write_ltx25(folder: Path, seed: int, overwrite: bool) -> None:
-    from ltx_core.testing.tiny_ltx25 import ltx25_set_complete, write_ltx25_set
-
     if overwrite or not ltx25_set_complete(folder):
         folder.mkdir(parents=True, exist_ok=True)
         write_ltx25_set(folder, seed)
@@ -464,3 +462,217 @@ def _save(path: Path, tensors: Mapping[str, Any], metadata: dict[str, str]) -> N
     save_file(dict(tensors), str(tmp), metadata=metadata)
     os.chmod(tmp, 0o644)  # readable like any downloaded checkpoint (the writer may create it private)
     os.replace(tmp, path)
+
+
+# --- the tiny LTX-2.5 set (version "ltx25": single file + split files) ---------------------------------------------
+# A distilled single file and the same weights as split files, a tiny Gemma-4 unified text
+# encoder (folder and packed file), a conv-decoder video VAE, an x2 upsampler and a distilled LoRA.
+#
+# Written by `make_tiny_checkpoints(out, ["ltx25"])` into `out/ltx25/` (`FILES_25`):
+#
+#     distilled.safetensors          the single file: 2.5 transformer (ff_bias false, keyframe embedding on; the audio
+#                                    FFN / prompt AdaLN / connector FFN biases left at their default, true: the flag
+#                                    set of the golden T2A file), text connectors and projection, diffusion video VAE,
+#                                    audio VAE + BWE vocoder, duration head; metadata `config`, `model_version`
+#                                    "2.5.0", `gemma_source_checkpoint`
+#     split/transformer.safetensors  `model.diffusion_model.*` (connectors included); `config.transformer`,
+#                                    `model_version`, `gemma_source_checkpoint` (delta E.2)
+#     split/text_encoder.safetensors the packed Gemma-4 text encoder (Comfy-flat weight names, `gemma_config`,
+#                                    `tokenizer_json`, `hf_asset__*`) with the LTX `text_embedding_projection.*`
+#     split/video_vae.safetensors    `vae.*` (the diffusion decoder); `config.vae`, `model_version`
+#     split/audio_vae.safetensors    `audio_vae.*` + `vocoder.*`; `config.audio_vae`, `config.vocoder`
+#     split/duration_head.safetensors `duration_head.*`; `config.transformer` (the two context widths) and
+#                                    `config.duration_head`
+#     video_vae_conv.safetensors     a conv-decoder video VAE stored with bare keys (`encoder.*`, `decoder.*`,
+#                                    `per_channel_statistics.*`) and no `model_version` (delta E.2's UNSURE case)
+#     spatial_upsampler_x2.safetensors, distilled_lora.safetensors
+#     gemma/                         the tiny Gemma-4 unified folder (HF layout `model.language_model.*`)
+#
+# Every split file holds exactly the single file's tensors of its slot, so a run from the split files is bitwise the
+# run from the single file.
+
+LTX25_MODEL_VERSION = "2.5.0"
+SPLIT_FILES = {
+    "transformer": "split/transformer.safetensors",
+    "text_encoder": "split/text_encoder.safetensors",
+    "video_vae": "split/video_vae.safetensors",
+    "audio_vae": "split/audio_vae.safetensors",
+    "duration_head": "split/duration_head.safetensors",
+}
+FILES_25 = (
+    "distilled.safetensors",
+    *SPLIT_FILES.values(),
+    "video_vae_conv.safetensors",
+    "spatial_upsampler_x2.safetensors",
+    "distilled_lora.safetensors",
+    "gemma",
+)
+_TRANSFORMER_PREFIX = "model.diffusion_model."
+_PROJECTION_PREFIX = "text_embedding_projection."
+
+
+def tiny_transformer_config_25() -> dict[str, Any]:
+    """The tiny LTX-2.3 transformer with the LTX-2.5 flags of the golden T2A file."""
+    return {**tiny_transformer_config("ltx23"), "ff_bias": False, "use_keyframes_abs_pos_embedding": True}
+
+
+def tiny_diffusion_vae_config() -> dict[str, Any]:
+    """The `CausalDiffusionVAE` section of the golden 1.2.0 tiny end-to-end file (128 latent channels)."""
+    stage = [3, 3, 3]
+    return {
+        "_class_name": "CausalDiffusionVAE",
+        "latent_channels": 128,
+        "model_output_type": "v",
+        "decoder": {
+            "head_dim": 16,
+            "t_emb_dim": 32,
+            "stage_channels": [128, 64, 32, 32, 16],
+            "stage_depths": [1, 1, 1, 1, 2],
+            "stage_kernels": [stage] * 5,
+            "upsamples": [[[1, 2, 2], 2], [[2, 1, 1], 2], [[2, 2, 2], 1], [[2, 2, 2], 2]],
+            "stage5_kernel": [3, 5, 5],
+            "stage5_channels": 32,
+            "default_num_inference_steps": 2,
+            "in_channels": 128,
+            "out_channels": 3,
+            "patch_size": 4,
+            "timestep_scale_multiplier": 1.0,
+        },
+        "encoder": {
+            "in_channels": 3,
+            "out_channels": 128,
+            "patch_size": 4,
+            "dims": 3,
+            "norm_layer": "pixel_norm",
+            "latent_log_var": "uniform",
+            "spatial_padding_mode": "zeros",
+            "blocks": [["compress_all_res", {"multiplier": 1}]] * 3,
+        },
+    }
+
+
+def tiny_duration_head_config() -> dict[str, Any]:
+    return {"pooler_hidden_dim": 16, "num_queries": 1, "num_pooler_heads": 2, "mlp_hidden": 16}
+
+
+def tiny_config_25() -> dict[str, Any]:
+    """The full metadata `config` of the tiny LTX-2.5 single file."""
+    return {
+        "transformer": tiny_transformer_config_25(),
+        "vae": tiny_diffusion_vae_config(),
+        "audio_vae": tiny_audio_vae_config(),
+        "vocoder": tiny_vocoder_config("ltx23"),
+        "duration_head": tiny_duration_head_config(),
+    }
+
+
+def write_ltx25_set(folder: Path, seed: int) -> None:
+    """Write the tiny LTX-2.5 set into `folder` (see the module docstring); deterministic for `seed`."""
+    import torch
+
+    from ltx_core.model.audio_vae.loading import (
+        audio_decoder_from_config,
+        audio_encoder_from_config,
+        audio_vae_checkpoint_state_dict,
+        vocoder_checkpoint_state_dict,
+        vocoder_from_config,
+    )
+    from ltx_core.model.duration_head import DurationHead, DurationHeadConfig
+    from ltx_core.model.transformer import build_transformer, transformer_checkpoint_state_dict
+    from ltx_core.model.video_vae import video_decoder_factory, video_encoder_factory
+    from ltx_core.model.video_vae.diffusion.loading import diffusion_decoder_checkpoint_state_dict
+    from ltx_core.testing.tiny_gemma4 import (
+        TINY_GEMMA4_VERSION,
+        byte_tensor,
+        comfy_flat_name,
+        gemma4_sidecars,
+        tiny_gemma4_config,
+        tiny_gemma4_weights,
+        write_gemma4_root,
+    )
+    from ltx_core.text_encoders.gemma import build_text_path, text_path_checkpoint_state_dict
+
+    config = tiny_config_25()
+    sidecars = gemma4_sidecars()
+    vocab_size = int(sidecars.pop("vocab_size"))
+    tokenizer_json = sidecars.pop("tokenizer.json")
+    caption = config["transformer"]["caption_channels"]
+    gemma_config = tiny_gemma4_config(caption, TINY_NUM_HIDDEN_STATES - 1, vocab_size)
+    state = torch.random.get_rng_state()
+    try:
+        torch.manual_seed(seed)
+        transformer = transformer_checkpoint_state_dict(build_transformer(config))
+        text_path = text_path_checkpoint_state_dict(build_text_path(config, TINY_NUM_HIDDEN_STATES))
+        encoder, decoder = video_encoder_factory(config), video_decoder_factory(config)
+        _randomize_statistics(encoder.per_channel_statistics)
+        decoder.per_channel_statistics.load_state_dict(encoder.per_channel_statistics.state_dict())
+        video_vae = {f"vae.encoder.{k}": v for k, v in encoder.state_dict().items() if "per_channel" not in k}
+        video_vae.update(diffusion_decoder_checkpoint_state_dict(decoder))  # + vae.per_channel_statistics.*
+        audio_encoder, audio_decoder = audio_encoder_from_config(config), audio_decoder_from_config(config)
+        _randomize_statistics(audio_encoder.per_channel_statistics)
+        audio_vae = audio_vae_checkpoint_state_dict(audio_encoder, audio_decoder)
+        audio_vae.update(vocoder_checkpoint_state_dict(vocoder_from_config(config)))
+        head = DurationHead(DurationHeadConfig.from_config(config))
+        with torch.no_grad():
+            for name, param in head.named_parameters():
+                if name.endswith(("modality_emb", "query_tokens")):  # torch.empty in the module
+                    param.normal_(0.0, 1.0)
+        duration = {"duration_head." + k: v for k, v in head.state_dict().items()}
+        torch.manual_seed(seed + 1)
+        conv_config = {"vae": tiny_vae_config("ltx23")}
+        conv_encoder, conv_decoder = video_encoder_factory(conv_config), video_decoder_factory(conv_config)
+        _randomize_statistics(conv_encoder.per_channel_statistics)
+        stats = conv_encoder.per_channel_statistics.state_dict()
+        conv_vae = {f"encoder.{k}": v for k, v in conv_encoder.state_dict().items() if "per_channel" not in k}
+        conv_vae.update({f"decoder.{k}": v for k, v in conv_decoder.state_dict().items() if "per_channel" not in k})
+        conv_vae.update({f"per_channel_statistics.{k}": v for k, v in stats.items()})
+        torch.manual_seed(seed + 2)
+        lora = transformer_lora_state_dict(transformer, LORA_RANK)
+        torch.manual_seed(seed + 3)
+        upsampler, upsampler_meta = upsampler_file_contents(tiny_upsampler_config())
+        torch.manual_seed(seed + 4)
+        gemma = tiny_gemma4_weights(gemma_config)
+    finally:
+        torch.random.set_rng_state(state)
+
+    def stored(tensors: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: _stored(v) for k, v in tensors.items()}
+
+    transformer, text_path, video_vae = stored(transformer), stored(text_path), stored(video_vae)
+    audio_vae, duration = stored(audio_vae), stored(duration)
+    versioned = {"model_version": LTX25_MODEL_VERSION}
+    source = {"gemma_source_checkpoint": json.dumps({"gemma_version": TINY_GEMMA4_VERSION})}
+    (folder / "split").mkdir(parents=True, exist_ok=True)
+    single = {**transformer, **text_path, **video_vae, **audio_vae, **duration}
+    _save(folder / "distilled.safetensors", single, {"config": json.dumps(config), **versioned, **source})
+    section = {"transformer": config["transformer"]}
+    connectors = {k: v for k, v in text_path.items() if k.startswith(_TRANSFORMER_PREFIX)}
+    split_transformer = {**transformer, **connectors}
+    transformer_meta = {"config": json.dumps(section), **versioned, **source}
+    _save(folder / SPLIT_FILES["transformer"], split_transformer, transformer_meta)
+    packed: dict[str, Any] = {comfy_flat_name(k): v for k, v in gemma.items()}
+    packed.update({k: v for k, v in text_path.items() if k.startswith(_PROJECTION_PREFIX)})
+    packed["tokenizer_json"] = byte_tensor(tokenizer_json)
+    packed.update({f"hf_asset__{name}": byte_tensor(data) for name, data in sidecars.items()})
+    te_meta = {"format": "pt", "gemma_config": json.dumps(gemma_config), **versioned}
+    _save(folder / SPLIT_FILES["text_encoder"], packed, te_meta)
+    vae_meta = {"config": json.dumps({"vae": config["vae"]}), **versioned}
+    _save(folder / SPLIT_FILES["video_vae"], video_vae, vae_meta)
+    audio_meta = {"config": json.dumps({"audio_vae": config["audio_vae"], "vocoder": config["vocoder"]})}
+    _save(folder / SPLIT_FILES["audio_vae"], audio_vae, audio_meta)
+    widths = {k: config["transformer"][k] for k in ("cross_attention_dim", "audio_cross_attention_dim")}
+    head_meta = {"config": json.dumps({"transformer": widths, "duration_head": config["duration_head"]})}
+    _save(folder / SPLIT_FILES["duration_head"], duration, head_meta)
+    _save(folder / "video_vae_conv.safetensors", stored(conv_vae), {"config": json.dumps(conv_config)})
+    _save(folder / "distilled_lora.safetensors", lora, {"format": "pt"})
+    _save(folder / "spatial_upsampler_x2.safetensors", upsampler, upsampler_meta)
+    write_gemma4_root(folder, gemma_config, gemma, tokenizer_json, sidecars)
+
+
+def ltx25_set_complete(folder: str | Path) -> bool:
+    """True when `folder` holds every file of the tiny LTX-2.5 set."""
+    f = Path(folder)
+    return (
+        all((f / name).is_file() for name in FILES_25 if name != "gemma")
+        and (f / "gemma" / "model.safetensors").is_file()
+    )

@@ -8,8 +8,8 @@ parsed arguments into a `Generation` (what to build, the call's keyword argument
     def distilled(args: CommonArgs) -> Generation:
         \"\"\"Half-size stage 1, x2 upsampling, full-size stage 2, decode, write the MP4.\"\"\"
         with checks():  # headers and small files only; an LTXError here exits with 2 (in a batch: a bad job)
-            preflight(args, args.checkpoint, components(*GENERATION, "video VAE encoder"), images=args.images)
-        build = pipeline(args, DistilledPipeline, args.checkpoint, ...)  # the class, its arguments, the runtime
+            preflight(args, args.models, components(*GENERATION, "video VAE encoder"), images=args.images)
+        build = pipeline(args, DistilledPipeline, args.models, ...)  # the class, its arguments, the runtime
         return Generation(args, build, {"prompt": args.prompt, ..., "images": cli_images(args)})
 
     COMMANDS = {"distilled": PipelineCli("Distilled ...", DISTILLED_TWO_STAGE, distilled, two_stage=True)}

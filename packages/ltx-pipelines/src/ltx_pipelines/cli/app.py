@@ -285,19 +285,28 @@ def build_args(
     (`detect_under_1_1_3`; 1.1.3's A2Vid used fixed LTX-2.3 parameters)."""
     fields = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
     args = CommonArgs(**fields, declared=frozenset(values))
+    try:
+        args.check_model_flags()
+    except InputError as exc:
+        raise BoundaryError(str(exc)) from None
     numerics = numerics_named(args.numerics)
     detect = detect and (detect_under_1_1_3 or numerics.cli_defaults_1_2_0)
-    if detect and args.model_checkpoint is not None:
-        _check_readable(args.model_checkpoint)
-    source = detect_params(args.model_checkpoint) if detect and args.model_checkpoint is not None else params
+    version_file = args.version_file  # the single file, else the transformer (delta E.1)
+    if detect and version_file is not None:
+        _check_readable(version_file)
+    source = detect_params(version_file) if detect and version_file is not None else params
     fill = {
         "num_inference_steps": lambda: source.num_inference_steps,
         "video_stg_blocks": lambda: tuple(source.video_guider_params.stg_blocks or ()),
         "audio_stg_blocks": lambda: tuple(source.audio_guider_params.stg_blocks or ()),
         "negative_prompt": lambda: default_negative_prompt(numerics),
-        "num_frames": lambda: frames_when_not_given(args.model_checkpoint),
+        "num_frames": lambda: _frames_when_not_given(args),
     }
     try:
+        if values.get("num_frames") is not None and values.get("auto_duration") is not None:
+            logging.getLogger(__name__).warning(
+                "--num-frames %s and --auto-duration were both given: --num-frames wins", values["num_frames"]
+            )
         fields.update({k: value() for k, value in fill.items() if k in values and values[k] is None})
         args = CommonArgs(**fields, declared=frozenset(values))
         validate(args, two_stage=two_stage)
@@ -305,6 +314,23 @@ def build_args(
         raise BoundaryError(str(exc)) from None
 
     return replace(args, device=process_device(args.device))  # under torchrun: this process's GPU
+
+
+def _frames_when_not_given(args: CommonArgs) -> int | AutoDuration:
+    """The frame count of a command line without --num-frames (delta C.4): --auto-duration MIN MAX (one-line error
+    on files without a duration head), else the duration head between 1 and 20 s where the files have one, else
+    121 frames."""
+    head_file = args.duration_head_file
+    found = frames_when_not_given(head_file)
+    if args.auto_duration is None:
+        return found
+    if not isinstance(found, AutoDuration):
+        where = f"{head_file} has none" if head_file is not None else "split files need --duration-head-path"
+        raise InputError(
+            f"--auto-duration needs a duration head (LTX-2.5 files have one), and {where}; give --num-frames instead"
+        )
+    low, high = args.auto_duration
+    return AutoDuration(low, high)
 
 
 def _check_readable(checkpoint: Path) -> None:

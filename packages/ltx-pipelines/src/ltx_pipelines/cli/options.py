@@ -18,11 +18,13 @@ import typer
 from ltx_core.components.guiders import MultiModalGuiderParams
 from ltx_core.errors import InputError
 from ltx_core.loader.lora import LoraSpec
+from ltx_core.loader.model_paths import SLOT_FLAGS, SPLIT_ONLY, ModelPaths
 from ltx_core.model.duration_head import AutoDuration
 from ltx_pipelines.cli.values import (
     IMAGE,
     INT_LIST,
     LORA,
+    SECONDS_RANGE,
     ImageConditioningArg,
     MultiValue,
     input_file,
@@ -56,6 +58,11 @@ class CommonArgs:
     distilled_checkpoint_path: Path | None = None
     gemma_root: Path | None = None
     spatial_upsampler_path: Path | None = None
+    transformer_path: Path | None = None
+    text_encoder_path: Path | None = None
+    video_vae_path: Path | None = None
+    audio_vae_path: Path | None = None
+    duration_head_path: Path | None = None
     distilled_loras: tuple[LoraSpec, ...] = ()
     distilled_lora_strength_stage_1: float = 0.25
     distilled_lora_strength_stage_2: float = 0.5
@@ -66,6 +73,7 @@ class CommonArgs:
     height: int = 512
     width: int = 768
     num_frames: int | AutoDuration = 121  # AutoDuration: chosen by the file's duration head (LTX-2.5)
+    auto_duration: tuple[float, float] | None = None  # --auto-duration MIN MAX (seconds)
     frame_rate: float = 24.0
     num_inference_steps: int | None = None
     images: tuple[ImageConditioningArg, ...] = ()
@@ -104,6 +112,39 @@ class CommonArgs:
         """The main checkpoint, whichever flag gave it."""
         return self.checkpoint_path or self.distilled_checkpoint_path
 
+    @property
+    def split_flags(self) -> list[str]:
+        """The split-file flags given that only split mode takes (`--video-vae-path` is valid in both modes)."""
+        return [SLOT_FLAGS[slot] for slot in SPLIT_ONLY if getattr(self, f"{slot}_path") is not None]
+
+    @property
+    def version_file(self) -> Path | None:
+        """The file whose model_version picks the parser defaults (delta E.1): the single file, else the
+        transformer."""
+        return self.model_checkpoint or self.transformer_path
+
+    @property
+    def duration_head_file(self) -> Path | None:
+        """The file the duration head would come from: the single file, else --duration-head-path."""
+        return self.model_checkpoint if self.model_checkpoint is not None else self.duration_head_path
+
+    @property
+    def models(self) -> Path | ModelPaths:
+        """What the pipeline is built from: the single file as a path (as always), a `ModelPaths` when
+        --video-vae-path replaces its VAE or when split files are given (delta E.1; `check_model_flags` ran)."""
+        if self.split_flags or (self.model_checkpoint is None and self.video_vae_path is not None):
+            return ModelPaths(
+                transformer=self.transformer_path,
+                text_encoder=self.text_encoder_path,
+                video_vae=self.video_vae_path,
+                audio_vae=self.audio_vae_path,
+                duration_head=self.duration_head_path,
+            )
+        checkpoint = self.checkpoint
+        if self.video_vae_path is not None and self.video_vae_path != checkpoint:
+            return ModelPaths(checkpoint=checkpoint, video_vae=self.video_vae_path)
+        return checkpoint
+
     def pick(self, *names: str) -> dict[str, Any]:
         """The named values as keyword arguments of a pipeline call (the call's parameters carry these names)."""
         return {name: getattr(self, name) for name in names}
@@ -112,6 +153,30 @@ class CommonArgs:
     def checkpoint(self) -> Path:
         """The main checkpoint of a command whose option set requires one."""
         return _given(self.model_checkpoint, "--checkpoint-path / --distilled-checkpoint-path")
+
+    def check_model_flags(self) -> None:
+        """Single file XOR split files (delta E.1), as one-line errors: no split-only flag beside a single file or
+        --gemma-root, and without split files both the single file and --gemma-root. Which split files a pipeline
+        needs is checked by its preflight (it knows the components it reads)."""
+        declared = self.declared
+        monolith = [f for f in ("checkpoint_path", "distilled_checkpoint_path") if f in declared]
+        if not monolith:
+            return
+        split = self.split_flags
+        single = [OPTIONS[f].flag for f in (*monolith, "gemma_root") if getattr(self, f) is not None]
+        if split and single:
+            raise InputError(
+                f"{', '.join(single)} and {', '.join(split)} were both given: give either the single-file checkpoint "
+                "with --gemma-root, or split files (--transformer-path, --text-encoder-path, --video-vae-path, "
+                "--audio-vae-path, --duration-head-path), not both"
+            )
+        if split:
+            return
+        flags = " / ".join(OPTIONS[f].flag for f in monolith)
+        if self.model_checkpoint is None:
+            raise InputError(f"Missing option '{flags}' (or split files: --transformer-path and the others)")
+        if self.gemma_root is None:
+            raise InputError("Missing option '--gemma-root' (the text encoder of the single-file checkpoint)")
 
     @property
     def upsampler(self) -> Path:
@@ -246,9 +311,10 @@ _ALL = (
     OptionSpec(
         "checkpoint_path",
         "--checkpoint-path",
-        Path,
-        ...,
-        "LTX-2 / LTX-2.3 checkpoint (.safetensors).",
+        Path | None,
+        None,
+        "LTX-2 / LTX-2.3 / LTX-2.5 single-file checkpoint (.safetensors); required unless split files are given "
+        "(--transformer-path ...).",
         _MODEL,
         parser=input_file,
         metavar="PATH",
@@ -256,9 +322,10 @@ _ALL = (
     OptionSpec(
         "distilled_checkpoint_path",
         "--distilled-checkpoint-path",
-        Path,
-        ...,
-        "Distilled LTX-2 / LTX-2.3 checkpoint (.safetensors).",
+        Path | None,
+        None,
+        "Distilled LTX-2 / LTX-2.3 / LTX-2.5 single-file checkpoint (.safetensors); required unless split files "
+        "are given (--transformer-path ...).",
         _MODEL,
         parser=input_file,
         metavar="PATH",
@@ -266,12 +333,64 @@ _ALL = (
     OptionSpec(
         "gemma_root",
         "--gemma-root",
-        Path,
-        ...,
-        "The Gemma text encoder: a folder (Gemma 3 or Gemma-4 unified: config, tokenizer, weights) or a packed "
-        "single-file text encoder (.safetensors).",
+        Path | None,
+        None,
+        "The Gemma text encoder of a single-file checkpoint: a folder (Gemma 3 or Gemma-4 unified: config, "
+        "tokenizer, weights) or a packed single-file text encoder (.safetensors); required with one.",
         _MODEL,
         parser=input_file_or_dir,
+        metavar="PATH",
+    ),
+    OptionSpec(
+        "transformer_path",
+        "--transformer-path",
+        Path | None,
+        None,
+        "Split files: the transformer (model.diffusion_model.*, text connectors included); its model_version picks "
+        "the defaults. Not with a single-file checkpoint or --gemma-root.",
+        _MODEL,
+        parser=input_file,
+        metavar="PATH",
+    ),
+    OptionSpec(
+        "text_encoder_path",
+        "--text-encoder-path",
+        Path | None,
+        None,
+        "Split files: the packed single-file text encoder (.safetensors with the text projection).",
+        _MODEL,
+        parser=input_file_or_dir,
+        metavar="PATH",
+    ),
+    OptionSpec(
+        "video_vae_path",
+        "--video-vae-path",
+        Path | None,
+        None,
+        "The video VAE (vae.* or bare encoder.* / decoder.* keys; conv or diffusion decoder): a split file, or "
+        "the replacement of a single-file checkpoint's VAE. Its model_version picks the image CRF default.",
+        _MODEL,
+        parser=input_file,
+        metavar="PATH",
+    ),
+    OptionSpec(
+        "audio_vae_path",
+        "--audio-vae-path",
+        Path | None,
+        None,
+        "Split files: the audio VAE and vocoder (audio_vae.*, vocoder.*).",
+        _MODEL,
+        parser=input_file,
+        metavar="PATH",
+    ),
+    OptionSpec(
+        "duration_head_path",
+        "--duration-head-path",
+        Path | None,
+        None,
+        "Split files: the LTX-2.5 duration head (duration_head.*), for the automatic clip length.",
+        _MODEL,
+        parser=input_file,
         metavar="PATH",
     ),
     OptionSpec(
@@ -379,6 +498,18 @@ _ALL = (
         _GEN,
         min=1,
         shown_default=f"chosen by the duration head (LTX-2.5 files, 1-20 s), else {NUM_FRAMES_WITHOUT_DURATION_HEAD}",
+    ),
+    OptionSpec(
+        "auto_duration",
+        "--auto-duration",
+        str | None,
+        None,
+        "Let the duration head (LTX-2.5 files) choose the clip length between MIN and MAX seconds; "
+        "--num-frames, when given, wins.",
+        _GEN,
+        parser=SECONDS_RANGE,
+        shown_default=f"{AutoDuration().min_seconds:g} {AutoDuration().max_seconds:g} when --num-frames is omitted "
+        "on a file with a duration head",
     ),
     OptionSpec(
         "frame_rate",
@@ -639,8 +770,16 @@ _ALL = (
 OPTIONS: Mapping[str, OptionSpec] = {spec.name: spec for spec in _ALL}
 
 # Presets mirroring the official parsers (spec 16.1).
-BASIC = (
+MODEL_FILES = (
     "gemma_root",
+    "transformer_path",
+    "text_encoder_path",
+    "video_vae_path",
+    "audio_vae_path",
+    "duration_head_path",
+)
+BASIC = (
+    *MODEL_FILES,
     "prompt",
     "output_path",
     "seed",
@@ -682,3 +821,4 @@ TWO_STAGE = (*ONE_STAGE, "distilled_loras", "spatial_upsampler_path")
 HQ_TWO_STAGE = (*TWO_STAGE, "distilled_lora_strength_stage_1", "distilled_lora_strength_stage_2")
 DISTILLED_TWO_STAGE = ("distilled_checkpoint_path", *BASIC, *VIDEO_GEN, "spatial_upsampler_path")
 VIDEO_EDITING = ("distilled_checkpoint_path", *BASIC)
+AUTO_DURATION = ("auto_duration",)  # the pipelines whose length the duration head may choose (delta C.4)

@@ -14,6 +14,7 @@ from typing import Any
 from ltx_core.errors import CheckpointError, InputError, LoraError
 from ltx_core.loader import LoraSpec, SafetensorsFile, open_checkpoint
 from ltx_core.loader.lora import check_lora_pairs, lora_pair_keys, weight_shapes
+from ltx_core.loader.model_paths import SLOT_FLAGS, SLOT_NAMES, ModelPaths
 from ltx_core.model.transformer.loading import TRANSFORMER_KEY_MAP, transformer_config
 from ltx_core.model.upsampler.loading import check_is_upsampler
 from ltx_core.offload.policy import check_offload_options, parse_offload
@@ -47,6 +48,82 @@ GENERATION = (
     "audio VAE decoder",
     "vocoder",
 )
+
+
+# The split-file slot (delta E.2) each component is read from.
+COMPONENT_SLOTS: dict[str, str] = {
+    "transformer": "transformer",
+    "text projection": "text_encoder",
+    "video VAE encoder": "video_vae",
+    "video VAE decoder": "video_vae",
+    "video latent statistics": "video_vae",
+    "audio VAE encoder": "audio_vae",
+    "audio VAE decoder": "audio_vae",
+    "vocoder": "audio_vae",
+}
+# What marks a file as holding a slot's model (the video VAE: prefixed or bare keys).
+SLOT_MARKERS: dict[str, tuple[str, ...]] = {
+    "transformer": ("model.diffusion_model.transformer_blocks.",),
+    "text_encoder": ("tokenizer_json",),
+    "video_vae": ("vae.encoder.", "vae.decoder.", "encoder.", "decoder."),
+    "audio_vae": ("audio_vae.", "vocoder."),
+    "duration_head": ("duration_head.",),
+}
+_KINDS = (  # (what a file holds, its marker keys), for the message on a file given in the wrong slot
+    ("a transformer (model.diffusion_model.*)", SLOT_MARKERS["transformer"]),
+    ("a video VAE (vae.* / encoder.* / decoder.*)", SLOT_MARKERS["video_vae"]),
+    ("an audio VAE (audio_vae.* / vocoder.*)", SLOT_MARKERS["audio_vae"]),
+    ("a duration head (duration_head.*)", SLOT_MARKERS["duration_head"]),
+    ("a packed text encoder (tokenizer_json)", SLOT_MARKERS["text_encoder"]),
+    ("a latent upsampler", ("initial_conv.weight",)),
+)
+
+
+def file_holds(keys: Sequence[str]) -> str:
+    """What a file's keys say it holds, in words (for the one-line message on a file in the wrong slot)."""
+    if any(k.endswith((".lora_A.weight", ".lora_B.weight")) for k in keys):
+        return "a LoRA"
+    found = [what for what, markers in _KINDS if any(k.startswith(markers) for k in keys)]
+    return " and ".join(found) if found else "no LTX weights"
+
+
+def check_slot_file(path: Path, slot: str, flag: str) -> None:
+    """The file given for `slot` holds that slot's model (header only), else one line saying what it holds."""
+    keys = open_checkpoint(path).keys()
+    if not any(k.startswith(SLOT_MARKERS[slot]) for k in keys):
+        raise CheckpointError(f"{path} given as {flag} holds {file_holds(keys)}, not the {SLOT_NAMES[slot]}")
+
+
+def check_model_paths(models: ModelPaths, needed: Sequence[tuple[str, str]]) -> None:
+    """Split files (or a single file with --video-vae-path): every file given holds its slot's model, each needed
+    component's slot is given (only the slots this pipeline reads), and holds that component; in split mode the
+    text encoder is the packed file that supplies the text projection (delta E.1)."""
+    for slot, flag in SLOT_FLAGS.items():
+        given = getattr(models, slot)
+        if given is not None and not (slot == "text_encoder" and given.is_dir()):
+            check_slot_file(given, slot, flag)
+    if models.checkpoint is not None:
+        check_checkpoint(models.checkpoint, [(w, p) for w, p in needed if COMPONENT_SLOTS[w] != "video_vae"])
+    for what, prefix in needed:
+        slot = COMPONENT_SLOTS[what]
+        path = models.file(slot)
+        if models.checkpoint is not None and slot != "video_vae":
+            continue
+        if path is None:
+            raise InputError(f"{SLOT_FLAGS[slot]} is required with split files: this pipeline needs the {what}")
+        if slot == "text_encoder" and path.is_dir():
+            raise InputError(
+                f"--text-encoder-path {path} is a folder; split files need the packed single-file text encoder "
+                "(it supplies the text projection); a Gemma folder goes with a single-file checkpoint (--gemma-root)"
+            )
+        keys = open_checkpoint(path).keys()
+        bare = prefix[len("vae.") :] if slot == "video_vae" and prefix.startswith("vae.") else prefix
+        if not any(k.startswith((prefix, bare)) for k in keys):
+            raise CheckpointError(
+                f"{path} ({SLOT_FLAGS[slot]}) lacks the {what} (no {prefix}* weights), which this pipeline needs"
+            )
+    if models.transformer is not None and "transformer" not in open_checkpoint(models.transformer).config:
+        raise CheckpointError(f"{models.transformer} has no LTX config metadata (no 'transformer' section)")
 
 
 def components(*names: str) -> tuple[tuple[str, str], ...]:
@@ -98,9 +175,10 @@ def check_upsampler(path: Path) -> None:
     check_is_upsampler(open_checkpoint(path))
 
 
-def check_gemma(gemma_root: Path | None, checkpoint: Path) -> None:
+def check_gemma(gemma_root: Path | None, checkpoint: Path | list[Path]) -> None:
     """The text encoder (a Gemma folder or a packed file) is complete (every shard there, with a sound header), is the
-    Gemma the checkpoint's metadata expects, and fits the checkpoint's text path."""
+    Gemma the checkpoint's metadata expects, and fits the checkpoint's text path (`checkpoint`: the text path's files,
+    the transformer then the packed text encoder for split files)."""
 
     ckpt = open_checkpoint(checkpoint)
     gemma = open_text_encoder(gemma_root)
@@ -152,7 +230,7 @@ def check_quantization(checkpoint: Path, quantization: str | None, device: Any =
 
 def preflight(
     args: CommonArgs,
-    checkpoint: Path,
+    models: Path | ModelPaths,
     needed: Sequence[tuple[str, str]],
     *,
     upsampler: Path | None = None,
@@ -160,19 +238,29 @@ def preflight(
     images: Iterable[ImageConditioningArg] = (),
 ) -> None:
     """The one preflight of every pipeline (each command adds its own checks around it), in one order: runtime
-    flags, device, checkpoint (its STG blocks and its fit to --quantization), upsampler, LoRA files, Gemma, images."""
+    flags, device, checkpoint or split files (`models`: the transformer's STG blocks and its fit to
+    --quantization), upsampler, LoRA files, Gemma, images."""
     from ltx_pipelines.media.image import read_image
     from ltx_pipelines.utils.blocks import resolve_device
 
     check_runtime(args)
     device = resolve_device(args.device)
-    check_checkpoint(checkpoint, needed)
+    if isinstance(models, ModelPaths):
+        check_model_paths(models, needed)
+        checkpoint = models.file("transformer")
+        text_encoder = models.text_encoder if models.is_split else args.gemma_root
+        embeddings: Any = list(models.embeddings())
+    else:
+        check_checkpoint(models, needed)
+        checkpoint, text_encoder, embeddings = models, args.gemma_root, models
+    if checkpoint is None:  # split files without a transformer: every pipeline needs one
+        raise InputError("--transformer-path is required with split files: this pipeline needs the transformer")
     check_stg_blocks(args, checkpoint)
     check_quantization(checkpoint, args.quantization, device)
     if upsampler is not None:
         check_upsampler(upsampler)
     for lora in loras:
         check_lora_file(lora.path, checkpoint if lora.strength != 0.0 else None)
-    check_gemma(args.gemma_root, checkpoint)
+    check_gemma(text_encoder, embeddings)
     for image in images:
         read_image(image.path)

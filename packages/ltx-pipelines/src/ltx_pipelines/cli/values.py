@@ -174,10 +174,18 @@ def _ints(values: list[str]) -> tuple[int, ...]:
     return tuple(parse_int("BLOCK", v) for v in values)
 
 
+def _seconds_range(values: list[str]) -> tuple[float, float]:
+    low, high = parse_float("MIN", values[0]), parse_float("MAX", values[1])
+    if not 0 < low <= high:
+        raise typer.BadParameter(f"MIN {low:g} and MAX {high:g} seconds must satisfy 0 < MIN <= MAX")
+    return low, high
+
+
 IMAGE = MultiValue(("PATH", "FRAME_IDX", "STRENGTH"), ("CRF",), _image)
 LORA = MultiValue(("PATH",), ("STRENGTH",), _lora)
 PATH_STRENGTH = MultiValue(("PATH", "STRENGTH"), (), _path_strength)
 INT_LIST = MultiValue((), ("BLOCK",), _ints, repeat_last=True)
+SECONDS_RANGE = MultiValue(("MIN", "MAX"), (), _seconds_range)
 
 
 def check_images(images: Sequence[ImageConditioningArg], num_frames: int) -> None:

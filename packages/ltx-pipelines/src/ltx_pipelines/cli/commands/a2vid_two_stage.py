@@ -37,7 +37,7 @@ def a2vid_preflight(args: CommonArgs, audio_path: Path, audio_start_time: float,
     )
     preflight(
         args,
-        args.checkpoint,
+        args.models,
         needed,
         upsampler=args.upsampler,
         loras=(*args.loras, *args.distilled_loras),
@@ -76,7 +76,7 @@ def a2vid_two_stage(
     duration = audio_max_duration if audio_max_duration is not None else args.num_frames / args.frame_rate
     with checks():  # the soundtrack is read and cut to [start, start + duration) here
         soundtrack = a2vid_preflight(args, audio_path, audio_start_time, duration)
-    checkpoints = (args.checkpoint, args.distilled_loras, args.upsampler, args.gemma_root, args.loras)
+    checkpoints = (args.models, args.distilled_loras, args.upsampler, args.gemma_root, args.loras)
     build = pipeline(args, A2VidPipelineTwoStage, *checkpoints, args.device)
     names = (
         "seed",

@@ -12,7 +12,7 @@ import typer
 from ltx_core.components.schedulers import validate_sigmas
 from ltx_core.errors import InputError
 from ltx_pipelines.cli.app import PipelineCli, multi_value_option
-from ltx_pipelines.cli.options import HQ_TWO_STAGE, ONE_STAGE, TWO_STAGE, CommonArgs
+from ltx_pipelines.cli.options import AUTO_DURATION, HQ_TWO_STAGE, ONE_STAGE, TWO_STAGE, CommonArgs
 from ltx_pipelines.cli.preflight import GENERATION, components, preflight
 from ltx_pipelines.cli.runtime import Build, Generation, checks, cli_images, pipeline
 from ltx_pipelines.cli.values import MultiValue, parse_float
@@ -60,7 +60,7 @@ def guided_preflight(args: CommonArgs, *, two_stage: bool) -> None:
         require_distilled_lora(args.distilled_loras)
     preflight(
         args,
-        args.checkpoint,
+        args.models,
         needed,
         upsampler=args.upsampler if two_stage else None,
         loras=(*args.loras, *args.distilled_loras),
@@ -106,7 +106,7 @@ def ti2vid_one_stage(args: CommonArgs, sigmas: list[torch.Tensor] = SIGMAS) -> G
 
 
 def _one_stage(args: CommonArgs) -> Build:
-    return pipeline(args, TI2VidOneStagePipeline, args.checkpoint, args.gemma_root, args.loras, args.device)
+    return pipeline(args, TI2VidOneStagePipeline, args.models, args.gemma_root, args.loras, args.device)
 
 
 def _two_stage_plan(build: Builder, doc: str) -> Callable[..., Generation]:
@@ -127,7 +127,7 @@ def _two_stage_plan(build: Builder, doc: str) -> Callable[..., Generation]:
 
 def _two_stages(cls: type[TI2VidTwoStagesPipeline]) -> Builder:
     def build(args: CommonArgs) -> Build:
-        checkpoints = (args.checkpoint, args.distilled_loras, args.upsampler, args.gemma_root, args.loras)
+        checkpoints = (args.models, args.distilled_loras, args.upsampler, args.gemma_root, args.loras)
         return pipeline(args, cls, *checkpoints, args.device)
 
     return build
@@ -137,7 +137,7 @@ def _two_stages_hq(args: CommonArgs) -> Build:
     strengths = (args.distilled_lora_strength_stage_1, args.distilled_lora_strength_stage_2)
     checkpoints = (args.upsampler, args.gemma_root, args.loras)
     return pipeline(
-        args, TI2VidTwoStagesHQPipeline, args.checkpoint, args.distilled_loras, *strengths, *checkpoints, args.device
+        args, TI2VidTwoStagesHQPipeline, args.models, args.distilled_loras, *strengths, *checkpoints, args.device
     )
 
 
@@ -147,13 +147,13 @@ _HQ_DOC = "res_2s stage 1 at half size (fixed guiders), x2 upsampling, res_2s st
 COMMANDS = {
     "ti2vid_one_stage": PipelineCli(
         "LTX-2 / LTX-2.3 full model: prompt (and images) to an MP4 with sound in one guided stage.",
-        ONE_STAGE,
+        (*ONE_STAGE, *AUTO_DURATION),
         ti2vid_one_stage,
     ),
     "ti2vid_two_stages": PipelineCli(
         "LTX-2 / LTX-2.3 full model: prompt (and images) to an MP4 with sound; guided half-size stage 1, x2 "
         "upsampling, stage 2 refined with the distilled LoRA.",
-        TWO_STAGE,
+        (*TWO_STAGE, *AUTO_DURATION),
         _two_stage_plan(_two_stages(TI2VidTwoStagesPipeline), _TWO_STAGE_DOC),
         two_stage=True,
     ),
@@ -169,7 +169,7 @@ COMMANDS = {
     "ti2vid_two_stages_hq": PipelineCli(
         "LTX-2.3 full model, high quality: prompt (and images) to an MP4 with sound; res_2s sampler in both stages, "
         "distilled LoRA in both (strengths 0.25 / 0.5). Defaults: 15 steps, 1088x1920, no STG.",
-        HQ_TWO_STAGE,
+        (*HQ_TWO_STAGE, *AUTO_DURATION),
         _two_stage_plan(_two_stages_hq, _HQ_DOC),
         params=LTX_2_3_HQ_PARAMS,
         detect=False,

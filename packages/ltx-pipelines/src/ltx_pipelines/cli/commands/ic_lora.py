@@ -40,12 +40,12 @@ def ic_preflight(
     exactly_one_lora: bool = False,
 ) -> None:
     """Every check that needs only file headers and small files, before any model is built."""
-    check_distilled_checkpoint(args.checkpoint, pipeline)
+    check_distilled_checkpoint(args.models, pipeline)
     if exactly_one_lora and len(args.loras) != 1:
         raise InputError(f"the {pipeline} pipeline takes exactly one IC-LoRA (--lora PATH); got {len(args.loras)}")
     if loras_required and not args.loras:
         raise InputError(f"the {pipeline} pipeline needs an IC-LoRA; pass it with --lora PATH [STRENGTH]")
-    preflight(args, args.checkpoint, needed, upsampler=args.upsampler, loras=args.loras, images=args.images)
+    preflight(args, args.models, needed, upsampler=args.upsampler, loras=args.loras, images=args.images)
     for lora in args.loras:
         lora_downscale_factor(lora.path)
 
@@ -89,7 +89,7 @@ def ic_lora(
         for mask in masks:
             probe_video(mask.path, "--conditioning-attention-mask")
     device = resolve_device(args.device)
-    build = pipeline(args, ICLoraPipeline, args.checkpoint, args.upsampler, args.gemma_root, args.loras, device)
+    build = pipeline(args, ICLoraPipeline, args.models, args.upsampler, args.gemma_root, args.loras, device)
     call = {
         "prompt": args.prompt,
         **args.pick("seed", "height", "width", "num_frames", "frame_rate", "enhance_prompt"),
@@ -130,7 +130,7 @@ def dubit(
         needed = components(*GENERATION, "video VAE encoder", "audio VAE encoder")
         ic_preflight(args, pipeline="Dub-It", needed=needed, exactly_one_lora=True)
         probe_video(reference_video, "--reference-video", audio=True)
-    build = pipeline(args, DubItPipeline, args.checkpoint, args.upsampler, args.gemma_root, args.loras[0], args.device)
+    build = pipeline(args, DubItPipeline, args.models, args.upsampler, args.gemma_root, args.loras[0], args.device)
     call = {
         "prompt": args.prompt,
         **args.pick("seed", "height", "width", "enhance_prompt"),

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from ltx_core.errors import InputError
+from ltx_core.loader.model_paths import ModelPaths
 from ltx_pipelines.cli.app import PipelineCli, given_on_command_line
 from ltx_pipelines.cli.options import BASIC, GUIDANCE, CommonArgs
 from ltx_pipelines.cli.preflight import components, preflight
@@ -23,15 +24,18 @@ _VIDEO_HELP = (
 )
 
 
-def checkpoint_choice(args: CommonArgs) -> tuple[Path, bool]:
-    """(checkpoint, distilled) from exactly one of --distilled-checkpoint-path and --checkpoint-path."""
+def checkpoint_choice(args: CommonArgs) -> tuple[Path | ModelPaths, bool]:
+    """(model files, distilled) from exactly one of --distilled-checkpoint-path and --checkpoint-path; split files
+    (--transformer-path ...) run as the full model, guided (nothing in a split file says it is distilled)."""
+    if args.split_flags:
+        return args.models, False
     given = [(p, d) for p, d in ((args.distilled_checkpoint_path, True), (args.checkpoint_path, False)) if p]
     if len(given) != 1:
         raise InputError(
             "give exactly one of --distilled-checkpoint-path (distilled model, 8 fixed steps) and --checkpoint-path "
             f"(full model, guided); got {len(given)}"
         )
-    return given[0]
+    return args.models, given[0][1]
 
 
 def retake_preflight(args: CommonArgs, video_path: Path, start_time: float, end_time: float) -> None:
