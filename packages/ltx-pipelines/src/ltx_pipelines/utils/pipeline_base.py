@@ -21,6 +21,7 @@ from ltx_core.model.duration_head import AutoDuration
 from ltx_core.numerics import DEFAULT_NUMERICS, Numerics
 from ltx_core.parallel.layout import SINGLE_PROCESS, ParallelLayout
 from ltx_pipelines.utils.blocks import (
+    DEFAULT_PROMPT_ENHANCER,
     DEFAULT_TILING,
     PLAIN_RUNTIME,
     AudioDecoder,
@@ -30,6 +31,7 @@ from ltx_pipelines.utils.blocks import (
     KeptModels,
     ModalitySpec,
     PromptEncoder,
+    PromptEnhancerSettings,
     StageResult,
     TransformerRuntime,
     VideoDecoder,
@@ -63,6 +65,7 @@ class PipelineOptions(TypedDict, total=False):
     runtime: TransformerRuntime
     parallel: ParallelLayout
     numerics: Numerics
+    prompt_enhancer: PromptEnhancerSettings
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,7 @@ class PipelineBase:
         runtime: TransformerRuntime = PLAIN_RUNTIME,
         parallel: ParallelLayout = SINGLE_PROCESS,
         numerics: Numerics = DEFAULT_NUMERICS,
+        prompt_enhancer: PromptEnhancerSettings = DEFAULT_PROMPT_ENHANCER,
     ) -> None:
         self.device = resolve_device(device)
         self.dtype = dtype
@@ -171,7 +175,13 @@ class PipelineBase:
         self.checkpoint_path = ckpt = checkpoint_path
         self.prompt_encoder = across_processes(
             PromptEncoder(
-                ckpt, gemma_root, dtype=dtype, device=self.device, offload=runtime.offload, numerics=numerics
+                ckpt,
+                gemma_root,
+                dtype=dtype,
+                device=self.device,
+                offload=runtime.offload,
+                numerics=numerics,
+                enhancer=prompt_enhancer,
             ),
             parallel,
         )
