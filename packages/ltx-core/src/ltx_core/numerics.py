@@ -44,6 +44,8 @@ class Numerics:
     encode_latent_tile_plan: bool
     # A.11, pipeline media: EXIF / ICC aware image decode, CRF default by model version, tiny-image skip
     image_exif_icc_decode: bool
+    # A.7.5, prompt enhancement: the alignment padding to 8 tokens is prepended (else appended)
+    enhance_left_pad: bool
     # A.12, LoRA fusion: the delta is aggregated in bf16 whatever the weight dtype, W added in its own dtype
     lora_delta_bf16: bool
     # A.14, pipeline CLI defaults: the 1.2.0 default negative prompt, A2Vid's parameters detected from the checkpoint
@@ -64,6 +66,7 @@ NUMERICS_1_1_3 = Numerics(
     decode_auto_tiling=False,
     encode_latent_tile_plan=False,
     image_exif_icc_decode=False,
+    enhance_left_pad=False,
     lora_delta_bf16=False,
     cli_defaults_1_2_0=False,
 )
@@ -82,6 +85,7 @@ NUMERICS_1_2_0 = Numerics(
     decode_auto_tiling=True,
     encode_latent_tile_plan=True,
     image_exif_icc_decode=True,
+    enhance_left_pad=True,
     lora_delta_bf16=True,
     cli_defaults_1_2_0=True,
 )

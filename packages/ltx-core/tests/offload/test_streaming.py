@@ -19,7 +19,16 @@ from ltx_core.offload.streaming import (
     load_resident_transformer,
     transformer_footprint,
 )
-from ltx_core.testing.golden import GoldenCase, component_cases, golden_dir, golden_modality, load_case, report
+from ltx_core.testing.golden import (
+    GoldenCase,
+    cases_120,
+    component_cases,
+    golden_dir,
+    golden_modality,
+    load_case,
+    report,
+)
+from ltx_core.testing.transformer_cases import run_case
 
 TOL = 1e-5
 
@@ -86,6 +95,25 @@ def test_streaming_bf16_with_lora(golden: Path, variant: str, mode: str) -> None
         got = _run(model, case, torch.bfloat16)
     assert ref[0].dtype == torch.bfloat16
     _assert_identical(got, ref, f"{variant}/{mode}/bf16")
+
+
+LTX25_CASES = [p for p in cases_120("transformer_keyframes") if p.parent.name.startswith("ltx25")]
+
+
+@pytest.mark.parametrize("mode", ["cpu", "disk"])
+@pytest.mark.parametrize("path", LTX25_CASES, ids=[p.parent.name for p in LTX25_CASES])
+def test_streaming_ltx25_bitwise_equals_resident(path: Path, mode: str) -> None:
+    """The LTX-2.5 transformer (flags read from each file: no FFN biases, the keyframe embedding on the masked
+    tokens) streams like the others: bitwise the resident forward on the keyframes case."""
+    case = load_case(path)
+    ckpt = case.file(case.params["checkpoint"])
+    ref = run_case(load_transformer(ckpt, numerics=case.numerics), case)
+    with build_streaming_transformer(ckpt, mode, "cpu", device_slots=1, numerics=case.numerics) as model:
+        got = run_case(model, case)
+    assert ref.keys() == got.keys()
+    for name in ref:
+        assert torch.equal(got[name], ref[name]), f"{path.parent.name}/{mode}.{name}"
+        report(f"{path.parent.name}/{case.name}[{mode}].{name}", got[name], case.outputs[name], TOL)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

@@ -9,13 +9,15 @@ from pathlib import Path
 import pytest
 import torch
 
+from ltx_core.model.transformer.loading import load_transformer
 from ltx_core.testing.distributed import run_ranks
-from ltx_core.testing.golden import component_cases, load_case, report
+from ltx_core.testing.golden import cases_120, component_cases, load_case, report
 from ltx_core.testing.parallel_cases import sharded_weight_cases
 from ltx_core.testing.transformer_cases import case_model, case_model_loras, run_case
 
 NAMES = ("transformer_forward", "transformer_lora", "transformer_stg_mixed")
 CASES = [p for p in component_cases("transformer_*") if p.stem in NAMES]
+LTX25_CASES = [p for p in cases_120("transformer_keyframes") if p.parent.name.startswith("ltx25")]
 
 
 @pytest.mark.parametrize(
@@ -43,6 +45,31 @@ def test_sharded_blocks_match_one_process(
                     report(f"{path.parent.name}/{path.stem}.{name} [sharded, sequence {world}]", got, value, 1e-5)
                 else:
                     assert torch.equal(got, value), f"{path.stem}.{name} rank {rank}"
+
+
+@pytest.mark.parametrize("sequence_parallel", [False, True], ids=["sharded", "sharded+sequence"])
+def test_sharded_ltx25_matches_one_process(sequence_parallel: bool) -> None:
+    """`--shard-weights` on the LTX-2.5 transformer (both readings of its flags, the keyframe embedding live): each
+    of 2 processes holds about half the block weights; bitwise the one-process forward (1e-5 with sequence
+    parallelism, as above)."""
+    if not LTX25_CASES:
+        pytest.skip("no LTX-2.5 transformer cases in the fixture set")
+    results = run_ranks(sharded_weight_cases, 2, [str(p) for p in LTX25_CASES], sequence_parallel, timeout=300)
+    for path in LTX25_CASES:
+        case = load_case(path)
+        model = load_transformer(case.file(case.params["checkpoint"]), numerics=case.numerics)
+        expected = run_case(model, case)
+        blocks = sum(p.numel() * p.element_size() for p in model.transformer_blocks.parameters())
+        full = sum(p.numel() * p.element_size() for p in model.parameters())
+        for rank, result in enumerate(results):
+            held = int(result[f"{path.parent.name}.local_bytes"])
+            assert held < full - blocks / 2 * 0.9, f"rank {rank} holds {held} of {full} bytes"
+            for name, value in expected.items():
+                got = result[f"{path.parent.name}/{path.stem}.{name}"]
+                if sequence_parallel:
+                    report(f"{path.parent.name}/{path.stem}.{name} [sharded, sequence 2]", got, value, 1e-5)
+                else:
+                    assert torch.equal(got, value), f"{path.parent.name}/{path.stem}.{name} rank {rank}"
 
 
 def _one_process_model(case: object, path: Path, quantization: str | None) -> torch.nn.Module:

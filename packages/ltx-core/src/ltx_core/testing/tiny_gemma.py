@@ -257,3 +257,65 @@ def make_tiny_gemma_root(
     index = {"metadata": {"total_size": total}, "weight_map": weight_map}
     (out / "model.safetensors.index.json").write_text(json.dumps(index, indent=1))
     return out
+
+
+def tiny_gemma4_enhancer_config(vocab_size: int, hidden_size: int = 32, num_layers: int = 2) -> dict[str, Any]:
+    """A dense Gemma-4 instruct config (`model_type` "gemma4", text only) small enough for CPU tests."""
+    text = {
+        "model_type": "gemma4_text",
+        "vocab_size": vocab_size,
+        "vocab_size_per_layer_input": vocab_size,
+        "hidden_size": hidden_size,
+        "hidden_size_per_layer_input": 8,
+        "intermediate_size": 2 * hidden_size,
+        "num_hidden_layers": num_layers,
+        "num_attention_heads": 2,
+        "num_key_value_heads": 1,
+        "head_dim": 16,
+        "global_head_dim": 16,
+        "sliding_window": 16,
+        "layer_types": ["sliding_attention", "full_attention"][:num_layers],
+        "pad_token_id": PAD_ID,
+        "eos_token_id": [EOS_ID, END_OF_TURN_ID],
+        "bos_token_id": BOS_ID,
+    }
+    return {"model_type": "gemma4", "architectures": ["Gemma4ForConditionalGeneration"], "text_config": text}
+
+
+def make_tiny_gemma4_enhancer(out: str | Path, *, seed: int = 0, packed: bool = False) -> Path:
+    """A tiny random dense Gemma-4 instruct model in the HF layout (`model.language_model.*`, no LM head: it is tied),
+    with the tiny tokenizer and a chat template: a folder (`out/`) or, with `packed`, one `.safetensors` file (`out`)
+    holding the config as `gemma_config`, the tokenizer bytes and every sidecar (gemma4_text_encoder.md §2.2)."""
+    from safetensors.torch import save_file
+    from transformers import Gemma4Config, Gemma4ForConditionalGeneration
+
+    tok = tiny_tokenizer_files()
+    config = tiny_gemma4_enhancer_config(int(tok["vocab_size"]))
+    torch.manual_seed(seed)
+    model = Gemma4ForConditionalGeneration(Gemma4Config.from_dict(config)).eval()
+    state = {k: v.contiguous() for k, v in model.state_dict().items() if k.startswith("model.")}
+    sidecars = {
+        "tokenizer_config.json": json.dumps(tok["tokenizer_config.json"], indent=1).encode(),
+        "special_tokens_map.json": json.dumps(tok["special_tokens_map.json"], indent=1).encode(),
+        "chat_template.jinja": CHAT_TEMPLATE.encode(),
+    }
+    tokenizer_json = json.dumps(tok["tokenizer.json"], ensure_ascii=False).encode()
+    out = Path(out)
+    if packed:
+        out.parent.mkdir(parents=True, exist_ok=True)
+
+        def as_bytes(data: bytes) -> torch.Tensor:
+            return torch.frombuffer(bytearray(data), dtype=torch.uint8).clone()
+
+        tensors = dict(state)
+        tensors["tokenizer_json"] = as_bytes(tokenizer_json)
+        tensors.update({f"hf_asset__{name}": as_bytes(data) for name, data in sidecars.items()})
+        save_file(tensors, str(out), metadata={"format": "pt", "gemma_config": json.dumps(config)})
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(config, indent=1))
+    (out / "tokenizer.json").write_bytes(tokenizer_json)
+    for name, data in sidecars.items():
+        (out / name).write_bytes(data)
+    save_file(state, str(out / "model.safetensors"), metadata={"format": "pt"})
+    return out

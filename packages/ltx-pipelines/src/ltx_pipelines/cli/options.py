@@ -39,7 +39,7 @@ from ltx_pipelines.utils.constants import (
 )
 
 if TYPE_CHECKING:
-    from ltx_pipelines.utils.blocks import TransformerRuntime
+    from ltx_pipelines.utils.blocks import PromptEnhancerSettings, TransformerRuntime
 
 Offload = Literal["none", "cpu", "disk", "auto"]
 Quantization = Literal["fp8-cast", "fp8-scaled-mm"]
@@ -78,6 +78,8 @@ class CommonArgs:
     num_inference_steps: int | None = None
     images: tuple[ImageConditioningArg, ...] = ()
     enhance_prompt: bool = False
+    prompt_enhancer_gemma_root: Path | None = None
+    enhance_static_cache: bool = False
     video_cfg_guidance_scale: float = 3.0
     video_stg_guidance_scale: float = 1.0
     video_rescale_scale: float = 0.7
@@ -189,6 +191,12 @@ class CommonArgs:
 
         offload = "none" if self.shard_weights and self.offload == "auto" else self.offload  # sharding is the plan
         return TransformerRuntime(offload=offload, quantization=self.quantization, compile=self.compile)
+
+    def prompt_enhancer(self) -> PromptEnhancerSettings:
+        """`--prompt-enhancer-gemma-root`, `--enhance-static-cache` as the pipelines' `PromptEnhancerSettings`."""
+        from ltx_pipelines.utils.blocks import PromptEnhancerSettings
+
+        return PromptEnhancerSettings(self.prompt_enhancer_gemma_root, self.enhance_static_cache)
 
     def video_guider_params(self) -> MultiModalGuiderParams:
         return MultiModalGuiderParams(
@@ -536,6 +544,25 @@ _ALL = (
     ),
     OptionSpec("images", "--image", list, [], _IMAGE_HELP, _GEN, parser=IMAGE, multiple=True),
     OptionSpec("enhance_prompt", "--enhance-prompt", bool, False, "Let Gemma rewrite the prompt first.", _GEN),
+    OptionSpec(
+        "prompt_enhancer_gemma_root",
+        "--prompt-enhancer-gemma-root",
+        Path,
+        None,
+        "With --enhance-prompt: a separate model rewrites the prompt (a Gemma 3 folder, or a dense Gemma 4 "
+        "instruct model as a folder or packed .safetensors), built and freed before the text encoder. Needed with "
+        "a Gemma-4 (LTX-2.5) text encoder, which only encodes.",
+        _GEN,
+        metavar="PATH",
+    ),
+    OptionSpec(
+        "enhance_static_cache",
+        "--enhance-static-cache",
+        bool,
+        False,
+        "With --enhance-prompt: generate with a static KV cache (faster repeated enhancement on GPU).",
+        _GEN,
+    ),
     # guidance
     OptionSpec(
         "video_cfg_guidance_scale",
@@ -785,6 +812,8 @@ BASIC = (
     "seed",
     "loras",
     "enhance_prompt",
+    "prompt_enhancer_gemma_root",
+    "enhance_static_cache",
     "offload",
     "max_batch_size",
     "quantization",

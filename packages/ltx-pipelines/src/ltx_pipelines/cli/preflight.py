@@ -187,6 +187,27 @@ def check_gemma(gemma_root: Path | None, checkpoint: Path | list[Path]) -> None:
     check_gemma_fits(gemma, text_path_config(ckpt), ckpt.path)
 
 
+def check_enhancer(args: CommonArgs) -> None:
+    """With --enhance-prompt, some model can rewrite the prompt: the Gemma 3 text encoder itself, or the separate
+    --prompt-enhancer-gemma-root (a Gemma 3 folder or a dense Gemma 4), found and of a type that generates."""
+    from ltx_core.text_encoders.gemma.assets import text_encoder_model_type
+    from ltx_core.text_encoders.gemma.enhance import generation_settings
+
+    if not args.enhance_prompt:
+        return
+    root = args.prompt_enhancer_gemma_root
+    if root is None:
+        encoder = args.gemma_root or args.text_encoder_path  # a single file's, or the split files'
+        if encoder is not None and (kind := text_encoder_model_type(encoder)) != "gemma3":
+            raise InputError(
+                f"--enhance-prompt: the text encoder {encoder} is {kind!r}, which only encodes; pass "
+                "--prompt-enhancer-gemma-root (a Gemma 3 folder or a dense Gemma 4 instruct model) or drop "
+                "--enhance-prompt"
+            )
+        return
+    generation_settings(text_encoder_model_type(root), f"--prompt-enhancer-gemma-root {root}")
+
+
 def check_runtime(args: CommonArgs) -> None:
     """--offload / --quantization / --compile name known values and a combination the transformer loader takes."""
 
@@ -262,5 +283,6 @@ def preflight(
     for lora in loras:
         check_lora_file(lora.path, checkpoint if lora.strength != 0.0 else None)
     check_gemma(text_encoder, embeddings)
+    check_enhancer(args)
     for image in images:
         read_image(image.path)

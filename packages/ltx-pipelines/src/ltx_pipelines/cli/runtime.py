@@ -63,8 +63,14 @@ class Build:
 def pipeline(args: CommonArgs, cls: type, *arguments: Any, **keywords: Any) -> Build:
     """`cls(*arguments, **keywords)` with the runtime flags of `args` (`--offload`, `--quantization`, `--compile`,
     `--numerics`)."""
+    from ltx_pipelines.utils.blocks import DEFAULT_PROMPT_ENHANCER
+
     numerics = numerics_named(args.numerics)
-    return Build(cls, arguments, tuple(sorted({**keywords, "runtime": args.runtime(), "numerics": numerics}.items())))
+    options = {**keywords, "runtime": args.runtime(), "numerics": numerics}
+    enhancer = args.prompt_enhancer()
+    if enhancer != DEFAULT_PROMPT_ENHANCER:
+        options["prompt_enhancer"] = enhancer
+    return Build(cls, arguments, tuple(sorted(options.items())))
 
 
 @dataclass(frozen=True)

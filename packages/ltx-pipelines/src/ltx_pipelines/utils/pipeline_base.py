@@ -22,6 +22,7 @@ from ltx_core.model.duration_head import AutoDuration
 from ltx_core.numerics import DEFAULT_NUMERICS, Numerics
 from ltx_core.parallel.layout import SINGLE_PROCESS, ParallelLayout
 from ltx_pipelines.utils.blocks import (
+    DEFAULT_PROMPT_ENHANCER,
     DEFAULT_TILING,
     PLAIN_RUNTIME,
     AudioDecoder,
@@ -31,6 +32,7 @@ from ltx_pipelines.utils.blocks import (
     KeptModels,
     ModalitySpec,
     PromptEncoder,
+    PromptEnhancerSettings,
     StageResult,
     TransformerRuntime,
     VideoDecoder,
@@ -64,6 +66,7 @@ class PipelineOptions(TypedDict, total=False):
     runtime: TransformerRuntime
     parallel: ParallelLayout
     numerics: Numerics
+    prompt_enhancer: PromptEnhancerSettings
 
 
 @dataclass(frozen=True)
@@ -167,6 +170,7 @@ class PipelineBase:
         runtime: TransformerRuntime = PLAIN_RUNTIME,
         parallel: ParallelLayout = SINGLE_PROCESS,
         numerics: Numerics = DEFAULT_NUMERICS,
+        prompt_enhancer: PromptEnhancerSettings = DEFAULT_PROMPT_ENHANCER,
     ) -> None:
         self.device = resolve_device(device)
         self.dtype = dtype
@@ -184,6 +188,7 @@ class PipelineBase:
                 device=self.device,
                 offload=runtime.offload,
                 numerics=numerics,
+                enhancer=prompt_enhancer,
             ),
             parallel,
         )

@@ -67,12 +67,24 @@ def _free(encoder: Any) -> None:
 
 @dataclass(frozen=True)
 class Enhancement:
-    """Whether and how prompt 0 is rewritten by Gemma before encoding (image-to-video when `image` is given)."""
+    """Whether and how prompt 0 is rewritten by Gemma before encoding (image-to-video when `image` is given).
+
+    `enhancer`: a separate generative Gemma (a Gemma 3 folder or a dense Gemma 4; `--prompt-enhancer-gemma-root`),
+    built and freed before the text encoder; None: the text encoder itself (Gemma 3 only). `max_new_tokens` None:
+    the enhancer type's default (Gemma 3: 512, Gemma 4: 600). `static_cache`: a static KV cache for generation."""
 
     enabled: bool = False
     image: str | Path | None = None
     seed: int = 42
-    max_new_tokens: int = 512
+    max_new_tokens: int | None = None
+    enhancer: str | Path | None = None
+    static_cache: bool = False
+
+    def separate_from(self, encode_root: Path) -> bool:
+        """Whether a separate enhancer rewrites the prompt: one is given and is not the encode root itself."""
+        if not self.enabled or self.enhancer is None:
+            return False
+        return Path(self.enhancer).resolve() != Path(encode_root).resolve()
 
 
 def _open(
@@ -96,8 +108,9 @@ def _hidden_states(
     if enhancement.enabled and texts:
         if not isinstance(encoder, GemmaTextEncoder):
             raise InputError(
-                f"prompt enhancement needs a Gemma 3 text encoder; {encoder.root.root} is "
-                f"{encoder.root.model_type!r}, which only encodes (run without --enhance-prompt)"
+                f"prompt enhancement needs a Gemma 3 text encoder or a separate enhancer; {encoder.root.root} is "
+                f"{encoder.root.model_type!r}, which only encodes (pass --prompt-enhancer-gemma-root with a Gemma 3 "
+                "folder or a dense Gemma 4 instruct model, or run without --enhance-prompt)"
             )
         from ltx_core.text_encoders.gemma.enhance import enhance_prompt
 
@@ -107,10 +120,47 @@ def _hidden_states(
             image=enhancement.image,
             seed=enhancement.seed,
             max_new_tokens=enhancement.max_new_tokens,
+            static_cache=enhancement.static_cache,
+            left_pad=numerics.enhance_left_pad,
         )
     if (numerics.text_batched_bos or not isinstance(encoder, GemmaTextEncoder)) and texts:
         return texts, encoder.encode_together(texts)
     return texts, [encoder.encode(text) for text in texts]
+
+
+def _enhanced_apart(
+    prompts: Sequence[str],
+    enhancement: Enhancement,
+    encode_root: TextEncoderSource,
+    *,
+    device: torch.device,
+    dtype: torch.dtype,
+    numerics: Numerics,
+) -> tuple[list[str], Enhancement]:
+    """(prompts, what is left to do) after a separate enhancer rewrote prompt 0: built, used and freed here, before
+    the text encoder is built, so the two never share memory (gemma4_text_encoder.md §10). Without a separate
+    enhancer, nothing happens here."""
+    texts = list(prompts)
+    if not texts or not enhancement.separate_from(Path(encode_root.root)):
+        return texts, enhancement
+    from ltx_core.text_encoders.gemma.enhance import rewrite
+    from ltx_core.text_encoders.gemma.enhancers import load_enhancer
+
+    enhancer = load_enhancer(enhancement.enhancer, dtype=dtype, device=device)  # type: ignore[arg-type]
+    try:
+        texts[0] = rewrite(
+            enhancer,
+            texts[0],
+            image=enhancement.image,
+            seed=enhancement.seed,
+            max_new_tokens=enhancement.max_new_tokens,
+            static_cache=enhancement.static_cache,
+            left_pad=numerics.enhance_left_pad,
+        )
+    finally:
+        enhancer.release()
+        gc.collect()
+    return texts, Enhancement()
 
 
 def _contexts(
@@ -131,7 +181,9 @@ def encode_prompts(
     enhance_prompt: bool = False,
     enhance_image: str | Path | None = None,
     enhance_seed: int = 42,
-    enhance_max_new_tokens: int = 512,
+    enhance_max_new_tokens: int | None = None,
+    enhancer: str | Path | None = None,
+    enhance_static_cache: bool = False,
     offload: str | None = "none",
     numerics: Numerics = DEFAULT_NUMERICS,
 ) -> list[PromptContexts]:
@@ -144,10 +196,15 @@ def encode_prompts(
     """
     ckpt, root = _open(gemma_root, checkpoint)
     gemma_device = torch.device(text_encoder_device if text_encoder_device is not None else device)
-    enhancement = Enhancement(enhance_prompt, enhance_image, enhance_seed, enhance_max_new_tokens)
+    enhancement = Enhancement(
+        enhance_prompt, enhance_image, enhance_seed, enhance_max_new_tokens, enhancer, enhance_static_cache
+    )
+    texts, enhancement = _enhanced_apart(
+        prompts, enhancement, root, device=gemma_device, dtype=dtype, numerics=numerics
+    )
     encoder = load_text_encoder(root, dtype=dtype, device=gemma_device, max_length=max_length, offload=offload)
     try:
-        texts, encoded = _hidden_states(encoder, prompts, enhancement, numerics)
+        texts, encoded = _hidden_states(encoder, texts, enhancement, numerics)
     finally:
         _free(encoder)
     processor = load_text_path(ckpt, dtype=dtype, device=device)
@@ -185,7 +242,11 @@ class ResidentPromptEncoder:
         return self._encoder is not None
 
     def encode(self, prompts: Sequence[str], enhancement: Enhancement = Enhancement()) -> list[PromptContexts]:
-        """The same contexts `encode_prompts` gives for these prompts and enhancement settings."""
+        """The same contexts `encode_prompts` gives for these prompts and enhancement settings (a separate enhancer
+        is built and freed for the call, while the kept text encoder stays built)."""
+        prompts, enhancement = _enhanced_apart(
+            prompts, enhancement, self.root, device=self.gemma_device, dtype=self.dtype, numerics=self.numerics
+        )
         if self._encoder is None:
             device, length = self.gemma_device, self.max_length
             self._encoder = load_text_encoder(

@@ -48,3 +48,32 @@ rising from it; a kettle is clicking off in the background and rain is tapping o
 quiet voice, "It's still raining." and sets the cup down on the saucer with a light clink.
 
 Answer with the paragraph only."""
+
+# For a dense Gemma-4 enhancer (gemma4_text_encoder.md §9.3: the 1.2.0 Gemma-4 prompts' intent, written here).
+GEMMA4_T2V_SYSTEM_PROMPT = """You write captions for an audio-video generation model, in the exact style of its \
+training captions. Turn the user's request into ONE detailed audio-visual caption; it will be checked against the \
+request, so keep every element the user asked for.
+
+Style rules:
+- Start directly with the action. Never open with "The scene opens", "The video shows" or similar.
+- Describe only what can be observed: no inferred emotions, intentions, ethnicity, nationality or religion. For \
+people, describe apparent gender presentation, skin tone, age group, hair, build and clothing.
+- Describe the environment fully: place, objects, materials, light and time of day.
+- For every shot, woven into the prose: exactly one shot type (extreme wide shot, wide shot, full shot, medium wide \
+shot, medium shot, medium close-up, close-up or extreme close-up), the camera motion (say "static" when it does not \
+move) and the camera viewpoint (eye level, high angle, low angle, overhead, over the shoulder or point of view).
+- Describe the complete soundscape: ambient sound, effects, music, and any speech quoted in its original language.
+- Keep a strict chronological flow, linking moments with transition words (then, as, while, after).
+- One paragraph of roughly 150 to 220 words; no labels, lists, headings or markdown.
+- Write in English, even when the request is in another language (quoted speech stays as spoken).
+- Finish with a short aesthetic-quality sentence (cinematic, film-grade look, lighting and colour descriptors) \
+without adding objects or actions.
+Output only the caption."""
+
+GEMMA4_I2V_SYSTEM_PROMPT = (
+    GEMMA4_T2V_SYSTEM_PROMPT.replace("Output only the caption.", "")
+    + """The first frame of the video is the attached reference image. The caption's opening must match it exactly: \
+the same subjects and their identity, clothing, setting, lighting, composition, framing and camera viewpoint. \
+Continue from that frame as one continuous shot: no hard cuts.
+Output only the caption."""
+)

@@ -25,7 +25,7 @@ from ltx_pipelines.utils.blocks.decoding import DEFAULT_TILING, AudioDecoder, De
 from ltx_pipelines.utils.blocks.duration import DurationPredictor
 from ltx_pipelines.utils.blocks.lifetime import CheckpointLike, KeptModels, default_device, free, resolve_device
 from ltx_pipelines.utils.blocks.processes import SharedPromptEncoder, SpreadVideoDecoder, across_processes
-from ltx_pipelines.utils.blocks.prompts import PromptEncoder
+from ltx_pipelines.utils.blocks.prompts import DEFAULT_PROMPT_ENHANCER, PromptEncoder, PromptEnhancerSettings
 from ltx_pipelines.utils.blocks.stage import (
     PLAIN_RUNTIME,
     DiffusionStage,
@@ -38,6 +38,7 @@ from ltx_pipelines.utils.blocks.stage import (
 from ltx_pipelines.utils.blocks.upsampling import VideoUpsampler
 
 __all__ = [
+    "DEFAULT_PROMPT_ENHANCER",
     "DEFAULT_TILING",
     "PLAIN_RUNTIME",
     "AudioConditioner",
@@ -54,6 +55,7 @@ __all__ = [
     "MediaConditioner",
     "ModalitySpec",
     "PromptEncoder",
+    "PromptEnhancerSettings",
     "SharedPromptEncoder",
     "SpreadVideoDecoder",
     "StageResult",

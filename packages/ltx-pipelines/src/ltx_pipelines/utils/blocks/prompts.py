@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,19 @@ import torch
 from ltx_core.errors import InputError
 from ltx_core.numerics import DEFAULT_NUMERICS, Numerics
 from ltx_pipelines.utils.blocks.lifetime import CheckpointLike, ModelBlock
+
+
+@dataclass(frozen=True)
+class PromptEnhancerSettings:
+    """Which model rewrites the prompt when a call asks for enhancement: `root` None → the text encoder itself (Gemma
+    3 only); else a separate Gemma 3 folder or dense Gemma-4 instruct model (`--prompt-enhancer-gemma-root`), built
+    and freed before the text encoder. `static_cache`: generate with a static KV cache (`--enhance-static-cache`)."""
+
+    root: str | Path | None = None
+    static_cache: bool = False
+
+
+DEFAULT_PROMPT_ENHANCER = PromptEnhancerSettings()
 
 
 class PromptEncoder(ModelBlock):
@@ -32,6 +46,7 @@ class PromptEncoder(ModelBlock):
         text_encoder_device: torch.device | str | None = None,
         offload: str | None = "none",
         numerics: Numerics = DEFAULT_NUMERICS,
+        enhancer: PromptEnhancerSettings = DEFAULT_PROMPT_ENHANCER,
     ) -> None:
         # models.keep: a ResidentPromptEncoder stays built
         super().__init__(checkpoint, dtype=dtype, device=device)
@@ -39,6 +54,7 @@ class PromptEncoder(ModelBlock):
         self.gemma_root = gemma_root
         self.text_encoder_device = text_encoder_device
         self.offload = offload  # Gemma's decoder layers may stream from RAM (none / cpu / disk / auto)
+        self.enhancer = enhancer
         # a call's texts → their PromptContexts on the host (`encode_ahead`): keyed by the whole call, because under
         # 1.2.0 a call's prompts go through Gemma together and the bits of a row depend on the batch it was in
         self._ahead: dict[tuple[str, ...], list[Any]] = {}
@@ -59,11 +75,16 @@ class PromptEncoder(ModelBlock):
         if texts:
             if self.gemma_root is None:
                 raise InputError(
-                    "a text prompt needs a Gemma text encoder (--gemma-root: a folder or a packed file); or pass "
+                    "a text prompt needs a Gemma text encoder (--gemma-root: a folder or a packed file; split files: "
+                    "--text-encoder-path, ModelPaths.text_encoder); or pass "
                     "precomputed contexts"
                 )
             enhancement = Enhancement(
-                enhance_first_prompt and texts[0][0] == 0, enhance_prompt_image, enhance_prompt_seed
+                enhance_first_prompt and texts[0][0] == 0,
+                enhance_prompt_image,
+                enhance_prompt_seed,
+                enhancer=self.enhancer.root,
+                static_cache=self.enhancer.static_cache,
             )
             encoded = self._encoded([str(p) for _, p in texts], enhancement)
             for (i, _), contexts in zip(texts, encoded, strict=True):
@@ -103,6 +124,8 @@ class PromptEncoder(ModelBlock):
             enhance_prompt=enhancement.enabled,
             enhance_image=enhancement.image,
             enhance_seed=enhancement.seed,
+            enhancer=enhancement.enhancer,
+            enhance_static_cache=enhancement.static_cache,
         )
 
     def encode_ahead(self, calls: Sequence[Sequence[str]], encode: Any = None) -> None:
