@@ -1,22 +1,28 @@
 """Split checkpoints (delta E.1-E.3) on the generated tiny LTX-2.5 set: the distilled command on the single file and
 on the split files gives the same frames and sound (the split run made through --jobs), --auto-duration gives an
 8k+1 length, every bad combination of model flags is one line with exit 2, and each version decision reads the file
-the spec names (the image CRF the video VAE's, the distilled sampler the transformer's)."""
+the spec names (the image CRF the video VAE's, the distilled sampler and the parser defaults the transformer's)."""
 
 from __future__ import annotations
 
+import functools
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import av
 import numpy as np
 import pytest
+from safetensors.torch import load_file, save_file
 from typer.testing import CliRunner
 
+from ltx_core.loader import SafetensorsFile
 from ltx_core.loader.model_paths import ModelPaths
+from ltx_core.model.duration_head import AutoDuration
 from ltx_core.testing.tiny_checkpoints import SPLIT_FILES
-from ltx_pipelines.cli.commands import build_app
+from ltx_pipelines.cli.commands import build_app, command
+from ltx_pipelines.cli.options import CommonArgs
 from ltx_pipelines.distilled import DistilledPipeline
 from ltx_pipelines.testing.command_lines import flags
 
@@ -149,3 +155,36 @@ def test_each_version_decision_reads_its_file(tiny_set_25: Path) -> None:
         pipeline = DistilledPipeline(models, None if isinstance(models, ModelPaths) else folder / "gemma", upsampler)
         assert pipeline.ancestral
         assert pipeline.image_conditioner.default_image_crf == crf
+
+
+def _parsed(pipeline: str, argv: list[str]) -> tuple[Any, list[CommonArgs]]:
+    """Run `pipeline`'s command line with a plan that only keeps the parsed arguments (no check, no run)."""
+    seen: list[CommonArgs] = []
+    cli = command(pipeline)
+
+    @functools.wraps(cli.plan)
+    def plan(args: CommonArgs, **_: Any) -> None:
+        seen.append(args)
+
+    return CliRunner().invoke(replace(cli, plan=plan).app(pipeline), argv), seen
+
+
+def test_defaults_and_auto_duration_from_the_split_files(tiny_set_25: Path, tmp_path: Path) -> None:
+    """Delta E.1 / C.4: without a single file the parser's defaults come from the transformer's model_version
+    (2.5: 30 steps, STG block 28; the same transformer without model_version, as LTX-2 files: 40, 29);
+    --auto-duration MIN MAX is the head's range, an explicit --num-frames wins."""
+    out = {"prompt": "a fox", "output_path": tmp_path / "out.mp4"}
+    split = _split(tiny_set_25)
+    result, seen = _parsed("ti2vid_one_stage", flags(**split, auto_duration=(0.5, 2), **out))
+    assert result.exit_code == 0, result.output
+    args = seen[-1]
+    assert (args.num_inference_steps, args.video_stg_blocks, args.audio_stg_blocks) == (30, (28,), (28,))
+    assert args.num_frames == AutoDuration(0.5, 2.0)
+    assert args.models == ModelPaths(**{slot: tiny_set_25 / name for slot, name in SPLIT_FILES.items()})
+    transformer = split["transformer_path"]
+    metadata = {k: v for k, v in SafetensorsFile(transformer).metadata.items() if k != "model_version"}
+    save_file(load_file(transformer), tmp_path / "unversioned.safetensors", metadata=metadata)
+    split["transformer_path"] = tmp_path / "unversioned.safetensors"
+    result, seen = _parsed("ti2vid_one_stage", flags(**split, auto_duration=(0.5, 2), num_frames=17, **out))
+    assert result.exit_code == 0, result.output
+    assert (seen[-1].num_inference_steps, seen[-1].video_stg_blocks, seen[-1].num_frames) == (40, (29,), 17)
