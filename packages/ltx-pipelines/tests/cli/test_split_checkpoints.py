@@ -95,6 +95,25 @@ def test_single_and_split_files_give_the_same_mp4_with_sound(runs: tuple[Path, P
     assert np.array_equal(audio, split[1]) and split[2:] == (rate, channels)
 
 
+def test_video_vae_path_replaces_the_single_files_vae(tiny_set_25: Path, tmp_path: Path) -> None:
+    """--video-vae-path beside a single file: the conv-decoder VAE stored with bare keys decodes (and its latent
+    statistics serve the upsampler) in place of the file's diffusion decoder."""
+    folder, out = tiny_set_25, tmp_path / "conv.mp4"
+    argv = flags(
+        distilled_checkpoint_path=folder / "distilled.safetensors",
+        gemma_root=folder / "gemma",
+        video_vae_path=folder / "video_vae_conv.safetensors",
+        prompt="a red fox in the snow",
+        num_frames=9,
+        output_path=out,
+        **_common(folder),
+    )
+    result = _invoke("distilled", argv)
+    assert result.exit_code == 0, result.output
+    frames, audio, rate, _ = _decoded(out)
+    assert frames.shape == (9, SIZE, SIZE, 3) and rate == 48000 and audio.shape[-1] > 0
+
+
 def _one_line(name: str, argv: list[str]) -> str:
     result = _invoke(name, argv)
     assert result.exit_code == 2, result.output
