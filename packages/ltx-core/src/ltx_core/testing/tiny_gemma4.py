@@ -65,8 +65,9 @@ def tiny_gemma4_config(hidden_size: int, num_layers: int, vocab_size: int) -> di
 
 
 def gemma4_sidecars() -> dict[str, bytes]:
-    """tokenizer_config.json (Gemma-4 style: left padding, no chat template), processor_config.json and a chat
-    template, as bytes by file name."""
+    """tokenizer.json (`tiny_gemma`'s BPE), tokenizer_config.json (Gemma-4 style: left padding, no chat template),
+    processor_config.json and a chat template, as bytes by file name, plus "vocab_size" (the tokenizer's, as text):
+    the caller takes out the tokenizer and the size, the rest are the sidecars."""
     from ltx_core.testing.tiny_gemma import tiny_tokenizer_files
 
     tok = tiny_tokenizer_files()
