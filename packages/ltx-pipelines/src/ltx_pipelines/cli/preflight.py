@@ -24,8 +24,10 @@ from ltx_core.text_encoders.gemma.loading import text_path_config
 from ltx_core.text_encoders.gemma.root import check_gemma_files
 from ltx_core.text_encoders.gemma.version_gate import check_gemma_pairing
 from ltx_core.toolchain import compile_toolchain_missing
-from ltx_pipelines.cli.options import CommonArgs
+from ltx_pipelines.cli.options import HDR_PIPELINES, CommonArgs
 from ltx_pipelines.cli.values import ImageConditioningArg
+
+_HDR = ", ".join(HDR_PIPELINES)
 
 # What each component is called in messages, and the key prefix that shows the checkpoint has it.
 COMPONENT_PREFIXES: dict[str, str] = {
@@ -170,6 +172,19 @@ def check_quantization(checkpoint: Path, quantization: str | None, device: Any =
         check_fp8_cast_device(device, chosen.value)
 
 
+def check_hdr(args: CommonArgs, inputs: Sequence[Path]) -> bool:
+    """`--hdr` needs the optional EXR extra; EXR inputs need `--hdr` (on a command that has it) and may not be mixed
+    with SDR ones (spec NP 5). Whether the inputs are EXR."""
+    from ltx_pipelines.media.exr import check_exr_inputs, is_exr, openexr
+
+    if args.hdr is not None:
+        openexr()
+    if "hdr" not in args.declared and any(is_exr(p) for p in inputs):
+        first = next(str(p) for p in inputs if is_exr(p))
+        raise InputError(f"EXR input {first!r}: this pipeline reads no EXR; native HDR (--hdr) is in {_HDR}")
+    return check_exr_inputs(inputs, args.hdr)
+
+
 def preflight(
     args: CommonArgs,
     checkpoint: Path,
@@ -181,6 +196,7 @@ def preflight(
 ) -> None:
     """The one preflight of every pipeline (each command adds its own checks around it), in one order: runtime
     flags, device, checkpoint (its STG blocks and its fit to --quantization), upsampler, LoRA files, Gemma, images."""
+    from ltx_pipelines.media.exr import read_exr
     from ltx_pipelines.media.image import read_image
     from ltx_pipelines.utils.blocks import resolve_device
 
@@ -195,5 +211,9 @@ def preflight(
         check_lora_file(lora.path, checkpoint if lora.strength != 0.0 else None)
     check_gemma(args.gemma_root, checkpoint)
     check_enhancer(args)
+    exr = check_hdr(args, [image.path for image in images])
     for image in images:
-        read_image(image.path)
+        if exr:
+            read_exr(image.path)
+        else:
+            read_image(image.path)

@@ -18,6 +18,7 @@ from typing import Generic, TypeVar
 import typer
 
 from ltx_core.errors import InputError
+from ltx_core.hdr.spaces import HDRColorSpace
 from ltx_core.loader.lora import LoraSpec
 from ltx_pipelines.utils.constants import DEFAULT_LORA_STRENGTH
 
@@ -149,6 +150,17 @@ def output_file(value: str | Path) -> Path:
     if not os.access(existing, os.W_OK | os.X_OK):
         raise typer.BadParameter(f"cannot write into {str(existing)!r} (read-only or no permission)")
     return path
+
+
+def hdr_color_space(value: str | HDRColorSpace) -> HDRColorSpace:
+    """`--hdr`: SRGB_LINEAR, ACESCG or ACESCCT, in any case."""
+    if isinstance(value, HDRColorSpace):
+        return value
+    try:
+        return HDRColorSpace.named(value)
+    except InputError:
+        names = ", ".join(HDRColorSpace.__members__)
+        raise typer.BadParameter(f"{value!r} is not one of {names} (any case)") from None
 
 
 def _image(values: list[str]) -> ImageConditioningArg:

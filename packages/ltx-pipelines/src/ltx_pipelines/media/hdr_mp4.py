@@ -44,6 +44,12 @@ BT2020_PRIMARIES = 9
 ARIB_STD_B67 = 18
 BT2020_NCL = 9
 LIMITED_RANGE = 1
+_COLOR_TAGS = (
+    ("color_primaries", BT2020_PRIMARIES),
+    ("color_trc", ARIB_STD_B67),
+    ("colorspace", BT2020_NCL),
+    ("color_range", LIMITED_RANGE),
+)
 
 
 def hdr_rate(fps: float) -> Fraction:
@@ -172,14 +178,8 @@ def _video_stream(
     stream.width, stream.height = width, height
     stream.pix_fmt = HDR_PIX_FMT
     stream.codec_tag = "hvc1"
-    context = stream.codec_context
-    for name, value in (
-        ("color_primaries", BT2020_PRIMARIES),
-        ("color_trc", ARIB_STD_B67),
-        ("colorspace", BT2020_NCL),
-        ("color_range", LIMITED_RANGE),
-    ):
-        setattr(context, name, value)
+    for name, value in _COLOR_TAGS:
+        setattr(stream.codec_context, name, value)
     return stream
 
 
@@ -191,8 +191,7 @@ def _frame(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> av.VideoFrame:
         padded = np.zeros((values.shape[0], stride), dtype="<u2")
         padded[:, : values.shape[1]] = values
         plane.update(padded.tobytes())
-    frame.color_primaries = BT2020_PRIMARIES
-    frame.color_trc = ARIB_STD_B67
-    frame.colorspace = BT2020_NCL
-    frame.color_range = LIMITED_RANGE
+    for name, value in _COLOR_TAGS:
+        if hasattr(frame, name):  # PyAV < 13 frames carry only the matrix and range (the stream has all four)
+            setattr(frame, name, value)
     return frame
