@@ -1,6 +1,7 @@
 """`--hdr` on the command line (spec NP 5): the distilled command end to end on the golden tiny LTX-2.5 files (an EXR
-still in, the HLG master and EXR frames out, the frames those of the official run), and the one-line errors (a bad
-colour space, the option on a pipeline without it, EXR without --hdr, EXR mixed with SDR, the extra missing)."""
+still in, the HLG master and EXR frames out), and the one-line errors (a bad
+colour space, the option on a pipeline without it, EXR without --hdr, EXR mixed with SDR, IC-LoRA's EXR frame
+folders, the extra missing)."""
 
 from __future__ import annotations
 
@@ -101,7 +102,9 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("hdr_media")
     Image.new("RGB", (8, 8), (10, 20, 30)).save(d / "still.png")
     write_exr(d / "still.exr", torch.full((8, 8, 3), 0.18), HDRColorSpace.SRGB_LINEAR)
-    return {"png": d / "still.png", "exr": d / "still.exr"}
+    (d / "frames").mkdir()
+    write_exr(d / "frames" / "f0.exr", torch.full((8, 8, 3), 0.5), HDRColorSpace.ACESCCT)
+    return {"png": d / "still.png", "exr": d / "still.exr", "frames": d / "frames"}
 
 
 def _argv(folder: Path, out: Path, **extra: object) -> list[str]:
@@ -129,15 +132,25 @@ def test_one_line_errors(
     assert f"EXR input '{media['exr']}' needs --hdr (SRGB_LINEAR, ACESCG or ACESCCT" in line
     mixed = [*_argv(folder, out, hdr="acescg", image=(media["exr"], 0, 1.0)), "--image", str(media["png"]), "8", "1"]
     assert "mix EXR" in _one_line("distilled", mixed)
+    a2vid = [
+        *flags(checkpoint_path=folder / "dev.safetensors", gemma_root=folder / "gemma", prompt="a fox"),
+        *flags(spatial_upsampler_path=folder / "spatial_upsampler_x2.safetensors", output_path=out),
+        *flags(distilled_lora=folder / "distilled_lora.safetensors", audio_path=media["png"], hdr="acescg"),
+    ]
+    line = _one_line("a2vid_two_stage", a2vid)
+    assert "--hdr is not an option of this pipeline: native HDR is available in distilled, " in line
+    line = _one_line("a2vid_two_stage", [*a2vid[:-2], "--image", str(media["exr"]), "0", "1"])
+    assert "this pipeline reads no EXR; native HDR (--hdr) is in distilled" in line
     ic_lora = [
         *flags(distilled_checkpoint_path=folder / "distilled.safetensors", gemma_root=folder / "gemma"),
         *flags(spatial_upsampler_path=folder / "spatial_upsampler_x2.safetensors", prompt="a fox", output_path=out),
-        *flags(lora=folder / "ic_lora.safetensors", video_conditioning=(media["png"], 1.0), hdr="acescg"),
+        *flags(lora=folder / "ic_lora.safetensors", num_frames=9, height=64, width=64, quiet=True),
     ]
-    line = _one_line("ic_lora", ic_lora)
-    assert "--hdr is not an option of this pipeline: native HDR is available in distilled, " in line
-    line = _one_line("ic_lora", [*ic_lora[:-2], "--image", str(media["exr"]), "0", "1"])
-    assert "this pipeline reads no EXR; native HDR (--hdr) is in distilled" in line
+    line = _one_line("ic_lora", [*ic_lora, *flags(video_conditioning=(media["frames"], 1.0))])
+    assert f"EXR input '{media['frames']}' needs --hdr" in line
+    short = [*ic_lora, *flags(video_conditioning=(media["frames"], 1.0), hdr="acescct")]
+    line = _one_line("ic_lora", [*short, "--image", str(media["png"]), "0", "1"])
+    assert "mix EXR" in line
     monkeypatch.setitem(sys.modules, "OpenEXR", None)  # the optional extra not installed
     line = _one_line("distilled", _argv(folder, out, hdr="acescg"))
     assert "HDR / EXR support needs the optional extra: pip install 'ltx-pipelines[hdr]'" in line

@@ -87,3 +87,30 @@ def test_exr_needs_a_colour_space_and_no_sdr_beside_it(components: Any, still: t
     mixed = [ImageConditioningInput(path, 0, 1.0), ImageConditioningInput(png, 8, 1.0)]
     with pytest.raises(InputError, match="mix EXR"):
         _run("distilled", components, images=mixed, color_space=HDRColorSpace.ACESCG)
+
+
+def test_ic_lora_takes_a_folder_of_exr_frames(components: Any, tmp_path: Path) -> None:
+    """The reference folder's frames are read, shrunk to fit the reference size and reflect-padded (the golden-tested
+    `load_exr_frames`), into the working space; the video decodes in float32."""
+    from ltx_pipelines.ic_lora import ICLoraPipeline
+    from ltx_pipelines.media.exr import ResizeMode, load_exr_frames, write_exr
+
+    folder = tmp_path / "plates"
+    folder.mkdir()
+    light = torch.rand(FRAMES, 24, 40, 3, generator=torch.Generator().manual_seed(4)).mul(4)
+    for k, frame in enumerate(light):
+        write_exr(folder / f"plate.{k:04d}.exr", frame, HDRColorSpace.ACESCG)
+    pipeline = ICLoraPipeline(components.distilled, components.distilled, None, [components.ic_lora], device="cpu")
+    recorded: dict[str, torch.Tensor] = {}
+    result = pipeline(
+        components.positive, seed=5, height=HEIGHT, width=WIDTH, num_frames=FRAMES, frame_rate=FPS,
+        video_conditioning=[(folder, 0.8)], color_space=HDRColorSpace.ACESCG, stage_1_sigmas=STAGE_1,
+        stage_2_sigmas=STAGE_2, record=recorded.__setitem__,
+    )  # fmt: skip
+    frames = torch.cat(list(result.video))
+    assert frames.dtype == torch.float32 and frames.shape == (FRAMES, HEIGHT, WIDTH, 3)
+    size = tuple(recorded["reference_pixels"].shape[-2:])
+    expected = load_exr_frames(
+        folder, *size, torch.bfloat16, "cpu", HDRColorSpace.ACESCG, frame_cap=FRAMES, resize_mode=ResizeMode.REFLECT_PAD
+    )
+    assert torch.equal(recorded["reference_pixels"], expected)

@@ -47,8 +47,15 @@ NumericsName = Literal["1.2.0", "1.1.3"]
 
 _MODEL, _GEN, _GUIDE, _RUN, _OUT = "Model files", "Generation", "Guidance", "Runtime", "Output"
 _PAR = "Several GPUs (under torchrun, docs/multi-gpu.md)"
-# the commands with --hdr (spec NP 5 lists IC-LoRA, A2Vid and Retake too: not done here yet)
-HDR_PIPELINES = ("distilled", "ti2vid_one_stage", "ti2vid_two_stages", "ti2vid_two_stages_hq", "keyframe_interpolation")
+# the commands with --hdr (spec NP 5 lists A2Vid and Retake too: not done here yet)
+HDR_PIPELINES = (
+    "distilled",
+    "ti2vid_one_stage",
+    "ti2vid_two_stages",
+    "ti2vid_two_stages_hq",
+    "keyframe_interpolation",
+    "ic_lora",
+)
 MAX_STEPS = 1000  # far above any useful count (the defaults are 30-40); a typo is refused instead of running for days
 
 
@@ -673,14 +680,15 @@ _ALL = (
         str | None,
         None,
         "Native HDR in the given colour space (any case): SRGB_LINEAR (scene-linear Rec.709), ACESCG (scene-linear "
-        "AP1) or ACESCCT (ACEScct codes). --image takes .exr stills in that space (all images EXR or none); the "
+        "AP1) or ACESCCT (ACEScct codes). --image takes .exr stills in that space (IC-LoRA's --video-conditioning "
+        "folders of EXR frames; all inputs EXR or none); the "
         "output is a 10-bit BT.2020 / HLG HEVC master at --output-path plus half-float EXR frames in "
         "<output stem>_exr/. Needs the optional extra: pip install 'ltx-pipelines[hdr]'.",
         _OUT,
         parser=hdr_color_space,
         metavar="SRGB_LINEAR|ACESCG|ACESCCT",
         shown_default="SDR",
-        absent=f"native HDR is available in {', '.join(HDR_PIPELINES)} (not yet in IC-LoRA, A2Vid and Retake; "
+        absent=f"native HDR is available in {', '.join(HDR_PIPELINES)} (not yet in A2Vid and Retake; "
         "Dub-It has none, as in the official)",
     ),
 )

@@ -188,7 +188,14 @@ def _ints(values: list[str]) -> tuple[int, ...]:
 
 IMAGE = MultiValue(("PATH", "FRAME_IDX", "STRENGTH"), ("CRF",), _image)
 LORA = MultiValue(("PATH",), ("STRENGTH",), _lora)
+
+
+def _source_strength(values: list[str]) -> PathStrengthArg:
+    return PathStrengthArg(path=input_file_or_dir(values[0]), strength=parse_float("STRENGTH", values[1]))
+
+
 PATH_STRENGTH = MultiValue(("PATH", "STRENGTH"), (), _path_strength)
+SOURCE_STRENGTH = MultiValue(("PATH", "STRENGTH"), (), _source_strength)  # a video file or a folder of EXR frames
 INT_LIST = MultiValue((), ("BLOCK",), _ints, repeat_last=True)
 
 

@@ -44,8 +44,8 @@ def openexr() -> Any:
 
 
 def is_exr(path: Any) -> bool:
-    """A path (not a decoded array) naming an EXR file or a folder of EXR frames."""
-    if isinstance(path, np.ndarray | torch.Tensor):
+    """A path (not decoded frames) naming an EXR file or a folder of EXR frames."""
+    if not isinstance(path, str | Path):
         return False
     p = Path(path).expanduser()
     return p.suffix.lower() == EXR_SUFFIX or (p.is_dir() and any(_exr_files(p)))
