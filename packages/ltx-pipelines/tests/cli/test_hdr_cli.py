@@ -132,15 +132,12 @@ def test_one_line_errors(
     assert f"EXR input '{media['exr']}' needs --hdr (SRGB_LINEAR, ACESCG or ACESCCT" in line
     mixed = [*_argv(folder, out, hdr="acescg", image=(media["exr"], 0, 1.0)), "--image", str(media["png"]), "8", "1"]
     assert "mix EXR" in _one_line("distilled", mixed)
-    a2vid = [
-        *flags(checkpoint_path=folder / "dev.safetensors", gemma_root=folder / "gemma", prompt="a fox"),
-        *flags(spatial_upsampler_path=folder / "spatial_upsampler_x2.safetensors", output_path=out),
-        *flags(distilled_lora=folder / "distilled_lora.safetensors", audio_path=media["png"], hdr="acescg"),
+    retake = [
+        *flags(distilled_checkpoint_path=folder / "distilled.safetensors", gemma_root=folder / "gemma", prompt="a"),
+        *flags(video_path=media["png"], start_time=0, end_time=0.1, output_path=out, hdr="acescg"),
     ]
-    line = _one_line("a2vid_two_stage", a2vid)
+    line = _one_line("retake", retake)
     assert "--hdr is not an option of this pipeline: native HDR is available in distilled, " in line
-    line = _one_line("a2vid_two_stage", [*a2vid[:-2], "--image", str(media["exr"]), "0", "1"])
-    assert "this pipeline reads no EXR; native HDR (--hdr) is in distilled" in line
     ic_lora = [
         *flags(distilled_checkpoint_path=folder / "distilled.safetensors", gemma_root=folder / "gemma"),
         *flags(spatial_upsampler_path=folder / "spatial_upsampler_x2.safetensors", prompt="a fox", output_path=out),

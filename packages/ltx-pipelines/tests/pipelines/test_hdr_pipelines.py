@@ -28,9 +28,9 @@ STAGE_1, STAGE_2 = (1.0, 0.5, 0.0), (0.909375, 0.0)
 
 def _run(name: str, c: Any, **kw: Any) -> Any:
     """`name` built from the shared in-memory components and called at 64 x 64 x 9 with short schedules."""
+    from ltx_pipelines.a2vid_two_stage import A2VidPipelineTwoStage
     from ltx_pipelines.distilled import DistilledPipeline
     from ltx_pipelines.ti2vid_one_stage import TI2VidOneStagePipeline
-    from ltx_pipelines.ti2vid_two_stages import TI2VidTwoStagesPipeline
 
     geometry = {"seed": 5, "height": HEIGHT, "width": WIDTH, "num_frames": FRAMES, "frame_rate": FPS}
     guided = {"num_inference_steps": 2, "video_guider_params": GUIDED, "audio_guider_params": GUIDED}
@@ -40,8 +40,16 @@ def _run(name: str, c: Any, **kw: Any) -> Any:
     if name == "ti2vid_one_stage":
         pipeline = TI2VidOneStagePipeline(c.dev, None, device="cpu")
         return pipeline(c.positive, c.negative, **geometry, **guided, sigmas=STAGE_1, **kw)
-    pipeline = TI2VidTwoStagesPipeline(c.dev, [c.lora], c.dev, None, device="cpu")
-    return pipeline(c.positive, c.negative, **geometry, **guided, stage_1_sigmas=STAGE_1, stage_2_sigmas=STAGE_2, **kw)
+    from ltx_core.types import Audio
+
+    pipeline = A2VidPipelineTwoStage(c.dev, [c.lora], c.dev, None, device="cpu")
+    t = torch.arange(16000) / 16000
+    audio = Audio(torch.stack([torch.sin(2 * torch.pi * 220 * t)] * 2) * 0.5, 16000)  # a tone, longer than the clip
+    del guided["audio_guider_params"]
+    return pipeline(
+        c.positive, **geometry, audio=audio, negative_prompt=c.negative, **guided, stage_1_sigmas=STAGE_1,
+        stage_2_sigmas=STAGE_2, **kw,
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -53,9 +61,9 @@ def still(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, torch.Tensor]
     return write_exr(tmp_path_factory.mktemp("hdr_still") / "still.exr", pixels, HDRColorSpace.SRGB_LINEAR), pixels
 
 
-# the distilled pipeline's HDR run is the golden one (test_ltx25_distilled_hdr); HQ and keyframe interpolation are the
-# two-stage class with other recipes
-@pytest.mark.parametrize("name", ["ti2vid_one_stage", "ti2vid_two_stages"])
+# the distilled pipeline's HDR run is the golden one (test_ltx25_distilled_hdr), whose steps (images at stage 2, the
+# decode) the guided two-stage, HQ and keyframe pipelines share; one-stage conditions at stage 1, A2Vid decodes alone
+@pytest.mark.parametrize("name", ["ti2vid_one_stage", "a2vid_two_stage"])
 def test_an_exr_still_conditions_and_the_video_decodes_in_float32(
     name: str, components: Any, still: tuple[Path, torch.Tensor]
 ) -> None:

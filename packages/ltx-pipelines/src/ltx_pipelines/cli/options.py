@@ -47,7 +47,7 @@ NumericsName = Literal["1.2.0", "1.1.3"]
 
 _MODEL, _GEN, _GUIDE, _RUN, _OUT = "Model files", "Generation", "Guidance", "Runtime", "Output"
 _PAR = "Several GPUs (under torchrun, docs/multi-gpu.md)"
-# the commands with --hdr (spec NP 5 lists A2Vid and Retake too: not done here yet)
+# the commands with --hdr (spec NP 5 lists Retake too: not done here yet)
 HDR_PIPELINES = (
     "distilled",
     "ti2vid_one_stage",
@@ -55,6 +55,7 @@ HDR_PIPELINES = (
     "ti2vid_two_stages_hq",
     "keyframe_interpolation",
     "ic_lora",
+    "a2vid_two_stage",
 )
 MAX_STEPS = 1000  # far above any useful count (the defaults are 30-40); a typo is refused instead of running for days
 
@@ -688,8 +689,8 @@ _ALL = (
         parser=hdr_color_space,
         metavar="SRGB_LINEAR|ACESCG|ACESCCT",
         shown_default="SDR",
-        absent=f"native HDR is available in {', '.join(HDR_PIPELINES)} (not yet in A2Vid and Retake; "
-        "Dub-It has none, as in the official)",
+        absent=f"native HDR is available in {', '.join(HDR_PIPELINES)} (not yet in Retake; Dub-It has none, as in "
+        "the official)",
     ),
 )
 OPTIONS: Mapping[str, OptionSpec] = {spec.name: spec for spec in _ALL}

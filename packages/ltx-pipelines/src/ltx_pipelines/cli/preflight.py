@@ -24,10 +24,8 @@ from ltx_core.text_encoders.gemma.loading import text_path_config
 from ltx_core.text_encoders.gemma.root import check_gemma_files
 from ltx_core.text_encoders.gemma.version_gate import check_gemma_pairing
 from ltx_core.toolchain import compile_toolchain_missing
-from ltx_pipelines.cli.options import HDR_PIPELINES, CommonArgs
+from ltx_pipelines.cli.options import CommonArgs
 from ltx_pipelines.cli.values import ImageConditioningArg
-
-_HDR = ", ".join(HDR_PIPELINES)
 
 # What each component is called in messages, and the key prefix that shows the checkpoint has it.
 COMPONENT_PREFIXES: dict[str, str] = {
@@ -173,15 +171,12 @@ def check_quantization(checkpoint: Path, quantization: str | None, device: Any =
 
 
 def check_hdr(args: CommonArgs, inputs: Sequence[Path]) -> bool:
-    """`--hdr` needs the optional EXR extra; EXR inputs need `--hdr` (on a command that has it) and may not be mixed
-    with SDR ones (spec NP 5). Whether the inputs are EXR."""
-    from ltx_pipelines.media.exr import check_exr_inputs, is_exr, openexr
+    """`--hdr` needs the optional EXR extra; EXR inputs need `--hdr` and may not be mixed with SDR ones (spec NP 5;
+    every command that takes images has `--hdr`). Whether the inputs are EXR."""
+    from ltx_pipelines.media.exr import check_exr_inputs, openexr
 
     if args.hdr is not None:
         openexr()
-    if "hdr" not in args.declared and any(is_exr(p) for p in inputs):
-        first = next(str(p) for p in inputs if is_exr(p))
-        raise InputError(f"EXR input {first!r}: this pipeline reads no EXR; native HDR (--hdr) is in {_HDR}")
     return check_exr_inputs(inputs, args.hdr)
 
 

@@ -424,6 +424,14 @@ class PipelineBase:
             tiling_config = None
         return hinted_tiling(tiling_config, self)
 
+    def _decode_video(self, run: Run, latent: torch.Tensor, tiling_config: Any) -> Any:
+        """The video latent → lazily decoded frames, tiled as `_decode_tiling` says: in the pipeline dtype, or for an
+        HDR run (`run.color_space`) in float32, decoder and latent (spec NP 5.3; its decode noise drawn in float32)."""
+        tiling = self._decode_tiling(tiling_config)
+        if run.color_space is None:
+            return self.video_decoder(latent, tiling, run.generator)
+        return self.hdr_video_decoder(latent.float(), tiling, run.generator)
+
     def _decode(self, run: Run, result: StageResult, prompt: str, tiling_config: Any) -> PipelineResult:
         """Audio now; video lazily (the decoder draws from the pipeline generator, after all diffusion draws), tiled
         as `_decode_tiling` says. An HDR run decodes in float32 (decoder and latent; its decode noise is drawn in
@@ -432,11 +440,7 @@ class PipelineBase:
         assert video_latent is not None and audio_latent is not None
         with run.phases("decode audio"):
             audio = self.audio_decoder(audio_latent)
-        tiling = self._decode_tiling(tiling_config)
-        if run.color_space is None:
-            video = self.video_decoder(video_latent, tiling, run.generator)
-        else:
-            video = self.hdr_video_decoder(video_latent.float(), tiling, run.generator)
+        video = self._decode_video(run, video_latent, tiling_config)
         return PipelineResult(
             video, audio, video_latent, audio_latent, prompt, run.frame_rate, run.phases.seconds, run.color_space
         )
