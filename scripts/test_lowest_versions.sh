@@ -11,6 +11,6 @@ venv="${LOWEST_VENV:-$(mktemp -d)/venv}"
 python -m pip install -q uv
 python -m uv venv -q --python 3.11 "$venv"
 python -m uv pip install -q -p "$venv/bin/python" --resolution lowest-direct \
-  -e packages/ltx-core -e packages/ltx-pipelines "pytest>=8" "hypothesis>=6"
-python -m uv pip list -p "$venv/bin/python" 2>/dev/null | grep -E "^(torch|transformers|typer|safetensors|av|numpy) "
+  -e packages/ltx-core -e "packages/ltx-pipelines[hdr]" "pytest>=8" "hypothesis>=6"
+python -m uv pip list -p "$venv/bin/python" 2>/dev/null | grep -E "^(torch|transformers|typer|safetensors|av|numpy|openexr) "
 "$venv/bin/python" -m pytest -q -p no:cacheprovider "$@"

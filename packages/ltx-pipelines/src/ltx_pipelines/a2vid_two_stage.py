@@ -22,6 +22,7 @@ from ltx_core.components.guiders import MultiModalGuider, MultiModalGuiderParams
 from ltx_core.components.schedulers import LTX2Scheduler
 from ltx_core.errors import InputError
 from ltx_core.geometry import TWO_STAGE_DIVISOR
+from ltx_core.hdr.spaces import HDRColorSpace
 from ltx_core.loader import LoraSpec
 from ltx_core.types import Audio
 from ltx_pipelines.utils.blocks import DEFAULT_TILING, AudioConditioner, FrameChunks, ModalitySpec
@@ -51,6 +52,7 @@ class A2VidResult:
     frame_rate: float
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)  # wall time per phase
+    color_space: HDRColorSpace | None = None  # an HDR run: float32 working-space codes (`PipelineResult`'s)
 
 
 class A2VidPipelineTwoStage(PipelineBase):
@@ -99,6 +101,7 @@ class A2VidPipelineTwoStage(PipelineBase):
         max_batch_size: int = 1,
         stage_1_sigmas: torch.Tensor | None = None,
         stage_2_sigmas: torch.Tensor | None = None,
+        color_space: HDRColorSpace | None = None,
         record: Recorder | None = None,
         progress: Progress | None = None,
     ) -> A2VidResult:
@@ -106,7 +109,8 @@ class A2VidPipelineTwoStage(PipelineBase):
         audio_start_time + audio_max_duration)` is used (None: to the end). Mono is used as both channels; a track
         shorter than the video is padded with silence; a silent track is refused. Prompts are strings or
         precomputed `PromptContexts`; an image's `path` may be a decoded uint8 `[H, W, 3]` array. No
-        `negative_prompt`: the numerics' release default (`default_negative_prompt`)."""
+        `negative_prompt`: the numerics' release default (`default_negative_prompt`). `color_space`: native HDR
+        (spec NP 5; EXR images read in it, a float32 decode to its working-space codes)."""
         if negative_prompt is None:
             negative_prompt = default_negative_prompt(self.numerics)
         request = VideoRequest(seed, height, width, num_frames, frame_rate).check(TWO_STAGE_DIVISOR)
@@ -122,7 +126,7 @@ class A2VidPipelineTwoStage(PipelineBase):
             soundtrack = read_soundtrack(audio, audio_start_time, audio_max_duration, num_frames / frame_rate, notes)
         for note in notes:
             logger.info(note)
-        run = self._run(request, phases)
+        run = self._run(request, phases, color_space)
 
         positive, negative = self._encode_prompts(
             [prompt, negative_prompt], images, phases, enhance_prompt=enhance_prompt
@@ -161,9 +165,16 @@ class A2VidPipelineTwoStage(PipelineBase):
         )
 
         assert stage_2.video_latent is not None and stage_2.audio_latent is not None
-        video = self.video_decoder(stage_2.video_latent, self._decode_tiling(tiling_config), run.generator)
+        video = self._decode_video(run, stage_2.video_latent, tiling_config)
         return A2VidResult(
-            video, soundtrack, stage_2.video_latent, stage_2.audio_latent, frame_rate, notes, phases.seconds
+            video,
+            soundtrack,
+            stage_2.video_latent,
+            stage_2.audio_latent,
+            frame_rate,
+            notes,
+            phases.seconds,
+            color_space,
         )
 
 

@@ -17,6 +17,7 @@ from typing import Any, Unpack
 import torch
 
 from ltx_core.geometry import TWO_STAGE_DIVISOR
+from ltx_core.hdr.spaces import HDRColorSpace
 from ltx_core.loader import LoraSpec
 from ltx_core.model.duration_head import AutoDuration
 from ltx_pipelines.utils.ancestral import euler_ancestral
@@ -80,12 +81,15 @@ class DistilledPipeline(PipelineBase):
         enhance_prompt: bool = False,
         stage_1_sigmas: torch.Tensor | None = None,
         stage_2_sigmas: torch.Tensor | None = None,
+        color_space: HDRColorSpace | None = None,
         *,
         record: Recorder | None = None,
         progress: Progress | None = None,
     ) -> PipelineResult:
         """`prompt` is a string or precomputed `PromptContexts`. An image's `path` may also be a decoded uint8
         `[H, W, 3]` array. `num_frames` may be an `AutoDuration` on files with a duration head (LTX-2.5).
+        `color_space` (native HDR, spec NP 5): EXR images are read in it and the video decodes in float32 to its
+        working-space codes (`PipelineResult.color_space`).
         `record(name, tensor)` receives every intermediate state under the golden-case names (`stage1_video_noise`,
         `upsampled_video_latent`, ...)."""
         request = self._request(seed, height, width, num_frames, frame_rate, TWO_STAGE_DIVISOR)
@@ -94,7 +98,7 @@ class DistilledPipeline(PipelineBase):
         phases = Phases(progress)
 
         (contexts,) = self._encode_prompts([prompt], images, phases, enhance_prompt=enhance_prompt)
-        run = self._run(self._with_duration(request, contexts), phases)
+        run = self._run(self._with_duration(request, contexts), phases, color_space)
 
         with self.stage.session():
             stage_1 = self._first_stage(

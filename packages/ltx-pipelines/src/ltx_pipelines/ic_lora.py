@@ -11,6 +11,7 @@ Run it: `python -m ltx_pipelines.ic_lora --help`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, Unpack
 
@@ -18,13 +19,16 @@ import torch
 
 from ltx_core.errors import InputError
 from ltx_core.geometry import TWO_STAGE_DIVISOR
+from ltx_core.hdr.spaces import HDRColorSpace
 from ltx_core.loader import LoraSpec
+from ltx_pipelines.media.exr import check_exr_inputs, exr_folder_files
 from ltx_pipelines.utils.blocks import DEFAULT_TILING, ModalitySpec, VideoEncodeFn
 from ltx_pipelines.utils.constants import distilled_sigmas, stage_2_distilled_sigmas
 from ltx_pipelines.utils.denoisers import SimpleDenoiser
 from ltx_pipelines.utils.helpers import (
     ImageConditioningInput,
     combined_image_conditionings,
+    load_exr_still,
 )
 from ltx_pipelines.utils.ic_reference import (
     VideoConditioningInput,
@@ -39,7 +43,13 @@ from ltx_pipelines.utils.ic_reference import (
 )
 from ltx_pipelines.utils.inputs import VideoRequest
 from ltx_pipelines.utils.pipeline_base import PipelineBase, PipelineOptions
-from ltx_pipelines.utils.recording import Recorder, pipeline_call, recorded_encoder, recording_under
+from ltx_pipelines.utils.recording import (
+    Recorder,
+    current_recorder,
+    pipeline_call,
+    recorded_encoder,
+    recording_under,
+)
 from ltx_pipelines.utils.results import Phases, PipelineResult, Progress, prompt_text
 
 
@@ -94,6 +104,7 @@ class ICLoraPipeline(PipelineBase):
         conditioning_attention_mask: torch.Tensor | None = None,
         stage_1_sigmas: torch.Tensor | None = None,
         stage_2_sigmas: torch.Tensor | None = None,
+        color_space: HDRColorSpace | None = None,
         *,
         record: Recorder | None = None,
         progress: Progress | None = None,
@@ -101,27 +112,37 @@ class ICLoraPipeline(PipelineBase):
         """`prompt` is a string or precomputed `PromptContexts`; each reference is a path, a `VideoClip` or uint8
         frames `[F, H, W, 3]`; `conditioning_attention_mask` is `(B, 1, F, H, W)` in [0, 1] in stage-1 pixel space
         (any size: it is area-averaged to each reference's latent grid). Everything that can be checked is checked
-        before a model is built."""
+        before a model is built. `color_space` (native HDR, spec NP 5): a reference may be a folder of EXR frames
+        (sorted by name, at most `num_frames`, shrunk to fit the reference size and reflect-padded), EXR images are
+        read in it, and the video decodes in float32 (all references and images EXR, or none)."""
         request = VideoRequest(seed, height, width, num_frames, frame_rate).check(TWO_STAGE_DIVISOR)
         check_attention_strength(conditioning_attention_strength)
         half = request.half()
         factor = self.reference_downscale_factor
         ref_size = reference_size(half.height, half.width, factor, output_scale=2)
-        references = []
-        for i, spec in enumerate(video_conditioning):
-            spec = spec if isinstance(spec, VideoConditioningInput) else VideoConditioningInput(*spec)
+        specs = [s if isinstance(s, VideoConditioningInput) else VideoConditioningInput(*s) for s in video_conditioning]
+        exr = check_exr_inputs([*(image.path for image in images), *(s.video for s in specs)], color_space)
+        references: list[tuple[torch.Tensor | Path, float]] = []
+        for i, spec in enumerate(specs):
             if not 0.0 <= spec.strength <= 1.0:
                 raise InputError(f"video conditioning {i} strength {spec.strength} is outside [0, 1]")
+            name = Path(spec.video).name if isinstance(spec.video, str | Path) else f"reference video {i}"
+            if exr:  # a folder of EXR frames, read when encoded
+                available = len(exr_folder_files(spec.video, frame_cap=num_frames))
+                reference_frame_count(available, num_frames, f"EXR frame folder {name}")  # 8k+1, checked now
+                references.append((Path(spec.video), spec.strength))
+                continue
             clip = read_reference_video(spec.video, frame_cap=num_frames)
-            name = spec.video.name if isinstance(spec.video, Path) else f"reference video {i}"
             used = reference_frame_count(clip.frames.shape[0], num_frames, str(name))
             references.append((clip.frames[:used], spec.strength))
         stage_1_sigmas = distilled_sigmas() if stage_1_sigmas is None else stage_1_sigmas
         stage_2_sigmas = stage_2_distilled_sigmas() if stage_2_sigmas is None else stage_2_sigmas
         phases = Phases(progress)
-        run = self._run(request, phases)
+        run = self._run(request, phases, color_space)
 
         (contexts,) = self._encode_prompts([prompt], images, phases, enhance_prompt=enhance_prompt, enhance_seed=seed)
+
+        load_images = partial(load_exr_still, color_space=color_space) if exr else self.image_conditioner.load_image
 
         def stage_1_conditionings(encode: VideoEncodeFn) -> list:
             items: list = []
@@ -135,11 +156,17 @@ class ICLoraPipeline(PipelineBase):
                         encode_images,
                         self.dtype,
                         self.device,
-                        load_image_fn=self.image_conditioner.load_image,
+                        load_image_fn=load_images,
                     )
             for i, (frames, strength) in enumerate(references):
                 with recording_under(suffix="" if len(references) == 1 else f"_{i}"):
-                    latent = encode_reference(encode, frames, ref_size, self.dtype, self.device)
+                    if isinstance(frames, Path):
+                        assert color_space is not None
+                        latent = encode_exr_reference(
+                            encode, frames, num_frames, ref_size, color_space, self.dtype, self.device
+                        )
+                    else:
+                        latent = encode_reference(encode, frames, ref_size, self.dtype, self.device)
                     attention = (conditioning_attention_strength, conditioning_attention_mask)
                     items.append(reference_conditioning(latent, factor, strength, *attention))
             return items
@@ -157,6 +184,30 @@ class ICLoraPipeline(PipelineBase):
             result = self._upsample_and_refine(self.stage_2, stage_1, contexts, stage_2_sigmas, run, images=images)
 
         return self._decode(run, result, prompt_text(contexts, prompt), tiling_config)
+
+
+def encode_exr_reference(
+    encode: VideoEncodeFn,
+    folder: Path,
+    num_frames: int,
+    size: tuple[int, int],
+    color_space: HDRColorSpace,
+    dtype: torch.dtype,
+    device: torch.device | str,
+) -> torch.Tensor:
+    """A folder of EXR frames → its latent at `size` (spec NP 5.2: the first 8k+1 frames up to `num_frames`, shrunk
+    to fit and reflect-padded on linear light, into the working space; records `reference_pixels` / `_latent`)."""
+    from ltx_pipelines.media.exr import ResizeMode, load_exr_frames
+
+    files = exr_folder_files(folder, frame_cap=num_frames)
+    used = reference_frame_count(len(files), num_frames, f"EXR frame folder {folder.name}")
+    pad = ResizeMode.REFLECT_PAD
+    pixels = load_exr_frames(folder, *size, dtype, device, color_space, frame_cap=used, resize_mode=pad)
+    latent = encode(pixels, None)
+    if (record := current_recorder()) is not None:
+        record("reference_pixels", pixels)
+        record("reference_latent", latent)
+    return latent
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -17,6 +17,7 @@ from typing import Any, Unpack
 import torch
 
 from ltx_core.geometry import ONE_STAGE_DIVISOR
+from ltx_core.hdr.spaces import HDRColorSpace
 from ltx_core.loader import LoraSpec
 from ltx_core.model.duration_head import AutoDuration
 from ltx_pipelines.utils.blocks import DEFAULT_TILING, ModalitySpec
@@ -64,6 +65,7 @@ class TI2VidOneStagePipeline(GuidedPipelineBase):
         tiling_config: Any = DEFAULT_TILING,
         max_batch_size: int = 1,
         sigmas: torch.Tensor | Sequence[float] | None = None,
+        color_space: HDRColorSpace | None = None,
         *,
         record: Recorder | None = None,
         progress: Progress | None = None,
@@ -71,7 +73,8 @@ class TI2VidOneStagePipeline(GuidedPipelineBase):
         """`prompt` / `negative_prompt`: strings or precomputed `PromptContexts`. `sigmas` overrides the
         `num_inference_steps` schedule. An image's `path` may be a decoded uint8 `[H, W, 3]` array. `record(name,
         tensor)` receives every intermediate under the golden-case names (`stage1_video_noise`, ...). `num_frames`
-        may be an `AutoDuration` on files with a duration head (LTX-2.5): predicted from the prompt."""
+        may be an `AutoDuration` on files with a duration head (LTX-2.5): predicted from the prompt. `color_space`:
+        native HDR (spec NP 5; EXR images read in it, a float32 decode to its working-space codes)."""
         request = self._request(seed, height, width, num_frames, frame_rate, ONE_STAGE_DIVISOR)
         schedule = given_sigmas(sigmas, "sigmas")
         if schedule is None:
@@ -81,7 +84,7 @@ class TI2VidOneStagePipeline(GuidedPipelineBase):
         positive, negative = self._prompts(prompt, negative_prompt, images, enhance_prompt, seed, phases)
         request = self._with_duration(request, positive)
         check_images(images, request.num_frames)
-        run = self._run(request, phases)
+        run = self._run(request, phases, color_space)
         denoiser = sigma_dependent_guidance(positive, negative, video_guider_params, audio_guider_params)
 
         conditionings = self._conditionings(images, run, stage=1)

@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Unpack
 import torch
 
 from ltx_core.geometry import TWO_STAGE_DIVISOR
+from ltx_core.hdr.spaces import HDRColorSpace
 from ltx_core.loader import LoraSpec
 from ltx_core.model.duration_head import AutoDuration
 from ltx_pipelines.utils.blocks import DEFAULT_TILING, ModalitySpec
@@ -93,6 +94,7 @@ class TI2VidTwoStagesPipeline(TwoStageGuidedBase):
         max_batch_size: int = 1,
         stage_1_sigmas: torch.Tensor | Sequence[float] | None = None,
         stage_2_sigmas: torch.Tensor | Sequence[float] | None = None,
+        color_space: HDRColorSpace | None = None,
         *,
         record: Recorder | None = None,
         progress: Progress | None = None,
@@ -101,7 +103,8 @@ class TI2VidTwoStagesPipeline(TwoStageGuidedBase):
         `num_inference_steps` schedule; `stage_2_sigmas` defaults to (0.909375, 0.725, 0.421875, 0). An image's
         `path` may be a decoded uint8 `[H, W, 3]` array. `record(name, tensor)` receives every intermediate under the
         golden-case names (`stage1_video_noise`, `upsampled_video_latent`, ...). `num_frames` may be an
-        `AutoDuration` on files with a duration head (LTX-2.5): predicted from the prompt."""
+        `AutoDuration` on files with a duration head (LTX-2.5): predicted from the prompt. `color_space`: native HDR
+        (spec NP 5; EXR images read in it, a float32 decode to its working-space codes)."""
         recipe = self.recipe
         request = self._request(seed, height, width, num_frames, frame_rate, TWO_STAGE_DIVISOR)
         sigmas_1 = given_sigmas(stage_1_sigmas, "stage_1_sigmas")
@@ -114,7 +117,7 @@ class TI2VidTwoStagesPipeline(TwoStageGuidedBase):
         check_images(images, request.num_frames)
         if sigmas_1 is None:  # the HQ schedule's shift depends on the frame count
             sigmas_1 = recipe.stage_1_schedule(num_inference_steps, request.half())
-        run = self._run(request, phases)
+        run = self._run(request, phases, color_space)
         denoiser = recipe.stage_1_denoiser(positive, negative, video_guider_params, audio_guider_params)
 
         stage_1 = self._first_stage(

@@ -17,6 +17,7 @@ import typer
 
 from ltx_core.components.guiders import MultiModalGuiderParams
 from ltx_core.errors import InputError
+from ltx_core.hdr.spaces import HDRColorSpace
 from ltx_core.loader.lora import LoraSpec
 from ltx_core.loader.model_paths import SLOT_FLAGS, SPLIT_ONLY, ModelPaths
 from ltx_core.model.duration_head import AutoDuration
@@ -27,6 +28,7 @@ from ltx_pipelines.cli.values import (
     SECONDS_RANGE,
     ImageConditioningArg,
     MultiValue,
+    hdr_color_space,
     input_file,
     input_file_or_dir,
     output_dir,
@@ -47,6 +49,16 @@ NumericsName = Literal["1.2.0", "1.1.3"]
 
 _MODEL, _GEN, _GUIDE, _RUN, _OUT = "Model files", "Generation", "Guidance", "Runtime", "Output"
 _PAR = "Several GPUs (under torchrun, docs/multi-gpu.md)"
+# the commands with --hdr (spec NP 5 lists Retake too: not done here yet)
+HDR_PIPELINES = (
+    "distilled",
+    "ti2vid_one_stage",
+    "ti2vid_two_stages",
+    "ti2vid_two_stages_hq",
+    "keyframe_interpolation",
+    "ic_lora",
+    "a2vid_two_stage",
+)
 MAX_STEPS = 1000  # far above any useful count (the defaults are 30-40); a typo is refused instead of running for days
 
 
@@ -107,6 +119,7 @@ class CommonArgs:
     output_dir: Path | None = None
     overwrite: bool = False
     quiet: bool = False
+    hdr: HDRColorSpace | None = None  # native HDR (spec NP 5): EXR in, EXR frames + HLG master out
     declared: frozenset[str] = field(default=frozenset(), compare=False)
 
     @property
@@ -793,6 +806,23 @@ _ALL = (
     ),
     OptionSpec("overwrite", "--overwrite", bool, False, "With --jobs: redo jobs whose output exists.", _OUT),
     OptionSpec("quiet", "--quiet", bool, False, "No progress and no summary (errors are still printed).", _OUT),
+    OptionSpec(
+        "hdr",
+        "--hdr",
+        str | None,
+        None,
+        "Native HDR in the given colour space (any case): SRGB_LINEAR (scene-linear Rec.709), ACESCG (scene-linear "
+        "AP1) or ACESCCT (ACEScct codes). --image takes .exr stills in that space (IC-LoRA's --video-conditioning "
+        "folders of EXR frames; all inputs EXR or none); the "
+        "output is a 10-bit BT.2020 / HLG HEVC master at --output-path plus half-float EXR frames in "
+        "<output stem>_exr/. Needs the optional extra: pip install 'ltx-pipelines[hdr]'.",
+        _OUT,
+        parser=hdr_color_space,
+        metavar="SRGB_LINEAR|ACESCG|ACESCCT",
+        shown_default="SDR",
+        absent=f"native HDR is available in {', '.join(HDR_PIPELINES)} (not yet in Retake; Dub-It has none, as in "
+        "the official)",
+    ),
 )
 OPTIONS: Mapping[str, OptionSpec] = {spec.name: spec for spec in _ALL}
 

@@ -249,6 +249,16 @@ def check_quantization(checkpoint: Path, quantization: str | None, device: Any =
         check_fp8_cast_device(device, chosen.value)
 
 
+def check_hdr(args: CommonArgs, inputs: Sequence[Path]) -> bool:
+    """`--hdr` needs the optional EXR extra; EXR inputs need `--hdr` and may not be mixed with SDR ones (spec NP 5;
+    every command that takes images has `--hdr`). Whether the inputs are EXR."""
+    from ltx_pipelines.media.exr import check_exr_inputs, openexr
+
+    if args.hdr is not None:
+        openexr()
+    return check_exr_inputs(inputs, args.hdr)
+
+
 def preflight(
     args: CommonArgs,
     models: Path | ModelPaths,
@@ -261,6 +271,7 @@ def preflight(
     """The one preflight of every pipeline (each command adds its own checks around it), in one order: runtime
     flags, device, checkpoint or split files (`models`: the transformer's STG blocks and its fit to
     --quantization), upsampler, LoRA files, Gemma, images."""
+    from ltx_pipelines.media.exr import read_exr
     from ltx_pipelines.media.image import read_image
     from ltx_pipelines.utils.blocks import resolve_device
 
@@ -284,5 +295,9 @@ def preflight(
         check_lora_file(lora.path, checkpoint if lora.strength != 0.0 else None)
     check_gemma(text_encoder, embeddings)
     check_enhancer(args)
+    exr = check_hdr(args, [image.path for image in images])
     for image in images:
-        read_image(image.path)
+        if exr:
+            read_exr(image.path)
+        else:
+            read_image(image.path)

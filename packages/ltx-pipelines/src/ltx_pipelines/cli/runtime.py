@@ -116,22 +116,27 @@ class JobProgress:
 
 
 def write_video(path: Path, result: Any, progress: JobProgress) -> Path:
-    """The result's frames (decoded as they are written) and audio as an MP4, atomically. When writing fails, the
-    rest of the frames is still read (and dropped): under several processes the others decode their tiles as this
-    one reads them, and must finish the job with it."""
+    """The result's frames (decoded as they are written) and audio as an MP4, atomically; an HDR result
+    (`result.color_space`) as the HLG master there and its EXR frames beside it (`media.hdr_mp4.write_hdr`). When
+    writing fails, the rest of the frames is still read (and dropped): under several processes the others decode
+    their tiles as this one reads them, and must finish the job with it."""
     from ltx_pipelines.media.mp4 import write_mp4
 
     video = result.video
     total = video.num_frames
+    color_space = getattr(result, "color_space", None)
+
+    def on_frames(n: int) -> None:
+        progress.phases("decode video", n, total)
+
     try:
         with progress.run.stage("decode + write"):
-            return write_mp4(
-                path,
-                video,
-                result.frame_rate,
-                result.audio,
-                on_frames=lambda n: progress.phases("decode video", n, total),
-            )
+            if color_space is not None:
+                from ltx_pipelines.media.hdr_mp4 import write_hdr
+
+                master, _ = write_hdr(path, video, result.frame_rate, color_space, result.audio, on_frames=on_frames)
+                return master
+            return write_mp4(path, video, result.frame_rate, result.audio, on_frames=on_frames)
     except LTXError:
         drain(video)
         raise
@@ -158,6 +163,11 @@ def summary_rows(args: CommonArgs, result: Any, layout: ParallelLayout) -> tuple
         )
     if layout.is_parallel:
         rows.append(("processes", layout.describe()))
+    if getattr(result, "color_space", None) is not None and args.output_path is not None:
+        from ltx_pipelines.media.exr import exr_frames_folder
+
+        folder = exr_frames_folder(args.output_path)
+        rows.append(("hdr", f"{result.color_space.name}: HLG master (BT.2020, 10-bit HEVC), EXR frames in {folder}"))
     if result.audio is not None:
         rate = result.audio.sampling_rate
         rows.append(("audio", f"stereo {rate} Hz ({result.audio.waveform.shape[-1] / rate:.2f} s)"))

@@ -18,6 +18,7 @@ from typing import Generic, TypeVar
 import typer
 
 from ltx_core.errors import InputError
+from ltx_core.hdr.spaces import HDRColorSpace
 from ltx_core.loader.lora import LoraSpec
 from ltx_pipelines.utils.constants import DEFAULT_LORA_STRENGTH
 
@@ -151,6 +152,17 @@ def output_file(value: str | Path) -> Path:
     return path
 
 
+def hdr_color_space(value: str | HDRColorSpace) -> HDRColorSpace:
+    """`--hdr`: SRGB_LINEAR, ACESCG or ACESCCT, in any case."""
+    if isinstance(value, HDRColorSpace):
+        return value
+    try:
+        return HDRColorSpace.named(value)
+    except InputError:
+        names = ", ".join(HDRColorSpace.__members__)
+        raise typer.BadParameter(f"{value!r} is not one of {names} (any case)") from None
+
+
 def _image(values: list[str]) -> ImageConditioningArg:
     crf = parse_int("CRF", values[3]) if len(values) > 3 else None
     return ImageConditioningArg(
@@ -183,7 +195,14 @@ def _seconds_range(values: list[str]) -> tuple[float, float]:
 
 IMAGE = MultiValue(("PATH", "FRAME_IDX", "STRENGTH"), ("CRF",), _image)
 LORA = MultiValue(("PATH",), ("STRENGTH",), _lora)
+
+
+def _source_strength(values: list[str]) -> PathStrengthArg:
+    return PathStrengthArg(path=input_file_or_dir(values[0]), strength=parse_float("STRENGTH", values[1]))
+
+
 PATH_STRENGTH = MultiValue(("PATH", "STRENGTH"), (), _path_strength)
+SOURCE_STRENGTH = MultiValue(("PATH", "STRENGTH"), (), _source_strength)  # a video file or a folder of EXR frames
 INT_LIST = MultiValue((), ("BLOCK",), _ints, repeat_last=True)
 SECONDS_RANGE = MultiValue(("MIN", "MAX"), (), _seconds_range)
 

@@ -7,6 +7,7 @@ the video: replaced in place at latent frame 0, or appended as a guiding keyfram
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
@@ -15,6 +16,7 @@ import torch
 
 from ltx_core.conditioning import VideoConditionByKeyframeIndex, VideoConditionByLatentIndex
 from ltx_core.errors import InputError
+from ltx_core.hdr.spaces import HDRColorSpace
 from ltx_core.numerics import DEFAULT_NUMERICS, Numerics
 from ltx_pipelines.utils.constants import DEFAULT_IMAGE_CRF
 from ltx_pipelines.utils.recording import recorded_encoder
@@ -58,9 +60,33 @@ def load_image(
     return preprocess_image(source, height, width, dtype, device, crf, numerics)
 
 
+def check_exr_images(images: Sequence[ImageConditioningInput], color_space: HDRColorSpace | None) -> bool:
+    """Whether the images are EXR stills: all or none (spec NP 5), and EXR only with an HDR colour space."""
+    from ltx_pipelines.media.exr import check_exr_inputs
+
+    return check_exr_inputs([image.path for image in images], color_space)
+
+
+def load_exr_still(
+    source: str | Path,
+    height: int,
+    width: int,
+    dtype: torch.dtype,
+    device: torch.device | str,
+    crf: int | None,
+    *,
+    color_space: HDRColorSpace,
+) -> torch.Tensor:
+    """An `ImageLoader` for EXR stills: `media.exr.load_exr_image` (the CRF is unused: no compression emulation)."""
+    from ltx_pipelines.media.exr import load_exr_image
+
+    return load_exr_image(source, height, width, dtype, device, color_space)
+
+
 def first_image_path(images: Sequence[ImageConditioningInput]) -> str | Path | None:
-    """The prompt-enhancement image: the first image, when it is a file (None for none or a decoded array)."""
-    if not images or isinstance(images[0].path, np.ndarray):
+    """The prompt-enhancement image: the first image, when it is an SDR file (None for none, a decoded array or an
+    EXR still, which Gemma's image path cannot read)."""
+    if not images or isinstance(images[0].path, np.ndarray) or Path(images[0].path).suffix.lower() == ".exr":
         return None
     return images[0].path
 
@@ -104,15 +130,19 @@ def encode_image_conditionings(
     height: int,
     width: int,
     how: ConditioningsFn = combined_image_conditionings,
+    *,
+    color_space: HDRColorSpace | None = None,
 ) -> list[ImageConditioning]:
     """Encode every image at this stage's size (encoder built for the call, then freed) into conditioning items;
-    records `image_pixels` / `image_latent` (suffixed `_i` for several images) to the current recorder."""
+    records `image_pixels` / `image_latent` (suffixed `_i` for several images) to the current recorder. With an HDR
+    `color_space`, EXR stills are read in it (spec NP 5.2: all images EXR or none; EXR needs a colour space)."""
     if not images:
         return []
+    exr = check_exr_images(images, color_space)
 
     def items(encode: PixelEncodeFn) -> list[ImageConditioning]:
         encoder = recorded_encoder(encode, len(images))
-        load = conditioner.load_image
+        load = partial(load_exr_still, color_space=color_space) if exr else conditioner.load_image
         return how(images, height, width, encoder, conditioner.dtype, conditioner.device, load_image_fn=load)
 
     return conditioner(items)

@@ -16,6 +16,7 @@ from typing import Any, TypedDict, Unpack
 import torch
 
 from ltx_core.components.noisers import ConditioningItem, GaussianNoiser
+from ltx_core.hdr.spaces import HDRColorSpace
 from ltx_core.loader import LoraSpec
 from ltx_core.loader.model_paths import ModelFiles
 from ltx_core.model.duration_head import AutoDuration
@@ -72,13 +73,14 @@ class PipelineOptions(TypedDict, total=False):
 @dataclass(frozen=True)
 class Run:
     """What every step of one pipeline call shares: the request (output geometry), the generator seeded once per
-    call from its seed (every noise draw of the call comes from it, in recipe order), the progress phases and the
-    recorder."""
+    call from its seed (every noise draw of the call comes from it, in recipe order), the progress phases, the
+    recorder, and the HDR colour space (None: SDR; spec NP 5: EXR conditioning read in it, a float32 decode)."""
 
     request: VideoRequest
     generator: torch.Generator
     phases: Phases
     record: Recorder | None = None
+    color_space: HDRColorSpace | None = None
 
     @property
     def height(self) -> int:
@@ -199,6 +201,11 @@ class PipelineBase:
             vae, dtype=dtype, device=self.device, memory_efficient=memory_efficient_decode, numerics=numerics
         )
         self.video_decoder = across_processes(decoder, parallel)
+        # HDR calls decode in float32 (spec NP 5.3 step 1): a second block, built only when such a call decodes
+        hdr_decoder = VideoDecoder(
+            vae, dtype=torch.float32, device=self.device, memory_efficient=memory_efficient_decode, numerics=numerics
+        )
+        self.hdr_video_decoder = across_processes(hdr_decoder, parallel)
         self.audio_decoder = AudioDecoder(files.audio_vae, dtype=dtype, device=self.device)
         self.upsampler = (
             None
@@ -320,11 +327,11 @@ class PipelineBase:
             return request
         return request.with_frames(self.duration(contexts, request.frame_rate, request.num_frames))
 
-    def _run(self, request: VideoRequest, phases: Phases) -> Run:
-        """This call's `Run`: its generator seeded with the request's seed on the pipeline's device, and the call's
-        recorder."""
+    def _run(self, request: VideoRequest, phases: Phases, color_space: HDRColorSpace | None = None) -> Run:
+        """This call's `Run`: its generator seeded with the request's seed on the pipeline's device, the call's
+        recorder and its HDR colour space (None: SDR)."""
         generator = torch.Generator(device=self.device).manual_seed(request.seed)
-        return Run(request, generator, phases, current_recorder())
+        return Run(request, generator, phases, current_recorder(), color_space)
 
     def _encode_prompts(
         self,
@@ -350,7 +357,9 @@ class PipelineBase:
         `stage{stage}_`)."""
         how = self.conditionings_fn
         with recording_under(f"stage{stage}_"):
-            return encode_image_conditionings(self.image_conditioner, images, run.height, run.width, how)
+            return encode_image_conditionings(
+                self.image_conditioner, images, run.height, run.width, how, color_space=run.color_space
+            )
 
     def _first_stage(
         self,
@@ -424,15 +433,26 @@ class PipelineBase:
             tiling_config = None
         return hinted_tiling(tiling_config, self)
 
+    def _decode_video(self, run: Run, latent: torch.Tensor, tiling_config: Any) -> Any:
+        """The video latent → lazily decoded frames, tiled as `_decode_tiling` says: in the pipeline dtype, or for an
+        HDR run (`run.color_space`) in float32, decoder and latent (spec NP 5.3; its decode noise drawn in float32)."""
+        tiling = self._decode_tiling(tiling_config)
+        if run.color_space is None:
+            return self.video_decoder(latent, tiling, run.generator)
+        return self.hdr_video_decoder(latent.float(), tiling, run.generator)
+
     def _decode(self, run: Run, result: StageResult, prompt: str, tiling_config: Any) -> PipelineResult:
         """Audio now; video lazily (the decoder draws from the pipeline generator, after all diffusion draws), tiled
-        as `_decode_tiling` says."""
+        as `_decode_tiling` says. An HDR run decodes in float32 (decoder and latent; its decode noise is drawn in
+        float32 too) and its frames are the working space's codes in [0, 1] (`PipelineResult.color_space`)."""
         video_latent, audio_latent = result.video_latent, result.audio_latent
         assert video_latent is not None and audio_latent is not None
         with run.phases("decode audio"):
             audio = self.audio_decoder(audio_latent)
-        video = self.video_decoder(video_latent, self._decode_tiling(tiling_config), run.generator)
-        return PipelineResult(video, audio, video_latent, audio_latent, prompt, run.frame_rate, run.phases.seconds)
+        video = self._decode_video(run, video_latent, tiling_config)
+        return PipelineResult(
+            video, audio, video_latent, audio_latent, prompt, run.frame_rate, run.phases.seconds, run.color_space
+        )
 
 
 class GuidedPipelineBase(PipelineBase):

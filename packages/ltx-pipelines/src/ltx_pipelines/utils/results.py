@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from ltx_core.hdr.spaces import HDRColorSpace
 from ltx_core.types import Audio
 from ltx_pipelines.utils.blocks import FrameChunks
 
@@ -19,7 +20,9 @@ Progress = Callable[[str, int, int], None]  # (phase, done, total): "prompt", "s
 @dataclass
 class PipelineResult:
     """`video` yields `[f, h, w, 3]` chunks in [0, 1] as it decodes (iterate once, or `close()` it to free the
-    decoder); `audio` is the stereo waveform (float32) and its rate; the latents are the last stage's results."""
+    decoder); `audio` is the stereo waveform (float32) and its rate; the latents are the last stage's results.
+    `color_space` is set for an HDR call: the chunks are then float32 ACEScct codes, written as EXR frames and an HLG
+    master (`ltx_pipelines.media.hdr_mp4.write_hdr`) instead of an SDR MP4."""
 
     video: FrameChunks
     audio: Audio
@@ -28,6 +31,7 @@ class PipelineResult:
     prompt: str
     frame_rate: float
     seconds: dict[str, float] = field(default_factory=dict)
+    color_space: HDRColorSpace | None = None
 
 
 class Phases:

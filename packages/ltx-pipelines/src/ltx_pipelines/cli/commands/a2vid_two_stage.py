@@ -95,6 +95,7 @@ def a2vid_two_stage(
         **args.pick(*names),
         "video_guider_params": args.video_guider_params(),
         "images": cli_images(args),
+        "color_space": args.hdr,
     }
     return Generation(args, build, call)
 
@@ -104,7 +105,7 @@ COMMANDS = {
     # A.14). No auto duration: 121 frames by default.
     "a2vid_two_stage": PipelineCli(
         "Audio to video (LTX-2 / LTX-2.3 full model, two stages): a video made to a soundtrack.",
-        TWO_STAGE,
+        (*TWO_STAGE, "hdr"),
         a2vid_two_stage,
         params=LTX_2_3_PARAMS,
         detect_under_1_1_3=False,

@@ -16,13 +16,14 @@ def distilled(args: CommonArgs) -> Generation:
         preflight(args, args.models, needed, upsampler=args.upsampler, loras=args.loras, images=args.images)
     build = pipeline(args, DistilledPipeline, args.models, args.gemma_root, args.upsampler, args.loras, args.device)
     values = args.pick("seed", "height", "width", "num_frames", "frame_rate", "enhance_prompt")
-    return Generation(args, build, {"prompt": args.prompt, **values, "images": cli_images(args)})
+    call = {"prompt": args.prompt, **values, "images": cli_images(args), "color_space": args.hdr}
+    return Generation(args, build, call)
 
 
 COMMANDS = {
     "distilled": PipelineCli(
         "Distilled LTX-2 / LTX-2.3 / LTX-2.5: prompt (and images) to an MP4 with sound, in two stages.",
-        (*DISTILLED_TWO_STAGE, *AUTO_DURATION),
+        (*DISTILLED_TWO_STAGE, *AUTO_DURATION, "hdr"),
         distilled,
         two_stage=True,
     )

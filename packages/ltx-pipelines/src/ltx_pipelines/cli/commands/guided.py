@@ -95,7 +95,13 @@ def _guided(args: CommonArgs, build: Builder, two_stage: bool, **sigmas: torch.T
     """The generation of every guided command: its checks, then `build(args)` called with the shared options."""
     with checks():
         guided_preflight(args, two_stage=two_stage)
-    call = {"prompt": args.prompt, "negative_prompt": args.negative_prompt, **guided_call_options(args), **sigmas}
+    call = {
+        "prompt": args.prompt,
+        "negative_prompt": args.negative_prompt,
+        **guided_call_options(args),
+        **sigmas,
+        "color_space": args.hdr,
+    }
     return Generation(args, build(args), call)
 
 
@@ -147,13 +153,13 @@ _HQ_DOC = "res_2s stage 1 at half size (fixed guiders), x2 upsampling, res_2s st
 COMMANDS = {
     "ti2vid_one_stage": PipelineCli(
         "LTX-2 / LTX-2.3 full model: prompt (and images) to an MP4 with sound in one guided stage.",
-        (*ONE_STAGE, *AUTO_DURATION),
+        (*ONE_STAGE, *AUTO_DURATION, "hdr"),
         ti2vid_one_stage,
     ),
     "ti2vid_two_stages": PipelineCli(
         "LTX-2 / LTX-2.3 full model: prompt (and images) to an MP4 with sound; guided half-size stage 1, x2 "
         "upsampling, stage 2 refined with the distilled LoRA.",
-        (*TWO_STAGE, *AUTO_DURATION),
+        (*TWO_STAGE, *AUTO_DURATION, "hdr"),
         _two_stage_plan(_two_stages(TI2VidTwoStagesPipeline), _TWO_STAGE_DOC),
         two_stage=True,
     ),
@@ -161,7 +167,7 @@ COMMANDS = {
         "LTX-2 / LTX-2.3 full model: interpolate a video with sound through keyframe images (--image PATH FRAME_IDX "
         "STRENGTH, every image appended as a guiding keyframe); guided half-size stage 1, x2 upsampling, stage 2 "
         "refined with the distilled LoRA.",
-        TWO_STAGE,
+        (*TWO_STAGE, "hdr"),
         _two_stage_plan(_two_stages(KeyframeInterpolationPipeline), _TWO_STAGE_DOC),
         two_stage=True,
         defaults={"num_frames": NUM_FRAMES_WITHOUT_DURATION_HEAD},  # no auto duration (delta C.4)
@@ -169,7 +175,7 @@ COMMANDS = {
     "ti2vid_two_stages_hq": PipelineCli(
         "LTX-2.3 full model, high quality: prompt (and images) to an MP4 with sound; res_2s sampler in both stages, "
         "distilled LoRA in both (strengths 0.25 / 0.5). Defaults: 15 steps, 1088x1920, no STG.",
-        (*HQ_TWO_STAGE, *AUTO_DURATION),
+        (*HQ_TWO_STAGE, *AUTO_DURATION, "hdr"),
         _two_stage_plan(_two_stages_hq, _HQ_DOC),
         params=LTX_2_3_HQ_PARAMS,
         detect=False,

@@ -14,11 +14,12 @@ import typer
 from ltx_core.errors import InputError
 from ltx_pipelines.cli.app import PipelineCli, multi_value_option
 from ltx_pipelines.cli.options import BASIC, DISTILLED_TWO_STAGE, CommonArgs
-from ltx_pipelines.cli.preflight import GENERATION, components, preflight
+from ltx_pipelines.cli.preflight import GENERATION, check_hdr, components, preflight
 from ltx_pipelines.cli.runtime import Generation, checks, cli_images, pipeline
-from ltx_pipelines.cli.values import PATH_STRENGTH, PathStrengthArg, input_file
+from ltx_pipelines.cli.values import PATH_STRENGTH, SOURCE_STRENGTH, PathStrengthArg, input_file
 from ltx_pipelines.dubit import DubItPipeline
 from ltx_pipelines.ic_lora import ICLoraPipeline
+from ltx_pipelines.media.exr import exr_folder_files, read_exr
 from ltx_pipelines.utils.blocks import resolve_device
 from ltx_pipelines.utils.constants import NUM_FRAMES_WITHOUT_DURATION_HEAD
 from ltx_pipelines.utils.ic_reference import (
@@ -51,9 +52,9 @@ def ic_preflight(
 
 
 VIDEO_CONDITIONING = multi_value_option(
-    PATH_STRENGTH,
+    SOURCE_STRENGTH,
     "--video-conditioning",
-    "Reference (control) video and its strength in [0, 1]. Repeatable.",
+    "Reference (control) video and its strength in [0, 1]; with --hdr, a folder of EXR frames. Repeatable.",
     required=True,
 )
 ATTENTION_MASK = multi_value_option(
@@ -84,8 +85,13 @@ def ic_lora(
                 name, strength = reference.path.name, reference.strength
                 raise InputError(f"--video-conditioning {name}: STRENGTH {strength} is outside [0, 1]")
         ic_preflight(args, pipeline="IC-LoRA", loras_required=True)
-        for reference in video_conditioning:
-            probe_video(reference.path, "--video-conditioning")
+        references = [reference.path for reference in video_conditioning]
+        if check_hdr(args, [*(image.path for image in args.images), *references]):
+            for folder in references:
+                read_exr(exr_folder_files(folder, frame_cap=1)[0])  # a folder with a readable first frame
+        else:
+            for reference in references:
+                probe_video(reference, "--video-conditioning")
         for mask in masks:
             probe_video(mask.path, "--conditioning-attention-mask")
     device = resolve_device(args.device)
@@ -97,6 +103,7 @@ def ic_lora(
         "video_conditioning": [VideoConditioningInput(r.path, r.strength) for r in video_conditioning],
         "conditioning_attention_strength": masks[0].strength if masks else 1.0,
         "skip_stage_2": skip_stage_2,
+        "color_space": args.hdr,
     }
 
     def late() -> dict[str, Any]:
@@ -144,7 +151,7 @@ def dubit(
 COMMANDS = {
     "ic_lora": PipelineCli(
         "IC-LoRA video-to-video (distilled LTX-2 / LTX-2.3): a control video steers the generation.",
-        DISTILLED_TWO_STAGE,
+        (*DISTILLED_TWO_STAGE, "hdr"),
         ic_lora,
         two_stage=True,
         defaults={"num_frames": NUM_FRAMES_WITHOUT_DURATION_HEAD},  # no auto duration (delta C.4)
