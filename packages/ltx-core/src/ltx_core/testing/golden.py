@@ -113,6 +113,21 @@ def cases_120(pattern: str) -> list[Path]:
     return _matching(_listed_120_cases(golden_dir()), f"{pattern}.safetensors")
 
 
+@cache
+def _listed_120_pipelines(root: Path) -> tuple[Path, ...]:
+    """The cases of the 1.2.0 new-pipeline set, as `MANIFEST_120_pipelines.json` lists them (read once per root)."""
+    manifest = root / "MANIFEST_120_pipelines.json"
+    if not manifest.is_file():
+        return ()
+    return tuple(Path(name) for name in json.loads(manifest.read_text()).get("cases", {}))
+
+
+def pipeline_cases_120(pattern: str) -> list[Path]:
+    """The official 1.2.0 runs of the pipelines and features new in 1.2.0 (README_120_pipelines: text to audio, HDR,
+    DFR, generated keyframe slots) whose file names match the glob `pattern`; empty where the set has none."""
+    return _matching(_listed_120_pipelines(golden_dir()), f"{pattern}.safetensors")
+
+
 def component_checkpoints() -> list[Path]:
     """The 1.1.3 set's tiny single-file checkpoints (`ltx2_tiny`, `ltx23_tiny`; not the LTX-2.5 ones beside them)."""
     return _matching((n for n in _listed_113(golden_dir()) if len(n.parts) == 1), "ltx*_tiny.safetensors")
