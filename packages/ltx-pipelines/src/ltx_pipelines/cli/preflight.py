@@ -14,7 +14,8 @@ from typing import Any
 from ltx_core.errors import CheckpointError, InputError, LoraError
 from ltx_core.loader import LoraSpec, SafetensorsFile, open_checkpoint
 from ltx_core.loader.lora import check_lora_pairs, lora_pair_keys, weight_shapes
-from ltx_core.model.transformer.loading import TRANSFORMER_KEY_MAP, transformer_config
+from ltx_core.model.transformer import ModelType
+from ltx_core.model.transformer.loading import TRANSFORMER_KEY_MAP, check_transformer_streams, transformer_config
 from ltx_core.model.upsampler.loading import check_is_upsampler
 from ltx_core.offload.policy import check_offload_options, parse_offload
 from ltx_core.quantization import Quantization, check_fp8_cast_device, parse_quantization, quantization_for
@@ -30,6 +31,7 @@ from ltx_pipelines.cli.values import ImageConditioningArg
 # What each component is called in messages, and the key prefix that shows the checkpoint has it.
 COMPONENT_PREFIXES: dict[str, str] = {
     "transformer": "model.diffusion_model.transformer_blocks.",
+    "audio transformer": "model.diffusion_model.audio_patchify_proj.",
     "text projection": "text_embedding_projection.",
     "video VAE encoder": "vae.encoder.",
     "video VAE decoder": "vae.decoder.",
@@ -67,6 +69,10 @@ def check_checkpoint(path: Path, needed: Sequence[tuple[str, str]] = components(
         )
     if "transformer" not in ckpt.config:
         raise CheckpointError(f"{path} has no LTX config metadata (no 'transformer' section); is it an LTX-2 file?")
+    names = [what for what, _ in needed]
+    for what, model_type in (("transformer", ModelType.AUDIO_VIDEO), ("audio transformer", ModelType.AUDIO_ONLY)):
+        if what in names:  # the streams the pipeline runs (an audio-only file has no video stream)
+            check_transformer_streams(ckpt, model_type)
     for what, prefix in needed:
         if not any(k.startswith(prefix) for k in keys):
             raise CheckpointError(f"{path} lacks the {what} (no {prefix}* weights), which this pipeline needs")

@@ -132,15 +132,17 @@ def output_dir(value: str | Path) -> Path:
     return path
 
 
-def output_file(value: str | Path) -> Path:
-    """Where the MP4 goes: absolute path (`~` expanded) ending in .mp4, not an existing folder, in a folder that
-    exists or can be created and is writable. Checked at parsing, so a run is never lost to an unwritable path."""
+def output_file(value: str | Path, suffix: str = ".mp4", kind: str = "an MP4") -> Path:
+    """Where the MP4 (or, with `suffix` / `kind`, another output: `wav_output_file`) goes: absolute path (`~`
+    expanded) ending in the suffix, not an existing folder, in a folder that exists or can be created and is
+    writable. Checked at parsing, so a run is never lost to an unwritable path."""
     path = Path(value).expanduser()
     if path.is_dir():
-        raise typer.BadParameter(f"{str(value)!r} is a folder; give a file path such as {str(path / 'out.mp4')!r}")
-    if path.suffix.lower() != ".mp4":
+        raise typer.BadParameter(f"{str(value)!r} is a folder; give a file path such as {str(path / f'out{suffix}')!r}")
+    if path.suffix.lower() != suffix:
         raise typer.BadParameter(
-            f"{str(value)!r} does not end in .mp4; the output is always an MP4, e.g. {str(path.with_suffix('.mp4'))!r}"
+            f"{str(value)!r} does not end in {suffix}; the output is always {kind}, e.g. "
+            f"{str(path.with_suffix(suffix))!r}"
         )
     path = path.resolve()
     existing = next(p for p in path.parents if p.exists())  # the root always exists
@@ -149,6 +151,11 @@ def output_file(value: str | Path) -> Path:
     if not os.access(existing, os.W_OK | os.X_OK):
         raise typer.BadParameter(f"cannot write into {str(existing)!r} (read-only or no permission)")
     return path
+
+
+def wav_output_file(value: str | Path) -> Path:
+    """Where a sound-only output goes: `output_file` for a .wav (16-bit PCM stereo)."""
+    return output_file(value, ".wav", "a WAV file (16-bit PCM, stereo)")
 
 
 def _image(values: list[str]) -> ImageConditioningArg:
@@ -174,10 +181,18 @@ def _ints(values: list[str]) -> tuple[int, ...]:
     return tuple(parse_int("BLOCK", v) for v in values)
 
 
+def _seconds_range(values: list[str]) -> tuple[float, float]:
+    low, high = (parse_float(name, v) for name, v in zip(("MIN_S", "MAX_S"), values, strict=True))
+    if not 0 < low <= high:
+        raise typer.BadParameter(f"MIN_S {low:g} and MAX_S {high:g}: give 0 < MIN_S <= MAX_S (seconds)")
+    return low, high
+
+
 IMAGE = MultiValue(("PATH", "FRAME_IDX", "STRENGTH"), ("CRF",), _image)
 LORA = MultiValue(("PATH",), ("STRENGTH",), _lora)
 PATH_STRENGTH = MultiValue(("PATH", "STRENGTH"), (), _path_strength)
 INT_LIST = MultiValue((), ("BLOCK",), _ints, repeat_last=True)
+SECONDS_RANGE = MultiValue(("MIN_S", "MAX_S"), (), _seconds_range)
 
 
 def check_images(images: Sequence[ImageConditioningArg], num_frames: int) -> None:
