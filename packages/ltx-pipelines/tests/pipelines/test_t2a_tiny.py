@@ -141,3 +141,32 @@ def test_the_official_run_through_the_command_line(path: Path, tmp_path: Path) -
     assert rate == p["wav_sampling_rate"] and samples.shape == official.shape  # the head's length
     if parity_for(case).strict:
         assert torch.equal(samples, official)
+
+
+def test_an_audio_only_config_needs_none_of_the_audio_video_keys(audio_only: Path, tmp_path: Path) -> None:
+    """The official audio-only configurator does not ask for the audio-video model's config keys (spec delta B.5):
+    a file whose config lacks them gives what the file that has them gives."""
+    from safetensors import safe_open
+
+    from ltx_core.components.guiders import MultiModalGuiderParams
+    from ltx_core.testing.in_memory import tiny_prompt_contexts
+    from ltx_core.testing.tiny_checkpoints import _save
+    from ltx_pipelines.t2a_one_stage import T2AOneStagePipeline
+
+    source = open_checkpoint(audio_only)
+    config = json.loads(source.metadata["config"])
+    for key in ("use_audio_video_cross_attention", "share_ff", "av_cross_ada_norm"):
+        del config["transformer"][key]
+    with safe_open(str(audio_only), "pt") as f:
+        tensors = {k: f.get_tensor(k) for k in source.keys()}
+    stripped = tmp_path / "no_av_keys.safetensors"
+    _save(stripped, tensors, {**source.metadata, "config": json.dumps(config)})
+    positive, negative = tiny_prompt_contexts("ltx23", seed=0), tiny_prompt_contexts("ltx23", seed=1)
+    guidance = MultiModalGuiderParams(cfg_scale=3.0, stg_scale=1.0, stg_blocks=(1,))
+    waveforms = [
+        T2AOneStagePipeline(path, None, device="cpu")(
+            positive, negative, 2, 1, 24.0, 2, guidance, sigmas=(1.0, 0.5, 0.0)
+        ).audio.waveform
+        for path in (audio_only, stripped)
+    ]
+    assert torch.equal(waveforms[0], waveforms[1])

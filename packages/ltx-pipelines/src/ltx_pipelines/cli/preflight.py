@@ -124,7 +124,7 @@ def check_runtime(args: CommonArgs) -> None:
     check_offload_options(parse_offload(args.offload), compile=args.compile)
 
 
-def check_stg_blocks(args: CommonArgs, checkpoint: Path) -> None:
+def check_stg_blocks(args: CommonArgs, checkpoint: Path, model_type: ModelType = ModelType.AUDIO_VIDEO) -> None:
     """STG blocks given on the command line exist in the checkpoint's transformer (a block outside it would be
     silently skipped, i.e. no STG at all). The defaults (28/29) are not checked: tiny test models run without them."""
     from ltx_pipelines.cli.app import given_on_command_line
@@ -137,7 +137,7 @@ def check_stg_blocks(args: CommonArgs, checkpoint: Path) -> None:
     if not any(blocks for _, blocks in given):
         return
     ckpt = open_checkpoint(checkpoint)
-    layers = transformer_config(ckpt.config, source=ckpt.path).num_layers
+    layers = transformer_config(ckpt.config, model_type, source=ckpt.path).num_layers
     for flag, blocks in given:
         outside = [b for b in blocks or () if not 0 <= b < layers]
         if outside:
@@ -173,7 +173,8 @@ def preflight(
     check_runtime(args)
     device = resolve_device(args.device)
     check_checkpoint(checkpoint, needed)
-    check_stg_blocks(args, checkpoint)
+    sound_only = any(what == "audio transformer" for what, _ in needed)  # text to audio: the audio-only model
+    check_stg_blocks(args, checkpoint, ModelType.AUDIO_ONLY if sound_only else ModelType.AUDIO_VIDEO)
     check_quantization(checkpoint, args.quantization, device)
     if upsampler is not None:
         check_upsampler(upsampler)

@@ -41,11 +41,13 @@ class LatentGeometry:
     audio_mel_bins: int
 
     @classmethod
-    def of(cls, checkpoint: CheckpointLike) -> LatentGeometry:
+    def of(cls, checkpoint: CheckpointLike, model_type: ModelType = ModelType.AUDIO_VIDEO) -> LatentGeometry:
+        """The widths of `checkpoint`, its transformer config read as a `model_type` model's (an audio-only file's
+        config need not hold the audio-video model's keys)."""
         from ltx_core.model.audio_vae.loading import audio_vae_config
 
         ckpt = open_checkpoint(checkpoint)
-        transformer = transformer_config(ckpt.config, source=ckpt.path)
+        transformer = transformer_config(ckpt.config, model_type, source=ckpt.path)
         audio_vae = audio_vae_config(ckpt.config, ckpt.path)
         channels = audio_vae.latent_channels
         if transformer.audio_in_channels % channels:
@@ -253,7 +255,7 @@ class DiffusionStage:
         (`calls_*`), the final tokens and latents, and the video attention mask when there is one."""
         if video is None and audio is None:
             raise InputError("a diffusion stage needs at least one of video and audio")
-        geometry = LatentGeometry.of(self.checkpoint)
+        geometry = LatentGeometry.of(self.checkpoint, self.model_type)
         pixel = VideoPixelShape(1, num_frames, height, width, frame_rate)
         video_tools = VideoLatentTools(
             VideoLatentPatchifier(1),
