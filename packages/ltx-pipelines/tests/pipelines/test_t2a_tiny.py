@@ -79,6 +79,7 @@ def test_wav_from_the_audio_only_file_and_from_the_full_one(
         ("mp4 output", "does not end in .wav; the output is always a WAV file"),
         ("no duration head", "has no duration head (only LTX-2.5 files have one), so --auto-duration cannot"),
         ("min above max", "MIN_S 3 and MAX_S 2: give 0 < MIN_S <= MAX_S"),
+        ("video-only LoRA, full file", "LoRA weight pairs match the model"),
     ],
 )
 def test_refusals_are_one_line_before_any_model(
@@ -99,6 +100,12 @@ def test_refusals_are_one_line_before_any_model(
             kept = {k: f.get_tensor(k) for k in source.keys() if not k.startswith("vocoder.")}
         checkpoint = tmp_path / "no_vocoder.safetensors"
         _save(checkpoint, kept, dict(source.metadata))
+    if case == "video-only LoRA, full file":  # the full file has the video weights, the audio-only model has not
+        lora = open_checkpoint(folder / "distilled_lora.safetensors")
+        with safe_open(str(lora.path), "pt") as f:
+            video = {k: f.get_tensor(k) for k in lora.keys() if ".audio_" not in k and "_to_audio" not in k}
+        _save(tmp_path / "video_lora.safetensors", video, {"format": "pt"})
+        checkpoint, extra = folder / "dev.safetensors", {**TINY, "lora": tmp_path / "video_lora.safetensors"}
     if case in ("no duration head", "min above max"):
         extra = {**TINY, "num_frames": None, "auto_duration": (1, 2) if case == "no duration head" else (3, 2)}
     path_flag = "distilled_checkpoint_path" if pipeline == "distilled" else "checkpoint_path"

@@ -15,7 +15,12 @@ from ltx_core.errors import CheckpointError, InputError, LoraError
 from ltx_core.loader import LoraSpec, SafetensorsFile, open_checkpoint
 from ltx_core.loader.lora import check_lora_pairs, lora_pair_keys, weight_shapes
 from ltx_core.model.transformer import ModelType
-from ltx_core.model.transformer.loading import TRANSFORMER_KEY_MAP, check_transformer_streams, transformer_config
+from ltx_core.model.transformer.loading import (
+    TRANSFORMER_KEY_MAP,
+    check_transformer_streams,
+    transformer_config,
+    transformer_key_map,
+)
 from ltx_core.model.upsampler.loading import check_is_upsampler
 from ltx_core.offload.policy import check_offload_options, parse_offload
 from ltx_core.quantization import Quantization, check_fp8_cast_device, parse_quantization, quantization_for
@@ -78,9 +83,10 @@ def check_checkpoint(path: Path, needed: Sequence[tuple[str, str]] = components(
             raise CheckpointError(f"{path} lacks the {what} (no {prefix}* weights), which this pipeline needs")
 
 
-def check_lora_file(path: Path, checkpoint: Path | None = None) -> None:
+def check_lora_file(path: Path, checkpoint: Path | None = None, model_type: ModelType = ModelType.AUDIO_VIDEO) -> None:
     """The file holds LoRA pairs (`<module>.lora_A.weight`), not a model; with `checkpoint`, its pairs match the
-    transformer's weights and fit their shapes (headers only: a LoRA for the other model version is refused here)."""
+    weights of its transformer as a `model_type` model (text to audio: the audio stream's) and fit their shapes
+    (headers only: a LoRA for the other model version, or a video-only LoRA for text to audio, is refused here)."""
 
     lora = SafetensorsFile(path)
     keys = lora.keys()
@@ -95,7 +101,10 @@ def check_lora_file(path: Path, checkpoint: Path | None = None) -> None:
         shapes = {stem: (lora.tensors[a].shape, lora.tensors[b].shape) for stem, (a, b) in pairs.items()}
         with warnings.catch_warnings():  # a partial match is reported once, when the LoRA is fused
             warnings.simplefilter("ignore")
-            check_lora_pairs(path, shapes, weight_shapes(ckpt, TRANSFORMER_KEY_MAP.select(ckpt.keys())))
+            key_map = TRANSFORMER_KEY_MAP
+            if model_type is not ModelType.AUDIO_VIDEO:
+                key_map = transformer_key_map(transformer_config(ckpt.config, model_type, source=ckpt.path))
+            check_lora_pairs(path, shapes, weight_shapes(ckpt, key_map.select(ckpt.keys())))
 
 
 def check_upsampler(path: Path) -> None:
@@ -174,12 +183,13 @@ def preflight(
     device = resolve_device(args.device)
     check_checkpoint(checkpoint, needed)
     sound_only = any(what == "audio transformer" for what, _ in needed)  # text to audio: the audio-only model
-    check_stg_blocks(args, checkpoint, ModelType.AUDIO_ONLY if sound_only else ModelType.AUDIO_VIDEO)
+    model_type = ModelType.AUDIO_ONLY if sound_only else ModelType.AUDIO_VIDEO
+    check_stg_blocks(args, checkpoint, model_type)
     check_quantization(checkpoint, args.quantization, device)
     if upsampler is not None:
         check_upsampler(upsampler)
     for lora in loras:
-        check_lora_file(lora.path, checkpoint if lora.strength != 0.0 else None)
+        check_lora_file(lora.path, checkpoint if lora.strength != 0.0 else None, model_type)
     check_gemma(args.gemma_root, checkpoint)
     for image in images:
         read_image(image.path)
