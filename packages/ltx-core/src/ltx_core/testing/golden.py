@@ -123,9 +123,10 @@ def _listed_120_pipelines(root: Path) -> tuple[Path, ...]:
     return tuple(Path(name) for name in json.loads(manifest.read_text()).get("cases", {}))
 
 
-def cases_120_pipelines(pattern: str) -> list[Path]:
-    """The cases of the 1.2.0 new-pipelines set (component cases such as `cases/hdr_120/*` and end-to-end runs such
-    as `e2e_120/ltx25_distilled_hdr`) whose file names match the glob `pattern`; empty where the set has none."""
+def pipeline_cases_120(pattern: str) -> list[Path]:
+    """The cases of the 1.2.0 new-pipelines set (README_120_pipelines: text to audio, HDR, DFR, generated keyframe
+    slots; component cases such as `cases/hdr_120/*` and end-to-end runs such as `e2e_120/ltx25_distilled_hdr`)
+    whose file names match the glob `pattern`; empty where the set has none."""
     return _matching(_listed_120_pipelines(golden_dir()), f"{pattern}.safetensors")
 
 

@@ -24,6 +24,7 @@ from ltx_pipelines.cli.values import (
     IMAGE,
     INT_LIST,
     LORA,
+    SECONDS_RANGE,
     ImageConditioningArg,
     MultiValue,
     hdr_color_space,
@@ -78,6 +79,7 @@ class CommonArgs:
     height: int = 512
     width: int = 768
     num_frames: int | AutoDuration = 121  # AutoDuration: chosen by the file's duration head (LTX-2.5)
+    auto_duration: tuple[float, float] | None = None  # --auto-duration MIN_S MAX_S (read into num_frames)
     frame_rate: float = 24.0
     num_inference_steps: int | None = None
     images: tuple[ImageConditioningArg, ...] = ()
@@ -211,10 +213,13 @@ class OptionSpec:
     def multi_value(self) -> MultiValue[Any] | None:
         return self.parser if isinstance(self.parser, MultiValue) else None
 
-    def parameter(self, default: Any, help: str | None = None) -> inspect.Parameter:
+    def parameter(
+        self, default: Any, help: str | None = None, parser: Callable[[Any], Any] | None = None
+    ) -> inspect.Parameter:
         """The keyword-only parameter Typer turns into this option, with `default` (`...` = required) and the
-        pipeline's own `help` where the shared one does not fit it."""
+        pipeline's own `help` and `parser` where the shared ones do not fit it (a sound-only output path)."""
         help = help or self.help
+        parser = parser or self.parser
         if self.from_checkpoint is not None and default is None:
             help += _FROM_CHECKPOINT.format(self.checkpoint_note)
         elif isinstance(default, tuple):
@@ -224,7 +229,7 @@ class OptionSpec:
             self.flag,
             help=help,
             rich_help_panel=self.panel,
-            parser=self.parser,
+            parser=parser,
             metavar=self.metavar or (self.multi_value.metavar if self.multi_value else None),
             min=self.min,
             max=self.max,
@@ -400,6 +405,17 @@ _ALL = (
         _GEN,
         min=1,
         shown_default=f"chosen by the duration head (LTX-2.5 files, 1-20 s), else {NUM_FRAMES_WITHOUT_DURATION_HEAD}",
+    ),
+    OptionSpec(
+        "auto_duration",
+        "--auto-duration",
+        str,
+        None,
+        "Let the duration head choose the length between MIN_S and MAX_S seconds (LTX-2.5 files; "
+        "--num-frames wins when both are given). Default without either: 1 to 20 s.",
+        _GEN,
+        parser=SECONDS_RANGE,
+        shown_default="1 20 (when --num-frames is not given, on files with a duration head)",
     ),
     OptionSpec(
         "frame_rate",
@@ -741,3 +757,19 @@ TWO_STAGE = (*ONE_STAGE, "distilled_loras", "spatial_upsampler_path")
 HQ_TWO_STAGE = (*TWO_STAGE, "distilled_lora_strength_stage_1", "distilled_lora_strength_stage_2")
 DISTILLED_TWO_STAGE = ("distilled_checkpoint_path", *BASIC, *VIDEO_GEN, "spatial_upsampler_path")
 VIDEO_EDITING = ("distilled_checkpoint_path", *BASIC)
+# Text to audio (spec new_pipelines §3): no size, image, video guidance or modality flags.
+TEXT_TO_AUDIO = (
+    "checkpoint_path",
+    "num_inference_steps",
+    *BASIC,
+    "num_frames",
+    "auto_duration",
+    "frame_rate",
+    "negative_prompt",
+    "audio_cfg_guidance_scale",
+    "audio_stg_guidance_scale",
+    "audio_rescale_scale",
+    "audio_stg_blocks",
+    "audio_skip_step",
+    "cfg_parallel",
+)

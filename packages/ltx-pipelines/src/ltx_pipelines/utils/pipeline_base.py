@@ -19,6 +19,7 @@ from ltx_core.components.noisers import ConditioningItem, GaussianNoiser
 from ltx_core.hdr.spaces import HDRColorSpace
 from ltx_core.loader import LoraSpec
 from ltx_core.model.duration_head import AutoDuration
+from ltx_core.model.transformer import ModelType
 from ltx_core.numerics import DEFAULT_NUMERICS, Numerics
 from ltx_core.parallel.layout import SINGLE_PROCESS, ParallelLayout
 from ltx_pipelines.utils.blocks import (
@@ -145,6 +146,9 @@ class PipelineBase:
     frames are appended as guiding keyframes); a two-stage recipe sets its own (`TwoStageRecipe.conditionings`:
     keyframe interpolation appends every image).
 
+    `video=False` makes a pipeline that outputs sound only (text to audio): it has no image conditioner and no
+    video decoder.
+
     `parallel` (`ltx_core.parallel.init_layout()` under torchrun) runs one generation on several processes: every
     rank constructs and calls the pipeline alike; Gemma runs on rank 0, the transformer is split as the layout says,
     a tiled decode is spread (`blocks.across_processes`), and every rank gets the same result (each must exhaust
@@ -167,6 +171,7 @@ class PipelineBase:
         parallel: ParallelLayout = SINGLE_PROCESS,
         numerics: Numerics = DEFAULT_NUMERICS,
         prompt_enhancer: PromptEnhancerSettings = DEFAULT_PROMPT_ENHANCER,
+        video: bool = True,
     ) -> None:
         self.device = resolve_device(device)
         self.dtype = dtype
@@ -188,6 +193,11 @@ class PipelineBase:
             parallel,
         )
         self.duration = DurationPredictor(ckpt, dtype=dtype, device=self.device)
+        self.audio_decoder = AudioDecoder(ckpt, dtype=dtype, device=self.device)
+        self._stages: list[DiffusionStage] = []
+        self.upsampler: VideoUpsampler | None = None
+        if not video:  # sound only (text to audio): no image conditioner, no video decoder
+            return
         self.image_conditioner = ImageConditioner(ckpt, dtype=dtype, device=self.device, numerics=numerics)
         decoder = VideoDecoder(
             ckpt, dtype=dtype, device=self.device, memory_efficient=memory_efficient_decode, numerics=numerics
@@ -198,16 +208,12 @@ class PipelineBase:
             ckpt, dtype=torch.float32, device=self.device, memory_efficient=memory_efficient_decode, numerics=numerics
         )
         self.hdr_video_decoder = across_processes(hdr_decoder, parallel)
-        self.audio_decoder = AudioDecoder(ckpt, dtype=dtype, device=self.device)
-        self.upsampler = (
-            None
-            if spatial_upsampler_path is None
-            else VideoUpsampler(ckpt, spatial_upsampler_path, dtype=dtype, device=self.device)
-        )
-        self._stages: list[DiffusionStage] = []
+        if spatial_upsampler_path is not None:
+            self.upsampler = VideoUpsampler(ckpt, spatial_upsampler_path, dtype=dtype, device=self.device)
 
-    def _stage(self, loras: Sequence[LoraSpec] = ()) -> DiffusionStage:
-        """A diffusion stage of this checkpoint with these LoRAs fused, on the pipeline's device and runtime."""
+    def _stage(self, loras: Sequence[LoraSpec] = (), model_type: ModelType = ModelType.AUDIO_VIDEO) -> DiffusionStage:
+        """A diffusion stage of this checkpoint with these LoRAs fused, on the pipeline's device and runtime, whose
+        transformer has the streams of `model_type`."""
         stage = DiffusionStage(
             self.checkpoint_path,
             loras=loras,
@@ -217,6 +223,7 @@ class PipelineBase:
             runtime=self.runtime,
             parallel=self.parallel,
             numerics=self.numerics,
+            model_type=model_type,
         )
         self._stages.append(stage)
         return stage
@@ -311,12 +318,13 @@ class PipelineBase:
             self.duration.require()
         return request
 
-    def _with_duration(self, request: VideoRequest, contexts: Any) -> VideoRequest:
-        """`request` with an automatic duration predicted from the positive prompt's contexts (spec delta C.4);
-        a frame count given as a number is kept."""
+    def _with_duration(self, request: VideoRequest, contexts: Any, *, audio_only: bool = False) -> VideoRequest:
+        """`request` with an automatic duration predicted from the positive prompt's contexts (spec delta C.4; the
+        audio context alone with `audio_only`); a frame count given as a number is kept."""
         if not isinstance(request.num_frames, AutoDuration):
             return request
-        return request.with_frames(self.duration(contexts, request.frame_rate, request.num_frames))
+        frames = self.duration(contexts, request.frame_rate, request.num_frames, audio_only=audio_only)
+        return request.with_frames(frames)
 
     def _run(self, request: VideoRequest, phases: Phases, color_space: HDRColorSpace | None = None) -> Run:
         """This call's `Run`: its generator seeded with the request's seed on the pipeline's device, the call's
@@ -359,7 +367,7 @@ class PipelineBase:
         sigmas: torch.Tensor,
         run: Run,
         *,
-        video: ModalitySpec,
+        video: ModalitySpec | None,
         audio: ModalitySpec | None,
         max_batch_size: int = 1,
         sampler: Sampler = EULER,

@@ -34,6 +34,20 @@ class PipelineResult:
     color_space: HDRColorSpace | None = None
 
 
+@dataclass
+class AudioResult:
+    """What a sound-only pipeline (text to audio) returns: the stereo waveform (float32) and its rate, the final
+    audio latent, the prompt actually encoded, the length asked for or chosen (`num_frames` at `frame_rate`: the
+    duration head's unit), and the time per phase."""
+
+    audio: Audio
+    audio_latent: torch.Tensor
+    prompt: str
+    num_frames: int
+    frame_rate: float
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
 class Phases:
     """Progress reports and wall times per phase: `with phases("stage 1"):`, `phases.steps("stage 1")`."""
 

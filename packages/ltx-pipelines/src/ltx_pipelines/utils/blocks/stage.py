@@ -18,7 +18,7 @@ from ltx_core.components.noisers import ConditioningItem, GaussianNoiser, create
 from ltx_core.components.patchifiers import AudioPatchifier, VideoLatentPatchifier
 from ltx_core.errors import CheckpointError, InputError
 from ltx_core.loader import LoraSpec, open_checkpoint
-from ltx_core.model.transformer import X0Model, transformer_config
+from ltx_core.model.transformer import ModelType, X0Model, transformer_config
 from ltx_core.numerics import DEFAULT_NUMERICS, Numerics
 from ltx_core.parallel.layout import SINGLE_PROCESS, ParallelLayout
 from ltx_core.parallel.sequence import SequenceParallelTransformer
@@ -41,11 +41,13 @@ class LatentGeometry:
     audio_mel_bins: int
 
     @classmethod
-    def of(cls, checkpoint: CheckpointLike) -> LatentGeometry:
+    def of(cls, checkpoint: CheckpointLike, model_type: ModelType = ModelType.AUDIO_VIDEO) -> LatentGeometry:
+        """The widths of `checkpoint`, its transformer config read as a `model_type` model's (an audio-only file's
+        config need not hold the audio-video model's keys)."""
         from ltx_core.model.audio_vae.loading import audio_vae_config
 
         ckpt = open_checkpoint(checkpoint)
-        transformer = transformer_config(ckpt.config, source=ckpt.path)
+        transformer = transformer_config(ckpt.config, model_type, source=ckpt.path)
         audio_vae = audio_vae_config(ckpt.config, ckpt.path)
         channels = audio_vae.latent_channels
         if transformer.audio_in_channels % channels:
@@ -88,6 +90,9 @@ class DiffusionStage:
     policy's decision (None for the plain runtime); its `vae_tiling` is the decoding hint pipelines apply when the
     caller gave no tiling.
 
+    `model_type` says which streams the transformer is built with (`ModelType.AUDIO_ONLY`: only the audio stream's
+    weights are read, from an audio-only file or a full one; text to audio).
+
     Under several processes (`parallel`, see `ltx_core.parallel`) every rank builds the stage: the blocks' weights
     sharded over the rank's sequence group (`sharded_weights`), the video tokens split over it (sequence degree > 1:
     the sequence-parallel wrapper goes around whatever the provider built) and the guidance passes spread over the
@@ -106,9 +111,11 @@ class DiffusionStage:
         runtime: TransformerRuntime = PLAIN_RUNTIME,
         parallel: ParallelLayout = SINGLE_PROCESS,
         numerics: Numerics = DEFAULT_NUMERICS,
+        model_type: ModelType = ModelType.AUDIO_VIDEO,
     ) -> None:
         self.checkpoint = checkpoint
         self.numerics = numerics  # the release whose arithmetic the model, the noising and the guiders follow
+        self.model_type = model_type  # the streams the transformer has (audio only: text to audio)
         self.loras = tuple(loras)
         self.dtype = dtype  # latent / state dtype
         self.transformer_dtype = transformer_dtype  # None: the checkpoint's stored dtype (as official)
@@ -147,6 +154,7 @@ class DiffusionStage:
                 memory=self._agreed_memory(),
                 echo=logger.info if self.parallel.is_main else None,
                 numerics=self.numerics,
+                model_type=self.model_type,
             )
         return self._provider
 
@@ -247,7 +255,7 @@ class DiffusionStage:
         (`calls_*`), the final tokens and latents, and the video attention mask when there is one."""
         if video is None and audio is None:
             raise InputError("a diffusion stage needs at least one of video and audio")
-        geometry = LatentGeometry.of(self.checkpoint)
+        geometry = LatentGeometry.of(self.checkpoint, self.model_type)
         pixel = VideoPixelShape(1, num_frames, height, width, frame_rate)
         video_tools = VideoLatentTools(
             VideoLatentPatchifier(1),
