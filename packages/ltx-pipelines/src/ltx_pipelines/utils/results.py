@@ -19,7 +19,9 @@ Progress = Callable[[str, int, int], None]  # (phase, done, total): "prompt", "s
 @dataclass
 class PipelineResult:
     """`video` yields `[f, h, w, 3]` chunks in [0, 1] as it decodes (iterate once, or `close()` it to free the
-    decoder); `audio` is the stereo waveform (float32) and its rate; the latents are the last stage's results."""
+    decoder); `audio` is the stereo waveform (float32) and its rate; the latents are the last stage's results.
+    `generated_keyframes`: the generated keyframe slots' latents `(B, C, K, H, W)` of the stage that had them
+    (`generated_keyframes=N`), not decoded; None without slots."""
 
     video: FrameChunks
     audio: Audio
@@ -28,6 +30,7 @@ class PipelineResult:
     prompt: str
     frame_rate: float
     seconds: dict[str, float] = field(default_factory=dict)
+    generated_keyframes: torch.Tensor | None = None
 
 
 class Phases:
