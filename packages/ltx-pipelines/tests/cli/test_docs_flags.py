@@ -55,6 +55,7 @@ PIPELINES = (
     "ic_lora",
     "dubit",
     "lipdub",
+    "dfr_pipeline",
 )
 GUIDED = (
     "ti2vid_one_stage",
