@@ -82,3 +82,71 @@ def test_files_without_the_keyframe_embedding_refuse_slots(tmp_path: Path) -> No
     with pytest.raises(InputError, match="no keyframe embedding") as error:
         pipeline("a fox", seed=1, height=64, width=64, num_frames=17, frame_rate=24.0, generated_keyframes=1)
     assert "\n" not in str(error.value)
+
+
+@pytest.fixture(scope="module")
+def keyframe_models() -> object:
+    """The shared tester's tiny LTX-2.3 modules with a transformer that has the keyframe embedding (the golden
+    recording covers the distilled pipeline only)."""
+    from ltx_core.model.transformer import build_transformer
+    from ltx_core.testing.in_memory import InMemoryModels, tiny_modules
+
+    config, modules = tiny_modules("ltx23")
+    config = {**config, "transformer": {**config["transformer"], "use_keyframes_abs_pos_embedding": True}}
+    state = torch.random.get_rng_state()
+    try:
+        torch.manual_seed(3)
+        transformer = build_transformer(config)
+        torch.nn.init.normal_(transformer.keyframes_abs_pos_embedding, std=0.5)
+    finally:
+        torch.random.set_rng_state(state)
+    modules = {**modules, "transformer": transformer.to(torch.bfloat16).eval()}
+    return InMemoryModels(config, modules, name="tiny-keyframes.safetensors")
+
+
+@pytest.mark.parametrize("pipeline_name", ["ti2vid_one_stage", "ti2vid_two_stages"])
+def test_slots_in_the_guided_pipelines(keyframe_models: object, components: object, pipeline_name: str) -> None:
+    """Slots at round(linspace(0, 16, 4))[1:-1] = 5, 11 of 17 frames: two latent frames of tokens after the video,
+    time [k, k + 1) / fps, keyframes mask 1, returned undecoded; stage 1 only in the two-stage flow."""
+    from ltx_core.components.guiders import MultiModalGuiderParams
+    from ltx_pipelines.ti2vid_one_stage import TI2VidOneStagePipeline
+    from ltx_pipelines.ti2vid_two_stages import TI2VidTwoStagesPipeline
+
+    c = components
+    if pipeline_name == "ti2vid_one_stage":
+        pipeline = TI2VidOneStagePipeline(keyframe_models, None, device="cpu")
+        size, sigmas = 32, {"sigmas": (1.0, 0.5, 0.0)}
+    else:
+        pipeline = TI2VidTwoStagesPipeline(keyframe_models, [c.lora], keyframe_models, None, device="cpu")  # type: ignore[attr-defined]
+        size, sigmas = 64, {"stage_1_sigmas": (1.0, 0.5, 0.0), "stage_2_sigmas": (0.909375, 0.0)}
+    guider = MultiModalGuiderParams(cfg_scale=2.0)
+    recorded: dict[str, torch.Tensor] = {}
+    frames, fps = 17, 24.0
+    result = pipeline(
+        c.positive,  # type: ignore[attr-defined]
+        c.negative,  # type: ignore[attr-defined]
+        seed=4,
+        height=size,
+        width=size,
+        num_frames=frames,
+        frame_rate=fps,
+        num_inference_steps=2,
+        video_guider_params=guider,
+        audio_guider_params=guider,
+        generated_keyframes=2,
+        record=lambda name, t: recorded.__setitem__(name, t.detach().clone()),
+        **{k: torch.tensor(v) for k, v in sigmas.items()},
+    )
+    video = torch.cat(list(result.video))
+    assert video.shape[0] == frames
+    h = w = size // 2 // 32 if pipeline_name != "ti2vid_one_stage" else size // 32
+    slots = result.generated_keyframes
+    assert slots is not None and tuple(slots.shape) == (1, result.video_latent.shape[1], 2, h, w)
+    assert torch.equal(slots, recorded["stage1_video_generated_keyframes"])
+    per_slot = h * w
+    positions = recorded["stage1_video_positions"][0, :, -2 * per_slot :]
+    expected_time = torch.tensor([[5.0, 6.0]] * per_slot + [[11.0, 12.0]] * per_slot) / fps
+    assert torch.equal(positions[0], expected_time)
+    keyframes = recorded["stage1_video_keyframes_mask"][0, :, 0]
+    assert keyframes[-2 * per_slot :].eq(1).all() and keyframes[per_slot : -2 * per_slot].eq(0).all()
+    assert "stage2_video_generated_keyframes" not in recorded
