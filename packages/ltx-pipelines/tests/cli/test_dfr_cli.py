@@ -1,6 +1,6 @@
 """`python -m ltx_pipelines.dfr_pipeline` end to end on the golden tiny LTX-2.5 files (README_120_pipelines §1) with
 the tiny DFR files `ltx_core.testing.tiny_dfr` writes (a temporal upsampler, a detailing IC-LoRA): an MP4 of
-(N − 1)·2 + 1 frames at twice the rate with sound; and the one-line refusals before any model is built."""
+(N − 1)·4 + 1 frames at four times the rate after two rounds; and the one-line refusals before any model is built."""
 
 from __future__ import annotations
 
@@ -54,26 +54,31 @@ def _argv(files: dict[str, Path], out: Path, size: int = 64, **extra: object) ->
     return flags(**{**given, **extra})
 
 
-def test_one_round_with_the_detailing_lora_writes_the_doubled_video(files: dict[str, Path], tmp_path: Path) -> None:
+def test_two_rounds_with_the_detailing_lora_write_the_video_at_four_times_the_rate(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    """Two rounds have no official recording: the spec's lengths and rates. 9 frames: a 25-frame canvas with one
+    slot (24); round 1 (49 frames, seam 48) one tile; round 2 (97 frames, seams 48 and 96 from the carried anchor
+    and slot) two tiles, positions at min(96, 60) fps; the MP4 (9 − 1)·4 + 1 frames at 24·4 fps. 128 px: the tiny
+    spatial upsampler's GroupNorm needs more than one value per group in the stage-1 slot latent
+    (README_120_pipelines §7)."""
     from ltx_pipelines.media.video import read_video_info
 
     out = tmp_path / "dfr.mp4"
-    # 9 frames: a 25-frame canvas, one slot (at 24), the round one tile; 128 px: the tiny spatial upsampler's
-    # GroupNorm needs more than one value per group in the stage-1 slot latent (README_120_pipelines §7)
     argv = _argv(
         files,
         out,
         128,
         num_frames=9,
-        frame_rate=12,
-        detailing_lora=files["detailing"],
+        frame_rate=24,
+        detailing_lora=(files["detailing"], 0.5),
         temporal_upsampler_path=files["temporal"],
-        temporal_upsample_rounds=1,
+        temporal_upsample_rounds=2,
     )
     result = CliRunner().invoke(build_app("dfr_pipeline"), argv)
     assert result.exit_code == 0, result.output
     info = read_video_info(out)
-    assert (info.frames, info.fps, info.height, info.width) == ((9 - 1) * 2 + 1, 24.0, 128, 128)
+    assert (info.frames, info.fps, info.height, info.width) == ((9 - 1) * 4 + 1, 96.0, 128, 128)
 
 
 @pytest.mark.parametrize(

@@ -133,3 +133,60 @@ def test_the_detailing_reference_factor(tmp_path: Path) -> None:
     silent = write_tiny_detailing_lora(tmp_path / "none.safetensors", checkpoint, downscale_factor=None)
     assert detailing_downscale_factor(stated) == 3
     assert detailing_downscale_factor(silent) == 2
+
+
+class _StopAfterStage2Noise(Exception):
+    pass
+
+
+def test_the_detailing_lora_in_stage_2_only(tmp_path: Path) -> None:
+    """No recording has a detailing IC-LoRA: checked against the spec (§4.5) instead, stopped before stage 2's loop.
+    Stage 1 is the recorded one bit for bit; stage 2 fuses the detailing LoRA and appends the half-size stage-1
+    latent after the slots as a clean reference (mask 0, not a keyframe) whose spatial positions are the reference
+    grid's scaled by the factor d = 2 (so they span the full-size frame)."""
+    if not CASES:
+        pytest.skip(f"no DFR cases under {golden_dir()} (e2e_120/ltx25_dfr_*)")
+    case = load_case(next(c for c in CASES if c.stem.endswith("r0")))
+    p = case.params
+    checkpoint = case.file(p["checkpoint"])
+    detailing = LoraSpec(write_tiny_detailing_lora(tmp_path / "detailing.safetensors", checkpoint, seed=5), 0.7)
+    distilled = LoraSpec(case.file(p["distilled_lora"]["file"]), p["distilled_lora"]["strength"])
+    pipeline = DFRPipeline(checkpoint, [distilled], case.file(p["upsampler"]), None, detailing_lora=detailing)
+    recorded: dict[str, torch.Tensor] = {}
+    fused_in_stage_2: list[tuple[LoraSpec, ...]] = []
+
+    def record(name: str, tensor: torch.Tensor) -> None:
+        recorded[name] = tensor.detach().clone()
+        if name == "stage2_video_keyframes_mask":  # the last record of stage 2's noised video state
+            fused_in_stage_2.append(pipeline.stage.loras)
+            raise _StopAfterStage2Noise
+
+    with pytest.raises(_StopAfterStage2Noise):
+        pipeline(
+            golden_contexts(case.inputs),
+            seed=p["seed"],
+            height=p["height"],
+            width=p["width"],
+            num_frames=p["num_frames_request"],
+            frame_rate=p["frame_rate"],
+            record=record,
+        )
+    assert fused_in_stage_2 == [(distilled, detailing)] and pipeline.stage.loras == (distilled,)
+    assert torch.equal(recorded["stage1_video_latent"], case.outputs["stage1_video_latent"])
+    reference = recorded["stage1_reserved_video_latent"]
+    _, _, f, h, w = reference.shape
+    n_ref = f * h * w
+    golden_tokens = case.outputs["stage2_video_positions"].shape[2]  # video + slots, no reference
+    positions = recorded["stage2_video_positions"]
+    assert positions.shape[2] == golden_tokens + n_ref
+    assert torch.equal(positions[:, :, :golden_tokens], case.outputs["stage2_video_positions"])
+    ref_positions = positions[0, :, golden_tokens:]
+    # the reference grid (h x w latent cells of 32 px) scaled by d = 2: cell (i, j) spans [64 i, 64 i + 64)
+    rows = torch.arange(h).repeat_interleave(w).repeat(f).float()
+    cols = torch.arange(w).repeat(h * f).float()
+    assert torch.equal(ref_positions[1], torch.stack([64 * rows, 64 * rows + 64], dim=-1))
+    assert torch.equal(ref_positions[2], torch.stack([64 * cols, 64 * cols + 64], dim=-1))
+    assert torch.equal(ref_positions[0], case.outputs["stage1_video_positions"][0, 0, :n_ref])  # the same times
+    assert recorded["stage2_video_denoise_mask"][0, golden_tokens:].eq(0).all()
+    assert recorded["stage2_video_keyframes_mask"][0, golden_tokens:].eq(0).all()
+    assert torch.equal(recorded["stage2_video_clean_latent"][0, golden_tokens:], reference[0].flatten(1).T)
