@@ -137,8 +137,7 @@ def test_slots_in_the_guided_pipelines(keyframe_models: object, components: obje
         record=lambda name, t: recorded.__setitem__(name, t.detach().clone()),
         **{k: torch.tensor(v) for k, v in sigmas.items()},
     )
-    video = torch.cat(list(result.video))
-    assert video.shape[0] == frames
+    result.video.close()  # the slots are not decoded: the frames are the other tests' business
     h = w = size // 2 // 32 if pipeline_name != "ti2vid_one_stage" else size // 32
     slots = result.generated_keyframes
     assert slots is not None and tuple(slots.shape) == (1, result.video_latent.shape[1], 2, h, w)
