@@ -441,6 +441,7 @@ class PipelineBase:
         with run.phases("decode audio"):
             audio = self.audio_decoder(audio_latent)
         video = self.video_decoder(video_latent, self._decode_tiling(tiling_config), run.generator)
+        slots = generated_keyframes if generated_keyframes is not None else result.generated_keyframes
         return PipelineResult(
             video,
             audio,
@@ -449,7 +450,7 @@ class PipelineBase:
             prompt,
             run.frame_rate,
             run.phases.seconds,
-            generated_keyframes if generated_keyframes is not None else result.generated_keyframes,
+            generated_keyframes=slots,
         )
 
 
