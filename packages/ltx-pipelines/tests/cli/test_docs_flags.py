@@ -56,6 +56,7 @@ PIPELINES = (
     "dubit",
     "lipdub",
     "t2a_one_stage",
+    "dfr_pipeline",
 )
 GUIDED = (
     "ti2vid_one_stage",

@@ -83,6 +83,7 @@ class CommonArgs:
     frame_rate: float = 24.0
     num_inference_steps: int | None = None
     images: tuple[ImageConditioningArg, ...] = ()
+    num_generated_keyframes: int = 0
     enhance_prompt: bool = False
     prompt_enhancer_gemma_root: Path | None = None
     enhance_static_cache: bool = False
@@ -441,6 +442,18 @@ _ALL = (
         checkpoint_note="30 for LTX-2.3, 40 for LTX-2",
     ),
     OptionSpec("images", "--image", list, [], _IMAGE_HELP, _GEN, parser=IMAGE, multiple=True),
+    OptionSpec(
+        "num_generated_keyframes",
+        "--num-generated-keyframes",
+        int,
+        0,
+        "Generate N extra keyframe slots at evenly spaced interior frames together with the video (stage 1 of "
+        "two-stage pipelines; each costs one latent frame of tokens). Needs a checkpoint with the keyframe "
+        "embedding (LTX-2.5).",
+        _GEN,
+        min=0,
+        metavar="N",
+    ),
     OptionSpec("enhance_prompt", "--enhance-prompt", bool, False, "Let Gemma rewrite the prompt first.", _GEN),
     OptionSpec(
         "prompt_enhancer_gemma_root",

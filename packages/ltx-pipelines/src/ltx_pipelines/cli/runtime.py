@@ -213,3 +213,22 @@ def cli_images(args: CommonArgs) -> list[ImageConditioningInput]:
     from ltx_pipelines.utils.helpers import ImageConditioningInput
 
     return [ImageConditioningInput(i.path, i.frame_idx, i.strength, i.crf) for i in args.images]
+
+
+def check_generated_keyframes(args: CommonArgs) -> None:
+    """`--num-generated-keyframes N` (spec new_pipelines §8), refused before any model is built: on files without
+    the keyframe embedding, and when a given --num-frames leaves no room for N interior frames."""
+    count = args.num_generated_keyframes
+    if not count:
+        return
+    from ltx_core.conditioning.generated_keyframes import evenly_spaced_keyframes
+    from ltx_pipelines.utils.checkpoints import require_keyframe_embedding
+
+    require_keyframe_embedding(args.checkpoint, f"--num-generated-keyframes {count}")
+    if isinstance(args.num_frames, int):
+        evenly_spaced_keyframes(count, args.num_frames)
+
+
+def generated_keyframes_option(args: CommonArgs) -> dict[str, Any]:
+    """The call's `generated_keyframes` when asked for (a call without slots keeps the pipeline's own default)."""
+    return {"generated_keyframes": args.num_generated_keyframes} if args.num_generated_keyframes else {}

@@ -16,6 +16,8 @@ from typing import Any, TypedDict, Unpack
 import torch
 
 from ltx_core.components.noisers import ConditioningItem, GaussianNoiser
+from ltx_core.conditioning.generated_keyframes import VideoGeneratedKeyframeSlots, evenly_spaced_keyframes
+from ltx_core.errors import InputError
 from ltx_core.hdr.spaces import HDRColorSpace
 from ltx_core.loader import LoraSpec
 from ltx_core.model.duration_head import AutoDuration
@@ -42,6 +44,7 @@ from ltx_pipelines.utils.blocks import (
     hinted_tiling,
     resolve_device,
 )
+from ltx_pipelines.utils.checkpoints import require_keyframe_embedding
 from ltx_pipelines.utils.denoisers import Denoiser, SimpleDenoiser
 from ltx_pipelines.utils.helpers import (
     ConditioningsFn,
@@ -318,6 +321,24 @@ class PipelineBase:
             self.duration.require()
         return request
 
+    def _check_generated_keyframes(self, count: int, num_frames: int | AutoDuration) -> None:
+        """Refuse keyframe slots (`generated_keyframes=N`, spec new_pipelines §8) before any model is built: on files
+        without the keyframe embedding, and (for a given length) when the clip has no room for N interior frames."""
+        if count == 0:
+            return
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise InputError(f"generated_keyframes {count!r} must be a whole number of 0 or more")
+        require_keyframe_embedding(self.checkpoint_path, f"{count} generated keyframe slot(s)")
+        if not isinstance(num_frames, AutoDuration):
+            evenly_spaced_keyframes(count, num_frames)
+
+    def _keyframe_slots(self, count: int, run: Run) -> list[ConditioningItem]:
+        """The generated keyframe slots of a stage at `run`'s frame count: `count` evenly spaced interior frames
+        (none for 0), appended after the images' conditionings."""
+        if count == 0:
+            return []
+        return [VideoGeneratedKeyframeSlots.at(evenly_spaced_keyframes(count, run.num_frames))]
+
     def _with_duration(self, request: VideoRequest, contexts: Any, *, audio_only: bool = False) -> VideoRequest:
         """`request` with an automatic duration predicted from the positive prompt's contexts (spec delta C.4; the
         audio context alone with `audio_only`); a frame count given as a number is kept."""
@@ -440,17 +461,34 @@ class PipelineBase:
             return self.video_decoder(latent, tiling, run.generator)
         return self.hdr_video_decoder(latent.float(), tiling, run.generator)
 
-    def _decode(self, run: Run, result: StageResult, prompt: str, tiling_config: Any) -> PipelineResult:
+    def _decode(
+        self,
+        run: Run,
+        result: StageResult,
+        prompt: str,
+        tiling_config: Any,
+        generated_keyframes: torch.Tensor | None = None,
+    ) -> PipelineResult:
         """Audio now; video lazily (the decoder draws from the pipeline generator, after all diffusion draws), tiled
         as `_decode_tiling` says. An HDR run decodes in float32 (decoder and latent; its decode noise is drawn in
-        float32 too) and its frames are the working space's codes in [0, 1] (`PipelineResult.color_space`)."""
+        float32 too) and its frames are the working space's codes in [0, 1] (`PipelineResult.color_space`).
+        `generated_keyframes` (a stage's slot latents) are handed back undecoded."""
         video_latent, audio_latent = result.video_latent, result.audio_latent
         assert video_latent is not None and audio_latent is not None
         with run.phases("decode audio"):
             audio = self.audio_decoder(audio_latent)
         video = self._decode_video(run, video_latent, tiling_config)
+        slots = generated_keyframes if generated_keyframes is not None else result.generated_keyframes
         return PipelineResult(
-            video, audio, video_latent, audio_latent, prompt, run.frame_rate, run.phases.seconds, run.color_space
+            video,
+            audio,
+            video_latent,
+            audio_latent,
+            prompt,
+            run.frame_rate,
+            run.phases.seconds,
+            run.color_space,
+            generated_keyframes=slots,
         )
 
 

@@ -27,6 +27,7 @@ _COMMAND_MODULES = {
     "retake": "retake",
     "a2vid_two_stage": "a2vid_two_stage",
     "t2a_one_stage": "t2a_one_stage",
+    "dfr_pipeline": "dfr",
 }
 PIPELINES = tuple(_COMMAND_MODULES)
 

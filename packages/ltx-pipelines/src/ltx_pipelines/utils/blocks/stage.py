@@ -16,6 +16,7 @@ from ltx_core.batch_split import BatchSplitAdapter, X0Callable
 from ltx_core.components.latent_tools import AudioLatentTools, LatentTools, VideoLatentTools
 from ltx_core.components.noisers import ConditioningItem, GaussianNoiser, create_noised_state
 from ltx_core.components.patchifiers import AudioPatchifier, VideoLatentPatchifier
+from ltx_core.conditioning.generated_keyframes import extract_generated_keyframes
 from ltx_core.errors import CheckpointError, InputError
 from ltx_core.loader import LoraSpec, open_checkpoint
 from ltx_core.model.transformer import ModelType, X0Model, transformer_config
@@ -77,6 +78,7 @@ class StageResult:
     audio_latent: torch.Tensor | None
     video_state: LatentState | None = None
     audio_state: LatentState | None = None
+    generated_keyframes: torch.Tensor | None = None  # (B, C, K, H, W): the keyframe slots' latents, when the stage had
 
 
 class DiffusionStage:
@@ -282,11 +284,14 @@ class DiffusionStage:
         video_state, audio_state = loop(denoise, state, schedule, callback=callback)
         if recorder is not None:
             recorder.flush(record)
+        slots = None if video_state is None else extract_generated_keyframes(video_state, video_tools)
         video_latent = _final_latent(video_tools, video_state, "video", record)
         audio_latent = _final_latent(audio_tools, audio_state, "audio", record)
         if record is not None and video_state is not None and video_state.attention_mask is not None:
             record("video_attention_mask", video_state.attention_mask)
-        return StageResult(video_latent, audio_latent, video_state, audio_state)
+        if record is not None and slots is not None:
+            record("video_generated_keyframes", slots)
+        return StageResult(video_latent, audio_latent, video_state, audio_state, slots)
 
     def _batched(self, transformer: X0Callable, max_batch_size: int) -> X0Callable:
         """The guidance passes cut into batches of at most `max_batch_size` rows, spread over the guidance groups
