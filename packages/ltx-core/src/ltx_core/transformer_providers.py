@@ -29,7 +29,7 @@ from ltx_core.compile import compile_transformer
 from ltx_core.errors import InputError
 from ltx_core.loader import LoraSpec, fuse_loras_into_model, open_checkpoint, release, restore_weights
 from ltx_core.loader.sources import CheckpointLike, ModelSource, model_source
-from ltx_core.model.transformer import transformer_key_map
+from ltx_core.model.transformer import ModelType, transformer_key_map
 from ltx_core.numerics import DEFAULT_NUMERICS, Numerics
 from ltx_core.offload.policy import MemoryInfo, OffloadChoice, OffloadMode, check_offload_options, resolve_offload
 from ltx_core.offload.streaming import (
@@ -118,10 +118,12 @@ class ResidentTransformer:
         compile: bool = False,
         offload_choice: OffloadChoice | None = None,
         numerics: Numerics = DEFAULT_NUMERICS,
+        model_type: ModelType = ModelType.AUDIO_VIDEO,
     ) -> None:
         self.checkpoint = checkpoint
         self.source = model_source(checkpoint)
         self.device, self.dtype, self.numerics = device, dtype, numerics
+        self.model_type = model_type
         self.quantization, self.compile = quantization, compile
         self.offload_choice = offload_choice
         self._touched: list[str] = []  # weights a LoRA set fused after loading changed (restored on a swap)
@@ -141,6 +143,7 @@ class ResidentTransformer:
                 loras=loras,
                 quantization=self.quantization,
                 numerics=self.numerics,
+                model_type=self.model_type,
             )
             if self.compile:
                 compile_transformer(model)
@@ -152,8 +155,10 @@ class ResidentTransformer:
         return model
 
     def _load(self, loras: Sequence[LoraSpec]) -> nn.Module:
+        # the model type only when not the default: a model source that builds one kind need not know the option
+        kind = {} if self.model_type is ModelType.AUDIO_VIDEO else {"model_type": self.model_type}
         model = self.source.build(
-            "transformer", dtype=self.dtype, device=self.device, loras=loras, numerics=self.numerics
+            "transformer", dtype=self.dtype, device=self.device, loras=loras, numerics=self.numerics, **kind
         )
         return model.to(self.device)  # a model source may build elsewhere
 
@@ -188,9 +193,11 @@ class StreamedTransformer(_RebuildsForLoras):
         quantization: Quantization = Quantization.NONE,
         offload_choice: OffloadChoice | None = None,
         numerics: Numerics = DEFAULT_NUMERICS,
+        model_type: ModelType = ModelType.AUDIO_VIDEO,
     ) -> None:
         assert mode.streams, mode
         self.checkpoint, self.mode, self.numerics = checkpoint, mode, numerics
+        self.model_type = model_type
         self.device, self.dtype, self.quantization = device, dtype, quantization
         self.offload_choice = offload_choice
 
@@ -203,6 +210,7 @@ class StreamedTransformer(_RebuildsForLoras):
             loras=loras,
             quantization=self.quantization,
             numerics=self.numerics,
+            model_type=self.model_type,
         )
 
     def release(self, model: nn.Module) -> None:
@@ -224,8 +232,10 @@ class ShardedTransformer(_RebuildsForLoras):
         dtype: torch.dtype | None,
         quantization: Quantization = Quantization.NONE,
         numerics: Numerics = DEFAULT_NUMERICS,
+        model_type: ModelType = ModelType.AUDIO_VIDEO,
     ) -> None:
         self.checkpoint, self.group, self.numerics = checkpoint, group, numerics
+        self.model_type = model_type
         self.device, self.dtype, self.quantization = device, dtype, quantization
 
     def build(self, loras: Sequence[LoraSpec], *, reusable: bool = False) -> nn.Module:
@@ -240,6 +250,7 @@ class ShardedTransformer(_RebuildsForLoras):
             group=self.group,
             quantization=quantization,
             numerics=self.numerics,
+            model_type=self.model_type,
         )
 
     def release(self, model: nn.Module) -> None:
@@ -268,11 +279,13 @@ def provider_for(
     memory: MemoryInfo | None = None,
     echo: Callable[[str], None] | None = None,
     numerics: Numerics = DEFAULT_NUMERICS,
+    model_type: ModelType = ModelType.AUDIO_VIDEO,
 ) -> TransformerProvider:
     """The one provider a stage holds its transformer with: sharded over `group` when `sharded`, plain resident
         for the plain runtime, else what the offload policy decides for `runtime.offload` on `memory` (probed when None;
         the decision is echoed as one line) — resident (fp8 / compiled) or streamed. `numerics`: the official release
-    whose arithmetic the built model and its LoRA fusion follow. Refuses, before any weight is
+    whose arithmetic the built model and its LoRA fusion follow; `model_type`: which streams it has (the audio-only
+    model of text to audio). Refuses, before any weight is
         read, the combinations that cannot run (compile with sharding or streaming, sharding in-memory models)."""
     if sharded and isinstance(checkpoint, ModelSource):
         raise InputError("sharded weights are read from checkpoint files, one tensor at a time; pass a path")
@@ -287,11 +300,17 @@ def provider_for(
     quantization = parse_quantization(wanted.quantization)
     if sharded:
         return ShardedTransformer(
-            checkpoint, group, device=device, dtype=dtype, quantization=quantization, numerics=numerics
+            checkpoint,
+            group,
+            device=device,
+            dtype=dtype,
+            quantization=quantization,
+            numerics=numerics,
+            model_type=model_type,
         )
     if wanted.is_plain:
-        return ResidentTransformer(checkpoint, device=device, dtype=dtype, numerics=numerics)
-    footprint = transformer_footprint(checkpoint, dtype=dtype, quantization=quantization)
+        return ResidentTransformer(checkpoint, device=device, dtype=dtype, numerics=numerics, model_type=model_type)
+    footprint = transformer_footprint(checkpoint, dtype=dtype, quantization=quantization, model_type=model_type)
     choice = resolve_offload(wanted.offload, footprint, device, memory=memory, echo=echo)
     check_offload_options(choice.mode, compile=wanted.compile, device=device)  # before reading any weight
     if choice.mode.streams:
@@ -303,6 +322,7 @@ def provider_for(
             quantization=quantization,
             offload_choice=choice,
             numerics=numerics,
+            model_type=model_type,
         )
     return ResidentTransformer(
         checkpoint,
@@ -312,4 +332,5 @@ def provider_for(
         compile=wanted.compile,
         offload_choice=choice,
         numerics=numerics,
+        model_type=model_type,
     )

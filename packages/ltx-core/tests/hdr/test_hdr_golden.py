@@ -12,14 +12,14 @@ from ltx_core.hdr import primaries as P
 from ltx_core.hdr.primaries import Primaries
 from ltx_core.hdr.spaces import HDRColorSpace
 from ltx_core.hdr.transfer import ACESCCT, LOGC3
-from ltx_core.testing.golden import GoldenCase, cases_120_pipelines, golden_dir, load_case, report
+from ltx_core.testing.golden import GoldenCase, golden_dir, load_case, pipeline_cases_120, report
 
 TOL = 1e-5
 TRANSFERS = {"acescct": ACESCCT, "logc3": LOGC3}
 
 
 def _case(name: str) -> GoldenCase:
-    found = cases_120_pipelines(name)
+    found = pipeline_cases_120(name)
     if not found:
         pytest.skip(f"no golden case cases/hdr_120/{name} under {golden_dir()} (MANIFEST_120_pipelines.json)")
     return load_case(found[0])

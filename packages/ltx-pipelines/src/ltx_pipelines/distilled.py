@@ -82,6 +82,7 @@ class DistilledPipeline(PipelineBase):
         stage_1_sigmas: torch.Tensor | None = None,
         stage_2_sigmas: torch.Tensor | None = None,
         color_space: HDRColorSpace | None = None,
+        generated_keyframes: int = 0,
         *,
         record: Recorder | None = None,
         progress: Progress | None = None,
@@ -91,8 +92,10 @@ class DistilledPipeline(PipelineBase):
         `color_space` (native HDR, spec NP 5): EXR images are read in it and the video decodes in float32 to its
         working-space codes (`PipelineResult.color_space`).
         `record(name, tensor)` receives every intermediate state under the golden-case names (`stage1_video_noise`,
-        `upsampled_video_latent`, ...)."""
+        `upsampled_video_latent`, ...). `generated_keyframes=N` adds N keyframe slots to stage 1 (LTX-2.5 files,
+        spec new_pipelines §8); their latents come back on `result.generated_keyframes`, undecoded."""
         request = self._request(seed, height, width, num_frames, frame_rate, TWO_STAGE_DIVISOR)
+        self._check_generated_keyframes(generated_keyframes, request.num_frames)
         stage_1_sigmas = distilled_sigmas() if stage_1_sigmas is None else stage_1_sigmas
         stage_2_sigmas = stage_2_distilled_sigmas() if stage_2_sigmas is None else stage_2_sigmas
         phases = Phases(progress)
@@ -106,13 +109,20 @@ class DistilledPipeline(PipelineBase):
                 SimpleDenoiser(contexts.video_context, contexts.audio_context),
                 stage_1_sigmas,
                 run.half(),
-                video=ModalitySpec(contexts.video_context, self._conditionings(images, run.half(), stage=1)),
+                video=ModalitySpec(
+                    contexts.video_context,
+                    [
+                        *self._conditionings(images, run.half(), stage=1),
+                        *self._keyframe_slots(generated_keyframes, run.half()),
+                    ],
+                ),
                 audio=ModalitySpec(contexts.audio_context),
                 sampler=self._stage_1_sampler(seed),
             )
             stage_2 = self._upsample_and_refine(self.stage, stage_1, contexts, stage_2_sigmas, run, images=images)
 
-        return self._decode(run, stage_2, prompt_text(contexts, prompt), tiling_config)
+        slots = stage_1.generated_keyframes
+        return self._decode(run, stage_2, prompt_text(contexts, prompt), tiling_config, generated_keyframes=slots)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

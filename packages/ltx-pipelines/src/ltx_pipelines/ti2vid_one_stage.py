@@ -66,6 +66,7 @@ class TI2VidOneStagePipeline(GuidedPipelineBase):
         max_batch_size: int = 1,
         sigmas: torch.Tensor | Sequence[float] | None = None,
         color_space: HDRColorSpace | None = None,
+        generated_keyframes: int = 0,
         *,
         record: Recorder | None = None,
         progress: Progress | None = None,
@@ -74,8 +75,11 @@ class TI2VidOneStagePipeline(GuidedPipelineBase):
         `num_inference_steps` schedule. An image's `path` may be a decoded uint8 `[H, W, 3]` array. `record(name,
         tensor)` receives every intermediate under the golden-case names (`stage1_video_noise`, ...). `num_frames`
         may be an `AutoDuration` on files with a duration head (LTX-2.5): predicted from the prompt. `color_space`:
-        native HDR (spec NP 5; EXR images read in it, a float32 decode to its working-space codes)."""
+        native HDR (spec NP 5; EXR images read in it, a float32 decode to its working-space codes).
+        `generated_keyframes=N` adds N keyframe slots to stage 1 (LTX-2.5 files, spec new_pipelines §8); their latents
+        come back on `result.generated_keyframes`, undecoded."""
         request = self._request(seed, height, width, num_frames, frame_rate, ONE_STAGE_DIVISOR)
+        self._check_generated_keyframes(generated_keyframes, request.num_frames)
         schedule = given_sigmas(sigmas, "sigmas")
         if schedule is None:
             schedule = scheduler_sigmas(num_inference_steps)
@@ -93,7 +97,9 @@ class TI2VidOneStagePipeline(GuidedPipelineBase):
             denoiser,
             schedule,
             run,
-            video=ModalitySpec(positive.video_context, conditionings),
+            video=ModalitySpec(
+                positive.video_context, [*conditionings, *self._keyframe_slots(generated_keyframes, run)]
+            ),
             audio=ModalitySpec(positive.audio_context),
             max_batch_size=max_batch_size,
         )

@@ -95,6 +95,7 @@ class TI2VidTwoStagesPipeline(TwoStageGuidedBase):
         stage_1_sigmas: torch.Tensor | Sequence[float] | None = None,
         stage_2_sigmas: torch.Tensor | Sequence[float] | None = None,
         color_space: HDRColorSpace | None = None,
+        generated_keyframes: int = 0,
         *,
         record: Recorder | None = None,
         progress: Progress | None = None,
@@ -107,6 +108,7 @@ class TI2VidTwoStagesPipeline(TwoStageGuidedBase):
         (spec NP 5; EXR images read in it, a float32 decode to its working-space codes)."""
         recipe = self.recipe
         request = self._request(seed, height, width, num_frames, frame_rate, TWO_STAGE_DIVISOR)
+        self._check_generated_keyframes(generated_keyframes, request.num_frames)
         sigmas_1 = given_sigmas(stage_1_sigmas, "stage_1_sigmas")
         sigmas_2 = given_sigmas(stage_2_sigmas, "stage_2_sigmas")
         sigmas_2 = stage_2_distilled_sigmas() if sigmas_2 is None else sigmas_2
@@ -125,7 +127,13 @@ class TI2VidTwoStagesPipeline(TwoStageGuidedBase):
             denoiser,
             sigmas_1,
             run.half(),
-            video=ModalitySpec(positive.video_context, self._conditionings(images, run.half(), stage=1)),
+            video=ModalitySpec(
+                positive.video_context,
+                [
+                    *self._conditionings(images, run.half(), stage=1),
+                    *self._keyframe_slots(generated_keyframes, run.half()),
+                ],
+            ),
             audio=ModalitySpec(positive.audio_context),
             max_batch_size=max_batch_size,
             sampler=recipe.sampler,
@@ -135,7 +143,8 @@ class TI2VidTwoStagesPipeline(TwoStageGuidedBase):
             self.stage_2, stage_1, positive, sigmas_2, run, images=images, sampler=recipe.sampler
         )
         decoded = recipe.decoded(stage_1, stage_2, self.numerics)
-        return self._decode(run, decoded, prompt_text(positive, prompt), tiling_config)
+        slots = stage_1.generated_keyframes
+        return self._decode(run, decoded, prompt_text(positive, prompt), tiling_config, generated_keyframes=slots)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

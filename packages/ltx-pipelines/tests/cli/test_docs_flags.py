@@ -55,6 +55,8 @@ PIPELINES = (
     "ic_lora",
     "dubit",
     "lipdub",
+    "t2a_one_stage",
+    "dfr_pipeline",
 )
 GUIDED = (
     "ti2vid_one_stage",
@@ -64,8 +66,10 @@ GUIDED = (
     "a2vid_two_stage",
     "retake",
 )
-# "Every command takes these" / "Text/image-to-video pipelines (all but retake and dubit)" / "Guided stages (...)"
-SHARED_TABLE_SCOPES = (PIPELINES, tuple(p for p in PIPELINES if p not in ("retake", "dubit", "lipdub")), GUIDED)
+# "Every command takes these" / "Text/image-to-video pipelines (all but retake, dubit and t2a_one_stage)" / "Guided
+# stages (...)"
+NOT_VIDEO_GEN = ("retake", "dubit", "lipdub", "t2a_one_stage")
+SHARED_TABLE_SCOPES = (PIPELINES, tuple(p for p in PIPELINES if p not in NOT_VIDEO_GEN), GUIDED)
 
 FLAG = re.compile(r"(?<![\w*-])--[a-z0-9]+(?:-[a-z0-9]+)*(?![\w*-])")
 COMMAND = re.compile(r"python -m ltx_pipelines\.(\w+)")

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from ltx_core.hdr.hlg import hlg_planes
 from ltx_core.hdr.primaries import Primaries
 from ltx_core.hdr.spaces import HDRColorSpace
-from ltx_core.testing.golden import cases_120_pipelines, golden_dir, load_case
+from ltx_core.testing.golden import golden_dir, load_case, pipeline_cases_120
 from ltx_pipelines.cli.commands import build_app
 from ltx_pipelines.testing.command_lines import flags
 
@@ -41,7 +41,7 @@ def test_the_distilled_command_writes_the_hdr_master_and_exr_frames(tmp_path: Pa
 
     from ltx_pipelines.media.exr import read_exr, write_exr
 
-    found = cases_120_pipelines("ltx25_distilled_hdr")
+    found = pipeline_cases_120("ltx25_distilled_hdr")
     if not found:
         pytest.skip(f"no HDR end-to-end case under {golden_dir()} (its tiny LTX-2.5 files run the command)")
     case = load_case(found[0])

@@ -42,8 +42,9 @@ def _argv(name: str, folder: Path, out: Path) -> list[str]:
         (["--num-frames", "10"], "--num-frames 10 must be 8k+1"),
         (["--lora", "missing.safetensors"], "file not found: 'missing.safetensors'"),
         (["--no-such-flag"], "No such option: --no-such-flag"),
+        (["--num-generated-keyframes", "1"], "has no keyframe embedding (use_keyframes_abs_pos_embedding)"),
     ],
-    ids=["bad_size", "bad_frames", "missing_file", "unknown_flag"],
+    ids=["bad_size", "bad_frames", "missing_file", "unknown_flag", "slots_without_keyframe_embedding"],
 )
 def test_one_line_on_stderr_exit_2(
     name: str, extra: list[str], expected: str, tiny_sets: dict[str, Path], tmp_path: Path

@@ -135,8 +135,8 @@ def _base(folder: Path, tmp_path: Path, **options: Any) -> list[str]:
         ({"transformer_path": SPLIT_FILES["video_vae"]}, "holds a video VAE (vae.* / encoder.* / decoder.*), not the "),
         ({"audio_vae_path": SPLIT_FILES["duration_head"]}, "holds a duration head (duration_head.*), not the audio"),
         ({"text_encoder_path": "gemma"}, "is a folder; split files need the packed single-file text encoder"),
-        ({"duration_head_path": None, "auto_duration": (1, 2)}, "split files need --duration-head-path"),
-        ({"auto_duration": (2, 1)}, "MIN 2 and MAX 1 seconds must satisfy 0 < MIN <= MAX"),
+        ({"duration_head_path": None, "auto_duration": (1, 2)}, "the split files (no --duration-head-path) have no"),
+        ({"auto_duration": (2, 1)}, "MIN_S 2 and MAX_S 1: give 0 < MIN_S <= MAX_S"),
     ],
     ids=["gemma_root", "no_audio_vae", "no_te", "wrong_kind", "wrong_kind_2", "te_folder", "no_head", "bounds"],
 )

@@ -17,7 +17,7 @@ from ltx_core.errors import InputError
 from ltx_core.hdr.hlg import hlg_planes
 from ltx_core.hdr.primaries import Primaries
 from ltx_core.hdr.spaces import HDRColorSpace, decode_hdr_video
-from ltx_core.testing.golden import cases_120_pipelines, golden_dir, load_case, report
+from ltx_core.testing.golden import golden_dir, load_case, pipeline_cases_120, report
 
 pytest.importorskip("OpenEXR", reason="the HDR extra (ltx-pipelines[hdr]) is not installed")
 
@@ -35,7 +35,7 @@ STILLS = {"srgb_linear": "exr_linear_rec709", "acescg": "exr_linear_rec709", "ac
 
 
 def test_the_official_exr_input_path(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    found = cases_120_pipelines("exr_input")
+    found = pipeline_cases_120("exr_input")
     if not found:
         pytest.skip(f"no golden case cases/hdr_120/exr_input under {golden_dir()}")
     case = load_case(found[0])

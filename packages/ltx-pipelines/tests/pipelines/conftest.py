@@ -1,6 +1,6 @@
 """The shared pipeline tester: every pipeline built from in-memory components (diffusers' dummy-component tests).
 
-Each of the nine pipelines is described once by a `PipelineCase`: how to build it from `InMemoryModels` (random tiny
+Each of the ten pipelines is described once by a `PipelineCase`: how to build it from `InMemoryModels` (random tiny
 modules, no checkpoint file read; the LoRAs are tiny files made from the same transformer) and how to call it with
 precomputed prompt contexts at a given seed and size. Test functions that take a `pipeline_case` argument run once per
 pipeline (`pytest_generate_tests`); `components` is built once per session. `test_pipelines_common.py` checks, for
@@ -95,7 +95,8 @@ class PipelineCase:
     `build(components)` makes it; `call(pipeline, components, seed, **overrides)` runs it at HEIGHT x WIDTH x FRAMES
     with the explicit schedules in `sigmas` (argument name → values; the recorder sees them under `recorded`);
     `bad` maps a description to (overrides, message pattern) of input that must fail with a one-line `LTXError`.
-    `audio_rate` is the output's audio sampling rate (None: the vocoder's)."""
+    `audio_rate` is the output's audio sampling rate (None: the vocoder's); `sound_only`: the result has audio and no
+    video (text to audio)."""
 
     name: str
     build: Callable[[Components], Any]
@@ -104,6 +105,7 @@ class PipelineCase:
     recorded: dict[str, str]  # argument name → the recorded name of the schedule a stage ran
     bad: dict[str, tuple[dict[str, Any], str]] = field(default_factory=dict)
     audio_rate: int | None = None
+    sound_only: bool = False
     version: str = VERSION
     frames: int = FRAMES
     height: int = HEIGHT
@@ -173,6 +175,12 @@ def _a2vid(c: Components) -> Any:
     from ltx_pipelines.a2vid_two_stage import A2VidPipelineTwoStage
 
     return A2VidPipelineTwoStage(c.dev, [c.lora], c.dev, None, device="cpu", cache_transformer=True)
+
+
+def _t2a(c: Components) -> Any:
+    from ltx_pipelines.t2a_one_stage import T2AOneStagePipeline
+
+    return T2AOneStagePipeline(c.dev, None, device="cpu", cache_transformer=True)
 
 
 def _geometry(kw: dict[str, Any]) -> dict[str, Any]:
@@ -249,6 +257,12 @@ def _call_a2vid(p: Any, c: Components, seed: int, **kw: Any) -> Any:
     )
 
 
+def _call_t2a(p: Any, c: Components, seed: int, **kw: Any) -> Any:
+    geometry = _geometry(kw)  # no size: the length only
+    length = {"num_frames": geometry["num_frames"], "frame_rate": geometry["frame_rate"]}
+    return p(c.positive, c.negative, seed=seed, **length, num_inference_steps=2, audio_guider_params=GUIDED, **kw)
+
+
 _TWO = {"stage_1_sigmas": STAGE_1, "stage_2_sigmas": STAGE_2}
 _TWO_RECORDED = {"stage_1_sigmas": "stage1_sigmas", "stage_2_sigmas": "stage2_sigmas"}
 _SIZE = {"height not a multiple of 64": ({"height": 96}, "height"), "9 + 1 frames": ({"num_frames": 10}, "frame")}
@@ -284,6 +298,15 @@ CASES = (
         {"window ends before it starts": ({"start_time": 0.3, "end_time": 0.1}, "end")},
     ),
     PipelineCase("a2vid_two_stage", _a2vid, _call_a2vid, _TWO, _TWO_RECORDED, _SIZE, audio_rate=RATE),
+    PipelineCase(
+        "t2a_one_stage",
+        _t2a,
+        _call_t2a,
+        {"sigmas": STAGE_1},
+        {"sigmas": "stage1_sigmas"},
+        {"9 + 1 frames": _SIZE["9 + 1 frames"]},
+        sound_only=True,
+    ),
 )
 
 

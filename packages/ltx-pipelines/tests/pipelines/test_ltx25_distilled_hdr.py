@@ -13,13 +13,13 @@ import torch
 from ltx_core.hdr.hlg import hlg_planes
 from ltx_core.hdr.primaries import Primaries
 from ltx_core.hdr.spaces import HDRColorSpace, decode_hdr_video
-from ltx_core.testing.golden import GoldenCase, cases_120_pipelines, golden_dir, load_case
+from ltx_core.testing.golden import GoldenCase, golden_dir, load_case, pipeline_cases_120
 from ltx_pipelines.testing.golden_replay import Bf16Steps, assert_recorded_match, golden_contexts, parity_tolerance
 from ltx_pipelines.utils.helpers import ImageConditioningInput
 
 pytest.importorskip("OpenEXR", reason="the HDR extra (ltx-pipelines[hdr]) is not installed")
 
-CASES = cases_120_pipelines("ltx25_distilled_hdr*")
+CASES = pipeline_cases_120("ltx25_distilled_hdr*")
 EXACT = ("noise", "positions", "denoise_mask", "keyframes_mask", "sigmas", "step_index")
 # The float32 diffusion decoder on the recorded latents: measured 2.4e-6 worst |err| on frames in [0, 1] (summation
 # order of the eager neighbourhood attention blocks);

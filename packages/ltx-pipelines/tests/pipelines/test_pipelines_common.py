@@ -1,4 +1,4 @@
-"""The shared checks, for each of the nine pipelines, from in-memory components (the tester: `conftest.py`).
+"""The shared checks, for each of the ten pipelines, from in-memory components (the tester: `conftest.py`).
 
 Every test here takes `pipeline_case` and so runs once per pipeline; the three runs they look at are made once
 per pipeline.
@@ -17,9 +17,11 @@ from ltx_core.errors import LTXError
 SEED = 5
 
 
-def _outputs(result: Any) -> tuple[torch.Tensor, Any]:
-    """(all frames, audio) of one result; the frame iterator is exhausted (the decoder freed)."""
-    return torch.cat(list(result.video)), result.audio
+def _outputs(result: Any) -> tuple[torch.Tensor | None, Any]:
+    """(all frames, audio) of one result; the frame iterator is exhausted (the decoder freed). No frames (None) for
+    a sound-only result."""
+    video = getattr(result, "video", None)
+    return (None if video is None else torch.cat(list(video))), result.audio
 
 
 @pytest.fixture(scope="module")
@@ -40,16 +42,22 @@ def runs(pipeline_case: Any, components: Any) -> dict[str, Any]:
 def test_runs_with_the_expected_shapes(pipeline_case: Any, runs: dict[str, Any]) -> None:
     case = pipeline_case
     frames, audio = runs["a"]
-    assert frames.shape == (case.frames, case.height, case.width, 3) and bool(torch.isfinite(frames.float()).all())
+    assert (frames is None) == case.sound_only
+    if frames is not None:
+        assert frames.shape == (case.frames, case.height, case.width, 3) and bool(torch.isfinite(frames.float()).all())
+    assert bool(torch.isfinite(audio.waveform).all())
     assert runs["first"].frame_rate == case.frame_rate
     assert audio.sampling_rate == case.expected_audio_rate and audio.waveform.shape[0] == 2
     assert abs(audio.waveform.shape[-1] / audio.sampling_rate - case.frames / case.frame_rate) < 0.1  # covers the clip
 
 
 def test_same_seed_same_output_other_seed_other_output(pipeline_case: Any, runs: dict[str, Any]) -> None:
-    (frames_a, audio_a), (frames_b, audio_b), (frames_c, _) = runs["a"], runs["b"], runs["c"]
-    assert torch.equal(frames_a, frames_b) and torch.equal(audio_a.waveform, audio_b.waveform)
-    assert not torch.equal(frames_a, frames_c)
+    (frames_a, audio_a), (frames_b, audio_b), (frames_c, audio_c) = runs["a"], runs["b"], runs["c"]
+    assert torch.equal(audio_a.waveform, audio_b.waveform)
+    if pipeline_case.sound_only:
+        assert not torch.equal(audio_a.waveform, audio_c.waveform)
+        return
+    assert torch.equal(frames_a, frames_b) and not torch.equal(frames_a, frames_c)
 
 
 def test_explicit_sigmas_win_over_the_defaults(pipeline_case: Any, runs: dict[str, Any]) -> None:

@@ -68,13 +68,14 @@ def create_noised_state(
     marked `frozen` (the denoisers then hand the transformer σ = 0 for it under 1.2.0, delta A.2).
 
     The noiser's numerics also decide whether the items' tokens stay in the latent (1.1.3) or only in the clean
-    latent (1.2.0, delta A.5): the two changes only make sense together, and the noiser is built once per run."""
-    initial = tools.create_initial_state(device, dtype, initial_latent)
-    state = initial
+    latent (1.2.0, delta A.5): the two changes only make sense together, and the noiser is built once per run. An
+    item whose tokens are generated (`generates_tokens`: the keyframe slots, delta B.4) keeps its latent rows."""
+    state = tools.create_initial_state(device, dtype, initial_latent)
     for item in conditionings:
+        before = state
         state = item.apply_to(state, tools)
-    if not noiser.numerics.conditioning_writes_latent:
-        state = state.with_(latent=_untouched_latent(initial.latent, state.latent))
+        if not noiser.numerics.conditioning_writes_latent and not getattr(item, "generates_tokens", False):
+            state = state.with_(latent=_untouched_latent(before.latent, state.latent))
     state = noiser(state, noise_scale)
     if frozen:
         state = state.with_(denoise_mask=torch.zeros_like(state.denoise_mask), frozen=True)

@@ -69,8 +69,9 @@ class InMemoryModels(Checkpoint):
 
     def build(self, component: str, *, dtype: torch.dtype | None, device: torch.device, **options: Any) -> nn.Module:
         """A copy of the module for `component` on `device` (cast to `dtype` when given); the transformer takes
-        the given `numerics` and fuses the given `loras` as the loader does, the video decoder is rebuilt as the
-        class `memory_efficient` picks."""
+        the given `numerics` and fuses the given `loras` as the loader does (with a `model_type`, the streams of that
+        model type are cut from the given one, as the loader selects them from a file), the video decoder is rebuilt
+        as the class `memory_efficient` picks."""
         if component == "per_channel_statistics":
             model = copy.deepcopy(self._modules["video_encoder"].per_channel_statistics)  # type: ignore[arg-type]
         elif component == "video_decoder":
@@ -78,6 +79,8 @@ class InMemoryModels(Checkpoint):
 
             model = video_decoder_factory(self._config, memory_efficient=options.pop("memory_efficient", True))
             model.load_state_dict(self._modules["video_decoder"].state_dict())
+        elif component == "transformer" and "model_type" in options:
+            model = _with_streams(self._modules[component], options.pop("model_type"))
         else:
             model = copy.deepcopy(self._modules[component])
         loras: Sequence[LoraSpec] = options.pop("loras", ())
@@ -92,6 +95,24 @@ class InMemoryModels(Checkpoint):
 
             fuse_loras_into_model(model, loras, dtype)
         return model.eval()
+
+
+def _with_streams(model: nn.Module, model_type: Any) -> nn.Module:
+    """A copy of the transformer `model` with the streams of `model_type` only (its weights under the same names,
+    selected through the loader's key map: strict, as loading from a file)."""
+    from dataclasses import replace
+
+    from ltx_core.model.transformer import LTXModel, transformer_key_map
+    from ltx_core.model.transformer.loading import transformer_checkpoint_state_dict
+
+    config = model.config  # type: ignore[union-attr]
+    if config.model_type is model_type:
+        return copy.deepcopy(model)
+    cut = LTXModel(replace(config, model_type=model_type), model.numerics)  # type: ignore[arg-type]
+    state = transformer_checkpoint_state_dict(model)  # type: ignore[arg-type]
+    selected = transformer_key_map(cut.config).select(state)
+    cut.load_state_dict({name: state[key].clone() for name, key in selected.items()}, strict=True)
+    return cut.to(next(model.parameters()).dtype)
 
 
 def tiny_modules(version: str, seed: int = 0) -> tuple[dict[str, Any], dict[str, nn.Module]]:

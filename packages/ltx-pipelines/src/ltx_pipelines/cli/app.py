@@ -161,6 +161,8 @@ def pipeline_command(
     two_stage: bool = False,
     defaults: Mapping[str, Any] | None = None,
     helps: Mapping[str, str] | None = None,
+    parsers: Mapping[str, Callable[[Any], Any]] | None = None,
+    output_suffix: str = ".mp4",
     name: str | None = None,
     help: str | None = None,
 ) -> Callable[[F], F]:
@@ -173,12 +175,15 @@ def pipeline_command(
     STG blocks) are taken from the checkpoint's metadata after parsing (under `--numerics 1.1.3` only with
     `detect_under_1_1_3`; else `params`'). `two_stage` switches the default size to the
     stage-2 one and the size check to multiples of 64. `defaults` overrides single defaults by option name, `helps`
-    single help texts, `help` the command's (default: `fn`'s docstring). `fn`'s own parameters after the first are
-    ordinary Typer options (multi-value ones via `multi_value_option`).
+    single help texts, `parsers` single value parsers (a sound-only command's `--output-path` takes a .wav),
+    `output_suffix` the suffix of the files a `--jobs` batch names, `help` the command's (default: `fn`'s
+    docstring). `fn`'s own parameters after the first are ordinary Typer options (multi-value ones via
+    `multi_value_option`).
     """
     overrides = dict(defaults or {})
     helps = dict(helps or {})
-    unknown = [n for n in (*options, *overrides, *helps) if n not in OPTIONS]
+    parsers = dict(parsers or {})
+    unknown = [n for n in (*options, *overrides, *helps, *parsers) if n not in OPTIONS]
     if unknown:
         raise ValueError(f"unknown shared option(s) {unknown}; known: {sorted(OPTIONS)}")
     specs = [OPTIONS[n] for n in dict.fromkeys(options)]
@@ -188,7 +193,10 @@ def pipeline_command(
         clash = {p.name for p in own} & {s.name for s in specs}
         if clash:
             raise ValueError(f"{fn.__name__} redeclares shared option(s) {sorted(clash)}")
-        shared = [s.parameter(s.default_for(params, two_stage, detect, overrides), helps.get(s.name)) for s in specs]
+        shared = [
+            s.parameter(s.default_for(params, two_stage, detect, overrides), helps.get(s.name), parsers.get(s.name))
+            for s in specs
+        ]
         own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own]
         arity = {s.flag: _arity(s.multi_value) for s in specs if s.multi_value is not None}
         arity.update(_own_arity(own))
@@ -220,7 +228,7 @@ def pipeline_command(
             with torch.inference_mode():
                 if args.jobs is not None:
                     ctx = get_current_context()
-                    run_cli(lambda: run_jobs_file(args, plan, ctx))
+                    run_cli(lambda: run_jobs_file(args, plan, ctx, output_suffix))
                     return
                 generation = run_cli(lambda: fn(args, **own_values(values)))
                 if generation is not None:
@@ -238,10 +246,10 @@ def pipeline_command(
 @dataclass(frozen=True)
 class PipelineCli:
     """One pipeline's command line as data: what it is (`help`), its shared `options`, its defaults (`params`,
-    `detect`, `detect_under_1_1_3`, `two_stage`, `defaults`, `helps`, as in `pipeline_command`) and `plan(args,
-    **own_options)`: its checks (`with runtime.checks():`) and the `runtime.Generation` it makes (what to build, the
-    call's arguments). `plan`'s docstring says how it runs; its keyword parameters after `args` are the pipeline's
-    own Typer options."""
+    `detect`, `detect_under_1_1_3`, `two_stage`, `defaults`, `helps`, `parsers`, `output_suffix`, as in
+    `pipeline_command`) and `plan(args, **own_options)`: its checks (`with runtime.checks():`) and the
+    `runtime.Generation` it makes (what to build, the call's arguments). `plan`'s docstring says how it runs; its
+    keyword parameters after `args` are the pipeline's own Typer options."""
 
     help: str
     options: Sequence[str]
@@ -252,6 +260,8 @@ class PipelineCli:
     two_stage: bool = False
     defaults: Mapping[str, Any] = field(default_factory=dict)
     helps: Mapping[str, str] = field(default_factory=dict)
+    parsers: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
+    output_suffix: str = ".mp4"
 
     def app(self, name: str) -> typer.Typer:
         """The single-command Typer app; its --help shows `help`, then `plan`'s docstring."""
@@ -265,6 +275,8 @@ class PipelineCli:
             two_stage=self.two_stage,
             defaults=self.defaults,
             helps=self.helps,
+            parsers=self.parsers,
+            output_suffix=self.output_suffix,
             name=name,
             help=f"{self.help}\n\n{inspect.getdoc(self.plan) or ''}".strip(),
         )
@@ -303,10 +315,6 @@ def build_args(
         "num_frames": lambda: _frames_when_not_given(args),
     }
     try:
-        if values.get("num_frames") is not None and values.get("auto_duration") is not None:
-            logging.getLogger(__name__).warning(
-                "--num-frames %s and --auto-duration were both given: --num-frames wins", values["num_frames"]
-            )
         fields.update({k: value() for k, value in fill.items() if k in values and values[k] is None})
         args = CommonArgs(**fields, declared=frozenset(values))
         validate(args, two_stage=two_stage)
@@ -317,20 +325,20 @@ def build_args(
 
 
 def _frames_when_not_given(args: CommonArgs) -> int | AutoDuration:
-    """The frame count of a command line without --num-frames (delta C.4): --auto-duration MIN MAX (one-line error
-    on files without a duration head), else the duration head between 1 and 20 s where the files have one, else
-    121 frames."""
+    """The length of a command line without --num-frames (spec delta C.4): `--auto-duration MIN_S MAX_S` when given
+    (one line, exit 2, on files without a duration head), else the files' default (the duration head between 1 and
+    20 s, or 121 frames without a head). The head is the single file's, or the split files' --duration-head-path."""
     head_file = args.duration_head_file
     found = frames_when_not_given(head_file)
     if args.auto_duration is None:
         return found
     if not isinstance(found, AutoDuration):
-        where = f"{head_file} has none" if head_file is not None else "split files need --duration-head-path"
+        what = f"{head_file.name} has" if head_file is not None else "the split files (no --duration-head-path) have"
         raise InputError(
-            f"--auto-duration needs a duration head (LTX-2.5 files have one), and {where}; give --num-frames instead"
+            f"{what} no duration head (only LTX-2.5 files have one), so --auto-duration cannot choose the length; "
+            "give --num-frames"
         )
-    low, high = args.auto_duration
-    return AutoDuration(low, high)
+    return AutoDuration(*args.auto_duration)
 
 
 def _check_readable(checkpoint: Path) -> None:
@@ -356,6 +364,8 @@ def validate(args: CommonArgs, *, two_stage: bool) -> None:
     if "width" in declared:
         check_multiple("--width", args.width, divisor, why)
     automatic = isinstance(args.num_frames, AutoDuration)  # chosen by the duration head after the prompt
+    if args.auto_duration is not None and not automatic:
+        logging.getLogger(__name__).warning("--num-frames %s given: --auto-duration is not used", args.num_frames)
     if "num_frames" in declared and not automatic:
         check_frame_count("--num-frames", args.num_frames)
     if "frame_rate" in declared and not args.frame_rate >= 1:

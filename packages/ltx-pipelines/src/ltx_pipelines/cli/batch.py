@@ -54,8 +54,7 @@ from ltx_pipelines.cli.jobs import (
 )
 from ltx_pipelines.cli.options import CommonArgs
 from ltx_pipelines.cli.parallel import join, leave, works_together
-from ltx_pipelines.cli.progress import RunSummary
-from ltx_pipelines.cli.runtime import Generation, JobProgress, drain, summary_rows, write_video
+from ltx_pipelines.cli.runtime import Generation, JobProgress, finish_elsewhere, run_summary, write_output
 from ltx_pipelines.utils.pipeline_base import job_prompts
 
 Plan = Callable[[Mapping[str, Any]], Generation | None]  # a command's parsed values → its generation
@@ -81,15 +80,18 @@ def run_command_line(args: CommonArgs, generation: Generation) -> None:
     leave()
 
 
-def run_jobs_file(args: CommonArgs, plan: Plan, ctx: Any) -> None:
-    """The batch of `args.jobs` for the command of Click context `ctx` (its command line in `ctx.meta[ARGV]`)."""
+def run_jobs_file(args: CommonArgs, plan: Plan, ctx: Any, suffix: str = ".mp4") -> None:
+    """The batch of `args.jobs` for the command of Click context `ctx` (its command line in `ctx.meta[ARGV]`); the
+    outputs it names end in `suffix`."""
     assert args.jobs is not None
     command = ctx.command
     params = {p.name: p for p in command.params}
     known = [n for n in params if n not in (*BATCH_OPTIONS, *RUN_WIDE, "output_path")]
     multi = [n for n in known if params[n].multiple]
     defaults = {"seed": args.seed, "prompt": args.prompt}
-    jobs, bad = read_jobs(args.jobs, known=known, multi=multi, defaults=defaults, output_dir=args.output_dir)
+    jobs, bad = read_jobs(
+        args.jobs, known=known, multi=multi, defaults=defaults, output_dir=args.output_dir, suffix=suffix
+    )
     planned: list[Planned] = []
     for job in jobs:  # each job parsed and checked as its own command line, building nothing
         try:
@@ -357,9 +359,9 @@ class Runner:
             error = None
             try:
                 if self.ranks.layout.is_main:
-                    write_video(current.planned.generation.output_path, result, current.progress)
+                    write_output(current.planned.generation.output_path, result, current.progress)
                 else:  # the same generation, quietly; it decodes its tiles as the first process reads the frames
-                    drain(result.video)
+                    finish_elsewhere(result)
             except LTXError as exc:
                 error = exc
             self._finish(error)
@@ -398,13 +400,8 @@ class Runner:
 
     def _run_summary(self, current: _Current) -> None:
         """The end-of-run table of a command line's generation."""
-        args, result = current.planned.generation.args, current.result
-        rows = summary_rows(args, result, self.ranks.layout)
-        video, fps = result.video, float(int(result.frame_rate))
-        path = current.planned.generation.output_path
-        current.progress.run.summary(
-            RunSummary(path, video.num_frames, video.height, video.width, fps, args.seed, rows)
-        )
+        args, path = current.planned.generation.args, current.planned.generation.output_path
+        current.progress.run.summary(run_summary(path, args, current.result, self.ranks.layout))
 
     def _report(self, result: JobResult, count: str) -> None:
         if self.ranks.reports and self.results is not None:

@@ -57,9 +57,9 @@ def slug(text: str, limit: int = 40) -> str:
     return _SLUG.sub("-", text.lower()).strip("-")[:limit].rstrip("-") or "video"
 
 
-def job_file_name(index: int, seed: Any, prompt: Any) -> str:
+def job_file_name(index: int, seed: Any, prompt: Any, suffix: str = ".mp4") -> str:
     """`0007-seed42-a-cat-on-a-sofa.mp4`: the job's line, seed and prompt, sortable in file order."""
-    return f"{index:04d}-seed{seed}-{slug(str(prompt or ''))}.mp4"
+    return f"{index:04d}-seed{seed}-{slug(str(prompt or ''))}{suffix}"
 
 
 def _multi_values(name: str, value: Any) -> list[list[str]]:
@@ -88,6 +88,7 @@ def _job(
     known: Collection[str],
     multi: Collection[str],
     output_dir: Path | None,
+    suffix: str = ".mp4",
 ) -> Job:
     if not isinstance(data, dict):
         raise ValueError(f"a job is a JSON object of options, got {type(data).__name__}")
@@ -105,7 +106,7 @@ def _job(
         output = Path(str(options.pop("output_path")))
     elif output_dir is not None:
         merged = {**defaults, **options}
-        output = output_dir / job_file_name(line, merged.get("seed"), merged.get("prompt"))
+        output = output_dir / job_file_name(line, merged.get("seed"), merged.get("prompt"), suffix)
     else:
         raise ValueError("no output_path, and no --output-dir to name it")
     return Job(line, options, output)
@@ -118,11 +119,13 @@ def read_jobs(
     multi: Collection[str] = (),
     defaults: dict[str, Any] | None = None,
     output_dir: Path | None = None,
+    suffix: str = ".mp4",
 ) -> tuple[list[Job], list[BadJob]]:
     """The jobs of a JSON Lines file (blank lines skipped) and the lines that are not valid jobs.
 
     `known`: the command's option names (Python form); `multi`: those that take several values; `defaults`: the
-    command line's values (for naming outputs). Two jobs writing the same file: the later one is bad.
+    command line's values (for naming outputs, which end in `suffix`). Two jobs writing the same file: the later one
+    is bad.
     """
     jobs: list[Job] = []
     bad: list[BadJob] = []
@@ -131,7 +134,7 @@ def read_jobs(
         if not text.strip():
             continue
         try:
-            job = _job(number, json.loads(text), defaults or {}, known, multi, output_dir)
+            job = _job(number, json.loads(text), defaults or {}, known, multi, output_dir, suffix)
         except json.JSONDecodeError as exc:
             bad.append(BadJob(number, f"not valid JSON ({exc.msg} at column {exc.colno})"))
             continue

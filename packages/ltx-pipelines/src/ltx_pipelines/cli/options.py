@@ -85,10 +85,11 @@ class CommonArgs:
     height: int = 512
     width: int = 768
     num_frames: int | AutoDuration = 121  # AutoDuration: chosen by the file's duration head (LTX-2.5)
-    auto_duration: tuple[float, float] | None = None  # --auto-duration MIN MAX (seconds)
+    auto_duration: tuple[float, float] | None = None  # --auto-duration MIN_S MAX_S (read into num_frames)
     frame_rate: float = 24.0
     num_inference_steps: int | None = None
     images: tuple[ImageConditioningArg, ...] = ()
+    num_generated_keyframes: int = 0
     enhance_prompt: bool = False
     prompt_enhancer_gemma_root: Path | None = None
     enhance_static_cache: bool = False
@@ -276,10 +277,13 @@ class OptionSpec:
     def multi_value(self) -> MultiValue[Any] | None:
         return self.parser if isinstance(self.parser, MultiValue) else None
 
-    def parameter(self, default: Any, help: str | None = None) -> inspect.Parameter:
+    def parameter(
+        self, default: Any, help: str | None = None, parser: Callable[[Any], Any] | None = None
+    ) -> inspect.Parameter:
         """The keyword-only parameter Typer turns into this option, with `default` (`...` = required) and the
-        pipeline's own `help` where the shared one does not fit it."""
+        pipeline's own `help` and `parser` where the shared ones do not fit it (a sound-only output path)."""
         help = help or self.help
+        parser = parser or self.parser
         if self.from_checkpoint is not None and default is None:
             help += _FROM_CHECKPOINT.format(self.checkpoint_note)
         elif isinstance(default, tuple):
@@ -289,7 +293,7 @@ class OptionSpec:
             self.flag,
             help=help,
             rich_help_panel=self.panel,
-            parser=self.parser,
+            parser=parser,
             metavar=self.metavar or (self.multi_value.metavar if self.multi_value else None),
             min=self.min,
             max=self.max,
@@ -523,14 +527,13 @@ _ALL = (
     OptionSpec(
         "auto_duration",
         "--auto-duration",
-        str | None,
+        str,
         None,
-        "Let the duration head (LTX-2.5 files) choose the clip length between MIN and MAX seconds; "
-        "--num-frames, when given, wins.",
+        "Let the duration head choose the length between MIN_S and MAX_S seconds (LTX-2.5 files; "
+        "--num-frames wins when both are given). Default without either: 1 to 20 s.",
         _GEN,
         parser=SECONDS_RANGE,
-        shown_default=f"{AutoDuration().min_seconds:g} {AutoDuration().max_seconds:g} when --num-frames is omitted "
-        "on a file with a duration head",
+        shown_default="1 20 (when --num-frames is not given, on files with a duration head)",
     ),
     OptionSpec(
         "frame_rate",
@@ -556,6 +559,18 @@ _ALL = (
         checkpoint_note="30 for LTX-2.3, 40 for LTX-2",
     ),
     OptionSpec("images", "--image", list, [], _IMAGE_HELP, _GEN, parser=IMAGE, multiple=True),
+    OptionSpec(
+        "num_generated_keyframes",
+        "--num-generated-keyframes",
+        int,
+        0,
+        "Generate N extra keyframe slots at evenly spaced interior frames together with the video (stage 1 of "
+        "two-stage pipelines; each costs one latent frame of tokens). Needs a checkpoint with the keyframe "
+        "embedding (LTX-2.5).",
+        _GEN,
+        min=0,
+        metavar="N",
+    ),
     OptionSpec("enhance_prompt", "--enhance-prompt", bool, False, "Let Gemma rewrite the prompt first.", _GEN),
     OptionSpec(
         "prompt_enhancer_gemma_root",
@@ -881,3 +896,19 @@ HQ_TWO_STAGE = (*TWO_STAGE, "distilled_lora_strength_stage_1", "distilled_lora_s
 DISTILLED_TWO_STAGE = ("distilled_checkpoint_path", *BASIC, *VIDEO_GEN, "spatial_upsampler_path")
 VIDEO_EDITING = ("distilled_checkpoint_path", *BASIC)
 AUTO_DURATION = ("auto_duration",)  # the pipelines whose length the duration head may choose (delta C.4)
+# Text to audio (spec new_pipelines §3): no size, image, video guidance or modality flags.
+TEXT_TO_AUDIO = (
+    "checkpoint_path",
+    "num_inference_steps",
+    *BASIC,
+    "num_frames",
+    "auto_duration",
+    "frame_rate",
+    "negative_prompt",
+    "audio_cfg_guidance_scale",
+    "audio_stg_guidance_scale",
+    "audio_rescale_scale",
+    "audio_stg_blocks",
+    "audio_skip_step",
+    "cfg_parallel",
+)

@@ -15,7 +15,13 @@ from ltx_core.errors import CheckpointError, InputError, LoraError
 from ltx_core.loader import LoraSpec, SafetensorsFile, open_checkpoint
 from ltx_core.loader.lora import check_lora_pairs, lora_pair_keys, weight_shapes
 from ltx_core.loader.model_paths import SLOT_FLAGS, SLOT_NAMES, ModelPaths
-from ltx_core.model.transformer.loading import TRANSFORMER_KEY_MAP, transformer_config
+from ltx_core.model.transformer import ModelType
+from ltx_core.model.transformer.loading import (
+    TRANSFORMER_KEY_MAP,
+    check_transformer_streams,
+    transformer_config,
+    transformer_key_map,
+)
 from ltx_core.model.upsampler.loading import check_is_upsampler
 from ltx_core.offload.policy import check_offload_options, parse_offload
 from ltx_core.quantization import Quantization, check_fp8_cast_device, parse_quantization, quantization_for
@@ -31,6 +37,7 @@ from ltx_pipelines.cli.values import ImageConditioningArg
 # What each component is called in messages, and the key prefix that shows the checkpoint has it.
 COMPONENT_PREFIXES: dict[str, str] = {
     "transformer": "model.diffusion_model.transformer_blocks.",
+    "audio transformer": "model.diffusion_model.audio_patchify_proj.",
     "text projection": "text_embedding_projection.",
     "video VAE encoder": "vae.encoder.",
     "video VAE decoder": "vae.decoder.",
@@ -53,6 +60,7 @@ GENERATION = (
 # The split-file slot (delta E.2) each component is read from.
 COMPONENT_SLOTS: dict[str, str] = {
     "transformer": "transformer",
+    "audio transformer": "transformer",
     "text projection": "text_encoder",
     "video VAE encoder": "video_vae",
     "video VAE decoder": "video_vae",
@@ -122,8 +130,14 @@ def check_model_paths(models: ModelPaths, needed: Sequence[tuple[str, str]]) -> 
             raise CheckpointError(
                 f"{path} ({SLOT_FLAGS[slot]}) lacks the {what} (no {prefix}* weights), which this pipeline needs"
             )
-    if models.transformer is not None and "transformer" not in open_checkpoint(models.transformer).config:
-        raise CheckpointError(f"{models.transformer} has no LTX config metadata (no 'transformer' section)")
+    if models.transformer is not None:
+        transformer = open_checkpoint(models.transformer)
+        if "transformer" not in transformer.config:
+            raise CheckpointError(f"{models.transformer} has no LTX config metadata (no 'transformer' section)")
+        names = [what for what, _ in needed]
+        for what, model_type in (("transformer", ModelType.AUDIO_VIDEO), ("audio transformer", ModelType.AUDIO_ONLY)):
+            if what in names:  # the streams the pipeline runs
+                check_transformer_streams(transformer, model_type)
 
 
 def components(*names: str) -> tuple[tuple[str, str], ...]:
@@ -144,14 +158,19 @@ def check_checkpoint(path: Path, needed: Sequence[tuple[str, str]] = components(
         )
     if "transformer" not in ckpt.config:
         raise CheckpointError(f"{path} has no LTX config metadata (no 'transformer' section); is it an LTX-2 file?")
+    names = [what for what, _ in needed]
+    for what, model_type in (("transformer", ModelType.AUDIO_VIDEO), ("audio transformer", ModelType.AUDIO_ONLY)):
+        if what in names:  # the streams the pipeline runs (an audio-only file has no video stream)
+            check_transformer_streams(ckpt, model_type)
     for what, prefix in needed:
         if not any(k.startswith(prefix) for k in keys):
             raise CheckpointError(f"{path} lacks the {what} (no {prefix}* weights), which this pipeline needs")
 
 
-def check_lora_file(path: Path, checkpoint: Path | None = None) -> None:
+def check_lora_file(path: Path, checkpoint: Path | None = None, model_type: ModelType = ModelType.AUDIO_VIDEO) -> None:
     """The file holds LoRA pairs (`<module>.lora_A.weight`), not a model; with `checkpoint`, its pairs match the
-    transformer's weights and fit their shapes (headers only: a LoRA for the other model version is refused here)."""
+    weights of its transformer as a `model_type` model (text to audio: the audio stream's) and fit their shapes
+    (headers only: a LoRA for the other model version, or a video-only LoRA for text to audio, is refused here)."""
 
     lora = SafetensorsFile(path)
     keys = lora.keys()
@@ -166,7 +185,10 @@ def check_lora_file(path: Path, checkpoint: Path | None = None) -> None:
         shapes = {stem: (lora.tensors[a].shape, lora.tensors[b].shape) for stem, (a, b) in pairs.items()}
         with warnings.catch_warnings():  # a partial match is reported once, when the LoRA is fused
             warnings.simplefilter("ignore")
-            check_lora_pairs(path, shapes, weight_shapes(ckpt, TRANSFORMER_KEY_MAP.select(ckpt.keys())))
+            key_map = TRANSFORMER_KEY_MAP
+            if model_type is not ModelType.AUDIO_VIDEO:
+                key_map = transformer_key_map(transformer_config(ckpt.config, model_type, source=ckpt.path))
+            check_lora_pairs(path, shapes, weight_shapes(ckpt, key_map.select(ckpt.keys())))
 
 
 def check_upsampler(path: Path) -> None:
@@ -217,7 +239,7 @@ def check_runtime(args: CommonArgs) -> None:
     check_offload_options(parse_offload(args.offload), compile=args.compile)
 
 
-def check_stg_blocks(args: CommonArgs, checkpoint: Path) -> None:
+def check_stg_blocks(args: CommonArgs, checkpoint: Path, model_type: ModelType = ModelType.AUDIO_VIDEO) -> None:
     """STG blocks given on the command line exist in the checkpoint's transformer (a block outside it would be
     silently skipped, i.e. no STG at all). The defaults (28/29) are not checked: tiny test models run without them."""
     from ltx_pipelines.cli.app import given_on_command_line
@@ -230,7 +252,7 @@ def check_stg_blocks(args: CommonArgs, checkpoint: Path) -> None:
     if not any(blocks for _, blocks in given):
         return
     ckpt = open_checkpoint(checkpoint)
-    layers = transformer_config(ckpt.config, source=ckpt.path).num_layers
+    layers = transformer_config(ckpt.config, model_type, source=ckpt.path).num_layers
     for flag, blocks in given:
         outside = [b for b in blocks or () if not 0 <= b < layers]
         if outside:
@@ -287,12 +309,14 @@ def preflight(
         checkpoint, text_encoder, embeddings = models, args.gemma_root, models
     if checkpoint is None:  # split files without a transformer: every pipeline needs one
         raise InputError("--transformer-path is required with split files: this pipeline needs the transformer")
-    check_stg_blocks(args, checkpoint)
+    sound_only = any(what == "audio transformer" for what, _ in needed)  # text to audio: the audio-only model
+    model_type = ModelType.AUDIO_ONLY if sound_only else ModelType.AUDIO_VIDEO
+    check_stg_blocks(args, checkpoint, model_type)
     check_quantization(checkpoint, args.quantization, device)
     if upsampler is not None:
         check_upsampler(upsampler)
     for lora in loras:
-        check_lora_file(lora.path, checkpoint if lora.strength != 0.0 else None)
+        check_lora_file(lora.path, checkpoint if lora.strength != 0.0 else None, model_type)
     check_gemma(text_encoder, embeddings)
     check_enhancer(args)
     exr = check_hdr(args, [image.path for image in images])

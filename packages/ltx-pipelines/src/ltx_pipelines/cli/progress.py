@@ -29,8 +29,8 @@ class RunSummary:
 
     output_path: Path
     num_frames: int
-    height: int
-    width: int
+    height: int | None  # None: sound only
+    width: int | None
     fps: float
     seed: int
     extra: tuple[tuple[str, str], ...] = ()
@@ -175,7 +175,8 @@ class RunProgress:
         table.add_column("value")
         table.add_row("output", str(run.output_path))
         table.add_row("duration", f"{run.num_frames / run.fps:.2f} s ({run.num_frames} frames)")
-        table.add_row("resolution", f"{run.width} x {run.height}")
+        if run.height is not None:
+            table.add_row("resolution", f"{run.width} x {run.height}")
         table.add_row("frame rate", f"{run.fps:g} fps")
         table.add_row("seed", str(run.seed))
         for label, value in run.extra:

@@ -23,7 +23,7 @@ from ltx_core.model.duration_head import AutoDuration
 from ltx_core.numerics import numerics_named
 from ltx_pipelines.cli.command import BoundaryError
 from ltx_pipelines.cli.options import CommonArgs
-from ltx_pipelines.cli.progress import PhaseProgress, RunProgress, format_seconds
+from ltx_pipelines.cli.progress import PhaseProgress, RunProgress, RunSummary, format_seconds
 
 if TYPE_CHECKING:
     from ltx_core.parallel.layout import ParallelLayout
@@ -145,12 +145,43 @@ def write_video(path: Path, result: Any, progress: JobProgress) -> Path:
         video.close()
 
 
+def write_output(path: Path, result: Any, progress: JobProgress) -> Path:
+    """The result as its file: an MP4 (`write_video`), or for a sound-only result (no `video`) a WAV, atomically."""
+    if getattr(result, "video", None) is not None:
+        return write_video(path, result, progress)
+    from ltx_pipelines.media.wav import write_wav
+
+    try:
+        with progress.run.stage("write"):
+            return write_wav(path, result.audio)
+    finally:
+        progress.phases.close()
+
+
+def finish_elsewhere(result: Any) -> None:
+    """The end of a result on a process that writes nothing: its part of a distributed video decode (`drain`);
+    nothing for a sound-only result."""
+    if getattr(result, "video", None) is not None:
+        drain(result.video)
+
+
 def drain(video: Any) -> None:
     """Read a result's frames to the end, dropping them (a process that writes nothing takes its part of a
     distributed decode this way)."""
     with video:
         for _ in video:
             pass
+
+
+def run_summary(path: Path, args: CommonArgs, result: Any, layout: ParallelLayout) -> RunSummary:
+    """The end-of-run table of a command line's result: a video's frames, size and rate (the MP4 keeps the rate's
+    integer part); a sound-only result's length as the frames asked for or chosen, without a size."""
+    rows = summary_rows(args, result, layout)
+    video = getattr(result, "video", None)
+    if video is None:
+        return RunSummary(path, result.num_frames, None, None, float(result.frame_rate), args.seed, rows)
+    fps = float(int(result.frame_rate))
+    return RunSummary(path, video.num_frames, video.height, video.width, fps, args.seed, rows)
 
 
 def summary_rows(args: CommonArgs, result: Any, layout: ParallelLayout) -> tuple[tuple[str, str], ...]:
@@ -182,3 +213,22 @@ def cli_images(args: CommonArgs) -> list[ImageConditioningInput]:
     from ltx_pipelines.utils.helpers import ImageConditioningInput
 
     return [ImageConditioningInput(i.path, i.frame_idx, i.strength, i.crf) for i in args.images]
+
+
+def check_generated_keyframes(args: CommonArgs) -> None:
+    """`--num-generated-keyframes N` (spec new_pipelines §8), refused before any model is built: on files without
+    the keyframe embedding, and when a given --num-frames leaves no room for N interior frames."""
+    count = args.num_generated_keyframes
+    if not count:
+        return
+    from ltx_core.conditioning.generated_keyframes import evenly_spaced_keyframes
+    from ltx_pipelines.utils.checkpoints import require_keyframe_embedding
+
+    require_keyframe_embedding(args.version_file, f"--num-generated-keyframes {count}")  # the transformer
+    if isinstance(args.num_frames, int):
+        evenly_spaced_keyframes(count, args.num_frames)
+
+
+def generated_keyframes_option(args: CommonArgs) -> dict[str, Any]:
+    """The call's `generated_keyframes` when asked for (a call without slots keeps the pipeline's own default)."""
+    return {"generated_keyframes": args.num_generated_keyframes} if args.num_generated_keyframes else {}

@@ -133,15 +133,17 @@ def output_dir(value: str | Path) -> Path:
     return path
 
 
-def output_file(value: str | Path) -> Path:
-    """Where the MP4 goes: absolute path (`~` expanded) ending in .mp4, not an existing folder, in a folder that
-    exists or can be created and is writable. Checked at parsing, so a run is never lost to an unwritable path."""
+def output_file(value: str | Path, suffix: str = ".mp4", kind: str = "an MP4") -> Path:
+    """Where the MP4 (or, with `suffix` / `kind`, another output: `wav_output_file`) goes: absolute path (`~`
+    expanded) ending in the suffix, not an existing folder, in a folder that exists or can be created and is
+    writable. Checked at parsing, so a run is never lost to an unwritable path."""
     path = Path(value).expanduser()
     if path.is_dir():
-        raise typer.BadParameter(f"{str(value)!r} is a folder; give a file path such as {str(path / 'out.mp4')!r}")
-    if path.suffix.lower() != ".mp4":
+        raise typer.BadParameter(f"{str(value)!r} is a folder; give a file path such as {str(path / f'out{suffix}')!r}")
+    if path.suffix.lower() != suffix:
         raise typer.BadParameter(
-            f"{str(value)!r} does not end in .mp4; the output is always an MP4, e.g. {str(path.with_suffix('.mp4'))!r}"
+            f"{str(value)!r} does not end in {suffix}; the output is always {kind}, e.g. "
+            f"{str(path.with_suffix(suffix))!r}"
         )
     path = path.resolve()
     existing = next(p for p in path.parents if p.exists())  # the root always exists
@@ -161,6 +163,11 @@ def hdr_color_space(value: str | HDRColorSpace) -> HDRColorSpace:
     except InputError:
         names = ", ".join(HDRColorSpace.__members__)
         raise typer.BadParameter(f"{value!r} is not one of {names} (any case)") from None
+
+
+def wav_output_file(value: str | Path) -> Path:
+    """Where a sound-only output goes: `output_file` for a .wav (16-bit PCM stereo)."""
+    return output_file(value, ".wav", "a WAV file (16-bit PCM, stereo)")
 
 
 def _image(values: list[str]) -> ImageConditioningArg:
@@ -187,9 +194,9 @@ def _ints(values: list[str]) -> tuple[int, ...]:
 
 
 def _seconds_range(values: list[str]) -> tuple[float, float]:
-    low, high = parse_float("MIN", values[0]), parse_float("MAX", values[1])
+    low, high = (parse_float(name, v) for name, v in zip(("MIN_S", "MAX_S"), values, strict=True))
     if not 0 < low <= high:
-        raise typer.BadParameter(f"MIN {low:g} and MAX {high:g} seconds must satisfy 0 < MIN <= MAX")
+        raise typer.BadParameter(f"MIN_S {low:g} and MAX_S {high:g}: give 0 < MIN_S <= MAX_S (seconds)")
     return low, high
 
 
@@ -204,7 +211,7 @@ def _source_strength(values: list[str]) -> PathStrengthArg:
 PATH_STRENGTH = MultiValue(("PATH", "STRENGTH"), (), _path_strength)
 SOURCE_STRENGTH = MultiValue(("PATH", "STRENGTH"), (), _source_strength)  # a video file or a folder of EXR frames
 INT_LIST = MultiValue((), ("BLOCK",), _ints, repeat_last=True)
-SECONDS_RANGE = MultiValue(("MIN", "MAX"), (), _seconds_range)
+SECONDS_RANGE = MultiValue(("MIN_S", "MAX_S"), (), _seconds_range)
 
 
 def check_images(images: Sequence[ImageConditioningArg], num_frames: int) -> None:

@@ -70,3 +70,28 @@ def warn_if_distilled(checkpoint: Any, pipeline: str) -> bool:
         pipeline,
     )
     return True
+
+
+def has_keyframe_embedding(checkpoint: object) -> bool:
+    """Whether the transformer of `checkpoint` (a path, several split files, or an in-memory `Checkpoint`) was
+    trained with the keyframe embedding (`use_keyframes_abs_pos_embedding`, LTX-2.5): read from its metadata only."""
+    from ltx_core.loader import open_checkpoint
+    from ltx_core.model.transformer import transformer_config
+
+    checkpoint = transformer_file(checkpoint)  # split files: the transformer's
+    if checkpoint is None:
+        return False
+    ckpt = open_checkpoint(checkpoint)
+    return transformer_config(ckpt.config, source=ckpt.path).use_keyframes_abs_pos_embedding
+
+
+def require_keyframe_embedding(checkpoint: object, what: str) -> None:
+    """Refuse `what` (generated keyframe slots, DFR) before any model is built on files without the keyframe
+    embedding: only checkpoints trained with it (LTX-2.5) can generate keyframe slots."""
+    if not has_keyframe_embedding(checkpoint):
+        from ltx_core.loader import open_checkpoint
+
+        raise InputError(
+            f"{open_checkpoint(transformer_file(checkpoint)).path}: the transformer has no keyframe embedding "
+            f"(use_keyframes_abs_pos_embedding), which {what} needs; use an LTX-2.5 checkpoint"
+        )

@@ -16,10 +16,13 @@ from typing import Any, TypedDict, Unpack
 import torch
 
 from ltx_core.components.noisers import ConditioningItem, GaussianNoiser
+from ltx_core.conditioning.generated_keyframes import VideoGeneratedKeyframeSlots, evenly_spaced_keyframes
+from ltx_core.errors import InputError
 from ltx_core.hdr.spaces import HDRColorSpace
 from ltx_core.loader import LoraSpec
 from ltx_core.loader.model_paths import ModelFiles
 from ltx_core.model.duration_head import AutoDuration
+from ltx_core.model.transformer import ModelType
 from ltx_core.numerics import DEFAULT_NUMERICS, Numerics
 from ltx_core.parallel.layout import SINGLE_PROCESS, ParallelLayout
 from ltx_pipelines.utils.blocks import (
@@ -42,6 +45,7 @@ from ltx_pipelines.utils.blocks import (
     hinted_tiling,
     resolve_device,
 )
+from ltx_pipelines.utils.checkpoints import require_keyframe_embedding
 from ltx_pipelines.utils.denoisers import Denoiser, SimpleDenoiser
 from ltx_pipelines.utils.helpers import (
     ConditioningsFn,
@@ -151,6 +155,9 @@ class PipelineBase:
     replaces): each block reads its slot's file (`self.files`, delta E.1); split files name their text encoder in
     the `ModelPaths`, so `gemma_root` is then None.
 
+    `video=False` makes a pipeline that outputs sound only (text to audio): it has no image conditioner and no
+    video decoder.
+
     `parallel` (`ltx_core.parallel.init_layout()` under torchrun) runs one generation on several processes: every
     rank constructs and calls the pipeline alike; Gemma runs on rank 0, the transformer is split as the layout says,
     a tiled decode is spread (`blocks.across_processes`), and every rank gets the same result (each must exhaust
@@ -173,6 +180,7 @@ class PipelineBase:
         parallel: ParallelLayout = SINGLE_PROCESS,
         numerics: Numerics = DEFAULT_NUMERICS,
         prompt_enhancer: PromptEnhancerSettings = DEFAULT_PROMPT_ENHANCER,
+        video: bool = True,
     ) -> None:
         self.device = resolve_device(device)
         self.dtype = dtype
@@ -195,6 +203,11 @@ class PipelineBase:
             parallel,
         )
         self.duration = DurationPredictor(files.duration_head, dtype=dtype, device=self.device)
+        self.audio_decoder = AudioDecoder(files.audio_vae, dtype=dtype, device=self.device)
+        self._stages: list[DiffusionStage] = []
+        self.upsampler: VideoUpsampler | None = None
+        if not video:  # sound only (text to audio): no image conditioner, no video decoder
+            return
         vae = files.video_vae
         self.image_conditioner = ImageConditioner(vae, dtype=dtype, device=self.device, numerics=numerics)
         decoder = VideoDecoder(
@@ -206,16 +219,12 @@ class PipelineBase:
             vae, dtype=torch.float32, device=self.device, memory_efficient=memory_efficient_decode, numerics=numerics
         )
         self.hdr_video_decoder = across_processes(hdr_decoder, parallel)
-        self.audio_decoder = AudioDecoder(files.audio_vae, dtype=dtype, device=self.device)
-        self.upsampler = (
-            None
-            if spatial_upsampler_path is None
-            else VideoUpsampler(vae, spatial_upsampler_path, dtype=dtype, device=self.device)
-        )
-        self._stages: list[DiffusionStage] = []
+        if spatial_upsampler_path is not None:
+            self.upsampler = VideoUpsampler(vae, spatial_upsampler_path, dtype=dtype, device=self.device)
 
-    def _stage(self, loras: Sequence[LoraSpec] = ()) -> DiffusionStage:
-        """A diffusion stage of this checkpoint with these LoRAs fused, on the pipeline's device and runtime."""
+    def _stage(self, loras: Sequence[LoraSpec] = (), model_type: ModelType = ModelType.AUDIO_VIDEO) -> DiffusionStage:
+        """A diffusion stage of this checkpoint with these LoRAs fused, on the pipeline's device and runtime, whose
+        transformer has the streams of `model_type`."""
         stage = DiffusionStage(
             self.files.transformer,
             loras=loras,
@@ -225,6 +234,7 @@ class PipelineBase:
             runtime=self.runtime,
             parallel=self.parallel,
             numerics=self.numerics,
+            model_type=model_type,
             audio_vae=self.files.audio_vae,
         )
         self._stages.append(stage)
@@ -320,12 +330,31 @@ class PipelineBase:
             self.duration.require()
         return request
 
-    def _with_duration(self, request: VideoRequest, contexts: Any) -> VideoRequest:
-        """`request` with an automatic duration predicted from the positive prompt's contexts (spec delta C.4);
-        a frame count given as a number is kept."""
+    def _check_generated_keyframes(self, count: int, num_frames: int | AutoDuration) -> None:
+        """Refuse keyframe slots (`generated_keyframes=N`, spec new_pipelines §8) before any model is built: on files
+        without the keyframe embedding, and (for a given length) when the clip has no room for N interior frames."""
+        if count == 0:
+            return
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise InputError(f"generated_keyframes {count!r} must be a whole number of 0 or more")
+        require_keyframe_embedding(self.checkpoint_path, f"{count} generated keyframe slot(s)")
+        if not isinstance(num_frames, AutoDuration):
+            evenly_spaced_keyframes(count, num_frames)
+
+    def _keyframe_slots(self, count: int, run: Run) -> list[ConditioningItem]:
+        """The generated keyframe slots of a stage at `run`'s frame count: `count` evenly spaced interior frames
+        (none for 0), appended after the images' conditionings."""
+        if count == 0:
+            return []
+        return [VideoGeneratedKeyframeSlots.at(evenly_spaced_keyframes(count, run.num_frames))]
+
+    def _with_duration(self, request: VideoRequest, contexts: Any, *, audio_only: bool = False) -> VideoRequest:
+        """`request` with an automatic duration predicted from the positive prompt's contexts (spec delta C.4; the
+        audio context alone with `audio_only`); a frame count given as a number is kept."""
         if not isinstance(request.num_frames, AutoDuration):
             return request
-        return request.with_frames(self.duration(contexts, request.frame_rate, request.num_frames))
+        frames = self.duration(contexts, request.frame_rate, request.num_frames, audio_only=audio_only)
+        return request.with_frames(frames)
 
     def _run(self, request: VideoRequest, phases: Phases, color_space: HDRColorSpace | None = None) -> Run:
         """This call's `Run`: its generator seeded with the request's seed on the pipeline's device, the call's
@@ -368,7 +397,7 @@ class PipelineBase:
         sigmas: torch.Tensor,
         run: Run,
         *,
-        video: ModalitySpec,
+        video: ModalitySpec | None,
         audio: ModalitySpec | None,
         max_batch_size: int = 1,
         sampler: Sampler = EULER,
@@ -441,17 +470,34 @@ class PipelineBase:
             return self.video_decoder(latent, tiling, run.generator)
         return self.hdr_video_decoder(latent.float(), tiling, run.generator)
 
-    def _decode(self, run: Run, result: StageResult, prompt: str, tiling_config: Any) -> PipelineResult:
+    def _decode(
+        self,
+        run: Run,
+        result: StageResult,
+        prompt: str,
+        tiling_config: Any,
+        generated_keyframes: torch.Tensor | None = None,
+    ) -> PipelineResult:
         """Audio now; video lazily (the decoder draws from the pipeline generator, after all diffusion draws), tiled
         as `_decode_tiling` says. An HDR run decodes in float32 (decoder and latent; its decode noise is drawn in
-        float32 too) and its frames are the working space's codes in [0, 1] (`PipelineResult.color_space`)."""
+        float32 too) and its frames are the working space's codes in [0, 1] (`PipelineResult.color_space`).
+        `generated_keyframes` (a stage's slot latents) are handed back undecoded."""
         video_latent, audio_latent = result.video_latent, result.audio_latent
         assert video_latent is not None and audio_latent is not None
         with run.phases("decode audio"):
             audio = self.audio_decoder(audio_latent)
         video = self._decode_video(run, video_latent, tiling_config)
+        slots = generated_keyframes if generated_keyframes is not None else result.generated_keyframes
         return PipelineResult(
-            video, audio, video_latent, audio_latent, prompt, run.frame_rate, run.phases.seconds, run.color_space
+            video,
+            audio,
+            video_latent,
+            audio_latent,
+            prompt,
+            run.frame_rate,
+            run.phases.seconds,
+            run.color_space,
+            generated_keyframes=slots,
         )
 
 

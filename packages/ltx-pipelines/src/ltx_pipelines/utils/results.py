@@ -22,7 +22,9 @@ class PipelineResult:
     """`video` yields `[f, h, w, 3]` chunks in [0, 1] as it decodes (iterate once, or `close()` it to free the
     decoder); `audio` is the stereo waveform (float32) and its rate; the latents are the last stage's results.
     `color_space` is set for an HDR call: the chunks are then float32 ACEScct codes, written as EXR frames and an HLG
-    master (`ltx_pipelines.media.hdr_mp4.write_hdr`) instead of an SDR MP4."""
+    master (`ltx_pipelines.media.hdr_mp4.write_hdr`) instead of an SDR MP4.
+    `generated_keyframes`: the generated keyframe slots' latents `(B, C, K, H, W)` of the stage that had them
+    (`generated_keyframes=N`), not decoded; None without slots."""
 
     video: FrameChunks
     audio: Audio
@@ -32,6 +34,21 @@ class PipelineResult:
     frame_rate: float
     seconds: dict[str, float] = field(default_factory=dict)
     color_space: HDRColorSpace | None = None
+    generated_keyframes: torch.Tensor | None = None
+
+
+@dataclass
+class AudioResult:
+    """What a sound-only pipeline (text to audio) returns: the stereo waveform (float32) and its rate, the final
+    audio latent, the prompt actually encoded, the length asked for or chosen (`num_frames` at `frame_rate`: the
+    duration head's unit), and the time per phase."""
+
+    audio: Audio
+    audio_latent: torch.Tensor
+    prompt: str
+    num_frames: int
+    frame_rate: float
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 class Phases:

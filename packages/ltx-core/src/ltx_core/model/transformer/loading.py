@@ -28,16 +28,50 @@ TRANSFORMER_KEY_MAP = strip_prefix_map("transformer", TRANSFORMER_PREFIX, exclud
 # Parts of an audio-video checkpoint a video-only model does not have (top level and per block).
 _AUDIO_TOP = ("audio_", "av_ca_")
 _AUDIO_BLOCK = ("audio_", "scale_shift_table_a2v_", "video_to_audio_attn.")
+# The audio stream of a block: every per-block `audio_*` key but the audio → video cross-attention (spec delta B.5).
+_AUDIO_STREAM_BLOCK_EXCLUDE = ("audio_to_video_attn.",)
+# A key that shows a file holds each stream of the transformer.
+VIDEO_STREAM_KEY = TRANSFORMER_PREFIX + "patchify_proj.weight"
+AUDIO_STREAM_KEY = TRANSFORMER_PREFIX + "audio_patchify_proj.weight"
 
 
 def transformer_key_map(config: TransformerConfig) -> KeyMap:
-    """The key map for a model of `config.model_type` (a video-only model skips the audio and AV keys)."""
+    """The key map for a model of `config.model_type`: a video-only model skips the audio and AV keys; an audio-only
+    model (text to audio) keeps only the audio stream's (`audio_*` at the top level and in each block, the audio →
+    video cross-attention excepted), so it loads from an audio-video checkpoint as well as from an audio-only file."""
+    if config.model_type is ModelType.AUDIO_ONLY:
+        blocks = [f"{TRANSFORMER_PREFIX}transformer_blocks.{i}." for i in range(config.num_layers)]
+        return replace(
+            TRANSFORMER_KEY_MAP,
+            name="transformer_audio_only",
+            prefixes=(TRANSFORMER_PREFIX + "audio_", *(b + "audio_" for b in blocks)),
+            exclude=TEXT_CONNECTOR_PREFIXES + tuple(b + e for b in blocks for e in _AUDIO_STREAM_BLOCK_EXCLUDE),
+        )
     if config.model_type is not ModelType.VIDEO_ONLY:
         return TRANSFORMER_KEY_MAP
     skip = [TRANSFORMER_PREFIX + p for p in _AUDIO_TOP]
     for i in range(config.num_layers):
         skip += [f"{TRANSFORMER_PREFIX}transformer_blocks.{i}.{p}" for p in _AUDIO_BLOCK]
     return replace(TRANSFORMER_KEY_MAP, name="transformer_video_only", exclude=TEXT_CONNECTOR_PREFIXES + tuple(skip))
+
+
+def check_transformer_streams(
+    checkpoint: str | Path | Sequence[str | Path] | Checkpoint, model_type: ModelType
+) -> None:
+    """The file holds the stream(s) a model of `model_type` runs (header only): one line naming what is missing and
+    what the file can run instead, rather than a list of missing weights. An audio-only file (text to audio) has no
+    video stream; a video-only one no audio stream."""
+    ckpt = open_checkpoint(checkpoint)
+    keys = set(ckpt.keys())
+    video, audio = VIDEO_STREAM_KEY in keys, AUDIO_STREAM_KEY in keys
+    if model_type.has_video and not video:
+        runs = "; it runs only text to audio (ltx_pipelines.t2a_one_stage)" if audio else ""
+        raise CheckpointError(f"{ckpt.path} has no video transformer (no {VIDEO_STREAM_KEY}){runs}")
+    if model_type.has_audio and not audio:
+        raise CheckpointError(
+            f"{ckpt.path} has no audio transformer (no {AUDIO_STREAM_KEY}), which "
+            f"{'text to audio' if model_type is ModelType.AUDIO_ONLY else 'an audio-video model'} needs"
+        )
 
 
 def transformer_config(
@@ -71,6 +105,7 @@ def load_transformer(
             "(quantization='fp8-scaled-mm' in ltx_core.offload.streaming.load_resident_transformer)"
         )
     cfg = transformer_config(ckpt.config, model_type, source=ckpt.path)
+    check_transformer_streams(ckpt, model_type)
     model = load_model(
         lambda: LTXModel(cfg, numerics),
         ckpt,

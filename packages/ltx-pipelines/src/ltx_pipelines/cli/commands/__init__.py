@@ -26,6 +26,8 @@ _COMMAND_MODULES = {
     "lipdub": "ic_lora",  # the old name of dubit
     "retake": "retake",
     "a2vid_two_stage": "a2vid_two_stage",
+    "t2a_one_stage": "t2a_one_stage",
+    "dfr_pipeline": "dfr",
 }
 PIPELINES = tuple(_COMMAND_MODULES)
 

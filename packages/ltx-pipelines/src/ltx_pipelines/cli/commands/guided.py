@@ -14,7 +14,15 @@ from ltx_core.errors import InputError
 from ltx_pipelines.cli.app import PipelineCli, multi_value_option
 from ltx_pipelines.cli.options import AUTO_DURATION, HQ_TWO_STAGE, ONE_STAGE, TWO_STAGE, CommonArgs
 from ltx_pipelines.cli.preflight import GENERATION, components, preflight
-from ltx_pipelines.cli.runtime import Build, Generation, checks, cli_images, pipeline
+from ltx_pipelines.cli.runtime import (
+    Build,
+    Generation,
+    check_generated_keyframes,
+    checks,
+    cli_images,
+    generated_keyframes_option,
+    pipeline,
+)
 from ltx_pipelines.cli.values import MultiValue, parse_float
 from ltx_pipelines.keyframe_interpolation import KeyframeInterpolationPipeline
 from ltx_pipelines.ti2vid_one_stage import TI2VidOneStagePipeline
@@ -58,6 +66,7 @@ def guided_preflight(args: CommonArgs, *, two_stage: bool) -> None:
     needed = components(*GENERATION, *(("video VAE encoder",) if args.images or two_stage else ()))
     if two_stage:
         require_distilled_lora(args.distilled_loras)
+    check_generated_keyframes(args)
     preflight(
         args,
         args.models,
@@ -82,6 +91,7 @@ def guided_call_options(args: CommonArgs) -> dict[str, Any]:
     )
     return {
         **args.pick(*shared),
+        **generated_keyframes_option(args),
         "video_guider_params": args.video_guider_params(),
         "audio_guider_params": args.audio_guider_params(),
         "images": cli_images(args),
@@ -153,13 +163,13 @@ _HQ_DOC = "res_2s stage 1 at half size (fixed guiders), x2 upsampling, res_2s st
 COMMANDS = {
     "ti2vid_one_stage": PipelineCli(
         "LTX-2 / LTX-2.3 full model: prompt (and images) to an MP4 with sound in one guided stage.",
-        (*ONE_STAGE, *AUTO_DURATION, "hdr"),
+        (*ONE_STAGE, *AUTO_DURATION, "hdr", "num_generated_keyframes"),
         ti2vid_one_stage,
     ),
     "ti2vid_two_stages": PipelineCli(
         "LTX-2 / LTX-2.3 full model: prompt (and images) to an MP4 with sound; guided half-size stage 1, x2 "
         "upsampling, stage 2 refined with the distilled LoRA.",
-        (*TWO_STAGE, *AUTO_DURATION, "hdr"),
+        (*TWO_STAGE, *AUTO_DURATION, "hdr", "num_generated_keyframes"),
         _two_stage_plan(_two_stages(TI2VidTwoStagesPipeline), _TWO_STAGE_DOC),
         two_stage=True,
     ),
@@ -175,7 +185,7 @@ COMMANDS = {
     "ti2vid_two_stages_hq": PipelineCli(
         "LTX-2.3 full model, high quality: prompt (and images) to an MP4 with sound; res_2s sampler in both stages, "
         "distilled LoRA in both (strengths 0.25 / 0.5). Defaults: 15 steps, 1088x1920, no STG.",
-        (*HQ_TWO_STAGE, *AUTO_DURATION, "hdr"),
+        (*HQ_TWO_STAGE, *AUTO_DURATION, "hdr", "num_generated_keyframes"),
         _two_stage_plan(_two_stages_hq, _HQ_DOC),
         params=LTX_2_3_HQ_PARAMS,
         detect=False,

@@ -34,12 +34,14 @@ class DurationPredictor(ModelBlock):
                 "chosen automatically; give num_frames"
             )
 
-    def __call__(self, contexts: object, frame_rate: float, duration: AutoDuration) -> int:
-        """The frame count for the prompt whose `PromptContexts` are given; the prediction (seconds, float32 [1]) is
-        recorded as `duration_seconds`."""
+    def __call__(self, contexts: object, frame_rate: float, duration: AutoDuration, *, audio_only: bool = False) -> int:
+        """The frame count for the prompt whose `PromptContexts` are given (`audio_only`: from its audio context
+        alone, as text to audio predicts it); the prediction (seconds, float32 [1]) is recorded as
+        `duration_seconds`."""
         self.require()
+        video = None if audio_only else contexts.video_context  # type: ignore[attr-defined]
         with self.models.use(lambda: self._build("duration_head")) as head, torch.inference_mode():
-            seconds = head(contexts.video_context, contexts.audio_context)  # type: ignore[attr-defined]
+            seconds = head(video, contexts.audio_context)  # type: ignore[attr-defined]
         if seconds.shape != (1,):
             raise InputError(f"the duration head predicted {tuple(seconds.shape)} values; one prompt gives one")
         record = current_recorder()

@@ -16,10 +16,11 @@ from ltx_core.batch_split import BatchSplitAdapter, X0Callable
 from ltx_core.components.latent_tools import AudioLatentTools, LatentTools, VideoLatentTools
 from ltx_core.components.noisers import ConditioningItem, GaussianNoiser, create_noised_state
 from ltx_core.components.patchifiers import AudioPatchifier, VideoLatentPatchifier
+from ltx_core.conditioning.generated_keyframes import extract_generated_keyframes
 from ltx_core.errors import CheckpointError, InputError
 from ltx_core.loader import LoraSpec, open_checkpoint
 from ltx_core.loader.sources import ModelSource
-from ltx_core.model.transformer import X0Model, transformer_config
+from ltx_core.model.transformer import ModelType, X0Model, transformer_config
 from ltx_core.numerics import DEFAULT_NUMERICS, Numerics
 from ltx_core.parallel.layout import SINGLE_PROCESS, ParallelLayout
 from ltx_core.parallel.sequence import SequenceParallelTransformer
@@ -42,13 +43,16 @@ class LatentGeometry:
     audio_mel_bins: int
 
     @classmethod
-    def of(cls, checkpoint: CheckpointLike, audio_vae_file: Any = None) -> LatentGeometry:
-        """From the transformer's config; the audio VAE's from the same file when it has one, else from
-        `audio_vae_file` (split files: the transformer file holds only its own section)."""
+    def of(
+        cls, checkpoint: CheckpointLike, model_type: ModelType = ModelType.AUDIO_VIDEO, audio_vae_file: Any = None
+    ) -> LatentGeometry:
+        """The widths of `checkpoint`, its transformer config read as a `model_type` model's (an audio-only file's
+        config need not hold the audio-video model's keys); the audio VAE's from the same file when it has one, else
+        from `audio_vae_file` (split files: the transformer file holds only its own section)."""
         from ltx_core.model.audio_vae.loading import audio_vae_config
 
         ckpt = open_checkpoint(checkpoint)
-        transformer = transformer_config(ckpt.config, source=ckpt.path)
+        transformer = transformer_config(ckpt.config, model_type, source=ckpt.path)
         if "audio_vae" in ckpt.config or audio_vae_file is None:
             audio_vae = audio_vae_config(ckpt.config, ckpt.path)
         else:
@@ -86,6 +90,7 @@ class StageResult:
     audio_latent: torch.Tensor | None
     video_state: LatentState | None = None
     audio_state: LatentState | None = None
+    generated_keyframes: torch.Tensor | None = None  # (B, C, K, H, W): the keyframe slots' latents, when the stage had
 
 
 class DiffusionStage:
@@ -98,6 +103,9 @@ class DiffusionStage:
     it for the duration of a `with` block only (what a two-stage pipeline wants). `offload_choice` is the offload
     policy's decision (None for the plain runtime); its `vae_tiling` is the decoding hint pipelines apply when the
     caller gave no tiling.
+
+    `model_type` says which streams the transformer is built with (`ModelType.AUDIO_ONLY`: only the audio stream's
+    weights are read, from an audio-only file or a full one; text to audio).
 
     Under several processes (`parallel`, see `ltx_core.parallel`) every rank builds the stage: the blocks' weights
     sharded over the rank's sequence group (`sharded_weights`), the video tokens split over it (sequence degree > 1:
@@ -117,11 +125,13 @@ class DiffusionStage:
         runtime: TransformerRuntime = PLAIN_RUNTIME,
         parallel: ParallelLayout = SINGLE_PROCESS,
         numerics: Numerics = DEFAULT_NUMERICS,
+        model_type: ModelType = ModelType.AUDIO_VIDEO,
         audio_vae: Any = None,
     ) -> None:
         self.checkpoint = checkpoint
         self.audio_vae = audio_vae  # the audio VAE's file, for the audio latent shape when split from the transformer
         self.numerics = numerics  # the release whose arithmetic the model, the noising and the guiders follow
+        self.model_type = model_type  # the streams the transformer has (audio only: text to audio)
         self.loras = tuple(loras)
         self.dtype = dtype  # latent / state dtype
         self.transformer_dtype = transformer_dtype  # None: the checkpoint's stored dtype (as official)
@@ -160,6 +170,7 @@ class DiffusionStage:
                 memory=self._agreed_memory(),
                 echo=logger.info if self.parallel.is_main else None,
                 numerics=self.numerics,
+                model_type=self.model_type,
             )
         return self._provider
 
@@ -260,7 +271,7 @@ class DiffusionStage:
         (`calls_*`), the final tokens and latents, and the video attention mask when there is one."""
         if video is None and audio is None:
             raise InputError("a diffusion stage needs at least one of video and audio")
-        geometry = LatentGeometry.of(self.checkpoint, self.audio_vae)
+        geometry = LatentGeometry.of(self.checkpoint, self.model_type, self.audio_vae)
         pixel = VideoPixelShape(1, num_frames, height, width, frame_rate)
         video_tools = VideoLatentTools(
             VideoLatentPatchifier(1),
@@ -287,11 +298,14 @@ class DiffusionStage:
         video_state, audio_state = loop(denoise, state, schedule, callback=callback)
         if recorder is not None:
             recorder.flush(record)
+        slots = None if video_state is None else extract_generated_keyframes(video_state, video_tools)
         video_latent = _final_latent(video_tools, video_state, "video", record)
         audio_latent = _final_latent(audio_tools, audio_state, "audio", record)
         if record is not None and video_state is not None and video_state.attention_mask is not None:
             record("video_attention_mask", video_state.attention_mask)
-        return StageResult(video_latent, audio_latent, video_state, audio_state)
+        if record is not None and slots is not None:
+            record("video_generated_keyframes", slots)
+        return StageResult(video_latent, audio_latent, video_state, audio_state, slots)
 
     def _batched(self, transformer: X0Callable, max_batch_size: int) -> X0Callable:
         """The guidance passes cut into batches of at most `max_batch_size` rows, spread over the guidance groups
