@@ -13,7 +13,12 @@ import torch
 from ltx_core.errors import CheckpointError, ConfigError, InputError
 from ltx_core.loader import open_checkpoint
 from ltx_core.model.video_vae import decode_video, load_video_decoder
-from ltx_core.model.video_vae.diffusion.attention import blocked_attention, gather_attention, window_starts
+from ltx_core.model.video_vae.diffusion.attention import (
+    blocked_attention,
+    gather_attention,
+    official_attention,
+    window_starts,
+)
 from ltx_core.model.video_vae.diffusion.config import DiffusionDecoderConfig
 from ltx_core.model.video_vae.diffusion.loading import (
     diffusion_decoder_checkpoint_state_dict,
@@ -147,6 +152,10 @@ def test_attention_backends_match_the_definition(shape):
     report("gather vs definition", gather_attention(q, k, v, kernel), expected, TOL)
     for block in ((1, 1, 1), (2, 3, 4), None):
         report(f"blocked {block} vs definition", blocked_attention(q, k, v, kernel, block), expected, TOL)
+    for limit in (1 << 25, 2000):  # one query tile; several, each over its own key region
+        report(
+            f"official (mask limit {limit}) vs definition", official_attention(q, k, v, kernel, limit), expected, TOL
+        )
 
 
 def _ltx25_file() -> Path:
