@@ -180,39 +180,54 @@ def official_blocks(shape: Triple, kernel: Triple, limit: int = OFFICIAL_MASK_EL
     return (tiles[0], tiles[1], tiles[2])
 
 
-_AxisTiles = list[tuple[slice, slice, torch.Tensor]]
+# per query tile of one axis: its queries, its key region, and the kind of its window mask (equal kinds, equal masks)
+_AxisTiles = list[tuple[slice, slice, tuple[int, ...]]]
 
 
-def _official_axis(length: int, kernel: int, tile: int, device: torch.device | str) -> _AxisTiles:
-    """Per query tile of one axis: its queries, its key region [start(first), start(last) + k') and the (queries,
-    region) window mask."""
+def _official_axis(length: int, kernel: int, tile: int) -> _AxisTiles:
+    """Per query tile of one axis: its queries, its key region [start(first), start(last) + k') and the key-region
+    offsets of its queries' windows (what its mask is made of)."""
     k = min(kernel, length)
-    starts = window_starts(length, kernel, device)
+    starts = window_starts(length, kernel).tolist()
     out = []
     for first in range(0, length, tile):
         last = min(first + tile, length) - 1
-        lo, hi = int(starts[first]), int(starts[last]) + k
-        rel = starts[first : last + 1] - lo
-        r = torch.arange(hi - lo, device=device)
-        out.append((slice(first, last + 1), slice(lo, hi), (r >= rel[:, None]) & (r < rel[:, None] + k)))
+        lo, hi = starts[first], starts[last] + k
+        out.append((slice(first, last + 1), slice(lo, hi), (hi - lo, *(s - lo for s in starts[first : last + 1]))))
     return out
+
+
+def _axis_mask(kind: tuple[int, ...], kernel: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """(queries, region) additive mask of one axis: 0 inside a query's window, -inf outside."""
+    region, rel = kind[0], torch.tensor(kind[1:], device=device)
+    r = torch.arange(region, device=device)
+    inside = (r >= rel[:, None]) & (r < rel[:, None] + min(kernel, region))
+    return torch.zeros(inside.shape, dtype=dtype, device=device).masked_fill_(~inside, float("-inf"))
 
 
 def official_attention(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, kernel: Triple, limit: int = OFFICIAL_MASK_ELEMENTS
 ) -> torch.Tensor:
     """NA exactly as the official eager fallback computes it (§3.7): its query tiles, each one SDPA call over the
-    tile's key region with an additive `finfo.min` mask. The call shapes fix the attention kernel's summation order,
-    so in bf16 this is the official CPU decode bit for bit (the tiny blocks of `blocked` round differently)."""
+    tile's key region with an additive mask (tiles of equal geometry share it). The call shapes fix the attention
+    kernel's summation order, so in bf16 this is the official CPU decode bit for bit (the small blocks of `blocked`
+    round differently). The mask holds -inf where the official one holds `finfo.min`: the same zero weights, the same
+    bits (no row is ever fully masked), and it is one broadcast sum of the three axis masks."""
     b, nh, t, h, w, d = q.shape
     tiles = official_blocks((t, h, w), kernel, limit)
-    axes = [_official_axis(n, kk, tile, q.device) for n, kk, tile in zip((t, h, w), kernel, tiles, strict=True)]
+    axes = [_official_axis(n, kk, tile) for n, kk, tile in zip((t, h, w), kernel, tiles, strict=True)]
     out = torch.empty_like(q)
-    lowest = torch.finfo(q.dtype).min
-    for (qt, kt, mt), (qh, kh, mh), (qw, kw, mw) in product(*axes):
-        allowed = mt[:, None, None, :, None, None] & mh[None, :, None, None, :, None] & mw[None, None, :, None, None, :]
-        nq, nk = mt.shape[0] * mh.shape[0] * mw.shape[0], mt.shape[1] * mh.shape[1] * mw.shape[1]
-        mask = torch.zeros(nq, nk, dtype=q.dtype, device=q.device).masked_fill_(~allowed.reshape(nq, nk), lowest)
+    masks: dict[tuple[tuple[int, ...], ...], torch.Tensor] = {}
+    for (qt, kt, ct), (qh, kh, ch), (qw, kw, cw) in product(*axes):
+        kinds = (ct, ch, cw)
+        mask = masks.get(kinds)
+        if mask is None:
+            mt, mh, mw = (_axis_mask(c, kk, q.dtype, q.device) for c, kk in zip(kinds, kernel, strict=True))
+            th = (mt[:, None, :, None] + mh[None, :, None, :]).flatten(0, 1).flatten(1, 2)
+            mask = (th[:, None, :, None] + mw[None, :, None, :]).flatten(0, 1).flatten(1, 2)
+            masks = {kinds: mask}  # keep one: tiles of one geometry come in runs along W
+        sizes = (qt.stop - qt.start, qh.stop - qh.start, qw.stop - qw.start)
+        nq, nk = mask.shape
         res = F.scaled_dot_product_attention(
             q[:, :, qt, qh, qw].reshape(b, nh, nq, d),
             k[:, :, kt, kh, kw].reshape(b, nh, nk, d),
@@ -220,7 +235,7 @@ def official_attention(
             attn_mask=mask[None, None],
             scale=1.0,
         )
-        out[:, :, qt, qh, qw] = res.view(b, nh, mt.shape[0], mh.shape[0], mw.shape[0], d)
+        out[:, :, qt, qh, qw] = res.view(b, nh, *sizes, d)
     return out
 
 
