@@ -230,6 +230,25 @@ class DiffusionVideoDecoder(nn.Module):
         """The bundled one-step x0 variant draws its noise per tile; the others draw once, at the work shape."""
         return self.config.model_output_type == "x0" and self.config.num_steps == 1
 
+    def tile_start(
+        self,
+        batch: int,
+        feature_frames: int,
+        box: TileBox,
+        s4_frames: int,
+        noise: torch.Tensor | None,
+        generator: torch.Generator | None,
+        dtype: torch.dtype,
+        device: torch.device,
+    ) -> torch.Tensor:
+        """A tile's starting x_t (§6.4): its crop of the work-shape draw `noise`, or (None: the one-step x0 variant)
+        a fresh draw of its canvas from `generator`, in `dtype`."""
+        canvas = self.canvas(box, s4_frames, feature_frames)
+        if noise is None:
+            return _draw((batch, self.config.out_channels, *canvas), dtype, generator, device)
+        px = [self.pixel_interval(a, *iv) for a, iv in enumerate((box.t, box.h, box.w))]
+        return fit_canvas(noise[:, :, slice(*px[0]), slice(*px[1]), slice(*px[2])], canvas)
+
     def decode_tile(
         self,
         feat: torch.Tensor,
@@ -238,20 +257,22 @@ class DiffusionVideoDecoder(nn.Module):
         noise: torch.Tensor | None,
         generator: torch.Generator | None,
         noise_dtype: torch.dtype,
+        *,
+        start: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Stage 4 + the Euler loop for one tile → its pixels, cropped to the tile's pixel interval (§6.4).
 
-        `noise`: the work-shape draw (cropped here), or None for a per-tile draw from `generator`."""
+        `noise`: the work-shape draw (cropped here), or None for a per-tile draw from `generator`; `start`: the
+        tile's x_t already drawn (`tile_start`), which replaces both."""
         origin, trailing = box.t[0] == 0, box.t[1] == s4_frames
         end = feat.shape[1] if trailing else box.t[1]
-        canvas = self.canvas(box, s4_frames, feat.shape[1])
-        px = [self.pixel_interval(a, *iv) for a, iv in enumerate((box.t, box.h, box.w))]
-        if noise is None:
-            x_t = _draw((feat.shape[0], self.config.out_channels, *canvas), noise_dtype, generator, feat.device)
-        else:
-            x_t = fit_canvas(noise[:, :, slice(*px[0]), slice(*px[1]), slice(*px[2])], canvas)
+        if start is None:
+            start = self.tile_start(
+                feat.shape[0], feat.shape[1], box, s4_frames, noise, generator, noise_dtype, feat.device
+            )
         ctx = self.context(feat[:, box.t[0] : end, slice(*box.h), slice(*box.w)], origin, trailing)
-        out = self.sample(x_t.to(device=feat.device, dtype=feat.dtype), ctx)
+        out = self.sample(start.to(device=feat.device, dtype=feat.dtype), ctx)
+        px = [self.pixel_interval(a, *iv) for a, iv in enumerate((box.t, box.h, box.w))]
         return out[:, :, : px[0][1] - px[0][0], : px[1][1] - px[1][0], : px[2][1] - px[2][0]]
 
     # --- the call -----------------------------------------------------------------------------------------------
