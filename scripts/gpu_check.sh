@@ -23,6 +23,8 @@
 #   gpu_tests       the `gpu`-marked tests (needs pytest: carried as a wheel)
 #   bench_compile   resident bf16 eager vs torch.compile, at 768x512x121 only (compilation dominates)
 #   bench_vae       the VAE decoders
+#   bench_dvae      the LTX-2.5 diffusion decoder (default architecture, 25 frames at 512x768): untiled vs tiled, the
+#                   official attention cut vs the blocked one (time, peak memory, ratios)
 #   demo            the README's demo on CUDA: tiny checkpoints through the distilled CLI to an MP4 (needs PyAV)
 # env.log (always written) records the chosen Python and why, the wheels installed, the driver, CUDA, torch, each
 # declared dependency against its floor, gcc, the Python headers and a one-kernel Triton launch (at most ~2 minutes).
@@ -34,7 +36,7 @@
 set -u
 cd "$(dirname "$0")/.."
 OUT="${OUT:-outputs/gpu_check}"
-STEPS="${STEPS:-headline bench_stream bench_resident gpu_tests bench_compile bench_vae demo}"
+STEPS="${STEPS:-headline bench_stream bench_resident gpu_tests bench_compile bench_vae bench_dvae demo}"
 DRY_RUN="${DRY_RUN:-}"
 UV="${UV:-uv}"
 WHEELS="${WHEELS:-.whl}"
@@ -155,6 +157,7 @@ mapfile -t gpu_files < <(grep -rl --include='test_*.py' 'mark.gpu' packages test
 NEEDS=pytest step gpu_tests 300 $PY -m pytest -q -m gpu -p no:cacheprovider -rfE "${gpu_files[@]}"
 step bench_compile 420 $PY $BENCH_T --modes none --no-fp8 --compile --clips 768x512x121
 step bench_vae 240 $PY scripts/bench_vae.py
+step bench_dvae 300 $PY scripts/bench_vae.py --diffusion --frames 25 --height 512 --width 768
 NEEDS=av step demo 300 $PY scripts/demo.py --device cuda --out "${TMPDIR:-/tmp}/ltx_gpu_check_demo.mp4"
 echo "logs in $OUT; failed=$failed"
 exit "$failed"

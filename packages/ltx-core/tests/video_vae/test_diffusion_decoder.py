@@ -13,7 +13,12 @@ import torch
 from ltx_core.errors import CheckpointError, ConfigError, InputError
 from ltx_core.loader import open_checkpoint
 from ltx_core.model.video_vae import decode_video, load_video_decoder
-from ltx_core.model.video_vae.diffusion.attention import blocked_attention, gather_attention, window_starts
+from ltx_core.model.video_vae.diffusion.attention import (
+    blocked_attention,
+    gather_attention,
+    official_attention,
+    window_starts,
+)
 from ltx_core.model.video_vae.diffusion.config import DiffusionDecoderConfig
 from ltx_core.model.video_vae.diffusion.loading import (
     diffusion_decoder_checkpoint_state_dict,
@@ -147,6 +152,10 @@ def test_attention_backends_match_the_definition(shape):
     report("gather vs definition", gather_attention(q, k, v, kernel), expected, TOL)
     for block in ((1, 1, 1), (2, 3, 4), None):
         report(f"blocked {block} vs definition", blocked_attention(q, k, v, kernel, block), expected, TOL)
+    for limit in (1 << 25, 2000):  # one query tile; several, each over its own key region
+        report(
+            f"official (mask limit {limit}) vs definition", official_attention(q, k, v, kernel, limit), expected, TOL
+        )
 
 
 def _ltx25_file() -> Path:
@@ -173,15 +182,17 @@ def test_load_splits_qkv_and_folds_gates_in_float32():
     assert torch.equal(state["t_embedder.timestep_embedder.linear_2.weight"], lin)
 
 
-def test_inverse_state_dict_round_trips(tmp_path):
+@pytest.mark.parametrize("prefix", ["vae.", ""])  # a single file; a decoder-only file with unprefixed keys
+def test_inverse_state_dict_round_trips(tmp_path, prefix):
     from safetensors.torch import save_file
 
     ckpt = open_checkpoint(_ltx25_file())
     decoder = load_diffusion_video_decoder(ckpt)
-    layout = diffusion_decoder_checkpoint_state_dict(decoder)
+    layout = {prefix + k.removeprefix("vae."): v for k, v in diffusion_decoder_checkpoint_state_dict(decoder).items()}
     file = tmp_path / "dvae.safetensors"
     save_file(layout, file, metadata={"config": json.dumps({"vae": ckpt.config["vae"]})})
-    again = load_diffusion_video_decoder(file)
+    again = load_video_decoder(file)
+    assert isinstance(again, DiffusionVideoDecoder)
     for name, tensor in decoder.state_dict().items():
         assert torch.equal(again.state_dict()[name], tensor), name
 
@@ -255,3 +266,22 @@ def test_recommendation_matches_the_official_examples(video, gib, expected):
 
 def test_recommendation_with_no_memory_is_none_not_an_error():
     assert recommend_tiling(DiffusionDecoderConfig(), (121, 512, 768), 0, 2 * 104_751_792) is None
+
+
+def test_automatic_tiling_works_on_any_memory():
+    """AUTO_TILING plans from the decoding device's free memory (host RAM on the CPU, where the official one raises);
+    with none free it falls back to the smallest valid tiles instead of failing."""
+    from ltx_core.model.video_vae import AUTO_TILING
+    from ltx_core.model.video_vae.diffusion.tiling import auto_diffusion_tiling, check_tiling, smallest_tiling
+
+    case = load_case(cases_120("diffvae_decode_chunked_eager")[0])
+    decoder = load_diffusion_video_decoder(case.file(case.params["checkpoint"]))
+    latent = case.inputs["latent"]
+    starved = auto_diffusion_tiling(decoder, tuple(latent.shape), free_bytes=0)
+    assert starved == smallest_tiling(decoder.config)
+    check_tiling(decoder.config, starved)
+    planned = auto_diffusion_tiling(decoder, tuple(latent.shape))  # this machine's free memory
+    check_tiling(decoder.config, planned)
+    auto = torch.cat(list(decode_video(decoder, latent, AUTO_TILING, _generator(case))))
+    assert auto.shape == case.outputs["video"][0].permute(1, 2, 3, 0).shape
+    assert torch.equal(auto, torch.cat(list(decode_video(decoder, latent, planned, _generator(case)))))

@@ -365,3 +365,21 @@ def test_fp8_on_mps_is_refused_before_any_model_is_built(
     code, text = _invoke(_args(folder, out, "--device", "mps", *extra, ckpt=ckpt))
     assert code != 0 and not out.exists()
     assert f"quantization {quantization!r} is not supported on Apple MPS" in " ".join(text.split()), text
+
+
+def test_cli_decodes_through_a_diffusion_decoder_file(tiny_sets: dict[str, Path], tmp_path: Path) -> None:
+    """A checkpoint whose `vae._class_name` names the LTX-2.5 diffusion decoder (released layout: fused qkv, gates)
+    is decoded by it end to end: the tiny LTX-2.3 set with its video VAE swapped by the tiny-checkpoint writer."""
+    from ltx_core.model.video_vae import DiffusionVideoDecoder, load_video_decoder
+    from ltx_core.testing.tiny_checkpoints import write_diffusion_vae_checkpoint
+
+    folder = tiny_sets["ltx23"]
+    ckpt = write_diffusion_vae_checkpoint(folder / "distilled.safetensors", tmp_path / "dvae.safetensors")
+    assert isinstance(load_video_decoder(ckpt), DiffusionVideoDecoder)
+    out = tmp_path / "out.mp4"
+    code, text = _invoke(_args(folder, out, "--seed", "3", ckpt=ckpt))
+    assert code == 0, text
+    with av.open(str(out)) as container:
+        video = container.streams.video[0]
+        assert (video.width, video.height) == (WIDTH, HEIGHT)
+        assert sum(1 for _ in container.decode(video=0)) == FRAMES

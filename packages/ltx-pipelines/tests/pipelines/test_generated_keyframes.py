@@ -11,13 +11,12 @@ import torch
 
 from ltx_core.conditioning.generated_keyframes import evenly_spaced_keyframes
 from ltx_core.errors import InputError
-from ltx_core.testing.golden import GoldenCase, golden_dir, load_case, pipelines_120_cases
+from ltx_core.testing.golden import GoldenCase, golden_dir, load_case, pipeline_cases_120
 from ltx_pipelines.distilled import DistilledPipeline
 from ltx_pipelines.testing.golden_replay import Bf16Steps, assert_recorded_match, golden_contexts, parity_tolerance
 
-CASES = pipelines_120_cases("ltx25_distilled_genkf")
-EXACT = ("noise", "positions", "denoise_mask", "keyframes_mask", "sigmas", "step_index")
-DIFFUSION_DECODE_BF16 = 0.05  # as test_ltx25_distilled: the diffusion decoder's bf16 block cutting
+CASES = pipeline_cases_120("ltx25_distilled_genkf")
+EXACT = ("noise", "positions", "denoise_mask", "keyframes_mask", "sigmas", "step_index", "video_frames")
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +47,6 @@ def test_every_recorded_tensor(run: tuple[GoldenCase, dict[str, torch.Tensor], o
     case, got, _ = run
 
     def bound(name: str) -> float | Bf16Steps:
-        if name == "video_frames":
-            return DIFFUSION_DECODE_BF16
         return 0.0 if name.endswith(EXACT) else Bf16Steps(1)
 
     assert_recorded_match(case, got, parity_tolerance(case, bound))

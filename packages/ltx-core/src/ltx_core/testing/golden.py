@@ -254,26 +254,6 @@ def ltx25_e2e_cases(*patterns: str) -> list[Path]:
     return [root / n for n in _ltx25_120(root) if any(fnmatch(n.name, p) for p in patterns) and (root / n).is_file()]
 
 
-@cache
-def _pipelines_120(root: Path) -> tuple[Path, ...]:
-    """The end-to-end cases of the 1.2.0 new-pipelines set (README_120_pipelines: T2A, HDR, DFR, generated keyframe
-    slots), as `MANIFEST_120_pipelines.json` lists them (relative to `root`; read once per root)."""
-    manifest = root / "MANIFEST_120_pipelines.json"
-    if not manifest.is_file():
-        return ()
-    cases = json.loads(manifest.read_text()).get("cases", {})
-    return tuple(Path(n) for n in sorted(cases) if Path(n).parts[0] == "e2e_120")
-
-
-def pipelines_120_cases(*patterns: str) -> list[Path]:
-    """The official 1.2.0 end-to-end runs of the new-pipelines set (`e2e_120/ltx25_dfr_*`, `ltx25_distilled_genkf`,
-    ...) whose names (without `.safetensors`) match one of the glob `patterns`; empty where the set has none."""
-    root = golden_dir()
-    return [
-        root / n for n in _pipelines_120(root) if any(fnmatch(n.stem, p) for p in patterns) and (root / n).is_file()
-    ]
-
-
 def _replays_matching(root: Path, patterns: tuple[str, ...]) -> list[Path]:
     return [root / n for n in _replays_120(root) if any(fnmatch(n.name, p) for p in patterns) and (root / n).is_file()]
 

@@ -76,6 +76,39 @@ def distributed_decode_case(rank: int, world: int, path: str, seed: int | None =
     return {"video": torch.cat(chunks, dim=2)}
 
 
+def diffusion_case_tiling(params: list[dict[str, Any]]) -> Any:
+    """A `TileSizeConfig` tiling every axis some of the golden diffusion-decoder cases tile (their `tiling` params)."""
+    from ltx_core.model.video_vae.tiling import TileSizeConfig
+
+    axes = {a: (0, 0) for a in ("frames", "height", "width")}
+    for p in params:
+        for axis, value in (p.get("tiling") or {}).items():
+            if value["tile_size"]:
+                axes[axis] = (value["tile_size"], value["overlap"])
+    return TileSizeConfig(**axes)
+
+
+def distributed_diffusion_decode(
+    rank: int, world: int, checkpoints: list[str], latent_case: str, tiling_cases: list[str]
+) -> dict[str, torch.Tensor]:
+    """Each LTX-2.5 diffusion-decoder file's tiled decode of a golden case's latent through
+    `distributed_tiled_decode` over the default group, from a generator seeded with the case's seed: the frames
+    (`<file stem>.video`) and the generator's next draws after it (`<file stem>.after`)."""
+    from ltx_core.model.video_vae import load_video_decoder
+    from ltx_core.parallel.decode import distributed_tiled_decode
+
+    case = load_case(Path(latent_case))
+    tiling = diffusion_case_tiling([load_case(Path(p)).params for p in tiling_cases])
+    out: dict[str, torch.Tensor] = {}
+    for checkpoint in map(Path, checkpoints):
+        decoder = load_video_decoder(checkpoint)
+        generator = torch.Generator().manual_seed(case.params["generator_seed"])
+        chunks = list(distributed_tiled_decode(decoder, case.inputs["latent"], tiling, generator=generator))
+        out[f"{checkpoint.stem}.video"] = torch.cat(chunks, dim=2)
+        out[f"{checkpoint.stem}.after"] = torch.randn(4, generator=generator)
+    return out
+
+
 def decode_case_latent(case: Any, seed: int | None) -> torch.Tensor:
     latent = case.inputs["latent"]
     if seed is None:

@@ -464,6 +464,105 @@ def _save(path: Path, tensors: Mapping[str, Any], metadata: dict[str, str]) -> N
     os.replace(tmp, path)
 
 
+# --- LTX-2.5 diffusion video decoder (spec diffusion_video_decoder.md) ------------------------------------------
+# Kept apart from the sets above: any tiny checkpoint's video VAE can be swapped for a `CausalDiffusionVAE` (a nested
+# conv encoder, the diffusion decoder in the released layout: fused qkv, `t_embedder.mlp.{0,2}`, per-block gates).
+
+TINY_DIFFUSION_DECODER: dict[str, Any] = {  # the decoder sizes of the official tiny LTX-2.5 files
+    "in_channels": 128,
+    "out_channels": 3,
+    "patch_size": 4,
+    "head_dim": 16,
+    "t_emb_dim": 32,
+    "stage_channels": [128, 64, 32, 32, 16],
+    "stage_depths": [1, 1, 1, 1, 2],
+    "stage_kernels": [[3, 3, 3]] * 5,
+    "upsamples": [[[1, 2, 2], 2], [[2, 1, 1], 2], [[2, 2, 2], 1], [[2, 2, 2], 2]],
+    "stage5_kernel": [3, 5, 5],
+    "stage5_channels": 32,
+    "default_num_inference_steps": 2,
+    "timestep_scale_multiplier": 1.0,
+}
+
+
+def tiny_diffusion_vae_config(model_output_type: str = "v", steps: int = 2) -> dict[str, Any]:
+    """A `vae` config section naming the diffusion decoder: the tiny LTX-2.3 conv encoder nested in `encoder` (its
+    `blocks`, `out_channels` = the latent width), the tiny diffusion decoder in `decoder`."""
+    conv = tiny_vae_config("ltx23")
+    encoder = {k: conv[k] for k in ("in_channels", "patch_size", "dims", "norm_layer", "latent_log_var")}
+    encoder.update(out_channels=conv["latent_channels"], spatial_padding_mode="zeros", blocks=conv["encoder_blocks"])
+    decoder = {**copy.deepcopy(TINY_DIFFUSION_DECODER), "default_num_inference_steps": steps}
+    return {
+        "_class_name": "CausalDiffusionVAE",
+        "latent_channels": conv["latent_channels"],
+        "model_output_type": model_output_type,
+        "encoder": encoder,
+        "decoder": decoder,
+    }
+
+
+def diffusion_video_vae_state_dict(config: dict[str, Any]) -> dict:
+    """Random `vae.*` tensors for a config whose VAE is a `CausalDiffusionVAE`, in the released layout (the
+    decoder's static gates stored beside the weights they fold into), bf16."""
+    import torch
+
+    from ltx_core.model.video_vae import DiffusionVideoDecoder, video_decoder_factory, video_encoder_factory
+    from ltx_core.model.video_vae.diffusion.loading import diffusion_decoder_checkpoint_state_dict
+
+    encoder, decoder = video_encoder_factory(config), video_decoder_factory(config)
+    if not isinstance(decoder, DiffusionVideoDecoder):
+        raise ValueError("the config's vae section does not name the diffusion decoder")
+    _randomize_statistics(encoder.per_channel_statistics)
+    decoder.per_channel_statistics.load_state_dict(encoder.per_channel_statistics.state_dict())
+    c5 = decoder.config.diffusion_channels
+    with torch.no_grad():
+        for block in decoder.diff_blocks:
+            block.scale_shift_table.normal_(0.0, 0.1)
+    gates = {
+        f"diff_blocks.{n}.{gate}": 0.5 + torch.rand(c5)
+        for n in range(decoder.config.diffusion_depth)
+        for gate in ("gate_msa", "gate_mlp", "gate_ctx")
+    }
+    state = {f"vae.encoder.{k}": v for k, v in encoder.state_dict().items() if not k.startswith("per_channel")}
+    state.update(diffusion_decoder_checkpoint_state_dict(decoder, gates))
+    for name in ("channel", "mean-of-stds", "mean-of-stds_over_std-of-means"):  # rows released files carry
+        state[f"vae.per_channel_statistics.{name}"] = torch.rand(decoder.config.latent_channels)
+    return {k: _stored(v) for k, v in state.items()}
+
+
+def with_diffusion_video_vae(
+    config: dict[str, Any], state: Mapping[str, Any], seed: int = 0, **vae: Any
+) -> tuple[dict[str, Any], dict]:
+    """A checkpoint's (config, tensors) with its video VAE replaced by a tiny `CausalDiffusionVAE` (`vae`: the
+    arguments of `tiny_diffusion_vae_config`), deterministic for `seed`."""
+    import torch
+
+    config = {**copy.deepcopy(config), "vae": tiny_diffusion_vae_config(**vae)}
+    rng = torch.random.get_rng_state()
+    try:
+        torch.manual_seed(seed)
+        replaced = diffusion_video_vae_state_dict(config)
+    finally:
+        torch.random.set_rng_state(rng)
+    kept = {k: v for k, v in state.items() if not k.startswith("vae.")}
+    return config, {**kept, **replaced}
+
+
+def write_diffusion_vae_checkpoint(source: str | Path, out: str | Path, seed: int = 0, **vae: Any) -> Path:
+    """A copy of the single-file checkpoint `source` whose video VAE is a tiny `CausalDiffusionVAE` (written
+    atomically; its other metadata kept), so every pipeline and the CLI decode through the diffusion decoder."""
+    from ltx_core.loader import open_checkpoint
+
+    ckpt = open_checkpoint(source)
+    state = {key: tensor for key, tensor in ckpt.iter_tensors(list(ckpt.keys()), device="cpu")}
+    config, state = with_diffusion_video_vae(ckpt.config, state, seed, **vae)
+    metadata = {k: v for k, v in ckpt.metadata.items() if k != "config"}
+    metadata["config"] = json.dumps(config)
+    out = Path(out)
+    _save(out, state, metadata)
+    return out
+
+
 # --- the tiny LTX-2.5 set (version "ltx25": single file + split files) ---------------------------------------------
 # A distilled single file and the same weights as split files, a tiny Gemma-4 unified text
 # encoder (folder and packed file), a conv-decoder video VAE, an x2 upsampler and a distilled LoRA.
@@ -516,41 +615,6 @@ def tiny_transformer_config_25() -> dict[str, Any]:
     return {**tiny_transformer_config("ltx23"), "ff_bias": False, "use_keyframes_abs_pos_embedding": True}
 
 
-def tiny_diffusion_vae_config() -> dict[str, Any]:
-    """The `CausalDiffusionVAE` section of the golden 1.2.0 tiny end-to-end file (128 latent channels)."""
-    stage = [3, 3, 3]
-    return {
-        "_class_name": "CausalDiffusionVAE",
-        "latent_channels": 128,
-        "model_output_type": "v",
-        "decoder": {
-            "head_dim": 16,
-            "t_emb_dim": 32,
-            "stage_channels": [128, 64, 32, 32, 16],
-            "stage_depths": [1, 1, 1, 1, 2],
-            "stage_kernels": [stage] * 5,
-            "upsamples": [[[1, 2, 2], 2], [[2, 1, 1], 2], [[2, 2, 2], 1], [[2, 2, 2], 2]],
-            "stage5_kernel": [3, 5, 5],
-            "stage5_channels": 32,
-            "default_num_inference_steps": 2,
-            "in_channels": 128,
-            "out_channels": 3,
-            "patch_size": 4,
-            "timestep_scale_multiplier": 1.0,
-        },
-        "encoder": {
-            "in_channels": 3,
-            "out_channels": 128,
-            "patch_size": 4,
-            "dims": 3,
-            "norm_layer": "pixel_norm",
-            "latent_log_var": "uniform",
-            "spatial_padding_mode": "zeros",
-            "blocks": [["compress_all_res", {"multiplier": 1}]] * 3,
-        },
-    }
-
-
 def tiny_duration_head_config() -> dict[str, Any]:
     return {"pooler_hidden_dim": 16, "num_queries": 1, "num_pooler_heads": 2, "mlp_hidden": 16}
 
@@ -580,7 +644,6 @@ def write_ltx25_set(folder: Path, seed: int) -> None:
     from ltx_core.model.duration_head import DurationHead, DurationHeadConfig
     from ltx_core.model.transformer import build_transformer, transformer_checkpoint_state_dict
     from ltx_core.model.video_vae import video_decoder_factory, video_encoder_factory
-    from ltx_core.model.video_vae.diffusion.loading import diffusion_decoder_checkpoint_state_dict
     from ltx_core.testing.tiny_gemma4 import (
         TINY_GEMMA4_VERSION,
         byte_tensor,
@@ -603,11 +666,7 @@ def write_ltx25_set(folder: Path, seed: int) -> None:
         torch.manual_seed(seed)
         transformer = transformer_checkpoint_state_dict(build_transformer(config))
         text_path = text_path_checkpoint_state_dict(build_text_path(config, TINY_NUM_HIDDEN_STATES))
-        encoder, decoder = video_encoder_factory(config), video_decoder_factory(config)
-        _randomize_statistics(encoder.per_channel_statistics)
-        decoder.per_channel_statistics.load_state_dict(encoder.per_channel_statistics.state_dict())
-        video_vae = {f"vae.encoder.{k}": v for k, v in encoder.state_dict().items() if "per_channel" not in k}
-        video_vae.update(diffusion_decoder_checkpoint_state_dict(decoder))  # + vae.per_channel_statistics.*
+        video_vae = diffusion_video_vae_state_dict(config)  # the released layout: fused qkv, gates
         audio_encoder, audio_decoder = audio_encoder_from_config(config), audio_decoder_from_config(config)
         _randomize_statistics(audio_encoder.per_channel_statistics)
         audio_vae = audio_vae_checkpoint_state_dict(audio_encoder, audio_decoder)

@@ -6,8 +6,9 @@ layout, so that every process of a generation calls it alike and gets the same r
   Gemma fails there, the others are sent no contexts and raise `FailedElsewhere` (the first process raises its own
   error): no process is left waiting.
 - `VideoDecoder` → `SpreadVideoDecoder`: a tiled decode spreads its tiles over the processes and every process
-  blends them (bitwise the one-process tiled decode); an untiled decode runs on every process. The first process's
-  choice of tiled or untiled is used everywhere.
+  blends them (bitwise the one-process tiled decode; the LTX-2.5 diffusion decoder too, its noise drawn alike on
+  every process); an untiled decode runs on every process. The first process's choice of tiled or untiled (and of
+  the diffusion decoder's automatic tile sizes) is used everywhere.
 - Every other block (conditioners, upsampler, audio decoder) runs alike on every process and is returned as is.
 
 Which process writes files or prints is the CLI's business, not the blocks'.
@@ -95,13 +96,13 @@ class SpreadVideoDecoder(_Wrapped):
     def _agreed_tiling(self, tiling_config: Any) -> Any:
         """The first process's choice of a tiled or untiled decode, on every process: without a caller's tiling,
         each process's offload choice hints tiling from its own free memory, and the processes must decode alike."""
-        from ltx_core.model.video_vae import TilingConfig
+        from ltx_core.model.video_vae import AUTO_TILING
 
         mine = [torch.tensor([tiling_config is not None], dtype=torch.uint8)] if self.layout.is_main else None
         (tiled,) = self.layout.share(mine, self.block.device)
         if not bool(tiled.item()):
             return None
-        return tiling_config if tiling_config is not None else TilingConfig.default()
+        return tiling_config if tiling_config is not None else AUTO_TILING  # planned per decoder, agreed when spread
 
 
 _WRAPPERS: dict[type, type[_Wrapped]] = {PromptEncoder: SharedPromptEncoder, VideoDecoder: SpreadVideoDecoder}

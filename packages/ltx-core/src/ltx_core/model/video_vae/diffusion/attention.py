@@ -4,14 +4,19 @@ Per axis of length L and kernel k (k' = min(k, L)) a query at i attends keys `[s
 `s = clamp(i − k'//2, 0, L − k')`: centred where possible, shifted inward at the borders, always k' real keys. The
 3-D window is the product of the axis windows; softmax scale 1 (q comes pre-scaled).
 
-Two ways to compute it, equal within float32 rounding (the tests hold them to each other on the CPU):
+Three ways to compute it, equal within float32 rounding (the tests hold them to each other on the CPU):
 * `gather`: the reference. Every query's k_t·k_h·k_w keys are gathered explicitly; memory grows with the kernel
   volume, so it is for tests and small inputs.
-* `blocked` (default): queries are cut into blocks; the keys any query of a block can see form one box of
+* `blocked`: queries are cut into small blocks; the keys any query of a block can see form one box of
   `block + k' − 1` cells per axis, so each block is one dense `scaled_dot_product_attention` over its box with a
   boolean mask. Blocks whose masks are equal (all interior ones) run as one batched call, on any device, using
-  PyTorch's fused attention kernels. The official eager fallback is the same idea with a few huge blocks
-  (`official_blocks`), which wastes most of its work on masked keys.
+  PyTorch's fused attention kernels. Fast (little masked work), but its SDPA calls sum in another order than the
+  official ones: in bf16 that moves the decoded frames by up to ~0.04.
+* `official`: the official eager fallback's cut (§3.7): a few huge query tiles, each one SDPA call over its whole
+  key region with an additive mask. Most of its work is on masked keys, but its calls are the official calls, so in
+  bf16 on the CPU the decode is the official one bit for bit.
+`auto` (the default) is `official` on the CPU, where the official result is reproducible, and `blocked` elsewhere
+(the official GPU path is NATTEN, which no cut here reproduces).
 """
 
 from __future__ import annotations
@@ -153,9 +158,12 @@ def default_block(kernel: Triple) -> Triple:
     return (1, 8, 8)
 
 
-def official_blocks(shape: Triple, kernel: Triple) -> Triple:
+OFFICIAL_MASK_ELEMENTS = 1 << 25
+
+
+def official_blocks(shape: Triple, kernel: Triple, limit: int = OFFICIAL_MASK_ELEMENTS) -> Triple:
     """The official eager fallback's query tiles (§3.7): halve the largest tile/kernel ratio until the mask of one
-    tile is at most 2^25 elements. Used by the benchmark to time that path's work with this code."""
+    tile is at most `limit` (2^25) elements."""
     tiles = list(shape)
     ks = [min(kk, n) for kk, n in zip(kernel, shape, strict=True)]
 
@@ -165,25 +173,93 @@ def official_blocks(shape: Triple, kernel: Triple) -> Triple:
             region *= min(n, tile + kk - 1)
         return tiles[0] * tiles[1] * tiles[2] * region
 
-    while volume() > 1 << 25 and max(tiles) > 1:
+    while volume() > limit and max(tiles) > 1:
         ratios = [tile / kk for tile, kk in zip(tiles, ks, strict=True)]
         a = ratios.index(max(ratios))
         tiles[a] = max(1, (tiles[a] + 1) // 2)
     return (tiles[0], tiles[1], tiles[2])
 
 
-Backend = str  # "blocked" | "gather" | "official"
-BACKENDS = ("blocked", "gather", "official")
+# per query tile of one axis: its queries, its key region, and the kind of its window mask (equal kinds, equal masks)
+_AxisTiles = list[tuple[slice, slice, tuple[int, ...]]]
+
+
+def _official_axis(length: int, kernel: int, tile: int) -> _AxisTiles:
+    """Per query tile of one axis: its queries, its key region [start(first), start(last) + k') and the key-region
+    offsets of its queries' windows (what its mask is made of)."""
+    k = min(kernel, length)
+    starts = window_starts(length, kernel).tolist()
+    out = []
+    for first in range(0, length, tile):
+        last = min(first + tile, length) - 1
+        lo, hi = starts[first], starts[last] + k
+        out.append((slice(first, last + 1), slice(lo, hi), (hi - lo, *(s - lo for s in starts[first : last + 1]))))
+    return out
+
+
+def _axis_mask(kind: tuple[int, ...], kernel: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """(queries, region) additive mask of one axis: 0 inside a query's window, -inf outside."""
+    region, rel = kind[0], torch.tensor(kind[1:], device=device)
+    r = torch.arange(region, device=device)
+    inside = (r >= rel[:, None]) & (r < rel[:, None] + min(kernel, region))
+    return torch.zeros(inside.shape, dtype=dtype, device=device).masked_fill_(~inside, float("-inf"))
+
+
+def official_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, kernel: Triple, limit: int = OFFICIAL_MASK_ELEMENTS
+) -> torch.Tensor:
+    """NA exactly as the official eager fallback computes it (§3.7): its query tiles, each one SDPA call over the
+    tile's key region with an additive mask (tiles of equal geometry share it). The call shapes fix the attention
+    kernel's summation order, so in bf16 this is the official CPU decode bit for bit (the small blocks of `blocked`
+    round differently). The mask holds -inf where the official one holds `finfo.min`: the same zero weights, the same
+    bits (no row is ever fully masked), and it is one broadcast sum of the three axis masks."""
+    b, nh, t, h, w, d = q.shape
+    tiles = official_blocks((t, h, w), kernel, limit)
+    axes = [_official_axis(n, kk, tile) for n, kk, tile in zip((t, h, w), kernel, tiles, strict=True)]
+    out = torch.empty_like(q)
+    masks: dict[tuple[tuple[int, ...], ...], torch.Tensor] = {}
+    for (qt, kt, ct), (qh, kh, ch), (qw, kw, cw) in product(*axes):
+        kinds = (ct, ch, cw)
+        mask = masks.get(kinds)
+        if mask is None:
+            mt, mh, mw = (_axis_mask(c, kk, q.dtype, q.device) for c, kk in zip(kinds, kernel, strict=True))
+            th = (mt[:, None, :, None] + mh[None, :, None, :]).flatten(0, 1).flatten(1, 2)
+            mask = (th[:, None, :, None] + mw[None, :, None, :]).flatten(0, 1).flatten(1, 2)
+            masks = {kinds: mask}  # keep one: tiles of one geometry come in runs along W
+        sizes = (qt.stop - qt.start, qh.stop - qh.start, qw.stop - qw.start)
+        nq, nk = mask.shape
+        res = F.scaled_dot_product_attention(
+            q[:, :, qt, qh, qw].reshape(b, nh, nq, d),
+            k[:, :, kt, kh, kw].reshape(b, nh, nk, d),
+            v[:, :, kt, kh, kw].reshape(b, nh, nk, d),
+            attn_mask=mask[None, None],
+            scale=1.0,
+        )
+        out[:, :, qt, qh, qw] = res.view(b, nh, *sizes, d)
+    return out
+
+
+Backend = str  # "auto" | "official" | "blocked" | "gather"
+BACKENDS = ("auto", "official", "blocked", "gather")
+
+
+def resolve_backend(backend: Backend, device: torch.device) -> Backend:
+    """ "auto": the official tiling on the CPU (bitwise the official CPU decode, in bf16 too), `blocked` elsewhere
+    (no official accelerator result to match: the official GPU path is NATTEN)."""
+    if backend == "auto":
+        return "official" if device.type == "cpu" else "blocked"
+    return backend
 
 
 def neighborhood_attention(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, kernel: Triple, backend: Backend = "blocked"
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, kernel: Triple, backend: Backend = "auto"
 ) -> torch.Tensor:
     """NA over (B, NH, T, H, W, hd) tensors by the named backend (all compute the same function)."""
+    backend = resolve_backend(backend, q.device)
     if backend == "gather":
         return gather_attention(q, k, v, kernel)
     if backend == "official":
-        return blocked_attention(q, k, v, kernel, official_blocks(tuple(q.shape[2:5]), kernel))
+        return official_attention(q, k, v, kernel)
     if backend != "blocked":
         raise ValueError(f"attention backend {backend!r} is unknown; use one of {', '.join(BACKENDS)}")
     return blocked_attention(q, k, v, kernel)

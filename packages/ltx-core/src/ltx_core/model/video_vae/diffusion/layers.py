@@ -7,6 +7,7 @@ Parameter names are the module names after the loader's renames (§2.3), so the 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -175,6 +176,28 @@ class SharedAdaLN(nn.Module):
         return self.proj(F.silu(t_emb)).unflatten(-1, (7, -1)).transpose(0, 1)
 
 
+@dataclass(frozen=True)
+class DeferredContext:
+    """The chunked pathway's stage-4 context (§4.5, §5.3): the ghost-cropped stage-4 features, which every diffusion
+    block upsamples (`upsamples[3]`) and projects piece by piece along W, as the official chunked blocks do. The
+    pieces are strided views, and on the CPU a bf16 Linear rounds a strided input differently (its bias added after
+    the product instead of inside it), so the pieces, not the whole, are what match the official bits."""
+
+    feature: torch.Tensor  # (B, T4, H4, W4, C4)
+    upsample: PixelShuffleUpsample
+    origin: bool  # the tile holding frame 0 drops its leading upsampled frame
+    pieces: int
+
+    def add_into(self, x: torch.Tensor, proj: nn.Linear) -> torch.Tensor:
+        """x (B, T5, H5, W5, c5) with proj(upsampled context) added into it, W piece by W piece (in place)."""
+        start = 0
+        for piece in self.feature.chunk(self.pieces, dim=3):
+            part = proj(self.upsample(piece, drop_leading_frame=self.origin))
+            x[:, :, :, start : start + part.shape[3]] += part
+            start += part.shape[3]
+        return x
+
+
 class DiffusionBlock(nn.Module):
     """Stage-5 block (§3.12): x + context_proj(ctx); x + attn(modulate(rms(x))); x + swiglu(modulate(rms(x))).
     The file's static gates are folded into `context_proj`, `attn.proj` and `mlp.w_down` at load."""
@@ -201,13 +224,18 @@ class DiffusionBlock(nn.Module):
     def forward(
         self,
         x: torch.Tensor,
-        context: torch.Tensor,
+        context: torch.Tensor | DeferredContext,
         chunks: torch.Tensor,
         backend: Backend,
         w_slabs: int,
     ) -> torch.Tensor:
+        """`context`: the upsampled context (combined pathway), or the stage-4 features the block upsamples itself
+        (chunked pathway); x is updated in place by the latter."""
         scale_msa, shift_msa, scale_mlp, shift_mlp = self.modulation(chunks)
-        x = x + self.context_proj(context)
+        if isinstance(context, DeferredContext):
+            x = context.add_into(x, self.context_proj)
+        else:
+            x = x + self.context_proj(context)
 
         def residual(inp: torch.Tensor, positions: Positions) -> torch.Tensor:
             return self.attention_residual(inp, positions, scale_msa, shift_msa, backend)

@@ -138,7 +138,7 @@ def load_diffusion_video_decoder(
     dtype: torch.dtype | None = None,
     device: torch.device | str = "cpu",
     mode: DecodeMode = CHUNKED,
-    attention: Backend = "blocked",
+    attention: Backend = "auto",
 ) -> DiffusionVideoDecoder:
     """Build on meta and fill from the file; `mode` picks the official pathway (chunked: the pipelines' default)."""
     ckpt = open_checkpoint(checkpoint)

@@ -22,6 +22,7 @@ from ltx_core.errors import InputError
 from ltx_core.model.video_vae.diffusion.attention import BACKENDS, Backend
 from ltx_core.model.video_vae.diffusion.config import DiffusionDecoderConfig, ceil_div
 from ltx_core.model.video_vae.diffusion.layers import (
+    DeferredContext,
     DiffusionBlock,
     NABlock,
     PixelShuffleUpsample,
@@ -64,10 +65,14 @@ class TileBox:
 
 
 def patchify(x: torch.Tensor, p: int) -> torch.Tensor:
-    """(B, C, F, H, W) → channels-last tokens (B, F, H/p, W/p, C·p²), channel c·p² + r·p + q (r: W offset)."""
+    """(B, C, F, H, W) → channels-last tokens (B, F, H/p, W/p, C·p²), channel c·p² + r·p + q (r: W offset).
+
+    Made channels-first and viewed channels-last, as official: a bf16 Linear on the CPU rounds a strided input
+    differently from a contiguous one (bias added after the product, not inside it), so the layout is part of the
+    result. Likewise `features` feeds `conv_in` a channels-last view of the channels-first latent."""
     b, c, f, h, w = x.shape
-    x = x.view(b, c, f, h // p, p, w // p, p)
-    return x.permute(0, 2, 3, 5, 1, 6, 4).reshape(b, f, h // p, w // p, c * p * p)
+    x = x.view(b, c, f, h // p, p, w // p, p).permute(0, 1, 6, 4, 2, 3, 5).reshape(b, c * p * p, f, h // p, w // p)
+    return x.permute(0, 2, 3, 4, 1)
 
 
 def unpatchify(y: torch.Tensor, p: int) -> torch.Tensor:
@@ -88,9 +93,7 @@ def fit_canvas(x: torch.Tensor, shape: tuple[int, int, int]) -> torch.Tensor:
 
 
 class DiffusionVideoDecoder(nn.Module):
-    def __init__(
-        self, config: DiffusionDecoderConfig, mode: DecodeMode = CHUNKED, attention: Backend = "blocked"
-    ) -> None:
+    def __init__(self, config: DiffusionDecoderConfig, mode: DecodeMode = CHUNKED, attention: Backend = "auto") -> None:
         super().__init__()
         if attention not in BACKENDS:
             raise ValueError(f"attention backend {attention!r} is unknown; use one of {', '.join(BACKENDS)}")
@@ -156,26 +159,45 @@ class DiffusionVideoDecoder(nn.Module):
             x = self.upsamples[stage](x, drop_leading_frame=True)
         return x
 
-    def context(self, feat: torch.Tensor, origin: bool, trailing: bool) -> torch.Tensor:
-        """Stage 4 on one tile's features → the stage-5 context (§4.5), ghost frames cropped from trailing tiles."""
+    def _kept_frames(self, frames: int, scale: int, floor: int) -> int:
+        """Frames of a trailing tile left after dropping its ghost frames (`scale` per ghost frame), at least `floor`
+        (the stage-5 kernel), never more than there are (§4.5)."""
+        return min(frames, max(max(frames - self.config.ghost_frames * scale, 1), floor))
+
+    def context(self, feat: torch.Tensor, origin: bool, trailing: bool) -> torch.Tensor | DeferredContext:
+        """Stage 4 on one tile's features → the stage-5 context (§4.5), ghost frames cropped from trailing tiles.
+        Chunked: cropped at stage-4 resolution and handed to the blocks, which upsample it per W piece."""
         cfg = self.config
         for block in self.det_stages[3]:
             feat = block(feat, self.attention)
-        strides = cfg.cumulative_strides()
-        k5_t = cfg.stage5_kernel[0]
-        if self.mode.w_slabs > 1:  # chunked: crop at stage-4 resolution, then upsample (the deferred upsample)
+        strides, k5_t, s3 = cfg.cumulative_strides(), cfg.stage5_kernel[0], cfg.upsamples[3].stride[0]
+        if self.mode.w_slabs > 1:
             if trailing:
-                n = feat.shape[1]
-                s3 = cfg.upsamples[3].stride[0]
-                feat = feat[:, : min(n, max(max(n - cfg.ghost_frames * strides[3][0], 1), ceil_div(k5_t, s3)))]
-            return self.upsamples[3](feat, drop_leading_frame=origin)
+                feat = feat[:, : self._kept_frames(feat.shape[1], strides[3][0], ceil_div(k5_t, s3))]
+            return DeferredContext(feat, self.upsamples[3], origin, self.mode.w_slabs)
         ctx = self.upsamples[3](feat, drop_leading_frame=origin)
-        if trailing:
-            n = ctx.shape[1]
-            ctx = ctx[:, : min(n, max(max(n - cfg.ghost_frames * strides[4][0], 1), k5_t))]
-        return ctx
+        return ctx[:, : self._kept_frames(ctx.shape[1], strides[4][0], k5_t)] if trailing else ctx
 
-    def step(self, x_t: torch.Tensor, context: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def canvas(self, box: TileBox, s4_frames: int, feature_frames: int) -> tuple[int, int, int]:
+        """A tile's stage-5 pixel canvas (frames, rows, columns) (§6.4), from the tile alone (stage 4 preserves
+        shapes): what its context and noise measure. `feature_frames`: the stage-4 grid's frames incl. ghost."""
+        cfg = self.config
+        origin, trailing = box.t[0] == 0, box.t[1] == s4_frames
+        frames = (feature_frames if trailing else box.t[1]) - box.t[0]
+        strides, k5_t, s3 = cfg.cumulative_strides(), cfg.stage5_kernel[0], cfg.upsamples[3].stride
+        drop = 1 if origin and s3[0] == 2 else 0
+        if self.mode.w_slabs > 1:
+            if trailing:
+                frames = self._kept_frames(frames, strides[3][0], ceil_div(k5_t, s3[0]))
+            frames = frames * s3[0] - drop
+        else:
+            frames = frames * s3[0] - drop
+            if trailing:
+                frames = self._kept_frames(frames, strides[4][0], k5_t)
+        p = cfg.patch_size
+        return frames, (box.h[1] - box.h[0]) * s3[1] * p, (box.w[1] - box.w[0]) * s3[2] * p
+
+    def step(self, x_t: torch.Tensor, context: torch.Tensor | DeferredContext, t: torch.Tensor) -> torch.Tensor:
         """One stage-5 model call (§4.6): (B, 3, F, H, W) at time t [B] → model output of the same shape."""
         cfg = self.config
         x = self.conv_in_x_t(patchify(x_t, cfg.patch_size))
@@ -185,7 +207,7 @@ class DiffusionVideoDecoder(nn.Module):
             x = block(x, context, chunks, self.attention, self.mode.w_slabs)
         return unpatchify(self.conv_out(self.norm_out(x)), cfg.patch_size)
 
-    def sample(self, x_t: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+    def sample(self, x_t: torch.Tensor, context: torch.Tensor | DeferredContext) -> torch.Tensor:
         """The Euler loop (§4.7): float32 updates, the model's x0 returned directly on an x0 model's last step."""
         cfg = self.config
         n = cfg.num_steps
@@ -208,6 +230,25 @@ class DiffusionVideoDecoder(nn.Module):
         """The bundled one-step x0 variant draws its noise per tile; the others draw once, at the work shape."""
         return self.config.model_output_type == "x0" and self.config.num_steps == 1
 
+    def tile_start(
+        self,
+        batch: int,
+        feature_frames: int,
+        box: TileBox,
+        s4_frames: int,
+        noise: torch.Tensor | None,
+        generator: torch.Generator | None,
+        dtype: torch.dtype,
+        device: torch.device,
+    ) -> torch.Tensor:
+        """A tile's starting x_t (§6.4): its crop of the work-shape draw `noise`, or (None: the one-step x0 variant)
+        a fresh draw of its canvas from `generator`, in `dtype`."""
+        canvas = self.canvas(box, s4_frames, feature_frames)
+        if noise is None:
+            return _draw((batch, self.config.out_channels, *canvas), dtype, generator, device)
+        px = [self.pixel_interval(a, *iv) for a, iv in enumerate((box.t, box.h, box.w))]
+        return fit_canvas(noise[:, :, slice(*px[0]), slice(*px[1]), slice(*px[2])], canvas)
+
     def decode_tile(
         self,
         feat: torch.Tensor,
@@ -216,21 +257,22 @@ class DiffusionVideoDecoder(nn.Module):
         noise: torch.Tensor | None,
         generator: torch.Generator | None,
         noise_dtype: torch.dtype,
+        *,
+        start: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Stage 4 + the Euler loop for one tile → its pixels, cropped to the tile's pixel interval (§6.4).
 
-        `noise`: the work-shape draw (cropped here), or None for a per-tile draw from `generator`."""
+        `noise`: the work-shape draw (cropped here), or None for a per-tile draw from `generator`; `start`: the
+        tile's x_t already drawn (`tile_start`), which replaces both."""
         origin, trailing = box.t[0] == 0, box.t[1] == s4_frames
         end = feat.shape[1] if trailing else box.t[1]
+        if start is None:
+            start = self.tile_start(
+                feat.shape[0], feat.shape[1], box, s4_frames, noise, generator, noise_dtype, feat.device
+            )
         ctx = self.context(feat[:, box.t[0] : end, slice(*box.h), slice(*box.w)], origin, trailing)
-        p = self.config.patch_size
-        canvas = (ctx.shape[1], ctx.shape[2] * p, ctx.shape[3] * p)
+        out = self.sample(start.to(device=feat.device, dtype=feat.dtype), ctx)
         px = [self.pixel_interval(a, *iv) for a, iv in enumerate((box.t, box.h, box.w))]
-        if noise is None:
-            x_t = _draw((ctx.shape[0], self.config.out_channels, *canvas), noise_dtype, generator, ctx.device)
-        else:
-            x_t = fit_canvas(noise[:, :, slice(*px[0]), slice(*px[1]), slice(*px[2])], canvas)
-        out = self.sample(x_t.to(device=ctx.device, dtype=ctx.dtype), ctx)
         return out[:, :, : px[0][1] - px[0][0], : px[1][1] - px[1][0], : px[2][1] - px[2][0]]
 
     # --- the call -----------------------------------------------------------------------------------------------

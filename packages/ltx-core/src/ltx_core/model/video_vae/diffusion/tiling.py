@@ -13,7 +13,7 @@ instead of raising when nothing fits.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -129,6 +129,12 @@ def plan_tiles(decoder: DiffusionVideoDecoder, s4: tuple[int, int, int], tiling:
 
 # (index in plan order, tile) → the tile's pixels (B, C, frames, rows, columns of its pixel intervals)
 TileDecode = Callable[[int, DiffusionTile], torch.Tensor]
+# a tile → its starting x_t drawn from the generator (the one-step x0 variant), or None (cropped from the work draw)
+TileStart = Callable[[DiffusionTile], torch.Tensor | None]
+# (a tile, its drawn start or None) → the tile's pixels, decoded in this process
+LocalDecode = Callable[[DiffusionTile, torch.Tensor | None], torch.Tensor]
+# (the plan's tiles, TileStart, LocalDecode) → the TileDecode the blend calls: how a decode spreads over processes
+Spread = Callable[[Sequence[DiffusionTile], TileStart, LocalDecode], TileDecode]
 
 
 def tiled_diffusion_decode(
@@ -138,12 +144,14 @@ def tiled_diffusion_decode(
     generator: torch.Generator | None = None,
     *,
     noise: torch.Tensor | None = None,
-    decode_tile: TileDecode | None = None,
+    spread: Spread | None = None,
 ) -> Iterator[torch.Tensor]:
     """Yield (B, C, n_i, 32h, 32w) chunks in the latent dtype; concatenated they are the 8(L−1)+1 frames.
 
-    `decode_tile` replaces the local decode of each tile (a decode spread over processes); the blend is the same.
-    `noise` replaces the draw at the padded work shape (v decoders)."""
+    `noise` replaces the draw at the padded work shape (v decoders). `spread` hands the tiles to other processes
+    (`ltx_core.parallel.decode`): it gets every tile's start-noise draw, to make in plan order on every process
+    (the one-step x0 variant draws per tile, so every process draws every tile's noise and keeps its generator in
+    step), and the local decode of one tile; the blend is the same."""
     tiling = TileSizeConfig.of(tiling) if tiling is not None else None
     if tiling is not None:
         check_tiling(decoder.config, tiling)
@@ -153,12 +161,25 @@ def tiled_diffusion_decode(
     plan = plan_tiles(decoder, s4, tiling)
     if noise is None:
         noise = decoder.work_noise(latent.shape[0], s4, latent.dtype, generator, feat.device)
-    if decode_tile is None:
+
+    def start(tile: DiffusionTile) -> torch.Tensor | None:
+        if noise is not None:  # cropped by the decoding process
+            return None
+        return decoder.tile_start(
+            latent.shape[0], feat.shape[1], tile.box, s4[0], None, generator, latent.dtype, feat.device
+        )
+
+    def local(tile: DiffusionTile, drawn: torch.Tensor | None) -> torch.Tensor:
+        with torch.no_grad():
+            return decoder.decode_tile(feat, tile.box, s4[0], noise, generator, latent.dtype, start=drawn)
+
+    if spread is None:
 
         def decode_tile(_: int, tile: DiffusionTile) -> torch.Tensor:
-            with torch.no_grad():
-                return decoder.decode_tile(feat, tile.box, s4[0], noise, generator, latent.dtype)
+            return local(tile, start(tile))
 
+    else:
+        decode_tile = spread(plan.tiles, start, local)
     yield from blend(plan, decode_tile, latent, pads, feat.dtype, work_hw=tuple(noise_hw(decoder, s4)))
 
 
