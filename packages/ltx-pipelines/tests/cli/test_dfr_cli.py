@@ -1,5 +1,5 @@
-"""`python -m ltx_pipelines.dfr_pipeline` end to end on the golden tiny LTX-2.5 files (README_120_pipelines §1) with
-the tiny DFR files `ltx_core.testing.tiny_dfr` writes (a temporal upsampler, a detailing IC-LoRA): an MP4 of
+"""`python -m ltx_pipelines.dfr_pipeline` end to end on the generated tiny LTX-2.5 set (with the tiny DFR files
+`ltx_core.testing.tiny_dfr` writes into it: a temporal upsampler, a detailing IC-LoRA): an MP4 of
 (N − 1)·4 + 1 frames at four times the rate after two rounds; and the one-line refusals before any model is built."""
 
 from __future__ import annotations
@@ -9,33 +9,22 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ltx_core.testing.golden import component_checkpoints, golden_dir
-from ltx_core.testing.tiny_dfr import write_tiny_detailing_lora, write_tiny_temporal_upsampler
+from ltx_core.testing.golden import component_checkpoints
 from ltx_pipelines.cli.commands import build_app
 from ltx_pipelines.testing.command_lines import flags
 
-CHECKPOINT = "e2e_120/ltx25_e2e_tiny.safetensors"
-FILES = (
-    CHECKPOINT,
-    "e2e_120/gemma4_e2e_tiny",
-    "e2e/upsampler_spatial_x2_e2e_tiny.safetensors",
-    "e2e/ltx23_distilled_lora_e2e_tiny.safetensors",
-)
-
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = golden_dir()
-    if not all((root / f).exists() for f in FILES):
-        pytest.skip(f"the tiny LTX-2.5 end-to-end files are not under {root} (e2e_120/, e2e/)")
-    folder = tmp_path_factory.mktemp("dfr")
+def files(tiny_set_25: Path) -> dict[str, Path]:
+    """The generated tiny LTX-2.5 set: its single file (keyframe embedding on), Gemma-4 folder, spatial upsampler,
+    distilled LoRA, temporal upsampler and detailing IC-LoRA."""
     return {
-        "checkpoint": root / FILES[0],
-        "gemma": root / FILES[1],
-        "upsampler": root / FILES[2],
-        "distilled_lora": root / FILES[3],
-        "temporal": write_tiny_temporal_upsampler(folder / "temporal_upsampler_x2.safetensors", seed=1),
-        "detailing": write_tiny_detailing_lora(folder / "detailing_lora.safetensors", root / FILES[0], seed=2),
+        "checkpoint": tiny_set_25 / "distilled.safetensors",
+        "gemma": tiny_set_25 / "gemma",
+        "upsampler": tiny_set_25 / "spatial_upsampler_x2.safetensors",
+        "distilled_lora": tiny_set_25 / "distilled_lora.safetensors",
+        "temporal": tiny_set_25 / "temporal_upsampler_x2.safetensors",
+        "detailing": tiny_set_25 / "detailing_lora.safetensors",
     }
 
 
@@ -101,3 +90,15 @@ def test_refused_in_one_line(files: dict[str, Path], tmp_path: Path, extra: dict
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and expected in lines[0], result.stderr
     assert not out.exists()
+
+
+def test_the_duration_head_chooses_the_length(files: dict[str, Path], tmp_path: Path) -> None:
+    """`--auto-duration` (spec new_pipelines §1: DFR is among the auto-duration pipelines): the head's 8k+1 length
+    within the bounds, no temporal round, so the MP4 has that length at the asked rate."""
+    from ltx_pipelines.media.video import read_video_info
+
+    out = tmp_path / "auto.mp4"
+    result = CliRunner().invoke(build_app("dfr_pipeline"), _argv(files, out, 128, auto_duration=(0.3, 0.7)))
+    assert result.exit_code == 0, result.output
+    info = read_video_info(out)
+    assert (info.frames - 1) % 8 == 0 and 0.3 * 24 - 8 <= info.frames <= 0.7 * 24 + 8 and info.fps == 24.0

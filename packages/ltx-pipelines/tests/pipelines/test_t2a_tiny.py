@@ -71,6 +71,27 @@ def test_wav_from_the_audio_only_file_and_from_the_full_one(
     assert written.read_bytes() == out.read_bytes()
 
 
+def test_wav_from_the_tiny_ltx25_audio_only_file(tiny_set_25: Path, tmp_path: Path) -> None:
+    """The generated LTX-2.5 set's audio-only file (cut from its single file: the 2.5 flags, a duration head, the
+    Gemma-4 text encoder): the length left to the head gives a WAV of the head's 8k+1 frames at 24 fps."""
+    out = tmp_path / "birds.wav"
+    tiny = {k: v for k, v in TINY.items() if k != "num_frames"}
+    argv = flags(
+        checkpoint_path=tiny_set_25 / "t2a.safetensors",
+        gemma_root=tiny_set_25 / "gemma",
+        prompt="birds at dawn",
+        output_path=out,
+        auto_duration=(0.5, 1.0),
+        **tiny,
+    )
+    code, text = _invoke("t2a_one_stage", argv)
+    assert code == 0, text
+    samples, rate = _read_wav(out)
+    frames = samples.shape[0] / rate * 24.0
+    assert samples.shape[1] == 2 and samples.abs().max() > 0
+    assert any(abs(frames - n) < 0.5 for n in range(9, 26, 8)), frames  # 8k+1 frames within 0.5-1.0 s
+
+
 @pytest.mark.parametrize(
     ("case", "message"),
     [

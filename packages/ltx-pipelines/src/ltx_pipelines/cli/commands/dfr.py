@@ -10,7 +10,7 @@ import typer
 from ltx_core.errors import CheckpointError
 from ltx_core.loader import LoraSpec, open_checkpoint
 from ltx_pipelines.cli.app import PipelineCli, multi_value_option
-from ltx_pipelines.cli.options import BASIC, VIDEO_GEN, CommonArgs
+from ltx_pipelines.cli.options import AUTO_DURATION, BASIC, VIDEO_GEN, CommonArgs
 from ltx_pipelines.cli.preflight import GENERATION, check_upsampler, components, preflight
 from ltx_pipelines.cli.runtime import Generation, checks, cli_images, pipeline
 from ltx_pipelines.cli.values import LORA, input_file
@@ -18,7 +18,7 @@ from ltx_pipelines.dfr_pipeline import MAX_ROUNDS, DFRPipeline, check_rounds
 from ltx_pipelines.utils.checkpoints import require_distilled_lora, require_keyframe_embedding
 from ltx_pipelines.utils.dfr_layout import resolve_canvas
 
-DFR_OPTIONS = ("checkpoint_path", *BASIC, *VIDEO_GEN, "distilled_loras", "spatial_upsampler_path")
+DFR_OPTIONS = ("checkpoint_path", *BASIC, *VIDEO_GEN, *AUTO_DURATION, "distilled_loras", "spatial_upsampler_path")
 
 DETAILING_LORA = multi_value_option(
     LORA,
