@@ -3,7 +3,8 @@
 Recipe: encode the source video (and its audio track) into clean latents → one diffusion stage at the source's
 size, frame count and fps, where a temporal mask sets every token overlapping the window to "generate" and every
 other token to "keep" → decode video and audio. Distilled checkpoints run the fixed 8-step table without guidance;
-full checkpoints run the LTX-2 scheduler with CFG/STG/modality guidance.
+full checkpoints run the LTX-2 scheduler with CFG/STG/modality guidance. Native HDR (`color_space`, spec NP 5): the
+source may be a folder of EXR frames (with the frame rate it lacks, no audio), and the video decodes in float32.
 
 Run it: `python -m ltx_pipelines.retake --help`.
 """
@@ -21,8 +22,11 @@ import torch
 from ltx_core.components.guiders import MultiModalGuider, MultiModalGuiderParams
 from ltx_core.conditioning import TemporalRegionMask
 from ltx_core.errors import InputError
+from ltx_core.hdr.spaces import HDRColorSpace
 from ltx_core.loader import LoraSpec
 from ltx_core.types import Audio
+from ltx_pipelines.media.exr import check_exr_inputs
+from ltx_pipelines.media.video import VideoClip
 from ltx_pipelines.utils.blocks import DEFAULT_TILING, AudioConditioner, FrameChunks, ModalitySpec
 from ltx_pipelines.utils.denoisers import GuidedDenoiser, SimpleDenoiser
 from ltx_pipelines.utils.inputs import VideoRequest
@@ -30,7 +34,14 @@ from ltx_pipelines.utils.pipeline_base import PipelineBase, PipelineOptions
 from ltx_pipelines.utils.recording import Recorder, pipeline_call
 from ltx_pipelines.utils.results import Phases, Progress
 from ltx_pipelines.utils.schedules import distilled_or_scheduled_sigmas
-from ltx_pipelines.utils.source_media import VideoSource, encode_source, read_source
+from ltx_pipelines.utils.source_media import (
+    ExrSource,
+    VideoSource,
+    encode_exr_source_video,
+    encode_source,
+    read_exr_source,
+    read_source,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +60,7 @@ class RetakeResult:
     frame_rate: float
     notes: list[str] = field(default_factory=list)  # what was decided for the user (ignored steps, no audio, ...)
     seconds: dict[str, float] = field(default_factory=dict)  # wall time per phase
+    color_space: HDRColorSpace | None = None  # an HDR call: float32 ACEScct codes, written as EXR frames + HLG master
 
 
 class RetakePipeline(PipelineBase):
@@ -93,13 +105,17 @@ class RetakePipeline(PipelineBase):
         tiling_config: Any = DEFAULT_TILING,
         max_batch_size: int = 1,
         sigmas: torch.Tensor | None = None,
+        frame_rate: float | None = None,
+        color_space: HDRColorSpace | None = None,
         record: Recorder | None = None,
         progress: Progress | None = None,
     ) -> RetakeResult:
         """`video` is a file (its audio track is the source audio) or decoded frames (`VideoClip`, with the audio
         as `source_audio`, or None for a silent clip). Prompts are strings or precomputed `PromptContexts`.
         Full mode needs both guider params; distilled mode uses the 8-step table and ignores
-        `num_inference_steps` (noted in `result.notes`)."""
+        `num_inference_steps` (noted in `result.notes`). `color_space` (native HDR, spec NP 5): `video` may be a
+        folder of EXR frames in that space (all of them, sorted by name; `frame_rate` is then required, as a folder
+        has none, and refused otherwise; no audio track), and the video decodes in float32."""
         if not start_time < end_time:
             raise InputError(f"start time {start_time} s must be before end time {end_time} s")
         if not (regenerate_video or regenerate_audio):
@@ -109,10 +125,19 @@ class RetakePipeline(PipelineBase):
         phases = Phases(progress)
         notes: list[str] = []
 
+        source: VideoClip | ExrSource
         with phases("read source"):
-            clip, audio = read_source(video, source_audio, start_time, end_time)
-        frames, height, width = (int(s) for s in clip.frames.shape[:3])
-        fps = clip.fps
+            if isinstance(video, str | Path) and check_exr_inputs([video], color_space):
+                source, audio = read_exr_source(video, frame_rate, start_time, end_time), None
+                frames, height, width, fps = source.frames, source.height, source.width, source.fps
+            else:
+                if frame_rate is not None:
+                    raise InputError(
+                        f"frame_rate {frame_rate} is only for a folder of EXR frames; the source video keeps its own"
+                    )
+                source, audio = read_source(video, source_audio, start_time, end_time)
+                frames, height, width = (int(s) for s in source.frames.shape[:3])
+                fps = source.fps
         if audio is None:
             notes.append(
                 "the source has no audio track: the soundtrack is generated for the whole clip"
@@ -125,10 +150,19 @@ class RetakePipeline(PipelineBase):
         for note in notes:
             logger.info(note)
 
-        run = self._run(VideoRequest(seed, height, width, frames, fps), phases)  # the source's own geometry
+        # the source's own geometry; an HDR run decodes in float32
+        run = self._run(VideoRequest(seed, height, width, frames, fps), phases, color_space)
 
         with phases("encode source"):
-            video_latent, audio_latent = encode_source(self.image_conditioner, self.audio_conditioner, clip, audio)
+            if isinstance(source, ExrSource):
+                assert color_space is not None
+                video_latent, audio_latent = encode_exr_source_video(self.image_conditioner, source, color_space), None
+                if run.record is not None:
+                    run.record("source_video_latent", video_latent)
+            else:
+                video_latent, audio_latent = encode_source(
+                    self.image_conditioner, self.audio_conditioner, source, audio
+                )
 
         prompts = [prompt] if self.distilled else [prompt, negative_prompt]
         contexts = self._encode_prompts(prompts, (), phases, enhance_prompt=enhance_prompt, enhance_seed=seed)
@@ -170,7 +204,7 @@ class RetakePipeline(PipelineBase):
         if result.audio_latent is not None:
             with phases("decode audio"):
                 decoded_audio = self.audio_decoder(result.audio_latent)
-        frames_out = self.video_decoder(result.video_latent, self._decode_tiling(tiling_config), run.generator)
+        frames_out = self._decode_video(run, result.video_latent, tiling_config)
         return RetakeResult(
             video=frames_out,
             audio=decoded_audio,
@@ -179,6 +213,7 @@ class RetakePipeline(PipelineBase):
             frame_rate=fps,
             notes=notes,
             seconds=phases.seconds,
+            color_space=color_space,
         )
 
 

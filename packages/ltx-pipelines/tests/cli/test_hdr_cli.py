@@ -1,7 +1,7 @@
 """`--hdr` on the command line (spec NP 5): the distilled command end to end on the golden tiny LTX-2.5 files (an EXR
-still in, the HLG master and EXR frames out), and the one-line errors (a bad
-colour space, the option on a pipeline without it, EXR without --hdr, EXR mixed with SDR, IC-LoRA's EXR frame
-folders, the extra missing)."""
+still in, the HLG master and EXR frames out), Retake on a folder of EXR frames, and the one-line errors (a bad
+colour space, the option on a pipeline without it, EXR without --hdr, EXR mixed with SDR, IC-LoRA's and Retake's EXR
+frame folders, the extra missing)."""
 
 from __future__ import annotations
 
@@ -132,12 +132,21 @@ def test_one_line_errors(
     assert f"EXR input '{media['exr']}' needs --hdr (SRGB_LINEAR, ACESCG or ACESCCT" in line
     mixed = [*_argv(folder, out, hdr="acescg", image=(media["exr"], 0, 1.0)), "--image", str(media["png"]), "8", "1"]
     assert "mix EXR" in _one_line("distilled", mixed)
+    dubit = [
+        *flags(distilled_checkpoint_path=folder / "distilled.safetensors", gemma_root=folder / "gemma", prompt="a"),
+        *flags(reference_video=media["png"], output_path=out, hdr="acescg"),
+    ]
+    line = _one_line("dubit", dubit)
+    assert "--hdr is not an option of this pipeline: native HDR is available in distilled, " in line
+    assert "retake (Dub-It has none, as in the official)" in line
     retake = [
         *flags(distilled_checkpoint_path=folder / "distilled.safetensors", gemma_root=folder / "gemma", prompt="a"),
-        *flags(video_path=media["png"], start_time=0, end_time=0.1, output_path=out, hdr="acescg"),
+        *flags(video_path=media["frames"], start_time=0, end_time=0.1, output_path=out),
     ]
-    line = _one_line("retake", retake)
-    assert "--hdr is not an option of this pipeline: native HDR is available in distilled, " in line
+    line = _one_line("retake", [*retake, *flags(frame_rate=24)])
+    assert f"EXR input '{media['frames']}' needs --hdr" in line
+    line = _one_line("retake", [*retake, *flags(hdr="acescct")])
+    assert "--video-path frames is a folder of EXR frames, which has no frame rate: give --frame-rate" in line
     ic_lora = [
         *flags(distilled_checkpoint_path=folder / "distilled.safetensors", gemma_root=folder / "gemma"),
         *flags(spatial_upsampler_path=folder / "spatial_upsampler_x2.safetensors", prompt="a fox", output_path=out),
@@ -152,3 +161,44 @@ def test_one_line_errors(
     line = _one_line("distilled", _argv(folder, out, hdr="acescg"))
     assert "HDR / EXR support needs the optional extra: pip install 'ltx-pipelines[hdr]'" in line
     assert not out.exists()
+
+
+def test_retake_writes_the_hdr_master_and_exr_frames_of_an_exr_folder(
+    tiny_sets: dict[str, Path], tmp_path: Path
+) -> None:
+    """A folder of ACEScct frames as --video-path with --frame-rate: the output keeps the folder's size, frame count and
+    the given rate, as EXR frames (ACEScct codes, the decoded ones) and the HLG master, with a generated soundtrack."""
+    import av
+
+    from ltx_pipelines.media.exr import read_exr, write_exr
+
+    folder, plates = tiny_sets["ltx23"], tmp_path / "plates"
+    plates.mkdir()
+    codes = torch.rand(9, 64, 96, 3, generator=torch.Generator().manual_seed(2)).mul(0.6).add(0.2)
+    for k, frame in enumerate(codes):
+        write_exr(plates / f"shot_{k:03d}.exr", frame, HDRColorSpace.ACESCCT)
+    out = tmp_path / "retake.mp4"
+    argv = flags(
+        distilled_checkpoint_path=folder / "distilled.safetensors",
+        gemma_root=folder / "gemma",
+        prompt="a fox",
+        video_path=plates,
+        start_time=0.1,
+        end_time=0.3,
+        frame_rate=25,
+        hdr="ACESCCT",
+        output_path=out,
+    )
+    result = CliRunner().invoke(build_app("retake"), argv)
+    assert result.exit_code == 0, result.output
+    assert "ACESCCT: HLG master (BT.2020, 10-bit HEVC)" in result.output
+    files = sorted((tmp_path / "retake_exr").iterdir())
+    assert [f.name for f in files] == [f"frame_{k:05d}.exr" for k in range(9)]
+    decoded = torch.stack([torch.from_numpy(read_exr(f)) for f in files])
+    assert decoded.shape == (9, 64, 96, 3) and decoded.min().item() >= 0 and decoded.max().item() <= 1
+    with av.open(str(out)) as container:
+        video = container.streams.video[0]
+        context = video.codec_context
+        assert (context.pix_fmt, context.color_trc, float(video.average_rate)) == ("yuv420p10le", 18, 25.0)
+        assert (context.height, context.width, len(container.streams.audio)) == (64, 96, 1)
+        assert sum(1 for _ in container.decode(video=0)) == 9

@@ -102,11 +102,13 @@ def test_image_crf_is_optional_and_left_to_the_pipeline(base: dict[str, Any], go
 
 
 def test_retake_refuses_frame_rate_for_a_video_file(base: dict[str, Any], golden: Path, tmp_path: Path):
+    """--frame-rate is Retake's for EXR frame folders only (they have none): a video file keeps its own, refused
+    before the file is opened."""
     video = tmp_path / "clip.mp4"
     video.write_bytes(b"mp4")
     argv = flags(distilled_checkpoint_path=golden / "ltx23_tiny.safetensors", **base, video_path=video)
     argv += flags(start_time=0.1, end_time=0.5, frame_rate=30)
-    result, seen = _parsed("retake", argv)
-    assert result.exit_code == EXIT_USAGE and not seen
+    result = CliRunner().invoke(command("retake").app("retake"), argv, env=ENV)
+    assert result.exit_code == EXIT_USAGE
     (line,) = [line for line in result.output.splitlines() if line.strip()]
-    assert "--frame-rate is not an option of this pipeline: the output keeps the source video's own frame rate" in line
+    assert "--frame-rate is only for a folder of EXR frames (with --hdr): --video-path clip.mp4 keeps its own" in line

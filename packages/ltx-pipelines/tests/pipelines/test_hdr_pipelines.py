@@ -122,3 +122,59 @@ def test_ic_lora_takes_a_folder_of_exr_frames(components: Any, tmp_path: Path) -
         folder, *size, torch.bfloat16, "cpu", HDRColorSpace.ACESCG, frame_cap=FRAMES, resize_mode=ResizeMode.REFLECT_PAD
     )
     assert torch.equal(recorded["reference_pixels"], expected)
+
+
+@pytest.fixture(scope="module")
+def plates(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, torch.Tensor]:
+    """A folder of scene-linear Rec.709 EXR frames at the run's size (highlights above 1.0), named out of write order
+    so that only the sort by name puts them in place."""
+    from ltx_pipelines.media.exr import write_exr
+
+    folder = tmp_path_factory.mktemp("hdr_plates")
+    light = torch.rand(FRAMES, HEIGHT, WIDTH, 3, generator=torch.Generator().manual_seed(6)).pow(3).mul(16)
+    light = light.half().float()  # what the half-float files hold
+    for k in reversed(range(FRAMES)):
+        write_exr(folder / f"plate.{k:04d}.exr", light[k], HDRColorSpace.SRGB_LINEAR)
+    return folder, light
+
+
+def test_retake_takes_a_folder_of_exr_frames(components: Any, plates: tuple[Path, torch.Tensor]) -> None:
+    """Every frame of the folder, by name, reaches the VAE as the ACEScct codes of its AP1 light (computed here by
+    hand); no audio track (the soundtrack is generated); the video decodes in float32 at the folder's size."""
+    from ltx_pipelines.retake import RetakePipeline
+
+    folder, light = plates
+    pipeline = RetakePipeline(components.distilled, None, device="cpu")
+    recorded: dict[str, torch.Tensor] = {}
+    space = HDRColorSpace.SRGB_LINEAR
+    result = pipeline(
+        folder, components.positive, 0.1, 0.3, 5, frame_rate=FPS, color_space=space, sigmas=torch.tensor(STAGE_1),
+        record=recorded.__setitem__,
+    )  # fmt: skip
+    frames = torch.cat(list(result.video))
+    assert result.color_space is space and result.frame_rate == FPS
+    assert frames.dtype == torch.float32 and frames.shape == (FRAMES, HEIGHT, WIDTH, 3)
+    assert frames.min().item() >= 0 and frames.max().item() <= 1
+    assert result.audio is not None and any("no audio track" in note for note in result.notes)
+    # by hand: Rec.709 → AP1 (x = M·rgb), clamp ≥ 0, ACEScct, 2c - 1, bf16
+    ap1 = torch.einsum("fhwc,dc->dfhw", light, P.rec709_to_acescg()).clamp(min=0)
+    expected = (ACESCCT.compress(ap1) * 2 - 1).to(torch.bfloat16)
+    got = recorded["source_pixels"][0]
+    assert got.dtype == torch.bfloat16 and got.shape == expected.shape
+    assert (got.float() - expected.float()).abs().max().item() <= 2**-7  # one bf16 step: the einsum's rounding
+    assert recorded["source_video_latent"].shape[2] == (FRAMES - 1) // 8 + 1
+
+
+def test_retake_exr_folder_needs_hdr_and_a_frame_rate(components: Any, plates: tuple[Path, torch.Tensor]) -> None:
+    from ltx_pipelines.media.video import VideoClip
+    from ltx_pipelines.retake import RetakePipeline
+
+    folder, _ = plates
+    pipeline = RetakePipeline(components.distilled, None, device="cpu")
+    with pytest.raises(InputError, match="needs --hdr"):
+        pipeline(folder, components.positive, 0.1, 0.3, 5, frame_rate=FPS)
+    with pytest.raises(InputError, match="has no frame rate of its own"):
+        pipeline(folder, components.positive, 0.1, 0.3, 5, color_space=HDRColorSpace.SRGB_LINEAR)
+    clip = VideoClip(torch.zeros(FRAMES, HEIGHT, WIDTH, 3, dtype=torch.uint8), FPS)
+    with pytest.raises(InputError, match="only for a folder of EXR frames"):
+        pipeline(clip, components.positive, 0.1, 0.3, 5, frame_rate=FPS)

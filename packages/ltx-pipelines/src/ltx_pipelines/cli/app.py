@@ -368,7 +368,7 @@ def validate(args: CommonArgs, *, two_stage: bool) -> None:
         logging.getLogger(__name__).warning("--num-frames %s given: --auto-duration is not used", args.num_frames)
     if "num_frames" in declared and not automatic:
         check_frame_count("--num-frames", args.num_frames)
-    if "frame_rate" in declared and not args.frame_rate >= 1:
+    if "frame_rate" in declared and args.frame_rate is not None and not args.frame_rate >= 1:
         raise InputError(f"--frame-rate {args.frame_rate} is too low; valid: 1 or more frames per second")
     if "images" in declared and not automatic:
         check_images(args.images, args.num_frames)

@@ -49,7 +49,7 @@ NumericsName = Literal["1.2.0", "1.1.3"]
 
 _MODEL, _GEN, _GUIDE, _RUN, _OUT = "Model files", "Generation", "Guidance", "Runtime", "Output"
 _PAR = "Several GPUs (under torchrun, docs/multi-gpu.md)"
-# the commands with --hdr (spec NP 5 lists Retake too: not done here yet)
+# the commands with --hdr (spec NP 5)
 HDR_PIPELINES = (
     "distilled",
     "ti2vid_one_stage",
@@ -58,6 +58,7 @@ HDR_PIPELINES = (
     "keyframe_interpolation",
     "ic_lora",
     "a2vid_two_stage",
+    "retake",
 )
 MAX_STEPS = 1000  # far above any useful count (the defaults are 30-40); a typo is refused instead of running for days
 
@@ -543,8 +544,7 @@ _ALL = (
         "Frames per second (the MP4 keeps its integer part).",
         _GEN,
         default_from=_params_default("frame_rate"),
-        absent="the output keeps the source video's own frame rate (the official 1.2.0 takes --frame-rate only "
-        "for EXR frame folders, which have none)",
+        absent="the output keeps the source video's own frame rate",
     ),
     OptionSpec(
         "num_inference_steps",
@@ -828,15 +828,14 @@ _ALL = (
         None,
         "Native HDR in the given colour space (any case): SRGB_LINEAR (scene-linear Rec.709), ACESCG (scene-linear "
         "AP1) or ACESCCT (ACEScct codes). --image takes .exr stills in that space (IC-LoRA's --video-conditioning "
-        "folders of EXR frames; all inputs EXR or none); the "
+        "and Retake's --video-path folders of EXR frames; all inputs EXR or none); the "
         "output is a 10-bit BT.2020 / HLG HEVC master at --output-path plus half-float EXR frames in "
         "<output stem>_exr/. Needs the optional extra: pip install 'ltx-pipelines[hdr]'.",
         _OUT,
         parser=hdr_color_space,
         metavar="SRGB_LINEAR|ACESCG|ACESCCT",
         shown_default="SDR",
-        absent=f"native HDR is available in {', '.join(HDR_PIPELINES)} (not yet in Retake; Dub-It has none, as in "
-        "the official)",
+        absent=f"native HDR is available in {', '.join(HDR_PIPELINES)} (Dub-It has none, as in the official)",
     ),
 )
 OPTIONS: Mapping[str, OptionSpec] = {spec.name: spec for spec in _ALL}

@@ -205,10 +205,11 @@ def load_exr_frames(
     from ltx_pipelines.media.image import resize_and_center_crop
 
     files = exr_folder_files(folder, frame_start, frame_cap)
-    frames = torch.stack([torch.from_numpy(read_exr(f)) for f in files]).to(device)  # [F, h, w, 3]
-    shapes = {tuple(f.shape) for f in frames}
+    arrays = [read_exr(f) for f in files]
+    shapes = {a.shape[:2] for a in arrays}
     if len(shapes) > 1:
         raise InputError(f"EXR frames in {str(folder)!r} differ in size: {sorted(shapes)}")
+    frames = torch.stack([torch.from_numpy(a) for a in arrays]).to(device)  # [F, h, w, 3]
     if resize_mode is ResizeMode.CENTER_CROP:
         pixels = resize_and_center_crop(frames, height, width)
     else:

@@ -8,8 +8,9 @@ path (spec 12.4, 12.5).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -21,6 +22,9 @@ from ltx_core.types import Audio
 from ltx_pipelines.media.video import VideoClip, read_video, read_video_info, video_preprocess
 from ltx_pipelines.utils.blocks import AudioConditioner, CheckpointLike, ImageConditioner
 from ltx_pipelines.utils.recording import current_recorder
+
+if TYPE_CHECKING:
+    from ltx_core.hdr.spaces import HDRColorSpace
 
 VideoSource = str | Path | VideoClip
 AudioSource = str | Path | Audio
@@ -84,6 +88,71 @@ def encode_source_video(conditioner: ImageConditioner, clip: VideoClip, *, tilin
     frames, height, width = clip.frames.shape[0], clip.frames.shape[1], clip.frames.shape[2]
     check_source_geometry(frames, height, width)
     pixels = video_preprocess(clip.frames, height, width, conditioner.dtype, conditioner.device)
+    return conditioner(lambda encode: encode(pixels, tiling or TilingConfig.default()))
+
+
+@dataclass(frozen=True)
+class ExrSource:
+    """A retake's source given as a folder of EXR frames (native HDR, spec NP 5.2): its frames (`*.exr` sorted by
+    name), their size, and the frame rate the caller gave (a folder has none). It has no audio track."""
+
+    folder: Path
+    files: tuple[Path, ...]
+    height: int
+    width: int
+    fps: float
+
+    @property
+    def frames(self) -> int:
+        return len(self.files)
+
+
+def read_exr_source(folder: str | Path, fps: float | None, start_time: float, end_time: float) -> ExrSource:
+    """A folder of EXR frames as a retake's whole source (spec 12.5 with NP 5.2: from frame round(0·fps) = 0, at most
+    max(1, round(duration·fps)) frames = every frame), checked as a video source is (8k+1 frames, sides multiples
+    of 32, a window that overlaps it); the first frame is read for the size."""
+    from ltx_pipelines.media.exr import exr_folder_files, read_exr
+
+    path = Path(folder).expanduser()
+    if not path.is_dir():
+        raise InputError(f"retake takes a folder of EXR frames as its HDR source; {str(folder)!r} is not a folder")
+    if fps is None:
+        raise InputError(f"the EXR frame folder {path.name!r} has no frame rate of its own: give one (--frame-rate)")
+    if not fps > 0:
+        raise InputError(f"source frame rate {fps} must be > 0")
+    files = exr_folder_files(path)  # every frame: the cap max(1, round(frames / fps · fps)) is the frame count
+    height, width = read_exr(files[0]).shape[:2]
+    check_source_geometry(len(files), height, width, where=f"EXR frame folder {path.name}")
+    duration = len(files) / fps
+    if start_time >= duration or end_time <= 0:
+        raise InputError(
+            f"window [{start_time}, {end_time}) s lies outside the clip, which lasts {duration:.3f} s "
+            f"({len(files)} EXR frames at {fps:g} fps)"
+        )
+    return ExrSource(path, tuple(files), height, width, float(fps))
+
+
+def encode_exr_source_video(
+    conditioner: ImageConditioner, source: ExrSource, color_space: HDRColorSpace, *, tiling: Any = None
+) -> torch.Tensor:
+    """EXR frames → normalised latent `(1, C, 1+F//8, H/32, W/32)` as `encode_source_video` encodes decoded frames:
+    centre-cropped to the source size (a no-op: the frames are that size), into the working space (ACEScct codes),
+    `2c - 1` in the pipeline dtype (spec NP 5.2); records `source_pixels`, the VAE's input."""
+    from ltx_core.model.video_vae import TilingConfig
+    from ltx_pipelines.media.exr import ResizeMode, load_exr_frames
+
+    pixels = load_exr_frames(
+        source.folder,
+        source.height,
+        source.width,
+        conditioner.dtype,
+        conditioner.device,
+        color_space,
+        frame_cap=source.frames,
+        resize_mode=ResizeMode.CENTER_CROP,
+    )
+    if (record := current_recorder()) is not None:
+        record("source_pixels", pixels)
     return conditioner(lambda encode: encode(pixels, tiling or TilingConfig.default()))
 
 
