@@ -5,7 +5,8 @@
 
 Writes DIR/<version>/{dev,distilled,distilled_lora,ic_lora,spatial_upsampler_x2}.safetensors and DIR/<version>/gemma/
 for ltx2 / ltx23 (the default), and for ltx25 the distilled single file, the same weights as split files
-(DIR/ltx25/split/), a conv-decoder video VAE, the upsampler, the distilled LoRA and a Gemma-4 folder
+(DIR/ltx25/split/), a conv-decoder video VAE, the upsampler, the distilled LoRA and a Gemma-4 folder (plus DFR's
+temporal upsampler and detailing IC-LoRA and the text-to-audio file)
 (`ltx_core.testing.tiny_checkpoints`). The weights are random: outputs are noise, but every loader and pipeline code
 path is the real one.
 """
@@ -16,6 +17,7 @@ import argparse
 from pathlib import Path
 
 from ltx_core.testing.tiny_checkpoints import VERSIONS, WRITABLE_VERSIONS, make_tiny_checkpoints
+from ltx_core.testing.tiny_extras import write_ltx25_extras
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -30,6 +32,8 @@ def main(argv: list[str] | None = None) -> None:
     folders = make_tiny_checkpoints(
         args.out, versions=args.version or VERSIONS, seed=args.seed, overwrite=args.overwrite
     )
+    if "ltx25" in folders:  # what DFR and text to audio add beside the set
+        write_ltx25_extras(folders["ltx25"], args.seed, overwrite=args.overwrite)
     for name, folder in folders.items():
         print(f"{name}: {folder}")
 

@@ -37,7 +37,7 @@ from ltx_pipelines.utils.blocks import DEFAULT_TILING, DiffusionStage, ModalityS
 from ltx_pipelines.utils.checkpoints import require_distilled_lora, require_keyframe_embedding
 from ltx_pipelines.utils.constants import distilled_sigmas, stage_2_distilled_sigmas
 from ltx_pipelines.utils.denoisers import SimpleDenoiser
-from ltx_pipelines.utils.dfr_layout import TIME_SCALE, Tile, resolve_canvas, tile_ranges
+from ltx_pipelines.utils.dfr_layout import TIME_SCALE, RoundTile, resolve_canvas, tile_ranges
 from ltx_pipelines.utils.helpers import ImageConditioningInput, encode_image_conditionings
 from ltx_pipelines.utils.ic_reference import DOWNSCALE_METADATA_KEY, lora_downscale_factor
 from ltx_pipelines.utils.inputs import check_images
@@ -266,7 +266,7 @@ class DFRPipeline(PipelineBase):
         self,
         round_index: int,
         tile_index: int,
-        tile: Tile,
+        tile: RoundTile,
         video: torch.Tensor,
         carried: Keyframes,
         conditioning_fps: float,

@@ -585,8 +585,7 @@ def write_diffusion_vae_checkpoint(source: str | Path, out: str | Path, seed: in
 #     video_vae_conv.safetensors     a conv-decoder video VAE stored with bare keys (`encoder.*`, `decoder.*`,
 #                                    `per_channel_statistics.*`) and no `model_version` (delta E.2's UNSURE case)
 #     spatial_upsampler_x2.safetensors, distilled_lora.safetensors
-#     temporal_upsampler_x2.safetensors, detailing_lora.safetensors   what DFR adds (`tiny_dfr`)
-#     t2a.safetensors                the audio-only file of text to audio, cut from the single file (`audio_only`)
+#     (+ what DFR and text to audio add beside it: `tiny_extras.write_ltx25_extras`)
 #     gemma/                         the tiny Gemma-4 unified folder (HF layout `model.language_model.*`)
 #
 # Every split file holds exactly the single file's tensors of its slot, so a run from the split files is bitwise the
@@ -606,9 +605,6 @@ FILES_25 = (
     "video_vae_conv.safetensors",
     "spatial_upsampler_x2.safetensors",
     "distilled_lora.safetensors",
-    "temporal_upsampler_x2.safetensors",
-    "detailing_lora.safetensors",
-    "t2a.safetensors",
     "gemma",
 )
 _TRANSFORMER_PREFIX = "model.diffusion_model."
@@ -731,12 +727,6 @@ def write_ltx25_set(folder: Path, seed: int) -> None:
     _save(folder / "distilled_lora.safetensors", lora, {"format": "pt"})
     _save(folder / "spatial_upsampler_x2.safetensors", upsampler, upsampler_meta)
     write_gemma4_root(folder, gemma_config, gemma, tokenizer_json, sidecars)
-    from ltx_core.testing.audio_only import audio_only_file
-    from ltx_core.testing.tiny_dfr import write_tiny_detailing_lora, write_tiny_temporal_upsampler
-
-    write_tiny_temporal_upsampler(folder / "temporal_upsampler_x2.safetensors", seed + 5)
-    write_tiny_detailing_lora(folder / "detailing_lora.safetensors", folder / "distilled.safetensors", seed + 6)
-    audio_only_file(folder / "distilled.safetensors", folder / "t2a.safetensors")
 
 
 def ltx25_set_complete(folder: str | Path) -> bool:

@@ -37,7 +37,7 @@ def resolve_canvas(num_frames: int) -> Canvas:
 
 
 @dataclass(frozen=True)
-class Tile:
+class RoundTile:
     """One tile of a temporal round, in the round's pixel frames: `[pixel_start, pixel_end]` (both included), its
     latent frames `[latent_start, latent_end)`, the seams it holds as anchors (not frame 0), the slots it generates
     (midpoints of its segments), and how many of its first latent frames the stitch drops (the lead-in)."""
@@ -62,7 +62,7 @@ class Tile:
         return (self.latent_end - self.latent_start - 1) * TIME_SCALE + 1
 
 
-def tile_ranges(seams: tuple[int, ...], requested: int) -> tuple[Tile, ...]:
+def tile_ranges(seams: tuple[int, ...], requested: int) -> tuple[RoundTile, ...]:
     """The tiles of a round whose segments end at `seams` (increasing, the last = the last frame): `requested` tiles
     (2^round) clamped to the segment count, each owning a run of segments (split as evenly as possible, the longer
     runs first); every tile but the first starts one segment earlier (its lead-in, dropped at the stitch)."""
@@ -78,7 +78,7 @@ def tile_ranges(seams: tuple[int, ...], requested: int) -> tuple[Tile, ...]:
         start = owned_start if index == 0 else bounds[first - 1]
         covered = range(first if index == 0 else first - 1, first + run)
         tiles.append(
-            Tile(
+            RoundTile(
                 pixel_start=start,
                 pixel_end=end,
                 anchors=tuple(s for s in seams if start <= s <= end and s != 0),
