@@ -17,10 +17,10 @@ from ltx_core.numerics import NUMERICS_1_1_3
 from ltx_core.testing.golden import golden_dir
 from ltx_core.testing.tiny_gemma import PAD_ID, make_tiny_gemma4_enhancer
 from ltx_core.text_encoders.gemma import enhancers
-from ltx_core.text_encoders.gemma.enhance import GEMMA4_GENERATION, PAD_MULTIPLE, rewrite
+from ltx_core.text_encoders.gemma.enhance import GEMMA4_GENERATION, PAD_MULTIPLE, i2v_messages, rewrite
 from ltx_core.text_encoders.gemma.enhancers import load_enhancer
 from ltx_core.text_encoders.gemma.prompts import encode_prompts
-from ltx_core.text_encoders.gemma.system_prompts import GEMMA4_T2V_SYSTEM_PROMPT
+from ltx_core.text_encoders.gemma.system_prompts import GEMMA4_I2V_SYSTEM_PROMPT, GEMMA4_T2V_SYSTEM_PROMPT
 
 PACK = golden_dir() / "gemma4_te_tiny.safetensors"
 LTX25 = golden_dir() / "ltx25_tiny.safetensors"
@@ -39,12 +39,25 @@ def dense(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
-def test_dense_gemma4_loads_what_transformers_loads(dense: dict[str, Path]) -> None:
+@pytest.fixture(scope="module")
+def seeing(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The tiny dense Gemma 4 with a vision tower and its processor config (image-to-video enhancement)."""
+    out = tmp_path_factory.mktemp("gemma4_vision_enhancer")
+    return {
+        "folder": make_tiny_gemma4_enhancer(out / "folder", seed=5, vision=True),
+        "packed": make_tiny_gemma4_enhancer(out / "packed.safetensors", seed=5, packed=True, vision=True),
+    }
+
+
+@pytest.mark.parametrize("kind", ["dense", "seeing"], ids=["text only", "vision tower"])
+def test_dense_gemma4_loads_what_transformers_loads(kind: str, request: pytest.FixtureRequest) -> None:
     from transformers import Gemma4ForConditionalGeneration
 
-    reference = Gemma4ForConditionalGeneration.from_pretrained(str(dense["folder"]), dtype=torch.float32)
+    paths: dict[str, Path] = request.getfixturevalue(kind)
+    reference = Gemma4ForConditionalGeneration.from_pretrained(str(paths["folder"]), dtype=torch.float32)
     expected = {**reference.state_dict(), **dict(reference.named_buffers())}
-    for form, path in dense.items():
+    assert any(k.startswith("model.vision_tower.") for k in expected) == (kind == "seeing")
+    for form, path in paths.items():
         enhancer = load_enhancer(path, dtype=torch.float32)
         got = {**enhancer.model.state_dict(), **dict(enhancer.model.named_buffers())}
         assert got.keys() == expected.keys(), form
@@ -115,6 +128,46 @@ def test_image_without_a_vision_tower_falls_back_to_text(dense: dict[str, Path],
     with pytest.warns(UserWarning, match="text-to-video mode"):
         with_image = rewrite(enhancer, PROMPT, image=image, max_new_tokens=6)
     assert with_image == rewrite(enhancer, PROMPT, max_new_tokens=6)
+
+
+@pytest.mark.parametrize(
+    ("form", "dtype"), [("folder", torch.float32), ("packed", torch.bfloat16)], ids=["folder f32", "packed bf16"]
+)
+def test_image_to_video_shows_the_model_the_image(
+    seeing: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, form: str, dtype: torch.dtype
+) -> None:
+    """With a vision tower the first frame reaches `generate`: float pixels in the model dtype, and the Gemma-4 I2V
+    messages with the image item expanded to begin-of-image, one image token per pooled patch, end-of-image; the
+    token types mark exactly those image tokens after the alignment padding."""
+    from PIL import Image
+
+    image = tmp_path / "frame.png"
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(image)
+    enhancer = load_enhancer(seeing[form], dtype=dtype)
+    seen = _captured_generate(enhancer, monkeypatch)
+    text = rewrite(enhancer, PROMPT, image=image, max_new_tokens=8)
+    config = enhancer.model.config
+    pixels = seen["pixel_values"]
+    assert pixels.dtype == dtype and pixels.shape[-1] == 3 * config.vision_config.patch_size**2
+    real_patches = int((seen["image_position_ids"][0] >= 0).all(-1).sum())
+    soft_tokens = real_patches // config.vision_config.pooling_kernel_size**2
+    ids, mask = seen["input_ids"][0], seen["attention_mask"][0]
+    is_image = ids == config.image_token_id
+    assert soft_tokens > 0 and int(is_image.sum()) == soft_tokens
+    assert torch.equal(seen["mm_token_type_ids"][0].bool(), is_image)  # aligned with the padded ids
+
+    tokenizer = enhancer.tokenizer
+    rendered = tokenizer.apply_chat_template(
+        i2v_messages(PROMPT, GEMMA4_I2V_SYSTEM_PROMPT), tokenize=False, add_generation_prompt=True
+    )
+    expanded = rendered.replace(
+        tokenizer.image_token, tokenizer.boi_token + tokenizer.image_token * soft_tokens + tokenizer.eoi_token
+    )
+    plain = tokenizer(expanded, return_tensors="pt")["input_ids"][0]
+    pads = (-len(plain)) % PAD_MULTIPLE
+    assert len(ids) == len(plain) + pads and torch.equal(ids[pads:], plain) and bool(mask[pads:].all())
+    assert not bool(mask[:pads].any())
+    assert text == rewrite(enhancer, PROMPT, image=image, seed=2, max_new_tokens=8)  # greedy: the same text
 
 
 @needs_pack

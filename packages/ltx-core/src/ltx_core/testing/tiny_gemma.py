@@ -259,8 +259,25 @@ def make_tiny_gemma_root(
     return out
 
 
-def tiny_gemma4_enhancer_config(vocab_size: int, hidden_size: int = 32, num_layers: int = 2) -> dict[str, Any]:
-    """A dense Gemma-4 instruct config (`model_type` "gemma4", text only) small enough for CPU tests."""
+# Tokens only the dense Gemma-4 processor reads (its video token, its audio tokens: `Gemma4Processor` refuses any call
+# without begin/end-of-audio tokens), added after the BPE training so the other tiny tokenizers keep their vocabulary.
+GEMMA4_PROCESSOR_TOKENS = {
+    "video_token": "<|video|>",
+    "audio_token": "<audio_soft_token>",
+    "boa_token": "<start_of_audio>",
+    "eoa_token": "<end_of_audio>",
+}
+# The Gemma-4 template renders an image item as the image token, which the processor expands to
+# begin-of-image + one soft token per pooled patch + end-of-image.
+GEMMA4_CHAT_TEMPLATE = CHAT_TEMPLATE.replace("{{ '<start_of_image>' }}", "{{ '<image_soft_token>' }}")
+TINY_VISION = {"patch_size": 4, "pooling_kernel_size": 3, "max_soft_tokens": 70}  # 70: the smallest budget HF allows
+
+
+def tiny_gemma4_enhancer_config(
+    vocab_size: int, hidden_size: int = 32, num_layers: int = 2, *, token_ids: dict[str, int] | None = None
+) -> dict[str, Any]:
+    """A dense Gemma-4 instruct config (`model_type` "gemma4"), text only, or with `token_ids` (the tokenizer's ids of
+    the image/video/audio tokens) a tiny vision tower too, small enough for CPU tests."""
     text = {
         "model_type": "gemma4_text",
         "vocab_size": vocab_size,
@@ -279,26 +296,106 @@ def tiny_gemma4_enhancer_config(vocab_size: int, hidden_size: int = 32, num_laye
         "eos_token_id": [EOS_ID, END_OF_TURN_ID],
         "bos_token_id": BOS_ID,
     }
-    return {"model_type": "gemma4", "architectures": ["Gemma4ForConditionalGeneration"], "text_config": text}
+    config: dict[str, Any] = {
+        "model_type": "gemma4",
+        "architectures": ["Gemma4ForConditionalGeneration"],
+        "text_config": text,
+    }
+    if token_ids is None:
+        return config
+    vision = {
+        "model_type": "gemma4_vision",
+        "hidden_size": 16,
+        "intermediate_size": 32,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 2,
+        "num_key_value_heads": 2,
+        "head_dim": 8,
+        "patch_size": TINY_VISION["patch_size"],
+        "pooling_kernel_size": TINY_VISION["pooling_kernel_size"],
+        "position_embedding_size": 1024,
+    }
+    text["use_bidirectional_attention"] = "vision"  # image tokens see each other (the larger Gemma 4 models)
+    return {**config, "vision_config": vision, "audio_config": None, **token_ids}
 
 
-def make_tiny_gemma4_enhancer(out: str | Path, *, seed: int = 0, packed: bool = False) -> Path:
+def _gemma4_vision_tokenizer(tok: dict[str, Any]) -> dict[str, int]:
+    """Add the processor's tokens to `tok` (tokenizer.json after the trained vocabulary, tokenizer_config.json with the
+    Gemma-4 chat template) in place; returns the config's token ids."""
+    from tokenizers import Tokenizer
+
+    backend = Tokenizer.from_str(json.dumps(tok["tokenizer.json"]))
+    backend.add_special_tokens(list(GEMMA4_PROCESSOR_TOKENS.values()))
+    tok["tokenizer.json"] = json.loads(backend.to_str())
+    tok["vocab_size"] = backend.get_vocab_size()
+    config = tok["tokenizer_config.json"]
+    config.update(GEMMA4_PROCESSOR_TOKENS, chat_template=GEMMA4_CHAT_TEMPLATE)
+    config["extra_special_tokens"] = {**config["extra_special_tokens"], **GEMMA4_PROCESSOR_TOKENS}
+    ids = {name: backend.token_to_id(token) for name, token in config["extra_special_tokens"].items()}
+    return {
+        "image_token_id": ids["image_token"],
+        "boi_token_id": ids["boi_token"],
+        "eoi_token_id": ids["eoi_token"],
+        "video_token_id": ids["video_token"],
+        "audio_token_id": ids["audio_token"],
+        "boa_token_id": ids["boa_token"],
+        "eoa_token_index": ids["eoa_token"],  # sic: transformers' name
+    }
+
+
+def tiny_gemma4_processor_config() -> dict[str, Any]:
+    """processor_config.json of the tiny vision enhancer: the `Gemma4Processor` with each sub-processor's config nested
+    under its attribute name (gemma4_text_encoder.md §3.4), sized for the tiny vision tower."""
+    vision = {**TINY_VISION, "do_convert_rgb": True, "do_rescale": True, "rescale_factor": 1 / 255}
+    return {
+        "processor_class": "Gemma4Processor",
+        "image_seq_length": TINY_VISION["max_soft_tokens"],
+        "audio_seq_length": 750,
+        "audio_ms_per_token": 40,
+        "image_processor": {
+            "image_processor_type": "Gemma4ImageProcessor",
+            **vision,
+            "do_resize": True,
+            "do_normalize": False,
+            "image_mean": [0.0, 0.0, 0.0],
+            "image_std": [1.0, 1.0, 1.0],
+            "resample": 3,
+        },
+        "feature_extractor": {
+            "feature_extractor_type": "Gemma4AudioFeatureExtractor",
+            "feature_size": 128,
+            "sampling_rate": 16000,
+            "padding_value": 0.0,
+            "return_attention_mask": True,
+        },
+        "video_processor": {"video_processor_type": "Gemma4VideoProcessor", **vision, "num_frames": 8},
+    }
+
+
+def make_tiny_gemma4_enhancer(out: str | Path, *, seed: int = 0, packed: bool = False, vision: bool = False) -> Path:
     """A tiny random dense Gemma-4 instruct model in the HF layout (`model.language_model.*`, no LM head: it is tied),
     with the tiny tokenizer and a chat template: a folder (`out/`) or, with `packed`, one `.safetensors` file (`out`)
-    holding the config as `gemma_config`, the tokenizer bytes and every sidecar (gemma4_text_encoder.md §2.2)."""
+    holding the config as `gemma_config`, the tokenizer bytes and every sidecar (gemma4_text_encoder.md §2.2).
+
+    `vision`: with a tiny vision tower (`model.vision_tower.*`, `model.embed_vision.*`), the processor's image, video
+    and audio tokens, a chat template that renders an image item as the image token, and `processor_config.json`
+    (§3.4), so the image-to-video enhancement runs."""
     from safetensors.torch import save_file
     from transformers import Gemma4Config, Gemma4ForConditionalGeneration
 
     tok = tiny_tokenizer_files()
-    config = tiny_gemma4_enhancer_config(int(tok["vocab_size"]))
+    token_ids = _gemma4_vision_tokenizer(tok) if vision else None
+    config = tiny_gemma4_enhancer_config(int(tok["vocab_size"]), token_ids=token_ids)
     torch.manual_seed(seed)
     model = Gemma4ForConditionalGeneration(Gemma4Config.from_dict(config)).eval()
     state = {k: v.contiguous() for k, v in model.state_dict().items() if k.startswith("model.")}
     sidecars = {
         "tokenizer_config.json": json.dumps(tok["tokenizer_config.json"], indent=1).encode(),
         "special_tokens_map.json": json.dumps(tok["special_tokens_map.json"], indent=1).encode(),
-        "chat_template.jinja": CHAT_TEMPLATE.encode(),
+        "chat_template.jinja": (GEMMA4_CHAT_TEMPLATE if vision else CHAT_TEMPLATE).encode(),
     }
+    if vision:
+        sidecars["processor_config.json"] = json.dumps(tiny_gemma4_processor_config(), indent=1).encode()
     tokenizer_json = json.dumps(tok["tokenizer.json"], ensure_ascii=False).encode()
     out = Path(out)
     if packed:

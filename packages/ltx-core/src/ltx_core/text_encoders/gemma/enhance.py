@@ -158,7 +158,7 @@ def pad_to_multiple(inputs: dict[str, torch.Tensor], pad_id: int, *, left: bool)
         return inputs
     out = dict(inputs)
     for key, value in inputs.items():
-        if key in ("input_ids", "attention_mask", "token_type_ids"):
+        if key in ("input_ids", "attention_mask", "token_type_ids", "mm_token_type_ids"):
             fill = pad_id if key == "input_ids" else 0
             out[key] = F.pad(value, (extra, 0) if left else (0, extra), value=fill)
     return out

@@ -93,6 +93,35 @@ def _chat_template(assets: TextEncoderAssets) -> str | None:
     return None
 
 
+def _sub_processor(assets: TextEncoderAssets, attribute: str, cls: Any, config: dict[str, Any]) -> Any:
+    """`cls.from_dict(config)`. transformers' video processors need torchvision, which this stack does not install:
+    without it the video processor (never called: enhancement passes one image, no video) is transformers' generic
+    `VideoProcessorMixin` holding the same config, so the processor can still be built."""
+    try:
+        return cls.from_dict(config)
+    except ImportError as exc:
+        if attribute == "video_processor":
+            from transformers.video_processing_utils import VideoProcessorMixin
+
+            return VideoProcessorMixin.from_dict(config)
+        reason = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        raise ConfigError(f"{assets.root}: cannot build the {attribute} {cls.__name__} ({reason})") from None
+
+
+def _accepting_generic_video(cls: Any) -> Any:
+    """`cls` whose constructor accepts the generic video processor of `_sub_processor`: without torchvision
+    transformers has no video processor class to check one against, and refuses any."""
+    from transformers.video_processing_utils import VideoProcessorMixin
+
+    def check_argument_for_proper_class(self: Any, argument_name: str, argument: Any) -> Any:
+        if argument_name == "video_processor" and type(argument) is VideoProcessorMixin:
+            return VideoProcessorMixin
+        return cls.check_argument_for_proper_class(self, argument_name, argument)
+
+    namespace = {"check_argument_for_proper_class": check_argument_for_proper_class, "__module__": cls.__module__}
+    return type(cls.__name__, (cls,), namespace)
+
+
 def _processor_factory(assets: TextEncoderAssets, tokenizer: Any, model: Any) -> Any:
     """How to build the image-to-video processor (§3.4), or None when the model has no vision tower or the files
     declare no processor: enhancement then runs in text-to-video mode (with a warning)."""
@@ -122,7 +151,11 @@ def _processor_factory(assets: TextEncoderAssets, tokenizer: Any, model: Any) ->
             sub_cls = pil or getattr(transformers, str(kind), None)
             if sub_cls is None:
                 raise ConfigError(f"{assets.root}: {attribute}_type {kind!r} is not a transformers class")
-            parts[attribute] = sub_cls.from_dict(sub)
+            parts[attribute] = _sub_processor(assets, attribute, sub_cls, sub)
+        from transformers.video_processing_utils import VideoProcessorMixin
+
+        if type(parts.get("video_processor")) is VideoProcessorMixin:
+            cls = _accepting_generic_video(cls)
         return cls(tokenizer=tokenizer, **parts, **config)
 
     return build
