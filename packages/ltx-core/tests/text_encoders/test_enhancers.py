@@ -18,7 +18,7 @@ from ltx_core.testing.golden import golden_dir
 from ltx_core.testing.tiny_gemma import PAD_ID, make_tiny_gemma4_enhancer
 from ltx_core.text_encoders.gemma import enhancers
 from ltx_core.text_encoders.gemma.enhance import GEMMA4_GENERATION, PAD_MULTIPLE, i2v_messages, rewrite
-from ltx_core.text_encoders.gemma.enhancers import load_enhancer
+from ltx_core.text_encoders.gemma.enhancers import DENSE_GEMMA4_TRANSFORMERS, load_enhancer
 from ltx_core.text_encoders.gemma.prompts import encode_prompts
 from ltx_core.text_encoders.gemma.system_prompts import GEMMA4_I2V_SYSTEM_PROMPT, GEMMA4_T2V_SYSTEM_PROMPT
 
@@ -32,6 +32,7 @@ PROMPT = "a cat walks on the beach"
 
 @pytest.fixture(scope="module")
 def dense(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    pytest.importorskip("transformers", minversion=DENSE_GEMMA4_TRANSFORMERS, reason="no Gemma 4 classes")
     out = tmp_path_factory.mktemp("gemma4_enhancer")
     return {
         "folder": make_tiny_gemma4_enhancer(out / "folder", seed=5),
@@ -42,6 +43,7 @@ def dense(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def seeing(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The tiny dense Gemma 4 with a vision tower and its processor config (image-to-video enhancement)."""
+    pytest.importorskip("transformers", minversion=DENSE_GEMMA4_TRANSFORMERS, reason="no Gemma 4 classes")
     out = tmp_path_factory.mktemp("gemma4_vision_enhancer")
     return {
         "folder": make_tiny_gemma4_enhancer(out / "folder", seed=5, vision=True),

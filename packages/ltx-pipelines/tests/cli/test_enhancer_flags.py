@@ -14,7 +14,7 @@ from ltx_core.errors import ConfigError, InputError
 from ltx_core.testing.golden import golden_dir
 from ltx_core.testing.tiny_gemma import make_tiny_gemma4_enhancer
 from ltx_core.text_encoders.gemma.enhance import rewrite
-from ltx_core.text_encoders.gemma.enhancers import load_enhancer
+from ltx_core.text_encoders.gemma.enhancers import DENSE_GEMMA4_TRANSFORMERS, load_enhancer
 from ltx_pipelines.cli.options import CommonArgs
 from ltx_pipelines.cli.preflight import check_enhancer
 from ltx_pipelines.cli.runtime import pipeline
@@ -30,6 +30,7 @@ needs_pack = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def dense(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    pytest.importorskip("transformers", minversion=DENSE_GEMMA4_TRANSFORMERS, reason="no Gemma 4 classes")
     return make_tiny_gemma4_enhancer(tmp_path_factory.mktemp("enhancer") / "gemma4", seed=2)
 
 

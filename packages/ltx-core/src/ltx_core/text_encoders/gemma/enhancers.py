@@ -24,6 +24,7 @@ from ltx_core.text_encoders.gemma.enhance import Enhancer, gemma3_enhancer, gene
 _TIED = "lm_head.weight"
 _EMBED = "model.language_model.embed_tokens.weight"
 _SHOW = 4
+DENSE_GEMMA4_TRANSFORMERS = "5.10.1"  # the first release with the Gemma 4 classes
 _PROMPT_TOKENS = 1 << 20
 _SUB_PROCESSOR_FALLBACKS = {  # §3.4: the sidecar read when processor_config.json has no nested object
     "image_processor": ("preprocessor_config.json",),
@@ -166,7 +167,16 @@ def load_dense_gemma4(
 ) -> Enhancer:
     """A dense Gemma-4 instruct model as an enhancer (greedy, `no_repeat_ngram_size` 5, 600 tokens; §9.2)."""
     from accelerate import init_empty_weights
-    from transformers import Gemma4Config, Gemma4ForConditionalGeneration
+
+    try:
+        from transformers import Gemma4Config, Gemma4ForConditionalGeneration
+    except ImportError:
+        import transformers
+
+        raise ConfigError(
+            f"{assets.root}: a dense Gemma 4 enhancer needs transformers {DENSE_GEMMA4_TRANSFORMERS} or newer "
+            f"(installed: {transformers.__version__})"
+        ) from None
 
     from ltx_core.text_encoders.gemma.gemma4 import load_gemma4_tokenizer
 
