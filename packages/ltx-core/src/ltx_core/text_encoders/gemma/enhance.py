@@ -235,23 +235,6 @@ def gemma3_enhancer(encoder: GemmaTextEncoder) -> Enhancer:
     return Enhancer(encoder.model, encoder.tokenizer, "gemma3", encoder.root.root, processor, _eos_ids(encoder))
 
 
-def enhance_prompt(
-    encoder: GemmaTextEncoder,
-    prompt: str,
-    *,
-    image: str | Path | None = None,
-    seed: int = 42,
-    max_new_tokens: int | None = None,
-    static_cache: bool = False,
-    left_pad: bool = True,
-) -> str:
-    """Rewrite `prompt` with the Gemma 3 text encoder itself (see `rewrite`)."""
-    return rewrite(
-        gemma3_enhancer(encoder),
-        prompt,
-        image=image,
-        seed=seed,
-        max_new_tokens=max_new_tokens,
-        static_cache=static_cache,
-        left_pad=left_pad,
-    )
+def enhance_prompt(encoder: GemmaTextEncoder, prompt: str, **options: Any) -> str:
+    """Rewrite `prompt` with the Gemma 3 text encoder itself; `options` as `rewrite`'s."""
+    return rewrite(gemma3_enhancer(encoder), prompt, **options)

@@ -23,7 +23,6 @@ from ltx_core.text_encoders.gemma.enhance import Enhancer, gemma3_enhancer, gene
 
 _TIED = "lm_head.weight"
 _EMBED = "model.language_model.embed_tokens.weight"
-_SHOW = 4
 DENSE_GEMMA4_TRANSFORMERS = "5.10.1"  # the first release with the Gemma 4 classes
 _PROMPT_TOKENS = 1 << 20
 _SUB_PROCESSOR_FALLBACKS = {  # §3.4: the sidecar read when processor_config.json has no nested object
@@ -52,11 +51,6 @@ def load_enhancer(path: str | Path, *, dtype: torch.dtype = torch.bfloat16, devi
     return load_dense_gemma4(read_text_encoder_assets(path), dtype=dtype, device=device)
 
 
-def _listing(keys: list[str]) -> str:
-    keys = sorted(keys)
-    return ", ".join(keys[:_SHOW]) + (f" (+{len(keys) - _SHOW} more)" if len(keys) > _SHOW else "")
-
-
 def dense_gemma4_keys(assets: TextEncoderAssets) -> dict[str, tuple[Any, str]]:
     """Module key → (file, key) for every weight of the dense layout (keys outside `model.` are never read)."""
     index: dict[str, tuple[Any, str]] = {}
@@ -68,17 +62,9 @@ def dense_gemma4_keys(assets: TextEncoderAssets) -> dict[str, tuple[Any, str]]:
 
 
 def _check_fits(assets: TextEncoderAssets, index: dict[str, tuple[Any, str]], model: torch.nn.Module) -> None:
-    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    shapes = {k: tuple(f.tensors[key].shape) for k, (f, key) in index.items()}
-    missing = sorted(set(expected) - set(shapes) - {_TIED})
-    unexpected = sorted(set(shapes) - set(expected))
-    wrong = sorted(f"{k} {s} vs {expected[k]}" for k, s in shapes.items() if expected.get(k, s) != s)
-    parts = [
-        f"{len(keys)} {what}: {_listing(keys)}"
-        for what, keys in (("missing", missing), ("unexpected", unexpected), ("with wrong shape", wrong))
-        if keys
-    ]
-    if parts:
+    from ltx_core.text_encoders.gemma.model import weights_fit_problems
+
+    if parts := weights_fit_problems(index, model, _TIED):
         raise CheckpointError(f"{assets.root}: the Gemma 4 weights do not fit its config; " + "; ".join(parts))
 
 

@@ -73,18 +73,23 @@ def _listing(keys: list[str]) -> str:
     return ", ".join(keys[:_SHOW]) + (f" (+{len(keys) - _SHOW} more)" if len(keys) > _SHOW else "")
 
 
-def _check_fits(root: GemmaRoot, index: ShardIndex, model: Any) -> None:
+def weights_fit_problems(index: ShardIndex, model: Any, tied: str = _TIED) -> list[str]:
+    """What keeps the file tensors in `index` (module key → (file, key)) from loading strictly into `model`: "N
+    missing: ...", "N unexpected: ...", "N with wrong shape: ..." (empty when they fit; the tied head may be absent)."""
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     shapes = {k: tuple(f.tensors[key].shape) for k, (f, key) in index.items()}
-    missing = sorted(set(expected) - set(shapes) - {_TIED})
+    missing = sorted(set(expected) - set(shapes) - {tied})
     unexpected = sorted(set(shapes) - set(expected))
     wrong = sorted(f"{k} {s} vs {expected[k]}" for k, s in shapes.items() if expected.get(k, s) != s)
-    parts = [
+    return [
         f"{len(keys)} {what}: {_listing(keys)}"
         for what, keys in (("missing", missing), ("unexpected", unexpected), ("with wrong shape", wrong))
         if keys
     ]
-    if parts:
+
+
+def _check_fits(root: GemmaRoot, index: ShardIndex, model: Any) -> None:
+    if parts := weights_fit_problems(index, model):
         raise CheckpointError(f"{root.weights_dir}: Gemma weights do not fit its config.json; " + "; ".join(parts))
 
 

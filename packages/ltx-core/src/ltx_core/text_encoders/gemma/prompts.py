@@ -99,6 +99,21 @@ def _open(
     return ckpt, root
 
 
+def _rewritten(enhancer: Any, text: str, enhancement: Enhancement, numerics: Numerics) -> str:
+    """`text` rewritten by `enhancer` as `enhancement` asks (the padding side by `numerics`, delta A.7.5)."""
+    from ltx_core.text_encoders.gemma.enhance import rewrite
+
+    return rewrite(
+        enhancer,
+        text,
+        image=enhancement.image,
+        seed=enhancement.seed,
+        max_new_tokens=enhancement.max_new_tokens,
+        static_cache=enhancement.static_cache,
+        left_pad=numerics.enhance_left_pad,
+    )
+
+
 def _hidden_states(
     encoder: Any, prompts: Sequence[str], enhancement: Enhancement, numerics: Numerics
 ) -> tuple[list[str], list[tuple[Any, torch.Tensor]]]:
@@ -112,17 +127,9 @@ def _hidden_states(
                 f"{encoder.root.model_type!r}, which only encodes (pass --prompt-enhancer-gemma-root with a Gemma 3 "
                 "folder or a dense Gemma 4 instruct model, or run without --enhance-prompt)"
             )
-        from ltx_core.text_encoders.gemma.enhance import enhance_prompt
+        from ltx_core.text_encoders.gemma.enhance import gemma3_enhancer
 
-        texts[0] = enhance_prompt(
-            encoder,
-            texts[0],
-            image=enhancement.image,
-            seed=enhancement.seed,
-            max_new_tokens=enhancement.max_new_tokens,
-            static_cache=enhancement.static_cache,
-            left_pad=numerics.enhance_left_pad,
-        )
+        texts[0] = _rewritten(gemma3_enhancer(encoder), texts[0], enhancement, numerics)
     if (numerics.text_batched_bos or not isinstance(encoder, GemmaTextEncoder)) and texts:
         return texts, encoder.encode_together(texts)
     return texts, [encoder.encode(text) for text in texts]
@@ -143,20 +150,11 @@ def _enhanced_apart(
     texts = list(prompts)
     if not texts or not enhancement.separate_from(Path(encode_root.root)):
         return texts, enhancement
-    from ltx_core.text_encoders.gemma.enhance import rewrite
     from ltx_core.text_encoders.gemma.enhancers import load_enhancer
 
     enhancer = load_enhancer(enhancement.enhancer, dtype=dtype, device=device)  # type: ignore[arg-type]
     try:
-        texts[0] = rewrite(
-            enhancer,
-            texts[0],
-            image=enhancement.image,
-            seed=enhancement.seed,
-            max_new_tokens=enhancement.max_new_tokens,
-            static_cache=enhancement.static_cache,
-            left_pad=numerics.enhance_left_pad,
-        )
+        texts[0] = _rewritten(enhancer, texts[0], enhancement, numerics)
     finally:
         enhancer.release()
         gc.collect()
