@@ -135,7 +135,7 @@ def _failures_on_process_0(here: bool) -> Iterator[None]:
     import ltx_pipelines.media.mp4 as mp4
     from ltx_core.errors import InputError
 
-    write, rewrite = mp4.write_mp4, enhance.enhance_prompt
+    write, rewrite = mp4.write_mp4, enhance.rewrite
 
     def failing_write(path: Any, video: Any, *args: Any, **kwargs: Any) -> Path:
         if Path(path).name != "fox.mp4":
@@ -146,8 +146,8 @@ def _failures_on_process_0(here: bool) -> Iterator[None]:
     def failing_enhancement(*args: Any, **kwargs: Any) -> str:
         raise InputError(GEMMA_FAILURE)
 
-    mp4.write_mp4, enhance.enhance_prompt = failing_write, failing_enhancement
+    mp4.write_mp4, enhance.rewrite = failing_write, failing_enhancement
     try:
         yield
     finally:
-        mp4.write_mp4, enhance.enhance_prompt = write, rewrite
+        mp4.write_mp4, enhance.rewrite = write, rewrite
