@@ -76,8 +76,11 @@ def test_the_distilled_command_writes_the_hdr_master_and_exr_frames(tmp_path: Pa
     with av.open(str(out)) as container:
         context = container.streams.video[0].codec_context
         assert (context.pix_fmt, context.color_primaries, context.color_trc, context.colorspace) == (
-            "yuv420p10le", 9, 18, 9,
-        )  # fmt: skip
+            "yuv420p10le",
+            9,
+            18,
+            9,
+        )
         decoded = [_y_plane(frame) for frame in container.decode(video=0)]
     assert len(decoded) == p["num_frames"]
     diff = (torch.stack(decoded) - y_expected).abs().float().mean().item()

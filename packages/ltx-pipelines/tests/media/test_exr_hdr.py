@@ -58,9 +58,15 @@ def test_the_official_exr_input_path(tmp_path: Path, caplog: pytest.LogCaptureFi
     cap = expected.shape[2] + 1  # the case asks for one frame more than the folder has (a warning, not an error)
     with caplog.at_level(logging.WARNING):
         got = load_exr_frames(
-            folder, height, width, torch.float32, "cpu", HDRColorSpace.ACESCG, frame_cap=cap,
+            folder,
+            height,
+            width,
+            torch.float32,
+            "cpu",
+            HDRColorSpace.ACESCG,
+            frame_cap=cap,
             resize_mode=ResizeMode.REFLECT_PAD,
-        )  # fmt: skip
+        )
     assert "has 2 frames" in caplog.text
     report("folder_acescg_reflect_pad", got, expected, 1e-5)
     half = write_exr(tmp_path / "half.exr", i["exr_linear_rec709"], HDRColorSpace.SRGB_LINEAR)

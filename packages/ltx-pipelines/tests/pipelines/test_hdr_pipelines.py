@@ -47,9 +47,15 @@ def _run(name: str, c: Any, **kw: Any) -> Any:
     audio = Audio(torch.stack([torch.sin(2 * torch.pi * 220 * t)] * 2) * 0.5, 16000)  # a tone, longer than the clip
     del guided["audio_guider_params"]
     return pipeline(
-        c.positive, **geometry, audio=audio, negative_prompt=c.negative, **guided, stage_1_sigmas=STAGE_1,
-        stage_2_sigmas=STAGE_2, **kw,
-    )  # fmt: skip
+        c.positive,
+        **geometry,
+        audio=audio,
+        negative_prompt=c.negative,
+        **guided,
+        stage_1_sigmas=STAGE_1,
+        stage_2_sigmas=STAGE_2,
+        **kw,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -111,10 +117,18 @@ def test_ic_lora_takes_a_folder_of_exr_frames(components: Any, tmp_path: Path) -
     pipeline = ICLoraPipeline(components.distilled, components.distilled, None, [components.ic_lora], device="cpu")
     recorded: dict[str, torch.Tensor] = {}
     result = pipeline(
-        components.positive, seed=5, height=HEIGHT, width=WIDTH, num_frames=FRAMES, frame_rate=FPS,
-        video_conditioning=[(folder, 0.8)], color_space=HDRColorSpace.ACESCG, stage_1_sigmas=STAGE_1,
-        stage_2_sigmas=STAGE_2, record=recorded.__setitem__,
-    )  # fmt: skip
+        components.positive,
+        seed=5,
+        height=HEIGHT,
+        width=WIDTH,
+        num_frames=FRAMES,
+        frame_rate=FPS,
+        video_conditioning=[(folder, 0.8)],
+        color_space=HDRColorSpace.ACESCG,
+        stage_1_sigmas=STAGE_1,
+        stage_2_sigmas=STAGE_2,
+        record=recorded.__setitem__,
+    )
     frames = torch.cat(list(result.video))
     assert frames.dtype == torch.float32 and frames.shape == (FRAMES, HEIGHT, WIDTH, 3)
     size = tuple(recorded["reference_pixels"].shape[-2:])
@@ -148,9 +162,16 @@ def test_retake_takes_a_folder_of_exr_frames(components: Any, plates: tuple[Path
     recorded: dict[str, torch.Tensor] = {}
     space = HDRColorSpace.SRGB_LINEAR
     result = pipeline(
-        folder, components.positive, 0.1, 0.3, 5, frame_rate=FPS, color_space=space, sigmas=torch.tensor(STAGE_1),
+        folder,
+        components.positive,
+        0.1,
+        0.3,
+        5,
+        frame_rate=FPS,
+        color_space=space,
+        sigmas=torch.tensor(STAGE_1),
         record=recorded.__setitem__,
-    )  # fmt: skip
+    )
     frames = torch.cat(list(result.video))
     assert result.color_space is space and result.frame_rate == FPS
     assert frames.dtype == torch.float32 and frames.shape == (FRAMES, HEIGHT, WIDTH, 3)
