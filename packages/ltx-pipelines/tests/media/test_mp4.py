@@ -104,7 +104,7 @@ def test_unwritable_output_is_one_line_input_error(tmp_path: Path, monkeypatch: 
     def denied(*args: object, **kwargs: object) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("ltx_pipelines.media.mp4.tempfile.mkstemp", denied)
+    monkeypatch.setattr("ltx_pipelines.media.atomic.tempfile.mkstemp", denied)
     with pytest.raises(InputError, match=r"cannot write '.*out\.mp4': Permission denied"):
         write_mp4(tmp_path / "out.mp4", torch.rand(1, 16, 16, 3), 24)
     assert [p.name for p in tmp_path.iterdir()] == ["a_file"]
@@ -116,7 +116,7 @@ def test_write_error_is_input_error_and_leaves_no_file(tmp_path: Path, monkeypat
     def rename_fails(src: object, dst: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("ltx_pipelines.media.mp4.os.replace", rename_fails)
+    monkeypatch.setattr("ltx_pipelines.media.atomic.os.replace", rename_fails)
     with pytest.raises(InputError, match=r"cannot write '.*full\.mp4': .*No space left on device"):
         write_mp4(out, _chunks(2, 2, 16, 16), 24)
     assert list(tmp_path.iterdir()) == []

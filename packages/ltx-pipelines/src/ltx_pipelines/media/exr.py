@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from ltx_core.errors import InputError
 from ltx_core.hdr.spaces import HDRColorSpace, to_vae_range, working_pixels
 from ltx_pipelines.media._errors import existing_file, first_line
-from ltx_pipelines.media.mp4 import _umask_mode
+from ltx_pipelines.media.atomic import umask_mode
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ def write_exr(
     try:
         with exr.File(header, channels) as f:
             f.write(temp)
-        os.chmod(temp, _umask_mode())  # mkstemp makes the file 0600; a finished file follows the umask
+        os.chmod(temp, umask_mode())  # mkstemp makes the file 0600; a finished file follows the umask
         os.replace(temp, final)
     except BaseException:
         Path(temp).unlink(missing_ok=True)

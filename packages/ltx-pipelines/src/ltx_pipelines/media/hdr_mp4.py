@@ -29,8 +29,9 @@ from ltx_core.hdr.primaries import Primaries
 from ltx_core.hdr.spaces import HDRColorSpace, decode_hdr_video, exr_pixels
 from ltx_core.types import Audio
 from ltx_pipelines.media._errors import first_line
+from ltx_pipelines.media.atomic import umask_mode
 from ltx_pipelines.media.exr import exr_frames_folder, openexr, write_exr_frames
-from ltx_pipelines.media.mp4 import _stereo_int16, _umask_mode, _write_audio
+from ltx_pipelines.media.mp4 import _stereo_int16, _write_audio
 
 HDR_CRF = 12
 HDR_PRESET = "ultrafast"
@@ -87,7 +88,7 @@ def write_hdr(
     try:
         with av.open(str(temp), "w", format="mp4", options={"movflags": "+faststart"}) as container:
             _write(container, _chunks(video), rate, color_space, temp_folder, audio, stereo, on_frames)
-        os.chmod(temp, _umask_mode())
+        os.chmod(temp, umask_mode())
         _replace_folder(temp_folder, folder)
         os.replace(temp, final)
     except OSError as exc:
@@ -103,7 +104,7 @@ def write_hdr(
 
 def _replace_folder(new: Path, target: Path) -> None:
     """`new` renamed to `target`; an existing `target` is moved aside first and removed after."""
-    file_mode = _umask_mode()
+    file_mode = umask_mode()
     os.chmod(new, file_mode | (file_mode & 0o444) >> 2)  # mkdtemp's 0700 → as a new folder under the umask
     if target.exists():
         aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))

@@ -8,9 +8,7 @@ chunk is produced. The file appears under its final name only when complete (tem
 
 from __future__ import annotations
 
-import os
 import queue
-import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from fractions import Fraction
@@ -22,7 +20,7 @@ import torch
 
 from ltx_core.errors import InputError
 from ltx_core.types import Audio
-from ltx_pipelines.media._errors import first_line
+from ltx_pipelines.media.atomic import atomic_output, final_path
 
 DEFAULT_VIDEO_CRF = 19
 DEFAULT_PRESET = "veryfast"
@@ -80,30 +78,14 @@ def write_mp4(
     if not 0 <= crf <= 51:
         raise InputError(f"video CRF {crf} is out of range; valid: 0 to 51")
     stereo = _stereo_int16(audio.waveform) if audio is not None else None
-    final = Path(output_path).expanduser().resolve()
-    try:
-        final.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp_name = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=".partial.mp4", dir=final.parent)
-    except OSError as exc:
-        raise InputError(f"cannot write {str(final)!r}: {exc.strerror or first_line(exc)}") from exc
-    os.close(fd)
-    temp = Path(temp_name)
-    source_errors: list[BaseException] = []
-    try:
-        with av.open(str(temp), "w", format="mp4") as container:
-            chunks = _recording_errors(_chunks(video), source_errors)
-            _write_streams(container, chunks, rate, audio, stereo, crf, preset, on_frames)
-        os.chmod(temp, _umask_mode())  # mkstemp makes the file 0600; a finished file follows the umask
-        os.replace(temp, final)
-    except OSError as exc:  # disk full, folder removed or made read-only meanwhile (PyAV's errors are OSErrors)
-        temp.unlink(missing_ok=True)
-        if exc in source_errors:  # the frames' producer failed, not the writing
-            raise
-        raise InputError(f"cannot write {str(final)!r}: {first_line(exc)}") from exc
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    return final
+    source_errors: list[BaseException] = []  # the frames' producer failed, not the writing: not a write error
+    with (
+        atomic_output(output_path, ".mp4", passthrough=source_errors) as temp,
+        av.open(str(temp), "w", format="mp4") as container,
+    ):
+        chunks = _recording_errors(_chunks(video), source_errors)
+        _write_streams(container, chunks, rate, audio, stereo, crf, preset, on_frames)
+    return final_path(output_path)
 
 
 def _recording_errors(chunks: Iterator[torch.Tensor], errors: list[BaseException]) -> Iterator[torch.Tensor]:
@@ -117,20 +99,6 @@ def _recording_errors(chunks: Iterator[torch.Tensor], errors: list[BaseException
             errors.append(exc)
             raise
         yield chunk
-
-
-def _umask_mode() -> int:
-    """0666 minus the process umask: the mode `open()` would have given a new file.
-
-    Linux reports the umask in /proc without changing it; elsewhere it is read by setting and restoring it.
-    """
-    try:
-        status = Path("/proc/self/status").read_text()
-        umask = next(int(line.split()[1], 8) for line in status.splitlines() if line.startswith("Umask:"))
-    except (OSError, StopIteration, ValueError, IndexError):
-        umask = os.umask(0o022)
-        os.umask(umask)
-    return 0o666 & ~umask
 
 
 def _write_streams(

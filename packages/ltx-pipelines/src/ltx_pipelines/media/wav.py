@@ -9,16 +9,13 @@ its final name only when complete (temp file + rename).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import av
 
-from ltx_core.errors import InputError
 from ltx_core.types import Audio
-from ltx_pipelines.media._errors import first_line
-from ltx_pipelines.media.mp4 import _stereo_int16, _umask_mode
+from ltx_pipelines.media.atomic import atomic_output, final_path
+from ltx_pipelines.media.mp4 import _stereo_int16
 
 
 def write_wav(output_path: str | Path, audio: Audio) -> Path:
@@ -26,27 +23,10 @@ def write_wav(output_path: str | Path, audio: Audio) -> Path:
     Any exception, Ctrl-C included, leaves no file behind; the parent folder is created when missing. Returns the
     final path."""
     stereo = _stereo_int16(audio.waveform)
-    final = Path(output_path).expanduser().resolve()
-    try:
-        final.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp_name = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=".partial.wav", dir=final.parent)
-    except OSError as exc:
-        raise InputError(f"cannot write {str(final)!r}: {exc.strerror or first_line(exc)}") from exc
-    os.close(fd)
-    temp = Path(temp_name)
-    try:
-        with av.open(str(temp), "w", format="wav") as container:
-            stream = container.add_stream("pcm_s16le", rate=audio.sampling_rate, layout="stereo")
-            frame = av.AudioFrame.from_ndarray(stereo.reshape(1, -1), format="s16", layout="stereo")
-            frame.sample_rate = audio.sampling_rate
-            for packet in [*stream.encode(frame), *stream.encode(None)]:
-                container.mux(packet)
-        os.chmod(temp, _umask_mode())  # mkstemp makes the file 0600; a finished file follows the umask
-        os.replace(temp, final)
-    except OSError as exc:  # disk full, folder removed or made read-only meanwhile (PyAV's errors are OSErrors)
-        temp.unlink(missing_ok=True)
-        raise InputError(f"cannot write {str(final)!r}: {first_line(exc)}") from exc
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    return final
+    with atomic_output(output_path, ".wav") as temp, av.open(str(temp), "w", format="wav") as container:
+        stream = container.add_stream("pcm_s16le", rate=audio.sampling_rate, layout="stereo")
+        frame = av.AudioFrame.from_ndarray(stereo.reshape(1, -1), format="s16", layout="stereo")
+        frame.sample_rate = audio.sampling_rate
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            container.mux(packet)
+    return final_path(output_path)
