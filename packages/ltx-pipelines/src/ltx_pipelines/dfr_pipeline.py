@@ -38,11 +38,11 @@ from ltx_pipelines.utils.checkpoints import require_distilled_lora, require_keyf
 from ltx_pipelines.utils.constants import distilled_sigmas, stage_2_distilled_sigmas
 from ltx_pipelines.utils.denoisers import SimpleDenoiser
 from ltx_pipelines.utils.dfr_layout import TIME_SCALE, RoundTile, resolve_canvas, tile_ranges
-from ltx_pipelines.utils.helpers import ImageConditioningInput, encode_image_conditionings
+from ltx_pipelines.utils.helpers import ImageConditioningInput
 from ltx_pipelines.utils.ic_reference import DOWNSCALE_METADATA_KEY, lora_downscale_factor
 from ltx_pipelines.utils.inputs import check_images
 from ltx_pipelines.utils.pipeline_base import PipelineBase, PipelineOptions, Run
-from ltx_pipelines.utils.recording import Recorder, pipeline_call, prefixed, recording_under
+from ltx_pipelines.utils.recording import Recorder, pipeline_call, prefixed
 from ltx_pipelines.utils.results import Phases, PipelineResult, Progress, prompt_text
 from ltx_pipelines.utils.samplers import EULER
 
@@ -283,10 +283,7 @@ class DFRPipeline(PipelineBase):
         request = replace(run.request, num_frames=tile.frames, frame_rate=conditioning_fps)
         tile_run = replace(run, request=request)
         inside = [img._replace(frame_idx=img.frame_idx - p0) for img in images if p0 <= img.frame_idx <= tile.pixel_end]
-        with recording_under(f"stage{number}_"):
-            encoded = encode_image_conditionings(
-                self.image_conditioner, inside, request.height, request.width, self.conditionings_fn
-            )
+        encoded = self._conditionings(inside, tile_run, stage=number)
         anchors = [
             VideoConditionByKeyframeIndex(carried.latent_at(s // 2), s - p0, ANCHOR_STRENGTH) for s in tile.anchors
         ]

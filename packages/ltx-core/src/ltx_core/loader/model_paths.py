@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from ltx_core.errors import InputError
-from ltx_core.loader.sources import ModelSource
 
 SLOTS = ("transformer", "text_encoder", "video_vae", "audio_vae", "duration_head")
 SLOT_FLAGS = {slot: f"--{slot.replace('_', '-')}-path" for slot in SLOTS}
@@ -84,10 +83,6 @@ class ModelPaths:
             return (self.checkpoint,)
         return tuple(p for p in (self.transformer, self.text_encoder) if p is not None)
 
-    def describe(self) -> str:
-        given = [f"{f.name}={getattr(self, f.name)}" for f in fields(self) if getattr(self, f.name) is not None]
-        return ", ".join(given)
-
 
 class MissingFile:
     """An empty slot of split files: a `ModelSource` whose every build is a one-line error naming the file to give.
@@ -126,7 +121,6 @@ class ModelFiles:
     duration_head: Any
     embeddings: Any
     text_encoder: Path | str | None
-    paths: ModelPaths | None = None
 
     @classmethod
     def of(cls, models: Any, text_encoder: str | Path | None = None) -> ModelFiles:
@@ -155,10 +149,4 @@ class ModelFiles:
             if embeddings
             else MissingFile("transformer"),
             text_encoder=models.text_encoder if models.is_split else text_encoder,
-            paths=models,
         )
-
-    @property
-    def is_source(self) -> bool:
-        """The models come from an in-memory source (tests), not files."""
-        return isinstance(self.transformer, ModelSource) and not isinstance(self.transformer, MissingFile)

@@ -44,8 +44,6 @@ def audio_only_keys(monolith: str | Path) -> list[str]:
 def audio_only_file(monolith: str | Path, out_path: str | Path) -> Path:
     """Write the audio-only checkpoint of the single-file checkpoint `monolith` to `out_path` (atomically: a temp
     file, then renamed); returns `out_path`."""
-    from safetensors import safe_open
-
     from ltx_core.testing.tiny_checkpoints import _save
 
     ckpt = open_checkpoint(monolith)
@@ -55,8 +53,7 @@ def audio_only_file(monolith: str | Path, out_path: str | Path) -> Path:
     config = {k: v for k, v in ckpt.config.items() if k in AUDIO_ONLY_CONFIG_SECTIONS}
     metadata = {"config": json.dumps(config)}
     metadata.update({k: v for k, v in ckpt.metadata.items() if k in AUDIO_ONLY_METADATA})
-    with safe_open(str(ckpt.path), "pt") as f:
-        tensors = {k: f.get_tensor(k) for k in keys}
+    tensors = dict(ckpt.iter_tensors(keys))  # as stored, one pass over the file
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     _save(out, tensors, metadata)

@@ -67,7 +67,6 @@ SYSTEM_PROMPTS = {  # model type → (text-to-video, image-to-video)
     "gemma3": (T2V_SYSTEM_PROMPT, I2V_SYSTEM_PROMPT),
     "gemma4": (GEMMA4_T2V_SYSTEM_PROMPT, GEMMA4_I2V_SYSTEM_PROMPT),
 }
-MAX_NEW_TOKENS = GEMMA3_GENERATION.max_new_tokens
 
 
 def generation_settings(model_type: str, where: object) -> GenerationSettings:

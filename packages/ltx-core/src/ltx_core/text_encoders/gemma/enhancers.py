@@ -20,9 +20,8 @@ from ltx_core.errors import CheckpointError, ConfigError
 from ltx_core.loader import Checkpoint
 from ltx_core.text_encoders.gemma.assets import TextEncoderAssets, read_text_encoder_assets, text_encoder_model_type
 from ltx_core.text_encoders.gemma.enhance import Enhancer, gemma3_enhancer, generation_settings
+from ltx_core.text_encoders.gemma.model import _EMBED, _TIED, weights_fit_problems
 
-_TIED = "lm_head.weight"
-_EMBED = "model.language_model.embed_tokens.weight"
 DENSE_GEMMA4_TRANSFORMERS = "5.10.1"  # the first release with the Gemma 4 classes
 _PROMPT_TOKENS = 1 << 20
 _SUB_PROCESSOR_FALLBACKS = {  # §3.4: the sidecar read when processor_config.json has no nested object
@@ -62,8 +61,6 @@ def dense_gemma4_keys(assets: TextEncoderAssets) -> dict[str, tuple[Any, str]]:
 
 
 def _check_fits(assets: TextEncoderAssets, index: dict[str, tuple[Any, str]], model: torch.nn.Module) -> None:
-    from ltx_core.text_encoders.gemma.model import weights_fit_problems
-
     if parts := weights_fit_problems(index, model, _TIED):
         raise CheckpointError(f"{assets.root}: the Gemma 4 weights do not fit its config; " + "; ".join(parts))
 

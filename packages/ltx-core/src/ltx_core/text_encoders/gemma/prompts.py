@@ -156,8 +156,7 @@ def _enhanced_apart(
     try:
         texts[0] = _rewritten(enhancer, texts[0], enhancement, numerics)
     finally:
-        enhancer.release()
-        gc.collect()
+        _free(enhancer)
     return texts, Enhancement()
 
 
