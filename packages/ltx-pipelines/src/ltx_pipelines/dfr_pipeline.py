@@ -29,7 +29,7 @@ from ltx_core.conditioning import VideoConditionByKeyframeIndex, VideoConditionB
 from ltx_core.conditioning.generated_keyframes import VideoGeneratedKeyframeSlots
 from ltx_core.errors import InputError
 from ltx_core.geometry import TWO_STAGE_DIVISOR
-from ltx_core.loader import LoraSpec, SafetensorsFile
+from ltx_core.loader import LoraSpec
 from ltx_core.model.duration_head import AutoDuration
 from ltx_core.types import Audio
 from ltx_pipelines.utils.ancestral import euler_ancestral
@@ -39,7 +39,7 @@ from ltx_pipelines.utils.constants import distilled_sigmas, stage_2_distilled_si
 from ltx_pipelines.utils.denoisers import SimpleDenoiser
 from ltx_pipelines.utils.dfr_layout import TIME_SCALE, RoundTile, resolve_canvas, tile_ranges
 from ltx_pipelines.utils.helpers import ImageConditioningInput
-from ltx_pipelines.utils.ic_reference import DOWNSCALE_METADATA_KEY, lora_downscale_factor
+from ltx_pipelines.utils.ic_reference import lora_downscale_factor
 from ltx_pipelines.utils.inputs import check_images
 from ltx_pipelines.utils.pipeline_base import PipelineBase, PipelineOptions, Run
 from ltx_pipelines.utils.recording import Recorder, pipeline_call, prefixed
@@ -68,9 +68,7 @@ class Keyframes:
 
 def detailing_downscale_factor(path: str | Path) -> int:
     """The detailing IC-LoRA's reference factor: its `reference_downscale_factor` metadata, else 2 (spec §4.5)."""
-    if SafetensorsFile(path).metadata.get(DOWNSCALE_METADATA_KEY) is None:
-        return DEFAULT_DETAILING_DOWNSCALE
-    return lora_downscale_factor(path)
+    return lora_downscale_factor(path, default=DEFAULT_DETAILING_DOWNSCALE)
 
 
 def check_rounds(rounds: int, temporal_upsampler: object) -> None:

@@ -218,15 +218,10 @@ def cli_images(args: CommonArgs) -> list[ImageConditioningInput]:
 def check_generated_keyframes(args: CommonArgs) -> None:
     """`--num-generated-keyframes N` (spec new_pipelines §8), refused before any model is built: on files without
     the keyframe embedding, and when a given --num-frames leaves no room for N interior frames."""
-    count = args.num_generated_keyframes
-    if not count:
-        return
-    from ltx_core.conditioning.generated_keyframes import evenly_spaced_keyframes
-    from ltx_pipelines.utils.checkpoints import require_keyframe_embedding
+    from ltx_pipelines.utils.checkpoints import check_generated_keyframes as check
 
-    require_keyframe_embedding(args.version_file, f"--num-generated-keyframes {count}")  # the transformer
-    if isinstance(args.num_frames, int):
-        evenly_spaced_keyframes(count, args.num_frames)
+    count = args.num_generated_keyframes
+    check(count, args.version_file, args.num_frames, f"--num-generated-keyframes {count}")  # the transformer's
 
 
 def generated_keyframes_option(args: CommonArgs) -> dict[str, Any]:

@@ -95,3 +95,16 @@ def require_keyframe_embedding(checkpoint: object, what: str) -> None:
             f"{open_checkpoint(transformer_file(checkpoint)).path}: the transformer has no keyframe embedding "
             f"(use_keyframes_abs_pos_embedding), which {what} needs; use an LTX-2.5 checkpoint"
         )
+
+
+def check_generated_keyframes(count: int, checkpoint: object, num_frames: object, what: str) -> None:
+    """`count` generated keyframe slots (spec new_pipelines §8), refused before any model is built: on files without
+    the keyframe embedding (`what` names the request), and when a given frame count (an int; an automatic length is
+    checked once known) leaves no room for `count` interior frames."""
+    if not count:
+        return
+    from ltx_core.conditioning.generated_keyframes import evenly_spaced_keyframes
+
+    require_keyframe_embedding(checkpoint, what)
+    if isinstance(num_frames, int):
+        evenly_spaced_keyframes(count, num_frames)

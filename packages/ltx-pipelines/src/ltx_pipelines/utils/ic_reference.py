@@ -102,12 +102,13 @@ def check_distilled_checkpoint(checkpoint: CheckpointLike, pipeline: str) -> Non
         )
 
 
-def lora_downscale_factor(path: str | Path) -> int:
-    """The IC-LoRA's `reference_downscale_factor` metadata (1 when absent); a malformed value is a `LoraError`."""
+def lora_downscale_factor(path: str | Path, default: int = 1) -> int:
+    """The IC-LoRA's `reference_downscale_factor` metadata (`default` when absent); a malformed value is a
+    `LoraError`."""
 
     raw = SafetensorsFile(path).metadata.get(DOWNSCALE_METADATA_KEY)
     if raw is None:
-        return 1
+        return default
     try:
         factor = int(str(raw).strip())
     except ValueError:

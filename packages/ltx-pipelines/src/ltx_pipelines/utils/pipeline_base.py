@@ -45,7 +45,7 @@ from ltx_pipelines.utils.blocks import (
     hinted_tiling,
     resolve_device,
 )
-from ltx_pipelines.utils.checkpoints import require_keyframe_embedding
+from ltx_pipelines.utils.checkpoints import check_generated_keyframes
 from ltx_pipelines.utils.denoisers import Denoiser, SimpleDenoiser
 from ltx_pipelines.utils.helpers import (
     ConditioningsFn,
@@ -337,9 +337,7 @@ class PipelineBase:
             return
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             raise InputError(f"generated_keyframes {count!r} must be a whole number of 0 or more")
-        require_keyframe_embedding(self.checkpoint_path, f"{count} generated keyframe slot(s)")
-        if not isinstance(num_frames, AutoDuration):
-            evenly_spaced_keyframes(count, num_frames)
+        check_generated_keyframes(count, self.checkpoint_path, num_frames, f"{count} generated keyframe slot(s)")
 
     def _keyframe_slots(self, count: int, run: Run) -> list[ConditioningItem]:
         """The generated keyframe slots of a stage at `run`'s frame count: `count` evenly spaced interior frames
