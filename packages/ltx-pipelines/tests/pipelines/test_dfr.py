@@ -6,6 +6,7 @@ stitch, the trim, the stage-1 audio cut to the video. The detailing IC-LoRA and 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -161,7 +162,9 @@ def test_the_detailing_lora_in_stage_2_only(tmp_path: Path) -> None:
             record=record,
         )
     assert fused_in_stage_2 == [(distilled, detailing)] and pipeline.stage.loras == (distilled,)
-    assert torch.equal(recorded["stage1_video_latent"], case.outputs["stage1_video_latent"])
+    stage_1 = {"stage1_video_latent": recorded["stage1_video_latent"]}  # stage 1 untouched by the detailing LoRA
+    expected = replace(case, outputs={k: case.outputs[k] for k in stage_1})
+    assert_recorded_match(expected, stage_1, parity_tolerance(case, lambda _: 0.0))  # bitwise on the same kernels
     reference = recorded["stage1_reserved_video_latent"]
     _, _, f, h, w = reference.shape
     n_ref = f * h * w
